@@ -1,0 +1,405 @@
+"""The definition formats: datasets, feature sets, models and the project file.
+
+These pydantic models are the single source of truth for the files under ``mlops/``:
+the JSON Schemas in ``schemas/`` are generated from them (``mlops schemas``), and a test
+fails when the committed schemas drift. Descriptions and examples here become the hover
+help an editor shows. Everything in this module is pure: no I/O, no heavy imports.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+IMPORT_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
+SKLEARN_LOADERS = (
+    "load_iris",
+    "load_wine",
+    "load_breast_cancer",
+    "load_diabetes",
+    "load_digits",
+)
+Task = Literal["classification", "regression"]
+
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "roc_auc",
+    "log_loss",
+)
+BINARY_ONLY_METRICS = ("precision", "recall", "f1")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
+METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
+    "classification": CLASSIFICATION_METRICS,
+    "regression": REGRESSION_METRICS,
+}
+PROSE_FIELDS = frozenset({"description", "owners", "tags"})
+PERMISSIONS = ("admin", "maintain", "write", "triage", "read")
+
+Name = Annotated[
+    str,
+    Field(pattern=NAME_PATTERN, description="Letters, digits, '.', '_' or '-'; at most 64."),
+]
+Scalar = str | int | float | bool
+
+
+class Strict(BaseModel):
+    """Base of every definition model: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Prose(Strict):
+    """Fields for people; they never change a model's fingerprint."""
+
+    description: str | None = Field(None, description="What this is, for people.")
+    owners: list[str] = Field(
+        default_factory=list, description="Who to ask.", examples=[["@ml-team"]]
+    )
+    tags: list[str] = Field(default_factory=list, description="Free-form labels.")
+
+
+# --- datasets ---------------------------------------------------------------------------
+
+
+class Source(Strict):
+    """Where a dataset's rows come from: exactly one of ``sklearn`` or ``path``."""
+
+    sklearn: Literal[SKLEARN_LOADERS] | None = Field(  # type: ignore[valid-type]
+        None, description="A loader that scikit-learn ships.", examples=["load_breast_cancer"]
+    )
+    path: str | None = Field(
+        None,
+        description="Repository-relative path to a .csv or .parquet file tracked by DVC.",
+        examples=["data/churn.csv"],
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _confined(cls, value: str | None) -> str | None:
+        return None if value is None else check_repo_path(value)
+
+    @model_validator(mode="after")
+    def _one(self) -> Source:
+        if (self.sklearn is None) == (self.path is None):
+            raise ValueError("give exactly one of 'sklearn' (a loader) or 'path' (a DVC-tracked "
+                             "file)")
+        return self
+
+
+def check_repo_path(value: str) -> str:
+    """Refuse paths that are absolute or leave the repository; return the normal form."""
+    if not value or "\\" in value or "\0" in value or re.match(r"^[A-Za-z]:", value):
+        raise ValueError(f"{value!r} is not a repository-relative path: use a path like "
+                         "data/file.csv")
+    path = PurePosixPath(value)
+    if path.is_absolute():
+        raise ValueError(f"{value!r} is absolute: use a path relative to the repository root")
+    if ".." in path.parts:
+        raise ValueError(f"{value!r} leaves the repository: data must live inside it")
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise ValueError(f"{value!r} is neither .csv nor .parquet")
+    return str(path)
+
+
+class Column(Strict):
+    """The declared schema of one column."""
+
+    type: Literal["int", "float", "string", "bool"] = Field(
+        description="The column's type. Ints are accepted where floats are declared."
+    )
+    min: float | None = Field(None, description="Smallest allowed value.")
+    max: float | None = Field(None, description="Largest allowed value.")
+    values: list[Scalar] | None = Field(
+        None, description="The allowed values, for categorical columns.", examples=[[0, 1]]
+    )
+    nullable: bool = Field(False, description="Whether missing values are allowed.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Column:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class Schema(Strict):
+    """Columns the data must have, with their types and bounds."""
+
+    columns: dict[str, Column] = Field(
+        default_factory=dict,
+        description="Column name to its declared schema.",
+        examples=[{"mean radius": {"type": "float", "min": 0}}],
+    )
+
+
+class Checks(Strict):
+    """Data-quality bounds checked on every load."""
+
+    min_rows: int | None = Field(None, ge=0, description="Fewest rows allowed.")
+    max_rows: int | None = Field(None, ge=0, description="Most rows allowed.")
+    max_null_fraction: float | None = Field(
+        None, ge=0, le=1, description="Largest fraction of missing values in any column."
+    )
+
+
+class Split(Strict):
+    """How the data is split into train and test sets (deterministic)."""
+
+    test_size: float = Field(0.25, gt=0, lt=1, description="Fraction of rows held out.")
+    seed: int = Field(0, ge=0, description="Seed of the shuffle.")
+    stratify: bool = Field(True, description="Keep class proportions (classification).")
+
+
+class Dataset(Prose):
+    """A dataset: where the data comes from, what it must look like, how it is split."""
+
+    name: Name
+    source: Source = Field(
+        description="Where the data comes from.",
+        examples=[{"sklearn": "load_iris"}, {"path": "data/churn.csv"}],
+    )
+    target: str = Field(description="The column to predict.", examples=["target"])
+    id_column: str | None = Field(
+        None, description="A column of row ids (default: the row number)."
+    )
+    schema_: Schema = Field(default_factory=Schema, alias="schema")
+    checks: Checks = Field(default_factory=Checks)
+    split: Split = Field(default_factory=Split)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --- feature sets -----------------------------------------------------------------------
+
+
+class Step(Strict):
+    """One allow-listed scikit-learn transformer with its parameters."""
+
+    class_: str = Field(
+        alias="class",
+        pattern=IMPORT_PATH_PATTERN,
+        description="Import path of an allow-listed scikit-learn transformer.",
+        examples=["sklearn.preprocessing.StandardScaler"],
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Constructor arguments.")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Transform(Strict):
+    """A chain of transformers applied to a group of columns."""
+
+    columns: list[str] = Field(
+        min_length=1, description="The input columns this chain reads.", examples=[["age"]]
+    )
+    steps: list[Step] = Field(min_length=1, description="Transformers, applied in order.")
+
+
+class FeatureSpec(Strict):
+    """Input columns and per-group transformer chains; other inputs pass through."""
+
+    columns: list[str] | None = Field(
+        None, description="The input columns (default: every column but the target)."
+    )
+    transforms: list[Transform] = Field(
+        default_factory=list, description="Transformer chains, one per column group."
+    )
+    remainder: Literal["passthrough", "drop"] = Field(
+        "passthrough", description="What happens to input columns no chain reads."
+    )
+
+
+class FeatureSet(FeatureSpec, Prose):
+    """A named, reusable feature set (``mlops/features/<name>.yaml``)."""
+
+    name: Name
+
+
+# --- models -----------------------------------------------------------------------------
+
+
+class Estimator(Strict):
+    """The estimator: an allow-listed import path and its parameters."""
+
+    class_: str = Field(
+        alias="class",
+        pattern=IMPORT_PATH_PATTERN,
+        description="Import path of a scikit-learn estimator (or one the project allows).",
+        examples=["sklearn.ensemble.RandomForestClassifier"],
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Constructor arguments.",
+        examples=[{"n_estimators": 300, "random_state": 0}],
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+RELATIVE = re.compile(r"^\d+(\.\d+)?%$")
+
+
+class Gate(Strict):
+    """Bounds a metric must respect for the model to pass."""
+
+    min: float | None = Field(None, description="Absolute floor.")
+    max: float | None = Field(None, description="Absolute ceiling.")
+    max_drop: float | str | None = Field(
+        None,
+        description="Largest allowed regression against the baseline: absolute (0.01) or "
+        "relative ('2%'). Direction-aware: for lower-is-better metrics a rise is a drop.",
+        examples=[0.01, "2%"],
+    )
+
+    @field_validator("max_drop")
+    @classmethod
+    def _drop(cls, value: float | str | None) -> float | str | None:
+        if isinstance(value, str) and not RELATIVE.match(value):
+            raise ValueError(f"{value!r} is neither a number nor a percentage such as '2%'")
+        if isinstance(value, float | int) and value < 0:
+            raise ValueError("max_drop must not be negative")
+        return value
+
+
+class Search(Strict):
+    """Hyper-parameter search with cross-validation; the best candidate is kept."""
+
+    method: Literal["grid", "random"] = "grid"
+    space: dict[str, list[Any]] = Field(
+        description="Parameter name to candidate values.",
+        examples=[{"n_estimators": [100, 300], "max_depth": [4, 8]}],
+    )
+    cv: int = Field(3, ge=2, le=20, description="Folds.")
+    n_iter: int = Field(10, ge=1, description="Candidates drawn (random search).")
+    seed: int = Field(0, ge=0)
+
+
+FeaturesRef = Annotated[
+    Annotated[str, Tag("name"), Field(pattern=NAME_PATTERN)]
+    | Annotated[FeatureSpec, Tag("inline")]
+    | Annotated[None, Tag("none")],
+    Discriminator(
+        lambda v: "none" if v is None else "name" if isinstance(v, str) else "inline"
+    ),
+]
+
+
+class Model(Prose):
+    """A model: data, features, estimator, metrics and the gates it must pass."""
+
+    name: Name
+    dataset: Name = Field(description="Name of a dataset in mlops/datasets/.")
+    features: FeaturesRef = Field(
+        None, description="Name of a feature set in mlops/features/, or one written inline."
+    )
+    task: Task
+    estimator: Estimator
+    metrics: list[str] = Field(
+        min_length=1, description="Metrics computed on the test split.",
+        examples=[["accuracy", "f1", "roc_auc"]],
+    )
+    primary_metric: str = Field(description="The metric a version is judged by.")
+    gates: dict[str, Gate] = Field(default_factory=dict, description="Metric name to bounds.")
+    cv: int | None = Field(None, ge=2, le=20, description="Add K-fold cross-validated scores.")
+    search: Search | None = None
+
+
+# --- the project file -------------------------------------------------------------------
+
+
+class Store(Strict):
+    """Where model versions live."""
+
+    url: str = Field(
+        ".mlops/store",
+        description="A local folder (relative to the repository) or any DVC remote URL.",
+        examples=[".mlops/store", "s3://bucket/mlops"],
+    )
+
+
+class Environment(Strict):
+    """An environment: its branch and the policy for promoting into it."""
+
+    branch: str = Field(description="The environment branch.", examples=["env/staging"])
+    requires: list[Name] = Field(
+        default_factory=list, description="Environments a version must be live in first."
+    )
+    approvals: int = Field(0, ge=0, description="Approving reviews needed on the PR head.")
+    allow: list[str] = Field(
+        default_factory=lambda: ["write", "maintain", "admin"],
+        description="Who may promote: permission levels, @user or @org/team.",
+        examples=[["maintain", "admin", "@alice"]],
+    )
+    from_default_branch: bool = Field(
+        False, description="The version must come from a commit on the default branch."
+    )
+    allow_forks: bool = Field(False, description="Accept commands on pull requests from forks.")
+
+    @field_validator("allow")
+    @classmethod
+    def _who(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item not in PERMISSIONS and not re.match(r"^@[A-Za-z0-9-]+(/[A-Za-z0-9_.-]+)?$",
+                                                        item):
+                raise ValueError(f"{item!r} is neither a permission ({', '.join(PERMISSIONS)}) "
+                                 "nor @user or @org/team")
+        return value
+
+
+class Project(Strict):
+    """The project file, ``mlops/project.yaml``."""
+
+    store: Store = Field(default_factory=Store)
+    default_branch: str = Field("main", description="The branch versions are trained on.")
+    environments: dict[Name, Environment] = Field(default_factory=dict)
+    allow_estimators: list[str] = Field(
+        default_factory=list,
+        description="Import paths of estimators beyond scikit-learn's to allow.",
+        examples=[["xgboost.XGBClassifier"]],
+    )
+
+    @field_validator("allow_estimators")
+    @classmethod
+    def _paths(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.match(IMPORT_PATH_PATTERN, item):
+                raise ValueError(f"{item!r} is not an import path such as package.module.Class")
+        return value
+
+
+KINDS: dict[str, type[Strict]] = {
+    "dataset": Dataset,
+    "feature-set": FeatureSet,
+    "model": Model,
+    "project": Project,
+}
+FOLDERS = {"datasets": "dataset", "features": "feature-set", "models": "model"}
+
+
+def kind_of(path: str) -> str | None:
+    """The definition kind of a repository path under ``mlops/``, or None."""
+    parts = PurePosixPath(path).parts
+    if parts == ("mlops", "project.yaml"):
+        return "project"
+    if len(parts) == 3 and parts[0] == "mlops" and parts[2].endswith((".yaml", ".yml")):
+        return FOLDERS.get(parts[1])
+    return None

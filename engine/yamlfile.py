@@ -1,0 +1,158 @@
+"""Safe, located YAML: parse a definition file into plain values plus a map of positions.
+
+Definitions are small, written by people and reviewed in pull requests, so this loader
+is strict where PyYAML is lenient: a size cap, UTF-8 only, no anchors or aliases (the
+"billion laughs" expansion is refused at the first repeated node, before any copy is
+made), no custom tags, no duplicate keys. Every value keeps the line and column of its
+YAML node so that later checks (schema, cross-references, data) can point at it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from engine.errors import Problem
+
+MAX_BYTES = 1024 * 1024
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+_constructor = yaml.constructor.SafeConstructor()
+
+Path = tuple[str | int, ...]
+
+
+@dataclass
+class Located:
+    """A parsed YAML document: the plain ``value`` and where each part of it was written."""
+
+    path: str
+    value: Any
+    text: str = ""
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, loc: Path, *, key: bool = False) -> tuple[int, int]:
+        """The (line, col) of the node at ``loc``, or of its nearest located ancestor."""
+        table = self.keys if key else self.values
+        probe = tuple(loc)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if not key and probe in self.keys:
+                return self.keys[probe]
+            probe = probe[:-1]
+        return self.values.get((), (1, 1))
+
+    def problem(self, loc: Path, message: str, *, key: bool = False, rule: str = "") -> Problem:
+        """A problem located at the node ``loc`` of this document."""
+        line, col = self.where(loc, key=key)
+        return Problem(self.path, line, col, message, rule=rule)
+
+
+class YamlProblem(Exception):
+    """Raised by :func:`parse` with the located problem that stopped it."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem.render())
+        self.problem = problem
+
+
+def parse(data: bytes, path: str) -> Located:
+    """Parse one YAML document from ``data``; raise :class:`YamlProblem` when it can't."""
+    if len(data) > MAX_BYTES:
+        raise YamlProblem(
+            Problem(path, 1, 1, f"file is {len(data):,} bytes; definitions are limited to "
+                    f"{MAX_BYTES:,} bytes (1 MiB): split it or move data out of it", rule="size")
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise YamlProblem(
+            Problem(path, line, col, f"not valid UTF-8 (byte 0x{data[exc.start]:02x}): "
+                    "save the file as UTF-8", rule="encoding")
+        ) from None
+    if not text.strip() or all(
+        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
+    ):
+        raise YamlProblem(Problem(path, 1, 1, "file is empty: write a definition or delete the "
+                                  "file", rule="empty"))
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        reason = exc.problem or exc.context or "invalid YAML"
+        raise YamlProblem(Problem(path, line, col, f"invalid YAML: {reason}",
+                                  rule="syntax")) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(Problem(path, 1, 1, f"invalid YAML: {exc}", rule="syntax")) from None
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        raise YamlProblem(Problem(path, 1, 1, "file is empty: write a definition or delete the "
+                                  "file", rule="empty"))
+    if len(nodes) > 1:
+        second = nodes[1].start_mark
+        raise YamlProblem(Problem(path, second.line + 1, second.column + 1,
+                                  "more than one YAML document: keep one definition per file",
+                                  rule="syntax"))
+    doc = Located(path, None, text=text)
+    doc.value = _convert(nodes[0], (), doc, set())
+    return doc
+
+
+def _convert(node: yaml.Node, loc: Path, doc: Located, seen: set[int]) -> Any:
+    mark = node.start_mark
+    here = (mark.line + 1, mark.column + 1)
+    if id(node) in seen:
+        line, col = _first_alias(doc) or here
+        raise YamlProblem(Problem(doc.path, line, col, "YAML aliases are not allowed in "
+                                  "definitions: write the value out", rule="alias"))
+    seen.add(id(node))
+    doc.values[loc] = here
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                k = key_node.start_mark
+                raise YamlProblem(Problem(doc.path, k.line + 1, k.column + 1,
+                                          "keys must be plain strings (no merge keys or "
+                                          "complex keys)", rule="syntax"))
+            key = str(_scalar(key_node, doc))
+            k = key_node.start_mark
+            if key in out:
+                raise YamlProblem(Problem(doc.path, k.line + 1, k.column + 1,
+                                          f"duplicate key {key!r}: keep one", rule="duplicate-key"))
+            doc.keys[(*loc, key)] = (k.line + 1, k.column + 1)
+            out[key] = _convert(value_node, (*loc, key), doc, seen)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, (*loc, i), doc, seen) for i, item in enumerate(node.value)]
+    return _scalar(node, doc)
+
+
+def _first_alias(doc: Located) -> tuple[int, int] | None:
+    # Composing shares aliased nodes, so the alias's own position needs the event stream.
+    for event in yaml.parse(doc.text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            return event.start_mark.line + 1, event.start_mark.column + 1
+    return None
+
+
+def _scalar(node: yaml.Node, doc: Located) -> Any:
+    if node.tag not in _SCALAR_TAGS:
+        m = node.start_mark
+        raise YamlProblem(Problem(doc.path, m.line + 1, m.column + 1,
+                                  f"YAML tag {node.tag!r} is not allowed: use a plain value",
+                                  rule="tag"))
+    return _constructor.construct_object(node)
