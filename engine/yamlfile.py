@@ -10,6 +10,7 @@ YAML node so that later checks (schema, cross-references, data) can point at it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import re
 from typing import Any
 
 import yaml
@@ -25,6 +26,9 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null",
 }
+_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+# YAML 1.1 reads 1e-4 as a string; people mean a number (YAML 1.2 agrees with them).
+_EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _constructor = yaml.constructor.SafeConstructor()
 
 Path = tuple[str | int, ...]
@@ -97,7 +101,7 @@ def parse(data: bytes, path: str) -> Located:
                                   rule="syntax")) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(Problem(path, 1, 1, f"invalid YAML: {exc}", rule="syntax")) from None
-    nodes = [n for n in nodes if n is not None]
+    nodes = [n for n in nodes if n is not None and not _is_null(n)]
     if not nodes:
         raise YamlProblem(Problem(path, 1, 1, "file is empty: write a definition or delete the "
                                   "file", rule="empty"))
@@ -120,6 +124,9 @@ def _convert(node: yaml.Node, loc: Path, doc: Located, seen: set[int]) -> Any:
                                   "definitions: write the value out", rule="alias"))
     seen.add(id(node))
     doc.values[loc] = here
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+        raise YamlProblem(Problem(doc.path, *here, f"YAML tag {node.tag!r} is not allowed: use "
+                                  "a plain value", rule="tag"))
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -155,4 +162,10 @@ def _scalar(node: yaml.Node, doc: Located) -> Any:
         raise YamlProblem(Problem(doc.path, m.line + 1, m.column + 1,
                                   f"YAML tag {node.tag!r} is not allowed: use a plain value",
                                   rule="tag"))
+    if node.tag == "tag:yaml.org,2002:str" and not node.style and _EXPONENT.match(node.value):
+        return float(node.value)
     return _constructor.construct_object(node)
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"

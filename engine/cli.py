@@ -1,0 +1,122 @@
+"""The ``mlops`` command: a thin shell over :mod:`engine.api`.
+
+Start-up stays lean: only click is imported here; each command imports what it needs
+when it runs. One boundary turns :class:`~engine.errors.UserError` into a red line and
+exit 1; anything else is an internal error, shown in full with ``--traceback``.
+Exit codes: 0 success, 1 the input or a gate said no, 2 usage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """What every command gets: the repository root and the output switches."""
+
+    def __init__(self, repo: Path | None, traceback: bool):
+        self._repo = repo
+        self.traceback = traceback
+
+    @property
+    def root(self) -> Path:
+        from engine.api import find_root
+
+        return find_root(self._repo or Path.cwd())
+
+
+def boundary(func: F) -> F:
+    """Run a command; turn user errors into a message and exit 1, never a traceback."""
+
+    @wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from engine.errors import UserError
+
+        ctx = click.get_current_context().find_object(Context)
+        try:
+            return func(*args, **kwargs)
+        except UserError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(1)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            if ctx is not None and ctx.traceback:
+                raise
+            click.secho(f"unexpected error: {type(exc).__name__}: {exc}", fg="red", err=True)
+            click.echo("This is a bug in mlops; rerun with --traceback and report it.", err=True)
+            sys.exit(1)
+
+    return run  # type: ignore[return-value]
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as one JSON document."""
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--repo", type=click.Path(file_okay=False, path_type=Path),
+              help="The repository (default: the git repository around the current folder).")
+@click.option("--traceback", is_flag=True, help="Show the full traceback of internal errors.")
+@click.version_option(package_name="mlops-engine", prog_name="mlops")
+@click.pass_context
+def main(ctx: click.Context, repo: Path | None, traceback: bool) -> None:
+    """GitOps for machine learning: validate, plan, train, compare and promote models
+    kept as files in git."""
+    ctx.obj = Context(repo, traceback)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rev", help="Validate the definitions and data at this git revision.")
+@click.option("--no-data", is_flag=True, help="Check the definitions only, not the data.")
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+@click.pass_obj
+@boundary
+def validate(obj: Context, paths: tuple[Path, ...], rev: str | None, no_data: bool,
+             as_json: bool) -> None:
+    """Check definitions, references, estimators and data; report every problem at once."""
+    from engine import api
+
+    result = api.validate(obj.root, rev=rev, data=not no_data, paths=paths)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        for problem in result.problems:
+            click.echo(problem.render())
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            for problem in result.problems:
+                click.echo(problem.annotation())
+        click.echo(result.summary(), err=True)
+    sys.exit(1 if result.errors else 0)
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Fail if the committed schemas are out of date.")
+@click.pass_obj
+@boundary
+def schemas(obj: Context, check: bool) -> None:
+    """Write the JSON Schemas of the definition formats to schemas/."""
+    from engine import schemas as sch
+
+    folder = obj.root / "schemas"
+    if check:
+        stale = [f for f, s in sch.generate().items()
+                 if not (folder / f).is_file() or (folder / f).read_text() != sch.render(s)]
+        if stale:
+            click.echo(f"out of date: {', '.join(stale)}; run `mlops schemas`", err=True)
+            sys.exit(1)
+        return
+    for path in sch.write(folder):
+        click.echo(f"wrote {path.relative_to(obj.root)}")

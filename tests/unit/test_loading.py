@@ -1,0 +1,73 @@
+"""Loading definitions: schema errors located on their node, names, did-you-mean hints."""
+
+from engine.loading import allowed_keys, load
+from engine.definitions import Model
+
+IRIS = b"""name: iris
+source: {sklearn: load_iris}
+target: target
+"""
+MODEL = b"""name: m
+dataset: iris
+task: classification
+estimator: {class: sklearn.linear_model.LogisticRegression}
+metrics: [accuracy]
+primary_metric: accuracy
+"""
+
+
+def rendered(files):
+    return [p.render() for p in sorted(load(files).problems)]
+
+
+def test_valid_definitions_load_into_typed_models():
+    defs = load({"mlops/datasets/iris.yaml": IRIS, "mlops/models/m.yaml": MODEL,
+                 "README.md": b"not a definition"})
+    assert defs.problems == []
+    assert defs.models["m"].spec.estimator.class_ == "sklearn.linear_model.LogisticRegression"
+    assert defs.datasets["iris"].spec.split.test_size == 0.25
+    assert defs.settings.store.url == ".mlops/store"
+
+
+def test_unknown_key_gets_a_did_you_mean_hint_at_the_key():
+    files = {"mlops/models/m.yaml": MODEL.replace(b"metrics:", b"metrcs:")}
+    assert rendered(files) == [
+        "mlops/models/m.yaml:1:1: error: missing required key 'metrics'",
+        "mlops/models/m.yaml:5:1: error: unknown key 'metrcs'; did you mean 'metrics'?",
+    ]
+
+
+def test_wrong_type_is_located_on_the_value():
+    files = {"mlops/datasets/iris.yaml": IRIS + b"split: {test_size: 1.5, seed: -1}\n"}
+    assert rendered(files) == [
+        "mlops/datasets/iris.yaml:4:20: error: split.test_size: Input should be less than 1",
+        "mlops/datasets/iris.yaml:4:31: error: split.seed: Input should be greater than or "
+        "equal to 0",
+    ]
+
+
+def test_file_name_must_match_the_name():
+    assert rendered({"mlops/models/other.yaml": MODEL}) == [
+        "mlops/models/other.yaml:1:7: error: name 'm' does not match the file name: rename "
+        "the file to m.yaml or set name: other"
+    ]
+
+
+def test_duplicate_names_across_files():
+    problems = rendered({"mlops/models/m.yaml": MODEL, "mlops/models/m.yml": MODEL})
+    assert "mlops/models/m.yml:1:7: error: model 'm' is already defined in " \
+           "mlops/models/m.yaml: names must be unique" in problems
+
+
+def test_a_list_where_a_mapping_belongs():
+    assert rendered({"mlops/models/m.yaml": b"- a\n- b\n"}) == [
+        "mlops/models/m.yaml:1:1: error: a model definition is a mapping of keys to values, "
+        "not a list"
+    ]
+
+
+def test_allowed_keys_walks_nested_and_aliased_fields():
+    assert "params" in allowed_keys(Model, ("estimator",))
+    assert "class" in allowed_keys(Model, ("estimator",))
+    assert "max_drop" in allowed_keys(Model, ("gates", "f1"))
+    assert "transforms" in allowed_keys(Model, ("features",))
