@@ -120,3 +120,82 @@ def schemas(obj: Context, check: bool) -> None:
         return
     for path in sch.write(folder):
         click.echo(f"wrote {path.relative_to(obj.root)}")
+
+
+@main.command()
+@click.option("--base", required=True, help="The revision to compare against (e.g. origin/main).")
+@click.option("--head", help="The revision to plan (default: the working tree).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--matrix", is_flag=True, help="Print a GitHub Actions matrix of the models to "
+              "train.")
+@click.pass_obj
+@boundary
+def plan(obj: Context, base: str, head: str | None, as_json: bool, matrix: bool) -> None:
+    """List the models a change affects, and why."""
+    from engine.plan import plan_matrix, plan_to_json
+    from engine.planning import compute_plan
+
+    result = compute_plan(obj.root, base, head)
+    if matrix:
+        click.echo(json.dumps(plan_matrix(result), separators=(",", ":")))
+    elif as_json:
+        emit_json(plan_to_json(result))
+    else:
+        from engine.render import plan_text
+
+        click.echo(plan_text(result))
+    sys.exit(1 if result.problems or any(m.status == "invalid" for m in result.models) else 0)
+
+
+@main.command()
+@click.argument("models", nargs=-1)
+@click.option("--rev", help="Train the definitions at this git revision.")
+@click.option("--force", is_flag=True, help="Retrain even when the version is stored.")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Models trained in parallel processes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.pass_obj
+@boundary
+def train(obj: Context, models: tuple[str, ...], rev: str | None, force: bool, jobs: int,
+          as_json: bool) -> None:
+    """Train, evaluate and store every model version not already in the store."""
+    from engine import api
+    from engine.render import outcome_line
+
+    def progress(outcome: api.Outcome) -> None:
+        click.echo(outcome_line(outcome), err=True)
+
+    live = sys.stderr.isatty() and not as_json
+    result = api.train(obj.root, models, rev=rev, force=force, jobs=jobs,
+                       progress=progress if live else None)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        from engine.render import training_text
+
+        click.echo(training_text(result))
+    sys.exit(1 if result.failed else 0)
+
+
+@main.command()
+@click.argument("model", required=False)
+@click.option("--sort", "sort_by", help="Sort by this column (a metric, created, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the runs as CSV.")
+@click.pass_obj
+@boundary
+def runs(obj: Context, model: str | None, sort_by: str | None, as_json: bool,
+         as_csv: bool) -> None:
+    """List stored versions with their params, metrics, data hash and commit."""
+    from engine import api
+    from engine.runs import runs_table, to_csv
+
+    rows = runs_table(api.stored_versions(obj.root, model), sort_by=sort_by)
+    if as_json:
+        emit_json(rows)
+    elif as_csv:
+        click.echo(to_csv(rows), nl=False)
+    else:
+        from engine.render import runs_text
+
+        click.echo(runs_text(rows))

@@ -151,7 +151,10 @@ def _message(model: type[BaseModel], loc: tuple[Any, ...], err: Mapping[str, Any
         return f"unknown key {where!r}{suffix}"
     if kind == "missing":
         return f"missing required key {where!r}"
-    msg = str(err["msg"]).removeprefix("Value error, ")
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        msg = "expected a mapping of keys to values"
+    else:
+        msg = str(err["msg"]).removeprefix("Value error, ")
     return f"{where}: {msg}" if where else msg
 
 

@@ -42,7 +42,7 @@ def metric_names(model: Model) -> list[str]:
 
 def _hint(name: str, choices: Iterable[str]) -> str:
     match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {match[0]!r}?" if match else ""
+    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def _model(entry: Entry[Model], defs: Definitions) -> list[Problem]:

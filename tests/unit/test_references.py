@@ -28,7 +28,7 @@ def model(extra: str = "", dataset: str = "iris") -> bytes:
 def test_unknown_dataset_with_hint():
     assert problems({"mlops/datasets/iris.yaml": IRIS, "mlops/models/m.yaml": model(
         dataset="iriss")}) == [
-        "mlops/models/m.yaml:2:10: error: unknown dataset 'iriss'; did you mean 'iris'?: "
+        "mlops/models/m.yaml:2:10: error: unknown dataset 'iriss' (did you mean 'iris'?): "
         "add mlops/datasets/iriss.yaml or fix the name"
     ]
 
@@ -50,7 +50,7 @@ def test_feature_columns_must_exist_and_must_not_be_the_target():
              "mlops/models/m.yaml": model("features: fs\n")}
     assert problems(files) == [
         "mlops/features/fs.yaml:3:15: error: column 'petl' is not in the schema of dataset "
-        "'iris'; did you mean 'petal'? (used by model 'm' on dataset 'iris')",
+        "'iris' (did you mean 'petal'?) (used by model 'm' on dataset 'iris')",
         "mlops/features/fs.yaml:3:21: error: column 'target' is the target of 'iris': a "
         "feature must not leak the target (used by model 'm' on dataset 'iris')",
     ]

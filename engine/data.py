@@ -1,0 +1,358 @@
+"""Datasets: load them as Arrow tables, check them against their definition, summarize them.
+
+A dataset definition (``mlops/datasets/<name>.yaml``) says where its rows come from: a
+loader scikit-learn ships, or a CSV / Parquet file tracked by DVC (``data/x.csv`` in the
+working tree, its pointer ``data/x.csv.dvc`` committed in git). This module is the
+engine's one door to those rows:
+
+- :func:`load_table` reads them as a ``pyarrow.Table``: from the working tree, or at a git
+  revision through DVC, so the content pinned by that revision's pointer is what you get.
+- :func:`check_table` compares a table with the declared schema and checks. It is pure and
+  columnar (``pyarrow.compute``, no pandas) and returns :class:`Finding` values that name
+  the node of the definition they concern; :func:`check_dataset` loads, checks and turns
+  everything into located :class:`~engine.errors.Problem` values.
+- :func:`content_hash` names the data's content for fingerprints, read from the DVC
+  pointer without downloading anything.
+- :func:`summarize` gives the per-column figures reports show.
+
+pyarrow, DVC and scikit-learn are imported inside the functions that use them, so importing
+this module stays cheap. The column checks themselves live in :mod:`engine.datachecks`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from engine.datachecks import Finding, check_table
+from engine.definitions import SKLEARN_LOADERS, Dataset
+from engine.errors import DataError, Problem
+from engine.yamlfile import Located, YamlProblem, parse
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from engine.loading import Entry
+
+_MD5 = re.compile(r"^[0-9a-f]{32}$")
+TOP_VALUES = 5
+_TOP_INT_DISTINCT = 20  # an int column with this few distinct values is a category too
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+def definition_path(dataset: Dataset) -> str:
+    """The conventional file of a dataset definition, for messages."""
+    return f"mlops/datasets/{dataset.name}.yaml"
+
+
+def load_table(
+    dataset: Dataset, root: Path | str, rev: str | None = None, *, definition: str | None = None
+) -> pa.Table:
+    """Load a dataset's rows, from the working tree (``rev=None``) or at a git revision.
+
+    Raises :class:`DataError` naming the definition file, the data path and what to do.
+    """
+    try:
+        return _load(dataset, Path(root), rev)
+    except DataError as exc:
+        raise DataError(f"{definition or definition_path(dataset)}: {exc}") from None
+
+
+def _load(dataset: Dataset, root: Path, rev: str | None) -> pa.Table:
+    source = dataset.source
+    if source.sklearn is not None:
+        return _load_sklearn(source.sklearn, dataset.target)
+    if source.path is None:  # pragma: no cover - the model validator forbids it
+        raise DataError("the source names neither a loader nor a path")
+    if rev is None:
+        return _load_worktree(dataset, root, source.path)
+    return _load_revision(dataset, root, source.path, rev)
+
+
+def _load_sklearn(loader: str, target: str) -> pa.Table:
+    import pyarrow as pa
+    from sklearn import datasets
+
+    if loader not in SKLEARN_LOADERS:  # the definition checks it; never getattr blindly
+        raise DataError(f"{loader!r} is not one of {', '.join(SKLEARN_LOADERS)}")
+    frame = getattr(datasets, loader)(as_frame=True).frame
+    if target != "target":
+        if target in frame.columns:
+            raise DataError(
+                f"target {target!r} is a feature column of {loader}: set target: target"
+            )
+        frame = frame.rename(columns={"target": target})
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _load_worktree(dataset: Dataset, root: Path, path: str) -> pa.Table:
+    base = root.resolve()
+    real = (base / path).resolve()
+    # The definition refuses '..' and absolute paths; a symlink can still point anywhere.
+    if not real.is_relative_to(base):
+        raise DataError(
+            f"{path} leads outside the repository through a symlink: data must live inside "
+            f"it; replace the link with the file and run `dvc add {path}`"
+        )
+    pointer = base / f"{path}.dvc"
+    if not real.is_file():
+        if pointer.is_file():
+            raise DataError(
+                f"{path} is not in the working tree but its DVC pointer {path}.dvc is: "
+                f"run `dvc pull {path}`"
+            )
+        raise DataError(
+            f"{path} does not exist: add the file, run `dvc add {path}` and commit {path}.dvc"
+        )
+    if not pointer.is_file():
+        raise DataError(
+            f"{path} is not tracked by DVC ({path}.dvc is missing): run `dvc add {path}` and "
+            f"commit {path}.dvc"
+        )
+    return read_data(real, dataset, name=path)
+
+
+def _load_revision(dataset: Dataset, root: Path, path: str, rev: str) -> pa.Table:
+    from dvc.exceptions import DvcException
+    from dvc.fs import DVCFileSystem
+
+    try:
+        with closing(DVCFileSystem(repo=str(root), rev=rev)) as fs:
+            return _read_pinned(fs, dataset, path, rev)
+    except DvcException as exc:
+        raise DataError(f"cannot read {path} at revision {rev}: {exc}") from None
+
+
+def _read_pinned(fs: Any, dataset: Dataset, path: str, rev: str) -> pa.Table:
+    try:
+        fs.info(f"{path}.dvc")  # not exists(): it takes an unknown revision for a missing file
+    except FileNotFoundError:
+        raise DataError(
+            f"{path}.dvc does not exist at revision {rev}: track the data with "
+            f"`dvc add {path}` and commit {path}.dvc"
+        ) from None
+    try:
+        with fs.open(path, mode="rb") as fobj:
+            # DVC hands back its cache file when it has one: read that by path, so Arrow
+            # parses with native, multi-threaded I/O instead of through a Python file.
+            local = getattr(fobj, "name", None)
+            source = Path(local) if isinstance(local, str) and Path(local).is_file() else fobj
+            return read_data(source, dataset, name=f"{path} at revision {rev}")
+    except FileNotFoundError:
+        raise DataError(
+            f"the content of {path} pinned at revision {rev} is neither in the DVC cache nor "
+            "in the DVC remote: run `dvc push` in the clone where it was added"
+        ) from None
+
+
+def read_data(source: Path | BinaryIO, dataset: Dataset, *, name: str = "") -> pa.Table:
+    """Read a CSV or Parquet file (its format from the dataset's path) as the dataset declares."""
+    path = dataset.source.path or ""
+    if PurePosixPath(path).suffix.lower() == ".parquet":
+        return read_parquet(source, dataset, name=name or path)
+    return read_csv(source, dataset, name=name or path)
+
+
+def read_csv(source: Path | BinaryIO, dataset: Dataset, *, name: str = "") -> pa.Table:
+    """Read a CSV file, multi-threaded; columns declared ``string`` are never type-inferred."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    # Inference would turn a string column of digits (zip codes, ids) into ints.
+    strings = {c: pa.string() for c, col in dataset.schema_.columns.items() if col.type == "string"}
+    convert = csv.ConvertOptions(column_types=strings, strings_can_be_null=True)
+    read = csv.ReadOptions(use_threads=True)
+    try:
+        return csv.read_csv(_arrow_source(source), read_options=read, convert_options=convert)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(_unreadable(name or str(source), "CSV", exc, dataset)) from None
+
+
+def read_parquet(source: Path | BinaryIO, dataset: Dataset, *, name: str = "") -> pa.Table:
+    """Read a Parquet file; ``dataset`` only shapes the error message."""
+    import pyarrow as pa
+    from pyarrow import parquet
+
+    try:
+        return parquet.read_table(_arrow_source(source), memory_map=isinstance(source, Path))
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(_unreadable(name or str(source), "Parquet", exc, dataset)) from None
+
+
+def _arrow_source(source: Path | BinaryIO) -> Any:
+    return str(source) if isinstance(source, Path) else source
+
+
+def _unreadable(name: str, kind: str, exc: Exception, dataset: Dataset) -> str:
+    reason = str(exc) if len(str(exc)) <= 200 else str(exc)[:197] + "..."  # it may quote a row
+    path = dataset.source.path or name
+    return f"{name} can't be read as {kind} ({reason}): fix the file, then run `dvc add {path}`"
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """The table as a pandas DataFrame, for training."""
+    return table.to_pandas()
+
+
+# --- checks -----------------------------------------------------------------------------
+
+
+def check_dataset(entry: Entry[Dataset], root: Path | str, rev: str | None = None) -> list[Problem]:
+    """Load a dataset and check it; every load failure or finding becomes a located problem."""
+    dataset = entry.spec
+    try:
+        table = _load(dataset, Path(root), rev)
+    except DataError as exc:
+        where = ("source", "path") if dataset.source.path is not None else ("source", "sklearn")
+        return [entry.doc.problem(where, str(exc), rule="data")]
+    return to_problems(entry.doc, check_table(dataset, table))
+
+
+def to_problems(doc: Located, findings: list[Finding]) -> list[Problem]:
+    """Locate findings in the definition they concern."""
+    return [doc.problem(f.loc, f.message, rule="data") for f in findings]
+
+
+# --- content hash -----------------------------------------------------------------------
+
+
+def content_hash(
+    dataset: Dataset,
+    read_file: Callable[[str], bytes | None],
+    *,
+    definition: str | None = None,
+) -> str:
+    """Name the data's content: the md5 in its DVC pointer, or the loader and sklearn version.
+
+    ``read_file`` reads a repository path (from git objects or the working tree) and
+    returns None when it does not exist; nothing is downloaded.
+    """
+    source = dataset.source
+    if source.sklearn is not None:
+        from importlib.metadata import version
+
+        return f"sklearn:{source.sklearn}:{version('scikit-learn')}"
+    path = source.path or ""
+    pointer = f"{path}.dvc"
+    where = definition or definition_path(dataset)
+    data = read_file(pointer)
+    if data is None:
+        raise DataError(
+            f"{where}: {path} is not tracked by DVC ({pointer} is missing): run "
+            f"`dvc add {path}` and commit {pointer}"
+        )
+    md5 = _pointer_md5(data, pointer)
+    if md5 is None:
+        raise DataError(
+            f"{where}: {pointer} is not a DVC pointer with outs[0].md5: run `dvc add {path}` "
+            f"again and commit {pointer}"
+        )
+    return md5
+
+
+def _pointer_md5(data: bytes, pointer: str) -> str | None:
+    try:
+        value = parse(data, pointer).value
+    except YamlProblem:
+        return None
+    outs = value.get("outs") if isinstance(value, dict) else None
+    first = outs[0] if isinstance(outs, list) and outs else None
+    md5 = first.get("md5") if isinstance(first, dict) else None
+    return md5 if isinstance(md5, str) and _MD5.match(md5) else None
+
+
+# --- summaries --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnSummary:
+    """Figures about one column; numbers for numeric columns, top values for categories."""
+
+    name: str
+    dtype: str
+    nulls: int
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    top: tuple[tuple[Any, int], ...] = ()
+    """The most frequent values and their counts (strings, bools, ints with few values)."""
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """Figures about a table, for reports."""
+
+    rows: int
+    columns: tuple[ColumnSummary, ...]
+
+
+def summarize(table: pa.Table) -> DataSummary:
+    """Rows, and per column: type, nulls, mean/std/min/max or the most frequent values."""
+    import pyarrow as pa
+
+    columns = []
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        columns.append(_summarize_column(name, col))
+    return DataSummary(rows=table.num_rows, columns=tuple(columns))
+
+
+def _summarize_column(name: str, col: pa.ChunkedArray) -> ColumnSummary:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = col.type
+    numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+    stats: dict[str, Any] = {}
+    if numeric and len(col) > col.null_count:
+        bounds = pc.min_max(col)
+        stats = {
+            "mean": pc.mean(col).as_py(),
+            "std": pc.stddev(col, ddof=1).as_py(),
+            "min": bounds["min"].as_py(),
+            "max": bounds["max"].as_py(),
+        }
+    categorical = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    categorical = categorical or pa.types.is_boolean(kind)
+    if pa.types.is_integer(kind):
+        categorical = pc.count_distinct(col).as_py() <= _TOP_INT_DISTINCT
+    top = _top_values(col) if categorical else ()
+    return ColumnSummary(name, str(kind), col.null_count, top=top, **stats)
+
+
+def _top_values(col: pa.ChunkedArray) -> tuple[tuple[Any, int], ...]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(col.drop_null())
+    table = pa.table({"value": counts.field("values"), "count": counts.field("counts")})
+    table = table.sort_by([("count", "descending"), ("value", "ascending")])
+    table = table.slice(0, TOP_VALUES)
+    return tuple(zip(table["value"].to_pylist(), table["count"].to_pylist(), strict=True))
+
+
+__all__ = [
+    "ColumnSummary",
+    "DataSummary",
+    "Finding",
+    "check_dataset",
+    "check_table",
+    "content_hash",
+    "definition_path",
+    "load_table",
+    "read_csv",
+    "read_data",
+    "read_parquet",
+    "summarize",
+    "to_frame",
+    "to_problems",
+]

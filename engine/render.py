@@ -1,0 +1,70 @@
+"""Terminal text for the CLI: plans, training outcomes, runs tables. Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.api import Training
+    from engine.plan import Plan
+    from engine.train import Outcome
+
+_MARK = {"changed": "~", "new": "+", "removed": "-", "invalid": "!", "unchanged": " "}
+
+
+def plan_text(plan: Plan) -> str:
+    """The plan as lines: one per affected model with its reasons, then a summary."""
+    lines: list[str] = []
+    for m in plan.models:
+        if m.status == "unchanged":
+            continue
+        versions = f"{m.base_version or '-'} → {m.head_version or '-'}"
+        lines.append(f"{_MARK.get(m.status, '?')} {m.name} ({m.status}) {versions}")
+        lines += [f"    {r.render()}" for r in m.reasons]
+        lines += [f"    {p.render()}" for p in m.problems]
+    lines += [p.render() for p in plan.problems]
+    affected = len(plan.to_train)
+    unchanged = sum(m.status == "unchanged" for m in plan.models)
+    lines.append(f"{affected} model(s) to train, {unchanged} unchanged" if affected
+                 else f"nothing to train: {unchanged} model(s) unchanged")
+    return "\n".join(lines)
+
+
+def _metrics(metrics: dict[str, float | None], limit: int = 4) -> str:
+    shown = [(k, v) for k, v in metrics.items() if not k.startswith("cv_")][:limit]
+    return " ".join(f"{k}={'n/a' if v is None else f'{v:.4f}'}" for k, v in shown)
+
+
+def outcome_line(outcome: Outcome) -> str:
+    """One line per model: status, version, headline metrics or the reason it failed."""
+    head = f"{outcome.status:>7}  {outcome.model}@{outcome.version}"
+    if outcome.status == "failed":
+        return f"{head}  {outcome.reason}"
+    timing = f"  ({outcome.seconds:.1f}s)" if outcome.status == "trained" else ""
+    return f"{head}  {_metrics(outcome.metrics)}{timing}"
+
+
+def training_text(result: Training) -> str:
+    """Every outcome, then the summary line."""
+    return "\n".join([*(outcome_line(o) for o in result.outcomes), result.summary()])
+
+
+def runs_text(rows: Sequence[dict[str, Any]], limit_columns: int = 10) -> str:
+    """A fixed-width table of runs (the first columns; use --json or --csv for all)."""
+    if not rows:
+        return "no stored versions yet: run `mlops train`"
+    columns = list(rows[0])[:limit_columns]
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(line.rstrip() for line in out)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)

@@ -1,0 +1,173 @@
+"""The git seam against real repositories: reading trees, revisions, shallow clones."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from engine.errors import GitError
+from engine.gitrepo import Author, author_of, head_commit, is_repo, read_tree, resolve
+
+ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "Ada Lovelace",
+    "GIT_AUTHOR_EMAIL": "ada@example.com",
+    "GIT_COMMITTER_NAME": "CI",
+    "GIT_COMMITTER_EMAIL": "ci@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in ``root`` with a fixed identity and no user configuration."""
+    done = subprocess.run(
+        ["git", *args], cwd=root, env=ENV, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def commit(root: Path, files: dict[str, str | None], message: str = "change") -> str:
+    """Write (or, for None, delete) ``files``, commit them all, return the new SHA."""
+    for path, text in files.items():
+        target = root / path
+        if text is None:
+            target.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+    return git(root, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    return root
+
+
+FIRST = {
+    "README.md": "# readme\n",
+    "mlops/project.yaml": "store: {url: .mlops/store}\n",
+    "mlops/models/a.yaml": "name: a\n",
+    "data/churn.csv": "x,y\n1,2\n",
+    "data/churn.csv.dvc": "outs:\n- md5: 1\n  path: churn.csv\n",
+    "deep/er/images.dvc": "outs:\n- md5: 2\n  path: images\n",
+    "src/train.py": "print('hi')\n",
+}
+WANTED = {"mlops/project.yaml", "mlops/models/a.yaml", "data/churn.csv.dvc", "deep/er/images.dvc"}
+
+
+def test_read_tree_at_a_revision_reads_definitions_and_pointers_only(repo):
+    sha = commit(repo, FIRST)
+    files = read_tree(repo, sha)
+    assert set(files) == WANTED
+    assert files["mlops/models/a.yaml"] == b"name: a\n"
+    assert read_tree(repo, "main") == files == read_tree(repo, "HEAD")
+
+
+def test_read_tree_reads_the_revision_not_the_working_tree(repo):
+    first = commit(repo, FIRST)
+    commit(repo, {"mlops/models/a.yaml": "name: a\ndataset: x\n", "mlops/models/b.yaml": "b\n"})
+    (repo / "mlops/models/a.yaml").write_text("uncommitted\n")
+    old = read_tree(repo, first)
+    assert old["mlops/models/a.yaml"] == b"name: a\n" and "mlops/models/b.yaml" not in old
+    assert read_tree(repo, "HEAD")["mlops/models/a.yaml"] == b"name: a\ndataset: x\n"
+    assert read_tree(repo, None)["mlops/models/a.yaml"] == b"uncommitted\n"
+
+
+def test_read_tree_of_the_working_tree_matches_the_commit_and_skips_tool_folders(repo):
+    sha = commit(repo, FIRST)
+    assert read_tree(repo, None) == read_tree(repo, sha)
+    for junk in (".venv/lib/x.dvc", ".dvc/cache/files/md5/ab.dvc", "node_modules/m.dvc"):
+        (repo / junk).parent.mkdir(parents=True, exist_ok=True)
+        (repo / junk).write_text("junk\n")
+    (repo / "mlops/models/new.yaml").write_text("untracked\n")
+    files = read_tree(repo, None)
+    assert set(files) == WANTED | {"mlops/models/new.yaml"}
+
+
+def test_symlinks_are_skipped_at_a_revision_and_in_the_working_tree(repo, tmp_path):
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("outside\n")
+    (repo / "mlops").mkdir()
+    (repo / "mlops/link.yaml").symlink_to(secret)
+    sha = commit(repo, FIRST)
+    assert "mlops/link.yaml" not in read_tree(repo, sha)
+    assert "mlops/link.yaml" not in read_tree(repo, None)
+
+
+def test_read_tree_with_other_prefixes_and_suffixes(repo):
+    sha = commit(repo, FIRST)
+    files = read_tree(repo, sha, prefixes=("src/",), suffixes=(".md",))
+    assert set(files) == {"src/train.py", "README.md"}
+    assert read_tree(repo, None, prefixes=("src/",), suffixes=(".md",)) == files
+
+
+def test_unusual_file_names_are_read_verbatim(repo):
+    sha = commit(repo, {"mlops/models/ünï cödé.yaml": "name: x\n", "d/a b.csv.dvc": "p\n"})
+    assert set(read_tree(repo, sha)) == {"mlops/models/ünï cödé.yaml", "d/a b.csv.dvc"}
+
+
+def test_an_unknown_revision_says_how_to_fetch_it(repo):
+    commit(repo, FIRST)
+    with pytest.raises(GitError) as err:
+        read_tree(repo, "feature/nope")
+    assert "'feature/nope'" in str(err.value)
+    assert "git fetch origin feature/nope" in str(err.value)
+    with pytest.raises(GitError, match="is not a revision"):
+        resolve(repo, "--output=/tmp/x")
+
+
+def test_resolve_gives_full_shas_for_names_tags_and_abbreviations(repo):
+    sha = commit(repo, FIRST)
+    git(repo, "tag", "v1")
+    commit(repo, {"README.md": "two\n"})
+    assert resolve(repo, "v1") == resolve(repo, sha[:8]) == resolve(repo, "HEAD~1") == sha
+    assert head_commit(repo) == git(repo, "rev-parse", "HEAD") != sha
+
+
+def test_author_of_a_commit(repo):
+    sha = commit(repo, FIRST)
+    author = author_of(repo, sha)
+    assert author == Author("Ada Lovelace", "ada@example.com")
+    assert str(author) == "Ada Lovelace <ada@example.com>"
+
+
+def test_a_repository_without_commits(repo):
+    assert is_repo(repo)
+    with pytest.raises(GitError, match="no commits yet"):
+        head_commit(repo)
+
+
+def test_not_a_repository(tmp_path, repo):
+    commit(repo, FIRST)
+    assert not is_repo(tmp_path)
+    assert not is_repo(repo / "mlops")  # inside one, but not its top
+    assert not is_repo(tmp_path / "missing")
+    with pytest.raises(GitError, match="not a git repository"):
+        read_tree(tmp_path, "HEAD")
+    with pytest.raises(GitError, match="does not exist"):
+        resolve(tmp_path / "missing", "HEAD")
+
+
+def test_a_shallow_clone_reads_the_base_once_it_is_fetched(repo, tmp_path):
+    base = commit(repo, FIRST)
+    head = commit(repo, {"mlops/models/a.yaml": "name: a\nv: 2\n"})
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(repo, "push", "-q", str(origin), "main")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{origin}", str(clone))
+    assert read_tree(clone, head)["mlops/models/a.yaml"] == b"name: a\nv: 2\n"
+    with pytest.raises(GitError) as err:
+        read_tree(clone, base)
+    assert f"git fetch --depth 1 origin {base}" in str(err.value)
+    git(clone, "fetch", "-q", "--depth", "1", "origin", base)
+    assert read_tree(clone, base)["mlops/models/a.yaml"] == b"name: a\n"

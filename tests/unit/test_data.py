@@ -1,0 +1,356 @@
+"""Data checks, content hashes and summaries, on plain tables and the bad-CSV corpus.
+
+The corpus (tests/data/bad/*.csv) is checked against tests/data/churn.yaml; each case
+breaks one rule and the exact, located messages are asserted.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib.metadata import version
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from engine.data import (
+    ColumnSummary,
+    DataSummary,
+    Finding,
+    check_table,
+    content_hash,
+    read_csv,
+    summarize,
+    to_frame,
+    to_problems,
+)
+from engine.definitions import Dataset
+from engine.errors import DataError
+from engine.loading import Entry, load
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+@pytest.fixture(scope="module")
+def churn() -> Entry[Dataset]:
+    defs = load({"mlops/datasets/churn.yaml": (DATA / "churn.yaml").read_bytes()})
+    assert not defs.problems
+    return defs.datasets["churn"]
+
+
+def dataset(**fields: object) -> Dataset:
+    base: dict[str, object] = {"name": "d", "source": {"path": "data/d.csv"}, "target": "y"}
+    return Dataset.model_validate(base | fields)
+
+
+def messages(ds: Dataset, table: pa.Table) -> list[str]:
+    return [f.message for f in check_table(ds, table)]
+
+
+# --- the corpus -------------------------------------------------------------------------
+
+Y = "mlops/datasets/churn.yaml"
+CORPUS = {
+    "missing_target": [
+        f"{Y}:4:9: error: target column 'churned' is missing from the data; did you mean 'churn'?",
+    ],
+    "text_in_int": [
+        f"{Y}:9:17: error: column 'age' is declared int but has 3 rows with text: "
+        "'forty', 'unknown'",
+    ],
+    "fractional_int": [
+        f"{Y}:9:17: error: column 'age' is declared int but has 1 row with fractional "
+        "numbers: 34.5",
+    ],
+    "out_of_range": [
+        f"{Y}:9:27: error: column 'age' has 2 rows below min 18 (lowest: 12)",
+        f"{Y}:9:36: error: column 'age' has 2 rows above max 120 (highest: 250)",
+        f"{Y}:10:32: error: column 'income' has 1 row below min 0 (lowest: -5)",
+    ],
+    "nulls": [
+        f"{Y}:9:10: error: column 'age' has 2 missing values but is not nullable: fill them "
+        "or declare nullable: true",
+    ],
+    "too_few_rows": [f"{Y}:13:20: error: the data has 2 rows, fewer than min_rows (5)"],
+    "unexpected_values": [
+        f"{Y}:11:34: error: column 'plan' has 3 rows with values not in ['basic', 'pro']: "
+        "'gold', 'free'",
+        f"{Y}:12:34: error: column 'churned' has 1 row with values not in [0, 1]: 2",
+    ],
+    "mostly_empty": [
+        f"{Y}:11:11: error: column 'plan' has 2 missing values but is not nullable: fill "
+        "them or declare nullable: true",
+        f"{Y}:13:42: error: column 'income' is 60% missing (3 of 5 rows), above "
+        "max_null_fraction 0.5",
+    ],
+    "duplicate_ids": [
+        f"{Y}:5:12: error: id column 'customer_id' has 2 ids on more than one row: 2, 4; "
+        "ids must be unique",
+    ],
+}
+
+
+def test_the_corpus_is_complete() -> None:
+    cases = {p.stem for p in (DATA / "bad").glob("*.csv")}
+    assert cases == set(CORPUS) | {"ragged", "empty"}
+
+
+@pytest.mark.parametrize("case", sorted(CORPUS))
+def test_each_bad_csv_gives_exact_located_problems(case: str, churn: Entry[Dataset]) -> None:
+    table = read_csv(DATA / "bad" / f"{case}.csv", churn.spec, name="data/churn.csv")
+    problems = to_problems(churn.doc, check_table(churn.spec, table))
+    assert [p.render() for p in problems] == CORPUS[case]
+    assert {p.rule for p in problems} == {"data"}
+
+
+def test_the_good_csv_passes(churn: Entry[Dataset]) -> None:
+    table = read_csv(DATA / "churn.csv", churn.spec)
+    assert check_table(churn.spec, table) == []
+    assert table.schema.field("plan").type == pa.string()
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("ragged", "CSV parse error: Expected 5 columns, got 6: 2,51,,pro,1,extra"),
+        ("empty", "Empty CSV file"),
+    ],
+)
+def test_unreadable_csv_is_a_data_error(case: str, reason: str, churn: Entry[Dataset]) -> None:
+    with pytest.raises(DataError) as err:
+        read_csv(DATA / "bad" / f"{case}.csv", churn.spec, name="data/churn.csv")
+    assert str(err.value) == (
+        f"data/churn.csv can't be read as CSV ({reason}): fix the file, then run "
+        "`dvc add data/churn.csv`"
+    )
+
+
+# --- types ------------------------------------------------------------------------------
+
+
+def test_declared_string_columns_are_read_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "zip.csv"
+    path.write_text("zip,y\n02134,1\n,0\n")
+    ds = dataset(schema={"columns": {"zip": {"type": "string", "nullable": True}}})
+    table = read_csv(path, ds)
+    assert table.column("zip").to_pylist() == ["02134", None]
+    assert check_table(ds, table) == []
+
+
+def test_float_accepts_ints_and_int_accepts_integral_floats() -> None:
+    ds = dataset(schema={"columns": {"a": {"type": "float"}, "b": {"type": "int"}}})
+    table = pa.table({"a": [1, 2], "b": [1.0, 3.0], "y": [0, 1]})
+    assert check_table(ds, table) == []
+
+
+def test_bool_accepts_zero_and_one_but_not_other_numbers() -> None:
+    ds = dataset(schema={"columns": {"a": {"type": "bool"}, "b": {"type": "bool"}}})
+    table = pa.table({"a": [0, 1, None], "b": [0, 2, 3], "y": [0, 1, 1]})
+    assert messages(ds, table) == [
+        "column 'a' has 1 missing value but is not nullable: fill them or declare nullable: true",
+        "column 'b' is declared bool but has 2 rows with numbers other than 0 and 1: 2, 3",
+    ]
+
+
+def test_a_type_arrow_cannot_convert_is_named() -> None:
+    ds = dataset(schema={"columns": {"a": {"type": "string"}, "b": {"type": "int"}}})
+    table = pa.table({"a": [1.5, 2.5], "b": [True, False], "y": [0, 1]})
+    assert messages(ds, table) == [
+        "column 'a' is declared string but holds double values",
+        "column 'b' is declared int but holds bool values",
+    ]
+
+
+def test_a_wrong_type_is_not_also_checked_for_range_or_values() -> None:
+    column = {"type": "int", "min": 0, "max": 1, "values": [0, 1]}
+    ds = dataset(schema={"columns": {"a": column}})
+    table = pa.table({"a": ["x", "5"], "y": [0, 1]})
+    assert messages(ds, table) == ["column 'a' is declared int but has 1 row with text: 'x'"]
+
+
+def test_dictionary_columns_are_checked_as_their_values() -> None:
+    ds = dataset(schema={"columns": {"c": {"type": "string", "values": ["a", "b"]}}})
+    table = pa.table({"c": pa.array(["a", "z", "b"]).dictionary_encode(), "y": [0, 1, 0]})
+    assert messages(ds, table) == ["column 'c' has 1 row with values not in ['a', 'b']: 'z'"]
+
+
+# --- values, nulls, rows ----------------------------------------------------------------
+
+
+def test_unexpected_values_show_five_and_count_the_rest() -> None:
+    ds = dataset(schema={"columns": {"y": {"type": "int", "values": [0, 1]}}})
+    table = pa.table({"y": [0, 1, *range(2, 10), 9, None]})
+    assert messages(ds, table) == [
+        "column 'y' has 1 missing value but is not nullable: fill them or declare nullable: true",
+        "column 'y' has 9 rows with values not in [0, 1]: 2, 3, 4, 5, 6 and 3 more",
+    ]
+
+
+def test_allowed_values_of_another_type_are_compared_in_the_columns_type() -> None:
+    ds = dataset(
+        schema={
+            "columns": {
+                "s": {"type": "string", "values": [1, 2]},
+                "y": {"type": "float", "values": [0, 1]},
+            }
+        }
+    )
+    table = pa.table({"s": ["1", "2", "3"], "y": [0.0, 1.0, 0.5]})
+    assert messages(ds, table) == [
+        "column 's' has 1 row with values not in [1, 2]: '3'",
+        "column 'y' has 1 row with values not in [0, 1]: 0.5",
+    ]
+
+
+def test_nan_counts_as_missing() -> None:
+    ds = dataset(
+        schema={"columns": {"x": {"type": "float", "min": 0}}}, checks={"max_null_fraction": 0.25}
+    )
+    table = pa.table({"x": [1.0, math.nan, None, 2.0], "y": [0, 1, 0, 1]})
+    assert [(f.loc, f.message) for f in check_table(ds, table)] == [
+        (
+            ("schema", "columns", "x", "nullable"),
+            "column 'x' has 2 missing values but is not nullable: fill them or declare "
+            "nullable: true",
+        ),
+        (
+            ("checks", "max_null_fraction"),
+            "column 'x' is 50% missing (2 of 4 rows), above max_null_fraction 0.25",
+        ),
+    ]
+
+
+def test_null_fraction_names_the_worst_column_then_the_others() -> None:
+    ds = dataset(checks={"max_null_fraction": 0.1})
+    table = pa.table(
+        {"a": [None, 1, 2, 3], "b": [None, None, None, 1], "c": [None, 1, 2, 3], "y": [0, 1, 0, 1]}
+    )
+    assert messages(ds, table) == [
+        "column 'b' is 75% missing (3 of 4 rows), above max_null_fraction 0.1; so are 'a', 'c'"
+    ]
+
+
+def test_row_bounds() -> None:
+    table = pa.table({"y": [0, 1, 0]})
+    assert check_table(dataset(checks={"max_rows": 2}), table) == [
+        Finding(("checks", "max_rows"), "the data has 3 rows, more than max_rows (2)")
+    ]
+    assert messages(dataset(checks={"min_rows": 3, "max_rows": 3}), table) == []
+    empty = dataset(checks={"min_rows": 1, "max_null_fraction": 0})
+    assert messages(empty, pa.table({"y": pa.array([], pa.int64())})) == [
+        "the data has 0 rows, fewer than min_rows (1)"
+    ]
+
+
+def test_missing_declared_column_lists_what_the_data_has() -> None:
+    ds = dataset(schema={"columns": {"zzz": {"type": "int"}}})
+    assert check_table(ds, pa.table({"a": [1], "y": [1]})) == [
+        Finding(
+            ("schema", "columns", "zzz"),
+            "column 'zzz' is declared in the schema but is missing from the data (its "
+            "columns: 'a', 'y')",
+        )
+    ]
+
+
+def test_target_and_id_column_must_be_present_and_filled() -> None:
+    ds = dataset(id_column="id")
+    assert check_table(ds, pa.table({"x": [1]})) == [
+        Finding(("target",), "target column 'y' is missing from the data (its columns: 'x')"),
+        Finding(("id_column",), "id column 'id' is missing from the data (its columns: 'x')"),
+    ]
+    assert messages(ds, pa.table({"id": [1, None], "y": [None, 1]})) == [
+        "target column 'y' has 1 missing value: every row needs one",
+        "id column 'id' has 1 missing value: every row needs one",
+    ]
+
+
+def test_duplicate_column_names_are_reported() -> None:
+    table = pa.Table.from_arrays([pa.array([1]), pa.array([2]), pa.array([0])], ["a", "a", "y"])
+    assert check_table(dataset(), table) == [
+        Finding((), "column 'a' appears more than once in the data: rename or drop the copies")
+    ]
+
+
+def test_long_text_is_cut_in_messages() -> None:
+    ds = dataset(schema={"columns": {"y": {"type": "string", "values": ["a"]}}})
+    (message,) = messages(ds, pa.table({"y": ["x" * 100]}))
+    assert message == f"column 'y' has 1 row with values not in ['a']: '{'x' * 37}...'"
+
+
+# --- content hash -----------------------------------------------------------------------
+
+POINTER = (
+    b"outs:\n- md5: 08f2a8be9223edb0afdb9246bd8260c8\n  size: 12\n  hash: md5\n  path: d.csv\n"
+)
+
+
+def test_content_hash_of_a_path_is_the_pointer_md5() -> None:
+    seen = []
+
+    def read(path: str) -> bytes | None:
+        seen.append(path)
+        return POINTER
+
+    assert content_hash(dataset(), read) == "08f2a8be9223edb0afdb9246bd8260c8"
+    assert seen == ["data/d.csv.dvc"]
+
+
+def test_content_hash_without_pointer_says_to_dvc_add() -> None:
+    with pytest.raises(DataError) as err:
+        content_hash(dataset(), lambda path: None)
+    assert str(err.value) == (
+        "mlops/datasets/d.yaml: data/d.csv is not tracked by DVC (data/d.csv.dvc is missing): "
+        "run `dvc add data/d.csv` and commit data/d.csv.dvc"
+    )
+
+
+@pytest.mark.parametrize("pointer", [b"outs: []\n", b"md5: x\n", b"outs:\n- md5: 12\n", b"[", b""])
+def test_content_hash_refuses_a_broken_pointer(pointer: bytes) -> None:
+    with pytest.raises(DataError) as err:
+        content_hash(dataset(), lambda path: pointer, definition="elsewhere.yaml")
+    assert str(err.value) == (
+        "elsewhere.yaml: data/d.csv.dvc is not a DVC pointer with outs[0].md5: run "
+        "`dvc add data/d.csv` again and commit data/d.csv.dvc"
+    )
+
+
+def test_content_hash_of_a_loader_names_the_sklearn_version() -> None:
+    ds = dataset(source={"sklearn": "load_wine"})
+    expected = f"sklearn:load_wine:{version('scikit-learn')}"
+    assert content_hash(ds, lambda path: pytest.fail("no file is read")) == expected
+
+
+# --- summaries --------------------------------------------------------------------------
+
+
+def test_summarize() -> None:
+    table = pa.table(
+        {
+            "x": [1.0, 2.0, None, 3.0],
+            "c": ["b", "a", "b", None],
+            "k": [1, 1, 2, 1],
+            "flag": [True, False, True, True],
+        }
+    )
+    assert summarize(table) == DataSummary(
+        rows=4,
+        columns=(
+            ColumnSummary("x", "double", 1, mean=2.0, std=1.0, min=1.0, max=3.0),
+            ColumnSummary("c", "string", 1, top=(("b", 2), ("a", 1))),
+            ColumnSummary("k", "int64", 0, mean=1.25, std=0.5, min=1, max=2, top=((1, 3), (2, 1))),
+            ColumnSummary("flag", "bool", 0, top=((True, 3), (False, 1))),
+        ),
+    )
+
+
+def test_summarize_keeps_many_valued_ints_numeric_only() -> None:
+    (column,) = summarize(pa.table({"n": list(range(100))})).columns
+    assert column.top == ()
+    assert (column.min, column.max) == (0, 99)
+
+
+def test_to_frame() -> None:
+    frame = to_frame(pa.table({"a": [1, 2], "y": ["u", "v"]}))
+    assert list(frame.columns) == ["a", "y"]
+    assert frame["a"].tolist() == [1, 2]

@@ -1,0 +1,269 @@
+"""Fingerprints: what changes a model version, and what must not."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import DataError
+from engine.fingerprint import (
+    TRAINING_SEMANTICS_VERSION,
+    data_hash,
+    fingerprint,
+    pointer_for,
+    pointer_md5,
+    short,
+)
+from engine.loading import load
+
+DATASET = b"""\
+name: cancer
+description: Tumours.
+source: {path: data/cancer.csv}
+target: target
+schema:
+  columns:
+    radius: {type: float, min: 0}
+    target: {type: int, values: [0, 1]}
+checks: {min_rows: 100}
+split: {test_size: 0.25, seed: 7, stratify: true}
+"""
+
+FEATURES = b"""\
+name: scaled
+description: Standardized radius.
+transforms:
+  - columns: [radius]
+    steps:
+      - {class: sklearn.preprocessing.StandardScaler}
+"""
+
+MODEL = b"""\
+# a comment
+name: cancer-rf
+description: Random forest.
+owners: ["@ml-team"]
+dataset: cancer
+features: scaled
+task: classification
+estimator:
+  class: sklearn.ensemble.RandomForestClassifier
+  params: {n_estimators: 200, max_depth: 8, random_state: 0}
+metrics: [accuracy, f1]
+primary_metric: f1
+gates:
+  f1: {min: 0.9}
+"""
+
+MD5 = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+POINTER = f"outs:\n- md5: {MD5}\n  size: 1024\n  hash: md5\n  path: cancer.csv\n".encode()
+SKLEARN = "1.9.0"
+
+
+def fp_of(
+    model: bytes = MODEL,
+    dataset: bytes = DATASET,
+    features: bytes = FEATURES,
+    pointer: bytes = POINTER,
+    sklearn: str = SKLEARN,
+    semantics: int = TRAINING_SEMANTICS_VERSION,
+    pointer_path: str = "data/cancer.csv.dvc",
+    model_name: str = "cancer-rf",
+) -> str:
+    """Load real YAML text the way the engine does, and fingerprint the one model."""
+    files = {
+        f"mlops/models/{model_name}.yaml": model,
+        "mlops/datasets/cancer.yaml": dataset,
+        "mlops/features/scaled.yaml": features,
+        pointer_path: pointer,
+    }
+    defs = load(files)
+    assert defs.problems == []
+    m = defs.models[model_name].spec
+    ds = defs.datasets["cancer"].spec
+    spec = defs.features["scaled"].spec if isinstance(m.features, str) else m.features
+    return fingerprint(m, spec, ds, data_hash(ds, files, sklearn), sklearn, semantics=semantics)
+
+
+BASE = fp_of()
+
+
+def test_is_a_sha256_hex_digest_and_short_is_its_first_12_characters():
+    assert len(BASE) == 64 and int(BASE, 16) >= 0
+    assert short(BASE) == BASE[:12]
+
+
+SAME = {
+    "key order": MODEL.replace(b"task: classification\n", b"").replace(
+        b"name: cancer-rf\n", b"task: classification\nname: cancer-rf\n"
+    ),
+    "comments": MODEL.replace(b"# a comment\n", b"") + b"# trailing\n",
+    "quoting": MODEL.replace(b"dataset: cancer", b'dataset: "cancer"')
+    .replace(b"class: sklearn", b"class: 'sklearn")
+    .replace(b"RandomForestClassifier\n", b"RandomForestClassifier'\n"),
+    "prose": MODEL.replace(b"Random forest.", b"A better description.").replace(
+        b'owners: ["@ml-team"]', b'owners: ["@someone"]\ntags: [new]'
+    ),
+    "block style": MODEL.replace(
+        b"  params: {n_estimators: 200, max_depth: 8, random_state: 0}",
+        b"  params:\n    random_state: 0\n    max_depth: 8\n    n_estimators: 200",
+    ),
+    "flow style": MODEL.replace(b"metrics: [accuracy, f1]", b"metrics:\n  - accuracy\n  - f1"),
+    "explicit defaults": MODEL + b"cv: null\nsearch: null\n",
+}
+
+
+@pytest.mark.parametrize("variant", SAME.values(), ids=SAME.keys())
+def test_unchanged_by_how_the_model_is_written(variant):
+    assert fp_of(model=variant) == BASE
+
+
+def test_unchanged_by_explicit_defaults_elsewhere():
+    assert fp_of(features=FEATURES + b"remainder: passthrough\ncolumns: null\n") == BASE
+    assert fp_of(dataset=DATASET.replace(b"checks:", b"id_column: null\nchecks:")) == BASE
+
+
+def test_unchanged_by_dataset_schema_checks_and_prose():
+    dataset = (
+        DATASET.replace(b"min_rows: 100", b"min_rows: 500, max_null_fraction: 0.1")
+        .replace(b"radius: {type: float, min: 0}", b"radius: {type: float, min: 1, max: 99}")
+        .replace(b"Tumours.", b"Wisconsin tumours.")
+    )
+    assert fp_of(dataset=dataset) == BASE
+
+
+def test_unchanged_when_a_feature_set_is_renamed_or_written_inline():
+    renamed = FEATURES.replace(b"name: scaled", b"name: standard")
+    files = {
+        "mlops/models/cancer-rf.yaml": MODEL.replace(b"features: scaled", b"features: standard"),
+        "mlops/datasets/cancer.yaml": DATASET,
+        "mlops/features/standard.yaml": renamed,
+        "data/cancer.csv.dvc": POINTER,
+    }
+    defs = load(files)
+    m, ds = defs.models["cancer-rf"].spec, defs.datasets["cancer"].spec
+    spec = defs.features["standard"].spec
+    assert fingerprint(m, spec, ds, data_hash(ds, files, SKLEARN), SKLEARN) == BASE
+    inline = MODEL.replace(
+        b"features: scaled",
+        b"features:\n  transforms:\n    - columns: [radius]\n      steps:\n"
+        b"        - class: sklearn.preprocessing.StandardScaler",
+    )
+    assert fp_of(model=inline) == BASE
+
+
+CHANGED = {
+    "param": {"model": MODEL.replace(b"max_depth: 8", b"max_depth: 10")},
+    "param type": {"model": MODEL.replace(b"max_depth: 8", b"max_depth: 8.0")},
+    "new param": {"model": MODEL.replace(b"random_state: 0", b"random_state: 0, n_jobs: 2")},
+    "estimator": {"model": MODEL.replace(b"RandomForestClassifier", b"ExtraTreesClassifier")},
+    "model name": {
+        "model": MODEL.replace(b"name: cancer-rf", b"name: cancer-rf2"),
+        "model_name": "cancer-rf2",
+    },
+    "metrics": {"model": MODEL.replace(b"[accuracy, f1]", b"[accuracy, f1, roc_auc]")},
+    "data": {"pointer": POINTER.replace(MD5.encode(), b"f" * 32)},
+    "split seed": {"dataset": DATASET.replace(b"seed: 7", b"seed: 8")},
+    "split size": {"dataset": DATASET.replace(b"test_size: 0.25", b"test_size: 0.3")},
+    "target": {"dataset": DATASET.replace(b"target: target", b"target: radius")},
+    "feature step": {"features": FEATURES.replace(b"StandardScaler", b"RobustScaler")},
+    "feature columns": {"features": FEATURES + b"columns: [radius]\n"},
+    "remainder": {"features": FEATURES + b"remainder: drop\n"},
+    "sklearn version": {"sklearn": "1.9.1"},
+    "semantics": {"semantics": TRAINING_SEMANTICS_VERSION + 1},
+}
+
+
+@pytest.mark.parametrize("change", CHANGED.values(), ids=CHANGED.keys())
+def test_changed_by_what_determines_training(change):
+    assert fp_of(**change) != BASE
+
+
+def test_changed_by_the_data_source():
+    moved = DATASET.replace(b"data/cancer.csv", b"data/cancer.parquet")
+    pointer = POINTER.replace(b"cancer.csv", b"cancer.parquet")
+    assert fp_of(dataset=moved, pointer=pointer, pointer_path="data/cancer.parquet.dvc") != BASE
+
+
+def test_needs_the_feature_set_the_model_names():
+    files = {"mlops/models/cancer-rf.yaml": MODEL, "mlops/datasets/cancer.yaml": DATASET}
+    defs = load(files)
+    m, ds = defs.models["cancer-rf"].spec, defs.datasets["cancer"].spec
+    with pytest.raises(ValueError, match="scaled"):
+        fingerprint(m, None, ds, MD5, SKLEARN)
+
+
+# --- pointers and data hashes -----------------------------------------------------------
+
+
+def test_pointer_md5_reads_dvc_pointers():
+    assert pointer_md5(POINTER) == MD5
+    dvc2 = f"md5: ffff\nouts:\n- md5: {MD5}\n  path: cancer.csv\n".encode()
+    assert pointer_md5(dvc2) == MD5
+
+
+def test_pointer_md5_keeps_an_all_digit_md5_as_written():
+    digits = "01234567890123456789012345678901"
+    assert pointer_md5(f"outs:\n- md5: {digits}\n  path: x.csv\n".encode()) == digits
+
+
+def test_pointer_md5_of_a_folder_and_of_several_outputs():
+    folder = f"outs:\n- md5: {MD5}.dir\n  nfiles: 3\n  path: raw\n".encode()
+    assert pointer_md5(folder) == MD5 + ".dir"
+    other = "f" * 32
+    two = f"outs:\n- md5: {other}\n  path: a.csv\n- md5: {MD5}\n  path: b.csv\n".encode()
+    assert pointer_md5(two, "b.csv") == MD5
+    assert pointer_md5(two) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"",
+        b"outs: nope",
+        b"outs:\n- path: x.csv\n",
+        b"outs:\n- md5: xyz\n  path: x.csv\n",
+        b"\xff\xfe",
+        b"outs: [",
+        b"- a list",
+        b"outs:\n- md5: " + b"a" * 32 + b"\n" * 70_000,
+    ],
+    ids=["empty", "not a list", "no md5", "not hex", "binary", "bad yaml", "list", "huge"],
+)
+def test_pointer_md5_is_none_for_what_is_not_a_pointer(text):
+    assert pointer_md5(text) is None
+
+
+def test_pointer_for_finds_the_file_pointer_then_a_folder_pointer():
+    assert pointer_for("data/x.csv", {"data/x.csv.dvc": b""}) == "data/x.csv.dvc"
+    assert pointer_for("data/raw/x.csv", {"data/raw.dvc": b"", "data.dvc": b""}) == "data/raw.dvc"
+    assert pointer_for("data/raw/x.csv", {"data.dvc": b""}) == "data.dvc"
+    assert pointer_for("data/x.csv", {"other.csv.dvc": b""}) is None
+
+
+def test_data_hash_of_sklearn_data_names_loader_and_version():
+    defs = load(
+        {"mlops/datasets/iris.yaml": b"name: iris\nsource: {sklearn: load_iris}\ntarget: target\n"}
+    )
+    assert data_hash(defs.datasets["iris"].spec, {}, "1.9.0") == "sklearn:load_iris:1.9.0"
+
+
+def test_data_hash_of_a_file_is_its_pointer_md5():
+    ds = load({"mlops/datasets/cancer.yaml": DATASET}).datasets["cancer"].spec
+    assert data_hash(ds, {"data/cancer.csv.dvc": POINTER}, SKLEARN) == MD5
+    folder = f"outs:\n- md5: {MD5}.dir\n  path: data\n".encode()
+    assert data_hash(ds, {"data.dvc": folder}, SKLEARN) == MD5 + ".dir"
+
+
+def test_data_hash_without_a_pointer_says_how_to_track_the_file():
+    ds = load({"mlops/datasets/cancer.yaml": DATASET}).datasets["cancer"].spec
+    with pytest.raises(DataError, match=r"dvc add data/cancer.csv"):
+        data_hash(ds, {}, SKLEARN)
+    with pytest.raises(DataError, match=r"data/cancer.csv.dvc records no md5"):
+        data_hash(ds, {"data/cancer.csv.dvc": b"outs: []\n"}, SKLEARN)
+
+
+def test_fingerprint_format_does_not_drift():
+    # Every stored version is keyed by this hash: a change here retrains every model of
+    # every user. If the change is intended, bump FORMAT or TRAINING_SEMANTICS_VERSION
+    # and update the value.
+    assert BASE == "ab017baf2089cab368fa2375bd90727f5c711980397f82c77d93b5470fef42b4"
