@@ -21,8 +21,6 @@ this module stays cheap. The column checks themselves live in :mod:`engine.datac
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -31,7 +29,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from engine.datachecks import Finding, check_table
 from engine.definitions import SKLEARN_LOADERS, Dataset
 from engine.errors import DataError, Problem
-from engine.yamlfile import Located, YamlProblem, parse
+from engine.yamlfile import Located
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,7 +37,6 @@ if TYPE_CHECKING:
 
     from engine.loading import Entry
 
-_MD5 = re.compile(r"^[0-9a-f]{32}$")
 TOP_VALUES = 5
 _TOP_INT_DISTINCT = 20  # an int column with this few distinct values is a category too
 
@@ -220,57 +217,6 @@ def to_problems(doc: Located, findings: list[Finding]) -> list[Problem]:
     return [doc.problem(f.loc, f.message, rule="data") for f in findings]
 
 
-# --- content hash -----------------------------------------------------------------------
-
-
-def content_hash(
-    dataset: Dataset,
-    read_file: Callable[[str], bytes | None],
-    *,
-    definition: str | None = None,
-) -> str:
-    """Name the data's content: the md5 in its DVC pointer, or the loader and sklearn version.
-
-    ``read_file`` reads a repository path (from git objects or the working tree) and
-    returns None when it does not exist; nothing is downloaded.
-    """
-    source = dataset.source
-    if source.sklearn is not None:
-        from importlib.metadata import version
-
-        return f"sklearn:{source.sklearn}:{version('scikit-learn')}"
-    path = source.path or ""
-    pointer = f"{path}.dvc"
-    where = definition or definition_path(dataset)
-    data = read_file(pointer)
-    if data is None:
-        raise DataError(
-            f"{where}: {path} is not tracked by DVC ({pointer} is missing): run "
-            f"`dvc add {path}` and commit {pointer}"
-        )
-    md5 = _pointer_md5(data, pointer)
-    if md5 is None:
-        raise DataError(
-            f"{where}: {pointer} is not a DVC pointer with outs[0].md5: run `dvc add {path}` "
-            f"again and commit {pointer}"
-        )
-    return md5
-
-
-def _pointer_md5(data: bytes, pointer: str) -> str | None:
-    try:
-        value = parse(data, pointer).value
-    except YamlProblem:
-        return None
-    outs = value.get("outs") if isinstance(value, dict) else None
-    first = outs[0] if isinstance(outs, list) and outs else None
-    md5 = first.get("md5") if isinstance(first, dict) else None
-    return md5 if isinstance(md5, str) and _MD5.match(md5) else None
-
-
-# --- summaries --------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class ColumnSummary:
     """Figures about one column; numbers for numeric columns, top values for categories."""
@@ -346,7 +292,6 @@ __all__ = [
     "Finding",
     "check_dataset",
     "check_table",
-    "content_hash",
     "definition_path",
     "load_table",
     "read_csv",

@@ -278,7 +278,7 @@ def _store(job: TrainJob, pipeline: Any, metrics: dict[str, float | None], x_tes
         commit=job.commit or "", author=job.author or "", task=job.model.task,
         dataset=job.dataset.name, data_hash=job.data_hash, params=params,
         features=job.features.model_dump(mode="json", by_alias=True) if job.features else {},
-        metrics=metrics, classes=list(classes or []), search=search_record,
+        metrics=metrics, classes=[_native(c) for c in classes or []], search=search_record,
         engine_version=versions["engine"], sklearn_version=versions["scikit-learn"],
         python_version=versions["python"], training_seconds=round(fit_seconds, 3),
         rows_train=rows_train, rows_test=len(x_test),
@@ -292,3 +292,8 @@ def _store(job: TrainJob, pipeline: Any, metrics: dict[str, float | None], x_tes
         log(f"stored as {job.model.name}@{job.fingerprint[:12]} in {job.store_url}")
         (writer.path / LOG_FILE).write_text(log.buffer.getvalue(), encoding="utf-8")
         writer.publish(record)
+
+
+def _native(value: Any) -> Any:
+    # numpy scalars (a classifier's classes_) as plain Python values for JSON
+    return value.item() if hasattr(value, "item") else value

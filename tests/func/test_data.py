@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from engine.data import check_dataset, content_hash, load_table
+from engine.data import check_dataset, load_table
 from engine.definitions import Dataset
 from engine.errors import DataError
+from engine.fingerprint import data_hash
+from engine.gitrepo import read_tree
 from engine.loading import load
 
 CHURN = Path(__file__).resolve().parent.parent / "data" / "churn.yaml"
@@ -67,19 +68,6 @@ def write_and_add(root: Path, text: str, path: str = "data/x.csv") -> str:
     return commit(root, f"data: {text.count(chr(10)) - 1} rows")
 
 
-def read_at(root: Path, rev: str | None) -> Callable[[str], bytes | None]:
-    """A ``read_file`` for content_hash: from git objects at ``rev``, or the working tree."""
-
-    def read(path: str) -> bytes | None:
-        if rev is None:
-            file = root / path
-            return file.read_bytes() if file.is_file() else None
-        out = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=root, capture_output=True)
-        return out.stdout if out.returncode == 0 else None
-
-    return read
-
-
 # --- revisions --------------------------------------------------------------------------
 
 
@@ -91,8 +79,11 @@ def test_a_revision_reads_the_content_its_pointer_pins(repo: Path) -> None:
     assert load_table(ds, repo, second).column("a").to_pylist() == [7, 8, 9]
     assert load_table(ds, repo).column("a").to_pylist() == [7, 8, 9]
     # The same content is named the same way from git objects and from the working tree.
-    assert content_hash(ds, read_at(repo, first)) != content_hash(ds, read_at(repo, second))
-    assert content_hash(ds, read_at(repo, second)) == content_hash(ds, read_at(repo, None))
+    def digest(rev: str | None) -> str:
+        return data_hash(ds, read_tree(repo, rev), "1.9")
+
+    assert digest(first) != digest(second)
+    assert digest(second) == digest(None)
 
 
 def test_a_revision_fetches_from_the_remote_when_the_cache_lacks_it(

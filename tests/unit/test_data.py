@@ -7,7 +7,6 @@ breaks one rule and the exact, located messages are asserted.
 from __future__ import annotations
 
 import math
-from importlib.metadata import version
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,7 +17,6 @@ from engine.data import (
     DataSummary,
     Finding,
     check_table,
-    content_hash,
     read_csv,
     summarize,
     to_frame,
@@ -276,49 +274,6 @@ def test_long_text_is_cut_in_messages() -> None:
     ds = dataset(schema={"columns": {"y": {"type": "string", "values": ["a"]}}})
     (message,) = messages(ds, pa.table({"y": ["x" * 100]}))
     assert message == f"column 'y' has 1 row with values not in ['a']: '{'x' * 37}...'"
-
-
-# --- content hash -----------------------------------------------------------------------
-
-POINTER = (
-    b"outs:\n- md5: 08f2a8be9223edb0afdb9246bd8260c8\n  size: 12\n  hash: md5\n  path: d.csv\n"
-)
-
-
-def test_content_hash_of_a_path_is_the_pointer_md5() -> None:
-    seen = []
-
-    def read(path: str) -> bytes | None:
-        seen.append(path)
-        return POINTER
-
-    assert content_hash(dataset(), read) == "08f2a8be9223edb0afdb9246bd8260c8"
-    assert seen == ["data/d.csv.dvc"]
-
-
-def test_content_hash_without_pointer_says_to_dvc_add() -> None:
-    with pytest.raises(DataError) as err:
-        content_hash(dataset(), lambda path: None)
-    assert str(err.value) == (
-        "mlops/datasets/d.yaml: data/d.csv is not tracked by DVC (data/d.csv.dvc is missing): "
-        "run `dvc add data/d.csv` and commit data/d.csv.dvc"
-    )
-
-
-@pytest.mark.parametrize("pointer", [b"outs: []\n", b"md5: x\n", b"outs:\n- md5: 12\n", b"[", b""])
-def test_content_hash_refuses_a_broken_pointer(pointer: bytes) -> None:
-    with pytest.raises(DataError) as err:
-        content_hash(dataset(), lambda path: pointer, definition="elsewhere.yaml")
-    assert str(err.value) == (
-        "elsewhere.yaml: data/d.csv.dvc is not a DVC pointer with outs[0].md5: run "
-        "`dvc add data/d.csv` again and commit data/d.csv.dvc"
-    )
-
-
-def test_content_hash_of_a_loader_names_the_sklearn_version() -> None:
-    ds = dataset(source={"sklearn": "load_wine"})
-    expected = f"sklearn:load_wine:{version('scikit-learn')}"
-    assert content_hash(ds, lambda path: pytest.fail("no file is read")) == expected
 
 
 # --- summaries --------------------------------------------------------------------------
