@@ -19,6 +19,7 @@ from engine.train import Outcome, TrainJob
 if TYPE_CHECKING:
     from engine.definitions import FeatureSpec
     from engine.plan import Snapshot
+    from engine.review import Review
     from engine.runs import VersionRecord
 
 
@@ -251,3 +252,29 @@ def stored_versions(root: Path, model: str | None = None) -> list[VersionRecord]
         raise UserError(f"unknown model {model!r}; the models are: "
                         f"{', '.join(sorted(defs.models)) or 'none'}")
     return Store.open(defs.settings.store.url, root).versions(model)
+
+
+def default_base(root: Path) -> str:
+    """The merge base of HEAD with the default branch (origin's copy when there is one)."""
+    from engine import gitrepo
+
+    defs, _ = read_definitions(root)
+    branch = defs.settings.default_branch
+    for ref in (f"origin/{branch}", branch):
+        try:
+            return gitrepo.merge_base(root, ref, "HEAD")
+        except UserError:
+            continue
+    raise UserError(f"no default branch {branch!r} to compare with: pass --base REV")
+
+
+def diff(root: Path, *, base: str | None = None, head: str | None = None,
+         vs: Sequence[str] = (), models: Sequence[str] = ()) -> Review:
+    """Review the change from ``base`` to ``head``; the report goes to the local outbox."""
+    from engine.review import review
+
+    result = review(root, base=base or default_base(root), head=head, vs=vs, models=models)
+    outbox = root / ".mlops" / "outbox"
+    outbox.mkdir(parents=True, exist_ok=True)
+    (outbox / "report.md").write_text(result.markdown, encoding="utf-8")
+    return result

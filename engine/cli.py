@@ -199,3 +199,26 @@ def runs(obj: Context, model: str | None, sort_by: str | None, as_json: bool,
         from engine.render import runs_text
 
         click.echo(runs_text(rows))
+
+
+@main.command()
+@click.argument("models", nargs=-1)
+@click.option("--base", help="The revision to compare against (default: the merge base with "
+              "the default branch).")
+@click.option("--head", help="The revision to review (default: the working tree).")
+@click.option("--vs", "vs", multiple=True, help="Compare with what this environment runs "
+              "(repeatable; default: every environment whose branch exists).")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
+@click.pass_obj
+@boundary
+def diff(obj: Context, models: tuple[str, ...], base: str | None, head: str | None,
+         vs: tuple[str, ...], as_json: bool) -> None:
+    """Compare metrics of the changed models: base vs head vs each environment."""
+    from engine import api
+
+    result = api.diff(obj.root, base=base, head=head, vs=vs, models=models)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        click.echo(result.markdown)
+    sys.exit(0 if result.ok else 1)

@@ -4,7 +4,7 @@ A reviewer asks of every pull request: did this change make the model better, wo
 did nothing measurable happen? This module answers for one model at a time, as plain
 data that ``engine.report`` renders. Nothing here does I/O.
 
-- ``diff_metrics``: base vs head per metric, direction-aware (``LOWER_IS_BETTER``).
+- ``diff_metrics``: base vs head per metric, direction-aware (``lower_is_better``).
 - ``engine.significance`` (``aligned``, ``paired_bootstrap``, ``mcnemar``): both
   versions' predictions on the *same* test rows are resampled together, so the 95%
   interval is of the *difference*. An interval that spans zero is "no significant
@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from engine.definitions import LOWER_IS_BETTER, Gate, Task
+from engine.definitions import Gate, Task, lower_is_better
 from engine.significance import Interval, McNemar, Paired, aligned, mcnemar, paired_bootstrap
 
 if TYPE_CHECKING:
@@ -173,11 +173,13 @@ class Versus:
     note: str = ""
     """Why the comparison is not paired; empty when it is."""
     mcnemar: McNemar | None = None
+    identical: bool = False
+    """Head is the reference version itself: nothing to compare, nothing changed."""
 
     @property
     def paired(self) -> bool:
-        """Whether both versions were scored on the same test rows."""
-        return self.paired_rows > 0
+        """Whether both versions were scored on the same test rows (or are one version)."""
+        return self.paired_rows > 0 or self.identical
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,7 @@ def _union(*sides: Metrics | None) -> list[str]:
 
 
 def _diff(name: str, base: Metrics | None, head: Metrics | None, ci: Interval | None) -> MetricDiff:
-    lower = name in LOWER_IS_BETTER
+    lower = lower_is_better(name)
     b = base.get(name) if base else None
     h = head.get(name) if head else None
     delta = h - b if defined(b) and defined(h) else None  # type: ignore[operator]
@@ -342,7 +344,7 @@ def _drop(
         allowed = abs(reference) * float(max_drop.rstrip("%")) / 100
     else:
         allowed = float(max_drop)
-    lower = metric in LOWER_IS_BETTER
+    lower = lower_is_better(metric)
     threshold = reference + allowed if lower else reference - allowed
     slack = _TOLERANCE * max(1.0, abs(reference))
     ok = value <= threshold + slack if lower else value >= threshold - slack
@@ -482,6 +484,9 @@ def versus(
         return Versus(
             label, ref.version if ref else None, diff_metrics(ref_m, head_m, names), 0, note
         )
+    if ref.version == head.version:
+        # the same version (an environment already runs head): nothing to resample
+        return Versus(label, ref.version, diff_metrics(ref_m, head_m, names), identical=True)
     pairing = aligned(ref, head)
     if not isinstance(pairing, Paired):
         return Versus(label, ref.version, diff_metrics(ref_m, head_m, names), 0, pairing.reason)

@@ -48,6 +48,14 @@ CLASSIFICATION_METRICS = (
 BINARY_ONLY_METRICS = ("precision", "recall", "f1")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a smaller value of ``metric`` is better (losses, errors, and CV spreads)."""
+    if metric.startswith("cv_") and metric.endswith("_std"):
+        return True
+    return metric.removeprefix("cv_") in LOWER_IS_BETTER
+
 METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
     "classification": CLASSIFICATION_METRICS,
     "regression": REGRESSION_METRICS,

@@ -76,6 +76,16 @@ def author_of(root: Path, sha: str) -> Author:
         return Author(commit.author.name or "", commit.author.email or "")
 
 
+def merge_base(root: Path, a: str, b: str) -> str:
+    """The best common ancestor of revisions ``a`` and ``b``."""
+    with _open(root) as repo:
+        left, right = _resolve(repo, a), _resolve(repo, b)
+        bases = repo.merge_base(left, right)
+        if not bases:
+            raise GitError(f"{a} and {b} share no history: pass --base REV explicitly")
+        return str(bases[0].hexsha)
+
+
 def read_tree(
     root: Path,
     rev: str | None,

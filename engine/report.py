@@ -36,16 +36,17 @@ from engine.compare import (
     defined,
     overall,
 )
-from engine.definitions import LOWER_IS_BETTER
+from engine.definitions import lower_is_better
 from engine.errors import Problem
 
+MARKER_PREFIX = "<!-- mlops-report "
 MAX_CHARS = 65_536
 """GitHub's limit on a comment body (counted here in UTF-16 units, the stricter count)."""
 MAX_COLUMNS = 20  # data-shift rows per model; the most shifted first
 MAX_CLASSES = 20  # a larger confusion matrix is unreadable in a comment
 MAX_POINTS = 20  # versions on the chart
-DROPPABLE = ("chart", "data", "confusion", "details")
-"""Per-model sections in the order they are cut when the report is too long."""
+DROPPABLE = ("chart", "data", "confusion", "details", "problems", "models")
+"""What is cut, in this order, when the report is too long."""
 
 _VERDICT = {
     "better": "🟢 better",
@@ -88,7 +89,23 @@ class Marker:
             parts.append(f"pr={self.pr}")
         if self.workflow:
             parts.append(f"workflow={_token(self.workflow)}")
-        return f"<!-- mlops-report {' '.join(parts)} -->"
+        return f"{MARKER_PREFIX}{' '.join(parts)} -->"
+
+    @classmethod
+    def parse(cls, body: str) -> Marker | None:
+        """The marker at the top of a comment body, or None (for finding sticky comments)."""
+        first = body.lstrip().split("\n", 1)[0]
+        if not first.startswith(MARKER_PREFIX) or not first.endswith(" -->"):
+            return None
+        fields = dict(
+            item.split("=", 1)
+            for item in first[len(MARKER_PREFIX) : -len(" -->")].split()
+            if "=" in item
+        )
+        pr = fields.get("pr", "")
+        if "repo" not in fields:
+            return None
+        return cls(fields["repo"], int(pr) if pr.isdigit() else None, fields.get("workflow", ""))
 
 
 @dataclass(frozen=True)
@@ -132,39 +149,45 @@ def render(report: ReportInput) -> str:
         ("Data checks", list(report.data_checks)),
         ("Training failures", list(report.training_failures)),
     ]
-    budget = max((len(items) for _, items in problems), default=0)
-    shown = len(parts)
-    cut: list[str] = []
+    most = max((len(items) for _, items in problems), default=0)
+    fit = _Fit(problems=most, detailed=len(parts), shown=len(parts))
+    out = _assemble(report, parts, problems, fit)
 
-    def text() -> str:
-        return _assemble(report, parts, problems, cut, budget, shown)
-
-    out = text()
-    for section in DROPPABLE:
-        if size(out) <= report.limit:
-            return out
-        cut.append(section)
-        out = text()
-    if size(out) > report.limit and budget:
-        cut.append("problems")
-    while size(out) > report.limit and budget:
-        budget //= 2
-        out = text()
-    if size(out) > report.limit:
-        cut.append("models")
-    while size(out) > report.limit and shown:
-        shown = shown * 3 // 4
-        out = text()
+    for section in ("chart", "data", "confusion"):
+        if size(out) > report.limit:
+            fit.cut.append(section)
+            out = _assemble(report, parts, problems, fit)
+    # then lists, a quarter at a time: per-model details from the end (passing models
+    # before failing ones), problem lists, and at last the rows of the model table
+    for section, count in (("details", "detailed"), ("problems", "problems"), ("models", "shown")):
+        if size(out) > report.limit:
+            fit.cut.append(section)
+        while size(out) > report.limit and fit.less(count):
+            out = _assemble(report, parts, problems, fit)
     return out if size(out) <= report.limit else _hard_cut(out, report.limit)
+
+
+@dataclass
+class _Fit:
+    """How much of the report is kept: what was cut, and how many of each list."""
+
+    problems: int
+    detailed: int
+    shown: int
+    cut: list[str] = field(default_factory=list)
+
+    def less(self, name: str) -> bool:
+        """Keep about a quarter fewer of ``name``; False when there were none left."""
+        count = getattr(self, name)
+        setattr(self, name, count * 3 // 4)
+        return count > 0
 
 
 def _assemble(
     report: ReportInput,
     parts: list[_Parts],
     problems: list[tuple[str, list[Problem]]],
-    cut: list[str],
-    budget: int,
-    shown: int,
+    fit: _Fit,
 ) -> str:
     out = [report.marker.render()] if report.marker else []
     out += [_headline(report), "", _summary(report)]
@@ -174,35 +197,36 @@ def _assemble(
             f"Base {_code(report.base_label or 'base')} → head "
             f"{_code(report.head_label or 'head')}.",
         ]
-    if cut:
-        names = [_CUT_NAMES[k] for k in cut]
+    if fit.cut:
+        names = [_CUT_NAMES[k] for k in fit.cut]
         what = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
         where = f"[job summary]({report.summary_url})" if report.summary_url else "job summary"
         out += ["", f"> ✂️ {what[0].upper()}{what[1:]} … cut; the full report is in the {where}."]
+    shown = parts[: fit.shown]
     if parts:
         out += [
             "",
             "| Model | Versions | Primary metric | Change | Gates |",
             "| --- | --- | --- | --- | --- |",
-            *(p.row for p in parts[:shown]),
+            *(p.row for p in shown),
         ]
-        if shown < len(parts):
-            out.append(f"| … and {len(parts) - shown} more models | | | | |")
+        if len(shown) < len(parts):
+            out.append(f"| … and {len(parts) - len(shown)} more models | | | | |")
     for title, items in problems:
         if items:
-            out += ["", _problems(title, items, budget)]
-    if parts and "details" not in cut:
+            out += ["", _problems(title, items, fit.problems)]
+    if shown[: fit.detailed]:
         out += ["", "### Models"]
-        for p in parts[:shown]:
-            sections = [p.body, *(v for k, v in p.details.items() if k not in cut and v)]
-            out += [
-                "",
-                f"<details><summary>{p.summary}</summary>",
-                "",
-                "\n\n".join(s for s in sections if s),
-                "",
-                "</details>",
-            ]
+    for p in shown[: fit.detailed]:
+        sections = [p.body, *(v for k, v in p.details.items() if k not in fit.cut and v)]
+        out += [
+            "",
+            f"<details><summary>{p.summary}</summary>",
+            "",
+            "\n\n".join(s for s in sections if s),
+            "",
+            "</details>",
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -320,6 +344,8 @@ def _pairing(c: ModelComparison) -> str:
         lines.append("🆕 New model: there is no base version to compare with.")
     elif c.status == "removed":
         lines.append("🗑️ Removed: the model is no longer defined at head.")
+    elif v.identical:
+        lines.append("Head is the base version itself: nothing changed.")
     elif v.paired:
         resamples = max((d.interval.resamples for d in v.metrics if d.interval), default=0)
         lines.append(
@@ -369,8 +395,8 @@ def _mcnemar(v: Versus) -> str:
     if t is None:
         return ""
     return (
-        f"McNemar's test on accuracy ({t.method}): {t.base_only} rows only base got right, "
-        f"{t.head_only} only head; p = {t.p_value:.3g}."
+        f"McNemar's test on accuracy ({t.method}): {_plural(t.base_only, 'row')} only base "
+        f"got right, {t.head_only} only head; p = {t.p_value:.3g}."
     )
 
 
@@ -391,7 +417,7 @@ def _gate_row(g: GateResult, versions: dict[str, str | None]) -> str:
             against += f" ({_num(g.reference)})"
     bound = g.limit
     if g.check == "max_drop" and g.threshold is not None:
-        bound += f" ({'≤' if g.metric in LOWER_IS_BETTER else '≥'} {_num(g.threshold)})"
+        bound += f" ({'≤' if lower_is_better(g.metric) else '≥'} {_num(g.threshold)})"
     result = _GATE[g.status] + (f": {_cell(g.message)}" if g.message else "")
     return f"| {g.metric} | {against} | {bound} | {_num(g.value)} | {result} |"
 
@@ -585,4 +611,4 @@ def _longest_run(text: str, char: str) -> int:
     return max((len(r) for r in runs), default=0)
 
 
-__all__ = ["DROPPABLE", "MAX_CHARS", "Marker", "ReportInput", "render", "size"]
+__all__ = ["DROPPABLE", "MARKER_PREFIX", "MAX_CHARS", "Marker", "ReportInput", "render", "size"]

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
-from engine.definitions import LOWER_IS_BETTER
+from engine.definitions import lower_is_better
 
 RECORD_FORMAT = 1
 """The version of the ``meta.json`` layout; a store refuses records from a newer one."""
@@ -231,7 +231,7 @@ def runs_table(
     if rows and sort_by not in rows[0]:
         raise KeyError(f"no column {sort_by!r}; choose one of: {', '.join(columns)}")
     if descending is None:
-        descending = sort_by not in LOWER_IS_BETTER
+        descending = not lower_is_better(sort_by)
     present = [r for r in rows if r.get(sort_by) is not None]
     missing = [r for r in rows if r.get(sort_by) is None]
     present.sort(key=lambda r: _comparable(r[sort_by]), reverse=descending)

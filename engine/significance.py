@@ -7,13 +7,14 @@ differences is the interval. This module does it fast, with no Python loop per r
 
 - A resample is a weight vector ``w`` (how often each row was drawn). Every metric here
   is a function of a few weighted sums ``w @ column`` over per-row columns (hits, true
-  positives, squared errors, log losses...), so a chunk of resamples is one matrix
-  product ``W @ F``. ROC AUC adds one cumulative sum per chunk (``_auc_term``).
+  positives, squared errors, log losses...), so a chunk of resamples is a weight
+  matrix ``W`` times each column. ROC AUC adds one cumulative sum per chunk
+  (``_auc_term``).
 - Weights come from an index matrix (``integers(0, n, (chunk, n))`` counted with one
-  ``bincount``), chunked to bound memory. When every requested metric depends only on
-  the label triple (true, base, head) — accuracy, F1, precision, recall — the rows
-  collapse into a handful of categories and the weights are drawn directly from the
-  multinomial over them: the same distribution, a thousand times cheaper.
+  ``bincount``), chunked to bound memory. Metrics that depend only on the label triple
+  (true, base, head) — accuracy, balanced accuracy, precision, recall, F1 — collapse
+  the rows into a handful of categories whose counts are drawn directly from their
+  multinomial: the same distribution as drawing rows, a hundred times cheaper.
 
 ``aligned`` decides whether a paired comparison is possible at all: the same row ids on
 both sides with the same labels. Otherwise it says why, and the caller must score the
@@ -41,8 +42,9 @@ if TYPE_CHECKING:
 
     Array = NDArray[Any]
     Stat = Callable[[Array, Array], Array]
+    AucTerm = Callable[[Array, dict[object, tuple[Array, Array]]], Array]
 
-CHUNK_ELEMENTS = 1 << 19
+CHUNK_ELEMENTS = 1 << 18
 """Resample weights held at once (chunk x rows); small enough to stay in cache."""
 EXACT_BELOW = 25
 """McNemar uses the exact binomial test below this many discordant rows."""
@@ -115,8 +117,8 @@ def aligned(base: Evaluation, head: Evaluation) -> Paired | NotPaired:
     if base.task != head.task:
         return NotPaired(f"the task changed from {base.task} to {head.task}")
     ids_b, ids_h = np.asarray(base.row_ids), np.asarray(head.row_ids)
-    if ids_b.dtype.kind != ids_h.dtype.kind:
-        ids_b, ids_h = ids_b.astype(str), ids_h.astype(str)
+    if ids_b.dtype.kind != ids_h.dtype.kind or "O" in ids_b.dtype.kind + ids_h.dtype.kind:
+        ids_b, ids_h = ids_b.astype(str), ids_h.astype(str)  # mixed ids compare as text
     order_b, order_h = np.argsort(ids_b, kind="stable"), np.argsort(ids_h, kind="stable")
     sorted_b, sorted_h = ids_b[order_b], ids_h[order_h]
     for label, ids in (("base", sorted_b), ("head", sorted_h)):
@@ -131,7 +133,8 @@ def aligned(base: Evaluation, head: Evaluation) -> Paired | NotPaired:
     take = np.empty_like(order_b)
     take[order_h] = order_b  # head row i is base row take[i]
     y_b, y_h = np.asarray(base.y_true)[take], np.asarray(head.y_true)
-    if not np.array_equal(y_b, y_h):
+    floats = y_b.dtype.kind == "f" and y_h.dtype.kind == "f"
+    if not np.array_equal(y_b, y_h, equal_nan=floats):
         return NotPaired(
             "the same rows carry different labels in base and head (the data changed): "
             "score the base version on head's test set to pair them"
@@ -277,7 +280,8 @@ def _draw(
         idx = rng.integers(0, n, size=(size, n), dtype=np.int64)
         idx += offsets[:size]
         counts = np.bincount(idx.ravel(), minlength=size * n).reshape(size, n)
-        weights = counts.astype(np.float64)
+        if len(by_column):
+            weights = counts.astype(np.float64)
         for j, column in enumerate(by_column):
             # einsum, not BLAS: a threaded BLAS on these thin products slows down tenfold
             # when another process holds a core (a CI runner, a parallel test)
@@ -299,7 +303,7 @@ class _Kernels:
         self.n = paired.rows
         self.columns: list[Array] = []
         self.keys: dict[tuple[Any, ...], int] = {}
-        self.terms: list[Callable[[Array], Array]] = []
+        self.terms: list[AucTerm] = []
         self.stats: dict[str, tuple[Stat, Stat]] = {}
 
     def add(self, metric: str) -> bool:
@@ -328,8 +332,9 @@ class _Kernels:
         import numpy as np
 
         out = np.empty((weights.shape[0], len(self.terms)))
+        shared: dict[object, tuple[Array, Array]] = {}
         for j, term in enumerate(self.terms):
-            out[:, j] = term(weights)
+            out[:, j] = term(weights, shared)
         return out
 
     def col(self, key: tuple[Any, ...], make: Callable[[], Array]) -> int:
@@ -417,7 +422,7 @@ class _Kernels:
         # binary: the second class's score; multiclass: one-vs-rest, macro average
         targets = [1] if k == 2 else list(range(k))
         first = len(self.terms)
-        self.terms += [_auc_term(proba[:, c], y == c) for c in targets]
+        self.terms += [_auc_term(proba[:, c], y == c, c) for c in targets]
         cols = list(range(first, len(self.terms)))
         return lambda s, a: a[:, cols].mean(axis=1)
 
@@ -456,12 +461,14 @@ class _Kernels:
         return stat
 
 
-def _auc_term(scores: Array, positive: Array) -> Callable[[Array], Array]:
+def _auc_term(scores: Array, positive: Array, key: object) -> AucTerm:
     """ROC AUC of ``scores`` for ``positive`` rows, as a function of the row weights.
 
     AUC is the weighted share of (positive, negative) pairs ranked right, ties half:
     sum over positives of w_i times the weight of negatives scored below it. Negatives
     are sorted once; per chunk, a cumulative sum of their weights answers every positive.
+    Terms with the same ``key`` (the same positive rows: base and head) share the
+    positives' weights through ``shared``.
     """
     import numpy as np
 
@@ -472,16 +479,19 @@ def _auc_term(scores: Array, positive: Array) -> Callable[[Array], Array]:
     upto = np.searchsorted(scores[neg], scores[pos], side="right")
     ties = bool(np.any(below != upto))
 
-    def term(weights: Array) -> Array:
-        # integer weights: exact counts, and half the bytes to move of float64
+    def term(weights: Array, shared: dict[object, tuple[Array, Array]]) -> Array:
+        if key not in shared:
+            # np.take, not weights[:, idx]: numpy's 2-D fancy indexing is ~10x slower here
+            taken = np.take(weights, pos, axis=1)
+            shared[key] = (taken, taken.sum(axis=1, dtype=np.int64))
+        w_pos, total_pos = shared[key]
+        # integer weights: exact counts, and half the bytes of float64 to move
         cum = np.zeros((weights.shape[0], neg.size + 1), dtype=np.int32)
-        # np.take, not weights[:, idx]: numpy's 2-D fancy indexing is ~10x slower here
         np.cumsum(np.take(weights, neg, axis=1), axis=1, out=cum[:, 1:])
-        w_pos = np.take(weights, pos, axis=1)
         twice = _row_dot(w_pos, np.take(cum, below, axis=1))
         # a tie counts half: (negatives below + negatives at or below) / 2
         twice += _row_dot(w_pos, np.take(cum, upto, axis=1)) if ties else twice
-        pairs = w_pos.sum(axis=1, dtype=np.int64) * cum[:, -1].astype(np.int64)
+        pairs = total_pos * cum[:, -1].astype(np.int64)
         with np.errstate(divide="ignore", invalid="ignore"):
             return twice / (2.0 * pairs)
 

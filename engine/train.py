@@ -8,8 +8,10 @@ the reason, and the other models still train. scikit-learn is imported only here
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import os
 import platform
 import time
 import traceback
@@ -27,6 +29,10 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 Status = Literal["trained", "stored", "failed"]
+
+
+PROFILE_FILE = "profile.json"
+"""The data profile (rows, per-column figures) of the version's dataset, for reports."""
 
 
 @dataclass(frozen=True)
@@ -140,12 +146,16 @@ def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
     from engine.datachecks import check_table
 
     model, dataset = job.model, job.dataset
-    log(f"model {model.name} version {job.fingerprint[:12]} on dataset {dataset.name}")
+    log(
+        f"model {model.name} version {job.fingerprint[:12]} on dataset {dataset.name} "
+        f"(process {os.getpid()})"
+    )
     table = data.load_table(dataset, job.root, job.rev)
     findings = check_table(dataset, table)
     if findings:
         raise UserError(f"dataset {dataset.name!r} ({job.dataset_file}) fails its checks: "
                         + "; ".join(f.message for f in findings))
+    profile = data.summarize(table)
     frame = data.to_frame(table)
     ids = frame[dataset.id_column] if dataset.id_column else frame.index.to_series()
     y = frame[dataset.target]
@@ -183,7 +193,7 @@ def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
     metrics.update(cv)
     log("metrics: " + json.dumps(metrics))
     _store(job, pipeline, metrics, x_test, id_test, y_test, y_pred, proba, classes, search, log,
-           fit_seconds, len(x_train))
+           fit_seconds, len(x_train), profile)
     return metrics
 
 
@@ -256,9 +266,9 @@ def now() -> str:
 
 def _store(job: TrainJob, pipeline: Any, metrics: dict[str, float | None], x_test: Any,
            id_test: Any, y_test: Any, y_pred: Any, proba: Any, classes: list[Any] | None,
-           search: Any, log: _Log, fit_seconds: float, rows_train: int) -> None:
+           search: Any, log: _Log, fit_seconds: float, rows_train: int, profile: Any) -> None:
     from engine.runs import Candidate, SearchRecord, VersionRecord, model_card
-    from engine.store import LOG_FILE, MODEL_FILE, PREDICTIONS_FILE, CARD_FILE, Store
+    from engine.store import CARD_FILE, LOG_FILE, MODEL_FILE, PREDICTIONS_FILE, Store
     from engine.store import save_model, save_predictions
 
     versions = lineage()
@@ -289,6 +299,8 @@ def _store(job: TrainJob, pipeline: Any, metrics: dict[str, float | None], x_tes
         save_predictions(writer.path / PREDICTIONS_FILE, list(id_test), list(y_test),
                          list(y_pred), proba, classes or ())
         (writer.path / CARD_FILE).write_text(model_card(record), encoding="utf-8")
+        (writer.path / PROFILE_FILE).write_text(
+            json.dumps(dataclasses.asdict(profile), default=str), encoding="utf-8")
         log(f"stored as {job.model.name}@{job.fingerprint[:12]} in {job.store_url}")
         (writer.path / LOG_FILE).write_text(log.buffer.getvalue(), encoding="utf-8")
         writer.publish(record)

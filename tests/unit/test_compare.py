@@ -263,6 +263,15 @@ def test_a_paired_comparison_with_gates_environments_and_history():
     assert result.confusion is not None and sum(map(sum, result.confusion.counts)) == 600
 
 
+def test_an_unchanged_version_is_compared_without_resampling():
+    y = np.random.default_rng(0).integers(0, 2, 100)
+    head = classifier_eval("h" * 12, y, 0.9, 2)
+    same = compare_model(head, head, metrics=METRICS, gates={"f1": Gate(max_drop=0.0)})
+    assert (same.status, same.verdict) == ("unchanged", "pass")
+    assert same.vs_base.identical and same.vs_base.paired
+    assert {d.verdict for d in same.vs_base.metrics} == {"no significant change"}
+
+
 def test_new_removed_and_unpaired_models():
     y = np.random.default_rng(0).integers(0, 2, 200)
     head = classifier_eval("h" * 12, y, 0.9, 2)

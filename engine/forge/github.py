@@ -1,0 +1,509 @@
+"""The GitHub forge: the engine's one seam to the GitHub REST API, through github3.py.
+
+Every request goes to ``api_url`` (``GITHUB_API_URL``: github.com, GitHub Enterprise's
+``https://host/api/v3``, or the stand-in of :mod:`engine.forge.standin`). github3.py does
+what it covers (pull requests, editing comments and issues, pagination, parsing); the
+endpoints it lacks (reactions, collaborator permission, workflow dispatch, commit pulls)
+go through its session with the full URL, so they share the same auth and the same rules.
+
+Resilience lives in one place: :class:`RetryingSession` is github3's session with every
+request sent through one :class:`~engine.forge.retry.Retrier` (backoff with jitter on 5xx,
+connection errors and timeouts; ``Retry-After`` and ``x-ratelimit-reset`` on rate limits; a
+time budget per forge method, then :class:`~engine.forge.ForgeUnavailable`). Requests that
+are safe to send twice are replayed blindly: GET/PATCH/PUT/DELETE, and the POSTs whose
+repetition is harmless (statuses, reactions, deployment statuses; dispatches too, since
+deploying the same pin twice beats not deploying). Creating a comment, an issue or a
+deployment after an ambiguous failure (a 5xx or a timeout: GitHub may have done it) re-reads
+first and creates only if the object is not there, so a retried create never duplicates.
+
+The engine's identity (whose comments are "ours") comes from ``bot_login``, else from
+``GET /user``; for ``GITHUB_TOKEN`` that answers 403 and the identity is
+``github-actions[bot]``. It is never guessed from comment text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar, cast
+
+import github3
+import requests
+from github3 import exceptions as gh_errors
+from github3.issues.comment import IssueComment
+from github3.issues.issue import ShortIssue
+from github3.pulls import PullReview
+from github3.session import GitHubSession
+from github3.structs import GitHubIterator
+from github3.users import ShortUser
+
+from engine.forge import (
+    GITHUB_ACTIONS_BOT,
+    CommentRef,
+    DeploymentRef,
+    DeploymentState,
+    ForgeAuthError,
+    ForgeError,
+    ForgeUnavailable,
+    IssueRef,
+    Permission,
+    PullRequestInfo,
+    Reaction,
+    Review,
+    StatusState,
+    check_reaction,
+    check_state,
+    clip_description,
+    has_marker,
+    marker_tag,
+    with_marker,
+)
+from engine.forge.retry import TRANSIENT, Retrier, RetryPolicy
+
+GITHUB_API_URL = "https://api.github.com"
+# A create that failed this way may still have happened on GitHub's side.
+_AMBIGUOUS = (gh_errors.ServerError, gh_errors.TransportError)
+_ROLES: frozenset[str] = frozenset({"admin", "maintain", "write", "triage", "read", "none"})
+_REPO_NAME = re.compile(r"^[\w.-]+/[\w.-]+$")
+T = TypeVar("T")
+
+
+class RetryingSession(GitHubSession):
+    """github3's session, every request of which goes through one :class:`Retrier`."""
+
+    def __init__(self, retrier: Retrier) -> None:
+        policy = retrier.policy
+        super().__init__(
+            default_connect_timeout=policy.connect_timeout, default_read_timeout=policy.timeout
+        )
+        self.retrier = retrier
+
+    def request(  # type: ignore[override]
+        self, method: str, url: str, *args: Any, replay_safe: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        """Send with retries; ``replay_safe`` marks a POST that may be sent twice."""
+
+        def send(timeout: tuple[float, float]) -> requests.Response:
+            response: requests.Response = super(RetryingSession, self).request(
+                method, url, *args, **{**kwargs, "timeout": timeout}
+            )
+            return response
+
+        return self.retrier.send(method, url, send, replayable=replay_safe)
+
+
+class GitHubForge:
+    """The :class:`~engine.forge.Forge` for one GitHub repository."""
+
+    name = "github"
+
+    def __init__(
+        self,
+        repo_full_name: str,
+        token: str,
+        api_url: str = GITHUB_API_URL,
+        bot_login: str | None = None,
+        *,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        token_name: str = "GITHUB_TOKEN",  # noqa: S107 - the variable's name
+    ) -> None:
+        if not _REPO_NAME.match(repo_full_name or ""):
+            raise ForgeError(f"GITHUB_REPOSITORY must look like owner/name, not {repo_full_name!r}")
+        if not token:
+            raise ForgeAuthError(
+                f"{token_name} is empty: pass it to the step (`env: {token_name}: "
+                "${{ secrets.GITHUB_TOKEN }}`) and grant the job `permissions: "
+                "pull-requests: write, statuses: write`"
+            )
+        self.repo = repo_full_name
+        self.api_url = (api_url or GITHUB_API_URL).rstrip("/")
+        self._owner, self._name = repo_full_name.split("/")
+        self._repo_url = f"{self.api_url}/repos/{repo_full_name}"
+        self._token_name = token_name
+        self._bot = bot_login
+        self._retry = Retrier(policy or RetryPolicy(), sleep=sleep, clock=clock, rng=rng)
+        self._http = RetryingSession(self._retry)
+        self._http.base_url = self.api_url  # every github3 call goes to api_url
+        self._gh = github3.GitHub(token=token, session=self._http)
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str],
+        *,
+        bot_login: str | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> GitHubForge:
+        """The forge from ``GITHUB_REPOSITORY``, ``GITHUB_TOKEN`` and ``GITHUB_API_URL``."""
+        return cls(
+            env.get("GITHUB_REPOSITORY", ""),
+            env.get("GITHUB_TOKEN", ""),
+            env.get("GITHUB_API_URL") or GITHUB_API_URL,
+            bot_login,
+            policy=policy,
+        )
+
+    @property
+    def api_calls(self) -> int:
+        """HTTP requests sent so far (each retry counts)."""
+        return int(self._http.request_counter)
+
+    @property
+    def waits(self) -> list[float]:
+        """Every wait between retries so far, in seconds."""
+        return list(self._retry.waits)
+
+    # -- identity and pull requests --------------------------------------------------
+
+    def identity(self) -> str:
+        """The login the engine posts as: configured, else ``GET /user``, else the Actions bot."""
+        if self._bot is None:
+            with self._guard("read the token's identity", "contents: read"):
+                response = self._http.request("GET", f"{self.api_url}/user")
+                if response.status_code == 403:  # GITHUB_TOKEN and app tokens may not ask
+                    self._bot = GITHUB_ACTIONS_BOT
+                elif response.status_code >= 400:
+                    raise gh_errors.error_for(response)
+                else:
+                    self._bot = str(response.json()["login"])
+        return self._bot
+
+    def pull_request(self, number: int) -> PullRequestInfo:
+        """Read pull request ``number``."""
+        with self._guard(f"read pull request #{number}", "pull-requests: read"):
+            pr = self._gh.pull_request(self._owner, self._name, number)
+            if pr is None:
+                raise ForgeError(f"pull request #{number} of {self.repo} came back empty")
+            return pull_info(pr.as_dict())
+
+    def pulls_for_sha(self, sha: str) -> list[int]:
+        """Open pull requests whose head is ``sha``, forks included."""
+        with self._guard(f"find the pull request of commit {sha[:12]}", "pull-requests: read"):
+            found = self._numbers(self._iter(f"commits/{sha}/pulls", dict), sha)
+            if not found:  # a fork's commit is not on the base repository's branches
+                found = self._numbers(self._iter("pulls", dict, {"state": "open"}), sha)
+            return found
+
+    def reviews(self, pr: int) -> list[Review]:
+        """The reviews of pull request ``pr``, oldest first."""
+        with self._guard(f"read the reviews of #{pr}", "pull-requests: read"):
+            return [
+                Review(
+                    r.user.login,
+                    r.state,
+                    r.commit_id,
+                    r.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if r.submitted_at else None,
+                )
+                for r in self._iter(f"pulls/{pr}/reviews", PullReview)
+            ]
+
+    # -- comments, statuses, reactions --------------------------------------------------
+
+    def upsert_comment(self, pr: int, body: str, marker: str) -> CommentRef:
+        """Edit the bot's comment carrying ``marker`` on ``pr``, or create it once."""
+        text = with_marker(body, marker)
+        with self._guard(f"comment on pull request #{pr}", "pull-requests: write"):
+            bot = self.identity()
+            existing = self._find_comment(pr, marker, bot)
+            if existing is not None:
+                if existing.body == text:
+                    return CommentRef(existing.id, existing.html_url, "unchanged")
+                existing.edit(text)
+                return CommentRef(existing.id, existing.html_url, "updated")
+            created = self._create_once(
+                lambda: self._post_comment(pr, text),
+                lambda: self._find_comment(pr, marker, bot),
+                f"comment on #{pr}",
+            )
+            return CommentRef(created.id, created.html_url, "created")
+
+    def reply(self, pr: int, body: str) -> CommentRef:
+        """Post a new comment on ``pr``; a hidden one-off marker makes retries safe."""
+        nonce = f"reply-{uuid.uuid4().hex[:16]}"
+        text = with_marker(body, nonce)
+        with self._guard(f"reply on pull request #{pr}", "pull-requests: write"):
+            created = self._create_once(
+                lambda: self._post_comment(pr, text),
+                lambda: self._find_comment(pr, nonce, self.identity()),
+                f"reply on #{pr}",
+            )
+            return CommentRef(created.id, created.html_url, "created")
+
+    def set_status(
+        self,
+        sha: str,
+        context: str,
+        state: StatusState,
+        description: str,
+        target_url: str | None = None,
+    ) -> None:
+        """Set commit status ``context`` on ``sha`` (re-sending the same status is harmless)."""
+        data: dict[str, Any] = {
+            "state": check_state(state),
+            "context": context,
+            "description": clip_description(description),
+        }
+        if target_url:
+            data["target_url"] = target_url
+        with self._guard(f"set the {context} status on {sha[:12]}", "statuses: write"):
+            self._call("POST", f"statuses/{sha}", json=data, replay_safe=True)
+
+    def react(self, comment_id: int, content: Reaction) -> None:
+        """React to comment ``comment_id`` (GitHub ignores a repeated reaction)."""
+        data = {"content": check_reaction(content)}
+        with self._guard(f"react to comment {comment_id}", "pull-requests: write"):
+            self._call(
+                "POST", f"issues/comments/{comment_id}/reactions", json=data, replay_safe=True
+            )
+
+    def permission(self, user: str) -> Permission:
+        """``user``'s role on the repository: admin, maintain, write, triage, read or none."""
+        with self._guard(f"read {user}'s permission", "metadata: read"):
+            try:
+                data = self._call("GET", f"collaborators/{user}/permission").json()
+            except gh_errors.NotFoundError:
+                return "none"  # not a user GitHub knows
+            role = str(data.get("role_name") or data.get("permission") or "none")
+            if role not in _ROLES:  # a custom role: its base level is in `permission`
+                role = str(data.get("permission") or "none")
+            return cast(Permission, role if role in _ROLES else "none")
+
+    # -- actions, deployments, issues, teams ----------------------------------------
+
+    def dispatch_workflow(self, workflow_file: str, ref: str, inputs: Mapping[str, str]) -> None:
+        """Start ``workflow_file`` on ``ref``; resent after a 5xx (a deploy is idempotent)."""
+        data = {"ref": ref, "inputs": dict(inputs)}
+        with self._guard(f"start the {workflow_file} workflow on {ref}", "actions: write"):
+            self._call(
+                "POST", f"actions/workflows/{workflow_file}/dispatches", json=data, replay_safe=True
+            )
+
+    def create_deployment(
+        self, ref: str, environment: str, description: str, payload: Mapping[str, Any]
+    ) -> DeploymentRef:
+        """Record a deployment of ``ref`` to ``environment`` (created once, even on retries)."""
+        nonce = uuid.uuid4().hex
+        data = {
+            "ref": ref,
+            "environment": environment,
+            "description": description,
+            "auto_merge": False,
+            "required_contexts": [],
+            "payload": {**payload, "mlops_request": nonce},
+        }
+
+        def find() -> dict[str, Any] | None:
+            params = {"environment": environment, "ref": ref}
+            return next(
+                (
+                    d
+                    for d in self._iter("deployments", dict, params)
+                    if (d.get("payload") or {}).get("mlops_request") == nonce
+                ),
+                None,
+            )
+
+        with self._guard(f"record a deployment to {environment}", "deployments: write"):
+            made = self._create_once(
+                lambda: self._call("POST", "deployments", json=data).json(),
+                find,
+                f"deployment to {environment}",
+            )
+            return DeploymentRef(int(made["id"]), environment, ref, str(made["url"]))
+
+    def set_deployment_status(
+        self,
+        deployment_id: int,
+        state: DeploymentState,
+        description: str = "",
+        environment_url: str | None = None,
+        log_url: str | None = None,
+    ) -> None:
+        """Report a deployment's state (the latest status wins, so resending is harmless)."""
+        data: dict[str, Any] = {"state": state, "description": clip_description(description)}
+        data.update(
+            {k: v for k, v in (("environment_url", environment_url), ("log_url", log_url)) if v}
+        )
+        with self._guard(f"report deployment {deployment_id}", "deployments: write"):
+            self._call("POST", f"deployments/{deployment_id}/statuses", json=data, replay_safe=True)
+
+    def open_or_update_issue(
+        self, title: str, body: str, marker: str, labels: Sequence[str] = ()
+    ) -> IssueRef:
+        """Update the bot's open issue carrying ``marker``, or open it once."""
+        text = with_marker(body, marker)
+        with self._guard(f"open or update the issue {title!r}", "issues: write"):
+            bot = self.identity()
+
+            def find() -> ShortIssue | None:
+                params = {"state": "open", "labels": ",".join(labels) or None}
+                return next(
+                    (
+                        i
+                        for i in self._iter("issues", ShortIssue, params)
+                        if i.user.login.lower() == bot.lower()
+                        and "pull_request" not in i.as_dict()
+                        and has_marker(i.body, marker)
+                    ),
+                    None,
+                )
+
+            existing = find()
+            if existing is not None:
+                if (existing.title, existing.body) == (title, text):
+                    return IssueRef(existing.number, existing.html_url, "unchanged")
+                existing.edit(title=title, body=text)
+                return IssueRef(existing.number, existing.html_url, "updated")
+            data = {"title": title, "body": text, "labels": list(labels)}
+            made = self._create_once(
+                lambda: ShortIssue(self._call("POST", "issues", json=data).json(), self._gh),
+                find,
+                f"issue {title!r}",
+            )
+            return IssueRef(made.number, made.html_url, "created")
+
+    def team_members(self, org: str, team: str) -> list[str]:
+        """Logins of team ``org/team``."""
+        needs = (
+            "a token that may read the organization's teams (`read:org`, or `members: "
+            "read` for an app); GITHUB_TOKEN cannot"
+        )
+        with self._guard(f"read the members of team {org}/{team}", needs):
+            url = f"{self.api_url}/orgs/{org}/teams/{team}/members"
+            return [u.login for u in GitHubIterator(-1, url, ShortUser, self._gh)]
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        replay_safe: bool = False,
+    ) -> requests.Response:
+        """One request under the repository URL; raises github3's error for ≥ 400."""
+        try:
+            response = self._http.request(
+                method,
+                f"{self._repo_url}/{path}",
+                json=json,
+                params=params,
+                replay_safe=replay_safe,
+            )
+        except TRANSIENT as exc:
+            raise gh_errors.ConnectionError(exc) from exc
+        if response.status_code >= 400:
+            raise gh_errors.error_for(response)
+        return response
+
+    def _iter(
+        self, path: str, cls: type[T], params: Mapping[str, str | None] | None = None
+    ) -> GitHubIterator[T]:
+        """All pages of a list under the repository URL (100 per page, via ``Link``)."""
+        return GitHubIterator(-1, f"{self._repo_url}/{path}", cls, self._gh, dict(params or {}))
+
+    def _find_comment(self, pr: int, marker: str, bot: str) -> IssueComment | None:
+        """The oldest comment on ``pr`` by ``bot`` that carries ``marker``."""
+        tag = marker_tag(marker)
+        for comment in self._iter(f"issues/{pr}/comments", IssueComment):
+            if comment.user.login.lower() == bot.lower() and tag in (comment.body or ""):
+                return comment
+        return None
+
+    def _post_comment(self, pr: int, text: str) -> IssueComment:
+        response = self._call("POST", f"issues/{pr}/comments", json={"body": text})
+        return IssueComment(response.json(), self._gh)
+
+    def _create_once(self, create: Callable[[], T], find: Callable[[], T | None], what: str) -> T:
+        """``create()``; after an ambiguous failure, re-read with ``find()`` before retrying."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return create()
+            except _AMBIGUOUS as exc:
+                self._retry.pause(attempt, f"creating the {what} failed ({_describe(exc)})")
+                found = find()
+                if found is not None:
+                    return found
+
+    @staticmethod
+    def _numbers(pulls: Any, sha: str) -> list[int]:
+        return sorted(
+            {
+                int(p["number"])
+                for p in pulls
+                if p.get("state") == "open" and (p.get("head") or {}).get("sha") == sha
+            }
+        )
+
+    @contextlib.contextmanager
+    def _guard(self, action: str, needs: str) -> Iterator[None]:
+        """One time budget for the operation; GitHub's errors become clear ForgeErrors."""
+        with self._retry.operation():
+            try:
+                yield
+            except ForgeError:
+                raise
+            except gh_errors.GitHubError as exc:
+                raise self._explain(exc, action, needs) from exc
+            except gh_errors.TransportError as exc:
+                raise ForgeUnavailable(f"could not {action}: {_describe(exc)}") from exc
+
+    def _explain(self, exc: gh_errors.GitHubError, action: str, needs: str) -> ForgeError:
+        code, message = exc.code, _describe(exc)
+        if code == 401:
+            return ForgeAuthError(
+                f"{self._token_name} was refused ({message}) when trying to {action}: pass a "
+                f"valid token; the workflow needs `permissions: {needs}`"
+            )
+        if code == 403:
+            return ForgeAuthError(
+                f"{self._token_name} may not {action} ({message}): the "
+                f"workflow needs `permissions: {needs}`"
+            )
+        if code == 404:
+            return ForgeError(
+                f"could not {action}: not found ({message}) in {self.repo} at {self.api_url}; "
+                f"check GITHUB_REPOSITORY and that the token can see it ({needs})"
+            )
+        if code is not None and code >= 500:
+            return ForgeUnavailable(f"could not {action}: GitHub answered {message}")
+        return ForgeError(f"GitHub refused to {action}: {message}")
+
+
+def pull_info(data: Mapping[str, Any]) -> PullRequestInfo:
+    """A pull request's JSON (as GitHub sends it) as :class:`PullRequestInfo`."""
+    head, base = data["head"], data["base"]
+    head_repo = head.get("repo")
+    return PullRequestInfo(
+        number=int(data["number"]),
+        title=str(data.get("title") or ""),
+        state=str(data["state"]),
+        merged=bool(data.get("merged") or data.get("merged_at")),
+        author=str((data.get("user") or {}).get("login", "")),
+        head_sha=str(head["sha"]),
+        head_ref=str(head["ref"]),
+        head_repo=str(head_repo["full_name"]) if head_repo else None,
+        base_ref=str(base["ref"]),
+        base_repo=str(base["repo"]["full_name"]),
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, gh_errors.GitHubError) and exc.code is not None:
+        text = f"{exc.code} {exc.msg}" if exc.msg else str(exc.code)
+        details = [str(e.get("message") or e) for e in exc.errors if isinstance(e, dict)]
+        return text + (f": {'; '.join(details)}" if details else "")
+    if isinstance(exc, gh_errors.TransportError):
+        return type(exc.exception).__name__
+    return type(exc).__name__

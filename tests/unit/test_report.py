@@ -1,0 +1,347 @@
+"""The markdown report: golden files, the size limit, escaping, and bad input.
+
+Golden files live in ``tests/golden/``. After an intended change to the rendering,
+rewrite them with ``UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_report.py`` and
+review the diff. Volatile values (content hashes, version ids, times) are masked on
+both sides by ``mask_volatile``, so real runs can be compared the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.compare import (
+    ColumnProfile,
+    DataProfile,
+    Evaluation,
+    ModelComparison,
+    compare_model,
+)
+from engine.definitions import Gate
+from engine.errors import Problem
+from engine.evaluate import compute
+from engine.report import MAX_CHARS, Marker, ReportInput, render, size
+
+GOLDEN = Path(__file__).parents[1] / "golden"
+MARKER = Marker("acme/models", 42, "mlops")
+
+
+def mask_volatile(text: str) -> str:
+    """Replace content hashes, version ids and timestamps with placeholders."""
+    text = re.sub(r"\b[0-9a-f]{32,64}\b", "<hash>", text)
+    text = re.sub(r"\b[0-9a-f]{12}\b", "<version>", text)
+    return re.sub(
+        r"\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?", "<time>", text
+    )
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    got = mask_volatile(text)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(got, encoding="utf-8")
+    assert path.exists(), f"{path} is missing: run with UPDATE_GOLDEN=1 to write it"
+    assert got == path.read_text(encoding="utf-8")
+
+
+# --- fixed inputs -------------------------------------------------------------------------
+
+CLASSIFICATION = ["accuracy", "f1", "roc_auc", "log_loss"]
+
+
+def classifier(model, version, y, skill, seed, classes=(0, 1), metrics=CLASSIFICATION, **extra):
+    """A fixed classifier evaluation: right on a ``skill`` share of rows."""
+    rng = np.random.default_rng(seed)
+    k = len(classes)
+    right = rng.random(y.size) < skill
+    pred = np.where(right, y, (y + 1 + rng.integers(0, k - 1, y.size)) % k)
+    proba = rng.dirichlet(np.ones(k), y.size) * 0.4
+    proba[np.arange(y.size), pred] += 0.6
+    scores = compute(list(metrics), y, pred, proba, list(classes))
+    ids = extra.pop("ids", np.arange(y.size))
+    return Evaluation(
+        model, version, "classification", scores, ids, y, pred, proba, list(classes), **extra
+    )
+
+
+def regressor(model, version, y, noise, seed, **extra):
+    rng = np.random.default_rng(seed)
+    pred = y + rng.normal(0, noise, y.size)
+    scores = compute(["rmse", "mae", "r2"], y, pred)
+    return Evaluation(model, version, "regression", scores, np.arange(y.size), y, pred, **extra)
+
+
+def cancer_data(shift: float) -> DataProfile:
+    return DataProfile(
+        569,
+        31,
+        "5f0c3be8a6e1c2d4b9a7e8f1c3d2b6a4",
+        (
+            ColumnProfile("mean radius", "double", 0, 14.13 + shift, 3.52, 6.98, 28.11),
+            ColumnProfile("mean texture", "double", 0, 19.29, 4.30, 9.71, 39.28),
+            ColumnProfile(
+                "clinic",
+                "string",
+                3,
+                top=(
+                    ("north", 300),
+                    ("south", 200 - int(shift * 50)),
+                    ("east", 66 + int(shift * 50)),
+                ),
+            ),
+        ),
+    )
+
+
+def pull_request() -> ReportInput:
+    y = np.random.default_rng(0).integers(0, 2, 143)
+    base = classifier(
+        "cancer-rf",
+        "3f2a9c1b7d4e",
+        y,
+        0.90,
+        1,
+        data=cancer_data(0.0),
+        params={"estimator": {"n_estimators": 200, "max_depth": 8}},
+    )
+    head = classifier(
+        "cancer-rf",
+        "8b1e0d2c4a6f",
+        y,
+        0.96,
+        2,
+        data=cancer_data(1.2),
+        params={"estimator": {"n_estimators": 300, "max_depth": 8, "min_samples_leaf": 2}},
+        history=[("0d9e8f7a6b5c", 0.91), ("1a2b3c4d5e6f", None), ("3f2a9c1b7d4e", 0.905)],
+    )
+    cancer = compare_model(
+        head,
+        base,
+        metrics=CLASSIFICATION,
+        primary_metric="f1",
+        gates={"f1": Gate(min=0.9, max_drop=0.02), "roc_auc": Gate(min=0.95)},
+        environments={"production": base, "staging": None},
+        reason="mlops/models/cancer-rf.yaml changed (estimator.params)",
+    )
+    t = np.random.default_rng(3).normal(150, 70, 111)
+    diabetes = compare_model(
+        regressor("diabetes-ridge", "9c8b7a6f5e4d", t, 40, 4, params={"alpha": 1.0}),
+        regressor("diabetes-ridge", "77aa66bb55cc", t, 30, 5, params={"alpha": 1.0}),
+        metrics=["rmse", "mae", "r2"],
+        primary_metric="rmse",
+        gates={"r2": Gate(min=0.3), "rmse": Gate(max_drop="5%")},
+        reason="mlops/features/standardized.yaml changed",
+    )
+    return ReportInput(
+        [cancer, diabetes],
+        MARKER,
+        validation=[
+            Problem(
+                "mlops/models/wine-gb.yaml",
+                9,
+                5,
+                "unknown key 'learning_rat'; did you mean 'learning_rate'?",
+            )
+        ],
+        data_checks=[
+            Problem(
+                "mlops/datasets/churn.yaml", 12, 3, "column 'age': 2 values below min 0", "warning"
+            )
+        ],
+        training_failures=[
+            Problem("mlops/models/svm.yaml", 6, 3, "training failed: ValueError: C must be > 0")
+        ],
+        base_label="main@4e1f2a3",
+        head_label="tune-forest@9b8c7d6",
+        summary_url="https://github.com/acme/models/actions/runs/1",
+    )
+
+
+def edge_cases() -> ReportInput:
+    y3 = np.random.default_rng(7).integers(0, 3, 38)
+    iris = compare_model(
+        classifier(
+            "iris-logreg",
+            "a1a1a1a1a1a1",
+            y3,
+            0.95,
+            8,
+            classes=(0, 1, 2),
+            metrics=["accuracy", "f1_macro", "log_loss"],
+        ),
+        None,
+        metrics=["accuracy", "f1_macro", "log_loss"],
+        primary_metric="accuracy",
+        gates={"accuracy": Gate(min=0.85, max_drop="2%")},
+        reason="new model",
+    )
+    y = np.random.default_rng(9).integers(0, 2, 60)
+    gone = compare_model(
+        None,
+        classifier("old-svm", "b2b2b2b2b2b2", y, 0.8, 10),
+        reason="mlops/models/old-svm.yaml deleted",
+    )
+    one_class = np.zeros(40, dtype=int)
+    single = compare_model(
+        classifier("fraud-rf", "c3c3c3c3c3c3", one_class, 0.97, 11),
+        classifier("fraud-rf", "d4d4d4d4d4d4", one_class, 0.93, 12),
+        metrics=CLASSIFICATION,
+        primary_metric="roc_auc",
+        gates={"roc_auc": Gate(min=0.9)},
+        rescored=True,
+        reason="data/fraud.csv changed",
+    )
+    head = classifier("churn-gb", "e5e5e5e5e5e5", y, 0.85, 13)
+    head = Evaluation(
+        **{
+            **head.__dict__,
+            "metrics": {**head.metrics, "f1": float("nan"), "balanced_accuracy": 0.84},
+        }
+    )
+    base = classifier("churn-gb", "f6f6f6f6f6f6", y[:50], 0.8, 14, ids=np.arange(100, 150))
+    base = Evaluation(**{**base.__dict__, "metrics": {**base.metrics, "precision": 0.7}})
+    unpaired = compare_model(
+        head, base, metrics=CLASSIFICATION, primary_metric="f1", gates={"f1": Gate(max_drop=0.05)}
+    )
+    return ReportInput([iris, gone, single, unpaired], Marker("acme/models", 7, "mlops"))
+
+
+# --- golden files -------------------------------------------------------------------------
+
+
+def test_pull_request_report_matches_golden():
+    check_golden("pull_request.md", render(pull_request()))
+
+
+def test_edge_cases_match_golden():
+    check_golden("edge_cases.md", render(edge_cases()))
+
+
+def test_cut_report_matches_golden():
+    report = pull_request()
+    check_golden("cut.md", render(ReportInput(**{**report.__dict__, "limit": 4000})))
+
+
+def test_nothing_changed_matches_golden():
+    check_golden("nothing.md", render(ReportInput(marker=Marker("acme/models", None, "mlops"))))
+
+
+# --- behaviour ----------------------------------------------------------------------------
+
+
+def test_marker_comes_first_and_identifies_the_report():
+    text = render(ReportInput(marker=Marker("acme/models", 42, "ml ops -->")))
+    assert (
+        text.splitlines()[0] == "<!-- mlops-report repo=acme/models pr=42 workflow=ml_ops_--_ -->"
+    )
+
+
+def test_marker_parses_back():
+    text = render(ReportInput(marker=MARKER))
+    assert Marker.parse(text) == MARKER
+    assert Marker.parse("<!-- mlops-report repo=a/b -->\nbody") == Marker("a/b")
+    assert Marker.parse("a comment that quotes <!-- mlops-report repo=a/b -->") is None
+    assert Marker.parse("<!-- mlops-report pr=3 -->") is None
+
+
+def test_every_size_limit_is_respected_and_sections_go_in_order():
+    report = pull_request()
+    full = render(report)
+    seen = []
+    for limit in range(size(full), 400, -250):
+        text = render(ReportInput(**{**report.__dict__, "limit": limit}))
+        assert size(text) <= limit
+        assert text.startswith(MARKER.render())
+        seen.append(
+            ("```mermaid" in text, "**Data**" in text, "**Confusion" in text, "<details>" in text)
+        )
+    # each section, once cut, stays cut as the limit shrinks; charts go first
+    for i in range(4):
+        flags = [s[i] for s in seen]
+        assert flags == sorted(flags, reverse=True)
+    just_over = render(ReportInput(**{**report.__dict__, "limit": size(full) - 1}))
+    assert "```mermaid" not in just_over and "**Data**" in just_over
+    assert "✂️ Charts … cut; the full report is in the [job summary]" in just_over
+
+
+def many_models(n: int) -> list[ModelComparison]:
+    y = np.random.default_rng(0).integers(0, 2, 200)
+    base = classifier(
+        "m", "3f2a9c1b7d4e", y, 0.9, 1, data=cancer_data(0.0), params={"n_estimators": 100}
+    )
+    head = classifier(
+        "m",
+        "8b1e0d2c4a6f",
+        y,
+        0.92,
+        2,
+        data=cancer_data(0.5),
+        params={"n_estimators": 200},
+        history=[("0d9e8f7a6b5c", 0.9)],
+    )
+    one = compare_model(
+        head,
+        base,
+        metrics=CLASSIFICATION,
+        primary_metric="f1",
+        gates={"f1": Gate(min=0.9)},
+        resamples=200,
+    )
+    fail = compare_model(
+        head,
+        base,
+        metrics=CLASSIFICATION,
+        primary_metric="f1",
+        gates={"f1": Gate(min=0.99)},
+        resamples=200,
+    )
+    return [
+        ModelComparison(**{**(fail if i % 10 == 0 else one).__dict__, "model": f"model-{i:03d}"})
+        for i in range(n)
+    ]
+
+
+def test_three_hundred_models_fit_in_one_comment():
+    text = render(ReportInput(many_models(300), MARKER, summary_url="https://x.test/run"))
+    assert size(text) <= MAX_CHARS
+    assert "cut; the full report is in the [job summary](https://x.test/run)" in text
+    assert "**300 models changed** · ✅ 270 passed · ❌ 30 failed" in text
+    rows = [line for line in text.splitlines() if line.startswith("| **model-")]
+    # failing models come first, so whatever is cut, they are shown
+    assert [r.split("**")[1] for r in rows[:30]] == [f"model-{i:03d}" for i in range(0, 300, 10)]
+
+
+def test_user_text_cannot_break_out():
+    y = np.random.default_rng(0).integers(0, 2, 50)
+    head = classifier("m", "8b1e0d2c4a6f", y, 0.9, 2, params={"kernel": "a|b <script>`x`"})
+    base = classifier("m", "3f2a9c1b7d4e", y, 0.9, 1, params={"kernel": "rbf"})
+    comparison = compare_model(head, base, reason="<img src=x> @octocat | pipe")
+    text = render(
+        ReportInput(
+            [comparison],
+            validation=[Problem("mlops/models/m.yaml", 1, 1, "bad value ```\n@team <b>")],
+        )
+    )
+    assert "<img" not in text and "&lt;img src=x&gt;" in text
+    assert "@\u200boctocat" in text and "\\| pipe" in text
+    assert "`` a\\|b <script>`x` ``" in text  # inside a code span, nothing is HTML
+    assert "````text\nmlops/models/m.yaml:1:1: error: bad value ```\n@team <b>\n````" in text
+
+
+def test_headlines():
+    assert "### ✅ mlops: no model changed" in render(ReportInput())
+    report = edge_cases()
+    assert "### ⚠️ mlops: 2 models not comparable" in render(report)
+    failed = render(ReportInput(report.comparisons, training_failures=[Problem("a.yaml")]))
+    assert "### ❌ mlops: 1 training failure" in failed
+
+
+@pytest.mark.parametrize("name", ["pull_request.md", "edge_cases.md", "cut.md", "nothing.md"])
+def test_golden_files_are_within_the_limit(name):
+    assert size((GOLDEN / name).read_text(encoding="utf-8")) <= MAX_CHARS
