@@ -19,7 +19,12 @@ clone made with ``fetch-depth: 1`` as long as the other commit was fetched too
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,3 +196,120 @@ def _walk(root: Path, rel: str) -> Iterator[str]:
 
 
 __all__ = ["Author", "author_of", "head_commit", "is_repo", "read_tree", "resolve"]
+
+
+# --- Writing: git as a subprocess, for the commands that change refs -----------------------
+# gitpython adds nothing to merge, commit, push and worktree but a layer to debug; these run
+# the real ``git`` with an environment fit for a bot: no hooks (the user's pre-commit or
+# pre-push hooks are theirs, not the engine's), no credential prompts (a CI job would hang),
+# C-locale messages (so callers can read them), no signing, no auto-gc, no LFS downloads.
+
+_HERMETIC = (
+    ("core.hooksPath", os.devnull),
+    ("commit.gpgSign", "false"),
+    ("gc.auto", "0"),
+    ("maintenance.auto", "false"),
+    ("advice.detachedHead", "false"),
+)
+# Variables that would point git at another repository, index or object store.
+_REDIRECTS = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_NAMESPACE",
+    }
+)
+
+
+def run_git(
+    cwd: Path,
+    *args: str,
+    stdin: str | None = None,
+    check: bool = True,
+    identity: Author | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``git args`` in ``cwd`` hermetically; a failure raises GitError unless ``check=False``.
+
+    ``identity`` sets both author and committer (the engine commits as itself).
+    """
+    env = {k: v for k, v in os.environ.items() if k not in _REDIRECTS}
+    env.update(LC_ALL="C", GIT_TERMINAL_PROMPT="0", GCM_INTERACTIVE="never")
+    env["GIT_LFS_SKIP_SMUDGE"] = "1"
+    if identity is not None:
+        for role in ("AUTHOR", "COMMITTER"):
+            env[f"GIT_{role}_NAME"] = identity.name
+            env[f"GIT_{role}_EMAIL"] = identity.email
+    options = [item for key, value in _HERMETIC for item in ("-c", f"{key}={value}")]
+    done = subprocess.run(
+        ["git", *options, *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise GitError(f"`git {args[0]}` failed in {cwd}: {' / '.join(detail[-3:]) or 'no output'}")
+    return done
+
+
+@contextmanager
+def temporary_worktree(root: Path, rev: str) -> Iterator[Path]:
+    """A detached checkout of ``rev`` in a temporary folder, removed afterwards.
+
+    The checkout at ``root`` (its branch, index and working files) is never touched;
+    the new worktree shares ``root``'s objects and refs, so commits made there are
+    visible at ``root`` at once.
+    """
+    parent = Path(tempfile.mkdtemp(prefix="mlops-worktree-"))
+    path = parent / f"checkout-{secrets.token_hex(4)}"
+    try:
+        run_git(root, "worktree", "add", "--quiet", "--detach", str(path), rev)
+        yield path
+    finally:
+        run_git(root, "worktree", "remove", "--force", str(path), check=False)
+        shutil.rmtree(parent, ignore_errors=True)
+        if path.exists() or any(_stale_worktrees(root)):
+            run_git(root, "worktree", "prune", check=False)
+
+
+def _stale_worktrees(root: Path) -> Iterator[str]:
+    listing = run_git(root, "worktree", "list", "--porcelain", check=False).stdout
+    for line in listing.splitlines():
+        if line == "prunable" or line.startswith("prunable "):
+            yield line
+
+
+def checked_out_branches(root: Path) -> dict[str, str]:
+    """``{branch: worktree path}`` for each branch that a worktree of ``root`` has checked out."""
+    listing = run_git(root, "worktree", "list", "--porcelain").stdout
+    out: dict[str, str] = {}
+    path = ""
+    for line in listing.splitlines():
+        if line.startswith("worktree "):
+            path = line.removeprefix("worktree ")
+        elif line.startswith("branch refs/heads/"):
+            out[line.removeprefix("branch refs/heads/")] = path
+    return out
+
+
+def ref_sha(root: Path, ref: str) -> str | None:
+    """The commit a full ref name (``refs/heads/main``) points at, or None if it does not exist."""
+    done = run_git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
+
+
+def remotes(root: Path) -> list[str]:
+    """The names of the remotes configured at ``root``."""
+    return run_git(root, "remote").stdout.split()
+
+
+__all__ += ["checked_out_branches", "ref_sha", "remotes", "run_git", "temporary_worktree"]

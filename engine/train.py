@@ -268,8 +268,15 @@ def _store(job: TrainJob, pipeline: Any, metrics: dict[str, float | None], x_tes
            id_test: Any, y_test: Any, y_pred: Any, proba: Any, classes: list[Any] | None,
            search: Any, log: _Log, fit_seconds: float, rows_train: int, profile: Any) -> None:
     from engine.runs import Candidate, SearchRecord, VersionRecord, model_card
-    from engine.store import CARD_FILE, LOG_FILE, MODEL_FILE, PREDICTIONS_FILE, Store
-    from engine.store import save_model, save_predictions
+    from engine.store import (
+        CARD_FILE,
+        LOG_FILE,
+        MODEL_FILE,
+        PREDICTIONS_FILE,
+        Store,
+        save_model,
+        save_predictions,
+    )
 
     versions = lineage()
     search_record = None

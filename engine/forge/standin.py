@@ -134,6 +134,7 @@ class GitHubStandIn:
         self._log: list[LoggedRequest] = []
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
+        self._url = ""  # kept after stop(): a late, delayed answer still renders its URLs
         self._thread: threading.Thread | None = None
         self.api = Api(self.state, lambda: self.url)
 
@@ -142,9 +143,9 @@ class GitHubStandIn:
     @property
     def url(self) -> str:
         """The API root to put in ``GITHUB_API_URL``."""
-        if self._server is None:
+        if not self._url:
             raise RuntimeError("the stand-in is not running: call start() first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._url
 
     @property
     def repo(self) -> str:
@@ -156,8 +157,12 @@ class GitHubStandIn:
         handler = type("Handler", (_Handler,), {"standin": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
         self._server.daemon_threads = True
+        self._url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="github-standin", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},  # how long stop() waits for the loop to notice
+            name="github-standin",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -147,6 +147,7 @@ def repo(api: str, web: str, r: Repo, owner: User) -> dict[str, Any]:
             "open_issues": 0,
             "watchers": 0,
             "default_branch": r.default_branch,
+            "temp_clone_token": None,
             "network_count": 0,
             "subscribers_count": 0,
         }

@@ -133,10 +133,10 @@ def test_a_feature_set_change_replans_its_users(repo):
 
 def test_the_working_tree_can_be_the_head(repo):
     root, base = repo
-    edit_yaml(root / "mlops/models/wine-gb.yaml", "estimator", "params", "max_iter", value=7)
+    edit_yaml(root / "mlops/models/wine-knn.yaml", "estimator", "params", "n_neighbors", value=7)
     result = compute_plan(root, base, None)
     assert result.head_commit is None
-    assert [m.name for m in result.to_train] == ["wine-gb"]
+    assert [m.name for m in result.to_train] == ["wine-knn"]
     assert compute_plan(root, base, "HEAD").to_train == []
 
 

@@ -31,16 +31,21 @@ from tests.conftest import MLOPS, git, init_repo
 pytestmark = pytest.mark.slow  # every test here runs the training command at least once
 
 EXAMPLES = ("cancer-rf", "diabetes-ridge", "iris-logreg", "wine-knn")
-LOADERS = {"breast-cancer": "load_breast_cancer", "diabetes": "load_diabetes",
-           "iris": "load_iris", "wine": "load_wine"}
+LOADERS = {
+    "breast-cancer": "load_breast_cancer",
+    "diabetes": "load_diabetes",
+    "iris": "load_iris",
+    "wine": "load_wine",
+}
 
 
 def mlops(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The real ``mlops`` console command, without the GitHub Actions environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     env["DVC_NO_ANALYTICS"] = "1"
-    return subprocess.run([str(MLOPS), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [str(MLOPS), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def train_json(*args: str, cwd: Path) -> tuple[int, dict[str, Any]]:
@@ -139,12 +144,19 @@ def test_train_stores_every_example_then_has_nothing_to_train(trained):
 def test_a_cache_hit_imports_no_training_library(trained):
     root, _ = trained
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "from engine.cli import main; main()",
-         "train"], cwd=root, capture_output=True, text=True, timeout=60)
+        [sys.executable, "-X", "importtime", "-c", "from engine.cli import main; main()", "train"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "nothing to train" in done.stdout
-    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
-                if line.startswith("import time:")}
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     heavy = {"sklearn", "skops", "pandas", "numpy", "scipy", "pyarrow", "dvc"} & imported
     assert not heavy, f"a cached train imported {heavy}"
 
@@ -172,8 +184,7 @@ def test_parallel_jobs_train_the_same_versions_as_sequential(trained, repo):
         fp = entry["fingerprint"]
         assert sequential.has(name, fp), f"{name}: another version in parallel"
         assert entry["metrics"] == sequential.get_record(name, fp).metrics
-        assert parallel.get(name, fp).predictions().equals(
-            sequential.get(name, fp).predictions())
+        assert parallel.get(name, fp).predictions().equals(sequential.get(name, fp).predictions())
     # Sequential training happens in one process; --jobs 2 in two worker processes.
     assert len(set(processes(trained[0]).values())) == 1
     workers = set(processes(repo).values())
@@ -200,7 +211,10 @@ def test_a_dataset_failing_its_checks_fails_only_its_model(repo):
     assert iris["status"] == "failed" and "1000" in iris["reason"] and iris["metrics"] == {}
     assert {m["status"] for n, m in doc["by_name"].items() if n != "iris-logreg"} == {"stored"}
     assert sorted(r.model for r in store_of(repo).versions()) == [
-        "cancer-rf", "diabetes-ridge", "wine-knn"]
+        "cancer-rf",
+        "diabetes-ridge",
+        "wine-knn",
+    ]
 
     # A failure is not cached: once the data passes, the next run trains just that model.
     edit_yaml(repo / "mlops/datasets/iris.yaml", "checks", "min_rows", value=75)
@@ -212,9 +226,15 @@ def test_a_fit_that_raises_fails_only_its_model(repo):
     bad = yaml.safe_load((repo / "mlops/models/cancer-rf.yaml").read_text())
     # lbfgs can't do an elastic-net penalty: every value is valid alone, so only the fit
     # finds out (scikit-learn checks solver/penalty combinations inside fit).
-    bad.update(name="cancer-logreg", features=None, gates={},
-               estimator={"class": "sklearn.linear_model.LogisticRegression",
-                          "params": {"solver": "lbfgs", "l1_ratio": 0.5, "max_iter": 200}})
+    bad.update(
+        name="cancer-logreg",
+        features=None,
+        gates={},
+        estimator={
+            "class": "sklearn.linear_model.LogisticRegression",
+            "params": {"solver": "lbfgs", "l1_ratio": 0.5, "max_iter": 200},
+        },
+    )
     (repo / "mlops/models/cancer-logreg.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
     static = mlops("validate", "--no-data", cwd=repo)
     assert static.returncode == 0, static.stdout + static.stderr
@@ -241,16 +261,20 @@ def test_unknown_models_are_refused_before_anything_trains(repo):
 
 def dvc(root: Path, *args: str) -> None:
     """Run the real ``dvc`` command in ``root``."""
-    subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, check=True,
-                   capture_output=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    subprocess.run(
+        [sys.executable, "-m", "dvc", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+    )
 
 
 def write_points(path: Path, rows: int, seed: int) -> None:
     """A classification table from ``make_classification``: x0..x4 and a 0/1 label."""
     from sklearn.datasets import make_classification
 
-    x, y = make_classification(n_samples=rows, n_features=5, n_informative=3,
-                               random_state=seed)
+    x, y = make_classification(n_samples=rows, n_features=5, n_informative=3, random_state=seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
@@ -262,8 +286,12 @@ POINTS_DATASET = {
     "name": "points",
     "source": {"path": "data/points.csv"},
     "target": "label",
-    "schema": {"columns": {**{f"x{i}": {"type": "float"} for i in range(5)},
-                           "label": {"type": "int", "values": [0, 1]}}},
+    "schema": {
+        "columns": {
+            **{f"x{i}": {"type": "float"} for i in range(5)},
+            "label": {"type": "int", "values": [0, 1]},
+        }
+    },
     "checks": {"min_rows": 100, "max_null_fraction": 0},
     "split": {"test_size": 0.25, "seed": 3, "stratify": True},
 }
@@ -351,7 +379,7 @@ def test_a_tampered_model_is_refused_on_load_while_train_reads_meta_only(trained
     path = store.get(record.model, record.fingerprint).dir / MODEL_FILE
     data = bytearray(path.read_bytes())
     middle = len(data) // 2
-    data[middle:middle + 8] = bytes(b ^ 0xFF for b in data[middle:middle + 8])
+    data[middle : middle + 8] = bytes(b ^ 0xFF for b in data[middle : middle + 8])
     path.write_bytes(bytes(data))
 
     with pytest.raises(StoreError, match="does not match its recorded checksum"):
@@ -406,8 +434,11 @@ def test_runs_lists_sorts_and_exports_the_stored_versions(trained):
     assert unknown.returncode == 1 and "unknown model 'nosuch'" in unknown.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="cli.runs lets runs_table's KeyError escape as an "
-                   "'unexpected error'; it should be a usage error naming the columns")
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli.runs lets runs_table's KeyError escape as an "
+    "'unexpected error'; it should be a usage error naming the columns",
+)
 def test_runs_sorted_by_an_unknown_column_says_which_columns_exist(trained):
     done = mlops("runs", "--sort", "bogus", cwd=trained[0])
     assert done.returncode in (1, 2) and "unexpected error" not in done.stderr

@@ -20,14 +20,23 @@ SCALE = {"class": "sklearn.preprocessing.StandardScaler"}
 IMPUTE = {"class": "sklearn.impute.SimpleImputer", "params": {"strategy": "median"}}
 
 
-def model(estimator: str = "sklearn.linear_model.LogisticRegression",
-          params: dict[str, Any] | None = None, **fields: Any) -> Model:
+def model(
+    estimator: str = "sklearn.linear_model.LogisticRegression",
+    params: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Model:
     """A classification model definition, as the loader would build it."""
-    return Model.model_validate({
-        "name": "m", "dataset": "d", "task": "classification",
-        "estimator": {"class": estimator, "params": params or {}},
-        "metrics": ["accuracy"], "primary_metric": "accuracy", **fields,
-    })
+    return Model.model_validate(
+        {
+            "name": "m",
+            "dataset": "d",
+            "task": "classification",
+            "estimator": {"class": estimator, "params": params or {}},
+            "metrics": ["accuracy"],
+            "primary_metric": "accuracy",
+            **fields,
+        }
+    )
 
 
 def features(**fields: Any) -> FeatureSpec:
@@ -37,12 +46,14 @@ def features(**fields: Any) -> FeatureSpec:
 
 def frame() -> pd.DataFrame:
     """Eight raw rows with a missing value, and a binary label."""
-    return pd.DataFrame({
-        "age": [21.0, 35.0, None, 52.0, 44.0, 30.0, 61.0, 27.0],
-        "income": [1.0, 3.0, 2.0, 8.0, 5.0, 2.5, 9.0, 1.5],
-        "score": [0.1, 0.4, 0.3, 0.9, 0.7, 0.2, 0.8, 0.3],
-        "visits": [1, 4, 2, 9, 6, 3, 8, 2],
-    })
+    return pd.DataFrame(
+        {
+            "age": [21.0, 35.0, None, 52.0, 44.0, 30.0, 61.0, 27.0],
+            "income": [1.0, 3.0, 2.0, 8.0, 5.0, 2.5, 9.0, 1.5],
+            "score": [0.1, 0.4, 0.3, 0.9, 0.7, 0.2, 0.8, 0.3],
+            "visits": [1, 4, 2, 9, 6, 3, 8, 2],
+        }
+    )
 
 
 LABELS = [0, 0, 0, 1, 1, 0, 1, 0]
@@ -92,21 +103,25 @@ def test_inline_transforms_become_chains_on_their_columns_and_the_rest_passes_th
 
 
 def test_a_named_feature_set_builds_the_same_pipeline_as_the_same_spec_inline():
-    transforms = [{"columns": ["age"], "steps": [IMPUTE]}, {"columns": ["score"],
-                                                          "steps": [SCALE]}]
-    named = FeatureSet.model_validate({"name": "shared", "description": "prose",
-                                       "owners": ["@team"], "transforms": transforms})
+    transforms = [{"columns": ["age"], "steps": [IMPUTE]}, {"columns": ["score"], "steps": [SCALE]}]
+    named = FeatureSet.model_validate(
+        {"name": "shared", "description": "prose", "owners": ["@team"], "transforms": transforms}
+    )
     inline = features(transforms=transforms)
     a = build_pipeline(model(), named, INPUTS).named_steps["features"]
     b = build_pipeline(model(), inline, INPUTS).named_steps["features"]
-    assert [(n, c) for n, _, c in a.transformers] == [(n, c) for n, _, c in b.transformers] == [
-        ("group0", ["age"]), ("group1", ["score"]), ("passthrough", ["income", "visits"])]
+    assert (
+        [(n, c) for n, _, c in a.transformers]
+        == [(n, c) for n, _, c in b.transformers]
+        == [("group0", ["age"]), ("group1", ["score"]), ("passthrough", ["income", "visits"])]
+    )
     assert output_names(named) == output_names(inline) == ["age", "score", "income", "visits"]
 
 
 def test_remainder_drop_keeps_only_the_transformed_columns():
-    spec = features(transforms=[{"columns": ["income", "age"], "steps": [IMPUTE]}],
-                    remainder="drop")
+    spec = features(
+        transforms=[{"columns": ["income", "age"], "steps": [IMPUTE]}], remainder="drop"
+    )
     names = [n for n, _, _ in build_pipeline(model(), spec, INPUTS)[0].transformers]
     assert names == ["group0"]
     assert output_names(spec) == ["income", "age"]
@@ -121,11 +136,16 @@ def test_a_column_subset_without_transforms_selects_those_columns_in_their_order
 
 
 def test_a_column_subset_limits_what_the_remainder_passes_through():
-    spec = features(columns=["age", "income", "score"],
-                    transforms=[{"columns": ["age"], "steps": [IMPUTE, SCALE]}])
+    spec = features(
+        columns=["age", "income", "score"],
+        transforms=[{"columns": ["age"], "steps": [IMPUTE, SCALE]}],
+    )
     assert output_names(spec) == ["age", "income", "score"]  # visits is not an input
-    dropped = features(columns=["age", "income", "score"], remainder="drop",
-                       transforms=[{"columns": ["age"], "steps": [IMPUTE]}])
+    dropped = features(
+        columns=["age", "income", "score"],
+        remainder="drop",
+        transforms=[{"columns": ["age"], "steps": [IMPUTE]}],
+    )
     assert output_names(dropped) == ["age"]
 
 
@@ -150,21 +170,31 @@ def test_an_estimator_off_the_allow_list_is_refused_without_importing_it():
     with pytest.raises(DefinitionError, match="not an allowed estimator"):
         build_pipeline(model("os.system"), None, INPUTS)
     with pytest.raises(DefinitionError, match="not an allowed"):
-        build_pipeline(model(), features(transforms=[{"columns": ["age"], "steps": [
-            {"class": "subprocess.Popen"}]}]), INPUTS)
+        build_pipeline(
+            model(),
+            features(transforms=[{"columns": ["age"], "steps": [{"class": "subprocess.Popen"}]}]),
+            INPUTS,
+        )
 
 
 def test_params_the_estimator_does_not_take_fail_when_the_pipeline_is_built():
     with pytest.raises(TypeError, match="n_trees"):
-        build_pipeline(model("sklearn.ensemble.RandomForestClassifier", {"n_trees": 3}), None,
-                       INPUTS)
+        build_pipeline(
+            model("sklearn.ensemble.RandomForestClassifier", {"n_trees": 3}), None, INPUTS
+        )
 
 
 def test_an_outcome_names_its_version_and_reads_as_plain_data():
-    outcome = Outcome("iris-logreg", "0123456789ab" + "c" * 52, "failed", reason="why",
-                      seconds=1.23456)
+    outcome = Outcome(
+        "iris-logreg", "0123456789ab" + "c" * 52, "failed", reason="why", seconds=1.23456
+    )
     assert outcome.version == "0123456789ab"
     assert outcome.as_dict() == {
-        "model": "iris-logreg", "version": "0123456789ab", "fingerprint": outcome.fingerprint,
-        "status": "failed", "reason": "why", "metrics": {}, "seconds": 1.235,
+        "model": "iris-logreg",
+        "version": "0123456789ab",
+        "fingerprint": outcome.fingerprint,
+        "status": "failed",
+        "reason": "why",
+        "metrics": {},
+        "seconds": 1.235,
     }

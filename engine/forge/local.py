@@ -1,0 +1,290 @@
+"""The local forge: what the engine would post to GitHub, written to files instead.
+
+Without GitHub (a laptop, the demo, tests) the engine publishes to
+``<repo>/.mlops/outbox/``, through the same :class:`~engine.forge.Forge` protocol::
+
+    comments/pr-7/report.md        the sticky comment of PR 7 for marker "report"
+    comments/pr-7/reply-3.md       a one-off reply (comment id 3)
+    comments.json                  every comment: id, pr, marker, file, reactions
+    statuses.json                  {sha: {context: {state, description, target_url}}}
+    dispatches.json                workflow dispatches asked for, in order
+    deployments.json               deployments and their statuses
+    issues/<marker>.md, issues.json  issues opened or updated (drift alarms ...)
+
+Markdown files hold exactly the body GitHub would get, hidden marker included, so a golden
+test can compare them. The caller prints a summary (the returned refs carry the file paths).
+Collaborator permission is ``admin`` for the repository's git user (``user.name`` or
+``user.email``) and ``none`` for anyone else; pull requests exist only once registered with
+:meth:`LocalForge.add_pull` (``mlops demo`` does that to simulate one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from engine.forge import (
+    CommentRef,
+    DeploymentRef,
+    DeploymentState,
+    ForgeError,
+    IssueRef,
+    Permission,
+    PullRequestInfo,
+    Reaction,
+    Review,
+    StatusState,
+    check_reaction,
+    check_state,
+    clip_description,
+    with_marker,
+)
+
+LOCAL_LOGIN = "mlops[local]"
+
+
+class LocalForge:
+    """A :class:`~engine.forge.Forge` that writes under ``<root>/.mlops/outbox/``."""
+
+    name = "local"
+
+    def __init__(self, root: Path, *, user: str | None = None) -> None:
+        self.root = Path(root)
+        self.outbox = self.root / ".mlops" / "outbox"
+        self._user = user
+
+    def identity(self) -> str:
+        """The login local comments are written as."""
+        return LOCAL_LOGIN
+
+    # -- comments, statuses, reactions ----------------------------------------------
+
+    def upsert_comment(self, pr: int, body: str, marker: str) -> CommentRef:
+        """Write (or rewrite) ``comments/pr-<pr>/<marker>.md``."""
+        text = with_marker(body, marker)
+        comments = self._load("comments.json", [])
+        for entry in comments:
+            if entry["pr"] == pr and entry["marker"] == marker:
+                path = self.outbox / entry["file"]
+                unchanged = path.exists() and path.read_text(encoding="utf-8") == text
+                if not unchanged:
+                    _write(path, text)
+                return CommentRef(entry["id"], str(path), "unchanged" if unchanged else "updated")
+        return self._add_comment(comments, pr, text, marker, f"{_slug(marker)}.md")
+
+    def reply(self, pr: int, body: str) -> CommentRef:
+        """Write a one-off reply ``comments/pr-<pr>/reply-<id>.md``."""
+        comments = self._load("comments.json", [])
+        return self._add_comment(comments, pr, body, None, f"reply-{len(comments) + 1}.md")
+
+    def set_status(
+        self,
+        sha: str,
+        context: str,
+        state: StatusState,
+        description: str,
+        target_url: str | None = None,
+    ) -> None:
+        """Record the status in ``statuses.json`` (the latest per sha and context wins)."""
+        statuses = self._load("statuses.json", {})
+        statuses.setdefault(sha, {})[context] = {
+            "state": check_state(state),
+            "description": clip_description(description),
+            "target_url": target_url,
+        }
+        self._save("statuses.json", statuses)
+
+    def react(self, comment_id: int, content: Reaction) -> None:
+        """Record a reaction on a local comment (a repeat is ignored, as on GitHub)."""
+        check_reaction(content)
+        comments = self._load("comments.json", [])
+        for entry in comments:
+            if entry["id"] == comment_id:
+                if content not in entry["reactions"]:
+                    entry["reactions"].append(content)
+                    self._save("comments.json", comments)
+                return
+        raise ForgeError(f"comment {comment_id} is not in the local outbox {self.outbox}")
+
+    def permission(self, user: str) -> Permission:
+        """``admin`` for the repository's git user, ``none`` for anyone else."""
+        names = {self._user} if self._user else _git_identities(self.root)
+        return "admin" if user.strip().lower() in names else "none"
+
+    # -- pull requests -------------------------------------------------------------------
+
+    def add_pull(self, info: PullRequestInfo) -> None:
+        """Register a simulated pull request (the demo's stand-in for a real one)."""
+        pulls = self._load("pulls.json", {})
+        pulls[str(info.number)] = asdict(info)
+        self._save("pulls.json", pulls)
+
+    def pull_request(self, number: int) -> PullRequestInfo:
+        """A registered pull request, else a ForgeError."""
+        data = self._load("pulls.json", {}).get(str(number))
+        if data is None:
+            raise ForgeError(
+                f"pull request #{number} is unknown to the local forge: there is no GitHub "
+                "here (set GITHUB_REPOSITORY and GITHUB_TOKEN to publish to GitHub)"
+            )
+        return PullRequestInfo(**data)
+
+    def pulls_for_sha(self, sha: str) -> list[int]:
+        """Registered open pull requests whose head is ``sha``."""
+        pulls = self._load("pulls.json", {}).values()
+        return sorted(p["number"] for p in pulls if p["head_sha"] == sha and p["state"] == "open")
+
+    def reviews(self, pr: int) -> list[Review]:
+        """No reviews happen locally."""
+        return []
+
+    # -- actions, deployments, issues, teams ----------------------------------------
+
+    def dispatch_workflow(self, workflow_file: str, ref: str, inputs: Mapping[str, str]) -> None:
+        """Record the dispatch in ``dispatches.json`` (nothing runs locally)."""
+        dispatches = self._load("dispatches.json", [])
+        dispatches.append({"workflow": workflow_file, "ref": ref, "inputs": dict(inputs)})
+        self._save("dispatches.json", dispatches)
+
+    def create_deployment(
+        self, ref: str, environment: str, description: str, payload: Mapping[str, Any]
+    ) -> DeploymentRef:
+        """Record a deployment in ``deployments.json``."""
+        deployments = self._load("deployments.json", [])
+        ident = len(deployments) + 1
+        deployments.append(
+            {
+                "id": ident,
+                "ref": ref,
+                "environment": environment,
+                "description": description,
+                "payload": dict(payload),
+                "statuses": [],
+            }
+        )
+        self._save("deployments.json", deployments)
+        return DeploymentRef(ident, environment, ref, str(self.outbox / "deployments.json"))
+
+    def set_deployment_status(
+        self,
+        deployment_id: int,
+        state: DeploymentState,
+        description: str = "",
+        environment_url: str | None = None,
+        log_url: str | None = None,
+    ) -> None:
+        """Append a status to a recorded deployment."""
+        deployments = self._load("deployments.json", [])
+        for entry in deployments:
+            if entry["id"] == deployment_id:
+                entry["statuses"].append(
+                    {
+                        "state": state,
+                        "description": clip_description(description),
+                        "environment_url": environment_url,
+                        "log_url": log_url,
+                    }
+                )
+                self._save("deployments.json", deployments)
+                return
+        raise ForgeError(f"deployment {deployment_id} is not in the local outbox {self.outbox}")
+
+    def open_or_update_issue(
+        self, title: str, body: str, marker: str, labels: Sequence[str] = ()
+    ) -> IssueRef:
+        """Write ``issues/<marker>.md`` and index it in ``issues.json``."""
+        text = with_marker(body, marker)
+        issues = self._load("issues.json", [])
+        path = self.outbox / "issues" / f"{_slug(marker)}.md"
+        for entry in issues:
+            if entry["marker"] == marker and entry["state"] == "open":
+                old = path.read_text(encoding="utf-8") if path.exists() else None
+                if entry["title"] == title and old == text:
+                    return IssueRef(entry["number"], str(path), "unchanged")
+                entry.update(title=title, labels=list(labels))
+                _write(path, text)
+                self._save("issues.json", issues)
+                return IssueRef(entry["number"], str(path), "updated")
+        number = len(issues) + 1
+        issues.append(
+            {
+                "number": number,
+                "title": title,
+                "marker": marker,
+                "labels": list(labels),
+                "state": "open",
+                "file": str(path.relative_to(self.outbox)),
+            }
+        )
+        _write(path, text)
+        self._save("issues.json", issues)
+        return IssueRef(number, str(path), "created")
+
+    def team_members(self, org: str, team: str) -> list[str]:
+        """No teams exist locally: an allow-list naming a team admits nobody."""
+        return []
+
+    # -- files ----------------------------------------------------------------------------
+
+    def _add_comment(
+        self, comments: list[dict[str, Any]], pr: int, text: str, marker: str | None, name: str
+    ) -> CommentRef:
+        ident = len(comments) + 1
+        path = self.outbox / "comments" / f"pr-{pr}" / name
+        _write(path, text)
+        comments.append(
+            {
+                "id": ident,
+                "pr": pr,
+                "marker": marker,
+                "file": str(path.relative_to(self.outbox)),
+                "author": LOCAL_LOGIN,
+                "reactions": [],
+            }
+        )
+        self._save("comments.json", comments)
+        return CommentRef(ident, str(path), "created")
+
+    def _load(self, name: str, default: Any) -> Any:
+        path = self.outbox / name
+        if not path.exists():
+            return default
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ForgeError(f"{path}: not valid JSON ({exc}); delete it to start over") from exc
+
+    def _save(self, name: str, data: Any) -> None:
+        _write(self.outbox / name, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace ``path`` atomically, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def _slug(marker: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", marker)
+
+
+def _git_identities(root: Path) -> set[str]:
+    """The repository's git ``user.name`` and ``user.email``, lower-cased."""
+    found = set()
+    for key in ("user.name", "user.email"):
+        result = subprocess.run(
+            ["git", "config", "--get", key], cwd=root, capture_output=True, text=True, check=False
+        )
+        if result.returncode == 0 and result.stdout.strip():
+            found.add(result.stdout.strip().lower())
+    return found
