@@ -31,8 +31,9 @@ def find_root(start: Path) -> Path:
     for folder in (start, *start.parents):
         if (folder / ".git").exists() or (folder / "mlops").is_dir():
             return folder
-    raise UserError(f"{start} is not inside a git repository: run mlops from your repository "
-                    "or pass --repo")
+    raise UserError(
+        f"{start} is not inside a git repository: run mlops from your repository or pass --repo"
+    )
 
 
 def read_definitions(root: Path, rev: str | None = None) -> tuple[Definitions, dict[str, bytes]]:
@@ -61,8 +62,10 @@ class Validation:
         what = ", ".join(f"{n} {k}" for k, n in self.checked.items())
         if not self.problems:
             return f"ok: {what} checked, no problems"
-        return f"{len(self.errors)} error(s), {len(self.problems) - len(self.errors)} " \
-               f"warning(s) in {what}"
+        return (
+            f"{len(self.errors)} error(s), {len(self.problems) - len(self.errors)} "
+            f"warning(s) in {what}"
+        )
 
     def as_dict(self) -> dict[str, object]:
         """The result as plain data for ``--json``."""
@@ -91,8 +94,11 @@ def validate(
         for entry in defs.datasets.values():
             problems += check_dataset(entry, root, rev)
     problems = _within(sorted(set(problems)), root, paths)
-    checked = {"models": len(defs.models), "datasets": len(defs.datasets),
-               "feature sets": len(defs.features)}
+    checked = {
+        "models": len(defs.models),
+        "datasets": len(defs.datasets),
+        "feature sets": len(defs.features),
+    }
     return Validation(problems, checked, time.perf_counter() - started)
 
 
@@ -106,9 +112,13 @@ def _within(problems: list[Problem], root: Path, paths: Sequence[Path]) -> list[
             prefixes.append(absolute.relative_to(root).as_posix())
         except ValueError:
             raise UserError(f"{p} is outside the repository {root}") from None
-    return [pr for pr in problems
-            if any(pr.path == x or pr.path.startswith(x.rstrip("/") + "/") or x == "."
-                   for x in prefixes)]
+    return [
+        pr
+        for pr in problems
+        if any(
+            pr.path == x or pr.path.startswith(x.rstrip("/") + "/") or x == "." for x in prefixes
+        )
+    ]
 
 
 @dataclass
@@ -125,12 +135,15 @@ class Training:
 
     def summary(self) -> str:
         """One line: how many were trained, found in the store, failed."""
-        counts = {s: sum(o.status == s for o in self.outcomes)
-                  for s in ("trained", "stored", "failed")}
+        counts = {
+            s: sum(o.status == s for o in self.outcomes) for s in ("trained", "stored", "failed")
+        }
         if not counts["trained"] and not counts["failed"]:
             return f"nothing to train: all {counts['stored']} model(s) already stored"
-        return (f"{counts['trained']} trained, {counts['stored']} already stored, "
-                f"{counts['failed']} failed in {self.seconds:.1f}s")
+        return (
+            f"{counts['trained']} trained, {counts['stored']} already stored, "
+            f"{counts['failed']} failed in {self.seconds:.1f}s"
+        )
 
     def as_dict(self) -> dict[str, object]:
         """Plain data for ``--json``."""
@@ -157,8 +170,10 @@ def train(
     defs = snap.definitions
     unknown = [m for m in models if m not in defs.models and m not in defs.invalid]
     if unknown:
-        raise UserError(f"unknown model(s): {', '.join(unknown)}; the models are: "
-                        f"{', '.join(sorted(defs.models)) or 'none'}")
+        raise UserError(
+            f"unknown model(s): {', '.join(unknown)}; the models are: "
+            f"{', '.join(sorted(defs.models)) or 'none'}"
+        )
     settings = defs.settings
     store = Store.open(settings.store.url, root)
     commit = _commit_of(root, rev)
@@ -185,8 +200,9 @@ def train(
     return Training(outcomes, time.perf_counter() - started)
 
 
-def _job(root: Path, rev: str | None, snap: Snapshot, name: str, fp: str,
-         commit: tuple[str, str]) -> TrainJob:
+def _job(
+    root: Path, rev: str | None, snap: Snapshot, name: str, fp: str, commit: tuple[str, str]
+) -> TrainJob:
     from engine.fingerprint import data_hash
 
     defs = snap.definitions
@@ -199,12 +215,19 @@ def _job(root: Path, rev: str | None, snap: Snapshot, name: str, fp: str,
     else:
         features = model.features
     return TrainJob(
-        root=root, rev=rev, model=model, features=features, dataset=dataset.spec,
-        dataset_file=dataset.path, fingerprint=fp,
+        root=root,
+        rev=rev,
+        model=model,
+        features=features,
+        dataset=dataset.spec,
+        dataset_file=dataset.path,
+        fingerprint=fp,
         data_hash=data_hash(dataset.spec, snap.files, snap.sklearn_version),
         store_url=defs.settings.store.url,
         allowed_estimators=tuple(defs.settings.allow_estimators),
-        commit=commit[0], author=commit[1])
+        commit=commit[0],
+        author=commit[1],
+    )
 
 
 def _commit_of(root: Path, rev: str | None) -> tuple[str, str]:
@@ -219,8 +242,9 @@ def _commit_of(root: Path, rev: str | None) -> tuple[str, str]:
     return sha, str(gitrepo.author_of(root, sha))
 
 
-def _run_jobs(jobs: list[TrainJob], workers: int,
-              progress: Callable[[Outcome], None] | None) -> list[Outcome]:
+def _run_jobs(
+    jobs: list[TrainJob], workers: int, progress: Callable[[Outcome], None] | None
+) -> list[Outcome]:
     from engine.train import run
 
     done: list[Outcome] = []
@@ -249,8 +273,9 @@ def stored_versions(root: Path, model: str | None = None) -> list[VersionRecord]
 
     defs, _ = read_definitions(root)
     if model is not None and model not in defs.models:
-        raise UserError(f"unknown model {model!r}; the models are: "
-                        f"{', '.join(sorted(defs.models)) or 'none'}")
+        raise UserError(
+            f"unknown model {model!r}; the models are: {', '.join(sorted(defs.models)) or 'none'}"
+        )
     return Store.open(defs.settings.store.url, root).versions(model)
 
 
@@ -268,8 +293,14 @@ def default_base(root: Path) -> str:
     raise UserError(f"no default branch {branch!r} to compare with: pass --base REV")
 
 
-def diff(root: Path, *, base: str | None = None, head: str | None = None,
-         vs: Sequence[str] = (), models: Sequence[str] = ()) -> Review:
+def diff(
+    root: Path,
+    *,
+    base: str | None = None,
+    head: str | None = None,
+    vs: Sequence[str] = (),
+    models: Sequence[str] = (),
+) -> Review:
     """Review the change from ``base`` to ``head``; the report goes to the local outbox."""
     from engine.review import review
 

@@ -66,8 +66,11 @@ def emit_json(data: Any) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--repo", type=click.Path(file_okay=False, path_type=Path),
-              help="The repository (default: the git repository around the current folder).")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The repository (default: the git repository around the current folder).",
+)
 @click.option("--traceback", is_flag=True, help="Show the full traceback of internal errors.")
 @click.version_option(package_name="mlops-engine", prog_name="mlops")
 @click.pass_context
@@ -84,8 +87,9 @@ def main(ctx: click.Context, repo: Path | None, traceback: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
 @click.pass_obj
 @boundary
-def validate(obj: Context, paths: tuple[Path, ...], rev: str | None, no_data: bool,
-             as_json: bool) -> None:
+def validate(
+    obj: Context, paths: tuple[Path, ...], rev: str | None, no_data: bool, as_json: bool
+) -> None:
     """Check definitions, references, estimators and data; report every problem at once."""
     from engine import api
 
@@ -112,8 +116,11 @@ def schemas(obj: Context, check: bool) -> None:
 
     folder = obj.root / "schemas"
     if check:
-        stale = [f for f, s in sch.generate().items()
-                 if not (folder / f).is_file() or (folder / f).read_text() != sch.render(s)]
+        stale = [
+            f
+            for f, s in sch.generate().items()
+            if not (folder / f).is_file() or (folder / f).read_text() != sch.render(s)
+        ]
         if stale:
             click.echo(f"out of date: {', '.join(stale)}; run `mlops schemas`", err=True)
             sys.exit(1)
@@ -126,8 +133,9 @@ def schemas(obj: Context, check: bool) -> None:
 @click.option("--base", required=True, help="The revision to compare against (e.g. origin/main).")
 @click.option("--head", help="The revision to plan (default: the working tree).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-@click.option("--matrix", is_flag=True, help="Print a GitHub Actions matrix of the models to "
-              "train.")
+@click.option(
+    "--matrix", is_flag=True, help="Print a GitHub Actions matrix of the models to train."
+)
 @click.pass_obj
 @boundary
 def plan(obj: Context, base: str, head: str | None, as_json: bool, matrix: bool) -> None:
@@ -151,13 +159,20 @@ def plan(obj: Context, base: str, head: str | None, as_json: bool, matrix: bool)
 @click.argument("models", nargs=-1)
 @click.option("--rev", help="Train the definitions at this git revision.")
 @click.option("--force", is_flag=True, help="Retrain even when the version is stored.")
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Models trained in parallel processes.")
+@click.option(
+    "--jobs",
+    "-j",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Models trained in parallel processes.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_obj
 @boundary
-def train(obj: Context, models: tuple[str, ...], rev: str | None, force: bool, jobs: int,
-          as_json: bool) -> None:
+def train(
+    obj: Context, models: tuple[str, ...], rev: str | None, force: bool, jobs: int, as_json: bool
+) -> None:
     """Train, evaluate and store every model version not already in the store."""
     from engine import api
     from engine.render import outcome_line
@@ -166,8 +181,9 @@ def train(obj: Context, models: tuple[str, ...], rev: str | None, force: bool, j
         click.echo(outcome_line(outcome), err=True)
 
     live = sys.stderr.isatty() and not as_json
-    result = api.train(obj.root, models, rev=rev, force=force, jobs=jobs,
-                       progress=progress if live else None)
+    result = api.train(
+        obj.root, models, rev=rev, force=force, jobs=jobs, progress=progress if live else None
+    )
     if as_json:
         emit_json(result.as_dict())
     else:
@@ -184,8 +200,7 @@ def train(obj: Context, models: tuple[str, ...], rev: str | None, force: bool, j
 @click.option("--csv", "as_csv", is_flag=True, help="Print the runs as CSV.")
 @click.pass_obj
 @boundary
-def runs(obj: Context, model: str | None, sort_by: str | None, as_json: bool,
-         as_csv: bool) -> None:
+def runs(obj: Context, model: str | None, sort_by: str | None, as_json: bool, as_csv: bool) -> None:
     """List stored versions with their params, metrics, data hash and commit."""
     from engine import api
     from engine.runs import runs_table, to_csv
@@ -203,16 +218,29 @@ def runs(obj: Context, model: str | None, sort_by: str | None, as_json: bool,
 
 @main.command()
 @click.argument("models", nargs=-1)
-@click.option("--base", help="The revision to compare against (default: the merge base with "
-              "the default branch).")
+@click.option(
+    "--base",
+    help="The revision to compare against (default: the merge base with the default branch).",
+)
 @click.option("--head", help="The revision to review (default: the working tree).")
-@click.option("--vs", "vs", multiple=True, help="Compare with what this environment runs "
-              "(repeatable; default: every environment whose branch exists).")
+@click.option(
+    "--vs",
+    "vs",
+    multiple=True,
+    help="Compare with what this environment runs "
+    "(repeatable; default: every environment whose branch exists).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
 @click.pass_obj
 @boundary
-def diff(obj: Context, models: tuple[str, ...], base: str | None, head: str | None,
-         vs: tuple[str, ...], as_json: bool) -> None:
+def diff(
+    obj: Context,
+    models: tuple[str, ...],
+    base: str | None,
+    head: str | None,
+    vs: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Compare metrics of the changed models: base vs head vs each environment."""
     from engine import api
 

@@ -56,6 +56,7 @@ def lower_is_better(metric: str) -> bool:
         return True
     return metric.removeprefix("cv_") in LOWER_IS_BETTER
 
+
 METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
     "classification": CLASSIFICATION_METRICS,
     "regression": REGRESSION_METRICS,
@@ -109,16 +110,18 @@ class Source(Strict):
     @model_validator(mode="after")
     def _one(self) -> Source:
         if (self.sklearn is None) == (self.path is None):
-            raise ValueError("give exactly one of 'sklearn' (a loader) or 'path' (a DVC-tracked "
-                             "file)")
+            raise ValueError(
+                "give exactly one of 'sklearn' (a loader) or 'path' (a DVC-tracked file)"
+            )
         return self
 
 
 def check_repo_path(value: str) -> str:
     """Refuse paths that are absolute or leave the repository; return the normal form."""
     if not value or "\\" in value or "\0" in value or re.match(r"^[A-Za-z]:", value):
-        raise ValueError(f"{value!r} is not a repository-relative path: use a path like "
-                         "data/file.csv")
+        raise ValueError(
+            f"{value!r} is not a repository-relative path: use a path like data/file.csv"
+        )
     path = PurePosixPath(value)
     if path.is_absolute():
         raise ValueError(f"{value!r} is absolute: use a path relative to the repository root")
@@ -305,9 +308,7 @@ FeaturesRef = Annotated[
     Annotated[str, Tag("name"), Field(pattern=NAME_PATTERN)]
     | Annotated[FeatureSpec, Tag("inline")]
     | Annotated[None, Tag("none")],
-    Discriminator(
-        lambda v: "none" if v is None else "name" if isinstance(v, str) else "inline"
-    ),
+    Discriminator(lambda v: "none" if v is None else "name" if isinstance(v, str) else "inline"),
 ]
 
 
@@ -322,7 +323,8 @@ class Model(Prose):
     task: Task
     estimator: Estimator
     metrics: list[str] = Field(
-        min_length=1, description="Metrics computed on the test split.",
+        min_length=1,
+        description="Metrics computed on the test split.",
         examples=[["accuracy", "f1", "roc_auc"]],
     )
     primary_metric: str = Field(description="The metric a version is judged by.")
@@ -366,10 +368,13 @@ class Environment(Strict):
     @classmethod
     def _who(cls, value: list[str]) -> list[str]:
         for item in value:
-            if item not in PERMISSIONS and not re.match(r"^@[A-Za-z0-9-]+(/[A-Za-z0-9_.-]+)?$",
-                                                        item):
-                raise ValueError(f"{item!r} is neither a permission ({', '.join(PERMISSIONS)}) "
-                                 "nor @user or @org/team")
+            if item not in PERMISSIONS and not re.match(
+                r"^@[A-Za-z0-9-]+(/[A-Za-z0-9_.-]+)?$", item
+            ):
+                raise ValueError(
+                    f"{item!r} is neither a permission ({', '.join(PERMISSIONS)}) "
+                    "nor @user or @org/team"
+                )
         return value
 
 

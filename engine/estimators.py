@@ -30,8 +30,8 @@ def check_estimators(defs: Definitions, catalog: Catalog) -> list[Problem]:
                         out.append(_problem(entry, ("search", "space", name, i), issue))
         if isinstance(model.features, FeatureSpec):
             out += _steps(entry, ("features",), model.features, catalog)
-    for entry in defs.features.values():
-        out += _steps(entry, (), entry.spec, catalog)
+    for feature_set in defs.features.values():
+        out += _steps(feature_set, (), feature_set.spec, catalog)
     return out
 
 
@@ -45,8 +45,9 @@ def _steps(entry: Entry[object], at: Path, spec: FeatureSpec, catalog: Catalog) 
     return out
 
 
-def _locate(entry: Entry[object], at: Path, issues: list[Issue], *, has_params: bool
-            ) -> list[Problem]:
+def _locate(
+    entry: Entry[object], at: Path, issues: list[Issue], *, has_params: bool
+) -> list[Problem]:
     out = []
     for issue in issues:
         key: Path = issue.key
@@ -58,5 +59,4 @@ def _locate(entry: Entry[object], at: Path, issues: list[Issue], *, has_params: 
 
 def _problem(entry: Entry[object], loc: Path, issue: Issue) -> Problem:
     line, col = entry.doc.where(loc)
-    return Problem(entry.path, line, col, issue.message, severity=issue.severity,
-                   rule="estimator")
+    return Problem(entry.path, line, col, issue.message, severity=issue.severity, rule="estimator")

@@ -68,8 +68,9 @@ def compute(
     return out
 
 
-def _one(m: Any, name: str, y_true: Any, y_pred: Any, proba: Any, classes: Any,
-         pos_label: Any) -> float | None:
+def _one(
+    m: Any, name: str, y_true: Any, y_pred: Any, proba: Any, classes: Any, pos_label: Any
+) -> float | None:
     if name == "accuracy":
         return float(m.accuracy_score(y_true, y_pred))
     if name == "balanced_accuracy":
@@ -78,8 +79,9 @@ def _one(m: Any, name: str, y_true: Any, y_pred: Any, proba: Any, classes: Any,
         func = {"precision": m.precision_score, "recall": m.recall_score, "f1": m.f1_score}[name]
         return float(func(y_true, y_pred, pos_label=pos_label, zero_division=0))
     if name.endswith("_macro"):
-        func = {"precision": m.precision_score, "recall": m.recall_score,
-                "f1": m.f1_score}[name.removesuffix("_macro")]
+        func = {"precision": m.precision_score, "recall": m.recall_score, "f1": m.f1_score}[
+            name.removesuffix("_macro")
+        ]
         return float(func(y_true, y_pred, average="macro", zero_division=0))
     if name == "roc_auc":
         if proba is None or len(set(y_true.tolist())) < 2:

@@ -236,6 +236,61 @@ def run_git(
 
     ``identity`` sets both author and committer (the engine commits as itself).
     """
+    done = subprocess.run(
+        _git_command(args),
+        cwd=cwd,
+        env=_git_env(identity),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise _failed(cwd, args, done.stderr or done.stdout)
+    return done
+
+
+def read_blobs(root: Path, names: Sequence[str]) -> list[bytes | None]:
+    """The content of each ``<rev>:<path>`` in ``names`` (None where absent), in one git call."""
+    if not names:
+        return []
+    if any("\n" in name for name in names):
+        raise GitError("an object name holds a line break")
+    args = ("cat-file", "--batch")
+    done = subprocess.run(
+        _git_command(args),
+        cwd=root,
+        env=_git_env(None),
+        input="".join(f"{name}\n" for name in names).encode(),
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise _failed(root, args, done.stderr.decode("utf-8", "replace"))
+    out: list[bytes | None] = []
+    buf, pos = done.stdout, 0
+    for _ in names:
+        end = buf.index(b"\n", pos)
+        header = buf[pos:end].split(b" ")
+        pos = end + 1
+        if len(header) != 3 or header[1] != b"blob":  # "<name> missing", a tree, ambiguous
+            if len(header) == 3:
+                pos += int(header[2]) + 1
+            out.append(None)
+            continue
+        size = int(header[2])
+        out.append(buf[pos : pos + size])
+        pos += size + 1
+    return out
+
+
+def _git_command(args: Sequence[str]) -> list[str]:
+    return ["git", *[item for key, value in _HERMETIC for item in ("-c", f"{key}={value}")], *args]
+
+
+def _git_env(identity: Author | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _REDIRECTS}
     env.update(LC_ALL="C", GIT_TERMINAL_PROMPT="0", GCM_INTERACTIVE="never")
     env["GIT_LFS_SKIP_SMUDGE"] = "1"
@@ -243,20 +298,12 @@ def run_git(
         for role in ("AUTHOR", "COMMITTER"):
             env[f"GIT_{role}_NAME"] = identity.name
             env[f"GIT_{role}_EMAIL"] = identity.email
-    options = [item for key, value in _HERMETIC for item in ("-c", f"{key}={value}")]
-    done = subprocess.run(
-        ["git", *options, *args],
-        cwd=cwd,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()
-        raise GitError(f"`git {args[0]}` failed in {cwd}: {' / '.join(detail[-3:]) or 'no output'}")
-    return done
+    return env
+
+
+def _failed(cwd: Path, args: Sequence[str], output: str) -> GitError:
+    detail = output.strip().splitlines()
+    return GitError(f"`git {args[0]}` failed in {cwd}: {' / '.join(detail[-3:]) or 'no output'}")
 
 
 @contextmanager
@@ -312,4 +359,11 @@ def remotes(root: Path) -> list[str]:
     return run_git(root, "remote").stdout.split()
 
 
-__all__ += ["checked_out_branches", "ref_sha", "remotes", "run_git", "temporary_worktree"]
+__all__ += [
+    "checked_out_branches",
+    "read_blobs",
+    "ref_sha",
+    "remotes",
+    "run_git",
+    "temporary_worktree",
+]

@@ -22,7 +22,7 @@ from engine.definitions import KINDS, Dataset, FeatureSet, Model, Project, kind_
 from engine.errors import Problem
 from engine.yamlfile import Located, YamlProblem, parse
 
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)
 
 
 @dataclass(frozen=True)
@@ -78,19 +78,31 @@ def _register(defs: Definitions, kind: str, entry: Entry[Any]) -> None:
     if kind == "project":
         defs.project = entry
         return
-    table: dict[str, Entry[Any]] = {
-        "dataset": defs.datasets, "feature-set": defs.features, "model": defs.models
-    }[kind]
+    tables: dict[str, dict[str, Any]] = {
+        "dataset": defs.datasets,
+        "feature-set": defs.features,
+        "model": defs.models,
+    }
+    table = tables[kind]
     name = entry.spec.name
     stem = PurePosixPath(entry.path).stem
     if stem != name:
-        defs.problems.append(entry.doc.problem(
-            ("name",), f"name {name!r} does not match the file name: rename the file to "
-            f"{name}.yaml or set name: {stem}", rule="file-name"))
+        defs.problems.append(
+            entry.doc.problem(
+                ("name",),
+                f"name {name!r} does not match the file name: rename the file to "
+                f"{name}.yaml or set name: {stem}",
+                rule="file-name",
+            )
+        )
     if name in table:
-        defs.problems.append(entry.doc.problem(
-            ("name",), f"{kind} {name!r} is already defined in {table[name].path}: names must "
-            "be unique", rule="duplicate-name"))
+        defs.problems.append(
+            entry.doc.problem(
+                ("name",),
+                f"{kind} {name!r} is already defined in {table[name].path}: names must be unique",
+                rule="duplicate-name",
+            )
+        )
         return
     table[name] = entry
 
@@ -103,8 +115,14 @@ def _declared_name(doc: Located) -> str | None:
 def _validate(kind: str, doc: Located) -> tuple[Any, list[Problem]]:
     model = KINDS[kind]
     if not isinstance(doc.value, dict):
-        return None, [doc.problem((), f"a {kind} definition is a mapping of keys to values, "
-                                  f"not a {type(doc.value).__name__}", rule="schema")]
+        return None, [
+            doc.problem(
+                (),
+                f"a {kind} definition is a mapping of keys to values, "
+                f"not a {type(doc.value).__name__}",
+                rule="schema",
+            )
+        ]
     try:
         return model.model_validate(doc.value), []
     except ValidationError as exc:
@@ -119,7 +137,8 @@ def _problems(model: type[BaseModel], doc: Located, errors: Iterable[Any]) -> li
         if loc in seen:  # one per node: union members report the same place twice
             continue
         seen[loc] = doc.problem(
-            loc, message, key=err["type"] in ("extra_forbidden", "missing"), rule="schema")
+            loc, message, key=err["type"] in ("extra_forbidden", "missing"), rule="schema"
+        )
     return list(seen.values())
 
 
@@ -127,9 +146,9 @@ def _document_path(value: Any, loc: tuple[Any, ...], *, keep_last: bool) -> tupl
     """Drop pydantic's union tags from ``loc`` so it names nodes of the document."""
     out: list[Any] = []
     for i, part in enumerate(loc):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+        in_dict = isinstance(value, dict) and part in value
+        in_list = isinstance(value, list) and isinstance(part, int) and part < len(value)
+        if in_dict or in_list:
             value = value[part]
         elif keep_last and i == len(loc) - 1:
             pass
@@ -146,8 +165,11 @@ def _message(model: type[BaseModel], loc: tuple[Any, ...], err: Mapping[str, Any
         key = str(loc[-1])
         allowed = allowed_keys(model, loc[:-1])
         hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        suffix = f"; did you mean {hint[0]!r}?" if hint else (
-            f"; allowed keys: {', '.join(sorted(allowed))}" if allowed else "")
+        suffix = (
+            f"; did you mean {hint[0]!r}?"
+            if hint
+            else (f"; allowed keys: {', '.join(sorted(allowed))}" if allowed else "")
+        )
         return f"unknown key {where!r}{suffix}"
     if kind == "missing":
         return f"missing required key {where!r}"

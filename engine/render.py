@@ -26,8 +26,11 @@ def plan_text(plan: Plan) -> str:
     lines += [p.render() for p in plan.problems]
     affected = len(plan.to_train)
     unchanged = sum(m.status == "unchanged" for m in plan.models)
-    lines.append(f"{affected} model(s) to train, {unchanged} unchanged" if affected
-                 else f"nothing to train: {unchanged} model(s) unchanged")
+    lines.append(
+        f"{affected} model(s) to train, {unchanged} unchanged"
+        if affected
+        else f"nothing to train: {unchanged} model(s) unchanged"
+    )
     return "\n".join(lines)
 
 

@@ -50,11 +50,18 @@ class Review:
         return {
             "ok": self.ok,
             "verdict": self.verdict,
-            "models": [{"model": c.model, "status": c.status, "verdict": c.verdict,
-                        "base_version": c.base_version, "head_version": c.head_version,
-                        "gates": [dataclasses.asdict(g) for g in c.gates],
-                        "metrics": [dataclasses.asdict(d) for d in c.vs_base.diffs]}
-                       for c in self.comparisons],
+            "models": [
+                {
+                    "model": c.model,
+                    "status": c.status,
+                    "verdict": c.verdict,
+                    "base_version": c.base_version,
+                    "head_version": c.head_version,
+                    "gates": [dataclasses.asdict(g) for g in c.gates],
+                    "metrics": [dataclasses.asdict(d) for d in c.vs_base.metrics],
+                }
+                for c in self.comparisons
+            ],
             "problems": [p.as_dict() for p in self.problems],
             "failures": [o.as_dict() for o in self.failures],
         }
@@ -85,8 +92,10 @@ def review(
     project = head_defs.settings
     unknown_envs = [e for e in vs if e not in project.environments]
     if unknown_envs:
-        raise UserError(f"unknown environment(s) {', '.join(unknown_envs)}: mlops/project.yaml "
-                        f"defines {', '.join(project.environments) or 'none'}")
+        raise UserError(
+            f"unknown environment(s) {', '.join(unknown_envs)}: mlops/project.yaml "
+            f"defines {', '.join(project.environments) or 'none'}"
+        )
     envs = {e: project.environments[e] for e in (vs or project.environments)}
     head_run = api.train(root, [n for n in names if n in head_defs.models], rev=plan.head_commit)
     base_run = api.train(root, [n for n in names if n in base_defs.models], rev=plan.base_commit)
@@ -104,32 +113,54 @@ def review(
             continue
         rescored, reason = False, ""
         if head_ev is not None and base_ev is not None:
-            base_ev, rescored, reason = _paired(root, store, plan.head_commit, head_ev, base_ev,
-                                                head_defs, name)
+            base_ev, rescored, reason = _paired(
+                root, store, plan.head_commit, head_ev, base_ev, head_defs, name
+            )
         environments: dict[str, Evaluation | None] = {}
         for env, pinned in pins.items():
             pin = pinned.get(name)
             env_ev = _stored_evaluation(store, name, pin.fingerprint, primary) if pin else None
             if env_ev is not None and head_ev is not None:
-                env_ev, _, _ = _paired(root, store, plan.head_commit, head_ev, env_ev,
-                                       head_defs, name)
+                env_ev, _, _ = _paired(
+                    root, store, plan.head_commit, head_ev, env_ev, head_defs, name
+                )
             environments[env] = env_ev
-        comparisons.append(compare_model(
-            head_ev, base_ev, metrics=_metrics(spec), primary_metric=spec.primary_metric
-            if spec else None, gates=spec.gates if spec else None, environments=environments,
-            rescored=rescored, reason=reason))
+        comparisons.append(
+            compare_model(
+                head_ev,
+                base_ev,
+                metrics=_metrics(spec),
+                primary_metric=spec.primary_metric if spec else None,
+                gates=spec.gates if spec else None,
+                environments=environments,
+                rescored=rescored,
+                reason=reason,
+            )
+        )
     failures = [o for o in (*head_run.outcomes, *base_run.outcomes) if o.status == "failed"]
-    failed_problems = [Problem(head_defs.models[o.model].path if o.model in head_defs.models
-                               else "mlops/models", 0, 0, f"{o.model}: {o.reason}",
-                               rule="training") for o in head_run.failed]
+    failed_problems = [
+        Problem(
+            head_defs.models[o.model].path if o.model in head_defs.models else "mlops/models",
+            0,
+            0,
+            f"{o.model}: {o.reason}",
+            rule="training",
+        )
+        for o in head_run.failed
+    ]
     problems = sorted({*plan.problems, *(p for m in plan.models for p in m.problems)})
-    markdown = render(ReportInput(
-        comparisons=comparisons, marker=marker,
-        validation=[p for p in problems if p.rule != "data"],
-        data_checks=[p for p in problems if p.rule == "data"],
-        training_failures=failed_problems, base_label=_label(plan.base_commit),
-        head_label=_label(plan.head_commit) if plan.head_commit else "working tree",
-        summary_url=summary_url))
+    markdown = render(
+        ReportInput(
+            comparisons=comparisons,
+            marker=marker,
+            validation=[p for p in problems if p.rule != "data"],
+            data_checks=[p for p in problems if p.rule == "data"],
+            training_failures=failed_problems,
+            base_label=_label(plan.base_commit),
+            head_label=_label(plan.head_commit) if plan.head_commit else "working tree",
+            summary_url=summary_url,
+        )
+    )
     verdict = overall(comparisons) if comparisons else "pass"
     return Review(markdown, verdict, comparisons, problems, failures)
 
@@ -155,15 +186,17 @@ def _metrics(spec: Model | None) -> list[str] | None:
     return metric_names(spec)
 
 
-def _evaluation(store: Store, name: str, outcome: Outcome | None, primary: str
-                ) -> Evaluation | None:
+def _evaluation(
+    store: Store, name: str, outcome: Outcome | None, primary: str
+) -> Evaluation | None:
     if outcome is None or outcome.status == "failed":
         return None
     return _stored_evaluation(store, name, outcome.fingerprint, primary)
 
 
-def _stored_evaluation(store: Store, name: str, fingerprint: str, primary: str = ""
-                       ) -> Evaluation | None:
+def _stored_evaluation(
+    store: Store, name: str, fingerprint: str, primary: str = ""
+) -> Evaluation | None:
     """A stored version as an :class:`Evaluation` (predictions, profile, history)."""
     from engine.compare import DataProfile, Evaluation
     from engine.train import PROFILE_FILE
@@ -189,10 +222,20 @@ def _stored_evaluation(store: Store, name: str, fingerprint: str, primary: str =
     # Earlier versions, oldest first; the comparison appends this one.
     others = [r for r in store.versions(name) if r.fingerprint != fingerprint][: HISTORY - 1]
     history = [(r.version, r.metrics.get(primary)) for r in reversed(others)]
-    return Evaluation(model=name, version=record.version, task=record.task,  # type: ignore[arg-type]
-                      metrics=dict(record.metrics), row_ids=table["row_id"],
-                      y_true=table["y_true"], y_pred=table["y_pred"], proba=proba,
-                      classes=classes, params=dict(record.params), data=data, history=history)
+    return Evaluation(
+        model=name,
+        version=record.version,
+        task=record.task,  # type: ignore[arg-type]
+        metrics=dict(record.metrics),
+        row_ids=table["row_id"],
+        y_true=table["y_true"],
+        y_pred=table["y_pred"],
+        proba=proba,
+        classes=classes,
+        params=dict(record.params),
+        data=data,
+        history=history,
+    )
 
 
 class _Summary:
@@ -202,35 +245,55 @@ class _Summary:
         from types import SimpleNamespace
 
         self.rows = raw["rows"]
-        self.columns = [SimpleNamespace(**{**c, "top": [tuple(t) for t in c.get("top", [])]})
-                        for c in raw["columns"]]
+        self.columns = [
+            SimpleNamespace(**{**c, "top": [tuple(t) for t in c.get("top", [])]})
+            for c in raw["columns"]
+        ]
 
 
 def _read_parquet(path: Path) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    return {name: table.column(name).to_numpy(zero_copy_only=False)
-            for name in table.column_names}
+    return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
 
 
-def _paired(root: Path, store: Store, head_rev: str | None, head: Evaluation,
-            other: Evaluation, defs: Any, name: str) -> tuple[Evaluation, bool, str]:
+def _paired(
+    root: Path,
+    store: Store,
+    head_rev: str | None,
+    head: Evaluation,
+    other: Evaluation,
+    defs: Any,
+    name: str,
+) -> tuple[Evaluation, bool, str]:
     """``other`` scored on the head's test rows: as stored when the rows match, else rescored."""
     from engine.significance import NotPaired, aligned
 
     if not isinstance(aligned(other, head), NotPaired):
         return other, False, ""
     try:
-        return _rescore(root, store, head_rev, head, other, defs, name), True, (
-            f"the test rows changed, so {other.version} was scored again on "
-            f"{head.version}'s test set")
+        return (
+            _rescore(root, store, head_rev, head, other, defs, name),
+            True,
+            (
+                f"the test rows changed, so {other.version} was scored again on "
+                f"{head.version}'s test set"
+            ),
+        )
     except UserError as exc:
         return other, False, f"not comparable: {exc}"
 
 
-def _rescore(root: Path, store: Store, head_rev: str | None, head: Evaluation,
-             other: Evaluation, defs: Any, name: str) -> Evaluation:
+def _rescore(
+    root: Path,
+    store: Store,
+    head_rev: str | None,
+    head: Evaluation,
+    other: Evaluation,
+    defs: Any,
+    name: str,
+) -> Evaluation:
     import dataclasses
 
     import numpy as np
@@ -244,13 +307,23 @@ def _rescore(root: Path, store: Store, head_rev: str | None, head: Evaluation,
     frame = data.to_frame(data.load_table(dataset, root, head_rev))
     if dataset.id_column:
         frame = frame.set_index(dataset.id_column, drop=False)
-    rows = frame.loc[list(head.row_ids)]
+    rows = frame.loc[np.asarray(head.row_ids).tolist()]
     inputs = rows.drop(columns=[c for c in (dataset.target, dataset.id_column) if c])
     y_true = np.asarray(rows[dataset.target])
     y_pred = model.predict(inputs)
-    proba = model.predict_proba(inputs) if spec.task == "classification" and hasattr(
-        model, "predict_proba") else None
+    proba = (
+        model.predict_proba(inputs)
+        if spec.task == "classification" and hasattr(model, "predict_proba")
+        else None
+    )
     classes = list(model.classes_) if proba is not None else None
     metrics = evaluate.compute(list(other.metrics), y_true, np.asarray(y_pred), proba, classes)
-    return dataclasses.replace(other, metrics=metrics, row_ids=head.row_ids, y_true=y_true,
-                               y_pred=np.asarray(y_pred), proba=proba, classes=classes)
+    return dataclasses.replace(
+        other,
+        metrics=metrics,
+        row_ids=head.row_ids,
+        y_true=y_true,
+        y_pred=np.asarray(y_pred),
+        proba=proba,
+        classes=classes,
+    )

@@ -9,8 +9,8 @@ YAML node so that later checks (schema, cross-references, data) can point at it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -74,8 +74,14 @@ def parse(data: bytes, path: str) -> Located:
     """Parse one YAML document from ``data``; raise :class:`YamlProblem` when it can't."""
     if len(data) > MAX_BYTES:
         raise YamlProblem(
-            Problem(path, 1, 1, f"file is {len(data):,} bytes; definitions are limited to "
-                    f"{MAX_BYTES:,} bytes (1 MiB): split it or move data out of it", rule="size")
+            Problem(
+                path,
+                1,
+                1,
+                f"file is {len(data):,} bytes; definitions are limited to "
+                f"{MAX_BYTES:,} bytes (1 MiB): split it or move data out of it",
+                rule="size",
+            )
         )
     try:
         text = data.decode("utf-8")
@@ -83,33 +89,51 @@ def parse(data: bytes, path: str) -> Located:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise YamlProblem(
-            Problem(path, line, col, f"not valid UTF-8 (byte 0x{data[exc.start]:02x}): "
-                    "save the file as UTF-8", rule="encoding")
+            Problem(
+                path,
+                line,
+                col,
+                f"not valid UTF-8 (byte 0x{data[exc.start]:02x}): save the file as UTF-8",
+                rule="encoding",
+            )
         ) from None
     if not text.strip() or all(
         not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
     ):
-        raise YamlProblem(Problem(path, 1, 1, "file is empty: write a definition or delete the "
-                                  "file", rule="empty"))
+        raise YamlProblem(
+            Problem(
+                path, 1, 1, "file is empty: write a definition or delete the file", rule="empty"
+            )
+        )
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = exc.problem or exc.context or "invalid YAML"
-        raise YamlProblem(Problem(path, line, col, f"invalid YAML: {reason}",
-                                  rule="syntax")) from None
+        raise YamlProblem(
+            Problem(path, line, col, f"invalid YAML: {reason}", rule="syntax")
+        ) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(Problem(path, 1, 1, f"invalid YAML: {exc}", rule="syntax")) from None
     nodes = [n for n in nodes if n is not None and not _is_null(n)]
     if not nodes:
-        raise YamlProblem(Problem(path, 1, 1, "file is empty: write a definition or delete the "
-                                  "file", rule="empty"))
+        raise YamlProblem(
+            Problem(
+                path, 1, 1, "file is empty: write a definition or delete the file", rule="empty"
+            )
+        )
     if len(nodes) > 1:
         second = nodes[1].start_mark
-        raise YamlProblem(Problem(path, second.line + 1, second.column + 1,
-                                  "more than one YAML document: keep one definition per file",
-                                  rule="syntax"))
+        raise YamlProblem(
+            Problem(
+                path,
+                second.line + 1,
+                second.column + 1,
+                "more than one YAML document: keep one definition per file",
+                rule="syntax",
+            )
+        )
     doc = Located(path, None, text=text)
     doc.value = _convert(nodes[0], (), doc, set())
     return doc
@@ -120,26 +144,55 @@ def _convert(node: yaml.Node, loc: Path, doc: Located, seen: set[int]) -> Any:
     here = (mark.line + 1, mark.column + 1)
     if id(node) in seen:
         line, col = _first_alias(doc) or here
-        raise YamlProblem(Problem(doc.path, line, col, "YAML aliases are not allowed in "
-                                  "definitions: write the value out", rule="alias"))
+        raise YamlProblem(
+            Problem(
+                doc.path,
+                line,
+                col,
+                "YAML aliases are not allowed in definitions: write the value out",
+                rule="alias",
+            )
+        )
     seen.add(id(node))
     doc.values[loc] = here
     if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
-        raise YamlProblem(Problem(doc.path, *here, f"YAML tag {node.tag!r} is not allowed: use "
-                                  "a plain value", rule="tag"))
+        raise YamlProblem(
+            Problem(
+                doc.path,
+                *here,
+                f"YAML tag {node.tag!r} is not allowed: use a plain value",
+                rule="tag",
+            )
+        )
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            if (
+                not isinstance(key_node, yaml.ScalarNode)
+                or key_node.tag == "tag:yaml.org,2002:merge"
+            ):
                 k = key_node.start_mark
-                raise YamlProblem(Problem(doc.path, k.line + 1, k.column + 1,
-                                          "keys must be plain strings (no merge keys or "
-                                          "complex keys)", rule="syntax"))
+                raise YamlProblem(
+                    Problem(
+                        doc.path,
+                        k.line + 1,
+                        k.column + 1,
+                        "keys must be plain strings (no merge keys or complex keys)",
+                        rule="syntax",
+                    )
+                )
             key = str(_scalar(key_node, doc))
             k = key_node.start_mark
             if key in out:
-                raise YamlProblem(Problem(doc.path, k.line + 1, k.column + 1,
-                                          f"duplicate key {key!r}: keep one", rule="duplicate-key"))
+                raise YamlProblem(
+                    Problem(
+                        doc.path,
+                        k.line + 1,
+                        k.column + 1,
+                        f"duplicate key {key!r}: keep one",
+                        rule="duplicate-key",
+                    )
+                )
             doc.keys[(*loc, key)] = (k.line + 1, k.column + 1)
             out[key] = _convert(value_node, (*loc, key), doc, seen)
         return out
@@ -151,7 +204,7 @@ def _convert(node: yaml.Node, loc: Path, doc: Located, seen: set[int]) -> Any:
 def _first_alias(doc: Located) -> tuple[int, int] | None:
     # Composing shares aliased nodes, so the alias's own position needs the event stream.
     for event in yaml.parse(doc.text, Loader=_Loader):
-        if isinstance(event, yaml.AliasEvent):
+        if isinstance(event, yaml.AliasEvent) and event.start_mark is not None:
             return event.start_mark.line + 1, event.start_mark.column + 1
     return None
 
@@ -159,10 +212,17 @@ def _first_alias(doc: Located) -> tuple[int, int] | None:
 def _scalar(node: yaml.Node, doc: Located) -> Any:
     if node.tag not in _SCALAR_TAGS:
         m = node.start_mark
-        raise YamlProblem(Problem(doc.path, m.line + 1, m.column + 1,
-                                  f"YAML tag {node.tag!r} is not allowed: use a plain value",
-                                  rule="tag"))
-    if node.tag == "tag:yaml.org,2002:str" and not node.style and _EXPONENT.match(node.value):
+        raise YamlProblem(
+            Problem(
+                doc.path,
+                m.line + 1,
+                m.column + 1,
+                f"YAML tag {node.tag!r} is not allowed: use a plain value",
+                rule="tag",
+            )
+        )
+    plain = not getattr(node, "style", None)
+    if node.tag == "tag:yaml.org,2002:str" and plain and _EXPONENT.match(node.value):
         return float(node.value)
     return _constructor.construct_object(node)
 

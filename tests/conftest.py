@@ -22,8 +22,9 @@ MLOPS = Path(sys.executable).parent / "mlops"
 
 def git(cwd: Path, *args: str) -> str:
     """Run git in ``cwd``; return its stdout."""
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def init_repo(path: Path, *, examples: bool = True) -> Path:
@@ -58,11 +59,13 @@ Runner = Callable[..., subprocess.CompletedProcess[str]]
 def mlops() -> Runner:
     """Run the ``mlops`` command: ``mlops("validate", cwd=repo)``."""
 
-    def run(*args: str, cwd: Path, env: dict[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         full = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
         full.update(env or {})
-        return subprocess.run([str(MLOPS), *args], cwd=cwd, env=full, capture_output=True,
-                              text=True, timeout=timeout)
+        return subprocess.run(
+            [str(MLOPS), *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout
+        )
 
     return run

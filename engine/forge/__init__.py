@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from engine.errors import UserError
 
@@ -134,6 +134,7 @@ class Dispatch:
     inputs: Mapping[str, str] = field(default_factory=dict)
 
 
+@runtime_checkable
 class Forge(Protocol):
     """What the engine needs from a code host; every method is one logical operation."""
 

@@ -38,8 +38,13 @@ def test_the_corpus_gets_every_problem_located_at_once(repo, mlops, tmp_path):
 
 def test_annotations_under_github_actions(repo, mlops):
     add_corpus(repo)
-    result = mlops("validate", "--no-data", "mlops/models/os-system.yaml", cwd=repo,
-                   env={"GITHUB_ACTIONS": "true"})
+    result = mlops(
+        "validate",
+        "--no-data",
+        "mlops/models/os-system.yaml",
+        cwd=repo,
+        env={"GITHUB_ACTIONS": "true"},
+    )
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
         "mlops/models/os-system.yaml:5:10: error: 'os.system' is not an allowed estimator: use a "
@@ -56,15 +61,20 @@ def test_json_output_is_the_same_problems_as_data(repo, mlops):
     result = mlops("validate", "--no-data", "--json", cwd=repo)
     data = json.loads(result.stdout)
     assert data["ok"] is False
-    rendered = [f"{p['path']}:{p['line']}:{p['col']}: {p['severity']}: {p['message']}"
-                for p in data["problems"]]
+    rendered = [
+        f"{p['path']}:{p['line']}:{p['col']}: {p['severity']}: {p['message']}"
+        for p in data["problems"]
+    ]
     assert "\n".join(rendered) + "\n" == (CORPUS / "expected.txt").read_text()
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"name: m\n" + "é".encode("latin-1"), "not valid UTF-8"),
-    (b"a: " + b"x" * (1024 * 1024 + 1), "definitions are limited to 1,048,576 bytes"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"name: m\n" + "é".encode("latin-1"), "not valid UTF-8"),
+        (b"a: " + b"x" * (1024 * 1024 + 1), "definitions are limited to 1,048,576 bytes"),
+    ],
+)
 def test_unreadable_files_are_refused_with_a_location(repo, mlops, content, message):
     (repo / "mlops" / "models" / "m.yaml").write_bytes(content)
     result = mlops("validate", "--no-data", cwd=repo)

@@ -1,7 +1,7 @@
 """Loading definitions: schema errors located on their node, names, did-you-mean hints."""
 
-from engine.loading import allowed_keys, load
 from engine.definitions import Model
+from engine.loading import allowed_keys, load
 
 IRIS = b"""name: iris
 source: {sklearn: load_iris}
@@ -21,8 +21,13 @@ def rendered(files):
 
 
 def test_valid_definitions_load_into_typed_models():
-    defs = load({"mlops/datasets/iris.yaml": IRIS, "mlops/models/m.yaml": MODEL,
-                 "README.md": b"not a definition"})
+    defs = load(
+        {
+            "mlops/datasets/iris.yaml": IRIS,
+            "mlops/models/m.yaml": MODEL,
+            "README.md": b"not a definition",
+        }
+    )
     assert defs.problems == []
     assert defs.models["m"].spec.estimator.class_ == "sklearn.linear_model.LogisticRegression"
     assert defs.datasets["iris"].spec.split.test_size == 0.25
@@ -55,8 +60,10 @@ def test_file_name_must_match_the_name():
 
 def test_duplicate_names_across_files():
     problems = rendered({"mlops/models/m.yaml": MODEL, "mlops/models/m.yml": MODEL})
-    assert "mlops/models/m.yml:1:7: error: model 'm' is already defined in " \
-           "mlops/models/m.yaml: names must be unique" in problems
+    assert (
+        "mlops/models/m.yml:1:7: error: model 'm' is already defined in "
+        "mlops/models/m.yaml: names must be unique" in problems
+    )
 
 
 def test_a_list_where_a_mapping_belongs():

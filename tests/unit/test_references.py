@@ -20,23 +20,29 @@ def problems(files):
 
 
 def model(extra: str = "", dataset: str = "iris") -> bytes:
-    return (f"name: m\ndataset: {dataset}\ntask: classification\n"
-            "estimator: {class: sklearn.linear_model.LogisticRegression}\n"
-            "metrics: [accuracy]\nprimary_metric: accuracy\n" + extra).encode()
+    return (
+        f"name: m\ndataset: {dataset}\ntask: classification\n"
+        "estimator: {class: sklearn.linear_model.LogisticRegression}\n"
+        "metrics: [accuracy]\nprimary_metric: accuracy\n" + extra
+    ).encode()
 
 
 def test_unknown_dataset_with_hint():
-    assert problems({"mlops/datasets/iris.yaml": IRIS, "mlops/models/m.yaml": model(
-        dataset="iriss")}) == [
+    assert problems(
+        {"mlops/datasets/iris.yaml": IRIS, "mlops/models/m.yaml": model(dataset="iriss")}
+    ) == [
         "mlops/models/m.yaml:2:10: error: unknown dataset 'iriss' (did you mean 'iris'?): "
         "add mlops/datasets/iriss.yaml or fix the name"
     ]
 
 
 def test_gates_must_name_computed_metrics_and_cv_adds_metrics():
-    files = {"mlops/datasets/iris.yaml": IRIS,
-             "mlops/models/m.yaml": model("cv: 3\ngates:\n  cv_accuracy: {min: 0.8}\n"
-                                          "  f1_macro: {min: 0.8}\n")}
+    files = {
+        "mlops/datasets/iris.yaml": IRIS,
+        "mlops/models/m.yaml": model(
+            "cv: 3\ngates:\n  cv_accuracy: {min: 0.8}\n  f1_macro: {min: 0.8}\n"
+        ),
+    }
     assert problems(files) == [
         "mlops/models/m.yaml:10:3: error: gate on 'f1_macro', which is not computed: add it "
         "to metrics or remove the gate"
@@ -44,10 +50,15 @@ def test_gates_must_name_computed_metrics_and_cv_adds_metrics():
 
 
 def test_feature_columns_must_exist_and_must_not_be_the_target():
-    feature = b"name: fs\ntransforms:\n  - columns: [petl, target]\n    steps: " \
-              b"[{class: sklearn.preprocessing.StandardScaler}]\n"
-    files = {"mlops/datasets/iris.yaml": IRIS, "mlops/features/fs.yaml": feature,
-             "mlops/models/m.yaml": model("features: fs\n")}
+    feature = (
+        b"name: fs\ntransforms:\n  - columns: [petl, target]\n    steps: "
+        b"[{class: sklearn.preprocessing.StandardScaler}]\n"
+    )
+    files = {
+        "mlops/datasets/iris.yaml": IRIS,
+        "mlops/features/fs.yaml": feature,
+        "mlops/models/m.yaml": model("features: fs\n"),
+    }
     assert problems(files) == [
         "mlops/features/fs.yaml:3:15: error: column 'petl' is not in the schema of dataset "
         "'iris' (did you mean 'petal'?) (used by model 'm' on dataset 'iris')",
@@ -57,8 +68,10 @@ def test_feature_columns_must_exist_and_must_not_be_the_target():
 
 
 def test_binary_metrics_on_a_multiclass_target():
-    files = {"mlops/datasets/iris.yaml": IRIS,
-             "mlops/models/m.yaml": model().replace(b"[accuracy]", b"[accuracy, f1]")}
+    files = {
+        "mlops/datasets/iris.yaml": IRIS,
+        "mlops/models/m.yaml": model().replace(b"[accuracy]", b"[accuracy, f1]"),
+    }
     assert problems(files) == [
         "mlops/models/m.yaml:5:21: error: metric 'f1' needs a binary target but 'iris' has 3 "
         "classes: use f1_macro"
@@ -82,8 +95,10 @@ def test_environment_requirements_exist_and_form_no_cycle():
 
 
 def test_a_reference_to_an_invalid_file_is_not_reported_twice():
-    files = {"mlops/datasets/iris.yaml": b"name: iris\nsource: {}\n",
-             "mlops/models/m.yaml": model()}
+    files = {
+        "mlops/datasets/iris.yaml": b"name: iris\nsource: {}\n",
+        "mlops/models/m.yaml": model(),
+    }
     defs = load(files)
     assert len(defs.problems) == 2  # source needs one of two keys; target is missing
     assert check_references(defs) == []

@@ -15,8 +15,11 @@ def refuse(data: bytes) -> str:
 
 def test_values_and_positions_are_kept():
     doc = parse(b"name: a\nestimator:\n  params: {C: 1.5, tol: 1e-4}\nmetrics: [f1, r2]\n", "f")
-    assert doc.value == {"name": "a", "estimator": {"params": {"C": 1.5, "tol": 1e-4}},
-                         "metrics": ["f1", "r2"]}
+    assert doc.value == {
+        "name": "a",
+        "estimator": {"params": {"C": 1.5, "tol": 1e-4}},
+        "metrics": ["f1", "r2"],
+    }
     assert doc.values[("estimator", "params", "C")] == (3, 15)
     assert doc.keys[("estimator", "params")] == (3, 3)
     assert doc.values[("metrics", 1)] == (4, 15)
@@ -71,9 +74,11 @@ def test_billion_laughs_is_refused_fast_at_the_first_alias():
 def test_python_tags_are_refused_and_nothing_runs(tmp_path):
     target = tmp_path / "pwned"
     message = refuse(f'x: !!python/object/apply:os.system ["touch {target}"]\n'.encode())
-    assert message == ("mlops/models/m.yaml:1:4: error: YAML tag "
-                       "'tag:yaml.org,2002:python/object/apply:os.system' is not allowed: "
-                       "use a plain value")
+    assert message == (
+        "mlops/models/m.yaml:1:4: error: YAML tag "
+        "'tag:yaml.org,2002:python/object/apply:os.system' is not allowed: "
+        "use a plain value"
+    )
     assert not target.exists()
 
 
