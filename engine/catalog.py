@@ -225,7 +225,7 @@ class Catalog:
             raise DefinitionError(
                 info or f"{path!r} is not an allowed estimator or transformer: {how}"
             )
-        return _import_class(path)
+        return _import_class(path)  # type: ignore[no-any-return]
 
     def prepare_params(
         self, path: str, params: Mapping[str, Any], extra_allowed: Collection[str] = ()

@@ -176,8 +176,9 @@ def train(
     """Train, evaluate and store every model version not already in the store."""
     from engine import api
     from engine.render import outcome_line
+    from engine.train import Outcome
 
-    def progress(outcome: api.Outcome) -> None:
+    def progress(outcome: Outcome) -> None:
         click.echo(outcome_line(outcome), err=True)
 
     live = sys.stderr.isatty() and not as_json

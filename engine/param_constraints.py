@@ -24,6 +24,7 @@ Anything that can't be serialized becomes ``{"any": true}`` and accepts every va
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Literal
 
 Constraint = dict[str, Any]
@@ -64,7 +65,7 @@ _INSTANCE_TESTS = {
         "an iterable",
     ),
 }
-_FLAG_TESTS = {
+_FLAG_TESTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "none": (lambda v: v is None, "null"),
     "nan": (_is_nan, ".nan"),
     "boolean": (lambda v: isinstance(v, bool), "true or false"),
@@ -117,7 +118,11 @@ def satisfies(constraint: Constraint, value: Any) -> bool:
     return True  # a tag this version doesn't know: never refuse on it
 
 
-_NUMBER_TESTS = {"int": _is_int, "real": _is_real, "real_not_int": lambda v: isinstance(v, float)}
+_NUMBER_TESTS: dict[str, Callable[[Any], bool]] = {
+    "int": _is_int,
+    "real": _is_real,
+    "real_not_int": lambda v: isinstance(v, float),
+}
 
 
 def _in_interval(interval: dict[str, Any], value: Any) -> bool:

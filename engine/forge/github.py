@@ -81,6 +81,7 @@ class RetryingSession(GitHubSession):
             default_connect_timeout=policy.connect_timeout, default_read_timeout=policy.timeout
         )
         self.retrier = retrier
+        self.attempts = 0
 
     def request(  # type: ignore[override]
         self, method: str, url: str, *args: Any, replay_safe: bool = False, **kwargs: Any
@@ -88,6 +89,7 @@ class RetryingSession(GitHubSession):
         """Send with retries; ``replay_safe`` marks a POST that may be sent twice."""
 
         def send(timeout: tuple[float, float]) -> requests.Response:
+            self.attempts += 1  # counted before sending: a timed-out request counts too
             response: requests.Response = super(RetryingSession, self).request(
                 method, url, *args, **{**kwargs, "timeout": timeout}
             )
@@ -128,6 +130,7 @@ class GitHubForge:
         self._repo_url = f"{self.api_url}/repos/{repo_full_name}"
         self._token_name = token_name
         self._bot = bot_login
+        self._depth = 0  # nesting of _guard: only the outermost explains errors
         self._retry = Retrier(policy or RetryPolicy(), sleep=sleep, clock=clock, rng=rng)
         self._http = RetryingSession(self._retry)
         self._http.base_url = self.api_url  # every github3 call goes to api_url
@@ -153,7 +156,7 @@ class GitHubForge:
     @property
     def api_calls(self) -> int:
         """HTTP requests sent so far (each retry counts)."""
-        return int(self._http.request_counter)
+        return self._http.attempts
 
     @property
     def waits(self) -> list[float]:
@@ -448,16 +451,27 @@ class GitHubForge:
 
     @contextlib.contextmanager
     def _guard(self, action: str, needs: str) -> Iterator[None]:
-        """One time budget for the operation; GitHub's errors become clear ForgeErrors."""
-        with self._retry.operation():
-            try:
+        """One time budget per operation; GitHub's errors become clear ForgeErrors.
+
+        Only the outermost guard translates, so an error names what the caller asked for
+        ("comment on pull request #7"), not the helper call that hit it.
+        """
+        self._depth += 1
+        try:
+            with self._retry.operation():
                 yield
-            except ForgeError:
+        except ForgeError:
+            raise
+        except gh_errors.GitHubError as exc:
+            if self._depth > 1:
                 raise
-            except gh_errors.GitHubError as exc:
-                raise self._explain(exc, action, needs) from exc
-            except gh_errors.TransportError as exc:
-                raise ForgeUnavailable(f"could not {action}: {_describe(exc)}") from exc
+            raise self._explain(exc, action, needs) from exc
+        except gh_errors.TransportError as exc:
+            if self._depth > 1:
+                raise
+            raise ForgeUnavailable(f"could not {action}: {_describe(exc)}") from exc
+        finally:
+            self._depth -= 1
 
     def _explain(self, exc: gh_errors.GitHubError, action: str, needs: str) -> ForgeError:
         code, message = exc.code, _describe(exc)

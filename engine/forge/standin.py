@@ -383,6 +383,8 @@ class GitHubStandIn:
             "X-RateLimit-Reset": str(int(time.time()) + 3600),
             "X-RateLimit-Resource": "core",
         }
+        overridden = {key.lower() for key in reply.headers}  # HTTP headers ignore case
+        headers = {k: v for k, v in headers.items() if k.lower() not in overridden}
         headers.update(reply.headers)
         return headers
 
