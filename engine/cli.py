@@ -251,3 +251,18 @@ def diff(
     else:
         click.echo(result.markdown)
     sys.exit(0 if result.ok else 1)
+
+
+@main.command()
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to build the demo repository (default: a new temporary folder).",
+)
+@boundary
+def demo(folder: Path | None) -> None:
+    """Run the whole lifecycle on a throwaway local repository."""
+    from engine import demo as lifecycle
+
+    lifecycle.run(click.echo, folder, keep=folder is not None)

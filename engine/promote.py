@@ -29,7 +29,8 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from engine import gitrepo
 from engine.definitions import NAME_PATTERN
 from engine.errors import DefinitionError, GitError, UserError
 from engine.fingerprint import short
-from engine.pins import Pin, parse_pin, pin_path, read_pins, render
+from engine.pins import FOLDER, Pin, parse_pin, pin_path, read_pins, render
 
 ACTOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$"
 DEFAULT_IDENTITY = gitrepo.Author("mlops[bot]", "mlops-bot@users.noreply.github.com")
@@ -229,7 +230,7 @@ def pin_history(root: Path, branch: str, model: str) -> list[PinEvent]:
 
 
 def status(root: Path, environments: dict[str, str]) -> dict[str, dict[str, Pin]]:
-    """``{environment: {model: pin}}`` for ``{environment: branch}``; a missing branch pins nothing."""
+    """``{environment: {model: pin}}`` for ``{environment: branch}``; no branch, no pins."""
     return {env: read_pins(root, branch) or {} for env, branch in environments.items()}
 
 
@@ -261,7 +262,7 @@ def _check_branch(branch: str) -> None:
         raise PromotionError(f"{branch!r} is not a branch name the engine will write to")
 
 
-def _message(subject: str, body: str, pin: Pin, actor: str, extra: list[str] = ()) -> str:  # type: ignore[assignment]
+def _message(subject: str, body: str, pin: Pin, actor: str, extra: Sequence[str] = ()) -> str:
     trailers = [
         f"Model: {pin.model}",
         f"Version: {pin.version}",
@@ -296,3 +297,273 @@ def _choose(history: list[Pin], wanted: str | None, model: str, environment: str
             f"{wanted} was never pinned in {environment} for {model}; versions it had: {known}"
         )
     raise PromotionError(f"{wanted} is ambiguous for {model} in {environment}: give more digits")
+
+
+def _history(root: Path, ref: str, model: str) -> list[PinEvent]:
+    path = pin_path(model)
+    # --first-parent: the branch's own line of commits, each compared with the one before.
+    log = gitrepo.run_git(
+        root, "log", "--first-parent", "--format=%H%x1f%cI%x1f%s", ref, "--", path
+    )
+    rows = [line.split("\x1f", 2) for line in log.stdout.splitlines() if line]
+    blobs = gitrepo.read_blobs(root, [f"{sha}:{path}" for sha, _, _ in rows])
+    events = []
+    for (sha, when, subject), data in zip(rows, blobs, strict=True):
+        if data is None:  # the pin was deleted in this commit
+            continue
+        try:
+            pin = parse_pin(data, path)
+        except DefinitionError:  # a hand edit broke this revision; the others still count
+            continue
+        events.append(PinEvent(sha, pin, when, pin.promoted_by, subject))
+    return events
+
+
+# --- The git transaction ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Change:
+    pin: Pin
+    message: str
+    merge: str | None  # the commit to merge first, or None for a pin-only commit
+
+
+ChangeFor = Callable[[Pin | None], _Change | None]  # the current pin -> what to write (None: no-op)
+
+
+class _Target:
+    """An environment branch to commit to: on a remote (fetch, push) or local (compare-and-swap)."""
+
+    def __init__(self, root: Path, branch: str, default: str, remote: str | None) -> None:
+        self.root, self.branch, self.default, self.remote = root, branch, default, remote
+        self.start_ref: str | None = None
+        self.branch_exists = False
+
+    @classmethod
+    def open(cls, root: Path, branch: str, default: str, remote: str, push: bool) -> _Target:
+        """Fetch (when pushing to a configured remote) and find where the next commit starts."""
+        root = Path(root)
+        if not gitrepo.is_repo(root):
+            raise GitError(f"{root} is not the top of a git repository: pass --repo")
+        if not _NAME.match(remote):
+            raise PromotionError(f"{remote!r} is not a remote name")
+        target = cls(
+            root, branch, default, remote if push and remote in gitrepo.remotes(root) else None
+        )
+        if target.remote is None and (where := gitrepo.checked_out_branches(root).get(branch)):
+            raise PromotionError(
+                f"{branch} is checked out in {where}; switch that checkout to another branch "
+                "(the engine never changes a checkout) and run again"
+            )
+        target.refresh()
+        return target
+
+    def refresh(self) -> None:
+        """Fetch the branches (remote mode) and pick the ref the next commit starts from."""
+        heads = f"refs/heads/{self.branch}"
+        if self.remote is None:
+            self.branch_exists = gitrepo.ref_sha(self.root, heads) is not None
+            candidates = [heads] if self.branch_exists else []
+            candidates += [f"refs/heads/{self.default}", f"refs/remotes/origin/{self.default}"]
+        else:
+            found = self._fetch()
+            self.branch_exists = self.branch in found
+            tracking = f"refs/remotes/{self.remote}/"
+            candidates = [tracking + name for name in (self.branch, self.default) if name in found]
+            candidates.append(f"refs/heads/{self.default}")
+        self.start_ref = next((r for r in candidates if gitrepo.ref_sha(self.root, r)), None)
+
+    def _fetch(self) -> set[str]:
+        wanted = list(dict.fromkeys((self.branch, self.default)))
+        for _ in range(5):
+            if not wanted:
+                return set()
+            specs = [f"+refs/heads/{b}:refs/remotes/{self.remote}/{b}" for b in wanted]
+            args = ("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(self.remote))
+            done = gitrepo.run_git(self.root, *args, *specs, check=False)
+            if done.returncode == 0:
+                return set(wanted)
+            missing = re.findall(r"couldn't find remote ref refs/heads/(\S+)", done.stderr)
+            if missing:  # a branch not created yet: fetch the others
+                wanted = [b for b in wanted if b not in missing]
+            elif "cannot lock ref" in done.stderr or ".lock" in done.stderr:
+                time.sleep(0.05)  # another fetch in this repository holds the ref: wait our turn
+            else:
+                raise GitError(f"could not fetch from {self.remote}: {done.stderr.strip()}")
+        raise GitError(f"could not fetch {', '.join(wanted)} from {self.remote}: refs stay locked")
+
+    def require_commit(self, sha: str) -> None:
+        """Refuse a source commit this repository does not have (fetching it once if possible)."""
+        if self._has(sha):
+            return
+        if self.remote is not None:
+            args = ("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.remote, sha)
+            gitrepo.run_git(self.root, *args, check=False)
+            if self._has(sha):
+                return
+        where = f" nor on {self.remote}" if self.remote else ""
+        raise PromotionError(
+            f"commit {sha} is not in {self.root}{where}: push it (`git push origin HEAD`) "
+            "so the environment branch can merge it"
+        )
+
+    def _has(self, sha: str) -> bool:
+        return (
+            gitrepo.run_git(
+                self.root, "cat-file", "-e", f"{sha}^{{commit}}", check=False
+            ).returncode
+            == 0
+        )
+
+    def apply(
+        self,
+        model: str,
+        change: ChangeFor,
+        max_attempts: int,
+        before_push: Callable[[], None] | None,
+    ) -> PromotionResult:
+        """Commit ``change`` on top of the branch and publish it, redoing it after a lost race."""
+        path = pin_path(model)
+        with ExitStack() as stack:
+            tree: Path | None = None
+            for attempt in range(1, max_attempts + 1):
+                if attempt > 1:
+                    # Jitter spreads racing promoters out so that each round someone wins.
+                    time.sleep(secrets.randbelow(40 * attempt) / 1000)
+                    self.refresh()
+                start = self._start()
+                current = self._pin_at(start, path)
+                todo = change(current)
+                if todo is None:
+                    assert current is not None  # a no-op needs a live pin
+                    return self._result(current, None, None, attempt)
+                if tree is None:
+                    tree = stack.enter_context(gitrepo.temporary_worktree(self.root, start))
+                else:
+                    gitrepo.run_git(tree, "checkout", "--quiet", "--detach", "--force", start)
+                new = _commit(tree, start, todo, path)
+                if before_push is not None:
+                    before_push()
+                if self._publish(new, start):
+                    return self._result(todo.pin, new, current, attempt)
+        raise RaceLost(
+            f"{self.branch} kept moving: {max_attempts} attempts lost the race to other pushes; "
+            "nothing was written, run the command again"
+        )
+
+    def _start(self) -> str:
+        sha = gitrepo.ref_sha(self.root, self.start_ref) if self.start_ref else None
+        if sha is None:
+            raise GitError(
+                f"neither {self.branch} nor the default branch {self.default} exists in "
+                f"{self.root}: commit and push the definitions first"
+            )
+        return sha
+
+    def _pin_at(self, sha: str, path: str) -> Pin | None:
+        (data,) = gitrepo.read_blobs(self.root, [f"{sha}:{path}"])
+        return None if data is None else parse_pin(data, path)
+
+    def _publish(self, new: str, start: str) -> bool:
+        """Move the branch to ``new``: True on success, False when it moved under us."""
+        ref = f"refs/heads/{self.branch}"
+        if self.remote is None:
+            old = start if self.branch_exists else ""
+            args = ("update-ref", "-m", "mlops: promotion", ref, new, old)
+            if gitrepo.run_git(self.root, *args, check=False).returncode == 0:
+                return True
+            if gitrepo.ref_sha(self.root, ref) != (old or None):
+                return False
+            raise GitError(f"could not move {self.branch} to {new} in {self.root}")
+        done = gitrepo.run_git(
+            self.root, "push", "--porcelain", self.remote, f"{new}:{ref}", check=False
+        )
+        if done.returncode != 0:
+            refused = [line for line in done.stdout.splitlines() if line.startswith("!")]
+            if not refused:
+                raise GitError(f"could not push to {self.remote}: {done.stderr.strip()}")
+            if any(marker in line for line in refused for marker in _RACE):
+                return False
+            reason = refused[0].split("\t")[-1]
+            raise PromotionError(
+                f"{self.remote} refused the push to {self.branch}: {reason}; if the branch is "
+                "protected, let the engine's identity push to it"
+            )
+        self._follow(new)
+        return True
+
+    def _follow(self, new: str) -> None:
+        # Fast-forward a local copy of the branch nobody has checked out, so that readers
+        # preferring the local branch (read_pins, pin_history) see the promotion.
+        local = gitrepo.ref_sha(self.root, f"refs/heads/{self.branch}")
+        if local is None or self.branch in gitrepo.checked_out_branches(self.root):
+            return
+        ancestor = gitrepo.run_git(
+            self.root, "merge-base", "--is-ancestor", local, new, check=False
+        )
+        if ancestor.returncode == 0:
+            args = ("update-ref", "-m", "mlops: follow", f"refs/heads/{self.branch}", new, local)
+            gitrepo.run_git(self.root, *args, check=False)
+
+    def _result(
+        self, pin: Pin, commit: str | None, previous: Pin | None, attempts: int
+    ) -> PromotionResult:
+        return PromotionResult(
+            environment=pin.environment,
+            branch=self.branch,
+            model=pin.model,
+            version=pin.version,
+            commit=commit,
+            previous=previous,
+            noop=commit is None,
+            pushed=commit is not None and self.remote is not None,
+            attempts=attempts,
+            pin=pin,
+        )
+
+
+def _commit(tree: Path, start: str, change: _Change, path: str) -> str:
+    """Merge (if asked), write the pin and commit, in the worktree; return the new commit."""
+    if change.merge is not None:
+        _merge(tree, start, change.merge)
+    target = tree / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render(change.pin), encoding="utf-8")
+    gitrepo.run_git(tree, "add", "--", path)
+    args = ("commit", "--quiet", "--no-verify", "--cleanup=whitespace", "-F", "-")
+    gitrepo.run_git(tree, *args, stdin=change.message, identity=engine_identity())
+    return gitrepo.run_git(tree, "rev-parse", "HEAD").stdout.strip()
+
+
+def _merge(tree: Path, start: str, source: str) -> None:
+    args = ("merge", "--no-ff", "--no-commit", "--quiet", source)
+    done = gitrepo.run_git(tree, *args, check=False, identity=engine_identity())
+    conflicted: list[str] = []
+    if done.returncode != 0:
+        listing = gitrepo.run_git(tree, "diff", "--name-only", "-z", "--diff-filter=U").stdout
+        conflicted = [name for name in listing.split("\0") if name]
+        outside = [name for name in conflicted if not name.startswith(f"{FOLDER}/")]
+        if outside:
+            gitrepo.run_git(tree, "merge", "--abort", check=False)
+            raise MergeConflict(
+                f"merging {source[:12]} conflicts in {', '.join(outside)}: the environment branch "
+                f"has its own edits there; an environment branch should only change {FOLDER}/, "
+                "so revert those edits on it (a new commit) and promote again",
+                outside,
+            )
+        if not conflicted:
+            hint = done.stderr.strip() or done.stdout.strip()
+            if "unrelated histories" in hint:
+                hint += " (a shallow clone? fetch the full history: `fetch-depth: 0`)"
+            raise GitError(f"could not merge {source} into the environment branch: {hint}")
+    # The pins are the environment branch's own: whatever the merge brought under
+    # mlops/deployments/ (the default branch should have none) is put back as it was.
+    changed = gitrepo.run_git(tree, "diff", "--cached", "--name-only", start, "--", FOLDER).stdout
+    if conflicted or changed.strip():
+        gitrepo.run_git(tree, "rm", "-r", "-q", "-f", "--ignore-unmatch", "--", FOLDER)
+        if (
+            gitrepo.run_git(tree, "cat-file", "-e", f"{start}:{FOLDER}", check=False).returncode
+            == 0
+        ):
+            gitrepo.run_git(tree, "checkout", start, "--", FOLDER)

@@ -72,7 +72,7 @@ _REPO_NAME = re.compile(r"^[\w.-]+/[\w.-]+$")
 T = TypeVar("T")
 
 
-class RetryingSession(GitHubSession):
+class RetryingSession(GitHubSession):  # type: ignore[misc]  # github3 ships no types
     """github3's session, every request of which goes through one :class:`Retrier`."""
 
     def __init__(self, retrier: Retrier) -> None:
@@ -83,7 +83,7 @@ class RetryingSession(GitHubSession):
         self.retrier = retrier
         self.attempts = 0
 
-    def request(  # type: ignore[override]
+    def request(
         self, method: str, url: str, *args: Any, replay_safe: bool = False, **kwargs: Any
     ) -> requests.Response:
         """Send with retries; ``replay_safe`` marks a POST that may be sent twice."""

@@ -52,6 +52,8 @@ def invalid(resource: str, field_name: str, message: str) -> ApiError:
 
 @dataclass
 class User:
+    """A GitHub account; logins ending in ``[bot]`` are bots."""
+
     login: str
     id: int
     type: str = "User"
@@ -59,6 +61,8 @@ class User:
 
 @dataclass
 class Repo:
+    """The served repository, or one of its forks."""
+
     full_name: str
     id: int
     owner: str
@@ -71,6 +75,8 @@ class Repo:
 
 @dataclass
 class Issue:
+    """An issue, or the issue half of a pull request (``is_pull``)."""
+
     number: int
     id: int
     title: str
@@ -86,6 +92,8 @@ class Issue:
 
 @dataclass
 class Pull:
+    """The pull-request half: branches and commits (``head_repo`` None: fork deleted)."""
+
     number: int
     id: int
     head_sha: str
@@ -100,6 +108,8 @@ class Pull:
 
 @dataclass
 class Comment:
+    """A comment on an issue or pull request."""
+
     id: int
     issue: int
     user: str
@@ -110,6 +120,8 @@ class Comment:
 
 @dataclass
 class Status:
+    """One commit status, as posted."""
+
     id: int
     sha: str
     context: str
@@ -123,6 +135,8 @@ class Status:
 
 @dataclass
 class Reaction:
+    """A reaction to a comment."""
+
     id: int
     comment_id: int
     user: str
@@ -132,6 +146,8 @@ class Reaction:
 
 @dataclass
 class ReviewRecord:
+    """A pull-request review."""
+
     id: int
     pr: int
     user: str
@@ -143,6 +159,8 @@ class ReviewRecord:
 
 @dataclass
 class Deployment:
+    """A deployment record."""
+
     id: int
     ref: str
     sha: str
@@ -155,6 +173,8 @@ class Deployment:
 
 @dataclass
 class DeploymentStatus:
+    """One state report of a deployment."""
+
     id: int
     deployment_id: int
     state: str

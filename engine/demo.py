@@ -1,0 +1,123 @@
+"""``mlops demo``: the whole lifecycle on a throwaway local repository.
+
+It builds a git repository with a bare ``origin`` in a temporary folder, copies this
+project's example definitions into it, and walks through what a team does: validate,
+train on main, open a change on a branch, see the plan and the metric diff, promote
+through the environments, roll back — all on the embedded defaults (a local store and
+the local forge, which writes comments to ``.mlops/outbox/``). Each step runs the same
+API the CLI and the GitHub workflows call.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.errors import UserError
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "mlops"
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise UserError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def make_repo(folder: Path) -> Path:
+    """A repository with the examples committed on main and pushed to a bare origin."""
+    if not EXAMPLES.is_dir():
+        raise UserError(
+            f"the example definitions are missing ({EXAMPLES}): run the demo from "
+            "a checkout of the mlops repository"
+        )
+    origin, root = folder / "origin.git", folder / "repo"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    root.mkdir()
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "config", "user.name", "Ada Lovelace")
+    _git(root, "config", "user.email", "ada@example.com")
+    _git(root, "remote", "add", "origin", str(origin))
+    shutil.copytree(EXAMPLES, root / "mlops", ignore=shutil.ignore_patterns("deployments"))
+    (root / ".gitignore").write_text(".mlops/\n")
+    (root / "README.md").write_text("# A team's ML repository (mlops demo)\n")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "Add datasets, features and models")
+    _git(root, "push", "-q", "-u", "origin", "main")
+    return root
+
+
+def run(say: Callable[[str], None], folder: Path | None = None, keep: bool = False) -> Path:
+    """Walk through the lifecycle, narrating with ``say``; return the demo repository."""
+    from engine import api
+
+    base = Path(tempfile.mkdtemp(prefix="mlops-demo-")) if folder is None else folder
+    base.mkdir(parents=True, exist_ok=True)
+    root = make_repo(base)
+    step = _Steps(say)
+
+    step("A repository with four models on scikit-learn's bundled data", f"cd {root}")
+    checked = api.validate(root)
+    say(checked.summary())
+
+    step("Train on main: every version is stored by fingerprint", "mlops train")
+    trained = api.train(root)
+    _outcomes(say, trained)
+    again = api.train(root)
+    say(f"again: {again.summary()} ({again.seconds:.2f}s)")
+
+    step("A mistake is caught with its file, line and column", "mlops validate")
+    model = root / "mlops" / "models" / "cancer-rf.yaml"
+    good = model.read_text()
+    model.write_text(good.replace("max_depth: 8", "max_deep: 8"))
+    for problem in api.validate(root, data=False).problems:
+        say(problem.render())
+    model.write_text(good)
+
+    step("Open a change on a branch: fewer, shallower trees", "git switch -c smaller-forest")
+    _git(root, "switch", "-q", "-c", "smaller-forest")
+    model.write_text(
+        good.replace("n_estimators: 200, max_depth: 8", "n_estimators: 20, max_depth: 3")
+    )
+    _git(root, "commit", "-q", "-am", "Use a smaller forest for cancer-rf")
+
+    step("Plan: only what the change affects", "mlops plan --base main")
+    from engine.planning import compute_plan
+    from engine.render import plan_text
+
+    say(plan_text(compute_plan(root, "main", "HEAD")))
+
+    step("Review: metrics, significance and gates against main", "mlops diff --base main")
+    review = api.diff(root, base="main", head="HEAD")
+    say(review.markdown.split("\n### Models", 1)[0].strip())
+    say(
+        f"(the full report is in {root / '.mlops' / 'outbox' / 'report.md'}; "
+        f"verdict: {review.verdict})"
+    )
+
+    step("Done", "")
+    say(f"The demo repository is {root}" + ("" if keep else " (delete it when done)"))
+    return root
+
+
+class _Steps:
+    def __init__(self, say: Callable[[str], None]):
+        self.say = say
+        self.number = 0
+
+    def __call__(self, title: str, command: str) -> None:
+        self.number += 1
+        self.say("")
+        self.say(f"== {self.number}. {title}")
+        if command:
+            self.say(f"$ {command}")
+
+
+def _outcomes(say: Callable[[str], None], result: object) -> None:
+    from engine.render import training_text
+
+    say(training_text(result))  # type: ignore[arg-type]
