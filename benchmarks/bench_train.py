@@ -38,7 +38,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GOAL_OVERHEAD, GOAL_HIT = 1.1, 0.3
-ROWS, FEATURES, TREES = 8000, 20, 100
+ROWS, FEATURES, TREES = 12000, 20, 100
 ENV = {
     # Bytecode is written and reused as in any installed environment (a sandbox that sets
     # PYTHONDONTWRITEBYTECODE would recompile the engine's modules on every run).
@@ -199,7 +199,7 @@ def log_phases(root: Path, fingerprint: str) -> str:
         if match:
             stamps.setdefault(match.group(2), float(match.group(1)))
     start, split, metrics, stored = (
-        stamps.get(k, 0.0) for k in ("model", "split:", "metrics:", "stored")
+        stamps.get(k, 0.0) for k in ("model", "split", "metrics", "stored")
     )
     fit = stamps.get("fit", metrics)
     return (

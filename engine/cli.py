@@ -266,3 +266,30 @@ def demo(folder: Path | None) -> None:
     from engine import demo as lifecycle
 
     lifecycle.run(click.echo, folder, keep=folder is not None)
+
+
+@main.command()
+@click.option(
+    "--bundle",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The report bundle folder: written on pull_request, read on workflow_run.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text or as JSON objects.",
+)
+@click.pass_obj
+@boundary
+def event(obj: Context, bundle: Path | None, log_format: str) -> None:
+    """Handle the GitHub Actions event in GITHUB_EVENT_NAME / GITHUB_EVENT_PATH."""
+    from engine.actions import Runtime
+    from engine.workflow import Context as EventContext
+    from engine.workflow import handle
+
+    env = dict(os.environ)
+    runtime = Runtime(env, log_format)
+    outcome = handle(EventContext(obj.root, env, runtime, bundle))
+    sys.exit(outcome.exit_code)

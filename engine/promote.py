@@ -29,32 +29,33 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine import gitrepo
 from engine.definitions import NAME_PATTERN
-from engine.errors import DefinitionError, GitError, UserError
+from engine.errors import DefinitionError, GitError
 from engine.fingerprint import short
-from engine.pins import FOLDER, Pin, parse_pin, pin_path, read_pins, render
+from engine.pins import (
+    FOLDER,
+    Pin,
+    PromotionError,
+    check_branch,
+    check_request,
+    check_version,
+    choose_rollback,
+    parse_pin,
+    pin_path,
+    promotion_message,
+    read_pins,
+    render,
+    rollback_message,
+)
 
-ACTOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$"
 DEFAULT_IDENTITY = gitrepo.Author("mlops[bot]", "mlops-bot@users.noreply.github.com")
 MAX_ATTEMPTS = 10  # enough for ten promoters racing on one branch; see the concurrency test
-_NAME = re.compile(NAME_PATTERN)
-_ACTOR = re.compile(ACTOR_PATTERN)
-_FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
-_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_VERSION_PREFIX = re.compile(r"^[0-9a-f]{4,64}$")
-_BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
-# What `git push --porcelain` says when the remote moved under us: fetch and redo.
-_RACE = ("fetch first", "non-fast-forward", "stale info", "failed to update ref", "cannot lock")
-
-
-class PromotionError(UserError):
-    """A promotion or rollback was refused; the message says what would make it pass."""
 
 
 class MergeConflict(PromotionError):
@@ -125,12 +126,16 @@ def promote(
 
     ``before_push`` runs before each push (tests use it to lose a race on purpose).
     """
-    _check(model=model, environment=environment, branch=branch, actor=actor, pr=pr)
-    _check_branch(default_branch)
-    if not _FINGERPRINT.match(fingerprint):
-        raise PromotionError(f"{fingerprint!r} is not a fingerprint (64 lowercase hex digits)")
-    if not _SHA.match(source_commit):
-        raise PromotionError(f"{source_commit!r} is not a full commit SHA (40 hex digits)")
+    check_request(
+        model=model,
+        environment=environment,
+        branch=branch,
+        actor=actor,
+        pr=pr,
+        fingerprint=fingerprint,
+        source_commit=source_commit,
+    )
+    check_branch(default_branch)
     target = _Target.open(root, branch, default_branch, remote, push)
     target.require_commit(source_commit)
 
@@ -149,10 +154,7 @@ def promote(
             metrics=metrics,
             previous=current.fingerprint if current else None,
         )
-        then = f"Replaces {current.version}." if current else "First version in this environment."
-        body = f"Pins fingerprint {fingerprint},\ntrained from {source_commit}. {then}"
-        subject = f"Promote {model}@{pin.version} to {environment}"
-        return _Change(pin, _message(subject, body, pin, actor), merge=source_commit)
+        return _Change(pin, promotion_message(pin, current, actor), merge=source_commit)
 
     return target.apply(model, change, max_attempts, before_push)
 
@@ -178,18 +180,15 @@ def rollback(
     The version must have been pinned in this environment before; ``fingerprint_exists``
     (the store's lookup) refuses one whose model is gone. ``pr`` is where it was asked.
     """
-    _check(model=model, environment=environment, branch=branch, actor=actor, pr=pr)
-    wanted = to_fingerprint.strip().lower() if to_fingerprint is not None else None
-    if wanted is not None and not _VERSION_PREFIX.match(wanted):
-        raise PromotionError(f"{to_fingerprint!r} is not a version: give 4 to 64 hex digits")
+    check_request(model=model, environment=environment, branch=branch, actor=actor, pr=pr)
+    if to_fingerprint is not None:
+        check_version(to_fingerprint)  # before any fetch
     # The default branch is never read: a rollback needs the environment branch to exist.
     target = _Target.open(root, branch, branch, remote, push)
     if target.start_ref is None or not target.branch_exists:
         raise PromotionError(f"nothing to roll back: {branch} does not exist yet")
     history = [event.pin for event in _history(root, target.start_ref, model)]
-    if not history:
-        raise PromotionError(f"nothing to roll back: {model} was never pinned in {environment}")
-    chosen = _choose(history, wanted, model, environment)
+    chosen = choose_rollback(history, to_fingerprint, model, environment)
     if fingerprint_exists is not None and not fingerprint_exists(chosen.fingerprint):
         raise PromotionError(
             f"{model}@{chosen.version} is no longer in the store, so it cannot be deployed; "
@@ -210,20 +209,15 @@ def rollback(
                 "action": "rollback",
             }
         )
-        subject = f"Roll back {model} in {environment} to {pin.version}"
-        body = f"Pins fingerprint {pin.fingerprint} again,\nreplacing {current.fingerprint}."
-        extra = [f"Rolled-back-from: {current.version}"]
-        if pr is not None:
-            extra.append(f"Requested-in: #{pr}")
-        return _Change(pin, _message(subject, body, pin, actor, extra), merge=None)
+        return _Change(pin, rollback_message(pin, current, actor, pr), merge=None)
 
     return target.apply(model, change, max_attempts, before_push)
 
 
-def pin_history(root: Path, branch: str, model: str) -> list[PinEvent]:
-    """Every pin ``model`` had on ``branch`` (local, else ``origin/<branch>``), newest first."""
-    _check(model=model, branch=branch)
-    for ref in (f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"):
+def pin_history(root: Path, branch: str, model: str, remote: str = "origin") -> list[PinEvent]:
+    """Every pin ``model`` had on ``branch`` (local, else ``<remote>/<branch>``), newest first."""
+    check_request(model=model, branch=branch)
+    for ref in (f"refs/heads/{branch}", f"refs/remotes/{remote}/{branch}"):
         if gitrepo.ref_sha(root, ref) is not None:
             return _history(root, ref, model)
     return []
@@ -232,71 +226,6 @@ def pin_history(root: Path, branch: str, model: str) -> list[PinEvent]:
 def status(root: Path, environments: dict[str, str]) -> dict[str, dict[str, Pin]]:
     """``{environment: {model: pin}}`` for ``{environment: branch}``; no branch, no pins."""
     return {env: read_pins(root, branch) or {} for env, branch in environments.items()}
-
-
-# --- Checks and messages (pure) ------------------------------------------------------------
-
-
-def _check(
-    *,
-    model: str,
-    branch: str,
-    environment: str = "x",
-    actor: str = "x",
-    pr: int | None = None,
-) -> None:
-    if not _NAME.match(model):
-        raise PromotionError(f"{model!r} is not a model name: letters, digits, '.', '_', '-'")
-    if not _NAME.match(environment):
-        raise PromotionError(f"{environment!r} is not an environment name")
-    if not _ACTOR.match(actor):
-        raise PromotionError(f"{actor!r} is not a user login (letters, digits and '-')")
-    if pr is not None and (isinstance(pr, bool) or not isinstance(pr, int) or pr < 1):
-        raise PromotionError(f"{pr!r} is not a pull request number")
-    _check_branch(branch)
-
-
-def _check_branch(branch: str) -> None:
-    bad = ".." in branch or "//" in branch or branch.endswith((".lock", "/", "."))
-    if bad or not _BRANCH.match(branch):
-        raise PromotionError(f"{branch!r} is not a branch name the engine will write to")
-
-
-def _message(subject: str, body: str, pin: Pin, actor: str, extra: Sequence[str] = ()) -> str:
-    trailers = [
-        f"Model: {pin.model}",
-        f"Version: {pin.version}",
-        f"Environment: {pin.environment}",
-        f"Promoted-by: {actor}",
-    ]
-    if pin.pr is not None:
-        trailers.append(f"Source-PR: #{pin.pr}")
-    trailers.append(f"Source-Commit: {pin.source_commit}")
-    return f"{subject}\n\n{body}\n\n" + "\n".join([*trailers, *extra]) + "\n"
-
-
-def _choose(history: list[Pin], wanted: str | None, model: str, environment: str) -> Pin:
-    current = history[0]
-    if wanted is None:
-        for pin in history[1:]:
-            if pin.fingerprint != current.fingerprint:
-                return pin
-        raise PromotionError(
-            f"nothing to roll back to: {model}@{current.version} is the only version "
-            f"ever pinned in {environment}"
-        )
-    seen: dict[str, Pin] = {}
-    for pin in history:
-        seen.setdefault(pin.fingerprint, pin)  # newest pin of each version: its latest lineage
-    matches = [pin for fp, pin in seen.items() if fp.startswith(wanted)]
-    if len(matches) == 1:
-        return matches[0]
-    known = ", ".join(pin.version for pin in seen.values())
-    if not matches:
-        raise PromotionError(
-            f"{wanted} was never pinned in {environment} for {model}; versions it had: {known}"
-        )
-    raise PromotionError(f"{wanted} is ambiguous for {model} in {environment}: give more digits")
 
 
 def _history(root: Path, ref: str, model: str) -> list[PinEvent]:
@@ -335,8 +264,10 @@ ChangeFor = Callable[[Pin | None], _Change | None]  # the current pin -> what to
 class _Target:
     """An environment branch to commit to: on a remote (fetch, push) or local (compare-and-swap)."""
 
-    def __init__(self, root: Path, branch: str, default: str, remote: str | None) -> None:
-        self.root, self.branch, self.default, self.remote = root, branch, default, remote
+    def __init__(self, root: Path, branch: str, default: str, remote: str, push: bool) -> None:
+        self.root, self.branch, self.default, self.remote_name = root, branch, default, remote
+        # None: work on the local branch (push=False, or no such remote configured).
+        self.remote = remote if push and remote in gitrepo.remotes(root) else None
         self.start_ref: str | None = None
         self.branch_exists = False
 
@@ -346,11 +277,9 @@ class _Target:
         root = Path(root)
         if not gitrepo.is_repo(root):
             raise GitError(f"{root} is not the top of a git repository: pass --repo")
-        if not _NAME.match(remote):
+        if not re.match(NAME_PATTERN, remote):
             raise PromotionError(f"{remote!r} is not a remote name")
-        target = cls(
-            root, branch, default, remote if push and remote in gitrepo.remotes(root) else None
-        )
+        target = cls(root, branch, default, remote, push)
         if target.remote is None and (where := gitrepo.checked_out_branches(root).get(branch)):
             raise PromotionError(
                 f"{branch} is checked out in {where}; switch that checkout to another branch "
@@ -365,33 +294,16 @@ class _Target:
         if self.remote is None:
             self.branch_exists = gitrepo.ref_sha(self.root, heads) is not None
             candidates = [heads] if self.branch_exists else []
-            candidates += [f"refs/heads/{self.default}", f"refs/remotes/origin/{self.default}"]
+            candidates += [f"refs/heads/{self.default}"]
+            candidates += [f"refs/remotes/{self.remote_name}/{self.default}"]
         else:
-            found = self._fetch()
+            wanted = list(dict.fromkeys((self.branch, self.default)))
+            found = gitrepo.fetch_branches(self.root, self.remote, wanted)
             self.branch_exists = self.branch in found
             tracking = f"refs/remotes/{self.remote}/"
             candidates = [tracking + name for name in (self.branch, self.default) if name in found]
             candidates.append(f"refs/heads/{self.default}")
         self.start_ref = next((r for r in candidates if gitrepo.ref_sha(self.root, r)), None)
-
-    def _fetch(self) -> set[str]:
-        wanted = list(dict.fromkeys((self.branch, self.default)))
-        for _ in range(5):
-            if not wanted:
-                return set()
-            specs = [f"+refs/heads/{b}:refs/remotes/{self.remote}/{b}" for b in wanted]
-            args = ("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(self.remote))
-            done = gitrepo.run_git(self.root, *args, *specs, check=False)
-            if done.returncode == 0:
-                return set(wanted)
-            missing = re.findall(r"couldn't find remote ref refs/heads/(\S+)", done.stderr)
-            if missing:  # a branch not created yet: fetch the others
-                wanted = [b for b in wanted if b not in missing]
-            elif "cannot lock ref" in done.stderr or ".lock" in done.stderr:
-                time.sleep(0.05)  # another fetch in this repository holds the ref: wait our turn
-            else:
-                raise GitError(f"could not fetch from {self.remote}: {done.stderr.strip()}")
-        raise GitError(f"could not fetch {', '.join(wanted)} from {self.remote}: refs stay locked")
 
     def require_commit(self, sha: str) -> None:
         """Refuse a source commit this repository does not have (fetching it once if possible)."""
@@ -409,12 +321,7 @@ class _Target:
         )
 
     def _has(self, sha: str) -> bool:
-        return (
-            gitrepo.run_git(
-                self.root, "cat-file", "-e", f"{sha}^{{commit}}", check=False
-            ).returncode
-            == 0
-        )
+        return gitrepo.ref_sha(self.root, sha) is not None
 
     def apply(
         self,
@@ -467,29 +374,11 @@ class _Target:
 
     def _publish(self, new: str, start: str) -> bool:
         """Move the branch to ``new``: True on success, False when it moved under us."""
-        ref = f"refs/heads/{self.branch}"
         if self.remote is None:
-            old = start if self.branch_exists else ""
-            args = ("update-ref", "-m", "mlops: promotion", ref, new, old)
-            if gitrepo.run_git(self.root, *args, check=False).returncode == 0:
-                return True
-            if gitrepo.ref_sha(self.root, ref) != (old or None):
-                return False
-            raise GitError(f"could not move {self.branch} to {new} in {self.root}")
-        done = gitrepo.run_git(
-            self.root, "push", "--porcelain", self.remote, f"{new}:{ref}", check=False
-        )
-        if done.returncode != 0:
-            refused = [line for line in done.stdout.splitlines() if line.startswith("!")]
-            if not refused:
-                raise GitError(f"could not push to {self.remote}: {done.stderr.strip()}")
-            if any(marker in line for line in refused for marker in _RACE):
-                return False
-            reason = refused[0].split("\t")[-1]
-            raise PromotionError(
-                f"{self.remote} refused the push to {self.branch}: {reason}; if the branch is "
-                "protected, let the engine's identity push to it"
-            )
+            old = start if self.branch_exists else None
+            return gitrepo.move_branch(self.root, self.branch, new, old)
+        if not gitrepo.push_branch(self.root, self.remote, new, self.branch):
+            return False
         self._follow(new)
         return True
 
@@ -562,8 +451,6 @@ def _merge(tree: Path, start: str, source: str) -> None:
     changed = gitrepo.run_git(tree, "diff", "--cached", "--name-only", start, "--", FOLDER).stdout
     if conflicted or changed.strip():
         gitrepo.run_git(tree, "rm", "-r", "-q", "-f", "--ignore-unmatch", "--", FOLDER)
-        if (
-            gitrepo.run_git(tree, "cat-file", "-e", f"{start}:{FOLDER}", check=False).returncode
-            == 0
-        ):
+        had = gitrepo.run_git(tree, "rev-parse", "--verify", "-q", f"{start}:{FOLDER}", check=False)
+        if had.returncode == 0:
             gitrepo.run_git(tree, "checkout", start, "--", FOLDER)

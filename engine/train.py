@@ -51,6 +51,9 @@ class TrainJob:
     allowed_estimators: tuple[str, ...] = ()
     commit: str | None = None
     author: str | None = None
+    replace: bool = False
+    """Replace a stored version of this fingerprint (``--force``), only once this one is
+    ready: a retraining that fails keeps the version that was there."""
 
 
 @dataclass
@@ -310,6 +313,8 @@ def _store(job: TrainJob, pipeline: Any, metrics: dict[str, float | None], x_tes
             json.dumps(dataclasses.asdict(profile), default=str), encoding="utf-8")
         log(f"stored as {job.model.name}@{job.fingerprint[:12]} in {job.store_url}")
         (writer.path / LOG_FILE).write_text(log.buffer.getvalue(), encoding="utf-8")
+        if job.replace:
+            store.delete(job.model.name, job.fingerprint)  # publish never overwrites
         writer.publish(record)
 
 

@@ -30,6 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
 import github3
 import requests
@@ -210,19 +211,26 @@ class GitHubForge:
     # -- comments, statuses, reactions --------------------------------------------------
 
     def upsert_comment(self, pr: int, body: str, marker: str) -> CommentRef:
-        """Edit the bot's comment carrying ``marker`` on ``pr``, or create it once."""
+        """Edit the bot's comment carrying ``marker`` on ``pr``, or create it once.
+
+        Every page is read, so a duplicate left by an earlier race (two runs at once, or a
+        create that landed after its timeout) is deleted: the PR converges to one comment.
+        """
         text = with_marker(body, marker)
         with self._guard(f"comment on pull request #{pr}", "pull-requests: write"):
             bot = self.identity()
-            existing = self._find_comment(pr, marker, bot)
-            if existing is not None:
-                if existing.body == text:
-                    return CommentRef(existing.id, existing.html_url, "unchanged")
-                existing.edit(text)
-                return CommentRef(existing.id, existing.html_url, "updated")
+            found = self._find_comments(pr, marker, bot)
+            if found:
+                keep = found[0]
+                for duplicate in found[1:]:
+                    duplicate.delete()
+                if keep.body == text:
+                    return CommentRef(keep.id, keep.html_url, "unchanged")
+                keep.edit(text)
+                return CommentRef(keep.id, keep.html_url, "updated")
             created = self._create_once(
                 lambda: self._post_comment(pr, text),
-                lambda: self._find_comment(pr, marker, bot),
+                lambda: next(iter(self._find_comments(pr, marker, bot)), None),
                 f"comment on #{pr}",
             )
             return CommentRef(created.id, created.html_url, "created")
@@ -234,7 +242,7 @@ class GitHubForge:
         with self._guard(f"reply on pull request #{pr}", "pull-requests: write"):
             created = self._create_once(
                 lambda: self._post_comment(pr, text),
-                lambda: self._find_comment(pr, nonce, self.identity()),
+                lambda: next(iter(self._find_comments(pr, nonce, self.identity())), None),
                 f"reply on #{pr}",
             )
             return CommentRef(created.id, created.html_url, "created")
@@ -270,7 +278,7 @@ class GitHubForge:
         """``user``'s role on the repository: admin, maintain, write, triage, read or none."""
         with self._guard(f"read {user}'s permission", "metadata: read"):
             try:
-                data = self._call("GET", f"collaborators/{user}/permission").json()
+                data = self._call("GET", f"collaborators/{_seg(user)}/permission").json()
             except gh_errors.NotFoundError:
                 return "none"  # not a user GitHub knows
             role = str(data.get("role_name") or data.get("permission") or "none")
@@ -285,7 +293,10 @@ class GitHubForge:
         data = {"ref": ref, "inputs": dict(inputs)}
         with self._guard(f"start the {workflow_file} workflow on {ref}", "actions: write"):
             self._call(
-                "POST", f"actions/workflows/{workflow_file}/dispatches", json=data, replay_safe=True
+                "POST",
+                f"actions/workflows/{_seg(workflow_file)}/dispatches",
+                json=data,
+                replay_safe=True,
             )
 
     def create_deployment(
@@ -379,7 +390,7 @@ class GitHubForge:
             "read` for an app); GITHUB_TOKEN cannot"
         )
         with self._guard(f"read the members of team {org}/{team}", needs):
-            url = f"{self.api_url}/orgs/{org}/teams/{team}/members"
+            url = f"{self.api_url}/orgs/{_seg(org)}/teams/{_seg(team)}/members"
             return [u.login for u in GitHubIterator(-1, url, ShortUser, self._gh)]
 
     # -- plumbing ---------------------------------------------------------------------
@@ -414,13 +425,14 @@ class GitHubForge:
         """All pages of a list under the repository URL (100 per page, via ``Link``)."""
         return GitHubIterator(-1, f"{self._repo_url}/{path}", cls, self._gh, dict(params or {}))
 
-    def _find_comment(self, pr: int, marker: str, bot: str) -> IssueComment | None:
-        """The oldest comment on ``pr`` by ``bot`` that carries ``marker``."""
+    def _find_comments(self, pr: int, marker: str, bot: str) -> list[IssueComment]:
+        """The comments on ``pr`` by ``bot`` that carry ``marker``, oldest first."""
         tag = marker_tag(marker)
-        for comment in self._iter(f"issues/{pr}/comments", IssueComment):
-            if comment.user.login.lower() == bot.lower() and tag in (comment.body or ""):
-                return comment
-        return None
+        return [
+            comment
+            for comment in self._iter(f"issues/{pr}/comments", IssueComment)
+            if comment.user.login.lower() == bot.lower() and tag in (comment.body or "")
+        ]
 
     def _post_comment(self, pr: int, text: str) -> IssueComment:
         response = self._call("POST", f"issues/{pr}/comments", json={"body": text})
@@ -511,6 +523,11 @@ def pull_info(data: Mapping[str, Any]) -> PullRequestInfo:
         base_ref=str(base["ref"]),
         base_repo=str(base["repo"]["full_name"]),
     )
+
+
+def _seg(value: str) -> str:
+    """``value`` as one URL path segment: a login or file name can't reach another endpoint."""
+    return quote(value, safe="[]")
 
 
 def _describe(exc: BaseException) -> str:

@@ -459,7 +459,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m engine.forge.standin",
         description="A local stand-in of the GitHub REST API.",
     )
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--repo", default="octo-org/octo-repo", help="owner/name")
     parser.add_argument(
         "--token",
@@ -487,12 +487,15 @@ def main(argv: list[str] | None = None) -> None:
     for item in args.token:
         token, _, login = item.partition("=")
         standin.add_token(token, login or "octocat", app=login.endswith("[bot]"))
-    for item in args.permission:
-        login, _, role = item.partition("=")
-        standin.set_permission(login, role)
-    for item in args.pull:
-        number, _, sha = item.partition("=")
-        standin.add_pull(int(number), head_sha=sha)
+    try:
+        for item in args.permission:
+            login, _, role = item.partition("=")
+            standin.set_permission(login, role)
+        for item in args.pull:
+            number, _, sha = item.partition("=")
+            standin.add_pull(int(number), head_sha=sha)
+    except ValueError as exc:
+        parser.error(str(exc))
     with standin:
         print(f"GitHub API stand-in for {standin.repo} at {standin.url}", flush=True)
         print(

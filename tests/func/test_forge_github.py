@@ -8,6 +8,7 @@ Real socket timeouts are kept short (0.3 s) so the whole file stays fast.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -180,12 +181,32 @@ def test_a_reply_is_never_duplicated_either(gh: GitHubStandIn, forge: GitHubForg
     assert gh.comments(7)[0].body.endswith("Promoted cancer-rf to staging")
 
 
-def test_a_create_that_times_out_is_re_read_then_not_repeated(
+def test_a_create_that_times_out_is_re_read_and_a_late_duplicate_is_cleaned_up(
     gh: GitHubStandIn, forge: GitHubForge
 ) -> None:
-    gh.fail("POST", COMMENTS, status=None, delay=0.6)  # slower than the 0.3 s timeout
-    forge.upsert_comment(7, "report", "report")
-    assert len(gh.comments(7)) == 1
+    # The first POST is still in flight when the client gives up (0.3 s) and re-reads; it
+    # lands later, as a slow GitHub would. The next upsert converges to one comment.
+    gh.fail("POST", COMMENTS, status=None, delay=0.5)
+    forge.upsert_comment(7, "v1", "report")
+    deadline = time.monotonic() + 3
+    while gh.calls("POST") < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(gh.comments(7)) == 2  # the late create landed
+    forge.upsert_comment(7, "v2", "report")
+    assert [body for _, body in bodies(gh)] == ["<!-- mlops:report -->\nv2"]
+
+
+def test_duplicates_left_by_a_race_are_removed_keeping_the_oldest(
+    gh: GitHubStandIn, forge: GitHubForge
+) -> None:
+    first = gh.add_comment(7, f"{marker_tag('report')}\nrun 1", author=GITHUB_ACTIONS_BOT)
+    gh.add_comment(7, f"{marker_tag('report')}\nrun 2", author=GITHUB_ACTIONS_BOT)
+    gh.add_comment(7, f"{marker_tag('plan')}\nplan", author=GITHUB_ACTIONS_BOT)
+    assert forge.upsert_comment(7, "run 3", "report").id == first
+    assert [body for _, body in bodies(gh)] == [
+        "<!-- mlops:report -->\nrun 3",
+        "<!-- mlops:plan -->\nplan",
+    ]
 
 
 def test_a_read_that_times_out_is_retried(gh: GitHubStandIn, forge: GitHubForge) -> None:
@@ -265,6 +286,8 @@ def test_permission_levels(gh: GitHubStandIn, forge: GitHubForge) -> None:
         assert forge.permission(login) == role
     assert forge.permission("stranger") == "none"
     assert forge.permission("octo") == "admin"  # the owner
+    assert forge.permission("../../../user") == "none"  # a login can't reach another endpoint
+    assert gh.calls("GET", "^/user$") == 0
 
 
 def test_dispatch_is_recorded(gh: GitHubStandIn, forge: GitHubForge) -> None:

