@@ -171,7 +171,7 @@ def blobs_repo(base: Path) -> Path:
     run(root, sys.executable, "-m", "dvc", "add", "-q", "data/blobs.csv")
     for folder in ("datasets", "models"):
         (root / "mlops" / folder).mkdir(parents=True)
-    columns = {f"x{i}": {"type": "float"} for i in range(FEATURES)}
+    columns: dict[str, dict[str, object]] = {f"x{i}": {"type": "float"} for i in range(FEATURES)}
     columns["label"] = {"type": "int", "values": [0, 1]}
     dataset = {
         "name": "blobs",
@@ -193,7 +193,7 @@ def log_phases(root: Path, fingerprint: str) -> str:
     from engine.store import Store
 
     log = Store.open(".mlops/store", root).get("blobs-rf", fingerprint).log()
-    stamps = {}
+    stamps: dict[str, float] = {}
     for line in log.splitlines():
         match = re.match(r"\[\s*([\d.]+)s\] (\w+)", line)
         if match:

@@ -55,7 +55,7 @@ from engine.pins import (
 )
 
 DEFAULT_IDENTITY = gitrepo.Author("mlops[bot]", "mlops-bot@users.noreply.github.com")
-MAX_ATTEMPTS = 10  # enough for ten promoters racing on one branch; see the concurrency test
+MAX_ATTEMPTS = 12  # ten promoters racing on one branch need up to ~8; see the concurrency test
 
 
 class MergeConflict(PromotionError):
@@ -336,8 +336,8 @@ class _Target:
             tree: Path | None = None
             for attempt in range(1, max_attempts + 1):
                 if attempt > 1:
-                    # Jitter spreads racing promoters out so that each round someone wins.
-                    time.sleep(secrets.randbelow(40 * attempt) / 1000)
+                    # Exponential backoff with full jitter spreads racing promoters out.
+                    time.sleep(secrets.randbelow(min(1000, 50 << (attempt - 2)) + 1) / 1000)
                     self.refresh()
                 start = self._start()
                 current = self._pin_at(start, path)
@@ -454,3 +454,17 @@ def _merge(tree: Path, start: str, source: str) -> None:
         had = gitrepo.run_git(tree, "rev-parse", "--verify", "-q", f"{start}:{FOLDER}", check=False)
         if had.returncode == 0:
             gitrepo.run_git(tree, "checkout", start, "--", FOLDER)
+
+
+__all__ = [
+    "MergeConflict",
+    "PinEvent",
+    "PromotionError",
+    "PromotionResult",
+    "RaceLost",
+    "engine_identity",
+    "pin_history",
+    "promote",
+    "rollback",
+    "status",
+]

@@ -96,7 +96,9 @@ def processes(root: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+def trained(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """The example repository after one sequential ``mlops train``, and that run."""
     root = init_repo(tmp_path_factory.mktemp("trained") / "repo")
     return root, mlops("train", cwd=root)
