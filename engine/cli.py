@@ -293,3 +293,70 @@ def event(obj: Context, bundle: Path | None, log_format: str) -> None:
     runtime = Runtime(env, log_format)
     outcome = handle(EventContext(obj.root, env, runtime, bundle))
     sys.exit(outcome.exit_code)
+
+
+@main.command()
+@click.argument("model")
+@click.option("--to", "env_name", required=True, help="The environment to promote to.")
+@click.option("--rev", default="HEAD", show_default=True, help="The commit to promote from.")
+@click.option("--version", help="Refuse unless the model's version at REV starts with this.")
+@click.pass_obj
+@boundary
+def promote(obj: Context, model: str, env_name: str, rev: str, version: str | None) -> None:
+    """Pin a model's version in an environment branch, if the policy allows."""
+    from engine.environments import Request, local_actor, promote_model
+    from engine.forge.local import LocalForge
+
+    root = obj.root
+    request = Request(
+        model=model, environment=env_name, actor=local_actor(root), source=rev, version=version
+    )
+    result = promote_model(root, request, forge=LocalForge(root))
+    click.echo(result.message())
+    sys.exit(0 if result.decision.allowed else 1)
+
+
+@main.command()
+@click.argument("model")
+@click.option("--env", "env_name", required=True, help="The environment to roll back.")
+@click.option("--to", "to", help="The version to go back to (default: the previous pin).")
+@click.pass_obj
+@boundary
+def rollback(obj: Context, model: str, env_name: str, to: str | None) -> None:
+    """Pin the previous (or a named) version again, as a new commit."""
+    from engine.environments import local_actor, rollback_model
+    from engine.forge.local import LocalForge
+
+    root = obj.root
+    result = rollback_model(
+        root, model=model, env_name=env_name, actor=local_actor(root), to=to, forge=LocalForge(root)
+    )
+    click.echo(result.message())
+
+
+@main.command()
+@click.pass_obj
+@boundary
+def status(obj: Context) -> None:
+    """What each environment runs: version, metric, who promoted it and when."""
+    from engine.environments import status_table
+
+    click.echo(status_table(obj.root))
+
+
+@main.command()
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
+@click.pass_obj
+@boundary
+def history(obj: Context, model: str, as_json: bool) -> None:
+    """Training, promotions and rollbacks of one model, newest first."""
+    from engine.environments import history as events
+
+    rows = events(obj.root, model)
+    if as_json:
+        emit_json(rows)
+        return
+    from engine.render import runs_text
+
+    click.echo(runs_text(rows) if rows else f"no history for {model!r} yet")

@@ -1,0 +1,388 @@
+"""Promote, roll back and inspect what each environment runs: the orchestration.
+
+The CLI (``mlops promote``...) and the comment commands (``/promote``...) both call these
+functions, so a team without GitHub gets the same rules. Facts are gathered here from
+git, the store and a forge; the decision is the pure :mod:`engine.policy`; the git work
+is :mod:`engine.promote`. Policy is always read from the default branch's
+``mlops/project.yaml`` — never from the change being promoted, which could rewrite it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import UserError
+
+if TYPE_CHECKING:
+    from engine.definitions import Environment, Project
+    from engine.forge import Forge, Review
+    from engine.pins import Pin
+    from engine.policy import Decision
+    from engine.promote import PromotionResult
+    from engine.store import Store
+
+REPRODUCE_TOLERANCE = 1e-6
+DEPLOY_WORKFLOW = "deploy.yml"
+
+
+@dataclass(frozen=True)
+class Request:
+    """Who asks to put which model where, from which commit."""
+
+    model: str
+    environment: str
+    actor: str
+    source: str = "HEAD"
+    version: str | None = None
+    pr: int | None = None
+    pr_author: str | None = None
+    head_sha_at_comment: str | None = None
+    current_head_sha: str | None = None
+    reviews: Sequence[Review] | None = ()
+
+
+@dataclass
+class Promotion:
+    """The decision and, when allowed, what the git side did."""
+
+    decision: Decision
+    fingerprint: str | None = None
+    result: PromotionResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def message(self) -> str:
+        """What happened, for a terminal or a reply comment."""
+        if self.result is None or not self.decision.allowed:
+            return self.decision.message()
+        r = self.result
+        if r.noop:
+            return f"`{r.model}` `{r.version}` is already live in `{r.environment}`; nothing to do."
+        before = f" (was `{r.previous.version}`)" if r.previous else ""
+        pushed = "pushed" if r.pushed else "committed locally"
+        lines = [
+            f"Promoted `{r.model}` `{r.version}` to `{r.environment}`{before}: "
+            f"{pushed} as `{(r.commit or '')[:12]}` on `{r.branch}`.",
+            *self.notes,
+        ]
+        return "\n".join(lines)
+
+
+def trusted_project(root: Path) -> Project:
+    """The project file on the default branch (origin's copy first), else the working tree."""
+    from engine import api
+    from engine.loading import load
+
+    defs, _ = api.read_definitions(root)
+    branch = defs.settings.default_branch
+    from engine import gitrepo
+
+    for ref in (f"origin/{branch}", branch):
+        try:
+            files = gitrepo.read_tree(root, ref, prefixes=("mlops/project.yaml",), suffixes=())
+        except UserError:
+            continue
+        return load(files).settings
+    return defs.settings
+
+
+def environment(project: Project, name: str) -> Environment:
+    """The named environment, or a UserError that lists the others."""
+    if name in project.environments:
+        return project.environments[name]
+    hint = difflib.get_close_matches(name, list(project.environments), n=1)
+    raise UserError(
+        f"unknown environment {name!r}"
+        + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        + f"; mlops/project.yaml defines "
+        f"{', '.join(project.environments) or 'none'}"
+    )
+
+
+def now() -> str:
+    """The current time, UTC, ISO 8601."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def live_versions(root: Path, project: Project) -> dict[str, dict[str, Pin]]:
+    """``{environment: {model: pin}}`` across every environment branch."""
+    from engine.promote import status
+
+    return status(root, {name: env.branch for name, env in project.environments.items()})
+
+
+def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -> Promotion:
+    """Check the policy and, when it allows, pin the model's version in the environment."""
+    from engine import gitrepo
+    from engine.policy import PromotionFacts, check_promotion
+    from engine.promote import promote
+
+    project = trusted_project(root)
+    env = environment(project, request.environment)
+    source = gitrepo.resolve(root, request.source)
+    fingerprint = _fingerprint_at(root, source, request.model)
+    if request.version and not fingerprint.startswith(request.version):
+        from engine.policy import Decision
+
+        return Promotion(
+            Decision(
+                False,
+                [
+                    f"`{request.model}` at `{source[:7]}` is version `{fingerprint[:12]}`, not "
+                    f"`{request.version}`; promote the version the pull request has now"
+                ],
+            )
+        )
+    store = _store(root, project)
+    notes = _ensure_stored(root, store, request.model, fingerprint, source, project)
+    record = store.get_record(request.model, fingerprint)
+    pins = live_versions(root, project)
+    live = {
+        name: (p[request.model].fingerprint if request.model in p else None)
+        for name, p in pins.items()
+    }
+    current = pins.get(request.environment, {}).get(request.model)
+    facts = PromotionFacts(
+        model=request.model,
+        version=fingerprint,
+        head_sha_at_comment=request.head_sha_at_comment or source,
+        current_head_sha=request.current_head_sha or source,
+        live=live,
+        approvals=request.reviews,
+        pr_author=request.pr_author or request.actor,
+        version_on_default_branch=_on_default_branch(root, source, project.default_branch),
+        gates_passed=_gates_pass(
+            root, source, request.model, record.metrics, current, request.environment
+        ),
+    )
+    decision = check_promotion(facts, request.environment, env, project.environments)
+    if not decision.allowed or decision.noop:
+        return Promotion(decision, fingerprint, notes=notes)
+    push = "origin" in gitrepo.remotes(root)
+    result = promote(
+        root,
+        model=request.model,
+        fingerprint=fingerprint,
+        environment=request.environment,
+        branch=env.branch,
+        default_branch=project.default_branch,
+        source_commit=source,
+        actor=request.actor,
+        pr=request.pr,
+        metrics=dict(record.metrics),
+        now=now(),
+        push=push,
+    )
+    if result.pushed and forge is not None:
+        forge.dispatch_workflow(DEPLOY_WORKFLOW, env.branch, {"environment": request.environment})
+        notes.append(f"Dispatched `{DEPLOY_WORKFLOW}` on `{env.branch}` to deploy it.")
+    return Promotion(decision, fingerprint, result, notes)
+
+
+def rollback_model(
+    root: Path,
+    *,
+    model: str,
+    env_name: str,
+    actor: str,
+    to: str | None = None,
+    pr: int | None = None,
+    forge: Forge | None = None,
+) -> Promotion:
+    """Pin the previous version (or ``to``) again, as a new commit on the branch."""
+    from engine import gitrepo
+    from engine.policy import Decision
+    from engine.promote import rollback
+
+    project = trusted_project(root)
+    env = environment(project, env_name)
+    store = _store(root, project)
+    result = rollback(
+        root,
+        model=model,
+        environment=env_name,
+        branch=env.branch,
+        to_fingerprint=to,
+        actor=actor,
+        pr=pr,
+        now=now(),
+        push="origin" in gitrepo.remotes(root),
+        fingerprint_exists=lambda fp: store.has(model, fp),
+    )
+    notes = []
+    if result.pushed and forge is not None:
+        forge.dispatch_workflow(DEPLOY_WORKFLOW, env.branch, {"environment": env_name})
+        notes.append(f"Dispatched `{DEPLOY_WORKFLOW}` on `{env.branch}` to deploy it.")
+    promotion = Promotion(Decision(True), result.pin.fingerprint, result, notes)
+    return promotion
+
+
+def status_table(root: Path) -> str:
+    """Markdown: for each environment and model, version, primary metric, who, when, PR."""
+    from engine import api
+
+    project = trusted_project(root)
+    defs, _ = api.read_definitions(root)
+    pins = live_versions(root, project)
+    rows = [
+        "| Environment | Model | Version | Primary metric | Promoted by | When | PR |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for env_name in project.environments:
+        env_pins = pins.get(env_name, {})
+        if not env_pins:
+            rows.append(f"| `{env_name}` | — | nothing deployed | | | | |")
+        for model, pin in sorted(env_pins.items()):
+            primary = defs.models[model].spec.primary_metric if model in defs.models else ""
+            value = pin.metrics.get(primary)
+            metric = f"{primary} {value:.4f}" if isinstance(value, float) else "—"
+            pr = f"#{pin.pr}" if pin.pr else "—"
+            rows.append(
+                f"| `{env_name}` | `{model}` | `{pin.version}` | {metric} | "
+                f"@{pin.promoted_by} | {pin.promoted_at} | {pr} |"
+            )
+    return "\n".join(rows)
+
+
+def history(root: Path, model: str) -> list[dict[str, Any]]:
+    """Training, promotions and rollbacks of ``model``, newest first."""
+    from engine.promote import pin_history
+
+    project = trusted_project(root)
+    events: list[dict[str, Any]] = []
+    for record in _store(root, project).versions(model):
+        events.append(
+            {
+                "when": record.created,
+                "event": "trained",
+                "version": record.version,
+                "environment": "",
+                "by": record.author,
+                "commit": record.commit[:12],
+            }
+        )
+    for env_name, env in project.environments.items():
+        for event in pin_history(root, env.branch, model):
+            events.append(
+                {
+                    "when": event.when,
+                    "event": event.pin.action,
+                    "version": event.pin.version,
+                    "environment": env_name,
+                    "by": event.actor,
+                    "commit": event.commit[:12],
+                }
+            )
+    return sorted(events, key=lambda e: _instant(e["when"]), reverse=True)
+
+
+def _instant(when: str) -> datetime:
+    try:
+        stamp = datetime.fromisoformat(when)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+# --- facts ------------------------------------------------------------------------------
+
+
+def _store(root: Path, project: Project) -> Store:
+    from engine.store import Store
+
+    return Store.open(project.store.url, root)
+
+
+def _fingerprint_at(root: Path, sha: str, model: str) -> str:
+    from engine.plan import plan
+    from engine.planning import snapshot
+
+    planned = next((m for m in plan(None, snapshot(root, sha)).models if m.name == model), None)
+    if planned is None:
+        raise UserError(f"model {model!r} is not defined at {sha[:7]}")
+    if planned.problems or not planned.head_fingerprint:
+        raise UserError(
+            f"model {model!r} is invalid at {sha[:7]}: "
+            + "; ".join(p.render() for p in planned.problems)
+        )
+    return planned.head_fingerprint
+
+
+def _ensure_stored(
+    root: Path, store: Store, model: str, fingerprint: str, source: str, project: Project
+) -> list[str]:
+    """Retrain a version missing from the store; its metrics must match any recorded ones."""
+    from engine import api
+
+    if store.has(model, fingerprint):
+        return []
+    recorded = [
+        p[model].metrics
+        for p in live_versions(root, project).values()
+        if model in p and p[model].fingerprint == fingerprint
+    ]
+    outcome = api.train(root, [model], rev=source).outcomes[0]
+    if outcome.status == "failed":
+        raise UserError(
+            f"{model}@{fingerprint[:12]} is not in the store and retraining it "
+            f"failed: {outcome.reason}"
+        )
+    for metrics in recorded:
+        for name, value in metrics.items():
+            again = outcome.metrics.get(name)
+            if value is not None and (again is None or abs(again - value) > REPRODUCE_TOLERANCE):
+                raise UserError(
+                    f"{model}@{fingerprint[:12]} was retrained but {name} came out "
+                    f"{again} instead of the recorded {value}: refusing to pin a "
+                    "version that does not reproduce"
+                )
+    return [
+        f"`{fingerprint[:12]}` was missing from the store; it was retrained and its "
+        "metrics reproduced."
+    ]
+
+
+def _on_default_branch(root: Path, sha: str, branch: str) -> bool | None:
+    from engine import gitrepo
+
+    for ref in (f"origin/{branch}", branch):
+        try:
+            base = gitrepo.merge_base(root, sha, ref)
+        except UserError:
+            continue
+        return base == sha
+    return None
+
+
+def _gates_pass(
+    root: Path, source: str, model: str, metrics: Any, current: Pin | None, env_name: str
+) -> bool | None:
+    """Whether the version passes its gates against what the environment runs now."""
+    from engine import api
+    from engine.compare import evaluate_gates
+
+    defs, _ = api.read_definitions(root, source)
+    if model not in defs.models:
+        return None
+    gates = defs.models[model].spec.gates
+    results = evaluate_gates(gates, metrics, {env_name: current.metrics if current else None})
+    return all(r.status in ("pass", "skipped") for r in results)
+
+
+def local_actor(root: Path) -> str:
+    """A login-like name for the local git user (``ada`` for ada@example.com)."""
+    import re
+
+    from engine import gitrepo
+
+    for key in ("github.user", "user.email", "user.name"):
+        done = gitrepo.run_git(root, "config", key, check=False)
+        value = done.stdout.strip().split("@", 1)[0]
+        name = re.sub(r"[^A-Za-z0-9-]+", "-", value).strip("-")
+        if name:
+            return name
+    return "local"
