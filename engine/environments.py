@@ -178,9 +178,22 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
         push=push,
     )
     if result.pushed and forge is not None:
-        forge.dispatch_workflow(DEPLOY_WORKFLOW, env.branch, {"environment": request.environment})
-        notes.append(f"Dispatched `{DEPLOY_WORKFLOW}` on `{env.branch}` to deploy it.")
+        notes.append(_dispatch(forge, env.branch, request.environment))
     return Promotion(decision, fingerprint, result, notes)
+
+
+def _dispatch(forge: Forge, branch: str, env_name: str) -> str:
+    """Start the deploy workflow (a push with GITHUB_TOKEN starts none); say how it went."""
+    from engine.forge import ForgeError
+
+    try:
+        forge.dispatch_workflow(DEPLOY_WORKFLOW, branch, {"environment": env_name})
+    except ForgeError as exc:
+        return (
+            f"⚠️ The pin is pushed, but `{DEPLOY_WORKFLOW}` could not be started ({exc}); "
+            f"run it by hand on `{branch}`."
+        )
+    return f"Dispatched `{DEPLOY_WORKFLOW}` on `{branch}` to deploy it."
 
 
 def rollback_model(
@@ -213,12 +226,8 @@ def rollback_model(
         push="origin" in gitrepo.remotes(root),
         fingerprint_exists=lambda fp: store.has(model, fp),
     )
-    notes = []
-    if result.pushed and forge is not None:
-        forge.dispatch_workflow(DEPLOY_WORKFLOW, env.branch, {"environment": env_name})
-        notes.append(f"Dispatched `{DEPLOY_WORKFLOW}` on `{env.branch}` to deploy it.")
-    promotion = Promotion(Decision(True), result.pin.fingerprint, result, notes)
-    return promotion
+    notes = [_dispatch(forge, env.branch, env_name)] if result.pushed and forge else []
+    return Promotion(Decision(True), result.pin.fingerprint, result, notes)
 
 
 def status_table(root: Path) -> str:

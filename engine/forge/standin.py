@@ -47,6 +47,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -122,10 +123,12 @@ class GitHubStandIn:
         port: int = 0,
         default_branch: str = "main",
         tokens: Mapping[str, Token] | None = None,
+        git_dir: Path | None = None,
     ) -> None:
         if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
             raise ValueError(f"repository must look like owner/name, not {repo!r}")
         self.state = State(repo, default_branch)
+        self.state.git_dir = git_dir
         self.tokens: dict[str, Token] = dict(
             tokens or {DEFAULT_TOKEN: Token("github-actions[bot]", app=True)}
         )

@@ -10,9 +10,11 @@ repeated reaction is not duplicated, 422s for what GitHub refuses) and raises
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -220,6 +222,8 @@ class State:
         self.deployments: dict[int, Deployment] = {}
         self.deployment_statuses: list[DeploymentStatus] = []
         self.teams: dict[tuple[str, str], list[str]] = {}
+        self.git_dir: Path | None = None
+        """A real repository (the bare origin) whose refs count as this repository's too."""
         self.user(owner)
 
     # -- identities -------------------------------------------------------------------
@@ -488,6 +492,17 @@ class State:
         for candidate in (name, f"heads/{name}", f"tags/{name}"):
             if candidate in self.refs:
                 return self.refs[candidate]
+        if self.git_dir is not None and not _SHA.match(ref) and not ref.startswith("-"):
+            # Refs pushed to a real origin (an environment branch after a promotion).
+            done = subprocess.run(
+                ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+                cwd=self.git_dir,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode == 0:
+                return done.stdout.strip()
         return ref if _SHA.match(ref) else None
 
     def add_review(

@@ -388,6 +388,56 @@ def test_a_stored_model_predicts_from_raw_columns(trained):
         assert (stored["y_true"].to_numpy() == frame.loc[stored["row_id"], "target"]).all()
 
 
+def test_a_version_records_its_search_cross_validation_and_lineage(trained):
+    root, _ = trained
+    store = store_of(root)
+    versions = {r.model: store.get(r.model, r.fingerprint) for r in store.versions()}
+    knn = versions["wine-knn"].record
+    assert knn.search is not None and len(knn.search.candidates) == 4 * 2  # the whole grid
+    assert knn.search.best.params.items() <= knn.params.items()
+    assert "Hyper-parameter search" in versions["wine-knn"].card()
+    iris = versions["iris-logreg"].record
+    assert iris.metrics["cv_accuracy"] is not None and iris.metrics["cv_accuracy_std"] >= 0
+    for version in versions.values():
+        record = version.record
+        assert len(version.predictions()) == record.rows_test > 0
+        assert record.commit == git(root, "rev-parse", "HEAD")
+        assert record.author == "Ada Lovelace <ada@example.com>"
+        assert record.sklearn_version and record.fingerprint in version.card()
+        assert f"version {record.version} " in version.log()
+
+
+def test_progress_shows_on_a_terminal_and_never_in_json(repo):
+    import pty
+
+    for args, shown in ((), True), (("--json",), False):
+        leader, follower = pty.openpty()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+        with os.fdopen(leader, "rb") as terminal:
+            done = subprocess.run(
+                [str(MLOPS), "train", "--force", "diabetes-ridge", *args],
+                cwd=repo,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=follower,
+                timeout=120,
+            )
+            os.close(follower)
+            seen = _drain(terminal)
+        assert done.returncode == 0
+        assert ("trained  diabetes-ridge@" in seen) is shown, seen
+
+
+def _drain(terminal: Any) -> str:
+    chunks = []
+    try:
+        while chunk := os.read(terminal.fileno(), 4096):
+            chunks.append(chunk)
+    except OSError:  # EIO: the writer closed its end
+        pass
+    return b"".join(chunks).decode(errors="replace")
+
+
 def test_a_tampered_model_is_refused_on_load_while_train_reads_meta_only(trained_copy):
     store = store_of(trained_copy)
     record = store.get_record("iris-logreg", head_fingerprints(trained_copy)["iris-logreg"])

@@ -1,0 +1,253 @@
+"""Slash commands in pull-request comments: parse → authorize → act → reply and react.
+
+Runs on ``issue_comment`` in a job whose checkout is the default branch, so the models,
+the environments and their policies come from trusted files. Every lookup that fails
+denies (fail closed); bots and edited comments get no answer at all, so two bots can
+never talk to each other in a loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import UserError
+
+if TYPE_CHECKING:
+    from engine.commands import Command, Reply
+    from engine.definitions import Project
+    from engine.events import IssueCommentEvent
+    from engine.forge import Forge, PullRequestInfo
+    from engine.policy import CommentFacts
+    from engine.workflow import Context, Outcome
+
+
+def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
+    """Handle one comment: run its commands in order, reply to each, react once."""
+    from engine import api
+    from engine.commands import parse
+    from engine.environments import trusted_project
+    from engine.workflow import Outcome
+
+    defs, _ = api.read_definitions(ctx.root)
+    project = trusted_project(ctx.root)
+    items = parse(event.comment.body or "", list(defs.models), project.environments)
+    if not items:
+        return Outcome("the comment holds no command")
+    if event.action != "created" or event.comment.user.is_bot or event.sender.is_bot:
+        return Outcome(f"ignored: a {event.action} comment by @{event.comment.user.login}")
+    forge = ctx.forge()
+    forge.react(event.comment.id, "eyes")
+    pr = _pull_request(forge, event)
+    facts = _facts(forge, event, pr, project)
+    ok = True
+    for item in items:
+        try:
+            message, success = _run(ctx, forge, event, pr, facts, project, item)
+        except UserError as exc:
+            message, success = f"Refused: {exc}", False
+        if message:
+            forge.reply(event.issue.number, f"@{event.comment.user.login} {message}")
+        ok = ok and success
+    forge.react(event.comment.id, "rocket" if ok else "confused")
+    return Outcome(
+        f"{len(items)} command(s) on #{event.issue.number}: "
+        f"{'done' if ok else 'refused or failed'}",
+        0 if ok else 1,
+    )
+
+
+def _pull_request(forge: Forge, event: IssueCommentEvent) -> PullRequestInfo | None:
+    from engine.forge import ForgeError
+
+    if not event.issue.is_pull_request:
+        return None
+    try:
+        return forge.pull_request(event.issue.number)
+    except ForgeError:
+        return None  # unknown facts deny below
+
+
+def _facts(
+    forge: Forge, event: IssueCommentEvent, pr: PullRequestInfo | None, project: Project
+) -> CommentFacts:
+    from engine.forge import ForgeError
+    from engine.policy import CommentFacts
+
+    user = event.comment.user
+    permission: str | None
+    try:
+        permission = forge.permission(user.login)
+    except ForgeError:
+        permission = None
+    teams: frozenset[str] | None = frozenset()
+    wanted = {
+        a[1:]
+        for env in project.environments.values()
+        for a in env.allow
+        if a.startswith("@") and "/" in a
+    }
+    try:
+        teams = frozenset(
+            t
+            for t in wanted
+            if user.login.lower() in {m.lower() for m in forge.team_members(*t.split("/", 1))}
+        )
+    except ForgeError:
+        teams = None
+    return CommentFacts(
+        action=event.action,
+        is_pull_request=event.issue.is_pull_request,
+        commenter=user.login,
+        commenter_type=user.type,
+        permission=permission,
+        teams=teams,
+        from_fork=pr.is_fork if pr else None,
+        base_ref=pr.base_ref if pr else None,
+        default_branch=event.repository.default_branch,
+    )
+
+
+def _run(
+    ctx: Context,
+    forge: Forge,
+    event: IssueCommentEvent,
+    pr: PullRequestInfo | None,
+    facts: CommentFacts,
+    project: Project,
+    item: Command | Reply,
+) -> tuple[str, bool]:
+    """Run one command; return the reply and whether it succeeded."""
+    from engine import commands as c
+    from engine.policy import authorize
+
+    if isinstance(item, c.Reply):
+        return item.message, False
+    if isinstance(item, c.Help):
+        from engine import api
+
+        defs, _ = api.read_definitions(ctx.root)
+        return c.help_text(list(defs.models), project.environments), True
+    if isinstance(item, c.Status):
+        from engine.environments import status_table
+
+        return status_table(ctx.root), True
+    env_name = getattr(item, "env", None) or getattr(item, "vs_env", None)
+    env = project.environments.get(env_name) if env_name else None
+    decision = authorize(facts, env, project)
+    if not decision.allowed:
+        return ("" if decision.quiet else decision.message()), False
+    if pr is None:
+        return "Refused: could not read the pull request.", False
+    _fetch(ctx, pr.head_sha)
+    if isinstance(item, c.Promote):
+        return _promote(ctx, forge, event, pr, item)
+    if isinstance(item, c.Rollback):
+        from engine.environments import rollback_model
+
+        done = rollback_model(
+            ctx.root,
+            model=item.model,
+            env_name=item.env,
+            actor=event.comment.user.login,
+            to=item.to_version,
+            pr=event.issue.number,
+            forge=forge,
+        )
+        return done.message(), True
+    if isinstance(item, c.Retrain):
+        return _retrain(ctx, pr, item.models)
+    if isinstance(item, c.Diff):
+        from engine.review import review
+
+        result = review(
+            ctx.root,
+            base=pr.base_ref and _base(ctx, pr),
+            head=pr.head_sha,
+            models=[item.model] if item.model else (),
+            vs=[item.vs_env] if item.vs_env else (),
+        )
+        return result.markdown, result.ok
+    return "Refused: not a command this engine runs.", False
+
+
+def _promote(
+    ctx: Context, forge: Forge, event: IssueCommentEvent, pr: PullRequestInfo, item: Any
+) -> tuple[str, bool]:
+    from engine.environments import Request, promote_model
+
+    current = forge.pull_request(pr.number).head_sha  # bound to the head seen at the comment
+    request = Request(
+        model=item.model,
+        environment=item.env,
+        actor=event.comment.user.login,
+        source=pr.head_sha,
+        version=item.version,
+        pr=pr.number,
+        pr_author=pr.author,
+        head_sha_at_comment=pr.head_sha,
+        current_head_sha=current,
+        reviews=forge.reviews(pr.number),
+    )
+    _push_credentials(ctx)
+    done = promote_model(ctx.root, request, forge=forge)
+    return done.message(), done.decision.allowed
+
+
+def _retrain(ctx: Context, pr: PullRequestInfo, models: tuple[str, ...]) -> tuple[str, bool]:
+    """Retrain ignoring the cache; say whether each model's metrics reproduced."""
+    from engine import api
+
+    defs, _ = api.read_definitions(ctx.root, pr.head_sha)
+    names = list(models) or sorted(defs.models)
+    before = api.train(ctx.root, names, rev=pr.head_sha)
+    recorded = {o.model: dict(o.metrics) for o in before.outcomes if o.status != "failed"}
+    again = api.train(ctx.root, names, rev=pr.head_sha, force=True)
+    rows = ["| Model | Version | Reproduced |", "| --- | --- | --- |"]
+    ok = True
+    for outcome in again.outcomes:
+        old = recorded.get(outcome.model, {})
+        same = outcome.status != "failed" and all(
+            v is None
+            or (outcome.metrics.get(k) is not None and abs(outcome.metrics[k] - v) <= 1e-6)  # type: ignore[operator]
+            for k, v in old.items()
+        )
+        ok = ok and same
+        verdict = "✅ yes" if same else f"❌ no ({outcome.reason or 'metrics differ'})"
+        rows.append(f"| `{outcome.model}` | `{outcome.version}` | {verdict} |")
+    return "\n".join(rows), ok
+
+
+def _base(ctx: Context, pr: PullRequestInfo) -> str:
+    from engine import gitrepo
+
+    for ref in (f"origin/{pr.base_ref}", pr.base_ref):
+        try:
+            return gitrepo.merge_base(ctx.root, ref, pr.head_sha)
+        except UserError:
+            continue
+    raise UserError(f"cannot find the base branch {pr.base_ref!r} in the checkout")
+
+
+def _fetch(ctx: Context, sha: str) -> None:
+    """Make the PR head available locally (a checkout of the default branch lacks it)."""
+    from engine import gitrepo
+
+    if gitrepo.ref_sha(ctx.root, sha) is None and "origin" in gitrepo.remotes(ctx.root):
+        gitrepo.run_git(ctx.root, "fetch", "--quiet", "origin", sha, check=False)
+
+
+def _push_credentials(ctx: Context) -> None:
+    """Let git push with GITHUB_TOKEN (the checkout keeps no credentials)."""
+    token, server = ctx.env.get("GITHUB_TOKEN"), ctx.env.get("GITHUB_SERVER_URL")
+    if not token or not server or not server.startswith("https://"):
+        return
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    os.environ.update(
+        {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"http.{server}/.extraheader",
+            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+        }
+    )

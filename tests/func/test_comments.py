@@ -1,0 +1,143 @@
+"""Comment commands end to end: ``mlops event`` on ``issue_comment`` against the stand-in,
+with a real bare origin that receives the environment branch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.forge.standin import GitHubStandIn
+from tests.conftest import git
+
+WEBHOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "webhooks"
+REPO = "octo/models"
+PR = 9
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def pr_head(repo: Path) -> str:
+    """A pull-request branch pushed to origin; the checkout goes back to main."""
+    git(repo, "switch", "-q", "-c", "tune-iris")
+    model = repo / "mlops" / "models" / "iris-logreg.yaml"
+    model.write_text(model.read_text().replace("C: 1.0", "C: 2.0"))
+    git(repo, "commit", "-q", "-am", "Loosen iris-logreg's regularization")
+    git(repo, "push", "-q", "origin", "tune-iris")
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "switch", "-q", "main")
+    return head
+
+
+def comment_event(
+    tmp: Path,
+    body: str,
+    comment_id: int,
+    *,
+    login: str = "ada",
+    kind: str = "User",
+    action: str = "created",
+) -> Path:
+    data = json.loads((WEBHOOKS / "issue_comment.created.json").read_text())
+    data["action"] = action
+    data["repository"]["full_name"] = REPO
+    data["repository"]["default_branch"] = "main"
+    data["issue"]["number"] = PR
+    data["issue"]["pull_request"] = {"url": f"https://api.github.com/repos/{REPO}/pulls/{PR}"}
+    data["comment"].update({"id": comment_id, "body": body})
+    data["comment"]["user"].update({"login": login, "type": kind})
+    data["sender"].update({"login": login, "type": kind})
+    path = tmp / "comment.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def run(mlops, repo, tmp, gh, body, **who):
+    """Post the comment in the stand-in, then run the engine on its webhook."""
+    comment_id = gh.add_comment(PR, body, author=who.get("login", "ada"))
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": "issue_comment",
+        "GITHUB_EVENT_PATH": str(comment_event(tmp, body, comment_id, **who)),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_API_URL": gh.url,
+        "GITHUB_TOKEN": "ghs_standin",
+    }
+    return mlops("event", cwd=repo, env=env), comment_id
+
+
+def replies(gh) -> list[str]:
+    return [c.body for c in gh.comments(PR) if c.user == "github-actions[bot]"]
+
+
+def origin_of(repo: Path) -> Path:
+    return repo.parent / f"{repo.name}-origin.git"
+
+
+def branch_exists(repo: Path, branch: str) -> bool:
+    return bool(git(repo, "ls-remote", "origin", f"refs/heads/{branch}"))
+
+
+def test_promote_by_a_writer_pins_the_version_and_dispatches_deploy(repo, pr_head, mlops, tmp_path):
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace", head_ref="tune-iris")
+        gh.set_permission("ada", "write")
+        result, cid = run(mlops, repo, tmp_path, gh, "Looks good.\n/promote iris-logreg to staging")
+        assert result.returncode == 0, result.stderr
+        assert gh.reactions(cid) == ["eyes", "rocket"]
+        posted = replies(gh)
+        assert len(posted) == 1 and "Promoted `iris-logreg`" in posted[0]
+        assert [d.ref for d in gh.dispatches] == ["env/staging"]
+    assert branch_exists(repo, "env/staging")
+    pin = git(repo, "show", "origin/env/staging:mlops/deployments/iris-logreg.yaml")
+    assert "promoted_by: 'ada'" in pin and f"source_commit: '{pr_head}'" in pin
+    message = git(repo, "log", "-1", "--format=%B", "origin/env/staging")
+    assert "Promoted-by: ada" in message and f"Source-PR: #{PR}" in message
+
+
+def test_a_reader_is_refused_and_nothing_is_pushed(repo, pr_head, mlops, tmp_path):
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace")
+        gh.set_permission("mallory", "read")
+        result, cid = run(
+            mlops, repo, tmp_path, gh, "/promote iris-logreg to staging", login="mallory"
+        )
+        assert result.returncode == 1
+        assert gh.reactions(cid) == ["eyes", "confused"]
+        (reply,) = replies(gh)
+        assert "Refused" in reply and "mallory" in reply
+    assert not branch_exists(repo, "env/staging")
+
+
+def test_production_needs_staging_and_an_approval(repo, pr_head, mlops, tmp_path):
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace")
+        gh.set_permission("ada", "admin")
+        result, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg production")
+        assert result.returncode == 1
+        (reply,) = replies(gh)
+        assert "staging" in reply and "approving review" in reply
+    assert not branch_exists(repo, "env/production")
+
+
+@pytest.mark.parametrize("who", [{"login": "dependabot[bot]", "kind": "Bot"}, {"action": "edited"}])
+def test_bots_and_edits_get_no_answer(repo, pr_head, mlops, tmp_path, who):
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head)
+        gh.set_permission("ada", "admin")
+        result, cid = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging", **who)
+        assert result.returncode == 0
+        assert replies(gh) == [] and gh.reactions(cid) == []
+
+
+def test_help_and_a_misspelled_command(repo, pr_head, mlops, tmp_path):
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head)
+        gh.set_permission("ada", "write")
+        result, _ = run(mlops, repo, tmp_path, gh, "/help\n/promte iris-logreg to staging")
+        assert result.returncode == 1
+        help_reply, typo_reply = replies(gh)
+        assert "/promote" in help_reply and "staging" in help_reply
+        assert "did you mean" in typo_reply
