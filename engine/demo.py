@@ -70,6 +70,12 @@ def run(say: Callable[[str], None], folder: Path | None = None, keep: bool = Fal
     again = api.train(root)
     say(f"again: {again.summary()} ({again.seconds:.2f}s)")
 
+    step(
+        "Promote what main trained to staging: a merge into env/staging, with a pin",
+        "mlops promote cancer-rf --to staging",
+    )
+    say(_promote(root, "cancer-rf", "staging"))
+
     step("A mistake is caught with its file, line and column", "mlops validate")
     model = root / "mlops" / "models" / "cancer-rf.yaml"
     good = model.read_text()
@@ -99,6 +105,41 @@ def run(say: Callable[[str], None], folder: Path | None = None, keep: bool = Fal
         f"verdict: {review.verdict})"
     )
 
+    step("Merge the change; main trains the new version", "git merge && mlops train")
+    _git(root, "switch", "-q", "main")
+    _git(root, "merge", "-q", "--no-ff", "-m", "Merge smaller-forest", "smaller-forest")
+    _git(root, "push", "-q", "origin", "main")
+    say(api.train(root).summary())
+
+    step(
+        "Promote it to staging; the branch history records what was there before",
+        "mlops promote cancer-rf --to staging",
+    )
+    say(_promote(root, "cancer-rf", "staging"))
+
+    step(
+        "Production has a stricter policy (staging first, one approving review)",
+        "mlops promote cancer-rf --to production",
+    )
+    say(_promote(root, "cancer-rf", "production"))
+
+    step(
+        "Roll staging back: a new commit, never a rewrite", "mlops rollback cancer-rf --env staging"
+    )
+    from engine.environments import history, local_actor, rollback_model, status_table
+
+    say(
+        rollback_model(
+            root, model="cancer-rf", env_name="staging", actor=local_actor(root)
+        ).message()
+    )
+
+    step("What runs where, and how it got there", "mlops status && mlops history cancer-rf")
+    say(status_table(root))
+    from engine.render import runs_text
+
+    say(runs_text(history(root, "cancer-rf")))
+
     step("Done", "")
     say(f"The demo repository is {root}" + ("" if keep else " (delete it when done)"))
     return root
@@ -115,6 +156,14 @@ class _Steps:
         self.say(f"== {self.number}. {title}")
         if command:
             self.say(f"$ {command}")
+
+
+def _promote(root: Path, model: str, env: str) -> str:
+    from engine.environments import Request, local_actor, promote_model
+    from engine.forge.local import LocalForge
+
+    request = Request(model=model, environment=env, actor=local_actor(root))
+    return promote_model(root, request, forge=LocalForge(root)).message()
 
 
 def _outcomes(say: Callable[[str], None], result: object) -> None:
