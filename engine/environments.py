@@ -64,9 +64,12 @@ class Promotion:
             return f"`{r.model}` `{r.version}` is already live in `{r.environment}`; nothing to do."
         before = f" (was `{r.previous.version}`)" if r.previous else ""
         pushed = "pushed" if r.pushed else "committed locally"
+        if r.pin.action == "rollback":
+            did = f"Rolled back `{r.model}` in `{r.environment}` to `{r.version}`"
+        else:
+            did = f"Promoted `{r.model}` `{r.version}` to `{r.environment}`"
         lines = [
-            f"Promoted `{r.model}` `{r.version}` to `{r.environment}`{before}: "
-            f"{pushed} as `{(r.commit or '')[:12]}` on `{r.branch}`.",
+            f"{did}{before}: {pushed} as `{(r.commit or '')[:12]}` on `{r.branch}`.",
             *self.notes,
         ]
         return "\n".join(lines)
