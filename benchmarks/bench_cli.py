@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_plan import build  # noqa: E402
+from bench_plan import build
 
 BIN = Path(sys.executable).parent
 

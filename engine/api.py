@@ -6,6 +6,7 @@ domain modules. Results are typed values; printing is the caller's business.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -176,9 +177,9 @@ def train(
         )
     settings = defs.settings
     store = Store.open(settings.store.url, root)
-    commit = _commit_of(root, rev)
     outcomes: list[Outcome] = []
     jobs_to_run: list[TrainJob] = []
+    commit: tuple[str, str] | None = None
     for planned in plan(None, snap).models:
         if models and planned.name not in models:
             continue
@@ -191,10 +192,10 @@ def train(
             record = store.get_record(planned.name, fp)
             outcomes.append(Outcome(planned.name, fp, "stored", metrics=dict(record.metrics)))
             continue
-        jobs_to_run.append(_job(root, rev, snap, planned.name, fp, commit))
-    if force:
-        for job in jobs_to_run:
-            store.delete(job.model.name, job.fingerprint)
+        commit = commit or _commit_of(root, rev)  # only looked up when something trains
+        job = _job(root, rev, snap, planned.name, fp, commit)
+        # A forced retrain replaces the stored version only once the new one is ready.
+        jobs_to_run.append(dataclasses.replace(job, replace=force))
     outcomes += _run_jobs(jobs_to_run, jobs, progress)
     outcomes.sort(key=lambda o: o.model)
     return Training(outcomes, time.perf_counter() - started)

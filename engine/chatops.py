@@ -188,11 +188,20 @@ def _promote(
         pr_author=pr.author,
         head_sha_at_comment=pr.head_sha,
         current_head_sha=current,
-        reviews=forge.reviews(pr.number),
+        reviews=_reviews(forge, pr.number),
     )
     _push_credentials(ctx)
     done = promote_model(ctx.root, request, forge=forge)
     return done.message(), done.decision.allowed
+
+
+def _reviews(forge: Forge, pr: int) -> list[tuple[str, str, str | None]] | None:
+    from engine.forge import ForgeError
+
+    try:
+        return [(r.user, r.state, r.commit_id) for r in forge.reviews(pr)]
+    except ForgeError:
+        return None  # unknown: a policy that needs approvals then refuses
 
 
 def _retrain(ctx: Context, pr: PullRequestInfo, models: tuple[str, ...]) -> tuple[str, bool]:

@@ -20,7 +20,7 @@ from engine.errors import UserError
 
 if TYPE_CHECKING:
     from engine.definitions import Environment, Project
-    from engine.forge import Forge, Review
+    from engine.forge import Forge
     from engine.pins import Pin
     from engine.policy import Decision
     from engine.promote import PromotionResult
@@ -43,7 +43,8 @@ class Request:
     pr_author: str | None = None
     head_sha_at_comment: str | None = None
     current_head_sha: str | None = None
-    reviews: Sequence[Review] | None = ()
+    reviews: Sequence[tuple[str, str, str | None]] | None = ()
+    """(login, state, commit) of the PR's reviews, oldest first; None if unreadable."""
 
 
 @dataclass

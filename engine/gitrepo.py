@@ -18,6 +18,7 @@ clone made with ``fetch-depth: 1`` as long as the other commit was fetched too
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -106,9 +107,27 @@ def read_tree(
     """
     if rev is None:
         return _read_worktree(Path(root), tuple(prefixes), tuple(suffixes))
+    if _FULL_SHA.match(rev):  # a commit never changes: one read per process is enough
+        return dict(_read_commit(Path(root).resolve(), rev, tuple(prefixes), tuple(suffixes)))
+    return _read_rev(root, rev, tuple(prefixes), tuple(suffixes))
+
+
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+@functools.lru_cache(maxsize=64)
+def _read_commit(
+    root: Path, sha: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
+) -> tuple[tuple[str, bytes], ...]:
+    return tuple(_read_rev(root, sha, prefixes, suffixes).items())
+
+
+def _read_rev(
+    root: Path, rev: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
+) -> dict[str, bytes]:
     with _open(root) as repo:
         sha = _resolve(repo, rev)
-        wanted = _list_blobs(repo, sha, tuple(prefixes), tuple(suffixes))
+        wanted = _list_blobs(repo, sha, prefixes, suffixes)
         # Each read is one round trip to the same cat-file --batch process.
         return {path: repo.odb.stream(binsha).read() for path, binsha in wanted}
 

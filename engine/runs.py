@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from engine.definitions import lower_is_better
+from engine.errors import UserError
 
 RECORD_FORMAT = 1
 """The version of the ``meta.json`` layout; a store refuses records from a newer one."""
@@ -229,7 +230,7 @@ def runs_table(
     if sort_by is None:
         return rows
     if rows and sort_by not in rows[0]:
-        raise KeyError(f"no column {sort_by!r}; choose one of: {', '.join(columns)}")
+        raise UserError(f"no column {sort_by!r} to sort by; choose one of: {', '.join(columns)}")
     if descending is None:
         descending = not lower_is_better(sort_by)
     present = [r for r in rows if r.get(sort_by) is not None]

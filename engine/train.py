@@ -74,9 +74,15 @@ class Outcome:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
-        return {"model": self.model, "version": self.version, "fingerprint": self.fingerprint,
-                "status": self.status, "reason": self.reason, "metrics": self.metrics,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "model": self.model,
+            "version": self.version,
+            "fingerprint": self.fingerprint,
+            "status": self.status,
+            "reason": self.reason,
+            "metrics": self.metrics,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 class _Log:
@@ -91,7 +97,9 @@ class _Log:
 
 
 def build_pipeline(
-    model: Model, features: FeatureSpec | None, inputs: list[str],
+    model: Model,
+    features: FeatureSpec | None,
+    inputs: list[str],
     allowed: tuple[str, ...] = (),
 ) -> Pipeline:
     """The scikit-learn Pipeline (features, then estimator) that takes raw ``inputs``."""
@@ -106,14 +114,26 @@ def build_pipeline(
         if selected == inputs:
             return Pipeline([("estimator", estimator)])
         chains: list[tuple[str, Any, list[str]]] = []
-        return Pipeline([("features", ColumnTransformer(
-            [("passthrough", "passthrough", selected)], remainder="drop",
-            verbose_feature_names_out=False)), ("estimator", estimator)])
+        return Pipeline(
+            [
+                (
+                    "features",
+                    ColumnTransformer(
+                        [("passthrough", "passthrough", selected)],
+                        remainder="drop",
+                        verbose_feature_names_out=False,
+                    ),
+                ),
+                ("estimator", estimator),
+            ]
+        )
     chains = []
     claimed: set[str] = set()
     for i, transform in enumerate(features.transforms):
-        steps = [(f"{j}-{step.class_.rsplit('.', 1)[-1]}", instantiate(step.class_, step.params))
-                 for j, step in enumerate(transform.steps)]
+        steps = [
+            (f"{j}-{step.class_.rsplit('.', 1)[-1]}", instantiate(step.class_, step.params))
+            for j, step in enumerate(transform.steps)
+        ]
         chains.append((f"group{i}", Pipeline(steps), list(transform.columns)))
         claimed.update(transform.columns)
     rest = [c for c in (features.columns or inputs) if c not in claimed]
@@ -130,15 +150,29 @@ def run(job: TrainJob) -> Outcome:
     try:
         metrics = _train(job, log)
     except UserError as exc:
-        return Outcome(job.model.name, job.fingerprint, "failed", reason=str(exc),
-                       seconds=time.perf_counter() - started)
+        return Outcome(
+            job.model.name,
+            job.fingerprint,
+            "failed",
+            reason=str(exc),
+            seconds=time.perf_counter() - started,
+        )
     except Exception as exc:  # a fit that raises is the model's failure, not the run's
         log(traceback.format_exc())
-        return Outcome(job.model.name, job.fingerprint, "failed",
-                       reason=f"training failed: {type(exc).__name__}: {exc}",
-                       seconds=time.perf_counter() - started)
-    return Outcome(job.model.name, job.fingerprint, "trained", metrics=metrics,
-                   seconds=time.perf_counter() - started)
+        return Outcome(
+            job.model.name,
+            job.fingerprint,
+            "failed",
+            reason=f"training failed: {type(exc).__name__}: {exc}",
+            seconds=time.perf_counter() - started,
+        )
+    return Outcome(
+        job.model.name,
+        job.fingerprint,
+        "trained",
+        metrics=metrics,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
@@ -156,8 +190,10 @@ def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
     table = data.load_table(dataset, job.root, job.rev)
     findings = check_table(dataset, table)
     if findings:
-        raise UserError(f"dataset {dataset.name!r} ({job.dataset_file}) fails its checks: "
-                        + "; ".join(f.message for f in findings))
+        raise UserError(
+            f"dataset {dataset.name!r} ({job.dataset_file}) fails its checks: "
+            + "; ".join(f.message for f in findings)
+        )
     profile = data.summarize(table)
     frame = data.to_frame(table)
     ids = frame[dataset.id_column] if dataset.id_column else frame.index.to_series()
@@ -167,8 +203,13 @@ def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
     classify = model.task == "classification"
     stratify = y if classify and dataset.split.stratify else None
     x_train, x_test, y_train, y_test, _, id_test = train_test_split(
-        x, y, ids, test_size=dataset.split.test_size, random_state=dataset.split.seed,
-        stratify=stratify)
+        x,
+        y,
+        ids,
+        test_size=dataset.split.test_size,
+        random_state=dataset.split.seed,
+        stratify=stratify,
+    )
     log(f"split: {len(x_train)} train rows, {len(x_test)} test rows")
     pipeline = build_pipeline(model, job.features, inputs, job.allowed_estimators)
     classes = sorted(y.unique().tolist()) if classify else None
@@ -186,22 +227,44 @@ def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
         log(f"warning: {w.category.__name__}: {w.message}")
     log(f"fit in {fit_seconds:.3f}s")
     y_pred = pipeline.predict(x_test)
-    proba = pipeline.predict_proba(x_test) if classify and hasattr(pipeline, "predict_proba") \
-        else None
+    proba = (
+        pipeline.predict_proba(x_test) if classify and hasattr(pipeline, "predict_proba") else None
+    )
     if classify:
         classes = list(pipeline.classes_)
-    metrics = evaluate.compute(model.metrics, np.asarray(y_test), np.asarray(y_pred), proba,
-                               classes)
+    metrics = evaluate.compute(
+        model.metrics, np.asarray(y_test), np.asarray(y_pred), proba, classes
+    )
     cv = _cross_validate(model, pipeline, n_classes, x_train, y_train) if model.cv else {}
     metrics.update(cv)
     log("metrics: " + json.dumps(metrics))
-    _store(job, pipeline, metrics, x_test, id_test, y_test, y_pred, proba, classes, search, log,
-           fit_seconds, len(x_train), profile)
+    _store(
+        job,
+        pipeline,
+        metrics,
+        x_test,
+        id_test,
+        y_test,
+        y_pred,
+        proba,
+        classes,
+        search,
+        log,
+        fit_seconds,
+        len(x_train),
+        profile,
+    )
     return metrics
 
 
-def _search(model: Model, pipeline: Pipeline, n_classes: int | None, x: pd.DataFrame,
-            y: pd.Series, log: _Log) -> Any:
+def _search(
+    model: Model,
+    pipeline: Pipeline,
+    n_classes: int | None,
+    x: pd.DataFrame,
+    y: pd.Series,
+    log: _Log,
+) -> Any:
     if model.search is None:
         return None
     from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
@@ -214,15 +277,23 @@ def _search(model: Model, pipeline: Pipeline, n_classes: int | None, x: pd.DataF
     if spec.method == "grid":
         search = GridSearchCV(pipeline, space, cv=spec.cv, scoring=scoring, n_jobs=1)
     else:
-        search = RandomizedSearchCV(pipeline, space, n_iter=spec.n_iter, cv=spec.cv,
-                                    scoring=scoring, random_state=spec.seed, n_jobs=1)
+        search = RandomizedSearchCV(
+            pipeline,
+            space,
+            n_iter=spec.n_iter,
+            cv=spec.cv,
+            scoring=scoring,
+            random_state=spec.seed,
+            n_jobs=1,
+        )
     search.fit(x, y)
     log(f"search: {len(search.cv_results_['params'])} candidates, best {search.best_params_}")
     return search
 
 
-def _cross_validate(model: Model, pipeline: Pipeline, n_classes: int | None, x: pd.DataFrame,
-                    y: pd.Series) -> dict[str, float | None]:
+def _cross_validate(
+    model: Model, pipeline: Pipeline, n_classes: int | None, x: pd.DataFrame, y: pd.Series
+) -> dict[str, float | None]:
     from sklearn.base import clone
     from sklearn.model_selection import cross_validate
 
@@ -231,8 +302,9 @@ def _cross_validate(model: Model, pipeline: Pipeline, n_classes: int | None, x: 
     scoring = {m: scorer(m, n_classes) for m in model.metrics}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = cross_validate(clone(pipeline), x, y, cv=model.cv, scoring=scoring,
-                                error_score="raise")
+        result = cross_validate(
+            clone(pipeline), x, y, cv=model.cv, scoring=scoring, error_score="raise"
+        )
     out: dict[str, float | None] = {}
     for m in model.metrics:
         scores = result[f"test_{m}"] * score_sign(m)
@@ -246,20 +318,28 @@ def search_candidates(search: Any) -> list[dict[str, Any]]:
     if search is None:
         return []
     res = search.cv_results_
-    return [{"params": {k.removeprefix("estimator__"): v for k, v in params.items()},
-             "mean_score": float(res["mean_test_score"][i]),
-             "std_score": float(res["std_test_score"][i]),
-             "rank": int(res["rank_test_score"][i])}
-            for i, params in enumerate(res["params"])]
+    return [
+        {
+            "params": {k.removeprefix("estimator__"): v for k, v in params.items()},
+            "mean_score": float(res["mean_test_score"][i]),
+            "std_score": float(res["std_test_score"][i]),
+            "rank": int(res["rank_test_score"][i]),
+        }
+        for i, params in enumerate(res["params"])
+    ]
 
 
 def lineage() -> dict[str, str]:
     """Versions of the engine and the libraries that shape a trained model."""
     from importlib.metadata import version
 
-    return {"engine": version("mlops-engine"), "scikit-learn": version("scikit-learn"),
-            "numpy": version("numpy"), "pandas": version("pandas"),
-            "python": platform.python_version()}
+    return {
+        "engine": version("mlops-engine"),
+        "scikit-learn": version("scikit-learn"),
+        "numpy": version("numpy"),
+        "pandas": version("pandas"),
+        "python": platform.python_version(),
+    }
 
 
 def now() -> str:
@@ -267,9 +347,22 @@ def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-def _store(job: TrainJob, pipeline: Any, metrics: dict[str, float | None], x_test: Any,
-           id_test: Any, y_test: Any, y_pred: Any, proba: Any, classes: list[Any] | None,
-           search: Any, log: _Log, fit_seconds: float, rows_train: int, profile: Any) -> None:
+def _store(
+    job: TrainJob,
+    pipeline: Any,
+    metrics: dict[str, float | None],
+    x_test: Any,
+    id_test: Any,
+    y_test: Any,
+    y_pred: Any,
+    proba: Any,
+    classes: list[Any] | None,
+    search: Any,
+    log: _Log,
+    fit_seconds: float,
+    rows_train: int,
+    profile: Any,
+) -> None:
     from engine.runs import Candidate, SearchRecord, VersionRecord, model_card
     from engine.store import (
         CARD_FILE,
@@ -284,33 +377,55 @@ def _store(job: TrainJob, pipeline: Any, metrics: dict[str, float | None], x_tes
     versions = lineage()
     search_record = None
     if search is not None:
-        candidates = [Candidate(params=c["params"], mean_score=c["mean_score"],
-                                std_score=c["std_score"]) for c in search_candidates(search)]
+        candidates = [
+            Candidate(params=c["params"], mean_score=c["mean_score"], std_score=c["std_score"])
+            for c in search_candidates(search)
+        ]
         best = {k.removeprefix("estimator__"): v for k, v in search.best_params_.items()}
-        search_record = SearchRecord(scoring=str(search.scoring), candidates=candidates,
-                                     best=Candidate(params=best,
-                                                    mean_score=float(search.best_score_)))
+        search_record = SearchRecord(
+            scoring=str(search.scoring),
+            candidates=candidates,
+            best=Candidate(params=best, mean_score=float(search.best_score_)),
+        )
     params = dict(job.model.estimator.params)
     if search_record is not None:
         params.update(search_record.best.params)
     record = VersionRecord(
-        model=job.model.name, fingerprint=job.fingerprint, created=now(),
-        commit=job.commit or "", author=job.author or "", task=job.model.task,
-        dataset=job.dataset.name, data_hash=job.data_hash, params=params,
+        model=job.model.name,
+        fingerprint=job.fingerprint,
+        created=now(),
+        commit=job.commit or "",
+        author=job.author or "",
+        task=job.model.task,
+        dataset=job.dataset.name,
+        data_hash=job.data_hash,
+        params=params,
         features=job.features.model_dump(mode="json", by_alias=True) if job.features else {},
-        metrics=metrics, classes=[_native(c) for c in classes or []], search=search_record,
-        engine_version=versions["engine"], sklearn_version=versions["scikit-learn"],
-        python_version=versions["python"], training_seconds=round(fit_seconds, 3),
-        rows_train=rows_train, rows_test=len(x_test),
+        metrics=metrics,
+        classes=[_native(c) for c in classes or []],
+        search=search_record,
+        engine_version=versions["engine"],
+        sklearn_version=versions["scikit-learn"],
+        python_version=versions["python"],
+        training_seconds=round(fit_seconds, 3),
+        rows_train=rows_train,
+        rows_test=len(x_test),
     )
     store = Store.open(job.store_url, job.root)
     with store.writer(job.model.name, job.fingerprint) as writer:
         save_model(pipeline, writer.path / MODEL_FILE)
-        save_predictions(writer.path / PREDICTIONS_FILE, list(id_test), list(y_test),
-                         list(y_pred), proba, classes or ())
+        save_predictions(
+            writer.path / PREDICTIONS_FILE,
+            list(id_test),
+            list(y_test),
+            list(y_pred),
+            proba,
+            classes or (),
+        )
         (writer.path / CARD_FILE).write_text(model_card(record), encoding="utf-8")
         (writer.path / PROFILE_FILE).write_text(
-            json.dumps(dataclasses.asdict(profile), default=str), encoding="utf-8")
+            json.dumps(dataclasses.asdict(profile), default=str), encoding="utf-8"
+        )
         log(f"stored as {job.model.name}@{job.fingerprint[:12]} in {job.store_url}")
         (writer.path / LOG_FILE).write_text(log.buffer.getvalue(), encoding="utf-8")
         if job.replace:

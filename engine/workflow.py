@@ -145,7 +145,7 @@ def on_pull_request(ctx: Context, event: PullRequestEvent) -> Outcome:
         pr=pr.number,
         head_sha=pr.head.sha,
         base_sha=pr.base.sha,
-        verdict=result.verdict,  # type: ignore[arg-type]
+        verdict=result.verdict,
         statuses={"mlops/validate": validate, "mlops/gates": gates},
     )
     if ctx.bundle is not None:

@@ -141,3 +141,22 @@ def test_help_and_a_misspelled_command(repo, pr_head, mlops, tmp_path):
         help_reply, typo_reply = replies(gh)
         assert "/promote" in help_reply and "staging" in help_reply
         assert "did you mean" in typo_reply
+
+
+def test_production_after_staging_with_an_approval_on_the_head(repo, pr_head, mlops, tmp_path):
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace")
+        gh.set_permission("ada", "maintain")
+        gh.add_review(PR, "linus", "APPROVED", pr_head)
+        staged, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
+        assert staged.returncode == 0, staged.stderr
+        result, cid = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to production")
+        assert result.returncode == 1  # from_default_branch: the PR is not merged yet
+        assert "default branch" in replies(gh)[-1]
+
+        git(repo, "merge", "-q", "--no-ff", "-m", "Merge tune-iris", "tune-iris")
+        git(repo, "push", "-q", "origin", "main")
+        result, cid = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to production")
+        assert result.returncode == 0, replies(gh)[-1]
+        assert gh.reactions(cid) == ["eyes", "rocket"]
+    assert "Source-PR: #9" in git(repo, "log", "-1", "--format=%B", "origin/env/production")

@@ -78,6 +78,7 @@ def test_a_revision_reads_the_content_its_pointer_pins(repo: Path) -> None:
     assert load_table(ds, repo, first).to_pydict() == {"a": [1, 2], "y": [0, 1]}
     assert load_table(ds, repo, second).column("a").to_pylist() == [7, 8, 9]
     assert load_table(ds, repo).column("a").to_pylist() == [7, 8, 9]
+
     # The same content is named the same way from git objects and from the working tree.
     def digest(rev: str | None) -> str:
         return data_hash(ds, read_tree(repo, rev), "1.9")

@@ -177,11 +177,6 @@ def test_force_retrains_to_the_same_version_and_metrics(trained, trained_copy):
     assert all(store_of(trained_copy).get(r.model, r.fingerprint) for r in after)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api.train deletes the stored version before retraining; it should pass "
-    "TrainJob(replace=force), which swaps the version only once the new one is ready",
-)
 def test_a_forced_retraining_that_fails_keeps_the_stored_version(trained_copy):
     fp = head_fingerprints(trained_copy)["iris-logreg"]
     edit_yaml(trained_copy / "mlops/datasets/iris.yaml", "checks", "min_rows", value=1000)
@@ -499,11 +494,6 @@ def test_runs_lists_sorts_and_exports_the_stored_versions(trained):
     assert unknown.returncode == 1 and "unknown model 'nosuch'" in unknown.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.runs lets runs_table's KeyError escape as an "
-    "'unexpected error'; it should be a usage error naming the columns",
-)
 def test_runs_sorted_by_an_unknown_column_says_which_columns_exist(trained):
     done = mlops("runs", "--sort", "bogus", cwd=trained[0])
     assert done.returncode in (1, 2) and "unexpected error" not in done.stderr

@@ -7,6 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from engine.errors import UserError
 from engine.runs import Candidate, SearchRecord, VersionRecord, model_card, runs_table, to_csv
 
 FP_A = "a" * 64
@@ -152,7 +153,7 @@ def test_sort_by_metric_puts_the_best_first_and_missing_values_last():
 
 
 def test_sort_by_an_unknown_column_names_the_choices():
-    with pytest.raises(KeyError, match=r"no column 'recall'.*f1"):
+    with pytest.raises(UserError, match=r"no column 'recall' to sort by.*f1"):
         runs_table(three_records(), sort_by="recall")
 
 
