@@ -38,7 +38,7 @@ _DENIED_PREFIXES = (
 
 def save_model(estimator: Any, path: Path) -> None:
     """Save a fitted estimator with skops (never pickle)."""
-    import skops.io as sio
+    sio = _skops_io()
 
     sio.dump(estimator, path)
 
@@ -49,7 +49,7 @@ def load_skops(path: Path, label: str, *, allow: Iterable[str] = ()) -> Any:
     ``allow`` adds module prefixes the project trusts (``"xgboost"`` trusts every type
     under ``xgboost.``). ``label`` names the file in messages (``cancer-rf@abc123``).
     """
-    import skops.io as sio
+    sio = _skops_io()
 
     try:
         needed = sio.get_untrusted_types(file=path)
@@ -67,6 +67,29 @@ def load_skops(path: Path, label: str, *, allow: Iterable[str] = ()) -> Any:
         return sio.load(path, trusted=needed)
     except Exception as exc:  # checked above, so this is damage or a skops/sklearn skew
         raise StoreError(f"{label}: {path.name} could not be loaded ({exc})") from exc
+
+
+def _skops_io() -> Any:
+    """``skops.io``, imported without scanning every scikit-learn estimator.
+
+    At import, skops builds its *default* trusted list by calling
+    ``sklearn.utils.all_estimators()``, which imports all of scikit-learn (0.4 s, a fifth
+    of a small training run). We never use that default: loading passes an explicit list
+    checked against our own prefixes. So the scan is skipped during the import only.
+    """
+    import sys
+
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    import sklearn.utils
+
+    real = sklearn.utils.all_estimators
+    sklearn.utils.all_estimators = lambda *args, **kwargs: []
+    try:
+        import skops.io as sio
+    finally:
+        sklearn.utils.all_estimators = real
+    return sio
 
 
 def is_trusted_type(type_name: str, prefixes: Iterable[str] = TRUSTED_PREFIXES) -> bool:
