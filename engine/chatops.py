@@ -177,6 +177,9 @@ def _promote(
 ) -> tuple[str, bool]:
     from engine.environments import Request, promote_model
 
+    moved = _pushed_after_comment(ctx, pr.head_sha, event.comment.created_at)
+    if moved:
+        return moved, False
     current = forge.pull_request(pr.number).head_sha  # bound to the head seen at the comment
     request = Request(
         model=item.model,
@@ -193,6 +196,35 @@ def _promote(
     _push_credentials(ctx)
     done = promote_model(ctx.root, request, forge=forge)
     return done.message(), done.decision.allowed
+
+
+def _pushed_after_comment(ctx: Context, sha: str, commented_at: str) -> str | None:
+    """Why the PR head is newer than the comment (a push raced the command), or None.
+
+    The webhook carries no head SHA, so the head read at handling time is compared with
+    the comment's time. Commit dates are set by whoever commits, so this catches the
+    honest race, not a forger; the re-read before promoting catches later pushes.
+    """
+    from datetime import datetime
+
+    from engine import gitrepo
+
+    done = gitrepo.run_git(ctx.root, "show", "-s", "--format=%cI", sha, check=False)
+    try:
+        committed = datetime.fromisoformat(done.stdout.strip())
+        commented = datetime.fromisoformat(commented_at.replace("Z", "+00:00"))
+    except ValueError:
+        return (
+            None
+            if not commented_at
+            else (f"Refused: could not tell whether `{sha[:7]}` was pushed after your comment.")
+        )
+    if committed > commented:
+        return (
+            f"Refused: the PR head `{sha[:7]}` was committed at {committed.isoformat()}, "
+            f"after your comment ({commented.isoformat()}); review it and comment again."
+        )
+    return None
 
 
 def _reviews(forge: Forge, pr: int) -> list[tuple[str, str, str | None]] | None:

@@ -31,10 +31,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+from typing import TYPE_CHECKING
 
 from engine.errors import GitError
+
+if TYPE_CHECKING:
+    import git
 
 DEFAULT_PREFIXES = ("mlops/",)
 DEFAULT_SUFFIXES = (".dvc",)
@@ -57,6 +59,9 @@ class Author:
 
 def is_repo(root: Path) -> bool:
     """Whether ``root`` is the top folder of a git repository."""
+    import git
+    from git.exc import InvalidGitRepositoryError, NoSuchPathError
+
     try:
         repo = git.Repo(root)
     except (InvalidGitRepositoryError, NoSuchPathError):
@@ -73,7 +78,14 @@ def head_commit(root: Path) -> str:
 
 def resolve(root: Path, rev: str) -> str:
     """The full SHA of the commit that ``rev`` (a branch, tag, SHA or expression) names."""
-    with _open(root) as repo:
+    safe = rev and not rev.startswith("-") and not any(c in rev for c in "\0\n\r")
+    if safe and Path(root).is_dir():
+        done = run_git(
+            Path(root), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False
+        )
+        if done.returncode == 0 and done.stdout.strip():
+            return done.stdout.strip()
+    with _open(root) as repo:  # the slow path explains what is missing and how to fetch it
         return _resolve(repo, rev)
 
 
@@ -125,14 +137,23 @@ def _read_commit(
 def _read_rev(
     root: Path, rev: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
 ) -> dict[str, bytes]:
-    with _open(root) as repo:
-        sha = _resolve(repo, rev)
-        wanted = _list_blobs(repo, sha, prefixes, suffixes)
-        # Each read is one round trip to the same cat-file --batch process.
-        return {path: repo.odb.stream(binsha).read() for path, binsha in wanted}
+    # Plain git, two processes: ls-tree lists, one cat-file --batch reads every blob.
+    sha = resolve(root, rev)
+    args = ("ls-tree", "-r", "-z", "--full-tree", sha)
+    listing = subprocess.run(
+        _git_command(args), cwd=root, env=_git_env(None), capture_output=True, check=False
+    )
+    if listing.returncode != 0:
+        raise _failed(Path(root), args, listing.stderr.decode("utf-8", "replace"))
+    wanted = _list_blobs(listing.stdout, prefixes, suffixes)
+    blobs = read_blobs(Path(root), [hexsha for _, hexsha in wanted])
+    return {path: blob for (path, _), blob in zip(wanted, blobs, strict=True) if blob is not None}
 
 
 def _open(root: Path) -> git.Repo:
+    import git
+    from git.exc import InvalidGitRepositoryError, NoSuchPathError
+
     try:
         return git.Repo(root)
     except NoSuchPathError:
@@ -145,6 +166,8 @@ def _open(root: Path) -> git.Repo:
 
 
 def _resolve(repo: git.Repo, rev: str) -> str:
+    from git.exc import GitCommandError
+
     # A leading dash would be read as an option (git before 2.30 has no --end-of-options).
     if not rev or rev.startswith("-") or any(c in rev for c in "\0\n\r"):
         raise GitError(f"{rev!r} is not a revision: name a branch, tag or commit SHA")
@@ -171,11 +194,10 @@ def _resolve(repo: git.Repo, rev: str) -> str:
 
 
 def _list_blobs(
-    repo: git.Repo, sha: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
-) -> list[tuple[str, bytes]]:
+    listing: bytes, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
+) -> list[tuple[str, str]]:
     # -z: paths come verbatim (no quoting of unusual characters); --full-tree: from the root.
-    listing = repo.git.ls_tree("-r", "-z", "--full-tree", sha, stdout_as_string=False)
-    out: list[tuple[str, bytes]] = []
+    out: list[tuple[str, str]] = []
     for record in listing.split(b"\0"):
         if not record:
             continue
@@ -185,7 +207,7 @@ def _list_blobs(
             continue
         path = raw_path.decode("utf-8", "surrogateescape")
         if path.startswith(prefixes) or path.endswith(suffixes):
-            out.append((path, bytes.fromhex(hexsha.decode("ascii"))))
+            out.append((path, hexsha.decode("ascii")))
     return out
 
 

@@ -57,6 +57,12 @@ class Context:
             from engine.forge.github import GitHubForge
 
             return GitHubForge.from_env(self.env, bot_login=self.env.get("MLOPS_BOT_LOGIN"))
+        if self.runtime.on_actions:
+            raise UserError(
+                "GITHUB_TOKEN is not set: this job publishes to GitHub, so pass "
+                "`GITHUB_TOKEN: ${{ github.token }}` in its env and grant it "
+                "`permissions: pull-requests: write` and `statuses: write`"
+            )
         from engine.forge.local import LocalForge
 
         return LocalForge(self.root)

@@ -4,6 +4,7 @@ with a real bare origin that receives the environment branch."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,7 @@ def comment_event(
     login: str = "ada",
     kind: str = "User",
     action: str = "created",
+    created_at: str = "",
 ) -> Path:
     data = json.loads((WEBHOOKS / "issue_comment.created.json").read_text())
     data["action"] = action
@@ -46,7 +48,13 @@ def comment_event(
     data["repository"]["default_branch"] = "main"
     data["issue"]["number"] = PR
     data["issue"]["pull_request"] = {"url": f"https://api.github.com/repos/{REPO}/pulls/{PR}"}
-    data["comment"].update({"id": comment_id, "body": body})
+    data["comment"].update(
+        {
+            "id": comment_id,
+            "body": body,
+            "created_at": created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )
     data["comment"]["user"].update({"login": login, "type": kind})
     data["sender"].update({"login": login, "type": kind})
     path = tmp / "comment.json"
@@ -160,3 +168,21 @@ def test_production_after_staging_with_an_approval_on_the_head(repo, pr_head, ml
         assert result.returncode == 0, replies(gh)[-1]
         assert gh.reactions(cid) == ["eyes", "rocket"]
     assert "Source-PR: #9" in git(repo, "log", "-1", "--format=%B", "origin/env/production")
+
+
+def test_a_push_after_the_comment_is_refused(repo, pr_head, mlops, tmp_path):
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head)
+        gh.set_permission("ada", "write")
+        result, cid = run(
+            mlops,
+            repo,
+            tmp_path,
+            gh,
+            "/promote iris-logreg to staging",
+            created_at="2020-01-01T00:00:00Z",
+        )
+        assert result.returncode == 1
+        assert "after your comment" in replies(gh)[-1]
+        assert gh.reactions(cid) == ["eyes", "confused"]
+    assert not branch_exists(repo, "env/staging")
