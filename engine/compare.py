@@ -45,7 +45,7 @@ _TOLERANCE = 1e-9  # float noise: 0.95 - 0.94 must not exceed a max_drop of 0.01
 
 @dataclass(frozen=True)
 class ColumnProfile:
-    """Figures about one column (the fields of ``engine.data.ColumnSummary``)."""
+    """Figures about one column: numbers for numeric columns, top values for categories."""
 
     name: str
     dtype: str = ""
@@ -68,13 +68,15 @@ class DataProfile:
     profiles: tuple[ColumnProfile, ...] = ()
 
     @classmethod
-    def from_summary(cls, summary: Any, content_hash: str = "") -> DataProfile:
-        """Build from an ``engine.data.DataSummary`` (duck-typed: rows, columns)."""
-        cols = tuple(
-            ColumnProfile(c.name, c.dtype, c.nulls, c.mean, c.std, c.min, c.max, tuple(c.top))
-            for c in summary.columns
+    def from_dict(cls, raw: Mapping[str, Any]) -> DataProfile:
+        """Read back what ``dataclasses.asdict`` wrote (a stored ``profile.json``)."""
+        profiles = tuple(
+            ColumnProfile(**{**c, "top": tuple(tuple(t) for t in c.get("top", ()))})
+            for c in raw.get("profiles", ())
         )
-        return cls(summary.rows, len(cols), content_hash, cols)
+        if not isinstance(raw["rows"], int) or not isinstance(raw["columns"], int):
+            raise ValueError("not a data profile: rows and columns must be counts")
+        return cls(raw["rows"], raw["columns"], raw.get("content_hash", ""), profiles)
 
 
 @dataclass(frozen=True)

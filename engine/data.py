@@ -22,10 +22,10 @@ this module stays cheap. The column checks themselves live in :mod:`engine.datac
 from __future__ import annotations
 
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from engine.compare import ColumnProfile, DataProfile
 from engine.datachecks import Finding, check_table
 from engine.definitions import SKLEARN_LOADERS, Dataset
 from engine.errors import DataError, Problem
@@ -217,30 +217,7 @@ def to_problems(doc: Located, findings: list[Finding]) -> list[Problem]:
     return [doc.problem(f.loc, f.message, rule="data") for f in findings]
 
 
-@dataclass(frozen=True)
-class ColumnSummary:
-    """Figures about one column; numbers for numeric columns, top values for categories."""
-
-    name: str
-    dtype: str
-    nulls: int
-    mean: float | None = None
-    std: float | None = None
-    min: float | None = None
-    max: float | None = None
-    top: tuple[tuple[Any, int], ...] = ()
-    """The most frequent values and their counts (strings, bools, ints with few values)."""
-
-
-@dataclass(frozen=True)
-class DataSummary:
-    """Figures about a table, for reports."""
-
-    rows: int
-    columns: tuple[ColumnSummary, ...]
-
-
-def summarize(table: pa.Table) -> DataSummary:
+def summarize(table: pa.Table) -> DataProfile:
     """Rows, and per column: type, nulls, mean/std/min/max or the most frequent values."""
     import pyarrow as pa
 
@@ -249,10 +226,10 @@ def summarize(table: pa.Table) -> DataSummary:
         if pa.types.is_dictionary(col.type):
             col = col.cast(col.type.value_type)
         columns.append(_summarize_column(name, col))
-    return DataSummary(rows=table.num_rows, columns=tuple(columns))
+    return DataProfile(table.num_rows, len(columns), profiles=tuple(columns))
 
 
-def _summarize_column(name: str, col: pa.ChunkedArray) -> ColumnSummary:
+def _summarize_column(name: str, col: pa.ChunkedArray) -> ColumnProfile:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -272,7 +249,7 @@ def _summarize_column(name: str, col: pa.ChunkedArray) -> ColumnSummary:
     if pa.types.is_integer(kind):
         categorical = pc.count_distinct(col).as_py() <= _TOP_INT_DISTINCT
     top = _top_values(col) if categorical else ()
-    return ColumnSummary(name, str(kind), col.null_count, top=top, **stats)
+    return ColumnProfile(name, str(kind), col.null_count, top=top, **stats)
 
 
 def _top_values(col: pa.ChunkedArray) -> tuple[tuple[Any, int], ...]:
@@ -287,8 +264,6 @@ def _top_values(col: pa.ChunkedArray) -> tuple[tuple[Any, int], ...]:
 
 
 __all__ = [
-    "ColumnSummary",
-    "DataSummary",
     "Finding",
     "check_dataset",
     "check_table",

@@ -9,6 +9,7 @@ values to the pure :mod:`engine.compare` and :mod:`engine.report`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,7 +46,6 @@ class Review:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for ``--json`` and the report bundle."""
-        import dataclasses
 
         return {
             "ok": self.ok,
@@ -217,8 +217,11 @@ def _stored_evaluation(
     profile_path = stored.path(PROFILE_FILE)
     data = None
     if profile_path.is_file():
-        summary = json.loads(profile_path.read_text())
-        data = DataProfile.from_summary(_Summary(summary), record.data_hash)
+        try:
+            profile = DataProfile.from_dict(json.loads(profile_path.read_text()))
+            data = dataclasses.replace(profile, content_hash=record.data_hash)
+        except (ValueError, TypeError, KeyError):
+            data = None  # a profile this engine can't read: the report shows no data section
     # Earlier versions, oldest first; the comparison appends this one.
     others = [r for r in store.versions(name) if r.fingerprint != fingerprint][: HISTORY - 1]
     history = [(r.version, r.metrics.get(primary)) for r in reversed(others)]
@@ -236,19 +239,6 @@ def _stored_evaluation(
         data=data,
         history=history,
     )
-
-
-class _Summary:
-    """A stored profile.json read back in the shape ``DataProfile.from_summary`` expects."""
-
-    def __init__(self, raw: dict[str, Any]):
-        from types import SimpleNamespace
-
-        self.rows = raw["rows"]
-        self.columns = [
-            SimpleNamespace(**{**c, "top": [tuple(t) for t in c.get("top", [])]})
-            for c in raw["columns"]
-        ]
 
 
 def _read_parquet(path: Path) -> dict[str, Any]:
@@ -312,7 +302,6 @@ def _rescore(
     defs: Any,
     name: str,
 ) -> Evaluation:
-    import dataclasses
 
     import numpy as np
 

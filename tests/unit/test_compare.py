@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 
 import numpy as np
@@ -210,14 +212,12 @@ def test_data_shift_measures_numeric_and_categorical_columns():
     assert (shift["new"].kind, shift["gone"].kind) == ("added", "removed")
 
 
-def test_profile_from_a_data_summary():
-    from engine.data import ColumnSummary, DataSummary
-
-    summary = DataSummary(10, (ColumnSummary("x", "double", 1, 1.0, 0.5, 0.0, 2.0),))
-    profile = DataProfile.from_summary(summary, "abc")
-    assert profile == DataProfile(
-        10, 1, "abc", (ColumnProfile("x", "double", 1, 1.0, 0.5, 0.0, 2.0),)
+def test_a_profile_survives_its_json_round_trip():
+    original = DataProfile(
+        10, 1, "abc", (ColumnProfile("x", "double", 1, 1.0, 0.5, 0.0, 2.0, (("a", 3),)),)
     )
+    stored = json.loads(json.dumps(dataclasses.asdict(original)))
+    assert DataProfile.from_dict(stored) == original
 
 
 # --- one model ----------------------------------------------------------------------------

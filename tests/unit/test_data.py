@@ -12,9 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from engine.compare import ColumnProfile, DataProfile
 from engine.data import (
-    ColumnSummary,
-    DataSummary,
     Finding,
     check_table,
     read_csv,
@@ -288,19 +287,20 @@ def test_summarize() -> None:
             "flag": [True, False, True, True],
         }
     )
-    assert summarize(table) == DataSummary(
+    assert summarize(table) == DataProfile(
         rows=4,
-        columns=(
-            ColumnSummary("x", "double", 1, mean=2.0, std=1.0, min=1.0, max=3.0),
-            ColumnSummary("c", "string", 1, top=(("b", 2), ("a", 1))),
-            ColumnSummary("k", "int64", 0, mean=1.25, std=0.5, min=1, max=2, top=((1, 3), (2, 1))),
-            ColumnSummary("flag", "bool", 0, top=((True, 3), (False, 1))),
+        columns=4,
+        profiles=(
+            ColumnProfile("x", "double", 1, mean=2.0, std=1.0, min=1.0, max=3.0),
+            ColumnProfile("c", "string", 1, top=(("b", 2), ("a", 1))),
+            ColumnProfile("k", "int64", 0, mean=1.25, std=0.5, min=1, max=2, top=((1, 3), (2, 1))),
+            ColumnProfile("flag", "bool", 0, top=((True, 3), (False, 1))),
         ),
     )
 
 
 def test_summarize_keeps_many_valued_ints_numeric_only() -> None:
-    (column,) = summarize(pa.table({"n": list(range(100))})).columns
+    (column,) = summarize(pa.table({"n": list(range(100))})).profiles
     assert column.top == ()
     assert (column.min, column.max) == (0, 99)
 
