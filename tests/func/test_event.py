@@ -101,12 +101,15 @@ def test_two_halves_post_one_comment_and_statuses(repo, change, mlops, tmp_path)
 
         run = run_payload(tmp_path, change["head"])
         env = actions_env(tmp_path, "workflow_run", run, gh.url, "0" * 40, token="ghs_standin")
+        # A 502 after the comment was created, then a secondary rate limit on a status.
         gh.fail("POST", rf"/issues/{PR}/comments", status=502, times=1, commit=True)
+        gh.fail("POST", r"/statuses/", status=403, times=1, headers={"Retry-After": "2"})
         second = mlops("event", "--bundle", str(bundle), cwd=repo, env=env)
         assert second.returncode == 0, second.stderr
         comments = gh.comments(PR)
         assert len(comments) == 1 and comments[0].user == "github-actions[bot]"
         assert "iris-logreg" in comments[0].body
+        assert gh.calls("POST", r"/statuses/") == 3  # one refused, retried after 2 s
         statuses = gh.statuses(change["head"])
         assert statuses["mlops/gates"].state == "failure"
         assert statuses["mlops/validate"].state == "success"
