@@ -18,7 +18,7 @@ from engine.loading import Definitions, load
 from engine.train import Outcome, TrainJob
 
 if TYPE_CHECKING:
-    from engine.definitions import FeatureSpec
+    from engine.definitions import FeatureSpec, Project
     from engine.plan import Snapshot
     from engine.review import Review
     from engine.runs import VersionRecord
@@ -159,8 +159,14 @@ def train(
     force: bool = False,
     jobs: int = 1,
     progress: Callable[[Outcome], None] | None = None,
+    settings: Project | None = None,
 ) -> Training:
-    """Train and store every selected model whose version is not in the store yet."""
+    """Train and store every selected model whose version is not in the store yet.
+
+    ``settings`` overrides the project file at ``rev`` for the store and the estimator
+    allow-list: a privileged job passes the default branch's, so that a pull request
+    cannot widen what gets imported or where artifacts are written.
+    """
     from engine import gitrepo
     from engine.plan import plan
     from engine.planning import snapshot
@@ -175,7 +181,7 @@ def train(
             f"unknown model(s): {', '.join(unknown)}; the models are: "
             f"{', '.join(sorted(defs.models)) or 'none'}"
         )
-    settings = defs.settings
+    settings = settings or defs.settings
     store = Store.open(settings.store.url, root)
     outcomes: list[Outcome] = []
     jobs_to_run: list[TrainJob] = []
@@ -193,7 +199,7 @@ def train(
             outcomes.append(Outcome(planned.name, fp, "stored", metrics=dict(record.metrics)))
             continue
         commit = commit or _commit_of(root, rev)  # only looked up when something trains
-        job = _job(root, rev, snap, planned.name, fp, commit)
+        job = _job(root, rev, snap, planned.name, fp, commit, settings)
         # A forced retrain replaces the stored version only once the new one is ready.
         jobs_to_run.append(dataclasses.replace(job, replace=force))
     outcomes += _run_jobs(jobs_to_run, jobs, progress)
@@ -202,7 +208,13 @@ def train(
 
 
 def _job(
-    root: Path, rev: str | None, snap: Snapshot, name: str, fp: str, commit: tuple[str, str]
+    root: Path,
+    rev: str | None,
+    snap: Snapshot,
+    name: str,
+    fp: str,
+    commit: tuple[str, str],
+    settings: Project,
 ) -> TrainJob:
     from engine.fingerprint import data_hash
 
@@ -224,8 +236,8 @@ def _job(
         dataset_file=dataset.path,
         fingerprint=fp,
         data_hash=data_hash(dataset.spec, snap.files, snap.sklearn_version),
-        store_url=defs.settings.store.url,
-        allowed_estimators=tuple(defs.settings.allow_estimators),
+        store_url=settings.store.url,
+        allowed_estimators=tuple(settings.allow_estimators),
         commit=commit[0],
         author=commit[1],
     )

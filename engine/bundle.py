@@ -73,7 +73,7 @@ def read_bundle(folder: Path) -> tuple[str, Results]:
     try:
         report = report_path.read_bytes().decode("utf-8")
         results = Results.model_validate(json.loads(results_path.read_bytes()))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UserError(f"{folder}: the report bundle is not valid UTF-8/JSON ({exc})") from None
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -9,7 +9,9 @@ never talk to each other in a loop.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import UserError
@@ -38,7 +40,8 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
     if event.action != "created" or event.comment.user.is_bot or event.sender.is_bot:
         return Outcome(f"ignored: a {event.action} comment by @{event.comment.user.login}")
     forge = ctx.forge()
-    forge.react(event.comment.id, "eyes")
+    _push_credentials(ctx)
+    _react(forge, event.comment.id, "eyes")
     pr = _pull_request(forge, event)
     facts = _facts(forge, event, pr, project)
     ok = True
@@ -50,12 +53,20 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
         if message:
             forge.reply(event.issue.number, f"@{event.comment.user.login} {message}")
         ok = ok and success
-    forge.react(event.comment.id, "rocket" if ok else "confused")
+    _react(forge, event.comment.id, "rocket" if ok else "confused")
     return Outcome(
         f"{len(items)} command(s) on #{event.issue.number}: "
         f"{'done' if ok else 'refused or failed'}",
         0 if ok else 1,
     )
+
+
+def _react(forge: Forge, comment_id: int, content: Any) -> None:
+    """A reaction is a courtesy: failing to add one never stops a command."""
+    from engine.forge import ForgeError
+
+    with contextlib.suppress(ForgeError):
+        forge.react(comment_id, content)
 
 
 def _pull_request(forge: Forge, event: IssueCommentEvent) -> PullRequestInfo | None:
@@ -159,11 +170,13 @@ def _run(
     if isinstance(item, c.Retrain):
         return _retrain(ctx, pr, item.models)
     if isinstance(item, c.Diff):
+        from engine.environments import trusted_project
         from engine.review import review
 
         result = review(
             ctx.root,
-            base=pr.base_ref and _base(ctx, pr),
+            settings=trusted_project(ctx.root),
+            base=_base(ctx, pr),
             head=pr.head_sha,
             models=[item.model] if item.model else (),
             vs=[item.vs_env] if item.vs_env else (),
@@ -177,10 +190,10 @@ def _promote(
 ) -> tuple[str, bool]:
     from engine.environments import Request, promote_model
 
-    moved = _pushed_after_comment(ctx, pr.head_sha, event.comment.created_at)
+    moved = _reviewed_before_comment(forge, pr.head_sha, event.comment.created_at)
     if moved:
         return moved, False
-    current = forge.pull_request(pr.number).head_sha  # bound to the head seen at the comment
+    current = forge.pull_request(pr.number).head_sha  # and it must still be the head now
     request = Request(
         model=item.model,
         environment=item.env,
@@ -193,38 +206,37 @@ def _promote(
         current_head_sha=current,
         reviews=_reviews(forge, pr.number),
     )
-    _push_credentials(ctx)
     done = promote_model(ctx.root, request, forge=forge)
     return done.message(), done.decision.allowed
 
 
-def _pushed_after_comment(ctx: Context, sha: str, commented_at: str) -> str | None:
-    """Why the PR head is newer than the comment (a push raced the command), or None.
+def _reviewed_before_comment(forge: Forge, sha: str, commented_at: str) -> str | None:
+    """Why ``sha`` cannot be what the commenter saw, or None when it can.
 
-    The webhook carries no head SHA, so the head read at handling time is compared with
-    the comment's time. Commit dates are set by whoever commits, so this catches the
-    honest race, not a forger; the re-read before promoting catches later pushes.
+    The webhook carries no head SHA, so the binding uses GitHub's own clock: the head
+    must carry the ``mlops/gates`` status (set when the engine reviewed it) from before
+    the comment was made. A push after the comment gets a new head, reviewed later, and
+    is refused. Commit dates are not used: whoever commits sets them.
     """
-    from datetime import datetime
+    from engine.forge import ForgeError
 
-    from engine import gitrepo
-
-    done = gitrepo.run_git(ctx.root, "show", "-s", "--format=%cI", sha, check=False)
+    if not commented_at:
+        return "Refused: the comment has no creation time, so it cannot be bound to a commit."
     try:
-        committed = datetime.fromisoformat(done.stdout.strip())
-        commented = datetime.fromisoformat(commented_at.replace("Z", "+00:00"))
-    except ValueError:
+        reviewed_at = forge.first_status_at(sha, "mlops/gates")
+    except ForgeError as exc:
+        return f"Refused: could not read the statuses of `{sha[:7]}` ({exc})."
+    if reviewed_at is None or _instant(reviewed_at) > _instant(commented_at):
         return (
-            None
-            if not commented_at
-            else (f"Refused: could not tell whether `{sha[:7]}` was pushed after your comment.")
-        )
-    if committed > commented:
-        return (
-            f"Refused: the PR head `{sha[:7]}` was committed at {committed.isoformat()}, "
-            f"after your comment ({commented.isoformat()}); review it and comment again."
+            f"Refused: the PR head `{sha[:7]}` was not reviewed by mlops before your "
+            "comment, so it may have been pushed after it; wait for the mlops report on "
+            "the current head and comment again."
         )
     return None
+
+
+def _instant(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def _reviews(forge: Forge, pr: int) -> list[tuple[str, str, str | None]] | None:
@@ -239,12 +251,19 @@ def _reviews(forge: Forge, pr: int) -> list[tuple[str, str, str | None]] | None:
 def _retrain(ctx: Context, pr: PullRequestInfo, models: tuple[str, ...]) -> tuple[str, bool]:
     """Retrain ignoring the cache; say whether each model's metrics reproduced."""
     from engine import api
+    from engine.environments import trusted_project
+    from engine.planning import compute_plan
 
-    defs, _ = api.read_definitions(ctx.root, pr.head_sha)
-    names = list(models) or sorted(defs.models)
-    before = api.train(ctx.root, names, rev=pr.head_sha)
+    settings = trusted_project(ctx.root)  # never the PR's allow-list or store
+    if models:
+        names = list(models)
+    else:  # the models the pull request changes
+        names = [m.name for m in compute_plan(ctx.root, _base(ctx, pr), pr.head_sha).to_train]
+    if not names:
+        return "Nothing to retrain: the pull request changes no model.", True
+    before = api.train(ctx.root, names, rev=pr.head_sha, settings=settings)
     recorded = {o.model: dict(o.metrics) for o in before.outcomes if o.status != "failed"}
-    again = api.train(ctx.root, names, rev=pr.head_sha, force=True)
+    again = api.train(ctx.root, names, rev=pr.head_sha, force=True, settings=settings)
     rows = ["| Model | Version | Reproduced |", "| --- | --- | --- |"]
     ok = True
     for outcome in again.outcomes:

@@ -55,7 +55,9 @@ def run(say: Callable[[str], None], folder: Path | None = None, keep: bool = Fal
     """Walk through the lifecycle, narrating with ``say``; return the demo repository."""
     from engine import api
 
-    base = Path(tempfile.mkdtemp(prefix="mlops-demo-")) if folder is None else folder
+    base = Path(tempfile.mkdtemp(prefix="mlops-demo-")) if folder is None else folder.resolve()
+    if base.exists() and any(base.iterdir()):
+        raise UserError(f"{base} is not empty: give --dir a new or empty folder")
     base.mkdir(parents=True, exist_ok=True)
     root = make_repo(base)
     step = _Steps(say)

@@ -9,6 +9,7 @@ is :mod:`engine.promote`. Policy is always read from the default branch's
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from engine.errors import UserError
 if TYPE_CHECKING:
     from engine.definitions import Environment, Project
     from engine.forge import Forge
+    from engine.loading import Definitions
     from engine.pins import Pin
     from engine.policy import Decision
     from engine.promote import PromotionResult
@@ -76,22 +78,30 @@ class Promotion:
         return "\n".join(lines)
 
 
-def trusted_project(root: Path) -> Project:
-    """The project file on the default branch (origin's copy first), else the working tree."""
-    from engine import api
-    from engine.loading import load
-
-    defs, _ = api.read_definitions(root)
-    branch = defs.settings.default_branch
+def trusted_definitions(root: Path) -> Definitions:
+    """The definitions on the default branch (origin's copy first), else the working tree."""
     from engine import gitrepo
 
+    defs, _ = api_read(root, None)
+    branch = defs.settings.default_branch
     for ref in (f"origin/{branch}", branch):
         try:
-            files = gitrepo.read_tree(root, ref, prefixes=("mlops/project.yaml",), suffixes=())
+            return api_read(root, gitrepo.resolve(root, ref))[0]
         except UserError:
             continue
-        return load(files).settings
-    return defs.settings
+    return defs
+
+
+def trusted_project(root: Path) -> Project:
+    """The project file of the default branch: the policy nobody's change can rewrite."""
+    return trusted_definitions(root).settings
+
+
+def api_read(root: Path, rev: str | None) -> tuple[Definitions, dict[str, bytes]]:
+    """The definitions at ``rev`` (see :func:`engine.api.read_definitions`)."""
+    from engine import api
+
+    return api.read_definitions(root, rev)
 
 
 def environment(project: Project, name: str) -> Environment:
@@ -113,10 +123,18 @@ def now() -> str:
 
 
 def live_versions(root: Path, project: Project) -> dict[str, dict[str, Pin]]:
-    """``{environment: {model: pin}}`` across every environment branch."""
+    """``{environment: {model: pin}}`` across every environment branch, fetched first.
+
+    With a remote, its branches are the truth (a local copy may be stale), so they are
+    fetched and read before any local branch of the same name.
+    """
+    from engine import gitrepo
     from engine.promote import status
 
-    return status(root, {name: env.branch for name, env in project.environments.items()})
+    branches = {name: env.branch for name, env in project.environments.items()}
+    if "origin" in gitrepo.remotes(root):
+        gitrepo.fetch_branches(root, "origin", list(branches.values()))
+    return status(root, branches)
 
 
 def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -> Promotion:
@@ -142,8 +160,6 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
             )
         )
     store = _store(root, project)
-    notes = _ensure_stored(root, store, request.model, fingerprint, source, project)
-    record = store.get_record(request.model, fingerprint)
     pins = live_versions(root, project)
     live = {
         name: (p[request.model].fingerprint if request.model in p else None)
@@ -159,12 +175,22 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
         approvals=request.reviews,
         pr_author=request.pr_author or request.actor,
         version_on_default_branch=_on_default_branch(root, source, project.default_branch),
-        gates_passed=_gates_pass(
-            root, source, request.model, record.metrics, current, request.environment
-        ),
+        gates_passed=True,  # judged below, once the version's metrics are known
     )
+    # Every other rule first: a refused request trains nothing.
     decision = check_promotion(facts, request.environment, env, project.environments)
     if not decision.allowed or decision.noop:
+        return Promotion(decision, fingerprint)
+    notes = _ensure_stored(root, store, request.model, fingerprint, source, project)
+    record = store.get_record(request.model, fingerprint)
+    gates = _gates_pass(root, source, request.model, record.metrics, current, request.environment)
+    decision = check_promotion(
+        dataclasses.replace(facts, gates_passed=gates),
+        request.environment,
+        env,
+        project.environments,
+    )
+    if not decision.allowed:
         return Promotion(decision, fingerprint, notes=notes)
     push = "origin" in gitrepo.remotes(root)
     result = promote(
@@ -338,7 +364,7 @@ def _ensure_stored(
         for p in live_versions(root, project).values()
         if model in p and p[model].fingerprint == fingerprint
     ]
-    outcome = api.train(root, [model], rev=source).outcomes[0]
+    outcome = api.train(root, [model], rev=source, settings=project).outcomes[0]
     if outcome.status == "failed":
         raise UserError(
             f"{model}@{fingerprint[:12]} is not in the store and retraining it "
@@ -374,11 +400,16 @@ def _on_default_branch(root: Path, sha: str, branch: str) -> bool | None:
 def _gates_pass(
     root: Path, source: str, model: str, metrics: Any, current: Pin | None, env_name: str
 ) -> bool | None:
-    """Whether the version passes its gates against what the environment runs now."""
-    from engine import api
+    """Whether the version passes its gates against what the environment runs now.
+
+    The gates are the default branch's, so a change cannot loosen the gates it is judged
+    by; a model new in the change has no such gates yet, and brings its own.
+    """
     from engine.compare import evaluate_gates
 
-    defs, _ = api.read_definitions(root, source)
+    defs = trusted_definitions(root)
+    if model not in defs.models:
+        defs, _ = api_read(root, source)
     if model not in defs.models:
         return None
     gates = defs.models[model].spec.gates

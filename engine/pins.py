@@ -96,10 +96,10 @@ def parse_pin(data: bytes, path: str) -> Pin:
 
 
 def read_pins(root: Path, branch: str) -> dict[str, Pin] | None:
-    """Every pin on ``branch`` (local, else ``origin/<branch>``); None if the branch is absent."""
+    """Every pin on ``branch`` (``origin/<branch>``, else local); None if the branch is absent."""
     from engine import gitrepo
 
-    for ref in (branch, f"origin/{branch}"):
+    for ref in (f"origin/{branch}", branch):  # the remote's copy is the truth when there is one
         try:
             files = gitrepo.read_tree(root, ref, prefixes=(f"{FOLDER}/",), suffixes=())
         except UserError:

@@ -20,7 +20,7 @@ from engine.errors import Problem, UserError
 
 if TYPE_CHECKING:
     from engine.compare import Evaluation, ModelComparison
-    from engine.definitions import Model
+    from engine.definitions import Model, Project
     from engine.plan import Plan
     from engine.report import Marker
     from engine.store import Store
@@ -76,8 +76,13 @@ def review(
     models: Sequence[str] = (),
     marker: Marker | None = None,
     summary_url: str | None = None,
+    settings: Project | None = None,
 ) -> Review:
-    """Compare the head's versions with the base's and with each environment's pins."""
+    """Compare the head's versions with the base's and with each environment's pins.
+
+    ``settings`` (the default branch's project file, in privileged jobs) overrides the
+    head's for the store, the environments and the estimator allow-list.
+    """
     from engine import api
     from engine.compare import compare_model, overall
     from engine.pins import read_pins
@@ -89,7 +94,7 @@ def review(
     head_defs, _ = api.read_definitions(root, plan.head_commit)
     base_defs, _ = api.read_definitions(root, plan.base_commit)
     names = _selected(plan, models, head_defs.models, base_defs.models)
-    project = head_defs.settings
+    project = settings or head_defs.settings
     unknown_envs = [e for e in vs if e not in project.environments]
     if unknown_envs:
         raise UserError(
@@ -97,8 +102,12 @@ def review(
             f"defines {', '.join(project.environments) or 'none'}"
         )
     envs = {e: project.environments[e] for e in (vs or project.environments)}
-    head_run = api.train(root, [n for n in names if n in head_defs.models], rev=plan.head_commit)
-    base_run = api.train(root, [n for n in names if n in base_defs.models], rev=plan.base_commit)
+    head_run = api.train(
+        root, [n for n in names if n in head_defs.models], rev=plan.head_commit, settings=settings
+    )
+    base_run = api.train(
+        root, [n for n in names if n in base_defs.models], rev=plan.base_commit, settings=settings
+    )
     store = Store.open(project.store.url, root)
     pins = {env: read_pins(root, spec.branch) or {} for env, spec in envs.items()}
     comparisons = []
@@ -291,6 +300,13 @@ def _paired(
         )
     except UserError as exc:
         return other, False, f"not comparable: {exc}"
+    except Exception as exc:  # the old model can't score the new data (columns changed...)
+        return (
+            other,
+            False,
+            f"not comparable: the base model cannot score the head's test "
+            f"rows ({type(exc).__name__}: {exc})",
+        )
 
 
 def _rescore(

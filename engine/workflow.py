@@ -120,7 +120,11 @@ def handle(ctx: Context) -> Outcome:
 
 
 def on_pull_request(ctx: Context, event: PullRequestEvent) -> Outcome:
-    """Validate, plan, train, compare; write the bundle; publish when the token may write."""
+    """Validate, plan, train, compare; write the bundle; publish when the token may write.
+
+    The bundle is written whatever happens: when the review itself fails, it says why,
+    so the pull request still gets one comment and failing statuses.
+    """
     from engine.bundle import Results, Status, write_bundle
     from engine.report import Marker
     from engine.review import review
@@ -132,37 +136,58 @@ def on_pull_request(ctx: Context, event: PullRequestEvent) -> Outcome:
     marker = Marker(
         ctx.repository or event.repository.full_name, pr.number, ctx.env.get("GITHUB_WORKFLOW", "")
     )
-    with ctx.runtime.group("review the change"):
-        result = review(
-            ctx.root, base=pr.base.sha, head=head, marker=marker, summary_url=ctx.run_url
+    failure: Exception | None = None
+    try:
+        with ctx.runtime.group("review the change"):
+            result = review(
+                ctx.root, base=pr.base.sha, head=head, marker=marker, summary_url=ctx.run_url
+            )
+    except Exception as exc:  # reported in the bundle, then raised again
+        failure = exc
+    if failure is None:
+        ctx.runtime.annotate(result.problems)
+        markdown, verdict, ok = result.markdown, result.verdict, result.ok
+        count = len(result.problems)
+        validate = (
+            Status(state="failure", description=f"{count} problem(s) in definitions or data")
+            if count
+            else Status(state="success", description="definitions and data are valid")
         )
-    ctx.runtime.annotate(result.problems)
-    ctx.runtime.summary(result.markdown)
-    validate = (
-        Status(
-            state="failure", description=f"{len(result.problems)} problem(s) in definitions or data"
+        gates = _gates_status(result.verdict, len(result.failures))
+    else:
+        markdown, verdict, ok = _failure_report(marker, failure), "fail", False
+        validate = gates = Status(
+            state="error", description="mlops could not review this change: see the report"
         )
-        if result.problems
-        else Status(state="success", description="definitions and data are valid")
-    )
-    gates = _gates_status(result.verdict, len(result.failures))
+    ctx.runtime.summary(markdown)
     results = Results(
         repository=marker.repo,
         pr=pr.number,
         head_sha=pr.head.sha,
         base_sha=pr.base.sha,
-        verdict=result.verdict,
+        verdict=verdict,
         statuses={"mlops/validate": validate, "mlops/gates": gates},
     )
     if ctx.bundle is not None:
-        write_bundle(ctx.bundle, result.markdown, results)
+        write_bundle(ctx.bundle, markdown, results)
     published = ""
     if ctx.env.get("GITHUB_TOKEN") and not event.from_fork:
-        publish(ctx.forge(), result.markdown, results)
+        publish(ctx.forge(), markdown, results)
         published = "; published"
-    outputs = {"verdict": result.verdict, "ok": str(result.ok).lower()}
-    return Outcome(
-        f"pull request #{pr.number}: {result.verdict}{published}", 0 if result.ok else 1, outputs
+    if failure is not None:
+        raise failure
+    outputs = {"verdict": verdict, "ok": str(ok).lower()}
+    return Outcome(f"pull request #{pr.number}: {verdict}{published}", 0 if ok else 1, outputs)
+
+
+def _failure_report(marker: Any, error: Exception) -> str:
+    """The report when the review itself failed: what went wrong, in a code block."""
+    what = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+    fence = "`" * 3
+    what = what.replace(fence, "'" * 3)[:4000]
+    return (
+        f"{marker.render()}\n### ❌ mlops could not review this change\n\n{fence}\n{what}\n"
+        f"{fence}\n\nFix the cause and push again; the job log has the details.\n"
     )
 
 

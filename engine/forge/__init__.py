@@ -181,6 +181,10 @@ class Forge(Protocol):
         """The reviews of a pull request, oldest first."""
         ...
 
+    def first_status_at(self, sha: str, context: str) -> str | None:
+        """When status ``context`` was first set on ``sha`` (ISO 8601, server time), or None."""
+        ...
+
     def dispatch_workflow(self, workflow_file: str, ref: str, inputs: Mapping[str, str]) -> None:
         """Start a ``workflow_dispatch`` run of ``.github/workflows/<workflow_file>`` on ``ref``."""
         ...

@@ -208,6 +208,16 @@ class GitHubForge:
                 for r in self._iter(f"pulls/{pr}/reviews", PullReview)
             ]
 
+    def first_status_at(self, sha: str, context: str) -> str | None:
+        """When status ``context`` was first set on ``sha``: GitHub's clock, not the pusher's."""
+        with self._guard(f"read the statuses of {sha[:12]}", "statuses: read"):
+            times = [
+                str(s["created_at"])
+                for s in self._iter(f"commits/{sha}/statuses", dict)
+                if s.get("context") == context and s.get("created_at")
+            ]
+        return min(times) if times else None
+
     # -- comments, statuses, reactions --------------------------------------------------
 
     def upsert_comment(self, pr: int, body: str, marker: str) -> CommentRef:

@@ -25,6 +25,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -94,12 +95,19 @@ class LocalForge:
     ) -> None:
         """Record the status in ``statuses.json`` (the latest per sha and context wins)."""
         statuses = self._load("statuses.json", {})
+        first = statuses.get(sha, {}).get(context, {}).get("first_at") or _now()
         statuses.setdefault(sha, {})[context] = {
             "state": check_state(state),
             "description": clip_description(description),
             "target_url": target_url,
+            "first_at": first,
         }
         self._save("statuses.json", statuses)
+
+    def first_status_at(self, sha: str, context: str) -> str | None:
+        """When ``context`` was first recorded on ``sha`` here."""
+        entry = self._load("statuses.json", {}).get(sha, {}).get(context)
+        return entry.get("first_at") if entry else None
 
     def react(self, comment_id: int, content: Reaction) -> None:
         """Record a reaction on a local comment (a repeat is ignored, as on GitHub)."""
@@ -288,3 +296,7 @@ def _git_identities(root: Path) -> set[str]:
         if result.returncode == 0 and result.stdout.strip():
             found.add(result.stdout.strip().lower())
     return found
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -236,6 +236,18 @@ class GitHubStandIn:
         self.state.user(login)
         self.state.permissions[login.lower()] = role
 
+    def add_status(
+        self,
+        sha: str,
+        context: str,
+        state: str = "success",
+        *,
+        creator: str = "github-actions[bot]",
+    ) -> None:
+        """Set a commit status now (as the engine's review would have)."""
+        with self._lock:
+            self.state.add_status(sha, creator, {"state": state, "context": context})
+
     def add_review(
         self, pr: int, login: str, state: str = "APPROVED", commit_id: str | None = None
     ) -> None:

@@ -91,6 +91,7 @@ def branch_exists(repo: Path, branch: str) -> bool:
 def test_promote_by_a_writer_pins_the_version_and_dispatches_deploy(repo, pr_head, mlops, tmp_path):
     with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
         gh.add_pull(PR, head_sha=pr_head, author="grace", head_ref="tune-iris")
+        gh.add_status(pr_head, "mlops/gates")  # the engine reviewed this head
         gh.set_permission("ada", "write")
         result, cid = run(mlops, repo, tmp_path, gh, "Looks good.\n/promote iris-logreg to staging")
         assert result.returncode == 0, result.stderr
@@ -122,6 +123,7 @@ def test_a_reader_is_refused_and_nothing_is_pushed(repo, pr_head, mlops, tmp_pat
 def test_production_needs_staging_and_an_approval(repo, pr_head, mlops, tmp_path):
     with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
         gh.add_pull(PR, head_sha=pr_head, author="grace")
+        gh.add_status(pr_head, "mlops/gates")
         gh.set_permission("ada", "admin")
         result, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg production")
         assert result.returncode == 1
@@ -154,6 +156,7 @@ def test_help_and_a_misspelled_command(repo, pr_head, mlops, tmp_path):
 def test_production_after_staging_with_an_approval_on_the_head(repo, pr_head, mlops, tmp_path):
     with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
         gh.add_pull(PR, head_sha=pr_head, author="grace")
+        gh.add_status(pr_head, "mlops/gates")
         gh.set_permission("ada", "maintain")
         gh.add_review(PR, "linus", "APPROVED", pr_head)
         staged, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
@@ -171,8 +174,10 @@ def test_production_after_staging_with_an_approval_on_the_head(repo, pr_head, ml
 
 
 def test_a_push_after_the_comment_is_refused(repo, pr_head, mlops, tmp_path):
+    """The head was reviewed (and so pushed) after the comment: not what was approved."""
     with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
         gh.add_pull(PR, head_sha=pr_head)
+        gh.add_status(pr_head, "mlops/gates")
         gh.set_permission("ada", "write")
         result, cid = run(
             mlops,
@@ -183,6 +188,16 @@ def test_a_push_after_the_comment_is_refused(repo, pr_head, mlops, tmp_path):
             created_at="2020-01-01T00:00:00Z",
         )
         assert result.returncode == 1
-        assert "after your comment" in replies(gh)[-1]
+        assert "was not reviewed by mlops before your comment" in replies(gh)[-1]
         assert gh.reactions(cid) == ["eyes", "confused"]
+    assert not branch_exists(repo, "env/staging")
+
+
+def test_an_unreviewed_head_is_refused(repo, pr_head, mlops, tmp_path):
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head)
+        gh.set_permission("ada", "write")
+        result, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
+        assert result.returncode == 1
+        assert "was not reviewed by mlops before your comment" in replies(gh)[-1]
     assert not branch_exists(repo, "env/staging")

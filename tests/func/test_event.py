@@ -192,3 +192,19 @@ def test_a_tag_deletion_push_does_nothing(repo, mlops, tmp_path):
     result = mlops("event", cwd=repo, env=env)
     assert result.returncode == 0
     assert "a deletion or a tag, nothing to do" in result.stderr
+
+
+def test_a_review_that_fails_still_writes_a_bundle(repo, change, mlops, tmp_path):
+    """A base the checkout lacks: the job fails, but the PR still gets a report."""
+    bundle = tmp_path / "bundle"
+    broken = dict(change, base="f" * 40)
+    env = actions_env(
+        tmp_path, "pull_request", pr_payload(tmp_path, broken), "http://x", change["head"]
+    )
+    result = mlops("event", "--bundle", str(bundle), cwd=repo, env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "is not in the repository" in result.stderr
+    report = (bundle / "report.md").read_text()
+    assert "mlops could not review this change" in report and "f" * 12 in report
+    results = json.loads((bundle / "results.json").read_text())
+    assert results["statuses"]["mlops/gates"]["state"] == "error"
