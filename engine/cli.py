@@ -360,3 +360,16 @@ def history(obj: Context, model: str, as_json: bool) -> None:
     from engine.render import runs_text
 
     click.echo(runs_text(rows) if rows else f"no history for {model!r} yet")
+
+
+@main.command(name="deploy")
+@click.option("--env", "env_name", required=True, help="The environment to deploy.")
+@click.pass_obj
+@boundary
+def deploy_command(obj: Context, env_name: str) -> None:
+    """Make the versions an environment branch pins ready to serve, in .mlops/deploy/ENV."""
+    from engine.deploy import deploy
+
+    result = deploy(obj.root, env_name)
+    click.echo(result.summary())
+    sys.exit(0 if result.ok else 1)

@@ -181,7 +181,7 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
     decision = check_promotion(facts, request.environment, env, project.environments)
     if not decision.allowed or decision.noop:
         return Promotion(decision, fingerprint)
-    notes = _ensure_stored(root, store, request.model, fingerprint, source, project)
+    notes = ensure_stored(root, store, request.model, fingerprint, source, project)
     record = store.get_record(request.model, fingerprint)
     gates = _gates_pass(root, source, request.model, record.metrics, current, request.environment)
     decision = check_promotion(
@@ -351,7 +351,7 @@ def _fingerprint_at(root: Path, sha: str, model: str) -> str:
     return planned.head_fingerprint
 
 
-def _ensure_stored(
+def ensure_stored(
     root: Path, store: Store, model: str, fingerprint: str, source: str, project: Project
 ) -> list[str]:
     """Retrain a version missing from the store; its metrics must match any recorded ones."""
