@@ -373,3 +373,15 @@ def deploy_command(obj: Context, env_name: str) -> None:
     result = deploy(obj.root, env_name)
     click.echo(result.summary())
     sys.exit(0 if result.ok else 1)
+
+
+@main.command(name="init")
+@click.pass_obj
+@boundary
+def init_command(obj: Context) -> None:
+    """Start mlops/ in this repository: a project file, a dataset and a model."""
+    from engine.scaffold import init
+
+    for path in init(obj.root):
+        click.echo(f"wrote {path}")
+    click.echo("next: mlops validate && mlops train")

@@ -1,0 +1,44 @@
+"""The CLI as a whole: every command documented, start-up lean, init on a new repository."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from engine.cli import main
+
+
+def test_every_command_has_help():
+    for name, command in main.commands.items():
+        assert command.help and command.help.strip(), f"`mlops {name}` has no help text"
+        result = CliRunner().invoke(main, [name, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_help_imports_no_heavy_library():
+    code = (
+        "import sys; from engine.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('pydantic', 'sklearn', 'pandas', 'pyarrow', 'dvc', 'scipy',"
+        " 'numpy', 'git', 'github3', 'skops') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+
+
+def test_init_starts_a_repository_that_validates_and_never_overwrites(tmp_path, mlops):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    first = mlops("init", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "wrote mlops/models/iris-logreg.yaml" in first.stdout
+    assert mlops("validate", "--no-data", cwd=tmp_path).returncode == 0
+    again = mlops("init", cwd=tmp_path)
+    assert again.returncode == 1 and "never overwrites" in again.stderr
+
+
+def test_usage_errors_exit_2(repo, mlops):
+    assert mlops("train", "--jobs", "0", cwd=repo).returncode == 2
+    assert mlops("frobnicate", cwd=repo).returncode == 2
