@@ -56,7 +56,7 @@ PERMISSIONS: dict[str, dict[str, dict[str, str]]] = {
     "publish.yml": {"publish": {"actions": "read", "contents": "read",
                                 "pull-requests": "write", "statuses": "write"}},
     "comment.yml": {"command": {"actions": "write", "contents": "write",
-                                "pull-requests": "write"}},
+                                "pull-requests": "write", "statuses": "read"}},
     "main.yml": {"plan": READ, "train": READ, "register": READ},
     "deploy.yml": {"target": {}, "deploy": READ},
     "monitor.yml": {"monitor": {"contents": "read", "issues": "write"}},
