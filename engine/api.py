@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from engine.errors import Problem, UserError
 from engine.loading import Definitions, load
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from engine.plan import Snapshot
     from engine.review import Review
     from engine.runs import VersionRecord
+
+T = TypeVar("T")
 
 
 def find_root(start: Path) -> Path:
@@ -104,22 +106,22 @@ def validate(
 
 
 def _within(problems: list[Problem], root: Path, paths: Sequence[Path]) -> list[Problem]:
+    """The problems in files under ``paths`` (all of them when no path is given)."""
     if not paths:
         return problems
     prefixes = []
     for p in paths:
-        absolute = (Path.cwd() / p).resolve()
         try:
-            prefixes.append(absolute.relative_to(root).as_posix())
+            prefixes.append((Path.cwd() / p).resolve().relative_to(root).as_posix())
         except ValueError:
-            raise UserError(f"{p} is outside the repository {root}") from None
-    return [
-        pr
-        for pr in problems
-        if any(
-            pr.path == x or pr.path.startswith(x.rstrip("/") + "/") or x == "." for x in prefixes
-        )
-    ]
+            raise UserError(
+                f"{p} is outside the repository {root}: pass paths inside it, or --repo"
+            ) from None
+    return [pr for pr in problems if any(_under(pr.path, x) for x in prefixes)]
+
+
+def _under(path: str, folder: str) -> bool:
+    return folder == "." or path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 @dataclass
@@ -222,11 +224,9 @@ def _job(
     entry = defs.models[name]
     model = entry.spec
     dataset = defs.datasets[model.dataset]
-    features: FeatureSpec | None
-    if isinstance(model.features, str):
-        features = defs.features[model.features].spec
-    else:
-        features = model.features
+    features: FeatureSpec | None = (
+        defs.features[model.features].spec if isinstance(model.features, str) else model.features
+    )
     return TrainJob(
         root=root,
         rev=rev,
@@ -292,18 +292,30 @@ def stored_versions(root: Path, model: str | None = None) -> list[VersionRecord]
     return Store.open(defs.settings.store.url, root).versions(model)
 
 
+def on_branch(branch: str, use: Callable[[str], T]) -> T | None:
+    """``use(ref)`` on origin's copy of ``branch``, else on the local one; None if neither works.
+
+    A clone's local branch may be stale or absent (Actions checks out one commit), so
+    origin's copy comes first. ``use`` signals a missing ref with a UserError.
+    """
+    for ref in (f"origin/{branch}", branch):
+        try:
+            return use(ref)
+        except UserError:
+            continue
+    return None
+
+
 def default_base(root: Path) -> str:
     """The merge base of HEAD with the default branch (origin's copy when there is one)."""
     from engine import gitrepo
 
     defs, _ = read_definitions(root)
     branch = defs.settings.default_branch
-    for ref in (f"origin/{branch}", branch):
-        try:
-            return gitrepo.merge_base(root, ref, "HEAD")
-        except UserError:
-            continue
-    raise UserError(f"no default branch {branch!r} to compare with: pass --base REV")
+    base = on_branch(branch, lambda ref: gitrepo.merge_base(root, ref, "HEAD"))
+    if base is None:
+        raise UserError(f"no default branch {branch!r} to compare with: pass --base REV")
+    return base
 
 
 def diff(

@@ -11,18 +11,38 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import UserError
 
 if TYPE_CHECKING:
-    from engine.commands import Command, Reply
+    from engine.commands import Command, Diff, Promote, Reply, Rollback
     from engine.definitions import Project
     from engine.events import IssueCommentEvent
     from engine.forge import Forge, PullRequestInfo
     from engine.policy import CommentFacts
     from engine.workflow import Context, Outcome
+
+
+@dataclass(frozen=True)
+class _Thread:
+    """What every command of one comment shares: where it was made, by whom, under which policy."""
+
+    ctx: Context
+    forge: Forge
+    event: IssueCommentEvent
+    pr: PullRequestInfo | None
+    project: Project
+    """The default branch's project file: the policy the commands are judged by."""
+    models: list[str]
+    facts: CommentFacts
+
+    @property
+    def commenter(self) -> str:
+        """The login of who wrote the comment."""
+        return self.event.comment.user.login
 
 
 def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
@@ -44,14 +64,15 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
     _react(forge, event.comment.id, "eyes")
     pr = _pull_request(forge, event)
     facts = _facts(forge, event, pr, project)
+    thread = _Thread(ctx, forge, event, pr, project, list(defs.models), facts)
     ok = True
     for item in items:
         try:
-            message, success = _run(ctx, forge, event, pr, facts, project, item)
+            message, success = _run(thread, item)
         except UserError as exc:
             message, success = f"Refused: {exc}", False
         if message:
-            forge.reply(event.issue.number, f"@{event.comment.user.login} {message}")
+            forge.reply(event.issue.number, f"@{thread.commenter} {message}")
         ok = ok and success
     _react(forge, event.comment.id, "rocket" if ok else "confused")
     return Outcome(
@@ -120,15 +141,7 @@ def _facts(
     )
 
 
-def _run(
-    ctx: Context,
-    forge: Forge,
-    event: IssueCommentEvent,
-    pr: PullRequestInfo | None,
-    facts: CommentFacts,
-    project: Project,
-    item: Command | Reply,
-) -> tuple[str, bool]:
+def _run(thread: _Thread, item: Command | Reply) -> tuple[str, bool]:
     """Run one command; return the reply and whether it succeeded."""
     from engine import commands as c
     from engine.policy import authorize
@@ -136,68 +149,43 @@ def _run(
     if isinstance(item, c.Reply):
         return item.message, False
     if isinstance(item, c.Help):
-        from engine import api
-
-        defs, _ = api.read_definitions(ctx.root)
-        return c.help_text(list(defs.models), project.environments), True
+        return c.help_text(thread.models, thread.project.environments), True
     if isinstance(item, c.Status):
         from engine.environments import status_table
 
-        return status_table(ctx.root), True
+        return status_table(thread.ctx.root), True
     env_name = getattr(item, "env", None) or getattr(item, "vs_env", None)
-    env = project.environments.get(env_name) if env_name else None
-    decision = authorize(facts, env, project)
+    env = thread.project.environments.get(env_name) if env_name else None
+    decision = authorize(thread.facts, env, thread.project)
     if not decision.allowed:
         return ("" if decision.quiet else decision.message()), False
+    pr = thread.pr
     if pr is None:
-        return "Refused: could not read the pull request.", False
-    _fetch(ctx, pr.head_sha)
+        return "Refused: could not read the pull request; comment again to retry.", False
+    _fetch(thread.ctx, pr.head_sha)
     if isinstance(item, c.Promote):
-        return _promote(ctx, forge, event, pr, item)
+        return _promote(thread, pr, item)
     if isinstance(item, c.Rollback):
-        from engine.environments import rollback_model
-
-        done = rollback_model(
-            ctx.root,
-            model=item.model,
-            env_name=item.env,
-            actor=event.comment.user.login,
-            to=item.to_version,
-            pr=event.issue.number,
-            forge=forge,
-        )
-        return done.message(), True
+        return _rollback(thread, item)
     if isinstance(item, c.Retrain):
-        return _retrain(ctx, pr, item.models)
+        return _retrain(thread, pr, item.models)
     if isinstance(item, c.Diff):
-        from engine.environments import trusted_project
-        from engine.review import review
-
-        result = review(
-            ctx.root,
-            settings=trusted_project(ctx.root),
-            base=_base(ctx, pr),
-            head=pr.head_sha,
-            models=[item.model] if item.model else (),
-            vs=[item.vs_env] if item.vs_env else (),
-        )
-        return result.markdown, result.ok
+        return _diff(thread, pr, item)
     return "Refused: not a command this engine runs.", False
 
 
-def _promote(
-    ctx: Context, forge: Forge, event: IssueCommentEvent, pr: PullRequestInfo, item: Any
-) -> tuple[str, bool]:
+def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote) -> tuple[str, bool]:
     from engine.environments import Request, promote_model
 
-    moved = _reviewed_before_comment(forge, pr.head_sha, event.comment.created_at)
+    forge = thread.forge
+    moved = _reviewed_before_comment(forge, pr.head_sha, thread.event.comment.created_at)
     if moved:
         return moved, False
     current = forge.pull_request(pr.number).head_sha  # and it must still be the head now
     request = Request(
         model=item.model,
         environment=item.env,
-        actor=event.comment.user.login,
+        actor=thread.commenter,
         source=pr.head_sha,
         version=item.version,
         pr=pr.number,
@@ -206,8 +194,37 @@ def _promote(
         current_head_sha=current,
         reviews=_reviews(forge, pr.number),
     )
-    done = promote_model(ctx.root, request, forge=forge)
+    done = promote_model(thread.ctx.root, request, forge=forge)
     return done.message(), done.decision.allowed
+
+
+def _rollback(thread: _Thread, item: Rollback) -> tuple[str, bool]:
+    from engine.environments import rollback_model
+
+    done = rollback_model(
+        thread.ctx.root,
+        model=item.model,
+        env_name=item.env,
+        actor=thread.commenter,
+        to=item.to_version,
+        pr=thread.event.issue.number,
+        forge=thread.forge,
+    )
+    return done.message(), True
+
+
+def _diff(thread: _Thread, pr: PullRequestInfo, item: Diff) -> tuple[str, bool]:
+    from engine.review import review
+
+    result = review(
+        thread.ctx.root,
+        settings=thread.project,  # never the PR's store or allow-list
+        base=_base(thread.ctx, pr),
+        head=pr.head_sha,
+        models=[item.model] if item.model else (),
+        vs=[item.vs_env] if item.vs_env else (),
+    )
+    return result.markdown, result.ok
 
 
 def _reviewed_before_comment(forge: Forge, sha: str, commented_at: str) -> str | None:
@@ -248,31 +265,27 @@ def _reviews(forge: Forge, pr: int) -> list[tuple[str, str, str | None]] | None:
         return None  # unknown: a policy that needs approvals then refuses
 
 
-def _retrain(ctx: Context, pr: PullRequestInfo, models: tuple[str, ...]) -> tuple[str, bool]:
+def _retrain(thread: _Thread, pr: PullRequestInfo, models: tuple[str, ...]) -> tuple[str, bool]:
     """Retrain ignoring the cache; say whether each model's metrics reproduced."""
     from engine import api
-    from engine.environments import trusted_project
+    from engine.environments import unreproduced
     from engine.planning import compute_plan
 
-    settings = trusted_project(ctx.root)  # never the PR's allow-list or store
+    root, settings = thread.ctx.root, thread.project  # never the PR's allow-list or store
     if models:
         names = list(models)
     else:  # the models the pull request changes
-        names = [m.name for m in compute_plan(ctx.root, _base(ctx, pr), pr.head_sha).to_train]
+        names = [m.name for m in compute_plan(root, _base(thread.ctx, pr), pr.head_sha).to_train]
     if not names:
         return "Nothing to retrain: the pull request changes no model.", True
-    before = api.train(ctx.root, names, rev=pr.head_sha, settings=settings)
+    before = api.train(root, names, rev=pr.head_sha, settings=settings)
     recorded = {o.model: dict(o.metrics) for o in before.outcomes if o.status != "failed"}
-    again = api.train(ctx.root, names, rev=pr.head_sha, force=True, settings=settings)
+    again = api.train(root, names, rev=pr.head_sha, force=True, settings=settings)
     rows = ["| Model | Version | Reproduced |", "| --- | --- | --- |"]
     ok = True
     for outcome in again.outcomes:
         old = recorded.get(outcome.model, {})
-        same = outcome.status != "failed" and all(
-            v is None
-            or (outcome.metrics.get(k) is not None and abs(outcome.metrics[k] - v) <= 1e-6)  # type: ignore[operator]
-            for k, v in old.items()
-        )
+        same = outcome.status != "failed" and unreproduced(old, outcome.metrics) is None
         ok = ok and same
         verdict = "✅ yes" if same else f"❌ no ({outcome.reason or 'metrics differ'})"
         rows.append(f"| `{outcome.model}` | `{outcome.version}` | {verdict} |")
@@ -280,14 +293,15 @@ def _retrain(ctx: Context, pr: PullRequestInfo, models: tuple[str, ...]) -> tupl
 
 
 def _base(ctx: Context, pr: PullRequestInfo) -> str:
-    from engine import gitrepo
+    from engine import api, gitrepo
 
-    for ref in (f"origin/{pr.base_ref}", pr.base_ref):
-        try:
-            return gitrepo.merge_base(ctx.root, ref, pr.head_sha)
-        except UserError:
-            continue
-    raise UserError(f"cannot find the base branch {pr.base_ref!r} in the checkout")
+    base = api.on_branch(pr.base_ref, lambda ref: gitrepo.merge_base(ctx.root, ref, pr.head_sha))
+    if base is None:
+        raise UserError(
+            f"cannot find the base branch {pr.base_ref!r} in the checkout: fetch it "
+            "(actions/checkout with fetch-depth: 0)"
+        )
+    return base
 
 
 def _fetch(ctx: Context, sha: str) -> None:

@@ -175,7 +175,7 @@ def train(
 ) -> None:
     """Train, evaluate and store every model version not already in the store."""
     from engine import api
-    from engine.render import outcome_line
+    from engine.render import outcome_line, training_text
     from engine.train import Outcome
 
     def progress(outcome: Outcome) -> None:
@@ -188,8 +188,6 @@ def train(
     if as_json:
         emit_json(result.as_dict())
     else:
-        from engine.render import training_text
-
         click.echo(training_text(result))
     sys.exit(1 if result.failed else 0)
 

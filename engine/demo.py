@@ -54,6 +54,9 @@ def make_repo(folder: Path) -> Path:
 def run(say: Callable[[str], None], folder: Path | None = None, keep: bool = False) -> Path:
     """Walk through the lifecycle, narrating with ``say``; return the demo repository."""
     from engine import api
+    from engine.environments import history, local_actor, rollback_model, status_table
+    from engine.planning import compute_plan
+    from engine.render import plan_text, runs_text, training_text
 
     base = Path(tempfile.mkdtemp(prefix="mlops-demo-")) if folder is None else folder.resolve()
     if base.exists() and any(base.iterdir()):
@@ -67,8 +70,7 @@ def run(say: Callable[[str], None], folder: Path | None = None, keep: bool = Fal
     say(checked.summary())
 
     step("Train on main: every version is stored by fingerprint", "mlops train")
-    trained = api.train(root)
-    _outcomes(say, trained)
+    say(training_text(api.train(root)))
     again = api.train(root)
     say(f"again: {again.summary()} ({again.seconds:.2f}s)")
 
@@ -94,9 +96,6 @@ def run(say: Callable[[str], None], folder: Path | None = None, keep: bool = Fal
     _git(root, "commit", "-q", "-am", "Use a smaller forest for cancer-rf")
 
     step("Plan: only what the change affects", "mlops plan --base main")
-    from engine.planning import compute_plan
-    from engine.render import plan_text
-
     say(plan_text(compute_plan(root, "main", "HEAD")))
 
     step("Review: metrics, significance and gates against main", "mlops diff --base main")
@@ -128,8 +127,6 @@ def run(say: Callable[[str], None], folder: Path | None = None, keep: bool = Fal
     step(
         "Roll staging back: a new commit, never a rewrite", "mlops rollback cancer-rf --env staging"
     )
-    from engine.environments import history, local_actor, rollback_model, status_table
-
     say(
         rollback_model(
             root, model="cancer-rf", env_name="staging", actor=local_actor(root)
@@ -138,8 +135,6 @@ def run(say: Callable[[str], None], folder: Path | None = None, keep: bool = Fal
 
     step("What runs where, and how it got there", "mlops status && mlops history cancer-rf")
     say(status_table(root))
-    from engine.render import runs_text
-
     say(runs_text(history(root, "cancer-rf")))
 
     step("Done", "")
@@ -166,9 +161,3 @@ def _promote(root: Path, model: str, env: str) -> str:
 
     request = Request(model=model, environment=env, actor=local_actor(root))
     return promote_model(root, request, forge=LocalForge(root)).message()
-
-
-def _outcomes(say: Callable[[str], None], result: object) -> None:
-    from engine.render import training_text
-
-    say(training_text(result))  # type: ignore[arg-type]

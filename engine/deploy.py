@@ -13,6 +13,7 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.errors import UserError
 
@@ -55,29 +56,36 @@ class Deployment:
 
 def deploy(root: Path, env_name: str) -> Deployment:
     """Make every version pinned in ``env_name`` ready to serve; see the module doc."""
-    from engine.environments import ensure_stored, environment, live_versions, trusted_project
-    from engine.store import Store
+    from engine.environments import (
+        ensure_stored,
+        environment,
+        live_versions,
+        open_store,
+        trusted_project,
+    )
 
     project = trusted_project(root)
     environment(project, env_name)  # a clear error for an unknown name
-    pins = live_versions(root, project).get(env_name, {})
-    store = Store.open(project.store.url, root)
+    live = live_versions(root, project)
+    store = open_store(root, project)
     folder = root / ".mlops" / "deploy" / env_name
     staging = folder.with_name(f".{env_name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     result = Deployment(env_name, folder)
-    manifest = {"environment": env_name, "models": {}}
-    for model, pin in sorted(pins.items()):
+    models: dict[str, Any] = {}
+    for model, pin in sorted(live.get(env_name, {}).items()):
         try:
-            notes = ensure_stored(root, store, model, pin.fingerprint, pin.source_commit, project)
+            notes = ensure_stored(
+                root, store, model, pin.fingerprint, pin.source_commit, project, live
+            )
             stored = store.get(model, pin.fingerprint)  # verifies every checksum
             store.load_model(model, pin.fingerprint)  # refuses untrusted types
         except UserError as exc:
             result.models.append(Deployed(model, pin.version, False, str(exc)))
             continue
         shutil.copyfile(stored.model_path, staging / f"{model}.skops")
-        manifest["models"][model] = {  # type: ignore[index]
+        models[model] = {
             "version": pin.version,
             "fingerprint": pin.fingerprint,
             "file": f"{model}.skops",
@@ -89,6 +97,7 @@ def deploy(root: Path, env_name: str) -> Deployment:
     if not result.ok:
         shutil.rmtree(staging, ignore_errors=True)
         return result  # nothing half-deployed: the previous folder stays as it was
+    manifest = {"environment": env_name, "models": models}
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)

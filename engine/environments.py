@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,9 +25,12 @@ if TYPE_CHECKING:
     from engine.forge import Forge
     from engine.loading import Definitions
     from engine.pins import Pin
-    from engine.policy import Decision
+    from engine.policy import Decision, PromotionFacts
     from engine.promote import PromotionResult
     from engine.store import Store
+
+    Live = Mapping[str, Mapping[str, Pin]]
+    """``{environment: {model: pin}}``, as :func:`live_versions` reads it."""
 
 REPRODUCE_TOLERANCE = 1e-6
 DEPLOY_WORKFLOW = "deploy.yml"
@@ -78,30 +82,24 @@ class Promotion:
         return "\n".join(lines)
 
 
+# --- trusted facts ----------------------------------------------------------------------
+
+
 def trusted_definitions(root: Path) -> Definitions:
     """The definitions on the default branch (origin's copy first), else the working tree."""
-    from engine import gitrepo
+    from engine import api, gitrepo
 
-    defs, _ = api_read(root, None)
-    branch = defs.settings.default_branch
-    for ref in (f"origin/{branch}", branch):
-        try:
-            return api_read(root, gitrepo.resolve(root, ref))[0]
-        except UserError:
-            continue
-    return defs
+    defs, _ = api.read_definitions(root)
+    trusted = api.on_branch(
+        defs.settings.default_branch,
+        lambda ref: api.read_definitions(root, gitrepo.resolve(root, ref))[0],
+    )
+    return defs if trusted is None else trusted
 
 
 def trusted_project(root: Path) -> Project:
     """The project file of the default branch: the policy nobody's change can rewrite."""
     return trusted_definitions(root).settings
-
-
-def api_read(root: Path, rev: str | None) -> tuple[Definitions, dict[str, bytes]]:
-    """The definitions at ``rev`` (see :func:`engine.api.read_definitions`)."""
-    from engine import api
-
-    return api.read_definitions(root, rev)
 
 
 def environment(project: Project, name: str) -> Environment:
@@ -117,9 +115,11 @@ def environment(project: Project, name: str) -> Environment:
     )
 
 
-def now() -> str:
-    """The current time, UTC, ISO 8601."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
+def open_store(root: Path, project: Project) -> Store:
+    """The store ``project`` names (pass the trusted project: it decides where versions live)."""
+    from engine.store import Store
+
+    return Store.open(project.store.url, root)
 
 
 def live_versions(root: Path, project: Project) -> dict[str, dict[str, Pin]]:
@@ -137,62 +137,54 @@ def live_versions(root: Path, project: Project) -> dict[str, dict[str, Pin]]:
     return status(root, branches)
 
 
+def local_actor(root: Path) -> str:
+    """A login-like name for the local git user (``ada`` for ada@example.com)."""
+    from engine import gitrepo
+
+    for key in ("github.user", "user.email", "user.name"):
+        done = gitrepo.run_git(root, "config", key, check=False)
+        value = done.stdout.strip().split("@", 1)[0]
+        name = re.sub(r"[^A-Za-z0-9-]+", "-", value).strip("-")
+        if name:
+            return name
+    return "local"
+
+
+# --- promote and roll back --------------------------------------------------------------
+
+
 def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -> Promotion:
     """Check the policy and, when it allows, pin the model's version in the environment."""
     from engine import gitrepo
-    from engine.policy import PromotionFacts, check_promotion
+    from engine.policy import Decision, check_promotion
     from engine.promote import promote
+    from engine.train import now
 
-    project = trusted_project(root)
+    trusted = trusted_definitions(root)
+    project = trusted.settings
     env = environment(project, request.environment)
     source = gitrepo.resolve(root, request.source)
     fingerprint = _fingerprint_at(root, source, request.model)
     if request.version and not fingerprint.startswith(request.version):
-        from engine.policy import Decision
+        return Promotion(Decision(False, [_not_that_version(request, source, fingerprint)]))
+    store = open_store(root, project)
+    live = live_versions(root, project)
+    facts = _promotion_facts(root, request, project, source, fingerprint, live)
 
-        return Promotion(
-            Decision(
-                False,
-                [
-                    f"`{request.model}` at `{source[:7]}` is version `{fingerprint[:12]}`, not "
-                    f"`{request.version}`; promote the version the pull request has now"
-                ],
-            )
-        )
-    store = _store(root, project)
-    pins = live_versions(root, project)
-    live = {
-        name: (p[request.model].fingerprint if request.model in p else None)
-        for name, p in pins.items()
-    }
-    current = pins.get(request.environment, {}).get(request.model)
-    facts = PromotionFacts(
-        model=request.model,
-        version=fingerprint,
-        head_sha_at_comment=request.head_sha_at_comment or source,
-        current_head_sha=request.current_head_sha or source,
-        live=live,
-        approvals=request.reviews,
-        pr_author=request.pr_author or request.actor,
-        version_on_default_branch=_on_default_branch(root, source, project.default_branch),
-        gates_passed=True,  # judged below, once the version's metrics are known
-    )
+    def check(facts: PromotionFacts) -> Decision:
+        return check_promotion(facts, request.environment, env, project.environments)
+
     # Every other rule first: a refused request trains nothing.
-    decision = check_promotion(facts, request.environment, env, project.environments)
+    decision = check(facts)
     if not decision.allowed or decision.noop:
         return Promotion(decision, fingerprint)
-    notes = ensure_stored(root, store, request.model, fingerprint, source, project)
-    record = store.get_record(request.model, fingerprint)
-    gates = _gates_pass(root, source, request.model, record.metrics, current, request.environment)
-    decision = check_promotion(
-        dataclasses.replace(facts, gates_passed=gates),
-        request.environment,
-        env,
-        project.environments,
-    )
+    notes = ensure_stored(root, store, request.model, fingerprint, source, project, live)
+    metrics = dict(store.get_record(request.model, fingerprint).metrics)
+    current = live.get(request.environment, {}).get(request.model)
+    gates = _gates_pass(root, trusted, source, request.model, metrics, current, request.environment)
+    decision = check(dataclasses.replace(facts, gates_passed=gates))
     if not decision.allowed:
         return Promotion(decision, fingerprint, notes=notes)
-    push = "origin" in gitrepo.remotes(root)
     result = promote(
         root,
         model=request.model,
@@ -203,27 +195,41 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
         source_commit=source,
         actor=request.actor,
         pr=request.pr,
-        metrics=dict(record.metrics),
+        metrics=metrics,
         now=now(),
-        push=push,
+        push="origin" in gitrepo.remotes(root),
     )
     if result.pushed and forge is not None:
         notes.append(_dispatch(forge, env.branch, request.environment))
     return Promotion(decision, fingerprint, result, notes)
 
 
-def _dispatch(forge: Forge, branch: str, env_name: str) -> str:
-    """Start the deploy workflow (a push with GITHUB_TOKEN starts none); say how it went."""
-    from engine.forge import ForgeError
+def _not_that_version(request: Request, source: str, fingerprint: str) -> str:
+    return (
+        f"`{request.model}` at `{source[:7]}` is version `{fingerprint[:12]}`, not "
+        f"`{request.version}`; promote the version the pull request has now"
+    )
 
-    try:
-        forge.dispatch_workflow(DEPLOY_WORKFLOW, branch, {"environment": env_name})
-    except ForgeError as exc:
-        return (
-            f"⚠️ The pin is pushed, but `{DEPLOY_WORKFLOW}` could not be started ({exc}); "
-            f"run it by hand on `{branch}`."
-        )
-    return f"Dispatched `{DEPLOY_WORKFLOW}` on `{branch}` to deploy it."
+
+def _promotion_facts(
+    root: Path, request: Request, project: Project, source: str, fingerprint: str, live: Live
+) -> PromotionFacts:
+    from engine.policy import PromotionFacts
+
+    return PromotionFacts(
+        model=request.model,
+        version=fingerprint,
+        head_sha_at_comment=request.head_sha_at_comment or source,
+        current_head_sha=request.current_head_sha or source,
+        live={
+            name: (pins[request.model].fingerprint if request.model in pins else None)
+            for name, pins in live.items()
+        },
+        approvals=request.reviews,
+        pr_author=request.pr_author or request.actor,
+        version_on_default_branch=_on_default_branch(root, source, project.default_branch),
+        gates_passed=True,  # judged later, once the version's metrics are known
+    )
 
 
 def rollback_model(
@@ -240,10 +246,11 @@ def rollback_model(
     from engine import gitrepo
     from engine.policy import Decision
     from engine.promote import rollback
+    from engine.train import now
 
     project = trusted_project(root)
     env = environment(project, env_name)
-    store = _store(root, project)
+    store = open_store(root, project)
     result = rollback(
         root,
         model=model,
@@ -258,6 +265,124 @@ def rollback_model(
     )
     notes = [_dispatch(forge, env.branch, env_name)] if result.pushed and forge else []
     return Promotion(Decision(True), result.pin.fingerprint, result, notes)
+
+
+def _dispatch(forge: Forge, branch: str, env_name: str) -> str:
+    """Start the deploy workflow (a push with GITHUB_TOKEN starts none); say how it went."""
+    from engine.forge import ForgeError
+
+    try:
+        forge.dispatch_workflow(DEPLOY_WORKFLOW, branch, {"environment": env_name})
+    except ForgeError as exc:
+        return (
+            f"⚠️ The pin is pushed, but `{DEPLOY_WORKFLOW}` could not be started ({exc}); "
+            f"run it by hand on `{branch}`."
+        )
+    return f"Dispatched `{DEPLOY_WORKFLOW}` on `{branch}` to deploy it."
+
+
+def ensure_stored(
+    root: Path,
+    store: Store,
+    model: str,
+    fingerprint: str,
+    source: str,
+    project: Project,
+    live: Live,
+) -> list[str]:
+    """Retrain a version missing from the store; its metrics must match those ``live`` pins."""
+    from engine import api
+
+    if store.has(model, fingerprint):
+        return []
+    recorded = [
+        pins[model].metrics
+        for pins in live.values()
+        if model in pins and pins[model].fingerprint == fingerprint
+    ]
+    outcome = api.train(root, [model], rev=source, settings=project).outcomes[0]
+    if outcome.status == "failed":
+        raise UserError(
+            f"{model}@{fingerprint[:12]} is not in the store and retraining it "
+            f"failed: {outcome.reason}"
+        )
+    for metrics in recorded:
+        name = unreproduced(metrics, outcome.metrics)
+        if name is not None:
+            raise UserError(
+                f"{model}@{fingerprint[:12]} was retrained but {name} came out "
+                f"{outcome.metrics.get(name)} instead of the recorded {metrics[name]}: "
+                "refusing to pin a version that does not reproduce"
+            )
+    return [
+        f"`{fingerprint[:12]}` was missing from the store; it was retrained and its "
+        "metrics reproduced."
+    ]
+
+
+def unreproduced(
+    recorded: Mapping[str, float | None], again: Mapping[str, float | None]
+) -> str | None:
+    """The first recorded metric that ``again`` misses or changes beyond the tolerance."""
+    for name, value in recorded.items():
+        new = again.get(name)
+        # Written so that a NaN on either side fails: it proves nothing.
+        if value is not None and (new is None or not abs(new - value) <= REPRODUCE_TOLERANCE):
+            return name
+    return None
+
+
+def _fingerprint_at(root: Path, sha: str, model: str) -> str:
+    from engine.plan import plan
+    from engine.planning import snapshot
+
+    planned = next((m for m in plan(None, snapshot(root, sha)).models if m.name == model), None)
+    if planned is None:
+        raise UserError(
+            f"model {model!r} is not defined at {sha[:7]}: add mlops/models/{model}.yaml "
+            "there, or promote from a commit that has it"
+        )
+    if planned.problems or not planned.head_fingerprint:
+        raise UserError(
+            f"model {model!r} is invalid at {sha[:7]}: "
+            + "; ".join(p.render() for p in planned.problems)
+        )
+    return planned.head_fingerprint
+
+
+def _on_default_branch(root: Path, sha: str, branch: str) -> bool | None:
+    from engine import api, gitrepo
+
+    return api.on_branch(branch, lambda ref: gitrepo.merge_base(root, sha, ref) == sha)
+
+
+def _gates_pass(
+    root: Path,
+    trusted: Definitions,
+    source: str,
+    model: str,
+    metrics: Mapping[str, float | None],
+    current: Pin | None,
+    env_name: str,
+) -> bool | None:
+    """Whether the version passes its gates against what the environment runs now.
+
+    The gates are the default branch's (``trusted``), so a change cannot loosen the gates
+    it is judged by; a model new in the change has no such gates yet, and brings its own.
+    """
+    from engine import api
+    from engine.compare import evaluate_gates
+
+    defs = trusted if model in trusted.models else api.read_definitions(root, source)[0]
+    if model not in defs.models:
+        return None
+    results = evaluate_gates(
+        defs.models[model].spec.gates, metrics, {env_name: current.metrics if current else None}
+    )
+    return all(r.status in ("pass", "skipped") for r in results)
+
+
+# --- reading ----------------------------------------------------------------------------
 
 
 def status_table(root: Path) -> str:
@@ -292,141 +417,26 @@ def history(root: Path, model: str) -> list[dict[str, Any]]:
     from engine.promote import pin_history
 
     project = trusted_project(root)
-    events: list[dict[str, Any]] = []
-    for record in _store(root, project).versions(model):
-        events.append(
-            {
-                "when": record.created,
-                "event": "trained",
-                "version": record.version,
-                "environment": "",
-                "by": record.author,
-                "commit": record.commit[:12],
-            }
-        )
+    events = [
+        _event(r.created, "trained", r.version, "", r.author, r.commit)
+        for r in open_store(root, project).versions(model)
+    ]
     for env_name, env in project.environments.items():
-        for event in pin_history(root, env.branch, model):
-            events.append(
-                {
-                    "when": event.when,
-                    "event": event.pin.action,
-                    "version": event.pin.version,
-                    "environment": env_name,
-                    "by": event.actor,
-                    "commit": event.commit[:12],
-                }
-            )
-    return sorted(events, key=lambda e: _instant(e["when"]), reverse=True)
+        events += [
+            _event(e.when, e.pin.action, e.pin.version, env_name, e.actor, e.commit)
+            for e in pin_history(root, env.branch, model)
+        ]
+    return sorted(events, key=lambda e: _sort_time(e["when"]), reverse=True)
 
 
-def _instant(when: str) -> datetime:
+def _event(when: str, event: str, version: str, env: str, by: str, commit: str) -> dict[str, Any]:
+    return dict(when=when, event=event, version=version, environment=env, by=by, commit=commit[:12])
+
+
+def _sort_time(when: str) -> datetime:
+    """A timestamp to sort by; an unreadable one sorts oldest."""
     try:
         stamp = datetime.fromisoformat(when)
     except ValueError:
         return datetime.min.replace(tzinfo=UTC)
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-
-
-# --- facts ------------------------------------------------------------------------------
-
-
-def _store(root: Path, project: Project) -> Store:
-    from engine.store import Store
-
-    return Store.open(project.store.url, root)
-
-
-def _fingerprint_at(root: Path, sha: str, model: str) -> str:
-    from engine.plan import plan
-    from engine.planning import snapshot
-
-    planned = next((m for m in plan(None, snapshot(root, sha)).models if m.name == model), None)
-    if planned is None:
-        raise UserError(f"model {model!r} is not defined at {sha[:7]}")
-    if planned.problems or not planned.head_fingerprint:
-        raise UserError(
-            f"model {model!r} is invalid at {sha[:7]}: "
-            + "; ".join(p.render() for p in planned.problems)
-        )
-    return planned.head_fingerprint
-
-
-def ensure_stored(
-    root: Path, store: Store, model: str, fingerprint: str, source: str, project: Project
-) -> list[str]:
-    """Retrain a version missing from the store; its metrics must match any recorded ones."""
-    from engine import api
-
-    if store.has(model, fingerprint):
-        return []
-    recorded = [
-        p[model].metrics
-        for p in live_versions(root, project).values()
-        if model in p and p[model].fingerprint == fingerprint
-    ]
-    outcome = api.train(root, [model], rev=source, settings=project).outcomes[0]
-    if outcome.status == "failed":
-        raise UserError(
-            f"{model}@{fingerprint[:12]} is not in the store and retraining it "
-            f"failed: {outcome.reason}"
-        )
-    for metrics in recorded:
-        for name, value in metrics.items():
-            again = outcome.metrics.get(name)
-            if value is not None and (again is None or abs(again - value) > REPRODUCE_TOLERANCE):
-                raise UserError(
-                    f"{model}@{fingerprint[:12]} was retrained but {name} came out "
-                    f"{again} instead of the recorded {value}: refusing to pin a "
-                    "version that does not reproduce"
-                )
-    return [
-        f"`{fingerprint[:12]}` was missing from the store; it was retrained and its "
-        "metrics reproduced."
-    ]
-
-
-def _on_default_branch(root: Path, sha: str, branch: str) -> bool | None:
-    from engine import gitrepo
-
-    for ref in (f"origin/{branch}", branch):
-        try:
-            base = gitrepo.merge_base(root, sha, ref)
-        except UserError:
-            continue
-        return base == sha
-    return None
-
-
-def _gates_pass(
-    root: Path, source: str, model: str, metrics: Any, current: Pin | None, env_name: str
-) -> bool | None:
-    """Whether the version passes its gates against what the environment runs now.
-
-    The gates are the default branch's, so a change cannot loosen the gates it is judged
-    by; a model new in the change has no such gates yet, and brings its own.
-    """
-    from engine.compare import evaluate_gates
-
-    defs = trusted_definitions(root)
-    if model not in defs.models:
-        defs, _ = api_read(root, source)
-    if model not in defs.models:
-        return None
-    gates = defs.models[model].spec.gates
-    results = evaluate_gates(gates, metrics, {env_name: current.metrics if current else None})
-    return all(r.status in ("pass", "skipped") for r in results)
-
-
-def local_actor(root: Path) -> str:
-    """A login-like name for the local git user (``ada`` for ada@example.com)."""
-    import re
-
-    from engine import gitrepo
-
-    for key in ("github.user", "user.email", "user.name"):
-        done = gitrepo.run_git(root, "config", key, check=False)
-        value = done.stdout.strip().split("@", 1)[0]
-        name = re.sub(r"[^A-Za-z0-9-]+", "-", value).strip("-")
-        if name:
-            return name
-    return "local"

@@ -55,8 +55,7 @@ def compute(
     from sklearn import metrics as m
 
     out: dict[str, float | None] = {}
-    binary = classes is not None and len(classes) == 2
-    pos_label = classes[1] if binary and classes is not None else None
+    pos_label = classes[1] if classes is not None and len(classes) == 2 else None
     for name in metrics:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -76,12 +75,10 @@ def _one(
     if name == "balanced_accuracy":
         return float(m.balanced_accuracy_score(y_true, y_pred))
     if name in ("precision", "recall", "f1"):
-        func = {"precision": m.precision_score, "recall": m.recall_score, "f1": m.f1_score}[name]
+        func = getattr(m, f"{name}_score")
         return float(func(y_true, y_pred, pos_label=pos_label, zero_division=0))
-    if name.endswith("_macro"):
-        func = {"precision": m.precision_score, "recall": m.recall_score, "f1": m.f1_score}[
-            name.removesuffix("_macro")
-        ]
+    if name in ("precision_macro", "recall_macro", "f1_macro"):
+        func = getattr(m, f"{name.removesuffix('_macro')}_score")
         return float(func(y_true, y_pred, average="macro", zero_division=0))
     if name == "roc_auc":
         if proba is None or len(set(y_true.tolist())) < 2:

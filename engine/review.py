@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import Problem, UserError
+from engine.train import PROFILE_FILE
 
 if TYPE_CHECKING:
-    from engine.compare import Evaluation, ModelComparison
-    from engine.definitions import Model, Project
+    from engine.compare import DataProfile, Evaluation, ModelComparison
+    from engine.definitions import Environment, Model, Project
+    from engine.loading import Definitions
+    from engine.pins import Pin
     from engine.plan import Plan
     from engine.report import Marker
     from engine.store import Store
@@ -46,7 +49,6 @@ class Review:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for ``--json`` and the report bundle."""
-
         return {
             "ok": self.ok,
             "verdict": self.verdict,
@@ -84,10 +86,9 @@ def review(
     head's for the store, the environments and the estimator allow-list.
     """
     from engine import api
-    from engine.compare import compare_model, overall
+    from engine.compare import overall
     from engine.pins import read_pins
     from engine.planning import compute_plan
-    from engine.report import ReportInput, render
     from engine.store import Store
 
     plan = compute_plan(root, base, head)
@@ -95,96 +96,138 @@ def review(
     base_defs, _ = api.read_definitions(root, plan.base_commit)
     names = _selected(plan, models, head_defs.models, base_defs.models)
     project = settings or head_defs.settings
-    unknown_envs = [e for e in vs if e not in project.environments]
-    if unknown_envs:
-        raise UserError(
-            f"unknown environment(s) {', '.join(unknown_envs)}: mlops/project.yaml "
-            f"defines {', '.join(project.environments) or 'none'}"
-        )
-    envs = {e: project.environments[e] for e in (vs or project.environments)}
+    envs = _environments(project, vs)
     head_run = api.train(
         root, [n for n in names if n in head_defs.models], rev=plan.head_commit, settings=settings
     )
     base_run = api.train(
         root, [n for n in names if n in base_defs.models], rev=plan.base_commit, settings=settings
     )
-    store = Store.open(project.store.url, root)
+    versions = _Versions(root, Store.open(project.store.url, root), plan.head_commit, head_defs)
     pins = {env: read_pins(root, spec.branch) or {} for env, spec in envs.items()}
     comparisons = []
     for name in names:
-        head_out = next((o for o in head_run.outcomes if o.model == name), None)
-        base_out = next((o for o in base_run.outcomes if o.model == name), None)
-        spec = head_defs.models[name].spec if name in head_defs.models else None
-        primary = spec.primary_metric if spec else ""
-        head_ev = _evaluation(store, name, head_out, primary)
-        base_ev = _evaluation(store, name, base_out, primary)
-        if head_ev is None and base_ev is None:
-            continue
-        rescored, reason = False, ""
-        if head_ev is not None and base_ev is not None:
-            base_ev, rescored, reason = _paired(
-                root, store, plan.head_commit, head_ev, base_ev, head_defs, name
-            )
-        environments: dict[str, Evaluation | None] = {}
-        for env, pinned in pins.items():
-            pin = pinned.get(name)
-            env_ev = _stored_evaluation(store, name, pin.fingerprint, primary) if pin else None
-            if env_ev is not None and head_ev is not None:
-                env_ev, _, _ = _paired(
-                    root, store, plan.head_commit, head_ev, env_ev, head_defs, name
-                )
-            environments[env] = env_ev
-        comparisons.append(
-            compare_model(
-                head_ev,
-                base_ev,
-                metrics=_metrics(spec),
-                primary_metric=spec.primary_metric if spec else None,
-                gates=spec.gates if spec else None,
-                environments=environments,
-                rescored=rescored,
-                reason=reason,
-            )
-        )
+        compared = _compare(versions, name, head_run.outcomes, base_run.outcomes, pins)
+        if compared is not None:
+            comparisons.append(compared)
     failures = [o for o in (*head_run.outcomes, *base_run.outcomes) if o.status == "failed"]
-    failed_problems = [
-        Problem(
-            head_defs.models[o.model].path if o.model in head_defs.models else "mlops/models",
-            0,
-            0,
-            f"{o.model}: {o.reason}",
-            rule="training",
-        )
-        for o in head_run.failed
-    ]
     problems = sorted({*plan.problems, *(p for m in plan.models for p in m.problems)})
-    markdown = render(
-        ReportInput(
-            comparisons=comparisons,
-            marker=marker,
-            validation=[p for p in problems if p.rule != "data"],
-            data_checks=[p for p in problems if p.rule == "data"],
-            training_failures=failed_problems,
-            base_label=_label(plan.base_commit),
-            head_label=_label(plan.head_commit) if plan.head_commit else "working tree",
-            summary_url=summary_url,
-        )
+    markdown = _render(
+        plan,
+        comparisons,
+        problems,
+        _training_problems(head_defs, head_run.failed),
+        marker,
+        summary_url,
     )
     verdict = overall(comparisons) if comparisons else "pass"
     return Review(markdown, verdict, comparisons, problems, failures)
 
 
-def _label(sha: str | None) -> str:
-    return sha[:7] if sha else ""
+def _environments(project: Project, vs: Sequence[str]) -> dict[str, Environment]:
+    """The environments to compare with: those named in ``vs``, else every one."""
+    unknown = [e for e in vs if e not in project.environments]
+    if unknown:
+        raise UserError(
+            f"unknown environment(s) {', '.join(unknown)}: mlops/project.yaml "
+            f"defines {', '.join(project.environments) or 'none'}"
+        )
+    return {e: project.environments[e] for e in (vs or project.environments)}
 
 
-def _selected(plan: Plan, models: Sequence[str], head: Any, base: Any) -> list[str]:
+def _selected(
+    plan: Plan, models: Sequence[str], head: Mapping[str, Any], base: Mapping[str, Any]
+) -> list[str]:
+    """The models to review: those asked for, else those the change affects."""
     if models:
         unknown = [m for m in models if m not in head and m not in base]
         if unknown:
-            raise UserError(f"unknown model(s): {', '.join(unknown)}")
+            raise UserError(
+                f"unknown model(s): {', '.join(unknown)}; the models are: "
+                f"{', '.join(sorted({*head, *base})) or 'none'}"
+            )
         return list(models)
     return [m.name for m in plan.models if m.status in ("changed", "new", "removed")]
+
+
+def _compare(
+    versions: _Versions,
+    name: str,
+    head_outcomes: Sequence[Outcome],
+    base_outcomes: Sequence[Outcome],
+    pins: Mapping[str, Mapping[str, Pin]],
+) -> ModelComparison | None:
+    """One model's head against its base and each environment; None if neither side exists."""
+    from engine.compare import compare_model
+
+    spec = versions.defs.models[name].spec if name in versions.defs.models else None
+    primary = spec.primary_metric if spec else ""
+    head_ev = versions.of_outcome(name, head_outcomes, primary)
+    base_ev = versions.of_outcome(name, base_outcomes, primary)
+    if head_ev is None and base_ev is None:
+        return None
+    rescored, reason = False, ""
+    if head_ev is not None and base_ev is not None:
+        base_ev, rescored, reason = versions.paired(name, head_ev, base_ev)
+    environments: dict[str, Evaluation | None] = {}
+    for env, pinned in pins.items():
+        pin = pinned.get(name)
+        env_ev = versions.stored(name, pin.fingerprint, primary) if pin else None
+        if env_ev is not None and head_ev is not None:
+            env_ev, _, _ = versions.paired(name, head_ev, env_ev)
+        environments[env] = env_ev
+    return compare_model(
+        head_ev,
+        base_ev,
+        metrics=_metrics(spec),
+        primary_metric=spec.primary_metric if spec else None,
+        gates=spec.gates if spec else None,
+        environments=environments,
+        rescored=rescored,
+        reason=reason,
+    )
+
+
+def _training_problems(defs: Definitions, failed: Sequence[Outcome]) -> list[Problem]:
+    """Failed trainings as problems located at the model's file."""
+    return [
+        Problem(
+            defs.models[o.model].path if o.model in defs.models else "mlops/models",
+            0,
+            0,
+            f"{o.model}: {o.reason}",
+            rule="training",
+        )
+        for o in failed
+    ]
+
+
+def _render(
+    plan: Plan,
+    comparisons: list[ModelComparison],
+    problems: list[Problem],
+    training_failures: list[Problem],
+    marker: Marker | None,
+    summary_url: str | None,
+) -> str:
+    from engine.report import ReportInput, render
+
+    return render(
+        ReportInput(
+            comparisons=comparisons,
+            marker=marker,
+            validation=[p for p in problems if p.rule != "data"],
+            data_checks=[p for p in problems if p.rule == "data"],
+            training_failures=training_failures,
+            base_label=_label(plan.base_commit),
+            head_label=_label(plan.head_commit) if plan.head_commit else "working tree",
+            summary_url=summary_url,
+        )
+    )
+
+
+def _label(sha: str | None) -> str:
+    return sha[:7] if sha else ""
 
 
 def _metrics(spec: Model | None) -> list[str] | None:
@@ -195,59 +238,136 @@ def _metrics(spec: Model | None) -> list[str] | None:
     return metric_names(spec)
 
 
-def _evaluation(
-    store: Store, name: str, outcome: Outcome | None, primary: str
-) -> Evaluation | None:
-    if outcome is None or outcome.status == "failed":
-        return None
-    return _stored_evaluation(store, name, outcome.fingerprint, primary)
+# --- stored versions as evaluations -----------------------------------------------------
 
 
-def _stored_evaluation(
-    store: Store, name: str, fingerprint: str, primary: str = ""
-) -> Evaluation | None:
-    """A stored version as an :class:`Evaluation` (predictions, profile, history)."""
-    from engine.compare import DataProfile, Evaluation
-    from engine.train import PROFILE_FILE
+@dataclass(frozen=True)
+class _Versions:
+    """Reads stored versions as evaluations, and rescores them on the head's test rows."""
 
-    if not store.has(name, fingerprint):
-        return None
-    stored = store.get(name, fingerprint)
-    record = stored.record
-    table = _read_parquet(stored.path("predictions.parquet"))
-    classes = list(record.classes) or None
-    proba = None
-    if classes is not None:
-        cols = [f"proba_{c}" for c in classes]
-        if all(c in table for c in cols):
-            import numpy as np
+    root: Path
+    store: Store
+    head_rev: str | None
+    defs: Definitions
+    """The head's definitions: the dataset a rescoring reads."""
 
-            proba = np.column_stack([table[c] for c in cols])
-    profile_path = stored.path(PROFILE_FILE)
-    data = None
-    if profile_path.is_file():
+    def of_outcome(self, name: str, outcomes: Sequence[Outcome], primary: str) -> Evaluation | None:
+        """The evaluation of ``name``'s trained (or stored) version among ``outcomes``."""
+        outcome = next((o for o in outcomes if o.model == name), None)
+        if outcome is None or outcome.status == "failed":
+            return None
+        return self.stored(name, outcome.fingerprint, primary)
+
+    def stored(self, name: str, fingerprint: str, primary: str = "") -> Evaluation | None:
+        """A stored version as an :class:`Evaluation` (predictions, profile, history)."""
+        from engine.compare import Evaluation
+
+        store = self.store
+        if not store.has(name, fingerprint):
+            return None
+        stored = store.get(name, fingerprint)
+        record = stored.record
+        table = _read_parquet(stored.path("predictions.parquet"))
+        classes = list(record.classes) or None
+        proba = None
+        if classes is not None:
+            cols = [f"proba_{c}" for c in classes]
+            if all(c in table for c in cols):
+                import numpy as np
+
+                proba = np.column_stack([table[c] for c in cols])
+        # Earlier versions, oldest first; the comparison appends this one.
+        others = [r for r in store.versions(name) if r.fingerprint != fingerprint][: HISTORY - 1]
+        history = [(r.version, r.metrics.get(primary)) for r in reversed(others)]
+        return Evaluation(
+            model=name,
+            version=record.version,
+            task=record.task,  # type: ignore[arg-type]
+            metrics=dict(record.metrics),
+            row_ids=table["row_id"],
+            y_true=table["y_true"],
+            y_pred=table["y_pred"],
+            proba=proba,
+            classes=classes,
+            params=dict(record.params),
+            data=_profile(stored.path(PROFILE_FILE), record.data_hash),
+            history=history,
+        )
+
+    def paired(
+        self, name: str, head: Evaluation, other: Evaluation
+    ) -> tuple[Evaluation, bool, str]:
+        """``other`` on the head's test rows: as stored when the rows match, else rescored.
+
+        Also whether it was rescored, and why (or why it is not comparable).
+        """
+        from engine.significance import NotPaired, aligned
+
+        if not isinstance(aligned(other, head), NotPaired):
+            return other, False, ""
         try:
-            profile = DataProfile.from_dict(json.loads(profile_path.read_text()))
-            data = dataclasses.replace(profile, content_hash=record.data_hash)
-        except (ValueError, TypeError, KeyError):
-            data = None  # a profile this engine can't read: the report shows no data section
-    # Earlier versions, oldest first; the comparison appends this one.
-    others = [r for r in store.versions(name) if r.fingerprint != fingerprint][: HISTORY - 1]
-    history = [(r.version, r.metrics.get(primary)) for r in reversed(others)]
-    return Evaluation(
-        model=name,
-        version=record.version,
-        task=record.task,  # type: ignore[arg-type]
-        metrics=dict(record.metrics),
-        row_ids=table["row_id"],
-        y_true=table["y_true"],
-        y_pred=table["y_pred"],
-        proba=proba,
-        classes=classes,
-        params=dict(record.params),
-        data=data,
-        history=history,
-    )
+            rescored = self.rescore(name, head, other)
+        except UserError as exc:
+            return other, False, f"not comparable: {exc}"
+        except Exception as exc:  # the old model can't score the new data (columns changed...)
+            return (
+                other,
+                False,
+                f"not comparable: the base model cannot score the head's test "
+                f"rows ({type(exc).__name__}: {exc})",
+            )
+        return (
+            rescored,
+            True,
+            f"the test rows changed, so {other.version} was scored again on "
+            f"{head.version}'s test set",
+        )
+
+    def rescore(self, name: str, head: Evaluation, other: Evaluation) -> Evaluation:
+        """``other``'s stored model, scored on the head's test rows of the head's data."""
+        import numpy as np
+
+        from engine import data, evaluate
+
+        spec = self.defs.models[name].spec
+        dataset = self.defs.datasets[spec.dataset].spec
+        model = self.store.load_model(name, self.store.resolve(name, other.version))
+        frame = data.to_frame(data.load_table(dataset, self.root, self.head_rev))
+        if dataset.id_column:
+            frame = frame.set_index(dataset.id_column, drop=False)
+        rows = frame.loc[np.asarray(head.row_ids).tolist()]
+        inputs = rows.drop(columns=[c for c in (dataset.target, dataset.id_column) if c])
+        y_true = np.asarray(rows[dataset.target])
+        y_pred = model.predict(inputs)
+        proba = (
+            model.predict_proba(inputs)
+            if spec.task == "classification" and hasattr(model, "predict_proba")
+            else None
+        )
+        classes = list(model.classes_) if proba is not None else None
+        metrics = evaluate.compute(list(other.metrics), y_true, np.asarray(y_pred), proba, classes)
+        return dataclasses.replace(
+            other,
+            metrics=metrics,
+            row_ids=head.row_ids,
+            y_true=y_true,
+            y_pred=np.asarray(y_pred),
+            proba=proba,
+            classes=classes,
+        )
+
+
+def _profile(path: Path, data_hash: str) -> DataProfile | None:
+    """The stored data profile; None when absent or unreadable (the report then shows none)."""
+    from engine.compare import DataProfile
+
+    if not path.is_file():
+        return None
+    try:
+        profile = DataProfile.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError, KeyError):
+        return None  # a profile this engine can't read
+    return dataclasses.replace(profile, content_hash=data_hash)
 
 
 def _read_parquet(path: Path) -> dict[str, Any]:
@@ -273,80 +393,3 @@ def _numpy(column: Any) -> Any:
         values = np.frombuffer(column.buffers()[1], dtype=dtype)
         return values[column.offset : column.offset + len(column)]
     return np.asarray(column.to_pylist(), dtype=object)
-
-
-def _paired(
-    root: Path,
-    store: Store,
-    head_rev: str | None,
-    head: Evaluation,
-    other: Evaluation,
-    defs: Any,
-    name: str,
-) -> tuple[Evaluation, bool, str]:
-    """``other`` scored on the head's test rows: as stored when the rows match, else rescored."""
-    from engine.significance import NotPaired, aligned
-
-    if not isinstance(aligned(other, head), NotPaired):
-        return other, False, ""
-    try:
-        return (
-            _rescore(root, store, head_rev, head, other, defs, name),
-            True,
-            (
-                f"the test rows changed, so {other.version} was scored again on "
-                f"{head.version}'s test set"
-            ),
-        )
-    except UserError as exc:
-        return other, False, f"not comparable: {exc}"
-    except Exception as exc:  # the old model can't score the new data (columns changed...)
-        return (
-            other,
-            False,
-            f"not comparable: the base model cannot score the head's test "
-            f"rows ({type(exc).__name__}: {exc})",
-        )
-
-
-def _rescore(
-    root: Path,
-    store: Store,
-    head_rev: str | None,
-    head: Evaluation,
-    other: Evaluation,
-    defs: Any,
-    name: str,
-) -> Evaluation:
-
-    import numpy as np
-
-    from engine import data, evaluate
-
-    spec = defs.models[name].spec
-    dataset = defs.datasets[spec.dataset].spec
-    fingerprint = store.resolve(name, other.version)
-    model = store.load_model(name, fingerprint)
-    frame = data.to_frame(data.load_table(dataset, root, head_rev))
-    if dataset.id_column:
-        frame = frame.set_index(dataset.id_column, drop=False)
-    rows = frame.loc[np.asarray(head.row_ids).tolist()]
-    inputs = rows.drop(columns=[c for c in (dataset.target, dataset.id_column) if c])
-    y_true = np.asarray(rows[dataset.target])
-    y_pred = model.predict(inputs)
-    proba = (
-        model.predict_proba(inputs)
-        if spec.task == "classification" and hasattr(model, "predict_proba")
-        else None
-    )
-    classes = list(model.classes_) if proba is not None else None
-    metrics = evaluate.compute(list(other.metrics), y_true, np.asarray(y_pred), proba, classes)
-    return dataclasses.replace(
-        other,
-        metrics=metrics,
-        row_ids=head.row_ids,
-        y_true=y_true,
-        y_pred=np.asarray(y_pred),
-        proba=proba,
-        classes=classes,
-    )

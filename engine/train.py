@@ -109,25 +109,25 @@ def build_pipeline(
     from engine.catalog import instantiate
 
     estimator = instantiate(model.estimator.class_, model.estimator.params, allowed)
+    chains = _feature_chains(features, inputs)
+    if not chains:
+        return Pipeline([("estimator", estimator)])
+    columns = ColumnTransformer(chains, remainder="drop", verbose_feature_names_out=False)
+    return Pipeline([("features", columns), ("estimator", estimator)])
+
+
+def _feature_chains(
+    features: FeatureSpec | None, inputs: list[str]
+) -> list[tuple[str, Any, list[str]]]:
+    """The ColumnTransformer's (name, transformer, columns); empty when it would pass all."""
+    from sklearn.pipeline import Pipeline
+
+    from engine.catalog import instantiate
+
     if features is None or not features.transforms:
         selected = list(features.columns) if features and features.columns else inputs
-        if selected == inputs:
-            return Pipeline([("estimator", estimator)])
-        chains: list[tuple[str, Any, list[str]]] = []
-        return Pipeline(
-            [
-                (
-                    "features",
-                    ColumnTransformer(
-                        [("passthrough", "passthrough", selected)],
-                        remainder="drop",
-                        verbose_feature_names_out=False,
-                    ),
-                ),
-                ("estimator", estimator),
-            ]
-        )
-    chains = []
+        return [] if selected == inputs else [("passthrough", "passthrough", selected)]
+    chains: list[tuple[str, Any, list[str]]] = []
     claimed: set[str] = set()
     for i, transform in enumerate(features.transforms):
         steps = [
@@ -139,40 +139,43 @@ def build_pipeline(
     rest = [c for c in (features.columns or inputs) if c not in claimed]
     if rest and features.remainder == "passthrough":
         chains.append(("passthrough", "passthrough", rest))
-    columns = ColumnTransformer(chains, remainder="drop", verbose_feature_names_out=False)
-    return Pipeline([("features", columns), ("estimator", estimator)])
+    return chains
 
 
 def run(job: TrainJob) -> Outcome:
     """Train, evaluate and store one version; never raises for the user's mistakes."""
     started = time.perf_counter()
     log = _Log()
+
+    def outcome(status: Status, **details: Any) -> Outcome:
+        seconds = time.perf_counter() - started
+        return Outcome(job.model.name, job.fingerprint, status, seconds=seconds, **details)
+
     try:
         metrics = _train(job, log)
     except UserError as exc:
-        return Outcome(
-            job.model.name,
-            job.fingerprint,
-            "failed",
-            reason=str(exc),
-            seconds=time.perf_counter() - started,
-        )
+        return outcome("failed", reason=str(exc))
     except Exception as exc:  # a fit that raises is the model's failure, not the run's
         log(traceback.format_exc())
-        return Outcome(
-            job.model.name,
-            job.fingerprint,
-            "failed",
-            reason=f"training failed: {type(exc).__name__}: {exc}",
-            seconds=time.perf_counter() - started,
-        )
-    return Outcome(
-        job.model.name,
-        job.fingerprint,
-        "trained",
-        metrics=metrics,
-        seconds=time.perf_counter() - started,
-    )
+        return outcome("failed", reason=f"training failed: {type(exc).__name__}: {exc}")
+    return outcome("trained", metrics=metrics)
+
+
+@dataclass
+class _Fitted:
+    """A fitted pipeline and what it did on the held-out rows: everything the store keeps."""
+
+    pipeline: Any
+    search: Any
+    metrics: dict[str, float | None]
+    id_test: Any
+    y_test: Any
+    y_pred: Any
+    proba: Any
+    classes: list[Any] | None
+    fit_seconds: float
+    rows_train: int
+    profile: Any
 
 
 def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
@@ -180,52 +183,32 @@ def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
     from sklearn.model_selection import train_test_split
 
     from engine import data, evaluate
-    from engine.datachecks import check_table
 
     model, dataset = job.model, job.dataset
     log(
         f"model {model.name} version {job.fingerprint[:12]} on dataset {dataset.name} "
         f"(process {os.getpid()})"
     )
-    table = data.load_table(dataset, job.root, job.rev)
-    findings = check_table(dataset, table)
-    if findings:
-        raise UserError(
-            f"dataset {dataset.name!r} ({job.dataset_file}) fails its checks: "
-            + "; ".join(f.message for f in findings)
-        )
+    table = _checked_table(job)
     profile = data.summarize(table)
     frame = data.to_frame(table)
     ids = frame[dataset.id_column] if dataset.id_column else frame.index.to_series()
     y = frame[dataset.target]
     inputs = [c for c in frame.columns if c not in (dataset.target, dataset.id_column)]
-    x = frame[inputs]
     classify = model.task == "classification"
-    stratify = y if classify and dataset.split.stratify else None
     x_train, x_test, y_train, y_test, _, id_test = train_test_split(
-        x,
+        frame[inputs],
         y,
         ids,
         test_size=dataset.split.test_size,
         random_state=dataset.split.seed,
-        stratify=stratify,
+        stratify=y if classify and dataset.split.stratify else None,
     )
     log(f"split: {len(x_train)} train rows, {len(x_test)} test rows")
     pipeline = build_pipeline(model, job.features, inputs, job.allowed_estimators)
     classes = sorted(y.unique().tolist()) if classify else None
     n_classes = len(classes) if classes else None
-    fit_started = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        search = _search(model, pipeline, n_classes, x_train, y_train, log)
-        if search is not None:
-            pipeline = search.best_estimator_
-        else:
-            pipeline.fit(x_train, y_train)
-    fit_seconds = time.perf_counter() - fit_started
-    for w in caught[:20]:
-        log(f"warning: {w.category.__name__}: {w.message}")
-    log(f"fit in {fit_seconds:.3f}s")
+    pipeline, search, fit_seconds = _fit(model, pipeline, n_classes, x_train, y_train, log)
     y_pred = pipeline.predict(x_test)
     proba = (
         pipeline.predict_proba(x_test) if classify and hasattr(pipeline, "predict_proba") else None
@@ -238,23 +221,58 @@ def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
     cv = _cross_validate(model, pipeline, n_classes, x_train, y_train) if model.cv else {}
     metrics.update(cv)
     log("metrics: " + json.dumps(metrics))
-    _store(
-        job,
-        pipeline,
-        metrics,
-        x_test,
-        id_test,
-        y_test,
-        y_pred,
-        proba,
-        classes,
-        search,
-        log,
-        fit_seconds,
-        len(x_train),
-        profile,
+    fitted = _Fitted(
+        pipeline=pipeline,
+        search=search,
+        metrics=metrics,
+        id_test=id_test,
+        y_test=y_test,
+        y_pred=y_pred,
+        proba=proba,
+        classes=classes,
+        fit_seconds=fit_seconds,
+        rows_train=len(x_train),
+        profile=profile,
     )
+    _store(job, fitted, log)
     return metrics
+
+
+def _checked_table(job: TrainJob) -> Any:
+    """The dataset's table at the job's revision, once it passes the dataset's checks."""
+    from engine import data
+    from engine.datachecks import check_table
+
+    table = data.load_table(job.dataset, job.root, job.rev)
+    findings = check_table(job.dataset, table)
+    if findings:
+        raise UserError(
+            f"dataset {job.dataset.name!r} ({job.dataset_file}) fails its checks: "
+            + "; ".join(f.message for f in findings)
+            + f"; fix the data or the checks in {job.dataset_file}"
+        )
+    return table
+
+
+def _fit(
+    model: Model,
+    pipeline: Pipeline,
+    n_classes: int | None,
+    x: pd.DataFrame,
+    y: pd.Series,
+    log: _Log,
+) -> tuple[Any, Any, float]:
+    """Fit (through the search, when the model has one); the fitted pipeline, search, seconds."""
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search = _search(model, pipeline, n_classes, x, y, log)
+        fitted = search.best_estimator_ if search is not None else pipeline.fit(x, y)
+    seconds = time.perf_counter() - started
+    for w in caught[:20]:
+        log(f"warning: {w.category.__name__}: {w.message}")
+    log(f"fit in {seconds:.3f}s")
+    return fitted, search, seconds
 
 
 def _search(
@@ -347,22 +365,7 @@ def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-def _store(
-    job: TrainJob,
-    pipeline: Any,
-    metrics: dict[str, float | None],
-    x_test: Any,
-    id_test: Any,
-    y_test: Any,
-    y_pred: Any,
-    proba: Any,
-    classes: list[Any] | None,
-    search: Any,
-    log: _Log,
-    fit_seconds: float,
-    rows_train: int,
-    profile: Any,
-) -> None:
+def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> None:
     from engine.runs import Candidate, SearchRecord, VersionRecord, model_card
     from engine.store import (
         CARD_FILE,
@@ -375,6 +378,7 @@ def _store(
     )
 
     versions = lineage()
+    search, classes = fitted.search, fitted.classes
     search_record = None
     if search is not None:
         candidates = [
@@ -401,30 +405,30 @@ def _store(
         data_hash=job.data_hash,
         params=params,
         features=job.features.model_dump(mode="json", by_alias=True) if job.features else {},
-        metrics=metrics,
+        metrics=fitted.metrics,
         classes=[_native(c) for c in classes or []],
         search=search_record,
         engine_version=versions["engine"],
         sklearn_version=versions["scikit-learn"],
         python_version=versions["python"],
-        training_seconds=round(fit_seconds, 3),
-        rows_train=rows_train,
-        rows_test=len(x_test),
+        training_seconds=round(fitted.fit_seconds, 3),
+        rows_train=fitted.rows_train,
+        rows_test=len(fitted.y_test),
     )
     store = Store.open(job.store_url, job.root)
     with store.writer(job.model.name, job.fingerprint) as writer:
-        save_model(pipeline, writer.path / MODEL_FILE)
+        save_model(fitted.pipeline, writer.path / MODEL_FILE)
         save_predictions(
             writer.path / PREDICTIONS_FILE,
-            list(id_test),
-            list(y_test),
-            list(y_pred),
-            proba,
+            list(fitted.id_test),
+            list(fitted.y_test),
+            list(fitted.y_pred),
+            fitted.proba,
             classes or (),
         )
         (writer.path / CARD_FILE).write_text(model_card(record), encoding="utf-8")
         (writer.path / PROFILE_FILE).write_text(
-            json.dumps(dataclasses.asdict(profile), default=str), encoding="utf-8"
+            json.dumps(dataclasses.asdict(fitted.profile), default=str), encoding="utf-8"
         )
         log(f"stored as {job.model.name}@{job.fingerprint[:12]} in {job.store_url}")
         (writer.path / LOG_FILE).write_text(log.buffer.getvalue(), encoding="utf-8")

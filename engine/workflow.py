@@ -27,8 +27,10 @@ from engine.events import (
 )
 
 if TYPE_CHECKING:
-    from engine.bundle import Results
+    from engine.bundle import Results, Status
     from engine.forge import Forge
+    from engine.report import Marker
+    from engine.review import Review
 
 REPORT_MARKER = "report"
 PR_ACTIONS = ("opened", "synchronize", "reopened")
@@ -125,7 +127,6 @@ def on_pull_request(ctx: Context, event: PullRequestEvent) -> Outcome:
     The bundle is written whatever happens: when the review itself fails, it says why,
     so the pull request still gets one comment and failing statuses.
     """
-    from engine.bundle import Results, Status, write_bundle
     from engine.report import Marker
     from engine.review import review
 
@@ -136,62 +137,63 @@ def on_pull_request(ctx: Context, event: PullRequestEvent) -> Outcome:
     marker = Marker(
         ctx.repository or event.repository.full_name, pr.number, ctx.env.get("GITHUB_WORKFLOW", "")
     )
-    failure: Exception | None = None
     try:
         with ctx.runtime.group("review the change"):
             result = review(
                 ctx.root, base=pr.base.sha, head=head, marker=marker, summary_url=ctx.run_url
             )
-    except Exception as exc:  # reported in the bundle, then raised again
-        failure = exc
-    if failure is None:
-        ctx.runtime.annotate(result.problems)
-        markdown, verdict, ok = result.markdown, result.verdict, result.ok
-        count = len(result.problems)
-        validate = (
-            Status(state="failure", description=f"{count} problem(s) in definitions or data")
-            if count
-            else Status(state="success", description="definitions and data are valid")
-        )
-        gates = _gates_status(result.verdict, len(result.failures))
-    else:
-        markdown, verdict, ok = _failure_report(marker, failure), "fail", False
-        validate = gates = Status(
-            state="error", description="mlops could not review this change: see the report"
-        )
-    ctx.runtime.summary(markdown)
-    results = Results(
-        repository=marker.repo,
-        pr=pr.number,
-        head_sha=pr.head.sha,
-        base_sha=pr.base.sha,
-        verdict=verdict,
-        statuses={"mlops/validate": validate, "mlops/gates": gates},
+    except Exception as exc:
+        _deliver(ctx, event, marker.repo, _failure_report(marker, exc))
+        raise  # the job fails after the pull request got its report
+    ctx.runtime.annotate(result.problems)
+    published = _deliver(ctx, event, marker.repo, _review_report(result))
+    outputs = {"verdict": result.verdict, "ok": str(result.ok).lower()}
+    return Outcome(
+        f"pull request #{pr.number}: {result.verdict}{published}",
+        0 if result.ok else 1,
+        outputs,
     )
-    if ctx.bundle is not None:
-        write_bundle(ctx.bundle, markdown, results)
-    published = ""
-    if ctx.env.get("GITHUB_TOKEN") and not event.from_fork:
-        publish(ctx.forge(), markdown, results)
-        published = "; published"
-    if failure is not None:
-        raise failure
-    outputs = {"verdict": verdict, "ok": str(ok).lower()}
-    return Outcome(f"pull request #{pr.number}: {verdict}{published}", 0 if ok else 1, outputs)
 
 
-def _failure_report(marker: Any, error: Exception) -> str:
+@dataclass(frozen=True)
+class _Report:
+    """What a pull request gets: the comment, the verdict and the two statuses."""
+
+    markdown: str
+    verdict: str
+    validate: Status
+    gates: Status
+
+
+def _review_report(result: Review) -> _Report:
+    from engine.bundle import Status
+
+    count = len(result.problems)
+    validate = (
+        Status(state="failure", description=f"{count} problem(s) in definitions or data")
+        if count
+        else Status(state="success", description="definitions and data are valid")
+    )
+    gates = _gates_status(result.verdict, len(result.failures))
+    return _Report(result.markdown, result.verdict, validate, gates)
+
+
+def _failure_report(marker: Marker, error: Exception) -> _Report:
     """The report when the review itself failed: what went wrong, in a code block."""
+    from engine.bundle import Status
+
     what = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
     fence = "`" * 3
     what = what.replace(fence, "'" * 3)[:4000]
-    return (
+    markdown = (
         f"{marker.render()}\n### ❌ mlops could not review this change\n\n{fence}\n{what}\n"
         f"{fence}\n\nFix the cause and push again; the job log has the details.\n"
     )
+    status = Status(state="error", description="mlops could not review this change: see the report")
+    return _Report(markdown, "fail", status, status)
 
 
-def _gates_status(verdict: str, failures: int) -> Any:
+def _gates_status(verdict: str, failures: int) -> Status:
     from engine.bundle import Status
 
     if failures:
@@ -201,6 +203,31 @@ def _gates_status(verdict: str, failures: int) -> Any:
     if verdict == "not comparable":
         return Status(state="success", description="gates passed; some models not comparable")
     return Status(state="success", description="every model passed its gates")
+
+
+def _deliver(ctx: Context, event: PullRequestEvent, repository: str, report: _Report) -> str:
+    """Write the job summary and the bundle; publish when the token may write.
+
+    Returns ``"; published"`` when it published, for the log line.
+    """
+    from engine.bundle import Results, write_bundle
+
+    pr = event.pull_request
+    ctx.runtime.summary(report.markdown)
+    results = Results(
+        repository=repository,
+        pr=pr.number,
+        head_sha=pr.head.sha,
+        base_sha=pr.base.sha,
+        verdict=report.verdict,
+        statuses={"mlops/validate": report.validate, "mlops/gates": report.gates},
+    )
+    if ctx.bundle is not None:
+        write_bundle(ctx.bundle, report.markdown, results)
+    if ctx.env.get("GITHUB_TOKEN") and not event.from_fork:
+        publish(ctx.forge(), report.markdown, results)
+        return "; published"
+    return ""
 
 
 def publish(forge: Forge, report: str, results: Results) -> None:
@@ -263,7 +290,7 @@ def on_push(ctx: Context, event: PushEvent) -> Outcome:
             return Outcome(f"push to {event.branch}: deploying is not handled yet")
         return Outcome(f"push to {event.branch}: not the default branch, nothing to do")
     with ctx.runtime.group("train the versions on the default branch"):
-        result = api.train(ctx.root, jobs=max(1, (os.cpu_count() or 1)))
+        result = api.train(ctx.root, jobs=os.cpu_count() or 1)
     for outcome in result.outcomes:
         ctx.runtime.log(
             f"{outcome.status} {outcome.model}", version=outcome.version, reason=outcome.reason

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from engine.errors import UserError
 
@@ -36,12 +36,10 @@ DeploymentState = Literal[
 ]
 WriteAction = Literal["created", "updated", "unchanged"]
 
-REACTIONS: frozenset[str] = frozenset(
-    {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
-)
-STATUS_STATES: frozenset[str] = frozenset({"error", "failure", "pending", "success"})
+REACTIONS: frozenset[str] = frozenset(get_args(Reaction))
+STATUS_STATES: frozenset[str] = frozenset(get_args(StatusState))
 # Ordered weakest to strongest: policy code compares levels with PERMISSION_ORDER.index().
-PERMISSION_ORDER: tuple[Permission, ...] = ("none", "read", "triage", "write", "maintain", "admin")
+PERMISSION_ORDER: tuple[Permission, ...] = tuple(reversed(get_args(Permission)))
 
 MAX_COMMENT_CHARS = 65_536  # GitHub rejects longer issue comments with a 422
 MAX_STATUS_DESCRIPTION = 140  # ... and longer commit-status descriptions

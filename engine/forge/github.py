@@ -44,6 +44,7 @@ from github3.users import ShortUser
 
 from engine.forge import (
     GITHUB_ACTIONS_BOT,
+    PERMISSION_ORDER,
     CommentRef,
     DeploymentRef,
     DeploymentState,
@@ -68,7 +69,7 @@ from engine.forge.retry import TRANSIENT, Retrier, RetryPolicy
 GITHUB_API_URL = "https://api.github.com"
 # A create that failed this way may still have happened on GitHub's side.
 _AMBIGUOUS = (gh_errors.ServerError, gh_errors.TransportError)
-_ROLES: frozenset[str] = frozenset({"admin", "maintain", "write", "triage", "read", "none"})
+_ROLES: frozenset[str] = frozenset(PERMISSION_ORDER)
 _REPO_NAME = re.compile(r"^[\w.-]+/[\w.-]+$")
 T = TypeVar("T")
 
@@ -238,24 +239,14 @@ class GitHubForge:
                     return CommentRef(keep.id, keep.html_url, "unchanged")
                 keep.edit(text)
                 return CommentRef(keep.id, keep.html_url, "updated")
-            created = self._create_once(
-                lambda: self._post_comment(pr, text),
-                lambda: next(iter(self._find_comments(pr, marker, bot)), None),
-                f"comment on #{pr}",
-            )
-            return CommentRef(created.id, created.html_url, "created")
+            return self._create_comment(pr, text, marker, bot, "comment")
 
     def reply(self, pr: int, body: str) -> CommentRef:
         """Post a new comment on ``pr``; a hidden one-off marker makes retries safe."""
         nonce = f"reply-{uuid.uuid4().hex[:16]}"
         text = with_marker(body, nonce)
         with self._guard(f"reply on pull request #{pr}", "pull-requests: write"):
-            created = self._create_once(
-                lambda: self._post_comment(pr, text),
-                lambda: next(iter(self._find_comments(pr, nonce, self.identity())), None),
-                f"reply on #{pr}",
-            )
-            return CommentRef(created.id, created.html_url, "created")
+            return self._create_comment(pr, text, nonce, self.identity(), "reply")
 
     def set_status(
         self,
@@ -352,9 +343,10 @@ class GitHubForge:
     ) -> None:
         """Report a deployment's state (the latest status wins, so resending is harmless)."""
         data: dict[str, Any] = {"state": state, "description": clip_description(description)}
-        data.update(
-            {k: v for k, v in (("environment_url", environment_url), ("log_url", log_url)) if v}
-        )
+        if environment_url:
+            data["environment_url"] = environment_url
+        if log_url:
+            data["log_url"] = log_url
         with self._guard(f"report deployment {deployment_id}", "deployments: write"):
             self._call("POST", f"deployments/{deployment_id}/statuses", json=data, replay_safe=True)
 
@@ -444,9 +436,18 @@ class GitHubForge:
             if comment.user.login.lower() == bot.lower() and tag in (comment.body or "")
         ]
 
-    def _post_comment(self, pr: int, text: str) -> IssueComment:
-        response = self._call("POST", f"issues/{pr}/comments", json={"body": text})
-        return IssueComment(response.json(), self._gh)
+    def _create_comment(self, pr: int, text: str, marker: str, bot: str, what: str) -> CommentRef:
+        """Post ``text`` on ``pr`` once: after an ambiguous failure, look for ``marker`` first."""
+
+        def post() -> IssueComment:
+            response = self._call("POST", f"issues/{pr}/comments", json={"body": text})
+            return IssueComment(response.json(), self._gh)
+
+        def find() -> IssueComment | None:
+            return next(iter(self._find_comments(pr, marker, bot)), None)
+
+        created = self._create_once(post, find, f"{what} on #{pr}")
+        return CommentRef(created.id, created.html_url, "created")
 
     def _create_once(self, create: Callable[[], T], find: Callable[[], T | None], what: str) -> T:
         """``create()``; after an ambiguous failure, re-read with ``find()`` before retrying."""
@@ -482,21 +483,20 @@ class GitHubForge:
         try:
             with self._retry.operation():
                 yield
-        except ForgeError:
-            raise
-        except gh_errors.GitHubError as exc:
+        except (gh_errors.GitHubError, gh_errors.TransportError) as exc:
             if self._depth > 1:
                 raise
             raise self._explain(exc, action, needs) from exc
-        except gh_errors.TransportError as exc:
-            if self._depth > 1:
-                raise
-            raise ForgeUnavailable(f"could not {action}: {_describe(exc)}") from exc
         finally:
             self._depth -= 1
 
-    def _explain(self, exc: gh_errors.GitHubError, action: str, needs: str) -> ForgeError:
-        code, message = exc.code, _describe(exc)
+    def _explain(
+        self, exc: gh_errors.GitHubError | gh_errors.TransportError, action: str, needs: str
+    ) -> ForgeError:
+        message = _describe(exc)
+        if isinstance(exc, gh_errors.TransportError):
+            return ForgeUnavailable(f"could not {action}: {message}")
+        code = exc.code
         if code == 401:
             return ForgeAuthError(
                 f"{self._token_name} was refused ({message}) when trying to {action}: pass a "

@@ -42,6 +42,7 @@ from engine.forge import (
     Reaction,
     Review,
     StatusState,
+    WriteAction,
     check_reaction,
     check_state,
     clip_description,
@@ -71,14 +72,14 @@ class LocalForge:
         """Write (or rewrite) ``comments/pr-<pr>/<marker>.md``."""
         text = with_marker(body, marker)
         comments = self._load("comments.json", [])
-        for entry in comments:
-            if entry["pr"] == pr and entry["marker"] == marker:
-                path = self.outbox / entry["file"]
-                unchanged = path.exists() and path.read_text(encoding="utf-8") == text
-                if not unchanged:
-                    _write(path, text)
-                return CommentRef(entry["id"], str(path), "unchanged" if unchanged else "updated")
-        return self._add_comment(comments, pr, text, marker, f"{_slug(marker)}.md")
+        entry = next((e for e in comments if e["pr"] == pr and e["marker"] == marker), None)
+        if entry is None:
+            return self._add_comment(comments, pr, text, marker, f"{_slug(marker)}.md")
+        path = self.outbox / entry["file"]
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            return CommentRef(entry["id"], str(path), "unchanged")
+        _write(path, text)
+        return CommentRef(entry["id"], str(path), "updated")
 
     def reply(self, pr: int, body: str) -> CommentRef:
         """Write a one-off reply ``comments/pr-<pr>/reply-<id>.md``."""
@@ -113,13 +114,10 @@ class LocalForge:
         """Record a reaction on a local comment (a repeat is ignored, as on GitHub)."""
         check_reaction(content)
         comments = self._load("comments.json", [])
-        for entry in comments:
-            if entry["id"] == comment_id:
-                if content not in entry["reactions"]:
-                    entry["reactions"].append(content)
-                    self._save("comments.json", comments)
-                return
-        raise ForgeError(f"comment {comment_id} is not in the local outbox {self.outbox}")
+        reactions = self._by_id(comments, comment_id, "comment")["reactions"]
+        if content not in reactions:
+            reactions.append(content)
+            self._save("comments.json", comments)
 
     def permission(self, user: str) -> Permission:
         """``admin`` for the repository's git user, ``none`` for anyone else."""
@@ -190,19 +188,15 @@ class LocalForge:
     ) -> None:
         """Append a status to a recorded deployment."""
         deployments = self._load("deployments.json", [])
-        for entry in deployments:
-            if entry["id"] == deployment_id:
-                entry["statuses"].append(
-                    {
-                        "state": state,
-                        "description": clip_description(description),
-                        "environment_url": environment_url,
-                        "log_url": log_url,
-                    }
-                )
-                self._save("deployments.json", deployments)
-                return
-        raise ForgeError(f"deployment {deployment_id} is not in the local outbox {self.outbox}")
+        self._by_id(deployments, deployment_id, "deployment")["statuses"].append(
+            {
+                "state": state,
+                "description": clip_description(description),
+                "environment_url": environment_url,
+                "log_url": log_url,
+            }
+        )
+        self._save("deployments.json", deployments)
 
     def open_or_update_issue(
         self, title: str, body: str, marker: str, labels: Sequence[str] = ()
@@ -211,29 +205,24 @@ class LocalForge:
         text = with_marker(body, marker)
         issues = self._load("issues.json", [])
         path = self.outbox / "issues" / f"{_slug(marker)}.md"
-        for entry in issues:
-            if entry["marker"] == marker and entry["state"] == "open":
-                old = path.read_text(encoding="utf-8") if path.exists() else None
-                if entry["title"] == title and old == text:
-                    return IssueRef(entry["number"], str(path), "unchanged")
-                entry.update(title=title, labels=list(labels))
-                _write(path, text)
-                self._save("issues.json", issues)
-                return IssueRef(entry["number"], str(path), "updated")
-        number = len(issues) + 1
-        issues.append(
-            {
-                "number": number,
-                "title": title,
+        entry = next((e for e in issues if e["marker"] == marker and e["state"] == "open"), None)
+        if entry is None:
+            action: WriteAction = "created"
+            entry = {
+                "number": len(issues) + 1,
                 "marker": marker,
-                "labels": list(labels),
                 "state": "open",
                 "file": str(path.relative_to(self.outbox)),
             }
-        )
+            issues.append(entry)
+        elif entry["title"] == title and path.exists() and path.read_text("utf-8") == text:
+            return IssueRef(entry["number"], str(path), "unchanged")
+        else:
+            action = "updated"
+        entry.update(title=title, labels=list(labels))
         _write(path, text)
         self._save("issues.json", issues)
-        return IssueRef(number, str(path), "created")
+        return IssueRef(entry["number"], str(path), action)
 
     def team_members(self, org: str, team: str) -> list[str]:
         """No teams exist locally: an allow-list naming a team admits nobody."""
@@ -259,6 +248,13 @@ class LocalForge:
         )
         self._save("comments.json", comments)
         return CommentRef(ident, str(path), "created")
+
+    def _by_id(self, entries: list[dict[str, Any]], ident: int, what: str) -> dict[str, Any]:
+        """The entry with id ``ident``, else a ForgeError naming the outbox."""
+        for entry in entries:
+            if entry["id"] == ident:
+                return entry
+        raise ForgeError(f"{what} {ident} is not in the local outbox {self.outbox}")
 
     def _load(self, name: str, default: Any) -> Any:
         path = self.outbox / name

@@ -127,8 +127,7 @@ class GitHubStandIn:
     ) -> None:
         if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
             raise ValueError(f"repository must look like owner/name, not {repo!r}")
-        self.state = State(repo, default_branch)
-        self.state.git_dir = git_dir
+        self.state = State(repo, default_branch, git_dir=git_dir)
         self.tokens: dict[str, Token] = dict(
             tokens or {DEFAULT_TOKEN: Token("github-actions[bot]", app=True)}
         )
@@ -346,13 +345,14 @@ class GitHubStandIn:
         body = _parse_json(raw)
         token = _token(headers.get("Authorization", ""))
         identity = self.tokens.get(token) if token else None
+        failing = fault if fault is not None and fault.status is not None else None
         with self._lock:
-            if fault is not None and fault.status is not None and not fault.commit:
-                reply = _fault_reply(fault)
-            else:
+            if failing is None:
                 reply = self._serve(method, path, query, body, token, identity)
-                if fault is not None and fault.status is not None:
-                    reply = _fault_reply(fault)
+            else:
+                if failing.commit:  # GitHub did the work; the proxy in front of it failed
+                    self._serve(method, path, query, body, token, identity)
+                reply = _fault_reply(failing)
             self._log.append(
                 LoggedRequest(
                     method, path, query, reply.status, identity.login if identity else None, body

@@ -224,7 +224,6 @@ def issue(
     author: User,
     association: str,
     comments: int,
-    merged_at: str | None = None,
 ) -> dict[str, Any]:
     """An issue; a pull request seen through the issues API carries ``pull_request``."""
     url = f"{api}/repos/{full_name}/issues/{i.number}"
@@ -268,7 +267,7 @@ def issue(
             "html_url": html,
             "diff_url": f"{html}.diff",
             "patch_url": f"{html}.patch",
-            "merged_at": merged_at,
+            "merged_at": None,  # the stand-in never merges
         }
     return body
 
@@ -319,8 +318,8 @@ def pull(
         "created_at": i.created_at,
         "updated_at": i.updated_at,
         "closed_at": i.closed_at,
-        "merged_at": p.merged_at,
-        "merge_commit_sha": p.merge_commit_sha,
+        "merged_at": None,
+        "merge_commit_sha": None,
         "assignee": None,
         "assignees": [],
         "requested_reviewers": [],
@@ -353,7 +352,7 @@ def pull(
         "body_html": body_html,
         "body_text": body_text,
         "active_lock_reason": None,
-        "merged": p.merged_at is not None,
+        "merged": False,
         "mergeable": True,
         "rebaseable": True,
         "mergeable_state": "clean",

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from engine.forge import standin_json as shape
-from engine.forge.standin_state import LEGACY_PERMISSION, ApiError, Comment, Issue, State, Status
+from engine.forge.standin_state import LEGACY_PERMISSION, ApiError, Comment, Issue, State, User
 
 DOCS_URL = "https://docs.github.com/rest"
 
@@ -42,6 +42,9 @@ class Reply:
 
 
 Route = Callable[[re.Match[str], Call], Reply]
+R = TypeVar("R")
+# A builder of :mod:`standin_json` for a record of this repository: (api, web, repo, record, user).
+Shape = Callable[[str, str, str, R, User], dict[str, Any]]
 
 
 class Api:
@@ -75,15 +78,12 @@ class Api:
 
     def user_json(self, login: str) -> dict[str, Any]:
         """A user as GitHub embeds it."""
-        return self._user(login)
+        return shape.user(self.url, self._web(), self.state.user(login))
 
     # -- JSON helpers ---------------------------------------------------------------
 
     def _web(self) -> str:
         return self.url + "/_web"
-
-    def _user(self, login: str) -> dict[str, Any]:
-        return shape.user(self.url, self._web(), self.state.user(login))
 
     def _repo_json(self, full_name: str | None = None) -> dict[str, Any]:
         repo = self.state.fork(full_name) if full_name else self.state.repo
@@ -102,8 +102,6 @@ class Api:
         )
 
     def _issue_json(self, i: Issue) -> dict[str, Any]:
-        merged_at = self.state.pulls[i.number].merged_at if i.is_pull else None
-        count = sum(1 for c in self.state.comments.values() if c.issue == i.number)
         return shape.issue(
             self.url,
             self._web(),
@@ -111,14 +109,12 @@ class Api:
             i,
             self.state.user(i.user),
             self.state.association(i.user),
-            count,
-            merged_at,
+            len(self.state.comments_of(i.number)),
         )
 
     def _pull_json(self, number: int) -> dict[str, Any]:
         p, i = self.state.pull(number), self.state.issue(number)
         head = self._repo_json(p.head_repo) if p.head_repo else None
-        count = sum(1 for c in self.state.comments.values() if c.issue == number)
         return shape.pull(
             self.url,
             self._web(),
@@ -128,11 +124,12 @@ class Api:
             p,
             self.state.user(i.user),
             self.state.association(i.user),
-            count,
+            len(self.state.comments_of(number)),
         )
 
-    def _status_json(self, s: Status) -> dict[str, Any]:
-        return shape.status(self.url, self._web(), self.repo, s, self.state.user(s.creator))
+    def _json(self, build: Shape[R], record: R, login: str) -> dict[str, Any]:
+        """``record`` (a status, review, deployment ...) by ``login`` as ``build`` shapes it."""
+        return build(self.url, self._web(), self.repo, record, self.state.user(login))
 
     def _paged(self, call: Call, items: list[Any]) -> Reply:
         """One page of ``items`` with GitHub's ``Link`` header (``per_page`` ≤ 100)."""
@@ -140,12 +137,12 @@ class Api:
         page = max(1, _int(call.query.get("page"), 1))
         last = max(1, -(-len(items) // per_page))
         chunk = items[(page - 1) * per_page : page * per_page]
+        shown = [("prev", page - 1), ("next", page + 1), ("first", 1), ("last", last)]
         links = []
-        rels = (("prev", page - 1), ("next", page + 1), ("first", 1), ("last", last))
-        for rel, number in rels:
-            if (rel in ("prev", "first") and page > 1) or (rel in ("next", "last") and page < last):
-                query = {**call.query, "per_page": str(per_page), "page": str(number)}
-                links.append(f'<{self.url}{call.path}?{urlencode(query)}>; rel="{rel}"')
+        for rel, number in shown:
+            if page > 1 if rel in ("prev", "first") else page < last:
+                query = urlencode({**call.query, "per_page": str(per_page), "page": str(number)})
+                links.append(f'<{self.url}{call.path}?{query}>; rel="{rel}"')
         return Reply(200, chunk, {"Link": ", ".join(links)} if links else {})
 
     # -- routes ---------------------------------------------------------------------------
@@ -153,7 +150,11 @@ class Api:
     def _build_routes(self) -> list[tuple[str, re.Pattern[str], Route]]:
         repo = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
         table: list[tuple[str, str, Route]] = [
-            ("GET", r"/users/(?P<login>[^/]+)", lambda m, c: Reply(200, self._user(m["login"]))),
+            (
+                "GET",
+                r"/users/(?P<login>[^/]+)",
+                lambda m, c: Reply(200, self.user_json(m["login"])),
+            ),
             ("GET", r"/orgs/(?P<org>[^/]+)/teams/(?P<team>[^/]+)/members", self._team_members),
             ("GET", repo, lambda m, c: Reply(200, self._repo_json())),
             ("GET", repo + r"/issues", self._list_issues),
@@ -226,7 +227,7 @@ class Api:
         members = self.state.teams.get((m["org"].lower(), m["team"].lower()))
         if members is None:
             raise ApiError(404, "Not Found")
-        return self._paged(call, [self._user(login) for login in members])
+        return self._paged(call, [self.user_json(login) for login in members])
 
     def _list_issues(self, m: re.Match[str], call: Call) -> Reply:
         labels = [x for x in call.query.get("labels", "").split(",") if x]
@@ -276,25 +277,25 @@ class Api:
 
     def _create_status(self, m: re.Match[str], call: Call) -> Reply:
         status = self.state.add_status(m["sha"], call.login, _object(call.body))
-        return _created(self._status_json(status))
+        return _created(self._json(shape.status, status, status.creator))
 
     def _list_statuses(self, m: re.Match[str], call: Call) -> Reply:
         found = self.state.statuses_for(m["ref"] or m["sha"])
-        return self._paged(call, [self._status_json(s) for s in found])
+        return self._paged(call, [self._json(shape.status, s, s.creator) for s in found])
 
     def _combined_status(self, m: re.Match[str], call: Call) -> Reply:
         sha = self.state.resolve(m["ref"]) or m["ref"]
         latest = self.state.latest_statuses(sha)
         states = {s.state for s in latest}
-        overall = (
-            "failure"
-            if states & {"error", "failure"}
-            else "pending"
-            if "pending" in states or not latest
-            else "success"
-        )
+        if states & {"error", "failure"}:
+            overall = "failure"
+        elif "pending" in states or not latest:
+            overall = "pending"
+        else:
+            overall = "success"
         statuses = [
-            {k: v for k, v in self._status_json(s).items() if k != "creator"} for s in latest
+            {k: v for k, v in self._json(shape.status, s, s.creator).items() if k != "creator"}
+            for s in latest
         ]
         url = f"{self.url}/repos/{self.repo}/commits/{sha}"
         return Reply(
@@ -321,13 +322,7 @@ class Api:
     def _list_reviews(self, m: re.Match[str], call: Call) -> Reply:
         number = self.state.pull(int(m["n"])).number
         found = [r for r in self.state.reviews if r.pr == number]
-        return self._paged(
-            call,
-            [
-                shape.review(self.url, self._web(), self.repo, r, self.state.user(r.user))
-                for r in found
-            ],
-        )
+        return self._paged(call, [self._json(shape.review, r, r.user) for r in found])
 
     def _create_review(self, m: re.Match[str], call: Call) -> Reply:
         body = _object(call.body)
@@ -340,9 +335,7 @@ class Api:
         review = self.state.add_review(
             int(m["n"]), call.login, state, body.get("commit_id"), str(body.get("body") or "")
         )
-        return Reply(
-            200, shape.review(self.url, self._web(), self.repo, review, self.state.user(call.login))
-        )
+        return Reply(200, self._json(shape.review, review, review.user))
 
     def _get_ref(self, m: re.Match[str], call: Call) -> Reply:
         name = m["ref"]
@@ -376,7 +369,7 @@ class Api:
         role = self.state.role(m["login"])
         legacy = LEGACY_PERMISSION[role]
         user = {
-            **self._user(m["login"]),
+            **self.user_json(m["login"]),
             "permissions": {
                 "admin": role == "admin",
                 "maintain": role in ("admin", "maintain"),
@@ -401,39 +394,21 @@ class Api:
             and q.get("ref") in (None, d.ref)
             and q.get("sha") in (None, d.sha)
         ]
-        return self._paged(
-            call,
-            [
-                shape.deployment(self.url, self._web(), self.repo, d, self.state.user(d.creator))
-                for d in found
-            ],
-        )
+        return self._paged(call, [self._json(shape.deployment, d, d.creator) for d in found])
 
     def _create_deployment(self, m: re.Match[str], call: Call) -> Reply:
         d = self.state.create_deployment(call.login, _object(call.body))
-        return _created(
-            shape.deployment(self.url, self._web(), self.repo, d, self.state.user(d.creator))
-        )
+        return _created(self._json(shape.deployment, d, d.creator))
 
     def _deployment_statuses(self, m: re.Match[str], call: Call) -> Reply:
         found = [
             s for s in reversed(self.state.deployment_statuses) if s.deployment_id == int(m["id"])
         ]
-        return self._paged(
-            call,
-            [
-                shape.deployment_status(
-                    self.url, self._web(), self.repo, s, self.state.user(s.creator)
-                )
-                for s in found
-            ],
-        )
+        return self._paged(call, [self._json(shape.deployment_status, s, s.creator) for s in found])
 
     def _deployment_status(self, m: re.Match[str], call: Call) -> Reply:
         s = self.state.add_deployment_status(int(m["id"]), call.login, _object(call.body))
-        return _created(
-            shape.deployment_status(self.url, self._web(), self.repo, s, self.state.user(s.creator))
-        )
+        return _created(self._json(shape.deployment_status, s, s.creator))
 
 
 def error_reply(exc: ApiError) -> Reply:

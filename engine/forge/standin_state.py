@@ -15,10 +15,20 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, get_args
 
+from engine.forge import (
+    MAX_COMMENT_CHARS,
+    MAX_STATUS_DESCRIPTION,
+    PERMISSION_ORDER,
+    REACTIONS,
+    STATUS_STATES,
+    DeploymentState,
+)
+
+T = TypeVar("T")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-ROLES = ("admin", "maintain", "write", "triage", "read", "none")
+ROLES = tuple(reversed(PERMISSION_ORDER))  # strongest first, as error messages list them
 # The permission API's legacy ``permission`` field folds the newer roles into three levels.
 LEGACY_PERMISSION = {
     "admin": "admin",
@@ -28,11 +38,7 @@ LEGACY_PERMISSION = {
     "read": "read",
     "none": "none",
 }
-REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
-STATUS_STATES = frozenset({"error", "failure", "pending", "success"})
-DEPLOYMENT_STATES = frozenset(
-    {"error", "failure", "inactive", "in_progress", "queued", "pending", "success"}
-)
+DEPLOYMENT_STATES: frozenset[str] = frozenset(get_args(DeploymentState))
 REVIEW_STATES = frozenset({"APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"})
 
 
@@ -104,8 +110,6 @@ class Pull:
     base_ref: str
     base_sha: str
     draft: bool = False
-    merged_at: str | None = None
-    merge_commit_sha: str | None = None
 
 
 @dataclass
@@ -202,7 +206,11 @@ class State:
     """One repository's issues, pulls, comments, statuses, refs and the rest."""
 
     def __init__(
-        self, full_name: str, default_branch: str = "main", clock: Callable[[], float] = time.time
+        self,
+        full_name: str,
+        default_branch: str = "main",
+        clock: Callable[[], float] = time.time,
+        git_dir: Path | None = None,
     ) -> None:
         self._clock = clock
         self._ids = 1000
@@ -222,8 +230,8 @@ class State:
         self.deployments: dict[int, Deployment] = {}
         self.deployment_statuses: list[DeploymentStatus] = []
         self.teams: dict[tuple[str, str], list[str]] = {}
-        self.git_dir: Path | None = None
-        """A real repository (the bare origin) whose refs count as this repository's too."""
+        # A real repository (the bare origin) whose refs count as this repository's too.
+        self.git_dir = git_dir
         self.user(owner)
 
     # -- identities -------------------------------------------------------------------
@@ -303,9 +311,7 @@ class State:
 
     def issue(self, number: int) -> Issue:
         """Issue (or pull request) ``number``, else 404."""
-        if number not in self.issues:
-            raise ApiError(404, "Not Found")
-        return self.issues[number]
+        return _found(self.issues, number)
 
     def edit_issue(self, number: int, changes: Mapping[str, Any]) -> Issue:
         """Apply ``title``/``body``/``state``/``labels`` changes."""
@@ -371,9 +377,7 @@ class State:
 
     def pull(self, number: int) -> Pull:
         """Pull request ``number``, else 404."""
-        if number not in self.pulls:
-            raise ApiError(404, "Not Found")
-        return self.pulls[number]
+        return _found(self.pulls, number)
 
     def list_pulls(self, state: str = "open") -> list[Pull]:
         """Pull requests, newest first."""
@@ -390,13 +394,6 @@ class State:
             if p.head_sha == sha and p.head_repo == self.repo.full_name
         ]
 
-    def merge(self, number: int, merge_sha: str) -> None:
-        """Mark pull request ``number`` merged (test seeding)."""
-        pull, issue = self.pull(number), self.issue(number)
-        pull.merged_at = issue.closed_at = self.now()
-        pull.merge_commit_sha = merge_sha
-        issue.state = "closed"
-
     # -- comments and reactions -----------------------------------------------------------
 
     def add_comment(self, issue: int, login: str, body: str) -> Comment:
@@ -404,8 +401,7 @@ class State:
         self.issue(issue)
         if not body:
             raise invalid("IssueComment", "body", "body wasn't supplied")
-        if len(body) > 65536:
-            raise invalid("IssueComment", "body", "Body is too long (maximum is 65536 characters)")
+        _check_comment_length(body)
         now = self.now()
         self.user(login)
         comment = Comment(self.next_id(), issue, login, body, now, now)
@@ -414,15 +410,12 @@ class State:
 
     def comment(self, comment_id: int) -> Comment:
         """Comment ``comment_id``, else 404."""
-        if comment_id not in self.comments:
-            raise ApiError(404, "Not Found")
-        return self.comments[comment_id]
+        return _found(self.comments, comment_id)
 
     def edit_comment(self, comment_id: int, body: str) -> Comment:
         """Replace a comment's body."""
         comment = self.comment(comment_id)
-        if len(body) > 65536:
-            raise invalid("IssueComment", "body", "Body is too long (maximum is 65536 characters)")
+        _check_comment_length(body)
         comment.body, comment.updated_at = body, self.now()
         return comment
 
@@ -455,10 +448,9 @@ class State:
         if state not in STATUS_STATES:
             raise invalid("Status", "state", f"state is not included in the list: {state!r}")
         description = body.get("description")
-        if description is not None and len(description) > 140:
-            raise invalid(
-                "Status", "description", "description is too long (maximum is 140 characters)"
-            )
+        if description is not None and len(description) > MAX_STATUS_DESCRIPTION:
+            message = f"description is too long (maximum is {MAX_STATUS_DESCRIPTION} characters)"
+            raise invalid("Status", "description", message)
         now = self.now()
         status = Status(
             self.next_id(),
@@ -556,8 +548,7 @@ class State:
         self, deployment_id: int, login: str, body: Mapping[str, Any]
     ) -> DeploymentStatus:
         """Report a deployment's state."""
-        if deployment_id not in self.deployments:
-            raise ApiError(404, "Not Found")
+        deployment = _found(self.deployments, deployment_id)
         state = body.get("state")
         if state not in DEPLOYMENT_STATES:
             raise invalid("DeploymentStatus", "state", f"state is not valid: {state!r}")
@@ -566,7 +557,7 @@ class State:
             deployment_id,
             state,
             str(body.get("description") or ""),
-            self.deployments[deployment_id].environment,
+            deployment.environment,
             body.get("environment_url"),
             body.get("log_url") or body.get("target_url"),
             login,
@@ -574,3 +565,16 @@ class State:
         )
         self.deployment_statuses.append(status)
         return status
+
+
+def _found(records: Mapping[int, T], key: int) -> T:
+    """``records[key]``, else GitHub's 404."""
+    if key not in records:
+        raise ApiError(404, "Not Found")
+    return records[key]
+
+
+def _check_comment_length(body: str) -> None:
+    if len(body) > MAX_COMMENT_CHARS:
+        message = f"Body is too long (maximum is {MAX_COMMENT_CHARS} characters)"
+        raise invalid("IssueComment", "body", message)

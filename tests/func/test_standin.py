@@ -141,6 +141,18 @@ def test_lists_are_paginated_with_link_headers(gh: GitHubStandIn) -> None:
     assert bodies == [f"comment {n}" for n in range(250)]
 
 
+def test_a_middle_page_links_every_way(gh: GitHubStandIn) -> None:
+    gh.add_pull(1, head_sha=SHA)
+    for n in range(5):
+        gh.add_comment(1, f"comment {n}")
+    middle = get(gh, "/repos/octo/repo/issues/1/comments", params={"per_page": 2, "page": 2})
+    assert [c["body"] for c in middle.json()] == ["comment 2", "comment 3"]
+    pages = {rel: link["url"].rsplit("page=", 1)[1] for rel, link in middle.links.items()}
+    assert pages == {"prev": "1", "next": "3", "first": "1", "last": "3"}
+    rels = [part.split('rel="')[1].rstrip('"') for part in middle.headers["Link"].split(", ")]
+    assert rels == ["prev", "next", "first", "last"]  # GitHub's order
+
+
 def test_faults_are_consumed_in_order_and_logged(gh: GitHubStandIn) -> None:
     gh.add_pull(1, head_sha=SHA)
     gh.fail("POST", r"/issues/\d+/comments$", status=502, times=2)
