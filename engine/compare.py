@@ -4,13 +4,19 @@ A reviewer asks of every pull request: did this change make the model better, wo
 did nothing measurable happen? This module answers for one model at a time, as plain
 data that ``engine.report`` renders. Nothing here does I/O.
 
-- ``diff_metrics``: base vs head per metric, direction-aware (``lower_is_better``).
-- ``engine.significance`` (``aligned``, ``paired_bootstrap``, ``mcnemar``): both
-  versions' predictions on the *same* test rows are resampled together, so the 95%
-  interval is of the *difference*. An interval that spans zero is "no significant
-  change", never a win or a loss.
-- ``evaluate_gates``: floors, ceilings and ``max_drop`` against each baseline.
-- ``compare_model``: all of it, plus params diff, confusion matrix and data shift.
+Read it top down. In: an ``Evaluation`` per version (stored metrics, test predictions,
+params, a ``DataProfile``). Out: a ``ModelComparison``, built by ``compare_model`` from:
+
+- ``versus``: head against one reference (the base, or what an environment runs), a
+  ``Versus`` of ``MetricDiff``s. ``diff_metrics`` is direction-aware
+  (``lower_is_better``). When both versions predicted the *same* test rows,
+  ``engine.significance`` resamples them together, so the 95% interval is of the
+  *difference*; an interval that spans zero is "no significant change", never a win or
+  a loss. Unpaired, the verdict follows the sign of the delta, and a model whose base
+  can't be paired is "not comparable".
+- ``evaluate_gates``: floors, ceilings and ``max_drop`` against each baseline;
+  ``model_verdict`` and ``overall`` fold them into pass / fail / not comparable.
+- ``diff_params``, ``confusion``, ``data_shift``: what else a reviewer wants to see.
 
 numpy is imported inside the functions that use it; importing this module is cheap.
 """
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from engine.definitions import Gate, Task, lower_is_better
@@ -272,12 +278,6 @@ def _direction(delta: float, ci: Interval | None, lower: bool, scale: float) -> 
     return "better" if up != lower else "worse"
 
 
-def _mcnemar_of(paired: Paired) -> McNemar:
-    base_right = paired.base_pred == paired.y_true
-    head_right = paired.head_pred == paired.y_true
-    return mcnemar(int((base_right & ~head_right).sum()), int((head_right & ~base_right).sum()))
-
-
 # --- gates --------------------------------------------------------------------------------
 
 
@@ -308,15 +308,9 @@ def _bound(
 ) -> GateResult:
     limit = f"{'≥' if check == 'min' else '≤'} {bound:g}"
     if not defined(value):
-        why = "missing" if value is None else "NaN"
+        message = _undefined_on_head(metric, value)
         return GateResult(
-            metric,
-            check,
-            "not comparable",
-            limit,
-            value,
-            threshold=bound,
-            message=f"{metric} is {why} on head",
+            metric, check, "not comparable", limit, value, threshold=bound, message=message
         )
     assert value is not None
     slack = _TOLERANCE * max(1.0, abs(bound))
@@ -331,15 +325,15 @@ def _drop(
     base = GateResult(metric, "max_drop", "skipped", limit, value, against=label)
     reference = ref.get(metric) if ref is not None else None
     if ref is None:
-        return _replace(base, message=f"no {label} version to compare with")
+        return replace(base, message=f"no {label} version to compare with")
     if not defined(reference):
-        return _replace(base, reference=reference, message=f"{metric} is undefined on {label}")
+        return replace(base, reference=reference, message=f"{metric} is undefined on {label}")
     if not defined(value):
-        return _replace(
+        return replace(
             base,
             status="not comparable",
             reference=reference,
-            message=f"{metric} is {'missing' if value is None else 'NaN'} on head",
+            message=_undefined_on_head(metric, value),
         )
     assert reference is not None and value is not None
     if isinstance(max_drop, str):
@@ -350,13 +344,11 @@ def _drop(
     threshold = reference + allowed if lower else reference - allowed
     slack = _TOLERANCE * max(1.0, abs(reference))
     ok = value <= threshold + slack if lower else value >= threshold - slack
-    return _replace(base, status="pass" if ok else "fail", reference=reference, threshold=threshold)
+    return replace(base, status="pass" if ok else "fail", reference=reference, threshold=threshold)
 
 
-def _replace(result: GateResult, **changes: Any) -> GateResult:
-    from dataclasses import replace
-
-    return replace(result, **changes)
+def _undefined_on_head(metric: str, value: float | None) -> str:
+    return f"{metric} is {'missing' if value is None else 'NaN'} on head"
 
 
 def model_verdict(gates: Sequence[GateResult], vs_base: Versus | None) -> ModelVerdict:
@@ -479,8 +471,8 @@ def versus(
     seed: int = 0,
 ) -> Versus:
     """The head version against one reference version, paired when the rows match."""
-    names = list(metrics) if metrics is not None else None
     ref_m, head_m = (ref.metrics if ref else None), (head.metrics if head else None)
+    names = list(metrics) if metrics is not None else _union(ref_m, head_m)
     if ref is None or head is None:
         note = f"no {label} version" if ref is None else "no head version"
         return Versus(
@@ -492,12 +484,17 @@ def versus(
     pairing = aligned(ref, head)
     if not isinstance(pairing, Paired):
         return Versus(label, ref.version, diff_metrics(ref_m, head_m, names), 0, pairing.reason)
-    names = names if names is not None else _union(ref_m, head_m)
     both = [n for n in names if defined(ref.metrics.get(n)) and defined(head.metrics.get(n))]
     intervals = paired_bootstrap(pairing, both, resamples=resamples, seed=seed)
     test = _mcnemar_of(pairing) if head.task == "classification" and "accuracy" in both else None
     diffs = diff_metrics(ref_m, head_m, names, intervals=intervals)
     return Versus(label, ref.version, diffs, pairing.rows, "", test)
+
+
+def _mcnemar_of(paired: Paired) -> McNemar:
+    base_right = paired.base_pred == paired.y_true
+    head_right = paired.head_pred == paired.y_true
+    return mcnemar(int((base_right & ~head_right).sum()), int((head_right & ~base_right).sum()))
 
 
 def compare_model(
@@ -521,34 +518,26 @@ def compare_model(
     some = head or base
     if some is None:
         raise ValueError("compare_model needs a head or a base evaluation")
+    environments = environments or {}
     found = _union(base.metrics if base else None, head.metrics if head else None)
     names = list(dict.fromkeys([*(metrics or []), *found]))
     primary = primary_metric or (names[0] if names else None)
     vs_base = versus("base", base, head, names, resamples=resamples, seed=seed)
     envs = tuple(
         versus(env, ev, head, names, resamples=resamples, seed=seed)
-        for env, ev in (environments or {}).items()
+        for env, ev in environments.items()
     )
     results: tuple[GateResult, ...] = ()
     verdict: ModelVerdict = "removed"
     if head is not None:
         baselines = {"base": base.metrics if base else None}
-        baselines |= {env: ev.metrics if ev else None for env, ev in (environments or {}).items()}
+        baselines |= {env: ev.metrics if ev else None for env, ev in environments.items()}
         results = evaluate_gates(gates or {}, head.metrics, baselines)
         verdict = model_verdict(results, vs_base)
-    status: Literal["new", "removed", "changed", "unchanged"] = (
-        "new"
-        if base is None
-        else "removed"
-        if head is None
-        else "unchanged"
-        if base.version == head.version
-        else "changed"
-    )
     return ModelComparison(
         model=some.model,
         task=some.task,
-        status=status,
+        status=_status(base, head),
         base_version=base.version if base else None,
         head_version=head.version if head else None,
         primary_metric=primary,
@@ -566,6 +555,16 @@ def compare_model(
         rescored=rescored,
         reason=reason,
     )
+
+
+def _status(
+    base: Evaluation | None, head: Evaluation | None
+) -> Literal["new", "removed", "changed", "unchanged"]:
+    if base is None:
+        return "new"
+    if head is None:
+        return "removed"
+    return "unchanged" if base.version == head.version else "changed"
 
 
 def _history(head: Evaluation | None, primary: str | None) -> tuple[tuple[str, float | None], ...]:

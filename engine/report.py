@@ -14,8 +14,14 @@ problems of the change into one document, written for a reviewer who has ten sec
 
 A GitHub comment holds at most 65,536 characters. Sections are rendered once, then
 assembled; when the whole is too long, lower-priority sections go first (charts, data
-profiles, confusion matrices, then per-model details, then problem lists) and a note
-points to the full report in the job summary.
+profiles, confusion matrices, then per-model details, problem lists and rows of the
+model table, a quarter at a time; ``DROPPABLE``) and a note points to the full report in
+the job summary.
+
+The file reads top down: the inputs (``Marker``, ``ReportInput``), ``render`` and its
+cutting, the top of the report, one model's sections in the order they appear, and the
+formatting helpers; every piece of user text goes through ``_cell``, ``_code`` or
+``_label`` so that it can't break out of its table cell, code span or chart.
 """
 
 from __future__ import annotations
@@ -45,8 +51,17 @@ MAX_CHARS = 65_536
 MAX_COLUMNS = 20  # data-shift rows per model; the most shifted first
 MAX_CLASSES = 20  # a larger confusion matrix is unreadable in a comment
 MAX_POINTS = 20  # versions on the chart
-DROPPABLE = ("chart", "data", "confusion", "details", "problems", "models")
+_CUT_NAMES = {
+    "chart": "charts",
+    "data": "data profiles",
+    "confusion": "confusion matrices",
+    "details": "per-model details",
+    "problems": "problem lists",
+    "models": "models",
+}
+DROPPABLE = tuple(_CUT_NAMES)
 """What is cut, in this order, when the report is too long."""
+_WHOLE = DROPPABLE[:3]  # sections cut from every model at once
 
 _VERDICT = {
     "better": "🟢 better",
@@ -64,14 +79,6 @@ _GATE = {
 }
 _MODEL = {"pass": "✅", "fail": "❌", "not comparable": "⚠️", "removed": "🗑️"}
 _ORDER = {"fail": 0, "not comparable": 1, "pass": 2, "removed": 3}
-_CUT_NAMES = {
-    "chart": "charts",
-    "data": "data profiles",
-    "confusion": "confusion matrices",
-    "details": "per-model details",
-    "problems": "problem lists",
-    "models": "models",
-}
 
 
 @dataclass(frozen=True)
@@ -102,9 +109,9 @@ class Marker:
             for item in first[len(MARKER_PREFIX) : -len(" -->")].split()
             if "=" in item
         )
-        pr = fields.get("pr", "")
         if "repo" not in fields:
             return None
+        pr = fields.get("pr", "")
         return cls(fields["repo"], int(pr) if pr.isdigit() else None, fields.get("workflow", ""))
 
 
@@ -125,14 +132,14 @@ class ReportInput:
     title: str = "mlops"
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Parts:
-    """One model's sections, rendered once; ``details`` holds the droppable ones."""
+    """One model's sections, rendered once; ``details`` holds the droppable ones by name."""
 
     row: str
     summary: str
     body: str
-    details: dict[str, str] = field(default_factory=dict)
+    details: dict[str, str]
 
 
 def size(text: str) -> int:
@@ -149,31 +156,33 @@ def render(report: ReportInput) -> str:
         ("Data checks", list(report.data_checks)),
         ("Training failures", list(report.training_failures)),
     ]
-    most = max((len(items) for _, items in problems), default=0)
-    fit = _Fit(problems=most, detailed=len(parts), shown=len(parts))
+    most = max(len(items) for _, items in problems)
+    fit = _Fit(problems=most, details=len(parts), models=len(parts))
     out = _assemble(report, parts, problems, fit)
-
-    for section in ("chart", "data", "confusion"):
-        if size(out) > report.limit:
-            fit.cut.append(section)
+    for section in DROPPABLE:
+        if size(out) <= report.limit:
+            break
+        fit.cut.append(section)
+        if section in _WHOLE:
             out = _assemble(report, parts, problems, fit)
-    # then lists, a quarter at a time: per-model details from the end (passing models
-    # before failing ones), problem lists, and at last the rows of the model table
-    for section, count in (("details", "detailed"), ("problems", "problems"), ("models", "shown")):
-        if size(out) > report.limit:
-            fit.cut.append(section)
-        while size(out) > report.limit and fit.less(count):
+            continue
+        # a list: keep a quarter fewer at a time, per-model details from the end (passing
+        # models before failing ones), then problems, and at last rows of the model table
+        while size(out) > report.limit and fit.less(section):
             out = _assemble(report, parts, problems, fit)
     return out if size(out) <= report.limit else _hard_cut(out, report.limit)
 
 
 @dataclass
 class _Fit:
-    """How much of the report is kept: what was cut, and how many of each list."""
+    """How much of the report is kept: the sections cut, and how many of each list."""
 
     problems: int
-    detailed: int
-    shown: int
+    """Items kept in each problem list."""
+    details: int
+    """Models (of those in the table) whose details are kept."""
+    models: int
+    """Rows kept in the model table."""
     cut: list[str] = field(default_factory=list)
 
     def less(self, name: str) -> bool:
@@ -189,51 +198,52 @@ def _assemble(
     problems: list[tuple[str, list[Problem]]],
     fit: _Fit,
 ) -> str:
+    """The whole report with what ``fit`` keeps."""
     out = [report.marker.render()] if report.marker else []
     out += [_headline(report), "", _summary(report)]
     if report.base_label or report.head_label:
-        out += [
-            "",
-            f"Base {_code(report.base_label or 'base')} → head "
-            f"{_code(report.head_label or 'head')}.",
-        ]
+        base, head = _code(report.base_label or "base"), _code(report.head_label or "head")
+        out += ["", f"Base {base} → head {head}."]
     if fit.cut:
-        names = [_CUT_NAMES[k] for k in fit.cut]
-        what = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
-        where = f"[job summary]({report.summary_url})" if report.summary_url else "job summary"
-        out += ["", f"> ✂️ {what[0].upper()}{what[1:]} … cut; the full report is in the {where}."]
-    shown = parts[: fit.shown]
+        out += ["", _cut_note(fit.cut, report.summary_url)]
+    shown = parts[: fit.models]
     if parts:
-        out += [
-            "",
-            "| Model | Versions | Primary metric | Change | Gates |",
-            "| --- | --- | --- | --- | --- |",
-            *(p.row for p in shown),
-        ]
-        if len(shown) < len(parts):
-            out.append(f"| … and {len(parts) - len(shown)} more models | | | | |")
+        out += ["", _model_table(shown, len(parts))]
     for title, items in problems:
         if items:
             out += ["", _problems(title, items, fit.problems)]
-    if shown[: fit.detailed]:
+    detailed = shown[: fit.details]
+    if detailed:
         out += ["", "### Models"]
-    for p in shown[: fit.detailed]:
-        sections = [p.body, *(v for k, v in p.details.items() if k not in fit.cut and v)]
-        out += [
-            "",
-            f"<details><summary>{p.summary}</summary>",
-            "",
-            "\n\n".join(s for s in sections if s),
-            "",
-            "</details>",
-        ]
+    for p in detailed:
+        sections = [p.body, *(v for k, v in p.details.items() if k not in fit.cut)]
+        body = "\n\n".join(s for s in sections if s)
+        out += ["", f"<details><summary>{p.summary}</summary>", "", body, "", "</details>"]
     return "\n".join(out) + "\n"
+
+
+def _cut_note(cut: list[str], summary_url: str | None) -> str:
+    names = [_CUT_NAMES[k] for k in cut]
+    what = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+    where = f"[job summary]({summary_url})" if summary_url else "job summary"
+    return f"> ✂️ {what[0].upper()}{what[1:]} … cut; the full report is in the {where}."
+
+
+def _model_table(shown: list[_Parts], total: int) -> str:
+    rows = [
+        "| Model | Versions | Primary metric | Change | Gates |",
+        "| --- | --- | --- | --- | --- |",
+        *(p.row for p in shown),
+    ]
+    if len(shown) < total:
+        rows.append(f"| … and {total - len(shown)} more models | | | | |")
+    return "\n".join(rows)
 
 
 def _hard_cut(text: str, limit: int) -> str:
     note = "\n\n> ✂️ … cut; the full report is in the job summary.\n"
     keep = text[: max(0, limit - size(note) - 2)]
-    while size(keep) + size(note) > limit:
+    while keep and size(keep) + size(note) > limit:
         keep = keep[:-1]
     return keep.rsplit("\n", 1)[0] + note
 
@@ -585,16 +595,20 @@ def _plural(n: int, word: str) -> str:
 
 def _cell(text: str) -> str:
     """User text made safe for a table cell: no HTML, no pipes, no @mentions."""
-    text = html.escape(text.replace("\r", " ").replace("\n", " "), quote=False)
+    text = html.escape(_one_line(text), quote=False)
     return text.replace("|", "\\|").replace("@", "@\u200b")
 
 
 def _code(text: str) -> str:
     """An inline code span that holds any text, pipes escaped for tables."""
-    text = text.replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+    text = _one_line(text).replace("|", "\\|")
     fence = "`" * (_longest_run(text, "`") + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")
 
 
 def _label(text: str) -> str:

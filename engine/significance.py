@@ -20,6 +20,11 @@ differences is the interval. This module does it fast, with no Python loop per r
 both sides with the same labels. Otherwise it says why, and the caller must score the
 base version on head's test set. ``mcnemar`` tests accuracy on the discordant rows.
 
+Reading order for the bootstrap: ``paired_bootstrap`` splits the metrics into the two
+routes; ``_intervals`` turns one route's draws into intervals; ``_draw_categories`` and
+``_draw_rows`` draw; ``_Kernels`` holds, per metric, the per-row columns it needs and
+the functions that turn their weighted sums into the metric (``_auc_term`` for AUC).
+
 numpy is imported inside functions only. scipy is not imported at all: McNemar's two
 p-values are closed forms (``math.comb``, ``math.erfc``) equal to
 ``scipy.stats.binomtest`` and ``scipy.stats.chi2.sf`` (the tests check), and
@@ -36,7 +41,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from engine.definitions import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 if TYPE_CHECKING:
-    from numpy.typing import NDArray
+    from numpy.random import Generator
+    from numpy.typing import ArrayLike, NDArray
 
     from engine.compare import Evaluation
 
@@ -50,6 +56,8 @@ EXACT_BELOW = 25
 """McNemar uses the exact binomial test below this many discordant rows."""
 # metrics that need per-row numbers beyond the (true, base, head) label triple
 _CONTINUOUS = frozenset({"log_loss", "rmse", "mae", "r2", "roc_auc"})
+_PRF = ("precision", "recall", "f1")
+_SIDES = ("base", "head")
 
 
 @dataclass(frozen=True)
@@ -116,22 +124,9 @@ def aligned(base: Evaluation, head: Evaluation) -> Paired | NotPaired:
             return NotPaired(f"the {label} version {ev.version} has no stored test predictions")
     if base.task != head.task:
         return NotPaired(f"the task changed from {base.task} to {head.task}")
-    ids_b, ids_h = np.asarray(base.row_ids), np.asarray(head.row_ids)
-    if ids_b.dtype.kind != ids_h.dtype.kind or "O" in ids_b.dtype.kind + ids_h.dtype.kind:
-        ids_b, ids_h = ids_b.astype(str), ids_h.astype(str)  # mixed ids compare as text
-    order_b, order_h = np.argsort(ids_b, kind="stable"), np.argsort(ids_h, kind="stable")
-    sorted_b, sorted_h = ids_b[order_b], ids_h[order_h]
-    for label, ids in (("base", sorted_b), ("head", sorted_h)):
-        if ids.size > 1 and bool(np.any(ids[1:] == ids[:-1])):
-            return NotPaired(f"row ids repeat in the {label} test set")
-    if sorted_b.shape != sorted_h.shape or not np.array_equal(sorted_b, sorted_h):
-        common = np.intersect1d(sorted_b, sorted_h, assume_unique=True).size
-        return NotPaired(
-            f"the test sets differ (base {sorted_b.size} rows, head {sorted_h.size}, "
-            f"{common} in common): score the base version on head's test set to pair them"
-        )
-    take = np.empty_like(order_b)
-    take[order_h] = order_b  # head row i is base row take[i]
+    take = _match_rows(np.asarray(base.row_ids), np.asarray(head.row_ids))
+    if isinstance(take, NotPaired):
+        return take
     y_b, y_h = np.asarray(base.y_true)[take], np.asarray(head.y_true)
     floats = y_b.dtype.kind == "f" and y_h.dtype.kind == "f"
     if not np.array_equal(y_b, y_h, equal_nan=floats):
@@ -146,9 +141,32 @@ def aligned(base: Evaluation, head: Evaluation) -> Paired | NotPaired:
     return _classified(base, head, take, y_h, pred_b, pred_h)
 
 
+def _match_rows(ids_b: Array, ids_h: Array) -> Array | NotPaired:
+    """``take`` such that head row ``i`` is base row ``take[i]``, or why there is none."""
+    import numpy as np
+
+    if ids_b.dtype.kind != ids_h.dtype.kind or "O" in ids_b.dtype.kind + ids_h.dtype.kind:
+        ids_b, ids_h = ids_b.astype(str), ids_h.astype(str)  # mixed ids compare as text
+    order_b, order_h = np.argsort(ids_b, kind="stable"), np.argsort(ids_h, kind="stable")
+    sorted_b, sorted_h = ids_b[order_b], ids_h[order_h]
+    for label, ids in (("base", sorted_b), ("head", sorted_h)):
+        if ids.size > 1 and bool(np.any(ids[1:] == ids[:-1])):
+            return NotPaired(f"row ids repeat in the {label} test set")
+    if sorted_b.shape != sorted_h.shape or not np.array_equal(sorted_b, sorted_h):
+        common = np.intersect1d(sorted_b, sorted_h, assume_unique=True).size
+        return NotPaired(
+            f"the test sets differ (base {sorted_b.size} rows, head {sorted_h.size}, "
+            f"{common} in common): score the base version on head's test set to pair them"
+        )
+    take = np.empty_like(order_b)
+    take[order_h] = order_b
+    return take
+
+
 def _classified(
     base: Evaluation, head: Evaluation, take: Array, y: Array, pred_b: Array, pred_h: Array
 ) -> Paired:
+    """Labels as codes into the union of both versions' classes and every label seen."""
     import numpy as np
 
     known = [np.asarray(list(ev.classes or []) or np.empty(0, y.dtype)) for ev in (base, head)]
@@ -156,26 +174,50 @@ def _classified(
     classes, codes = np.unique(np.concatenate(parts), return_inverse=True)
     bounds = np.cumsum([len(p) for p in parts])[:-1]
     code_b, code_h, y_c, pb_c, ph_c = np.split(codes.ravel(), bounds)
-    probas = []
-    for ev, cols, rows in ((base, code_b, take), (head, code_h, None)):
-        proba = None if ev.proba is None else np.asarray(ev.proba, dtype=np.float64)
-        if proba is not None and proba.ndim == 2 and proba.shape[1] == len(cols) > 0:
-            full = np.zeros((y.size, len(classes)))
-            full[:, cols] = proba if rows is None else proba[rows]
-            proba = full
-        else:
-            proba = None
-        probas.append(proba)
+    shape = (y.size, len(classes))
     return Paired(
         "classification",
         y.size,
         y_c,
         pb_c,
         ph_c,
-        probas[0],
-        probas[1],
+        _widen(base.proba, code_b, shape, take),
+        _widen(head.proba, code_h, shape),
         tuple(c.item() if hasattr(c, "item") else c for c in classes),
     )
+
+
+def _widen(
+    proba: ArrayLike | None, columns: Array, shape: tuple[int, int], rows: Array | None = None
+) -> Array | None:
+    """Probabilities moved to their classes' ``columns`` of a zero matrix; None if unusable."""
+    import numpy as np
+
+    if proba is None:
+        return None
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2 or not proba.shape[1] == len(columns) > 0:
+        return None
+    full = np.zeros(shape)
+    full[:, columns] = proba if rows is None else proba[rows]
+    return full
+
+
+def mcnemar(base_only: int, head_only: int, *, exact_below: int = EXACT_BELOW) -> McNemar:
+    """McNemar's test: exact binomial below ``exact_below`` discordant rows, else chi-square.
+
+    ``base_only`` counts rows only the base got right, ``head_only`` rows only the head did.
+    """
+    n = base_only + head_only
+    if n < exact_below:
+        # two-sided binomial test at p = 1/2: the distribution is symmetric, so twice the
+        # smaller tail (scipy.stats.binomtest gives the same value)
+        tail = sum(math.comb(n, i) for i in range(min(base_only, head_only) + 1))
+        return McNemar(base_only, head_only, min(1.0, 2 * tail / 2**n), "exact")
+    # Edwards' continuity correction, skipped when the counts are equal (as R does)
+    gap = abs(base_only - head_only)
+    stat = (gap - 1) ** 2 / n if gap else 0.0
+    return McNemar(base_only, head_only, math.erfc(math.sqrt(stat / 2)), "chi-square", stat)
 
 
 def paired_bootstrap(
@@ -236,40 +278,40 @@ def _intervals(
     return out
 
 
-def mcnemar(base_only: int, head_only: int, *, exact_below: int = EXACT_BELOW) -> McNemar:
-    """McNemar's test: exact binomial below ``exact_below`` discordant rows, else chi-square.
-
-    ``base_only`` counts rows only the base got right, ``head_only`` rows only the head did.
-    """
-    n = base_only + head_only
-    if n < exact_below:
-        # two-sided binomial test at p = 1/2: the distribution is symmetric, so twice the
-        # smaller tail (scipy.stats.binomtest gives the same value)
-        tail = sum(math.comb(n, i) for i in range(min(base_only, head_only) + 1))
-        return McNemar(base_only, head_only, min(1.0, 2 * tail / 2**n), "exact")
-    # Edwards' continuity correction, skipped when the counts are equal (as R does)
-    gap = abs(base_only - head_only)
-    stat = (gap - 1) ** 2 / n if gap else 0.0
-    return McNemar(base_only, head_only, math.erfc(math.sqrt(stat / 2)), "chi-square", stat)
-
-
 def _draw(
     kernels: _Kernels, columns: Array, resamples: int, seed: int, discrete: bool
 ) -> tuple[Array, Array]:
-    """Weighted column sums (and AUC terms) for every resample."""
+    """Weighted column sums (resamples x columns) and AUC terms (resamples x terms)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    n = kernels.n
     if discrete:
-        # rows with the same (true, base, head) labels are interchangeable: draw how many
-        # of each category a resample holds, exactly as n draws of rows would
-        k = max(len(kernels.p.classes), 1)
-        p = kernels.p
-        key = (p.y_true * k + p.base_pred) * k + p.head_pred
-        _, first, counts = np.unique(key, return_index=True, return_counts=True)
-        weights = rng.multinomial(n, counts / n, size=resamples).astype(np.float64)
-        return weights @ columns[first], np.empty((resamples, 0))
+        return _draw_categories(kernels.p, columns, resamples, rng), np.empty((resamples, 0))
+    return _draw_rows(kernels, columns, resamples, rng)
+
+
+def _draw_categories(paired: Paired, columns: Array, resamples: int, rng: Generator) -> Array:
+    """Column sums from category counts: for metrics of the (true, base, head) labels only.
+
+    Rows with the same three labels are interchangeable, so drawing how many of each
+    category a resample holds is exactly as good as drawing ``n`` rows, and far cheaper.
+    """
+    import numpy as np
+
+    n, k = paired.rows, max(len(paired.classes), 1)
+    key = (paired.y_true * k + paired.base_pred) * k + paired.head_pred
+    _, first, counts = np.unique(key, return_index=True, return_counts=True)
+    weights = rng.multinomial(n, counts / n, size=resamples).astype(np.float64)
+    return weights @ columns[first]
+
+
+def _draw_rows(
+    kernels: _Kernels, columns: Array, resamples: int, rng: Generator
+) -> tuple[Array, Array]:
+    """Column sums and AUC terms from rows drawn with replacement, a chunk at a time."""
+    import numpy as np
+
+    n = kernels.n
     chunk = max(1, min(resamples, CHUNK_ELEMENTS // n))
     offsets = (np.arange(chunk, dtype=np.int64) * n)[:, None]
     by_column = np.ascontiguousarray(columns.T)
@@ -277,46 +319,56 @@ def _draw(
     aucs = np.empty((resamples, len(kernels.terms)))
     for start in range(0, resamples, chunk):
         size = min(chunk, resamples - start)
+        draws = slice(start, start + size)
+        # one bincount counts every resample of the chunk: resample r owns bins r*n...
         idx = rng.integers(0, n, size=(size, n), dtype=np.int64)
         idx += offsets[:size]
         counts = np.bincount(idx.ravel(), minlength=size * n).reshape(size, n)
         if len(by_column):
             weights = counts.astype(np.float64)
-        for j, column in enumerate(by_column):
-            # einsum, not BLAS: a threaded BLAS on these thin products slows down tenfold
-            # when another process holds a core (a CI runner, a parallel test)
-            sums[start : start + size, j] = np.einsum("ij,j->i", weights, column)
+            for j, column in enumerate(by_column):
+                # einsum, not BLAS: a threaded BLAS on these thin products slows down
+                # tenfold when another process holds a core (a CI runner, a parallel test)
+                sums[draws, j] = np.einsum("ij,j->i", weights, column)
         if kernels.terms:
-            aucs[start : start + size] = kernels.auc(counts.astype(np.int32))
+            aucs[draws] = kernels.auc(counts.astype(np.int32))
     return sums, aucs
 
 
 class _Kernels:
     """Per-row columns, and for each metric a pair of functions (base, head) of their sums.
 
-    A stat takes ``sums`` (resamples x columns) and ``aucs`` (resamples x AUC terms) and
-    returns one value per resample; NaN where the metric is undefined on that resample.
+    ``add(metric)`` registers the columns a metric needs (each computed once, shared
+    between metrics) and its two stats. A stat takes ``sums`` (resamples x columns) and
+    ``aucs`` (resamples x AUC terms) and returns one value per resample; NaN where the
+    metric is undefined on that resample.
     """
 
     def __init__(self, paired: Paired) -> None:
         self.p = paired
-        self.n = paired.rows
         self.columns: list[Array] = []
         self.keys: dict[tuple[Any, ...], int] = {}
         self.terms: list[AucTerm] = []
         self.stats: dict[str, tuple[Stat, Stat]] = {}
+
+    @property
+    def n(self) -> int:
+        """Test rows."""
+        return self.p.rows
 
     def add(self, metric: str) -> bool:
         """Register ``metric``; False when it can't be resampled here."""
         task = "regression" if metric in REGRESSION_METRICS else "classification"
         if task != self.p.task or metric not in CLASSIFICATION_METRICS + REGRESSION_METRICS:
             return False
-        build = getattr(self, "_" + metric.removesuffix("_macro"))
-        macro = metric.endswith("_macro")
-        pair = [build(side, macro=macro) if macro else build(side) for side in ("base", "head")]
-        if pair[0] is None or pair[1] is None:
+        name = metric.removesuffix("_macro")
+        if name in _PRF:
+            base, head = (self._prf(side, name, macro=name != metric) for side in _SIDES)
+        else:
+            base, head = (getattr(self, "_" + name)(side) for side in _SIDES)
+        if base is None or head is None:
             return False
-        self.stats[metric] = (pair[0], pair[1])
+        self.stats[metric] = (base, head)
         return True
 
     def matrix(self) -> Array:
@@ -344,36 +396,45 @@ class _Kernels:
             self.columns.append(make())
         return self.keys[key]
 
-    def _side(self, side: str) -> tuple[Array, Array | None]:
-        p = self.p
-        return (p.base_pred, p.base_proba) if side == "base" else (p.head_pred, p.head_proba)
+    def _pred(self, side: str) -> Array:
+        return self.p.base_pred if side == "base" else self.p.head_pred
+
+    def _proba(self, side: str) -> Array | None:
+        return self.p.base_proba if side == "base" else self.p.head_proba
 
     # --- classification, from label counts ---------------------------------------------
 
+    def _true(self, c: int) -> int:
+        """Column: the row's true label is class ``c``."""
+        return self.col(("true", c), lambda: self.p.y_true == c)
+
+    def _predicted(self, side: str, c: int) -> int:
+        """Column: ``side`` predicted class ``c``."""
+        return self.col(("pp", side, c), lambda: self._pred(side) == c)
+
+    def _hit(self, side: str, c: int) -> int:
+        """Column: ``side`` predicted class ``c`` and it is the true label."""
+        return self.col(("tp", side, c), lambda: (self.p.y_true == c) & (self._pred(side) == c))
+
     def _accuracy(self, side: str) -> Stat:
-        pred, y = self._side(side)[0], self.p.y_true
-        j, n = self.col(("hit", side), lambda: pred == y), self.n
+        j, n = self.col(("hit", side), lambda: self._pred(side) == self.p.y_true), self.n
         return lambda s, a: s[:, j] / n
 
     def _balanced_accuracy(self, side: str) -> Stat:
-        pred, y = self._side(side)[0], self.p.y_true
         k = range(len(self.p.classes))
-        true = [self.col(("true", c), _equal(y, c)) for c in k]
-        hits = [self.col(("tp", side, c), _both(y, pred, c)) for c in k]
+        true = [self._true(c) for c in k]
+        hits = [self._hit(side, c) for c in k]
         return lambda s, a: _mean_defined(s[:, hits] / s[:, true])
 
-    def _counts(self, side: str, labels: Sequence[int]) -> tuple[list[int], list[int], list[int]]:
-        pred, y = self._side(side)[0], self.p.y_true
-        tp = [self.col(("tp", side, c), _both(y, pred, c)) for c in labels]
-        pp = [self.col(("pp", side, c), _equal(pred, c)) for c in labels]
-        true = [self.col(("true", c), _equal(y, c)) for c in labels]
-        return tp, pp, true
-
     def _prf(self, side: str, which: str, macro: bool) -> Stat | None:
+        """Precision, recall or F1: of class 1 for two classes, else macro-averaged."""
         k = len(self.p.classes)
         if not macro and k != 2:
             return None  # binary metrics: the positive class is the second of two
-        tp, pp, true = self._counts(side, range(k) if macro else [1])
+        labels = range(k) if macro else [1]
+        tp = [self._hit(side, c) for c in labels]
+        pp = [self._predicted(side, c) for c in labels]
+        true = [self._true(c) for c in labels]
 
         def stat(s: Array, a: Array) -> Array:
             import numpy as np
@@ -392,21 +453,12 @@ class _Kernels:
 
         return stat
 
-    def _precision(self, side: str, macro: bool = False) -> Stat | None:
-        return self._prf(side, "precision", macro)
-
-    def _recall(self, side: str, macro: bool = False) -> Stat | None:
-        return self._prf(side, "recall", macro)
-
-    def _f1(self, side: str, macro: bool = False) -> Stat | None:
-        return self._prf(side, "f1", macro)
-
     # --- classification, from probabilities --------------------------------------------
 
     def _log_loss(self, side: str) -> Stat | None:
         import numpy as np
 
-        proba, y, n = self._side(side)[1], self.p.y_true, self.n
+        proba, y, n = self._proba(side), self.p.y_true, self.n
         if proba is None:
             return None
         eps = np.finfo(np.float64).eps  # sklearn clips the same way
@@ -415,7 +467,7 @@ class _Kernels:
         return lambda s, a: s[:, j] / n
 
     def _roc_auc(self, side: str) -> Stat | None:
-        proba, y = self._side(side)[1], self.p.y_true
+        proba, y = self._proba(side), self.p.y_true
         k = len(self.p.classes)
         if proba is None or k < 2:
             return None
@@ -428,19 +480,19 @@ class _Kernels:
 
     # --- regression ----------------------------------------------------------------------
 
-    def _errors(self, side: str) -> Array:
-        return self._side(side)[0] - self.p.y_true
+    def _squared_errors(self, side: str) -> int:
+        return self.col(("se", side), lambda: (self._pred(side) - self.p.y_true) ** 2)
 
     def _rmse(self, side: str) -> Stat:
         import numpy as np
 
-        j, n = self.col(("se", side), lambda: self._errors(side) ** 2), self.n
+        j, n = self._squared_errors(side), self.n
         return lambda s, a: np.sqrt(s[:, j] / n)
 
     def _mae(self, side: str) -> Stat:
         import numpy as np
 
-        j, n = self.col(("ae", side), lambda: np.abs(self._errors(side))), self.n
+        j, n = self.col(("ae", side), lambda: np.abs(self._pred(side) - self.p.y_true)), self.n
         return lambda s, a: s[:, j] / n
 
     def _r2(self, side: str) -> Stat:
@@ -449,7 +501,7 @@ class _Kernels:
         # centre y first: the one-pass total sum of squares then loses no precision
         y = self.p.y_true - self.p.y_true.mean()
         j_y, j_yy = self.col(("y",), lambda: y), self.col(("yy",), lambda: y * y)
-        j_se, n = self.col(("se", side), lambda: self._errors(side) ** 2), self.n
+        j_se, n = self._squared_errors(side), self.n
 
         def stat(s: Array, a: Array) -> Array:
             total = s[:, j_yy] - s[:, j_y] ** 2 / n
@@ -503,14 +555,6 @@ def _row_dot(a: Array, b: Array) -> Array:
     import numpy as np
 
     return np.einsum("ij,ij->i", a, b, dtype=np.int64)
-
-
-def _equal(labels: Array, code: int) -> Callable[[], Array]:
-    return lambda: labels == code
-
-
-def _both(y: Array, pred: Array, code: int) -> Callable[[], Array]:
-    return lambda: (y == code) & (pred == code)
 
 
 def _mean_defined(values: Array) -> Array:

@@ -137,6 +137,14 @@ def test_gates_that_cannot_be_checked():
     assert skipped[0].message == "no base version to compare with"
 
 
+def test_an_unchecked_bound_keeps_its_threshold_and_names_no_baseline():
+    results = evaluate_gates({"rmse": Gate(max=0.3, max_drop="5%")}, {}, {"base": {"rmse": 0.2}})
+    bound, drop = results
+    assert (bound.check, bound.threshold, bound.against) == ("max", 0.3, None)
+    assert (drop.check, drop.against, drop.reference) == ("max_drop", "base", 0.2)
+    assert bound.message == drop.message == "rmse is missing on head"
+
+
 def test_model_and_overall_verdicts():
     passed = evaluate_gates({"f1": Gate(min=0.5)}, {"f1": 0.9}, {})
     failed = evaluate_gates({"f1": Gate(min=0.95)}, {"f1": 0.9}, {})

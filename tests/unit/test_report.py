@@ -25,7 +25,7 @@ from engine.compare import (
 from engine.definitions import Gate
 from engine.errors import Problem
 from engine.evaluate import compute
-from engine.report import MAX_CHARS, Marker, ReportInput, render, size
+from engine.report import DROPPABLE, MAX_CHARS, Marker, ReportInput, render, size
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 MARKER = Marker("acme/models", 42, "mlops")
@@ -345,3 +345,15 @@ def test_headlines():
 @pytest.mark.parametrize("name", ["pull_request.md", "edge_cases.md", "cut.md", "nothing.md"])
 def test_golden_files_are_within_the_limit(name):
     assert size((GOLDEN / name).read_text(encoding="utf-8")) <= MAX_CHARS
+
+
+def test_a_small_limit_cuts_sections_in_order_and_names_them():
+    report = pull_request()
+    text = render(ReportInput(**{**report.__dict__, "limit": 1500}))
+    assert size(text) <= 1500
+    note = next(line for line in text.splitlines() if line.startswith("> ✂️"))
+    assert note.startswith(
+        "> ✂️ Charts, data profiles, confusion matrices and per-model details … cut;"
+    )
+    assert "<details>" not in text and "| **" in text  # the model table stays
+    assert DROPPABLE[:4] == ("chart", "data", "confusion", "details")
