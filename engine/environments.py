@@ -426,7 +426,11 @@ def history(root: Path, model: str) -> list[dict[str, Any]]:
             _event(e.when, e.pin.action, e.pin.version, env_name, e.actor, e.commit)
             for e in pin_history(root, env.branch, model)
         ]
-    return sorted(events, key=lambda e: _sort_time(e["when"]), reverse=True)
+    # Times have one-second resolution: within a second, a version is trained before it
+    # is promoted, and promotions keep their branch order (already newest first).
+    return sorted(
+        events, key=lambda e: (_sort_time(e["when"]), e["event"] != "trained"), reverse=True
+    )
 
 
 def _event(when: str, event: str, version: str, env: str, by: str, commit: str) -> dict[str, Any]:
