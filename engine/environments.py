@@ -387,10 +387,8 @@ def _gates_pass(
 
 def status_table(root: Path) -> str:
     """Markdown: for each environment and model, version, primary metric, who, when, PR."""
-    from engine import api
-
-    project = trusted_project(root)
-    defs, _ = api.read_definitions(root)
+    defs = trusted_definitions(root)
+    project = defs.settings
     pins = live_versions(root, project)
     rows = [
         "| Environment | Model | Version | Primary metric | Promoted by | When | PR |",
