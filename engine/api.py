@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+START = "Write definitions under mlops/, or run `mlops init` for a first dataset and model."
+
+
 def find_root(start: Path) -> Path:
     """The repository root: the nearest folder at or above ``start`` with ``.git`` or ``mlops/``."""
     start = start.resolve()
@@ -63,6 +66,8 @@ class Validation:
     def summary(self) -> str:
         """One line: what was checked and how many problems were found."""
         what = ", ".join(f"{n} {k}" for k, n in self.checked.items())
+        if not self.problems and not any(self.checked.values()):
+            return f"ok, but there is nothing to check: {START}"
         if not self.problems:
             return f"ok: {what} checked, no problems"
         return (
@@ -141,6 +146,8 @@ class Training:
         counts = {
             s: sum(o.status == s for o in self.outcomes) for s in ("trained", "stored", "failed")
         }
+        if not self.outcomes:
+            return f"nothing to train: no models are defined. {START}"
         if not counts["trained"] and not counts["failed"]:
             return f"nothing to train: all {counts['stored']} model(s) already stored"
         return (
