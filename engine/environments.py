@@ -389,6 +389,11 @@ def status_table(root: Path) -> str:
     """Markdown: for each environment and model, version, primary metric, who, when, PR."""
     defs = trusted_definitions(root)
     project = defs.settings
+    if not project.environments:
+        return (
+            "No environments are defined: add them under `environments:` in "
+            "mlops/project.yaml (e.g. `staging: {branch: env/staging}`)."
+        )
     pins = live_versions(root, project)
     rows = [
         "| Environment | Model | Version | Primary metric | Promoted by | When | PR |",
