@@ -243,7 +243,11 @@ def _reviewed_before_comment(forge: Forge, sha: str, commented_at: str) -> str |
         reviewed_at = forge.first_status_at(sha, "mlops/gates")
     except ForgeError as exc:
         return f"Refused: could not read the statuses of `{sha[:7]}` ({exc})."
-    if reviewed_at is None or _instant(reviewed_at) > _instant(commented_at):
+    try:
+        late = reviewed_at is None or _instant(reviewed_at) > _instant(commented_at)
+    except ValueError:
+        return f"Refused: could not read the time of your comment ({commented_at!r})."
+    if late:
         return (
             f"Refused: the PR head `{sha[:7]}` was not reviewed by mlops before your "
             "comment, so it may have been pushed after it; wait for the mlops report on "

@@ -85,7 +85,7 @@ def review(
     ``settings`` (the default branch's project file, in privileged jobs) overrides the
     head's for the store, the environments and the estimator allow-list.
     """
-    from engine import api
+    from engine import api, gitrepo
     from engine.compare import overall
     from engine.pins import read_pins
     from engine.planning import compute_plan
@@ -104,6 +104,8 @@ def review(
         root, [n for n in names if n in base_defs.models], rev=plan.base_commit, settings=settings
     )
     versions = _Versions(root, Store.open(project.store.url, root), plan.head_commit, head_defs)
+    if envs and "origin" in gitrepo.remotes(root):  # compare with what runs now, not a stale copy
+        gitrepo.fetch_branches(root, "origin", [spec.branch for spec in envs.values()])
     pins = {env: read_pins(root, spec.branch) or {} for env, spec in envs.items()}
     comparisons = []
     for name in names:
@@ -164,8 +166,8 @@ def _compare(
     primary = spec.primary_metric if spec else ""
     head_ev = versions.of_outcome(name, head_outcomes, primary)
     base_ev = versions.of_outcome(name, base_outcomes, primary)
-    if head_ev is None and base_ev is None:
-        return None
+    if head_ev is None and (base_ev is None or spec is not None):
+        return None  # nothing to compare, or the head failed (listed with the failures)
     rescored, reason = False, ""
     if head_ev is not None and base_ev is not None:
         base_ev, rescored, reason = versions.paired(name, head_ev, base_ev)

@@ -210,12 +210,19 @@ class GitHubForge:
             ]
 
     def first_status_at(self, sha: str, context: str) -> str | None:
-        """When status ``context`` was first set on ``sha``: GitHub's clock, not the pusher's."""
+        """When the engine first set status ``context`` on ``sha``: GitHub's clock.
+
+        Only statuses the engine's own identity created count, so someone else with
+        ``statuses: write`` cannot stand in for a review that never happened.
+        """
+        me = self.identity()
         with self._guard(f"read the statuses of {sha[:12]}", "statuses: read"):
             times = [
                 str(s["created_at"])
                 for s in self._iter(f"commits/{sha}/statuses", dict)
-                if s.get("context") == context and s.get("created_at")
+                if s.get("context") == context
+                and s.get("created_at")
+                and (s.get("creator") or {}).get("login") == me
             ]
         return min(times) if times else None
 

@@ -201,3 +201,14 @@ def test_an_unreviewed_head_is_refused(repo, pr_head, mlops, tmp_path):
         assert result.returncode == 1
         assert "was not reviewed by mlops before your comment" in replies(gh)[-1]
     assert not branch_exists(repo, "env/staging")
+
+
+def test_a_status_set_by_someone_else_does_not_bind_a_command(repo, pr_head, mlops, tmp_path):
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head)
+        gh.add_status(pr_head, "mlops/gates", creator="mallory")  # not the engine's review
+        gh.set_permission("ada", "write")
+        result, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
+        assert result.returncode == 1
+        assert "was not reviewed by mlops before your comment" in replies(gh)[-1]
+    assert not branch_exists(repo, "env/staging")
