@@ -35,6 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _repos import commit, git_repo
+
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GOAL_OVERHEAD, GOAL_HIT = 1.1, 0.3
@@ -72,6 +75,7 @@ import pandas as pd
 from sklearn import metrics
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
+
 
 
 def bare(path):
@@ -138,20 +142,6 @@ def run(cwd: Path, *args: str | Path, env: dict[str, str] | None = None) -> tupl
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(map(str, args))} failed:\n{done.stdout}\n{done.stderr}")
     return elapsed, done.stdout
-
-
-def git_repo(path: Path) -> Path:
-    """A git repository at ``path`` that ignores the store."""
-    path.mkdir(parents=True)
-    run(path, "git", "init", "-q", "-b", "main")
-    (path / ".gitignore").write_text(".mlops/\n")
-    return path
-
-
-def commit(path: Path) -> None:
-    """Commit the whole working tree."""
-    run(path, "git", "add", "-A")
-    run(path, "git", "commit", "-q", "-m", "bench")
 
 
 def blobs_repo(base: Path) -> Path:

@@ -33,6 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _repos import commit, git_repo
+
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 MODELS = ("cancer-rf", "diabetes-ridge", "iris-logreg", "wine-knn")
@@ -72,6 +75,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 CANCER5 = ["mean radius", "mean texture", "mean perimeter", "mean area", "mean smoothness"]
+
 
 
 def scaled(columns, estimator, steps=None):
@@ -159,20 +163,6 @@ def run(cwd: Path, *args: str | Path) -> float:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(map(str, args))} failed:\n{done.stdout}\n{done.stderr}")
     return elapsed
-
-
-def git_repo(path: Path) -> Path:
-    """An empty git repository at ``path``."""
-    path.mkdir(parents=True)
-    run(path, "git", "init", "-q", "-b", "main")
-    (path / ".gitignore").write_text(".mlops/\n")
-    return path
-
-
-def commit(path: Path) -> None:
-    """Commit the whole working tree."""
-    run(path, "git", "add", "-A")
-    run(path, "git", "commit", "-q", "-m", "bench")
 
 
 def mlops_repo(base: Path) -> Path:

@@ -11,7 +11,6 @@ API the CLI and the GitHub workflows call.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,10 +21,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "mlops"
 
 
 def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise UserError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout.strip()
+    from engine.gitrepo import run_git
+
+    return run_git(root, *args).stdout.strip()
 
 
 def make_repo(folder: Path) -> Path:
@@ -36,7 +34,7 @@ def make_repo(folder: Path) -> Path:
             "a checkout of the mlops repository"
         )
     origin, root = folder / "origin.git", folder / "repo"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    _git(folder, "init", "-q", "--bare", "-b", "main", str(origin))
     root.mkdir()
     _git(root, "init", "-q", "-b", "main")
     _git(root, "config", "user.name", "Ada Lovelace")

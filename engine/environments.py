@@ -158,7 +158,7 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
     from engine import gitrepo
     from engine.policy import Decision, check_promotion
     from engine.promote import promote
-    from engine.train import now
+    from engine.runs import utc_now
 
     trusted = trusted_definitions(root)
     project = trusted.settings
@@ -196,7 +196,7 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
         actor=request.actor,
         pr=request.pr,
         metrics=metrics,
-        now=now(),
+        now=utc_now(),
         push="origin" in gitrepo.remotes(root),
     )
     if result.pushed and forge is not None:
@@ -246,7 +246,7 @@ def rollback_model(
     from engine import gitrepo
     from engine.policy import Decision
     from engine.promote import rollback
-    from engine.train import now
+    from engine.runs import utc_now
 
     project = trusted_project(root)
     env = environment(project, env_name)
@@ -259,7 +259,7 @@ def rollback_model(
         to_fingerprint=to,
         actor=actor,
         pr=pr,
-        now=now(),
+        now=utc_now(),
         push="origin" in gitrepo.remotes(root),
         fingerprint_exists=lambda fp: store.has(model, fp),
     )

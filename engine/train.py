@@ -17,7 +17,6 @@ import time
 import traceback
 import warnings
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -360,13 +359,8 @@ def lineage() -> dict[str, str]:
     }
 
 
-def now() -> str:
-    """The current time, UTC, ISO 8601 to the second."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
 def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> None:
-    from engine.runs import Candidate, SearchRecord, VersionRecord, model_card
+    from engine.runs import Candidate, SearchRecord, VersionRecord, model_card, utc_now
     from engine.store import (
         CARD_FILE,
         LOG_FILE,
@@ -397,7 +391,7 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> None:
     record = VersionRecord(
         model=job.model.name,
         fingerprint=job.fingerprint,
-        created=now(),
+        created=utc_now(),
         commit=job.commit or "",
         author=job.author or "",
         task=job.model.task,

@@ -27,6 +27,24 @@ def git(cwd: Path, *args: str) -> str:
     ).stdout.strip()
 
 
+def commit(cwd: Path, message: str) -> str:
+    """Commit the whole working tree; return the new SHA."""
+    git(cwd, "add", "-A")
+    git(cwd, "commit", "-q", "-m", message)
+    return git(cwd, "rev-parse", "HEAD")
+
+
+def dvc(cwd: Path, *args: str) -> None:
+    """Run the real ``dvc`` command in ``cwd`` (analytics off)."""
+    subprocess.run(
+        [sys.executable, "-m", "dvc", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+    )
+
+
 def init_repo(path: Path, *, examples: bool = True) -> Path:
     """A git repository at ``path`` with a bare origin (``path.parent/origin.git``)."""
     path.mkdir(parents=True, exist_ok=True)

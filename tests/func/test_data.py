@@ -7,7 +7,6 @@ add``, ``dvc push`` to a local remote), so what is read at a revision is what DV
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,19 +19,9 @@ from engine.errors import DataError
 from engine.fingerprint import data_hash
 from engine.gitrepo import read_tree
 from engine.loading import load
+from tests.conftest import commit, git
 
 CHURN = Path(__file__).resolve().parent.parent / "data" / "churn.yaml"
-
-
-def git(root: Path, *args: str) -> str:
-    out = subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True)
-    return out.stdout.strip()
-
-
-def commit(root: Path, message: str) -> str:
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", message)
-    return git(root, "rev-parse", "HEAD")
 
 
 def dvc_add(root: Path, path: str) -> None:

@@ -4,21 +4,14 @@ that makes the base be scored again on the head's test rows (real DVC)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import git
-from tests.func.test_train import POINTS_DATASET, POINTS_MODEL, dvc, write_points
+from tests.conftest import commit, dvc, git
+from tests.func.test_train import POINTS_DATASET, POINTS_MODEL, write_points
 
 pytestmark = pytest.mark.slow
-
-
-def commit(repo: Path, message: str) -> str:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
 
 
 def test_a_change_is_reviewed_against_the_base_with_gates(repo, mlops):

@@ -26,7 +26,7 @@ from engine.errors import StoreError
 from engine.plan import plan
 from engine.planning import snapshot
 from engine.store import MODEL_FILE, Store
-from tests.conftest import MLOPS, git, init_repo
+from tests.conftest import MLOPS, commit, dvc, git, init_repo
 
 pytestmark = pytest.mark.slow  # every test here runs the training command at least once
 
@@ -75,13 +75,6 @@ def edit_yaml(path: Path, *keys: str, value: object) -> None:
         node = node.setdefault(key, {})
     node[keys[-1]] = value
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-
-
-def commit(root: Path, message: str) -> str:
-    """Commit the whole working tree; return the new SHA."""
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", message)
-    return git(root, "rev-parse", "HEAD")
 
 
 def processes(root: Path) -> dict[str, int]:
@@ -267,17 +260,6 @@ def test_unknown_models_are_refused_before_anything_trains(repo):
 
 
 # --- data tracked by DVC, and training an older revision -------------------------------
-
-
-def dvc(root: Path, *args: str) -> None:
-    """Run the real ``dvc`` command in ``root``."""
-    subprocess.run(
-        [sys.executable, "-m", "dvc", *args],
-        cwd=root,
-        check=True,
-        capture_output=True,
-        env={**os.environ, "DVC_NO_ANALYTICS": "1"},
-    )
 
 
 def write_points(path: Path, rows: int, seed: int) -> None:
