@@ -20,7 +20,8 @@ RUNS = 5
 IN_PROCESS = """
 import time
 t0 = time.perf_counter()
-from engine.catalog import Catalog, sklearn_version
+from engine.definitions.catalog import Catalog
+from engine.definitions.catalog_format import sklearn_version
 t1 = time.perf_counter()
 sklearn_version()  # importlib.metadata: its first use pays for importing it
 t2 = time.perf_counter()
@@ -31,7 +32,7 @@ print(f"{(t1 - t0) * 1e3:.1f} {(t3 - t1) * 1e3:.1f} {(t2 - t1) * 1e3:.1f} {(t3 -
 
 CHECK_200 = """
 import sys
-from engine.catalog import Catalog
+from engine.definitions.catalog import Catalog
 catalog = Catalog.load()
 models = [
     ("sklearn.ensemble.RandomForestClassifier", {"n_estimators": 200, "max_depth": 8,
@@ -101,7 +102,7 @@ def _figures() -> None:
         for into, figure in zip((imports, loads, versions, reads), out.split(), strict=True):
             into.append(float(figure))
     print(f"warm, process wall:                 {statistics.median(walls) * 1e3:7.1f} ms")
-    print(f"warm `import engine.catalog`:       {statistics.median(imports):7.1f} ms")
+    print(f"warm `import engine.definitions.catalog`:       {statistics.median(imports):7.1f} ms")
     print(f"warm Catalog.load() in process:     {statistics.median(loads):7.1f} ms, of which")
     print(f"  scikit-learn version (metadata):  {statistics.median(versions):7.1f} ms")
     print(f"  reading the JSON cache:           {statistics.median(reads):7.1f} ms")

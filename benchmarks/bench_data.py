@@ -87,8 +87,8 @@ def child(root: Path, rev: str | None) -> None:
     """One measured run: print wall times and the peak RSS rise as JSON."""
     import pyarrow  # noqa: F401  # imports are not part of the figure
 
-    from engine.data import check_table, load_table
-    from engine.definitions import Dataset
+    from engine.data.tables import check_table, load_table
+    from engine.definitions.formats import Dataset
 
     if rev:
         import dvc.fs  # noqa: F401

@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from engine.forge.standin import GitHubStandIn  # noqa: E402
+from engine.forge.standin.server import GitHubStandIn  # noqa: E402
 from tests.conftest import git, init_repo  # noqa: E402
 
 REPO, PR = "octo/models", 3

@@ -109,8 +109,8 @@ def build(root: Path) -> tuple[str, str]:
 SCRIPT = """
 import json, sys, time
 from pathlib import Path
-from engine.planning import compute_plan
-from engine.plan import plan_matrix
+from engine.training.planning import compute_plan
+from engine.training.plan import plan_matrix
 started = time.perf_counter()
 result = compute_plan(Path(sys.argv[1]), sys.argv[2], sys.argv[3])
 elapsed = time.perf_counter() - started

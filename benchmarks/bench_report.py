@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from engine.compare import ColumnProfile, DataProfile, Evaluation, ModelComparison, compare_model
-from engine.definitions import Gate
-from engine.report import MAX_CHARS, Marker, ReportInput, render, size
-from engine.significance import Paired, aligned, paired_bootstrap
+from engine.data.profile import ColumnProfile, DataProfile
+from engine.definitions.formats import Gate
+from engine.review.compare import ModelComparison, compare_model
+from engine.review.evaluation import Evaluation
+from engine.review.report import MAX_CHARS, Marker, ReportInput, render, size
+from engine.review.significance import Paired, aligned, paired_bootstrap
 
 ROWS = 100_000
 RESAMPLES = 1_000
@@ -50,7 +52,7 @@ def classifier(
     version: str, y: np.ndarray, skill: float, seed: int, model: str = "m", **extra: Any
 ) -> Evaluation:
     """A binary classifier's evaluation whose margin grows with ``skill``."""
-    from engine.evaluate import compute
+    from engine.training.evaluate import compute
 
     rng = np.random.default_rng(seed)
     margin = rng.normal(size=y.size) + skill * (2 * y - 1)
@@ -119,13 +121,22 @@ def comparisons(n: int) -> list[ModelComparison]:
 
 def main() -> None:
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import engine.compare, engine.report"],
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            "import engine.review.compare, engine.review.report",
+        ],
         capture_output=True,
         text=True,
         check=True,
     )
     heavy = [m for m in ("numpy", "scipy", "sklearn", "pandas") if f"| {m}\n" in out.stderr]
-    print(f"importing engine.compare and engine.report loads: {heavy or 'no heavy library'}")
+    print(
+        "importing engine.review.compare and engine.review.report loads: "
+        f"{heavy or 'no heavy library'}"
+    )
 
     print(f"\npaired bootstrap, {ROWS:,} rows x {RESAMPLES:,} resamples")
     y = np.random.default_rng(1).integers(0, 2, ROWS)

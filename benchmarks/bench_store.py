@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.runs import VersionRecord, utc_now
 from engine.store import LOG_FILE, MODEL_FILE, PREDICTIONS_FILE, Store, save_model, save_predictions
+from engine.training.runs import VersionRecord, utc_now
 
 RUNS = 7
 HAS_SCRIPT = """

@@ -55,7 +55,7 @@ ENV = {
     "GIT_COMMITTER_EMAIL": "bench@example.com",
 }
 
-# The same work as engine.train for each example, written the way a DVC user would.
+# The same work as engine.training.train for each example, written the way a DVC user would.
 TRAIN_SCRIPT = '''
 """Train one example model: python train.py MODEL (a DVC stage)."""
 import json

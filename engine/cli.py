@@ -112,7 +112,7 @@ def validate(
 @boundary
 def schemas(obj: Context, check: bool) -> None:
     """Write the JSON Schemas of the definition formats to schemas/."""
-    from engine import schemas as sch
+    from engine.definitions import schemas as sch
 
     folder = obj.root / "schemas"
     if check:
@@ -140,8 +140,8 @@ def schemas(obj: Context, check: bool) -> None:
 @boundary
 def plan(obj: Context, base: str, head: str | None, as_json: bool, matrix: bool) -> None:
     """List the models a change affects, and why."""
-    from engine.plan import plan_matrix, plan_to_json
-    from engine.planning import compute_plan
+    from engine.training.plan import plan_matrix, plan_to_json
+    from engine.training.planning import compute_plan
 
     result = compute_plan(obj.root, base, head)
     if matrix:
@@ -176,7 +176,7 @@ def train(
     """Train, evaluate and store every model version not already in the store."""
     from engine import api
     from engine.render import outcome_line, training_text
-    from engine.train import Outcome
+    from engine.training.train import Outcome
 
     def progress(outcome: Outcome) -> None:
         click.echo(outcome_line(outcome), err=True)
@@ -202,7 +202,7 @@ def train(
 def runs(obj: Context, model: str | None, sort_by: str | None, as_json: bool, as_csv: bool) -> None:
     """List stored versions with their params, metrics, data hash and commit."""
     from engine import api
-    from engine.runs import runs_table, to_csv
+    from engine.training.runs import runs_table, to_csv
 
     rows = runs_table(api.stored_versions(obj.root, model), sort_by=sort_by)
     if as_json:
@@ -283,9 +283,9 @@ def demo(folder: Path | None) -> None:
 @boundary
 def event(obj: Context, bundle: Path | None, log_format: str) -> None:
     """Handle the GitHub Actions event in GITHUB_EVENT_NAME / GITHUB_EVENT_PATH."""
-    from engine.actions import Runtime
-    from engine.workflow import Context as EventContext
-    from engine.workflow import handle
+    from engine.github.actions import Runtime
+    from engine.github.context import Context as EventContext
+    from engine.github.workflow import handle
 
     env = dict(os.environ)
     runtime = Runtime(env, log_format)
@@ -302,7 +302,7 @@ def event(obj: Context, bundle: Path | None, log_format: str) -> None:
 @boundary
 def promote(obj: Context, model: str, env_name: str, rev: str, version: str | None) -> None:
     """Pin a model's version in an environment branch, if the policy allows."""
-    from engine.environments import Request, local_actor, promote_model
+    from engine.environments.operations import Request, local_actor, promote_model
     from engine.forge.local import LocalForge
 
     root = obj.root
@@ -322,7 +322,7 @@ def promote(obj: Context, model: str, env_name: str, rev: str, version: str | No
 @boundary
 def rollback(obj: Context, model: str, env_name: str, to: str | None) -> None:
     """Pin the previous (or a named) version again, as a new commit."""
-    from engine.environments import local_actor, rollback_model
+    from engine.environments.operations import local_actor, rollback_model
     from engine.forge.local import LocalForge
 
     root = obj.root
@@ -337,7 +337,7 @@ def rollback(obj: Context, model: str, env_name: str, to: str | None) -> None:
 @boundary
 def status(obj: Context) -> None:
     """What each environment runs: version, metric, who promoted it and when."""
-    from engine.environments import status_table
+    from engine.environments.operations import status_table
 
     click.echo(status_table(obj.root))
 
@@ -349,7 +349,7 @@ def status(obj: Context) -> None:
 @boundary
 def history(obj: Context, model: str, as_json: bool) -> None:
     """Training, promotions and rollbacks of one model, newest first."""
-    from engine.environments import history as events
+    from engine.environments.operations import history as events
 
     rows = events(obj.root, model)
     if as_json:
@@ -366,7 +366,7 @@ def history(obj: Context, model: str, as_json: bool) -> None:
 @boundary
 def deploy_command(obj: Context, env_name: str) -> None:
     """Make the versions an environment branch pins ready to serve, in .mlops/deploy/ENV."""
-    from engine.deploy import deploy
+    from engine.environments.deploy import deploy
 
     result = deploy(obj.root, env_name)
     click.echo(result.summary())

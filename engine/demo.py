@@ -52,9 +52,9 @@ def make_repo(folder: Path) -> Path:
 def run(say: Callable[[str], None], folder: Path | None = None, keep: bool = False) -> Path:
     """Walk through the lifecycle, narrating with ``say``; return the demo repository."""
     from engine import api
-    from engine.environments import history, local_actor, rollback_model, status_table
-    from engine.planning import compute_plan
+    from engine.environments.operations import history, local_actor, rollback_model, status_table
     from engine.render import plan_text, runs_text, training_text
+    from engine.training.planning import compute_plan
 
     base = Path(tempfile.mkdtemp(prefix="mlops-demo-")) if folder is None else folder.resolve()
     if base.exists() and any(base.iterdir()):
@@ -154,7 +154,7 @@ class _Steps:
 
 
 def _promote(root: Path, model: str, env: str) -> str:
-    from engine.environments import Request, local_actor, promote_model
+    from engine.environments.operations import Request, local_actor, promote_model
     from engine.forge.local import LocalForge
 
     request = Request(model=model, environment=env, actor=local_actor(root))

@@ -26,13 +26,15 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from engine.errors import GitError
+from engine.errors import GitError, UserError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     import git
@@ -470,6 +472,20 @@ def move_branch(root: Path, branch: str, new: str, old: str | None) -> bool:
 _BUSY = ("cannot lock", ".lock", "bad object", "did not send all necessary objects")
 # What `git push --porcelain` says when the remote branch moved since our fetch.
 _MOVED = ("fetch first", "non-fast-forward", "stale info", "failed to update ref", "cannot lock")
+
+
+def on_branch(branch: str, use: Callable[[str], T]) -> T | None:
+    """``use(ref)`` on origin's copy of ``branch``, else on the local one; None if neither works.
+
+    A clone's local branch may be stale or absent (Actions checks out one commit), so
+    origin's copy comes first. ``use`` signals a missing ref with a UserError.
+    """
+    for ref in (f"origin/{branch}", branch):
+        try:
+            return use(ref)
+        except UserError:
+            continue
+    return None
 
 
 def ref_sha(root: Path, ref: str) -> str | None:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from engine.api import Training
-    from engine.plan import Plan
-    from engine.train import Outcome
+    from engine.training.plan import Plan
+    from engine.training.train import Outcome
 
 _MARK = {"changed": "~", "new": "+", "removed": "-", "invalid": "!", "unchanged": " "}
 

@@ -5,7 +5,7 @@ so the rest of the engine never knows whether it talks to GitHub or to a laptop:
 
 - :class:`~engine.forge.github.GitHubForge` (``engine.forge.github``) speaks the GitHub REST
   API through github3.py, honours ``GITHUB_API_URL`` (github.com, GitHub Enterprise, or the
-  local stand-in of ``engine.forge.standin``) and carries the retry rules;
+  local stand-in of ``engine.forge.standin.server``) and carries the retry rules;
 - :class:`~engine.forge.local.LocalForge` (``engine.forge.local``) writes comments and
   statuses under ``<repo>/.mlops/outbox/`` for the terminal and the demo.
 

@@ -1,7 +1,7 @@
 """The GitHub forge: the engine's one seam to the GitHub REST API, through github3.py.
 
 Every request goes to ``api_url`` (``GITHUB_API_URL``: github.com, GitHub Enterprise's
-``https://host/api/v3``, or the stand-in of :mod:`engine.forge.standin`). github3.py does
+``https://host/api/v3``, or the stand-in of :mod:`engine.forge.standin.server`). github3.py does
 what it covers (pull requests, editing comments and issues, pagination, parsing); the
 endpoints it lacks (reactions, collaborator permission, workflow dispatch, commit pulls)
 go through its session with the full URL, so they share the same auth and the same rules.

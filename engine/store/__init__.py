@@ -5,7 +5,7 @@ A version lives at ``<store>/<model>/<fingerprint>/`` and holds::
     model.skops          the fitted pipeline, saved with skops (never pickle)
     metrics.json         flat {"accuracy": 0.95, ...}: `dvc metrics show` reads it
     predictions.parquet  test-set predictions: row_id, y_true, y_pred, proba_<class>...
-    card.md              the model card (engine.runs.model_card)
+    card.md              the model card (engine.training.runs.model_card)
     train.log            the training log
     meta.json            the VersionRecord, with the sha256 of every other file
 
@@ -32,7 +32,7 @@ is refused before a single object is built.
 This package is the engine's one seam to dvc and skops: ``backends`` moves bytes (local
 folder or ``dvc.fs``), ``artifacts`` writes and reads the model and the predictions, and
 this module holds the rules. The record itself and its pure views (model card, runs
-table) live in ``engine.runs``.
+table) live in ``engine.training.runs``.
 """
 
 from __future__ import annotations
@@ -49,9 +49,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from engine.definitions import NAME_PATTERN
+from engine.definitions.formats import NAME_PATTERN
 from engine.errors import StoreError
-from engine.runs import RECORD_FORMAT, VersionRecord, model_card
 from engine.store.artifacts import (
     TRUSTED_PREFIXES,
     is_trusted_type,
@@ -69,6 +68,7 @@ from engine.store.backends import (
     scheme_of,
     sha256_file,
 )
+from engine.training.runs import RECORD_FORMAT, VersionRecord, model_card
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -28,13 +28,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from engine.definitions import NAME_PATTERN
+from engine.definitions.formats import NAME_PATTERN
 from engine.errors import StoreError, UserError
 
 if TYPE_CHECKING:
     from dvc_objects.fs.base import FileSystem
 
-    from engine.runs import VersionRecord
+    from engine.training.runs import VersionRecord
 
 META_FILE = "meta.json"
 FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")

@@ -17,16 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.catalog import (
-    TRANSFORMERS,
-    Catalog,
-    build_catalog,
-    instantiate,
-    resolve,
-    sklearn_version,
-)
+from engine.definitions.catalog import Catalog, build_catalog, instantiate, resolve
+from engine.definitions.catalog_format import TRANSFORMERS, sklearn_version
+from engine.definitions.param_constraints import satisfies
 from engine.errors import DefinitionError
-from engine.param_constraints import satisfies
 
 REPO = Path(__file__).resolve().parents[2]
 RF = "sklearn.ensemble.RandomForestClassifier"
@@ -82,7 +76,7 @@ def test_a_cold_load_builds_and_writes_the_cache(tmp_path, monkeypatch):
 def test_a_warm_load_reads_the_cache_without_importing_sklearn(warm):
     before = warm.stat().st_mtime_ns
     code = (
-        "import sys; from engine.catalog import Catalog; c = Catalog.load(); "
+        "import sys; from engine.definitions.catalog import Catalog; c = Catalog.load(); "
         "print('sklearn' in sys.modules, len(c.classes))"
     )
     assert run_python(code, warm.parent) == [
@@ -93,7 +87,7 @@ def test_a_warm_load_reads_the_cache_without_importing_sklearn(warm):
 
 
 def test_importing_the_module_imports_no_sklearn(tmp_path):
-    code = "import sys, engine.catalog; print('sklearn' in sys.modules)"
+    code = "import sys, engine.definitions.catalog; print('sklearn' in sys.modules)"
     assert run_python(code, tmp_path) == ["False"]
 
 

@@ -13,12 +13,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from engine.data import check_dataset, load_table
-from engine.definitions import Dataset
+from engine.data.tables import check_dataset, load_table
+from engine.definitions.formats import Dataset
+from engine.definitions.loading import load
 from engine.errors import DataError
-from engine.fingerprint import data_hash
 from engine.gitrepo import read_tree
-from engine.loading import load
+from engine.training.fingerprint import data_hash
 from tests.conftest import commit, git
 
 CHURN = Path(__file__).resolve().parent.parent / "data" / "churn.yaml"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.forge.standin import GitHubStandIn
+from engine.forge.standin.server import GitHubStandIn
 from tests.conftest import git
 
 WEBHOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "webhooks"

@@ -24,7 +24,7 @@ from engine.forge import (
     marker_tag,
 )
 from engine.forge.github import GitHubForge, RetryPolicy
-from engine.forge.standin import DEFAULT_TOKEN, GitHubStandIn
+from engine.forge.standin.server import DEFAULT_TOKEN, GitHubStandIn
 
 SHA = "c0ffee" + "0" * 34
 COMMENTS = r"/repos/octo/repo/issues/7/comments$"

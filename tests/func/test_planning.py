@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from engine.errors import GitError
-from engine.plan import Plan, plan_matrix
-from engine.planning import compute_plan
+from engine.training.plan import Plan, plan_matrix
+from engine.training.planning import compute_plan
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "mlops"
 ENV = {
@@ -179,7 +179,7 @@ def test_a_depth_one_clone_plans_once_the_base_commit_is_fetched(repo, tmp_path)
 def test_planning_never_imports_scikit_learn(repo):
     root, base = repo
     code = (
-        "import sys; from pathlib import Path; from engine.planning import compute_plan, "
+        "import sys; from pathlib import Path; from engine.training.planning import compute_plan, "
         "sklearn_version; compute_plan(Path(sys.argv[1]), sys.argv[2], None); "
         "print(sklearn_version(), 'sklearn' in sys.modules)"
     )

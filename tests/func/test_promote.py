@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-from engine import promote as promotion
-from engine.errors import GitError, UserError
-from engine.pins import Pin, parse_pin
-from engine.promote import (
+from engine.environments import promote as promotion
+from engine.environments.pins import Pin, parse_pin
+from engine.environments.promote import (
     MergeConflict,
     PromotionError,
     PromotionResult,
@@ -26,6 +25,7 @@ from engine.promote import (
     rollback,
     status,
 )
+from engine.errors import GitError, UserError
 from tests.conftest import git, init_repo
 
 STAGING = {"environment": "staging", "branch": "env/staging", "default_branch": "main"}

@@ -19,7 +19,7 @@ import github3
 import pytest
 import requests
 
-from engine.forge.standin import DEFAULT_TOKEN, GitHubStandIn
+from engine.forge.standin.server import DEFAULT_TOKEN, GitHubStandIn
 
 CASSETTES = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "cassettes"
 SHA = "a" * 40
@@ -259,7 +259,7 @@ def test_the_command_line_serves_until_stopped(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "engine.forge.standin",
+            "engine.forge.standin.server",
             "--port",
             "0",
             "--repo",

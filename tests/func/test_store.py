@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from engine.errors import StoreError
-from engine.runs import VersionRecord
 from engine.store import (
     LOG_FILE,
     MODEL_FILE,
@@ -26,6 +25,7 @@ from engine.store import (
     save_model,
     save_predictions,
 )
+from engine.training.runs import VersionRecord
 
 MODEL = "iris-logreg"
 FORK = multiprocessing.get_context("fork")

@@ -23,9 +23,9 @@ import pytest
 import yaml
 
 from engine.errors import StoreError
-from engine.plan import plan
-from engine.planning import snapshot
 from engine.store import MODEL_FILE, Store
+from engine.training.plan import plan
+from engine.training.planning import snapshot
 from tests.conftest import MLOPS, commit, dvc, git, init_repo
 
 pytestmark = pytest.mark.slow  # every test here runs the training command at least once

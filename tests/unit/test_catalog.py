@@ -9,9 +9,10 @@ import math
 
 import pytest
 
-from engine.catalog import FORMAT, Catalog, ClassInfo, Issue, cache_dir
+from engine.definitions.catalog import Catalog, Issue, cache_dir
+from engine.definitions.catalog_format import FORMAT, ClassInfo
+from engine.definitions.param_constraints import describe, satisfies, show
 from engine.errors import DefinitionError
-from engine.param_constraints import describe, satisfies, show
 
 INT_GE_1 = {"interval": {"type": "int", "left": 1, "right": None, "closed": "left"}}
 POSITIVE = {"interval": {"type": "real", "left": 0, "right": None, "closed": "neither"}}

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from engine.commands import (
+from engine.definitions.formats import Project
+from engine.github.commands import (
     IGNORE,
     MAX_BODY,
     Diff,
@@ -20,7 +21,6 @@ from engine.commands import (
     parse,
     parse_line,
 )
-from engine.definitions import Project
 
 MODELS = ("cancer-rf", "iris-logreg", "wine-knn", "diabetes-ridge")
 ENVS = ("staging", "production")

@@ -9,10 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from engine.compare import (
-    ColumnProfile,
-    DataProfile,
-    Evaluation,
+from engine.data.profile import ColumnProfile, DataProfile
+from engine.definitions.formats import Gate
+from engine.review.compare import (
     compare_model,
     confusion,
     data_shift,
@@ -22,9 +21,9 @@ from engine.compare import (
     model_verdict,
     overall,
 )
-from engine.definitions import Gate
-from engine.evaluate import compute
-from engine.significance import Interval
+from engine.review.evaluation import Evaluation
+from engine.review.significance import Interval
+from engine.training.evaluate import compute
 
 CI_UP = Interval(0.01, 0.03, 0.02, 1000)
 CI_DOWN = Interval(-0.03, -0.01, -0.02, 1000)

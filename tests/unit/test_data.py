@@ -12,18 +12,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from engine.compare import ColumnProfile, DataProfile
-from engine.data import (
-    Finding,
-    check_table,
-    read_csv,
-    summarize,
-    to_frame,
-    to_problems,
-)
-from engine.definitions import Dataset
+from engine.data.profile import ColumnProfile, DataProfile, summarize
+from engine.data.tables import Finding, check_table, read_csv, to_frame, to_problems
+from engine.definitions.formats import Dataset
+from engine.definitions.loading import Entry, load
 from engine.errors import DataError
-from engine.loading import Entry, load
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

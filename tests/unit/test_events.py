@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import UserError
-from engine.events import (
+from engine.github.events import (
     IssueCommentEvent,
     PullRequestEvent,
     PushEvent,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from engine.definitions.loading import load
 from engine.errors import DataError
-from engine.fingerprint import (
+from engine.training.fingerprint import (
     TRAINING_SEMANTICS_VERSION,
     data_hash,
     fingerprint,
@@ -13,7 +14,6 @@ from engine.fingerprint import (
     pointer_md5,
     short,
 )
-from engine.loading import load
 
 DATASET = b"""\
 name: cancer

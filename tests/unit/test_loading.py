@@ -1,7 +1,7 @@
 """Loading definitions: schema errors located on their node, names, did-you-mean hints."""
 
-from engine.definitions import Model
-from engine.loading import allowed_keys, load
+from engine.definitions.formats import Model
+from engine.definitions.loading import allowed_keys, load
 
 IRIS = b"""name: iris
 source: {sklearn: load_iris}

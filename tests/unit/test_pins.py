@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from engine.pins import (
+from engine.environments.pins import (
     Pin,
     PromotionError,
     check_request,

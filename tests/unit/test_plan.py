@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.fingerprint import TRAINING_SEMANTICS_VERSION, short
-from engine.loading import load
-from engine.plan import Plan, Reason, Snapshot, diff, plan, plan_matrix, plan_to_json
+from engine.definitions.loading import load
+from engine.training.fingerprint import TRAINING_SEMANTICS_VERSION, short
+from engine.training.plan import Plan, Reason, Snapshot, diff, plan, plan_matrix, plan_to_json
 
 OLD_MD5 = "ab12" + "0" * 28
 NEW_MD5 = "cd34" + "1" * 28

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from engine.definitions import Environment, Project
-from engine.policy import (
+from engine.definitions.formats import Environment, Project
+from engine.environments.policy import (
     CommentFacts,
     Decision,
     PromotionFacts,

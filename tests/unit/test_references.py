@@ -1,7 +1,7 @@
 """Cross-references: models, datasets, feature sets and environments that must fit together."""
 
-from engine.loading import load
-from engine.references import check_references
+from engine.definitions.loading import load
+from engine.definitions.references import check_references
 
 IRIS = b"""name: iris
 source: {sklearn: load_iris}

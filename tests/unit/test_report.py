@@ -15,17 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.compare import (
-    ColumnProfile,
-    DataProfile,
-    Evaluation,
-    ModelComparison,
-    compare_model,
-)
-from engine.definitions import Gate
+from engine.data.profile import ColumnProfile, DataProfile
+from engine.definitions.formats import Gate
 from engine.errors import Problem
-from engine.evaluate import compute
-from engine.report import DROPPABLE, MAX_CHARS, Marker, ReportInput, render, size
+from engine.review.compare import ModelComparison, compare_model
+from engine.review.evaluation import Evaluation
+from engine.review.report import DROPPABLE, MAX_CHARS, Marker, ReportInput, render, size
+from engine.training.evaluate import compute
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 MARKER = Marker("acme/models", 42, "mlops")

@@ -8,7 +8,14 @@ import pytest
 from pydantic import ValidationError
 
 from engine.errors import UserError
-from engine.runs import Candidate, SearchRecord, VersionRecord, model_card, runs_table, to_csv
+from engine.training.runs import (
+    Candidate,
+    SearchRecord,
+    VersionRecord,
+    model_card,
+    runs_table,
+    to_csv,
+)
 
 FP_A = "a" * 64
 FP_B = "b" * 64

@@ -10,10 +10,10 @@ import jsonschema
 import pytest
 import yaml
 
-from engine.definitions import kind_of
-from engine.loading import load
-from engine.schemas import generate, render
-from engine.yamlfile import YamlProblem, parse
+from engine.definitions.formats import kind_of
+from engine.definitions.loading import load
+from engine.definitions.schemas import generate, render
+from engine.definitions.yamlfile import YamlProblem, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "mlops").rglob("*.yaml"))

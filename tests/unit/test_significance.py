@@ -1,6 +1,6 @@
 """Paired bootstrap, row alignment and McNemar's test, checked against known values.
 
-The reference for every metric is scikit-learn (through ``engine.evaluate.compute``, the
+The reference for every metric is scikit-learn (through ``engine.training.evaluate.compute``, the
 code that stores the metrics): the bootstrap's point estimate must equal the stored
 difference exactly, and each resample must equal scikit-learn on the resampled rows.
 """
@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from engine.compare import Evaluation
-from engine.definitions import CLASSIFICATION_METRICS, REGRESSION_METRICS
-from engine.evaluate import compute
-from engine.significance import (
+from engine.definitions.formats import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from engine.review.evaluation import Evaluation
+from engine.review.significance import (
     NotPaired,
     Paired,
     _intervals,
@@ -25,6 +24,7 @@ from engine.significance import (
     mcnemar,
     paired_bootstrap,
 )
+from engine.training.evaluate import compute
 
 MULTICLASS = [m for m in CLASSIFICATION_METRICS if m not in ("precision", "recall", "f1")]
 
@@ -247,7 +247,7 @@ def test_seeded_and_chunk_independent(monkeypatch):
     once = paired_bootstrap(paired, ["roc_auc", "log_loss"], seed=3)
     assert once == paired_bootstrap(paired, ["roc_auc", "log_loss"], seed=3)
     assert once != paired_bootstrap(paired, ["roc_auc", "log_loss"], seed=4)
-    monkeypatch.setattr("engine.significance.CHUNK_ELEMENTS", 300 * 7)
+    monkeypatch.setattr("engine.review.significance.CHUNK_ELEMENTS", 300 * 7)
     assert once == paired_bootstrap(paired, ["roc_auc", "log_loss"], seed=3)
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from engine.definitions import FeatureSet, FeatureSpec, Model
+from engine.definitions.formats import FeatureSet, FeatureSpec, Model
 from engine.errors import DefinitionError
-from engine.train import Outcome, build_pipeline
+from engine.training.train import Outcome, build_pipeline
 
 INPUTS = ["age", "income", "score", "visits"]
 SCALE = {"class": "sklearn.preprocessing.StandardScaler"}

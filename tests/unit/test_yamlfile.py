@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from engine.yamlfile import MAX_BYTES, YamlProblem, parse
+from engine.definitions.yamlfile import MAX_BYTES, YamlProblem, parse
 
 
 def refuse(data: bytes) -> str:

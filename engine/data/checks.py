@@ -1,0 +1,342 @@
+"""Data checks: does a table look like its dataset definition says it must?
+
+:func:`check_table` is pure: a :class:`~engine.definitions.formats.Dataset` and a ``pyarrow.Table``
+in, a list of :class:`Finding` out. Each finding names the node of the definition it
+concerns (``("schema", "columns", "age", "max")``), so the caller can point at the line of
+the YAML that the data breaks (:func:`engine.data.tables.to_problems`). Every check is columnar
+``pyarrow.compute`` work (null counts, min/max, set membership), so a million rows take
+milliseconds per column and are never copied into pandas.
+
+One root cause gives one finding: a column whose type is wrong is not also checked for
+range or allowed values, and a missing column is reported once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from engine.definitions.formats import Checks, Column, Dataset
+
+MAX_SHOWN = 5
+_INT_TEXT = r"^\s*[+-]?[0-9]+\s*$"
+_FLOAT_TEXT = r"(?i)^\s*[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinity|nan)\s*$"
+_BOOL_TEXT = r"(?i)^\s*(true|false|0|1)\s*$"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One way the data disagrees with its definition, at a node of the definition file.
+
+    ``loc`` is a document path such as ``("schema", "columns", "age", "max")``.
+    """
+
+    loc: tuple[str | int, ...]
+    message: str
+
+
+def check_table(dataset: Dataset, table: pa.Table) -> list[Finding]:
+    """Check a table against the dataset's schema, checks, target and id column."""
+    columns, findings = _columns(table, dataset)
+    missing = {name: _missing_count(col) for name, col in columns.items()}
+    findings += _check_rows(dataset.checks, table.num_rows)
+    findings += _check_roles(dataset, columns, missing)
+    roles = {dataset.target, dataset.id_column}
+    for name, declared in dataset.schema_.columns.items():
+        if name not in columns:
+            if name not in roles:  # a missing target or id column is already reported
+                subject = f"column {name!r} is declared in the schema but"
+                findings.append(
+                    Finding(("schema", "columns", name), _absent(subject, name, [*columns]))
+                )
+            continue
+        findings += _check_column(name, declared, columns[name], missing[name])
+    findings += _check_null_fraction(dataset.checks, missing, table.num_rows)
+    return findings
+
+
+def _columns(table: pa.Table, dataset: Dataset) -> tuple[dict[str, Any], list[Finding]]:
+    import pyarrow as pa
+
+    columns: dict[str, Any] = {}
+    findings: list[Finding] = []
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if name in columns:
+            loc = ("schema", "columns", name) if name in dataset.schema_.columns else ()
+            findings.append(
+                Finding(
+                    loc,
+                    f"column {name!r} appears more than once in the data: "
+                    "rename or drop the copies",
+                )
+            )
+            continue
+        if pa.types.is_dictionary(col.type):  # pandas categoricals arrive dictionary-encoded
+            col = col.cast(col.type.value_type)
+        columns[name] = col
+    return columns, findings
+
+
+def _missing_count(col: Any) -> int:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    count = col.null_count
+    if pa.types.is_floating(col.type):  # NaN is how pandas and numpy spell "missing"
+        count += _count(pc.is_nan(col))
+    return int(count)
+
+
+def _check_rows(checks: Checks, rows: int) -> list[Finding]:
+    out = []
+    if checks.min_rows is not None and rows < checks.min_rows:
+        out.append(
+            Finding(
+                ("checks", "min_rows"),
+                f"the data has {_n(rows, 'row')}, fewer than min_rows ({checks.min_rows})",
+            )
+        )
+    if checks.max_rows is not None and rows > checks.max_rows:
+        out.append(
+            Finding(
+                ("checks", "max_rows"),
+                f"the data has {_n(rows, 'row')}, more than max_rows ({checks.max_rows})",
+            )
+        )
+    return out
+
+
+def _check_roles(
+    dataset: Dataset, columns: dict[str, Any], missing: dict[str, int]
+) -> list[Finding]:
+    import pyarrow.compute as pc
+
+    out = []
+    declared = dataset.schema_.columns
+    roles = [("target column", dataset.target, ("target",))]
+    if dataset.id_column is not None:
+        roles.append(("id column", dataset.id_column, ("id_column",)))
+    for role, name, loc in roles:
+        if name not in columns:
+            out.append(Finding(loc, _absent(f"{role} {name!r}", name, list(columns))))
+            continue
+        # A declared column's nulls are the schema's business (nullable); don't say it twice.
+        if missing[name] and name not in declared:
+            out.append(
+                Finding(
+                    loc,
+                    f"{role} {name!r} has {_n(missing[name], 'missing value')}: "
+                    f"every row needs one",
+                )
+            )
+    if dataset.id_column is not None and dataset.id_column in columns:
+        ids = columns[dataset.id_column].drop_null()
+        if pc.count_distinct(ids).as_py() < len(ids):
+            counts = pc.value_counts(ids)
+            dupes = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+            message = (
+                f"id column {dataset.id_column!r} has {_n(len(dupes), 'id')} on more than one "
+                f"row: {_examples(dupes.to_pylist())}; ids must be unique"
+            )
+            out.append(Finding(("id_column",), message))
+    return out
+
+
+def _check_column(name: str, declared: Column, col: Any, missing: int) -> list[Finding]:
+    loc = ("schema", "columns", name)
+    wrong_type = _type_problem(name, declared.type, col)
+    if wrong_type:
+        return [Finding((*loc, "type"), wrong_type)]
+    out = []
+    if missing and not declared.nullable:
+        out.append(
+            Finding(
+                (*loc, "nullable"),
+                f"column {name!r} has {_n(missing, 'missing value')} "
+                "but is not nullable: fill them or declare nullable: true",
+            )
+        )
+    out += _check_range(name, declared, col)
+    if declared.values is not None:
+        out += _check_values(name, declared.values, col)
+    return out
+
+
+def _type_problem(name: str, declared: str, col: Any) -> str | None:
+    """Why ``col`` can't hold the ``declared`` type, or None when it can."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = col.type
+    text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    if pa.types.is_null(kind) or (declared == "string" and text):
+        return None
+    if declared == "float" and (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
+        return None
+    if declared == "int" and pa.types.is_integer(kind):
+        return None
+    if declared == "bool" and pa.types.is_boolean(kind):
+        return None
+    bad, what = None, ""
+    if text and declared in ("int", "float", "bool"):
+        pattern = {"int": _INT_TEXT, "float": _FLOAT_TEXT, "bool": _BOOL_TEXT}[declared]
+        bad, what = pc.invert(pc.match_substring_regex(col, pattern)), "text"
+    elif declared == "int" and pa.types.is_floating(kind):
+        # Integral floats are an int column that met a missing value along the way.
+        bad = pc.and_(pc.invert(pc.is_nan(col)), pc.not_equal(col, pc.floor(col)))
+        what = "fractional numbers"
+    elif declared == "bool" and pa.types.is_integer(kind):
+        bad = pc.and_(_present(col), pc.invert(pc.is_in(col, value_set=pa.array([0, 1], kind))))
+        what = "numbers other than 0 and 1"
+    if bad is None:
+        return f"column {name!r} is declared {declared} but holds {kind} values"
+    count = _count(bad)
+    if not count:
+        return None
+    shown = pc.unique(col.filter(bad)).to_pylist()
+    return (
+        f"column {name!r} is declared {declared} but has {_n(count, 'row')} with {what}: "
+        f"{_examples(shown)}"
+    )
+
+
+def _check_range(name: str, declared: Column, col: Any) -> list[Finding]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+        return []
+    out = []
+    loc = ("schema", "columns", name)
+    for bound, limit, compare, side, worst in (
+        ("min", declared.min, pc.less, "below", "lowest"),
+        ("max", declared.max, pc.greater, "above", "highest"),
+    ):
+        if limit is None:
+            continue
+        outside = compare(col, limit)
+        count = _count(outside)
+        if count:
+            extreme = pc.min_max(col.filter(outside))["min" if bound == "min" else "max"]
+            out.append(
+                Finding(
+                    (*loc, bound),
+                    f"column {name!r} has {_n(count, 'row')} {side} "
+                    f"{bound} {_fmt(limit)} ({worst}: {_fmt(extreme.as_py())})",
+                )
+            )
+    return out
+
+
+def _check_values(name: str, allowed: list[Any], col: Any) -> list[Finding]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    value_set = pa.array(_castable(allowed, col.type), col.type)
+    unexpected = pc.and_(_present(col), pc.invert(pc.is_in(col, value_set=value_set)))
+    count = _count(unexpected)
+    if not count:
+        return []
+    shown = pc.unique(col.filter(unexpected)).to_pylist()
+    listed = ", ".join(_fmt(v) for v in allowed)
+    return [
+        Finding(
+            ("schema", "columns", name, "values"),
+            f"column {name!r} has {_n(count, 'row')} with values not in [{listed}]: "
+            f"{_examples(shown)}",
+        )
+    ]
+
+
+def _castable(values: list[Any], kind: Any) -> list[Any]:
+    """The allowed values that the column's type can hold; the others can never match."""
+    import pyarrow as pa
+
+    out = []
+    for value in values:
+        try:
+            out.append(pa.scalar(value).cast(kind).as_py())
+        except (pa.ArrowException, TypeError, ValueError):
+            continue
+    return out
+
+
+def _check_null_fraction(checks: Checks, missing: dict[str, int], rows: int) -> list[Finding]:
+    limit = checks.max_null_fraction
+    if limit is None or not rows:
+        return []
+    over = sorted(
+        (name for name, count in missing.items() if count / rows > limit),
+        key=lambda name: -missing[name],  # stable: ties keep the table's column order
+    )
+    if not over:
+        return []
+    worst = over[0]
+    message = (
+        f"column {worst!r} is {_pct(missing[worst] / rows)} missing "
+        f"({missing[worst]:,} of {rows:,} rows), above max_null_fraction {_fmt(limit)}"
+    )
+    if len(over) > 1:
+        others = ", ".join(repr(n) for n in over[1 : 1 + MAX_SHOWN])
+        more = f" and {len(over) - 1 - MAX_SHOWN} more" if len(over) - 1 > MAX_SHOWN else ""
+        message += f"; so are {others}{more}"
+    return [Finding(("checks", "max_null_fraction"), message)]
+
+
+# --- wording ----------------------------------------------------------------------------
+
+
+def _present(col: Any) -> Any:
+    """A mask of the values that are there: neither null nor NaN."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    valid = pc.is_valid(col)
+    if pa.types.is_floating(col.type):
+        valid = pc.and_(valid, pc.invert(pc.is_nan(col)))
+    return valid
+
+
+def _count(mask: Any) -> int:
+    import pyarrow.compute as pc
+
+    return int(pc.sum(mask).as_py() or 0)
+
+
+def _absent(subject: str, name: str, names: list[str]) -> str:
+    hint = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if hint:
+        return f"{subject} is missing from the data; did you mean {hint[0]!r}?"
+    listed = ", ".join(repr(n) for n in names[:8]) + (", ..." if len(names) > 8 else "")
+    return f"{subject} is missing from the data (its columns: {listed or 'none'})"
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _pct(fraction: float) -> str:
+    return f"{100 * fraction:.3g}%"
+
+
+def _examples(values: list[Any]) -> str:
+    shown = ", ".join(_fmt(v) for v in values[:MAX_SHOWN])
+    return shown + (f" and {len(values) - MAX_SHOWN:,} more" if len(values) > MAX_SHOWN else "")
+
+
+def _fmt(value: Any) -> str:
+    """A value as a message shows it: YAML-like booleans, short numbers, quoted text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    return str(value)
+
+
+__all__ = ["MAX_SHOWN", "Finding", "check_table"]

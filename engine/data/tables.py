@@ -1,0 +1,227 @@
+"""Datasets: load them as Arrow tables, check them against their definition, summarize them.
+
+A dataset definition (``mlops/datasets/<name>.yaml``) says where its rows come from: a
+loader scikit-learn ships, or a CSV / Parquet file tracked by DVC (``data/x.csv`` in the
+working tree, its pointer ``data/x.csv.dvc`` committed in git). This module is the
+engine's one door to those rows:
+
+- :func:`load_table` reads them as a ``pyarrow.Table``: from the working tree, or at a git
+  revision through DVC, so the content pinned by that revision's pointer is what you get.
+- :func:`check_table` compares a table with the declared schema and checks. It is pure and
+  columnar (``pyarrow.compute``, no pandas) and returns :class:`Finding` values that name
+  the node of the definition they concern; :func:`check_dataset` loads, checks and turns
+  everything into located :class:`~engine.errors.Problem` values.
+- :func:`content_hash` names the data's content for fingerprints, read from the DVC
+  pointer without downloading anything.
+- :func:`engine.data.profile.summarize` gives the per-column figures reports show.
+
+pyarrow, DVC and scikit-learn are imported inside the functions that use them, so importing
+this module stays cheap. The column checks themselves live in :mod:`engine.data.checks`.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from engine.data.checks import Finding, check_table
+from engine.definitions.formats import SKLEARN_LOADERS, Dataset
+from engine.definitions.yamlfile import Located
+from engine.errors import DataError, Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from engine.definitions.loading import Entry
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+def definition_path(dataset: Dataset) -> str:
+    """The conventional file of a dataset definition, for messages."""
+    return f"mlops/datasets/{dataset.name}.yaml"
+
+
+def load_table(
+    dataset: Dataset, root: Path | str, rev: str | None = None, *, definition: str | None = None
+) -> pa.Table:
+    """Load a dataset's rows, from the working tree (``rev=None``) or at a git revision.
+
+    Raises :class:`DataError` naming the definition file, the data path and what to do.
+    """
+    try:
+        return _load(dataset, Path(root), rev)
+    except DataError as exc:
+        raise DataError(f"{definition or definition_path(dataset)}: {exc}") from None
+
+
+def _load(dataset: Dataset, root: Path, rev: str | None) -> pa.Table:
+    source = dataset.source
+    if source.sklearn is not None:
+        return _load_sklearn(source.sklearn, dataset.target)
+    if source.path is None:  # pragma: no cover - the model validator forbids it
+        raise DataError("the source names neither a loader nor a path")
+    if rev is None:
+        return _load_worktree(dataset, root, source.path)
+    return _load_revision(dataset, root, source.path, rev)
+
+
+def _load_sklearn(loader: str, target: str) -> pa.Table:
+    import pyarrow as pa
+    from sklearn import datasets
+
+    if loader not in SKLEARN_LOADERS:  # the definition checks it; never getattr blindly
+        raise DataError(f"{loader!r} is not one of {', '.join(SKLEARN_LOADERS)}")
+    frame = getattr(datasets, loader)(as_frame=True).frame
+    if target != "target":
+        if target in frame.columns:
+            raise DataError(
+                f"target {target!r} is a feature column of {loader}: set target: target"
+            )
+        frame = frame.rename(columns={"target": target})
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _load_worktree(dataset: Dataset, root: Path, path: str) -> pa.Table:
+    base = root.resolve()
+    real = (base / path).resolve()
+    # The definition refuses '..' and absolute paths; a symlink can still point anywhere.
+    if not real.is_relative_to(base):
+        raise DataError(
+            f"{path} leads outside the repository through a symlink: data must live inside "
+            f"it; replace the link with the file and run `dvc add {path}`"
+        )
+    pointer = base / f"{path}.dvc"
+    if not real.is_file():
+        if pointer.is_file():
+            raise DataError(
+                f"{path} is not in the working tree but its DVC pointer {path}.dvc is: "
+                f"run `dvc pull {path}`"
+            )
+        raise DataError(
+            f"{path} does not exist: add the file, run `dvc add {path}` and commit {path}.dvc"
+        )
+    if not pointer.is_file():
+        raise DataError(
+            f"{path} is not tracked by DVC ({path}.dvc is missing): run `dvc add {path}` and "
+            f"commit {path}.dvc"
+        )
+    return read_data(real, dataset, name=path)
+
+
+def _load_revision(dataset: Dataset, root: Path, path: str, rev: str) -> pa.Table:
+    from dvc.exceptions import DvcException
+    from dvc.fs import DVCFileSystem
+
+    try:
+        with closing(DVCFileSystem(repo=str(root), rev=rev)) as fs:
+            return _read_pinned(fs, dataset, path, rev)
+    except DvcException as exc:
+        raise DataError(f"cannot read {path} at revision {rev}: {exc}") from None
+
+
+def _read_pinned(fs: Any, dataset: Dataset, path: str, rev: str) -> pa.Table:
+    try:
+        fs.info(f"{path}.dvc")  # not exists(): it takes an unknown revision for a missing file
+    except FileNotFoundError:
+        raise DataError(
+            f"{path}.dvc does not exist at revision {rev}: track the data with "
+            f"`dvc add {path}` and commit {path}.dvc"
+        ) from None
+    try:
+        with fs.open(path, mode="rb") as fobj:
+            # DVC hands back its cache file when it has one: read that by path, so Arrow
+            # parses with native, multi-threaded I/O instead of through a Python file.
+            local = getattr(fobj, "name", None)
+            source = Path(local) if isinstance(local, str) and Path(local).is_file() else fobj
+            return read_data(source, dataset, name=f"{path} at revision {rev}")
+    except FileNotFoundError:
+        raise DataError(
+            f"the content of {path} pinned at revision {rev} is neither in the DVC cache nor "
+            "in the DVC remote: run `dvc push` in the clone where it was added"
+        ) from None
+
+
+def read_data(source: Path | BinaryIO, dataset: Dataset, *, name: str = "") -> pa.Table:
+    """Read a CSV or Parquet file (its format from the dataset's path) as the dataset declares."""
+    path = dataset.source.path or ""
+    if PurePosixPath(path).suffix.lower() == ".parquet":
+        return read_parquet(source, dataset, name=name or path)
+    return read_csv(source, dataset, name=name or path)
+
+
+def read_csv(source: Path | BinaryIO, dataset: Dataset, *, name: str = "") -> pa.Table:
+    """Read a CSV file, multi-threaded; columns declared ``string`` are never type-inferred."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    # Inference would turn a string column of digits (zip codes, ids) into ints.
+    strings = {c: pa.string() for c, col in dataset.schema_.columns.items() if col.type == "string"}
+    convert = csv.ConvertOptions(column_types=strings, strings_can_be_null=True)
+    read = csv.ReadOptions(use_threads=True)
+    try:
+        return csv.read_csv(_arrow_source(source), read_options=read, convert_options=convert)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(_unreadable(name or str(source), "CSV", exc, dataset)) from None
+
+
+def read_parquet(source: Path | BinaryIO, dataset: Dataset, *, name: str = "") -> pa.Table:
+    """Read a Parquet file; ``dataset`` only shapes the error message."""
+    import pyarrow as pa
+    from pyarrow import parquet
+
+    try:
+        return parquet.read_table(_arrow_source(source), memory_map=isinstance(source, Path))
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(_unreadable(name or str(source), "Parquet", exc, dataset)) from None
+
+
+def _arrow_source(source: Path | BinaryIO) -> Any:
+    return str(source) if isinstance(source, Path) else source
+
+
+def _unreadable(name: str, kind: str, exc: Exception, dataset: Dataset) -> str:
+    reason = str(exc) if len(str(exc)) <= 200 else str(exc)[:197] + "..."  # it may quote a row
+    path = dataset.source.path or name
+    return f"{name} can't be read as {kind} ({reason}): fix the file, then run `dvc add {path}`"
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """The table as a pandas DataFrame, for training."""
+    return table.to_pandas()
+
+
+# --- checks -----------------------------------------------------------------------------
+
+
+def check_dataset(entry: Entry[Dataset], root: Path | str, rev: str | None = None) -> list[Problem]:
+    """Load a dataset and check it; every load failure or finding becomes a located problem."""
+    dataset = entry.spec
+    try:
+        table = _load(dataset, Path(root), rev)
+    except DataError as exc:
+        where = ("source", "path") if dataset.source.path is not None else ("source", "sklearn")
+        return [entry.doc.problem(where, str(exc), rule="data")]
+    return to_problems(entry.doc, check_table(dataset, table))
+
+
+def to_problems(doc: Located, findings: list[Finding]) -> list[Problem]:
+    """Locate findings in the definition they concern."""
+    return [doc.problem(f.loc, f.message, rule="data") for f in findings]
+
+
+__all__ = [
+    "Finding",
+    "check_dataset",
+    "check_table",
+    "definition_path",
+    "load_table",
+    "read_csv",
+    "read_data",
+    "read_parquet",
+    "to_frame",
+    "to_problems",
+]

@@ -1,0 +1,62 @@
+"""Locate the catalog's findings about estimators and feature steps in their YAML files.
+
+The catalog (:mod:`engine.definitions.catalog`) knows which classes are allowed and what their
+parameters accept; this module walks the definitions and turns each of its issues into a
+:class:`~engine.errors.Problem` at the offending node.
+"""
+
+from __future__ import annotations
+
+from engine.definitions.catalog import Catalog, Issue
+from engine.definitions.formats import FeatureSpec
+from engine.definitions.loading import Definitions, Entry
+from engine.definitions.yamlfile import Path
+from engine.errors import Problem
+
+
+def check_estimators(defs: Definitions, catalog: Catalog) -> list[Problem]:
+    """Problems with every model's estimator, search space and feature steps."""
+    extra = tuple(defs.settings.allow_estimators)
+    out: list[Problem] = []
+    for entry in defs.models.values():
+        model = entry.spec
+        est = model.estimator
+        issues = catalog.check_estimator(est.class_, est.params, model.task, extra)
+        out += _locate(entry, ("estimator",), issues, has_params=bool(est.params))
+        if model.search is not None and not any(i.key == ("class",) for i in issues):
+            for name, values in model.search.space.items():
+                for i, value in enumerate(values):
+                    for issue in catalog.check_params(est.class_, {name: value}, extra):
+                        out.append(_problem(entry, ("search", "space", name, i), issue))
+        if isinstance(model.features, FeatureSpec):
+            out += _steps(entry, ("features",), model.features, catalog)
+    for feature_set in defs.features.values():
+        out += _steps(feature_set, (), feature_set.spec, catalog)
+    return out
+
+
+def _steps(entry: Entry[object], at: Path, spec: FeatureSpec, catalog: Catalog) -> list[Problem]:
+    out: list[Problem] = []
+    for t, transform in enumerate(spec.transforms):
+        for s, step in enumerate(transform.steps):
+            where = (*at, "transforms", t, "steps", s)
+            issues = catalog.check_transformer(step.class_, step.params)
+            out += _locate(entry, where, issues, has_params=bool(step.params))
+    return out
+
+
+def _locate(
+    entry: Entry[object], at: Path, issues: list[Issue], *, has_params: bool
+) -> list[Problem]:
+    out = []
+    for issue in issues:
+        key: Path = issue.key
+        if key == ("params",) and not has_params:
+            key = ()
+        out.append(_problem(entry, (*at, *key), issue))
+    return out
+
+
+def _problem(entry: Entry[object], loc: Path, issue: Issue) -> Problem:
+    line, col = entry.doc.where(loc)
+    return Problem(entry.path, line, col, issue.message, severity=issue.severity, rule="estimator")

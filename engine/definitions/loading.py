@@ -1,0 +1,214 @@
+"""Turn the bytes of ``mlops/`` files into typed definitions and located problems.
+
+Pure: the caller reads the files (from the working tree or from a git revision) and
+hands over ``{path: bytes}``; this module parses, validates against the pydantic models
+and maps every error back to the line and column of the YAML node it concerns. Problems
+are collected, never raised, so that one run reports every mistake at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from engine.definitions.formats import KINDS, Dataset, FeatureSet, Model, Project, kind_of
+from engine.definitions.yamlfile import Located, YamlProblem, parse
+from engine.errors import Problem
+
+T = TypeVar("T", covariant=True)
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One valid definition: the file it came from, its located YAML, its typed value."""
+
+    path: str
+    doc: Located
+    spec: T
+
+
+@dataclass
+class Definitions:
+    """Every definition of a repository at one point in time, plus what was wrong."""
+
+    project: Entry[Project] | None = None
+    datasets: dict[str, Entry[Dataset]] = field(default_factory=dict)
+    features: dict[str, Entry[FeatureSet]] = field(default_factory=dict)
+    models: dict[str, Entry[Model]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    invalid: set[str] = field(default_factory=set)
+    """Names of definitions whose file exists but failed to load (no cascade errors)."""
+
+    @property
+    def settings(self) -> Project:
+        """The project file, or the embedded defaults when there is none."""
+        return self.project.spec if self.project else Project()
+
+
+def load(files: Mapping[str, bytes]) -> Definitions:
+    """Load every definition among ``files`` (repository path to content)."""
+    defs = Definitions()
+    for path in sorted(files):
+        kind = kind_of(path)
+        if kind is None:
+            continue
+        try:
+            doc = parse(files[path], path)
+        except YamlProblem as exc:
+            defs.problems.append(exc.problem)
+            defs.invalid.add(PurePosixPath(path).stem)
+            continue
+        spec, problems = _validate(kind, doc)
+        defs.problems.extend(problems)
+        if spec is None:
+            defs.invalid.add(_declared_name(doc) or PurePosixPath(path).stem)
+            continue
+        _register(defs, kind, Entry(path, doc, spec))
+    return defs
+
+
+def _register(defs: Definitions, kind: str, entry: Entry[Any]) -> None:
+    if kind == "project":
+        defs.project = entry
+        return
+    tables: dict[str, dict[str, Any]] = {
+        "dataset": defs.datasets,
+        "feature-set": defs.features,
+        "model": defs.models,
+    }
+    table = tables[kind]
+    name = entry.spec.name
+    stem = PurePosixPath(entry.path).stem
+    if stem != name:
+        defs.problems.append(
+            entry.doc.problem(
+                ("name",),
+                f"name {name!r} does not match the file name: rename the file to "
+                f"{name}.yaml or set name: {stem}",
+                rule="file-name",
+            )
+        )
+    if name in table:
+        defs.problems.append(
+            entry.doc.problem(
+                ("name",),
+                f"{kind} {name!r} is already defined in {table[name].path}: names must be unique",
+                rule="duplicate-name",
+            )
+        )
+        return
+    table[name] = entry
+
+
+def _declared_name(doc: Located) -> str | None:
+    value = doc.value.get("name") if isinstance(doc.value, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _validate(kind: str, doc: Located) -> tuple[Any, list[Problem]]:
+    model = KINDS[kind]
+    if not isinstance(doc.value, dict):
+        return None, [
+            doc.problem(
+                (),
+                f"a {kind} definition is a mapping of keys to values, "
+                f"not a {type(doc.value).__name__}",
+                rule="schema",
+            )
+        ]
+    try:
+        return model.model_validate(doc.value), []
+    except ValidationError as exc:
+        return None, _problems(model, doc, exc.errors(include_url=False))
+
+
+def _problems(model: type[BaseModel], doc: Located, errors: Iterable[Any]) -> list[Problem]:
+    seen: dict[tuple[Any, ...], Problem] = {}
+    for err in errors:
+        loc = _document_path(doc.value, tuple(err["loc"]), keep_last=err["type"] == "missing")
+        message = _message(model, loc, err)
+        if loc in seen:  # one per node: union members report the same place twice
+            continue
+        seen[loc] = doc.problem(
+            loc, message, key=err["type"] in ("extra_forbidden", "missing"), rule="schema"
+        )
+    return list(seen.values())
+
+
+def _document_path(value: Any, loc: tuple[Any, ...], *, keep_last: bool) -> tuple[Any, ...]:
+    """Drop pydantic's union tags from ``loc`` so it names nodes of the document."""
+    out: list[Any] = []
+    for i, part in enumerate(loc):
+        in_dict = isinstance(value, dict) and part in value
+        in_list = isinstance(value, list) and isinstance(part, int) and part < len(value)
+        if in_dict or in_list:
+            value = value[part]
+        elif keep_last and i == len(loc) - 1:
+            pass
+        else:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _message(model: type[BaseModel], loc: tuple[Any, ...], err: Mapping[str, Any]) -> str:
+    where = ".".join(str(p) for p in loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        allowed = allowed_keys(model, loc[:-1])
+        hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        suffix = (
+            f"; did you mean {hint[0]!r}?"
+            if hint
+            else (f"; allowed keys: {', '.join(sorted(allowed))}" if allowed else "")
+        )
+        return f"unknown key {where!r}{suffix}"
+    if kind == "missing":
+        return f"missing required key {where!r}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        msg = "expected a mapping of keys to values"
+    else:
+        msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg
+
+
+def allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys a mapping at document path ``loc`` of a ``model`` file may have."""
+    candidates: list[Any] = [model]
+    for part in loc:
+        nxt: list[Any] = []
+        for tp in candidates:
+            for inner in _unwrap(tp):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    for name, info in inner.model_fields.items():
+                        if part in (name, info.alias):
+                            nxt.append(info.annotation)
+                elif typing.get_origin(inner) in (dict, list):
+                    nxt.append(typing.get_args(inner)[-1])
+        candidates = nxt
+    keys: list[str] = []
+    for tp in candidates:
+        for inner in _unwrap(tp):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                keys += [info.alias or name for name, info in inner.model_fields.items()]
+    return keys
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [x for arg in typing.get_args(tp) for x in _unwrap(arg)]
+    return [tp]
+
+
+__all__ = ["Definitions", "Entry", "FeatureSet", "allowed_keys", "load"]

@@ -1,0 +1,450 @@
+"""Promote, roll back and inspect what each environment runs: the orchestration.
+
+The CLI (``mlops promote``...) and the comment commands (``/promote``...) both call these
+functions, so a team without GitHub gets the same rules. Facts are gathered here from
+git, the store and a forge; the decision is the pure :mod:`engine.environments.policy`; the git work
+is :mod:`engine.environments.promote`. Policy is always read from the default branch's
+``mlops/project.yaml`` — never from the change being promoted, which could rewrite it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import UserError
+
+if TYPE_CHECKING:
+    from engine.definitions.formats import Environment, Project
+    from engine.definitions.loading import Definitions
+    from engine.environments.pins import Pin
+    from engine.environments.policy import Decision, PromotionFacts
+    from engine.environments.promote import PromotionResult
+    from engine.forge import Forge
+    from engine.store import Store
+
+    Live = Mapping[str, Mapping[str, Pin]]
+    """``{environment: {model: pin}}``, as :func:`live_versions` reads it."""
+
+REPRODUCE_TOLERANCE = 1e-6
+DEPLOY_WORKFLOW = "deploy.yml"
+
+
+@dataclass(frozen=True)
+class Request:
+    """Who asks to put which model where, from which commit."""
+
+    model: str
+    environment: str
+    actor: str
+    source: str = "HEAD"
+    version: str | None = None
+    pr: int | None = None
+    pr_author: str | None = None
+    head_sha_at_comment: str | None = None
+    current_head_sha: str | None = None
+    reviews: Sequence[tuple[str, str, str | None]] | None = ()
+    """(login, state, commit) of the PR's reviews, oldest first; None if unreadable."""
+
+
+@dataclass
+class Promotion:
+    """The decision and, when allowed, what the git side did."""
+
+    decision: Decision
+    fingerprint: str | None = None
+    result: PromotionResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def message(self) -> str:
+        """What happened, for a terminal or a reply comment."""
+        if self.result is None or not self.decision.allowed:
+            return self.decision.message()
+        r = self.result
+        if r.noop:
+            return f"`{r.model}` `{r.version}` is already live in `{r.environment}`; nothing to do."
+        before = f" (was `{r.previous.version}`)" if r.previous else ""
+        pushed = "pushed" if r.pushed else "committed locally"
+        if r.pin.action == "rollback":
+            did = f"Rolled back `{r.model}` in `{r.environment}` to `{r.version}`"
+        else:
+            did = f"Promoted `{r.model}` `{r.version}` to `{r.environment}`"
+        lines = [
+            f"{did}{before}: {pushed} as `{(r.commit or '')[:12]}` on `{r.branch}`.",
+            *self.notes,
+        ]
+        return "\n".join(lines)
+
+
+# --- trusted facts ----------------------------------------------------------------------
+
+
+def trusted_definitions(root: Path) -> Definitions:
+    """The definitions on the default branch (origin's copy first), else the working tree."""
+    from engine import gitrepo
+    from engine.training import planning
+
+    defs, _ = planning.read_definitions(root)
+    trusted = gitrepo.on_branch(
+        defs.settings.default_branch,
+        lambda ref: planning.read_definitions(root, gitrepo.resolve(root, ref))[0],
+    )
+    return defs if trusted is None else trusted
+
+
+def trusted_project(root: Path) -> Project:
+    """The project file of the default branch: the policy nobody's change can rewrite."""
+    return trusted_definitions(root).settings
+
+
+def environment(project: Project, name: str) -> Environment:
+    """The named environment, or a UserError that lists the others."""
+    if name in project.environments:
+        return project.environments[name]
+    hint = difflib.get_close_matches(name, list(project.environments), n=1)
+    raise UserError(
+        f"unknown environment {name!r}"
+        + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        + f"; mlops/project.yaml defines "
+        f"{', '.join(project.environments) or 'none'}"
+    )
+
+
+def open_store(root: Path, project: Project) -> Store:
+    """The store ``project`` names (pass the trusted project: it decides where versions live)."""
+    from engine.store import Store
+
+    return Store.open(project.store.url, root)
+
+
+def live_versions(root: Path, project: Project) -> dict[str, dict[str, Pin]]:
+    """``{environment: {model: pin}}`` across every environment branch, fetched first.
+
+    With a remote, its branches are the truth (a local copy may be stale), so they are
+    fetched and read before any local branch of the same name.
+    """
+    from engine import gitrepo
+    from engine.environments.promote import status
+
+    branches = {name: env.branch for name, env in project.environments.items()}
+    if "origin" in gitrepo.remotes(root):
+        gitrepo.fetch_branches(root, "origin", list(branches.values()))
+    return status(root, branches)
+
+
+def local_actor(root: Path) -> str:
+    """A login-like name for the local git user (``ada`` for ada@example.com)."""
+    from engine import gitrepo
+
+    for key in ("github.user", "user.email", "user.name"):
+        done = gitrepo.run_git(root, "config", key, check=False)
+        value = done.stdout.strip().split("@", 1)[0]
+        name = re.sub(r"[^A-Za-z0-9-]+", "-", value).strip("-")
+        if name:
+            return name
+    return "local"
+
+
+# --- promote and roll back --------------------------------------------------------------
+
+
+def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -> Promotion:
+    """Check the policy and, when it allows, pin the model's version in the environment."""
+    from engine import gitrepo
+    from engine.environments.policy import Decision, check_promotion
+    from engine.environments.promote import promote
+    from engine.training.runs import utc_now
+
+    trusted = trusted_definitions(root)
+    project = trusted.settings
+    env = environment(project, request.environment)
+    source = gitrepo.resolve(root, request.source)
+    fingerprint = _fingerprint_at(root, source, request.model)
+    if request.version and not fingerprint.startswith(request.version):
+        return Promotion(Decision(False, [_not_that_version(request, source, fingerprint)]))
+    store = open_store(root, project)
+    live = live_versions(root, project)
+    facts = _promotion_facts(root, request, project, source, fingerprint, live)
+
+    def check(facts: PromotionFacts) -> Decision:
+        return check_promotion(facts, request.environment, env, project.environments)
+
+    # Every other rule first: a refused request trains nothing.
+    decision = check(facts)
+    if not decision.allowed or decision.noop:
+        return Promotion(decision, fingerprint)
+    notes = ensure_stored(root, store, request.model, fingerprint, source, project, live)
+    metrics = dict(store.get_record(request.model, fingerprint).metrics)
+    current = live.get(request.environment, {}).get(request.model)
+    gates = _gates_pass(root, trusted, source, request.model, metrics, current, request.environment)
+    decision = check(dataclasses.replace(facts, gates_passed=gates))
+    if not decision.allowed:
+        return Promotion(decision, fingerprint, notes=notes)
+    result = promote(
+        root,
+        model=request.model,
+        fingerprint=fingerprint,
+        environment=request.environment,
+        branch=env.branch,
+        default_branch=project.default_branch,
+        source_commit=source,
+        actor=request.actor,
+        pr=request.pr,
+        metrics=metrics,
+        now=utc_now(),
+        push="origin" in gitrepo.remotes(root),
+    )
+    if result.pushed and forge is not None:
+        notes.append(_dispatch(forge, env.branch, request.environment))
+    return Promotion(decision, fingerprint, result, notes)
+
+
+def _not_that_version(request: Request, source: str, fingerprint: str) -> str:
+    return (
+        f"`{request.model}` at `{source[:7]}` is version `{fingerprint[:12]}`, not "
+        f"`{request.version}`; promote the version the pull request has now"
+    )
+
+
+def _promotion_facts(
+    root: Path, request: Request, project: Project, source: str, fingerprint: str, live: Live
+) -> PromotionFacts:
+    from engine.environments.policy import PromotionFacts
+
+    return PromotionFacts(
+        model=request.model,
+        version=fingerprint,
+        head_sha_at_comment=request.head_sha_at_comment or source,
+        current_head_sha=request.current_head_sha or source,
+        live={
+            name: (pins[request.model].fingerprint if request.model in pins else None)
+            for name, pins in live.items()
+        },
+        approvals=request.reviews,
+        pr_author=request.pr_author or request.actor,
+        version_on_default_branch=_on_default_branch(root, source, project.default_branch),
+        gates_passed=True,  # judged later, once the version's metrics are known
+    )
+
+
+def rollback_model(
+    root: Path,
+    *,
+    model: str,
+    env_name: str,
+    actor: str,
+    to: str | None = None,
+    pr: int | None = None,
+    forge: Forge | None = None,
+) -> Promotion:
+    """Pin the previous version (or ``to``) again, as a new commit on the branch."""
+    from engine import gitrepo
+    from engine.environments.policy import Decision
+    from engine.environments.promote import rollback
+    from engine.training.runs import utc_now
+
+    project = trusted_project(root)
+    env = environment(project, env_name)
+    store = open_store(root, project)
+    result = rollback(
+        root,
+        model=model,
+        environment=env_name,
+        branch=env.branch,
+        to_fingerprint=to,
+        actor=actor,
+        pr=pr,
+        now=utc_now(),
+        push="origin" in gitrepo.remotes(root),
+        fingerprint_exists=lambda fp: store.has(model, fp),
+    )
+    notes = [_dispatch(forge, env.branch, env_name)] if result.pushed and forge else []
+    return Promotion(Decision(True), result.pin.fingerprint, result, notes)
+
+
+def _dispatch(forge: Forge, branch: str, env_name: str) -> str:
+    """Start the deploy workflow (a push with GITHUB_TOKEN starts none); say how it went."""
+    from engine.forge import ForgeError
+
+    try:
+        forge.dispatch_workflow(DEPLOY_WORKFLOW, branch, {"environment": env_name})
+    except ForgeError as exc:
+        return (
+            f"⚠️ The pin is pushed, but `{DEPLOY_WORKFLOW}` could not be started ({exc}); "
+            f"run it by hand on `{branch}`."
+        )
+    return f"Dispatched `{DEPLOY_WORKFLOW}` on `{branch}` to deploy it."
+
+
+def ensure_stored(
+    root: Path,
+    store: Store,
+    model: str,
+    fingerprint: str,
+    source: str,
+    project: Project,
+    live: Live,
+) -> list[str]:
+    """Retrain a version missing from the store; its metrics must match those ``live`` pins."""
+    from engine.training import jobs
+
+    if store.has(model, fingerprint):
+        return []
+    recorded = [
+        pins[model].metrics
+        for pins in live.values()
+        if model in pins and pins[model].fingerprint == fingerprint
+    ]
+    outcome = jobs.train(root, [model], rev=source, settings=project).outcomes[0]
+    if outcome.status == "failed":
+        raise UserError(
+            f"{model}@{fingerprint[:12]} is not in the store and retraining it "
+            f"failed: {outcome.reason}"
+        )
+    for metrics in recorded:
+        name = unreproduced(metrics, outcome.metrics)
+        if name is not None:
+            raise UserError(
+                f"{model}@{fingerprint[:12]} was retrained but {name} came out "
+                f"{outcome.metrics.get(name)} instead of the recorded {metrics[name]}: "
+                "refusing to pin a version that does not reproduce"
+            )
+    return [
+        f"`{fingerprint[:12]}` was missing from the store; it was retrained and its "
+        "metrics reproduced."
+    ]
+
+
+def unreproduced(
+    recorded: Mapping[str, float | None], again: Mapping[str, float | None]
+) -> str | None:
+    """The first recorded metric that ``again`` misses or changes beyond the tolerance."""
+    for name, value in recorded.items():
+        new = again.get(name)
+        # Written so that a NaN on either side fails: it proves nothing.
+        if value is not None and (new is None or not abs(new - value) <= REPRODUCE_TOLERANCE):
+            return name
+    return None
+
+
+def _fingerprint_at(root: Path, sha: str, model: str) -> str:
+    from engine.training.plan import plan
+    from engine.training.planning import snapshot
+
+    planned = next((m for m in plan(None, snapshot(root, sha)).models if m.name == model), None)
+    if planned is None:
+        raise UserError(
+            f"model {model!r} is not defined at {sha[:7]}: add mlops/models/{model}.yaml "
+            "there, or promote from a commit that has it"
+        )
+    if planned.problems or not planned.head_fingerprint:
+        raise UserError(
+            f"model {model!r} is invalid at {sha[:7]}: "
+            + "; ".join(p.render() for p in planned.problems)
+        )
+    return planned.head_fingerprint
+
+
+def _on_default_branch(root: Path, sha: str, branch: str) -> bool | None:
+    from engine import gitrepo
+
+    return gitrepo.on_branch(branch, lambda ref: gitrepo.merge_base(root, sha, ref) == sha)
+
+
+def _gates_pass(
+    root: Path,
+    trusted: Definitions,
+    source: str,
+    model: str,
+    metrics: Mapping[str, float | None],
+    current: Pin | None,
+    env_name: str,
+) -> bool | None:
+    """Whether the version passes its gates against what the environment runs now.
+
+    The gates are the default branch's (``trusted``), so a change cannot loosen the gates
+    it is judged by; a model new in the change has no such gates yet, and brings its own.
+    """
+    from engine.review.compare import evaluate_gates
+    from engine.training import planning
+
+    defs = trusted if model in trusted.models else planning.read_definitions(root, source)[0]
+    if model not in defs.models:
+        return None
+    results = evaluate_gates(
+        defs.models[model].spec.gates, metrics, {env_name: current.metrics if current else None}
+    )
+    return all(r.status in ("pass", "skipped") for r in results)
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def status_table(root: Path) -> str:
+    """Markdown: for each environment and model, version, primary metric, who, when, PR."""
+    defs = trusted_definitions(root)
+    project = defs.settings
+    if not project.environments:
+        return (
+            "No environments are defined: add them under `environments:` in "
+            "mlops/project.yaml (e.g. `staging: {branch: env/staging}`)."
+        )
+    pins = live_versions(root, project)
+    rows = [
+        "| Environment | Model | Version | Primary metric | Promoted by | When | PR |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for env_name in project.environments:
+        env_pins = pins.get(env_name, {})
+        if not env_pins:
+            rows.append(f"| `{env_name}` | — | nothing deployed | | | | |")
+        for model, pin in sorted(env_pins.items()):
+            primary = defs.models[model].spec.primary_metric if model in defs.models else ""
+            value = pin.metrics.get(primary)
+            metric = f"{primary} {value:.4f}" if isinstance(value, float) else "—"
+            pr = f"#{pin.pr}" if pin.pr else "—"
+            rows.append(
+                f"| `{env_name}` | `{model}` | `{pin.version}` | {metric} | "
+                f"@{pin.promoted_by} | {pin.promoted_at} | {pr} |"
+            )
+    return "\n".join(rows)
+
+
+def history(root: Path, model: str) -> list[dict[str, Any]]:
+    """Training, promotions and rollbacks of ``model``, newest first."""
+    from engine.environments.promote import pin_history
+
+    project = trusted_project(root)
+    events = [
+        _event(r.created, "trained", r.version, "", r.author, r.commit)
+        for r in open_store(root, project).versions(model)
+    ]
+    for env_name, env in project.environments.items():
+        events += [
+            _event(e.when, e.pin.action, e.pin.version, env_name, e.actor, e.commit)
+            for e in pin_history(root, env.branch, model)
+        ]
+    # Times have one-second resolution: within a second, a version is trained before it
+    # is promoted, and promotions keep their branch order (already newest first).
+    return sorted(
+        events, key=lambda e: (_sort_time(e["when"]), e["event"] != "trained"), reverse=True
+    )
+
+
+def _event(when: str, event: str, version: str, env: str, by: str, commit: str) -> dict[str, Any]:
+    return dict(when=when, event=event, version=version, environment=env, by=by, commit=commit[:12])
+
+
+def _sort_time(when: str) -> datetime:
+    """A timestamp to sort by; an unreadable one sorts oldest."""
+    try:
+        stamp = datetime.fromisoformat(when)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)

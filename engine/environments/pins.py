@@ -1,0 +1,224 @@
+"""Deployment pins: what an environment branch runs, in ``mlops/deployments/<model>.yaml``.
+
+An environment branch (``env/staging``...) owns only these files; the default branch
+never contains ``mlops/deployments/``. A pin names the stored version (its fingerprint)
+and carries the lineage of the promotion. Everything else about a pinned version (its
+definition, features, dataset) is read at the pin's ``source_commit``, never from the
+environment branch's tree. Parsing and rendering are pure; reading a branch is done by
+:func:`read_pins` through the git seam.
+
+The second half is the pure part of a promotion (:mod:`engine.environments.promote` does the git):
+:func:`check_request` refuses names that would become unsafe paths, refs or message
+lines; :func:`promotion_message` and :func:`rollback_message` build commit messages from
+checked values only; :func:`choose_rollback` picks the pin a rollback restores.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.definitions.formats import NAME_PATTERN
+from engine.definitions.yamlfile import YamlProblem, parse
+from engine.errors import DefinitionError, UserError
+
+FOLDER = "mlops/deployments"
+ACTOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$"  # a GitHub login, or an app's bot
+_NAME = re.compile(NAME_PATTERN)
+_ACTOR = re.compile(ACTOR_PATTERN)
+_FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")  # SHA-1 or SHA-256 object names
+_HEX = re.compile(r"^[0-9a-f]+$")
+_VERSION_PREFIX = re.compile(r"^[0-9a-f]{4,64}$")
+_BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+
+
+class PromotionError(UserError):
+    """A promotion or rollback was refused; the message says what would make it pass."""
+
+
+class Pin(BaseModel):
+    """One model pinned in one environment, with the lineage of how it got there."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    model: str
+    version: str = Field(description="The short version id (first 12 hex of the fingerprint).")
+    fingerprint: str = Field(pattern=r"^[0-9a-f]{64}$")
+    environment: str
+    source_commit: str = Field(description="The commit the version was trained from.")
+    pr: int | None = None
+    promoted_by: str = ""
+    promoted_at: str = ""
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    previous: str | None = Field(None, description="The fingerprint pinned before this one.")
+    action: str = "promote"
+
+
+def pin_path(model: str) -> str:
+    """The repository path of a model's pin file."""
+    return f"{FOLDER}/{model}.yaml"
+
+
+def render(pin: Pin) -> str:
+    """The pin as YAML text (stable key order, readable in a diff)."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        # Quote hex ids: PyYAML would write 3e4507281234 bare, and the engine's YAML
+        # reader (YAML 1.2 numbers) would then read a version back as a float.
+        style = "'" if _HEX.match(value) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    data = pin.model_dump(mode="json")
+    header = f"# Pinned by mlops: {pin.model}@{pin.version} in {pin.environment}. Do not edit.\n"
+    return header + yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True)
+
+
+def parse_pin(data: bytes, path: str) -> Pin:
+    """Parse a pin file; a broken one is a located error (someone edited the branch)."""
+    try:
+        doc = parse(data, path)
+        return Pin.model_validate(doc.value)
+    except YamlProblem as exc:
+        raise DefinitionError(exc.problem.render()) from None
+    except ValueError as exc:
+        raise DefinitionError(
+            f"{path}: not a valid pin ({exc}); restore it from the branch's history"
+        ) from None
+
+
+def read_pins(root: Path, branch: str) -> dict[str, Pin] | None:
+    """Every pin on ``branch`` (``origin/<branch>``, else local); None if the branch is absent."""
+    from engine import gitrepo
+
+    for ref in (f"origin/{branch}", branch):  # the remote's copy is the truth when there is one
+        try:
+            files = gitrepo.read_tree(root, ref, prefixes=(f"{FOLDER}/",), suffixes=())
+        except UserError:
+            continue
+        pins = {}
+        for path, data in files.items():
+            if path.endswith((".yaml", ".yml")):
+                pin = parse_pin(data, path)
+                pins[pin.model] = pin
+        return pins
+    return None
+
+
+# --- Promotion requests and commit messages (pure) ------------------------------------------
+
+
+def check_request(
+    *,
+    model: str,
+    branch: str,
+    environment: str = "x",
+    actor: str = "x",
+    pr: int | None = None,
+    fingerprint: str | None = None,
+    source_commit: str | None = None,
+) -> None:
+    """Refuse any value that is not a plain name, number or hex id (defence in depth).
+
+    These values become file paths, ref names and commit-message lines; a newline in an
+    actor would forge a trailer, a ``..`` in a model name would escape the folder.
+    """
+    if not _NAME.match(model):
+        raise PromotionError(f"{model!r} is not a model name: letters, digits, '.', '_', '-'")
+    if not _NAME.match(environment):
+        raise PromotionError(f"{environment!r} is not an environment name")
+    if not _ACTOR.match(actor):
+        raise PromotionError(f"{actor!r} is not a user login (letters, digits and '-')")
+    if pr is not None and (isinstance(pr, bool) or not isinstance(pr, int) or pr < 1):
+        raise PromotionError(f"{pr!r} is not a pull request number")
+    if fingerprint is not None and not _FINGERPRINT.match(fingerprint):
+        raise PromotionError(f"{fingerprint!r} is not a fingerprint (64 lowercase hex digits)")
+    if source_commit is not None and not _SHA.match(source_commit):
+        raise PromotionError(f"{source_commit!r} is not a full commit SHA (40 hex digits)")
+    check_branch(branch)
+
+
+def check_branch(branch: str) -> None:
+    """Refuse a branch name that git would read as an option or a range, or reject."""
+    bad = ".." in branch or "//" in branch or branch.endswith((".lock", "/", "."))
+    if bad or not _BRANCH.match(branch):
+        raise PromotionError(f"{branch!r} is not a branch name the engine will write to")
+
+
+def check_version(text: str) -> str:
+    """A version id, fingerprint or prefix (4+ hex digits), lowercased; else PromotionError."""
+    wanted = text.strip().lower()
+    if not _VERSION_PREFIX.match(wanted):
+        raise PromotionError(f"{text!r} is not a version: give 4 to 64 hex digits")
+    return wanted
+
+
+def promotion_message(pin: Pin, current: Pin | None, actor: str) -> str:
+    """``Promote <model>@<version> to <environment>``, a body, and the trailers."""
+    then = f"Replaces {current.version}." if current else "First version in this environment."
+    body = f"Pins fingerprint {pin.fingerprint},\ntrained from {pin.source_commit}. {then}"
+    subject = f"Promote {pin.model}@{pin.version} to {pin.environment}"
+    return _message(subject, body, pin, actor)
+
+
+def rollback_message(pin: Pin, current: Pin, actor: str, requested_in: int | None) -> str:
+    """``Roll back <model> in <environment> to <version>``, with ``Rolled-back-from:``."""
+    subject = f"Roll back {pin.model} in {pin.environment} to {pin.version}"
+    body = f"Pins fingerprint {pin.fingerprint} again,\nreplacing {current.fingerprint}."
+    extra = [f"Rolled-back-from: {current.version}"]
+    if requested_in is not None:
+        extra.append(f"Requested-in: #{requested_in}")
+    return _message(subject, body, pin, actor, extra)
+
+
+def _message(subject: str, body: str, pin: Pin, actor: str, extra: Sequence[str] = ()) -> str:
+    trailers = [
+        f"Model: {pin.model}",
+        f"Version: {pin.version}",
+        f"Environment: {pin.environment}",
+        f"Promoted-by: {actor}",
+    ]
+    if pin.pr is not None:
+        trailers.append(f"Source-PR: #{pin.pr}")
+    trailers.append(f"Source-Commit: {pin.source_commit}")
+    return f"{subject}\n\n{body}\n\n" + "\n".join([*trailers, *extra]) + "\n"
+
+
+def choose_rollback(history: Sequence[Pin], to: str | None, model: str, environment: str) -> Pin:
+    """The pin a rollback restores, from the branch's pins newest first (``history[0]`` is live).
+
+    ``to=None``: the most recent version other than the live one. Otherwise ``to`` is a
+    version id, a full fingerprint or a prefix of one (4+ hex digits) that was pinned here.
+    """
+    if not history:
+        raise PromotionError(f"nothing to roll back: {model} was never pinned in {environment}")
+    current = history[0]
+    if to is None:
+        for pin in history[1:]:
+            if pin.fingerprint != current.fingerprint:
+                return pin
+        raise PromotionError(
+            f"nothing to roll back to: {model}@{current.version} is the only version "
+            f"ever pinned in {environment}"
+        )
+    wanted = check_version(to)
+    seen: dict[str, Pin] = {}
+    for pin in history:
+        seen.setdefault(pin.fingerprint, pin)  # the newest pin of each version
+    matches = [pin for fp, pin in seen.items() if fp.startswith(wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        known = ", ".join(pin.version for pin in seen.values())
+        raise PromotionError(
+            f"{wanted} was never pinned in {environment} for {model}; versions it had: {known}"
+        )
+    raise PromotionError(f"{wanted} is ambiguous for {model} in {environment}: give more digits")

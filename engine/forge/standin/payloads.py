@@ -1,0 +1,478 @@
+"""JSON bodies of the GitHub stand-in, shaped after GitHub's recorded responses.
+
+Every builder returns the fields GitHub sends (as recorded in github3.py's own cassettes,
+``shared/fixtures/github/cassettes/``), with URLs pointing back at the stand-in, so that
+github3.py parses them unchanged: it reads many of these keys with ``json["key"]`` and
+raises ``IncompleteResponse`` when one is missing. The builders are pure functions of the
+stand-in's records (see :mod:`engine.forge.standin.server`) and its base URLs.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from typing import Any
+
+from engine.forge.standin.state import (
+    Comment,
+    Deployment,
+    DeploymentStatus,
+    Issue,
+    Pull,
+    Reaction,
+    Repo,
+    ReviewRecord,
+    Status,
+    User,
+)
+
+_REACTION_KEYS = ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes")
+# (key, path suffix) of the URL fields of a repository, exactly as GitHub lists them.
+_REPO_URLS = (
+    ("forks_url", "/forks"),
+    ("keys_url", "/keys{/key_id}"),
+    ("collaborators_url", "/collaborators{/collaborator}"),
+    ("teams_url", "/teams"),
+    ("hooks_url", "/hooks"),
+    ("issue_events_url", "/issues/events{/number}"),
+    ("events_url", "/events"),
+    ("assignees_url", "/assignees{/user}"),
+    ("branches_url", "/branches{/branch}"),
+    ("tags_url", "/tags"),
+    ("blobs_url", "/git/blobs{/sha}"),
+    ("git_tags_url", "/git/tags{/sha}"),
+    ("git_refs_url", "/git/refs{/sha}"),
+    ("trees_url", "/git/trees{/sha}"),
+    ("statuses_url", "/statuses/{sha}"),
+    ("languages_url", "/languages"),
+    ("stargazers_url", "/stargazers"),
+    ("contributors_url", "/contributors"),
+    ("subscribers_url", "/subscribers"),
+    ("subscription_url", "/subscription"),
+    ("commits_url", "/commits{/sha}"),
+    ("git_commits_url", "/git/commits{/sha}"),
+    ("comments_url", "/comments{/number}"),
+    ("issue_comment_url", "/issues/comments{/number}"),
+    ("contents_url", "/contents/{+path}"),
+    ("compare_url", "/compare/{base}...{head}"),
+    ("merges_url", "/merges"),
+    ("archive_url", "/{archive_format}{/ref}"),
+    ("downloads_url", "/downloads"),
+    ("issues_url", "/issues{/number}"),
+    ("pulls_url", "/pulls{/number}"),
+    ("milestones_url", "/milestones{/number}"),
+    ("notifications_url", "/notifications{?since,all,participating}"),
+    ("labels_url", "/labels{/name}"),
+    ("releases_url", "/releases{/id}"),
+    ("deployments_url", "/deployments"),
+)
+
+
+def node_id(kind: str, number: int) -> str:
+    """A GitHub-like opaque node id (``MDQ6VXNlcjE=`` style)."""
+    return base64.b64encode(f"0{len(kind)}:{kind}{number}".encode()).decode()
+
+
+def user(api: str, web: str, u: User) -> dict[str, Any]:
+    """A user or bot, as embedded in comments, pull requests and statuses."""
+    url = f"{api}/users/{u.login}"
+    return {
+        "login": u.login,
+        "id": u.id,
+        "node_id": node_id("User" if u.type == "User" else "Bot", u.id),
+        "avatar_url": f"{web}/avatars/u/{u.id}?v=4",
+        "gravatar_id": "",
+        "url": url,
+        "html_url": f"{web}/{u.login}",
+        "followers_url": f"{url}/followers",
+        "following_url": f"{url}/following{{/other_user}}",
+        "gists_url": f"{url}/gists{{/gist_id}}",
+        "starred_url": f"{url}/starred{{/owner}}{{/repo}}",
+        "subscriptions_url": f"{url}/subscriptions",
+        "organizations_url": f"{url}/orgs",
+        "repos_url": f"{url}/repos",
+        "events_url": f"{url}/events{{/privacy}}",
+        "received_events_url": f"{url}/received_events",
+        "type": u.type,
+        "site_admin": False,
+    }
+
+
+def repo(api: str, web: str, r: Repo, owner: User) -> dict[str, Any]:
+    """A full repository (``GET /repos/{owner}/{repo}``)."""
+    url = f"{api}/repos/{r.full_name}"
+    body: dict[str, Any] = {
+        "id": r.id,
+        "node_id": node_id("Repository", r.id),
+        "name": r.full_name.split("/")[1],
+        "full_name": r.full_name,
+        "private": r.private,
+        "owner": user(api, web, owner),
+        "html_url": f"{web}/{r.full_name}",
+        "description": r.description,
+        "fork": r.fork,
+        "url": url,
+    }
+    body.update({key: url + suffix for key, suffix in _REPO_URLS})
+    body.update(
+        {
+            "created_at": r.created_at,
+            "updated_at": r.created_at,
+            "pushed_at": r.created_at,
+            "git_url": f"git://{web.split('://')[-1]}/{r.full_name}.git",
+            "ssh_url": f"git@stand-in:{r.full_name}.git",
+            "clone_url": f"{web}/{r.full_name}.git",
+            "svn_url": f"{web}/{r.full_name}",
+            "homepage": None,
+            "size": 0,
+            "stargazers_count": 0,
+            "watchers_count": 0,
+            "language": "Python",
+            "has_issues": True,
+            "has_projects": False,
+            "has_downloads": True,
+            "has_wiki": False,
+            "has_pages": False,
+            "forks_count": 0,
+            "mirror_url": None,
+            "archived": False,
+            "disabled": False,
+            "open_issues_count": 0,
+            "license": None,
+            "allow_forking": True,
+            "is_template": False,
+            "topics": [],
+            "visibility": "private" if r.private else "public",
+            "forks": 0,
+            "open_issues": 0,
+            "watchers": 0,
+            "default_branch": r.default_branch,
+            "temp_clone_token": None,
+            "network_count": 0,
+            "subscribers_count": 0,
+        }
+    )
+    return body
+
+
+def _reactions(api_url: str, reactions: list[Reaction]) -> dict[str, Any]:
+    counts = dict.fromkeys(_REACTION_KEYS, 0)
+    for r in reactions:
+        counts[r.content] += 1
+    return {"url": f"{api_url}/reactions", "total_count": len(reactions), **counts}
+
+
+def _html(text: str | None) -> tuple[str | None, str | None]:
+    """``body_html`` and ``body_text`` for the ``full+json`` media type github3 asks for."""
+    if text is None:
+        return None, None
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<p>{escaped}</p>", text
+
+
+def comment(
+    api: str,
+    web: str,
+    full_name: str,
+    c: Comment,
+    author: User,
+    association: str,
+    reactions: list[Reaction],
+    is_pull: bool,
+) -> dict[str, Any]:
+    """An issue or pull-request comment."""
+    url = f"{api}/repos/{full_name}/issues/comments/{c.id}"
+    kind = "pull" if is_pull else "issues"
+    body_html, body_text = _html(c.body)
+    return {
+        "url": url,
+        "html_url": f"{web}/{full_name}/{kind}/{c.issue}#issuecomment-{c.id}",
+        "issue_url": f"{api}/repos/{full_name}/issues/{c.issue}",
+        "id": c.id,
+        "node_id": node_id("IssueComment", c.id),
+        "user": user(api, web, author),
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+        "author_association": association,
+        "body_html": body_html,
+        "body_text": body_text,
+        "body": c.body,
+        "reactions": _reactions(url, reactions),
+        "performed_via_github_app": None,
+    }
+
+
+def label(api: str, full_name: str, name: str) -> dict[str, Any]:
+    """A label as embedded in an issue."""
+    ident = zlib.crc32(name.encode()) % 10**8
+    return {
+        "id": ident,
+        "node_id": node_id("Label", ident),
+        "url": f"{api}/repos/{full_name}/labels/{name}",
+        "name": name,
+        "color": "ededed",
+        "default": False,
+        "description": None,
+    }
+
+
+def issue(
+    api: str,
+    web: str,
+    full_name: str,
+    i: Issue,
+    author: User,
+    association: str,
+    comments: int,
+) -> dict[str, Any]:
+    """An issue; a pull request seen through the issues API carries ``pull_request``."""
+    url = f"{api}/repos/{full_name}/issues/{i.number}"
+    body_html, body_text = _html(i.body)
+    body: dict[str, Any] = {
+        "url": url,
+        "repository_url": f"{api}/repos/{full_name}",
+        "labels_url": f"{url}/labels{{/name}}",
+        "comments_url": f"{url}/comments",
+        "events_url": f"{url}/events",
+        "html_url": f"{web}/{full_name}/{'pull' if i.is_pull else 'issues'}/{i.number}",
+        "id": i.id,
+        "node_id": node_id("Issue", i.id),
+        "number": i.number,
+        "title": i.title,
+        "user": user(api, web, author),
+        "labels": [label(api, full_name, name) for name in i.labels],
+        "state": i.state,
+        "locked": False,
+        "assignee": None,
+        "assignees": [],
+        "milestone": None,
+        "comments": comments,
+        "created_at": i.created_at,
+        "updated_at": i.updated_at,
+        "closed_at": i.closed_at,
+        "author_association": association,
+        "active_lock_reason": None,
+        "body_html": body_html,
+        "body_text": body_text,
+        "body": i.body,
+        "closed_by": None,
+        "reactions": _reactions(url, []),
+        "state_reason": None,
+    }
+    if i.is_pull:
+        pulls = f"{api}/repos/{full_name}/pulls/{i.number}"
+        html = f"{web}/{full_name}/pull/{i.number}"
+        body["pull_request"] = {
+            "url": pulls,
+            "html_url": html,
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "merged_at": None,  # the stand-in never merges
+        }
+    return body
+
+
+def pull(
+    api: str,
+    web: str,
+    base: dict[str, Any],
+    head: dict[str, Any] | None,
+    i: Issue,
+    p: Pull,
+    author: User,
+    association: str,
+    comments: int,
+) -> dict[str, Any]:
+    """A pull request; ``base``/``head`` are repository bodies (``head`` None: fork deleted)."""
+    full_name = base["full_name"]
+    url = f"{api}/repos/{full_name}/pulls/{i.number}"
+    html = f"{web}/{full_name}/pull/{i.number}"
+    issue_url = f"{api}/repos/{full_name}/issues/{i.number}"
+    statuses = f"{api}/repos/{full_name}/statuses/{p.head_sha}"
+    body_html, body_text = _html(i.body)
+    head_owner = head["owner"] if head else user(api, web, author)
+    links = {
+        "self": url,
+        "html": html,
+        "issue": issue_url,
+        "comments": f"{issue_url}/comments",
+        "review_comments": f"{url}/comments",
+        "review_comment": f"{api}/repos/{full_name}/pulls/comments{{/number}}",
+        "commits": f"{url}/commits",
+        "statuses": statuses,
+    }
+    return {
+        "url": url,
+        "id": p.id,
+        "node_id": node_id("PullRequest", p.id),
+        "html_url": html,
+        "diff_url": f"{html}.diff",
+        "patch_url": f"{html}.patch",
+        "issue_url": issue_url,
+        "number": i.number,
+        "state": i.state,
+        "locked": False,
+        "title": i.title,
+        "user": user(api, web, author),
+        "body": i.body,
+        "created_at": i.created_at,
+        "updated_at": i.updated_at,
+        "closed_at": i.closed_at,
+        "merged_at": None,
+        "merge_commit_sha": None,
+        "assignee": None,
+        "assignees": [],
+        "requested_reviewers": [],
+        "requested_teams": [],
+        "labels": [label(api, full_name, name) for name in i.labels],
+        "milestone": None,
+        "draft": p.draft,
+        "commits_url": f"{url}/commits",
+        "review_comments_url": f"{url}/comments",
+        "review_comment_url": links["review_comment"],
+        "comments_url": f"{issue_url}/comments",
+        "statuses_url": statuses,
+        "head": {
+            "label": f"{head_owner['login']}:{p.head_ref}",
+            "ref": p.head_ref,
+            "sha": p.head_sha,
+            "user": head_owner,
+            "repo": head,
+        },
+        "base": {
+            "label": f"{base['owner']['login']}:{p.base_ref}",
+            "ref": p.base_ref,
+            "sha": p.base_sha,
+            "user": base["owner"],
+            "repo": base,
+        },
+        "_links": {key: {"href": href} for key, href in links.items()},
+        "author_association": association,
+        "auto_merge": None,
+        "body_html": body_html,
+        "body_text": body_text,
+        "active_lock_reason": None,
+        "merged": False,
+        "mergeable": True,
+        "rebaseable": True,
+        "mergeable_state": "clean",
+        "merged_by": None,
+        "comments": comments,
+        "review_comments": 0,
+        "maintainer_can_modify": False,
+        "commits": 1,
+        "additions": 0,
+        "deletions": 0,
+        "changed_files": 0,
+    }
+
+
+def status(api: str, web: str, full_name: str, s: Status, creator: User) -> dict[str, Any]:
+    """A commit status (``POST /repos/{o}/{r}/statuses/{sha}``)."""
+    return {
+        "url": f"{api}/repos/{full_name}/statuses/{s.sha}",
+        "avatar_url": f"{web}/avatars/u/{creator.id}?v=4",
+        "id": s.id,
+        "node_id": node_id("StatusContext", s.id),
+        "state": s.state,
+        "description": s.description,
+        "target_url": s.target_url,
+        "context": s.context,
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+        "creator": user(api, web, creator),
+    }
+
+
+def reaction(api: str, web: str, r: Reaction, author: User) -> dict[str, Any]:
+    """A reaction to a comment."""
+    return {
+        "id": r.id,
+        "node_id": node_id("Reaction", r.id),
+        "user": user(api, web, author),
+        "content": r.content,
+        "created_at": r.created_at,
+    }
+
+
+def review(api: str, web: str, full_name: str, r: ReviewRecord, author: User) -> dict[str, Any]:
+    """A pull-request review."""
+    pulls = f"{api}/repos/{full_name}/pulls/{r.pr}"
+    html = f"{web}/{full_name}/pull/{r.pr}#pullrequestreview-{r.id}"
+    body_html, body_text = _html(r.body)
+    return {
+        "id": r.id,
+        "node_id": node_id("PullRequestReview", r.id),
+        "user": user(api, web, author),
+        "body": r.body,
+        "state": r.state,
+        "html_url": html,
+        "pull_request_url": pulls,
+        "author_association": "COLLABORATOR",
+        "_links": {"html": {"href": html}, "pull_request": {"href": pulls}},
+        "submitted_at": r.submitted_at,
+        "commit_id": r.commit_id,
+        "body_html": body_html,
+        "body_text": body_text,
+    }
+
+
+def ref(api: str, full_name: str, name: str, sha: str) -> dict[str, Any]:
+    """A git reference (``refs/heads/main``)."""
+    return {
+        "ref": f"refs/{name}",
+        "node_id": node_id("Ref", zlib.crc32(name.encode()) % 10**8),
+        "url": f"{api}/repos/{full_name}/git/refs/{name}",
+        "object": {
+            "sha": sha,
+            "type": "commit",
+            "url": f"{api}/repos/{full_name}/git/commits/{sha}",
+        },
+    }
+
+
+def deployment(api: str, web: str, full_name: str, d: Deployment, creator: User) -> dict[str, Any]:
+    """A deployment record."""
+    url = f"{api}/repos/{full_name}/deployments/{d.id}"
+    return {
+        "url": url,
+        "id": d.id,
+        "node_id": node_id("Deployment", d.id),
+        "sha": d.sha,
+        "ref": d.ref,
+        "task": "deploy",
+        "payload": d.payload,
+        "original_environment": d.environment,
+        "environment": d.environment,
+        "description": d.description,
+        "creator": user(api, web, creator),
+        "created_at": d.created_at,
+        "updated_at": d.created_at,
+        "statuses_url": f"{url}/statuses",
+        "repository_url": f"{api}/repos/{full_name}",
+        "transient_environment": False,
+        "production_environment": d.environment == "production",
+    }
+
+
+def deployment_status(
+    api: str, web: str, full_name: str, s: DeploymentStatus, creator: User
+) -> dict[str, Any]:
+    """A deployment status."""
+    deployment_url = f"{api}/repos/{full_name}/deployments/{s.deployment_id}"
+    return {
+        "url": f"{deployment_url}/statuses/{s.id}",
+        "id": s.id,
+        "node_id": node_id("DeploymentStatus", s.id),
+        "state": s.state,
+        "creator": user(api, web, creator),
+        "description": s.description,
+        "environment": s.environment,
+        "target_url": s.log_url or "",
+        "log_url": s.log_url or "",
+        "environment_url": s.environment_url or "",
+        "created_at": s.created_at,
+        "updated_at": s.created_at,
+        "deployment_url": deployment_url,
+        "repository_url": f"{api}/repos/{full_name}",
+    }

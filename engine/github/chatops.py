@@ -1,0 +1,331 @@
+"""Slash commands in pull-request comments: parse → authorize → act → reply and react.
+
+Runs on ``issue_comment`` in a job whose checkout is the default branch, so the models,
+the environments and their policies come from trusted files. Every lookup that fails
+denies (fail closed); bots and edited comments get no answer at all, so two bots can
+never talk to each other in a loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import UserError
+
+if TYPE_CHECKING:
+    from engine.definitions.formats import Project
+    from engine.environments.policy import CommentFacts
+    from engine.forge import Forge, PullRequestInfo
+    from engine.github.commands import Command, Diff, Promote, Reply, Rollback
+    from engine.github.context import Context, Outcome
+    from engine.github.events import IssueCommentEvent
+
+
+@dataclass(frozen=True)
+class _Thread:
+    """What every command of one comment shares: where it was made, by whom, under which policy."""
+
+    ctx: Context
+    forge: Forge
+    event: IssueCommentEvent
+    pr: PullRequestInfo | None
+    project: Project
+    """The default branch's project file: the policy the commands are judged by."""
+    models: list[str]
+    facts: CommentFacts
+
+    @property
+    def commenter(self) -> str:
+        """The login of who wrote the comment."""
+        return self.event.comment.user.login
+
+
+def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
+    """Handle one comment: run its commands in order, reply to each, react once."""
+    from engine import api
+    from engine.environments.operations import trusted_project
+    from engine.github.commands import parse
+    from engine.github.context import Outcome
+
+    defs, _ = api.read_definitions(ctx.root)
+    project = trusted_project(ctx.root)
+    items = parse(event.comment.body or "", list(defs.models), project.environments)
+    if not items:
+        return Outcome("the comment holds no command")
+    if event.action != "created" or event.comment.user.is_bot or event.sender.is_bot:
+        return Outcome(f"ignored: a {event.action} comment by @{event.comment.user.login}")
+    forge = ctx.forge()
+    _push_credentials(ctx)
+    _react(forge, event.comment.id, "eyes")
+    pr = _pull_request(forge, event)
+    facts = _facts(forge, event, pr, project)
+    thread = _Thread(ctx, forge, event, pr, project, list(defs.models), facts)
+    ok = True
+    for item in items:
+        try:
+            message, success = _run(thread, item)
+        except UserError as exc:
+            message, success = f"Refused: {exc}", False
+        if message:
+            forge.reply(event.issue.number, f"@{thread.commenter} {message}")
+        ok = ok and success
+    _react(forge, event.comment.id, "rocket" if ok else "confused")
+    return Outcome(
+        f"{len(items)} command(s) on #{event.issue.number}: "
+        f"{'done' if ok else 'refused or failed'}",
+        0 if ok else 1,
+    )
+
+
+def _react(forge: Forge, comment_id: int, content: Any) -> None:
+    """A reaction is a courtesy: failing to add one never stops a command."""
+    from engine.forge import ForgeError
+
+    with contextlib.suppress(ForgeError):
+        forge.react(comment_id, content)
+
+
+def _pull_request(forge: Forge, event: IssueCommentEvent) -> PullRequestInfo | None:
+    from engine.forge import ForgeError
+
+    if not event.issue.is_pull_request:
+        return None
+    try:
+        return forge.pull_request(event.issue.number)
+    except ForgeError:
+        return None  # unknown facts deny below
+
+
+def _facts(
+    forge: Forge, event: IssueCommentEvent, pr: PullRequestInfo | None, project: Project
+) -> CommentFacts:
+    from engine.environments.policy import CommentFacts
+    from engine.forge import ForgeError
+
+    user = event.comment.user
+    permission: str | None
+    try:
+        permission = forge.permission(user.login)
+    except ForgeError:
+        permission = None
+    teams: frozenset[str] | None = frozenset()
+    wanted = {
+        a[1:]
+        for env in project.environments.values()
+        for a in env.allow
+        if a.startswith("@") and "/" in a
+    }
+    try:
+        teams = frozenset(
+            t
+            for t in wanted
+            if user.login.lower() in {m.lower() for m in forge.team_members(*t.split("/", 1))}
+        )
+    except ForgeError:
+        teams = None
+    return CommentFacts(
+        action=event.action,
+        is_pull_request=event.issue.is_pull_request,
+        commenter=user.login,
+        commenter_type=user.type,
+        permission=permission,
+        teams=teams,
+        from_fork=pr.is_fork if pr else None,
+        base_ref=pr.base_ref if pr else None,
+        default_branch=event.repository.default_branch,
+    )
+
+
+def _run(thread: _Thread, item: Command | Reply) -> tuple[str, bool]:
+    """Run one command; return the reply and whether it succeeded."""
+    from engine.environments.policy import authorize
+    from engine.github import commands as c
+
+    if isinstance(item, c.Reply):
+        return item.message, False
+    if isinstance(item, c.Help):
+        return c.help_text(thread.models, thread.project.environments), True
+    if isinstance(item, c.Status):
+        from engine.environments.operations import status_table
+
+        return status_table(thread.ctx.root), True
+    env_name = getattr(item, "env", None) or getattr(item, "vs_env", None)
+    env = thread.project.environments.get(env_name) if env_name else None
+    decision = authorize(thread.facts, env, thread.project)
+    if not decision.allowed:
+        return ("" if decision.quiet else decision.message()), False
+    pr = thread.pr
+    if pr is None:
+        return "Refused: could not read the pull request; comment again to retry.", False
+    _fetch(thread.ctx, pr.head_sha)
+    if isinstance(item, c.Promote):
+        return _promote(thread, pr, item)
+    if isinstance(item, c.Rollback):
+        return _rollback(thread, item)
+    if isinstance(item, c.Retrain):
+        return _retrain(thread, pr, item.models)
+    if isinstance(item, c.Diff):
+        return _diff(thread, pr, item)
+    return "Refused: not a command this engine runs.", False
+
+
+def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote) -> tuple[str, bool]:
+    from engine.environments.operations import Request, promote_model
+
+    forge = thread.forge
+    moved = _reviewed_before_comment(forge, pr.head_sha, thread.event.comment.created_at)
+    if moved:
+        return moved, False
+    current = forge.pull_request(pr.number).head_sha  # and it must still be the head now
+    request = Request(
+        model=item.model,
+        environment=item.env,
+        actor=thread.commenter,
+        source=pr.head_sha,
+        version=item.version,
+        pr=pr.number,
+        pr_author=pr.author,
+        head_sha_at_comment=pr.head_sha,
+        current_head_sha=current,
+        reviews=_reviews(forge, pr.number),
+    )
+    done = promote_model(thread.ctx.root, request, forge=forge)
+    return done.message(), done.decision.allowed
+
+
+def _rollback(thread: _Thread, item: Rollback) -> tuple[str, bool]:
+    from engine.environments.operations import rollback_model
+
+    done = rollback_model(
+        thread.ctx.root,
+        model=item.model,
+        env_name=item.env,
+        actor=thread.commenter,
+        to=item.to_version,
+        pr=thread.event.issue.number,
+        forge=thread.forge,
+    )
+    return done.message(), True
+
+
+def _diff(thread: _Thread, pr: PullRequestInfo, item: Diff) -> tuple[str, bool]:
+    from engine.review.pipeline import review
+
+    result = review(
+        thread.ctx.root,
+        settings=thread.project,  # never the PR's store or allow-list
+        base=_base(thread.ctx, pr),
+        head=pr.head_sha,
+        models=[item.model] if item.model else (),
+        vs=[item.vs_env] if item.vs_env else (),
+    )
+    return result.markdown, result.ok
+
+
+def _reviewed_before_comment(forge: Forge, sha: str, commented_at: str) -> str | None:
+    """Why ``sha`` cannot be what the commenter saw, or None when it can.
+
+    The webhook carries no head SHA, so the binding uses GitHub's own clock: the head
+    must carry the ``mlops/gates`` status (set when the engine reviewed it) from before
+    the comment was made. A push after the comment gets a new head, reviewed later, and
+    is refused. Commit dates are not used: whoever commits sets them.
+    """
+    from engine.forge import ForgeError
+
+    if not commented_at:
+        return "Refused: the comment has no creation time, so it cannot be bound to a commit."
+    try:
+        reviewed_at = forge.first_status_at(sha, "mlops/gates")
+    except ForgeError as exc:
+        return f"Refused: could not read the statuses of `{sha[:7]}` ({exc})."
+    try:
+        late = reviewed_at is None or _instant(reviewed_at) > _instant(commented_at)
+    except ValueError:
+        return f"Refused: could not read the time of your comment ({commented_at!r})."
+    if late:
+        return (
+            f"Refused: the PR head `{sha[:7]}` was not reviewed by mlops before your "
+            "comment, so it may have been pushed after it; wait for the mlops report on "
+            "the current head and comment again."
+        )
+    return None
+
+
+def _instant(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def _reviews(forge: Forge, pr: int) -> list[tuple[str, str, str | None]] | None:
+    from engine.forge import ForgeError
+
+    try:
+        return [(r.user, r.state, r.commit_id) for r in forge.reviews(pr)]
+    except ForgeError:
+        return None  # unknown: a policy that needs approvals then refuses
+
+
+def _retrain(thread: _Thread, pr: PullRequestInfo, models: tuple[str, ...]) -> tuple[str, bool]:
+    """Retrain ignoring the cache; say whether each model's metrics reproduced."""
+    from engine import api
+    from engine.environments.operations import unreproduced
+    from engine.training.planning import compute_plan
+
+    root, settings = thread.ctx.root, thread.project  # never the PR's allow-list or store
+    if models:
+        names = list(models)
+    else:  # the models the pull request changes
+        names = [m.name for m in compute_plan(root, _base(thread.ctx, pr), pr.head_sha).to_train]
+    if not names:
+        return "Nothing to retrain: the pull request changes no model.", True
+    before = api.train(root, names, rev=pr.head_sha, settings=settings)
+    recorded = {o.model: dict(o.metrics) for o in before.outcomes if o.status != "failed"}
+    again = api.train(root, names, rev=pr.head_sha, force=True, settings=settings)
+    rows = ["| Model | Version | Reproduced |", "| --- | --- | --- |"]
+    ok = True
+    for outcome in again.outcomes:
+        old = recorded.get(outcome.model, {})
+        same = outcome.status != "failed" and unreproduced(old, outcome.metrics) is None
+        ok = ok and same
+        verdict = "✅ yes" if same else f"❌ no ({outcome.reason or 'metrics differ'})"
+        rows.append(f"| `{outcome.model}` | `{outcome.version}` | {verdict} |")
+    return "\n".join(rows), ok
+
+
+def _base(ctx: Context, pr: PullRequestInfo) -> str:
+    from engine import api, gitrepo
+
+    base = api.on_branch(pr.base_ref, lambda ref: gitrepo.merge_base(ctx.root, ref, pr.head_sha))
+    if base is None:
+        raise UserError(
+            f"cannot find the base branch {pr.base_ref!r} in the checkout: fetch it "
+            "(actions/checkout with fetch-depth: 0)"
+        )
+    return base
+
+
+def _fetch(ctx: Context, sha: str) -> None:
+    """Make the PR head available locally (a checkout of the default branch lacks it)."""
+    from engine import gitrepo
+
+    if gitrepo.ref_sha(ctx.root, sha) is None and "origin" in gitrepo.remotes(ctx.root):
+        gitrepo.run_git(ctx.root, "fetch", "--quiet", "origin", sha, check=False)
+
+
+def _push_credentials(ctx: Context) -> None:
+    """Let git push with GITHUB_TOKEN (the checkout keeps no credentials)."""
+    token, server = ctx.env.get("GITHUB_TOKEN"), ctx.env.get("GITHUB_SERVER_URL")
+    if not token or not server or not server.startswith("https://"):
+        return
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    os.environ.update(
+        {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"http.{server}/.extraheader",
+            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+        }
+    )

@@ -1,0 +1,505 @@
+"""Slash commands in pull-request comments: from a comment body to typed commands.
+
+The grammar (DESIGN.md section 5), one command per line::
+
+    /promote MODEL[@VERSION] [to] ENV
+    /rollback MODEL [in] ENV [to VERSION]
+    /retrain [MODEL...]
+    /diff [MODEL] [vs ENV]
+    /status
+    /help
+
+``parse(body, models, environments)`` returns, in order, one value per line that
+addresses the engine: a command (:class:`Promote`, :class:`Rollback`, :class:`Retrain`,
+:class:`Diff`, :class:`Status`, :class:`Help`) or a :class:`Reply` saying what is wrong
+and how to write it (a usage error, an unknown model or environment with "did you
+mean", a misspelled command such as ``/promte``). Everything else is ignored: prose,
+other bots' commands (``/assign``, ``/lgtm``, ``/retest``...), paths such as ``/usr/bin``.
+
+What counts as a command line (the choices, so users and tests can rely on them):
+
+- it starts with ``/`` after at most 3 spaces (4 spaces or a tab make Markdown code);
+- the command word is matched case-insensitively (``/Promote`` is ``/promote``: phones
+  capitalise the first letter); names and keywords (``to``, ``in``, ``vs``) are not;
+- lines inside fenced code blocks (backticks or tildes, at any indentation, to the
+  closing fence or the end of the comment), HTML comments (``<!-- -->``) and quotes
+  (``>``) are ignored; a command on the line right after a quote continues the quote
+  in Markdown, so it gets a reply asking for a blank line instead of running;
+- inline code is never a command: a line starting with a backtick does not start
+  with ``/``;
+- a command line must be printable ASCII: a zero-width space, a Cyrillic look-alike
+  or a null byte gets a reply naming the character, never a guess;
+- names must match ``definitions.NAME_PATTERN`` *and* name a known model or
+  environment; versions are 7 to 64 lowercase hex characters;
+- at most 5 lines may address the engine; more, and the whole comment is refused with
+  one reply (nothing runs), because a partial run of a long list is harder to reason
+  about than none;
+- only the first 65,536 characters of a body (GitHub's own limit) and the first 1,000
+  characters of a line are examined; a command line longer than that gets a reply.
+
+Replies never echo untrusted text unless it is plain and short, and then inside a
+code span, so a comment cannot make the engine mention people or post links.
+Pure: no I/O. The caller decides whether to run the commands when some lines are
+replies (running none is the cautious choice).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
+
+from engine.definitions.formats import NAME_PATTERN
+from engine.environments.policy import describe
+
+if TYPE_CHECKING:
+    from engine.definitions.formats import Environment
+
+MAX_BODY = 65_536
+MAX_LINE = 1_000
+MAX_COMMANDS = 5
+VERSION_PATTERN = r"^[0-9a-f]{7,64}$"
+
+USAGE = {
+    "promote": "/promote MODEL[@VERSION] [to] ENV",
+    "rollback": "/rollback MODEL [in] ENV [to VERSION]",
+    "retrain": "/retrain [MODEL...]",
+    "diff": "/diff [MODEL] [vs ENV]",
+    "status": "/status",
+    "help": "/help",
+}
+SUMMARY = {
+    "promote": "pin a model version in an environment (default: the version this PR trains)",
+    "rollback": "pin the previous version again, or the version named",
+    "retrain": "retrain ignoring the cache and check that the metrics reproduce",
+    "diff": "the metric report for the PR, against an environment",
+    "status": "what each environment runs",
+    "help": "this message",
+}
+COMMANDS = tuple(USAGE)
+
+_NAME = re.compile(NAME_PATTERN)
+_VERSION = re.compile(VERSION_PATTERN)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
+_QUOTE = re.compile(r"^ {0,3}>")
+_CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
+_COMMAND = re.compile(r"^( {0,3})/([^ \t]*)[ \t]*(.*)$", re.DOTALL)
+_SAFE_ECHO = re.compile(r"^[!-_a-~]{1,64}$")  # printable ASCII but space and backtick
+
+
+# --- results ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Promote:
+    """Pin ``model`` (at ``version``, or the PR's version when None) in ``env``."""
+
+    model: str
+    version: str | None
+    env: str
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """Pin the previous version of ``model`` in ``env`` again, or ``to_version``."""
+
+    model: str
+    env: str
+    to_version: str | None = None
+
+
+@dataclass(frozen=True)
+class Retrain:
+    """Retrain ``models`` ignoring the cache; empty means the models the PR plans."""
+
+    models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Diff:
+    """The metric report for ``model`` (or every model), against ``vs_env`` if given."""
+
+    model: str | None = None
+    vs_env: str | None = None
+
+
+@dataclass(frozen=True)
+class Status:
+    """The table of what each environment runs."""
+
+
+@dataclass(frozen=True)
+class Help:
+    """The grammar and the environments."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A line that addresses the engine but cannot run: ``message`` says why (markdown).
+
+    ``line`` is the 1-based line of the comment, or 0 for the comment as a whole.
+    """
+
+    message: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Ignore:
+    """A line that does not address the engine."""
+
+
+Command: TypeAlias = Promote | Rollback | Retrain | Diff | Status | Help
+IGNORE = Ignore()
+
+
+# --- the comment body -------------------------------------------------------------------
+
+
+def parse(
+    body: str, models: Collection[str], environments: Collection[str]
+) -> list[Command | Reply]:
+    """The commands and replies of a comment, in order; empty when nothing addresses us."""
+    results: list[Command | Reply] = []
+    for number, line, lazy in _candidate_lines(body):
+        result = parse_line(line, models, environments, number=number)
+        if isinstance(result, Ignore):
+            continue
+        if lazy:
+            result = _reply(
+                number,
+                "this line continues the quote above it, so it was not "
+                "run: leave a blank line between the quote and the command.",
+            )
+        results.append(result)
+        if len(results) > MAX_COMMANDS:
+            return [
+                Reply(
+                    f"This comment has more than {MAX_COMMANDS} commands; at most "
+                    f"{MAX_COMMANDS} are accepted per comment, so none was run. Split them "
+                    "over several comments."
+                )
+            ]
+    return results
+
+
+def _candidate_lines(body: str) -> Iterator[tuple[int, str, bool]]:
+    """Lines outside code blocks, HTML comments and quotes: (number, line, lazy).
+
+    ``lazy`` marks a line that Markdown renders inside the quote just above it.
+    """
+    fence: str | None = None  # the opening fence, while inside a fenced block
+    in_html = quote_open = False
+    for number, line in enumerate(_lines(body), start=1):
+        if fence is not None:
+            if _closes(line, fence):
+                fence = None
+            continue
+        if in_html:
+            in_html = not _closes_html(line)
+            continue
+        opener = _opens_fence(line)
+        if opener is not None:
+            fence, quote_open = opener, False
+            continue
+        if _QUOTE.match(line):
+            quote_open = line.strip().strip(">").strip() != ""
+        elif not line.strip():
+            quote_open = False
+        else:
+            yield number, line, quote_open
+        in_html = _opens_html(line)
+
+
+def _lines(body: str) -> list[str]:
+    """The first ``MAX_BODY`` characters as lines; a line cut by the limit is dropped."""
+    if len(body) > MAX_BODY:
+        body = body[:MAX_BODY]
+        cut = max(body.rfind("\n"), body.rfind("\r"))
+        body = body[:cut] if cut >= 0 else ""
+    return _LINE_BREAK.split(body)
+
+
+def _opens_fence(line: str) -> str | None:
+    """The fence a line opens (```` ``` ```` or ``~~~``, any length), or None."""
+    match = _FENCE.match(line[:MAX_LINE])
+    if match is None:
+        return None
+    fence, info = match.groups()
+    if fence[0] == "`" and "`" in info:  # ```code``` on one line is inline code
+        return None
+    return fence
+
+
+def _closes(line: str, fence: str) -> bool:
+    """Whether ``line`` closes a block opened by ``fence`` (same character, as long)."""
+    text = line.strip()
+    return len(text) >= len(fence) and text == fence[0] * len(text)
+
+
+def _opens_html(line: str) -> bool:
+    """Whether ``line`` opens an HTML comment it does not close (code spans aside)."""
+    text = _CODE_SPAN.sub("", line[:MAX_LINE])
+    start = text.rfind("<!--")
+    return start >= 0 and "-->" not in text[start + 4 :]
+
+
+def _closes_html(line: str) -> bool:
+    """Whether an HTML comment open before ``line`` ends on it (and no other opens)."""
+    end = line.find("-->")
+    if end < 0:
+        return False
+    start = line.rfind("<!--")
+    return start < end or "-->" in line[start + 4 :]
+
+
+# --- one line ---------------------------------------------------------------------------
+
+
+def parse_line(
+    line: str, models: Collection[str], environments: Collection[str], *, number: int = 0
+) -> Command | Reply | Ignore:
+    """One line outside code and quotes: a command, a reply, or ``IGNORE``."""
+    match = _COMMAND.match(line[:MAX_LINE].rstrip())
+    if match is None:
+        return IGNORE
+    _, word, rest = match.groups()
+    name = word.lower() if word.isascii() else ""
+    if name not in USAGE:
+        return _misspelled(word, number)
+    if len(line) > MAX_LINE:
+        return _reply(
+            number,
+            f"the line is longer than {MAX_LINE:,} characters; write the "
+            f"command on a short line: `{USAGE[name]}`.",
+        )
+    bad = _first_unprintable(rest)
+    if bad is not None:
+        column = line.index(bad) + 1  # what precedes ``rest`` is plain ASCII
+        return _reply(
+            number,
+            f"`/{name}` contains {_describe(bad)} at column {column}; "
+            "commands use plain ASCII only, so retype the line.",
+        )
+    return _COMMAND_PARSERS[name](rest.split(), _Names(models, environments, name, number))
+
+
+def _misspelled(word: str, number: int) -> Reply | Ignore:
+    """A reply for a word close to one of our commands; ignore anything else."""
+    if not word or len(word) > 32:
+        return IGNORE
+    close = difflib.get_close_matches(word.lower(), COMMANDS, n=1, cutoff=0.8)
+    if not close:
+        return IGNORE
+    odd = _first_unprintable(word)
+    what = f"`/{word}`" if _SAFE_ECHO.match(word) else "this word"
+    note = f" (it contains {_describe(odd)})" if odd is not None else ""
+    return _reply(
+        number,
+        f"{what} is not a command{note}; did you mean `/{close[0]}`? "
+        f"Usage: `{USAGE[close[0]]}`; `/help` lists every command.",
+    )
+
+
+def _first_unprintable(text: str) -> str | None:
+    """The first character that is neither printable ASCII nor a tab, or None."""
+    for char in text:
+        if not (" " <= char <= "~" or char == "\t"):
+            return char
+    return None
+
+
+def _describe(char: str) -> str:
+    """A character by code point and name: ``U+200B ZERO WIDTH SPACE``."""
+    name = unicodedata.name(char, "control character")
+    return f"U+{ord(char):04X} {name}"
+
+
+def _reply(number: int, text: str) -> Reply:
+    """A reply about line ``number`` (or the whole comment when 0)."""
+    return Reply(f"Line {number}: {text}" if number else text[0].upper() + text[1:], number)
+
+
+def _echo(token: str) -> str:
+    """Untrusted text for a reply: in a code span when plain and short, else described."""
+    return f"`{token}`" if _SAFE_ECHO.match(token) else "that word"
+
+
+# --- arguments --------------------------------------------------------------------------
+
+KEYWORDS = frozenset({"to", "in", "vs"})
+
+
+class _Names:
+    """Checks the names and versions of one command line against what exists."""
+
+    def __init__(
+        self, models: Collection[str], environments: Collection[str], command: str, number: int
+    ) -> None:
+        self.models, self.environments = models, environments
+        self.command, self.number = command, number
+
+    def usage(self, problem: str) -> Reply:
+        """A usage error with the correct usage."""
+        return _reply(self.number, f"{problem}. Usage: `{USAGE[self.command]}`")
+
+    def model(self, token: str) -> str | Reply:
+        """``token`` when it names a known model, else a reply."""
+        return self._known(token, self.models, "model")
+
+    def env(self, token: str) -> str | Reply:
+        """``token`` when it names a known environment, else a reply."""
+        if token in KEYWORDS and token not in self.environments:
+            return self.usage(f"an environment is missing after `{token}`")
+        return self._known(token, self.environments, "environment")
+
+    def version(self, token: str) -> str | Reply:
+        """``token`` when it has the shape of a version, else a reply."""
+        if _VERSION.match(token):
+            return token
+        return self.usage(
+            f"{_echo(token) if token else 'an empty word'} is not a version: "
+            "versions are 7 to 64 lowercase hex characters, such as `1a2b3c4d5e6f`"
+        )
+
+    def _known(self, token: str, known: Collection[str], kind: str) -> str | Reply:
+        if not _NAME.match(token):
+            return self.usage(
+                f"{_echo(token)} is not a valid {kind} name (letters, digits, "
+                "`.`, `_` or `-`, at most 64)"
+            )
+        if token in known:
+            return token
+        return _reply(self.number, f"there is no {kind} `{token}`{_suggest(token, known, kind)}")
+
+
+def _suggest(token: str, known: Collection[str], kind: str) -> str:
+    """``; did you mean `x`?`` for close names, else the list of known names."""
+    lower = token.lower()
+    close = [name for name in known if name.lower() == lower]
+    if not close:  # "prod" is far from "production" for difflib, but plainly meant
+        close = difflib.get_close_matches(token, list(known), n=3, cutoff=0.6)
+        close += sorted(n for n in known if n.lower().startswith(lower) and n not in close)
+    if close:
+        return "; did you mean " + " or ".join(f"`{name}`" for name in close[:3]) + "?"
+    if not known:
+        return f"; no {kind}s are defined."
+    names = sorted(known)
+    listed = ", ".join(f"`{name}`" for name in names[:10])
+    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    return f"; the {kind}s are {listed}{more}."
+
+
+def _promote(args: list[str], names: _Names) -> Command | Reply:
+    if len(args) == 3 and args[1] == "to":
+        args = [args[0], args[2]]
+    if len(args) != 2:
+        return names.usage("`/promote` takes a model and an environment")
+    model_token, at, version_token = args[0].partition("@")
+    model = names.model(model_token)
+    if isinstance(model, Reply):
+        return model
+    version = names.version(version_token) if at else None
+    if isinstance(version, Reply):
+        return version
+    env = names.env(args[1])
+    return env if isinstance(env, Reply) else Promote(model, version, env)
+
+
+def _rollback(args: list[str], names: _Names) -> Command | Reply:
+    tail = args[1:]
+    if len(tail) in (2, 4) and tail[0] == "in":
+        tail = tail[1:]
+    if not (len(tail) == 1 or (len(tail) == 3 and tail[1] == "to")):
+        return names.usage("`/rollback` takes a model, an environment and maybe a version")
+    model = names.model(args[0])
+    if isinstance(model, Reply):
+        return model
+    env = names.env(tail[0])
+    if isinstance(env, Reply):
+        return env
+    version = names.version(tail[2]) if len(tail) == 3 else None
+    return version if isinstance(version, Reply) else Rollback(model, env, version)
+
+
+def _retrain(args: list[str], names: _Names) -> Command | Reply:
+    models: list[str] = []
+    for token in args:
+        model = names.model(token)
+        if isinstance(model, Reply):
+            return model
+        if model not in models:
+            models.append(model)
+    return Retrain(tuple(models))
+
+
+def _diff(args: list[str], names: _Names) -> Command | Reply:
+    model_token, env_token = None, None
+    if args == ["vs"] and "vs" not in names.models:
+        return names.usage("an environment is missing after `vs`")
+    if len(args) == 1:
+        model_token = args[0]
+    elif len(args) == 2 and args[0] == "vs":
+        env_token = args[1]
+    elif len(args) == 3 and args[1] == "vs":
+        model_token, env_token = args[0], args[2]
+    elif args:
+        return names.usage("`/diff` takes a model, `vs` and an environment, each optional")
+    model = None if model_token is None else names.model(model_token)
+    if isinstance(model, Reply):
+        return model
+    env = None if env_token is None else names.env(env_token)
+    return env if isinstance(env, Reply) else Diff(model, env)
+
+
+def _status(args: list[str], names: _Names) -> Command | Reply:
+    return names.usage("`/status` takes no arguments") if args else Status()
+
+
+def _help(args: list[str], names: _Names) -> Command | Reply:
+    return Help()  # a request for help is never wrong, whatever follows it
+
+
+_COMMAND_PARSERS = {
+    "promote": _promote,
+    "rollback": _rollback,
+    "retrain": _retrain,
+    "diff": _diff,
+    "status": _status,
+    "help": _help,
+}
+
+
+# --- help -------------------------------------------------------------------------------
+
+
+def help_text(
+    models: Collection[str], environments: Collection[str] | Mapping[str, Environment]
+) -> str:
+    """The grammar, the environments (with their policies when given) and the models."""
+    lines = [
+        "### Commands",
+        "",
+        f"One command per line, at the start of the line; at most {MAX_COMMANDS} per comment. "
+        "Lines in code blocks and quotes are ignored.",
+        "",
+        "| command | what it does |",
+        "| --- | --- |",
+        *(f"| `{USAGE[name]}` | {SUMMARY[name]} |" for name in COMMANDS),
+        "",
+        "### Environments",
+        "",
+    ]
+    if not environments:
+        lines.append("No environments are defined: add them to `mlops/project.yaml`.")
+    for name in sorted(environments):
+        env = environments[name] if isinstance(environments, Mapping) else None
+        lines.append(f"- `{name}`" + ("" if env is None else f": {describe(env)}"))
+    lines += ["", "### Models", ""]
+    listed = ", ".join(f"`{name}`" for name in sorted(models))
+    lines.append(listed or "No models are defined yet.")
+    return "\n".join(lines) + "\n"

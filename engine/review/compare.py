@@ -1,0 +1,551 @@
+"""Compare two evaluated versions of a model: metric diffs, significance, gates.
+
+A reviewer asks of every pull request: did this change make the model better, worse, or
+did nothing measurable happen? This module answers for one model at a time, as plain
+data that ``engine.review.report`` renders. Nothing here does I/O.
+
+Read it top down. In: an ``Evaluation`` per version (stored metrics, test predictions,
+params, a ``DataProfile``). Out: a ``ModelComparison``, built by ``compare_model`` from:
+
+- ``versus``: head against one reference (the base, or what an environment runs), a
+  ``Versus`` of ``MetricDiff``s. ``diff_metrics`` is direction-aware
+  (``lower_is_better``). When both versions predicted the *same* test rows,
+  ``engine.review.significance`` resamples them together, so the 95% interval is of the
+  *difference*; an interval that spans zero is "no significant change", never a win or
+  a loss. Unpaired, the verdict follows the sign of the delta, and a model whose base
+  can't be paired is "not comparable".
+- ``evaluate_gates``: floors, ceilings and ``max_drop`` against each baseline;
+  ``model_verdict`` and ``overall`` fold them into pass / fail / not comparable.
+- ``diff_params``, ``confusion``, ``data_shift``: what else a reviewer wants to see.
+
+numpy is imported inside the functions that use it; importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from engine.data.profile import ColumnProfile, DataProfile
+from engine.definitions.formats import Gate, Task, lower_is_better
+from engine.review.evaluation import Evaluation
+from engine.review.significance import Interval, McNemar, Paired, aligned, mcnemar, paired_bootstrap
+
+if TYPE_CHECKING:
+    pass
+
+Verdict = Literal["better", "worse", "no significant change", "new", "removed", "n/a"]
+GateStatus = Literal["pass", "fail", "not comparable", "skipped"]
+ModelVerdict = Literal["pass", "fail", "not comparable", "removed"]
+Metrics = Mapping[str, "float | None"]
+
+NUMERIC_SHIFT = 0.25
+"""A numeric column whose mean moved by this many base standard deviations is flagged."""
+CATEGORICAL_SHIFT = 0.1
+"""A categorical column whose distribution moved by this total variation is flagged."""
+_TOLERANCE = 1e-9  # float noise: 0.95 - 0.94 must not exceed a max_drop of 0.01
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricDiff:
+    """One metric, base against head."""
+
+    metric: str
+    base: float | None
+    head: float | None
+    delta: float | None
+    delta_pct: float | None
+    verdict: Verdict
+    interval: Interval | None = None
+    lower_is_better: bool = False
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One bound of one gate, checked against the head version (and one baseline)."""
+
+    metric: str
+    check: Literal["min", "max", "max_drop"]
+    status: GateStatus
+    limit: str
+    """The bound as written: ``≥ 0.9``, ``≤ 0.3``, ``drop ≤ 2%``."""
+    value: float | None = None
+    against: str | None = None
+    reference: float | None = None
+    threshold: float | None = None
+    """The bound on the head value after applying ``max_drop`` to the reference."""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ParamChange:
+    """One parameter that differs between base and head (dotted name for nested ones)."""
+
+    name: str
+    status: Literal["added", "removed", "modified"]
+    base: Any = None
+    head: Any = None
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """A confusion matrix: rows are true labels, columns predicted labels."""
+
+    labels: tuple[str, ...]
+    counts: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class ColumnShift:
+    """How one column's distribution moved between base and head data."""
+
+    column: str
+    kind: Literal["numeric", "categorical", "added", "removed"]
+    shift: float | None
+    """Numeric: (head mean - base mean) / base std. Categorical: total variation distance."""
+    flagged: bool
+    base: ColumnProfile | None = None
+    head: ColumnProfile | None = None
+
+
+@dataclass(frozen=True)
+class Versus:
+    """The head version against one reference: the base, or what an environment runs."""
+
+    label: str
+    version: str | None
+    metrics: tuple[MetricDiff, ...] = ()
+    paired_rows: int = 0
+    note: str = ""
+    """Why the comparison is not paired; empty when it is."""
+    mcnemar: McNemar | None = None
+    identical: bool = False
+    """Head is the reference version itself: nothing to compare, nothing changed."""
+
+    @property
+    def paired(self) -> bool:
+        """Whether both versions were scored on the same test rows (or are one version)."""
+        return self.paired_rows > 0 or self.identical
+
+
+@dataclass(frozen=True)
+class ModelComparison:
+    """Everything the report shows about one model."""
+
+    model: str
+    task: Task
+    status: Literal["new", "removed", "changed", "unchanged"]
+    base_version: str | None
+    head_version: str | None
+    primary_metric: str | None
+    vs_base: Versus
+    verdict: ModelVerdict
+    gates: tuple[GateResult, ...] = ()
+    environments: tuple[Versus, ...] = ()
+    params: tuple[ParamChange, ...] = ()
+    confusion: Confusion | None = None
+    base_confusion: Confusion | None = None
+    base_data: DataProfile | None = None
+    head_data: DataProfile | None = None
+    shift: tuple[ColumnShift, ...] = ()
+    history: tuple[tuple[str, float | None], ...] = ()
+    rescored: bool = False
+    """The base version was scored again on head's test set (the data changed)."""
+    reason: str = ""
+
+
+# --- metric diffs -------------------------------------------------------------------------
+
+
+def defined(value: float | None) -> bool:
+    """Whether a metric value is a number (not missing, not NaN)."""
+    return value is not None and not math.isnan(value)
+
+
+def diff_metrics(
+    base: Metrics | None,
+    head: Metrics | None,
+    metrics: Sequence[str] | None = None,
+    *,
+    intervals: Mapping[str, Interval] | None = None,
+) -> tuple[MetricDiff, ...]:
+    """Per metric: base, head, delta, delta %, and a direction-aware verdict.
+
+    With an interval for a metric, the verdict follows it (spanning zero: no significant
+    change); without one it follows the sign of the delta.
+    """
+    names = list(metrics) if metrics is not None else _union(base, head)
+    intervals = intervals or {}
+    return tuple(_diff(name, base, head, intervals.get(name)) for name in names)
+
+
+def _union(*sides: Metrics | None) -> list[str]:
+    names: dict[str, None] = {}
+    for side in sides:
+        names.update(dict.fromkeys(side or {}))
+    return list(names)
+
+
+def _diff(name: str, base: Metrics | None, head: Metrics | None, ci: Interval | None) -> MetricDiff:
+    lower = lower_is_better(name)
+    b = base.get(name) if base else None
+    h = head.get(name) if head else None
+    delta = h - b if defined(b) and defined(h) else None  # type: ignore[operator]
+    pct = delta / abs(b) * 100 if delta is not None and b else None
+    verdict: Verdict
+    if base is None or name not in base:
+        verdict = "new" if head is not None and name in head else "n/a"
+    elif head is None or name not in head:
+        verdict = "removed"
+    elif delta is None:
+        verdict = "n/a"
+    else:
+        verdict = _direction(delta, ci, lower, scale=max(1.0, abs(b or 0.0)))
+    return MetricDiff(name, b, h, delta, pct, verdict, ci, lower)
+
+
+def _direction(delta: float, ci: Interval | None, lower: bool, scale: float) -> Verdict:
+    if ci is not None:
+        if ci.spans_zero:
+            return "no significant change"
+        up = ci.low > 0
+    elif abs(delta) <= _TOLERANCE * scale:
+        return "no significant change"
+    else:
+        up = delta > 0
+    return "better" if up != lower else "worse"
+
+
+# --- gates --------------------------------------------------------------------------------
+
+
+def evaluate_gates(
+    gates: Mapping[str, Gate],
+    head: Metrics,
+    baselines: Mapping[str, Metrics | None],
+) -> tuple[GateResult, ...]:
+    """Check every gate bound on the head metrics; ``max_drop`` against each baseline.
+
+    A baseline that is ``None`` (no base version, nothing deployed) or lacks the metric
+    skips ``max_drop``; a head value that is missing or NaN makes the bound not comparable.
+    """
+    out: list[GateResult] = []
+    for metric, gate in gates.items():
+        value = head.get(metric)
+        for check, bound in (("min", gate.min), ("max", gate.max)):
+            if bound is not None:
+                out.append(_bound(metric, check, bound, value))  # type: ignore[arg-type]
+        if gate.max_drop is not None:
+            for label, ref in baselines.items():
+                out.append(_drop(metric, gate.max_drop, value, label, ref))
+    return tuple(out)
+
+
+def _bound(
+    metric: str, check: Literal["min", "max"], bound: float, value: float | None
+) -> GateResult:
+    limit = f"{'≥' if check == 'min' else '≤'} {bound:g}"
+    if not defined(value):
+        message = _undefined_on_head(metric, value)
+        return GateResult(
+            metric, check, "not comparable", limit, value, threshold=bound, message=message
+        )
+    assert value is not None
+    slack = _TOLERANCE * max(1.0, abs(bound))
+    ok = value >= bound - slack if check == "min" else value <= bound + slack
+    return GateResult(metric, check, "pass" if ok else "fail", limit, value, threshold=bound)
+
+
+def _drop(
+    metric: str, max_drop: float | str, value: float | None, label: str, ref: Metrics | None
+) -> GateResult:
+    limit = f"drop ≤ {max_drop if isinstance(max_drop, str) else f'{max_drop:g}'}"
+    base = GateResult(metric, "max_drop", "skipped", limit, value, against=label)
+    reference = ref.get(metric) if ref is not None else None
+    if ref is None:
+        return replace(base, message=f"no {label} version to compare with")
+    if not defined(reference):
+        return replace(base, reference=reference, message=f"{metric} is undefined on {label}")
+    if not defined(value):
+        return replace(
+            base,
+            status="not comparable",
+            reference=reference,
+            message=_undefined_on_head(metric, value),
+        )
+    assert reference is not None and value is not None
+    if isinstance(max_drop, str):
+        allowed = abs(reference) * float(max_drop.rstrip("%")) / 100
+    else:
+        allowed = float(max_drop)
+    lower = lower_is_better(metric)
+    threshold = reference + allowed if lower else reference - allowed
+    slack = _TOLERANCE * max(1.0, abs(reference))
+    ok = value <= threshold + slack if lower else value >= threshold - slack
+    return replace(base, status="pass" if ok else "fail", reference=reference, threshold=threshold)
+
+
+def _undefined_on_head(metric: str, value: float | None) -> str:
+    return f"{metric} is {'missing' if value is None else 'NaN'} on head"
+
+
+def model_verdict(gates: Sequence[GateResult], vs_base: Versus | None) -> ModelVerdict:
+    """Fail on any failed gate; not comparable on an unchecked gate or unpaired base."""
+    if any(g.status == "fail" for g in gates):
+        return "fail"
+    if any(g.status == "not comparable" for g in gates):
+        return "not comparable"
+    if vs_base is not None and vs_base.version is not None and not vs_base.paired:
+        return "not comparable"
+    return "pass"
+
+
+def overall(comparisons: Sequence[ModelComparison]) -> Literal["pass", "fail", "not comparable"]:
+    """The verdict of a whole change: the worst of its models' verdicts."""
+    verdicts = {c.verdict for c in comparisons}
+    if "fail" in verdicts:
+        return "fail"
+    return "not comparable" if "not comparable" in verdicts else "pass"
+
+
+# --- params, confusion, data --------------------------------------------------------------
+
+
+def diff_params(base: Mapping[str, Any], head: Mapping[str, Any]) -> tuple[ParamChange, ...]:
+    """Parameters added, removed or modified, nested keys dotted (like ``dvc params diff``)."""
+    old, new = _flatten(base), _flatten(head)
+    out = []
+    for name in sorted(old.keys() | new.keys()):
+        if name not in old:
+            out.append(ParamChange(name, "added", head=new[name]))
+        elif name not in new:
+            out.append(ParamChange(name, "removed", base=old[name]))
+        elif old[name] != new[name] or type(old[name]) is not type(new[name]):
+            out.append(ParamChange(name, "modified", old[name], new[name]))
+    return tuple(out)
+
+
+def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def confusion(evaluation: Evaluation) -> Confusion | None:
+    """The confusion matrix of a classifier's test predictions, or None."""
+    import numpy as np
+
+    y, p = np.asarray(evaluation.y_true), np.asarray(evaluation.y_pred)
+    if evaluation.task != "classification" or y.size == 0 or y.shape != p.shape:
+        return None
+    uniq, inverse = np.unique(np.concatenate([y, p]), return_inverse=True)
+    names = [str(v) for v in uniq]
+    # the model's class order first (sklearn's sorted classes), then any stray label
+    labels = [str(c) for c in evaluation.classes or []]
+    labels += [s for s in names if s not in labels]
+    position = {s: i for i, s in enumerate(labels)}
+    codes = np.asarray([position[s] for s in names])[inverse.ravel()]
+    k = len(labels)
+    counts = np.bincount(codes[: y.size] * k + codes[y.size :], minlength=k * k).reshape(k, k)
+    return Confusion(tuple(labels), tuple(tuple(int(c) for c in row) for row in counts))
+
+
+def data_shift(base: DataProfile, head: DataProfile) -> tuple[ColumnShift, ...]:
+    """Per column: mean shift in base standard deviations, or total variation distance."""
+    old = {c.name: c for c in base.profiles}
+    new = {c.name: c for c in head.profiles}
+    out = [_shift(old.get(c.name), c, base.rows, head.rows) for c in head.profiles]
+    out += [
+        ColumnShift(c.name, "removed", None, True, base=c)
+        for c in base.profiles
+        if c.name not in new
+    ]
+    return tuple(out)
+
+
+def _shift(old: ColumnProfile | None, new: ColumnProfile, rows_b: int, rows_h: int) -> ColumnShift:
+    if old is None:
+        return ColumnShift(new.name, "added", None, True, head=new)
+    if old.top or new.top:
+        tvd = _total_variation(old, rows_b, new, rows_h)
+        return ColumnShift(new.name, "categorical", tvd, tvd >= CATEGORICAL_SHIFT, old, new)
+    if old.mean is None or new.mean is None:
+        return ColumnShift(new.name, "numeric", None, False, old, new)
+    gap = new.mean - old.mean
+    # a constant base column: any move at all is infinitely many standard deviations
+    z = gap / old.std if old.std else 0.0 if gap == 0 else math.copysign(math.inf, gap)
+    return ColumnShift(new.name, "numeric", z, abs(z) >= NUMERIC_SHIFT, old, new)
+
+
+def _total_variation(old: ColumnProfile, rows_b: int, new: ColumnProfile, rows_h: int) -> float:
+    # only the top values are known: everything else shares one "other" bucket, and nulls
+    # get their own; the result is a lower bound of the true distance
+    def shares(col: ColumnProfile, rows: int) -> dict[Any, float]:
+        rows = max(rows, 1)
+        out: dict[Any, float] = {("value", str(v)): n / rows for v, n in col.top}
+        out[("null",)] = col.nulls / rows
+        out[("other",)] = max(0.0, 1.0 - sum(out.values()))
+        return out
+
+    p, q = shares(old, rows_b), shares(new, rows_h)
+    return 0.5 * sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in p.keys() | q.keys())
+
+
+# --- one model ----------------------------------------------------------------------------
+
+
+def versus(
+    label: str,
+    ref: Evaluation | None,
+    head: Evaluation | None,
+    metrics: Sequence[str] | None = None,
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> Versus:
+    """The head version against one reference version, paired when the rows match."""
+    ref_m, head_m = (ref.metrics if ref else None), (head.metrics if head else None)
+    names = list(metrics) if metrics is not None else _union(ref_m, head_m)
+    if ref is None or head is None:
+        note = f"no {label} version" if ref is None else "no head version"
+        return Versus(
+            label, ref.version if ref else None, diff_metrics(ref_m, head_m, names), 0, note
+        )
+    if ref.version == head.version:
+        # the same version (an environment already runs head): nothing to resample
+        return Versus(label, ref.version, diff_metrics(ref_m, head_m, names), identical=True)
+    pairing = aligned(ref, head)
+    if not isinstance(pairing, Paired):
+        return Versus(label, ref.version, diff_metrics(ref_m, head_m, names), 0, pairing.reason)
+    both = [n for n in names if defined(ref.metrics.get(n)) and defined(head.metrics.get(n))]
+    intervals = paired_bootstrap(pairing, both, resamples=resamples, seed=seed)
+    test = _mcnemar_of(pairing) if head.task == "classification" and "accuracy" in both else None
+    diffs = diff_metrics(ref_m, head_m, names, intervals=intervals)
+    return Versus(label, ref.version, diffs, pairing.rows, "", test)
+
+
+def _mcnemar_of(paired: Paired) -> McNemar:
+    base_right = paired.base_pred == paired.y_true
+    head_right = paired.head_pred == paired.y_true
+    return mcnemar(int((base_right & ~head_right).sum()), int((head_right & ~base_right).sum()))
+
+
+def compare_model(
+    head: Evaluation | None,
+    base: Evaluation | None,
+    *,
+    metrics: Sequence[str] | None = None,
+    primary_metric: str | None = None,
+    gates: Mapping[str, Gate] | None = None,
+    environments: Mapping[str, Evaluation | None] | None = None,
+    rescored: bool = False,
+    reason: str = "",
+    resamples: int = 1000,
+    seed: int = 0,
+) -> ModelComparison:
+    """Compare head with base (and each environment's version) for one model.
+
+    ``metrics`` are the definition's metrics; ones found on only one side are added.
+    Pass ``rescored=True`` when ``base`` was scored again on head's test set.
+    """
+    some = head or base
+    if some is None:
+        raise ValueError("compare_model needs a head or a base evaluation")
+    environments = environments or {}
+    found = _union(base.metrics if base else None, head.metrics if head else None)
+    names = list(dict.fromkeys([*(metrics or []), *found]))
+    primary = primary_metric or (names[0] if names else None)
+    vs_base = versus("base", base, head, names, resamples=resamples, seed=seed)
+    envs = tuple(
+        versus(env, ev, head, names, resamples=resamples, seed=seed)
+        for env, ev in environments.items()
+    )
+    results: tuple[GateResult, ...] = ()
+    verdict: ModelVerdict = "removed"
+    if head is not None:
+        baselines = {"base": base.metrics if base else None}
+        baselines |= {env: ev.metrics if ev else None for env, ev in environments.items()}
+        results = evaluate_gates(gates or {}, head.metrics, baselines)
+        verdict = model_verdict(results, vs_base)
+    return ModelComparison(
+        model=some.model,
+        task=some.task,
+        status=_status(base, head),
+        base_version=base.version if base else None,
+        head_version=head.version if head else None,
+        primary_metric=primary,
+        vs_base=vs_base,
+        verdict=verdict,
+        gates=results,
+        environments=envs,
+        params=diff_params(base.params if base else {}, head.params if head else {}),
+        confusion=confusion(head) if head else None,
+        base_confusion=confusion(base) if base else None,
+        base_data=base.data if base else None,
+        head_data=head.data if head else None,
+        shift=data_shift(base.data, head.data) if base and head and base.data and head.data else (),
+        history=_history(head, primary),
+        rescored=rescored,
+        reason=reason,
+    )
+
+
+def _status(
+    base: Evaluation | None, head: Evaluation | None
+) -> Literal["new", "removed", "changed", "unchanged"]:
+    if base is None:
+        return "new"
+    if head is None:
+        return "removed"
+    return "unchanged" if base.version == head.version else "changed"
+
+
+def _history(head: Evaluation | None, primary: str | None) -> tuple[tuple[str, float | None], ...]:
+    if head is None:
+        return ()
+    points = [(v, x) for v, x in head.history]
+    if primary is not None and (not points or points[-1][0] != head.version):
+        points.append((head.version, head.metrics.get(primary)))
+    return tuple(points)
+
+
+__all__ = [
+    "ColumnProfile",
+    "ColumnShift",
+    "Confusion",
+    "DataProfile",
+    "Evaluation",
+    "GateResult",
+    "Interval",
+    "McNemar",
+    "MetricDiff",
+    "ModelComparison",
+    "Paired",
+    "ParamChange",
+    "Versus",
+    "aligned",
+    "compare_model",
+    "confusion",
+    "data_shift",
+    "diff_metrics",
+    "diff_params",
+    "evaluate_gates",
+    "mcnemar",
+    "model_verdict",
+    "overall",
+    "paired_bootstrap",
+    "versus",
+]

@@ -1,0 +1,401 @@
+"""Review a change: plan → make sure both sides are trained → compare → report.
+
+This is the I/O half of ``mlops diff`` (and of the pull-request event): it reads the
+plan from git, trains what is missing at the base and at the head (cache hits cost
+nothing), loads each version's stored predictions, re-scores the base on the head's test
+rows when the data changed, reads what each environment branch pins, and hands plain
+values to the pure :mod:`engine.review.compare` and :mod:`engine.review.report`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import Problem, UserError
+from engine.training.train import PROFILE_FILE
+
+if TYPE_CHECKING:
+    from engine.data.profile import DataProfile
+    from engine.definitions.formats import Environment, Model, Project
+    from engine.definitions.loading import Definitions
+    from engine.environments.pins import Pin
+    from engine.review.compare import ModelComparison
+    from engine.review.evaluation import Evaluation
+    from engine.review.report import Marker
+    from engine.store import Store
+    from engine.training.plan import Plan
+    from engine.training.train import Outcome
+
+HISTORY = 10
+
+
+@dataclass
+class Review:
+    """The outcome of a review: the report and the facts behind it."""
+
+    markdown: str
+    verdict: str
+    comparisons: list[ModelComparison] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    failures: list[Outcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the change passes: no problem, no failed training, no failed gate."""
+        return not self.problems and not self.failures and self.verdict != "fail"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json`` and the report bundle."""
+        return {
+            "ok": self.ok,
+            "verdict": self.verdict,
+            "models": [
+                {
+                    "model": c.model,
+                    "status": c.status,
+                    "verdict": c.verdict,
+                    "base_version": c.base_version,
+                    "head_version": c.head_version,
+                    "gates": [dataclasses.asdict(g) for g in c.gates],
+                    "metrics": [dataclasses.asdict(d) for d in c.vs_base.metrics],
+                }
+                for c in self.comparisons
+            ],
+            "problems": [p.as_dict() for p in self.problems],
+            "failures": [o.as_dict() for o in self.failures],
+        }
+
+
+def review(
+    root: Path,
+    *,
+    base: str,
+    head: str | None = None,
+    vs: Sequence[str] = (),
+    models: Sequence[str] = (),
+    marker: Marker | None = None,
+    summary_url: str | None = None,
+    settings: Project | None = None,
+) -> Review:
+    """Compare the head's versions with the base's and with each environment's pins.
+
+    ``settings`` (the default branch's project file, in privileged jobs) overrides the
+    head's for the store, the environments and the estimator allow-list.
+    """
+    from engine import gitrepo
+    from engine.environments.pins import read_pins
+    from engine.review.compare import overall
+    from engine.store import Store
+    from engine.training import jobs, planning
+    from engine.training.planning import compute_plan
+
+    plan = compute_plan(root, base, head)
+    head_defs, _ = planning.read_definitions(root, plan.head_commit)
+    base_defs, _ = planning.read_definitions(root, plan.base_commit)
+    names = _selected(plan, models, head_defs.models, base_defs.models)
+    project = settings or head_defs.settings
+    envs = _environments(project, vs)
+    head_run = jobs.train(
+        root, [n for n in names if n in head_defs.models], rev=plan.head_commit, settings=settings
+    )
+    base_run = jobs.train(
+        root, [n for n in names if n in base_defs.models], rev=plan.base_commit, settings=settings
+    )
+    versions = _Versions(root, Store.open(project.store.url, root), plan.head_commit, head_defs)
+    if envs and "origin" in gitrepo.remotes(root):  # compare with what runs now, not a stale copy
+        gitrepo.fetch_branches(root, "origin", [spec.branch for spec in envs.values()])
+    pins = {env: read_pins(root, spec.branch) or {} for env, spec in envs.items()}
+    comparisons = []
+    for name in names:
+        compared = _compare(versions, name, head_run.outcomes, base_run.outcomes, pins)
+        if compared is not None:
+            comparisons.append(compared)
+    failures = [o for o in (*head_run.outcomes, *base_run.outcomes) if o.status == "failed"]
+    problems = sorted({*plan.problems, *(p for m in plan.models for p in m.problems)})
+    markdown = _render(
+        plan,
+        comparisons,
+        problems,
+        _training_problems(head_defs, head_run.failed),
+        marker,
+        summary_url,
+    )
+    verdict = overall(comparisons) if comparisons else "pass"
+    return Review(markdown, verdict, comparisons, problems, failures)
+
+
+def _environments(project: Project, vs: Sequence[str]) -> dict[str, Environment]:
+    """The environments to compare with: those named in ``vs``, else every one."""
+    unknown = [e for e in vs if e not in project.environments]
+    if unknown:
+        raise UserError(
+            f"unknown environment(s) {', '.join(unknown)}: mlops/project.yaml "
+            f"defines {', '.join(project.environments) or 'none'}"
+        )
+    return {e: project.environments[e] for e in (vs or project.environments)}
+
+
+def _selected(
+    plan: Plan, models: Sequence[str], head: Mapping[str, Any], base: Mapping[str, Any]
+) -> list[str]:
+    """The models to review: those asked for, else those the change affects."""
+    if models:
+        unknown = [m for m in models if m not in head and m not in base]
+        if unknown:
+            raise UserError(
+                f"unknown model(s): {', '.join(unknown)}; the models are: "
+                f"{', '.join(sorted({*head, *base})) or 'none'}"
+            )
+        return list(models)
+    return [m.name for m in plan.models if m.status in ("changed", "new", "removed")]
+
+
+def _compare(
+    versions: _Versions,
+    name: str,
+    head_outcomes: Sequence[Outcome],
+    base_outcomes: Sequence[Outcome],
+    pins: Mapping[str, Mapping[str, Pin]],
+) -> ModelComparison | None:
+    """One model's head against its base and each environment; None if neither side exists."""
+    from engine.review.compare import compare_model
+
+    spec = versions.defs.models[name].spec if name in versions.defs.models else None
+    primary = spec.primary_metric if spec else ""
+    head_ev = versions.of_outcome(name, head_outcomes, primary)
+    base_ev = versions.of_outcome(name, base_outcomes, primary)
+    if head_ev is None and (base_ev is None or spec is not None):
+        return None  # nothing to compare, or the head failed (listed with the failures)
+    rescored, reason = False, ""
+    if head_ev is not None and base_ev is not None:
+        base_ev, rescored, reason = versions.paired(name, head_ev, base_ev)
+    environments: dict[str, Evaluation | None] = {}
+    for env, pinned in pins.items():
+        pin = pinned.get(name)
+        env_ev = versions.stored(name, pin.fingerprint, primary) if pin else None
+        if env_ev is not None and head_ev is not None:
+            env_ev, _, _ = versions.paired(name, head_ev, env_ev)
+        environments[env] = env_ev
+    return compare_model(
+        head_ev,
+        base_ev,
+        metrics=_metrics(spec),
+        primary_metric=spec.primary_metric if spec else None,
+        gates=spec.gates if spec else None,
+        environments=environments,
+        rescored=rescored,
+        reason=reason,
+    )
+
+
+def _training_problems(defs: Definitions, failed: Sequence[Outcome]) -> list[Problem]:
+    """Failed trainings as problems located at the model's file."""
+    return [
+        Problem(
+            defs.models[o.model].path if o.model in defs.models else "mlops/models",
+            0,
+            0,
+            f"{o.model}: {o.reason}",
+            rule="training",
+        )
+        for o in failed
+    ]
+
+
+def _render(
+    plan: Plan,
+    comparisons: list[ModelComparison],
+    problems: list[Problem],
+    training_failures: list[Problem],
+    marker: Marker | None,
+    summary_url: str | None,
+) -> str:
+    from engine.review.report import ReportInput, render
+
+    return render(
+        ReportInput(
+            comparisons=comparisons,
+            marker=marker,
+            validation=[p for p in problems if p.rule != "data"],
+            data_checks=[p for p in problems if p.rule == "data"],
+            training_failures=training_failures,
+            base_label=_label(plan.base_commit),
+            head_label=_label(plan.head_commit) if plan.head_commit else "working tree",
+            summary_url=summary_url,
+        )
+    )
+
+
+def _label(sha: str | None) -> str:
+    return sha[:7] if sha else ""
+
+
+def _metrics(spec: Model | None) -> list[str] | None:
+    if spec is None:
+        return None
+    from engine.definitions.references import metric_names
+
+    return metric_names(spec)
+
+
+# --- stored versions as evaluations -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Versions:
+    """Reads stored versions as evaluations, and rescores them on the head's test rows."""
+
+    root: Path
+    store: Store
+    head_rev: str | None
+    defs: Definitions
+    """The head's definitions: the dataset a rescoring reads."""
+
+    def of_outcome(self, name: str, outcomes: Sequence[Outcome], primary: str) -> Evaluation | None:
+        """The evaluation of ``name``'s trained (or stored) version among ``outcomes``."""
+        outcome = next((o for o in outcomes if o.model == name), None)
+        if outcome is None or outcome.status == "failed":
+            return None
+        return self.stored(name, outcome.fingerprint, primary)
+
+    def stored(self, name: str, fingerprint: str, primary: str = "") -> Evaluation | None:
+        """A stored version as an :class:`Evaluation` (predictions, profile, history)."""
+        from engine.review.evaluation import Evaluation
+
+        store = self.store
+        if not store.has(name, fingerprint):
+            return None
+        stored = store.get(name, fingerprint)
+        record = stored.record
+        table = _read_parquet(stored.path("predictions.parquet"))
+        classes = list(record.classes) or None
+        proba = None
+        if classes is not None:
+            cols = [f"proba_{c}" for c in classes]
+            if all(c in table for c in cols):
+                import numpy as np
+
+                proba = np.column_stack([table[c] for c in cols])
+        # Earlier versions, oldest first; the comparison appends this one.
+        others = [r for r in store.versions(name) if r.fingerprint != fingerprint][: HISTORY - 1]
+        history = [(r.version, r.metrics.get(primary)) for r in reversed(others)]
+        return Evaluation(
+            model=name,
+            version=record.version,
+            task=record.task,  # type: ignore[arg-type]
+            metrics=dict(record.metrics),
+            row_ids=table["row_id"],
+            y_true=table["y_true"],
+            y_pred=table["y_pred"],
+            proba=proba,
+            classes=classes,
+            params=dict(record.params),
+            data=_profile(stored.path(PROFILE_FILE), record.data_hash),
+            history=history,
+        )
+
+    def paired(
+        self, name: str, head: Evaluation, other: Evaluation
+    ) -> tuple[Evaluation, bool, str]:
+        """``other`` on the head's test rows: as stored when the rows match, else rescored.
+
+        Also whether it was rescored, and why (or why it is not comparable).
+        """
+        from engine.review.significance import NotPaired, aligned
+
+        if not isinstance(aligned(other, head), NotPaired):
+            return other, False, ""
+        try:
+            rescored = self.rescore(name, head, other)
+        except UserError as exc:
+            return other, False, f"not comparable: {exc}"
+        except Exception as exc:  # the old model can't score the new data (columns changed...)
+            return (
+                other,
+                False,
+                f"not comparable: the base model cannot score the head's test "
+                f"rows ({type(exc).__name__}: {exc})",
+            )
+        return (
+            rescored,
+            True,
+            f"the test rows changed, so {other.version} was scored again on "
+            f"{head.version}'s test set",
+        )
+
+    def rescore(self, name: str, head: Evaluation, other: Evaluation) -> Evaluation:
+        """``other``'s stored model, scored on the head's test rows of the head's data."""
+        import numpy as np
+
+        from engine.data import tables as data
+        from engine.training import evaluate
+
+        spec = self.defs.models[name].spec
+        dataset = self.defs.datasets[spec.dataset].spec
+        model = self.store.load_model(name, self.store.resolve(name, other.version))
+        frame = data.to_frame(data.load_table(dataset, self.root, self.head_rev))
+        if dataset.id_column:
+            frame = frame.set_index(dataset.id_column, drop=False)
+        rows = frame.loc[np.asarray(head.row_ids).tolist()]
+        inputs = rows.drop(columns=[c for c in (dataset.target, dataset.id_column) if c])
+        y_true = np.asarray(rows[dataset.target])
+        y_pred = model.predict(inputs)
+        proba = (
+            model.predict_proba(inputs)
+            if spec.task == "classification" and hasattr(model, "predict_proba")
+            else None
+        )
+        classes = list(model.classes_) if proba is not None else None
+        metrics = evaluate.compute(list(other.metrics), y_true, np.asarray(y_pred), proba, classes)
+        return dataclasses.replace(
+            other,
+            metrics=metrics,
+            row_ids=head.row_ids,
+            y_true=y_true,
+            y_pred=np.asarray(y_pred),
+            proba=proba,
+            classes=classes,
+        )
+
+
+def _profile(path: Path, data_hash: str) -> DataProfile | None:
+    """The stored data profile; None when absent or unreadable (the report then shows none)."""
+    from engine.data.profile import DataProfile
+
+    if not path.is_file():
+        return None
+    try:
+        profile = DataProfile.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError, KeyError):
+        return None  # a profile this engine can't read
+    return dataclasses.replace(profile, content_hash=data_hash)
+
+
+def _read_parquet(path: Path) -> dict[str, Any]:
+    """Columns as numpy arrays, without pandas (whose import alone costs 0.2 s)."""
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(path).read(use_pandas_metadata=False)
+    return {name: _numpy(table.column(name).combine_chunks()) for name in table.column_names}
+
+
+_ARROW_FLOATS = {"halffloat": "float16", "float": "float32", "double": "float64"}
+
+
+def _numpy(column: Any) -> Any:
+    import numpy as np
+    import pyarrow as pa
+
+    numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+    if numeric and column.null_count == 0:
+        # Arrow's to_numpy imports pandas; the values buffer already is the array we need.
+        name = str(column.type)
+        dtype = np.dtype(_ARROW_FLOATS.get(name, name))
+        values = np.frombuffer(column.buffers()[1], dtype=dtype)
+        return values[column.offset : column.offset + len(column)]
+    return np.asarray(column.to_pylist(), dtype=object)

@@ -1,0 +1,211 @@
+"""Model fingerprints: the content hash that *is* a model version.
+
+A version is the SHA-256 of a canonical JSON document holding everything that decides
+what training produces, and nothing else:
+
+- the model definition without its prose (description, owners, tags);
+- the content of its feature set, without the set's name or prose, so that renaming a
+  feature set (or moving it inline) does not retrain anything;
+- the parts of its dataset that decide the training rows: source, target, id column and
+  split (see :func:`dataset_part` for why the schema and checks are left out);
+- the data's content hash (the md5 recorded in the DVC pointer, read from git);
+- :data:`TRAINING_SEMANTICS_VERSION` and the scikit-learn version.
+
+Same fingerprint, same model: the store never trains it twice. Pydantic dumps every
+field with its default filled in, so writing a default value out, reordering keys,
+quoting, comments and flow vs block style never change a fingerprint.
+
+Pure: no I/O. :func:`data_hash` reads pointer files from a ``{path: bytes}`` mapping
+that the caller took from git or the working tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+import yaml
+
+from engine.definitions.formats import PROSE_FIELDS, Dataset, FeatureSpec, Model
+from engine.errors import DataError
+
+TRAINING_SEMANTICS_VERSION = 1
+"""Bump when training code changes what the same definition produces (splitting, pipeline
+assembly, metric computation): every model then gets a new version and is retrained."""
+
+FORMAT = 1  # the layout of the hashed document itself
+SHORT = 12
+_MD5 = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
+_MAX_POINTER_BYTES = 64 * 1024
+# Every scalar as text: DVC writes md5s unquoted, and an all-digit one would otherwise
+# load as an integer (or as octal, with a leading zero) and lose its digits.
+_Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+
+
+def fingerprint(
+    model: Model,
+    features: FeatureSpec | None,
+    dataset: Dataset,
+    data_hash: str,
+    sklearn_version: str,
+    *,
+    semantics: int = TRAINING_SEMANTICS_VERSION,
+) -> str:
+    """The SHA-256 (hex) of everything that determines the trained ``model``.
+
+    ``features`` is the model's resolved feature set: the named set it refers to, its
+    inline spec, or None when it has none. ``dataset`` is the dataset it names.
+    """
+    if model.features is not None and features is None:
+        raise ValueError(
+            f"model {model.name!r} uses feature set {model.features!r}, which was not given"
+        )
+    if dataset.name != model.dataset:
+        raise ValueError(
+            f"model {model.name!r} is trained on {model.dataset!r}, not on {dataset.name!r}"
+        )
+    document = {
+        "format": FORMAT,
+        "semantics": semantics,
+        "sklearn": sklearn_version,
+        "model": {
+            **model_part(model),
+            "dataset": dataset_part(dataset),
+            "features": features_part(features),
+        },
+        "data": data_hash,
+    }
+    return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
+
+
+def short(fp: str) -> str:
+    """The version id shown to people: the first 12 hex characters of a fingerprint."""
+    return fp[:SHORT]
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: equal values give equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def model_part(model: Model) -> dict[str, Any]:
+    """The model definition as hashed: every field but prose and gates, defaults written out.
+
+    Gates judge a version; they do not shape it, so tightening a gate re-evaluates the
+    stored version instead of retraining it. ``dataset`` and ``features`` are still
+    references here (a name or an inline spec); :func:`fingerprint` replaces them with the
+    content they resolve to.
+    """
+    return model.model_dump(mode="json", by_alias=True, exclude={*PROSE_FIELDS, "gates"})
+
+
+_SPEC_KEYS = tuple(info.alias or name for name, info in FeatureSpec.model_fields.items())
+
+
+def features_part(features: FeatureSpec | None) -> dict[str, Any] | None:
+    """A feature set's content: what :class:`FeatureSpec` declares, without name or prose."""
+    if features is None:
+        return None
+    dumped = features.model_dump(mode="json", by_alias=True)
+    return {key: dumped[key] for key in _SPEC_KEYS}
+
+
+def dataset_part(dataset: Dataset) -> dict[str, Any]:
+    """The parts of a dataset that decide which rows train and which test.
+
+    The schema and checks are left out on purpose: they are verified before training
+    and can stop it, but the same rows, split and parameters fit the same model whatever
+    bounds are declared, so tightening a check must not retrain every model on the data.
+    (If training ever reads the schema, e.g. to cast column types, add it here and bump
+    TRAINING_SEMANTICS_VERSION.) The dataset's name is left out too: the model refers
+    to the dataset by name, and a rename alone changes no row.
+    """
+    dumped = dataset.model_dump(mode="json", by_alias=True)
+    return {key: dumped[key] for key in ("source", "target", "id_column", "split")}
+
+
+# --- data content hashes ----------------------------------------------------------------
+
+
+def pointer_md5(pointer_bytes: bytes, out: str | None = None) -> str | None:
+    """The md5 a DVC pointer (``*.dvc`` file) records, or None if it records none.
+
+    With several outputs, ``out`` (the output's path relative to the pointer's folder)
+    picks one. Directory outputs give DVC's ``<md5>.dir`` hash of the whole folder.
+    """
+    if len(pointer_bytes) > _MAX_POINTER_BYTES:
+        return None
+    try:
+        doc = yaml.load(pointer_bytes.decode("utf-8"), Loader=_Loader)  # noqa: S506 (BaseLoader: text only)
+    except (UnicodeDecodeError, yaml.YAMLError):
+        return None
+    outs = doc.get("outs") if isinstance(doc, dict) else None
+    if not isinstance(outs, list):
+        return None
+    entries = [o for o in outs if isinstance(o, dict)]
+    if out is not None and len(entries) > 1:
+        entries = [o for o in entries if _same_path(o.get("path"), out)]
+    if len(entries) != 1:
+        return None
+    md5 = entries[0].get("md5")
+    return md5 if isinstance(md5, str) and _MD5.match(md5) else None
+
+
+def _same_path(recorded: object, out: str) -> bool:
+    return isinstance(recorded, str) and PurePosixPath(recorded) == PurePosixPath(out)
+
+
+def pointer_for(data_path: str, files: Mapping[str, bytes]) -> str | None:
+    """The ``.dvc`` pointer tracking ``data_path``: its own, or one of a parent folder."""
+    candidate = PurePosixPath(data_path)
+    while candidate.name:
+        pointer = f"{candidate}.dvc"
+        if pointer in files:
+            return pointer
+        candidate = candidate.parent
+    return None
+
+
+def data_hash(dataset: Dataset, files: Mapping[str, bytes], sklearn_version: str) -> str:
+    """The content hash of a dataset's rows, without reading the data.
+
+    ``sklearn:<loader>:<version>`` for data that scikit-learn ships; for a file, the md5
+    in its DVC pointer among ``files``. Raises :class:`DataError` when there is none.
+    """
+    source = dataset.source
+    if source.sklearn is not None:
+        return f"sklearn:{source.sklearn}:{sklearn_version}"
+    assert source.path is not None  # Source validates that exactly one is given
+    pointer = pointer_for(source.path, files)
+    if pointer is None:
+        raise DataError(
+            f"{source.path} is not tracked by DVC: no {source.path}.dvc pointer "
+            f"in the repository; run `dvc add {source.path}` and commit the "
+            "pointer"
+        )
+    out = PurePosixPath(pointer).name.removesuffix(".dvc")
+    md5 = pointer_md5(files[pointer], out)
+    if md5 is None:
+        raise DataError(
+            f"{pointer} records no md5 for {out}: re-run `dvc add "
+            f"{PurePosixPath(pointer).with_suffix('')}` and commit the pointer"
+        )
+    return md5
+
+
+__all__ = [
+    "TRAINING_SEMANTICS_VERSION",
+    "canonical_json",
+    "data_hash",
+    "dataset_part",
+    "features_part",
+    "fingerprint",
+    "model_part",
+    "pointer_for",
+    "pointer_md5",
+    "short",
+]

@@ -1,0 +1,183 @@
+"""Training as a whole: from the definitions at a revision to stored versions.
+
+``train`` plans every selected model against the store (a version already stored costs
+nothing), builds one :class:`~engine.training.train.TrainJob` per version to train, and
+runs them, in worker processes when asked. The CLI (``mlops train``), the review and the
+comment commands all train through here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.errors import UserError
+from engine.training.train import Outcome, TrainJob
+
+if TYPE_CHECKING:
+    from engine.definitions.formats import FeatureSpec, Project
+    from engine.training.plan import Snapshot
+
+START = "Write definitions under mlops/, or run `mlops init` for a first dataset and model."
+
+
+@dataclass
+class Training:
+    """The outcome of ``mlops train``: one :class:`~engine.training.train.Outcome` per model."""
+
+    outcomes: list[Outcome]
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[Outcome]:
+        """The models that could not be trained."""
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def summary(self) -> str:
+        """One line: how many were trained, found in the store, failed."""
+        counts = {
+            s: sum(o.status == s for o in self.outcomes) for s in ("trained", "stored", "failed")
+        }
+        if not self.outcomes:
+            return f"nothing to train: no models are defined. {START}"
+        if not counts["trained"] and not counts["failed"]:
+            return f"nothing to train: all {counts['stored']} model(s) already stored"
+        return (
+            f"{counts['trained']} trained, {counts['stored']} already stored, "
+            f"{counts['failed']} failed in {self.seconds:.1f}s"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain data for ``--json``."""
+        return {"ok": not self.failed, "models": [o.as_dict() for o in self.outcomes]}
+
+
+def train(
+    root: Path,
+    models: Sequence[str] = (),
+    *,
+    rev: str | None = None,
+    force: bool = False,
+    jobs: int = 1,
+    progress: Callable[[Outcome], None] | None = None,
+    settings: Project | None = None,
+) -> Training:
+    """Train and store every selected model whose version is not in the store yet.
+
+    ``settings`` overrides the project file at ``rev`` for the store and the estimator
+    allow-list: a privileged job passes the default branch's, so that a pull request
+    cannot widen what gets imported or where artifacts are written.
+    """
+    from engine import gitrepo
+    from engine.store import Store
+    from engine.training.plan import plan
+    from engine.training.planning import snapshot
+
+    started = time.perf_counter()
+    snap = snapshot(root, gitrepo.resolve(root, rev) if rev else None)
+    defs = snap.definitions
+    unknown = [m for m in models if m not in defs.models and m not in defs.invalid]
+    if unknown:
+        raise UserError(
+            f"unknown model(s): {', '.join(unknown)}; the models are: "
+            f"{', '.join(sorted(defs.models)) or 'none'}"
+        )
+    settings = settings or defs.settings
+    store = Store.open(settings.store.url, root)
+    outcomes: list[Outcome] = []
+    jobs_to_run: list[TrainJob] = []
+    commit: tuple[str, str] | None = None
+    for planned in plan(None, snap).models:
+        if models and planned.name not in models:
+            continue
+        fp = planned.head_fingerprint or ""
+        if planned.problems or not fp:
+            reason = "; ".join(p.render() for p in planned.problems) or "invalid definition"
+            outcomes.append(Outcome(planned.name, fp, "failed", reason=reason))
+            continue
+        if not force and store.has(planned.name, fp):
+            record = store.get_record(planned.name, fp)
+            outcomes.append(Outcome(planned.name, fp, "stored", metrics=dict(record.metrics)))
+            continue
+        commit = commit or _commit_of(root, rev)  # only looked up when something trains
+        job = _job(root, rev, snap, planned.name, fp, commit, settings)
+        # A forced retrain replaces the stored version only once the new one is ready.
+        jobs_to_run.append(dataclasses.replace(job, replace=force))
+    outcomes += _run_jobs(jobs_to_run, jobs, progress)
+    outcomes.sort(key=lambda o: o.model)
+    return Training(outcomes, time.perf_counter() - started)
+
+
+def _job(
+    root: Path,
+    rev: str | None,
+    snap: Snapshot,
+    name: str,
+    fp: str,
+    commit: tuple[str, str],
+    settings: Project,
+) -> TrainJob:
+    from engine.training.fingerprint import data_hash
+
+    defs = snap.definitions
+    entry = defs.models[name]
+    model = entry.spec
+    dataset = defs.datasets[model.dataset]
+    features: FeatureSpec | None = (
+        defs.features[model.features].spec if isinstance(model.features, str) else model.features
+    )
+    return TrainJob(
+        root=root,
+        rev=rev,
+        model=model,
+        features=features,
+        dataset=dataset.spec,
+        dataset_file=dataset.path,
+        fingerprint=fp,
+        data_hash=data_hash(dataset.spec, snap.files, snap.sklearn_version),
+        store_url=settings.store.url,
+        allowed_estimators=tuple(settings.allow_estimators),
+        commit=commit[0],
+        author=commit[1],
+    )
+
+
+def _commit_of(root: Path, rev: str | None) -> tuple[str, str]:
+    from engine import gitrepo
+
+    if not gitrepo.is_repo(root):
+        return "", ""
+    try:
+        sha = gitrepo.resolve(root, rev or "HEAD")
+    except UserError:
+        return "", ""  # a repository without commits yet
+    return sha, str(gitrepo.author_of(root, sha))
+
+
+def _run_jobs(
+    jobs: list[TrainJob], workers: int, progress: Callable[[Outcome], None] | None
+) -> list[Outcome]:
+    from engine.training.train import run
+
+    done: list[Outcome] = []
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            done.append(run(job))
+            if progress:
+                progress(done[-1])
+        return done
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        futures = [pool.submit(run, job) for job in jobs]
+        for future in as_completed(futures):
+            done.append(future.result())
+            if progress:
+                progress(done[-1])
+    return done

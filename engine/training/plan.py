@@ -1,0 +1,424 @@
+"""The change plan: which models a change between two revisions affects, and why.
+
+A model is affected when its fingerprint (see :mod:`engine.training.fingerprint`) differs between
+the base and the head revision. The plan does not look at the git diff itself: editing
+a README, reformatting YAML or rewording a description leaves every fingerprint alone
+and so plans nothing, while a new DVC pointer for a dataset replans every model trained
+on it, and an edited feature set every model using it.
+
+For each affected model the plan explains itself with :class:`Reason` values naming the
+file and the field that moved (``mlops/models/cancer-rf.yaml: estimator.params.max_depth
+8 → 10``). A model that cannot be fingerprinted at head (its file is invalid, or what it
+refers to is) is reported as ``invalid`` with its problems instead of stopping the plan.
+
+Pure: the caller reads both revisions (``engine.gitrepo.read_tree``), loads them
+(``engine.definitions.loading.load``) and hands over two :class:`Snapshot` values;
+:func:`engine.training.planning.compute_plan` does exactly that.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any, Literal
+
+from engine.definitions.formats import Dataset, FeatureSpec, Model, kind_of
+from engine.definitions.loading import Definitions, Entry
+from engine.definitions.yamlfile import YamlProblem, parse
+from engine.errors import DataError, Problem
+from engine.training.fingerprint import (
+    TRAINING_SEMANTICS_VERSION,
+    data_hash,
+    dataset_part,
+    features_part,
+    fingerprint,
+    model_part,
+    pointer_for,
+    short,
+)
+
+Status = Literal["changed", "new", "removed", "unchanged", "invalid"]
+_MAX_VALUE_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The definitions at one revision, with what else decides a version there."""
+
+    definitions: Definitions
+    files: Mapping[str, bytes]
+    """Repository path to content; the ``*.dvc`` pointers are what the plan reads here."""
+    sklearn_version: str
+    semantics: int = TRAINING_SEMANTICS_VERSION
+    problems: Sequence[Problem] = ()
+    """Problems found by checks beyond loading (cross-references), added to the loader's."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One thing that moved: a field of a file, a file's content, or the toolchain."""
+
+    path: str
+    """The file that changed; empty for the toolchain (scikit-learn, training semantics)."""
+    field: str = ""
+    """Dotted path of the field within the file, e.g. ``estimator.params.max_depth``."""
+    before: str | None = None
+    after: str | None = None
+    note: str = ""
+
+    def render(self) -> str:
+        """One line, e.g. ``mlops/datasets/iris.yaml: split.seed 7 → 8``."""
+        what = " ".join(p for p in (self.field, self.note) if p)
+        if self.before is not None and self.after is not None:
+            what += f" {self.before} → {self.after}"
+        return f"{self.path}: {what}" if self.path else what
+
+    def as_dict(self) -> dict[str, object]:
+        """The reason as plain data."""
+        return {
+            "path": self.path,
+            "field": self.field,
+            "before": self.before,
+            "after": self.after,
+            "note": self.note,
+            "text": self.render(),
+        }
+
+
+@dataclass(frozen=True)
+class PlannedModel:
+    """One model's place in the plan."""
+
+    name: str
+    status: Status
+    path: str
+    """The model's file (at head; at base for a removed model)."""
+    base_fingerprint: str | None = None
+    head_fingerprint: str | None = None
+    reasons: tuple[Reason, ...] = ()
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def base_version(self) -> str | None:
+        """The version id at base, as shown to people."""
+        return short(self.base_fingerprint) if self.base_fingerprint else None
+
+    @property
+    def head_version(self) -> str | None:
+        """The version id at head, as shown to people."""
+        return short(self.head_fingerprint) if self.head_fingerprint else None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every model at base or head, sorted by name, and problems that belong to none."""
+
+    models: tuple[PlannedModel, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    base_commit: str | None = None
+    head_commit: str | None = None
+
+    def with_status(self, *statuses: Status) -> list[PlannedModel]:
+        """The models whose status is one of ``statuses``."""
+        return [m for m in self.models if m.status in statuses]
+
+    @property
+    def to_train(self) -> list[PlannedModel]:
+        """The models to train: changed and new."""
+        return self.with_status("changed", "new")
+
+    @property
+    def has_work(self) -> bool:
+        """Whether any model needs training (GitHub rejects a matrix with no entries)."""
+        return bool(self.to_train)
+
+
+def plan(base: Snapshot | None, head: Snapshot) -> Plan:
+    """Compare every model's version at ``base`` and ``head`` (``None``: all are new)."""
+    head_side = _side(head)
+    base_side = _side(base) if base is not None else _Side({}, {}, [])
+    models: list[PlannedModel] = []
+    for name in sorted(set(head_side.resolved) | set(head_side.invalid) | set(base_side.resolved)):
+        models.append(_plan_model(name, base_side, head_side))
+    attached = {p for m in models for p in m.problems}
+    loose = sorted({p for p in head_side.problems if p not in attached})
+    return Plan(tuple(models), tuple(loose))
+
+
+def plan_to_json(result: Plan) -> dict[str, Any]:
+    """The plan as plain data, for ``mlops plan --json`` and the report bundle."""
+    return {
+        "base": result.base_commit,
+        "head": result.head_commit,
+        "has_work": result.has_work,
+        "models": [
+            {
+                "name": m.name,
+                "status": m.status,
+                "path": m.path,
+                "base_version": m.base_version,
+                "head_version": m.head_version,
+                "base_fingerprint": m.base_fingerprint,
+                "head_fingerprint": m.head_fingerprint,
+                "reasons": [r.as_dict() for r in m.reasons],
+                "problems": [p.as_dict() for p in m.problems],
+            }
+            for m in result.models
+        ],
+        "problems": [p.as_dict() for p in result.problems],
+    }
+
+
+def plan_matrix(result: Plan) -> dict[str, list[dict[str, str]]]:
+    """The GitHub Actions matrix of models to train; check ``has_work`` before using it."""
+    return {
+        "include": [
+            {"model": m.name, "version": short(m.head_fingerprint or "")} for m in result.to_train
+        ]
+    }
+
+
+# --- resolving one revision -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A fingerprinted model with what it was computed from, for explaining changes."""
+
+    entry: Entry[Model]
+    features: Entry[Any] | None
+    dataset: Entry[Dataset]
+    data_hash: str
+    pointer: str | None
+    fingerprint: str
+
+
+@dataclass
+class _Side:
+    resolved: dict[str, _Resolved]
+    invalid: dict[str, tuple[str, list[Problem]]]
+    problems: list[Problem]
+    snapshot: Snapshot | None = None
+
+
+def _side(snap: Snapshot) -> _Side:
+    defs = snap.definitions
+    problems = [*defs.problems, *snap.problems]
+    by_path: dict[str, list[Problem]] = {}
+    for p in problems:
+        if p.severity == "error":
+            by_path.setdefault(p.path, []).append(p)
+    side = _Side({}, {}, problems, snap)
+    hashes = {name: _data_hash(entry, snap) for name, entry in defs.datasets.items()}
+    for name, entry in defs.models.items():
+        found, trouble = _resolve(entry, snap, by_path, hashes)
+        if found is not None:
+            side.resolved[name] = found
+        else:
+            side.invalid[name] = (entry.path, trouble)
+    for path, trouble in by_path.items():
+        if kind_of(path) == "model" and not any(e.path == path for e in defs.models.values()):
+            side.invalid.setdefault(_declared_name(path, snap.files), (path, trouble))
+    return side
+
+
+def _data_hash(entry: Entry[Dataset], snap: Snapshot) -> str | Problem:
+    try:
+        return data_hash(entry.spec, snap.files, snap.sklearn_version)
+    except DataError as exc:
+        return entry.doc.problem(("source", "path"), str(exc), rule="data")
+
+
+def _resolve(
+    entry: Entry[Model],
+    snap: Snapshot,
+    by_path: Mapping[str, list[Problem]],
+    hashes: Mapping[str, str | Problem],
+) -> tuple[_Resolved | None, list[Problem]]:
+    defs, model = snap.definitions, entry.spec
+    trouble = list(by_path.get(entry.path, []))
+    dataset = defs.datasets.get(model.dataset)
+    if dataset is None:
+        trouble += _missing(entry, "dataset", model.dataset, defs, by_path)
+    else:
+        trouble += by_path.get(dataset.path, [])
+    features: Entry[Any] | None = None
+    spec: FeatureSpec | None = None
+    if isinstance(model.features, str):
+        features = defs.features.get(model.features)
+        if features is None:
+            trouble += _missing(entry, "features", model.features, defs, by_path)
+        else:
+            spec = features.spec
+            trouble += by_path.get(features.path, [])
+    elif model.features is not None:
+        spec = model.features
+    if dataset is None or trouble:
+        return None, sorted(set(trouble))
+    content = hashes[model.dataset]
+    if isinstance(content, Problem):
+        return None, [content]
+    source_path = dataset.spec.source.path
+    pointer = pointer_for(source_path, snap.files) if source_path else None
+    fp = fingerprint(
+        model, spec, dataset.spec, content, snap.sklearn_version, semantics=snap.semantics
+    )
+    return _Resolved(entry, features, dataset, content, pointer, fp), []
+
+
+def _missing(
+    entry: Entry[Model],
+    key: str,
+    name: str,
+    defs: Definitions,
+    by_path: Mapping[str, list[Problem]],
+) -> list[Problem]:
+    folder, what = ("datasets", "dataset") if key == "dataset" else ("features", "feature set")
+    line, col = entry.doc.where((key,))
+    if any(
+        p.path == entry.path and (p.line, p.col) == (line, col) for p in by_path.get(entry.path, [])
+    ):
+        return []  # already reported (by the cross-reference checks)
+    if name in defs.invalid:
+        # Its own file's problems say what to fix; list them with the model.
+        own = [
+            p for ext in (".yaml", ".yml") for p in by_path.get(f"mlops/{folder}/{name}{ext}", [])
+        ]
+        return [
+            entry.doc.problem(
+                (key,), f"{what} {name!r} is invalid: fix its file first", rule="reference"
+            ),
+            *own,
+        ]
+    return [
+        entry.doc.problem(
+            (key,),
+            f"unknown {what} {name!r}: add mlops/{folder}/{name}.yaml or fix the name",
+            rule="reference",
+        )
+    ]
+
+
+def _declared_name(path: str, files: Mapping[str, bytes]) -> str:
+    # The loader names an unloadable model by its declared name, else by its file's stem.
+    try:
+        value = parse(files[path], path).value if path in files else None
+    except YamlProblem:
+        value = None
+    name = value.get("name") if isinstance(value, dict) else None
+    return name if isinstance(name, str) else PurePosixPath(path).stem
+
+
+# --- comparing the two revisions --------------------------------------------------------
+
+
+def _plan_model(name: str, base: _Side, head: _Side) -> PlannedModel:
+    before = base.resolved.get(name)
+    if name in head.invalid:
+        path, trouble = head.invalid[name]
+        return PlannedModel(
+            name,
+            "invalid",
+            path,
+            base_fingerprint=before.fingerprint if before else None,
+            problems=tuple(trouble),
+        )
+    after = head.resolved.get(name)
+    if after is None:
+        assert before is not None
+        return PlannedModel(name, "removed", before.entry.path, base_fingerprint=before.fingerprint)
+    if before is None:
+        if name in base.invalid:
+            reason = Reason(base.invalid[name][0], note="was invalid at base")
+            return PlannedModel(
+                name,
+                "changed",
+                after.entry.path,
+                head_fingerprint=after.fingerprint,
+                reasons=(reason,),
+            )
+        return PlannedModel(name, "new", after.entry.path, head_fingerprint=after.fingerprint)
+    if before.fingerprint == after.fingerprint:
+        return PlannedModel(
+            name,
+            "unchanged",
+            after.entry.path,
+            base_fingerprint=before.fingerprint,
+            head_fingerprint=after.fingerprint,
+        )
+    assert base.snapshot is not None and head.snapshot is not None
+    reasons = _reasons(before, after, base.snapshot, head.snapshot)
+    return PlannedModel(
+        name, "changed", after.entry.path, before.fingerprint, after.fingerprint, tuple(reasons)
+    )
+
+
+def _reasons(a: _Resolved, b: _Resolved, sa: Snapshot, sb: Snapshot) -> list[Reason]:
+    path = b.entry.path
+    out = [
+        Reason(path, f, x, y)
+        for f, x, y in diff(model_part(a.entry.spec), model_part(b.entry.spec))
+    ]
+    ma, mb = a.entry.spec, b.entry.spec
+    if isinstance(ma.features, str) and ma.features == mb.features:
+        assert a.features is not None and b.features is not None
+        fa, fb = features_part(a.features.spec), features_part(b.features.spec)
+        out += [Reason(b.features.path, f, x, y) for f, x, y in diff(fa, fb)]
+    if ma.dataset == mb.dataset:
+        da, db = dataset_part(a.dataset.spec), dataset_part(b.dataset.spec)
+        out += [Reason(b.dataset.path, f, x, y) for f, x, y in diff(da, db)]
+        if da["source"] == db["source"] and a.data_hash != b.data_hash and b.pointer:
+            note = f"content changed (md5 {_abbrev(a.data_hash)} → {_abbrev(b.data_hash)})"
+            out.append(Reason(b.pointer, note=note))
+    if sa.sklearn_version != sb.sklearn_version:
+        out.append(Reason("", "scikit-learn", sa.sklearn_version, sb.sklearn_version))
+    if sa.semantics != sb.semantics:
+        out.append(Reason("", "training semantics", str(sa.semantics), str(sb.semantics)))
+    return out or [Reason(path, note="fingerprint changed")]
+
+
+def _abbrev(md5: str) -> str:
+    return md5[:8] + "…"
+
+
+def diff(a: Any, b: Any, at: str = "") -> list[tuple[str, str | None, str | None]]:
+    """The leaves where two JSON values differ: ``(dotted path, before, after)``.
+
+    Values longer than a glance (40 characters) are left out of the pair (``None``).
+    Lists of different lengths are reported as a whole.
+    """
+    if a == b:
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b), key=str):
+            sub = f"{at}.{key}" if at else str(key)
+            out += diff(a.get(key, _ABSENT), b.get(key, _ABSENT), sub)
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        out = []
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            out += diff(x, y, f"{at}.{i}" if at else str(i))
+        return out
+    before, after = _show(a), _show(b)
+    if len(before) > _MAX_VALUE_CHARS or len(after) > _MAX_VALUE_CHARS:
+        return [(at, None, None)]
+    return [(at, before, after)]
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+_ABSENT: Any = _Absent()
+
+
+def _show(value: Any) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))

@@ -1,0 +1,50 @@
+"""Compute a plan from a repository: the I/O half of :mod:`engine.training.plan`.
+
+Reads the definitions and DVC pointers at two revisions straight from git objects
+(no checkout, so it works in a shallow CI clone once the base commit is fetched), loads
+and cross-checks them, and hands them to the pure :func:`engine.training.plan.plan`. The
+scikit-learn version comes from the installed package's metadata, so planning never
+imports scikit-learn itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib import metadata
+from pathlib import Path
+
+from engine import gitrepo
+from engine.definitions.loading import Definitions, load
+from engine.training.plan import Plan, Snapshot, plan
+
+
+def read_definitions(root: Path, rev: str | None = None) -> tuple[Definitions, dict[str, bytes]]:
+    """Load the definitions at ``rev`` (git objects) or in the working tree (``None``)."""
+    files = gitrepo.read_tree(root, rev)
+    return load(files), files
+
+
+def sklearn_version() -> str:
+    """The installed scikit-learn's version, read without importing it."""
+    return metadata.version("scikit-learn")
+
+
+def snapshot(root: Path, rev: str | None, sklearn: str | None = None) -> Snapshot:
+    """The definitions at ``rev`` (git objects) or in the working tree (``None``)."""
+    from engine.definitions.references import check_references
+
+    files = gitrepo.read_tree(root, rev)
+    defs = load(files)
+    return Snapshot(defs, files, sklearn or sklearn_version(), problems=check_references(defs))
+
+
+def compute_plan(root: Path, base: str, head: str | None) -> Plan:
+    """The plan from ``base`` to ``head`` (a revision, or ``None`` for the working tree)."""
+    version = sklearn_version()
+    base_sha = gitrepo.resolve(root, base)
+    head_sha = gitrepo.resolve(root, head) if head is not None else None
+    result = plan(snapshot(root, base_sha, version), snapshot(root, head_sha, version))
+    return dataclasses.replace(result, base_commit=base_sha, head_commit=head_sha)
+
+
+__all__ = ["compute_plan", "read_definitions", "sklearn_version", "snapshot"]

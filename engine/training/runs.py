@@ -1,0 +1,290 @@
+"""What a training run leaves behind, as data: the ``VersionRecord`` and pure views of it.
+
+Every stored model version carries one ``VersionRecord`` (its ``meta.json``): who
+trained what, from which data and commit, with which parameters, and how it scored.
+This module holds that record and the pure functions that read it:
+
+- ``model_card(record)`` renders the version's ``card.md``;
+- ``runs_table(records)`` and ``to_csv(rows)`` turn a list of versions into the flat
+  rows of ``mlops runs`` (experiment tracking: one row per version, parameters
+  flattened as ``params.<name>``).
+
+No I/O happens here; ``engine.store`` reads and writes the records.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+
+from engine.definitions.formats import lower_is_better
+from engine.errors import UserError
+
+RECORD_FORMAT = 1
+"""The version of the ``meta.json`` layout; a store refuses records from a newer one."""
+FINGERPRINT_PATTERN = r"^[0-9a-f]{64}$"
+SHORT = 12
+"""Length of the user-facing version id: the fingerprint's first characters."""
+
+Label = str | int | float | bool
+Row = dict[str, Any]
+
+
+class _Record(BaseModel):
+    # Extra keys are ignored so that an older engine can still list a newer record.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Candidate(_Record):
+    """One hyper-parameter candidate of a search, with its cross-validated score."""
+
+    params: dict[str, Any]
+    mean_score: float | None = None
+    std_score: float | None = None
+
+
+class SearchRecord(_Record):
+    """A hyper-parameter search: every candidate tried and the one kept."""
+
+    scoring: str = ""
+    candidates: list[Candidate] = Field(default_factory=list)
+    best: Candidate
+
+
+class VersionRecord(_Record):
+    """Everything known about one stored model version (its ``meta.json``)."""
+
+    format: int = RECORD_FORMAT
+    model: str
+    fingerprint: str = Field(pattern=FINGERPRINT_PATTERN)
+    created: str = Field(description="When it was trained: ISO 8601, UTC.")
+    commit: str = ""
+    author: str = ""
+    task: str
+    dataset: str
+    data_hash: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+    features: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    cv: dict[str, Any] | None = None
+    search: SearchRecord | None = None
+    classes: list[Label] = Field(default_factory=list)
+    engine_version: str = ""
+    sklearn_version: str = ""
+    python_version: str = ""
+    training_seconds: float = 0.0
+    rows_train: int = 0
+    rows_test: int = 0
+    files: dict[str, str] = Field(
+        default_factory=dict, description="File name to sha256, filled in by the store."
+    )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def version(self) -> str:
+        """The user-facing version id: the fingerprint's first 12 characters."""
+        return self.fingerprint[:SHORT]
+
+    @field_validator("created")
+    @classmethod
+    def _utc(cls, value: str) -> str:
+        stamp = datetime.fromisoformat(value)
+        if stamp.utcoffset() is None:
+            raise ValueError(f"{value!r} has no time zone; write it in UTC")
+        return value
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        # NaN and infinities are not JSON; a metric that could not be computed is None.
+        if isinstance(value, Mapping):
+            return {k: _finite_or_none(v) for k, v in value.items()}
+        return value
+
+    @property
+    def label(self) -> str:
+        """``model@version``, the way people name a version."""
+        return f"{self.model}@{self.version}"
+
+    def to_json(self) -> str:
+        """The record as the text of ``meta.json``."""
+        return self.model_dump_json(indent=2) + "\n"
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC timestamp, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# --- the model card -----------------------------------------------------------------------
+
+
+def model_card(record: VersionRecord) -> str:
+    """Render the version's model card (``card.md``): what it is, how it scored, lineage."""
+    lines = [
+        f"# {record.label}",
+        "",
+        f"A {record.task} model trained on dataset `{record.dataset}`"
+        f" ({record.rows_train} training rows, {record.rows_test} test rows).",
+        "",
+        "## Metrics (test split)",
+        "",
+        "| metric | value |",
+        "| --- | --- |",
+        *(f"| {name} | {_number(value)} |" for name, value in sorted(record.metrics.items())),
+        "",
+    ]
+    if record.cv:
+        lines += ["## Cross-validation", "", "```json", _json(record.cv), "```", ""]
+    lines += ["## Parameters", "", "```json", _json(record.params), "```", ""]
+    if record.features:
+        lines += ["## Features", "", "```json", _json(record.features), "```", ""]
+    if record.classes:
+        lines += ["## Classes", "", ", ".join(f"`{c}`" for c in record.classes), ""]
+    if record.search:
+        lines += _search_section(record.search)
+    lines += [
+        "## Lineage",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| fingerprint | `{record.fingerprint}` |",
+        f"| data hash | `{record.data_hash or 'unknown'}` |",
+        f"| commit | `{record.commit or 'unknown'}` |",
+        f"| author | {record.author or 'unknown'} |",
+        f"| trained | {record.created} in {record.training_seconds:.2f} s |",
+        f"| engine | {record.engine_version or 'unknown'} |",
+        f"| scikit-learn | {record.sklearn_version or 'unknown'} |",
+        f"| Python | {record.python_version or 'unknown'} |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _search_section(search: SearchRecord) -> list[str]:
+    ranked = sorted(search.candidates, key=lambda c: _sort_key(c.mean_score, True))
+    lines = [
+        "## Hyper-parameter search",
+        "",
+        f"{len(search.candidates)} candidates"
+        + (f", scored by {search.scoring}" if search.scoring else "")
+        + f"; kept `{_json(search.best.params, indent=None)}`"
+        f" ({_number(search.best.mean_score)} ± {_number(search.best.std_score)}).",
+        "",
+        "| params | mean | std |",
+        "| --- | --- | --- |",
+    ]
+    for cand in ranked[:10]:
+        params = _json(cand.params, indent=None)
+        lines.append(f"| `{params}` | {_number(cand.mean_score)} | {_number(cand.std_score)} |")
+    return [*lines, ""]
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _json(value: Any, indent: int | None = 2) -> str:
+    return json.dumps(value, indent=indent, sort_keys=True, default=str)
+
+
+# --- experiment tracking: the runs table ------------------------------------------------------
+
+_LEADING = ("model", "version", "created", "commit", "author", "dataset", "data_hash")
+_TRAILING = ("training_seconds", "rows_train", "rows_test", "fingerprint")
+
+
+def runs_table(
+    records: Iterable[VersionRecord], sort_by: str | None = None, descending: bool | None = None
+) -> list[Row]:
+    """One flat row per version: lineage, metrics, then ``params.<name>`` columns.
+
+    Every row has the same keys (missing values are None). ``sort_by`` names any column;
+    rows without a value go last. ``descending=None`` puts the best first: ascending for
+    lower-is-better metrics (rmse, log_loss, ...), descending for everything else.
+    Without ``sort_by`` the records keep their order (the store lists newest first).
+    """
+    records = list(records)
+    metric_names = _union(r.metrics for r in records)
+    param_names = _union(_flatten(r.params, "params.") for r in records)
+    columns = [*_LEADING, *metric_names, *param_names, *_TRAILING]
+    rows = []
+    for rec in records:
+        values: Row = {name: getattr(rec, name) for name in (*_LEADING, *_TRAILING)}
+        values.update(rec.metrics)
+        values.update(_flatten(rec.params, "params."))
+        rows.append({col: values.get(col) for col in columns})
+    if sort_by is None:
+        return rows
+    if rows and sort_by not in rows[0]:
+        raise UserError(f"no column {sort_by!r} to sort by; choose one of: {', '.join(columns)}")
+    if descending is None:
+        descending = not lower_is_better(sort_by)
+    present = [r for r in rows if r.get(sort_by) is not None]
+    missing = [r for r in rows if r.get(sort_by) is None]
+    present.sort(key=lambda r: _comparable(r[sort_by]), reverse=descending)
+    return present + missing
+
+
+def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Render rows as CSV: a header of every column seen, None as an empty cell."""
+    columns = _union(rows)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(col)) for col in columns])
+    return out.getvalue()
+
+
+def _flatten(params: Mapping[str, Any], prefix: str) -> Row:
+    flat: Row = {}
+    for key, value in params.items():
+        if isinstance(value, Mapping) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _union(mappings: Iterable[Mapping[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for mapping in mappings:
+        seen.update(dict.fromkeys(mapping))
+    return list(seen)
+
+
+def _sort_key(value: float | None, best_first: bool) -> tuple[bool, float]:
+    if value is None:
+        return (True, 0.0)
+    return (False, -value if best_first else value)
+
+
+def _comparable(value: Any) -> tuple[int, Any]:
+    # Numbers before text, so a column mixing both still sorts instead of raising.
+    if isinstance(value, bool | int | float):
+        return (0, value)
+    return (1, str(value))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list | dict | tuple):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)

@@ -1,0 +1,438 @@
+"""Fit one model version: data → split → feature pipeline + estimator → metrics → store.
+
+A :class:`TrainJob` carries everything a worker process needs (plain, picklable values),
+so independent models train in parallel with ``--jobs``. Failures are data: a dataset
+that fails its checks or a fit that raises comes back as a failed :class:`Outcome` with
+the reason, and the other models still train. scikit-learn is imported only here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import platform
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from engine.definitions.formats import Dataset, FeatureSpec, Model
+from engine.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+Status = Literal["trained", "stored", "failed"]
+
+
+PROFILE_FILE = "profile.json"
+"""The data profile (rows, per-column figures) of the version's dataset, for reports."""
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """Everything needed to train one model version, as plain values."""
+
+    root: Path
+    rev: str | None
+    model: Model
+    features: FeatureSpec | None
+    dataset: Dataset
+    dataset_file: str
+    fingerprint: str
+    data_hash: str
+    store_url: str
+    allowed_estimators: tuple[str, ...] = ()
+    commit: str | None = None
+    author: str | None = None
+    replace: bool = False
+    """Replace a stored version of this fingerprint (``--force``), only once this one is
+    ready: a retraining that fails keeps the version that was there."""
+
+
+@dataclass
+class Outcome:
+    """What happened to one model: trained, found in the store, or failed (and why)."""
+
+    model: str
+    fingerprint: str
+    status: Status
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    reason: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def version(self) -> str:
+        """The short version id users see."""
+        return self.fingerprint[:12]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {
+            "model": self.model,
+            "version": self.version,
+            "fingerprint": self.fingerprint,
+            "status": self.status,
+            "reason": self.reason,
+            "metrics": self.metrics,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class _Log:
+    """The training log stored with the version: timestamped lines."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.buffer = io.StringIO()
+
+    def __call__(self, message: str) -> None:
+        self.buffer.write(f"[{time.perf_counter() - self.started:8.3f}s] {message}\n")
+
+
+def build_pipeline(
+    model: Model,
+    features: FeatureSpec | None,
+    inputs: list[str],
+    allowed: tuple[str, ...] = (),
+) -> Pipeline:
+    """The scikit-learn Pipeline (features, then estimator) that takes raw ``inputs``."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    from engine.definitions.catalog import instantiate
+
+    estimator = instantiate(model.estimator.class_, model.estimator.params, allowed)
+    chains = _feature_chains(features, inputs)
+    if not chains:
+        return Pipeline([("estimator", estimator)])
+    columns = ColumnTransformer(chains, remainder="drop", verbose_feature_names_out=False)
+    return Pipeline([("features", columns), ("estimator", estimator)])
+
+
+def _feature_chains(
+    features: FeatureSpec | None, inputs: list[str]
+) -> list[tuple[str, Any, list[str]]]:
+    """The ColumnTransformer's (name, transformer, columns); empty when it would pass all."""
+    from sklearn.pipeline import Pipeline
+
+    from engine.definitions.catalog import instantiate
+
+    if features is None or not features.transforms:
+        selected = list(features.columns) if features and features.columns else inputs
+        return [] if selected == inputs else [("passthrough", "passthrough", selected)]
+    chains: list[tuple[str, Any, list[str]]] = []
+    claimed: set[str] = set()
+    for i, transform in enumerate(features.transforms):
+        steps = [
+            (f"{j}-{step.class_.rsplit('.', 1)[-1]}", instantiate(step.class_, step.params))
+            for j, step in enumerate(transform.steps)
+        ]
+        chains.append((f"group{i}", Pipeline(steps), list(transform.columns)))
+        claimed.update(transform.columns)
+    rest = [c for c in (features.columns or inputs) if c not in claimed]
+    if rest and features.remainder == "passthrough":
+        chains.append(("passthrough", "passthrough", rest))
+    return chains
+
+
+def run(job: TrainJob) -> Outcome:
+    """Train, evaluate and store one version; never raises for the user's mistakes."""
+    started = time.perf_counter()
+    log = _Log()
+
+    def outcome(status: Status, **details: Any) -> Outcome:
+        seconds = time.perf_counter() - started
+        return Outcome(job.model.name, job.fingerprint, status, seconds=seconds, **details)
+
+    try:
+        metrics = _train(job, log)
+    except UserError as exc:
+        return outcome("failed", reason=str(exc))
+    except Exception as exc:  # a fit that raises is the model's failure, not the run's
+        log(traceback.format_exc())
+        return outcome("failed", reason=f"training failed: {type(exc).__name__}: {exc}")
+    return outcome("trained", metrics=metrics)
+
+
+@dataclass
+class _Fitted:
+    """A fitted pipeline and what it did on the held-out rows: everything the store keeps."""
+
+    pipeline: Any
+    search: Any
+    metrics: dict[str, float | None]
+    id_test: Any
+    y_test: Any
+    y_pred: Any
+    proba: Any
+    classes: list[Any] | None
+    fit_seconds: float
+    rows_train: int
+    profile: Any
+
+
+def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    from engine.data import tables as data
+    from engine.data.profile import summarize
+    from engine.training import evaluate
+
+    model, dataset = job.model, job.dataset
+    log(
+        f"model {model.name} version {job.fingerprint[:12]} on dataset {dataset.name} "
+        f"(process {os.getpid()})"
+    )
+    table = _checked_table(job)
+    profile = summarize(table)
+    frame = data.to_frame(table)
+    ids = frame[dataset.id_column] if dataset.id_column else frame.index.to_series()
+    y = frame[dataset.target]
+    inputs = [c for c in frame.columns if c not in (dataset.target, dataset.id_column)]
+    classify = model.task == "classification"
+    x_train, x_test, y_train, y_test, _, id_test = train_test_split(
+        frame[inputs],
+        y,
+        ids,
+        test_size=dataset.split.test_size,
+        random_state=dataset.split.seed,
+        stratify=y if classify and dataset.split.stratify else None,
+    )
+    log(f"split: {len(x_train)} train rows, {len(x_test)} test rows")
+    pipeline = build_pipeline(model, job.features, inputs, job.allowed_estimators)
+    classes = sorted(y.unique().tolist()) if classify else None
+    n_classes = len(classes) if classes else None
+    pipeline, search, fit_seconds = _fit(model, pipeline, n_classes, x_train, y_train, log)
+    y_pred = pipeline.predict(x_test)
+    proba = (
+        pipeline.predict_proba(x_test) if classify and hasattr(pipeline, "predict_proba") else None
+    )
+    if classify:
+        classes = list(pipeline.classes_)
+    metrics = evaluate.compute(
+        model.metrics, np.asarray(y_test), np.asarray(y_pred), proba, classes
+    )
+    cv = _cross_validate(model, pipeline, n_classes, x_train, y_train) if model.cv else {}
+    metrics.update(cv)
+    log("metrics: " + json.dumps(metrics))
+    fitted = _Fitted(
+        pipeline=pipeline,
+        search=search,
+        metrics=metrics,
+        id_test=id_test,
+        y_test=y_test,
+        y_pred=y_pred,
+        proba=proba,
+        classes=classes,
+        fit_seconds=fit_seconds,
+        rows_train=len(x_train),
+        profile=profile,
+    )
+    _store(job, fitted, log)
+    return metrics
+
+
+def _checked_table(job: TrainJob) -> Any:
+    """The dataset's table at the job's revision, once it passes the dataset's checks."""
+    from engine.data import tables as data
+    from engine.data.checks import check_table
+
+    table = data.load_table(job.dataset, job.root, job.rev)
+    findings = check_table(job.dataset, table)
+    if findings:
+        raise UserError(
+            f"dataset {job.dataset.name!r} ({job.dataset_file}) fails its checks: "
+            + "; ".join(f.message for f in findings)
+            + f"; fix the data or the checks in {job.dataset_file}"
+        )
+    return table
+
+
+def _fit(
+    model: Model,
+    pipeline: Pipeline,
+    n_classes: int | None,
+    x: pd.DataFrame,
+    y: pd.Series,
+    log: _Log,
+) -> tuple[Any, Any, float]:
+    """Fit (through the search, when the model has one); the fitted pipeline, search, seconds."""
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search = _search(model, pipeline, n_classes, x, y, log)
+        fitted = search.best_estimator_ if search is not None else pipeline.fit(x, y)
+    seconds = time.perf_counter() - started
+    for w in caught[:20]:
+        log(f"warning: {w.category.__name__}: {w.message}")
+    log(f"fit in {seconds:.3f}s")
+    return fitted, search, seconds
+
+
+def _search(
+    model: Model,
+    pipeline: Pipeline,
+    n_classes: int | None,
+    x: pd.DataFrame,
+    y: pd.Series,
+    log: _Log,
+) -> Any:
+    if model.search is None:
+        return None
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+
+    from engine.training.evaluate import scorer
+
+    spec = model.search
+    space = {f"estimator__{k}": v for k, v in spec.space.items()}
+    scoring = scorer(model.primary_metric, n_classes)
+    if spec.method == "grid":
+        search = GridSearchCV(pipeline, space, cv=spec.cv, scoring=scoring, n_jobs=1)
+    else:
+        search = RandomizedSearchCV(
+            pipeline,
+            space,
+            n_iter=spec.n_iter,
+            cv=spec.cv,
+            scoring=scoring,
+            random_state=spec.seed,
+            n_jobs=1,
+        )
+    search.fit(x, y)
+    log(f"search: {len(search.cv_results_['params'])} candidates, best {search.best_params_}")
+    return search
+
+
+def _cross_validate(
+    model: Model, pipeline: Pipeline, n_classes: int | None, x: pd.DataFrame, y: pd.Series
+) -> dict[str, float | None]:
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_validate
+
+    from engine.training.evaluate import score_sign, scorer
+
+    scoring = {m: scorer(m, n_classes) for m in model.metrics}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = cross_validate(
+            clone(pipeline), x, y, cv=model.cv, scoring=scoring, error_score="raise"
+        )
+    out: dict[str, float | None] = {}
+    for m in model.metrics:
+        scores = result[f"test_{m}"] * score_sign(m)
+        out[f"cv_{m}"] = float(scores.mean())
+        out[f"cv_{m}_std"] = float(scores.std())
+    return out
+
+
+def search_candidates(search: Any) -> list[dict[str, Any]]:
+    """Every candidate of a search: its params, mean and std score, rank."""
+    if search is None:
+        return []
+    res = search.cv_results_
+    return [
+        {
+            "params": {k.removeprefix("estimator__"): v for k, v in params.items()},
+            "mean_score": float(res["mean_test_score"][i]),
+            "std_score": float(res["std_test_score"][i]),
+            "rank": int(res["rank_test_score"][i]),
+        }
+        for i, params in enumerate(res["params"])
+    ]
+
+
+def lineage() -> dict[str, str]:
+    """Versions of the engine and the libraries that shape a trained model."""
+    from importlib.metadata import version
+
+    return {
+        "engine": version("mlops-engine"),
+        "scikit-learn": version("scikit-learn"),
+        "numpy": version("numpy"),
+        "pandas": version("pandas"),
+        "python": platform.python_version(),
+    }
+
+
+def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> None:
+    from engine.store import (
+        CARD_FILE,
+        LOG_FILE,
+        MODEL_FILE,
+        PREDICTIONS_FILE,
+        Store,
+        save_model,
+        save_predictions,
+    )
+    from engine.training.runs import Candidate, SearchRecord, VersionRecord, model_card, utc_now
+
+    versions = lineage()
+    search, classes = fitted.search, fitted.classes
+    search_record = None
+    if search is not None:
+        candidates = [
+            Candidate(params=c["params"], mean_score=c["mean_score"], std_score=c["std_score"])
+            for c in search_candidates(search)
+        ]
+        best = {k.removeprefix("estimator__"): v for k, v in search.best_params_.items()}
+        search_record = SearchRecord(
+            scoring=str(search.scoring),
+            candidates=candidates,
+            best=Candidate(params=best, mean_score=float(search.best_score_)),
+        )
+    params = dict(job.model.estimator.params)
+    if search_record is not None:
+        params.update(search_record.best.params)
+    record = VersionRecord(
+        model=job.model.name,
+        fingerprint=job.fingerprint,
+        created=utc_now(),
+        commit=job.commit or "",
+        author=job.author or "",
+        task=job.model.task,
+        dataset=job.dataset.name,
+        data_hash=job.data_hash,
+        params=params,
+        features=job.features.model_dump(mode="json", by_alias=True) if job.features else {},
+        metrics=fitted.metrics,
+        classes=[_native(c) for c in classes or []],
+        search=search_record,
+        engine_version=versions["engine"],
+        sklearn_version=versions["scikit-learn"],
+        python_version=versions["python"],
+        training_seconds=round(fitted.fit_seconds, 3),
+        rows_train=fitted.rows_train,
+        rows_test=len(fitted.y_test),
+    )
+    store = Store.open(job.store_url, job.root)
+    with store.writer(job.model.name, job.fingerprint) as writer:
+        save_model(fitted.pipeline, writer.path / MODEL_FILE)
+        save_predictions(
+            writer.path / PREDICTIONS_FILE,
+            list(fitted.id_test),
+            list(fitted.y_test),
+            list(fitted.y_pred),
+            fitted.proba,
+            classes or (),
+        )
+        (writer.path / CARD_FILE).write_text(model_card(record), encoding="utf-8")
+        (writer.path / PROFILE_FILE).write_text(
+            json.dumps(dataclasses.asdict(fitted.profile), default=str), encoding="utf-8"
+        )
+        log(f"stored as {job.model.name}@{job.fingerprint[:12]} in {job.store_url}")
+        (writer.path / LOG_FILE).write_text(log.buffer.getvalue(), encoding="utf-8")
+        if job.replace:
+            store.delete(job.model.name, job.fingerprint)  # publish never overwrites
+        writer.publish(record)
+
+
+def _native(value: Any) -> Any:
+    # numpy scalars (a classifier's classes_) as plain Python values for JSON
+    return value.item() if hasattr(value, "item") else value
