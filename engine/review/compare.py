@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from engine.data.profile import ColumnProfile, DataProfile
 from engine.definitions.formats import Gate, Task, lower_is_better
 from engine.review.evaluation import Evaluation
-from engine.review.significance import Interval, McNemar, Paired, aligned, mcnemar, paired_bootstrap
+from engine.review.pairing import Paired, aligned
+from engine.review.significance import Interval, McNemar, mcnemar, paired_bootstrap
 
 if TYPE_CHECKING:
     pass
