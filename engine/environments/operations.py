@@ -371,7 +371,7 @@ def _gates_pass(
     The gates are the default branch's (``trusted``), so a change cannot loosen the gates
     it is judged by; a model new in the change has no such gates yet, and brings its own.
     """
-    from engine.review.compare import evaluate_gates
+    from engine.review.gates import evaluate_gates
     from engine.training import planning
 
     defs = trusted if model in trusted.models else planning.read_definitions(root, source)[0]

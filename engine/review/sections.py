@@ -13,15 +13,9 @@ from dataclasses import dataclass
 from engine.data.profile import ColumnProfile
 from engine.definitions.formats import lower_is_better
 from engine.review import markdown as md
-from engine.review.compare import (
-    ColumnShift,
-    Confusion,
-    GateResult,
-    MetricDiff,
-    ModelComparison,
-    Versus,
-    defined,
-)
+from engine.review.compare import Confusion, MetricDiff, ModelComparison, Versus
+from engine.review.gates import GateResult, defined
+from engine.review.shift import ColumnShift
 
 MAX_COLUMNS = 20  # data-shift rows per model; the most shifted first
 MAX_CLASSES = 20  # a larger confusion matrix is unreadable in a comment

@@ -14,14 +14,14 @@ from engine.definitions.formats import Gate
 from engine.review.compare import (
     compare_model,
     confusion,
-    data_shift,
     diff_metrics,
     diff_params,
-    evaluate_gates,
     model_verdict,
     overall,
 )
 from engine.review.evaluation import Evaluation
+from engine.review.gates import evaluate_gates
+from engine.review.shift import data_shift
 from engine.review.significance import Interval
 from engine.training.evaluate import compute
 
