@@ -284,3 +284,18 @@ def test_the_command_line_serves_until_stopped(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_the_stand_in_runs_as_a_module() -> None:
+    """``python -m engine.forge.standin`` (what the README shows) starts the server's CLI."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "engine.forge.standin", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "usage: python -m engine.forge.standin " in out
+    assert "--pull NUMBER=HEAD_SHA" in out

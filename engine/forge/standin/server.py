@@ -471,7 +471,7 @@ def _dump(reply: Reply) -> bytes:
 def main(argv: list[str] | None = None) -> None:
     """``python -m engine.forge.standin.server``: serve until interrupted, printing the URL."""
     parser = argparse.ArgumentParser(
-        prog="python -m engine.forge.standin.server",
+        prog="python -m engine.forge.standin",
         description="A local stand-in of the GitHub REST API.",
     )
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
