@@ -420,7 +420,8 @@ def history(root: Path, model: str) -> list[dict[str, Any]]:
     """Training, promotions and rollbacks of ``model``, newest first."""
     from engine.environments.promote import pin_history
 
-    project = trusted_project(root)
+    defs = trusted_definitions(root)
+    project = defs.settings
     events = [
         _event(r.created, "trained", r.version, "", r.author, r.commit)
         for r in open_store(root, project).versions(model)
@@ -430,6 +431,14 @@ def history(root: Path, model: str) -> list[dict[str, Any]]:
             _event(e.when, e.pin.action, e.pin.version, env_name, e.actor, e.commit)
             for e in pin_history(root, env.branch, model)
         ]
+    if not events and model not in defs.models:
+        # a removed model keeps its history; a misspelled one has none to show
+        hint = difflib.get_close_matches(model, list(defs.models), n=1)
+        raise UserError(
+            f"unknown model {model!r}"
+            + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            + f"; the models are: {', '.join(sorted(defs.models)) or 'none'}"
+        )
     # Times have one-second resolution: within a second, a version is trained before it
     # is promoted, and promotions keep their branch order (already newest first).
     return sorted(
