@@ -37,7 +37,9 @@ from engine.review.pairing import Paired, aligned
 from engine.review.shift import ColumnShift, data_shift
 from engine.review.significance import Interval, McNemar, mcnemar, paired_bootstrap
 
-Verdict = Literal["better", "worse", "no significant change", "new", "removed", "n/a"]
+Verdict = Literal[
+    "better", "worse", "no significant change", "new", "removed", "n/a", "informational"
+]
 ModelVerdict = Literal["pass", "fail", "not comparable", "removed"]
 
 
@@ -165,6 +167,10 @@ def _diff(name: str, base: Metrics | None, head: Metrics | None, ci: Interval | 
         verdict = "removed"
     elif delta is None:
         verdict = "n/a"
+    elif ci is None and name.startswith("cv_"):
+        # cross-validation figures come without a paired interval: a difference in them is
+        # shown, but calling it better or worse would be a verdict on noise
+        verdict = "informational"
     else:
         verdict = _direction(delta, ci, lower, scale=max(1.0, abs(b or 0.0)))
     return MetricDiff(name, b, h, delta, pct, verdict, ci, lower)

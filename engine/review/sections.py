@@ -28,6 +28,7 @@ VERDICT = {
     "new": "🆕 new",
     "removed": "🗑️ removed",
     "n/a": "❔ n/a",
+    "informational": "ℹ️ informational",
 }
 GATE = {
     "pass": "✅ pass",
