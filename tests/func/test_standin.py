@@ -259,7 +259,7 @@ def test_the_command_line_serves_until_stopped(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "engine.forge.standin.server",
+            "engine.forge.standin",
             "--port",
             "0",
             "--repo",

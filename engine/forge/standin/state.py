@@ -1,8 +1,9 @@
 """The in-memory state of the GitHub stand-in: one repository and what lives in it.
 
-Records are plain mutable dataclasses; :class:`State` applies GitHub's rules to them (one
-number sequence for issues and pull requests, the latest status per context wins, a
-repeated reaction is not duplicated, 422s for what GitHub refuses) and raises
+The records (:mod:`engine.forge.standin.records`) are plain mutable dataclasses;
+:class:`State` applies GitHub's rules to them (one number sequence for issues and pull
+requests, the latest status per context wins, a repeated reaction is not duplicated, 422s
+for what GitHub refuses) and raises
 :class:`ApiError` with GitHub's message when a request can't be served. The HTTP layer in
 :mod:`engine.forge.standin.server` turns records into JSON with
 :mod:`engine.forge.standin.payloads`.
@@ -14,193 +15,30 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar
 
-from engine.forge import (
-    MAX_COMMENT_CHARS,
-    MAX_STATUS_DESCRIPTION,
-    PERMISSION_ORDER,
-    REACTIONS,
-    STATUS_STATES,
-    DeploymentState,
+from engine.forge import MAX_COMMENT_CHARS, MAX_STATUS_DESCRIPTION, REACTIONS, STATUS_STATES
+from engine.forge.standin.records import (
+    DEPLOYMENT_STATES,
+    REVIEW_STATES,
+    ApiError,
+    Comment,
+    Deployment,
+    DeploymentStatus,
+    DispatchRecord,
+    Issue,
+    Pull,
+    Reaction,
+    Repo,
+    ReviewRecord,
+    Status,
+    User,
+    invalid,
 )
 
 T = TypeVar("T")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-ROLES = tuple(reversed(PERMISSION_ORDER))  # strongest first, as error messages list them
-# The permission API's legacy ``permission`` field folds the newer roles into three levels.
-LEGACY_PERMISSION = {
-    "admin": "admin",
-    "maintain": "write",
-    "write": "write",
-    "triage": "read",
-    "read": "read",
-    "none": "none",
-}
-DEPLOYMENT_STATES: frozenset[str] = frozenset(get_args(DeploymentState))
-REVIEW_STATES = frozenset({"APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"})
-
-
-class ApiError(Exception):
-    """A request GitHub would refuse: status code, message and validation errors."""
-
-    def __init__(self, status: int, message: str, errors: Sequence[Mapping[str, str]] = ()):
-        super().__init__(f"{status} {message}")
-        self.status = status
-        self.message = message
-        self.errors = list(errors)
-
-
-def invalid(resource: str, field_name: str, message: str) -> ApiError:
-    """GitHub's ``422 Validation Failed`` for one field."""
-    error = {"resource": resource, "code": "custom", "field": field_name, "message": message}
-    return ApiError(422, "Validation Failed", [error])
-
-
-@dataclass
-class User:
-    """A GitHub account; logins ending in ``[bot]`` are bots."""
-
-    login: str
-    id: int
-    type: str = "User"
-
-
-@dataclass
-class Repo:
-    """The served repository, or one of its forks."""
-
-    full_name: str
-    id: int
-    owner: str
-    default_branch: str = "main"
-    private: bool = False
-    fork: bool = False
-    description: str | None = None
-    created_at: str = ""
-
-
-@dataclass
-class Issue:
-    """An issue, or the issue half of a pull request (``is_pull``)."""
-
-    number: int
-    id: int
-    title: str
-    body: str | None
-    user: str
-    created_at: str
-    updated_at: str
-    state: str = "open"
-    labels: list[str] = field(default_factory=list)
-    closed_at: str | None = None
-    is_pull: bool = False
-
-
-@dataclass
-class Pull:
-    """The pull-request half: branches and commits (``head_repo`` None: fork deleted)."""
-
-    number: int
-    id: int
-    head_sha: str
-    head_ref: str
-    head_repo: str | None
-    base_ref: str
-    base_sha: str
-    draft: bool = False
-
-
-@dataclass
-class Comment:
-    """A comment on an issue or pull request."""
-
-    id: int
-    issue: int
-    user: str
-    body: str
-    created_at: str
-    updated_at: str
-
-
-@dataclass
-class Status:
-    """One commit status, as posted."""
-
-    id: int
-    sha: str
-    context: str
-    state: str
-    description: str | None
-    target_url: str | None
-    creator: str
-    created_at: str
-    updated_at: str
-
-
-@dataclass
-class Reaction:
-    """A reaction to a comment."""
-
-    id: int
-    comment_id: int
-    user: str
-    content: str
-    created_at: str
-
-
-@dataclass
-class ReviewRecord:
-    """A pull-request review."""
-
-    id: int
-    pr: int
-    user: str
-    state: str
-    commit_id: str | None
-    body: str
-    submitted_at: str
-
-
-@dataclass
-class Deployment:
-    """A deployment record."""
-
-    id: int
-    ref: str
-    sha: str
-    environment: str
-    description: str | None
-    payload: Any
-    creator: str
-    created_at: str
-
-
-@dataclass
-class DeploymentStatus:
-    """One state report of a deployment."""
-
-    id: int
-    deployment_id: int
-    state: str
-    description: str
-    environment: str
-    environment_url: str | None
-    log_url: str | None
-    creator: str
-    created_at: str
-
-
-@dataclass(frozen=True)
-class DispatchRecord:
-    """A ``workflow_dispatch`` the stand-in accepted."""
-
-    workflow: str
-    ref: str
-    inputs: Mapping[str, Any]
-    user: str
 
 
 class State:
