@@ -36,6 +36,7 @@ from engine.forge import (
     CommentRef,
     DeploymentRef,
     DeploymentState,
+    ForcePush,
     ForgeError,
     IssueRef,
     Permission,
@@ -128,6 +129,23 @@ class GitHubForge(RepoClient):
                 and (s.get("creator") or {}).get("login") == me
             ]
         return min(times) if times else None
+
+    def force_pushes(self, pr: int) -> list[ForcePush]:
+        """The ``head_ref_force_pushed`` events of ``pr``'s timeline, oldest first.
+
+        The timeline is GitHub's record: its times are GitHub's clock, which the PR's
+        author cannot set (commit dates they can, so ``committed`` events are not used).
+        """
+        with self._guard(f"read the timeline of #{pr}", "pull-requests: read"):
+            return [
+                ForcePush(
+                    str(e["created_at"]) if e.get("created_at") else None,
+                    str(e["commit_id"]) if e.get("commit_id") else None,
+                    str((e.get("actor") or {}).get("login") or "") or None,
+                )
+                for e in self._iter(f"issues/{pr}/timeline", dict)
+                if e.get("event") == "head_ref_force_pushed"
+            ]
 
     # -- comments, statuses, reactions --------------------------------------------------
 

@@ -35,6 +35,7 @@ from engine.forge import (
     CommentRef,
     DeploymentRef,
     DeploymentState,
+    ForcePush,
     ForgeError,
     IssueRef,
     Permission,
@@ -109,6 +110,13 @@ class LocalForge:
         """When ``context`` was first recorded on ``sha`` here."""
         entry = self._load("statuses.json", {}).get(sha, {}).get(context)
         return entry.get("first_at") if entry else None
+
+    def force_pushes(self, pr: int) -> list[ForcePush]:
+        """Force pushes recorded for ``pr`` in ``force_pushes.json`` (none by default)."""
+        return [
+            ForcePush(e.get("at"), e.get("sha"), e.get("actor"))
+            for e in self._load("force_pushes.json", {}).get(str(pr), [])
+        ]
 
     def react(self, comment_id: int, content: Reaction) -> None:
         """Record a reaction on a local comment (a repeat is ignored, as on GitHub)."""

@@ -12,7 +12,6 @@ import base64
 import contextlib
 import os
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import UserError
@@ -178,7 +177,7 @@ def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote) -> tuple[str, 
     from engine.environments.operations import Request, promote_model
 
     forge = thread.forge
-    moved = _reviewed_before_comment(forge, pr.head_sha, thread.event.comment.created_at)
+    moved = _bound(forge, pr, thread.event.comment.created_at)
     if moved:
         return moved, False
     current = forge.pull_request(pr.number).head_sha  # and it must still be the head now
@@ -227,37 +226,21 @@ def _diff(thread: _Thread, pr: PullRequestInfo, item: Diff) -> tuple[str, bool]:
     return result.markdown, result.ok
 
 
-def _reviewed_before_comment(forge: Forge, sha: str, commented_at: str) -> str | None:
-    """Why ``sha`` cannot be what the commenter saw, or None when it can.
-
-    The webhook carries no head SHA, so the binding uses GitHub's own clock: the head
-    must carry the ``mlops/gates`` status (set when the engine reviewed it) from before
-    the comment was made. A push after the comment gets a new head, reviewed later, and
-    is refused. Commit dates are not used: whoever commits sets them.
-    """
+def _bound(forge: Forge, pr: PullRequestInfo, commented_at: str) -> str | None:
+    """Why the PR head cannot be what the commenter saw, or None (see engine.github.binding)."""
     from engine.forge import ForgeError
+    from engine.github.binding import Push, unbound
 
-    if not commented_at:
-        return "Refused: the comment has no creation time, so it cannot be bound to a commit."
     try:
-        reviewed_at = forge.first_status_at(sha, "mlops/gates")
+        reviewed_at = forge.first_status_at(pr.head_sha, "mlops/gates")
     except ForgeError as exc:
-        return f"Refused: could not read the statuses of `{sha[:7]}` ({exc})."
+        return f"Refused: could not read the statuses of `{pr.head_sha[:7]}` ({exc})."
     try:
-        late = reviewed_at is None or _instant(reviewed_at) > _instant(commented_at)
-    except ValueError:
-        return f"Refused: could not read the time of your comment ({commented_at!r})."
-    if late:
-        return (
-            f"Refused: the PR head `{sha[:7]}` was not reviewed by mlops before your "
-            "comment, so it may have been pushed after it; wait for the mlops report on "
-            "the current head and comment again."
-        )
-    return None
-
-
-def _instant(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        pushes = [Push(p.at, p.sha) for p in forge.force_pushes(pr.number)]
+    except ForgeError as exc:
+        return f"Refused: could not read the pull request's timeline ({exc})."
+    reason = unbound(pr.head_sha, commented_at, reviewed_at, pushes)
+    return f"Refused: {reason}." if reason else None
 
 
 def _reviews(forge: Forge, pr: int) -> list[tuple[str, str, str | None]] | None:

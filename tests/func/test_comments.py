@@ -62,13 +62,19 @@ def comment_event(
     return path
 
 
-def run(mlops, repo, tmp, gh, body, **who):
-    """Post the comment in the stand-in, then run the engine on its webhook."""
+def run(mlops, repo, tmp, gh, body, before_job=None, **who):
+    """Post the comment in the stand-in, then run the engine on its webhook.
+
+    ``before_job`` runs between the comment and the job (what happens while it is queued).
+    """
     comment_id = gh.add_comment(PR, body, author=who.get("login", "ada"))
+    event = comment_event(tmp, body, comment_id, **who)
+    if before_job is not None:
+        before_job()
     env = {
         "GITHUB_ACTIONS": "true",
         "GITHUB_EVENT_NAME": "issue_comment",
-        "GITHUB_EVENT_PATH": str(comment_event(tmp, body, comment_id, **who)),
+        "GITHUB_EVENT_PATH": str(event),
         "GITHUB_REPOSITORY": REPO,
         "GITHUB_API_URL": gh.url,
         "GITHUB_TOKEN": "ghs_standin",
@@ -211,4 +217,72 @@ def test_a_status_set_by_someone_else_does_not_bind_a_command(repo, pr_head, mlo
         result, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
         assert result.returncode == 1
         assert "was not reviewed by mlops before your comment" in replies(gh)[-1]
+    assert not branch_exists(repo, "env/staging")
+
+
+def push_on_top(repo: Path, branch: str = "tune-iris") -> str:
+    """A second commit on the pull request's branch, pushed to origin."""
+    git(repo, "switch", "-q", branch)
+    model = repo / "mlops" / "models" / "iris-logreg.yaml"
+    model.write_text(model.read_text().replace("C: 2.0", "C: 3.0"))
+    git(repo, "commit", "-q", "-am", "Loosen it further")
+    git(repo, "push", "-q", "origin", branch)
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "switch", "-q", "main")
+    return head
+
+
+def test_swapping_the_head_back_after_the_comment_is_refused(repo, pr_head, mlops, tmp_path):
+    """Issue 10 hole 3: A reviewed, B pushed and reviewed, `/promote` written while B is the
+    head, A force-pushed back before the job runs. A was reviewed before the comment, but
+    the timeline shows the head was rewritten after it."""
+    a, b = pr_head, push_on_top(repo)
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=a, author="grace", head_ref="tune-iris")
+        gh.add_status(a, "mlops/gates")
+        gh.push(PR, b, pusher="grace")
+        gh.add_status(b, "mlops/gates")
+        gh.set_permission("ada", "write")
+
+        def swap_back() -> None:
+            git(repo, "push", "-q", "--force", "origin", f"{a}:refs/heads/tune-iris")
+            gh.push(PR, a, force=True, pusher="grace")
+
+        result, cid = run(
+            mlops, repo, tmp_path, gh, "/promote iris-logreg to staging", before_job=swap_back
+        )
+        assert result.returncode == 1
+        assert "force-pushed after your comment" in replies(gh)[-1]
+        assert gh.reactions(cid) == ["eyes", "confused"]
+        assert gh.calls("GET", rf"/issues/{PR}/timeline$") >= 1
+    assert not branch_exists(repo, "env/staging")
+
+
+def test_a_later_plain_push_that_was_reviewed_before_the_comment_is_promoted(
+    repo, pr_head, mlops, tmp_path
+):
+    """The normal path with a timeline: A, then B pushed and reviewed, comment, job."""
+    b = push_on_top(repo)
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace", head_ref="tune-iris")
+        gh.add_status(pr_head, "mlops/gates")
+        gh.push(PR, b, pusher="grace")
+        gh.add_status(b, "mlops/gates")
+        gh.set_permission("ada", "write")
+        result, cid = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
+        assert result.returncode == 0, replies(gh)
+        assert gh.reactions(cid) == ["eyes", "rocket"]
+    pin = git(repo, "show", "origin/env/staging:mlops/deployments/iris-logreg.yaml")
+    assert f"source_commit: '{b}'" in pin
+
+
+def test_an_unreadable_timeline_refuses(repo, pr_head, mlops, tmp_path):
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head)
+        gh.add_status(pr_head, "mlops/gates")
+        gh.set_permission("ada", "write")
+        gh.fail("GET", r"/timeline$", status=404, times=10)
+        result, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
+        assert result.returncode == 1
+        assert "timeline" in replies(gh)[-1]
     assert not branch_exists(repo, "env/staging")

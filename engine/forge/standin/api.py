@@ -58,6 +58,7 @@ class Api(CommitRoutes):
             ),
             ("PATCH", repo + r"/issues/(?P<n>\d+)", self._edit_issue),
             ("GET", repo + r"/issues/(?P<n>\d+)/comments", self._list_comments),
+            ("GET", repo + r"/issues/(?P<n>\d+)/timeline", self._timeline),
             ("POST", repo + r"/issues/(?P<n>\d+)/comments", self._create_comment),
             (
                 "GET",

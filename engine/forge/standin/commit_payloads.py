@@ -15,6 +15,7 @@ from engine.forge.standin.payloads import html_and_text, label, node_id, user
 from engine.forge.standin.records import (
     Deployment,
     DeploymentStatus,
+    HeadMove,
     Issue,
     Pull,
     ReviewRecord,
@@ -215,4 +216,46 @@ def deployment_status(
         "updated_at": s.created_at,
         "deployment_url": deployment_url,
         "repository_url": f"{api}/repos/{full_name}",
+    }
+
+
+def committed_event(
+    api: str, web: str, full_name: str, m: HeadMove, pusher: User
+) -> dict[str, Any]:
+    """A ``committed`` timeline event: the commit itself, with only its own (author-set) dates."""
+    return {
+        "sha": m.sha,
+        "node_id": node_id("Commit", m.id),
+        "url": f"{api}/repos/{full_name}/git/commits/{m.sha}",
+        "html_url": f"{web}/{full_name}/commit/{m.sha}",
+        "author": {"name": pusher.login, "email": f"{pusher.login}@example.com", "date": ""},
+        "committer": {"name": pusher.login, "email": f"{pusher.login}@example.com", "date": ""},
+        "tree": {"sha": "0" * 40, "url": f"{api}/repos/{full_name}/git/trees/{'0' * 40}"},
+        "message": "",
+        "parents": [],
+        "verification": {
+            "verified": False,
+            "reason": "unsigned",
+            "signature": None,
+            "payload": None,
+            "verified_at": None,
+        },
+        "event": "committed",
+    }
+
+
+def force_pushed_event(
+    api: str, web: str, full_name: str, m: HeadMove, actor: User
+) -> dict[str, Any]:
+    """A ``head_ref_force_pushed`` timeline event, timed by the server."""
+    return {
+        "id": m.id,
+        "node_id": node_id("HeadRefForcePushedEvent", m.id),
+        "url": f"{api}/repos/{full_name}/issues/events/{m.id}",
+        "actor": user(api, web, actor),
+        "event": "head_ref_force_pushed",
+        "commit_id": m.sha,
+        "commit_url": f"{api}/repos/{full_name}/commits/{m.sha}",
+        "created_at": m.created_at,
+        "performed_via_github_app": None,
     }

@@ -4,6 +4,7 @@ pull-request timeline, commit statuses, refs, workflow dispatches and deployment
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from engine.forge.standin import commit_payloads as code
 from engine.forge.standin.records import ApiError
@@ -56,6 +57,27 @@ class CommitRoutes(Routes):
     def _list_pulls(self, m: re.Match[str], call: Call) -> Reply:
         found = self.state.list_pulls(call.query.get("state", "open"))
         return self._paged(call, [self._pull_json(p.number) for p in found])
+
+    def _timeline(self, m: re.Match[str], call: Call) -> Reply:
+        """``GET /issues/{n}/timeline``: pushes, force pushes and comments, oldest first."""
+        number = self.state.issue(int(m["n"])).number
+        events: list[tuple[int, dict[str, Any]]] = [
+            (
+                move.id,
+                self._json(
+                    code.force_pushed_event if move.forced else code.committed_event,
+                    move,
+                    move.actor,
+                ),
+            )
+            for move in self.state.head_moves
+            if move.pr == number
+        ]
+        events += [
+            (c.id, {**self._comment_json(c), "event": "commented", "actor": self.user_json(c.user)})
+            for c in self.state.comments_of(number)
+        ]
+        return self._paged(call, [event for _, event in sorted(events, key=lambda e: e[0])])
 
     def _list_reviews(self, m: re.Match[str], call: Call) -> Reply:
         number = self.state.pull(int(m["n"])).number

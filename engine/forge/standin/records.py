@@ -98,6 +98,22 @@ class Pull:
 
 
 @dataclass
+class HeadMove:
+    """A push to a pull request's head branch, as the timeline records it.
+
+    A plain push becomes a ``committed`` event (GitHub gives it no server time: only the
+    commit's own dates); a force push a ``head_ref_force_pushed`` event with ``created_at``.
+    """
+
+    id: int
+    pr: int
+    sha: str
+    actor: str
+    created_at: str
+    forced: bool = False
+
+
+@dataclass
 class Comment:
     """A comment on an issue or pull request."""
 

@@ -204,6 +204,11 @@ class GitHubStandIn:
         with self._lock:
             self.state.add_review(pr, login, state, commit_id)
 
+    def push(self, pr: int, sha: str, *, force: bool = False, pusher: str = "octocat") -> None:
+        """Move ``pr``'s head to ``sha`` now, as a push (or a force push) by ``pusher``."""
+        with self._lock:
+            self.state.move_head(pr, sha, pusher, forced=force)
+
     def set_ref(self, name: str, sha: str) -> None:
         """Point a ref (``heads/env/production``, ``tags/v1``) at ``sha``."""
         self.state.refs[name.removeprefix("refs/")] = sha

@@ -27,6 +27,7 @@ from engine.forge.standin.records import (
     Deployment,
     DeploymentStatus,
     DispatchRecord,
+    HeadMove,
     Issue,
     Pull,
     Reaction,
@@ -64,6 +65,7 @@ class State:
         self.statuses: list[Status] = []
         self.reactions: list[Reaction] = []
         self.reviews: list[ReviewRecord] = []
+        self.head_moves: list[HeadMove] = []
         self.refs: dict[str, str] = {f"heads/{default_branch}": "0" * 39 + "1"}
         self.dispatches: list[DispatchRecord] = []
         self.deployments: dict[int, Deployment] = {}
@@ -212,7 +214,19 @@ class State:
         self.pulls[issue.number] = pull
         if pull.head_repo == self.repo.full_name:
             self.refs[f"heads/{head_ref}"] = head_sha
+        self.head_moves.append(HeadMove(self.next_id(), pull.number, head_sha, author, self.now()))
         return pull
+
+    def move_head(self, pr: int, sha: str, login: str, *, forced: bool = False) -> HeadMove:
+        """Push ``sha`` to the head branch of ``pr`` (a force push when ``forced``)."""
+        pull = self.pull(pr)
+        pull.head_sha = sha
+        if pull.head_repo == self.repo.full_name:
+            self.refs[f"heads/{pull.head_ref}"] = sha
+        self.user(login)
+        move = HeadMove(self.next_id(), pr, sha, login, self.now(), forced)
+        self.head_moves.append(move)
+        return move
 
     def pull(self, number: int) -> Pull:
         """Pull request ``number``, else 404."""
