@@ -32,7 +32,9 @@ answering a bot can start a loop of bots answering each other.
 comment (the command is bound to the commit its author saw), then answers a promotion of
 what is already live with a no-op, then checks every rule of the environment and lists
 *all* that fail, each saying what would make it pass: ``requires``, ``from_default_branch``,
-``approvals`` and the gates.
+``approvals`` and the gates. An approval counts only when it is its reviewer's latest
+decisive review, of the exact head commit, by someone other than the author whose permission
+is at least ``write`` and who is on the environment's ``allow`` list (:func:`approvers`).
 """
 
 from __future__ import annotations
@@ -232,6 +234,10 @@ class PromotionFacts:
     live: Mapping[str, str | None] = field(default_factory=dict)
     approvals: Sequence[Review] | None = None
     pr_author: str | None = None
+    reviewer_permissions: Mapping[str, str | None] | None = None
+    """Each reviewer's permission (login → role; None where the lookup failed)."""
+    reviewer_teams: Mapping[str, frozenset[str]] | None = None
+    """Each reviewer's ``org/team`` memberships among the allow list's teams; None: unread."""
     version_on_default_branch: bool | None = None
     gates_passed: bool | None = None
 
@@ -319,34 +325,92 @@ def _check_approvals(facts: PromotionFacts, env: Environment) -> list[str]:
             f"needs {env.approvals} approving review{plural} on {head[:7]}, but the reviews "
             "could not be read"
         ]
-    has = len(approvers(facts.approvals, head, facts.pr_author))
-    if has >= env.approvals:
+    counted, ignored = approvers(
+        facts.approvals,
+        head,
+        facts.pr_author,
+        allow=env.allow,
+        permissions=facts.reviewer_permissions or {},
+        teams=facts.reviewer_teams,
+    )
+    if len(counted) >= env.approvals:
         return []
+    who = " or ".join(_who(_approver_allow(env.allow))) or "a place on the (empty) allow list"
+    why = f" (not counted: {'; '.join(ignored)})" if ignored else ""
     return [
         f"needs {env.approvals} approving review{plural} on {head[:7]} from someone other "
-        f"than @{facts.pr_author}; has {has}"
+        f"than @{facts.pr_author} with {who}; has {len(counted)}{why}"
     ]
 
 
-def approvers(reviews: Sequence[Review], head: str, author: str) -> set[str]:
-    """Who approves ``head`` now: each reviewer's latest decisive review is an approval of it.
+def approvers(
+    reviews: Sequence[Review],
+    head: str,
+    author: str,
+    *,
+    allow: Sequence[str] = ("write",),
+    permissions: Mapping[str, str | None],
+    teams: Mapping[str, frozenset[str]] | None = None,
+) -> tuple[set[str], list[str]]:
+    """Who approves ``head`` now, and why each other approval does not count.
 
-    A later ``CHANGES_REQUESTED`` or ``DISMISSED`` review cancels an approval; comments
-    do not. The author and bots never count; logins are compared case-insensitively.
+    Each reviewer's latest decisive review counts: a later ``CHANGES_REQUESTED`` or a
+    dismissal cancels an approval, a comment does not. The approval must be of ``head``
+    exactly, from someone other than the author and not a bot, whose permission is known,
+    at least ``write`` (as GitHub counts approvals for branch protection) and admitted by
+    the environment's ``allow`` list (level, ``@login`` or ``@org/team``). Logins are
+    compared case-insensitively; ``permissions`` and ``teams`` are keyed by lowercase login.
     """
-    latest: dict[str, tuple[str, str | None]] = {}
+    latest: dict[str, tuple[str, str | None, str]] = {}
     for login, state, commit in reviews:
         if state.upper() in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
-            latest[login.lower()] = (state.upper(), commit)
-    return {
-        login
-        for login, (state, commit) in latest.items()
-        if state == "APPROVED"
-        and commit == head
-        and head
-        and login != author.lower()
-        and not login.endswith("[bot]")
-    }
+            latest[login.lower()] = (state.upper(), commit, login)
+    counted: set[str] = set()
+    ignored: list[str] = []
+    for key, (state, commit, login) in latest.items():
+        if state != "APPROVED" or not head:
+            continue
+        if key == author.lower() or key.endswith("[bot]"):
+            continue  # never counted, and not worth a word
+        if commit != head:
+            ignored.append(f"@{login} approved an older commit")
+            continue
+        why = _may_not_approve(login, permissions.get(key), allow, teams)
+        if why:
+            ignored.append(why)
+        else:
+            counted.add(key)
+    return counted, sorted(ignored)
+
+
+def _approver_allow(allow: Sequence[str]) -> list[str]:
+    """The allow list with its levels raised to ``write`` at least."""
+    levels = [item for item in allow if item in LEVELS]
+    others = [item for item in allow if item not in LEVELS]
+    floor = LEVELS.index("write")
+    raised = sorted({max(LEVELS.index(level), floor) for level in levels})
+    return [LEVELS[raised[0]], *others] if raised else others
+
+
+def _may_not_approve(
+    login: str,
+    permission: str | None,
+    allow: Sequence[str],
+    teams: Mapping[str, frozenset[str]] | None,
+) -> str | None:
+    """Why ``login``'s approval does not count, or None when it does."""
+    if permission is None:
+        return f"could not read @{login}'s permission"
+    rank = LEVELS.index(permission) if permission in LEVELS else -1
+    if rank < LEVELS.index("write"):
+        return f"@{login} has `{permission}` permission; approvals need `write` or higher"
+    facts = CommentFacts(
+        commenter=login,
+        permission=permission,
+        teams=None if teams is None else teams.get(login.lower(), frozenset()),
+    )
+    decision = _check_allow_list(facts, allow)
+    return None if decision.allowed else f"@{login} is not on the allow list"
 
 
 def _check_gates(facts: PromotionFacts, env_name: str) -> list[str]:

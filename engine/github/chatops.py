@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,8 @@ class _Thread:
     """The default branch's project file: the policy the commands are judged by."""
     models: list[str]
     facts: CommentFacts
+    team_members: Mapping[str, frozenset[str]] | None
+    """Members (lowercase) of each ``org/team`` the allow lists name; None if unreadable."""
 
     @property
     def commenter(self) -> str:
@@ -62,8 +65,9 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
     _push_credentials(ctx)
     _react(forge, event.comment.id, "eyes")
     pr = _pull_request(forge, event)
-    facts = _facts(forge, event, pr, project)
-    thread = _Thread(ctx, forge, event, pr, project, list(defs.models), facts)
+    members = _team_members(forge, project)
+    facts = _facts(forge, event, pr, project, members)
+    thread = _Thread(ctx, forge, event, pr, project, list(defs.models), facts, members)
     ok = True
     for item in items:
         try:
@@ -100,19 +104,10 @@ def _pull_request(forge: Forge, event: IssueCommentEvent) -> PullRequestInfo | N
         return None  # unknown facts deny below
 
 
-def _facts(
-    forge: Forge, event: IssueCommentEvent, pr: PullRequestInfo | None, project: Project
-) -> CommentFacts:
-    from engine.environments.policy import CommentFacts
+def _team_members(forge: Forge, project: Project) -> dict[str, frozenset[str]] | None:
+    """The members of every ``@org/team`` the environments' allow lists name."""
     from engine.forge import ForgeError
 
-    user = event.comment.user
-    permission: str | None
-    try:
-        permission = forge.permission(user.login)
-    except ForgeError:
-        permission = None
-    teams: frozenset[str] | None = frozenset()
     wanted = {
         a[1:]
         for env in project.environments.values()
@@ -120,13 +115,41 @@ def _facts(
         if a.startswith("@") and "/" in a
     }
     try:
-        teams = frozenset(
-            t
-            for t in wanted
-            if user.login.lower() in {m.lower() for m in forge.team_members(*t.split("/", 1))}
-        )
+        return {
+            team: frozenset(m.lower() for m in forge.team_members(*team.split("/", 1)))
+            for team in wanted
+        }
     except ForgeError:
-        teams = None
+        return None
+
+
+def _teams_of(members: Mapping[str, frozenset[str]] | None, login: str) -> frozenset[str] | None:
+    if members is None:
+        return None
+    return frozenset(team for team, logins in members.items() if login.lower() in logins)
+
+
+def _permission(forge: Forge, login: str) -> str | None:
+    from engine.forge import ForgeError
+
+    try:
+        return forge.permission(login)
+    except ForgeError:
+        return None  # unknown: denies
+
+
+def _facts(
+    forge: Forge,
+    event: IssueCommentEvent,
+    pr: PullRequestInfo | None,
+    project: Project,
+    members: Mapping[str, frozenset[str]] | None,
+) -> CommentFacts:
+    from engine.environments.policy import CommentFacts
+
+    user = event.comment.user
+    permission = _permission(forge, user.login)
+    teams = _teams_of(members, user.login)
     return CommentFacts(
         action=event.action,
         is_pull_request=event.issue.is_pull_request,
@@ -181,6 +204,9 @@ def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote) -> tuple[str, 
     if moved:
         return moved, False
     current = forge.pull_request(pr.number).head_sha  # and it must still be the head now
+    reviews = _reviews(forge, pr.number)
+    # Only approvers need a permission lookup: one call per distinct login.
+    approving = sorted({r[0] for r in reviews or () if r[1].upper() == "APPROVED"}, key=str.lower)
     request = Request(
         model=item.model,
         environment=item.env,
@@ -191,7 +217,16 @@ def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote) -> tuple[str, 
         pr_author=pr.author,
         head_sha_at_comment=pr.head_sha,
         current_head_sha=current,
-        reviews=_reviews(forge, pr.number),
+        reviews=reviews,
+        reviewer_permissions=None
+        if reviews is None
+        else {login.lower(): _permission(forge, login) for login in approving},
+        reviewer_teams=None
+        if thread.team_members is None
+        else {
+            login.lower(): _teams_of(thread.team_members, login) or frozenset()
+            for login in approving
+        },
     )
     done = promote_model(thread.ctx.root, request, forge=forge)
     return done.message(), done.decision.allowed

@@ -165,6 +165,7 @@ def test_production_after_staging_with_an_approval_on_the_head(repo, pr_head, ml
         gh.add_status(pr_head, "mlops/gates")
         gh.set_permission("ada", "maintain")
         gh.add_review(PR, "linus", "APPROVED", pr_head)
+        gh.set_permission("linus", "maintain")
         staged, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
         assert staged.returncode == 0, staged.stderr
         result, cid = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to production")
@@ -286,3 +287,27 @@ def test_an_unreadable_timeline_refuses(repo, pr_head, mlops, tmp_path):
         assert result.returncode == 1
         assert "timeline" in replies(gh)[-1]
     assert not branch_exists(repo, "env/staging")
+
+
+def test_a_read_only_approval_does_not_satisfy_production(repo, pr_head, mlops, tmp_path):
+    """Issue 10 hole 4: on a public repository anyone (or the author's second account) can
+    leave an APPROVED review; production (`approvals: 1`, `allow: [maintain, admin]`)
+    counts only reviewers the environment allows."""
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace", head_ref="tune-iris")
+        gh.add_status(pr_head, "mlops/gates")
+        gh.set_permission("ada", "maintain")
+        gh.set_permission("grace-alt", "read")  # the author's second account
+        gh.add_review(PR, "grace-alt", "APPROVED", pr_head)
+        gh.add_review(PR, "passer-by", "APPROVED", pr_head)  # no access at all
+        staged, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
+        assert staged.returncode == 0, staged.stderr
+        git(repo, "merge", "-q", "--no-ff", "-m", "Merge tune-iris", "tune-iris")
+        git(repo, "push", "-q", "origin", "main")
+        result, cid = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to production")
+        assert result.returncode == 1
+        reply = replies(gh)[-1]
+        assert "has 0" in reply and "@grace-alt has `read` permission" in reply
+        assert "@passer-by has `none` permission" in reply
+        assert gh.reactions(cid) == ["eyes", "confused"]
+    assert not branch_exists(repo, "env/production")
