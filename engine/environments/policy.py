@@ -99,6 +99,19 @@ def describe(env: Environment) -> str:
 # --- authorization ----------------------------------------------------------------------
 
 
+def may_answer(permission: str | None, private: bool | None) -> bool:
+    """Whether the engine replies to a commenter at all (else it only reacts).
+
+    A reply notifies everyone watching the pull request, so answering anyone turns the bot
+    into a spam amplifier. Replies go to users with at least ``read`` on a private
+    repository and ``triage`` on a public one (where everybody can read); others get a
+    reaction, which notifies nobody and which GitHub keeps to one per user and kind.
+    Unknown permission or visibility counts as the stricter case.
+    """
+    floor = "read" if private is True else "triage"
+    return permission in LEVELS and LEVELS.index(permission) >= LEVELS.index(floor)
+
+
 @dataclass(frozen=True)
 class CommentFacts:
     """What is known about a comment and its author; None where a lookup failed."""

@@ -3,7 +3,9 @@
 Runs on ``issue_comment`` in a job whose checkout is the default branch, so the models,
 the environments and their policies come from trusted files. Every lookup that fails
 denies (fail closed); bots and edited comments get no answer at all, so two bots can
-never talk to each other in a loop.
+never talk to each other in a loop. Commenters below ``read`` (private repositories) or
+``triage`` (public ones) get a reaction and never a reply: a reply notifies every watcher,
+so answering anyone would make the bot a spam amplifier (policy.may_answer).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
     """Handle one comment: run its commands in order, reply to each, react once."""
     from engine import api
     from engine.environments.operations import trusted_project
+    from engine.environments.policy import may_answer
     from engine.github.commands import parse
     from engine.github.context import Outcome
 
@@ -64,9 +67,16 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
     forge = ctx.forge()
     _push_credentials(ctx)
     _react(forge, event.comment.id, "eyes")
+    permission = _permission(forge, event.comment.user.login)
+    if not may_answer(permission, event.repository.private):
+        _react(forge, event.comment.id, "confused")
+        return Outcome(
+            f"ignored: @{event.comment.user.login} has `{permission or 'unknown'}` "
+            "permission, too little to get replies (reacted instead)"
+        )
     pr = _pull_request(forge, event)
     members = _team_members(forge, project)
-    facts = _facts(forge, event, pr, project, members)
+    facts = _facts(event, pr, permission, members)
     thread = _Thread(ctx, forge, event, pr, project, list(defs.models), facts, members)
     ok = True
     for item in items:
@@ -139,16 +149,14 @@ def _permission(forge: Forge, login: str) -> str | None:
 
 
 def _facts(
-    forge: Forge,
     event: IssueCommentEvent,
     pr: PullRequestInfo | None,
-    project: Project,
+    permission: str | None,
     members: Mapping[str, frozenset[str]] | None,
 ) -> CommentFacts:
     from engine.environments.policy import CommentFacts
 
     user = event.comment.user
-    permission = _permission(forge, user.login)
     teams = _teams_of(members, user.login)
     return CommentFacts(
         action=event.action,

@@ -41,11 +41,13 @@ def comment_event(
     kind: str = "User",
     action: str = "created",
     created_at: str = "",
+    private: bool = False,
 ) -> Path:
     data = json.loads((WEBHOOKS / "issue_comment.created.json").read_text())
     data["action"] = action
     data["repository"]["full_name"] = REPO
     data["repository"]["default_branch"] = "main"
+    data["repository"]["private"] = private
     data["issue"]["number"] = PR
     data["issue"]["pull_request"] = {"url": f"https://api.github.com/repos/{REPO}/pulls/{PR}"}
     data["comment"].update(
@@ -112,10 +114,10 @@ def test_promote_by_a_writer_pins_the_version_and_dispatches_deploy(repo, pr_hea
     assert "Promoted-by: ada" in message and f"Source-PR: #{PR}" in message
 
 
-def test_a_reader_is_refused_and_nothing_is_pushed(repo, pr_head, mlops, tmp_path):
+def test_a_triager_is_refused_and_nothing_is_pushed(repo, pr_head, mlops, tmp_path):
     with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
         gh.add_pull(PR, head_sha=pr_head, author="grace")
-        gh.set_permission("mallory", "read")
+        gh.set_permission("mallory", "triage")
         result, cid = run(
             mlops, repo, tmp_path, gh, "/promote iris-logreg to staging", login="mallory"
         )
@@ -124,6 +126,34 @@ def test_a_reader_is_refused_and_nothing_is_pushed(repo, pr_head, mlops, tmp_pat
         (reply,) = replies(gh)
         assert "Refused" in reply and "mallory" in reply
     assert not branch_exists(repo, "env/staging")
+
+
+@pytest.mark.parametrize("command", ["/help", "/status", "/promote iris-logreg to staging"])
+@pytest.mark.parametrize("role", ["read", "none"])
+def test_outsiders_on_a_public_repository_get_a_reaction_not_a_reply(
+    repo, pr_head, mlops, tmp_path, command, role
+):
+    """Issue 10 (low): a reply notifies every watcher, so answering anyone is a spam
+    amplifier; on a public repository everyone can read, so replies need triage."""
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace")
+        if role != "none":
+            gh.set_permission("spammer", role)
+        result, cid = run(mlops, repo, tmp_path, gh, command, login="spammer")
+        assert result.returncode == 0
+        assert replies(gh) == [] and gh.reactions(cid) == ["eyes", "confused"]
+        assert gh.calls("GET", rf"/pulls/{PR}$") == 0  # nothing else is looked up
+    assert not branch_exists(repo, "env/staging")
+
+
+def test_a_reader_of_a_private_repository_gets_help(repo, pr_head, mlops, tmp_path):
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head)
+        gh.set_permission("reader", "read")
+        result, cid = run(mlops, repo, tmp_path, gh, "/help", login="reader", private=True)
+        assert result.returncode == 0
+        (reply,) = replies(gh)
+        assert "/promote" in reply and gh.reactions(cid) == ["eyes", "rocket"]
 
 
 def test_production_needs_staging_and_an_approval(repo, pr_head, mlops, tmp_path):

@@ -14,6 +14,7 @@ from engine.environments.policy import (
     approvers,
     authorize,
     check_promotion,
+    may_answer,
 )
 
 STAGING = Environment(branch="env/staging")
@@ -542,3 +543,20 @@ def test_a_staging_promotion_only_needs_gates() -> None:
     )
     assert promote(facts, "staging").allowed
     assert not promote(replace(facts, gates_passed=None), "staging").allowed
+
+
+@pytest.mark.parametrize(
+    ("permission", "private", "answered"),
+    [
+        ("read", True, True),
+        ("none", True, False),
+        ("read", False, False),  # public: everyone can read
+        ("triage", False, True),
+        ("admin", False, True),
+        ("read", None, False),  # unknown visibility: the stricter, public case
+        (None, True, False),  # unknown permission: no reply
+        ("custom-role", True, False),
+    ],
+)
+def test_who_gets_replies(permission: str | None, private: bool | None, answered: bool) -> None:
+    assert may_answer(permission, private) is answered
