@@ -190,6 +190,8 @@ def on_workflow_run(ctx: Context, event: WorkflowRunEvent) -> Outcome:
     from engine.github.bundle import read_bundle
 
     run = event.workflow_run
+    if event.action != "completed":  # the trigger filter says so too; a bundle is final only now
+        return Outcome(f"workflow_run {event.action}: nothing to publish until it completes")
     if ctx.bundle is None:
         raise UserError("workflow_run needs the downloaded report bundle: pass --bundle DIR")
     if run.conclusion == "cancelled":
