@@ -248,3 +248,29 @@ def test_workflow_run_publishes_only_when_completed(repo, mlops, tmp_path, actio
         assert ("mlops/gates" in gh.statuses(head)) is published
         if not published:
             assert gh.requests == []  # not a single API call
+
+
+def test_a_same_repository_review_is_published_only_while_its_commit_is_the_head(
+    repo, change, mlops, tmp_path
+):
+    """The engine's first mlops/gates status on a commit is what binds a comment command
+    to it (engine.github.binding): it must never be set once the head has moved on."""
+    with GitHubStandIn(REPO) as gh:
+        gh.add_pull(PR, head_sha=change["head"], author="ada")
+        gh.push(PR, "d" * 40, pusher="ada")  # pushed again while the review ran
+        env = actions_env(
+            tmp_path,
+            "pull_request",
+            pr_payload(tmp_path, change),
+            gh.url,
+            change["head"],
+            token="ghs_standin",
+        )
+        moved = mlops("event", cwd=repo, env=env)
+        assert "not published: the head moved on" in moved.stdout + moved.stderr
+        assert gh.comments(PR) == [] and gh.statuses(change["head"]) == {}
+
+        gh.push(PR, change["head"], force=True, pusher="ada")
+        back = mlops("event", cwd=repo, env=env)
+        assert "published" in back.stdout + back.stderr
+        assert len(gh.comments(PR)) == 1 and "mlops/gates" in gh.statuses(change["head"])
