@@ -6,8 +6,10 @@ Two pure functions turn facts into a :class:`Decision`:
 - :func:`check_promotion` — does the environment's policy in ``mlops/project.yaml``
   let this version in?
 
-The caller gathers the facts (the webhook payload, the collaborator-permission API,
-the reviews, the environment branches, the store) and passes plain values. Every fact
+Permission levels, allow-list matching, who gets replies and whose approval counts live in
+:mod:`engine.environments.access`. The caller gathers the facts (the webhook payload, the
+collaborator-permission API, the reviews, the environment branches, the store) and passes
+plain values. Every fact
 is optional: ``None`` means the lookup failed or was not made, and a decision that
 needs it denies, naming the fact. The engine fails closed.
 
@@ -41,15 +43,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
+from engine.environments.access import LEVELS, Review, admits, approver_allow, approvers, who
 from engine.training.fingerprint import short
 
 if TYPE_CHECKING:
     from engine.definitions.formats import Environment, Project
-
-LEVELS = ("read", "triage", "write", "maintain", "admin")  # lowest first, as GitHub orders them
-Review: TypeAlias = tuple[str, str, str | None]  # (login, state, commit_id), oldest first
 
 
 @dataclass(frozen=True)
@@ -90,26 +90,13 @@ def describe(env: Environment) -> str:
         parts.append(f"{env.approvals} approving review{'s' if env.approvals > 1 else ''}")
     if env.from_default_branch:
         parts.append("versions from the default branch only")
-    parts.append("who: " + (" or ".join(_who(env.allow)) or "nobody"))
+    parts.append("who: " + (" or ".join(who(env.allow)) or "nobody"))
     if env.allow_forks:
         parts.append("accepts pull requests from forks")
     return "; ".join(parts)
 
 
 # --- authorization ----------------------------------------------------------------------
-
-
-def may_answer(permission: str | None, private: bool | None) -> bool:
-    """Whether the engine replies to a commenter at all (else it only reacts).
-
-    A reply notifies everyone watching the pull request, so answering anyone turns the bot
-    into a spam amplifier. Replies go to users with at least ``read`` on a private
-    repository and ``triage`` on a public one (where everybody can read); others get a
-    reaction, which notifies nobody and which GitHub keeps to one per user and kind.
-    Unknown permission or visibility counts as the stricter case.
-    """
-    floor = "read" if private is True else "triage"
-    return permission in LEVELS and LEVELS.index(permission) >= LEVELS.index(floor)
 
 
 @dataclass(frozen=True)
@@ -132,7 +119,7 @@ def authorize(facts: CommentFacts, env: Environment | None, project: Project) ->
 
     Without an environment (``/retrain``) the default allow list applies: write or higher.
     """
-    who = f"@{facts.commenter}"
+    name = f"@{facts.commenter}"
     if facts.action != "created":
         return _deny(
             f"only new comments run commands; this one was {facts.action or 'unknown'}", quiet=True
@@ -141,13 +128,13 @@ def authorize(facts: CommentFacts, env: Environment | None, project: Project) ->
         return _deny("could not tell who wrote the comment", quiet=True)
     if facts.commenter_type != "User" or facts.commenter.lower().endswith("[bot]"):
         return _deny(
-            f"{who} is not a user ({facts.commenter_type}); bots cannot run commands", quiet=True
+            f"{name} is not a user ({facts.commenter_type}); bots cannot run commands", quiet=True
         )
     context = _check_pull_request(facts, env, project)
     if context is not None:
         return _deny(context)
     if facts.permission is None:
-        return _deny(f"could not read {who}'s permission on this repository; try again later")
+        return _deny(f"could not read {name}'s permission on this repository; try again later")
     allow = env.allow if env is not None else ["write", "maintain", "admin"]
     return _check_allow_list(facts, allow)
 
@@ -185,23 +172,17 @@ def _check_pull_request(
 
 def _check_allow_list(facts: CommentFacts, allow: Sequence[str]) -> Decision:
     """Whether ``allow`` names the commenter by level, login or team."""
-    login = (facts.commenter or "").lower()
-    permission = (facts.permission or "none").lower()
-    rank = LEVELS.index(permission) if permission in LEVELS else -1
-    levels = [LEVELS.index(item) for item in allow if item in LEVELS]
-    users = {item[1:].lower() for item in allow if item.startswith("@") and "/" not in item}
-    teams = {item[1:].lower() for item in allow if item.startswith("@") and "/" in item}
-    if (levels and rank >= min(levels)) or login in users:
+    login = facts.commenter or ""
+    admitted = admits(allow, login, facts.permission, facts.teams)
+    if admitted:
         return _allow()
-    if teams:
-        if facts.teams is None:
-            return _deny(
-                f"could not read @{facts.commenter}'s teams, which the allow list "
-                f"needs ({_listed(sorted(teams))})"
-            )
-        if teams & {team.lower() for team in facts.teams}:
-            return _allow()
-    return _deny(_not_allowed(facts.commenter or "", permission, allow))
+    if admitted is None:
+        teams = sorted(item[1:].lower() for item in allow if item.startswith("@") and "/" in item)
+        return _deny(
+            f"could not read @{facts.commenter}'s teams, which the allow list "
+            f"needs ({_listed(teams)})"
+        )
+    return _deny(_not_allowed(login, (facts.permission or "none").lower(), allow))
 
 
 def _not_allowed(login: str, permission: str, allow: Sequence[str]) -> str:
@@ -211,17 +192,10 @@ def _not_allowed(login: str, permission: str, allow: Sequence[str]) -> str:
         if permission in (*LEVELS, "none")
         else f"has the role `{permission}`, which is none of {', '.join(LEVELS)}"
     )
-    options = _who(allow)
+    options = who(allow)
     if not options:
         return f"@{login} {has}; the allow list is empty, so nobody may run this"
     return f"@{login} {has}; this needs " + " or ".join(options)
-
-
-def _who(allow: Sequence[str]) -> list[str]:
-    """The allow list as people read it: ``maintain`` or higher, ``@alice``."""
-    levels = [item for item in allow if item in LEVELS]
-    lowest = [f"`{min(levels, key=LEVELS.index)}` or higher"] if levels else []
-    return lowest + [f"`{item}`" for item in allow if item.startswith("@")]
 
 
 def _listed(teams: Sequence[str]) -> str:
@@ -348,82 +322,12 @@ def _check_approvals(facts: PromotionFacts, env: Environment) -> list[str]:
     )
     if len(counted) >= env.approvals:
         return []
-    who = " or ".join(_who(_approver_allow(env.allow))) or "a place on the (empty) allow list"
+    needed = " or ".join(who(approver_allow(env.allow))) or "a place on the (empty) allow list"
     why = f" (not counted: {'; '.join(ignored)})" if ignored else ""
     return [
         f"needs {env.approvals} approving review{plural} on {head[:7]} from someone other "
-        f"than @{facts.pr_author} with {who}; has {len(counted)}{why}"
+        f"than @{facts.pr_author} with {needed}; has {len(counted)}{why}"
     ]
-
-
-def approvers(
-    reviews: Sequence[Review],
-    head: str,
-    author: str,
-    *,
-    allow: Sequence[str] = ("write",),
-    permissions: Mapping[str, str | None],
-    teams: Mapping[str, frozenset[str]] | None = None,
-) -> tuple[set[str], list[str]]:
-    """Who approves ``head`` now, and why each other approval does not count.
-
-    Each reviewer's latest decisive review counts: a later ``CHANGES_REQUESTED`` or a
-    dismissal cancels an approval, a comment does not. The approval must be of ``head``
-    exactly, from someone other than the author and not a bot, whose permission is known,
-    at least ``write`` (as GitHub counts approvals for branch protection) and admitted by
-    the environment's ``allow`` list (level, ``@login`` or ``@org/team``). Logins are
-    compared case-insensitively; ``permissions`` and ``teams`` are keyed by lowercase login.
-    """
-    latest: dict[str, tuple[str, str | None, str]] = {}
-    for login, state, commit in reviews:
-        if state.upper() in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
-            latest[login.lower()] = (state.upper(), commit, login)
-    counted: set[str] = set()
-    ignored: list[str] = []
-    for key, (state, commit, login) in latest.items():
-        if state != "APPROVED" or not head:
-            continue
-        if key == author.lower() or key.endswith("[bot]"):
-            continue  # never counted, and not worth a word
-        if commit != head:
-            ignored.append(f"@{login} approved an older commit")
-            continue
-        why = _may_not_approve(login, permissions.get(key), allow, teams)
-        if why:
-            ignored.append(why)
-        else:
-            counted.add(key)
-    return counted, sorted(ignored)
-
-
-def _approver_allow(allow: Sequence[str]) -> list[str]:
-    """The allow list with its levels raised to ``write`` at least."""
-    levels = [item for item in allow if item in LEVELS]
-    others = [item for item in allow if item not in LEVELS]
-    floor = LEVELS.index("write")
-    raised = sorted({max(LEVELS.index(level), floor) for level in levels})
-    return [LEVELS[raised[0]], *others] if raised else others
-
-
-def _may_not_approve(
-    login: str,
-    permission: str | None,
-    allow: Sequence[str],
-    teams: Mapping[str, frozenset[str]] | None,
-) -> str | None:
-    """Why ``login``'s approval does not count, or None when it does."""
-    if permission is None:
-        return f"could not read @{login}'s permission"
-    rank = LEVELS.index(permission) if permission in LEVELS else -1
-    if rank < LEVELS.index("write"):
-        return f"@{login} has `{permission}` permission; approvals need `write` or higher"
-    facts = CommentFacts(
-        commenter=login,
-        permission=permission,
-        teams=None if teams is None else teams.get(login.lower(), frozenset()),
-    )
-    decision = _check_allow_list(facts, allow)
-    return None if decision.allowed else f"@{login} is not on the allow list"
 
 
 def _check_gates(facts: PromotionFacts, env_name: str) -> list[str]:

@@ -52,8 +52,8 @@ class _Thread:
 def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
     """Handle one comment: run its commands in order, reply to each, react once."""
     from engine import api
+    from engine.environments.access import may_answer
     from engine.environments.operations import trusted_project
-    from engine.environments.policy import may_answer
     from engine.github.commands import parse
     from engine.github.context import Outcome
 

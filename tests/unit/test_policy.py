@@ -7,14 +7,13 @@ from dataclasses import replace
 import pytest
 
 from engine.definitions.formats import Environment, Project
+from engine.environments.access import approvers, may_answer
 from engine.environments.policy import (
     CommentFacts,
     Decision,
     PromotionFacts,
-    approvers,
     authorize,
     check_promotion,
-    may_answer,
 )
 
 STAGING = Environment(branch="env/staging")
