@@ -7,12 +7,15 @@ request GitHub would refuse, with its status code and message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 from engine.forge import PERMISSION_ORDER, DeploymentState
 
+T = TypeVar("T")
+SHA = re.compile(r"^[0-9a-f]{40}$")  # a full commit id
 ROLES = tuple(reversed(PERMISSION_ORDER))  # strongest first, as error messages list them
 # The permission API's legacy ``permission`` field folds the newer roles into three levels.
 LEGACY_PERMISSION = {
@@ -201,3 +204,10 @@ class DispatchRecord:
     ref: str
     inputs: Mapping[str, Any]
     user: str
+
+
+def found(records: Mapping[int, T], key: int) -> T:
+    """``records[key]``, else GitHub's 404."""
+    if key not in records:
+        raise ApiError(404, "Not Found")
+    return records[key]

@@ -3,26 +3,25 @@
 The records (:mod:`engine.forge.standin.records`) are plain mutable dataclasses;
 :class:`State` applies GitHub's rules to them (one number sequence for issues and pull
 requests, the latest status per context wins, a repeated reaction is not duplicated, 422s
-for what GitHub refuses) and raises
-:class:`ApiError` with GitHub's message when a request can't be served. The HTTP layer in
-:mod:`engine.forge.standin.server` turns records into JSON with
-:mod:`engine.forge.standin.payloads`.
+for what GitHub refuses) and raises :class:`ApiError` with GitHub's message when a request
+can't be served; dispatches and deployments come from the
+:class:`~engine.forge.standin.deployments.Deployments` mixin. The routes
+(:mod:`engine.forge.standin.api`) turn records into JSON with the payload modules.
 """
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from engine.forge import MAX_COMMENT_CHARS, MAX_STATUS_DESCRIPTION, REACTIONS, STATUS_STATES
+from engine.forge.standin.deployments import Deployments
 from engine.forge.standin.records import (
-    DEPLOYMENT_STATES,
     REVIEW_STATES,
-    ApiError,
+    SHA,
     Comment,
     Deployment,
     DeploymentStatus,
@@ -35,14 +34,12 @@ from engine.forge.standin.records import (
     ReviewRecord,
     Status,
     User,
+    found,
     invalid,
 )
 
-T = TypeVar("T")
-_SHA = re.compile(r"^[0-9a-f]{40}$")
 
-
-class State:
+class State(Deployments):
     """One repository's issues, pulls, comments, statuses, refs and the rest."""
 
     def __init__(
@@ -152,7 +149,7 @@ class State:
 
     def issue(self, number: int) -> Issue:
         """Issue (or pull request) ``number``, else 404."""
-        return _found(self.issues, number)
+        return found(self.issues, number)
 
     def edit_issue(self, number: int, changes: Mapping[str, Any]) -> Issue:
         """Apply ``title``/``body``/``state``/``labels`` changes."""
@@ -230,7 +227,7 @@ class State:
 
     def pull(self, number: int) -> Pull:
         """Pull request ``number``, else 404."""
-        return _found(self.pulls, number)
+        return found(self.pulls, number)
 
     def list_pulls(self, state: str = "open") -> list[Pull]:
         """Pull requests, newest first."""
@@ -263,7 +260,7 @@ class State:
 
     def comment(self, comment_id: int) -> Comment:
         """Comment ``comment_id``, else 404."""
-        return _found(self.comments, comment_id)
+        return found(self.comments, comment_id)
 
     def edit_comment(self, comment_id: int, body: str) -> Comment:
         """Replace a comment's body."""
@@ -337,7 +334,7 @@ class State:
         for candidate in (name, f"heads/{name}", f"tags/{name}"):
             if candidate in self.refs:
                 return self.refs[candidate]
-        if self.git_dir is not None and not _SHA.match(ref) and not ref.startswith("-"):
+        if self.git_dir is not None and not SHA.match(ref) and not ref.startswith("-"):
             # Refs pushed to a real origin (an environment branch after a promotion).
             done = subprocess.run(
                 ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
@@ -348,7 +345,7 @@ class State:
             )
             if done.returncode == 0:
                 return done.stdout.strip()
-        return ref if _SHA.match(ref) else None
+        return ref if SHA.match(ref) else None
 
     def add_review(
         self, pr: int, login: str, state: str, commit_id: str | None, body: str = ""
@@ -363,68 +360,6 @@ class State:
         )
         self.reviews.append(review)
         return review
-
-    # -- actions and deployments -----------------------------------------------------------
-
-    def dispatch(self, workflow: str, login: str, body: Mapping[str, Any]) -> DispatchRecord:
-        """Accept a ``workflow_dispatch``; GitHub answers 422 for an unknown ref."""
-        ref = str(body.get("ref") or "")
-        if not ref or self.resolve(ref) is None or _SHA.match(ref):
-            raise ApiError(422, f"No ref found for: {ref}")
-        inputs = body.get("inputs") or {}
-        if not isinstance(inputs, dict):
-            raise invalid("Workflow", "inputs", "inputs must be an object")
-        record = DispatchRecord(workflow, ref, dict(inputs), login)
-        self.dispatches.append(record)
-        return record
-
-    def create_deployment(self, login: str, body: Mapping[str, Any]) -> Deployment:
-        """Record a deployment of ``ref`` to ``environment``."""
-        ref = str(body.get("ref") or "")
-        sha = self.resolve(ref)
-        if sha is None:
-            raise ApiError(422, f"No ref found for: {ref}")
-        deployment = Deployment(
-            self.next_id(),
-            ref,
-            sha,
-            str(body.get("environment") or "production"),
-            body.get("description"),
-            body.get("payload") or {},
-            login,
-            self.now(),
-        )
-        self.deployments[deployment.id] = deployment
-        return deployment
-
-    def add_deployment_status(
-        self, deployment_id: int, login: str, body: Mapping[str, Any]
-    ) -> DeploymentStatus:
-        """Report a deployment's state."""
-        deployment = _found(self.deployments, deployment_id)
-        state = body.get("state")
-        if state not in DEPLOYMENT_STATES:
-            raise invalid("DeploymentStatus", "state", f"state is not valid: {state!r}")
-        status = DeploymentStatus(
-            self.next_id(),
-            deployment_id,
-            state,
-            str(body.get("description") or ""),
-            deployment.environment,
-            body.get("environment_url"),
-            body.get("log_url") or body.get("target_url"),
-            login,
-            self.now(),
-        )
-        self.deployment_statuses.append(status)
-        return status
-
-
-def _found(records: Mapping[int, T], key: int) -> T:
-    """``records[key]``, else GitHub's 404."""
-    if key not in records:
-        raise ApiError(404, "Not Found")
-    return records[key]
 
 
 def _check_comment_length(body: str) -> None:
