@@ -51,6 +51,10 @@ class Request:
     current_head_sha: str | None = None
     reviews: Sequence[tuple[str, str, str | None]] | None = ()
     """(login, state, commit) of the PR's reviews, oldest first; None if unreadable."""
+    reviewer_permissions: Mapping[str, str | None] | None = None
+    """Each reviewer's permission, keyed by lowercase login (None where unreadable)."""
+    reviewer_teams: Mapping[str, frozenset[str]] | None = None
+    """Each reviewer's teams among the allow lists' ``org/team`` entries; None if unread."""
 
 
 @dataclass
@@ -228,6 +232,8 @@ def _promotion_facts(
         },
         approvals=request.reviews,
         pr_author=request.pr_author or request.actor,
+        reviewer_permissions=request.reviewer_permissions,
+        reviewer_teams=request.reviewer_teams,
         version_on_default_branch=_on_default_branch(root, source, project.default_branch),
         gates_passed=True,  # judged later, once the version's metrics are known
     )

@@ -42,6 +42,7 @@ class Repository(_Loose):
     full_name: str
     default_branch: str = "main"
     fork: bool = False
+    private: bool | None = None
 
 
 class Ref(_Loose):

@@ -28,7 +28,7 @@ VERDICT = {
     "new": "🆕 new",
     "removed": "🗑️ removed",
     "n/a": "❔ n/a",
-    "informational": "ℹ️ informational",
+    "informational": "💬 informational",
 }
 GATE = {
     "pass": "✅ pass",
