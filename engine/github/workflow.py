@@ -235,7 +235,7 @@ def on_push(ctx: Context, event: PushEvent) -> Outcome:
     if event.branch != defs.settings.default_branch:
         envs = {e.branch for e in defs.settings.environments.values()}
         if event.branch in envs:
-            return Outcome(f"push to {event.branch}: deploying is not handled yet")
+            return _deploy(ctx, event.ref, "")
         return Outcome(f"push to {event.branch}: not the default branch, nothing to do")
     with ctx.runtime.group("train the versions on the default branch"):
         result = api.train(ctx.root, jobs=os.cpu_count() or 1)
@@ -258,6 +258,23 @@ def on_issue_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
 
 
 def on_dispatch(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
-    """``workflow_dispatch`` and ``schedule``: monitoring is not built yet."""
-    del ctx, event
+    """``workflow_dispatch`` of the deploy workflow (it names an environment) deploys it.
+
+    Other dispatches and ``schedule`` are monitoring, which is not built yet.
+    """
+    requested = event.inputs.get("environment")
+    if name == "workflow_dispatch" and requested is not None:
+        ref = ctx.env.get("GITHUB_REF") or event.ref
+        return _deploy(ctx, ref, str(requested))
     return Outcome(f"{name}: not handled yet (monitoring is a later feature)")
+
+
+def _deploy(ctx: Context, ref: str, requested: str) -> Outcome:
+    """Deploy the environment whose branch ``ref`` is; an input that differs is refused."""
+    from engine.environments.deploy import deploy, environment_for_ref
+    from engine.environments.operations import trusted_project
+
+    env_name = environment_for_ref(trusted_project(ctx.root), ref, requested)
+    with ctx.runtime.group(f"deploy {env_name}"):
+        result = deploy(ctx.root, env_name)
+    return Outcome(result.summary(), 0 if result.ok else 1, {"environment": env_name})
