@@ -215,10 +215,33 @@ def on_workflow_run(ctx: Context, event: WorkflowRunEvent) -> Outcome:
             f"PR #{results.pr} moved on to {current[:12]}: not publishing the "
             f"report of {run.head_sha[:12]}"
         )
+    report, results = _publishable(ctx, event, report, results)
     publish(forge, report, results)
     return Outcome(
         f"published the report of PR #{results.pr} ({results.verdict})",
         outputs={"verdict": results.verdict, "pr": results.pr},
+    )
+
+
+def _publishable(
+    ctx: Context, event: WorkflowRunEvent, report: str, results: Results
+) -> tuple[str, Results]:
+    """The bundle's comment and statuses, neutralized: the pull request's code wrote them.
+
+    A run whose head repository is unknown counts as a fork's (fail closed).
+    """
+    from engine.github.untrusted import publishable
+
+    run = event.workflow_run
+    head = run.head_repository.full_name if run.head_repository else None
+    server = ctx.env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    return publishable(
+        report,
+        results,
+        fork=head != event.repository.full_name,
+        run_succeeded=run.conclusion == "success",
+        links_under=f"{server}/{results.repository}/actions/runs/",
+        workflow=run.name,
     )
 
 
