@@ -107,9 +107,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, env=OFFLINE_ENV, capture_output=True, text=True, timeout=60)
 
 
-def zizmor(*paths: Path) -> tuple[int, list[dict[str, Any]]]:
+def zizmor(*paths: Path, persona: str = "regular") -> tuple[int, list[dict[str, Any]]]:
     """zizmor's exit code and findings (JSON) for ``paths``, offline, with no config file."""
-    flags = ["--offline", "--no-config", "--no-progress", "--format", "json"]
+    flags = ["--offline", "--no-config", "--no-progress", "--format", "json", "--persona", persona]
     done = run(tool("zizmor"), *flags, *map(str, paths))
     assert done.stdout.strip(), done.stderr
     return done.returncode, json.loads(done.stdout)
@@ -251,6 +251,20 @@ def test_zizmor_finds_nothing_in_the_workflows_and_the_action() -> None:
     summary = [(f["ident"], f["locations"][0]["symbolic"]["key"]) for f in findings]
     assert findings == [], summary
     assert code == 0
+
+
+def test_zizmor_pedantic_finds_nothing_either() -> None:
+    # The pedantic persona adds, among others, concurrency-limits: comment.yml, main.yml
+    # and deploy.yml each have a group, chosen (and explained) so that nothing is dropped.
+    code, findings = zizmor(*WORKFLOWS, ACTION, persona="pedantic")
+    assert [(f["ident"], f["locations"][0]["symbolic"]["key"]) for f in findings] == []
+    assert code == 0
+    groups = {name: load(PROJECT / ".github/workflows" / name)["concurrency"]
+              for name in ("comment.yml", "main.yml", "deploy.yml")}  # fmt: skip
+    assert all(g["cancel-in-progress"] is False for g in groups.values())
+    # Per comment and per commit: no command and no push is ever dropped by a newer one.
+    assert "github.event.comment.id" in groups["comment.yml"]["group"]
+    assert "github.sha" in groups["main.yml"]["group"]
 
 
 def test_zizmor_suppressions_are_the_documented_ones() -> None:
