@@ -143,6 +143,17 @@ def _feature_chains(
     return chains
 
 
+def preload_libraries() -> None:
+    """Import the libraries every training uses (once in the parent: forked workers share them)."""
+    import importlib
+
+    for name in ("numpy", "pandas", "sklearn.model_selection", "sklearn.pipeline",
+                 "sklearn.compose", "sklearn.metrics", "engine.data.tables",
+                 "engine.data.checks", "engine.data.profile", "engine.training.evaluate",
+                 "engine.store", "engine.store.artifacts"):  # fmt: skip
+        importlib.import_module(name)
+
+
 def preload(job: TrainJob) -> None:
     """Import everything this training will, before its worker caps its memory.
 
@@ -151,13 +162,8 @@ def preload(job: TrainJob) -> None:
     install rather than as the budget it is.
     """
     import contextlib
-    import importlib
 
-    for name in ("numpy", "pandas", "sklearn.model_selection", "sklearn.pipeline",
-                 "sklearn.compose", "sklearn.metrics", "engine.data.tables",
-                 "engine.data.checks", "engine.data.profile", "engine.training.evaluate",
-                 "engine.store", "engine.store.artifacts"):  # fmt: skip
-        importlib.import_module(name)
+    preload_libraries()
     from engine.definitions.catalog import resolve
 
     steps = [s for t in (job.features.transforms if job.features else []) for s in t.steps]
