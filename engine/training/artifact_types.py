@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import warnings
 from collections.abc import Iterator
@@ -195,7 +196,7 @@ def render(types: list[str], functions: list[str]) -> str:
         "from __future__ import annotations",
         "",
         "REVIEWED_FUNCTIONS: dict[str, str] = {",
-        *(f"    {name!r}: (\n        {_REASONS[name]!r}\n    )," for name in functions),
+        *(f'    "{name}": (\n        {json.dumps(_REASONS[name])}\n    ),' for name in functions),
         "}",
         '"""Functions a fitted pipeline of the catalog refers to (never called), and why."""',
         "",
