@@ -197,11 +197,11 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
     ensured = ensure_stored(root, store, request.model, fingerprint, source, project, live)
     notes = ensured.notes
     metrics = dict(store.get_record(request.model, fingerprint).metrics)
-    sha256 = pinnable_sha256(store, request.model, fingerprint, ensured)
     gates = _gates_pass(root, trusted, source, request.model, metrics, current, request.environment)
     decision = check(dataclasses.replace(facts, gates_passed=gates))
     if not decision.allowed:
         return Promotion(decision, fingerprint, notes=notes)
+    sha256 = pinnable_sha256(store, request.model, fingerprint, ensured)
     result = promote(
         root,
         model=request.model,

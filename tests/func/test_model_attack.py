@@ -14,6 +14,7 @@ import io
 import itertools
 import json
 import re
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -178,3 +179,24 @@ def test_load_verified_checks_the_pinned_hash_before_anything_is_built(store, tm
         store.load_pinned(MODEL, FP, pinned)
     assert f"has sha256 {resealed}, but the pin expects {pinned}" in str(caught.value)
     assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_promotion_refuses_a_crafted_stored_model_before_pinning_its_hash(repo, mlops):
+    assert mlops("train", "iris-logreg", cwd=repo).returncode == 0
+    (model_file,) = (repo / ".mlops/store/iris-logreg").glob("*/model.skops")
+    marker = repo.parent / "pwned.npy"
+    crafted = craft(model_file.read_bytes(), call_node("numpy.save", str(marker), 1))
+    model_file.write_bytes(crafted)
+    meta = json.loads(model_file.with_name("meta.json").read_text())
+    meta["files"][MODEL_FILE] = hashlib.sha256(crafted).hexdigest()
+    model_file.with_name("meta.json").write_text(json.dumps(meta))
+
+    result = mlops("promote", "iris-logreg", "--to", "staging", cwd=repo)
+    assert result.returncode == 1
+    assert "would build numpy.save" in result.stderr and "Traceback" not in result.stderr
+    assert not marker.exists()
+    branches = subprocess.run(
+        ["git", "ls-remote", "--heads", "origin"], cwd=repo, capture_output=True, text=True
+    ).stdout
+    assert "env/staging" not in branches  # nothing pinned
