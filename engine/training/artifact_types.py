@@ -244,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="default parameters only")
     args = parser.parse_args(argv)
+    if args.write and args.quick:
+        parser.error("--write needs the exhaustive sweep: a quick one would drop types")
     found = sweep(exhaustive=not args.quick)
     functions = sorted(n for n in found.types if not is_class(n))
     unreviewed = [n for n in functions if n not in _REASONS]
