@@ -2,9 +2,21 @@
 
 For each pin on the environment's branch, the exact stored version is fetched from the
 store — or, when missing, retrained at the pin's source commit and required to
-reproduce the pinned metrics — loaded once through the trusted-type check to prove it is
-intact, and copied with a manifest into ``.mlops/deploy/<env>/``. A serving layer (or a
-GitOps controller) picks that folder up; nothing here guesses at infrastructure.
+reproduce the pinned metrics — and its ``model.skops`` is read once, checked against
+the sha256 *in the pin* (git, not the store: the checksum in the version's own
+``meta.json`` can be resealed by whoever swaps the model), loaded by the exact trusted
+type list, and those same bytes are written with a manifest into
+``.mlops/deploy/<env>/``. A serving layer (or a GitOps controller) picks that folder up,
+and loads each file with ``engine.store.load_verified(path, entry["sha256"])``.
+
+Two cases do not compare with the pin's hash:
+
+- a version this run retrained is deployed by the hash of the bytes it just wrote
+  (skops files are not byte-reproducible); the manifest says ``retrained: true`` and
+  keeps the pinned hash beside it;
+- a pin written by an older engine has no hash: deploy refuses it (this job holds the
+  environment's secrets, so it does not fall back on the store's own record) and says
+  to promote the version again, which records the hash.
 """
 
 from __future__ import annotations
@@ -19,6 +31,9 @@ from engine.errors import UserError
 
 if TYPE_CHECKING:
     from engine.definitions.formats import Project
+    from engine.environments.operations import Live
+    from engine.environments.pins import Pin
+    from engine.store import Store
 
 MANIFEST = "manifest.json"
 
@@ -54,6 +69,8 @@ class Deployment:
             f"{'ready' if m.ok else 'FAILED':>6}  {m.model}@{m.version}  {m.note}".rstrip()
             for m in self.models
         ]
+        if not self.ok:  # all or nothing: say so rather than "deployed"
+            return "\n".join([*lines, f"nothing deployed: {self.folder} is left as it was"])
         return "\n".join([*lines, f"deployed to {self.folder}"])
 
 
@@ -96,7 +113,6 @@ def checked_environment(project: Project, env_name: str, env: dict[str, str]) ->
 def deploy(root: Path, env_name: str) -> Deployment:
     """Make every version pinned in ``env_name`` ready to serve; see the module doc."""
     from engine.environments.operations import (
-        ensure_stored,
         environment,
         live_versions,
         open_store,
@@ -115,24 +131,12 @@ def deploy(root: Path, env_name: str) -> Deployment:
     models: dict[str, Any] = {}
     for model, pin in sorted(live.get(env_name, {}).items()):
         try:
-            notes = ensure_stored(
-                root, store, model, pin.fingerprint, pin.source_commit, project, live
-            )
-            stored = store.get(model, pin.fingerprint)  # verifies every checksum
-            store.load_model(model, pin.fingerprint)  # refuses untrusted types
+            entry = _deploy_one(root, store, pin, project, live, staging)
         except UserError as exc:
             result.models.append(Deployed(model, pin.version, False, str(exc)))
             continue
-        shutil.copyfile(stored.model_path, staging / f"{model}.skops")
-        models[model] = {
-            "version": pin.version,
-            "fingerprint": pin.fingerprint,
-            "file": f"{model}.skops",
-            "source_commit": pin.source_commit,
-            "metrics": pin.metrics,
-            "record": json.loads(stored.record.to_json()),
-        }
-        result.models.append(Deployed(model, pin.version, True, " ".join(notes)))
+        models[model] = entry
+        result.models.append(Deployed(model, pin.version, True, " ".join(entry.pop("notes"))))
     if not result.ok:
         shutil.rmtree(staging, ignore_errors=True)
         return result  # nothing half-deployed: the previous folder stays as it was
@@ -141,6 +145,45 @@ def deploy(root: Path, env_name: str) -> Deployment:
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     return result
+
+
+def _deploy_one(
+    root: Path, store: Store, pin: Pin, project: Project, live: Live, staging: Path
+) -> dict[str, Any]:
+    """Verify one pinned version and write its model into ``staging``; its manifest entry."""
+    from engine.environments.operations import ensure_stored
+    from engine.store import load_bytes, read_verified
+
+    if pin.sha256 is None and store.has(pin.model, pin.fingerprint):
+        raise UserError(
+            f"the pin of {pin.model}@{pin.version} in {pin.environment} records no artifact "
+            "sha256 (an older engine wrote it), so the stored model cannot be checked "
+            f"against it: promote {pin.model}@{pin.version} to {pin.environment} again "
+            "to record it"
+        )
+    ensured = ensure_stored(
+        root, store, pin.model, pin.fingerprint, pin.source_commit, project, live
+    )
+    stored = store.get(pin.model, pin.fingerprint)  # every file against meta.json: damage
+    expected = ensured.retrained_sha256 or pin.sha256
+    assert expected is not None  # a pin without one was refused unless retrained here
+    label = f"{stored.record.label} in {pin.environment}"
+    data = read_verified(stored.model_path, expected, label)  # the pin's hash: tampering
+    load_bytes(data, label)  # the exact trusted types, on the very bytes deployed
+    name = f"{pin.model}.skops"
+    (staging / name).write_bytes(data)
+    return {
+        "version": pin.version,
+        "fingerprint": pin.fingerprint,
+        "file": name,
+        "sha256": expected,
+        "pinned_sha256": pin.sha256,
+        "retrained": ensured.retrained_sha256 is not None,
+        "source_commit": pin.source_commit,
+        "metrics": pin.metrics,
+        "record": json.loads(stored.record.to_json()),
+        "notes": ensured.notes,
+    }
 
 
 __all__ = ["Deployed", "Deployment", "checked_environment", "deploy", "environment_for_ref"]

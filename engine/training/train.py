@@ -67,6 +67,9 @@ class Outcome:
     metrics: dict[str, float | None] = field(default_factory=dict)
     reason: str | None = None
     seconds: float = 0.0
+    model_sha256: str | None = None
+    """sha256 of the ``model.skops`` this run wrote (None unless trained here): a caller
+    that retrains a pinned version deploys these bytes, not whatever the store holds."""
 
     @property
     def version(self) -> str:
@@ -183,7 +186,7 @@ def run(job: TrainJob) -> Outcome:
         return Outcome(job.model.name, job.fingerprint, status, seconds=seconds, **details)
 
     try:
-        metrics = _train(job, log)
+        metrics, model_sha256 = _train(job, log)
     except UserError as exc:
         return outcome("failed", reason=str(exc))
     except MemoryError:
@@ -196,7 +199,7 @@ def run(job: TrainJob) -> Outcome:
     except Exception as exc:  # a fit that raises is the model's failure, not the run's
         log(traceback.format_exc())
         return outcome("failed", reason=f"training failed: {type(exc).__name__}: {exc}")
-    return outcome("trained", metrics=metrics)
+    return outcome("trained", metrics=metrics, model_sha256=model_sha256)
 
 
 @dataclass
@@ -216,7 +219,7 @@ class _Fitted:
     profile: Any
 
 
-def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
+def _train(job: TrainJob, log: _Log) -> tuple[dict[str, float | None], str]:
     import numpy as np
     from sklearn.model_selection import train_test_split
 
@@ -274,8 +277,7 @@ def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
         rows_train=len(x_train),
         profile=profile,
     )
-    _store(job, fitted, log)
-    return metrics
+    return metrics, _store(job, fitted, log)
 
 
 def _checked_table(job: TrainJob) -> Any:
@@ -400,7 +402,8 @@ def lineage() -> dict[str, str]:
     }
 
 
-def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> None:
+def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> str:
+    """Publish the version; the sha256 of the model file written (before anyone else can)."""
     from engine.store import (
         CARD_FILE,
         LOG_FILE,
@@ -410,6 +413,7 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> None:
         save_model,
         save_predictions,
     )
+    from engine.store.backends import sha256_file
     from engine.training.runs import Candidate, SearchRecord, VersionRecord, model_card, utc_now
 
     versions = lineage()
@@ -453,6 +457,7 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> None:
     store = Store.open(job.store_url, job.root)
     with store.writer(job.model.name, job.fingerprint) as writer:
         save_model(fitted.pipeline, writer.path / MODEL_FILE)
+        model_sha256 = sha256_file(writer.path / MODEL_FILE)
         save_predictions(
             writer.path / PREDICTIONS_FILE,
             list(fitted.id_test),
@@ -470,6 +475,7 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> None:
         if job.replace:
             store.delete(job.model.name, job.fingerprint)  # publish never overwrites
         writer.publish(record)
+    return model_sha256
 
 
 def _native(value: Any) -> Any:
