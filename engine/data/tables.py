@@ -23,6 +23,7 @@ this module stays cheap. The column checks themselves live in :mod:`engine.data.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -178,9 +179,25 @@ def _arrow_source(source: Path | BinaryIO) -> Any:
 
 
 def _unreadable(name: str, kind: str, exc: Exception, dataset: Dataset) -> str:
-    reason = str(exc) if len(str(exc)) <= 200 else str(exc)[:197] + "..."  # it may quote a row
+    reason = _reason(exc)
     path = dataset.source.path or name
     return f"{name} can't be read as {kind} ({reason}): fix the file, then run `dvc add {path}`"
+
+
+def _reason(exc: Exception) -> str:
+    """Arrow's message without the data it quotes: messages reach pull-request comments.
+
+    A CSV parse error ends with the offending row (``Expected 2 columns, got 3: <row>``)
+    and a conversion error quotes the value; both are cut out.
+    """
+    text = " ".join(str(exc).split())
+    text = _QUOTED_ROW.sub(r"\1", text)
+    text = _QUOTED_VALUE.sub("'...'", text)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+_QUOTED_ROW = re.compile(r"(columns, got \d+):.*")
+_QUOTED_VALUE = re.compile(r"'[^']*'|\"[^\"]*\"?")
 
 
 def to_frame(table: pa.Table) -> pd.DataFrame:
