@@ -142,7 +142,9 @@ def _pointer(
     )
 
 
-def _mapping(node: yaml.Node, file: str, what: str, redo: str) -> dict[str, tuple[yaml.Node, Any]]:
+def _mapping(
+    node: yaml.Node | None, file: str, what: str, redo: str
+) -> dict[str, tuple[yaml.Node, Any]]:
     """A mapping node's entries by key text: (key node, value node)."""
     if not isinstance(node, yaml.MappingNode):
         raise _refuse(file, *_at(node), f"{what}: {redo}")

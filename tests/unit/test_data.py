@@ -45,8 +45,7 @@ CORPUS = {
         f"{Y}:4:9: error: target column 'churned' is missing from the data; did you mean 'churn'?",
     ],
     "text_in_int": [
-        f"{Y}:9:17: error: column 'age' is declared int but has 3 rows with text "
-        "(rows 2, 4, 6)",
+        f"{Y}:9:17: error: column 'age' is declared int but has 3 rows with text (rows 2, 4, 6)",
     ],
     "fractional_int": [
         f"{Y}:9:17: error: column 'age' is declared int but has 1 row with fractional "
@@ -309,9 +308,7 @@ def test_no_finding_quotes_a_value_of_the_data() -> None:
 def test_long_column_names_from_the_data_are_cut_in_messages() -> None:
     long = "x" * 100
     (message,) = messages(dataset(), pa.table({long: [1]}))
-    assert message == (
-        f"target column 'y' is missing from the data (its columns: '{'x' * 37}...')"
-    )
+    assert message == (f"target column 'y' is missing from the data (its columns: '{'x' * 37}...')")
 
 
 # --- summaries --------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def test_annotations_are_allowed_and_a_folder_has_a_dir_hash():
         (f"outs:\n- md5: {MD5}\n  path: x.csv\n  cache: false\n", (4, 3), "`cache` keeps"),
         (f"outs:\n- md5: {MD5}\n  path: x.csv\n  url: http://x\n", (4, 3), "`url` is not part"),
         (f"outs:\n- md5: {MD5}\n  hash: sha256\n  path: x.csv\n", (3, 9), "`hash: sha256` is not"),
-        (f"outs:\n- etag: abc\n  path: x.csv\n", (2, 3), "`etag` names content by a server"),
+        ("outs:\n- etag: abc\n  path: x.csv\n", (2, 3), "`etag` names content by a server"),
         (
             f"outs:\n- md5: {MD5}\n  path: ../../etc/passwd\n",
             (3, 9),
@@ -82,7 +82,7 @@ def test_anything_but_a_plain_pointer_is_refused_where_it_is_written(text, where
     "data", [b"\xff\xfe", b"outs:\n- md5: " + b"a" * 32 + b"\n" * 70_000], ids=["binary", "huge"]
 )
 def test_what_is_not_text_or_too_large_is_refused(data):
-    with pytest.raises(PointerError, match="run `dvc add data/x.csv`"):
+    with pytest.raises(PointerError, match=r"run `dvc add data/x\.csv`"):
         parse(data, FILE)
 
 
