@@ -116,6 +116,11 @@ def _load_worktree(dataset: Dataset, root: Path, path: str) -> pa.Table:
             f"{path} is not tracked by DVC ({path}.dvc is missing): run `dvc add {path}` and "
             f"commit {path}.dvc"
         )
+    if not pointer.resolve().is_relative_to(base):
+        raise DataError(
+            f"{path}.dvc leads outside the repository through a symlink: replace the link "
+            f"with the pointer `dvc add {path}` writes"
+        )
     content.worktree_file(base, real, pointers.parse(pointer.read_bytes(), f"{path}.dvc"))
     return read_data(real, dataset, name=path)
 

@@ -167,6 +167,21 @@ def test_a_symlink_leaving_the_repository_is_refused(repo: Path, tmp_path: Path)
         assert str(err.value) == expected.format(path=path)
 
 
+def test_a_pointer_symlinked_outside_the_repository_is_refused_unread(
+    repo: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "config.yaml"
+    secret.write_text("s3cr3t_token_name: 1\n")
+    (repo / "data" / "x.csv").write_text("a,y\n1,0\n")
+    (repo / "data" / "x.csv.dvc").symlink_to(secret)
+    with pytest.raises(DataError) as err:
+        load_table(dataset(), repo)
+    assert str(err.value) == (
+        "mlops/datasets/x.yaml: data/x.csv.dvc leads outside the repository through a "
+        "symlink: replace the link with the pointer `dvc add data/x.csv` writes"
+    )
+
+
 def test_a_symlink_within_the_repository_is_followed(repo: Path) -> None:
     (repo / "data" / "real.csv").write_text("a,y\n1,0\n")
     (repo / "data" / "x.csv").symlink_to("real.csv")
