@@ -13,9 +13,12 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import UserError
+
+if TYPE_CHECKING:
+    from engine.definitions.formats import Project
 
 MANIFEST = "manifest.json"
 
@@ -52,6 +55,42 @@ class Deployment:
             for m in self.models
         ]
         return "\n".join([*lines, f"deployed to {self.folder}"])
+
+
+def environment_for_ref(project: Project, ref: str, requested: str = "") -> str:
+    """The environment whose branch ``ref`` is; refuse a ``requested`` name that differs.
+
+    A deploy job runs with that environment's secrets, so the name it deploys must come
+    from the branch the run is on (which only a promotion or a maintainer moves), never
+    from an input that anyone able to dispatch the workflow types in: ``staging``'s
+    run must not deploy, or be granted the secrets of, ``production``.
+    """
+    branch = ref.removeprefix("refs/heads/")
+    names = [name for name, env in project.environments.items() if env.branch == branch]
+    if not ref.startswith("refs/heads/") or not names:
+        branches = ", ".join(e.branch for e in project.environments.values()) or "none"
+        raise UserError(
+            f"{ref or 'no ref'} is not an environment branch (mlops/project.yaml names "
+            f"{branches}): a deploy runs on the branch of the environment it deploys"
+        )
+    if requested and requested not in names:
+        raise UserError(
+            f"refusing to deploy {requested!r} from {branch}, the branch of "
+            f"{' and '.join(names)}: the environment is the branch's, not an input's"
+        )
+    return requested or names[0]
+
+
+def checked_environment(project: Project, env_name: str, env: dict[str, str]) -> str:
+    """``env_name``, checked against the run's branch when running in GitHub Actions.
+
+    Locally (no ``GITHUB_ACTIONS``) any environment may be deployed by whoever holds
+    the credentials; in Actions the run's ``GITHUB_REF`` decides (see
+    :func:`environment_for_ref`).
+    """
+    if env.get("GITHUB_ACTIONS") != "true":
+        return env_name
+    return environment_for_ref(project, env.get("GITHUB_REF", ""), env_name)
 
 
 def deploy(root: Path, env_name: str) -> Deployment:
@@ -104,4 +143,4 @@ def deploy(root: Path, env_name: str) -> Deployment:
     return result
 
 
-__all__ = ["Deployed", "Deployment", "deploy"]
+__all__ = ["Deployed", "Deployment", "checked_environment", "deploy", "environment_for_ref"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from engine.definitions.formats import Dataset, FeatureSpec, Model
+from engine.definitions.formats import Budget, Dataset, FeatureSpec, Model
 from engine.errors import UserError
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ class TrainJob:
     replace: bool = False
     """Replace a stored version of this fingerprint (``--force``), only once this one is
     ready: a retraining that fails keeps the version that was there."""
+    budget: Budget = field(default_factory=Budget)
+    """The time and memory this training may take (``engine.training.workers``)."""
 
 
 @dataclass
@@ -141,6 +143,36 @@ def _feature_chains(
     return chains
 
 
+def preload_libraries() -> None:
+    """Import the libraries every training uses (once in the parent: forked workers share them)."""
+    import importlib
+
+    for name in ("numpy", "pandas", "sklearn.model_selection", "sklearn.pipeline",
+                 "sklearn.compose", "sklearn.metrics", "engine.data.tables",
+                 "engine.data.checks", "engine.data.profile", "engine.training.evaluate",
+                 "engine.store", "engine.store.artifacts"):  # fmt: skip
+        importlib.import_module(name)
+
+
+def preload(job: TrainJob) -> None:
+    """Import everything this training will, before its worker caps its memory.
+
+    Loading a shared library maps its segments, and a library first loaded under a small
+    address-space cap fails to map ("failed to map segment"): that would read as a broken
+    install rather than as the budget it is.
+    """
+    import contextlib
+
+    preload_libraries()
+    from engine.definitions.catalog import resolve
+
+    steps = [s for t in (job.features.transforms if job.features else []) for s in t.steps]
+    with contextlib.suppress(Exception):  # a bad class is reported by the training itself
+        resolve(job.model.estimator.class_, job.allowed_estimators)
+        for step in steps:
+            resolve(step.class_)
+
+
 def run(job: TrainJob) -> Outcome:
     """Train, evaluate and store one version; never raises for the user's mistakes."""
     started = time.perf_counter()
@@ -154,6 +186,13 @@ def run(job: TrainJob) -> Outcome:
         metrics = _train(job, log)
     except UserError as exc:
         return outcome("failed", reason=str(exc))
+    except MemoryError:
+        return outcome(
+            "failed",
+            reason=f"training needed more memory than its budget of {job.budget.memory_mb} MB "
+            "and was stopped; nothing was stored. Make it smaller, or raise budget: in "
+            "mlops/project.yaml (the ceiling) or in the model's file (memory_mb)",
+        )
     except Exception as exc:  # a fit that raises is the model's failure, not the run's
         log(traceback.format_exc())
         return outcome("failed", reason=f"training failed: {type(exc).__name__}: {exc}")
@@ -191,7 +230,7 @@ def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
         f"(process {os.getpid()})"
     )
     table = _checked_table(job)
-    profile = summarize(table)
+    profile = summarize(table, skip=[dataset.id_column] if dataset.id_column else [])
     frame = data.to_frame(table)
     ids = frame[dataset.id_column] if dataset.id_column else frame.index.to_series()
     y = frame[dataset.target]

@@ -56,3 +56,45 @@ def test_an_unknown_environment_is_a_clear_error(repo, mlops):
     result = mlops("deploy", "--env", "prod", cwd=repo)
     assert result.returncode == 1
     assert "unknown environment 'prod'" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- hole 5: the environment is the branch's, never an input's ------------------------
+
+ACTIONS = {"GITHUB_ACTIONS": "true"}
+
+
+def test_in_actions_a_deploy_of_another_environment_than_the_branchs_is_refused(staged, mlops):
+    on_staging = {**ACTIONS, "GITHUB_REF": "refs/heads/env/staging"}
+    result = mlops("deploy", "--env", "production", cwd=staged, env=on_staging)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "refusing to deploy 'production' from env/staging" in result.stderr
+    assert not (staged / ".mlops/deploy/production").exists()
+    on_main = {**ACTIONS, "GITHUB_REF": "refs/heads/main"}
+    result = mlops("deploy", "--env", "staging", cwd=staged, env=on_main)
+    assert result.returncode == 1 and "not an environment branch" in result.stderr
+    result = mlops("deploy", "--env", "staging", cwd=staged, env=on_staging)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def dispatch(repo: Path, tmp_path: Path, mlops, ref: str, inputs: dict[str, str]):
+    """``mlops event`` on a workflow_dispatch of deploy.yml on ``ref``."""
+    payload = tmp_path / "dispatch.json"
+    payload.write_text(json.dumps({"ref": ref, "inputs": inputs, "repository": {
+        "full_name": "octo/ml", "default_branch": "main"}}))  # fmt: skip
+    env = {**ACTIONS, "GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_REF": ref,
+           "GITHUB_EVENT_PATH": str(payload), "GITHUB_REPOSITORY": "octo/ml"}  # fmt: skip
+    return mlops("event", cwd=repo, env=env)
+
+
+def test_a_dispatch_whose_input_names_another_environment_is_refused(staged, mlops, tmp_path):
+    forged = dispatch(
+        staged, tmp_path, mlops, "refs/heads/env/staging", {"environment": "production"}
+    )
+    assert forged.returncode == 1 and "Traceback" not in forged.stderr
+    assert "refusing to deploy 'production' from env/staging" in forged.stderr
+    assert not (staged / ".mlops/deploy").exists()
+    off_branch = dispatch(staged, tmp_path, mlops, "refs/heads/main", {"environment": "staging"})
+    assert off_branch.returncode == 1 and "not an environment branch" in off_branch.stderr
+    done = dispatch(staged, tmp_path, mlops, "refs/heads/env/staging", {"environment": "staging"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "iris-logreg" in manifest(staged)["models"]
