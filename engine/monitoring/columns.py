@@ -58,9 +58,7 @@ def convert(column: pa.ChunkedArray) -> Array | Counts:
     values = counted.field("values").to_pylist()
     counts = counted.field("counts").to_pylist()
     kept = [(v, n) for v, n in zip(values, counts, strict=True) if v is not None]
-    return Counts(
-        tuple(v for v, _ in kept), tuple(int(n) for _, n in kept), column.null_count
-    )
+    return Counts(tuple(v for v, _ in kept), tuple(int(n) for _, n in kept), column.null_count)
 
 
 def type_name(kind: pa.DataType) -> str:

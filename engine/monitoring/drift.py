@@ -6,8 +6,8 @@ that knows Evidently reads the same verdicts here:
 =============  ==========================  =====================================
 reference      numeric (> 5 distinct)      categorical (or numeric, ≤ 5 values)
 =============  ==========================  =====================================
-≤ 1,000 rows   Kolmogorov–Smirnov p-value  chi-square p-value (z-test if binary)
-> 1,000 rows   Wasserstein / ref. std      Jensen–Shannon distance
+≤ 1,000 rows   Kolmogorov-Smirnov p-value  chi-square p-value (z-test if binary)
+> 1,000 rows   Wasserstein / ref. std      Jensen-Shannon distance
 =============  ==========================  =====================================
 
 PSI (population stability index) is reported for every feature; it informs, it does not
@@ -64,7 +64,6 @@ class Counts:
     def total(self) -> int:
         """Non-null rows."""
         return sum(self.counts)
-
 
 
 @dataclass(frozen=True)
@@ -235,7 +234,6 @@ class _Histogram:
 
     @classmethod
     def of(cls, ref: Array, cur: Array, bins: int) -> _Histogram:
-        import numpy as np
 
         low = min(float(ref.min()), float(cur.min()))
         high = max(float(ref.max()), float(cur.max()))
@@ -324,7 +322,7 @@ def _categorical(
 
 
 def jensen_shannon(ref: Array, cur: Array) -> float:
-    """Jensen–Shannon distance (natural log) of two count vectors, empty bins floored.
+    """Jensen-Shannon distance (natural log) of two count vectors, empty bins floored.
 
     The floor is Evidently's: an empty bin gets 1e-4, or a millionth of the smallest
     non-empty share when that is smaller; so a value new on one side counts, finitely.

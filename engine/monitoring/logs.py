@@ -172,7 +172,9 @@ def _pair(
     request_id: str, pair: Mapping[str, tuple[Mapping[str, Any], Problem]], logs: Logs
 ) -> None:
     if "request" not in pair:
-        logs.problems.append(_bad(pair["response"][1], f"a response without its request {request_id!r}"))
+        logs.problems.append(
+            _bad(pair["response"][1], f"a response without its request {request_id!r}")
+        )
         return
     request, where = pair["request"]
     try:
@@ -247,7 +249,9 @@ def _tensor_rows(tensors: Any) -> tuple[Any, ...]:
     sizes = {len(v) for v in columns.values()}
     if len(sizes) != 1:
         raise ValueError("V2 input tensors of different lengths")
-    return tuple(dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True))
+    return tuple(
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    )
 
 
 def _flat(data: Any) -> list[Any]:
@@ -287,7 +291,9 @@ def _tensor_outputs(tensors: Any) -> tuple[tuple[Any, ...], tuple[tuple[float, .
         data, shape = _flat(tensor.get("data")), list(tensor.get("shape", []))
         if str(tensor.get("name", "")) in _PROBA_NAMES and len(shape) == 2:
             width = shape[1]
-            proba = tuple(tuple(float(x) for x in data[i : i + width]) for i in range(0, len(data), width))
+            proba = tuple(
+                tuple(float(x) for x in data[i : i + width]) for i in range(0, len(data), width)
+            )
         else:
             predictions = tuple(data)
     return predictions, proba
@@ -349,7 +355,9 @@ def parse_since(text: str, now: float) -> float:
     return value
 
 
-def rows_as_columns(predictions: Iterable[Prediction], features: Sequence[str]) -> dict[str, list[Any]]:
+def rows_as_columns(
+    predictions: Iterable[Prediction], features: Sequence[str]
+) -> dict[str, list[Any]]:
     """Every instance's inputs as columns; list instances are read in ``features`` order.
 
     A mapping instance keeps its own keys, so a column the model does not know shows up

@@ -1,8 +1,9 @@
 """One model's monitoring outcome, and the verdicts drawn from its parts.
 
 The parts are computed apart (drift, prediction drift, quality, health, performance);
-this is where they meet: concept drift is a significant performance drop while the
-inputs did not drift, the same drop with drifted inputs is covariate shift.
+this is where they meet: concept drift is a significant performance drop while no input
+feature drifted; the same drop with a drifted input is reported as degraded (the inputs
+moved, so the drop may be covariate shift rather than a changed concept).
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ class Outcome:
 
     @property
     def concept_drift(self) -> bool:
-        """Performance dropped significantly while the inputs did not drift."""
-        return self.performance is not None and self.performance.dropped and not self.data.drifted
+        """Performance dropped significantly while no input feature drifted."""
+        dropped = self.performance is not None and self.performance.dropped
+        return dropped and not self.data.drifted_features
 
     @property
     def status(self) -> Status:

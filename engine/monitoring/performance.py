@@ -5,7 +5,7 @@ each score is compared with the version's own test-set evaluation. Live rows and
 rows are different rows, so the comparison is *unpaired*: both sides are resampled
 independently (a multinomial over (true, predicted) label pairs for classifiers, the
 same shortcut as :mod:`engine.review.significance`; Poisson weights per row for
-regressors) and the interval of live − evaluation is a percentile interval, the review's
+regressors) and the interval of live - evaluation is a percentile interval, the review's
 :class:`~engine.review.significance.Interval`. A drop counts when the whole interval is
 worse than ``performance_drop``. Windows are many looks at the data, so their intervals
 are Bonferroni-widened: with ten windows, each is a 99.5% interval, and a stable version
@@ -29,7 +29,15 @@ if TYPE_CHECKING:
 
     Array = NDArray[Any]
 
-CLASSIFICATION = ("accuracy", "precision", "recall", "f1", "precision_macro", "recall_macro", "f1_macro")
+CLASSIFICATION = (
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+)
 REGRESSION = ("rmse", "mae")
 RESAMPLES = 1000
 CHUNK_ELEMENTS = 1 << 20
@@ -151,7 +159,7 @@ def _judge(
 class _Scorer:
     """Metrics as vectorised functions of resampled sufficient statistics.
 
-    Classification: counts of each (true, predicted) pair, a k×k confusion matrix per
+    Classification: counts of each (true, predicted) pair, a kxk confusion matrix per
     resample. Regression: per-row errors with a weight per row and resample.
     """
 
@@ -177,7 +185,6 @@ class _Scorer:
         return code
 
     def point(self, side: Any) -> dict[str, float | None]:
-        import numpy as np
 
         out: dict[str, float | None] = {}
         for name in self.metrics:
@@ -192,7 +199,7 @@ class _Scorer:
             return side
         k = len(self.classes)
         if side.size < k * k:  # classes were added after this side was counted
-            old = int(round(math.sqrt(side.size)))
+            old = round(math.sqrt(side.size))
             grown = np.zeros((k, k))
             grown[:old, :old] = side.reshape(old, old)
             return grown.ravel()
@@ -239,6 +246,7 @@ class _Scorer:
         import numpy as np
 
         if self.task == "regression":
+
             def regression(weights: Any, errors: Any = None) -> Any:
                 if errors is None:  # a point estimate: the side itself, every weight 1
                     errors, weights = weights[0], np.ones((1, weights.shape[1]))

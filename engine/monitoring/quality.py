@@ -56,9 +56,7 @@ def check_quality(
     if current.rows == 0:
         return [Finding("", "rows", "the current data has no rows", "error")]
     if current.rows == 1:
-        findings.append(
-            Finding("", "rows", "one row only: drift tests on a single row say little")
-        )
+        findings.append(Finding("", "rows", "one row only: drift tests on a single row say little"))
     for name, kind in reference.types.items():
         if name not in current.types:
             findings.append(
@@ -68,9 +66,7 @@ def check_quality(
         findings += _column(name, kind, reference, current, schema)
     for name in current.types:
         if name not in reference.types and name not in ignore:
-            findings.append(
-                Finding(name, "extra-column", "not an input of the model: ignored")
-            )
+            findings.append(Finding(name, "extra-column", "not an input of the model: ignored"))
     return findings
 
 
@@ -81,9 +77,7 @@ def _column(name: str, kind: str, reference: Side, current: Side, schema: Schema
     if nulls == current.rows:
         return [Finding(name, "all-null", f"all {current.rows:,} values are null", "error")]
     if now != kind and not {now, kind} <= _NUMERIC:
-        return [
-            Finding(name, "type-changed", f"type {now}, was {kind} in the reference", "error")
-        ]
+        return [Finding(name, "type-changed", f"type {now}, was {kind} in the reference", "error")]
     findings = []
     share, before = nulls / current.rows, _nulls(reference.columns[name]) / max(reference.rows, 1)
     nullable = declared.nullable if declared else before > 0
@@ -143,8 +137,7 @@ def _unseen(name: str, values: Counts, reference: Any, declared: Any) -> list[Fi
         Finding(
             name,
             "unseen-category",
-            f"{sum(new.values()):,} rows with values not in the {where} categories: "
-            f"{shown}{more}",
+            f"{sum(new.values()):,} rows with values not in the {where} categories: {shown}{more}",
             "error" if where == "declared" else "warning",
         )
     ]
