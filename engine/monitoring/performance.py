@@ -228,7 +228,7 @@ class _Scorer:
     def _rows(self, side: Any) -> int:
         return int(side.size if self.task == "regression" else side.sum())
 
-    def _draw(self, side: Any, stat: Callable[[Any], Any], rng: Any) -> Any:
+    def _draw(self, side: Any, stat: Callable[..., Any], rng: Any) -> Any:
         import numpy as np
 
         if self.task == "classification":
