@@ -93,13 +93,16 @@ def _table(drift: DataDrift) -> list[str]:
     if not drift.features:
         return []
     rows = [
+        f"PSI in bold: at least {drift.psi_threshold:g} (informative; the test decides).",
+        "",
         "| feature | type | test | score | threshold | PSI | drifted |",
         "| --- | --- | --- | ---: | ---: | ---: | :---: |",
     ]
     for f in drift.ranked:
+        psi = f"**{f.psi:.3f}**" if f.psi >= drift.psi_threshold else f"{f.psi:.3f}"
         rows.append(
             f"| `{_cell(f.name)}` | {f.kind} | {_method(f)} | {_score(f)} | {f.threshold:g} "
-            f"| {f.psi:.3f} | {'**yes**' if f.drifted else 'no'} |"
+            f"| {psi} | {'**yes**' if f.drifted else 'no'} |"
         )
     return rows
 
@@ -138,7 +141,7 @@ def _mermaid(f: FeatureDrift) -> list[str]:
 
 
 def _label(text: str) -> str:
-    return "".join(c for c in str(text) if c not in '"\n\r`[]')[:40]
+    return "".join(c for c in str(text) if c not in '"\n\r`[]<>;')[:40]
 
 
 def _health(o: Outcome) -> list[str]:

@@ -100,7 +100,9 @@ def model_part(model: Model) -> dict[str, Any]:
     references here (a name or an inline spec); :func:`fingerprint` replaces them with the
     content they resolve to.
     """
-    return model.model_dump(mode="json", by_alias=True, exclude={*PROSE_FIELDS, "gates", "monitoring"})
+    return model.model_dump(
+        mode="json", by_alias=True, exclude={*PROSE_FIELDS, "gates", "monitoring"}
+    )
 
 
 _SPEC_KEYS = tuple(info.alias or name for name, info in FeatureSpec.model_fields.items())

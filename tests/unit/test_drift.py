@@ -156,3 +156,12 @@ def test_thresholds_come_from_the_settings() -> None:
     moved = dict(shares, x0=shares["x0"] + 1)
     assert data_drift(shares, moved, Monitoring(drift_share=0.25)).drifted
     assert not data_drift(shares, moved, Monitoring(drift_share=0.5)).drifted
+
+
+def test_the_fast_standard_deviation_is_numpy_s_even_with_a_large_mean() -> None:
+    from engine.monitoring.drift import _std
+
+    rng = np.random.default_rng(10)
+    for mean in (0.0, 1e3, 1e9):
+        values = rng.normal(mean, 2.0, 100_000)
+        assert _std(values) == pytest.approx(np.std(values), rel=1e-9)
