@@ -221,6 +221,7 @@ def _drift_data(drift: DataDrift) -> dict[str, Any]:
         "drifted": drift.drifted,
         "share": drift.share,
         "drift_share": drift.drift_share,
+        "psi_threshold": drift.psi_threshold,
         "skipped": list(drift.skipped),
         "features": [dataclasses.asdict(f) for f in drift.ranked],
     }

@@ -8,11 +8,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
 
-from tests.conftest import MLOPS, init_repo
+from tests.conftest import MLOPS, PROJECT, init_repo
 
 pytestmark = pytest.mark.slow
 FIXTURES = Path(__file__).parents[1] / "data" / "monitoring"
@@ -39,10 +40,16 @@ def run(mlops, repo: Path, *args: str):
     return result
 
 
+SCHEMA = json.loads((PROJECT / "schemas" / "monitor-report.schema.json").read_text())
+
+
 def report(mlops, repo: Path, *args: str) -> dict:
+    """The JSON report of one model, checked against the published schema."""
     result = run(mlops, repo, *args, "--json")
     assert result.returncode == 0, result.stderr
-    (model,) = json.loads(result.stdout)["models"]
+    data = json.loads(result.stdout)
+    jsonschema.validate(data, SCHEMA)
+    (model,) = data["models"]
     return model
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import jsonschema
 import numpy as np
 
 from engine.definitions.formats import Monitoring
@@ -45,6 +47,8 @@ def test_markdown_sorts_by_drift_and_charts_the_drifted_features() -> None:
 
 def test_json_is_plain_data_with_the_verdicts() -> None:
     data = json.loads(json.dumps(as_dict([outcome()])))
+    schema = Path(__file__).parents[2] / "schemas" / "monitor-report.schema.json"
+    jsonschema.validate(data, json.loads(schema.read_text()))
     (model,) = data["models"]
     assert model["status"] == "drift" and model["data"]["drifted"]
     assert [f["name"] for f in model["data"]["features"]] == ["b", "c|d", "a"]
