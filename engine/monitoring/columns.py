@@ -8,8 +8,8 @@ into Python objects.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.monitoring.drift import Counts
@@ -28,20 +28,42 @@ class Side:
     rows: int
     types: dict[str, str]
     """Column name to int, float, string, bool (the dataset schema's words) or other."""
-    columns: dict[str, Array | Counts]
+    columns: Mapping[str, Array | Counts]
+
+
+@dataclass(frozen=True)
+class Columns(Mapping[str, "Array | Counts"]):
+    """A table's columns, converted when read: numeric arrays are made one at a time and
+    not kept (a million-row side holds one float64 copy of one column, not of twenty);
+    value counts are small and kept, as they cost a hash pass to make."""
+
+    table: pa.Table
+    names: tuple[str, ...]
+    _counted: dict[str, Counts] = field(default_factory=dict, compare=False)
+
+    def __getitem__(self, name: str) -> Array | Counts:
+        if name not in self.names:
+            raise KeyError(name)
+        if name in self._counted:
+            return self._counted[name]
+        value = convert(self.table.column(name))
+        if isinstance(value, Counts):
+            self._counted[name] = value
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 def side_of(table: pa.Table, names: Iterable[str] | None = None) -> Side:
-    """The columns of ``table`` (those in ``names`` when given), converted for the tests."""
+    """The columns of ``table`` (those in ``names`` when given), converted when read."""
     wanted = set(table.column_names if names is None else names)
-    types, columns = {}, {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        if name not in wanted:
-            continue
-        column = _plain(column)
-        types[name] = type_name(column.type)
-        columns[name] = convert(column)
-    return Side(table.num_rows, types, columns)
+    kept = tuple(n for n in table.column_names if n in wanted)
+    types = {n: type_name(_plain(table.column(n)).type) for n in kept}
+    return Side(table.num_rows, types, Columns(table, kept))
 
 
 def convert(column: pa.ChunkedArray) -> Array | Counts:

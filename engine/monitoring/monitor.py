@@ -132,9 +132,7 @@ def _one(root: Path, pin: Pin, current: Current, logs: Logs | None) -> Outcome:
     )
     broken = {f.column for f in findings if f.severity == "error"}
     data = data_drift(
-        {n: v for n, v in ref_side.columns.items() if n not in broken},
-        {n: v for n, v in cur_side.columns.items() if n not in broken},
-        model.monitoring,
+        ref_side.columns, cur_side.columns, model.monitoring, exclude=frozenset(broken)
     )
     served = [p for p in logs.predictions if _mine(p, pin)] if logs is not None else []
     return Outcome(

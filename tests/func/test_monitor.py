@@ -142,22 +142,26 @@ def test_kserve_payload_logger_events_are_monitored(deployed, mlops, tmp_path):
     assert not html.with_name("report.html.partial").exists()
 
 
-@pytest.mark.parametrize(
-    ("change", "expected"),
-    [
-        (lambda f: f.drop(columns=[PETAL]), f"`{PETAL}` missing-column"),
-        (lambda f: f.assign(colour="red"), "`colour` extra-column"),
-        (lambda f: f.assign(**{PETAL: "long"}), f"`{PETAL}` type-changed"),
-        (lambda f: f.assign(**{PETAL: float("nan")}), f"`{PETAL}` all-null"),
-        (lambda f: f.assign(**{PETAL: -f[PETAL]}), f"`{PETAL}` out-of-range"),
-        (lambda f: f.head(1), "one row only"),
-    ],
-)
-def test_bad_batches_are_findings_not_tracebacks(deployed, mlops, tmp_path, change, expected):
-    change(iris()).to_csv(tmp_path / "bad.csv", index=False)
-    result = run(mlops, deployed, "--current", str(tmp_path / "bad.csv"))
-    assert result.returncode == 0, result.stderr
-    assert expected in result.stdout
+BAD_BATCHES = {
+    "missing": (lambda f: f.drop(columns=[PETAL]), f"`{PETAL}` missing-column"),
+    "extra": (lambda f: f.assign(colour="red"), "`colour` extra-column"),
+    "type": (lambda f: f.assign(**{PETAL: "long"}), f"`{PETAL}` type-changed"),
+    "all-null": (lambda f: f.assign(**{PETAL: float("nan")}), f"`{PETAL}` all-null"),
+    "range": (lambda f: f.assign(**{PETAL: -f[PETAL]}), f"`{PETAL}` out-of-range"),
+    "one row": (lambda f: f.head(1), "one row only"),
+}
+
+
+def test_bad_batches_are_findings_in_the_report(deployed, tmp_path):
+    # in-process: the same code the command runs, without six interpreter start-ups
+    from engine.monitoring.monitor import Current, monitor
+    from engine.monitoring.report import markdown
+
+    for name, (change, expected) in BAD_BATCHES.items():
+        path = tmp_path / f"{name}.csv"
+        change(iris()).to_csv(path, index=False)
+        text = markdown(monitor(deployed, "staging", Current(batch=path), ["iris-logreg"]))
+        assert expected in text, (name, text)
 
 
 def test_bad_inputs_are_located_errors(deployed, mlops, tmp_path):
