@@ -58,6 +58,7 @@ class _Live:
     times: list[float | None] = field(default_factory=list)
     logs: Logs | None = None
     unknown_labels: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
 
 
 def monitor(
@@ -151,6 +152,7 @@ def _one(root: Path, pin: Pin, current: Current, logs: Logs | None) -> Outcome:
         performance=_performance(stored, live, model),
         log_problems=tuple(logs.problems) if logs is not None else (),
         unknown_labels=live.unknown_labels,
+        notes=tuple(live.notes),
     )
 
 
@@ -202,7 +204,13 @@ def _from_batch(
     if dataset.target in table.column_names:
         live.labels = table.column(dataset.target).to_pylist()
         live.times = [None] * table.num_rows
-    if table.num_rows and all(f in table.column_names for f in features):
+    missing = [f for f in features if f not in table.column_names]
+    if missing:
+        live.notes.append(
+            "no prediction drift or live performance: the batch lacks inputs the version "
+            f"needs ({', '.join(missing)})"
+        )
+    elif table.num_rows:
         _predict(store, pin, live, features)
     return live
 
@@ -219,8 +227,10 @@ def _predict(store: Any, pin: Pin, live: _Live, features: list[str]) -> None:
             live.confidence = np.max(model.predict_proba(frame), axis=1).tolist()
     except UserError:
         raise
-    except Exception:
+    except Exception as exc:  # the data, not the engine: say so in the report
         live.predictions, live.confidence = [], []
+        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+        live.notes.append(f"the version could not predict this batch ({reason})")
 
 
 def _mine(prediction: Prediction, pin: Pin) -> bool:

@@ -42,6 +42,8 @@ class Outcome:
     log_problems: tuple[Problem, ...] = field(default=())
     unknown_labels: tuple[str, ...] = ()
     """Request ids in the labels file that no logged prediction has."""
+    notes: tuple[str, ...] = ()
+    """What could not be computed, and why."""
 
     @property
     def concept_drift(self) -> bool:

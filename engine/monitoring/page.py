@@ -80,6 +80,7 @@ def _model(o: Outcome) -> str:
         )
     if o.performance is not None:
         parts += ["<h3>Live performance</h3>", _performance(o.performance, o.concept_drift)]
+    parts += [f"<p class='note'>Note: {escape(note)}.</p>" for note in o.notes]
     parts.append("</section>")
     return "\n".join(parts)
 

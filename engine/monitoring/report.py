@@ -65,6 +65,8 @@ def _one(o: Outcome) -> str:
         lines += ["", "### Service health", "", *_health(o)]
     if o.performance is not None:
         lines += ["", "### Live performance", "", *_performance(o.performance, o.concept_drift)]
+    if o.notes:
+        lines += ["", *(f"Note: {note}." for note in o.notes)]
     if o.unknown_labels:
         shown = ", ".join(f"`{i}`" for i in o.unknown_labels[:5])
         lines += [
