@@ -220,7 +220,10 @@ def _predict(store: Any, pin: Pin, live: _Live, features: list[str]) -> None:
     import numpy as np
 
     try:
-        model = store.load_model(pin.model, pin.fingerprint)
+        if pin.sha256:  # the artifact the environment pinned, byte for byte
+            model = store.load_pinned(pin.model, pin.fingerprint, pin.sha256)
+        else:  # a pin of an older engine: the store's own checksum and the type list
+            model = store.load_model(pin.model, pin.fingerprint)
         frame = live.table.select(features).to_pandas()
         live.predictions = list(model.predict(frame))
         if hasattr(model, "predict_proba"):

@@ -306,7 +306,7 @@ class _Versions:
 
         Also whether it was rescored, and why (or why it is not comparable).
         """
-        from engine.review.significance import NotPaired, aligned
+        from engine.review.pairing import NotPaired, aligned
 
         if not isinstance(aligned(other, head), NotPaired):
             return other, False, ""

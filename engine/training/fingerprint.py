@@ -93,15 +93,16 @@ def canonical_json(value: Any) -> str:
 
 
 def model_part(model: Model) -> dict[str, Any]:
-    """The model definition as hashed: every field but prose, gates and monitoring.
+    """The model definition as hashed: all but prose, gates, budget and monitoring.
 
-    Gates judge a version and monitoring thresholds judge its live data; neither shapes
-    it, so tightening one re-evaluates the stored version instead of retraining it.
-    ``dataset`` and ``features`` are still references here (a name or an inline spec);
-    :func:`fingerprint` replaces them with the content they resolve to.
+    Gates judge a version, a budget limits its training and monitoring thresholds judge
+    its live data; none shapes it, so tightening one re-evaluates the stored version
+    instead of retraining it. ``dataset`` and ``features`` are still references here (a
+    name or an inline spec); :func:`fingerprint` replaces them with the content they
+    resolve to.
     """
     return model.model_dump(
-        mode="json", by_alias=True, exclude={*PROSE_FIELDS, "gates", "monitoring"}
+        mode="json", by_alias=True, exclude={*PROSE_FIELDS, "gates", "budget", "monitoring"}
     )
 
 
