@@ -159,12 +159,10 @@ def _one(root: Path, pin: Pin, current: Current, logs: Logs | None) -> Outcome:
 def _reference(
     root: Path, stored: StoredVersion, dataset: Dataset, pin: Pin
 ) -> tuple[pa.Table, str]:
-    from pyarrow import parquet
-
     from engine.training.train import REFERENCE_FILE, REFERENCE_ROWS
 
     if REFERENCE_FILE in stored.record.files:
-        table = parquet.read_table(stored.path(REFERENCE_FILE))
+        table = _read_parquet(stored.path(REFERENCE_FILE))
         return (
             table,
             f"training sample stored with {pin.model}@{pin.version} ({table.num_rows:,} rows)",
@@ -188,14 +186,21 @@ def _reference(
 def _from_batch(
     store: Any, pin: Pin, current: Current, dataset: Dataset, features: list[str]
 ) -> _Live:
-    from engine.data.tables import read_csv, read_parquet
+    import pyarrow as pa
+
+    from engine.data.tables import read_csv
 
     assert current.batch is not None
     path = current.batch
     if not path.is_file():
         raise UserError(f"--current {path}: no such file")
     if path.suffix.lower() == ".parquet":
-        table = read_parquet(path, dataset, name=str(path))
+        try:
+            table = _read_parquet(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise UserError(
+                f"--current {path} can't be read as Parquet ({str(exc)[:200]})"
+            ) from None
     elif path.suffix.lower() == ".csv":
         table = read_csv(path, dataset, name=str(path))
     else:
@@ -213,6 +218,15 @@ def _from_batch(
     elif table.num_rows:
         _predict(store, pin, live, features)
     return live
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    """Read Parquet without pre-buffering: Arrow's IO threads that pre-buffering starts can
+    abort the process at exit ("terminate called without an active exception",
+    apache/arrow#34314); seen once in this command's tests."""
+    from pyarrow import parquet
+
+    return parquet.read_table(path, pre_buffer=False)
 
 
 def _predict(store: Any, pin: Pin, live: _Live, features: list[str]) -> None:

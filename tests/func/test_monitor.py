@@ -250,3 +250,9 @@ def test_a_version_without_a_stored_sample_falls_back_to_its_dataset(deployed):
     table, described = _reference(deployed, older, defs.datasets["iris"].spec, pin)
     assert table.num_rows == 150 and PETAL in table.column_names
     assert described.startswith(f"dataset iris at {pin.source_commit[:12]}")
+
+
+def test_a_batch_that_is_not_parquet_is_a_clear_error(deployed, mlops, tmp_path):
+    (tmp_path / "fake.parquet").write_bytes(b"PAR1 not really")
+    result = run(mlops, deployed, "--current", str(tmp_path / "fake.parquet"))
+    assert result.returncode == 1 and "can't be read as Parquet" in result.stderr
