@@ -387,6 +387,7 @@ def init_command(obj: Context) -> None:
 
 @main.command(name="serve")
 @click.option("--env", "env_name", required=True, help="The environment whose pins to serve.")
+@click.option("--model", "models", multiple=True, help="Serve only this pinned model (repeatable).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
@@ -407,6 +408,7 @@ def init_command(obj: Context) -> None:
 def serve_command(
     obj: Context,
     env_name: str,
+    models: tuple[str, ...],
     host: str,
     port: int,
     workers: int,
@@ -426,6 +428,7 @@ def serve_command(
         workers=workers,
         log_dir=log_dir or root / DEFAULT_FOLDER,
         max_body_bytes=max_body_bytes,
+        models=models,
         announce=lambda line: click.echo(line, err=True),
     )
 
@@ -446,9 +449,7 @@ def serve_command(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the scores (.csv or .parquet; default: CSV on stdout).",
 )
-@click.option(
-    "--chunk-rows", default=65536, show_default=True, type=click.IntRange(1), hidden=True
-)
+@click.option("--chunk-rows", default=65536, show_default=True, type=click.IntRange(1), hidden=True)
 @click.option(
     "--log-dir",
     type=click.Path(file_okay=False, path_type=Path),

@@ -102,7 +102,9 @@ class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no typ
         async def invalid(_: Request, exc: Exception) -> JSONResponse:
             errors = exc.errors() if isinstance(exc, RequestValidationError) else []
             where = [".".join(str(p) for p in e.get("loc", ())) for e in errors[:3]]
-            details = "; ".join(f"{w}: {e.get('msg', '')}" for w, e in zip(where, errors, strict=False))
+            details = "; ".join(
+                f"{w}: {e.get('msg', '')}" for w, e in zip(where, errors, strict=False)
+            )
             return JSONResponse(
                 {"error": f"the request does not match the protocol: {details}"},
                 HTTPStatus.BAD_REQUEST,
@@ -136,7 +138,7 @@ class MultiProcessServer(RESTServerMultiProcess):  # type: ignore[misc]
         # Not super().__init__: it would build a RESTServer of its own on 0.0.0.0.
         self.log_config_file = None
         self._rest_server = rest
-        self._processes = []
+        self._processes: list[Any] = []
         self.should_exit = asyncio.Event()
         self._sock = sock
 

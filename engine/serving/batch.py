@@ -63,8 +63,9 @@ def predict_file(
     from engine.serving.pinned import pinned_versions
 
     (pinned,) = pinned_versions(root, env_name, [model])
-    return score_file(pinned, input_path, output_path, chunk_rows=chunk_rows,
-                      log_dir=log_dir, progress=progress)
+    return score_file(
+        pinned, input_path, output_path, chunk_rows=chunk_rows, log_dir=log_dir, progress=progress
+    )
 
 
 def score_file(
@@ -151,7 +152,9 @@ def _check_batch(batch: Any, sig: Signature, path: Path, offset: int) -> None:
     names = set(batch.schema.names)
     for field in sig.fields:
         if field.name not in names:
-            raise UserError(f"{path}: column {field.name!r} is missing; the model takes {sig.names}")
+            raise UserError(
+                f"{path}: column {field.name!r} is missing; the model takes {sig.names}"
+            )
         column = batch.column(field.name)
         where = f"{path}: column {field.name!r}"
         kind = column.type

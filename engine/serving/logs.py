@@ -19,6 +19,7 @@ wrote read the same way.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -223,10 +224,8 @@ def _cloudevent(item: Mapping[str, Any]) -> dict[str, Any] | None:
     else:
         return None
     if isinstance(data, str):
-        try:
+        with contextlib.suppress(ValueError):
             data = json.loads(data)
-        except ValueError:
-            pass
     return {**attrs, "id": str(attrs["id"]), "type": str(attrs["type"]), "data": data}
 
 

@@ -126,7 +126,7 @@ class PinnedModel(Model):  # type: ignore[misc]  # kserve ships no type hints
             try:
                 payload = json.loads(payload)
             except ValueError:
-                raise InputError("the body is not JSON: send {\"instances\": [...]}") from None
+                raise InputError('the body is not JSON: send {"instances": [...]}') from None
         if not self.checks:
             rows = payload["instances"]
             return {n: [row[i] for row in rows] for i, n in enumerate(sig.names)}

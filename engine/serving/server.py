@@ -19,7 +19,7 @@ import contextlib
 import errno
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,17 +78,24 @@ def serve(
     workers: int = 1,
     log_dir: Path | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    models: Sequence[str] = (),
     announce: Any = print,
 ) -> None:
-    """Serve every version pinned in ``env_name`` until interrupted (see the module doc)."""
+    """Serve the versions pinned in ``env_name`` (all, or ``models``) until interrupted."""
     from engine.serving.pinned import pinned_versions
 
-    pinned = pinned_versions(root, env_name)
+    pinned = pinned_versions(root, env_name, models)
     sock = bind(host, port)
     try:
-        models = build_models(pinned, log_dir, f"http://{host}:{port}/")
-        run_models(models, sock, host=host, workers=workers, max_body_bytes=max_body_bytes,
-                   announce=announce)
+        served = build_models(pinned, log_dir, f"http://{host}:{port}/")
+        run_models(
+            served,
+            sock,
+            host=host,
+            workers=workers,
+            max_body_bytes=max_body_bytes,
+            announce=announce,
+        )
     finally:
         sock.close()
 
