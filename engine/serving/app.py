@@ -16,12 +16,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kserve.errors import ModelNotFound
 from kserve.protocol.rest.multiprocess.server import RESTServerMultiProcess
 from kserve.protocol.rest.server import RESTServer
+from kserve.protocol.rest.v2_datamodels import InferenceRequest
+from kserve.protocol.rest.v2_endpoints import V2Endpoints
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -30,6 +32,15 @@ Send = Callable[[Message], Awaitable[None]]
 
 # What KServe's decoders raise for a body they cannot read: the client's mistake.
 _CLIENT_ERRORS = (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError)
+
+
+class VersionNotServed(LookupError):
+    """A V2 request named a version this server does not serve."""
+
+    def __init__(self, model: str, asked: str, served: str):
+        super().__init__(
+            f"{model} version {asked!r} is not served here; the version served is {served}"
+        )
 
 
 class BodyLimit:
@@ -120,10 +131,61 @@ class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no typ
                 HTTPStatus.INTERNAL_SERVER_ERROR,
             )
 
+        self._versioned_routes(app)
         app.add_exception_handler(ModelNotFound, not_found)
         app.add_exception_handler(RequestValidationError, invalid)
         app.add_exception_handler(Exception, unexpected)
         app.add_middleware(BodyLimit, limit=self.max_body_bytes)
+
+    def _versioned_routes(self, app: FastAPI) -> None:
+        """``/v2/models/<name>/versions/<version>/...`` for the version served (KServe: 501).
+
+        The protocol lets a client ask for a version; the one pinned (its id or full
+        fingerprint) answers, any other is a 404 naming the version served.
+        """
+        v2 = V2Endpoints(self.dataplane, self.model_repository_extension)
+        registry = self.dataplane.model_registry
+
+        def check(model_name: str, model_version: str) -> None:
+            model = registry.get_model(model_name)
+            if model is None:
+                raise ModelNotFound(model_name)
+            pinned = getattr(model, "pinned", None)
+            if pinned is not None and model_version not in (pinned.version, pinned.fingerprint):
+                raise VersionNotServed(model_name, model_version, pinned.version)
+
+        async def metadata(model_name: str, model_version: str) -> Any:
+            check(model_name, model_version)
+            return await v2.model_metadata(model_name)
+
+        async def ready(model_name: str, model_version: str) -> Any:
+            check(model_name, model_version)
+            return await v2.model_ready(model_name)
+
+        async def infer(
+            raw_request: Request,
+            raw_response: Response,
+            model_name: str,
+            model_version: str,
+            request_body: InferenceRequest | bytes,
+        ) -> Any:
+            check(model_name, model_version)
+            return await v2.infer(raw_request, raw_response, model_name, request_body)
+
+        async def version_not_served(_: Request, exc: Exception) -> JSONResponse:
+            return JSONResponse({"error": str(exc)}, HTTPStatus.NOT_FOUND)
+
+        prefix = "/v2/models/{model_name}/versions/{model_version}"
+        router = APIRouter()
+        router.add_api_route(prefix, metadata, methods=["GET"], response_model=None)
+        router.add_api_route(f"{prefix}/ready", ready, methods=["GET"], response_model=None)
+        router.add_api_route(f"{prefix}/infer", infer, methods=["POST"], response_model=None)
+        before = len(app.router.routes)
+        app.include_router(router)
+        ours = app.router.routes[before:]
+        del app.router.routes[before:]
+        app.router.routes[0:0] = ours  # ahead of KServe's routes for the same paths
+        app.add_exception_handler(VersionNotServed, version_not_served)
 
     async def serve_on(self, sock: socket.socket) -> None:
         """Build the application and answer on ``sock`` until a signal stops it."""

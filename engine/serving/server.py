@@ -84,9 +84,9 @@ def serve(
     """Serve the versions pinned in ``env_name`` (all, or ``models``) until interrupted."""
     from engine.serving.pinned import pinned_versions
 
-    pinned = pinned_versions(root, env_name, models)
-    sock = bind(host, port)
+    sock = bind(host, port)  # first: a port in use fails before seconds of loading
     try:
+        pinned = pinned_versions(root, env_name, models)
         served = build_models(pinned, log_dir, f"http://{host}:{port}/")
         run_models(
             served,
