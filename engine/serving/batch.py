@@ -141,7 +141,27 @@ def _batches(path: Path, sig: Signature, chunk_rows: int) -> Iterator[Any]:
             for start in range(0, batch.num_rows, chunk_rows):
                 yield batch.slice(start, chunk_rows)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
-        raise UserError(f"{path}: cannot be read as {path.suffix[1:]}: {exc}") from None
+        raise UserError(
+            f"{path}: cannot be read as {path.suffix[1:]}: {_named(exc, path)}"
+        ) from None
+
+
+def _named(exc: Exception, path: Path) -> str:
+    """Arrow's message with ``CSV column #3`` replaced by the column's name."""
+    import csv
+    import re
+
+    text = str(exc)
+    found = re.search(r"CSV column #(\d+)", text)
+    if not found:
+        return text
+    with contextlib.suppress(OSError, csv.Error, StopIteration):
+        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+            header = next(csv.reader(handle))
+        index = int(found.group(1))
+        if index < len(header):
+            text = text.replace(found.group(0), f"column {header[index]!r}")
+    return text
 
 
 def _check_batch(batch: Any, sig: Signature, path: Path, offset: int) -> None:

@@ -21,7 +21,48 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+
+from tests.conftest import init_repo
+
 MLOPS = Path(sys.executable).parent / "mlops"
+
+
+def mlops(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the real ``mlops`` command in ``cwd``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    return subprocess.run(
+        [str(MLOPS), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory) -> Path:
+    """iris-logreg (a classifier) and diabetes-ridge (a regression) promoted to staging."""
+    repo = init_repo(tmp_path_factory.mktemp("serve") / "repo")
+    done = mlops("train", "iris-logreg", "diabetes-ridge", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    for model in ("iris-logreg", "diabetes-ridge"):
+        done = mlops("promote", model, "--to", "staging", cwd=repo)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return repo
+
+
+@pytest.fixture(scope="module")
+def versions(staged) -> dict[str, str]:
+    """The version each model has in staging, read from the pins."""
+    found = {}
+    for model in ("iris-logreg", "diabetes-ridge"):
+        text = subprocess.run(
+            ["git", "show", f"origin/env/staging:mlops/deployments/{model}.yaml"],
+            cwd=staged,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        found[model] = yaml.safe_load(text)["version"]
+    return found
 
 
 def free_port() -> int:

@@ -11,48 +11,19 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from engine.serving.logs import read_prediction_logs
-from tests.conftest import init_repo
-from tests.func.serving import MLOPS, call, free_port, served
+from tests.func.serving import call, free_port, mlops, served, staged, versions
+
+__all__ = ["staged", "versions"]  # module fixtures shared with test_predict
 
 pytestmark = pytest.mark.slow
 FIXTURES = Path(__file__).parents[1] / "fixtures/kserve"
 IRIS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
-
-
-def mlops(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(MLOPS), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
-
-
-@pytest.fixture(scope="module")
-def staged(tmp_path_factory) -> Path:
-    repo = init_repo(tmp_path_factory.mktemp("serve") / "repo")
-    done = mlops("train", "iris-logreg", "diabetes-ridge", cwd=repo)
-    assert done.returncode == 0, done.stderr
-    for model in ("iris-logreg", "diabetes-ridge"):
-        done = mlops("promote", model, "--to", "staging", cwd=repo)
-        assert done.returncode == 0, done.stdout + done.stderr
-    return repo
-
-
-@pytest.fixture(scope="module")
-def versions(staged) -> dict[str, str]:
-    out = subprocess.run(
-        ["git", "show", "origin/env/staging:mlops/deployments/iris-logreg.yaml"],
-        cwd=staged,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return {"iris-logreg": yaml.safe_load(out)["version"]}
 
 
 @pytest.fixture(scope="module")
