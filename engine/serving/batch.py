@@ -131,7 +131,7 @@ def _batches(path: Path, sig: Signature, chunk_rows: int) -> Iterator[Any]:
             yield from pq.ParquetFile(path).iter_batches(batch_size=chunk_rows)
             return
         types = {f.name: pa.type_for_alias(_ARROW_TYPES[f.type]) for f in sig.fields if f.type}
-        block = max(1 << 16, min(chunk_rows * 64 * max(len(sig.fields), 1), 1 << 28))
+        block = max(1 << 16, min(chunk_rows * 16 * max(len(sig.fields), 1), 1 << 26))
         reader = pcsv.open_csv(
             path,
             read_options=pcsv.ReadOptions(block_size=block),
@@ -208,10 +208,8 @@ def _score(pinned: Any, batch: Any, offset: int) -> Any:
     import numpy as np
     import pyarrow as pa
 
-    from engine.serving.model import score
-
     frame = batch.select(pinned.signature.names).to_pandas()
-    predictions, proba = score(pinned, frame)
+    predictions, proba = pinned.score(frame)
     id_name = pinned.id_column if pinned.id_column in batch.schema.names else None
     ids = batch.column(id_name) if id_name else pa.array(np.arange(offset, offset + len(frame)))
     columns = {id_name or "row": ids, "prediction": pa.array(predictions)}

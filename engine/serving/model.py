@@ -17,7 +17,6 @@ import uuid
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from kserve import InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput
 
@@ -28,18 +27,6 @@ from engine.serving.pinned import PinnedVersion
 VERSION_HEADER = "x-model-version"
 _DATATYPES = {"i": "INT64", "u": "UINT64", "f": "FP64", "b": "BOOL"}
 _V2_TYPES = {"int": "INT64", "float": "FP64", "bool": "BOOL", "string": "BYTES"}
-
-
-def score(pinned: PinnedVersion, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-    """Predictions, and class probabilities for a classifier (None otherwise)."""
-    predictions = np.asarray(pinned.estimator.predict(frame))
-    proba = np.asarray(pinned.estimator.predict_proba(frame)) if pinned.classifies else None
-    return predictions, proba
-
-
-def frame_of(columns: Columns, pinned: PinnedVersion) -> pd.DataFrame:
-    """The checked columns as a DataFrame in the model's column order."""
-    return pd.DataFrame(columns, columns=pinned.signature.names)
 
 
 class PinnedModel(Model):  # type: ignore[misc]  # kserve ships no type hints
@@ -98,7 +85,7 @@ class PinnedModel(Model):  # type: ignore[misc]  # kserve ships no type hints
             response_headers[VERSION_HEADER] = self.pinned.version
         try:
             columns = self._columns(payload, v2)
-            predictions, proba = score(self.pinned, frame_of(columns, self.pinned))
+            predictions, proba = self.pinned.score(self.pinned.frame(columns))
         except InputError as exc:
             self._log(request_id, endpoint, None, {"error": str(exc)}, started, 400)
             raise InvalidInput(str(exc)) from None
@@ -192,4 +179,4 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-__all__ = ["VERSION_HEADER", "PinnedModel", "frame_of", "score"]
+__all__ = ["VERSION_HEADER", "PinnedModel"]

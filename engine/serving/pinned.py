@@ -11,7 +11,7 @@ batch scoring share this one path, so nothing ever predicts from an unverified a
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,9 @@ from engine.errors import StoreError, UserError
 from engine.serving.inputs import Signature, signature
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from engine.environments.pins import Pin
     from engine.store import Store
 
@@ -44,6 +47,20 @@ class PinnedVersion:
     def classifies(self) -> bool:
         """Whether the model gives class probabilities."""
         return self.task == "classification" and hasattr(self.estimator, "predict_proba")
+
+    def frame(self, columns: Mapping[str, list[Any]]) -> pd.DataFrame:
+        """Checked columns as a DataFrame in the model's column order."""
+        import pandas as pd
+
+        return pd.DataFrame(columns, columns=self.signature.names)
+
+    def score(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions, and class probabilities for a classifier (None otherwise)."""
+        import numpy as np
+
+        predictions = np.asarray(self.estimator.predict(frame))
+        proba = np.asarray(self.estimator.predict_proba(frame)) if self.classifies else None
+        return predictions, proba
 
 
 def pinned_versions(root: Path, env_name: str, models: Sequence[str] = ()) -> list[PinnedVersion]:
