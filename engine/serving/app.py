@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kserve.errors import ModelNotFound
-from kserve.protocol.rest.multiprocess.server import RESTServerMultiProcess
+from kserve.protocol.rest.multiprocess.server import RESTServerMultiProcess, RESTServerProcess
 from kserve.protocol.rest.server import RESTServer
 from kserve.protocol.rest.v2_datamodels import InferenceRequest
 from kserve.protocol.rest.v2_endpoints import V2Endpoints
@@ -215,6 +215,22 @@ class MultiProcessServer(RESTServerMultiProcess):  # type: ignore[misc]
             await asyncio.sleep(0.5)
             await self.keep_subprocess_alive(sockets)
         await self.terminate_all()
+
+    async def keep_subprocess_alive(self, sockets: list[socket.socket]) -> None:
+        """Restart a worker that exited.
+
+        KServe's version also restarts one that misses a 5 s ping, but a spawned worker
+        answers pings only once it has imported everything, which takes longer than that
+        on a busy machine: it would kill and restart its workers forever.
+        """
+        if self.should_exit.is_set():
+            return
+        for i, process in enumerate(self._processes):
+            if process._process.exitcode is None:  # running, or still starting
+                continue
+            fresh = RESTServerProcess(sockets, self._rest_server.run)
+            fresh.start()
+            self._processes[i] = fresh
 
 
 __all__ = ["BodyLimit", "EngineRESTServer", "MultiProcessServer"]

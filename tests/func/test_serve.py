@@ -199,3 +199,26 @@ def test_a_port_in_use_is_a_clear_error(server, staged):
 def test_an_environment_with_nothing_pinned_is_refused(staged):
     done = mlops("serve", "--env", "production", "--port", str(free_port()), cwd=staged)
     assert done.returncode == 1 and "nothing is pinned in production" in done.stderr
+
+
+def test_several_workers_share_the_port_each_with_the_engines_checks(staged, tmp_path):
+    logs = tmp_path / "logs"
+    args = (
+        "--env",
+        "staging",
+        "--workers",
+        "2",
+        "--max-body-bytes",
+        "1024",
+        "--log-dir",
+        str(logs),
+    )
+    with served(staged, *args) as url:
+        for _ in range(4):
+            reply = call(f"{url}/v1/models/iris-logreg:predict", sample("v1-iris-input.json"))
+            assert reply.status == 200 and reply.body["predictions"] == [1, 1]
+        too_big = {"instances": [[5.0, 3.0, 1.0, 0.2]] * 100}
+        assert call(f"{url}/v1/models/iris-logreg:predict", too_big).status == 413
+        assert call(f"{url}/v1/models/nope:predict", too_big).status == 413
+        assert call(f"{url}/v2/models/nope").body["models"] == ["diabetes-ridge", "iris-logreg"]
+    assert len(read_prediction_logs(logs)) == 4  # a 413 never reaches the model
