@@ -24,6 +24,7 @@ from kserve.protocol.rest.multiprocess.server import RESTServerMultiProcess, RES
 from kserve.protocol.rest.server import RESTServer
 from kserve.protocol.rest.v2_datamodels import InferenceRequest
 from kserve.protocol.rest.v2_endpoints import V2Endpoints
+from starlette.datastructures import Headers
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -150,9 +151,9 @@ class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no typ
             model = registry.get_model(model_name)
             if model is None:
                 raise ModelNotFound(model_name)
-            pinned = getattr(model, "pinned", None)
-            if pinned is not None and model_version not in (pinned.version, pinned.fingerprint):
-                raise VersionNotServed(model_name, model_version, pinned.version)
+            served = getattr(model, "versions", None)
+            if served is not None and model_version not in served:
+                raise VersionNotServed(model_name, model_version, served[0])
 
         async def metadata(model_name: str, model_version: str) -> Any:
             check(model_name, model_version)
@@ -170,6 +171,12 @@ class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no typ
             request_body: InferenceRequest | bytes,
         ) -> Any:
             check(model_name, model_version)
+            # The model reads the version asked for from its headers (a canary has two).
+            raw_request.scope["headers"] = [
+                *[(k, v) for k, v in raw_request.scope["headers"] if k != b"x-model-version"],
+                (b"x-model-version", model_version.encode()),
+            ]
+            raw_request._headers = Headers(scope=raw_request.scope)
             return await v2.infer(raw_request, raw_response, model_name, request_body)
 
         async def version_not_served(_: Request, exc: Exception) -> JSONResponse:

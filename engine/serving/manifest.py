@@ -72,8 +72,16 @@ def storage_uri(store_url: str, model: str, fingerprint: str) -> str | None:
     return f"{store_url.rstrip('/')}/{model}/{fingerprint}"
 
 
-def inference_service(pin: PinnedModel, store_url: str, serving: Serving) -> dict[str, Any]:
-    """The ``InferenceService`` for one pinned version, as a plain dict."""
+def inference_service(
+    pin: PinnedModel, store_url: str, serving: Serving, canary_percent: int | None = None
+) -> dict[str, Any]:
+    """The ``InferenceService`` for one pinned version, as a plain dict.
+
+    ``canary_percent``: ``pin`` is a canary beside the version the cluster runs now, and
+    KServe sends it that percent of the traffic (``canaryTrafficPercent``).
+    """
+    if canary_percent is not None and not 0 <= canary_percent <= 100:
+        raise ValueError(f"canary traffic must be 0 to 100 percent, not {canary_percent}")
     uri = storage_uri(store_url, pin.model, pin.fingerprint)
     labels = {
         "app.kubernetes.io/name": service_name(pin.model),
@@ -115,6 +123,8 @@ def inference_service(pin: PinnedModel, store_url: str, serving: Serving) -> dic
         "livenessProbe": {"httpGet": {"path": "/v2/health/live", "port": PORT}},
     }
     predictor: dict[str, Any] = {}
+    if canary_percent is not None:
+        predictor["canaryTrafficPercent"] = canary_percent
     if serving.min_replicas is not None:
         predictor["minReplicas"] = serving.min_replicas
     if uri is not None:

@@ -20,6 +20,7 @@ import numpy as np
 from kserve import InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput
 
+from engine.serving.canary import Split
 from engine.serving.inputs import Columns, InputError, Tensor, from_instances, from_tensors
 from engine.serving.logs import PredictionLogger, log_line
 from engine.serving.pinned import PinnedVersion
@@ -53,6 +54,11 @@ class PinnedModel(Model):  # type: ignore[misc]  # kserve ships no type hints
         """Loaded already: the version was verified before the server started."""
         self.ready = True
         return True
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """The version ids (and fingerprints) this model answers as."""
+        return (self.pinned.version, self.pinned.fingerprint)
 
     def get_input_types(self) -> list[dict[str, Any]]:
         """V2 metadata: one column per input (a ``[n, k]`` tensor in this order works too)."""
@@ -166,6 +172,60 @@ class PinnedModel(Model):  # type: ignore[misc]  # kserve ships no type hints
         self.logger.write(record)
 
 
+class CanaryModel(Model):  # type: ignore[misc]  # kserve ships no type hints
+    """A stable and a canary version under one name, split by a seeded :class:`Split`.
+
+    A request that names a version (the ``x-model-version`` header, or the V2 versioned
+    path) gets that version; any other goes where the split sends it (keyed by its
+    ``x-request-id`` when it has one). Each answer and log line says which version answered.
+    """
+
+    def __init__(self, stable: PinnedModel, canary: PinnedModel, split: Split):
+        super().__init__(stable.name, return_response_headers=True)
+        if canary.name != stable.name:
+            raise ValueError(f"a canary of {stable.name} cannot be {canary.name}")
+        self.stable, self.canary, self.split = stable, canary, split
+        self.pinned = stable.pinned
+        self.ready = True
+
+    def load(self) -> bool:
+        """Loaded already, both versions."""
+        self.ready = True
+        return True
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """Both versions' ids and fingerprints."""
+        return (*self.stable.versions, *self.canary.versions)
+
+    def get_input_types(self) -> list[dict[str, Any]]:
+        """The stable version's inputs (a canary takes the same columns)."""
+        return self.stable.get_input_types()
+
+    def get_output_types(self) -> list[dict[str, Any]]:
+        """The stable version's outputs."""
+        return self.stable.get_output_types()
+
+    def choose(self, headers: dict[str, str]) -> PinnedModel:
+        """The version that answers a request with these headers."""
+        asked = headers.get(VERSION_HEADER)
+        if asked:
+            for side in (self.stable, self.canary):
+                if asked in side.versions:
+                    return side
+        return self.canary if self.split.to_canary(headers.get("x-request-id")) else self.stable
+
+    def predict(
+        self,
+        payload: Any,
+        headers: dict[str, str] | None = None,
+        response_headers: dict[str, str] | None = None,
+    ) -> dict[str, Any] | InferResponse:
+        """Answer with the chosen version."""
+        headers = headers or {}
+        return self.choose(headers).predict(payload, headers, response_headers)
+
+
 def _plain(data: Any) -> Any:
     return data.tolist() if hasattr(data, "tolist") else data
 
@@ -179,4 +239,4 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-__all__ = ["VERSION_HEADER", "PinnedModel"]
+__all__ = ["VERSION_HEADER", "CanaryModel", "PinnedModel"]

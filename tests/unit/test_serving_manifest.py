@@ -142,3 +142,11 @@ def test_service_names_are_dns_labels(model, name):
 
 def test_the_manifest_lives_under_deploy_kserve():
     assert manifest_path("cancer-rf") == "deploy/kserve/cancer-rf.yaml"
+
+
+def test_a_canary_sets_kserves_traffic_percent():
+    document = inference_service(PIN, "s3://b", Serving(), canary_percent=10)
+    assert document["spec"]["predictor"]["canaryTrafficPercent"] == 10
+    assert problems(yaml.safe_load(render(document))) == []
+    with pytest.raises(ValueError, match="0 to 100"):
+        inference_service(PIN, "s3://b", Serving(), canary_percent=110)
