@@ -5,8 +5,10 @@
   reader monitoring uses (:func:`read_prediction_logs`).
 - ``manifest``: the pure renderer of KServe ``InferenceService`` manifests.
 - ``pinned``: the pinned versions of an environment, loaded and verified from the store.
-- ``model`` / ``server``: one ``kserve.Model`` per pinned model on KServe's ``ModelServer``
-  (``mlops serve``); imported only when serving, since kserve is an optional extra.
+- ``canary``: the pure, seeded weight split between a stable and a canary version.
+- ``model`` / ``app`` / ``server``: one ``kserve.Model`` per pinned model on KServe's
+  ``ModelServer`` and REST server (``mlops serve``), with the engine's limits; imported
+  only when serving, since kserve is an optional extra (``mlops-engine[serve]``).
 - ``batch``: ``mlops predict``, a file scored in chunks with pyarrow.
 
 May import ``engine.environments``, ``engine.training``, ``engine.definitions`` and the

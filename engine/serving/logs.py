@@ -117,7 +117,7 @@ class PredictionLogger:
 
     def _logger(self) -> logging.Logger:
         if self._log is None or self._pid != os.getpid():
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # inputs may be personal
             path = self.folder / f"predictions-{os.getpid()}.jsonl"
             handler = logging.handlers.RotatingFileHandler(
                 path, maxBytes=self.max_bytes, backupCount=self.backups, encoding="utf-8"

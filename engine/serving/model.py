@@ -227,7 +227,13 @@ class CanaryModel(Model):  # type: ignore[misc]  # kserve ships no type hints
 
 
 def _plain(data: Any) -> Any:
-    return data.tolist() if hasattr(data, "tolist") else data
+    """A tensor's data as plain values; BYTES elements as text (the schema says string)."""
+    data = data.tolist() if hasattr(data, "tolist") else data
+    if isinstance(data, list):
+        return [_plain(item) for item in data]
+    if isinstance(data, bytes):
+        return data.decode("utf-8", errors="replace")
+    return data
 
 
 def _unchecked_v2(tensors: list[Tensor], names: list[str]) -> Columns:
