@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from engine.definitions.loading import Definitions
     from engine.environments.pins import Pin
     from engine.environments.policy import Decision, PromotionFacts
-    from engine.environments.promote import PromotionResult
+    from engine.environments.promote import FilesFor, PromotionResult
     from engine.forge import Forge
     from engine.store import Store
 
@@ -220,6 +220,7 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
         metrics=metrics,
         now=utc_now(),
         push="origin" in gitrepo.remotes(root),
+        files=manifests(project, request.environment),
     )
     if result.pushed and forge is not None:
         notes.append(_dispatch(forge, env.branch, request.environment))
@@ -287,9 +288,18 @@ def rollback_model(
         push="origin" in gitrepo.remotes(root),
         fingerprint_exists=lambda fp: store.has(model, fp),
         artifact_sha256=lambda fp: pinnable_sha256(store, model, fp, Ensured([])),
+        files=manifests(project, env_name),
     )
     notes = [_dispatch(forge, env.branch, env_name)] if result.pushed and forge else []
     return Promotion(Decision(True), result.pin.fingerprint, result, notes)
+
+
+def manifests(project: Project, env_name: str) -> FilesFor:
+    """The manifest files a pin in ``env_name`` comes with (KServe ``InferenceService``)."""
+    from engine.environments import manifest
+
+    serving = manifest.settings(project.serving, project.environments[env_name].serving)
+    return lambda pin: manifest.files_for(pin, project.store.url, serving)
 
 
 def _dispatch(forge: Forge, branch: str, env_name: str) -> str:

@@ -26,7 +26,7 @@ pattern first; messages are built from those values only, never from free text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +58,9 @@ from engine.training.fingerprint import short
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
+FilesFor = Callable[[Pin], Mapping[str, str]]
+"""The pin about to be written -> other files for the same commit ({path: text})."""
+
 
 @dataclass(frozen=True)
 class PinEvent:
@@ -88,6 +91,7 @@ def promote(
     push: bool = True,
     max_attempts: int = MAX_ATTEMPTS,
     before_push: Callable[[], None] | None = None,
+    files: FilesFor | None = None,
 ) -> PromotionResult:
     """Merge ``source_commit`` into ``branch`` and pin ``fingerprint`` there, in one commit.
 
@@ -95,6 +99,7 @@ def promote(
     loaded it): the pin records it. Promoting the live version again is a no-op unless
     its pin lacks that hash (an older pin) or names another one; then the pin is rewritten.
     ``before_push`` runs before each push (tests use it to lose a race on purpose).
+    ``files(pin)`` names other files the same commit writes (the model's manifest).
     """
     if not _SHA256.match(sha256):
         raise PromotionError(f"{sha256!r} is not a sha256 (64 lowercase hex digits)")
@@ -131,7 +136,8 @@ def promote(
                 else (current.fingerprint if current else None)
             ),
         )
-        return Change(pin, promotion_message(pin, current, actor), merge=source_commit)
+        extra = files(pin) if files else {}
+        return Change(pin, promotion_message(pin, current, actor), source_commit, extra)
 
     return target.apply(model, change, max_attempts, before_push)
 
@@ -152,6 +158,7 @@ def rollback(
     artifact_sha256: Callable[[str], str] | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     before_push: Callable[[], None] | None = None,
+    files: FilesFor | None = None,
 ) -> PromotionResult:
     """Pin an earlier version again: the previous one, or ``to_fingerprint`` (a full id or prefix).
 
@@ -191,7 +198,8 @@ def rollback(
                 "action": "rollback",
             }
         )
-        return Change(pin, rollback_message(pin, current, actor, pr), merge=None)
+        extra = files(pin) if files else {}
+        return Change(pin, rollback_message(pin, current, actor, pr), None, extra)
 
     return target.apply(model, change, max_attempts, before_push)
 
@@ -231,6 +239,7 @@ def _history(root: Path, ref: str, model: str) -> list[PinEvent]:
 
 
 __all__ = [
+    "FilesFor",
     "MergeConflict",
     "PinEvent",
     "PromotionError",

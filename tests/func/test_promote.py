@@ -571,3 +571,51 @@ def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(GitError):
         run_promote(tmp_path, "v1", source_commit="1" * 40)
     assert issubclass(GitError, UserError)
+
+
+def manifest_files(pin: Pin) -> dict[str, str]:
+    return {f"deploy/kserve/{pin.model}.yaml": f"version: '{pin.version}'\n"}
+
+
+def test_a_rollback_rewrites_the_manifest_in_the_same_commit(root: Path) -> None:
+    run_promote(root, "v1", files=manifest_files)
+    run_promote(root, "v2", files=manifest_files)
+    rollback(
+        root,
+        model="cancer-rf",
+        environment="staging",
+        branch="env/staging",
+        to_fingerprint=None,
+        actor="grace",
+        pr=9,
+        now=NOW,
+        files=manifest_files,
+    )
+    text = git(origin_of(root), "show", "env/staging:deploy/kserve/cancer-rf.yaml")
+    assert text.strip() == f"version: '{fp('v1')[:12]}'"
+    changed = git(origin_of(root), "show", "--name-only", "--format=", "env/staging").split()
+    assert sorted(changed) == ["deploy/kserve/cancer-rf.yaml", "mlops/deployments/cancer-rf.yaml"]
+
+
+def test_manifests_on_the_default_branch_never_reach_an_environment(root: Path) -> None:
+    """Someone commits a manifest of their own to main (an image they control): the
+    environment branch keeps the one promotion wrote."""
+    run_promote(root, "v1", files=manifest_files)
+    stray = root / "deploy/kserve"
+    stray.mkdir(parents=True)
+    (stray / "cancer-rf.yaml").write_text("image: evil\n")
+    (stray / "other.yaml").write_text("image: evil\n")
+    git(root, "add", "deploy")
+    git(root, "commit", "-q", "-m", "Oops: manifests on main")
+    git(root, "push", "-q", "origin", "main")
+
+    run_promote(root, "v2", model="other-model", files=manifest_files)
+
+    origin = origin_of(root)
+    listing = git(origin, "ls-tree", "--name-only", "env/staging", "deploy/kserve/")
+    assert listing.splitlines() == [
+        "deploy/kserve/cancer-rf.yaml",
+        "deploy/kserve/other-model.yaml",
+    ]
+    text = git(origin, "show", "env/staging:deploy/kserve/cancer-rf.yaml")
+    assert text.strip() == f"version: '{fp('v1')[:12]}'"
