@@ -298,16 +298,29 @@ def event(obj: Context, bundle: Path | None, log_format: str) -> None:
 @click.option("--to", "env_name", required=True, help="The environment to promote to.")
 @click.option("--rev", default="HEAD", show_default=True, help="The commit to promote from.")
 @click.option("--version", help="Refuse unless the model's version at REV starts with this.")
+@click.option(
+    "--canary",
+    type=click.IntRange(1, 99),
+    help="Run it beside the live version with this percent of the traffic "
+    "(strategy: canary); promote again without it to complete.",
+)
 @click.pass_obj
 @boundary
-def promote(obj: Context, model: str, env_name: str, rev: str, version: str | None) -> None:
+def promote(
+    obj: Context, model: str, env_name: str, rev: str, version: str | None, canary: int | None
+) -> None:
     """Pin a model's version in an environment branch, if the policy allows."""
     from engine.environments.operations import Request, local_actor, promote_model
     from engine.forge.local import LocalForge
 
     root = obj.root
     request = Request(
-        model=model, environment=env_name, actor=local_actor(root), source=rev, version=version
+        model=model,
+        environment=env_name,
+        actor=local_actor(root),
+        source=rev,
+        version=version,
+        canary=canary,
     )
     result = promote_model(root, request, forge=LocalForge(root))
     click.echo(result.message())

@@ -494,6 +494,11 @@ class Environment(Strict):
     serving: Serving | None = Field(
         None, description="Serving settings for this environment, over the project's."
     )
+    strategy: Literal["direct", "canary"] = Field(
+        "direct",
+        description="direct: a promotion moves all traffic at once; canary: "
+        "`promote --canary N` may first give a new version N% beside the live one.",
+    )
 
     @field_validator("allow")
     @classmethod

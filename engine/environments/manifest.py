@@ -190,7 +190,23 @@ def settings(project: ServingSettings, environment: ServingSettings | None) -> S
 
 
 def files_for(pin: Pin, store_url: str, serving: Serving) -> dict[str, str]:
-    """``{deploy/kserve/<model>.yaml: text}`` for the pin a promotion or rollback writes."""
+    """``{deploy/kserve/<model>.yaml: text}`` for the pin a promotion or rollback writes.
+
+    With a canary the manifest names the canary's version and ``canaryTrafficPercent``:
+    KServe keeps the last ready revision (the stable version) for the rest of the traffic.
+    """
+    canary = pin.canary
+    if canary is not None:
+        pinned = PinnedModel(
+            model=pin.model,
+            environment=pin.environment,
+            version=canary.version,
+            fingerprint=canary.fingerprint,
+            source_commit=canary.source_commit,
+            sha256=canary.sha256,
+        )
+        service = inference_service(pinned, store_url, serving, canary_percent=canary.percent)
+        return {manifest_path(pin.model): render(service)}
     pinned = PinnedModel(
         model=pin.model,
         environment=pin.environment,

@@ -55,6 +55,8 @@ class Request:
     """Each reviewer's permission, keyed by lowercase login (None where unreadable)."""
     reviewer_teams: Mapping[str, frozenset[str]] | None = None
     """Each reviewer's teams among the allow lists' ``org/team`` entries; None if unread."""
+    canary: int | None = None
+    """Pin the version as a canary with this percent of the traffic (strategy: canary)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,19 @@ class Promotion:
             return f"`{r.model}` `{r.version}` is already live in `{r.environment}`; nothing to do."
         before = f" (was `{r.previous.version}`)" if r.previous else ""
         pushed = "pushed" if r.pushed else "committed locally"
-        if r.pin.action == "rollback":
+        if r.pin.canary is not None and (r.previous is None or r.previous.canary != r.pin.canary):
+            c = r.pin.canary
+            did = (
+                f"Canary `{r.model}` `{c.version}` in `{r.environment}` at {c.percent}% "
+                f"beside `{r.version}`"
+            )
+            before = ""
+        elif r.pin.action == "abort":
+            did = (
+                f"Aborted the canary of `{r.model}` in `{r.environment}`: `{r.version}` serves all"
+            )
+            before = ""
+        elif r.pin.action == "rollback":
             did = f"Rolled back `{r.model}` in `{r.environment}` to `{r.version}`"
         else:
             did = f"Promoted `{r.model}` `{r.version}` to `{r.environment}`"
@@ -181,6 +195,8 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
     fingerprint = _fingerprint_at(root, source, request.model)
     if request.version and not fingerprint.startswith(request.version):
         return Promotion(Decision(False, [_not_that_version(request, source, fingerprint)]))
+    if request.canary is not None and env.strategy != "canary":
+        return Promotion(Decision(False, [_no_canary(request.environment, env.strategy)]))
     store = open_store(root, project)
     live = live_versions(root, project)
     facts = _promotion_facts(root, request, project, source, fingerprint, live)
@@ -221,10 +237,18 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
         now=utc_now(),
         push="origin" in gitrepo.remotes(root),
         files=manifests(project, request.environment),
+        canary_percent=request.canary,
     )
     if result.pushed and forge is not None:
         notes.append(_dispatch(forge, env.branch, request.environment))
     return Promotion(decision, fingerprint, result, notes)
+
+
+def _no_canary(env_name: str, strategy: str) -> str:
+    return (
+        f"`{env_name}` deploys with strategy `{strategy}`, which has no canary: set "
+        f"`strategy: canary` for it in mlops/project.yaml, or promote without `--canary`"
+    )
 
 
 def _not_that_version(request: Request, source: str, fingerprint: str) -> str:

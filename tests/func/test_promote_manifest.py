@@ -74,3 +74,43 @@ def test_a_bad_serving_section_is_refused_with_its_place(repo, mlops):
     assert done.returncode == 1
     assert "mlops/project.yaml:4:" in done.stdout and "image" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+CANARY = SERVING.replace(
+    "    branch: env/staging\n", "    branch: env/staging\n    strategy: canary\n"
+)
+
+
+def test_a_canary_promotion_sets_the_traffic_percent_and_completes(repo, mlops):
+    configure(repo, CANARY)
+    assert mlops("train", "iris-logreg", cwd=repo).returncode == 0
+    assert mlops("promote", "iris-logreg", "--to", "staging", cwd=repo).returncode == 0
+    model = repo / "mlops/models/iris-logreg.yaml"
+    model.write_text(model.read_text().replace("C: 1.0", "C: 0.9"))
+    git(repo, "commit", "-q", "-am", "A little more regularisation")
+    git(repo, "push", "-q", "origin", "main")
+    assert mlops("train", "iris-logreg", cwd=repo).returncode == 0
+
+    done = mlops("promote", "iris-logreg", "--to", "staging", "--canary", "10", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "at 10%" in done.stdout
+    show = "origin/env/staging:"
+    pin = yaml.safe_load(git(repo, "show", f"{show}mlops/deployments/iris-logreg.yaml"))
+    service = yaml.safe_load(git(repo, "show", f"{show}deploy/kserve/iris-logreg.yaml"))
+    assert problems(service) == []
+    assert service["spec"]["predictor"]["canaryTrafficPercent"] == 10
+    assert service["metadata"]["labels"]["mlops.dev/version"] == pin["canary"]["version"]
+    assert pin["canary"]["version"] != pin["version"]
+
+    done = mlops("promote", "iris-logreg", "--to", "staging", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    completed = yaml.safe_load(git(repo, "show", f"{show}mlops/deployments/iris-logreg.yaml"))
+    service = yaml.safe_load(git(repo, "show", f"{show}deploy/kserve/iris-logreg.yaml"))
+    assert completed["version"] == pin["canary"]["version"] and completed["canary"] is None
+    assert "canaryTrafficPercent" not in service["spec"]["predictor"]
+
+
+def test_a_canary_needs_the_canary_strategy(repo, mlops):
+    done = mlops("promote", "iris-logreg", "--to", "staging", "--canary", "10", cwd=repo)
+    assert done.returncode == 1
+    assert "strategy: canary" in done.stdout + done.stderr
