@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,9 @@ class PinnedVersion:
     signature: Signature
     id_column: str | None = None
     classes: tuple[Any, ...] = ()
+    canary: PinnedVersion | None = None
+    """A canary pinned beside this version, loaded and verified the same way."""
+    canary_percent: int = 0
 
     @property
     def classifies(self) -> bool:
@@ -66,13 +69,11 @@ class PinnedVersion:
 def pinned_versions(root: Path, env_name: str, models: Sequence[str] = ()) -> list[PinnedVersion]:
     """Every version pinned in ``env_name`` (or only ``models``), loaded and verified."""
     from engine.environments.operations import (
-        ensure_stored,
         environment,
         live_versions,
         open_store,
         trusted_project,
     )
-    from engine.training import planning
 
     project = trusted_project(root)
     environment(project, env_name)  # a clear error for an unknown name
@@ -89,39 +90,52 @@ def pinned_versions(root: Path, env_name: str, models: Sequence[str] = ()) -> li
     loaded = []
     for name in sorted(models or pins):
         pin = pins[name]
-        ensure_stored(root, store, name, pin.fingerprint, pin.source_commit, project, live)
-        record = store.get_record(name, pin.fingerprint)
-        from engine.store import MODEL_FILE
-
-        expected = getattr(pin, "sha256", None) or record.files.get(MODEL_FILE, "")
-        estimator = _load_pinned(store, pin, expected)
-        defs, _ = planning.read_definitions(root, pin.source_commit)
-        if name not in defs.models or defs.models[name].spec.dataset not in defs.datasets:
-            raise UserError(
-                f"{name}@{pin.version}: its definition or dataset is not readable at the "
-                f"pin's source commit {pin.source_commit[:12]}"
-            )
-        dataset = defs.datasets[defs.models[name].spec.dataset].spec
-        names = getattr(estimator, "feature_names_in_", None)
-        loaded.append(
-            PinnedVersion(
-                model=name,
-                environment=env_name,
-                version=pin.version,
-                fingerprint=pin.fingerprint,
-                source_commit=pin.source_commit,
-                sha256=expected,
-                task=record.task,
-                estimator=estimator,
-                signature=signature(dataset, list(names) if names is not None else None),
-                id_column=dataset.id_column,
-                classes=tuple(record.classes),
-            )
-        )
+        version = _load_version(root, store, pin, pin, project, live)
+        canary = getattr(pin, "canary", None)
+        if canary is not None:
+            beside = _load_version(root, store, pin, canary, project, live)
+            version = replace(version, canary=beside, canary_percent=canary.percent)
+        loaded.append(version)
     return loaded
 
 
-def _load_pinned(store: Store, pin: Pin, expected_sha256: str) -> Any:
+def _load_version(
+    root: Path, store: Store, pin: Pin, side: Any, project: Any, live: Any
+) -> PinnedVersion:
+    """One side of a pin (the pin itself, or its canary), fetched, verified and loaded."""
+    from engine.environments.operations import ensure_stored
+    from engine.store import MODEL_FILE
+    from engine.training import planning
+
+    name = pin.model
+    ensure_stored(root, store, name, side.fingerprint, side.source_commit, project, live)
+    record = store.get_record(name, side.fingerprint)
+    expected = getattr(side, "sha256", None) or record.files.get(MODEL_FILE, "")
+    estimator = _load_pinned(store, name, side, expected)
+    defs, _ = planning.read_definitions(root, side.source_commit)
+    if name not in defs.models or defs.models[name].spec.dataset not in defs.datasets:
+        raise UserError(
+            f"{name}@{side.version}: its definition or dataset is not readable at the "
+            f"pin's source commit {side.source_commit[:12]}"
+        )
+    dataset = defs.datasets[defs.models[name].spec.dataset].spec
+    names = getattr(estimator, "feature_names_in_", None)
+    return PinnedVersion(
+        model=name,
+        environment=pin.environment,
+        version=side.version,
+        fingerprint=side.fingerprint,
+        source_commit=side.source_commit,
+        sha256=expected,
+        task=record.task,
+        estimator=estimator,
+        signature=signature(dataset, list(names) if names is not None else None),
+        id_column=dataset.id_column,
+        classes=tuple(record.classes),
+    )
+
+
+def _load_pinned(store: Store, model: str, pin: Any, expected_sha256: str) -> Any:
     """The pinned model, only if its file's sha256 is ``expected_sha256``; else StoreError.
 
     The one place serving loads a model: the lead wires the pin's own ``sha256`` here.
@@ -129,11 +143,11 @@ def _load_pinned(store: Store, pin: Pin, expected_sha256: str) -> Any:
     from engine.store import load_skops
     from engine.store.backends import sha256_file
 
-    version = store.get(pin.model, pin.fingerprint)  # every file against the record
+    version = store.get(model, pin.fingerprint)  # every file against the record
     actual = sha256_file(version.model_path)
     if not expected_sha256 or not hmac.compare_digest(actual, expected_sha256):
         raise StoreError(
-            f"refusing to serve {pin.model}@{pin.version}: its model file's sha256 is "
+            f"refusing to serve {model}@{pin.version}: its model file's sha256 is "
             f"{actual}, but the pin expects {expected_sha256 or '(none recorded)'}; "
             "the stored artifact is not the one that was promoted"
         )

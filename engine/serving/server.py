@@ -63,13 +63,25 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def build_models(pinned: list[Any], log_dir: Path | None, source: str) -> list[Any]:
-    """One :class:`PinnedModel` per pinned version, sharing one prediction logger."""
+def build_models(
+    pinned: list[Any], log_dir: Path | None, source: str, *, seed: int = 0
+) -> list[Any]:
+    """One model per pin, sharing one prediction logger: a :class:`PinnedModel`, or a
+    :class:`CanaryModel` splitting by the pin's canary percent (``seed``: reproducible)."""
+    from engine.serving.canary import Split
     from engine.serving.logs import PredictionLogger
-    from engine.serving.model import PinnedModel
+    from engine.serving.model import CanaryModel, PinnedModel
 
     logger = PredictionLogger(log_dir) if log_dir is not None else None
-    return [PinnedModel(p, logger, source=source) for p in pinned]
+    models: list[Any] = []
+    for p in pinned:
+        stable = PinnedModel(p, logger, source=source)
+        if p.canary is None:
+            models.append(stable)
+            continue
+        canary = PinnedModel(p.canary, logger, source=source)
+        models.append(CanaryModel(stable, canary, Split(p.canary_percent, seed)))
+    return models
 
 
 def serve(
@@ -122,7 +134,7 @@ def run_models(
     server = ModelServer(http_port=port, workers=workers, enable_grpc=False)
     for model in models:
         server.register_model(model)
-    names = ", ".join(f"{m.name}@{m.pinned.version}" for m in models)
+    names = ", ".join(_described(m) for m in models)
     rest = EngineRESTServer(
         "kserve.model_server:app",
         server.dataplane,
@@ -137,6 +149,16 @@ def run_models(
         asyncio.run(MultiProcessServer(rest, sock).start())
     else:
         asyncio.run(rest.serve_on(sock))
+
+
+def _described(model: Any) -> str:
+    pinned = model.pinned
+    if pinned.canary is None:
+        return f"{model.name}@{pinned.version}"
+    return (
+        f"{model.name}@{pinned.version} ({100 - pinned.canary_percent}%) + "
+        f"{pinned.canary.version} ({pinned.canary_percent}%, canary)"
+    )
 
 
 __all__ = ["DEFAULT_MAX_BODY", "bind", "build_models", "run_models", "serve"]
