@@ -488,6 +488,14 @@ def monitor_command(
     type=click.IntRange(1),
     help="Larger request bodies are answered 413.",
 )
+@click.option(
+    "--reload-every",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds between checks of the environment branch; new pins are loaded, "
+    "verified, then served (0: never).",
+)
 @click.pass_obj
 @boundary
 def serve_command(
@@ -499,6 +507,7 @@ def serve_command(
     workers: int,
     log_dir: Path | None,
     max_body_bytes: int,
+    reload_every: float,
 ) -> None:
     """Serve the versions ENV pins with KServe's model server (V1, V2, /metrics)."""
     from engine.serving.logs import DEFAULT_FOLDER
@@ -515,6 +524,7 @@ def serve_command(
         max_body_bytes=max_body_bytes,
         models=models,
         announce=lambda line: click.echo(line, err=True),
+        reload_every=reload_every,
     )
 
 

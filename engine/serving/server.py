@@ -95,14 +95,37 @@ def serve(
     max_body_bytes: int = DEFAULT_MAX_BODY,
     models: Sequence[str] = (),
     announce: Any = print,
+    reload_every: float = 0,
 ) -> None:
-    """Serve the versions pinned in ``env_name`` (all, or ``models``) until interrupted."""
+    """Serve the versions pinned in ``env_name`` (all, or ``models``) until interrupted.
+
+    ``reload_every`` > 0: poll the environment branch that often and serve new pins
+    once loaded and verified (one worker only: see :mod:`engine.serving.reload`).
+    """
     from engine.serving.pinned import pinned_versions
 
     sock = bind(host, port)  # first: a port in use fails before seconds of loading
     try:
         pinned = pinned_versions(root, env_name, models)
-        served = build_models(pinned, log_dir, f"http://{host}:{port}/")
+        source = f"http://{host}:{port}/"
+        served = build_models(pinned, log_dir, source)
+        follow = None
+        if reload_every > 0 and workers == 1:
+            from engine.serving.reload import Reloader
+
+            def follow(repository: Any) -> Reloader:
+                return Reloader(
+                    root,
+                    env_name,
+                    models,
+                    repository=repository,
+                    build=lambda new: build_models(new, log_dir, source),
+                    interval=reload_every,
+                    announce=announce,
+                )
+
+        elif reload_every > 0:
+            announce("--reload-every needs --workers 1; restart the server to serve new pins")
         run_models(
             served,
             sock,
@@ -110,6 +133,7 @@ def serve(
             workers=workers,
             max_body_bytes=max_body_bytes,
             announce=announce,
+            follow=follow,
         )
     finally:
         sock.close()
@@ -123,8 +147,12 @@ def run_models(
     workers: int = 1,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     announce: Any = print,
+    follow: Any = None,
 ) -> None:
-    """Register ``models`` on a KServe ``ModelServer`` and answer on ``sock`` until stopped."""
+    """Register ``models`` on a KServe ``ModelServer`` and answer on ``sock`` until stopped.
+
+    ``follow(repository)``: a thread to start beside the server (the branch reloader).
+    """
     with _own_argv():
         from kserve import ModelServer
 
@@ -147,8 +175,15 @@ def run_models(
     announce(f"serving {names} on http://{host}:{port} (V1 /v1/models, V2 /v2/models, /metrics)")
     if workers > 1:
         asyncio.run(MultiProcessServer(rest, sock).start())
-    else:
+        return
+    reloader = follow(server.registered_models) if follow is not None else None
+    if reloader is not None:
+        reloader.start()
+    try:
         asyncio.run(rest.serve_on(sock))
+    finally:
+        if reloader is not None:
+            reloader.stop()
 
 
 def _described(model: Any) -> str:

@@ -8,6 +8,7 @@ its side, so the test knows in advance which version must answer every request.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,27 @@ def test_requests_split_by_the_canary_percent_as_the_seed_says(canaried):
     expected = [canary if split.to_canary(key) else stable for key in keys]
     assert [reply.headers["x-model-version"] for reply in answered] == expected
     assert stable in expected and canary in expected  # both sides seen
+
+
+def test_a_promotion_while_serving_is_answered_by_the_next_request(canaried):
+    """Complete the canary while the server runs: it follows the branch, loads and
+    verifies the new pin, and the next request answers with the new version only."""
+    canary = pin(canaried)["canary"]["version"]
+    body = json.loads(SAMPLE.read_text())
+    with served(canaried, "--env", "staging", "--reload-every", "0.2") as url:
+        done = mlops("promote", "iris-logreg", "--to", "staging", cwd=canaried)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert pin(canaried)["version"] == canary and pin(canaried)["canary"] is None
+        deadline = time.monotonic() + 30
+        while True:  # bounded: the reload polls every 0.2 s, then loads the version
+            keys = [f"after-{n}" for n in range(10)]
+            assert not all(Split(30, 0).to_canary(k) for k in keys)  # the old pin differs
+            replies = [
+                call(f"{url}/v1/models/iris-logreg:predict", body, headers={"x-request-id": k})
+                for k in keys
+            ]
+            assert all(reply.status == 200 for reply in replies)
+            if {reply.headers["x-model-version"] for reply in replies} == {canary}:
+                break
+            assert time.monotonic() < deadline, "the server never served the new pin"
+            time.sleep(0.2)
