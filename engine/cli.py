@@ -380,14 +380,28 @@ def history(obj: Context, model: str, as_json: bool) -> None:
 def deploy_command(obj: Context, env_name: str) -> None:
     """Make the versions an environment branch pins ready to serve, in .mlops/deploy/ENV.
 
-    In GitHub Actions, ENV must be the environment whose branch the run is on.
+    The deployment and its status are recorded on GitHub with GITHUB_TOKEN (the deploy
+    workflow), else in .mlops/outbox/deployments.json. In GitHub Actions, ENV must be the
+    environment whose branch the run is on.
     """
-    from engine.environments.deploy import checked_environment, deploy
+    from engine.environments.deploy import checked_environment, recorded_deploy
     from engine.environments.operations import trusted_project
+    from engine.forge import Forge
+    from engine.forge.local import LocalForge
 
-    env_name = checked_environment(trusted_project(obj.root), env_name, dict(os.environ))
-    result = deploy(obj.root, env_name)
-    click.echo(result.summary())
+    env = dict(os.environ)
+    env_name = checked_environment(trusted_project(obj.root), env_name, env)
+    forge: Forge = LocalForge(obj.root)
+    if env.get("GITHUB_TOKEN") and env.get("GITHUB_REPOSITORY"):
+        from engine.forge.github import GitHubForge
+
+        forge = GitHubForge.from_env(env, bot_login=env.get("MLOPS_BOT_LOGIN"))
+    server, repo, run = (
+        env.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    log_url = f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
+    result, notes = recorded_deploy(obj.root, env_name, forge, log_url=log_url)
+    click.echo("\n".join([result.summary(), *notes]))
     sys.exit(0 if result.ok else 1)
 
 
