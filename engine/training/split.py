@@ -1,0 +1,137 @@
+"""The train/test split, stable per row: a row keeps its side when other rows come and go.
+
+Each row has an *identity*: a 64-bit hash of its ``id_column`` value, or of its content
+(every column, by name) when the dataset has no id column. A row's side is decided by
+its identity mixed with the split seed, never by its position, so appending rows to a
+dataset leaves every existing row where it was:
+
+- **unstratified**: a row is held out when its salted hash, read as a number in
+  [0, 1), is below ``test_size``. Adding or removing other rows never moves it.
+- **stratified** (classification with ``stratify: true``): within each class the rows
+  are ranked by salted hash and the first ``round(n * test_size)`` are held out, so
+  each class keeps its share exactly. A row moves only at its class's cutoff: adding or
+  removing ``k`` rows of a class moves at most ``k + 1`` of its other rows.
+
+The identities are also the version's lineage: the store keeps which rows each version
+trained on, so a comparison can score an older version only on rows it never saw
+(:mod:`engine.review.pipeline`). Pure: numpy and values in, arrays out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Hashes = npt.NDArray[np.uint64]
+Mask = npt.NDArray[np.bool_]
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass(frozen=True)
+class RowKey:
+    """What a row's identity hashes: its id column, or its content (these columns)."""
+
+    kind: Literal["id", "content"]
+    columns: tuple[str, ...]
+
+    def matches(self, other: RowKey) -> bool:
+        """Whether identities under both keys name the same rows."""
+        return self == other
+
+
+def row_key(columns: Sequence[str], id_column: str | None) -> RowKey:
+    """The identity of a dataset's rows: its id column, else every column by name."""
+    if id_column is not None:
+        return RowKey("id", (id_column,))
+    return RowKey("content", tuple(sorted(columns)))
+
+
+def identities(key: RowKey, columns: dict[str, Sequence[Any]], rows: int) -> Hashes:
+    """One 64-bit identity per row, from the key's columns (name → values)."""
+    values = [columns[name] for name in key.columns]
+    names = key.columns if key.kind == "content" else ("",)
+    out = np.empty(rows, dtype=np.uint64)
+    for i in range(rows):
+        text = "\x1e".join(
+            f"{name}\x1f{_canonical(column[i])}" for name, column in zip(names, values, strict=True)
+        )
+        digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+        out[i] = int.from_bytes(digest, "big")
+    return out
+
+
+def _canonical(value: Any) -> str:
+    """One spelling per value, so 3, 3.0 and numpy's int64(3) name the same row.
+
+    A column that gains a missing value turns from int to float when read; its other
+    rows must keep their identity, hence integral floats spelled as ints.
+    """
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()  # numpy scalars as Python values
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "\x00"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def salted(identity: Hashes, seed: int) -> npt.NDArray[np.float64]:
+    """Each row's place in [0, 1) for this seed: its identity mixed with the seed."""
+    with np.errstate(over="ignore"):
+        z = identity + np.uint64(seed + 1) * _GOLDEN  # splitmix64's finalizer
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def assign(
+    identity: Hashes,
+    *,
+    seed: int,
+    test_size: float,
+    labels: Sequence[Any] | None = None,
+) -> Mask:
+    """Which rows are held out for testing (True) given their identities.
+
+    ``labels`` stratifies: each class holds out ``round(n * test_size)`` of its rows
+    (at least one and at most all but one, for a class of two or more rows).
+    """
+    place = salted(identity, seed)
+    if labels is None:
+        test: Mask = place < test_size
+        return _both_sides(test, place)
+    test = np.zeros(len(place), dtype=np.bool_)
+    for members in _classes(labels):
+        n = len(members)
+        held = min(max(round(n * test_size), 1), n - 1) if n >= 2 else 0
+        # ties are as rare as 64-bit collisions; the identity breaks them the same way
+        order = np.lexsort((identity[members], place[members]))
+        test[members[order[:held]]] = True
+    return test
+
+
+def _classes(labels: Sequence[Any]) -> Iterable[npt.NDArray[np.intp]]:
+    spelled = np.asarray([_canonical(v) for v in labels], dtype=object)
+    for value in sorted(set(spelled)):
+        yield np.flatnonzero(spelled == value)
+
+
+def _both_sides(test: Mask, place: npt.NDArray[np.float64]) -> Mask:
+    """A split with a side left empty (a handful of rows) gets one row moved over."""
+    if len(test) >= 2 and not test.any():
+        test[int(np.argmin(place))] = True
+    elif len(test) >= 2 and test.all():
+        test[int(np.argmax(place))] = False
+    return test
