@@ -409,7 +409,7 @@ def _trained_on(stored: Any, rows: Any, id_column: str | None) -> tuple[Any, str
             "the others: some of these rows may be rows it trained on"
         )
     identity, test = load_rows(stored.path(ROWS_FILE))
-    mine = identities(key, {c: rows[c].tolist() for c in key.columns}, len(rows))
+    mine = identities(key, {c: rows[c].to_numpy() for c in key.columns}, len(rows))
     return np.isin(mine, identity[~test]), ""
 
 

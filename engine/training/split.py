@@ -20,8 +20,7 @@ trained on, so a comparison can score an older version only on rows it never saw
 from __future__ import annotations
 
 import hashlib
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -53,46 +52,92 @@ def row_key(columns: Sequence[str], id_column: str | None) -> RowKey:
     return RowKey("content", tuple(sorted(columns)))
 
 
-def identities(key: RowKey, columns: dict[str, Sequence[Any]], rows: int) -> Hashes:
-    """One 64-bit identity per row, from the key's columns (name → values)."""
-    values = [columns[name] for name in key.columns]
+def identities(key: RowKey, columns: Mapping[str, Any], rows: int) -> Hashes:
+    """One 64-bit identity per row, from the key's columns (name → values).
+
+    Numbers hash by value whatever their dtype, so 3, 3.0 and numpy's int64(3) name the
+    same row: an int column that meets a missing value is read as floats, and its other
+    rows must keep their identity. Missing values (None, NaN) are one value. Numeric
+    columns hash without a Python loop; text costs one small hash per cell.
+    """
     names = key.columns if key.kind == "content" else ("",)
-    out = np.empty(rows, dtype=np.uint64)
-    for i in range(rows):
-        text = "\x1e".join(
-            f"{name}\x1f{_canonical(column[i])}" for name, column in zip(names, values, strict=True)
-        )
-        digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
-        out[i] = int.from_bytes(digest, "big")
+    out = np.zeros(rows, dtype=np.uint64)
+    for name, column in zip(names, (columns[c] for c in key.columns), strict=True):
+        cells = _cells(column)
+        if len(cells) != rows:
+            raise ValueError(f"column {name!r} has {len(cells)} values, expected {rows}")
+        out = _mix(out ^ _mix(cells ^ _text(name)))
     return out
 
 
-def _canonical(value: Any) -> str:
-    """One spelling per value, so 3, 3.0 and numpy's int64(3) name the same row.
+_NULL, _INT, _FLOAT, _BOOL, _TEXT, _TIME = (np.uint64(t) for t in range(1, 7))
 
-    A column that gains a missing value turns from int to float when read; its other
-    rows must keep their identity, hence integral floats spelled as ints.
-    """
+
+def _cells(values: Any) -> Hashes:
+    """Each value as a 64-bit hash of its canonical form (see :func:`identities`)."""
+    array = np.asarray(values)
+    kind = array.dtype.kind
+    if kind == "b":
+        return _tagged(array.astype(np.uint64), _BOOL)
+    if kind in "iu":
+        return _tagged(array.astype(np.int64).view(np.uint64), _INT)
+    if kind == "f":
+        return _floats(array.astype(np.float64))
+    if kind in "mM":
+        out = _tagged(array.view(np.int64).view(np.uint64), _TIME)
+        out[np.isnat(array)] = _mix(np.asarray([_NULL], dtype=np.uint64))[0]
+        return out
+    return np.fromiter((_one(v) for v in array.ravel()), dtype=np.uint64, count=array.size)
+
+
+def _floats(array: npt.NDArray[np.float64]) -> Hashes:
+    whole = np.isfinite(array) & (np.floor(array) == array) & (np.abs(array) < 2.0**63)
+    as_int = np.where(whole, array, 0).astype(np.int64).view(np.uint64)
+    out = np.where(whole, _tagged(as_int, _INT), _tagged(array.view(np.uint64), _FLOAT))
+    out[np.isnan(array)] = _mix(np.asarray([_NULL], dtype=np.uint64))[0]
+    return out
+
+
+def _one(value: Any) -> np.uint64:
+    """One value of a text or mixed column, hashed as its numeric twin would be."""
     if hasattr(value, "item") and not isinstance(value, str | bytes):
         value = value.item()  # numpy scalars as Python values
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "\x00"
-    if isinstance(value, bool):
-        return "true" if value else "false"
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return _cells(np.asarray([np.nan]))[0]
+    if isinstance(value, bool | float) or (isinstance(value, int) and -(2**63) <= value < 2**63):
+        return _cells(np.asarray([value]))[0]
+    return _tagged(np.asarray([_text(str(value))], dtype=np.uint64), _TEXT)[0]
+
+
+def _text(text: str) -> np.uint64:
+    return np.uint64(int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big"))
+
+
+def _tagged(values: Hashes, tag: np.uint64) -> Hashes:
+    with np.errstate(over="ignore"):
+        return _mix(values + tag * _GOLDEN)
+
+
+def _mix(z: Hashes) -> Hashes:
+    """splitmix64's finalizer: every input bit moves every output bit."""
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _canonical(value: Any) -> str:
+    """A label's spelling, so that 1 and 1.0 are one class."""
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, float):
-        return repr(value)
     return str(value)
 
 
 def salted(identity: Hashes, seed: int) -> npt.NDArray[np.float64]:
     """Each row's place in [0, 1) for this seed: its identity mixed with the seed."""
-    with np.errstate(over="ignore"):
-        z = identity + np.uint64(seed + 1) * _GOLDEN  # splitmix64's finalizer
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
+    z = _tagged(identity, np.uint64((seed + 7) % 2**64))
     return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 

@@ -86,6 +86,10 @@ def test_content_identity_reads_values_not_spellings():
     assert as_ints[0] == other[0] and as_ints[1] != other[1]
     missing = identities(key, {"a": [None, float("nan")], "b": ["x", "x"]}, 2)
     assert missing[0] == missing[1]
+    mixed = np.array([1, "2", 2**70, True], dtype=object)  # a column that holds anything
+    mixed_ids = identities(RowKey("id", ("a",)), {"a": mixed}, 4)
+    plain = identities(RowKey("id", ("a",)), {"a": np.array([1.0, 2.0])}, 2)
+    assert mixed_ids[0] == plain[0] and len(set(mixed_ids.tolist()) | {plain[1]}) == 5
     assert row_key(["a", "id"], "id") == RowKey("id", ("id",))
 
 
