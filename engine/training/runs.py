@@ -181,6 +181,7 @@ def model_card(record: VersionRecord) -> str:
         "| --- | --- |",
         f"| fingerprint | `{record.fingerprint}` |",
         f"| data hash | `{record.data_hash or 'unknown'}` |",
+        f"| split rows | {_split_rows(record.rows)} |",
         f"| commit | `{record.commit or 'unknown'}` |",
         f"| author | {record.author or 'unknown'} |",
         f"| trained | {record.created} in {record.training_seconds:.2f} s |",
@@ -190,6 +191,13 @@ def model_card(record: VersionRecord) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _split_rows(rows: RowsRecord | None) -> str:
+    if rows is None:
+        return "not recorded"
+    by = f"id column `{rows.columns[0]}`" if rows.key == "id" else "row content"
+    return f"{rows.train} train, {rows.test} test, by {by} (`rows.parquet`)"
 
 
 def _search_section(search: SearchRecord) -> list[str]:
