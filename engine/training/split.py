@@ -168,9 +168,13 @@ def assign(
 
 
 def _classes(labels: Sequence[Any]) -> Iterable[npt.NDArray[np.intp]]:
-    spelled = np.asarray([_canonical(v) for v in labels], dtype=object)
-    for value in sorted(set(spelled)):
-        yield np.flatnonzero(spelled == value)
+    """The row positions of each class; 1 and 1.0 are one class."""
+    array = np.asarray(labels)
+    if array.dtype.kind not in "biuf":
+        array = np.asarray([_canonical(v) for v in array.ravel()], dtype=object).astype(str)
+    _, inverse, counts = np.unique(array, return_inverse=True, return_counts=True)
+    order = np.argsort(inverse.ravel(), kind="stable")
+    yield from np.split(order, np.cumsum(counts)[:-1])
 
 
 def _both_sides(test: Mask, place: npt.NDArray[np.float64]) -> Mask:

@@ -201,7 +201,7 @@ def _split(frame: pd.DataFrame, dataset: Dataset, *, stratify: bool) -> _Rows:
 
     key = row_key([str(c) for c in frame.columns], dataset.id_column)
     identity = identities(key, {c: frame[c].to_numpy() for c in key.columns}, len(frame))
-    labels = frame[dataset.target].tolist() if stratify else None
+    labels = frame[dataset.target].to_numpy() if stratify else None
     test = assign(
         identity, seed=dataset.split.seed, test_size=dataset.split.test_size, labels=labels
     )
