@@ -23,8 +23,9 @@ from engine.data.profile import ColumnProfile, DataProfile
 from engine.definitions.formats import Gate
 from engine.review.compare import ModelComparison, compare_model
 from engine.review.evaluation import Evaluation
+from engine.review.pairing import Paired, aligned
 from engine.review.report import MAX_CHARS, Marker, ReportInput, render, size
-from engine.review.significance import Paired, aligned, paired_bootstrap
+from engine.review.significance import paired_bootstrap
 
 ROWS = 100_000
 RESAMPLES = 1_000

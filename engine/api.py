@@ -87,13 +87,14 @@ def validate(
 ) -> Validation:
     """Check definitions, cross-references, estimators and (unless ``data=False``) data."""
     from engine.definitions.catalog import Catalog
-    from engine.definitions.estimators import check_estimators
+    from engine.definitions.estimators import check_estimators, suggest_import_paths
     from engine.definitions.references import check_references
 
     started = time.perf_counter()
     defs, _ = read_definitions(root, rev)
-    problems = list(defs.problems) + check_references(defs)
-    problems += check_estimators(defs, Catalog.load())
+    catalog = Catalog.load()
+    problems = suggest_import_paths(list(defs.problems), catalog) + check_references(defs)
+    problems += check_estimators(defs, catalog)
     if data:
         from engine.data.tables import check_dataset
 

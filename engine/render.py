@@ -41,7 +41,9 @@ def _metrics(metrics: dict[str, float | None], limit: int = 4) -> str:
 
 def outcome_line(outcome: Outcome) -> str:
     """One line per model: status, version, headline metrics or the reason it failed."""
-    head = f"{outcome.status:>7}  {outcome.model}@{outcome.version}"
+    # a model that failed before it could be fingerprinted has no version to show
+    name = f"{outcome.model}@{outcome.version}" if outcome.version else outcome.model
+    head = f"{outcome.status:>7}  {name}"
     if outcome.status == "failed":
         return f"{head}  {outcome.reason}"
     timing = f"  ({outcome.seconds:.1f}s)" if outcome.status == "trained" else ""
@@ -53,11 +55,12 @@ def training_text(result: Training) -> str:
     return "\n".join([*(outcome_line(o) for o in result.outcomes), result.summary()])
 
 
-def runs_text(rows: Sequence[dict[str, Any]], limit_columns: int = 10) -> str:
+def runs_text(rows: Sequence[dict[str, Any]], limit_columns: int = 12) -> str:
     """A fixed-width table of runs (the first columns; use --json or --csv for all)."""
     if not rows:
         return "no stored versions yet: run `mlops train`"
-    columns = list(rows[0])[:limit_columns]
+    # rows of several models carry different metrics: show the union, in order of appearance
+    columns = list(dict.fromkeys(key for row in rows for key in row))[:limit_columns]
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]

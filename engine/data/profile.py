@@ -8,7 +8,7 @@ the store keeps one beside every version (``profile.json``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,12 +55,18 @@ class DataProfile:
         return cls(raw["rows"], raw["columns"], raw.get("content_hash", ""), profiles)
 
 
-def summarize(table: pa.Table) -> DataProfile:
-    """Rows, and per column: type, nulls, mean/std/min/max or the most frequent values."""
+def summarize(table: pa.Table, *, skip: Collection[str] = ()) -> DataProfile:
+    """Rows, and per column: type, nulls, mean/std/min/max or the most frequent values.
+
+    Columns in ``skip`` (a dataset's id column: unique per row, so its "shift" says
+    nothing) are left out.
+    """
     import pyarrow as pa
 
     columns = []
     for name, col in zip(table.column_names, table.columns, strict=True):
+        if name in skip:
+            continue
         if pa.types.is_dictionary(col.type):
             col = col.cast(col.type.value_type)
         columns.append(_summarize_column(name, col))

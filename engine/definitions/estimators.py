@@ -7,9 +7,14 @@ parameters accept; this module walks the definitions and turns each of its issue
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from typing import Any
+
 from engine.definitions.catalog import Catalog, Issue
+from engine.definitions.catalog_format import ClassInfo
 from engine.definitions.formats import FeatureSpec
-from engine.definitions.loading import Definitions, Entry
+from engine.definitions.loading import IMPORT_PATH_HINT, Definitions, Entry
 from engine.definitions.yamlfile import Path
 from engine.errors import Problem
 
@@ -24,14 +29,48 @@ def check_estimators(defs: Definitions, catalog: Catalog) -> list[Problem]:
         issues = catalog.check_estimator(est.class_, est.params, model.task, extra)
         out += _locate(entry, ("estimator",), issues, has_params=bool(est.params))
         if model.search is not None and not any(i.key == ("class",) for i in issues):
-            for name, values in model.search.space.items():
-                for i, value in enumerate(values):
-                    for issue in catalog.check_params(est.class_, {name: value}, extra):
-                        out.append(_problem(entry, ("search", "space", name, i), issue))
+            out += _search_space(entry, model.search.space, catalog, est.class_, extra)
         if isinstance(model.features, FeatureSpec):
             out += _steps(entry, ("features",), model.features, catalog)
     for feature_set in defs.features.values():
         out += _steps(feature_set, (), feature_set.spec, catalog)
+    return out
+
+
+def suggest_import_paths(problems: list[Problem], catalog: Catalog) -> list[Problem]:
+    """Problems with a bare class name (``RandomForestClassifier``) get the path it means."""
+    out = []
+    for problem in problems:
+        bare = re.search(r"'([A-Za-z_][A-Za-z0-9_]*)' is not an import path", problem.message)
+        if problem.rule == "import-path" and bare:
+            paths = sorted(p for p in catalog.classes if p.rsplit(".", 1)[-1] == bare.group(1))
+            if paths:
+                hint = f"did you mean {' or '.join(paths[:3])}?"
+                problem = dataclasses.replace(
+                    problem, message=problem.message.replace(IMPORT_PATH_HINT, hint)
+                )
+        out.append(problem)
+    return out
+
+
+def _search_space(
+    entry: Entry[object],
+    space: dict[str, list[Any]],
+    catalog: Catalog,
+    path: str,
+    extra: tuple[str, ...],
+) -> list[Problem]:
+    """Each candidate value checked; an unknown parameter name is reported once, at its key."""
+    info = catalog.lookup(path, extra)
+    out: list[Problem] = []
+    for name, values in space.items():
+        if isinstance(info, ClassInfo) and name not in info.params and not info.open:
+            issues = catalog.check_params(path, {name: values[0] if values else None}, extra)
+            out += [_problem(entry, ("search", "space", name), i, key=True) for i in issues[:1]]
+            continue
+        for i, value in enumerate(values):
+            for issue in catalog.check_params(path, {name: value}, extra):
+                out.append(_problem(entry, ("search", "space", name, i), issue))
     return out
 
 
@@ -57,6 +96,6 @@ def _locate(
     return out
 
 
-def _problem(entry: Entry[object], loc: Path, issue: Issue) -> Problem:
-    line, col = entry.doc.where(loc)
+def _problem(entry: Entry[object], loc: Path, issue: Issue, *, key: bool = False) -> Problem:
+    line, col = entry.doc.where(loc, key=key)
     return Problem(entry.path, line, col, issue.message, severity=issue.severity, rule="estimator")

@@ -24,6 +24,8 @@ from engine.errors import Problem
 
 T = TypeVar("T", covariant=True)
 
+IMPORT_PATH_HINT = "name the module too, e.g. sklearn.ensemble.RandomForestClassifier"
+
 
 @dataclass(frozen=True)
 class Entry(Generic[T]):
@@ -136,8 +138,9 @@ def _problems(model: type[BaseModel], doc: Located, errors: Iterable[Any]) -> li
         message = _message(model, loc, err)
         if loc in seen:  # one per node: union members report the same place twice
             continue
+        rule = "import-path" if message.endswith(IMPORT_PATH_HINT) else "schema"
         seen[loc] = doc.problem(
-            loc, message, key=err["type"] in ("extra_forbidden", "missing"), rule="schema"
+            loc, message, key=err["type"] in ("extra_forbidden", "missing"), rule=rule
         )
     return list(seen.values())
 
@@ -173,6 +176,8 @@ def _message(model: type[BaseModel], loc: tuple[Any, ...], err: Mapping[str, Any
         return f"unknown key {where!r}{suffix}"
     if kind == "missing":
         return f"missing required key {where!r}"
+    if kind == "string_pattern_mismatch" and loc and loc[-1] == "class":
+        return f"{where}: {err['input']!r} is not an import path: {IMPORT_PATH_HINT}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         msg = "expected a mapping of keys to values"
     else:
@@ -211,4 +216,4 @@ def _unwrap(tp: Any) -> list[Any]:
     return [tp]
 
 
-__all__ = ["Definitions", "Entry", "FeatureSet", "allowed_keys", "load"]
+__all__ = ["IMPORT_PATH_HINT", "Definitions", "Entry", "FeatureSet", "allowed_keys", "load"]

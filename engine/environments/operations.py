@@ -51,6 +51,10 @@ class Request:
     current_head_sha: str | None = None
     reviews: Sequence[tuple[str, str, str | None]] | None = ()
     """(login, state, commit) of the PR's reviews, oldest first; None if unreadable."""
+    reviewer_permissions: Mapping[str, str | None] | None = None
+    """Each reviewer's permission, keyed by lowercase login (None where unreadable)."""
+    reviewer_teams: Mapping[str, frozenset[str]] | None = None
+    """Each reviewer's teams among the allow lists' ``org/team`` entries; None if unread."""
 
 
 @dataclass
@@ -228,6 +232,8 @@ def _promotion_facts(
         },
         approvals=request.reviews,
         pr_author=request.pr_author or request.actor,
+        reviewer_permissions=request.reviewer_permissions,
+        reviewer_teams=request.reviewer_teams,
         version_on_default_branch=_on_default_branch(root, source, project.default_branch),
         gates_passed=True,  # judged later, once the version's metrics are known
     )
@@ -371,7 +377,7 @@ def _gates_pass(
     The gates are the default branch's (``trusted``), so a change cannot loosen the gates
     it is judged by; a model new in the change has no such gates yet, and brings its own.
     """
-    from engine.review.compare import evaluate_gates
+    from engine.review.gates import evaluate_gates
     from engine.training import planning
 
     defs = trusted if model in trusted.models else planning.read_definitions(root, source)[0]
@@ -420,7 +426,8 @@ def history(root: Path, model: str) -> list[dict[str, Any]]:
     """Training, promotions and rollbacks of ``model``, newest first."""
     from engine.environments.promote import pin_history
 
-    project = trusted_project(root)
+    defs = trusted_definitions(root)
+    project = defs.settings
     events = [
         _event(r.created, "trained", r.version, "", r.author, r.commit)
         for r in open_store(root, project).versions(model)
@@ -430,6 +437,14 @@ def history(root: Path, model: str) -> list[dict[str, Any]]:
             _event(e.when, e.pin.action, e.pin.version, env_name, e.actor, e.commit)
             for e in pin_history(root, env.branch, model)
         ]
+    if not events and model not in defs.models:
+        # a removed model keeps its history; a misspelled one has none to show
+        hint = difflib.get_close_matches(model, list(defs.models), n=1)
+        raise UserError(
+            f"unknown model {model!r}"
+            + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            + f"; the models are: {', '.join(sorted(defs.models)) or 'none'}"
+        )
     # Times have one-second resolution: within a second, a version is trained before it
     # is promoted, and promotions keep their branch order (already newest first).
     return sorted(

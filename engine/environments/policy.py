@@ -6,8 +6,10 @@ Two pure functions turn facts into a :class:`Decision`:
 - :func:`check_promotion` — does the environment's policy in ``mlops/project.yaml``
   let this version in?
 
-The caller gathers the facts (the webhook payload, the collaborator-permission API,
-the reviews, the environment branches, the store) and passes plain values. Every fact
+Permission levels, allow-list matching, who gets replies and whose approval counts live in
+:mod:`engine.environments.access`. The caller gathers the facts (the webhook payload, the
+collaborator-permission API, the reviews, the environment branches, the store) and passes
+plain values. Every fact
 is optional: ``None`` means the lookup failed or was not made, and a decision that
 needs it denies, naming the fact. The engine fails closed.
 
@@ -32,22 +34,22 @@ answering a bot can start a loop of bots answering each other.
 comment (the command is bound to the commit its author saw), then answers a promotion of
 what is already live with a no-op, then checks every rule of the environment and lists
 *all* that fail, each saying what would make it pass: ``requires``, ``from_default_branch``,
-``approvals`` and the gates.
+``approvals`` and the gates. An approval counts only when it is its reviewer's latest
+decisive review, of the exact head commit, by someone other than the author whose permission
+is at least ``write`` and who is on the environment's ``allow`` list (:func:`approvers`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
+from engine.environments.access import LEVELS, Review, admits, approver_allow, approvers, who
 from engine.training.fingerprint import short
 
 if TYPE_CHECKING:
     from engine.definitions.formats import Environment, Project
-
-LEVELS = ("read", "triage", "write", "maintain", "admin")  # lowest first, as GitHub orders them
-Review: TypeAlias = tuple[str, str, str | None]  # (login, state, commit_id), oldest first
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ def describe(env: Environment) -> str:
         parts.append(f"{env.approvals} approving review{'s' if env.approvals > 1 else ''}")
     if env.from_default_branch:
         parts.append("versions from the default branch only")
-    parts.append("who: " + (" or ".join(_who(env.allow)) or "nobody"))
+    parts.append("who: " + (" or ".join(who(env.allow)) or "nobody"))
     if env.allow_forks:
         parts.append("accepts pull requests from forks")
     return "; ".join(parts)
@@ -117,7 +119,7 @@ def authorize(facts: CommentFacts, env: Environment | None, project: Project) ->
 
     Without an environment (``/retrain``) the default allow list applies: write or higher.
     """
-    who = f"@{facts.commenter}"
+    name = f"@{facts.commenter}"
     if facts.action != "created":
         return _deny(
             f"only new comments run commands; this one was {facts.action or 'unknown'}", quiet=True
@@ -126,13 +128,13 @@ def authorize(facts: CommentFacts, env: Environment | None, project: Project) ->
         return _deny("could not tell who wrote the comment", quiet=True)
     if facts.commenter_type != "User" or facts.commenter.lower().endswith("[bot]"):
         return _deny(
-            f"{who} is not a user ({facts.commenter_type}); bots cannot run commands", quiet=True
+            f"{name} is not a user ({facts.commenter_type}); bots cannot run commands", quiet=True
         )
     context = _check_pull_request(facts, env, project)
     if context is not None:
         return _deny(context)
     if facts.permission is None:
-        return _deny(f"could not read {who}'s permission on this repository; try again later")
+        return _deny(f"could not read {name}'s permission on this repository; try again later")
     allow = env.allow if env is not None else ["write", "maintain", "admin"]
     return _check_allow_list(facts, allow)
 
@@ -170,23 +172,17 @@ def _check_pull_request(
 
 def _check_allow_list(facts: CommentFacts, allow: Sequence[str]) -> Decision:
     """Whether ``allow`` names the commenter by level, login or team."""
-    login = (facts.commenter or "").lower()
-    permission = (facts.permission or "none").lower()
-    rank = LEVELS.index(permission) if permission in LEVELS else -1
-    levels = [LEVELS.index(item) for item in allow if item in LEVELS]
-    users = {item[1:].lower() for item in allow if item.startswith("@") and "/" not in item}
-    teams = {item[1:].lower() for item in allow if item.startswith("@") and "/" in item}
-    if (levels and rank >= min(levels)) or login in users:
+    login = facts.commenter or ""
+    admitted = admits(allow, login, facts.permission, facts.teams)
+    if admitted:
         return _allow()
-    if teams:
-        if facts.teams is None:
-            return _deny(
-                f"could not read @{facts.commenter}'s teams, which the allow list "
-                f"needs ({_listed(sorted(teams))})"
-            )
-        if teams & {team.lower() for team in facts.teams}:
-            return _allow()
-    return _deny(_not_allowed(facts.commenter or "", permission, allow))
+    if admitted is None:
+        teams = sorted(item[1:].lower() for item in allow if item.startswith("@") and "/" in item)
+        return _deny(
+            f"could not read @{facts.commenter}'s teams, which the allow list "
+            f"needs ({_listed(teams)})"
+        )
+    return _deny(_not_allowed(login, (facts.permission or "none").lower(), allow))
 
 
 def _not_allowed(login: str, permission: str, allow: Sequence[str]) -> str:
@@ -196,17 +192,10 @@ def _not_allowed(login: str, permission: str, allow: Sequence[str]) -> str:
         if permission in (*LEVELS, "none")
         else f"has the role `{permission}`, which is none of {', '.join(LEVELS)}"
     )
-    options = _who(allow)
+    options = who(allow)
     if not options:
         return f"@{login} {has}; the allow list is empty, so nobody may run this"
     return f"@{login} {has}; this needs " + " or ".join(options)
-
-
-def _who(allow: Sequence[str]) -> list[str]:
-    """The allow list as people read it: ``maintain`` or higher, ``@alice``."""
-    levels = [item for item in allow if item in LEVELS]
-    lowest = [f"`{min(levels, key=LEVELS.index)}` or higher"] if levels else []
-    return lowest + [f"`{item}`" for item in allow if item.startswith("@")]
 
 
 def _listed(teams: Sequence[str]) -> str:
@@ -232,6 +221,10 @@ class PromotionFacts:
     live: Mapping[str, str | None] = field(default_factory=dict)
     approvals: Sequence[Review] | None = None
     pr_author: str | None = None
+    reviewer_permissions: Mapping[str, str | None] | None = None
+    """Each reviewer's permission (login → role; None where the lookup failed)."""
+    reviewer_teams: Mapping[str, frozenset[str]] | None = None
+    """Each reviewer's ``org/team`` memberships among the allow list's teams; None: unread."""
     version_on_default_branch: bool | None = None
     gates_passed: bool | None = None
 
@@ -319,34 +312,22 @@ def _check_approvals(facts: PromotionFacts, env: Environment) -> list[str]:
             f"needs {env.approvals} approving review{plural} on {head[:7]}, but the reviews "
             "could not be read"
         ]
-    has = len(approvers(facts.approvals, head, facts.pr_author))
-    if has >= env.approvals:
+    counted, ignored = approvers(
+        facts.approvals,
+        head,
+        facts.pr_author,
+        allow=env.allow,
+        permissions=facts.reviewer_permissions or {},
+        teams=facts.reviewer_teams,
+    )
+    if len(counted) >= env.approvals:
         return []
+    needed = " or ".join(who(approver_allow(env.allow))) or "a place on the (empty) allow list"
+    why = f" (not counted: {'; '.join(ignored)})" if ignored else ""
     return [
         f"needs {env.approvals} approving review{plural} on {head[:7]} from someone other "
-        f"than @{facts.pr_author}; has {has}"
+        f"than @{facts.pr_author} with {needed}; has {len(counted)}{why}"
     ]
-
-
-def approvers(reviews: Sequence[Review], head: str, author: str) -> set[str]:
-    """Who approves ``head`` now: each reviewer's latest decisive review is an approval of it.
-
-    A later ``CHANGES_REQUESTED`` or ``DISMISSED`` review cancels an approval; comments
-    do not. The author and bots never count; logins are compared case-insensitively.
-    """
-    latest: dict[str, tuple[str, str | None]] = {}
-    for login, state, commit in reviews:
-        if state.upper() in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
-            latest[login.lower()] = (state.upper(), commit)
-    return {
-        login
-        for login, (state, commit) in latest.items()
-        if state == "APPROVED"
-        and commit == head
-        and head
-        and login != author.lower()
-        and not login.endswith("[bot]")
-    }
 
 
 def _check_gates(facts: PromotionFacts, env_name: str) -> list[str]:

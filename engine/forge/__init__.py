@@ -105,6 +105,19 @@ class Review:
 
 
 @dataclass(frozen=True)
+class ForcePush:
+    """A force push of a pull request's head branch, from the PR's timeline.
+
+    ``at`` is GitHub's clock (the author cannot set it); ``sha`` the commit the event
+    names, when GitHub gives one. Either is None when the event lacks it.
+    """
+
+    at: str | None
+    sha: str | None
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
 class DeploymentRef:
     """A deployment record the forge created."""
 
@@ -181,6 +194,10 @@ class Forge(Protocol):
 
     def first_status_at(self, sha: str, context: str) -> str | None:
         """When status ``context`` was first set on ``sha`` (ISO 8601, server time), or None."""
+        ...
+
+    def force_pushes(self, pr: int) -> list[ForcePush]:
+        """Every force push of the pull request's head branch, from its timeline, oldest first."""
         ...
 
     def dispatch_workflow(self, workflow_file: str, ref: str, inputs: Mapping[str, str]) -> None:
@@ -273,6 +290,7 @@ __all__ = [
     "DeploymentRef",
     "DeploymentState",
     "Dispatch",
+    "ForcePush",
     "Forge",
     "ForgeAuthError",
     "ForgeError",

@@ -3,18 +3,15 @@
 Every request goes to ``api_url`` (``GITHUB_API_URL``: github.com, GitHub Enterprise's
 ``https://host/api/v3``, or the stand-in of :mod:`engine.forge.standin.server`). github3.py does
 what it covers (pull requests, editing comments and issues, pagination, parsing); the
-endpoints it lacks (reactions, collaborator permission, workflow dispatch, commit pulls)
-go through its session with the full URL, so they share the same auth and the same rules.
+endpoints it lacks (reactions, collaborator permission, workflow dispatch, commit pulls, the
+issue timeline) go through its session with the full URL, so they share the same auth and
+the same rules. The transport (retries, time budgets, error translation) is
+:class:`~engine.forge.github_client.RepoClient`; this module is what the engine asks of it.
 
-Resilience lives in one place: :class:`RetryingSession` is github3's session with every
-request sent through one :class:`~engine.forge.retry.Retrier` (backoff with jitter on 5xx,
-connection errors and timeouts; ``Retry-After`` and ``x-ratelimit-reset`` on rate limits; a
-time budget per forge method, then :class:`~engine.forge.ForgeUnavailable`). Requests that
-are safe to send twice are replayed blindly: GET/PATCH/PUT/DELETE, and the POSTs whose
-repetition is harmless (statuses, reactions, deployment statuses; dispatches too, since
-deploying the same pin twice beats not deploying). Creating a comment, an issue or a
-deployment after an ambiguous failure (a 5xx or a timeout: GitHub may have done it) re-reads
-first and creates only if the object is not there, so a retried create never duplicates.
+A retried create never duplicates: a comment or an issue carries a hidden marker, a
+deployment a nonce in its payload, and after an ambiguous failure the forge looks for it
+before creating again. Statuses, reactions, deployment statuses and dispatches are safe to
+send twice.
 
 The engine's identity (whose comments are "ours") comes from ``bot_login``, else from
 ``GET /user``; for ``GITHUB_TOKEN`` that answers 403 and the identity is
@@ -23,34 +20,24 @@ The engine's identity (whose comments are "ours") comes from ``bot_login``, else
 
 from __future__ import annotations
 
-import contextlib
-import random
-import re
-import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar, cast
-from urllib.parse import quote
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
-import github3
-import requests
 from github3 import exceptions as gh_errors
 from github3.issues.comment import IssueComment
 from github3.issues.issue import ShortIssue
 from github3.pulls import PullReview
-from github3.session import GitHubSession
 from github3.structs import GitHubIterator
 from github3.users import ShortUser
 
 from engine.forge import (
-    GITHUB_ACTIONS_BOT,
     PERMISSION_ORDER,
     CommentRef,
     DeploymentRef,
     DeploymentState,
-    ForgeAuthError,
+    ForcePush,
     ForgeError,
-    ForgeUnavailable,
     IssueRef,
     Permission,
     PullRequestInfo,
@@ -64,79 +51,19 @@ from engine.forge import (
     marker_tag,
     with_marker,
 )
-from engine.forge.retry import TRANSIENT, Retrier, RetryPolicy
+from engine.forge.github_client import GITHUB_API_URL, RepoClient
+from engine.forge.github_client import seg as _seg
+from engine.forge.retry import RetryPolicy
 
-GITHUB_API_URL = "https://api.github.com"
-# A create that failed this way may still have happened on GitHub's side.
-_AMBIGUOUS = (gh_errors.ServerError, gh_errors.TransportError)
 _ROLES: frozenset[str] = frozenset(PERMISSION_ORDER)
-_REPO_NAME = re.compile(r"^[\w.-]+/[\w.-]+$")
-T = TypeVar("T")
+
+__all__ = ["GITHUB_API_URL", "GitHubForge", "RetryPolicy", "pull_info"]
 
 
-class RetryingSession(GitHubSession):  # type: ignore[misc]  # github3 ships no types
-    """github3's session, every request of which goes through one :class:`Retrier`."""
-
-    def __init__(self, retrier: Retrier) -> None:
-        policy = retrier.policy
-        super().__init__(
-            default_connect_timeout=policy.connect_timeout, default_read_timeout=policy.timeout
-        )
-        self.retrier = retrier
-        self.attempts = 0
-
-    def request(
-        self, method: str, url: str, *args: Any, replay_safe: bool = False, **kwargs: Any
-    ) -> requests.Response:
-        """Send with retries; ``replay_safe`` marks a POST that may be sent twice."""
-
-        def send(timeout: tuple[float, float]) -> requests.Response:
-            self.attempts += 1  # counted before sending: a timed-out request counts too
-            response: requests.Response = super(RetryingSession, self).request(
-                method, url, *args, **{**kwargs, "timeout": timeout}
-            )
-            return response
-
-        return self.retrier.send(method, url, send, replayable=replay_safe)
-
-
-class GitHubForge:
+class GitHubForge(RepoClient):
     """The :class:`~engine.forge.Forge` for one GitHub repository."""
 
     name = "github"
-
-    def __init__(
-        self,
-        repo_full_name: str,
-        token: str,
-        api_url: str = GITHUB_API_URL,
-        bot_login: str | None = None,
-        *,
-        policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        rng: random.Random | None = None,
-        token_name: str = "GITHUB_TOKEN",  # noqa: S107 - the variable's name
-    ) -> None:
-        if not _REPO_NAME.match(repo_full_name or ""):
-            raise ForgeError(f"GITHUB_REPOSITORY must look like owner/name, not {repo_full_name!r}")
-        if not token:
-            raise ForgeAuthError(
-                f"{token_name} is empty: pass it to the step (`env: {token_name}: "
-                "${{ secrets.GITHUB_TOKEN }}`) and grant the job `permissions: "
-                "pull-requests: write, statuses: write`"
-            )
-        self.repo = repo_full_name
-        self.api_url = (api_url or GITHUB_API_URL).rstrip("/")
-        self._owner, self._name = repo_full_name.split("/")
-        self._repo_url = f"{self.api_url}/repos/{repo_full_name}"
-        self._token_name = token_name
-        self._bot = bot_login
-        self._depth = 0  # nesting of _guard: only the outermost explains errors
-        self._retry = Retrier(policy or RetryPolicy(), sleep=sleep, clock=clock, rng=rng)
-        self._http = RetryingSession(self._retry)
-        self._http.base_url = self.api_url  # every github3 call goes to api_url
-        self._gh = github3.GitHub(token=token, session=self._http)
 
     @classmethod
     def from_env(
@@ -155,30 +82,7 @@ class GitHubForge:
             policy=policy,
         )
 
-    @property
-    def api_calls(self) -> int:
-        """HTTP requests sent so far (each retry counts)."""
-        return self._http.attempts
-
-    @property
-    def waits(self) -> list[float]:
-        """Every wait between retries so far, in seconds."""
-        return list(self._retry.waits)
-
-    # -- identity and pull requests --------------------------------------------------
-
-    def identity(self) -> str:
-        """The login the engine posts as: configured, else ``GET /user``, else the Actions bot."""
-        if self._bot is None:
-            with self._guard("read the token's identity", "contents: read"):
-                response = self._http.request("GET", f"{self.api_url}/user")
-                if response.status_code == 403:  # GITHUB_TOKEN and app tokens may not ask
-                    self._bot = GITHUB_ACTIONS_BOT
-                elif response.status_code >= 400:
-                    raise gh_errors.error_for(response)
-                else:
-                    self._bot = str(response.json()["login"])
-        return self._bot
+    # -- pull requests -----------------------------------------------------------------
 
     def pull_request(self, number: int) -> PullRequestInfo:
         """Read pull request ``number``."""
@@ -225,6 +129,23 @@ class GitHubForge:
                 and (s.get("creator") or {}).get("login") == me
             ]
         return min(times) if times else None
+
+    def force_pushes(self, pr: int) -> list[ForcePush]:
+        """The ``head_ref_force_pushed`` events of ``pr``'s timeline, oldest first.
+
+        The timeline is GitHub's record: its times are GitHub's clock, which the PR's
+        author cannot set (commit dates they can, so ``committed`` events are not used).
+        """
+        with self._guard(f"read the timeline of #{pr}", "pull-requests: read"):
+            return [
+                ForcePush(
+                    str(e["created_at"]) if e.get("created_at") else None,
+                    str(e["commit_id"]) if e.get("commit_id") else None,
+                    str((e.get("actor") or {}).get("login") or "") or None,
+                )
+                for e in self._iter(f"issues/{pr}/timeline", dict)
+                if e.get("event") == "head_ref_force_pushed"
+            ]
 
     # -- comments, statuses, reactions --------------------------------------------------
 
@@ -402,38 +323,6 @@ class GitHubForge:
             url = f"{self.api_url}/orgs/{_seg(org)}/teams/{_seg(team)}/members"
             return [u.login for u in GitHubIterator(-1, url, ShortUser, self._gh)]
 
-    # -- plumbing ---------------------------------------------------------------------
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-        replay_safe: bool = False,
-    ) -> requests.Response:
-        """One request under the repository URL; raises github3's error for ≥ 400."""
-        try:
-            response = self._http.request(
-                method,
-                f"{self._repo_url}/{path}",
-                json=json,
-                params=params,
-                replay_safe=replay_safe,
-            )
-        except TRANSIENT as exc:
-            raise gh_errors.ConnectionError(exc) from exc
-        if response.status_code >= 400:
-            raise gh_errors.error_for(response)
-        return response
-
-    def _iter(
-        self, path: str, cls: type[T], params: Mapping[str, str | None] | None = None
-    ) -> GitHubIterator[T]:
-        """All pages of a list under the repository URL (100 per page, via ``Link``)."""
-        return GitHubIterator(-1, f"{self._repo_url}/{path}", cls, self._gh, dict(params or {}))
-
     def _find_comments(self, pr: int, marker: str, bot: str) -> list[IssueComment]:
         """The comments on ``pr`` by ``bot`` that carry ``marker``, oldest first."""
         tag = marker_tag(marker)
@@ -456,19 +345,6 @@ class GitHubForge:
         created = self._create_once(post, find, f"{what} on #{pr}")
         return CommentRef(created.id, created.html_url, "created")
 
-    def _create_once(self, create: Callable[[], T], find: Callable[[], T | None], what: str) -> T:
-        """``create()``; after an ambiguous failure, re-read with ``find()`` before retrying."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return create()
-            except _AMBIGUOUS as exc:
-                self._retry.pause(attempt, f"creating the {what} failed ({_describe(exc)})")
-                found = find()
-                if found is not None:
-                    return found
-
     @staticmethod
     def _numbers(pulls: Any, sha: str) -> list[int]:
         return sorted(
@@ -478,50 +354,6 @@ class GitHubForge:
                 if p.get("state") == "open" and (p.get("head") or {}).get("sha") == sha
             }
         )
-
-    @contextlib.contextmanager
-    def _guard(self, action: str, needs: str) -> Iterator[None]:
-        """One time budget per operation; GitHub's errors become clear ForgeErrors.
-
-        Only the outermost guard translates, so an error names what the caller asked for
-        ("comment on pull request #7"), not the helper call that hit it.
-        """
-        self._depth += 1
-        try:
-            with self._retry.operation():
-                yield
-        except (gh_errors.GitHubError, gh_errors.TransportError) as exc:
-            if self._depth > 1:
-                raise
-            raise self._explain(exc, action, needs) from exc
-        finally:
-            self._depth -= 1
-
-    def _explain(
-        self, exc: gh_errors.GitHubError | gh_errors.TransportError, action: str, needs: str
-    ) -> ForgeError:
-        message = _describe(exc)
-        if isinstance(exc, gh_errors.TransportError):
-            return ForgeUnavailable(f"could not {action}: {message}")
-        code = exc.code
-        if code == 401:
-            return ForgeAuthError(
-                f"{self._token_name} was refused ({message}) when trying to {action}: pass a "
-                f"valid token; the workflow needs `permissions: {needs}`"
-            )
-        if code == 403:
-            return ForgeAuthError(
-                f"{self._token_name} may not {action} ({message}): the "
-                f"workflow needs `permissions: {needs}`"
-            )
-        if code == 404:
-            return ForgeError(
-                f"could not {action}: not found ({message}) in {self.repo} at {self.api_url}; "
-                f"check GITHUB_REPOSITORY and that the token can see it ({needs})"
-            )
-        if code is not None and code >= 500:
-            return ForgeUnavailable(f"could not {action}: GitHub answered {message}")
-        return ForgeError(f"GitHub refused to {action}: {message}")
 
 
 def pull_info(data: Mapping[str, Any]) -> PullRequestInfo:
@@ -540,18 +372,3 @@ def pull_info(data: Mapping[str, Any]) -> PullRequestInfo:
         base_ref=str(base["ref"]),
         base_repo=str(base["repo"]["full_name"]),
     )
-
-
-def _seg(value: str) -> str:
-    """``value`` as one URL path segment: a login or file name can't reach another endpoint."""
-    return quote(value, safe="[]")
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, gh_errors.GitHubError) and exc.code is not None:
-        text = f"{exc.code} {exc.msg}" if exc.msg else str(exc.code)
-        details = [str(e.get("message") or e) for e in exc.errors if isinstance(e, dict)]
-        return text + (f": {'; '.join(details)}" if details else "")
-    if isinstance(exc, gh_errors.TransportError):
-        return type(exc.exception).__name__
-    return type(exc).__name__

@@ -35,6 +35,7 @@ from engine.forge import (
     CommentRef,
     DeploymentRef,
     DeploymentState,
+    ForcePush,
     ForgeError,
     IssueRef,
     Permission,
@@ -109,6 +110,21 @@ class LocalForge:
         """When ``context`` was first recorded on ``sha`` here."""
         entry = self._load("statuses.json", {}).get(sha, {}).get(context)
         return entry.get("first_at") if entry else None
+
+    def add_force_push(self, pr: int, sha: str, actor: str) -> ForcePush:
+        """Record a simulated force push of ``pr``'s head to ``sha``, now."""
+        pushes = self._load("force_pushes.json", {})
+        push = ForcePush(_now(), sha, actor)
+        pushes.setdefault(str(pr), []).append(asdict(push))
+        self._save("force_pushes.json", pushes)
+        return push
+
+    def force_pushes(self, pr: int) -> list[ForcePush]:
+        """The force pushes recorded for ``pr`` (none unless one was simulated)."""
+        return [
+            ForcePush(e.get("at"), e.get("sha"), e.get("actor"))
+            for e in self._load("force_pushes.json", {}).get(str(pr), [])
+        ]
 
     def react(self, comment_id: int, content: Reaction) -> None:
         """Record a reaction on a local comment (a repeat is ignored, as on GitHub)."""

@@ -3,7 +3,9 @@
 Runs on ``issue_comment`` in a job whose checkout is the default branch, so the models,
 the environments and their policies come from trusted files. Every lookup that fails
 denies (fail closed); bots and edited comments get no answer at all, so two bots can
-never talk to each other in a loop.
+never talk to each other in a loop. Commenters below ``read`` (private repositories) or
+``triage`` (public ones) get a reaction and never a reply: a reply notifies every watcher,
+so answering anyone would make the bot a spam amplifier (policy.may_answer).
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import UserError
@@ -38,6 +40,8 @@ class _Thread:
     """The default branch's project file: the policy the commands are judged by."""
     models: list[str]
     facts: CommentFacts
+    team_members: Mapping[str, frozenset[str]] | None
+    """Members (lowercase) of each ``org/team`` the allow lists name; None if unreadable."""
 
     @property
     def commenter(self) -> str:
@@ -48,6 +52,7 @@ class _Thread:
 def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
     """Handle one comment: run its commands in order, reply to each, react once."""
     from engine import api
+    from engine.environments.access import may_answer
     from engine.environments.operations import trusted_project
     from engine.github.commands import parse
     from engine.github.context import Outcome
@@ -62,9 +67,17 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
     forge = ctx.forge()
     _push_credentials(ctx)
     _react(forge, event.comment.id, "eyes")
+    permission = _permission(forge, event.comment.user.login)
+    if not may_answer(permission, event.repository.private):
+        _react(forge, event.comment.id, "confused")
+        return Outcome(
+            f"ignored: @{event.comment.user.login} has `{permission or 'unknown'}` "
+            "permission, too little to get replies (reacted instead)"
+        )
     pr = _pull_request(forge, event)
-    facts = _facts(forge, event, pr, project)
-    thread = _Thread(ctx, forge, event, pr, project, list(defs.models), facts)
+    members = _team_members(forge, project)
+    facts = _facts(event, pr, permission, members)
+    thread = _Thread(ctx, forge, event, pr, project, list(defs.models), facts, members)
     ok = True
     for item in items:
         try:
@@ -101,19 +114,10 @@ def _pull_request(forge: Forge, event: IssueCommentEvent) -> PullRequestInfo | N
         return None  # unknown facts deny below
 
 
-def _facts(
-    forge: Forge, event: IssueCommentEvent, pr: PullRequestInfo | None, project: Project
-) -> CommentFacts:
-    from engine.environments.policy import CommentFacts
+def _team_members(forge: Forge, project: Project) -> dict[str, frozenset[str]] | None:
+    """The members of every ``@org/team`` the environments' allow lists name."""
     from engine.forge import ForgeError
 
-    user = event.comment.user
-    permission: str | None
-    try:
-        permission = forge.permission(user.login)
-    except ForgeError:
-        permission = None
-    teams: frozenset[str] | None = frozenset()
     wanted = {
         a[1:]
         for env in project.environments.values()
@@ -121,13 +125,39 @@ def _facts(
         if a.startswith("@") and "/" in a
     }
     try:
-        teams = frozenset(
-            t
-            for t in wanted
-            if user.login.lower() in {m.lower() for m in forge.team_members(*t.split("/", 1))}
-        )
+        return {
+            team: frozenset(m.lower() for m in forge.team_members(*team.split("/", 1)))
+            for team in wanted
+        }
     except ForgeError:
-        teams = None
+        return None
+
+
+def _teams_of(members: Mapping[str, frozenset[str]] | None, login: str) -> frozenset[str] | None:
+    if members is None:
+        return None
+    return frozenset(team for team, logins in members.items() if login.lower() in logins)
+
+
+def _permission(forge: Forge, login: str) -> str | None:
+    from engine.forge import ForgeError
+
+    try:
+        return forge.permission(login)
+    except ForgeError:
+        return None  # unknown: denies
+
+
+def _facts(
+    event: IssueCommentEvent,
+    pr: PullRequestInfo | None,
+    permission: str | None,
+    members: Mapping[str, frozenset[str]] | None,
+) -> CommentFacts:
+    from engine.environments.policy import CommentFacts
+
+    user = event.comment.user
+    teams = _teams_of(members, user.login)
     return CommentFacts(
         action=event.action,
         is_pull_request=event.issue.is_pull_request,
@@ -178,10 +208,13 @@ def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote) -> tuple[str, 
     from engine.environments.operations import Request, promote_model
 
     forge = thread.forge
-    moved = _reviewed_before_comment(forge, pr.head_sha, thread.event.comment.created_at)
+    moved = _bound(forge, pr, thread.event.comment.created_at)
     if moved:
         return moved, False
     current = forge.pull_request(pr.number).head_sha  # and it must still be the head now
+    reviews = _reviews(forge, pr.number)
+    # Only approvers need a permission lookup: one call per distinct login.
+    approving = sorted({r[0] for r in reviews or () if r[1].upper() == "APPROVED"}, key=str.lower)
     request = Request(
         model=item.model,
         environment=item.env,
@@ -192,7 +225,16 @@ def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote) -> tuple[str, 
         pr_author=pr.author,
         head_sha_at_comment=pr.head_sha,
         current_head_sha=current,
-        reviews=_reviews(forge, pr.number),
+        reviews=reviews,
+        reviewer_permissions=None
+        if reviews is None
+        else {login.lower(): _permission(forge, login) for login in approving},
+        reviewer_teams=None
+        if thread.team_members is None
+        else {
+            login.lower(): _teams_of(thread.team_members, login) or frozenset()
+            for login in approving
+        },
     )
     done = promote_model(thread.ctx.root, request, forge=forge)
     return done.message(), done.decision.allowed
@@ -227,37 +269,21 @@ def _diff(thread: _Thread, pr: PullRequestInfo, item: Diff) -> tuple[str, bool]:
     return result.markdown, result.ok
 
 
-def _reviewed_before_comment(forge: Forge, sha: str, commented_at: str) -> str | None:
-    """Why ``sha`` cannot be what the commenter saw, or None when it can.
-
-    The webhook carries no head SHA, so the binding uses GitHub's own clock: the head
-    must carry the ``mlops/gates`` status (set when the engine reviewed it) from before
-    the comment was made. A push after the comment gets a new head, reviewed later, and
-    is refused. Commit dates are not used: whoever commits sets them.
-    """
+def _bound(forge: Forge, pr: PullRequestInfo, commented_at: str) -> str | None:
+    """Why the PR head cannot be what the commenter saw, or None (see engine.github.binding)."""
     from engine.forge import ForgeError
+    from engine.github.binding import Push, unbound
 
-    if not commented_at:
-        return "Refused: the comment has no creation time, so it cannot be bound to a commit."
     try:
-        reviewed_at = forge.first_status_at(sha, "mlops/gates")
+        reviewed_at = forge.first_status_at(pr.head_sha, "mlops/gates")
     except ForgeError as exc:
-        return f"Refused: could not read the statuses of `{sha[:7]}` ({exc})."
+        return f"Refused: could not read the statuses of `{pr.head_sha[:7]}` ({exc})."
     try:
-        late = reviewed_at is None or _instant(reviewed_at) > _instant(commented_at)
-    except ValueError:
-        return f"Refused: could not read the time of your comment ({commented_at!r})."
-    if late:
-        return (
-            f"Refused: the PR head `{sha[:7]}` was not reviewed by mlops before your "
-            "comment, so it may have been pushed after it; wait for the mlops report on "
-            "the current head and comment again."
-        )
-    return None
-
-
-def _instant(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        pushes = [Push(p.at, p.sha) for p in forge.force_pushes(pr.number)]
+    except ForgeError as exc:
+        return f"Refused: could not read the pull request's timeline ({exc})."
+    reason = unbound(pr.head_sha, commented_at, reviewed_at, pushes)
+    return f"Refused: {reason}." if reason else None
 
 
 def _reviews(forge: Forge, pr: int) -> list[tuple[str, str, str | None]] | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import UserError
 
@@ -42,6 +42,7 @@ class Repository(_Loose):
     full_name: str
     default_branch: str = "main"
     fork: bool = False
+    private: bool | None = None
 
 
 class Ref(_Loose):
@@ -167,6 +168,12 @@ class DispatchEvent(_Loose):
     inputs: dict[str, Any] = Field(default_factory=dict)
     ref: str = ""
     repository: Repository | None = None
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _no_inputs(cls, value: Any) -> Any:
+        # GitHub sends `"inputs": null` for a dispatch of a workflow that declares none
+        return {} if value is None else value
 
 
 Event = PullRequestEvent | IssueCommentEvent | PushEvent | WorkflowRunEvent | DispatchEvent

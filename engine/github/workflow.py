@@ -173,7 +173,14 @@ def _deliver(ctx: Context, event: PullRequestEvent, repository: str, report: _Re
     if ctx.bundle is not None:
         write_bundle(ctx.bundle, report.markdown, results)
     if ctx.env.get("GITHUB_TOKEN") and not event.from_fork:
-        publish(ctx.forge(), report.markdown, results)
+        forge = ctx.forge()
+        # As on workflow_run: a review is published only while its commit is the head, so
+        # the engine's first mlops/gates status on a commit proves it was the head then
+        # (engine.github.binding relies on it).
+        current = forge.pull_request(pr.number).head_sha
+        if current != pr.head.sha:
+            return f"; not published: the head moved on to {current[:12]}"
+        publish(forge, report.markdown, results)
         return "; published"
     return ""
 
@@ -190,6 +197,8 @@ def on_workflow_run(ctx: Context, event: WorkflowRunEvent) -> Outcome:
     from engine.github.bundle import read_bundle
 
     run = event.workflow_run
+    if event.action != "completed":  # the trigger filter says so too; a bundle is final only now
+        return Outcome(f"workflow_run {event.action}: nothing to publish until it completes")
     if ctx.bundle is None:
         raise UserError("workflow_run needs the downloaded report bundle: pass --bundle DIR")
     if run.conclusion == "cancelled":

@@ -14,38 +14,33 @@ params, a ``DataProfile``). Out: a ``ModelComparison``, built by ``compare_model
   *difference*; an interval that spans zero is "no significant change", never a win or
   a loss. Unpaired, the verdict follows the sign of the delta, and a model whose base
   can't be paired is "not comparable".
-- ``evaluate_gates``: floors, ceilings and ``max_drop`` against each baseline;
-  ``model_verdict`` and ``overall`` fold them into pass / fail / not comparable.
-- ``diff_params``, ``confusion``, ``data_shift``: what else a reviewer wants to see.
+- :func:`engine.review.gates.evaluate_gates`: floors, ceilings and ``max_drop`` against
+  each baseline; ``model_verdict`` and ``overall`` fold them into pass / fail / not
+  comparable.
+- ``diff_params``, ``confusion`` and :func:`engine.review.shift.data_shift`: what else a
+  reviewer wants to see.
 
 numpy is imported inside the functions that use it; importing this module is cheap.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from engine.data.profile import ColumnProfile, DataProfile
 from engine.definitions.formats import Gate, Task, lower_is_better
 from engine.review.evaluation import Evaluation
-from engine.review.significance import Interval, McNemar, Paired, aligned, mcnemar, paired_bootstrap
+from engine.review.gates import TOLERANCE, GateResult, Metrics, defined, evaluate_gates
+from engine.review.pairing import Paired, aligned
+from engine.review.shift import ColumnShift, data_shift
+from engine.review.significance import Interval, McNemar, mcnemar, paired_bootstrap
 
-if TYPE_CHECKING:
-    pass
-
-Verdict = Literal["better", "worse", "no significant change", "new", "removed", "n/a"]
-GateStatus = Literal["pass", "fail", "not comparable", "skipped"]
+Verdict = Literal[
+    "better", "worse", "no significant change", "new", "removed", "n/a", "informational"
+]
 ModelVerdict = Literal["pass", "fail", "not comparable", "removed"]
-Metrics = Mapping[str, "float | None"]
-
-NUMERIC_SHIFT = 0.25
-"""A numeric column whose mean moved by this many base standard deviations is flagged."""
-CATEGORICAL_SHIFT = 0.1
-"""A categorical column whose distribution moved by this total variation is flagged."""
-_TOLERANCE = 1e-9  # float noise: 0.95 - 0.94 must not exceed a max_drop of 0.01
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -69,23 +64,6 @@ class MetricDiff:
 
 
 @dataclass(frozen=True)
-class GateResult:
-    """One bound of one gate, checked against the head version (and one baseline)."""
-
-    metric: str
-    check: Literal["min", "max", "max_drop"]
-    status: GateStatus
-    limit: str
-    """The bound as written: ``≥ 0.9``, ``≤ 0.3``, ``drop ≤ 2%``."""
-    value: float | None = None
-    against: str | None = None
-    reference: float | None = None
-    threshold: float | None = None
-    """The bound on the head value after applying ``max_drop`` to the reference."""
-    message: str = ""
-
-
-@dataclass(frozen=True)
 class ParamChange:
     """One parameter that differs between base and head (dotted name for nested ones)."""
 
@@ -101,19 +79,6 @@ class Confusion:
 
     labels: tuple[str, ...]
     counts: tuple[tuple[int, ...], ...]
-
-
-@dataclass(frozen=True)
-class ColumnShift:
-    """How one column's distribution moved between base and head data."""
-
-    column: str
-    kind: Literal["numeric", "categorical", "added", "removed"]
-    shift: float | None
-    """Numeric: (head mean - base mean) / base std. Categorical: total variation distance."""
-    flagged: bool
-    base: ColumnProfile | None = None
-    head: ColumnProfile | None = None
 
 
 @dataclass(frozen=True)
@@ -167,11 +132,6 @@ class ModelComparison:
 # --- metric diffs -------------------------------------------------------------------------
 
 
-def defined(value: float | None) -> bool:
-    """Whether a metric value is a number (not missing, not NaN)."""
-    return value is not None and not math.isnan(value)
-
-
 def diff_metrics(
     base: Metrics | None,
     head: Metrics | None,
@@ -209,6 +169,10 @@ def _diff(name: str, base: Metrics | None, head: Metrics | None, ci: Interval | 
         verdict = "removed"
     elif delta is None:
         verdict = "n/a"
+    elif ci is None and name.startswith("cv_"):
+        # cross-validation figures come without a paired interval: a difference in them is
+        # shown, but calling it better or worse would be a verdict on noise
+        verdict = "informational"
     else:
         verdict = _direction(delta, ci, lower, scale=max(1.0, abs(b or 0.0)))
     return MetricDiff(name, b, h, delta, pct, verdict, ci, lower)
@@ -219,7 +183,7 @@ def _direction(delta: float, ci: Interval | None, lower: bool, scale: float) -> 
         if ci.spans_zero:
             return "no significant change"
         up = ci.low > 0
-    elif abs(delta) <= _TOLERANCE * scale:
+    elif abs(delta) <= TOLERANCE * scale:
         return "no significant change"
     else:
         up = delta > 0
@@ -227,80 +191,6 @@ def _direction(delta: float, ci: Interval | None, lower: bool, scale: float) -> 
 
 
 # --- gates --------------------------------------------------------------------------------
-
-
-def evaluate_gates(
-    gates: Mapping[str, Gate],
-    head: Metrics,
-    baselines: Mapping[str, Metrics | None],
-    paired_heads: Mapping[str, Metrics] | None = None,
-) -> tuple[GateResult, ...]:
-    """Check every gate bound on the head metrics; ``max_drop`` against each baseline.
-
-    A baseline that is ``None`` (no base version, nothing deployed) or lacks the metric
-    skips ``max_drop``; a head value that is missing or NaN makes the bound not comparable.
-    ``paired_heads`` are the head's metrics on a baseline's own rows, when these differ
-    from the head's test set; ``max_drop`` against that baseline reads them.
-    """
-    out: list[GateResult] = []
-    for metric, gate in gates.items():
-        value = head.get(metric)
-        for check, bound in (("min", gate.min), ("max", gate.max)):
-            if bound is not None:
-                out.append(_bound(metric, check, bound, value))  # type: ignore[arg-type]
-        if gate.max_drop is not None:
-            for label, ref in baselines.items():
-                mine = (paired_heads or {}).get(label, head).get(metric)
-                out.append(_drop(metric, gate.max_drop, mine, label, ref))
-    return tuple(out)
-
-
-def _bound(
-    metric: str, check: Literal["min", "max"], bound: float, value: float | None
-) -> GateResult:
-    limit = f"{'≥' if check == 'min' else '≤'} {bound:g}"
-    if not defined(value):
-        message = _undefined_on_head(metric, value)
-        return GateResult(
-            metric, check, "not comparable", limit, value, threshold=bound, message=message
-        )
-    assert value is not None
-    slack = _TOLERANCE * max(1.0, abs(bound))
-    ok = value >= bound - slack if check == "min" else value <= bound + slack
-    return GateResult(metric, check, "pass" if ok else "fail", limit, value, threshold=bound)
-
-
-def _drop(
-    metric: str, max_drop: float | str, value: float | None, label: str, ref: Metrics | None
-) -> GateResult:
-    limit = f"drop ≤ {max_drop if isinstance(max_drop, str) else f'{max_drop:g}'}"
-    base = GateResult(metric, "max_drop", "skipped", limit, value, against=label)
-    reference = ref.get(metric) if ref is not None else None
-    if ref is None:
-        return replace(base, message=f"no {label} version to compare with")
-    if not defined(reference):
-        return replace(base, reference=reference, message=f"{metric} is undefined on {label}")
-    if not defined(value):
-        return replace(
-            base,
-            status="not comparable",
-            reference=reference,
-            message=_undefined_on_head(metric, value),
-        )
-    assert reference is not None and value is not None
-    if isinstance(max_drop, str):
-        allowed = abs(reference) * float(max_drop.rstrip("%")) / 100
-    else:
-        allowed = float(max_drop)
-    lower = lower_is_better(metric)
-    threshold = reference + allowed if lower else reference - allowed
-    slack = _TOLERANCE * max(1.0, abs(reference))
-    ok = value <= threshold + slack if lower else value >= threshold - slack
-    return replace(base, status="pass" if ok else "fail", reference=reference, threshold=threshold)
-
-
-def _undefined_on_head(metric: str, value: float | None) -> str:
-    return f"{metric} is {'missing' if value is None else 'NaN'} on head"
 
 
 def model_verdict(gates: Sequence[GateResult], vs_base: Versus | None) -> ModelVerdict:
@@ -367,47 +257,6 @@ def confusion(evaluation: Evaluation) -> Confusion | None:
     k = len(labels)
     counts = np.bincount(codes[: y.size] * k + codes[y.size :], minlength=k * k).reshape(k, k)
     return Confusion(tuple(labels), tuple(tuple(int(c) for c in row) for row in counts))
-
-
-def data_shift(base: DataProfile, head: DataProfile) -> tuple[ColumnShift, ...]:
-    """Per column: mean shift in base standard deviations, or total variation distance."""
-    old = {c.name: c for c in base.profiles}
-    new = {c.name: c for c in head.profiles}
-    out = [_shift(old.get(c.name), c, base.rows, head.rows) for c in head.profiles]
-    out += [
-        ColumnShift(c.name, "removed", None, True, base=c)
-        for c in base.profiles
-        if c.name not in new
-    ]
-    return tuple(out)
-
-
-def _shift(old: ColumnProfile | None, new: ColumnProfile, rows_b: int, rows_h: int) -> ColumnShift:
-    if old is None:
-        return ColumnShift(new.name, "added", None, True, head=new)
-    if old.top or new.top:
-        tvd = _total_variation(old, rows_b, new, rows_h)
-        return ColumnShift(new.name, "categorical", tvd, tvd >= CATEGORICAL_SHIFT, old, new)
-    if old.mean is None or new.mean is None:
-        return ColumnShift(new.name, "numeric", None, False, old, new)
-    gap = new.mean - old.mean
-    # a constant base column: any move at all is infinitely many standard deviations
-    z = gap / old.std if old.std else 0.0 if gap == 0 else math.copysign(math.inf, gap)
-    return ColumnShift(new.name, "numeric", z, abs(z) >= NUMERIC_SHIFT, old, new)
-
-
-def _total_variation(old: ColumnProfile, rows_b: int, new: ColumnProfile, rows_h: int) -> float:
-    # only the top values are known: everything else shares one "other" bucket, and nulls
-    # get their own; the result is a lower bound of the true distance
-    def shares(col: ColumnProfile, rows: int) -> dict[Any, float]:
-        rows = max(rows, 1)
-        out: dict[Any, float] = {("value", str(v)): n / rows for v, n in col.top}
-        out[("null",)] = col.nulls / rows
-        out[("other",)] = max(0.0, 1.0 - sum(out.values()))
-        return out
-
-    p, q = shares(old, rows_b), shares(new, rows_h)
-    return 0.5 * sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in p.keys() | q.keys())
 
 
 # --- one model ----------------------------------------------------------------------------
@@ -557,7 +406,6 @@ __all__ = [
     "data_shift",
     "diff_metrics",
     "diff_params",
-    "evaluate_gates",
     "mcnemar",
     "model_verdict",
     "overall",

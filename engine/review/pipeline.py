@@ -315,7 +315,7 @@ class _Versions:
         (and the head on the same rows, when that leaves some out); when its training
         rows are unknown, the pairing says so and is not called fair.
         """
-        from engine.review.significance import NotPaired, aligned
+        from engine.review.pairing import NotPaired, aligned
 
         if not isinstance(aligned(other, head), NotPaired):
             return _Paired(other)

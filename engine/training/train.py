@@ -222,7 +222,7 @@ def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
         f"(process {os.getpid()})"
     )
     table = _checked_table(job)
-    profile = summarize(table)
+    profile = summarize(table, skip=[dataset.id_column] if dataset.id_column else [])
     frame = data.to_frame(table)
     ids = frame[dataset.id_column] if dataset.id_column else frame.index.to_series()
     y = frame[dataset.target]

@@ -42,3 +42,12 @@ def test_init_starts_a_repository_that_validates_and_never_overwrites(tmp_path, 
 def test_usage_errors_exit_2(repo, mlops):
     assert mlops("train", "--jobs", "0", cwd=repo).returncode == 2
     assert mlops("frobnicate", cwd=repo).returncode == 2
+
+
+def test_history_of_an_unknown_model_says_which_models_exist(repo, mlops):
+    result = mlops("history", "iris-logrg", cwd=repo)
+    assert result.returncode == 1
+    assert "unknown model 'iris-logrg' (did you mean 'iris-logreg'?)" in result.stderr
+    assert "Traceback" not in result.stderr
+    known = mlops("history", "iris-logreg", cwd=repo)
+    assert known.returncode == 0, known.stderr

@@ -41,11 +41,13 @@ def comment_event(
     kind: str = "User",
     action: str = "created",
     created_at: str = "",
+    private: bool = False,
 ) -> Path:
     data = json.loads((WEBHOOKS / "issue_comment.created.json").read_text())
     data["action"] = action
     data["repository"]["full_name"] = REPO
     data["repository"]["default_branch"] = "main"
+    data["repository"]["private"] = private
     data["issue"]["number"] = PR
     data["issue"]["pull_request"] = {"url": f"https://api.github.com/repos/{REPO}/pulls/{PR}"}
     data["comment"].update(
@@ -62,13 +64,19 @@ def comment_event(
     return path
 
 
-def run(mlops, repo, tmp, gh, body, **who):
-    """Post the comment in the stand-in, then run the engine on its webhook."""
+def run(mlops, repo, tmp, gh, body, before_job=None, **who):
+    """Post the comment in the stand-in, then run the engine on its webhook.
+
+    ``before_job`` runs between the comment and the job (what happens while it is queued).
+    """
     comment_id = gh.add_comment(PR, body, author=who.get("login", "ada"))
+    event = comment_event(tmp, body, comment_id, **who)
+    if before_job is not None:
+        before_job()
     env = {
         "GITHUB_ACTIONS": "true",
         "GITHUB_EVENT_NAME": "issue_comment",
-        "GITHUB_EVENT_PATH": str(comment_event(tmp, body, comment_id, **who)),
+        "GITHUB_EVENT_PATH": str(event),
         "GITHUB_REPOSITORY": REPO,
         "GITHUB_API_URL": gh.url,
         "GITHUB_TOKEN": "ghs_standin",
@@ -106,10 +114,10 @@ def test_promote_by_a_writer_pins_the_version_and_dispatches_deploy(repo, pr_hea
     assert "Promoted-by: ada" in message and f"Source-PR: #{PR}" in message
 
 
-def test_a_reader_is_refused_and_nothing_is_pushed(repo, pr_head, mlops, tmp_path):
+def test_a_triager_is_refused_and_nothing_is_pushed(repo, pr_head, mlops, tmp_path):
     with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
         gh.add_pull(PR, head_sha=pr_head, author="grace")
-        gh.set_permission("mallory", "read")
+        gh.set_permission("mallory", "triage")
         result, cid = run(
             mlops, repo, tmp_path, gh, "/promote iris-logreg to staging", login="mallory"
         )
@@ -118,6 +126,34 @@ def test_a_reader_is_refused_and_nothing_is_pushed(repo, pr_head, mlops, tmp_pat
         (reply,) = replies(gh)
         assert "Refused" in reply and "mallory" in reply
     assert not branch_exists(repo, "env/staging")
+
+
+@pytest.mark.parametrize("command", ["/help", "/status", "/promote iris-logreg to staging"])
+@pytest.mark.parametrize("role", ["read", "none"])
+def test_outsiders_on_a_public_repository_get_a_reaction_not_a_reply(
+    repo, pr_head, mlops, tmp_path, command, role
+):
+    """Issue 10 (low): a reply notifies every watcher, so answering anyone is a spam
+    amplifier; on a public repository everyone can read, so replies need triage."""
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace")
+        if role != "none":
+            gh.set_permission("spammer", role)
+        result, cid = run(mlops, repo, tmp_path, gh, command, login="spammer")
+        assert result.returncode == 0
+        assert replies(gh) == [] and gh.reactions(cid) == ["eyes", "confused"]
+        assert gh.calls("GET", rf"/pulls/{PR}$") == 0  # nothing else is looked up
+    assert not branch_exists(repo, "env/staging")
+
+
+def test_a_reader_of_a_private_repository_gets_help(repo, pr_head, mlops, tmp_path):
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head)
+        gh.set_permission("reader", "read")
+        result, cid = run(mlops, repo, tmp_path, gh, "/help", login="reader", private=True)
+        assert result.returncode == 0
+        (reply,) = replies(gh)
+        assert "/promote" in reply and gh.reactions(cid) == ["eyes", "rocket"]
 
 
 def test_production_needs_staging_and_an_approval(repo, pr_head, mlops, tmp_path):
@@ -159,6 +195,7 @@ def test_production_after_staging_with_an_approval_on_the_head(repo, pr_head, ml
         gh.add_status(pr_head, "mlops/gates")
         gh.set_permission("ada", "maintain")
         gh.add_review(PR, "linus", "APPROVED", pr_head)
+        gh.set_permission("linus", "maintain")
         staged, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
         assert staged.returncode == 0, staged.stderr
         result, cid = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to production")
@@ -212,3 +249,95 @@ def test_a_status_set_by_someone_else_does_not_bind_a_command(repo, pr_head, mlo
         assert result.returncode == 1
         assert "was not reviewed by mlops before your comment" in replies(gh)[-1]
     assert not branch_exists(repo, "env/staging")
+
+
+def push_on_top(repo: Path, branch: str = "tune-iris") -> str:
+    """A second commit on the pull request's branch, pushed to origin."""
+    git(repo, "switch", "-q", branch)
+    model = repo / "mlops" / "models" / "iris-logreg.yaml"
+    model.write_text(model.read_text().replace("C: 2.0", "C: 3.0"))
+    git(repo, "commit", "-q", "-am", "Loosen it further")
+    git(repo, "push", "-q", "origin", branch)
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "switch", "-q", "main")
+    return head
+
+
+def test_swapping_the_head_back_after_the_comment_is_refused(repo, pr_head, mlops, tmp_path):
+    """Issue 10 hole 3: A reviewed, B pushed and reviewed, `/promote` written while B is the
+    head, A force-pushed back before the job runs. A was reviewed before the comment, but
+    the timeline shows the head was rewritten after it."""
+    a, b = pr_head, push_on_top(repo)
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=a, author="grace", head_ref="tune-iris")
+        gh.add_status(a, "mlops/gates")
+        gh.push(PR, b, pusher="grace")
+        gh.add_status(b, "mlops/gates")
+        gh.set_permission("ada", "write")
+
+        def swap_back() -> None:
+            git(repo, "push", "-q", "--force", "origin", f"{a}:refs/heads/tune-iris")
+            gh.push(PR, a, force=True, pusher="grace")
+
+        result, cid = run(
+            mlops, repo, tmp_path, gh, "/promote iris-logreg to staging", before_job=swap_back
+        )
+        assert result.returncode == 1
+        assert "force-pushed after your comment" in replies(gh)[-1]
+        assert gh.reactions(cid) == ["eyes", "confused"]
+        assert gh.calls("GET", rf"/issues/{PR}/timeline$") >= 1
+    assert not branch_exists(repo, "env/staging")
+
+
+def test_a_later_plain_push_that_was_reviewed_before_the_comment_is_promoted(
+    repo, pr_head, mlops, tmp_path
+):
+    """The normal path with a timeline: A, then B pushed and reviewed, comment, job."""
+    b = push_on_top(repo)
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace", head_ref="tune-iris")
+        gh.add_status(pr_head, "mlops/gates")
+        gh.push(PR, b, pusher="grace")
+        gh.add_status(b, "mlops/gates")
+        gh.set_permission("ada", "write")
+        result, cid = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
+        assert result.returncode == 0, replies(gh)
+        assert gh.reactions(cid) == ["eyes", "rocket"]
+    pin = git(repo, "show", "origin/env/staging:mlops/deployments/iris-logreg.yaml")
+    assert f"source_commit: '{b}'" in pin
+
+
+def test_an_unreadable_timeline_refuses(repo, pr_head, mlops, tmp_path):
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head)
+        gh.add_status(pr_head, "mlops/gates")
+        gh.set_permission("ada", "write")
+        gh.fail("GET", r"/timeline$", status=404, times=10)
+        result, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
+        assert result.returncode == 1
+        assert "timeline" in replies(gh)[-1]
+    assert not branch_exists(repo, "env/staging")
+
+
+def test_a_read_only_approval_does_not_satisfy_production(repo, pr_head, mlops, tmp_path):
+    """Issue 10 hole 4: on a public repository anyone (or the author's second account) can
+    leave an APPROVED review; production (`approvals: 1`, `allow: [maintain, admin]`)
+    counts only reviewers the environment allows."""
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace", head_ref="tune-iris")
+        gh.add_status(pr_head, "mlops/gates")
+        gh.set_permission("ada", "maintain")
+        gh.set_permission("grace-alt", "read")  # the author's second account
+        gh.add_review(PR, "grace-alt", "APPROVED", pr_head)
+        gh.add_review(PR, "passer-by", "APPROVED", pr_head)  # no access at all
+        staged, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
+        assert staged.returncode == 0, staged.stderr
+        git(repo, "merge", "-q", "--no-ff", "-m", "Merge tune-iris", "tune-iris")
+        git(repo, "push", "-q", "origin", "main")
+        result, cid = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to production")
+        assert result.returncode == 1
+        reply = replies(gh)[-1]
+        assert "has 0" in reply and "@grace-alt has `read` permission" in reply
+        assert "@passer-by has `none` permission" in reply
+        assert gh.reactions(cid) == ["eyes", "confused"]
+    assert not branch_exists(repo, "env/production")

@@ -210,6 +210,72 @@ def test_a_review_that_fails_still_writes_a_bundle(repo, change, mlops, tmp_path
     assert results["statuses"]["mlops/gates"]["state"] == "error"
 
 
+@pytest.mark.parametrize("action", ["requested", "in_progress", "completed"])
+def test_workflow_run_publishes_only_when_completed(repo, mlops, tmp_path, action):
+    """Issue 10 (low): the engine checks ``action == completed`` itself, not only the
+    workflow's trigger filter: a bundle read before the run completes is not final."""
+    from engine.github.bundle import Results, Status, write_bundle
+
+    head = "c" * 40
+    bundle = tmp_path / "bundle"
+    ok = Status(state="success", description="every model passed its gates")
+    results = Results(
+        repository=REPO,
+        pr=PR,
+        head_sha=head,
+        base_sha="b" * 40,
+        verdict="pass",
+        statuses={"mlops/validate": ok, "mlops/gates": ok},
+    )
+    write_bundle(bundle, "### mlops report", results)
+
+    def edit(data):
+        data["action"] = action
+        data["repository"]["full_name"] = REPO
+        data["workflow_run"]["head_sha"] = head
+        data["workflow_run"]["pull_requests"] = []
+        if action != "completed":
+            data["workflow_run"]["status"], data["workflow_run"]["conclusion"] = action, None
+
+    event = payload(tmp_path, "workflow_run", "workflow_run.completed.json", edit)
+    with GitHubStandIn(REPO) as gh:
+        gh.add_pull(PR, head_sha=head, author="ada")
+        env = actions_env(tmp_path, "workflow_run", event, gh.url, "0" * 40, token="ghs_standin")
+        result = mlops("event", "--bundle", str(bundle), cwd=repo, env=env)
+        assert result.returncode == 0, result.stderr
+        published = action == "completed"
+        assert (len(gh.comments(PR)) == 1) is published
+        assert ("mlops/gates" in gh.statuses(head)) is published
+        if not published:
+            assert gh.requests == []  # not a single API call
+
+
+def test_a_same_repository_review_is_published_only_while_its_commit_is_the_head(
+    repo, change, mlops, tmp_path
+):
+    """The engine's first mlops/gates status on a commit is what binds a comment command
+    to it (engine.github.binding): it must never be set once the head has moved on."""
+    with GitHubStandIn(REPO) as gh:
+        gh.add_pull(PR, head_sha=change["head"], author="ada")
+        gh.push(PR, "d" * 40, pusher="ada")  # pushed again while the review ran
+        env = actions_env(
+            tmp_path,
+            "pull_request",
+            pr_payload(tmp_path, change),
+            gh.url,
+            change["head"],
+            token="ghs_standin",
+        )
+        moved = mlops("event", cwd=repo, env=env)
+        assert "not published: the head moved on" in moved.stdout + moved.stderr
+        assert gh.comments(PR) == [] and gh.statuses(change["head"]) == {}
+
+        gh.push(PR, change["head"], force=True, pusher="ada")
+        back = mlops("event", cwd=repo, env=env)
+        assert "published" in back.stdout + back.stderr
+        assert len(gh.comments(PR)) == 1 and "mlops/gates" in gh.statuses(change["head"])
+
+
 def test_a_readme_only_pull_request_trains_nothing(repo, mlops, tmp_path):
     """Issue 11: an empty selection used to mean "every model", so a README-only pull
     request in a job with an empty store trained every model at head and at base."""

@@ -377,6 +377,26 @@ def test_reviews(gh: GitHubStandIn, forge: GitHubForge) -> None:
     assert all(isinstance(r, Review) and r.submitted_at for r in reviews)
 
 
+def test_force_pushes_come_from_the_timeline_across_pages(
+    gh: GitHubStandIn, forge: GitHubForge
+) -> None:
+    gh.push(7, "1" * 40, pusher="alice")  # a plain push: a `committed` event, not returned
+    for n in range(101):  # past one page of 100
+        gh.add_comment(7, f"comment {n}", author="bob")
+    gh.push(7, SHA, force=True, pusher="alice")
+    (push,) = forge.force_pushes(7)
+    assert push.sha == SHA and push.actor == "alice"
+    assert push.at is not None and push.at.endswith("Z")
+    assert gh.calls("GET", r"/issues/7/timeline$") == 2
+    assert forge.pull_request(7).head_sha == SHA
+
+
+def test_an_unreadable_timeline_is_a_forge_error(gh: GitHubStandIn, forge: GitHubForge) -> None:
+    gh.fail("GET", r"/timeline$", status=404)
+    with pytest.raises(ForgeError, match="timeline of #7"):
+        forge.force_pushes(7)
+
+
 def test_a_deployment_is_created_once_even_after_a_502(
     gh: GitHubStandIn, forge: GitHubForge
 ) -> None:

@@ -113,3 +113,11 @@ def test_a_corrupt_outbox_file_is_a_clear_error(root: Path) -> None:
 
 def test_it_is_a_forge(root: Path) -> None:
     assert isinstance(LocalForge(root), Forge)
+
+
+def test_force_pushes_are_recorded_per_pull_request(root: Path) -> None:
+    forge = LocalForge(root)
+    assert forge.force_pushes(3) == []
+    made = forge.add_force_push(3, "a" * 40, "alice")
+    assert LocalForge(root).force_pushes(3) == [made] and forge.force_pushes(4) == []
+    assert made.at is not None and made.at.endswith("Z")

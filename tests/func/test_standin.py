@@ -259,7 +259,7 @@ def test_the_command_line_serves_until_stopped(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "engine.forge.standin.server",
+            "engine.forge.standin",
             "--port",
             "0",
             "--repo",
@@ -284,3 +284,54 @@ def test_the_command_line_serves_until_stopped(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_the_stand_in_runs_as_a_module() -> None:
+    """``python -m engine.forge.standin`` (what the README shows) starts the server's CLI."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "engine.forge.standin", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "usage: python -m engine.forge.standin " in out
+    assert "--pull NUMBER=HEAD_SHA" in out
+
+
+def test_the_timeline_records_pushes_and_force_pushes_on_the_server_clock(
+    gh: GitHubStandIn,
+) -> None:
+    """Shapes after GitHub's documented timeline events: ``committed`` carries only the
+    commit's own (author-set) dates, ``head_ref_force_pushed`` a server ``created_at``."""
+    gh.add_pull(3, head_sha=SHA, author="alice", head_ref="topic")
+    gh.push(3, "b" * 40, pusher="alice")
+    gh.add_comment(3, "/promote cancer-rf to staging", author="ada")
+    gh.push(3, SHA, force=True, pusher="alice")
+    events = get(gh, "/repos/octo/repo/issues/3/timeline").json()
+    assert [e["event"] for e in events] == [
+        "committed",
+        "committed",
+        "commented",
+        "head_ref_force_pushed",
+    ]
+    committed, forced = events[1], events[3]
+    assert committed["sha"] == "b" * 40 and "created_at" not in committed
+    assert {"author", "committer", "tree", "message", "parents", "verification"} <= set(committed)
+    assert set(forced) == {
+        "id",
+        "node_id",
+        "url",
+        "actor",
+        "event",
+        "commit_id",
+        "commit_url",
+        "created_at",
+        "performed_via_github_app",
+    }
+    assert forced["commit_id"] == SHA and forced["actor"]["login"] == "alice"
+    assert get(gh, "/repos/octo/repo/pulls/3").json()["head"]["sha"] == SHA
+    assert get(gh, "/repos/octo/repo/git/ref/heads/topic").json()["object"]["sha"] == SHA
+    assert get(gh, "/repos/other/repo/issues/3/timeline").status_code == 404

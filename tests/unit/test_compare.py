@@ -14,14 +14,14 @@ from engine.definitions.formats import Gate
 from engine.review.compare import (
     compare_model,
     confusion,
-    data_shift,
     diff_metrics,
     diff_params,
-    evaluate_gates,
     model_verdict,
     overall,
 )
 from engine.review.evaluation import Evaluation
+from engine.review.gates import evaluate_gates
+from engine.review.shift import data_shift
 from engine.review.significance import Interval
 from engine.training.evaluate import compute
 
@@ -45,6 +45,17 @@ def test_direction_decides_better_or_worse():
     assert diffs["accuracy"].delta == pytest.approx(0.02)
     assert diffs["accuracy"].delta_pct == pytest.approx(2.0 / 0.9)
     assert diffs["rmse"].verdict == "worse" and diffs["rmse"].lower_is_better
+
+
+def test_cross_validation_figures_get_no_verdict_without_an_interval():
+    base = {"cv_accuracy": 0.95, "cv_accuracy_std": 0.01, "accuracy": 0.9}
+    head = {"cv_accuracy": 0.93, "cv_accuracy_std": 0.03, "accuracy": 0.9}
+    diffs = by_metric(diff_metrics(base, head))
+    assert diffs["cv_accuracy"].verdict == "informational"
+    assert diffs["cv_accuracy_std"].verdict == "informational"
+    assert diffs["cv_accuracy"].delta == pytest.approx(-0.02)  # the figure is still shown
+    with_ci = by_metric(diff_metrics(base, head, intervals={"cv_accuracy": CI_DOWN}))
+    assert with_ci["cv_accuracy"].verdict == "worse"
 
 
 @pytest.mark.parametrize(

@@ -292,6 +292,13 @@ def test_summarize() -> None:
     )
 
 
+def test_summarize_leaves_out_the_id_column() -> None:
+    table = pa.table({"customer": ["c1", "c2", "c3"], "x": [1.0, 2.0, 3.0]})
+    profile = summarize(table, skip=["customer"])
+    assert [c.name for c in profile.profiles] == ["x"]
+    assert (profile.rows, profile.columns) == (3, 1)
+
+
 def test_summarize_keeps_many_valued_ints_numeric_only() -> None:
     (column,) = summarize(pa.table({"n": list(range(100))})).profiles
     assert column.top == ()

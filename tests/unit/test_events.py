@@ -100,3 +100,14 @@ def test_workflow_runs_with_and_without_pull_requests():
 def test_malformed_payloads_get_a_clear_error(name, data, message):
     with pytest.raises(UserError, match=message):
         parse_event(name, data)
+
+
+def test_a_dispatch_without_inputs_sends_null_and_parses():
+    """GitHub sends ``"inputs": null`` when the dispatched workflow declares no inputs."""
+    from engine.github.events import DispatchEvent
+
+    payload = b'{"inputs": null, "ref": "refs/heads/env/staging", "workflow": "deploy.yml"}'
+    event = parse_event("workflow_dispatch", payload)
+    assert isinstance(event, DispatchEvent)
+    assert event.inputs == {}
+    assert event.ref == "refs/heads/env/staging"

@@ -7,11 +7,11 @@ from dataclasses import replace
 import pytest
 
 from engine.definitions.formats import Environment, Project
+from engine.environments.access import approvers, may_answer
 from engine.environments.policy import (
     CommentFacts,
     Decision,
     PromotionFacts,
-    approvers,
     authorize,
     check_promotion,
 )
@@ -52,6 +52,7 @@ GOOD = PromotionFacts(
     live={"staging": V1, "production": V0},
     approvals=[("bob", "APPROVED", HEAD)],
     pr_author="alice",
+    reviewer_permissions={"bob": "maintain", "dan": "admin", "alice": "admin"},
     version_on_default_branch=True,
     gates_passed=True,
 )
@@ -389,20 +390,108 @@ APPROVAL_TABLE = [
     ("case", "reviews", "count"), APPROVAL_TABLE, ids=[row[0] for row in APPROVAL_TABLE]
 )
 def test_approvals(case: str, reviews: list, count: int) -> None:
-    assert len(approvers(reviews, HEAD, "alice")) == count
+    counted, _ = approvers(reviews, HEAD, "alice", permissions=GOOD.reviewer_permissions or {})
+    assert len(counted) == count
     decision = promote(replace(GOOD, approvals=reviews))
     assert decision.allowed is (count >= 1)
     if count == 0:
-        assert decision.reasons == [
-            "needs 1 approving review on def5678 from someone other than @alice; has 0"
-        ]
+        assert decision.reasons[0].startswith(
+            "needs 1 approving review on def5678 from someone other than @alice with "
+            "`maintain` or higher; has 0"
+        )
+
+
+PRODUCTION_ALLOW = ["maintain", "admin", "@lead", "@octo/release"]
+REVIEWER_TABLE = [
+    # (case, reviewer's permission, their teams, counts, why it does not)
+    ("a maintainer", "maintain", frozenset(), True, None),
+    ("an admin", "admin", frozenset(), True, None),
+    ("a writer, below the allow list", "write", frozenset(), False, "not on the allow list"),
+    ("a reader: anyone on a public repository", "read", frozenset(), False, "`read` permission"),
+    ("triage", "triage", frozenset(), False, "`triage` permission"),
+    ("no access at all", "none", frozenset(), False, "`none` permission"),
+    ("an unreadable permission", None, frozenset(), False, "could not read"),
+    ("a writer in an allowed team", "write", frozenset({"octo/release"}), True, None),
+    ("a reader in an allowed team", "read", frozenset({"octo/release"}), False, "`read`"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "permission", "teams", "counts", "why"),
+    REVIEWER_TABLE,
+    ids=[row[0] for row in REVIEWER_TABLE],
+)
+def test_an_approval_counts_only_from_someone_the_environment_allows(
+    case: str, permission: str | None, teams: frozenset[str], counts: bool, why: str | None
+) -> None:
+    counted, ignored = approvers(
+        [("eve", "APPROVED", HEAD)],
+        HEAD,
+        "alice",
+        allow=PRODUCTION_ALLOW,
+        permissions={"eve": permission},
+        teams={"eve": teams},
+    )
+    assert (counted == {"eve"}) is counts
+    assert (why is None) is (ignored == [])
+    if why:
+        assert why in ignored[0]
+
+
+def test_a_named_user_still_needs_write() -> None:
+    reviews = [("lead", "APPROVED", HEAD)]
+    for permission, counts in [("write", True), ("read", False)]:
+        counted, _ = approvers(
+            reviews, HEAD, "alice", allow=PRODUCTION_ALLOW, permissions={"lead": permission}
+        )
+        assert bool(counted) is counts
+
+
+def test_unreadable_teams_do_not_count_a_team_member() -> None:
+    counted, ignored = approvers(
+        [("eve", "APPROVED", HEAD)],
+        HEAD,
+        "alice",
+        allow=["maintain", "@octo/release"],
+        permissions={"eve": "write"},
+        teams=None,
+    )
+    assert counted == set() and ignored
+
+
+def test_no_allow_levels_below_write_lower_the_bar() -> None:
+    """``allow: [read]`` lets readers run commands, never approve."""
+    counted, _ = approvers(
+        [("eve", "APPROVED", HEAD)], HEAD, "alice", allow=["read"], permissions={"eve": "read"}
+    )
+    assert counted == set()
+    env = PRODUCTION.model_copy(update={"allow": ["read"]})
+    facts = replace(
+        GOOD, approvals=[("eve", "APPROVED", HEAD)], reviewer_permissions={"eve": "read"}
+    )
+    reason = check_promotion(facts, "production", env, ENVIRONMENTS).reasons[0]
+    assert "with `write` or higher; has 0 (not counted: @eve has `read` permission" in reason
+
+
+def test_a_read_only_approval_is_named_in_the_refusal() -> None:
+    facts = replace(
+        GOOD,
+        approvals=[("mallory", "APPROVED", HEAD)],
+        reviewer_permissions={"mallory": "read"},
+    )
+    assert promote(facts).reasons == [
+        "needs 1 approving review on def5678 from someone other than @alice with `maintain` "
+        "or higher; has 0 (not counted: @mallory has `read` permission; approvals need "
+        "`write` or higher)"
+    ]
 
 
 def test_two_approvals_needed() -> None:
     env = PRODUCTION.model_copy(update={"approvals": 2})
     decision = check_promotion(GOOD, "production", env, ENVIRONMENTS)
     assert decision.reasons == [
-        "needs 2 approving reviews on def5678 from someone other than @alice; has 1"
+        "needs 2 approving reviews on def5678 from someone other than @alice with "
+        "`maintain` or higher; has 1"
     ]
 
 
@@ -453,3 +542,20 @@ def test_a_staging_promotion_only_needs_gates() -> None:
     )
     assert promote(facts, "staging").allowed
     assert not promote(replace(facts, gates_passed=None), "staging").allowed
+
+
+@pytest.mark.parametrize(
+    ("permission", "private", "answered"),
+    [
+        ("read", True, True),
+        ("none", True, False),
+        ("read", False, False),  # public: everyone can read
+        ("triage", False, True),
+        ("admin", False, True),
+        ("read", None, False),  # unknown visibility: the stricter, public case
+        (None, True, False),  # unknown permission: no reply
+        ("custom-role", True, False),
+    ],
+)
+def test_who_gets_replies(permission: str | None, private: bool | None, answered: bool) -> None:
+    assert may_answer(permission, private) is answered

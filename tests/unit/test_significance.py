@@ -15,15 +15,9 @@ from scipy import stats
 
 from engine.definitions.formats import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from engine.review.evaluation import Evaluation
-from engine.review.significance import (
-    NotPaired,
-    Paired,
-    _intervals,
-    _Kernels,
-    aligned,
-    mcnemar,
-    paired_bootstrap,
-)
+from engine.review.kernels import Kernels
+from engine.review.pairing import NotPaired, Paired, aligned
+from engine.review.significance import _intervals, mcnemar, paired_bootstrap
 from engine.training.evaluate import compute
 
 MULTICLASS = [m for m in CLASSIFICATION_METRICS if m not in ("precision", "recall", "f1")]
@@ -172,7 +166,7 @@ def test_each_resample_equals_scikit_learn_on_the_drawn_rows(k):
     base, head = pair_of(rng, n=120, k=k, round_to=1)
     paired = aligned(base, head)
     metrics = list(CLASSIFICATION_METRICS if k == 2 else MULTICLASS)
-    kernels = _Kernels(paired)
+    kernels = Kernels(paired)
     assert all(kernels.add(m) for m in metrics)
     draws = rng.integers(0, paired.rows, size=(4, paired.rows))
     weights = np.stack([np.bincount(d, minlength=paired.rows) for d in draws])

@@ -8,7 +8,7 @@ permissions, workflow dispatches, deployments and team membership.
 
 From a terminal::
 
-    python -m engine.forge.standin.server --port 8765 --repo me/models --pull 1=<head sha>
+    python -m engine.forge.standin --port 8765 --repo me/models --pull 1=<head sha>
     # then, in another shell:
     export GITHUB_API_URL=http://127.0.0.1:8765 GITHUB_REPOSITORY=me/models
     export GITHUB_TOKEN=ghs_standin    # answers as github-actions[bot]
@@ -38,79 +38,29 @@ fault, like a 502 from a proxy after GitHub did the work.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from engine.forge.standin.routes import DOCS_URL, Api, Call, Reply, error_reply
-from engine.forge.standin.state import (
+from engine.forge.standin.api import Api
+from engine.forge.standin.faults import DEFAULT_TOKEN, Fault, LoggedRequest, Token, fault_reply
+from engine.forge.standin.records import (
     ROLES,
     ApiError,
     Comment,
     DispatchRecord,
     Issue,
-    State,
     Status,
 )
-
-DEFAULT_TOKEN = "ghs_standin"  # noqa: S105 - the stand-in's public test token
-_DEFAULT_MESSAGES = {
-    403: "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
-    "again.",
-    429: "API rate limit exceeded for installation.",
-}
-
-
-@dataclass(frozen=True)
-class Token:
-    """Who a token authenticates as; app tokens get 403 on ``GET /user``."""
-
-    login: str
-    app: bool = False
-    read_only: bool = False
-
-
-@dataclass
-class Fault:
-    """An injected answer for requests matching ``method`` and the path regex ``path``."""
-
-    method: str
-    path: str
-    status: int | None = 502
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: Any = None
-    delay: float = 0.0
-    times: int = 1
-    commit: bool = False
-
-    def matches(self, method: str, path: str) -> bool:
-        """Whether this rule still applies to ``method path``."""
-        return (
-            self.times > 0
-            and self.method in (method, "*")
-            and re.search(self.path, path) is not None
-        )
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    """One request the stand-in answered (``status`` is what it sent back)."""
-
-    method: str
-    path: str
-    query: Mapping[str, str]
-    status: int
-    login: str | None
-    body: Any
+from engine.forge.standin.routes import Call, Reply, error_reply
+from engine.forge.standin.state import State
 
 
 class GitHubStandIn:
@@ -254,6 +204,11 @@ class GitHubStandIn:
         with self._lock:
             self.state.add_review(pr, login, state, commit_id)
 
+    def push(self, pr: int, sha: str, *, force: bool = False, pusher: str = "octocat") -> None:
+        """Move ``pr``'s head to ``sha`` now, as a push (or a force push) by ``pusher``."""
+        with self._lock:
+            self.state.move_head(pr, sha, pusher, forced=force)
+
     def set_ref(self, name: str, sha: str) -> None:
         """Point a ref (``heads/env/production``, ``tags/v1``) at ``sha``."""
         self.state.refs[name.removeprefix("refs/")] = sha
@@ -352,7 +307,7 @@ class GitHubStandIn:
             else:
                 if failing.commit:  # GitHub did the work; the proxy in front of it failed
                     self._serve(method, path, query, body, token, identity)
-                reply = _fault_reply(failing)
+                reply = fault_reply(failing)
             self._log.append(
                 LoggedRequest(
                     method, path, query, reply.status, identity.login if identity else None, body
@@ -451,79 +406,9 @@ def _parse_json(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
-def _fault_reply(fault: Fault) -> Reply:
-    status = fault.status or 500
-    body = fault.body
-    if body is None:
-        message = _DEFAULT_MESSAGES.get(status, "Server Error" if status >= 500 else "Error")
-        body = {"message": message, "documentation_url": DOCS_URL, "status": str(status)}
-    return Reply(status, body, dict(fault.headers))
-
-
 def _dump(reply: Reply) -> bytes:
     if reply.status == 204 or reply.data is None:
         return b""
     if isinstance(reply.data, str):
         return reply.data.encode()
     return json.dumps(reply.data).encode()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m engine.forge.standin.server``: serve until interrupted, printing the URL."""
-    parser = argparse.ArgumentParser(
-        prog="python -m engine.forge.standin.server",
-        description="A local stand-in of the GitHub REST API.",
-    )
-    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    parser.add_argument("--repo", default="octo-org/octo-repo", help="owner/name")
-    parser.add_argument(
-        "--token",
-        action="append",
-        default=[],
-        metavar="TOKEN=LOGIN",
-        help="accept TOKEN as LOGIN (repeatable; ghs_standin always works)",
-    )
-    parser.add_argument(
-        "--permission",
-        action="append",
-        default=[],
-        metavar="LOGIN=ROLE",
-        help="collaborator role: admin, maintain, write, triage, read",
-    )
-    parser.add_argument(
-        "--pull",
-        action="append",
-        default=[],
-        metavar="NUMBER=HEAD_SHA",
-        help="open pull request NUMBER with head commit HEAD_SHA",
-    )
-    args = parser.parse_args(argv)
-    standin = GitHubStandIn(args.repo, port=args.port)
-    for item in args.token:
-        token, _, login = item.partition("=")
-        standin.add_token(token, login or "octocat", app=login.endswith("[bot]"))
-    try:
-        for item in args.permission:
-            login, _, role = item.partition("=")
-            standin.set_permission(login, role)
-        for item in args.pull:
-            number, _, sha = item.partition("=")
-            standin.add_pull(int(number), head_sha=sha)
-    except ValueError as exc:
-        parser.error(str(exc))
-    with standin:
-        print(f"GitHub API stand-in for {standin.repo} at {standin.url}", flush=True)
-        print(
-            f"  export GITHUB_API_URL={standin.url} GITHUB_REPOSITORY={standin.repo} "
-            f"GITHUB_TOKEN={DEFAULT_TOKEN}",
-            flush=True,
-        )
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-
-
-if __name__ == "__main__":
-    main()

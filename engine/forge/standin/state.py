@@ -1,209 +1,45 @@
 """The in-memory state of the GitHub stand-in: one repository and what lives in it.
 
-Records are plain mutable dataclasses; :class:`State` applies GitHub's rules to them (one
-number sequence for issues and pull requests, the latest status per context wins, a
-repeated reaction is not duplicated, 422s for what GitHub refuses) and raises
-:class:`ApiError` with GitHub's message when a request can't be served. The HTTP layer in
-:mod:`engine.forge.standin.server` turns records into JSON with
-:mod:`engine.forge.standin.payloads`.
+The records (:mod:`engine.forge.standin.records`) are plain mutable dataclasses;
+:class:`State` applies GitHub's rules to them (one number sequence for issues and pull
+requests, the latest status per context wins, a repeated reaction is not duplicated, 422s
+for what GitHub refuses) and raises :class:`ApiError` with GitHub's message when a request
+can't be served; dispatches and deployments come from the
+:class:`~engine.forge.standin.deployments.Deployments` mixin. The routes
+(:mod:`engine.forge.standin.api`) turn records into JSON with the payload modules.
 """
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any
 
-from engine.forge import (
-    MAX_COMMENT_CHARS,
-    MAX_STATUS_DESCRIPTION,
-    PERMISSION_ORDER,
-    REACTIONS,
-    STATUS_STATES,
-    DeploymentState,
+from engine.forge import MAX_COMMENT_CHARS, MAX_STATUS_DESCRIPTION, REACTIONS, STATUS_STATES
+from engine.forge.standin.deployments import Deployments
+from engine.forge.standin.records import (
+    REVIEW_STATES,
+    SHA,
+    Comment,
+    Deployment,
+    DeploymentStatus,
+    DispatchRecord,
+    HeadMove,
+    Issue,
+    Pull,
+    Reaction,
+    Repo,
+    ReviewRecord,
+    Status,
+    User,
+    found,
+    invalid,
 )
 
-T = TypeVar("T")
-_SHA = re.compile(r"^[0-9a-f]{40}$")
-ROLES = tuple(reversed(PERMISSION_ORDER))  # strongest first, as error messages list them
-# The permission API's legacy ``permission`` field folds the newer roles into three levels.
-LEGACY_PERMISSION = {
-    "admin": "admin",
-    "maintain": "write",
-    "write": "write",
-    "triage": "read",
-    "read": "read",
-    "none": "none",
-}
-DEPLOYMENT_STATES: frozenset[str] = frozenset(get_args(DeploymentState))
-REVIEW_STATES = frozenset({"APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"})
 
-
-class ApiError(Exception):
-    """A request GitHub would refuse: status code, message and validation errors."""
-
-    def __init__(self, status: int, message: str, errors: Sequence[Mapping[str, str]] = ()):
-        super().__init__(f"{status} {message}")
-        self.status = status
-        self.message = message
-        self.errors = list(errors)
-
-
-def invalid(resource: str, field_name: str, message: str) -> ApiError:
-    """GitHub's ``422 Validation Failed`` for one field."""
-    error = {"resource": resource, "code": "custom", "field": field_name, "message": message}
-    return ApiError(422, "Validation Failed", [error])
-
-
-@dataclass
-class User:
-    """A GitHub account; logins ending in ``[bot]`` are bots."""
-
-    login: str
-    id: int
-    type: str = "User"
-
-
-@dataclass
-class Repo:
-    """The served repository, or one of its forks."""
-
-    full_name: str
-    id: int
-    owner: str
-    default_branch: str = "main"
-    private: bool = False
-    fork: bool = False
-    description: str | None = None
-    created_at: str = ""
-
-
-@dataclass
-class Issue:
-    """An issue, or the issue half of a pull request (``is_pull``)."""
-
-    number: int
-    id: int
-    title: str
-    body: str | None
-    user: str
-    created_at: str
-    updated_at: str
-    state: str = "open"
-    labels: list[str] = field(default_factory=list)
-    closed_at: str | None = None
-    is_pull: bool = False
-
-
-@dataclass
-class Pull:
-    """The pull-request half: branches and commits (``head_repo`` None: fork deleted)."""
-
-    number: int
-    id: int
-    head_sha: str
-    head_ref: str
-    head_repo: str | None
-    base_ref: str
-    base_sha: str
-    draft: bool = False
-
-
-@dataclass
-class Comment:
-    """A comment on an issue or pull request."""
-
-    id: int
-    issue: int
-    user: str
-    body: str
-    created_at: str
-    updated_at: str
-
-
-@dataclass
-class Status:
-    """One commit status, as posted."""
-
-    id: int
-    sha: str
-    context: str
-    state: str
-    description: str | None
-    target_url: str | None
-    creator: str
-    created_at: str
-    updated_at: str
-
-
-@dataclass
-class Reaction:
-    """A reaction to a comment."""
-
-    id: int
-    comment_id: int
-    user: str
-    content: str
-    created_at: str
-
-
-@dataclass
-class ReviewRecord:
-    """A pull-request review."""
-
-    id: int
-    pr: int
-    user: str
-    state: str
-    commit_id: str | None
-    body: str
-    submitted_at: str
-
-
-@dataclass
-class Deployment:
-    """A deployment record."""
-
-    id: int
-    ref: str
-    sha: str
-    environment: str
-    description: str | None
-    payload: Any
-    creator: str
-    created_at: str
-
-
-@dataclass
-class DeploymentStatus:
-    """One state report of a deployment."""
-
-    id: int
-    deployment_id: int
-    state: str
-    description: str
-    environment: str
-    environment_url: str | None
-    log_url: str | None
-    creator: str
-    created_at: str
-
-
-@dataclass(frozen=True)
-class DispatchRecord:
-    """A ``workflow_dispatch`` the stand-in accepted."""
-
-    workflow: str
-    ref: str
-    inputs: Mapping[str, Any]
-    user: str
-
-
-class State:
+class State(Deployments):
     """One repository's issues, pulls, comments, statuses, refs and the rest."""
 
     def __init__(
@@ -226,6 +62,7 @@ class State:
         self.statuses: list[Status] = []
         self.reactions: list[Reaction] = []
         self.reviews: list[ReviewRecord] = []
+        self.head_moves: list[HeadMove] = []
         self.refs: dict[str, str] = {f"heads/{default_branch}": "0" * 39 + "1"}
         self.dispatches: list[DispatchRecord] = []
         self.deployments: dict[int, Deployment] = {}
@@ -312,7 +149,7 @@ class State:
 
     def issue(self, number: int) -> Issue:
         """Issue (or pull request) ``number``, else 404."""
-        return _found(self.issues, number)
+        return found(self.issues, number)
 
     def edit_issue(self, number: int, changes: Mapping[str, Any]) -> Issue:
         """Apply ``title``/``body``/``state``/``labels`` changes."""
@@ -374,11 +211,23 @@ class State:
         self.pulls[issue.number] = pull
         if pull.head_repo == self.repo.full_name:
             self.refs[f"heads/{head_ref}"] = head_sha
+        self.head_moves.append(HeadMove(self.next_id(), pull.number, head_sha, author, self.now()))
         return pull
+
+    def move_head(self, pr: int, sha: str, login: str, *, forced: bool = False) -> HeadMove:
+        """Push ``sha`` to the head branch of ``pr`` (a force push when ``forced``)."""
+        pull = self.pull(pr)
+        pull.head_sha = sha
+        if pull.head_repo == self.repo.full_name:
+            self.refs[f"heads/{pull.head_ref}"] = sha
+        self.user(login)
+        move = HeadMove(self.next_id(), pr, sha, login, self.now(), forced)
+        self.head_moves.append(move)
+        return move
 
     def pull(self, number: int) -> Pull:
         """Pull request ``number``, else 404."""
-        return _found(self.pulls, number)
+        return found(self.pulls, number)
 
     def list_pulls(self, state: str = "open") -> list[Pull]:
         """Pull requests, newest first."""
@@ -411,7 +260,7 @@ class State:
 
     def comment(self, comment_id: int) -> Comment:
         """Comment ``comment_id``, else 404."""
-        return _found(self.comments, comment_id)
+        return found(self.comments, comment_id)
 
     def edit_comment(self, comment_id: int, body: str) -> Comment:
         """Replace a comment's body."""
@@ -485,7 +334,7 @@ class State:
         for candidate in (name, f"heads/{name}", f"tags/{name}"):
             if candidate in self.refs:
                 return self.refs[candidate]
-        if self.git_dir is not None and not _SHA.match(ref) and not ref.startswith("-"):
+        if self.git_dir is not None and not SHA.match(ref) and not ref.startswith("-"):
             # Refs pushed to a real origin (an environment branch after a promotion).
             done = subprocess.run(
                 ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
@@ -496,7 +345,7 @@ class State:
             )
             if done.returncode == 0:
                 return done.stdout.strip()
-        return ref if _SHA.match(ref) else None
+        return ref if SHA.match(ref) else None
 
     def add_review(
         self, pr: int, login: str, state: str, commit_id: str | None, body: str = ""
@@ -511,68 +360,6 @@ class State:
         )
         self.reviews.append(review)
         return review
-
-    # -- actions and deployments -----------------------------------------------------------
-
-    def dispatch(self, workflow: str, login: str, body: Mapping[str, Any]) -> DispatchRecord:
-        """Accept a ``workflow_dispatch``; GitHub answers 422 for an unknown ref."""
-        ref = str(body.get("ref") or "")
-        if not ref or self.resolve(ref) is None or _SHA.match(ref):
-            raise ApiError(422, f"No ref found for: {ref}")
-        inputs = body.get("inputs") or {}
-        if not isinstance(inputs, dict):
-            raise invalid("Workflow", "inputs", "inputs must be an object")
-        record = DispatchRecord(workflow, ref, dict(inputs), login)
-        self.dispatches.append(record)
-        return record
-
-    def create_deployment(self, login: str, body: Mapping[str, Any]) -> Deployment:
-        """Record a deployment of ``ref`` to ``environment``."""
-        ref = str(body.get("ref") or "")
-        sha = self.resolve(ref)
-        if sha is None:
-            raise ApiError(422, f"No ref found for: {ref}")
-        deployment = Deployment(
-            self.next_id(),
-            ref,
-            sha,
-            str(body.get("environment") or "production"),
-            body.get("description"),
-            body.get("payload") or {},
-            login,
-            self.now(),
-        )
-        self.deployments[deployment.id] = deployment
-        return deployment
-
-    def add_deployment_status(
-        self, deployment_id: int, login: str, body: Mapping[str, Any]
-    ) -> DeploymentStatus:
-        """Report a deployment's state."""
-        deployment = _found(self.deployments, deployment_id)
-        state = body.get("state")
-        if state not in DEPLOYMENT_STATES:
-            raise invalid("DeploymentStatus", "state", f"state is not valid: {state!r}")
-        status = DeploymentStatus(
-            self.next_id(),
-            deployment_id,
-            state,
-            str(body.get("description") or ""),
-            deployment.environment,
-            body.get("environment_url"),
-            body.get("log_url") or body.get("target_url"),
-            login,
-            self.now(),
-        )
-        self.deployment_statuses.append(status)
-        return status
-
-
-def _found(records: Mapping[int, T], key: int) -> T:
-    """``records[key]``, else GitHub's 404."""
-    if key not in records:
-        raise ApiError(404, "Not Found")
-    return records[key]
 
 
 def _check_comment_length(body: str) -> None:

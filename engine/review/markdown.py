@@ -1,0 +1,94 @@
+"""Markdown primitives for comments: numbers, versions, and user text made safe.
+
+Every piece of user text in a report or a reply goes through :func:`cell`, :func:`code`
+or :func:`label`, so that it can't break out of its table cell, code span or chart, and
+can't mention anyone. Pure.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+
+def num(value: float | None, sign: bool = False) -> str:
+    if value is None:
+        return "—"
+    if value != value:  # NaN
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "∞" if value > 0 else "-∞"
+    plus = "+" if sign else ""
+    magnitude = abs(value)
+    spec = ",.0f" if magnitude >= 10_000 else ".2f" if magnitude >= 100 else ".4f"
+    return format(value, plus + spec)
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:+,.1f}%"
+
+
+def value(value: object) -> str:
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+
+
+def version(version: str | None) -> str:
+    return "—" if version is None else code(version[:12])
+
+
+def html_version(version: str | None) -> str:
+    # inside <summary>, markdown is not reliably rendered: use HTML
+    return "—" if version is None else f"<code>{html.escape(version[:12])}</code>"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def cell(text: str) -> str:
+    """User text made safe for a table cell: no HTML, no pipes, no @mentions."""
+    text = html.escape(one_line(text), quote=False)
+    return text.replace("|", "\\|").replace("@", "@\u200b")
+
+
+def code(text: str) -> str:
+    """An inline code span that holds any text, pipes escaped for tables."""
+    text = one_line(text).replace("|", "\\|")
+    fence = "`" * (longest_run(text, "`") + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def one_line(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def label(text: str) -> str:
+    """Text safe inside a quoted Mermaid string."""
+    return re.sub(r"[^A-Za-z0-9_.:+ -]", "_", text)[:40]
+
+
+def token(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_./-]", "_", text)
+
+
+def longest_run(text: str, char: str) -> int:
+    runs = re.findall(f"{re.escape(char)}+", text)
+    return max((len(r) for r in runs), default=0)
+
+
+__all__ = [
+    "cell",
+    "code",
+    "html_version",
+    "label",
+    "num",
+    "one_line",
+    "pct",
+    "plural",
+    "token",
+    "value",
+    "version",
+]

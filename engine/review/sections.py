@@ -1,0 +1,307 @@
+"""One model's part of the report: its table row, its summary line and its sections.
+
+The sections appear in this order inside the model's ``<details>``: pairing, metric table
+with 95% intervals and McNemar's test, gates, environments, parameters, data summary and
+shift, confusion matrix, and a Mermaid chart of the primary metric across versions. Those
+named in :data:`Parts.details` may be cut when the report is too long. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.data.profile import ColumnProfile
+from engine.definitions.formats import lower_is_better
+from engine.review import markdown as md
+from engine.review.compare import Confusion, MetricDiff, ModelComparison, Versus
+from engine.review.gates import GateResult, defined
+from engine.review.shift import ColumnShift
+
+MAX_COLUMNS = 20  # data-shift rows per model; the most shifted first
+MAX_CLASSES = 20  # a larger confusion matrix is unreadable in a comment
+MAX_POINTS = 20  # versions on the chart
+
+VERDICT = {
+    "better": "🟢 better",
+    "worse": "🔴 worse",
+    "no significant change": "⚪ no significant change",
+    "new": "🆕 new",
+    "removed": "🗑️ removed",
+    "n/a": "❔ n/a",
+    "informational": "💬 informational",
+}
+GATE = {
+    "pass": "✅ pass",
+    "fail": "❌ fail",
+    "not comparable": "⚠️ not comparable",
+    "skipped": "⏭️ skipped",
+}
+MODEL = {"pass": "✅", "fail": "❌", "not comparable": "⚠️", "removed": "🗑️"}
+
+
+@dataclass(frozen=True)
+class Parts:
+    """One model's sections, rendered once; ``details`` holds the droppable ones by name."""
+
+    row: str
+    summary: str
+    body: str
+    details: dict[str, str]
+
+
+def model_parts(c: ModelComparison) -> Parts:
+    primary = next((d for d in c.vs_base.metrics if d.metric == c.primary_metric), None)
+    versions = f"{md.version(c.base_version)} → {md.version(c.head_version)}"
+    if primary is None:
+        metric, change = "—", "—"
+    else:
+        metric = f"{primary.metric} {md.num(primary.base)} → {md.num(primary.head)}"
+        change = VERDICT[primary.verdict]
+        if primary.delta is not None:
+            change = f"{md.num(primary.delta, sign=True)} ({md.pct(primary.delta_pct)}) {change}"
+    row = f"| **{c.model}** | {versions} | {metric} | {change} | {_gate_cell(c)} |"
+    arrow = f"{md.html_version(c.base_version)} → {md.html_version(c.head_version)}"
+    summary = f"{MODEL[c.verdict]} <b>{c.model}</b> · {c.verdict} · {arrow}"
+    body = [
+        _pairing(c),
+        _metric_table(c.vs_base, "Base"),
+        _mcnemar(c.vs_base),
+        _gate_table(c),
+        *(_environment(v, c) for v in c.environments),
+        _params(c),
+    ]
+    details = {"data": _data(c), "confusion": _confusion(c), "chart": _chart(c)}
+    return Parts(row, summary, "\n\n".join(s for s in body if s), details)
+
+
+def _gate_cell(c: ModelComparison) -> str:
+    if c.verdict == "removed":
+        return "—"
+    failing = [g for g in c.gates if g.status == "fail"]
+    if failing:
+        named = [
+            f"{g.metric} {g.limit}" + (f" vs {g.against}" if g.against else "") for g in failing[:3]
+        ]
+        more = f" +{len(failing) - 3} more" if len(failing) > 3 else ""
+        return f"❌ fail: {md.cell('; '.join(named))}{more}"
+    if c.verdict == "not comparable":
+        unchecked = [g.message for g in c.gates if g.status == "not comparable"]
+        why = unchecked[0] if unchecked else "not paired with base"
+        return f"⚠️ {md.cell(why)}"
+    return "✅ pass" if c.gates else "✅ pass (no gates)"
+
+
+def _pairing(c: ModelComparison) -> str:
+    lines = [f"Why: {md.cell(c.reason)}"] if c.reason else []
+    v = c.vs_base
+    if c.status == "new":
+        lines.append("🆕 New model: there is no base version to compare with.")
+    elif c.status == "removed":
+        lines.append("🗑️ Removed: the model is no longer defined at head.")
+    elif v.identical:
+        lines.append("Head is the base version itself: nothing changed.")
+    elif v.paired:
+        resamples = max((d.interval.resamples for d in v.metrics if d.interval), default=0)
+        lines.append(
+            f"Paired comparison on {v.paired_rows:,} test rows"
+            + (f", {resamples:,} bootstrap resamples." if resamples else ".")
+        )
+        if c.rescored and c.fair:
+            lines.append(
+                "🔁 The data changed, so the base version was scored again on the "
+                "head's test rows it never trained on: the comparison is paired and fair."
+            )
+        elif c.rescored:
+            lines.append(
+                "⚠️ The data changed, so the base version was scored again on head's test "
+                "set, but it may have trained on some of those rows: the comparison is "
+                "not fair, and the base may look better than it is."
+            )
+    else:
+        lines.append(
+            f"⚠️ Not paired: {md.cell(v.note)}. Intervals are not shown and the "
+            "verdicts only follow the sign of Δ."
+        )
+    return "<br>\n".join(lines)
+
+
+def _metric_table(v: Versus, ref: str) -> str:
+    if not v.metrics:
+        return ""
+    rows = [
+        f"| Metric | {ref} | Head | Δ | Δ% | 95% CI of Δ | Verdict |",
+        "| --- | ---: | ---: | ---: | ---: | :---: | --- |",
+    ]
+    for d in v.metrics:
+        rows.append(
+            f"| {_metric_name(d)} | {md.num(d.base)} | {md.num(d.head)} | "
+            f"{md.num(d.delta, sign=True)} | {md.pct(d.delta_pct)} | {_interval(d)} | "
+            f"{VERDICT[d.verdict]} |"
+        )
+    return "\n".join(rows)
+
+
+def _metric_name(d: MetricDiff) -> str:
+    return f"{d.metric} {'↓' if d.lower_is_better else '↑'}"
+
+
+def _interval(d: MetricDiff) -> str:
+    ci = d.interval
+    return "—" if ci is None else f"[{md.num(ci.low, sign=True)}, {md.num(ci.high, sign=True)}]"
+
+
+def _mcnemar(v: Versus) -> str:
+    t = v.mcnemar
+    if t is None:
+        return ""
+    return (
+        f"McNemar's test on accuracy ({t.method}): {md.plural(t.base_only, 'row')} only base "
+        f"got right, {t.head_only} only head; p = {t.p_value:.3g}."
+    )
+
+
+def _gate_table(c: ModelComparison) -> str:
+    if not c.gates:
+        return "" if c.verdict == "removed" else "No gates are defined for this model."
+    versions = {"base": c.base_version, **{v.label: v.version for v in c.environments}}
+    rows = ["| Gate | Against | Bound | Head | Result |", "| --- | --- | --- | ---: | --- |"]
+    rows += [_gate_row(g, versions) for g in c.gates]
+    return "**Gates**\n\n" + "\n".join(rows)
+
+
+def _gate_row(g: GateResult, versions: dict[str, str | None]) -> str:
+    against = "—"
+    if g.against:
+        against = f"{g.against} {md.version(versions.get(g.against))}"
+        if defined(g.reference):
+            against += f" ({md.num(g.reference)})"
+    bound = g.limit
+    if g.check == "max_drop" and g.threshold is not None:
+        bound += f" ({'≤' if lower_is_better(g.metric) else '≥'} {md.num(g.threshold)})"
+    result = GATE[g.status] + (f": {md.cell(g.message)}" if g.message else "")
+    return f"| {g.metric} | {against} | {bound} | {md.num(g.value)} | {result} |"
+
+
+def _environment(v: Versus, c: ModelComparison) -> str:
+    if v.version is None:
+        return f"**Against {v.label}**: nothing is deployed in {v.label}."
+    title = f"**Against {v.label}** {md.version(v.version)}"
+    if v.version == c.head_version:
+        return f"{title}: {v.label} already runs this version."
+    note = "" if v.paired else f"\n\n⚠️ Not paired: {md.cell(v.note)}."
+    return f"{title}{note}\n\n{_metric_table(v, v.label)}"
+
+
+def _params(c: ModelComparison) -> str:
+    if not c.params:
+        return "" if c.status in ("new", "removed") else "Parameters: unchanged."
+    rows = ["**Parameters**", "", "| Param | Base | Head |", "| --- | --- | --- |"]
+    for p in c.params:
+        base = "—" if p.status == "added" else md.code(md.value(p.base))
+        head = "—" if p.status == "removed" else md.code(md.value(p.head))
+        rows.append(f"| {md.code(p.name)} | {base} | {head} |")
+    return "\n".join(rows)
+
+
+def _data(c: ModelComparison) -> str:
+    head, base = c.head_data, c.base_data
+    if head is None and base is None:
+        return ""
+    lines = ["**Data**", ""]
+    for label, d in (("Base", base), ("Head", head)):
+        if d is not None:
+            digest = f" · content {md.code(d.content_hash)}" if d.content_hash else ""
+            lines.append(f"- {label}: {d.rows:,} rows, {d.columns} columns{digest}")
+    if base and head and base.content_hash and base.content_hash == head.content_hash:
+        lines.append("- The data is unchanged.")
+    shifts = sorted(c.shift, key=lambda s: -abs(s.shift) if s.shift is not None else 1.0)
+    if shifts:
+        lines += ["", "| Column | Base | Head | Shift |", "| --- | --- | --- | --- |"]
+        rows = (base.rows if base else 0, head.rows if head else 0)
+        lines += [_shift_row(s, rows) for s in shifts[:MAX_COLUMNS]]
+        if len(shifts) > MAX_COLUMNS:
+            rest = shifts[MAX_COLUMNS:]
+            flagged = sum(s.flagged for s in rest)
+            lines.append(f"| … {len(rest)} more columns ({flagged} flagged) | | | |")
+    return "\n".join(lines)
+
+
+def _shift_row(s: ColumnShift, rows: tuple[int, int]) -> str:
+    if s.shift is None:
+        shift = {"added": "🆕 added", "removed": "🗑️ removed"}.get(s.kind, "—")
+    elif s.kind == "numeric":
+        sigma = "σ"  # noqa: RUF001 - the standard deviation's symbol
+        shift = f"{s.shift:+.2f}{sigma}" if abs(s.shift) != float("inf") else f"∞{sigma}"
+    else:
+        shift = f"TVD {s.shift:.2f}"
+    if s.flagged and s.shift is not None:
+        shift += " ⚠️"
+    old, new = _profile(s.base, rows[0]), _profile(s.head, rows[1])
+    return f"| {md.code(s.column)} | {old} | {new} | {shift} |"
+
+
+def _profile(col: ColumnProfile | None, rows: int) -> str:
+    if col is None:
+        return "—"
+    bits = []
+    if col.top:
+        bits += [f"{md.cell(str(v))} {n / max(rows, 1):.0%}" for v, n in col.top[:3]]
+    elif col.mean is not None:
+        bits.append(f"μ {col.mean:.4g}")
+        if col.std is not None:
+            bits.append(f"σ {col.std:.4g}")  # noqa: RUF001
+        if col.min is not None and col.max is not None:
+            bits.append(f"[{col.min:.4g}, {col.max:.4g}]")
+    if col.nulls:
+        bits.append(f"{col.nulls:,} nulls")
+    return " · ".join(bits) or "—"
+
+
+def _confusion(c: ModelComparison) -> str:
+    m: Confusion | None = c.confusion
+    if m is None:
+        return ""
+    if len(m.labels) > MAX_CLASSES:
+        return f"Confusion matrix: {len(m.labels)} classes, too many to show here."
+    old = c.base_confusion if c.base_confusion and c.base_confusion.labels == m.labels else None
+    rows = [
+        "**Confusion matrix** (head; rows are true labels, columns predicted"
+        + ("; in brackets the change from base)" if old else ")"),
+        "",
+        "| true \\ predicted | " + " | ".join(md.code(x) for x in m.labels) + " |",
+        "| --- |" + " ---: |" * len(m.labels),
+    ]
+    for i, label in enumerate(m.labels):
+        cells = []
+        for j, n in enumerate(m.counts[i]):
+            change = n - old.counts[i][j] if old else 0
+            cells.append(f"{n} ({change:+d})" if change else str(n))
+        rows.append(f"| {md.code(label)} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _chart(c: ModelComparison) -> str:
+    points = [(v, x) for v, x in c.history if defined(x)][-MAX_POINTS:]
+    if len(points) < 2 or c.primary_metric is None:
+        return ""
+    values = [float(x) for _, x in points if x is not None]
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.1 or abs(high) * 0.01 or 0.01
+    labels = ", ".join(f'"{md.label(v)}"' for v, _ in points)
+    metric = md.label(c.primary_metric)
+    return "\n".join(
+        [
+            f"**{metric} across recent versions**",
+            "",
+            "```mermaid",
+            "xychart-beta",
+            f'    title "{md.label(c.model)}: {metric}"',
+            f"    x-axis [{labels}]",
+            f'    y-axis "{metric}" {low - pad:.4g} --> {high + pad:.4g}',
+            f"    line [{', '.join(f'{x:.4g}' for x in values)}]",
+            "```",
+        ]
+    )
+
+
+__all__ = ["MODEL", "Parts", "model_parts"]
