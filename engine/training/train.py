@@ -231,7 +231,8 @@ def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
     rows = _split(frame, dataset, stratify=classify and dataset.split.stratify)
     x_train, y_train = frame[inputs].iloc[rows.train], y.iloc[rows.train]
     x_test, y_test, id_test = frame[inputs].iloc[rows.test], y.iloc[rows.test], ids.iloc[rows.test]
-    log(f"split: {len(x_train)} train rows, {len(x_test)} test rows")
+    by = f"id column {dataset.id_column!r}" if dataset.id_column else "row content"
+    log(f"split: {len(x_train)} train rows, {len(x_test)} test rows, by {by}")
     pipeline = build_pipeline(model, job.features, inputs, job.allowed_estimators)
     classes = sorted(y.unique().tolist()) if classify else None
     n_classes = len(classes) if classes else None
