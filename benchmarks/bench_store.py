@@ -8,7 +8,8 @@ versions (the four example models' kind of estimators, real skops files), then t
   ``engine.store`` and the four calls; ``python -c pass`` is shown for reference;
 - ``put`` of a typical version (a 200-tree random forest pipeline on breast cancer,
   about 5 MB of skops) on the local folder and through DVC's filesystem layer;
-- ``get`` (every checksum verified) and ``load_model`` (trusted-type check + skops load).
+- ``get`` (every checksum verified) and ``load_model`` (exact-type check + skops load),
+  and ``load_pinned`` (the same after checking the sha256 a pin records).
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def main() -> None:
         rf = specs["cancer-rf"]
         remote = Store.open(str(root / "remote"), root, backend="dvc")
         for label, store in (("local folder", local), ("dvc.fs (local path)", remote)):
-            puts, gets, loads = [], [], []
+            puts, gets, loads, pinned = [], [], [], []
             for i in range(3):
                 fp = hashlib.sha256(f"{label}{i}".encode()).hexdigest()
                 puts.append(put_version(store, "cancer-rf", rf, fp))
@@ -152,11 +153,16 @@ def main() -> None:
                 started = time.perf_counter()
                 store.load_model("cancer-rf", fp)
                 loads.append(time.perf_counter() - started)
+                sha256 = version.record.files["model.skops"]
+                started = time.perf_counter()
+                store.load_pinned("cancer-rf", fp, sha256)
+                pinned.append(time.perf_counter() - started)
             size = version.model_path.stat().st_size / 1e6
             print(f"typical version ({size:.1f} MB model.skops), {label} (median of 3):")
             print(f"  put (dump + predictions + publish) {median_ms(puts)}")
             print(f"  get (verify every checksum)        {median_ms(gets)}")
             print(f"  load_model (type check + load)     {median_ms(loads)}")
+            print(f"  load_pinned (+ the pin's sha256)   {median_ms(pinned)}")
 
 
 if __name__ == "__main__":

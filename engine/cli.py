@@ -370,9 +370,14 @@ def history(obj: Context, model: str, as_json: bool) -> None:
 @click.pass_obj
 @boundary
 def deploy_command(obj: Context, env_name: str) -> None:
-    """Make the versions an environment branch pins ready to serve, in .mlops/deploy/ENV."""
-    from engine.environments.deploy import deploy
+    """Make the versions an environment branch pins ready to serve, in .mlops/deploy/ENV.
 
+    In GitHub Actions, ENV must be the environment whose branch the run is on.
+    """
+    from engine.environments.deploy import checked_environment, deploy
+    from engine.environments.operations import trusted_project
+
+    env_name = checked_environment(trusted_project(obj.root), env_name, dict(os.environ))
     result = deploy(obj.root, env_name)
     click.echo(result.summary())
     sys.exit(0 if result.ok else 1)

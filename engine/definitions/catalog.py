@@ -248,6 +248,15 @@ def _closest(path: str, candidates: list[str]) -> str | None:
     return by_name[close[0]] if close else None
 
 
+SIZE_CAPS = {"n_estimators": 10_000, "max_iter": 100_000}
+"""Upper bounds the engine adds to scikit-learn's own (which have none for these).
+
+Both parameters scale the work of a fit linearly and have defaults of 100 to 1,000; a
+forest of 10,000 trees or 100,000 solver iterations is already far past what a review
+job should run, and a larger value is a typo or an attempt to hold the job. The time
+budget (``budget.seconds``) still bounds everything below the caps."""
+
+
 def _param_issue(info: ClassInfo, name: str, value: Any, release: str) -> Issue | None:
     key, shown = ("params", name), f"{name}={constraints.show(value)}"
     checks = info.params.get(name)
@@ -256,6 +265,13 @@ def _param_issue(info: ClassInfo, name: str, value: Any, release: str) -> Issue 
     if not any(constraints.satisfies(c, value) for c in checks):
         must = constraints.describe(checks, value)
         return Issue(key, f"{shown} is not valid for {info.path}: it must be {must}")
+    cap = SIZE_CAPS.get(name)
+    if cap is not None and isinstance(value, int | float) and value > cap:
+        return Issue(
+            key,
+            f"{shown} is more than the engine allows ({cap:,}): a fit that size would hold "
+            f"the review job for hours; use at most {cap:,}",
+        )
     deprecated = constraints.deprecation(checks, value)
     if deprecated == "option":
         return Issue(key, f"{shown} is deprecated in {release} ({info.path})", "warning")

@@ -308,8 +308,45 @@ class Search(Strict):
         examples=[{"n_estimators": [100, 300], "max_depth": [4, 8]}],
     )
     cv: int = Field(3, ge=2, le=20, description="Folds.")
-    n_iter: int = Field(10, ge=1, description="Candidates drawn (random search).")
+    n_iter: int = Field(
+        10, ge=1, le=1000, description="Candidates drawn (random search); at most 1,000."
+    )
     seed: int = Field(0, ge=0)
+
+
+DEFAULT_SECONDS = 1800.0
+DEFAULT_MEMORY_MB = 4096
+
+
+class Budget(Strict):
+    """The time and memory one training may take before it counts as failed.
+
+    Training runs inside the review and comment jobs, so a definition such as
+    ``n_estimators: 100000000`` must not hold them for hours. Each training runs in its
+    own worker process under these limits; one over budget fails for that model with a
+    message, and nothing is stored. The project file's budget is the ceiling: a model's
+    own budget can only lower it, since a pull request edits the model's file.
+    """
+
+    seconds: float = Field(
+        DEFAULT_SECONDS,
+        gt=0,
+        le=86400,
+        description="Wall-clock seconds for one training (data, fit, search, evaluation).",
+    )
+    memory_mb: int = Field(
+        DEFAULT_MEMORY_MB,
+        ge=64,
+        le=1_048_576,
+        description="Megabytes of memory the training may add to its worker process.",
+    )
+
+    def within(self, ceiling: Budget) -> Budget:
+        """This budget, but never above ``ceiling`` (the project file's)."""
+        return Budget(
+            seconds=min(self.seconds, ceiling.seconds),
+            memory_mb=min(self.memory_mb, ceiling.memory_mb),
+        )
 
 
 FeaturesRef = Annotated[
@@ -339,6 +376,11 @@ class Model(Prose):
     gates: dict[str, Gate] = Field(default_factory=dict, description="Metric name to bounds.")
     cv: int | None = Field(None, ge=2, le=20, description="Add K-fold cross-validated scores.")
     search: Search | None = None
+    budget: Budget | None = Field(
+        None,
+        description="Time and memory for one training; at most the project file's budget.",
+        examples=[{"seconds": 600, "memory_mb": 2048}],
+    )
 
 
 # --- the project file -------------------------------------------------------------------
@@ -396,6 +438,11 @@ class Project(Strict):
         default_factory=list,
         description="Import paths of estimators beyond scikit-learn's to allow.",
         examples=[["xgboost.XGBClassifier"]],
+    )
+    budget: Budget = Field(
+        default_factory=Budget,
+        description="Time and memory for one training of any model, and the ceiling of "
+        "a model's own budget.",
     )
 
     @field_validator("allow_estimators")

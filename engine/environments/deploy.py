@@ -2,9 +2,21 @@
 
 For each pin on the environment's branch, the exact stored version is fetched from the
 store — or, when missing, retrained at the pin's source commit and required to
-reproduce the pinned metrics — loaded once through the trusted-type check to prove it is
-intact, and copied with a manifest into ``.mlops/deploy/<env>/``. A serving layer (or a
-GitOps controller) picks that folder up; nothing here guesses at infrastructure.
+reproduce the pinned metrics — and its ``model.skops`` is read once, checked against
+the sha256 *in the pin* (git, not the store: the checksum in the version's own
+``meta.json`` can be resealed by whoever swaps the model), loaded by the exact trusted
+type list, and those same bytes are written with a manifest into
+``.mlops/deploy/<env>/``. A serving layer (or a GitOps controller) picks that folder up,
+and loads each file with ``engine.store.load_verified(path, entry["sha256"])``.
+
+Two cases do not compare with the pin's hash:
+
+- a version this run retrained is deployed by the hash of the bytes it just wrote
+  (skops files are not byte-reproducible); the manifest says ``retrained: true`` and
+  keeps the pinned hash beside it;
+- a pin written by an older engine has no hash: deploy refuses it (this job holds the
+  environment's secrets, so it does not fall back on the store's own record) and says
+  to promote the version again, which records the hash.
 """
 
 from __future__ import annotations
@@ -13,9 +25,15 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import UserError
+
+if TYPE_CHECKING:
+    from engine.definitions.formats import Project
+    from engine.environments.operations import Live
+    from engine.environments.pins import Pin
+    from engine.store import Store
 
 MANIFEST = "manifest.json"
 
@@ -51,13 +69,50 @@ class Deployment:
             f"{'ready' if m.ok else 'FAILED':>6}  {m.model}@{m.version}  {m.note}".rstrip()
             for m in self.models
         ]
+        if not self.ok:  # all or nothing: say so rather than "deployed"
+            return "\n".join([*lines, f"nothing deployed: {self.folder} is left as it was"])
         return "\n".join([*lines, f"deployed to {self.folder}"])
+
+
+def environment_for_ref(project: Project, ref: str, requested: str = "") -> str:
+    """The environment whose branch ``ref`` is; refuse a ``requested`` name that differs.
+
+    A deploy job runs with that environment's secrets, so the name it deploys must come
+    from the branch the run is on (which only a promotion or a maintainer moves), never
+    from an input that anyone able to dispatch the workflow types in: ``staging``'s
+    run must not deploy, or be granted the secrets of, ``production``.
+    """
+    branch = ref.removeprefix("refs/heads/")
+    names = [name for name, env in project.environments.items() if env.branch == branch]
+    if not ref.startswith("refs/heads/") or not names:
+        branches = ", ".join(e.branch for e in project.environments.values()) or "none"
+        raise UserError(
+            f"{ref or 'no ref'} is not an environment branch (mlops/project.yaml names "
+            f"{branches}): a deploy runs on the branch of the environment it deploys"
+        )
+    if requested and requested not in names:
+        raise UserError(
+            f"refusing to deploy {requested!r} from {branch}, the branch of "
+            f"{' and '.join(names)}: the environment is the branch's, not an input's"
+        )
+    return requested or names[0]
+
+
+def checked_environment(project: Project, env_name: str, env: dict[str, str]) -> str:
+    """``env_name``, checked against the run's branch when running in GitHub Actions.
+
+    Locally (no ``GITHUB_ACTIONS``) any environment may be deployed by whoever holds
+    the credentials; in Actions the run's ``GITHUB_REF`` decides (see
+    :func:`environment_for_ref`).
+    """
+    if env.get("GITHUB_ACTIONS") != "true":
+        return env_name
+    return environment_for_ref(project, env.get("GITHUB_REF", ""), env_name)
 
 
 def deploy(root: Path, env_name: str) -> Deployment:
     """Make every version pinned in ``env_name`` ready to serve; see the module doc."""
     from engine.environments.operations import (
-        ensure_stored,
         environment,
         live_versions,
         open_store,
@@ -76,24 +131,12 @@ def deploy(root: Path, env_name: str) -> Deployment:
     models: dict[str, Any] = {}
     for model, pin in sorted(live.get(env_name, {}).items()):
         try:
-            notes = ensure_stored(
-                root, store, model, pin.fingerprint, pin.source_commit, project, live
-            )
-            stored = store.get(model, pin.fingerprint)  # verifies every checksum
-            store.load_model(model, pin.fingerprint)  # refuses untrusted types
+            entry = _deploy_one(root, store, pin, project, live, staging)
         except UserError as exc:
             result.models.append(Deployed(model, pin.version, False, str(exc)))
             continue
-        shutil.copyfile(stored.model_path, staging / f"{model}.skops")
-        models[model] = {
-            "version": pin.version,
-            "fingerprint": pin.fingerprint,
-            "file": f"{model}.skops",
-            "source_commit": pin.source_commit,
-            "metrics": pin.metrics,
-            "record": json.loads(stored.record.to_json()),
-        }
-        result.models.append(Deployed(model, pin.version, True, " ".join(notes)))
+        models[model] = entry
+        result.models.append(Deployed(model, pin.version, True, " ".join(entry.pop("notes"))))
     if not result.ok:
         shutil.rmtree(staging, ignore_errors=True)
         return result  # nothing half-deployed: the previous folder stays as it was
@@ -104,4 +147,43 @@ def deploy(root: Path, env_name: str) -> Deployment:
     return result
 
 
-__all__ = ["Deployed", "Deployment", "deploy"]
+def _deploy_one(
+    root: Path, store: Store, pin: Pin, project: Project, live: Live, staging: Path
+) -> dict[str, Any]:
+    """Verify one pinned version and write its model into ``staging``; its manifest entry."""
+    from engine.environments.operations import ensure_stored
+    from engine.store import load_bytes, read_verified
+
+    if pin.sha256 is None and store.has(pin.model, pin.fingerprint):
+        raise UserError(
+            f"the pin of {pin.model}@{pin.version} in {pin.environment} records no artifact "
+            "sha256 (an older engine wrote it), so the stored model cannot be checked "
+            f"against it: promote {pin.model}@{pin.version} to {pin.environment} again "
+            "to record it"
+        )
+    ensured = ensure_stored(
+        root, store, pin.model, pin.fingerprint, pin.source_commit, project, live
+    )
+    stored = store.get(pin.model, pin.fingerprint)  # every file against meta.json: damage
+    expected = ensured.retrained_sha256 or pin.sha256
+    assert expected is not None  # a pin without one was refused unless retrained here
+    label = f"{stored.record.label} in {pin.environment}"
+    data = read_verified(stored.model_path, expected, label)  # the pin's hash: tampering
+    load_bytes(data, label)  # the exact trusted types, on the very bytes deployed
+    name = f"{pin.model}.skops"
+    (staging / name).write_bytes(data)
+    return {
+        "version": pin.version,
+        "fingerprint": pin.fingerprint,
+        "file": name,
+        "sha256": expected,
+        "pinned_sha256": pin.sha256,
+        "retrained": ensured.retrained_sha256 is not None,
+        "source_commit": pin.source_commit,
+        "metrics": pin.metrics,
+        "record": json.loads(stored.record.to_json()),
+        "notes": ensured.notes,
+    }
+
+
+__all__ = ["Deployed", "Deployment", "checked_environment", "deploy", "environment_for_ref"]

@@ -57,6 +57,15 @@ class Request:
     """Each reviewer's teams among the allow lists' ``org/team`` entries; None if unread."""
 
 
+@dataclass(frozen=True)
+class Ensured:
+    """A version made present in the store: notes for the user, and, when this call
+    retrained it, the sha256 of the model file it wrote."""
+
+    notes: list[str]
+    retrained_sha256: str | None = None
+
+
 @dataclass
 class Promotion:
     """The decision and, when allowed, what the git side did."""
@@ -175,6 +184,12 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
     store = open_store(root, project)
     live = live_versions(root, project)
     facts = _promotion_facts(root, request, project, source, fingerprint, live)
+    current = live.get(request.environment, {}).get(request.model)
+    if current is not None and not _sealed(current, store):
+        # The live pin lacks the artifact's hash (an older engine wrote it) or names
+        # another artifact than the store's: promoting the version again re-pins it,
+        # under the same rules as any promotion.
+        facts = dataclasses.replace(facts, live={**facts.live, request.environment: None})
 
     def check(facts: PromotionFacts) -> Decision:
         return check_promotion(facts, request.environment, env, project.environments)
@@ -183,17 +198,19 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
     decision = check(facts)
     if not decision.allowed or decision.noop:
         return Promotion(decision, fingerprint)
-    notes = ensure_stored(root, store, request.model, fingerprint, source, project, live)
+    ensured = ensure_stored(root, store, request.model, fingerprint, source, project, live)
+    notes = ensured.notes
     metrics = dict(store.get_record(request.model, fingerprint).metrics)
-    current = live.get(request.environment, {}).get(request.model)
     gates = _gates_pass(root, trusted, source, request.model, metrics, current, request.environment)
     decision = check(dataclasses.replace(facts, gates_passed=gates))
     if not decision.allowed:
         return Promotion(decision, fingerprint, notes=notes)
+    sha256 = pinnable_sha256(store, request.model, fingerprint, ensured)
     result = promote(
         root,
         model=request.model,
         fingerprint=fingerprint,
+        sha256=sha256,
         environment=request.environment,
         branch=env.branch,
         default_branch=project.default_branch,
@@ -269,6 +286,7 @@ def rollback_model(
         now=utc_now(),
         push="origin" in gitrepo.remotes(root),
         fingerprint_exists=lambda fp: store.has(model, fp),
+        artifact_sha256=lambda fp: pinnable_sha256(store, model, fp, Ensured([])),
     )
     notes = [_dispatch(forge, env.branch, env_name)] if result.pushed and forge else []
     return Promotion(Decision(True), result.pin.fingerprint, result, notes)
@@ -296,12 +314,12 @@ def ensure_stored(
     source: str,
     project: Project,
     live: Live,
-) -> list[str]:
+) -> Ensured:
     """Retrain a version missing from the store; its metrics must match those ``live`` pins."""
     from engine.training import jobs
 
     if store.has(model, fingerprint):
-        return []
+        return Ensured([])
     recorded = [
         pins[model].metrics
         for pins in live.values()
@@ -321,10 +339,39 @@ def ensure_stored(
                 f"{outcome.metrics.get(name)} instead of the recorded {metrics[name]}: "
                 "refusing to pin a version that does not reproduce"
             )
-    return [
+    note = (
         f"`{fingerprint[:12]}` was missing from the store; it was retrained and its "
         "metrics reproduced."
-    ]
+    )
+    return Ensured([note], outcome.model_sha256)
+
+
+def pinnable_sha256(store: Store, model: str, fingerprint: str, ensured: Ensured) -> str:
+    """The sha256 to pin for a stored version, once its model loads by the exact type list.
+
+    A version this process just retrained is pinned by the hash of the bytes it wrote;
+    otherwise by the store's record, after the artifact is loaded (so a crafted file is
+    refused here, before its hash could be pinned).
+    """
+    from engine.errors import StoreError
+    from engine.store import MODEL_FILE
+
+    sha256 = ensured.retrained_sha256 or store.get_record(model, fingerprint).files.get(MODEL_FILE)
+    if sha256 is None:
+        raise StoreError(f"{model}@{fingerprint[:12]} has no {MODEL_FILE} in the store")
+    store.load_pinned(model, fingerprint, sha256)
+    return sha256
+
+
+def _sealed(pin: Pin, store: Store) -> bool:
+    """Whether ``pin`` records the sha256 of the artifact the store holds (or nothing to check)."""
+    from engine.store import MODEL_FILE
+
+    if pin.sha256 is None:
+        return False
+    if not store.has(pin.model, pin.fingerprint):
+        return True  # deploy retrains it from the pin's source commit
+    return store.get_record(pin.model, pin.fingerprint).files.get(MODEL_FILE) == pin.sha256
 
 
 def unreproduced(

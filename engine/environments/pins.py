@@ -1,11 +1,15 @@
 """Deployment pins: what an environment branch runs, in ``mlops/deployments/<model>.yaml``.
 
 An environment branch (``env/staging``...) owns only these files; the default branch
-never contains ``mlops/deployments/``. A pin names the stored version (its fingerprint)
-and carries the lineage of the promotion. Everything else about a pinned version (its
-definition, features, dataset) is read at the pin's ``source_commit``, never from the
-environment branch's tree. Parsing and rendering are pure; reading a branch is done by
-:func:`read_pins` through the git seam.
+never contains ``mlops/deployments/``. A pin names the stored version (its fingerprint),
+the sha256 of its ``model.skops`` (the hash deploy and serving verify the artifact
+against: it lives in git, away from the store, where whoever could rewrite the model
+could also rewrite the checksum beside it), and the lineage of the promotion. Pins
+written before the hash was recorded have ``sha256: None``; deploy refuses them until
+the version is promoted again (which records it). Everything else about a pinned
+version (its definition, features, dataset) is read at the pin's ``source_commit``,
+never from the environment branch's tree. Parsing and rendering are pure; reading a
+branch is done by :func:`read_pins` through the git seam.
 
 The second half is the pure part of a promotion (:mod:`engine.environments.promote` does the git):
 :func:`check_request` refuses names that would become unsafe paths, refs or message
@@ -48,6 +52,11 @@ class Pin(BaseModel):
     model: str
     version: str = Field(description="The short version id (first 12 hex of the fingerprint).")
     fingerprint: str = Field(pattern=r"^[0-9a-f]{64}$")
+    sha256: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="sha256 of the version's model.skops; None in pins of older engines.",
+    )
     environment: str
     source_commit: str = Field(description="The commit the version was trained from.")
     pr: int | None = None
@@ -164,6 +173,8 @@ def check_version(text: str) -> str:
 def promotion_message(pin: Pin, current: Pin | None, actor: str) -> str:
     """``Promote <model>@<version> to <environment>``, a body, and the trailers."""
     then = f"Replaces {current.version}." if current else "First version in this environment."
+    if current is not None and current.fingerprint == pin.fingerprint:
+        then = f"Records the artifact's sha256 {pin.sha256}."
     body = f"Pins fingerprint {pin.fingerprint},\ntrained from {pin.source_commit}. {then}"
     subject = f"Promote {pin.model}@{pin.version} to {pin.environment}"
     return _message(subject, body, pin, actor)
@@ -189,6 +200,8 @@ def _message(subject: str, body: str, pin: Pin, actor: str, extra: Sequence[str]
     if pin.pr is not None:
         trailers.append(f"Source-PR: #{pin.pr}")
     trailers.append(f"Source-Commit: {pin.source_commit}")
+    if pin.sha256 is not None:
+        trailers.append(f"Artifact-SHA256: {pin.sha256}")
     return f"{subject}\n\n{body}\n\n" + "\n".join([*trailers, *extra]) + "\n"
 
 

@@ -4,7 +4,9 @@ The ``pull_request`` half writes ``report.md`` and ``results.json`` into a folde
 workflow uploads as an artifact. The ``workflow_run`` half downloads it and must treat
 it as untrusted data: code from the pull request produced it. So reading is strict —
 size caps, a closed schema, plain values only — and nothing in it is ever executed or
-used to choose what runs; it only supplies text to post and statuses to set.
+used to choose what runs; it only supplies text to post and statuses to set, and
+both are neutralized before posting (``engine.github.untrusted``: no live mention,
+HTML, outside link or image; a fork's statuses are marked advisory).
 """
 
 from __future__ import annotations

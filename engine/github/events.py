@@ -152,6 +152,8 @@ class WorkflowRun(_Loose):
     head_branch: str | None = None
     conclusion: str | None = None
     pull_requests: list[RunPullRequest] = Field(default_factory=list)
+    html_url: str = ""
+    head_repository: Repository | None = None
 
 
 class WorkflowRunEvent(_Loose):

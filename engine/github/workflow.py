@@ -224,10 +224,33 @@ def on_workflow_run(ctx: Context, event: WorkflowRunEvent) -> Outcome:
             f"PR #{results.pr} moved on to {current[:12]}: not publishing the "
             f"report of {run.head_sha[:12]}"
         )
+    report, results = _publishable(ctx, event, report, results)
     publish(forge, report, results)
     return Outcome(
         f"published the report of PR #{results.pr} ({results.verdict})",
         outputs={"verdict": results.verdict, "pr": results.pr},
+    )
+
+
+def _publishable(
+    ctx: Context, event: WorkflowRunEvent, report: str, results: Results
+) -> tuple[str, Results]:
+    """The bundle's comment and statuses, neutralized: the pull request's code wrote them.
+
+    A run whose head repository is unknown counts as a fork's (fail closed).
+    """
+    from engine.github.untrusted import publishable
+
+    run = event.workflow_run
+    head = run.head_repository.full_name if run.head_repository else None
+    server = ctx.env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    return publishable(
+        report,
+        results,
+        fork=head != event.repository.full_name,
+        run_succeeded=run.conclusion == "success",
+        links_under=f"{server}/{results.repository}/actions/runs/",
+        workflow=run.name,
     )
 
 
@@ -244,7 +267,7 @@ def on_push(ctx: Context, event: PushEvent) -> Outcome:
     if event.branch != defs.settings.default_branch:
         envs = {e.branch for e in defs.settings.environments.values()}
         if event.branch in envs:
-            return Outcome(f"push to {event.branch}: deploying is not handled yet")
+            return _deploy(ctx, event.ref, "")
         return Outcome(f"push to {event.branch}: not the default branch, nothing to do")
     with ctx.runtime.group("train the versions on the default branch"):
         result = api.train(ctx.root, jobs=os.cpu_count() or 1)
@@ -267,6 +290,23 @@ def on_issue_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
 
 
 def on_dispatch(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
-    """``workflow_dispatch`` and ``schedule``: monitoring is not built yet."""
-    del ctx, event
+    """``workflow_dispatch`` of the deploy workflow (it names an environment) deploys it.
+
+    Other dispatches and ``schedule`` are monitoring, which is not built yet.
+    """
+    requested = event.inputs.get("environment")
+    if name == "workflow_dispatch" and requested is not None:
+        ref = ctx.env.get("GITHUB_REF") or event.ref
+        return _deploy(ctx, ref, str(requested))
     return Outcome(f"{name}: not handled yet (monitoring is a later feature)")
+
+
+def _deploy(ctx: Context, ref: str, requested: str) -> Outcome:
+    """Deploy the environment whose branch ``ref`` is; an input that differs is refused."""
+    from engine.environments.deploy import deploy, environment_for_ref
+    from engine.environments.operations import trusted_project
+
+    env_name = environment_for_ref(trusted_project(ctx.root), ref, requested)
+    with ctx.runtime.group(f"deploy {env_name}"):
+        result = deploy(ctx.root, env_name)
+    return Outcome(result.summary(), 0 if result.ok else 1, {"environment": env_name})

@@ -27,8 +27,11 @@ every file first and publish at once, so a version appears whole or not at all:
   be installed; without it ``Store.open`` says which package to install.
 
 Reads verify every file against its recorded checksum, and ``load_model`` lets skops
-construct only scikit-learn, NumPy and SciPy types (``TRUSTED_PREFIXES``); anything else
-is refused before a single object is built.
+construct only the exact types the engine's own pipelines need
+(``engine/store/trusted_types.py``); anything else is refused before a single object is
+built. The checksums in ``meta.json`` sit beside the files, so whoever can rewrite a
+model can reseal it: code that serves a *pinned* version calls ``load_verified`` (or
+``Store.load_pinned``) with the sha256 recorded in the environment branch's pin.
 
 This package is the engine's one seam to dvc and skops: ``backends`` moves bytes (local
 folder or ``dvc.fs``), ``artifacts`` writes and reads the model and the predictions, and
@@ -53,13 +56,15 @@ from pydantic import ValidationError
 from engine.definitions.formats import NAME_PATTERN
 from engine.errors import StoreError
 from engine.store.artifacts import (
-    TRUSTED_PREFIXES,
-    is_trusted_type,
+    load_bytes,
     load_rows,
     load_skops,
+    load_verified,
+    read_verified,
     save_model,
     save_predictions,
     save_rows,
+    untrusted,
 )
 from engine.store.backends import (
     FINGERPRINT,
@@ -84,17 +89,19 @@ __all__ = [
     "MODEL_FILE",
     "PREDICTIONS_FILE",
     "ROWS_FILE",
-    "TRUSTED_PREFIXES",
     "Store",
     "StoredVersion",
     "VersionRecord",
     "Writer",
-    "is_trusted_type",
+    "load_bytes",
     "load_rows",
     "load_skops",
+    "load_verified",
+    "read_verified",
     "save_model",
     "save_predictions",
     "save_rows",
+    "untrusted",
 ]
 
 MODEL_FILE = "model.skops"
@@ -276,9 +283,20 @@ class Store:
         return matches[0]
 
     def load_model(self, model: str, fingerprint: str, *, allow: Iterable[str] = ()) -> Any:
-        """The fitted model, after checksum and trusted-type checks (``allow``: extra prefixes)."""
+        """The fitted model, after checksum and exact-type checks (``allow``: extra type names).
+
+        The checksum is the one in the version's own ``meta.json``: enough to catch damage,
+        not an attacker. To load a pinned version, use :meth:`load_pinned`.
+        """
         version = self.get(model, fingerprint)
         return load_skops(version.model_path, version.record.label, allow=allow)
+
+    def load_pinned(
+        self, model: str, fingerprint: str, sha256: str, *, allow: Iterable[str] = ()
+    ) -> Any:
+        """The fitted model, only if its ``model.skops`` hashes to ``sha256`` (from the pin)."""
+        version = self.get(model, fingerprint)
+        return load_verified(version.model_path, sha256, version.record.label, allow=allow)
 
     # --- writing ------------------------------------------------------------------------
 

@@ -1,11 +1,20 @@
 """The files of a version that need a library to write or read: the model and predictions.
 
 The model is saved with skops, never pickle. Loading is where an attacker who can write
-to the store would strike, so ``load_skops`` first lists the types the file would build
-(``skops.io.get_untrusted_types`` reads the schema without constructing anything) and
-refuses the file unless every one lies under ``TRUSTED_PREFIXES`` (scikit-learn, NumPy,
-SciPy) or a prefix the project allows, and outside the few corners of those packages
-that compile, run or unpickle code (``_DENIED_PREFIXES``).
+to the store would strike: skops builds whatever types a file's ``schema.json`` names,
+and calls some of them (a "reduce" node calls its type with arguments), so a file naming
+``numpy.save`` writes a file while loading. Hence two rules, both applied before skops
+constructs anything, to the very bytes that are then loaded (read once, no second open):
+
+- **exact types**: ``skops.io.get_untrusted_types`` lists what the file would build
+  beyond skops's own defaults, and every name must be in
+  :data:`engine.store.trusted_types.TRUSTED_TYPES` (the classes the engine's own
+  pipelines need, generated and reviewed; see :mod:`engine.training.artifact_types`),
+  or one of its few reviewed functions, or a name the caller adds. Anything else is a
+  ``StoreError`` naming the type;
+- **pinned bytes** (:func:`load_verified`): the file's sha256 must equal a hash kept
+  *away from* the file, in the environment branch's pin (git), since the checksums in
+  the version's own ``meta.json`` can be rewritten by whoever rewrites the model.
 
 Predictions are Parquet: ``row_id, y_true, y_pred`` and one ``proba_<class>`` column per
 class for classifiers, so that two versions can be compared row by row (paired
@@ -14,26 +23,13 @@ bootstrap). skops and pandas are imported inside the functions that use them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from engine.errors import StoreError
-
-TRUSTED_PREFIXES = ("sklearn", "numpy", "scipy")
-"""Top-level packages whose types a stored model may contain."""
-_DENIED_PREFIXES = (
-    # Inside the trusted packages, the parts that compile, run or unpickle things.
-    "numpy.f2py",
-    "numpy.distutils",
-    "numpy.ctypeslib",
-    "numpy.testing",
-    "numpy.load",
-    "numpy.lib.npyio",
-    "numpy.lib._npyio_impl",
-    "sklearn.utils._testing",
-    "sklearn.externals",
-)
+from engine.store.trusted_types import REVIEWED_FUNCTIONS, TRUSTED_TYPES
 
 
 def save_model(estimator: Any, path: Path) -> None:
@@ -44,29 +40,82 @@ def save_model(estimator: Any, path: Path) -> None:
 
 
 def load_skops(path: Path, label: str, *, allow: Iterable[str] = ()) -> Any:
-    """Load a skops file, refusing any type outside the trusted prefixes.
+    """Load a skops file, refusing any type outside the exact trusted list.
 
-    ``allow`` adds module prefixes the project trusts (``"xgboost"`` trusts every type
-    under ``xgboost.``). ``label`` names the file in messages (``cancer-rf@abc123``).
+    ``allow`` adds exact type names (``"xgboost.core.Booster"``), never prefixes.
+    ``label`` names the file in messages (``cancer-rf@abc123``).
     """
+    return load_bytes(_read(path, label), f"{label}: {path.name}", allow=allow)
+
+
+def load_verified(
+    path: Path, expected_sha256: str, label: str | None = None, *, allow: Iterable[str] = ()
+) -> Any:
+    """Load a model file only if its bytes hash to ``expected_sha256``, then by exact types.
+
+    This is the one entry point for code that serves a pinned model: pass the sha256 from
+    the environment branch's pin (``Pin.sha256``) or from the deploy manifest, never one
+    read from beside the file. A mismatch is a ``StoreError`` naming both hashes.
+    """
+    where = label or path.name
+    return load_bytes(read_verified(path, expected_sha256, where), where, allow=allow)
+
+
+def read_verified(path: Path, expected_sha256: str, label: str) -> bytes:
+    """The bytes of ``path``, read once, after checking they hash to ``expected_sha256``."""
+    data = _read(path, label)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected_sha256.lower():
+        raise StoreError(
+            f"refusing to load {label}: {path.name} has sha256 {actual}, but the pin "
+            f"expects {expected_sha256}: it is not the artifact that was promoted. If the "
+            "store was modified, remove the version from the store so that deploy retrains "
+            "it from the pin's source commit; if it was retrained on purpose, promote it "
+            "again to pin the new artifact"
+        )
+    return data
+
+
+def load_bytes(data: bytes, label: str, *, allow: Iterable[str] = ()) -> Any:
+    """Build the model in ``data`` (a skops file) if every type it needs is trusted."""
     sio = _skops_io()
 
     try:
-        needed = sio.get_untrusted_types(file=path)
+        needed = sio.get_untrusted_types(data=data)
     except Exception as exc:  # a damaged zip or schema: the library's error says which
-        raise StoreError(f"{label}: {path.name} is not a readable skops file ({exc})") from exc
-    prefixes = (*TRUSTED_PREFIXES, *allow)
-    refused = sorted(t for t in needed if not is_trusted_type(t, prefixes))
+        raise StoreError(f"{label} is not a readable skops file ({exc})") from exc
+    refused = untrusted(needed, allow)
     if refused:
         raise StoreError(
-            f"refusing to load {label}: untrusted types {refused}; only types under "
-            f"{', '.join(prefixes)} are loaded. If nobody should have stored these, "
-            "delete the version to retrain"
+            f"refusing to load {label}: it would build {', '.join(refused)}, which the "
+            "engine's own models do not contain (only the exact types listed in "
+            "engine/store/trusted_types.py are built). If nobody should have stored it, "
+            "delete the version to retrain; if the engine trained it, the list lacks the "
+            "type: regenerate it (python -m engine.training.artifact_types) and review"
         )
     try:
-        return sio.load(path, trusted=needed)
+        return sio.loads(data, trusted=needed)
     except Exception as exc:  # checked above, so this is damage or a skops/sklearn skew
-        raise StoreError(f"{label}: {path.name} could not be loaded ({exc})") from exc
+        raise StoreError(f"{label} could not be loaded ({exc})") from exc
+
+
+def untrusted(type_names: Iterable[str], allow: Iterable[str] = ()) -> list[str]:
+    """The names in ``type_names`` that are neither trusted, reviewed, nor in ``allow`` (sorted)."""
+    extra = set(allow)
+    return sorted(
+        {
+            name
+            for name in type_names
+            if name not in TRUSTED_TYPES and name not in REVIEWED_FUNCTIONS and name not in extra
+        }
+    )
+
+
+def _read(path: Path, label: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise StoreError(f"{label}: {path.name} could not be read ({exc.strerror})") from exc
 
 
 def _skops_io() -> Any:
@@ -74,8 +123,9 @@ def _skops_io() -> Any:
 
     At import, skops builds its *default* trusted list by calling
     ``sklearn.utils.all_estimators()``, which imports all of scikit-learn (0.4 s, a fifth
-    of a small training run). We never use that default: loading passes an explicit list
-    checked against our own prefixes. So the scan is skipped during the import only.
+    of a small training run). We never use that part of the default: loading passes an
+    explicit list checked against ours. So the scan is skipped during the import only
+    (``get_untrusted_types`` then reports estimator classes too, and the list has them).
     """
     import sys
 
@@ -90,15 +140,6 @@ def _skops_io() -> Any:
     finally:
         sklearn.utils.all_estimators = real
     return sio
-
-
-def is_trusted_type(type_name: str, prefixes: Iterable[str] = TRUSTED_PREFIXES) -> bool:
-    """Whether skops may build ``type_name``: under a prefix, outside the denied corners."""
-
-    def under(prefix: str) -> bool:
-        return type_name == prefix or type_name.startswith(prefix + ".")
-
-    return any(under(p) for p in prefixes) and not any(under(p) for p in _DENIED_PREFIXES)
 
 
 def save_predictions(

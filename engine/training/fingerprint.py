@@ -96,14 +96,14 @@ def canonical_json(value: Any) -> str:
 
 
 def model_part(model: Model) -> dict[str, Any]:
-    """The model definition as hashed: every field but prose and gates, defaults written out.
+    """The model definition as hashed: all but prose, gates and budget, defaults written out.
 
-    Gates judge a version; they do not shape it, so tightening a gate re-evaluates the
-    stored version instead of retraining it. ``dataset`` and ``features`` are still
-    references here (a name or an inline spec); :func:`fingerprint` replaces them with the
-    content they resolve to.
+    Gates judge a version and a budget limits its training; neither shapes it, so
+    tightening a gate re-evaluates the stored version instead of retraining it.
+    ``dataset`` and ``features`` are still references here (a name or an inline spec);
+    :func:`fingerprint` replaces them with the content they resolve to.
     """
-    return model.model_dump(mode="json", by_alias=True, exclude={*PROSE_FIELDS, "gates"})
+    return model.model_dump(mode="json", by_alias=True, exclude={*PROSE_FIELDS, "gates", "budget"})
 
 
 _SPEC_KEYS = tuple(info.alias or name for name, info in FeatureSpec.model_fields.items())

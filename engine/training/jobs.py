@@ -2,8 +2,9 @@
 
 ``train`` plans every selected model against the store (a version already stored costs
 nothing), builds one :class:`~engine.training.train.TrainJob` per version to train, and
-runs them, in worker processes when asked. The CLI (``mlops train``), the review and the
-comment commands all train through here.
+runs them, each in a worker process under its time and memory budget
+(``engine.training.workers``), several at once when asked. The CLI (``mlops train``),
+the review and the comment commands all train through here.
 """
 
 from __future__ import annotations
@@ -145,6 +146,8 @@ def _job(
         data_hash=data_hash(dataset.spec, snap.files, snap.sklearn_version),
         store_url=settings.store.url,
         allowed_estimators=tuple(settings.allow_estimators),
+        # The project file's budget (the trusted one in privileged jobs) is the ceiling.
+        budget=(model.budget or settings.budget).within(settings.budget),
         commit=commit[0],
         author=commit[1],
     )
@@ -165,23 +168,7 @@ def _commit_of(root: Path, rev: str | None) -> tuple[str, str]:
 def _run_jobs(
     jobs: list[TrainJob], workers: int, progress: Callable[[Outcome], None] | None
 ) -> list[Outcome]:
-    from engine.training.train import run
+    """Each training in its own worker process, on its budget (``engine.training.workers``)."""
+    from engine.training.workers import run_all
 
-    done: list[Outcome] = []
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            done.append(run(job))
-            if progress:
-                progress(done[-1])
-        return done
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
-        futures = [pool.submit(run, job) for job in jobs]
-        for future in as_completed(futures):
-            done.append(future.result())
-            if progress:
-                progress(done[-1])
-    return done
+    return run_all(jobs, workers, progress)

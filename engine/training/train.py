@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from engine.definitions.formats import Dataset, FeatureSpec, Model
+from engine.definitions.formats import Budget, Dataset, FeatureSpec, Model
 from engine.errors import UserError
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ class TrainJob:
     replace: bool = False
     """Replace a stored version of this fingerprint (``--force``), only once this one is
     ready: a retraining that fails keeps the version that was there."""
+    budget: Budget = field(default_factory=Budget)
+    """The time and memory this training may take (``engine.training.workers``)."""
 
 
 @dataclass
@@ -65,6 +67,9 @@ class Outcome:
     metrics: dict[str, float | None] = field(default_factory=dict)
     reason: str | None = None
     seconds: float = 0.0
+    model_sha256: str | None = None
+    """sha256 of the ``model.skops`` this run wrote (None unless trained here): a caller
+    that retrains a pinned version deploys these bytes, not whatever the store holds."""
 
     @property
     def version(self) -> str:
@@ -141,6 +146,36 @@ def _feature_chains(
     return chains
 
 
+def preload_libraries() -> None:
+    """Import the libraries every training uses (once in the parent: forked workers share them)."""
+    import importlib
+
+    for name in ("numpy", "pandas", "sklearn.model_selection", "sklearn.pipeline",
+                 "sklearn.compose", "sklearn.metrics", "engine.data.tables",
+                 "engine.data.checks", "engine.data.profile", "engine.training.evaluate",
+                 "engine.store", "engine.store.artifacts"):  # fmt: skip
+        importlib.import_module(name)
+
+
+def preload(job: TrainJob) -> None:
+    """Import everything this training will, before its worker caps its memory.
+
+    Loading a shared library maps its segments, and a library first loaded under a small
+    address-space cap fails to map ("failed to map segment"): that would read as a broken
+    install rather than as the budget it is.
+    """
+    import contextlib
+
+    preload_libraries()
+    from engine.definitions.catalog import resolve
+
+    steps = [s for t in (job.features.transforms if job.features else []) for s in t.steps]
+    with contextlib.suppress(Exception):  # a bad class is reported by the training itself
+        resolve(job.model.estimator.class_, job.allowed_estimators)
+        for step in steps:
+            resolve(step.class_)
+
+
 def run(job: TrainJob) -> Outcome:
     """Train, evaluate and store one version; never raises for the user's mistakes."""
     started = time.perf_counter()
@@ -151,13 +186,20 @@ def run(job: TrainJob) -> Outcome:
         return Outcome(job.model.name, job.fingerprint, status, seconds=seconds, **details)
 
     try:
-        metrics = _train(job, log)
+        metrics, model_sha256 = _train(job, log)
     except UserError as exc:
         return outcome("failed", reason=str(exc))
+    except MemoryError:
+        return outcome(
+            "failed",
+            reason=f"training needed more memory than its budget of {job.budget.memory_mb} MB "
+            "and was stopped; nothing was stored. Make it smaller, or raise budget: in "
+            "mlops/project.yaml (the ceiling) or in the model's file (memory_mb)",
+        )
     except Exception as exc:  # a fit that raises is the model's failure, not the run's
         log(traceback.format_exc())
         return outcome("failed", reason=f"training failed: {type(exc).__name__}: {exc}")
-    return outcome("trained", metrics=metrics)
+    return outcome("trained", metrics=metrics, model_sha256=model_sha256)
 
 
 @dataclass
@@ -209,7 +251,7 @@ def _split(frame: pd.DataFrame, dataset: Dataset, *, stratify: bool) -> _Rows:
     return _Rows(key, identity, order[~test[order]], order[test[order]])
 
 
-def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
+def _train(job: TrainJob, log: _Log) -> tuple[dict[str, float | None], str]:
     import numpy as np
 
     from engine.data import tables as data
@@ -263,8 +305,7 @@ def _train(job: TrainJob, log: _Log) -> dict[str, float | None]:
         profile=profile,
         rows=rows,
     )
-    _store(job, fitted, log)
-    return metrics
+    return metrics, _store(job, fitted, log)
 
 
 def _checked_table(job: TrainJob) -> Any:
@@ -389,7 +430,8 @@ def lineage() -> dict[str, str]:
     }
 
 
-def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> None:
+def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> str:
+    """Publish the version; the sha256 of the model file written (before anyone else can)."""
     from engine.store import (
         CARD_FILE,
         LOG_FILE,
@@ -401,6 +443,7 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> None:
         save_predictions,
         save_rows,
     )
+    from engine.store.backends import sha256_file
     from engine.training.runs import (
         Candidate,
         RowsRecord,
@@ -457,6 +500,7 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> None:
     store = Store.open(job.store_url, job.root)
     with store.writer(job.model.name, job.fingerprint) as writer:
         save_model(fitted.pipeline, writer.path / MODEL_FILE)
+        model_sha256 = sha256_file(writer.path / MODEL_FILE)
         save_predictions(
             writer.path / PREDICTIONS_FILE,
             list(fitted.id_test),
@@ -475,6 +519,7 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> None:
         if job.replace:
             store.delete(job.model.name, job.fingerprint)  # publish never overwrites
         writer.publish(record)
+    return model_sha256
 
 
 def _native(value: Any) -> Any:

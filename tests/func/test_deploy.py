@@ -1,12 +1,23 @@
-"""``mlops deploy``: what an environment branch pins, made ready to serve, all or nothing."""
+"""``mlops deploy``: what an environment branch pins, made ready to serve, all or nothing.
+
+The attacks: the store is writable by someone who is not allowed to deploy (a shared
+remote, a poisoned cache). They swap a pinned version's ``model.skops`` for another
+model and reseal the sha256 in its ``meta.json``; deploy must compare with the hash in
+the pin on the environment branch instead, and refuse.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+
+from engine.environments.pins import parse_pin
+from engine.store import load_verified, save_model
+from tests.conftest import git
 
 pytestmark = pytest.mark.slow
 
@@ -24,12 +35,83 @@ def manifest(repo: Path) -> dict:
     return json.loads((repo / ".mlops/deploy/staging/manifest.json").read_text())
 
 
+def pin(repo: Path):
+    path = "mlops/deployments/iris-logreg.yaml"
+    return parse_pin(git(repo, "show", f"origin/env/staging:{path}").encode(), path)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def test_deploy_writes_the_pinned_models_and_a_manifest(staged, mlops):
     result = mlops("deploy", "--env", "staging", cwd=staged)
     assert result.returncode == 0, result.stderr
     entry = manifest(staged)["models"]["iris-logreg"]
-    assert (staged / ".mlops/deploy/staging/iris-logreg.skops").is_file()
+    deployed = staged / ".mlops/deploy/staging/iris-logreg.skops"
     assert entry["metrics"]["accuracy"] > 0.8 and len(entry["fingerprint"]) == 64
+    (stored,) = (staged / ".mlops/store/iris-logreg").glob("*/model.skops")
+    assert pin(staged).sha256 == sha256(stored) == sha256(deployed) == entry["sha256"]
+    assert (entry["pinned_sha256"], entry["retrained"]) == (entry["sha256"], False)
+    model = load_verified(deployed, entry["sha256"])  # what serving calls
+    assert type(model).__name__ == "Pipeline" and hasattr(model, "predict")
+
+
+def reseal_with(staged: Path, estimator) -> tuple[str, str]:
+    """Swap the stored model for ``estimator`` and reseal meta.json; (pinned, new) sha256."""
+    (model_file,) = (staged / ".mlops/store/iris-logreg").glob("*/model.skops")
+    pinned = sha256(model_file)
+    save_model(estimator, model_file)
+    meta_file = model_file.with_name("meta.json")
+    meta = json.loads(meta_file.read_text())
+    meta["files"]["model.skops"] = sha256(model_file)
+    meta["metrics"] = {"accuracy": 1.0}
+    meta_file.write_text(json.dumps(meta))
+    return pinned, sha256(model_file)
+
+
+def test_a_resealed_different_model_in_the_store_is_refused_by_the_pins_hash(staged, mlops):
+    from sklearn.datasets import load_iris
+    from sklearn.dummy import DummyClassifier
+
+    assert mlops("deploy", "--env", "staging", cwd=staged).returncode == 0
+    before = manifest(staged)
+    x, y = load_iris(return_X_y=True, as_frame=True)
+    # A real model of a trusted type: only the pinned hash tells it apart.
+    pinned, swapped = reseal_with(
+        staged, DummyClassifier(strategy="constant", constant=0).fit(x, y)
+    )
+    assert mlops("runs", "iris-logreg", cwd=staged).returncode == 0  # the store reads it fine
+
+    result = mlops("deploy", "--env", "staging", cwd=staged)
+    assert result.returncode == 1
+    assert "FAILED  iris-logreg" in result.stdout
+    assert "nothing deployed" in result.stdout and "deployed to" not in result.stdout
+    assert f"has sha256 {swapped}, but the pin expects {pinned}" in result.stdout
+    assert manifest(staged) == before
+
+
+def test_an_older_pin_without_a_hash_is_refused_until_promoted_again(staged, mlops):
+    path = "mlops/deployments/iris-logreg.yaml"
+    git(staged, "switch", "-q", "-C", "env/staging", "origin/env/staging")
+    text = (staged / path).read_text()
+    (staged / path).write_text(
+        "".join(line for line in text.splitlines(True) if "sha256" not in line)
+    )
+    git(staged, "commit", "-q", "-am", "A pin written by an older engine")
+    git(staged, "push", "-q", "origin", "env/staging")
+    git(staged, "switch", "-q", "main")
+    assert pin(staged).sha256 is None
+
+    refused = mlops("deploy", "--env", "staging", cwd=staged)
+    assert refused.returncode == 1
+    assert "records no artifact sha256" in refused.stdout
+    assert "promote iris-logreg@" in refused.stdout and "again" in refused.stdout
+
+    sealed = mlops("promote", "iris-logreg", "--to", "staging", cwd=staged)
+    assert sealed.returncode == 0, sealed.stdout + sealed.stderr
+    assert pin(staged).sha256 is not None
+    assert mlops("deploy", "--env", "staging", cwd=staged).returncode == 0
 
 
 def test_a_tampered_version_is_refused_and_the_last_deployment_stays(staged, mlops):
@@ -50,9 +132,57 @@ def test_a_version_missing_from_the_store_is_retrained_and_must_reproduce(staged
     result = mlops("deploy", "--env", "staging", cwd=staged)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "retrained and its metrics reproduced" in result.stdout
+    # skops files are not byte-reproducible: the bytes this run trained are deployed, and
+    # the manifest says so, keeping the pinned hash beside the deployed one.
+    entry = manifest(staged)["models"]["iris-logreg"]
+    deployed = staged / ".mlops/deploy/staging/iris-logreg.skops"
+    assert (entry["retrained"], entry["pinned_sha256"]) == (True, pin(staged).sha256)
+    assert entry["sha256"] == sha256(deployed)
 
 
 def test_an_unknown_environment_is_a_clear_error(repo, mlops):
     result = mlops("deploy", "--env", "prod", cwd=repo)
     assert result.returncode == 1
     assert "unknown environment 'prod'" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- hole 5: the environment is the branch's, never an input's ------------------------
+
+ACTIONS = {"GITHUB_ACTIONS": "true"}
+
+
+def test_in_actions_a_deploy_of_another_environment_than_the_branchs_is_refused(staged, mlops):
+    on_staging = {**ACTIONS, "GITHUB_REF": "refs/heads/env/staging"}
+    result = mlops("deploy", "--env", "production", cwd=staged, env=on_staging)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "refusing to deploy 'production' from env/staging" in result.stderr
+    assert not (staged / ".mlops/deploy/production").exists()
+    on_main = {**ACTIONS, "GITHUB_REF": "refs/heads/main"}
+    result = mlops("deploy", "--env", "staging", cwd=staged, env=on_main)
+    assert result.returncode == 1 and "not an environment branch" in result.stderr
+    result = mlops("deploy", "--env", "staging", cwd=staged, env=on_staging)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def dispatch(repo: Path, tmp_path: Path, mlops, ref: str, inputs: dict[str, str]):
+    """``mlops event`` on a workflow_dispatch of deploy.yml on ``ref``."""
+    payload = tmp_path / "dispatch.json"
+    payload.write_text(json.dumps({"ref": ref, "inputs": inputs, "repository": {
+        "full_name": "octo/ml", "default_branch": "main"}}))  # fmt: skip
+    env = {**ACTIONS, "GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_REF": ref,
+           "GITHUB_EVENT_PATH": str(payload), "GITHUB_REPOSITORY": "octo/ml"}  # fmt: skip
+    return mlops("event", cwd=repo, env=env)
+
+
+def test_a_dispatch_whose_input_names_another_environment_is_refused(staged, mlops, tmp_path):
+    forged = dispatch(
+        staged, tmp_path, mlops, "refs/heads/env/staging", {"environment": "production"}
+    )
+    assert forged.returncode == 1 and "Traceback" not in forged.stderr
+    assert "refusing to deploy 'production' from env/staging" in forged.stderr
+    assert not (staged / ".mlops/deploy").exists()
+    off_branch = dispatch(staged, tmp_path, mlops, "refs/heads/main", {"environment": "staging"})
+    assert off_branch.returncode == 1 and "not an environment branch" in off_branch.stderr
+    done = dispatch(staged, tmp_path, mlops, "refs/heads/env/staging", {"environment": "staging"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "iris-logreg" in manifest(staged)["models"]

@@ -37,6 +37,11 @@ def fp(label: str) -> str:
     return hashlib.sha256(label.encode()).hexdigest()
 
 
+def art(label: str) -> str:
+    """The sha256 of a named fake version's model.skops."""
+    return hashlib.sha256(f"artifact of {label}".encode()).hexdigest()
+
+
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     """A repository with one commit on main, pushed to a bare origin."""
@@ -58,6 +63,7 @@ def run_promote(root: Path, version: str, model: str = "cancer-rf", **kw: Any) -
         **STAGING,
         "model": model,
         "fingerprint": fp(version),
+        "sha256": art(version),
         "actor": "ada",
         "pr": 7,
         "metrics": {"f1": 0.95},
@@ -112,6 +118,7 @@ def test_first_promotion_creates_the_branch_with_the_pin_and_trailers(root: Path
         "Promoted-by: ada",
         "Source-PR: #7",
         f"Source-Commit: {source}",
+        f"Artifact-SHA256: {art('v1')}",
     ]
     ident = git(origin_of(root), "log", "-1", "--format=%an <%ae>|%cn <%ce>", "env/staging")
     bot = "mlops[bot] <mlops-bot@users.noreply.github.com>"
@@ -162,6 +169,75 @@ def test_promoting_what_is_live_is_a_noop(root: Path) -> None:
 
     assert (again.noop, again.commit, again.pushed, again.pin) == (True, None, False, first.pin)
     assert git(origin_of(root), "rev-parse", "env/staging") == first.commit
+
+
+def test_the_pin_records_the_artifacts_sha256_in_the_file_and_a_trailer(root: Path) -> None:
+    run_promote(root, "v1")
+    assert pin_on_origin(root).sha256 == art("v1")
+    message = git(origin_of(root), "log", "-1", "--format=%B", "env/staging")
+    assert f"Artifact-SHA256: {art('v1')}" in message
+    with pytest.raises(PromotionError, match="is not a sha256"):
+        run_promote(root, "v2", sha256="f" * 63)
+
+
+def write_legacy_pin(root: Path, version: str) -> None:
+    """Rewrite the live pin as an engine before the artifact hash wrote it (no sha256)."""
+    path = "mlops/deployments/cancer-rf.yaml"
+    git(root, "fetch", "-q", "origin", "env/staging")
+    git(root, "switch", "-q", "-C", "env/staging", "origin/env/staging")
+    text = (root / path).read_text()
+    lines = [line for line in text.splitlines() if not line.startswith("sha256:")]
+    assert len(lines) < len(text.splitlines())
+    (root / path).write_text("\n".join(lines) + "\n")
+    git(root, "commit", "-q", "-am", f"An older engine's pin of {version}")
+    git(root, "push", "-q", "origin", "env/staging")
+    git(root, "switch", "-q", "main")
+
+
+def test_promoting_the_live_version_again_records_the_hash_an_older_pin_lacks(
+    root: Path,
+) -> None:
+    first = run_promote(root, "v1")
+    write_legacy_pin(root, "v1")
+    assert pin_on_origin(root).sha256 is None
+
+    sealed = run_promote(root, "v1", actor="grace")
+    assert (sealed.noop, sealed.pin.sha256, sealed.pin.previous) == (False, art("v1"), None)
+    assert pin_on_origin(root).sha256 == art("v1")
+    message = git(origin_of(root), "log", "-1", "--format=%B", "env/staging")
+    assert f"Records the artifact's sha256 {art('v1')}." in message
+    assert first.pin.fingerprint == sealed.pin.fingerprint
+    assert run_promote(root, "v1").noop
+    # Another artifact for the same version (retrained on purpose) is pinned anew too.
+    assert run_promote(root, "v1", sha256=art("v1 again")).pin.sha256 == art("v1 again")
+
+
+def test_a_rollback_to_an_older_pin_without_a_hash_records_the_looked_up_one(
+    root: Path,
+) -> None:
+    run_promote(root, "v1")
+    write_legacy_pin(root, "v1")
+    run_promote(root, "v2")
+    looked_up: list[str] = []
+
+    def artifact_sha256(fingerprint: str) -> str:
+        looked_up.append(fingerprint)
+        return art("v1")
+
+    back = rollback(
+        root,
+        model="cancer-rf",
+        environment="staging",
+        branch="env/staging",
+        to_fingerprint=None,
+        actor="grace",
+        pr=None,
+        now=NOW,
+        artifact_sha256=artifact_sha256,
+    )
+    assert looked_up == [fp("v1")]
+    assert (back.pin.fingerprint, back.pin.sha256) == (fp("v1"), art("v1"))
+    assert pin_on_origin(root).sha256 == art("v1")
 
 
 def test_a_promotion_merges_the_source_commit(root: Path) -> None:

@@ -107,9 +107,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, env=OFFLINE_ENV, capture_output=True, text=True, timeout=60)
 
 
-def zizmor(*paths: Path) -> tuple[int, list[dict[str, Any]]]:
+def zizmor(*paths: Path, persona: str = "regular") -> tuple[int, list[dict[str, Any]]]:
     """zizmor's exit code and findings (JSON) for ``paths``, offline, with no config file."""
-    flags = ["--offline", "--no-config", "--no-progress", "--format", "json"]
+    flags = ["--offline", "--no-config", "--no-progress", "--format", "json", "--persona", persona]
     done = run(tool("zizmor"), *flags, *map(str, paths))
     assert done.stdout.strip(), done.stderr
     return done.returncode, json.loads(done.stdout)
@@ -182,6 +182,55 @@ def permission_problems(doc: dict[str, Any]) -> list[str]:
     return problems
 
 
+# Triggers whose runs GitHub starts on the default branch (its workflow and its commit).
+DEFAULT_BRANCH_EVENTS = {"issue_comment", "workflow_run", "schedule"}
+DEFAULT_REF = "${{ github.event.repository.default_branch }}"
+
+
+def privileged(job: dict[str, Any]) -> bool:
+    """A job holding a write token or secrets (a GitHub environment brings its secrets)."""
+    scopes = (job.get("permissions") or {}).values()
+    return "write" in scopes or "environment" in job or "secrets." in json.dumps(job)
+
+
+def on_default_branch_only(doc: dict[Any, Any]) -> bool:
+    """Whether every trigger runs on the default branch (``main`` in this repository)."""
+    on = triggers(doc)
+    events = (
+        on if isinstance(on, dict) else {e: None for e in ([on] if isinstance(on, str) else on)}
+    )
+    return all(
+        event in DEFAULT_BRANCH_EVENTS
+        or (event == "push" and (spec or {}).get("branches") == ["main"])
+        for event, spec in events.items()
+    )
+
+
+def install_problems(doc: dict[Any, Any]) -> list[str]:
+    """Privileged jobs that install or run code from a checkout of another ref than main.
+
+    An environment branch carries merged pull requests' whole trees and a pull request
+    ref is the author's: `pip install .` or `uses: ./` on either runs their code with the
+    job's token and secrets. A checkout elsewhere (`path:`) is data, never installed.
+    """
+    problems = []
+    for name, job in doc.get("jobs", {}).items():
+        if not privileged(job):
+            continue
+        trusted = False  # nothing checked out yet: nothing to install
+        for item in job.get("steps", []):
+            uses, given = str(item.get("uses", "")), item.get("with") or {}
+            if uses.startswith("actions/checkout@") and given.get("path", ".") in (".", ""):
+                ref = given.get("ref")
+                trusted = "repository" not in given and (
+                    ref == DEFAULT_REF or (ref is None and on_default_branch_only(doc))
+                )
+            elif (uses.startswith("./") or "pip install" in item.get("run", "")) and not trusted:
+                what = uses or "pip install"
+                problems.append(f"job {name} runs {what} from a checkout that is not main's")
+    return problems
+
+
 def all_problems(path: Path) -> list[str]:
     """Every structural problem of one workflow file."""
     doc = load(path)
@@ -190,6 +239,7 @@ def all_problems(path: Path) -> list[str]:
         + checkout_problems(doc)
         + script_problems(doc)
         + pin_problems(path.read_text())
+        + install_problems(doc)
     )
 
 
@@ -201,6 +251,20 @@ def test_zizmor_finds_nothing_in_the_workflows_and_the_action() -> None:
     summary = [(f["ident"], f["locations"][0]["symbolic"]["key"]) for f in findings]
     assert findings == [], summary
     assert code == 0
+
+
+def test_zizmor_pedantic_finds_nothing_either() -> None:
+    # The pedantic persona adds, among others, concurrency-limits: comment.yml, main.yml
+    # and deploy.yml each have a group, chosen (and explained) so that nothing is dropped.
+    code, findings = zizmor(*WORKFLOWS, ACTION, persona="pedantic")
+    assert [(f["ident"], f["locations"][0]["symbolic"]["key"]) for f in findings] == []
+    assert code == 0
+    groups = {name: load(PROJECT / ".github/workflows" / name)["concurrency"]
+              for name in ("comment.yml", "main.yml", "deploy.yml")}  # fmt: skip
+    assert all(g["cancel-in-progress"] is False for g in groups.values())
+    # Per comment and per commit: no command and no push is ever dropped by a newer one.
+    assert "github.event.comment.id" in groups["comment.yml"]["group"]
+    assert "github.sha" in groups["main.yml"]["group"]
 
 
 def test_zizmor_suppressions_are_the_documented_ones() -> None:
@@ -277,6 +341,53 @@ def test_the_rules_catch_a_bad_workflow(tmp_path: Path) -> None:
                 "persist-credentials", "untrusted text in run: ${{ github.event.comment.body }}",
                 "not pinned"]  # fmt: skip
     assert [e for e in expected if e not in problems] == []
+
+
+# deploy.yml as it was: the environment branch's tree installed with its secrets.
+ENV_BRANCH_INSTALL = """\
+on:
+  push:
+    branches: ["env/**"]
+  workflow_dispatch:
+jobs:
+  deploy:
+    environment: {name: staging}
+    permissions: {contents: read}
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with: {fetch-depth: 0, persist-credentials: false}
+      - run: python -m pip install .
+  comment:
+    permissions: {pull-requests: write}
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with: {ref: "${{ github.event.pull_request.head.sha }}", persist-credentials: false}
+      - uses: ./
+  data:
+    permissions: {contents: write}
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with: {ref: "${{ github.event.repository.default_branch }}", persist-credentials: false}
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with: {ref: env/staging, path: env-branch, persist-credentials: false}
+      - run: python -m pip install .
+"""
+
+
+def test_no_privileged_job_installs_from_an_environment_branch_or_a_pull_request(
+    tmp_path: Path,
+) -> None:
+    # Every job with a write token or secrets, in every workflow, installs main's engine.
+    assert {p.name: install_problems(load(p)) for p in WORKFLOWS} == {p.name: [] for p in WORKFLOWS}
+    assert any(
+        privileged(job) for job in load(PROJECT / ".github/workflows/deploy.yml")["jobs"].values()
+    )
+    bad = tmp_path / "bad.yml"
+    bad.write_text(ENV_BRANCH_INSTALL)
+    assert install_problems(load(bad)) == [
+        "job deploy runs pip install from a checkout that is not main's",
+        "job comment runs ./ from a checkout that is not main's",
+    ]  # the data-only checkout into env-branch/ is fine
 
 
 def test_the_action_follows_the_rules() -> None:
@@ -418,23 +529,35 @@ def test_the_main_plan_step_falls_back_to_the_parent_commit(repo: Path, before: 
 
 
 @pytest.mark.parametrize(
-    ("event", "ref", "given", "expected"),
+    ("ref", "given", "expected"),
     [
-        ("push", "env/staging", "", "staging"),
-        ("workflow_dispatch", "main", "production", "production"),
-        ("workflow_dispatch", "main", "prod; touch pwned", None),
-        ("push", "env/a/b", "", None),
+        ("env/staging", "", "staging"),  # a push, or a dispatch without the input
+        ("env/production", "production", "production"),
+        ("env/staging", "production", None),  # the input must repeat the branch's name
+        ("main", "production", None),  # a dispatch on another branch deploys nothing
+        ("env/prod; touch pwned", "", None),
+        ("env/staging", "staging; touch pwned", None),
+        ("env/a/b", "", None),
     ],
 )
-def test_deploy_names_the_environment_or_refuses(
-    tmp_path: Path, event: str, ref: str, given: str, expected: str | None
+def test_deploy_names_the_environment_from_the_branch_or_refuses(
+    tmp_path: Path, ref: str, given: str, expected: str | None
 ) -> None:
     (work := tmp_path / "work").mkdir()
-    env = {"EVENT_NAME": event, "GITHUB_REF_NAME": ref, "INPUT_ENVIRONMENT": given}
+    env = {"GITHUB_REF_NAME": ref, "INPUT_ENVIRONMENT": given}
     done, out = run_step(step(".github/workflows/deploy.yml", "target", "name")["run"], work, env)
     assert out.get("environment") == expected
     assert done.returncode == (0 if expected else 1)
     assert list(work.iterdir()) == []
+
+
+def test_the_deploy_job_installs_the_default_branch_and_deploys_the_branchs_environment() -> None:
+    job = load(PROJECT / ".github/workflows/deploy.yml")["jobs"]["deploy"]
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["ref"] == DEFAULT_REF
+    assert job["environment"]["name"] == "${{ needs.target.outputs.environment }}"
+    deploy = job["steps"][-1]
+    assert deploy["run"] == 'mlops deploy --env "$ENVIRONMENT"'  # checked against GITHUB_REF
 
 
 def test_the_action_passes_arguments_without_shell_evaluation(tmp_path: Path) -> None:

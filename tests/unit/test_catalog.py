@@ -350,3 +350,22 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "h"))
     assert cache_dir() == tmp_path / "h" / ".cache" / "mlops"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "bad"),
+    [
+        (RF, {"n_estimators": 10_001}, "n_estimators=10001"),
+        ("sklearn.linear_model.LogisticRegression", {"max_iter": 10**9}, "max_iter=1000000000"),
+    ],
+)
+def test_absurd_sizes_are_refused_and_the_caps_themselves_pass(path, params, bad):
+    from engine.definitions.catalog import default_catalog
+
+    catalog = default_catalog()  # the real one: every scikit-learn estimator
+    [issue] = catalog.check_estimator(path, params, "classification")
+    assert issue.message.startswith(f"{bad} is more than the engine allows")
+    at_cap = {name: {"n_estimators": 10_000, "max_iter": 100_000}[name] for name in params}
+    assert catalog.check_estimator(path, at_cap, "classification") == []
+    # Search candidates go through the same check.
+    assert catalog.check_params(path, params) == [issue]

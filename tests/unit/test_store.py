@@ -1,23 +1,24 @@
-"""The store's pure rules: which skops types are trusted, which URLs are local."""
+"""The store's pure rules: which skops types are trusted (exactly), which URLs are local."""
 
 import pytest
 
-from engine.store import is_trusted_type
+from engine.store import untrusted
 from engine.store.backends import scheme_of
+from engine.store.trusted_types import REVIEWED_FUNCTIONS, TRUSTED_TYPES
 
 
 @pytest.mark.parametrize(
     "name",
     [
+        "sklearn.pipeline.Pipeline",
+        "sklearn.compose._column_transformer.ColumnTransformer",
         "sklearn.ensemble._forest.RandomForestClassifier",
         "sklearn.tree._tree.Tree",
         "numpy.dtype",
-        "scipy.sparse._csr.csr_matrix",
-        "numpy",
     ],
 )
-def test_scikit_learn_numpy_and_scipy_types_are_trusted(name):
-    assert is_trusted_type(name)
+def test_the_types_of_the_engines_own_pipelines_are_trusted(name):
+    assert untrusted([name]) == []
 
 
 @pytest.mark.parametrize(
@@ -25,22 +26,38 @@ def test_scikit_learn_numpy_and_scipy_types_are_trusted(name):
     [
         "builtins.eval",
         "os.system",
-        "sklearnx.Evil",  # a prefix is a module boundary, not a string prefix
-        "tests.func.test_store.Intruder",
+        "numpy.save",  # writes a file when a reduce node calls it
         "numpy.load",  # unpickles with allow_pickle=True
+        "numpy.lib._npyio_impl.load",
         "numpy.f2py.compile",
         "numpy.testing._private.utils.runstring",
+        "scipy.datasets.face",  # downloads
+        "sklearn.datasets.fetch_openml",  # downloads
         "sklearn.utils._testing.assert_run_python_script_without_output",
+        "sklearn.utils.all_estimators",  # imports every module
+        "sklearn",
+        "sklearn.pipeline",
+        "sklearn.pipeline.Pipelinex",
+        "tests.func.test_store.Intruder",
     ],
 )
-def test_other_types_and_dangerous_corners_are_not(name):
-    assert not is_trusted_type(name)
+def test_anything_else_under_the_trusted_packages_is_not(name):
+    assert untrusted(["sklearn.pipeline.Pipeline", name]) == [name]
 
 
-def test_extra_prefixes_extend_the_allow_list_but_not_the_denied_corners():
-    assert is_trusted_type("xgboost.core.Booster", ("sklearn", "xgboost"))
-    assert not is_trusted_type("xgboost.core.Booster")
-    assert not is_trusted_type("numpy.load", ("numpy",))
+def test_extra_names_are_exact_not_prefixes():
+    assert untrusted(["xgboost.core.Booster"], allow=["xgboost.core.Booster"]) == []
+    assert untrusted(["xgboost.core.Booster"], allow=["xgboost", "xgboost.core"]) == [
+        "xgboost.core.Booster"
+    ]
+
+
+def test_the_list_holds_classes_only_but_the_reviewed_functions():
+    from engine.training.artifact_types import is_class
+
+    assert not [name for name in TRUSTED_TYPES if not is_class(name)]
+    assert all(not is_class(name) for name in REVIEWED_FUNCTIONS)
+    assert not TRUSTED_TYPES & set(REVIEWED_FUNCTIONS)
 
 
 @pytest.mark.parametrize(

@@ -198,3 +198,12 @@ def test_an_outcome_names_its_version_and_reads_as_plain_data():
         "metrics": {},
         "seconds": 1.235,
     }
+
+
+def test_a_models_budget_can_only_lower_the_project_files() -> None:
+    from engine.definitions.formats import Budget
+
+    ceiling = Budget(seconds=60, memory_mb=1024)
+    assert Budget(seconds=5).within(ceiling) == Budget(seconds=5, memory_mb=1024)
+    assert Budget(seconds=86400, memory_mb=10**6).within(ceiling) == ceiling
+    assert Budget() == Budget(seconds=1800, memory_mb=4096)
