@@ -5,7 +5,10 @@ in a fresh child process so its peak RSS (``resource.getrusage``) belongs to thi
 alone: the figure reported is the rise of the peak over the child's RSS after imports.
 
 Two ways in are measured: the working tree (plain Arrow I/O) and a git revision, read
-through DVC from its cache (``git init`` + ``dvc add`` in a temporary folder).
+by hash from the DVC cache (``git init`` + ``dvc add`` in a temporary folder). Either way
+the bytes are verified against the pointer's md5; the first read of a file hashes it
+("cold"), later reads find the md5 in ``.mlops/cache/md5.json`` by size, mtime and inode
+("warm"). The reference, in the same run, is a bare ``hashlib.md5`` pass over the file.
 
     .venv/bin/python benchmarks/bench_data.py [--rows N] [--runs K]
 """
@@ -13,6 +16,7 @@ through DVC from its cache (``git init`` + ``dvc add`` in a temporary folder).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import resource
 import statistics
@@ -20,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +88,7 @@ def track(root: Path, path: Path) -> str:
     return git("rev-parse", "HEAD")
 
 
-def child(root: Path, rev: str | None) -> None:
+def child(root: Path, rev: str | None, cold: bool) -> None:
     """One measured run: print wall times and the peak RSS rise as JSON."""
     import pyarrow  # noqa: F401  # imports are not part of the figure
 
@@ -91,8 +96,12 @@ def child(root: Path, rev: str | None) -> None:
     from engine.definitions.formats import Dataset
 
     if rev:
-        import dvc.fs  # noqa: F401
+        import dvc.repo  # noqa: F401
 
+    from engine.data.content import CACHE_FILE
+
+    if cold:
+        (root / CACHE_FILE).unlink(missing_ok=True)
     dataset = Dataset.model_validate(dataset_spec())
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
@@ -111,11 +120,12 @@ def child(root: Path, rev: str | None) -> None:
     print(json.dumps(result))
 
 
-def measure(label: str, root: Path, rev: str | None, runs: int, size: int) -> None:
+def measure(label: str, root: Path, rev: str | None, runs: int, size: int, cold: bool) -> None:
     """Run ``runs`` fresh children and print each run and the median."""
     results = []
     for _ in range(runs):
         command = [sys.executable, __file__, "--child", str(root), "--rev", rev or ""]
+        command += ["--cold"] if cold else []
         out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
         results.append(json.loads(out.stdout))
     print(f"{label}:")
@@ -131,6 +141,37 @@ def measure(label: str, root: Path, rev: str | None, runs: int, size: int) -> No
     print(f"  median wall {median:.2f} s (goal <= 3 s); worst peak {worst:.2f}x (goal <= 3x)")
 
 
+def verification(root: Path, path: Path, runs: int) -> None:
+    """The md5 check alone: cold (hashed), warm (found by stat), and a bare md5 pass."""
+    from engine.data.content import CACHE_FILE, md5_of
+
+    def timed(work: Callable[[], object]) -> float:
+        started = time.perf_counter()
+        work()
+        return time.perf_counter() - started
+
+    bare, cold, warm = [], [], []
+    for _ in range(runs):
+        bare.append(timed(lambda: _bare_md5(path)))
+        (root / CACHE_FILE).unlink(missing_ok=True)
+        cold.append(timed(lambda: md5_of(path, "md5", root)))
+        warm.append(timed(lambda: md5_of(path, "md5", root)))
+    med = statistics.median
+    print(
+        f"md5 check of the file (median of {runs}): bare hashlib {med(bare):.3f} s; "
+        f"cold {med(cold):.3f} s ({med(cold) / med(bare):.2f}x bare); "
+        f"warm {med(warm) * 1000:.2f} ms"
+    )
+
+
+def _bare_md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as fobj:
+        while chunk := fobj.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def main() -> None:
     """Generate the CSV once, then measure fresh child processes and print the figures."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -138,9 +179,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--rev", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.rev or None)
+        child(args.child, args.rev or None, args.cold)
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -154,8 +196,11 @@ def main() -> None:
             f"in {time.perf_counter() - start:.1f} s"
         )
         rev = track(root, csv_path)
-        measure("working tree", root, None, args.runs, size)
-        measure("at a revision, through DVC", root, rev, args.runs, size)
+        verification(root, csv_path, args.runs)
+        for cold in (True, False):
+            how = "cold: hashes the file" if cold else "warm: md5 cached by stat"
+            measure(f"working tree ({how})", root, None, args.runs, size, cold)
+            measure(f"at a revision, from the DVC cache ({how})", root, rev, args.runs, size, cold)
 
 
 if __name__ == "__main__":

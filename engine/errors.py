@@ -10,6 +10,7 @@ all at once, so one bad file never hides the next.
     ├── GitError          a revision or path can't be read from git
     ├── StoreError        the model store refused a read or a write
     └── DataError         a dataset can't be loaded
+        └── PointerError  a DVC pointer is not the plain kind `dvc add` writes
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ class StoreError(UserError):
 
 class DataError(UserError):
     """A dataset can't be loaded."""
+
+
+class PointerError(DataError):
+    """A DVC pointer is not the plain kind ``dvc add`` writes; ``problem`` locates why."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(f"{problem.path}:{problem.line}:{problem.col}: {problem.message}")
+        self.problem = problem
 
 
 @dataclass(frozen=True, order=True)

@@ -9,6 +9,12 @@ milliseconds per column and are never copied into pandas.
 
 One root cause gives one finding: a column whose type is wrong is not also checked for
 range or allowed values, and a missing column is reported once.
+
+A finding never quotes a value from the data. Findings reach pull-request comments and
+the replies of the privileged comment job, and the data may be private (or, before the
+pointer rules of :mod:`engine.data.pointers`, not data at all but ``/etc/passwd``). So a
+finding names the column, the rule and the rows: row numbers count the data's rows from 1
+(the header is not a row), so in a CSV file row ``n`` is line ``n + 1``.
 """
 
 from __future__ import annotations
@@ -70,7 +76,7 @@ def _columns(table: pa.Table, dataset: Dataset) -> tuple[dict[str, Any], list[Fi
             findings.append(
                 Finding(
                     loc,
-                    f"column {name!r} appears more than once in the data: "
+                    f"column {_name(name)} appears more than once in the data: "
                     "rename or drop the copies",
                 )
             )
@@ -134,13 +140,14 @@ def _check_roles(
                 )
             )
     if dataset.id_column is not None and dataset.id_column in columns:
-        ids = columns[dataset.id_column].drop_null()
+        column = columns[dataset.id_column]
+        ids = column.drop_null()
         if pc.count_distinct(ids).as_py() < len(ids):
             counts = pc.value_counts(ids)
             dupes = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
             message = (
                 f"id column {dataset.id_column!r} has {_n(len(dupes), 'id')} on more than one "
-                f"row: {_examples(dupes.to_pylist())}; ids must be unique"
+                f"row ({_rows(pc.is_in(column, value_set=dupes))}); ids must be unique"
             )
             out.append(Finding(("id_column",), message))
     return out
@@ -197,10 +204,9 @@ def _type_problem(name: str, declared: str, col: Any) -> str | None:
     count = _count(bad)
     if not count:
         return None
-    shown = pc.unique(col.filter(bad)).to_pylist()
     return (
-        f"column {name!r} is declared {declared} but has {_n(count, 'row')} with {what}: "
-        f"{_examples(shown)}"
+        f"column {name!r} is declared {declared} but has {_n(count, 'row')} with {what} "
+        f"({_rows(bad)})"
     )
 
 
@@ -212,21 +218,20 @@ def _check_range(name: str, declared: Column, col: Any) -> list[Finding]:
         return []
     out = []
     loc = ("schema", "columns", name)
-    for bound, limit, compare, side, worst in (
-        ("min", declared.min, pc.less, "below", "lowest"),
-        ("max", declared.max, pc.greater, "above", "highest"),
+    for bound, limit, compare, side in (
+        ("min", declared.min, pc.less, "below"),
+        ("max", declared.max, pc.greater, "above"),
     ):
         if limit is None:
             continue
         outside = compare(col, limit)
         count = _count(outside)
         if count:
-            extreme = pc.min_max(col.filter(outside))["min" if bound == "min" else "max"]
             out.append(
                 Finding(
                     (*loc, bound),
                     f"column {name!r} has {_n(count, 'row')} {side} "
-                    f"{bound} {_fmt(limit)} ({worst}: {_fmt(extreme.as_py())})",
+                    f"{bound} {_fmt(limit)} ({_rows(outside)})",
                 )
             )
     return out
@@ -241,13 +246,12 @@ def _check_values(name: str, allowed: list[Any], col: Any) -> list[Finding]:
     count = _count(unexpected)
     if not count:
         return []
-    shown = pc.unique(col.filter(unexpected)).to_pylist()
     listed = ", ".join(_fmt(v) for v in allowed)
     return [
         Finding(
             ("schema", "columns", name, "values"),
-            f"column {name!r} has {_n(count, 'row')} with values not in [{listed}]: "
-            f"{_examples(shown)}",
+            f"column {name!r} has {_n(count, 'row')} with values not in [{listed}] "
+            f"({_rows(unexpected)})",
         )
     ]
 
@@ -277,11 +281,11 @@ def _check_null_fraction(checks: Checks, missing: dict[str, int], rows: int) -> 
         return []
     worst = over[0]
     message = (
-        f"column {worst!r} is {_pct(missing[worst] / rows)} missing "
+        f"column {_name(worst)} is {_pct(missing[worst] / rows)} missing "
         f"({missing[worst]:,} of {rows:,} rows), above max_null_fraction {_fmt(limit)}"
     )
     if len(over) > 1:
-        others = ", ".join(repr(n) for n in over[1 : 1 + MAX_SHOWN])
+        others = ", ".join(_name(n) for n in over[1 : 1 + MAX_SHOWN])
         more = f" and {len(over) - 1 - MAX_SHOWN} more" if len(over) - 1 > MAX_SHOWN else ""
         message += f"; so are {others}{more}"
     return [Finding(("checks", "max_null_fraction"), message)]
@@ -310,9 +314,14 @@ def _count(mask: Any) -> int:
 def _absent(subject: str, name: str, names: list[str]) -> str:
     hint = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     if hint:
-        return f"{subject} is missing from the data; did you mean {hint[0]!r}?"
-    listed = ", ".join(repr(n) for n in names[:8]) + (", ..." if len(names) > 8 else "")
+        return f"{subject} is missing from the data; did you mean {_name(hint[0])}?"
+    listed = ", ".join(_name(n) for n in names[:8]) + (", ..." if len(names) > 8 else "")
     return f"{subject} is missing from the data (its columns: {listed or 'none'})"
+
+
+def _name(column: str) -> str:
+    """A column name read from the data's header, quoted and cut short."""
+    return repr(column if len(column) <= 40 else column[:37] + "...")
 
 
 def _n(count: int, noun: str) -> str:
@@ -323,13 +332,23 @@ def _pct(fraction: float) -> str:
     return f"{100 * fraction:.3g}%"
 
 
-def _examples(values: list[Any]) -> str:
-    shown = ", ".join(_fmt(v) for v in values[:MAX_SHOWN])
-    return shown + (f" and {len(values) - MAX_SHOWN:,} more" if len(values) > MAX_SHOWN else "")
+def _rows(mask: Any) -> str:
+    """The rows where ``mask`` is true, numbered from 1: ``rows 3, 8 and 12 more``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(mask, pa.ChunkedArray):
+        mask = mask.combine_chunks()
+    where = pc.indices_nonzero(pc.fill_null(mask, False))
+    shown = [str(i + 1) for i in where.slice(0, MAX_SHOWN).to_pylist()]
+    more = len(where) - len(shown)
+    noun = "row" if len(where) == 1 else "rows"
+    return f"{noun} {', '.join(shown)}" + (f" and {more:,} more" if more else "")
 
 
 def _fmt(value: Any) -> str:
-    """A value as a message shows it: YAML-like booleans, short numbers, quoted text."""
+    """A value of the definition as a message shows it: YAML-like booleans, short numbers,
+    quoted text. Never used for the data's own values (see the module docstring)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

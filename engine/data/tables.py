@@ -6,13 +6,15 @@ working tree, its pointer ``data/x.csv.dvc`` committed in git). This module is t
 engine's one door to those rows:
 
 - :func:`load_table` reads them as a ``pyarrow.Table``: from the working tree, or at a git
-  revision through DVC, so the content pinned by that revision's pointer is what you get.
+  revision by the hash its pointer records. The pointer must be the plain kind ``dvc add``
+  writes (:mod:`engine.data.pointers`) and the bytes must have its md5
+  (:mod:`engine.data.content`): stale files and crafted pointers are refused.
 - :func:`check_table` compares a table with the declared schema and checks. It is pure and
   columnar (``pyarrow.compute``, no pandas) and returns :class:`Finding` values that name
   the node of the definition they concern; :func:`check_dataset` loads, checks and turns
   everything into located :class:`~engine.errors.Problem` values.
-- :func:`content_hash` names the data's content for fingerprints, read from the DVC
-  pointer without downloading anything.
+- :func:`engine.training.fingerprint.data_hash` names the data's content for
+  fingerprints, read from the DVC pointer without downloading anything.
 - :func:`engine.data.profile.summarize` gives the per-column figures reports show.
 
 pyarrow, DVC and scikit-learn are imported inside the functions that use them, so importing
@@ -21,14 +23,15 @@ this module stays cheap. The column checks themselves live in :mod:`engine.data.
 
 from __future__ import annotations
 
-from contextlib import closing
+import re
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from engine.data import content, pointers
 from engine.data.checks import Finding, check_table
 from engine.definitions.formats import SKLEARN_LOADERS, Dataset
 from engine.definitions.yamlfile import Located
-from engine.errors import DataError, Problem
+from engine.errors import DataError, PointerError, Problem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,10 +53,14 @@ def load_table(
 ) -> pa.Table:
     """Load a dataset's rows, from the working tree (``rev=None``) or at a git revision.
 
-    Raises :class:`DataError` naming the definition file, the data path and what to do.
+    Either way the bytes read have the md5 the pointer records (:mod:`engine.data.content`).
+    Raises :class:`DataError` naming the definition file, the data path and what to do, or
+    a :class:`PointerError` located in a pointer that is not plain.
     """
     try:
         return _load(dataset, Path(root), rev)
+    except PointerError:
+        raise
     except DataError as exc:
         raise DataError(f"{definition or definition_path(dataset)}: {exc}") from None
 
@@ -109,40 +116,33 @@ def _load_worktree(dataset: Dataset, root: Path, path: str) -> pa.Table:
             f"{path} is not tracked by DVC ({path}.dvc is missing): run `dvc add {path}` and "
             f"commit {path}.dvc"
         )
+    if not pointer.resolve().is_relative_to(base):
+        raise DataError(
+            f"{path}.dvc leads outside the repository through a symlink: replace the link "
+            f"with the pointer `dvc add {path}` writes"
+        )
+    content.worktree_file(base, real, pointers.parse(pointer.read_bytes(), f"{path}.dvc"))
     return read_data(real, dataset, name=path)
 
 
 def _load_revision(dataset: Dataset, root: Path, path: str, rev: str) -> pa.Table:
-    from dvc.exceptions import DvcException
-    from dvc.fs import DVCFileSystem
+    """The content the pointer at ``rev`` names, read by hash: DVC never sees the revision."""
+    from engine import gitrepo
+    from engine.errors import GitError
 
     try:
-        with closing(DVCFileSystem(repo=str(root), rev=rev)) as fs:
-            return _read_pinned(fs, dataset, path, rev)
-    except DvcException as exc:
+        sha = gitrepo.resolve(root, rev)
+        (raw,) = gitrepo.read_blobs(root, [f"{sha}:{path}.dvc"])
+    except GitError as exc:
         raise DataError(f"cannot read {path} at revision {rev}: {exc}") from None
-
-
-def _read_pinned(fs: Any, dataset: Dataset, path: str, rev: str) -> pa.Table:
-    try:
-        fs.info(f"{path}.dvc")  # not exists(): it takes an unknown revision for a missing file
-    except FileNotFoundError:
+    if raw is None:
         raise DataError(
             f"{path}.dvc does not exist at revision {rev}: track the data with "
             f"`dvc add {path}` and commit {path}.dvc"
-        ) from None
-    try:
-        with fs.open(path, mode="rb") as fobj:
-            # DVC hands back its cache file when it has one: read that by path, so Arrow
-            # parses with native, multi-threaded I/O instead of through a Python file.
-            local = getattr(fobj, "name", None)
-            source = Path(local) if isinstance(local, str) and Path(local).is_file() else fobj
-            return read_data(source, dataset, name=f"{path} at revision {rev}")
-    except FileNotFoundError:
-        raise DataError(
-            f"the content of {path} pinned at revision {rev} is neither in the DVC cache nor "
-            "in the DVC remote: run `dvc push` in the clone where it was added"
-        ) from None
+        )
+    pointer = pointers.parse(raw, f"{path}.dvc")
+    local = content.pinned_file(root, pointer, rev)
+    return read_data(local, dataset, name=f"{path} at revision {rev}")
 
 
 def read_data(source: Path | BinaryIO, dataset: Dataset, *, name: str = "") -> pa.Table:
@@ -184,9 +184,25 @@ def _arrow_source(source: Path | BinaryIO) -> Any:
 
 
 def _unreadable(name: str, kind: str, exc: Exception, dataset: Dataset) -> str:
-    reason = str(exc) if len(str(exc)) <= 200 else str(exc)[:197] + "..."  # it may quote a row
+    reason = _reason(exc)
     path = dataset.source.path or name
     return f"{name} can't be read as {kind} ({reason}): fix the file, then run `dvc add {path}`"
+
+
+def _reason(exc: Exception) -> str:
+    """Arrow's message without the data it quotes: messages reach pull-request comments.
+
+    A CSV parse error ends with the offending row (``Expected 2 columns, got 3: <row>``)
+    and a conversion error quotes the value; both are cut out.
+    """
+    text = " ".join(str(exc).split())
+    text = _QUOTED_ROW.sub(r"\1", text)
+    text = _QUOTED_VALUE.sub("'...'", text)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+_QUOTED_ROW = re.compile(r"(columns, got \d+):.*")
+_QUOTED_VALUE = re.compile(r"'[^']*'|\"[^\"]*\"?")
 
 
 def to_frame(table: pa.Table) -> pd.DataFrame:
@@ -202,6 +218,8 @@ def check_dataset(entry: Entry[Dataset], root: Path | str, rev: str | None = Non
     dataset = entry.spec
     try:
         table = _load(dataset, Path(root), rev)
+    except PointerError as exc:
+        return [exc.problem]
     except DataError as exc:
         where = ("source", "path") if dataset.source.path is not None else ("source", "sklearn")
         return [entry.doc.problem(where, str(exc), rule="data")]

@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-import yaml
-
+from engine.data.pointers import parse
 from engine.definitions.formats import PROSE_FIELDS, Dataset, FeatureSpec, Model
 from engine.errors import DataError
 
@@ -42,11 +40,6 @@ instead of scikit-learn's shuffle of row positions."""
 
 FORMAT = 1  # the layout of the hashed document itself
 SHORT = 12
-_MD5 = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
-_MAX_POINTER_BYTES = 64 * 1024
-# Every scalar as text: DVC writes md5s unquoted, and an all-digit one would otherwise
-# load as an integer (or as octal, with a leading zero) and lose its digits.
-_Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
 
 def fingerprint(
@@ -134,34 +127,6 @@ def dataset_part(dataset: Dataset) -> dict[str, Any]:
 # --- data content hashes ----------------------------------------------------------------
 
 
-def pointer_md5(pointer_bytes: bytes, out: str | None = None) -> str | None:
-    """The md5 a DVC pointer (``*.dvc`` file) records, or None if it records none.
-
-    With several outputs, ``out`` (the output's path relative to the pointer's folder)
-    picks one. Directory outputs give DVC's ``<md5>.dir`` hash of the whole folder.
-    """
-    if len(pointer_bytes) > _MAX_POINTER_BYTES:
-        return None
-    try:
-        doc = yaml.load(pointer_bytes.decode("utf-8"), Loader=_Loader)  # noqa: S506 (BaseLoader: text only)
-    except (UnicodeDecodeError, yaml.YAMLError):
-        return None
-    outs = doc.get("outs") if isinstance(doc, dict) else None
-    if not isinstance(outs, list):
-        return None
-    entries = [o for o in outs if isinstance(o, dict)]
-    if out is not None and len(entries) > 1:
-        entries = [o for o in entries if _same_path(o.get("path"), out)]
-    if len(entries) != 1:
-        return None
-    md5 = entries[0].get("md5")
-    return md5 if isinstance(md5, str) and _MD5.match(md5) else None
-
-
-def _same_path(recorded: object, out: str) -> bool:
-    return isinstance(recorded, str) and PurePosixPath(recorded) == PurePosixPath(out)
-
-
 def pointer_for(data_path: str, files: Mapping[str, bytes]) -> str | None:
     """The ``.dvc`` pointer tracking ``data_path``: its own, or one of a parent folder."""
     candidate = PurePosixPath(data_path)
@@ -177,7 +142,9 @@ def data_hash(dataset: Dataset, files: Mapping[str, bytes], sklearn_version: str
     """The content hash of a dataset's rows, without reading the data.
 
     ``sklearn:<loader>:<version>`` for data that scikit-learn ships; for a file, the md5
-    in its DVC pointer among ``files``. Raises :class:`DataError` when there is none.
+    in its DVC pointer among ``files``. Raises :class:`DataError` when there is none, and
+    :class:`~engine.errors.PointerError` when the pointer is not a plain one
+    (:func:`engine.data.pointers.parse`).
     """
     source = dataset.source
     if source.sklearn is not None:
@@ -190,14 +157,7 @@ def data_hash(dataset: Dataset, files: Mapping[str, bytes], sklearn_version: str
             f"in the repository; run `dvc add {source.path}` and commit the "
             "pointer"
         )
-    out = PurePosixPath(pointer).name.removesuffix(".dvc")
-    md5 = pointer_md5(files[pointer], out)
-    if md5 is None:
-        raise DataError(
-            f"{pointer} records no md5 for {out}: re-run `dvc add "
-            f"{PurePosixPath(pointer).with_suffix('')}` and commit the pointer"
-        )
-    return md5
+    return parse(files[pointer], pointer).md5
 
 
 __all__ = [
@@ -209,6 +169,5 @@ __all__ = [
     "fingerprint",
     "model_part",
     "pointer_for",
-    "pointer_md5",
     "short",
 ]

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from engine.definitions.formats import Dataset, FeatureSpec, Model, kind_of
 from engine.definitions.loading import Definitions, Entry
 from engine.definitions.yamlfile import YamlProblem, parse
-from engine.errors import DataError, Problem
+from engine.errors import DataError, PointerError, Problem
 from engine.training.fingerprint import (
     TRAINING_SEMANTICS_VERSION,
     data_hash,
@@ -227,6 +227,8 @@ def _side(snap: Snapshot) -> _Side:
 def _data_hash(entry: Entry[Dataset], snap: Snapshot) -> str | Problem:
     try:
         return data_hash(entry.spec, snap.files, snap.sklearn_version)
+    except PointerError as exc:
+        return exc.problem  # located in the pointer itself
     except DataError as exc:
         return entry.doc.problem(("source", "path"), str(exc), rule="data")
 

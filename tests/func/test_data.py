@@ -6,6 +6,7 @@ add``, ``dvc push`` to a local remote), so what is read at a revision is what DV
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -49,6 +50,12 @@ def repo(tmp_path: Path) -> Path:
 
 def dataset(path: str = "data/x.csv", **fields: object) -> Dataset:
     return Dataset.model_validate({"name": "x", "source": {"path": path}, "target": "y"} | fields)
+
+
+def pointer_to(data: bytes, name: str = "x.csv") -> bytes:
+    """The pointer ``dvc add`` would write for ``data``."""
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    return f"outs:\n- md5: {md5}\n  size: {len(data)}\n  hash: md5\n  path: {name}\n".encode()
 
 
 def write_and_add(root: Path, text: str, path: str = "data/x.csv") -> str:
@@ -160,10 +167,25 @@ def test_a_symlink_leaving_the_repository_is_refused(repo: Path, tmp_path: Path)
         assert str(err.value) == expected.format(path=path)
 
 
+def test_a_pointer_symlinked_outside_the_repository_is_refused_unread(
+    repo: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "config.yaml"
+    secret.write_text("s3cr3t_token_name: 1\n")
+    (repo / "data" / "x.csv").write_text("a,y\n1,0\n")
+    (repo / "data" / "x.csv.dvc").symlink_to(secret)
+    with pytest.raises(DataError) as err:
+        load_table(dataset(), repo)
+    assert str(err.value) == (
+        "mlops/datasets/x.yaml: data/x.csv.dvc leads outside the repository through a "
+        "symlink: replace the link with the pointer `dvc add data/x.csv` writes"
+    )
+
+
 def test_a_symlink_within_the_repository_is_followed(repo: Path) -> None:
     (repo / "data" / "real.csv").write_text("a,y\n1,0\n")
     (repo / "data" / "x.csv").symlink_to("real.csv")
-    (repo / "data" / "x.csv.dvc").write_text("outs:\n- md5: 0\n  path: x.csv\n")
+    (repo / "data" / "x.csv.dvc").write_bytes(pointer_to(b"a,y\n1,0\n"))
     assert load_table(dataset(), repo).column("a").to_pylist() == [1]
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 
 from engine.definitions.loading import load
-from engine.errors import DataError
+from engine.errors import DataError, PointerError
 from engine.training.fingerprint import (
     TRAINING_SEMANTICS_VERSION,
     data_hash,
     fingerprint,
     pointer_for,
-    pointer_md5,
     short,
 )
 
@@ -196,44 +195,6 @@ def test_needs_the_feature_set_the_model_names():
 # --- pointers and data hashes -----------------------------------------------------------
 
 
-def test_pointer_md5_reads_dvc_pointers():
-    assert pointer_md5(POINTER) == MD5
-    dvc2 = f"md5: ffff\nouts:\n- md5: {MD5}\n  path: cancer.csv\n".encode()
-    assert pointer_md5(dvc2) == MD5
-
-
-def test_pointer_md5_keeps_an_all_digit_md5_as_written():
-    digits = "01234567890123456789012345678901"
-    assert pointer_md5(f"outs:\n- md5: {digits}\n  path: x.csv\n".encode()) == digits
-
-
-def test_pointer_md5_of_a_folder_and_of_several_outputs():
-    folder = f"outs:\n- md5: {MD5}.dir\n  nfiles: 3\n  path: raw\n".encode()
-    assert pointer_md5(folder) == MD5 + ".dir"
-    other = "f" * 32
-    two = f"outs:\n- md5: {other}\n  path: a.csv\n- md5: {MD5}\n  path: b.csv\n".encode()
-    assert pointer_md5(two, "b.csv") == MD5
-    assert pointer_md5(two) is None
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        b"",
-        b"outs: nope",
-        b"outs:\n- path: x.csv\n",
-        b"outs:\n- md5: xyz\n  path: x.csv\n",
-        b"\xff\xfe",
-        b"outs: [",
-        b"- a list",
-        b"outs:\n- md5: " + b"a" * 32 + b"\n" * 70_000,
-    ],
-    ids=["empty", "not a list", "no md5", "not hex", "binary", "bad yaml", "list", "huge"],
-)
-def test_pointer_md5_is_none_for_what_is_not_a_pointer(text):
-    assert pointer_md5(text) is None
-
-
 def test_pointer_for_finds_the_file_pointer_then_a_folder_pointer():
     assert pointer_for("data/x.csv", {"data/x.csv.dvc": b""}) == "data/x.csv.dvc"
     assert pointer_for("data/raw/x.csv", {"data/raw.dvc": b"", "data.dvc": b""}) == "data/raw.dvc"
@@ -251,7 +212,7 @@ def test_data_hash_of_sklearn_data_names_loader_and_version():
 def test_data_hash_of_a_file_is_its_pointer_md5():
     ds = load({"mlops/datasets/cancer.yaml": DATASET}).datasets["cancer"].spec
     assert data_hash(ds, {"data/cancer.csv.dvc": POINTER}, SKLEARN) == MD5
-    folder = f"outs:\n- md5: {MD5}.dir\n  path: data\n".encode()
+    folder = f"outs:\n- md5: {MD5}.dir\n  nfiles: 3\n  path: data\n".encode()
     assert data_hash(ds, {"data.dvc": folder}, SKLEARN) == MD5 + ".dir"
 
 
@@ -259,8 +220,22 @@ def test_data_hash_without_a_pointer_says_how_to_track_the_file():
     ds = load({"mlops/datasets/cancer.yaml": DATASET}).datasets["cancer"].spec
     with pytest.raises(DataError, match=r"dvc add data/cancer.csv"):
         data_hash(ds, {}, SKLEARN)
-    with pytest.raises(DataError, match=r"data/cancer.csv.dvc records no md5"):
+    with pytest.raises(PointerError) as err:
         data_hash(ds, {"data/cancer.csv.dvc": b"outs: []\n"}, SKLEARN)
+    assert str(err.value) == (
+        "data/cancer.csv.dvc:1:1: a pointer must have exactly one entry under `outs`: "
+        "run `dvc add data/cancer.csv` and commit data/cancer.csv.dvc"
+    )
+
+
+def test_data_hash_refuses_an_import_stage_where_dvc_would_read_its_source():
+    ds = load({"mlops/datasets/cancer.yaml": DATASET}).datasets["cancer"].spec
+    crafted = f"deps:\n- path: /etc/passwd\nouts:\n- md5: {MD5}\n  path: cancer.csv\n"
+    with pytest.raises(PointerError) as err:
+        data_hash(ds, {"data/cancer.csv.dvc": crafted.encode()}, SKLEARN)
+    assert err.value.problem.path == "data/cancer.csv.dvc"
+    assert (err.value.problem.line, err.value.problem.col) == (1, 1)
+    assert "import stage" in err.value.problem.message
 
 
 def test_fingerprint_format_does_not_drift():
