@@ -199,7 +199,12 @@ def train(
 
     live = sys.stderr.isatty() and not as_json
     result = api.train(
-        obj.root, models, rev=rev, force=force, jobs=jobs, progress=progress if live else None
+        obj.root,
+        models or None,  # no name on the command line: every model
+        rev=rev,
+        force=force,
+        jobs=jobs,
+        progress=progress if live else None,
     )
     if as_json:
         emit_json(result.as_dict())
