@@ -10,19 +10,20 @@ batch scoring share this one path, so nothing ever predicts from an unverified a
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import StoreError, UserError
+from engine.errors import UserError
 from engine.serving.inputs import Signature, signature
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from engine.definitions.formats import Project
+    from engine.environments.operations import Live
     from engine.environments.pins import Pin
     from engine.store import Store
 
@@ -100,18 +101,15 @@ def pinned_versions(root: Path, env_name: str, models: Sequence[str] = ()) -> li
 
 
 def _load_version(
-    root: Path, store: Store, pin: Pin, side: Any, project: Any, live: Any
+    root: Path, store: Store, pin: Pin, side: Any, project: Project, live: Live
 ) -> PinnedVersion:
     """One side of a pin (the pin itself, or its canary), fetched, verified and loaded."""
-    from engine.environments.operations import ensure_stored
-    from engine.store import MODEL_FILE
     from engine.training import planning
 
     name = pin.model
-    ensure_stored(root, store, name, side.fingerprint, side.source_commit, project, live)
+    expected = _expected_sha256(root, store, pin, side, project, live)
     record = store.get_record(name, side.fingerprint)
-    expected = getattr(side, "sha256", None) or record.files.get(MODEL_FILE, "")
-    estimator = _load_pinned(store, name, side, expected)
+    estimator = store.load_pinned(name, side.fingerprint, expected)
     defs, _ = planning.read_definitions(root, side.source_commit)
     if name not in defs.models or defs.models[name].spec.dataset not in defs.datasets:
         raise UserError(
@@ -135,23 +133,31 @@ def _load_version(
     )
 
 
-def _load_pinned(store: Store, model: str, pin: Any, expected_sha256: str) -> Any:
-    """The pinned model, only if its file's sha256 is ``expected_sha256``; else StoreError.
+def _expected_sha256(
+    root: Path, store: Store, pin: Pin, side: Any, project: Project, live: Live
+) -> str:
+    """The hash the served file must have: the pin's, or that of the bytes just retrained.
 
-    The one place serving loads a model: the lead wires the pin's own ``sha256`` here.
+    As ``deploy`` does: a version missing from the store is retrained and must reproduce
+    its pinned metrics, and is then served by the hash of what it wrote (skops files are
+    not byte-reproducible). A pin without a hash (an older engine wrote it) is refused
+    when the store holds the version: promote it again to record one. ``side`` is the
+    pin itself or its canary (which always records a hash).
     """
-    from engine.store import load_skops
-    from engine.store.backends import sha256_file
+    from engine.environments.operations import ensure_stored
 
-    version = store.get(model, pin.fingerprint)  # every file against the record
-    actual = sha256_file(version.model_path)
-    if not expected_sha256 or not hmac.compare_digest(actual, expected_sha256):
-        raise StoreError(
-            f"refusing to serve {model}@{pin.version}: its model file's sha256 is "
-            f"{actual}, but the pin expects {expected_sha256 or '(none recorded)'}; "
-            "the stored artifact is not the one that was promoted"
+    if side.sha256 is None and store.has(pin.model, side.fingerprint):
+        raise UserError(
+            f"the pin of {pin.model}@{side.version} in {pin.environment} records no artifact "
+            "sha256 (an older engine wrote it), so the stored model cannot be checked "
+            f"against it: promote {pin.model}@{side.version} to {pin.environment} again"
         )
-    return load_skops(version.model_path, version.record.label)
+    ensured = ensure_stored(
+        root, store, pin.model, side.fingerprint, side.source_commit, project, live
+    )
+    expected = ensured.retrained_sha256 or side.sha256
+    assert expected is not None  # a pin without one was refused unless retrained here
+    return expected
 
 
 __all__ = ["PinnedVersion", "pinned_versions"]
