@@ -319,16 +319,29 @@ def event(obj: Context, bundle: Path | None, log_format: str) -> None:
 @click.option("--to", "env_name", required=True, help="The environment to promote to.")
 @click.option("--rev", default="HEAD", show_default=True, help="The commit to promote from.")
 @click.option("--version", help="Refuse unless the model's version at REV starts with this.")
+@click.option(
+    "--canary",
+    type=click.IntRange(1, 99),
+    help="Run it beside the live version with this percent of the traffic "
+    "(strategy: canary); promote again without it to complete.",
+)
 @click.pass_obj
 @boundary
-def promote(obj: Context, model: str, env_name: str, rev: str, version: str | None) -> None:
+def promote(
+    obj: Context, model: str, env_name: str, rev: str, version: str | None, canary: int | None
+) -> None:
     """Pin a model's version in an environment branch, if the policy allows."""
     from engine.environments.operations import Request, local_actor, promote_model
     from engine.forge.local import LocalForge
 
     root = obj.root
     request = Request(
-        model=model, environment=env_name, actor=local_actor(root), source=rev, version=version
+        model=model,
+        environment=env_name,
+        actor=local_actor(root),
+        source=rev,
+        version=version,
+        canary=canary,
     )
     result = promote_model(root, request, forge=LocalForge(root))
     click.echo(result.message())
@@ -388,14 +401,28 @@ def history(obj: Context, model: str, as_json: bool) -> None:
 def deploy_command(obj: Context, env_name: str) -> None:
     """Make the versions an environment branch pins ready to serve, in .mlops/deploy/ENV.
 
-    In GitHub Actions, ENV must be the environment whose branch the run is on.
+    The deployment and its status are recorded on GitHub with GITHUB_TOKEN (the deploy
+    workflow), else in .mlops/outbox/deployments.json. In GitHub Actions, ENV must be the
+    environment whose branch the run is on.
     """
-    from engine.environments.deploy import checked_environment, deploy
+    from engine.environments.deploy import checked_environment, recorded_deploy
     from engine.environments.operations import trusted_project
+    from engine.forge import Forge
+    from engine.forge.local import LocalForge
 
-    env_name = checked_environment(trusted_project(obj.root), env_name, dict(os.environ))
-    result = deploy(obj.root, env_name)
-    click.echo(result.summary())
+    env = dict(os.environ)
+    env_name = checked_environment(trusted_project(obj.root), env_name, env)
+    forge: Forge = LocalForge(obj.root)
+    if env.get("GITHUB_TOKEN") and env.get("GITHUB_REPOSITORY"):
+        from engine.forge.github import GitHubForge
+
+        forge = GitHubForge.from_env(env, bot_login=env.get("MLOPS_BOT_LOGIN"))
+    server, repo, run = (
+        env.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    log_url = f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
+    result, notes = recorded_deploy(obj.root, env_name, forge, log_url=log_url)
+    click.echo("\n".join([result.summary(), *notes]))
     sys.exit(0 if result.ok else 1)
 
 
@@ -495,6 +522,14 @@ def monitor_command(
     type=click.IntRange(1),
     help="Larger request bodies are answered 413.",
 )
+@click.option(
+    "--reload-every",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds between checks of the environment branch; new pins are loaded, "
+    "verified, then served (0: never).",
+)
 @click.pass_obj
 @boundary
 def serve_command(
@@ -506,6 +541,7 @@ def serve_command(
     workers: int,
     log_dir: Path | None,
     max_body_bytes: int,
+    reload_every: float,
 ) -> None:
     """Serve the versions ENV pins with KServe's model server (V1, V2, /metrics)."""
     from engine.serving.logs import DEFAULT_FOLDER
@@ -522,6 +558,7 @@ def serve_command(
         max_body_bytes=max_body_bytes,
         models=models,
         announce=lambda line: click.echo(line, err=True),
+        reload_every=reload_every,
     )
 
 

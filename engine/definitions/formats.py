@@ -446,6 +446,42 @@ class Store(Strict):
     )
 
 
+class Serving(Strict):
+    """How a pinned model runs in a cluster: the ``InferenceService`` promotion writes.
+
+    Set under ``serving:`` in the project file (every environment) or in one environment
+    (which replaces the fields it sets); unset fields keep the engine's defaults.
+    """
+
+    image: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$",
+        description="The container image running `mlops serve`.",
+        examples=["ghcr.io/acme/mlops:1.4.0"],
+    )
+    resources: dict[Literal["requests", "limits"], dict[str, str]] | None = Field(
+        None,
+        description="Kubernetes resources of the predictor container.",
+        examples=[{"requests": {"cpu": "200m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}],
+    )
+    namespace: str | None = Field(
+        None, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", description="Kubernetes namespace."
+    )
+    logger_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s]+$",
+        description="Where KServe's payload logger sends requests and responses (CloudEvents).",
+        examples=["http://message-dumper.monitoring.svc.cluster.local"],
+    )
+    min_replicas: int | None = Field(
+        None, ge=0, le=1000, description="Predictor replicas, at least."
+    )
+
+    def over(self, base: Serving) -> Serving:
+        """These settings on top of ``base``: the fields set here win."""
+        return base.model_copy(update={k: getattr(self, k) for k in self.model_fields_set})
+
+
 class Environment(Strict):
     """An environment: its branch and the policy for promoting into it."""
 
@@ -463,6 +499,14 @@ class Environment(Strict):
         False, description="The version must come from a commit on the default branch."
     )
     allow_forks: bool = Field(False, description="Accept commands on pull requests from forks.")
+    serving: Serving | None = Field(
+        None, description="Serving settings for this environment, over the project's."
+    )
+    strategy: Literal["direct", "canary"] = Field(
+        "direct",
+        description="direct: a promotion moves all traffic at once; canary: "
+        "`promote --canary N` may first give a new version N% beside the live one.",
+    )
 
     @field_validator("allow")
     @classmethod
@@ -493,6 +537,10 @@ class Project(Strict):
         default_factory=Budget,
         description="Time and memory for one training of any model, and the ceiling of "
         "a model's own budget.",
+    )
+    serving: Serving = Field(
+        default_factory=Serving,
+        description="How promoted models are served (the manifests on environment branches).",
     )
 
     @field_validator("allow_estimators")

@@ -22,15 +22,18 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import gitrepo
 from engine.definitions.formats import NAME_PATTERN
 from engine.environments.pins import FOLDER, Pin, PromotionError, parse_pin, pin_path, render
 from engine.errors import GitError
+
+DEPLOY_FOLDER = "deploy/kserve"  # the manifests promotion writes beside the pins
+OWNED = (FOLDER, DEPLOY_FOLDER)  # what only the environment branch writes
 
 DEFAULT_IDENTITY = gitrepo.Author("mlops[bot]", "mlops-bot@users.noreply.github.com")
 MAX_ATTEMPTS = 12  # ten promoters racing on one branch need up to ~8; see the concurrency test
@@ -78,6 +81,8 @@ class Change:
     pin: Pin
     message: str
     merge: str | None  # the commit to merge first, or None for a pin-only commit
+    files: Mapping[str, str] = field(default_factory=dict)
+    """Other files written in the same commit (the model's manifest under ``deploy/``)."""
 
 
 ChangeFor = Callable[[Pin | None], Change | None]
@@ -244,7 +249,10 @@ def commit_change(tree: Path, start: str, change: Change, path: str) -> str:
     target = tree / path
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render(change.pin), encoding="utf-8")
-    gitrepo.run_git(tree, "add", "--", path)
+    for extra, text in change.files.items():
+        (tree / extra).parent.mkdir(parents=True, exist_ok=True)
+        (tree / extra).write_text(text, encoding="utf-8")
+    gitrepo.run_git(tree, "add", "--", path, *change.files)
     args = ("commit", "--quiet", "--no-verify", "--cleanup=whitespace", "-F", "-")
     gitrepo.run_git(tree, *args, stdin=change.message, identity=engine_identity())
     return gitrepo.run_git(tree, "rev-parse", "HEAD").stdout.strip()
@@ -257,7 +265,7 @@ def _merge(tree: Path, start: str, source: str) -> None:
     if done.returncode != 0:
         listing = gitrepo.run_git(tree, "diff", "--name-only", "-z", "--diff-filter=U").stdout
         conflicted = [name for name in listing.split("\0") if name]
-        outside = [name for name in conflicted if not name.startswith(f"{FOLDER}/")]
+        outside = [n for n in conflicted if not n.startswith(tuple(f"{o}/" for o in OWNED))]
         if outside:
             gitrepo.run_git(tree, "merge", "--abort", check=False)
             raise MergeConflict(
@@ -271,14 +279,19 @@ def _merge(tree: Path, start: str, source: str) -> None:
             if "unrelated histories" in hint:
                 hint += " (a shallow clone? fetch the full history: `fetch-depth: 0`)"
             raise GitError(f"could not merge {source} into the environment branch: {hint}")
-    # The pins are the environment branch's own: whatever the merge brought under
-    # mlops/deployments/ (the default branch should have none) is put back as it was.
-    changed = gitrepo.run_git(tree, "diff", "--cached", "--name-only", start, "--", FOLDER).stdout
-    if conflicted or changed.strip():
-        gitrepo.run_git(tree, "rm", "-r", "-q", "-f", "--ignore-unmatch", "--", FOLDER)
-        had = gitrepo.run_git(tree, "rev-parse", "--verify", "-q", f"{start}:{FOLDER}", check=False)
+    # The pins and manifests are the environment branch's own: whatever the merge brought
+    # under mlops/deployments/ or deploy/kserve/ (the default branch should have none) is
+    # put back as it was.
+    for folder in OWNED:
+        changed = gitrepo.run_git(
+            tree, "diff", "--cached", "--name-only", start, "--", folder
+        ).stdout
+        if not (conflicted or changed.strip()):
+            continue
+        gitrepo.run_git(tree, "rm", "-r", "-q", "-f", "--ignore-unmatch", "--", folder)
+        had = gitrepo.run_git(tree, "rev-parse", "--verify", "-q", f"{start}:{folder}", check=False)
         if had.returncode == 0:
-            gitrepo.run_git(tree, "checkout", start, "--", FOLDER)
+            gitrepo.run_git(tree, "checkout", start, "--", folder)
 
 
 __all__ = [

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from engine.definitions.formats import Project
     from engine.environments.operations import Live
     from engine.environments.pins import Pin
+    from engine.forge import DeploymentState, Forge
     from engine.store import Store
 
 MANIFEST = "manifest.json"
@@ -145,6 +146,52 @@ def deploy(root: Path, env_name: str) -> Deployment:
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     return result
+
+
+def recorded_deploy(
+    root: Path, env_name: str, forge: Forge | None, *, log_url: str | None = None
+) -> tuple[Deployment, list[str]]:
+    """:func:`deploy`, recorded as a GitHub Deployment of the environment branch.
+
+    The deployment (ref: the environment branch; payload: each pinned model's version,
+    fingerprint and sha256) is created ``in_progress`` before the work and ends
+    ``success`` or ``failure``, so the repository's Environments page shows what runs
+    where and since when. Recording is a report, not a gate: when the forge refuses
+    (no ``deployments: write``), or there is none (``None``: no token), the deploy still
+    happens and a note says so.
+    """
+    if forge is None:
+        return deploy(root, env_name), ["the deployment was not recorded: no forge to record it"]
+    from engine.environments.operations import environment, live_versions, trusted_project
+    from engine.forge import ForgeError
+
+    project = trusted_project(root)
+    branch = environment(project, env_name).branch
+    pins = live_versions(root, project).get(env_name, {})
+    payload = {
+        "models": {
+            model: {"version": p.version, "fingerprint": p.fingerprint, "sha256": p.sha256}
+            for model, p in sorted(pins.items())
+        }
+    }
+    what = ", ".join(f"{m}@{p.version}" for m, p in sorted(pins.items())) or "nothing pinned"
+    notes: list[str] = []
+    ref = None
+    try:
+        ref = forge.create_deployment(branch, env_name, f"mlops: {what}", payload)
+        forge.set_deployment_status(ref.id, "in_progress", f"deploying {what}", log_url=log_url)
+    except ForgeError as exc:
+        notes.append(f"the deployment could not be recorded on the forge: {exc}")
+    result = deploy(root, env_name)
+    if ref is not None:
+        state: DeploymentState = "success" if result.ok else "failure"
+        failed = [f"{m.model}@{m.version}" for m in result.models if not m.ok]
+        text = f"ready: {what}" if result.ok else f"failed: {', '.join(failed) or what}"
+        try:
+            forge.set_deployment_status(ref.id, state, text, log_url=log_url)
+        except ForgeError as exc:
+            notes.append(f"the deployment's status could not be recorded: {exc}")
+    return result, notes
 
 
 def _deploy_one(

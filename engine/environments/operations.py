@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from engine.definitions.loading import Definitions
     from engine.environments.pins import Pin
     from engine.environments.policy import Decision, PromotionFacts
-    from engine.environments.promote import PromotionResult
+    from engine.environments.promote import FilesFor, PromotionResult
     from engine.forge import Forge
     from engine.store import Store
 
@@ -55,6 +55,8 @@ class Request:
     """Each reviewer's permission, keyed by lowercase login (None where unreadable)."""
     reviewer_teams: Mapping[str, frozenset[str]] | None = None
     """Each reviewer's teams among the allow lists' ``org/team`` entries; None if unread."""
+    canary: int | None = None
+    """Pin the version as a canary with this percent of the traffic (strategy: canary)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,19 @@ class Promotion:
             return f"`{r.model}` `{r.version}` is already live in `{r.environment}`; nothing to do."
         before = f" (was `{r.previous.version}`)" if r.previous else ""
         pushed = "pushed" if r.pushed else "committed locally"
-        if r.pin.action == "rollback":
+        if r.pin.canary is not None and (r.previous is None or r.previous.canary != r.pin.canary):
+            c = r.pin.canary
+            did = (
+                f"Canary `{r.model}` `{c.version}` in `{r.environment}` at {c.percent}% "
+                f"beside `{r.version}`"
+            )
+            before = ""
+        elif r.pin.action == "abort":
+            did = (
+                f"Aborted the canary of `{r.model}` in `{r.environment}`: `{r.version}` serves all"
+            )
+            before = ""
+        elif r.pin.action == "rollback":
             did = f"Rolled back `{r.model}` in `{r.environment}` to `{r.version}`"
         else:
             did = f"Promoted `{r.model}` `{r.version}` to `{r.environment}`"
@@ -181,6 +195,8 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
     fingerprint = _fingerprint_at(root, source, request.model)
     if request.version and not fingerprint.startswith(request.version):
         return Promotion(Decision(False, [_not_that_version(request, source, fingerprint)]))
+    if request.canary is not None and env.strategy != "canary":
+        return Promotion(Decision(False, [_no_canary(request.environment, env.strategy)]))
     store = open_store(root, project)
     live = live_versions(root, project)
     facts = _promotion_facts(root, request, project, source, fingerprint, live)
@@ -220,10 +236,19 @@ def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -
         metrics=metrics,
         now=utc_now(),
         push="origin" in gitrepo.remotes(root),
+        files=manifests(project, request.environment),
+        canary_percent=request.canary,
     )
     if result.pushed and forge is not None:
         notes.append(_dispatch(forge, env.branch, request.environment))
     return Promotion(decision, fingerprint, result, notes)
+
+
+def _no_canary(env_name: str, strategy: str) -> str:
+    return (
+        f"`{env_name}` deploys with strategy `{strategy}`, which has no canary: set "
+        f"`strategy: canary` for it in mlops/project.yaml, or promote without `--canary`"
+    )
 
 
 def _not_that_version(request: Request, source: str, fingerprint: str) -> str:
@@ -287,9 +312,18 @@ def rollback_model(
         push="origin" in gitrepo.remotes(root),
         fingerprint_exists=lambda fp: store.has(model, fp),
         artifact_sha256=lambda fp: pinnable_sha256(store, model, fp, Ensured([])),
+        files=manifests(project, env_name),
     )
     notes = [_dispatch(forge, env.branch, env_name)] if result.pushed and forge else []
     return Promotion(Decision(True), result.pin.fingerprint, result, notes)
+
+
+def manifests(project: Project, env_name: str) -> FilesFor:
+    """The manifest files a pin in ``env_name`` comes with (KServe ``InferenceService``)."""
+    from engine.environments import manifest
+
+    serving = manifest.settings(project.serving, project.environments[env_name].serving)
+    return lambda pin: manifest.files_for(pin, project.store.url, serving)
 
 
 def _dispatch(forge: Forge, branch: str, env_name: str) -> str:

@@ -44,6 +44,22 @@ class PromotionError(UserError):
     """A promotion or rollback was refused; the message says what would make it pass."""
 
 
+class Canary(BaseModel):
+    """A new version running beside a pin's stable one, with a share of the traffic."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version: str
+    fingerprint: str = Field(pattern=r"^[0-9a-f]{64}$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    source_commit: str
+    percent: int = Field(ge=1, le=99, description="Share of requests the canary answers.")
+    pr: int | None = None
+    promoted_by: str = ""
+    promoted_at: str = ""
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+
+
 class Pin(BaseModel):
     """One model pinned in one environment, with the lineage of how it got there."""
 
@@ -65,6 +81,9 @@ class Pin(BaseModel):
     metrics: dict[str, float | None] = Field(default_factory=dict)
     previous: str | None = Field(None, description="The fingerprint pinned before this one.")
     action: str = "promote"
+    canary: Canary | None = Field(
+        None, description="A version beside this one with a share of traffic (None: none)."
+    )
 
 
 def pin_path(model: str) -> str:
@@ -175,6 +194,11 @@ def promotion_message(pin: Pin, current: Pin | None, actor: str) -> str:
     then = f"Replaces {current.version}." if current else "First version in this environment."
     if current is not None and current.fingerprint == pin.fingerprint:
         then = f"Records the artifact's sha256 {pin.sha256}."
+    elif current is not None and current.canary is not None:
+        if current.canary.fingerprint == pin.fingerprint:
+            then = f"Completes the canary: replaces {current.version} for every request."
+        else:
+            then += f" Drops the canary {current.canary.version}."
     body = f"Pins fingerprint {pin.fingerprint},\ntrained from {pin.source_commit}. {then}"
     subject = f"Promote {pin.model}@{pin.version} to {pin.environment}"
     return _message(subject, body, pin, actor)
@@ -203,6 +227,33 @@ def _message(subject: str, body: str, pin: Pin, actor: str, extra: Sequence[str]
     if pin.sha256 is not None:
         trailers.append(f"Artifact-SHA256: {pin.sha256}")
     return f"{subject}\n\n{body}\n\n" + "\n".join([*trailers, *extra]) + "\n"
+
+
+def canary_message(pin: Pin, actor: str) -> str:
+    """``Canary <model>@<version> in <environment> at N%``, with ``Canary-*:`` trailers."""
+    canary = pin.canary
+    assert canary is not None
+    subject = f"Canary {pin.model}@{canary.version} in {pin.environment} at {canary.percent}%"
+    body = (
+        f"Sends {canary.percent}% of requests to fingerprint {canary.fingerprint},\n"
+        f"trained from {canary.source_commit}; {pin.version} keeps the rest."
+    )
+    extra = [
+        f"Canary-Version: {canary.version}",
+        f"Canary-Percent: {canary.percent}",
+        f"Canary-SHA256: {canary.sha256}",
+    ]
+    return _message(subject, body, pin, actor, extra)
+
+
+def abort_message(pin: Pin, aborted: Canary, actor: str, requested_in: int | None) -> str:
+    """``Abort the canary of <model> in <environment>``: all traffic back to the stable pin."""
+    subject = f"Abort the canary of {pin.model} in {pin.environment}"
+    body = f"Drops {aborted.version} ({aborted.percent}%); {pin.version} answers every request."
+    extra = [f"Aborted-canary: {aborted.version}"]
+    if requested_in is not None:
+        extra.append(f"Requested-in: #{requested_in}")
+    return _message(subject, body, pin, actor, extra)
 
 
 def choose_rollback(history: Sequence[Pin], to: str | None, model: str, environment: str) -> Pin:

@@ -26,7 +26,7 @@ pattern first; messages are built from those values only, never from free text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from engine import gitrepo
 from engine.environments.branch import (
     MAX_ATTEMPTS,
     Change,
+    ChangeFor,
     EnvironmentBranch,
     MergeConflict,
     PromotionResult,
@@ -41,8 +42,11 @@ from engine.environments.branch import (
     engine_identity,
 )
 from engine.environments.pins import (
+    Canary,
     Pin,
     PromotionError,
+    abort_message,
+    canary_message,
     check_branch,
     check_request,
     check_version,
@@ -57,6 +61,9 @@ from engine.errors import DefinitionError
 from engine.training.fingerprint import short
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+FilesFor = Callable[[Pin], Mapping[str, str]]
+"""The pin about to be written -> other files for the same commit ({path: text})."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,8 @@ def promote(
     push: bool = True,
     max_attempts: int = MAX_ATTEMPTS,
     before_push: Callable[[], None] | None = None,
+    files: FilesFor | None = None,
+    canary_percent: int | None = None,
 ) -> PromotionResult:
     """Merge ``source_commit`` into ``branch`` and pin ``fingerprint`` there, in one commit.
 
@@ -95,9 +104,24 @@ def promote(
     loaded it): the pin records it. Promoting the live version again is a no-op unless
     its pin lacks that hash (an older pin) or names another one; then the pin is rewritten.
     ``before_push`` runs before each push (tests use it to lose a race on purpose).
+    ``files(pin)`` names other files the same commit writes (the model's manifest).
+
+    ``canary_percent``: pin the version as a canary beside the live one with that share
+    of the traffic (1 to 99; the same version again changes the share). A promotion
+    without it while a canary runs replaces the pin: promoting the canary's version
+    completes the canary.
     """
     if not _SHA256.match(sha256):
         raise PromotionError(f"{sha256!r} is not a sha256 (64 lowercase hex digits)")
+    if canary_percent is not None and (
+        isinstance(canary_percent, bool)
+        or not isinstance(canary_percent, int)
+        or not 1 <= canary_percent <= 99
+    ):
+        raise PromotionError(
+            f"a canary gets 1 to 99 percent of the traffic, not {canary_percent!r} "
+            "(promote without --canary to send it everything)"
+        )
     check_request(
         model=model,
         environment=environment,
@@ -112,6 +136,13 @@ def promote(
     target.require_commit(source_commit)
 
     def change(current: Pin | None) -> Change | None:
+        extra: Mapping[str, str]
+        if canary_percent is not None:
+            pin = _canary_pin(current, canary_percent)
+            if pin is None:
+                return None
+            extra = files(pin) if files else {}
+            return Change(pin, canary_message(pin, actor), source_commit, extra)
         if current is not None and (current.fingerprint, current.sha256) == (fingerprint, sha256):
             return None
         pin = Pin(
@@ -131,7 +162,39 @@ def promote(
                 else (current.fingerprint if current else None)
             ),
         )
-        return Change(pin, promotion_message(pin, current, actor), merge=source_commit)
+        extra = files(pin) if files else {}
+        return Change(pin, promotion_message(pin, current, actor), source_commit, extra)
+
+    def _canary_pin(current: Pin | None, percent: int) -> Pin | None:
+        if current is None:
+            raise PromotionError(
+                f"{model} has no version live in {environment} for a canary to run beside: "
+                "promote one without --canary first"
+            )
+        if current.fingerprint == fingerprint:
+            raise PromotionError(
+                f"{model}@{short(fingerprint)} is already the stable version in {environment}; "
+                "a canary is another version"
+            )
+        live = current.canary
+        if live is not None and (live.fingerprint, live.sha256, live.percent) == (
+            fingerprint,
+            sha256,
+            percent,
+        ):
+            return None
+        canary = Canary(
+            version=short(fingerprint),
+            fingerprint=fingerprint,
+            sha256=sha256,
+            source_commit=source_commit,
+            percent=percent,
+            pr=pr,
+            promoted_by=actor,
+            promoted_at=now,
+            metrics=metrics,
+        )
+        return current.model_copy(update={"canary": canary})
 
     return target.apply(model, change, max_attempts, before_push)
 
@@ -152,8 +215,12 @@ def rollback(
     artifact_sha256: Callable[[str], str] | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     before_push: Callable[[], None] | None = None,
+    files: FilesFor | None = None,
 ) -> PromotionResult:
     """Pin an earlier version again: the previous one, or ``to_fingerprint`` (a full id or prefix).
+
+    While a canary runs, a rollback without ``to_fingerprint`` aborts it instead: the
+    stable version answers every request again (one commit, ``Abort the canary...``).
 
     The version must have been pinned in this environment before; ``fingerprint_exists``
     (the store's lookup) refuses one whose model is gone. ``pr`` is where it was asked.
@@ -168,6 +235,8 @@ def rollback(
     if target.start_ref is None or not target.branch_exists:
         raise PromotionError(f"nothing to roll back: {branch} does not exist yet")
     history = [event.pin for event in _history(root, target.start_ref, model)]
+    if history and history[0].canary is not None and to_fingerprint is None:
+        return target.apply(model, _abort(actor, pr, now, files), max_attempts, before_push)
     chosen = choose_rollback(history, to_fingerprint, model, environment)
     if fingerprint_exists is not None and not fingerprint_exists(chosen.fingerprint):
         raise PromotionError(
@@ -189,11 +258,30 @@ def rollback(
                 "promoted_at": now,
                 "previous": current.fingerprint,
                 "action": "rollback",
+                "canary": None,
             }
         )
-        return Change(pin, rollback_message(pin, current, actor, pr), merge=None)
+        extra = files(pin) if files else {}
+        return Change(pin, rollback_message(pin, current, actor, pr), None, extra)
 
     return target.apply(model, change, max_attempts, before_push)
+
+
+def _abort(actor: str, pr: int | None, now: str, files: FilesFor | None) -> ChangeFor:
+    """The change that drops a live canary: the stable version gets every request again."""
+
+    def change(current: Pin | None) -> Change | None:
+        if current is None:
+            raise PromotionError("nothing to abort: the model is not pinned any more")
+        if current.canary is None:
+            return None  # someone else ended it first
+        pin = current.model_copy(
+            update={"canary": None, "promoted_by": actor, "promoted_at": now, "action": "abort"}
+        )
+        extra = files(pin) if files else {}
+        return Change(pin, abort_message(pin, current.canary, actor, pr), None, extra)
+
+    return change
 
 
 def pin_history(root: Path, branch: str, model: str, remote: str = "origin") -> list[PinEvent]:
@@ -231,6 +319,7 @@ def _history(root: Path, ref: str, model: str) -> list[PinEvent]:
 
 
 __all__ = [
+    "FilesFor",
     "MergeConflict",
     "PinEvent",
     "PromotionError",

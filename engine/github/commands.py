@@ -2,7 +2,7 @@
 
 The grammar (DESIGN.md section 5), one command per line::
 
-    /promote MODEL[@VERSION] [to] ENV
+    /promote MODEL[@VERSION] [to] ENV [--canary PERCENT]
     /rollback MODEL [in] ENV [to VERSION]
     /retrain [MODEL...]
     /diff [MODEL] [vs ENV]
@@ -62,9 +62,10 @@ MAX_BODY = 65_536
 MAX_LINE = 1_000
 MAX_COMMANDS = 5
 VERSION_PATTERN = r"^[0-9a-f]{7,64}$"
+_PERCENT = re.compile(r"^[1-9][0-9]?$")  # 1 to 99: 100% is a plain promotion
 
 USAGE = {
-    "promote": "/promote MODEL[@VERSION] [to] ENV",
+    "promote": "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]",
     "rollback": "/rollback MODEL [in] ENV [to VERSION]",
     "retrain": "/retrain [MODEL...]",
     "diff": "/diff [MODEL] [vs ENV]",
@@ -72,8 +73,10 @@ USAGE = {
     "help": "/help",
 }
 SUMMARY = {
-    "promote": "pin a model version in an environment (default: the version this PR trains)",
-    "rollback": "pin the previous version again, or the version named",
+    "promote": "pin a model version in an environment (default: the version this PR trains); "
+    "`--canary 10` first gives it 10% of the traffic beside the live one, promoting again "
+    "completes it",
+    "rollback": "pin the previous version again, or the version named; aborts a live canary",
     "retrain": "retrain ignoring the cache and check that the metrics reproduce",
     "diff": "the metric report for the PR, against an environment",
     "status": "what each environment runs",
@@ -101,6 +104,8 @@ class Promote:
     model: str
     version: str | None
     env: str
+    canary: int | None = None
+    """A canary with this percent of the traffic (1 to 99), or None for a full promotion."""
 
 
 @dataclass(frozen=True)
@@ -395,6 +400,11 @@ def _suggest(token: str, known: Collection[str], kind: str) -> str:
 
 
 def _promote(args: list[str], names: _Names) -> Command | Reply:
+    canary = None
+    if len(args) >= 2 and args[-2] == "--canary":
+        if not _PERCENT.match(args[-1]):
+            return names.usage("`--canary` takes a percent of the traffic from 1 to 99")
+        canary, args = int(args[-1]), args[:-2]
     if len(args) == 3 and args[1] == "to":
         args = [args[0], args[2]]
     if len(args) != 2:
@@ -407,7 +417,7 @@ def _promote(args: list[str], names: _Names) -> Command | Reply:
     if isinstance(version, Reply):
         return version
     env = names.env(args[1])
-    return env if isinstance(env, Reply) else Promote(model, version, env)
+    return env if isinstance(env, Reply) else Promote(model, version, env, canary)
 
 
 def _rollback(args: list[str], names: _Names) -> Command | Reply:

@@ -303,10 +303,16 @@ def on_dispatch(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
 
 def _deploy(ctx: Context, ref: str, requested: str) -> Outcome:
     """Deploy the environment whose branch ``ref`` is; an input that differs is refused."""
-    from engine.environments.deploy import deploy, environment_for_ref
+    from engine.environments.deploy import environment_for_ref, recorded_deploy
     from engine.environments.operations import trusted_project
 
     env_name = environment_for_ref(trusted_project(ctx.root), ref, requested)
+    try:
+        forge: Forge | None = ctx.forge()
+    except UserError as exc:  # no token: deploy anyway, the record is a report
+        ctx.runtime.log(f"not recording the deployment: {exc}")
+        forge = None
     with ctx.runtime.group(f"deploy {env_name}"):
-        result = deploy(ctx.root, env_name)
-    return Outcome(result.summary(), 0 if result.ok else 1, {"environment": env_name})
+        result, notes = recorded_deploy(ctx.root, env_name, forge, log_url=ctx.run_url)
+    summary = "\n".join([result.summary(), *notes])
+    return Outcome(summary, 0 if result.ok else 1, {"environment": env_name})

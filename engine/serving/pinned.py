@@ -11,7 +11,7 @@ batch scoring share this one path, so nothing ever predicts from an unverified a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,9 @@ class PinnedVersion:
     signature: Signature
     id_column: str | None = None
     classes: tuple[Any, ...] = ()
+    canary: PinnedVersion | None = None
+    """A canary pinned beside this version, loaded and verified the same way."""
+    canary_percent: int = 0
 
     @property
     def classifies(self) -> bool:
@@ -72,7 +75,6 @@ def pinned_versions(root: Path, env_name: str, models: Sequence[str] = ()) -> li
         open_store,
         trusted_project,
     )
-    from engine.training import planning
 
     project = trusted_project(root)
     environment(project, env_name)  # a clear error for an unknown name
@@ -89,66 +91,73 @@ def pinned_versions(root: Path, env_name: str, models: Sequence[str] = ()) -> li
     loaded = []
     for name in sorted(models or pins):
         pin = pins[name]
-        expected = _expected_sha256(root, store, pin, project, live)
-        record = store.get_record(name, pin.fingerprint)
-        estimator = _load_pinned(store, pin, expected)
-        defs, _ = planning.read_definitions(root, pin.source_commit)
-        if name not in defs.models or defs.models[name].spec.dataset not in defs.datasets:
-            raise UserError(
-                f"{name}@{pin.version}: its definition or dataset is not readable at the "
-                f"pin's source commit {pin.source_commit[:12]}"
-            )
-        dataset = defs.datasets[defs.models[name].spec.dataset].spec
-        names = getattr(estimator, "feature_names_in_", None)
-        loaded.append(
-            PinnedVersion(
-                model=name,
-                environment=env_name,
-                version=pin.version,
-                fingerprint=pin.fingerprint,
-                source_commit=pin.source_commit,
-                sha256=expected,
-                task=record.task,
-                estimator=estimator,
-                signature=signature(dataset, list(names) if names is not None else None),
-                id_column=dataset.id_column,
-                classes=tuple(record.classes),
-            )
-        )
+        version = _load_version(root, store, pin, pin, project, live)
+        canary = getattr(pin, "canary", None)
+        if canary is not None:
+            beside = _load_version(root, store, pin, canary, project, live)
+            version = replace(version, canary=beside, canary_percent=canary.percent)
+        loaded.append(version)
     return loaded
 
 
-def _expected_sha256(root: Path, store: Store, pin: Pin, project: Project, live: Live) -> str:
+def _load_version(
+    root: Path, store: Store, pin: Pin, side: Any, project: Project, live: Live
+) -> PinnedVersion:
+    """One side of a pin (the pin itself, or its canary), fetched, verified and loaded."""
+    from engine.training import planning
+
+    name = pin.model
+    expected = _expected_sha256(root, store, pin, side, project, live)
+    record = store.get_record(name, side.fingerprint)
+    estimator = store.load_pinned(name, side.fingerprint, expected)
+    defs, _ = planning.read_definitions(root, side.source_commit)
+    if name not in defs.models or defs.models[name].spec.dataset not in defs.datasets:
+        raise UserError(
+            f"{name}@{side.version}: its definition or dataset is not readable at the "
+            f"pin's source commit {side.source_commit[:12]}"
+        )
+    dataset = defs.datasets[defs.models[name].spec.dataset].spec
+    names = getattr(estimator, "feature_names_in_", None)
+    return PinnedVersion(
+        model=name,
+        environment=pin.environment,
+        version=side.version,
+        fingerprint=side.fingerprint,
+        source_commit=side.source_commit,
+        sha256=expected,
+        task=record.task,
+        estimator=estimator,
+        signature=signature(dataset, list(names) if names is not None else None),
+        id_column=dataset.id_column,
+        classes=tuple(record.classes),
+    )
+
+
+def _expected_sha256(
+    root: Path, store: Store, pin: Pin, side: Any, project: Project, live: Live
+) -> str:
     """The hash the served file must have: the pin's, or that of the bytes just retrained.
 
     As ``deploy`` does: a version missing from the store is retrained and must reproduce
     its pinned metrics, and is then served by the hash of what it wrote (skops files are
     not byte-reproducible). A pin without a hash (an older engine wrote it) is refused
-    when the store holds the version: promote it again to record one.
+    when the store holds the version: promote it again to record one. ``side`` is the
+    pin itself or its canary (which always records a hash).
     """
     from engine.environments.operations import ensure_stored
 
-    if pin.sha256 is None and store.has(pin.model, pin.fingerprint):
+    if side.sha256 is None and store.has(pin.model, side.fingerprint):
         raise UserError(
-            f"the pin of {pin.model}@{pin.version} in {pin.environment} records no artifact "
+            f"the pin of {pin.model}@{side.version} in {pin.environment} records no artifact "
             "sha256 (an older engine wrote it), so the stored model cannot be checked "
-            f"against it: promote {pin.model}@{pin.version} to {pin.environment} again"
+            f"against it: promote {pin.model}@{side.version} to {pin.environment} again"
         )
     ensured = ensure_stored(
-        root, store, pin.model, pin.fingerprint, pin.source_commit, project, live
+        root, store, pin.model, side.fingerprint, side.source_commit, project, live
     )
-    expected = ensured.retrained_sha256 or pin.sha256
+    expected = ensured.retrained_sha256 or side.sha256
     assert expected is not None  # a pin without one was refused unless retrained here
     return expected
-
-
-def _load_pinned(store: Store, pin: Pin, expected_sha256: str) -> Any:
-    """The pinned model, only if its file's sha256 is ``expected_sha256``; else StoreError.
-
-    The one place serving loads a model: the hash checked is the pin's (git), never the
-    one beside the file, and skops builds only the exact trusted types.
-    """
-    return store.load_pinned(pin.model, pin.fingerprint, expected_sha256)
 
 
 __all__ = ["PinnedVersion", "pinned_versions"]

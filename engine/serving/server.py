@@ -63,13 +63,25 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def build_models(pinned: list[Any], log_dir: Path | None, source: str) -> list[Any]:
-    """One :class:`PinnedModel` per pinned version, sharing one prediction logger."""
+def build_models(
+    pinned: list[Any], log_dir: Path | None, source: str, *, seed: int = 0
+) -> list[Any]:
+    """One model per pin, sharing one prediction logger: a :class:`PinnedModel`, or a
+    :class:`CanaryModel` splitting by the pin's canary percent (``seed``: reproducible)."""
+    from engine.serving.canary import Split
     from engine.serving.logs import PredictionLogger
-    from engine.serving.model import PinnedModel
+    from engine.serving.model import CanaryModel, PinnedModel
 
     logger = PredictionLogger(log_dir) if log_dir is not None else None
-    return [PinnedModel(p, logger, source=source) for p in pinned]
+    models: list[Any] = []
+    for p in pinned:
+        stable = PinnedModel(p, logger, source=source)
+        if p.canary is None:
+            models.append(stable)
+            continue
+        canary = PinnedModel(p.canary, logger, source=source)
+        models.append(CanaryModel(stable, canary, Split(p.canary_percent, seed)))
+    return models
 
 
 def serve(
@@ -83,14 +95,37 @@ def serve(
     max_body_bytes: int = DEFAULT_MAX_BODY,
     models: Sequence[str] = (),
     announce: Any = print,
+    reload_every: float = 0,
 ) -> None:
-    """Serve the versions pinned in ``env_name`` (all, or ``models``) until interrupted."""
+    """Serve the versions pinned in ``env_name`` (all, or ``models``) until interrupted.
+
+    ``reload_every`` > 0: poll the environment branch that often and serve new pins
+    once loaded and verified (one worker only: see :mod:`engine.serving.reload`).
+    """
     from engine.serving.pinned import pinned_versions
 
     sock = bind(host, port)  # first: a port in use fails before seconds of loading
     try:
         pinned = pinned_versions(root, env_name, models)
-        served = build_models(pinned, log_dir, f"http://{host}:{port}/")
+        source = f"http://{host}:{port}/"
+        served = build_models(pinned, log_dir, source)
+        follow = None
+        if reload_every > 0 and workers == 1:
+            from engine.serving.reload import Reloader
+
+            def follow(repository: Any) -> Reloader:
+                return Reloader(
+                    root,
+                    env_name,
+                    models,
+                    repository=repository,
+                    build=lambda new: build_models(new, log_dir, source),
+                    interval=reload_every,
+                    announce=announce,
+                )
+
+        elif reload_every > 0:
+            announce("--reload-every needs --workers 1; restart the server to serve new pins")
         run_models(
             served,
             sock,
@@ -98,6 +133,7 @@ def serve(
             workers=workers,
             max_body_bytes=max_body_bytes,
             announce=announce,
+            follow=follow,
         )
     finally:
         sock.close()
@@ -111,8 +147,12 @@ def run_models(
     workers: int = 1,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     announce: Any = print,
+    follow: Any = None,
 ) -> None:
-    """Register ``models`` on a KServe ``ModelServer`` and answer on ``sock`` until stopped."""
+    """Register ``models`` on a KServe ``ModelServer`` and answer on ``sock`` until stopped.
+
+    ``follow(repository)``: a thread to start beside the server (the branch reloader).
+    """
     with _own_argv():
         from kserve import ModelServer
 
@@ -122,7 +162,7 @@ def run_models(
     server = ModelServer(http_port=port, workers=workers, enable_grpc=False)
     for model in models:
         server.register_model(model)
-    names = ", ".join(f"{m.name}@{m.pinned.version}" for m in models)
+    names = ", ".join(_described(m) for m in models)
     rest = EngineRESTServer(
         "kserve.model_server:app",
         server.dataplane,
@@ -135,8 +175,25 @@ def run_models(
     announce(f"serving {names} on http://{host}:{port} (V1 /v1/models, V2 /v2/models, /metrics)")
     if workers > 1:
         asyncio.run(MultiProcessServer(rest, sock).start())
-    else:
+        return
+    reloader = follow(server.registered_models) if follow is not None else None
+    if reloader is not None:
+        reloader.start()
+    try:
         asyncio.run(rest.serve_on(sock))
+    finally:
+        if reloader is not None:
+            reloader.stop()
+
+
+def _described(model: Any) -> str:
+    pinned = model.pinned
+    if pinned.canary is None:
+        return f"{model.name}@{pinned.version}"
+    return (
+        f"{model.name}@{pinned.version} ({100 - pinned.canary_percent}%) + "
+        f"{pinned.canary.version} ({pinned.canary_percent}%, canary)"
+    )
 
 
 __all__ = ["DEFAULT_MAX_BODY", "bind", "build_models", "run_models", "serve"]

@@ -186,3 +186,58 @@ def test_a_dispatch_whose_input_names_another_environment_is_refused(staged, mlo
     done = dispatch(staged, tmp_path, mlops, "refs/heads/env/staging", {"environment": "staging"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "iris-logreg" in manifest(staged)["models"]
+
+
+def recorded(repo: Path) -> list[dict]:
+    return json.loads((repo / ".mlops/outbox/deployments.json").read_text())
+
+
+def test_deploy_records_a_deployment_and_its_statuses(staged, mlops):
+    result = mlops("deploy", "--env", "staging", cwd=staged)
+    assert result.returncode == 0, result.stderr
+    (deployment,) = recorded(staged)
+    assert (deployment["ref"], deployment["environment"]) == ("env/staging", "staging")
+    entry = deployment["payload"]["models"]["iris-logreg"]
+    assert (entry["version"], entry["sha256"]) == (pin(staged).version, pin(staged).sha256)
+    assert [s["state"] for s in deployment["statuses"]] == ["in_progress", "success"]
+
+
+def test_a_failed_deploy_is_recorded_as_a_failure(staged, mlops):
+    from sklearn.dummy import DummyClassifier
+
+    reseal_with(staged, DummyClassifier())
+    assert mlops("deploy", "--env", "staging", cwd=staged).returncode == 1
+    (deployment,) = recorded(staged)
+    states = [s["state"] for s in deployment["statuses"]]
+    assert states == ["in_progress", "failure"]
+    assert "iris-logreg@" in deployment["statuses"][-1]["description"]
+
+
+def test_the_deployment_reaches_github_environments_through_the_forge(staged):
+    """The deploy workflow's path: GitHubForge over HTTP to the stand-in's deployments."""
+    from engine.environments.deploy import recorded_deploy
+    from engine.forge.github import GitHubForge
+    from engine.forge.standin.server import DEFAULT_TOKEN, GitHubStandIn
+
+    with GitHubStandIn("octo/repo") as gh:
+        gh.set_ref("refs/heads/env/staging", git(staged, "rev-parse", "origin/env/staging"))
+        forge = GitHubForge("octo/repo", DEFAULT_TOKEN, gh.url)
+        result, notes = recorded_deploy(staged, "staging", forge, log_url="https://ci/run/1")
+        assert result.ok and notes == []
+        (deployment,) = gh.state.deployments.values()
+        assert (deployment.ref, deployment.environment) == ("env/staging", "staging")
+        assert deployment.payload["models"]["iris-logreg"]["sha256"] == pin(staged).sha256
+        statuses = [(s.state, s.log_url) for s in gh.state.deployment_statuses]
+        assert statuses == [("in_progress", "https://ci/run/1"), ("success", "https://ci/run/1")]
+
+
+def test_a_forge_that_refuses_deployments_does_not_stop_the_deploy(staged):
+    from engine.environments.deploy import recorded_deploy
+    from engine.forge.github import GitHubForge
+    from engine.forge.standin.server import DEFAULT_TOKEN, GitHubStandIn
+
+    with GitHubStandIn("octo/repo") as gh:  # env/staging unknown there: GitHub answers 422
+        forge = GitHubForge("octo/repo", DEFAULT_TOKEN, gh.url)
+        result, notes = recorded_deploy(staged, "staging", forge)
+    assert result.ok and len(notes) == 1 and "could not be recorded" in notes[0]
+    assert (staged / ".mlops/deploy/staging/manifest.json").exists()

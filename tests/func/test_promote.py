@@ -571,3 +571,132 @@ def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(GitError):
         run_promote(tmp_path, "v1", source_commit="1" * 40)
     assert issubclass(GitError, UserError)
+
+
+def manifest_files(pin: Pin) -> dict[str, str]:
+    return {f"deploy/kserve/{pin.model}.yaml": f"version: '{pin.version}'\n"}
+
+
+def test_a_rollback_rewrites_the_manifest_in_the_same_commit(root: Path) -> None:
+    run_promote(root, "v1", files=manifest_files)
+    run_promote(root, "v2", files=manifest_files)
+    rollback(
+        root,
+        model="cancer-rf",
+        environment="staging",
+        branch="env/staging",
+        to_fingerprint=None,
+        actor="grace",
+        pr=9,
+        now=NOW,
+        files=manifest_files,
+    )
+    text = git(origin_of(root), "show", "env/staging:deploy/kserve/cancer-rf.yaml")
+    assert text.strip() == f"version: '{fp('v1')[:12]}'"
+    changed = git(origin_of(root), "show", "--name-only", "--format=", "env/staging").split()
+    assert sorted(changed) == ["deploy/kserve/cancer-rf.yaml", "mlops/deployments/cancer-rf.yaml"]
+
+
+def test_manifests_on_the_default_branch_never_reach_an_environment(root: Path) -> None:
+    """Someone commits a manifest of their own to main (an image they control): the
+    environment branch keeps the one promotion wrote."""
+    run_promote(root, "v1", files=manifest_files)
+    stray = root / "deploy/kserve"
+    stray.mkdir(parents=True)
+    (stray / "cancer-rf.yaml").write_text("image: evil\n")
+    (stray / "other.yaml").write_text("image: evil\n")
+    git(root, "add", "deploy")
+    git(root, "commit", "-q", "-m", "Oops: manifests on main")
+    git(root, "push", "-q", "origin", "main")
+
+    run_promote(root, "v2", model="other-model", files=manifest_files)
+
+    origin = origin_of(root)
+    listing = git(origin, "ls-tree", "--name-only", "env/staging", "deploy/kserve/")
+    assert listing.splitlines() == [
+        "deploy/kserve/cancer-rf.yaml",
+        "deploy/kserve/other-model.yaml",
+    ]
+    text = git(origin, "show", "env/staging:deploy/kserve/cancer-rf.yaml")
+    assert text.strip() == f"version: '{fp('v1')[:12]}'"
+
+
+def subjects(root: Path, n: int) -> list[str]:
+    log = git(origin_of(root), "log", f"-{n}", "--format=%s", "env/staging")
+    return log.splitlines()
+
+
+def test_a_canary_runs_beside_the_pin_then_completes(root: Path) -> None:
+    run_promote(root, "v1")
+    first = run_promote(root, "v2", canary_percent=10, files=manifest_files)
+    pin = pin_on_origin(root)
+    assert (pin.fingerprint, pin.canary.fingerprint) == (fp("v1"), fp("v2"))
+    assert (pin.canary.percent, pin.canary.sha256) == (10, art("v2"))
+    message = git(origin_of(root), "log", "-1", "--format=%B", "env/staging")
+    assert "Canary-Percent: 10" in message and f"Canary-SHA256: {art('v2')}" in message
+    assert f"Artifact-SHA256: {art('v1')}" in message  # the stable pin's own hash
+
+    assert run_promote(root, "v2", canary_percent=10).noop
+    run_promote(root, "v2", canary_percent=50)
+    assert pin_on_origin(root).canary.percent == 50
+
+    done = run_promote(root, "v2")  # without --canary: the canary becomes the pin
+    pin = pin_on_origin(root)
+    assert (pin.fingerprint, pin.canary, pin.previous) == (fp("v2"), None, fp("v1"))
+    assert subjects(root, 3) == [
+        f"Promote cancer-rf@{fp('v2')[:12]} to staging",
+        f"Canary cancer-rf@{fp('v2')[:12]} in staging at 50%",
+        f"Canary cancer-rf@{fp('v2')[:12]} in staging at 10%",
+    ]
+    assert first.commit != done.commit
+
+
+def test_a_rollback_aborts_a_live_canary(root: Path) -> None:
+    run_promote(root, "v1")
+    run_promote(root, "v2", canary_percent=10)
+    back = rollback(
+        root,
+        model="cancer-rf",
+        environment="staging",
+        branch="env/staging",
+        to_fingerprint=None,
+        actor="grace",
+        pr=9,
+        now=NOW,
+        files=manifest_files,
+    )
+    pin = pin_on_origin(root)
+    assert (pin.fingerprint, pin.canary, pin.action, back.pin.promoted_by) == (
+        fp("v1"),
+        None,
+        "abort",
+        "grace",
+    )
+    assert subjects(root, 1) == ["Abort the canary of cancer-rf in staging"]
+    message = git(origin_of(root), "log", "-1", "--format=%B", "env/staging")
+    assert f"Aborted-canary: {fp('v2')[:12]}" in message and "Requested-in: #9" in message
+
+
+@pytest.mark.parametrize(
+    ("setup", "version", "percent", "message"),
+    [
+        ([], "v1", 10, "no version live in staging"),
+        (["v1"], "v1", 10, "already the stable version"),
+        (["v1"], "v2", 0, "1 to 99 percent"),
+        (["v1"], "v2", 100, "1 to 99 percent"),
+        (["v1"], "v2", True, "1 to 99 percent"),
+    ],
+)
+def test_canary_refusals(
+    root: Path, setup: list[str], version: str, percent: Any, message: str
+) -> None:
+    for label in setup:
+        run_promote(root, label)
+    with pytest.raises(PromotionError, match=message):
+        run_promote(root, version, canary_percent=percent)
+
+
+def test_pins_without_a_canary_block_still_read(root: Path) -> None:
+    old = "model: m\nversion: abc\nfingerprint: '" + "a" * 64 + "'\nenvironment: s\n"
+    pin = parse_pin((old + "source_commit: '" + "b" * 40 + "'\n").encode(), "x.yaml")
+    assert pin.canary is None

@@ -58,7 +58,7 @@ PERMISSIONS: dict[str, dict[str, dict[str, str]]] = {
     "comment.yml": {"command": {"actions": "write", "contents": "write",
                                 "pull-requests": "write", "statuses": "read"}},
     "main.yml": {"plan": READ, "train": READ, "register": READ},
-    "deploy.yml": {"target": {}, "deploy": READ},
+    "deploy.yml": {"target": {}, "deploy": {**READ, "deployments": "write"}},
     "monitor.yml": {"monitor": {"contents": "read", "issues": "write"}},
     "ci.yml": {"test": READ, "action": READ},
 }

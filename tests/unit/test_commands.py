@@ -47,6 +47,8 @@ def reply(body: str) -> str:
 COMMANDS = [
     ("/promote cancer-rf to production", Promote("cancer-rf", None, "production")),
     ("/promote cancer-rf production", Promote("cancer-rf", None, "production")),
+    ("/promote cancer-rf to staging --canary 10", Promote("cancer-rf", None, "staging", 10)),
+    (f"/promote cancer-rf@{V12} staging --canary 99", Promote("cancer-rf", V12, "staging", 99)),
     (f"/promote cancer-rf@{V12} to staging", Promote("cancer-rf", V12, "staging")),
     (f"/promote cancer-rf@{V64} staging", Promote("cancer-rf", V64, "staging")),
     ("/promote cancer-rf@abcdef0 staging", Promote("cancer-rf", "abcdef0", "staging")),
@@ -173,17 +175,54 @@ def test_unknown_names_get_did_you_mean(body: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("body", "usage"),
     [
-        ("/promote", "/promote MODEL[@VERSION] [to] ENV"),
-        ("/promote cancer-rf", "/promote MODEL[@VERSION] [to] ENV"),
-        ("/promote cancer-rf to", "/promote MODEL[@VERSION] [to] ENV"),
-        ("/promote cancer-rf into staging", "/promote MODEL[@VERSION] [to] ENV"),
-        ("/promote cancer-rf to staging now", "/promote MODEL[@VERSION] [to] ENV"),
-        ("/promote cancer-rf --to staging", "/promote MODEL[@VERSION] [to] ENV"),
-        ("/promote cancer-rf@ staging", "/promote MODEL[@VERSION] [to] ENV"),
-        ("/promote cancer-rf@XYZ staging", "/promote MODEL[@VERSION] [to] ENV"),
-        ("/promote cancer-rf@ABCDEF0 staging", "/promote MODEL[@VERSION] [to] ENV"),
-        ("/promote cancer-rf@abc staging", "/promote MODEL[@VERSION] [to] ENV"),
-        (f"/promote cancer-rf@{V64}0 staging", "/promote MODEL[@VERSION] [to] ENV"),
+        ("/promote", "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]"),
+        ("/promote cancer-rf", "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]"),
+        ("/promote cancer-rf to", "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]"),
+        ("/promote cancer-rf into staging", "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]"),
+        (
+            "/promote cancer-rf to staging now",
+            "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]",
+        ),
+        ("/promote cancer-rf --to staging", "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]"),
+        ("/promote cancer-rf@ staging", "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]"),
+        ("/promote cancer-rf@XYZ staging", "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]"),
+        (
+            "/promote cancer-rf@ABCDEF0 staging",
+            "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]",
+        ),
+        ("/promote cancer-rf@abc staging", "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]"),
+        (
+            f"/promote cancer-rf@{V64}0 staging",
+            "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]",
+        ),
+        (
+            "/promote cancer-rf staging --canary",
+            "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]",
+        ),
+        (
+            "/promote cancer-rf staging --canary 0",
+            "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]",
+        ),
+        (
+            "/promote cancer-rf staging --canary 100",
+            "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]",
+        ),
+        (
+            "/promote cancer-rf staging --canary 05",
+            "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]",
+        ),
+        (
+            "/promote cancer-rf staging --canary 1e1",
+            "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]",
+        ),
+        (
+            "/promote cancer-rf staging --canary -5",
+            "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]",
+        ),
+        (
+            "/promote cancer-rf --canary 10 staging",
+            "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]",
+        ),
         ("/rollback", "/rollback MODEL [in] ENV [to VERSION]"),
         ("/rollback cancer-rf", "/rollback MODEL [in] ENV [to VERSION]"),
         ("/rollback cancer-rf in", "/rollback MODEL [in] ENV [to VERSION]"),
@@ -392,7 +431,7 @@ def test_null_bytes_elsewhere_do_not_confuse_the_parser() -> None:
 def test_help_text_lists_the_grammar_the_environments_and_the_models() -> None:
     text = help_text(MODELS, ENVS)
     for usage in (
-        "/promote MODEL[@VERSION] [to] ENV",
+        "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]",
         "/rollback MODEL [in] ENV [to VERSION]",
         "/retrain [MODEL...]",
         "/diff [MODEL] [vs ENV]",

@@ -1,0 +1,95 @@
+"""Follow the environment branch: when a promotion or rollback moves it, serve the new pins.
+
+:class:`Reloader` is a daemon thread beside the server. Every ``interval`` seconds it
+reads the tip of the environment branch (on origin with ``git ls-remote`` when the
+repository has one, else the local branch). When the tip moved, it loads every
+pinned version again through the one verified path (:func:`pinned_versions`: fetched,
+sha256 against the pin, trusted types) and only then swaps the models in KServe's model
+repository, one dict assignment per model. A request already running holds the old
+model object and finishes on it; the next request finds the new one. A reload that
+fails (a missing artifact, a hash mismatch) keeps the old models serving, says why, and
+is tried again at the next poll: a bad promotion never takes a server down.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.errors import UserError
+
+
+def branch_tip(root: Path, branch: str) -> str | None:
+    """The commit the environment branch is at now (origin's copy first), or None.
+
+    ``git ls-remote`` reads origin without writing a ref, so polling never holds a lock
+    a promotion running in the same repository would wait for; the fetch happens only
+    once the tip moved (:func:`pinned_versions` reads the branches fetched).
+    """
+    from engine import gitrepo
+
+    if "origin" in gitrepo.remotes(root):
+        listed = gitrepo.run_git(root, "ls-remote", "origin", f"refs/heads/{branch}", check=False)
+        if listed.returncode == 0 and listed.stdout.strip():
+            return listed.stdout.split()[0]
+    return gitrepo.ref_sha(root, f"refs/heads/{branch}")
+
+
+class Reloader(threading.Thread):
+    """Poll the branch; load the new pins fully, then swap them into ``repository``."""
+
+    def __init__(
+        self,
+        root: Path,
+        env_name: str,
+        models: Sequence[str],
+        *,
+        repository: Any,
+        build: Callable[[list[Any]], list[Any]],
+        interval: float,
+        announce: Callable[[str], Any],
+    ) -> None:
+        super().__init__(name="mlops-reload", daemon=True)
+        from engine.environments.operations import environment, trusted_project
+
+        self.root, self.env_name, self.models = root, env_name, tuple(models)
+        self.branch = environment(trusted_project(root), env_name).branch
+        self.repository, self.build = repository, build
+        self.interval, self.announce = interval, announce
+        self.seen = branch_tip(root, self.branch)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            self.poll()
+
+    def stop(self) -> None:
+        """End the loop (the thread is a daemon: it also ends with the process)."""
+        self.stopped.set()
+
+    def poll(self) -> bool:
+        """Reload if the branch moved; True when new models were swapped in."""
+        from engine.serving.pinned import pinned_versions
+
+        try:
+            tip = branch_tip(self.root, self.branch)
+            if tip is None or tip == self.seen:
+                return False
+            new = self.build(pinned_versions(self.root, self.env_name, self.models))
+        except UserError as exc:  # StoreError, GitError...: keep serving the old pins
+            self.announce(
+                f"{self.branch} moved, but its pins cannot be served ({exc}); "
+                "still serving the previous versions"
+            )
+            return False
+        for model in new:  # each a single dict assignment: requests see old or new
+            self.repository.update(model)
+        self.seen = tip
+        names = ", ".join(f"{m.name}@{m.pinned.version}" for m in new)
+        self.announce(f"{self.branch} moved to {tip[:12]}: now serving {names}")
+        return True
+
+
+__all__ = ["Reloader", "branch_tip"]
