@@ -31,6 +31,7 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
     from engine.monitoring.alerts import raise_alerts
     from engine.monitoring.monitor import monitor
 
+    _check_project(ctx.root)
     project = trusted_project(ctx.root)
     wanted_envs = _names(event.inputs.get("environments"))
     wanted_models = _names(event.inputs.get("models"))
@@ -65,6 +66,19 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
     for line in lines:
         ctx.runtime.log(line)
     return Outcome(f"{name}: {alarms} alarm(s)", 0, {"alarms": alarms})
+
+
+def _check_project(root: Path) -> None:
+    """A project file with errors stops the monitor (its settings would read as empty)."""
+    from engine.training.planning import read_definitions
+
+    defs, _ = read_definitions(root)
+    bad = [p for p in defs.problems if p.severity == "error" and p.path.endswith("project.yaml")]
+    if bad:
+        raise UserError(
+            "the project file has errors, so the monitor cannot tell what to watch:\n"
+            + "\n".join(p.render() for p in bad)
+        )
 
 
 def current_of(root: Path, watch: Watch) -> Current:

@@ -79,12 +79,13 @@ def test_drift_opens_one_issue_a_second_run_updates_it_a_clean_run_closes_it(
         assert issue.labels == ["mlops:drift"]
         assert "<!-- mlops:drift:iris-logreg:staging -->" in issue.body
         assert PETAL in issue.body and "iris-logreg (staging)" in issue.title
+        before = issue.body
 
         write_batch(deployed, shift=3.0)
         second = mlops("event", cwd=deployed, env=env)
         assert second.returncode == 0, second.stderr
         (again,) = gh.issues()
-        assert again.number == issue.number and again.body != issue.body
+        assert again.number == issue.number and again.body != before
         assert gh.calls("POST", r"/issues$") == 1
 
         write_batch(deployed)
