@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
     """Monitor, publish the reports, raise or clear the alarms, open retraining PRs."""
+    from engine import audit
     from engine.environments.operations import trusted_project
     from engine.environments.pins import read_pins
     from engine.monitoring import report
@@ -58,6 +59,14 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
         extras = [_retrain_note(env.retrain_on_drift, o) for o in outcomes]
         if ctx.env.get("GITHUB_TOKEN") or not ctx.runtime.on_actions:
             for alert in raise_alerts(ctx.forge(), outcomes, reports, ctx.run_url, extras):
+                audit.record(
+                    ctx.root,
+                    "alert",
+                    model=alert.model,
+                    environment=alert.environment,
+                    version=next(o.version for o in outcomes if o.model == alert.model),
+                    outcome=f"issue {alert.action}",
+                )
                 lines.append(
                     f"{alert.model} in {alert.environment}: {alert.status}; issue {alert.action}"
                     + (f" #{alert.number}" if alert.number else "")

@@ -93,6 +93,9 @@ def test_drift_opens_one_issue_a_second_run_updates_it_a_clean_run_closes_it(
         assert third.returncode == 0, third.stderr
         (closed,) = gh.issues()
         assert closed.state == "closed"
+        log = (deployed / ".mlops" / "logs" / "engine.jsonl").read_text().splitlines()
+        alerts = [json.loads(x) for x in log if '"action": "alert"' in x]
+        assert [a["outcome"] for a in alerts] == ["issue created", "issue updated", "issue closed"]
         (note,) = gh.comments(closed.number)
         assert "No drift" in note.body and note.user == "github-actions[bot]"
 
