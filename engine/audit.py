@@ -15,8 +15,8 @@ Call it at the API/operations level, once per action::
         entry.version = fingerprint
 
 A commit given as a revision (``HEAD``, a branch) is written as the full commit id;
-none given means the working tree's ``HEAD``. An exception marks the entry ``error`` (``refused`` for a :class:`UserError`) and
-propagates; the line is written either way.
+none given means the working tree's ``HEAD``. An exception marks the entry ``error``
+(``refused`` for a :class:`UserError`) and propagates; the line is written either way.
 """
 
 from __future__ import annotations
@@ -88,7 +88,9 @@ class JsonFormatter(logging.Formatter):
         if isinstance(entry, Entry):
             return json.dumps(entry.as_dict(), ensure_ascii=False)
         stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="seconds")
-        return json.dumps({"time": stamp, "level": record.levelname, "message": record.getMessage()})
+        return json.dumps(
+            {"time": stamp, "level": record.levelname, "message": record.getMessage()}
+        )
 
 
 def configure(log_format: str) -> None:
@@ -143,7 +145,9 @@ def write(root: Path, entry: Entry) -> None:
     path = root / LOG_FILE
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+        handler = RotatingFileHandler(
+            path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
+        )
     except OSError:
         return  # a read-only checkout still runs; the console lines remain
     handler.setFormatter(JsonFormatter())

@@ -312,9 +312,7 @@ class GitHubForge(RepoClient):
             if existing is None:
                 return None
             number = existing.number
-            self._call(
-                "POST", f"issues/{number}/comments", json={"body": clip_comment(note)}
-            )
+            self._call("POST", f"issues/{number}/comments", json={"body": clip_comment(note)})
             self._call(
                 "PATCH",
                 f"issues/{number}",

@@ -3,7 +3,7 @@
 For every environment that says where its current data is (``monitoring:`` in
 ``mlops/project.yaml``; a dispatch may name ``environments`` and ``models``), monitor
 every pinned model, write the reports to the job summary, and keep the drift issues in
-step (:mod:`engine.monitoring.alerts`).
+step (:mod:`engine.github.alerts`).
 
 The project file is read from the checkout of the default branch (``trusted_project``);
 the pins from the environment branches, as data.
@@ -28,8 +28,8 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
     from engine import audit
     from engine.environments.operations import trusted_project
     from engine.environments.pins import read_pins
+    from engine.github.alerts import raise_alerts
     from engine.monitoring import report
-    from engine.monitoring.alerts import raise_alerts
     from engine.monitoring.monitor import monitor
 
     _check_project(ctx.root)
