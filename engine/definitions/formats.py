@@ -515,11 +515,6 @@ class Environment(Strict):
     monitoring: Watch | None = Field(
         None, description="What the scheduled monitor reads as this environment's current data."
     )
-    retrain_on_drift: bool = Field(
-        False,
-        description="On drift, open a pull request that adds the monitored, labelled rows "
-        "to the training data as a new DVC version (needs `monitoring.current` with labels).",
-    )
 
     @field_validator("allow")
     @classmethod

@@ -54,7 +54,7 @@ def title(outcome: Outcome) -> str:
     return f"mlops: {outcome.status} in {outcome.model} ({outcome.environment})"
 
 
-def body(outcome: Outcome, report: str, run_url: str | None = None, extra: str = "") -> str:
+def body(outcome: Outcome, report: str, run_url: str | None = None) -> str:
     """The issue's body: a header the engine writes, then the neutralized report."""
     from engine.github.untrusted import neutralize
 
@@ -65,7 +65,7 @@ def body(outcome: Outcome, report: str, run_url: str | None = None, extra: str =
         "This issue is updated while the drift lasts and closed when a run finds none.\n"
     )
     links = run_url.rsplit("/", 1)[0] + "/" if run_url else ""
-    text = head + (f"\n{extra}\n" if extra else "") + "\n" + neutralize(report, links_under=links)
+    text = head + "\n" + neutralize(report, links_under=links)
     return clip_comment(text)
 
 
@@ -83,16 +83,14 @@ def raise_alerts(
     outcomes: Sequence[Outcome],
     reports: Sequence[str],
     run_url: str | None = None,
-    extras: Sequence[str] | None = None,
 ) -> list[Alert]:
     """Open, update or close the issue of each outcome (``reports[i]`` is its markdown)."""
     alerts = []
-    for i, (outcome, report) in enumerate(zip(outcomes, reports, strict=True)):
+    for outcome, report in zip(outcomes, reports, strict=True):
         tag = marker(outcome.model, outcome.environment)
         ref: IssueRef | None
         if outcome.alarming:
-            extra = extras[i] if extras else ""
-            text = body(outcome, report, run_url, extra)
+            text = body(outcome, report, run_url)
             ref = forge.open_or_update_issue(title(outcome), text, tag, labels=[LABEL])
         else:
             ref = forge.close_issue(tag, cleared(outcome, run_url), labels=[LABEL])

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
-    """Monitor, publish the reports, raise or clear the alarms, open retraining PRs."""
+    """Monitor, publish the reports, raise or clear the alarms."""
     from engine import audit
     from engine.environments.operations import trusted_project
     from engine.environments.pins import read_pins
@@ -56,9 +56,8 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
             outcomes = monitor(ctx.root, env_name, current_of(ctx.root, env.monitoring), models)
         reports = [report.markdown([o]) for o in outcomes]
         ctx.runtime.summary("\n\n".join(reports))
-        extras = [_retrain_note(env.retrain_on_drift, o) for o in outcomes]
         if ctx.env.get("GITHUB_TOKEN") or not ctx.runtime.on_actions:
-            for alert in raise_alerts(ctx.forge(), outcomes, reports, ctx.run_url, extras):
+            for alert in raise_alerts(ctx.forge(), outcomes, reports, ctx.run_url):
                 audit.record(
                     ctx.root,
                     "alert",
@@ -117,16 +116,6 @@ def current_of(root: Path, watch: Watch) -> Current:
         logs=(logs,) if logs is not None else (),
         labels=inside(watch.labels),
         since=parse_since(watch.since, now()) if logs is not None else None,
-    )
-
-
-def _retrain_note(enabled: bool, outcome: object) -> str:
-    """What the issue says about retraining (the pull request itself is not built yet)."""
-    if not enabled or not getattr(outcome, "alarming", False):
-        return ""
-    return (
-        "`retrain_on_drift` is set, but this engine does not open retraining pull "
-        "requests yet: add the labelled rows to the dataset by hand."
     )
 
 
