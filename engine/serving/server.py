@@ -91,6 +91,7 @@ def serve(
     try:
         pinned = pinned_versions(root, env_name, models)
         served = build_models(pinned, log_dir, f"http://{host}:{port}/")
+        _log_start(root, pinned)
         run_models(
             served,
             sock,
@@ -101,6 +102,22 @@ def serve(
         )
     finally:
         sock.close()
+
+
+def _log_start(root: Path, pinned: list[Any]) -> None:
+    """One ``serve`` line per version the server loaded (outcome ``started``)."""
+    from engine import audit
+
+    for p in pinned:
+        audit.record(
+            root,
+            "serve",
+            model=p.model,
+            version=p.version,
+            environment=p.environment,
+            commit=p.source_commit,
+            outcome="started",
+        )
 
 
 def run_models(
