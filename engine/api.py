@@ -119,7 +119,7 @@ def _validate(root: Path, rev: str | None, data: bool, paths: Sequence[Path]) ->
     return Validation(problems, checked, time.perf_counter() - started)
 
 
-def train(root: Path, models: Sequence[str] = (), **options: Any) -> Training:
+def train(root: Path, models: Sequence[str] | None = None, **options: Any) -> Training:
     """Train and store the selected models (see :func:`engine.training.jobs.train`);
     one log line per model."""
     from engine import audit
