@@ -10,11 +10,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import Problem, UserError
 from engine.gitrepo import on_branch
-from engine.training.jobs import START, Training, train
+from engine.training.jobs import START, Training
+from engine.training.jobs import train as _train
 from engine.training.planning import read_definitions
 
 if TYPE_CHECKING:
@@ -86,6 +87,15 @@ def validate(
     root: Path, *, rev: str | None = None, data: bool = True, paths: Sequence[Path] = ()
 ) -> Validation:
     """Check definitions, cross-references, estimators and (unless ``data=False``) data."""
+    from engine import audit
+
+    with audit.action(root, "validate", commit=rev) as entry:
+        result = _validate(root, rev, data, paths)
+        entry.outcome = "failed" if result.errors else "ok"
+    return result
+
+
+def _validate(root: Path, rev: str | None, data: bool, paths: Sequence[Path]) -> Validation:
     from engine.definitions.catalog import Catalog
     from engine.definitions.estimators import check_estimators, suggest_import_paths
     from engine.definitions.references import check_references
@@ -107,6 +117,31 @@ def validate(
         "feature sets": len(defs.features),
     }
     return Validation(problems, checked, time.perf_counter() - started)
+
+
+def train(root: Path, models: Sequence[str] | None = None, **options: Any) -> Training:
+    """Train and store the selected models (see :func:`engine.training.jobs.train`);
+    one log line per model."""
+    from engine import audit
+
+    commit = options.get("rev")
+    try:
+        result = _train(root, models, **options)
+    except BaseException as exc:  # the run failed as a whole: one line says so
+        outcome = "refused" if isinstance(exc, UserError) else "error"
+        audit.record(root, "train", commit=commit, outcome=outcome)
+        raise
+    for o in result.outcomes:
+        audit.record(
+            root,
+            "train",
+            model=o.model,
+            version=o.version,
+            commit=commit,
+            outcome=o.status,
+            duration=o.seconds,
+        )
+    return result
 
 
 def _within(problems: list[Problem], root: Path, paths: Sequence[Path]) -> list[Problem]:

@@ -88,12 +88,26 @@ def emit_json(data: Any) -> None:
     help="The repository (default: the git repository around the current folder).",
 )
 @click.option("--traceback", is_flag=True, help="Show the full traceback of internal errors.")
+@click.option(
+    "--log-format",
+    "log_format",
+    type=click.Choice(["none", "text", "json"]),
+    default="none",
+    envvar="MLOPS_LOG_FORMAT",
+    show_default=True,
+    help="Also print the engine's action log on stderr (it always goes to "
+    ".mlops/logs/engine.jsonl).",
+)
 @click.version_option(package_name="mlops-engine", prog_name="mlops")
 @click.pass_context
-def main(ctx: click.Context, repo: Path | None, traceback: bool) -> None:
+def main(ctx: click.Context, repo: Path | None, traceback: bool, log_format: str) -> None:
     """GitOps for machine learning: validate, plan, train, compare and promote models
     kept as files in git."""
     ctx.obj = Context(repo, traceback)
+    if log_format != "none":
+        from engine import audit
+
+        audit.configure(log_format)
 
 
 @main.command()
@@ -310,6 +324,10 @@ def event(obj: Context, bundle: Path | None, log_format: str) -> None:
 
     env = dict(os.environ)
     runtime = Runtime(env, log_format)
+    if log_format == "json":
+        from engine import audit
+
+        audit.configure("json")
     outcome = handle(EventContext(obj.root, env, runtime, bundle))
     sys.exit(outcome.exit_code)
 

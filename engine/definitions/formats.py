@@ -482,6 +482,63 @@ class Serving(Strict):
         return base.model_copy(update={k: getattr(self, k) for k in self.model_fields_set})
 
 
+class Watch(Strict):
+    """What the scheduled monitor (``monitor.yml``) reads as an environment's current data.
+
+    Paths are relative to the repository root of the monitor's checkout: a folder the
+    serving layer's logs are synced into (or a DVC-tracked one the workflow pulls), or
+    a batch file. Exactly one of ``logs`` and ``current``.
+    """
+
+    logs: str | None = Field(
+        None,
+        description="Prediction logs: a file or folder of JSON lines, relative to the repository.",
+        examples=["monitoring/staging/logs"],
+    )
+    current: str | None = Field(
+        None,
+        description="A batch (CSV or Parquet), relative to the repository; with the "
+        "target column its labels count too.",
+        examples=["monitoring/staging/batch.parquet"],
+    )
+    labels: str | None = Field(
+        None,
+        description="Labels keyed by request id for the logs (CSV or JSON lines).",
+        examples=["monitoring/staging/labels.csv"],
+    )
+    since: str = Field(
+        "7d", description="How far back the logs are read (a span: 30m, 24h, 7d).", examples=["24h"]
+    )
+
+    @field_validator("logs", "current", "labels")
+    @classmethod
+    def _inside(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = value.replace("\\", "/").split("/")
+        if value.startswith(("/", "~")) or ":" in parts[0] or ".." in parts or not value.strip():
+            raise ValueError(
+                f"{value!r} must be a path inside the repository, relative to its root "
+                "(no leading /, ~ or drive, no ..)"
+            )
+        return value
+
+    @field_validator("since")
+    @classmethod
+    def _span(cls, value: str) -> str:
+        if not re.match(r"^[1-9][0-9]*[smhd]$", value):
+            raise ValueError(f"{value!r} is not a span: write a number and s, m, h or d (24h)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Watch:
+        if (self.logs is None) == (self.current is None):
+            raise ValueError("give exactly one of `logs` (prediction logs) and `current` (a batch)")
+        if self.labels is not None and self.logs is None:
+            raise ValueError("`labels` joins prediction logs: a batch carries its own target")
+        return self
+
+
 class Environment(Strict):
     """An environment: its branch and the policy for promoting into it."""
 
@@ -506,6 +563,9 @@ class Environment(Strict):
         "direct",
         description="direct: a promotion moves all traffic at once; canary: "
         "`promote --canary N` may first give a new version N% beside the live one.",
+    )
+    monitoring: Watch | None = Field(
+        None, description="What the scheduled monitor reads as this environment's current data."
     )
 
     @field_validator("allow")

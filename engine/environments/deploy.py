@@ -112,7 +112,37 @@ def checked_environment(project: Project, env_name: str, env: dict[str, str]) ->
 
 
 def deploy(root: Path, env_name: str) -> Deployment:
-    """Make every version pinned in ``env_name`` ready to serve; see the module doc."""
+    """Make every version pinned in ``env_name`` ready to serve; see the module doc.
+
+    One log line per model; when one fails, the others are ``not deployed`` (all or none).
+    """
+    import time
+
+    from engine import audit
+
+    started = time.perf_counter()
+    try:
+        result = _deploy(root, env_name)
+    except BaseException as exc:
+        outcome = "refused" if isinstance(exc, UserError) else "error"
+        audit.record(root, "deploy", environment=env_name, outcome=outcome)
+        raise
+    seconds = time.perf_counter() - started
+    for m in result.models:
+        outcome = "ok" if result.ok else "failed" if not m.ok else "not deployed"
+        audit.record(
+            root,
+            "deploy",
+            model=m.model,
+            version=m.version,
+            environment=env_name,
+            outcome=outcome,
+            duration=seconds,
+        )
+    return result
+
+
+def _deploy(root: Path, env_name: str) -> Deployment:
     from engine.environments.operations import (
         environment,
         live_versions,

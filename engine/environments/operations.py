@@ -183,6 +183,30 @@ def local_actor(root: Path) -> str:
 
 def promote_model(root: Path, request: Request, *, forge: Forge | None = None) -> Promotion:
     """Check the policy and, when it allows, pin the model's version in the environment."""
+    from engine import audit
+
+    with audit.action(
+        root,
+        "promote",
+        model=request.model,
+        environment=request.environment,
+        actor=request.actor,
+        commit=request.source,
+    ) as entry:
+        promotion = _promote_model(root, request, forge)
+        _log_promotion(entry, promotion)
+    return promotion
+
+
+def _log_promotion(entry: Any, promotion: Promotion) -> None:
+    entry.version = (promotion.fingerprint or "")[:12] or None
+    decision = promotion.decision
+    entry.outcome = "noop" if decision.noop else "ok" if decision.allowed else "refused"
+    if promotion.result is not None:
+        entry.commit = promotion.result.pin.source_commit or entry.commit
+
+
+def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promotion:
     from engine import gitrepo
     from engine.environments.policy import Decision, check_promotion
     from engine.environments.promote import promote
@@ -292,6 +316,23 @@ def rollback_model(
     forge: Forge | None = None,
 ) -> Promotion:
     """Pin the previous version (or ``to``) again, as a new commit on the branch."""
+    from engine import audit
+
+    with audit.action(root, "rollback", model=model, environment=env_name, actor=actor) as entry:
+        promotion = _rollback_model(root, model, env_name, actor, to, pr, forge)
+        _log_promotion(entry, promotion)
+    return promotion
+
+
+def _rollback_model(
+    root: Path,
+    model: str,
+    env_name: str,
+    actor: str,
+    to: str | None,
+    pr: int | None,
+    forge: Forge | None,
+) -> Promotion:
     from engine import gitrepo
     from engine.environments.policy import Decision
     from engine.environments.promote import rollback
@@ -504,20 +545,49 @@ def status_table(root: Path) -> str:
 
 
 def history(root: Path, model: str) -> list[dict[str, Any]]:
-    """Training, promotions and rollbacks of ``model``, newest first."""
+    """One timeline of ``model``, newest first: versions in the store, pins on the
+    environment branches, and the engine's action log (``.mlops/logs/engine.jsonl``).
+
+    Each event has exactly the keys of :data:`HISTORY_KEYS` (``mlops history --json``
+    is stable). A logged train or promotion that the store or a branch already shows is
+    not repeated; refused promotions, deploys, monitor runs and alerts come from the log.
+    """
+    from engine import audit
     from engine.environments.promote import pin_history
 
     defs = trusted_definitions(root)
     project = defs.settings
     events = [
-        _event(r.created, "trained", r.version, "", r.author, r.commit)
+        _event(r.created, "trained", r.version, "", r.author, r.commit, "ok", "store")
         for r in open_store(root, project).versions(model)
     ]
     for env_name, env in project.environments.items():
         events += [
-            _event(e.when, e.pin.action, e.pin.version, env_name, e.actor, e.commit)
+            _event(e.when, e.pin.action, e.pin.version, env_name, e.actor, e.commit, "ok", "branch")
             for e in pin_history(root, env.branch, model)
         ]
+    shown = {(e["event"], e["version"], e["environment"]) for e in events}
+    for line in audit.read(root):
+        if line.get("model") != model:
+            continue
+        action, version = str(line.get("action")), str(line.get("version") or "")
+        env_name = str(line.get("environment") or "")
+        if (action == "train" and ("trained", version, "") in shown) or (
+            line.get("outcome") == "ok" and (action, version, env_name) in shown
+        ):
+            continue
+        events.append(
+            _event(
+                str(line.get("time") or ""),
+                action,
+                version,
+                env_name,
+                str(line.get("actor") or ""),
+                str(line.get("commit") or ""),
+                str(line.get("outcome") or ""),
+                "log",
+            )
+        )
     if not events and model not in defs.models:
         # a removed model keeps its history; a misspelled one has none to show
         hint = difflib.get_close_matches(model, list(defs.models), n=1)
@@ -533,8 +603,21 @@ def history(root: Path, model: str) -> list[dict[str, Any]]:
     )
 
 
-def _event(when: str, event: str, version: str, env: str, by: str, commit: str) -> dict[str, Any]:
-    return dict(when=when, event=event, version=version, environment=env, by=by, commit=commit[:12])
+HISTORY_KEYS = ("when", "event", "version", "environment", "by", "commit", "outcome", "source")
+
+
+def _event(
+    when: str,
+    event: str,
+    version: str,
+    env: str,
+    by: str,
+    commit: str,
+    outcome: str,
+    source: str,
+) -> dict[str, Any]:
+    values = (when, event, version[:12], env, by, commit[:12], outcome, source)
+    return dict(zip(HISTORY_KEYS, values, strict=True))
 
 
 def _sort_time(when: str) -> datetime:

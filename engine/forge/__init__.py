@@ -34,7 +34,7 @@ Permission = Literal["admin", "maintain", "write", "triage", "read", "none"]
 DeploymentState = Literal[
     "error", "failure", "inactive", "in_progress", "queued", "pending", "success"
 ]
-WriteAction = Literal["created", "updated", "unchanged"]
+WriteAction = Literal["created", "updated", "unchanged", "closed"]
 
 REACTIONS: frozenset[str] = frozenset(get_args(Reaction))
 STATUS_STATES: frozenset[str] = frozenset(get_args(StatusState))
@@ -225,6 +225,10 @@ class Forge(Protocol):
         self, title: str, body: str, marker: str, labels: Sequence[str] = ()
     ) -> IssueRef:
         """Open the one open issue per ``marker`` (drift alarms ...), or update it."""
+        ...
+
+    def close_issue(self, marker: str, note: str, labels: Sequence[str] = ()) -> IssueRef | None:
+        """Comment ``note`` on the bot's open issue per ``marker`` and close it (None if none)."""
         ...
 
     def team_members(self, org: str, team: str) -> list[str]:

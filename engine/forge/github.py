@@ -46,6 +46,7 @@ from engine.forge import (
     StatusState,
     check_reaction,
     check_state,
+    clip_comment,
     clip_description,
     has_marker,
     marker_tag,
@@ -285,21 +286,7 @@ class GitHubForge(RepoClient):
         text = with_marker(body, marker)
         with self._guard(f"open or update the issue {title!r}", "issues: write"):
             bot = self.identity()
-
-            def find() -> ShortIssue | None:
-                params = {"state": "open", "labels": ",".join(labels) or None}
-                return next(
-                    (
-                        i
-                        for i in self._iter("issues", ShortIssue, params)
-                        if i.user.login.lower() == bot.lower()
-                        and "pull_request" not in i.as_dict()
-                        and has_marker(i.body, marker)
-                    ),
-                    None,
-                )
-
-            existing = find()
+            existing = self._find_issue(marker, labels, bot)
             if existing is not None:
                 if (existing.title, existing.body) == (title, text):
                     return IssueRef(existing.number, existing.html_url, "unchanged")
@@ -308,10 +295,45 @@ class GitHubForge(RepoClient):
             data = {"title": title, "body": text, "labels": list(labels)}
             made = self._create_once(
                 lambda: ShortIssue(self._call("POST", "issues", json=data).json(), self._gh),
-                find,
+                lambda: self._find_issue(marker, labels, bot),
                 f"issue {title!r}",
             )
             return IssueRef(made.number, made.html_url, "created")
+
+    def close_issue(self, marker: str, note: str, labels: Sequence[str] = ()) -> IssueRef | None:
+        """Comment ``note`` on the bot's open issue carrying ``marker``, then close it.
+
+        A retry after a lost answer finds the issue closed (not listed) and does nothing;
+        one after the comment but before the close posts the note again, which is the
+        lesser harm than leaving an alarm open.
+        """
+        with self._guard(f"close the issue {marker!r}", "issues: write"):
+            existing = self._find_issue(marker, labels, self.identity())
+            if existing is None:
+                return None
+            number = existing.number
+            self._call("POST", f"issues/{number}/comments", json={"body": clip_comment(note)})
+            self._call(
+                "PATCH",
+                f"issues/{number}",
+                json={"state": "closed", "state_reason": "completed"},
+                replay_safe=True,
+            )
+            return IssueRef(number, existing.html_url, "closed")
+
+    def _find_issue(self, marker: str, labels: Sequence[str], bot: str) -> ShortIssue | None:
+        """The bot's open issue (not a pull request) with ``labels`` that carries ``marker``."""
+        params = {"state": "open", "labels": ",".join(labels) or None}
+        return next(
+            (
+                i
+                for i in self._iter("issues", ShortIssue, params)
+                if i.user.login.lower() == bot.lower()
+                and "pull_request" not in i.as_dict()
+                and has_marker(i.body, marker)
+            ),
+            None,
+        )
 
     def team_members(self, org: str, team: str) -> list[str]:
         """Logins of team ``org/team``."""

@@ -46,6 +46,7 @@ from engine.forge import (
     WriteAction,
     check_reaction,
     check_state,
+    clip_comment,
     clip_description,
     with_marker,
 )
@@ -239,6 +240,18 @@ class LocalForge:
         _write(path, text)
         self._save("issues.json", issues)
         return IssueRef(entry["number"], str(path), action)
+
+    def close_issue(self, marker: str, note: str, labels: Sequence[str] = ()) -> IssueRef | None:
+        """Write the note beside the issue (``issues/<marker>.closed.md``) and mark it closed."""
+        issues = self._load("issues.json", [])
+        entry = next((e for e in issues if e["marker"] == marker and e["state"] == "open"), None)
+        if entry is None:
+            return None
+        path = self.outbox / "issues" / f"{_slug(marker)}.closed.md"
+        _write(path, clip_comment(note))
+        entry.update(state="closed", note=str(path.relative_to(self.outbox)))
+        self._save("issues.json", issues)
+        return IssueRef(entry["number"], str(path), "closed")
 
     def team_members(self, org: str, team: str) -> list[str]:
         """No teams exist locally: an allow-list naming a team admits nobody."""

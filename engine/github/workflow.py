@@ -292,13 +292,15 @@ def on_issue_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
 def on_dispatch(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
     """``workflow_dispatch`` of the deploy workflow (it names an environment) deploys it.
 
-    Other dispatches and ``schedule`` are monitoring, which is not built yet.
+    Other dispatches and ``schedule`` run the monitor (:mod:`engine.github.watch`).
     """
     requested = event.inputs.get("environment")
     if name == "workflow_dispatch" and requested is not None:
         ref = ctx.env.get("GITHUB_REF") or event.ref
         return _deploy(ctx, ref, str(requested))
-    return Outcome(f"{name}: not handled yet (monitoring is a later feature)")
+    from engine.github.watch import on_schedule
+
+    return on_schedule(ctx, name, event)
 
 
 def _deploy(ctx: Context, ref: str, requested: str) -> Outcome:

@@ -95,7 +95,13 @@ def _files(paths: Sequence[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
+            # engine.jsonl is the engine's own action log (engine/audit.py), which shares
+            # .mlops/logs/ with the serving layer's prediction logs
+            found += sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and p.suffix in SUFFIXES and p.name != "engine.jsonl"
+            )
         elif path.is_file():
             found.append(path)
         else:

@@ -84,7 +84,18 @@ def monitor(
             deployed = ", ".join(sorted(pins)) or "none"
             raise UserError(f"{name} is not deployed in {environment}; deployed: {deployed}")
     logs = _read_logs(current) if current.logs else None
-    return [_one(root, pins[name], current, logs) for name in wanted]
+    return [_logged(root, pins[name], current, logs) for name in wanted]
+
+
+def _logged(root: Path, pin: Pin, current: Current, logs: Logs | None) -> Outcome:
+    """:func:`_one`, with its line in the engine's log (the outcome is the status)."""
+    from engine import audit
+
+    fields = dict(model=pin.model, version=pin.version, environment=pin.environment)
+    with audit.action(root, "monitor", commit=pin.source_commit, **fields) as entry:
+        outcome = _one(root, pin, current, logs)
+        entry.outcome = outcome.status
+    return outcome
 
 
 def _read_logs(current: Current) -> Logs:

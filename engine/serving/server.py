@@ -126,6 +126,7 @@ def serve(
 
         elif reload_every > 0:
             announce("--reload-every needs --workers 1; restart the server to serve new pins")
+        _log_start(root, pinned)
         run_models(
             served,
             sock,
@@ -137,6 +138,22 @@ def serve(
         )
     finally:
         sock.close()
+
+
+def _log_start(root: Path, pinned: list[Any]) -> None:
+    """One ``serve`` line per version the server loaded (outcome ``started``)."""
+    from engine import audit
+
+    for p in pinned:
+        audit.record(
+            root,
+            "serve",
+            model=p.model,
+            version=p.version,
+            environment=p.environment,
+            commit=p.source_commit,
+            outcome="started",
+        )
 
 
 def run_models(

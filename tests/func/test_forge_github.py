@@ -423,6 +423,12 @@ def test_one_issue_per_marker(gh: GitHubStandIn, forge: GitHubForge) -> None:
     ours = [i for i in gh.issues() if i.user == GITHUB_ACTIONS_BOT]
     assert len(ours) == 1 and ours[0].body.endswith("psi 0.5") and ours[0].labels == ["drift"]
 
+    closed = forge.close_issue("drift/cancer-rf", "cleared", ["drift"])
+    assert closed is not None and (closed.number, closed.action) == (made.number, "closed")
+    assert ours[0].state == "closed" and [c.body for c in gh.comments(made.number)] == ["cleared"]
+    assert forge.close_issue("drift/cancer-rf", "cleared", ["drift"]) is None
+    assert [i.state for i in gh.issues() if i.user == "mallory"] == ["open"]  # not ours
+
 
 def test_team_members(gh: GitHubStandIn, forge: GitHubForge) -> None:
     gh.add_team("octo", "ml-leads", ["ada", "grace"])

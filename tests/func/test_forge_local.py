@@ -88,6 +88,12 @@ def test_dispatches_deployments_and_issues_are_recorded(root: Path) -> None:
     worse = forge.open_or_update_issue("Drift", "psi 0.5", "drift/cancer-rf", ["drift"])
     assert (issue.action, again.action, worse.action) == ("created", "unchanged", "updated")
     assert Path(worse.url).read_text().endswith("psi 0.5")
+    closed = forge.close_issue("drift/cancer-rf", "cleared", ["drift"])
+    assert closed is not None and closed.action == "closed"
+    assert Path(closed.url).read_text() == "cleared"
+    assert outbox(root, "issues.json")[0]["state"] == "closed"
+    assert forge.close_issue("drift/cancer-rf", "cleared") is None
+    assert forge.open_or_update_issue("Drift", "psi 0.7", "drift/cancer-rf").number == 2
     assert forge.team_members("octo", "ml") == []
 
 

@@ -146,6 +146,16 @@ def test_every_prediction_is_one_log_line_with_kserves_fields(server, staged, ve
         assert key in line
 
 
+def test_the_server_start_is_one_log_line_per_version(server, staged, versions):
+    lines = (staged / ".mlops/logs/engine.jsonl").read_text().splitlines()
+    started = [json.loads(x) for x in lines if '"action": "serve"' in x]
+    assert {(x["model"], x["version"], x["outcome"]) for x in started} == {
+        (m, v, "started") for m, v in versions.items()
+    }
+    # the prediction-log reader of mlops monitor leaves the engine's own log alone
+    assert all(r.model in versions for r in read_prediction_logs(staged / ".mlops/logs"))
+
+
 def test_schemathesis_finds_no_server_error_from_kserves_description(server, versions):
     import schemathesis
     from hypothesis import HealthCheck, given, settings
