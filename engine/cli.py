@@ -379,12 +379,35 @@ def deploy_command(obj: Context, env_name: str) -> None:
 
 
 @main.command(name="init")
+@click.option(
+    "--remote",
+    metavar="URL",
+    help="The DVC remote for data and models (default: a folder beside the repository).",
+)
+@click.option("--force", is_flag=True, help="Replace files that exist with other content.")
+@click.option(
+    "--engine",
+    "requirement",
+    metavar="REQUIREMENT",
+    help="What the workflows pip-install (default: this engine's exact version).",
+)
 @click.pass_obj
 @boundary
-def init_command(obj: Context) -> None:
-    """Start mlops/ in this repository: a project file, a dataset and a model."""
-    from engine.scaffold import init
+def init_command(obj: Context, remote: str | None, force: bool, requirement: str | None) -> None:
+    """Set up this git repository: definitions, example data, workflows, DVC remote, schemas.
 
-    for path in init(obj.root):
+    Safe to run again: files that exist are kept unless --force; identical ones untouched.
+    """
+    from engine.scaffold import init, next_steps
+
+    report = init(obj.root, remote=remote, force=force, requirement=requirement)
+    for path in report.written:
         click.echo(f"wrote {path}")
-    click.echo("next: mlops validate && mlops train")
+    for path in report.kept:
+        click.echo(f"kept {path} (it differs; --force replaces it)")
+    if report.unchanged:
+        click.echo(f"{len(report.unchanged)} file(s) already up to date")
+    for step in report.steps:
+        click.echo(f"ran {step}")
+    click.echo("")
+    click.echo(next_steps(report.remote_url))
