@@ -34,11 +34,12 @@ def test_init_train_push_and_a_teammates_clone_sees_the_same_versions(tmp_path, 
     assert not (repo / ".mlops/store").exists()  # the store is on the DVC remote
     dvc(repo, "push", "-q")
     commit(repo, "Start mlops")
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(tmp_path / "o.git")], check=True)
-    git(repo, "push", "-q", str(tmp_path / "o.git"), "main")
+    origin = str(tmp_path / "o.git")
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", origin], check=True)
+    git(repo, "push", "-q", origin, "main")
 
     mate = tmp_path / "mate"
-    git(tmp_path, "clone", "-q", str(tmp_path / "o.git"), str(mate))
+    git(tmp_path, "clone", "-q", origin, str(mate))
     assert not (mate / "data/example.csv").exists()
     dvc(mate, "pull", "-q")
     assert (mate / "data/example.csv").read_bytes() == (repo / "data/example.csv").read_bytes()
