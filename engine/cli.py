@@ -360,6 +360,20 @@ def history(obj: Context, model: str, as_json: bool) -> None:
     click.echo(runs_text(rows) if rows else f"no history for {model!r} yet")
 
 
+@main.command()
+@click.argument("ref", metavar="MODEL[@VERSION]")
+@click.option("--html", "as_html", is_flag=True, help="Print a standalone HTML page.")
+@click.pass_obj
+@boundary
+def card(obj: Context, ref: str, as_html: bool) -> None:
+    """The model card of a version (default: the newest): metrics, lineage, environments."""
+    from engine.environments.cards import card as model_card
+    from engine.environments.cards import to_html
+
+    text = model_card(obj.root, ref)
+    click.echo(to_html(text) if as_html else text, nl=False)
+
+
 @main.command(name="deploy")
 @click.option("--env", "env_name", required=True, help="The environment to deploy.")
 @click.pass_obj
