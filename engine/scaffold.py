@@ -37,6 +37,8 @@ REMOTE = "storage"
 """The name of the DVC remote init adds; the store lives under it."""
 STORE_URL = f"remote://{REMOTE}/mlops-store"
 DATA = "data/example.csv"
+LOCK = "requirements/lock.txt"
+"""The engine's own lock file, which its workflows install from (not in a user repository)."""
 WORKFLOWS = ("main", "pull-request", "comment", "deploy", "publish")
 """The engine's workflows a user repository needs (ci and monitor are this project's)."""
 
@@ -134,10 +136,13 @@ _INSTALL = re.compile(r"^(?P<lead>\s*run: python -m pip install\b[^\n]*?) \.$", 
 def adapt_workflow(text: str, requirement: str) -> str:
     """The engine's workflow for a user repository: install ``requirement``, not ``.``.
 
-    A user repository has no ``pyproject.toml`` of the engine; pinning the version keeps
-    every run on the engine the team chose (bump it in one place: the workflows).
+    A user repository has neither the engine's ``pyproject.toml`` nor its lock file;
+    pinning the version keeps every run on the engine the team chose (bump it in one
+    place: the workflows).
     """
-    adapted, count = _INSTALL.subn(lambda m: f'{m["lead"]} "{requirement}"', text)
+    adapted, count = _INSTALL.subn(
+        lambda m: f'{m["lead"].replace(f" -c {LOCK}", "")} "{requirement}"', text
+    )
     if count == 0:
         raise ValueError("no `pip install .` line to adapt: the template changed")
     return adapted

@@ -26,7 +26,9 @@ def test_adapted_workflows_install_the_pinned_engine_never_the_checkout():
         assert installs, name
         assert all(line.endswith('"mlops-engine==1.2.3"') for line in installs), name
         # everything else, the pinned actions included, is kept as it is
-        assert adapted.replace(' "mlops-engine==1.2.3"', " .") == text
+        assert "requirements/lock.txt" not in adapted  # the engine's, not the user's
+        restored = adapted.replace(' "mlops-engine==1.2.3"', " -c requirements/lock.txt .")
+        assert restored == text
 
 
 def test_a_template_without_an_install_line_is_an_error():
