@@ -130,6 +130,33 @@ def schemas(obj: Context, check: bool) -> None:
 
 
 @main.command()
+@click.option("--check", is_flag=True, help="Fail if the committed references are out of date.")
+@click.pass_context
+@boundary
+def docs(ctx: click.Context, check: bool) -> None:
+    """Write the generated references (file formats, CLI, comments) to docs/reference/."""
+    from engine.reference import generate
+
+    root = ctx.find_object(Context)
+    assert root is not None
+    files = generate(main)
+    if check:
+        stale = [p for p, text in files.items() if _read(root.root / p) != text]
+        if stale:
+            click.echo(f"out of date: {', '.join(stale)}; run `mlops docs`", err=True)
+            sys.exit(1)
+        return
+    for path, text in files.items():
+        (root.root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root.root / path).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {path}")
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+@main.command()
 @click.option("--base", required=True, help="The revision to compare against (e.g. origin/main).")
 @click.option("--head", help="The revision to plan (default: the working tree).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import click
 from click.testing import CliRunner
 
 from engine.cli import main
@@ -15,6 +16,15 @@ def test_every_command_has_help():
         assert command.help and command.help.strip(), f"`mlops {name}` has no help text"
         result = CliRunner().invoke(main, [name, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_every_option_has_help():
+    for name, command in main.commands.items():
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help and param.help.strip(), (
+                    f"`mlops {name} {param.opts[0]}` has no help"
+                )
 
 
 def test_help_imports_no_heavy_library():
