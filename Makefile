@@ -38,6 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check engine tests benchmarks
 	$(BIN)/ruff format --check engine tests benchmarks
 	$(BIN)/mlops schemas --check
+	$(BIN)/mlops docs --check
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
