@@ -452,3 +452,70 @@ def init_command(obj: Context, remote: str | None, force: bool, requirement: str
         click.echo(f"ran {step}")
     click.echo("")
     click.echo(next_steps(report.remote_url))
+
+
+@main.command(name="monitor")
+@click.argument("models", nargs=-1)
+@click.option("--env", "env_name", required=True, help="The environment whose pins to monitor.")
+@click.option(
+    "--current",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A batch of current inputs (.csv or .parquet); with the target column, also labels.",
+)
+@click.option(
+    "--logs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Prediction logs (JSON lines or KServe CloudEvents): a file or a folder; repeatable.",
+)
+@click.option(
+    "--labels",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="True labels keyed by request_id (.csv or .jsonl), joined with the logs.",
+)
+@click.option("--since", help="Only predictions since: an ISO 8601 time, or a span (24h, 7d).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a self-contained HTML report with charts to this file.",
+)
+@click.option("--fail-on-drift", is_flag=True, help="Exit 1 when any model drifted or degraded.")
+@click.pass_obj
+@boundary
+def monitor_command(
+    obj: Context,
+    models: tuple[str, ...],
+    env_name: str,
+    current: Path | None,
+    logs: tuple[Path, ...],
+    labels: Path | None,
+    since: str | None,
+    as_json: bool,
+    html_file: Path | None,
+    fail_on_drift: bool,
+) -> None:
+    """Data drift, prediction drift, data quality, service health and live performance."""
+    from engine.monitoring import report
+    from engine.monitoring.logs import parse_since
+    from engine.monitoring.monitor import Current, monitor, now
+
+    if labels is not None and current is not None:
+        raise click.UsageError(
+            "--labels goes with --logs; a batch carries its labels as the target"
+        )
+    start = parse_since(since, now()) if since else None
+    outcomes = monitor(obj.root, env_name, Current(current, logs, labels, start), models=models)
+    if html_file is not None:
+        from engine.monitoring.page import html
+
+        partial = html_file.with_name(html_file.name + ".partial")
+        partial.write_text(html(outcomes), encoding="utf-8")
+        partial.replace(html_file)
+    if as_json:
+        emit_json(report.as_dict(outcomes))
+    else:
+        click.echo(report.markdown(outcomes), nl=False)
+    if fail_on_drift and any(o.alarming for o in outcomes):
+        sys.exit(1)
