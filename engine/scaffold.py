@@ -267,7 +267,8 @@ Next steps:
      - Environments: create staging and production (required reviewers on production).
      - GITHUB_TOKEN cannot start workflows from a push it makes: to deploy on a
        promotion, use a GitHub App's token (or a fine-grained token with
-       contents:write and actions:write) for the comment workflow; see docs/github.md.
+       contents:write and actions:write) for the comment workflow; see the engine's
+       docs/github.md.
 """
 
 

@@ -59,7 +59,9 @@ def render(record: VersionRecord, pinnings: Sequence[Pinning], monitoring: str =
         "",
         "## Monitoring",
         "",
-        monitoring or "No monitoring status recorded yet (see docs/monitoring.md).",
+        monitoring
+        or "No monitoring status recorded yet: `mlops monitor MODEL --env ENV` reports drift "
+        "and live quality (docs/monitoring.md).",
         "",
     ]
     return "\n".join(lines)
