@@ -188,6 +188,8 @@ def _help(command: click.Command) -> str:
 def _options(command: click.Command, ctx: click.Context) -> list[str]:
     rows = ["| option | description |", "| --- | --- |"]
     for param in command.get_params(ctx):
+        if getattr(param, "hidden", False):
+            continue
         record = param.get_help_record(ctx)
         if isinstance(param, click.Argument) or record is None:
             rows.append(f"| `{param.human_readable_name}` | argument (see above) |")
