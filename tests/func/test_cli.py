@@ -21,7 +21,7 @@ def test_every_command_has_help():
 def test_every_option_has_help():
     for name, command in main.commands.items():
         for param in command.params:
-            if isinstance(param, click.Option):
+            if isinstance(param, click.Option) and not param.hidden:
                 assert param.help and param.help.strip(), (
                     f"`mlops {name} {param.opts[0]}` has no help"
                 )
