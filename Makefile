@@ -5,16 +5,28 @@ SHELL := bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Every install takes its versions from the lock file: the same on every machine and in CI.
+LOCK := requirements/lock.txt
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit func schemas bench clean
+.PHONY: demo test lint typecheck unit func schemas docs bench lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing the engine and its tools into $(VENV) (first run only)..."
-	@$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]' 2>&1 \
+	@echo "installing the engine and its tools into $(VENV) from $(LOCK) (first run only)..."
+	@$(BIN)/python -m pip install --disable-pip-version-check -q -c $(LOCK) -e '.[dev]' 2>&1 \
 		| { grep -v "^WARNING: Location 'file:" || true; }
 	@rm -f $(VENV)/.installed-* && touch $@
+
+# Refresh the lock after changing dependencies in pyproject.toml: `make lock`.
+# uv (from PyPI, into .venv) resolves for every platform and Python; the versions
+# already locked are kept unless pyproject.toml needs others (`make lock UPGRADE=1`
+# moves everything to the newest releases).
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --disable-pip-version-check -q 'uv>=0.5'
+	$(BIN)/uv pip compile --quiet --no-header --universal --python-version 3.11 \
+		--extra dev $(if $(UPGRADE),--upgrade) pyproject.toml -o $(LOCK)
 
 demo: $(STAMP)
 	$(BIN)/mlops demo
@@ -26,6 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check engine tests benchmarks
 	$(BIN)/ruff format --check engine tests benchmarks
 	$(BIN)/mlops schemas --check
+	$(BIN)/mlops docs --check
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
@@ -39,6 +52,10 @@ func: $(STAMP)
 
 schemas: $(STAMP)
 	$(BIN)/mlops schemas
+
+# The generated references (file formats, CLI) under docs/reference/.
+docs: $(STAMP)
+	$(BIN)/mlops docs
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done

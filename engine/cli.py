@@ -160,6 +160,33 @@ def schemas(obj: Context, check: bool) -> None:
 
 
 @main.command()
+@click.option("--check", is_flag=True, help="Fail if the committed references are out of date.")
+@click.pass_context
+@boundary
+def docs(ctx: click.Context, check: bool) -> None:
+    """Write the generated references (file formats, CLI, comments) to docs/reference/."""
+    from engine.reference import generate
+
+    root = ctx.find_object(Context)
+    assert root is not None
+    files = generate(main)
+    if check:
+        stale = [p for p, text in files.items() if _read(root.root / p) != text]
+        if stale:
+            click.echo(f"out of date: {', '.join(stale)}; run `mlops docs`", err=True)
+            sys.exit(1)
+        return
+    for path, text in files.items():
+        (root.root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root.root / path).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {path}")
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+@main.command()
 @click.option("--base", required=True, help="The revision to compare against (e.g. origin/main).")
 @click.option("--head", help="The revision to plan (default: the working tree).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
@@ -412,6 +439,20 @@ def history(obj: Context, model: str, as_json: bool) -> None:
     click.echo(runs_text(rows) if rows else f"no history for {model!r} yet")
 
 
+@main.command()
+@click.argument("ref", metavar="MODEL[@VERSION]")
+@click.option("--html", "as_html", is_flag=True, help="Print a standalone HTML page.")
+@click.pass_obj
+@boundary
+def card(obj: Context, ref: str, as_html: bool) -> None:
+    """The model card of a version (default: the newest): metrics, lineage, environments."""
+    from engine.environments.cards import card as model_card
+    from engine.environments.cards import to_html
+
+    text = model_card(obj.root, ref)
+    click.echo(to_html(text) if as_html else text, nl=False)
+
+
 @main.command(name="deploy")
 @click.option("--env", "env_name", required=True, help="The environment to deploy.")
 @click.pass_obj
@@ -445,15 +486,38 @@ def deploy_command(obj: Context, env_name: str) -> None:
 
 
 @main.command(name="init")
+@click.option(
+    "--remote",
+    metavar="URL",
+    help="The DVC remote for data and models (default: a folder beside the repository).",
+)
+@click.option("--force", is_flag=True, help="Replace files that exist with other content.")
+@click.option(
+    "--engine",
+    "requirement",
+    metavar="REQUIREMENT",
+    help="What the workflows pip-install (default: this engine's exact version).",
+)
 @click.pass_obj
 @boundary
-def init_command(obj: Context) -> None:
-    """Start mlops/ in this repository: a project file, a dataset and a model."""
-    from engine.scaffold import init
+def init_command(obj: Context, remote: str | None, force: bool, requirement: str | None) -> None:
+    """Set up this git repository: definitions, example data, workflows, DVC remote, schemas.
 
-    for path in init(obj.root):
+    Safe to run again: files that exist are kept unless --force; identical ones untouched.
+    """
+    from engine.scaffold import init, next_steps
+
+    report = init(obj.root, remote=remote, force=force, requirement=requirement)
+    for path in report.written:
         click.echo(f"wrote {path}")
-    click.echo("next: mlops validate && mlops train")
+    for path in report.kept:
+        click.echo(f"kept {path} (it differs; --force replaces it)")
+    if report.unchanged:
+        click.echo(f"{len(report.unchanged)} file(s) already up to date")
+    for step in report.steps:
+        click.echo(f"ran {step}")
+    click.echo("")
+    click.echo(next_steps(report.remote_url))
 
 
 @main.command(name="monitor")
@@ -526,8 +590,20 @@ def monitor_command(
 @click.option("--env", "env_name", required=True, help="The environment whose pins to serve.")
 @click.option("--model", "models", multiple=True, help="Serve only this pinned model (repeatable).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="The port to listen on.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port.",
+)
 @click.option(
     "--log-dir",
     type=click.Path(file_okay=False, path_type=Path),

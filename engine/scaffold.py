@@ -1,86 +1,277 @@
-"""``mlops init``: start a repository on the embedded defaults.
+"""``mlops init``: set up an existing git repository so that a team can share it.
 
-Writes a project file (a local store, ``staging`` and ``production`` environments), one
-dataset and one model on scikit-learn's iris data, each with the schema modeline for
-editor help — a working starting point that ``mlops validate`` and ``mlops train``
-accept as is. Existing files are never overwritten.
+What a newcomer gets, each piece written only when absent (``--force`` replaces a file
+that differs; an identical file is left alone, so running init twice changes nothing):
+
+- ``mlops/project.yaml``, one dataset on a small example CSV (``data/example.csv``,
+  tracked with DVC), one feature set and one model, each with a schema modeline that
+  points at ``mlops/schemas/`` by relative path (editors work offline, and the schema
+  is the installed engine's own);
+- the GitHub workflows, copies of the engine's own (``engine/templates/workflows``,
+  kept identical to ``.github/workflows`` by a test) that install the engine by a
+  pinned version instead of from the checkout;
+- DVC: ``dvc init`` when the repository has none, and a default remote ``storage``
+  (a folder outside the work tree unless ``--remote`` names another) that holds both
+  the data and the model store (``remote://storage/mlops-store``), so a teammate's
+  clone sees the same versions.
+
+The pure parts (the example data, the workflow adaptation, the plan of files) are
+plain functions; the DVC commands run as subprocesses of this Python.
 """
 
 from __future__ import annotations
 
+import os
+import random
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from engine.errors import UserError
 
-FILES = {
-    "mlops/project.yaml": """\
-# yaml-language-server: $schema=https://mlops-engine.dev/schemas/project.schema.json
-store: {url: .mlops/store}          # or any DVC remote URL: s3://, gs://, azure://, ssh://
+REMOTE = "storage"
+"""The name of the DVC remote init adds; the store lives under it."""
+STORE_URL = f"remote://{REMOTE}/mlops-store"
+DATA = "data/example.csv"
+LOCK = "requirements/lock.txt"
+"""The engine's own lock file, which its workflows install from (not in a user repository)."""
+WORKFLOWS = ("main", "pull-request", "comment", "deploy", "publish")
+"""The engine's workflows a user repository needs (ci and monitor are this project's)."""
+
+PROJECT = f"""\
+# yaml-language-server: $schema=schemas/project.schema.json
+# Model versions live on the DVC remote {REMOTE!r}, so every clone sees the same ones;
+# `dvc remote modify {REMOTE} url s3://bucket/path` moves data and models together.
+store: {{url: {STORE_URL}}}
 default_branch: main
 environments:
-  staging: {branch: env/staging}
+  staging: {{branch: env/staging}}
   production:
     branch: env/production
     requires: [staging]             # the same version must be live in staging first
     approvals: 1                    # approving reviews on the PR head, not by its author
     allow: [maintain, admin]        # who may /promote here
     from_default_branch: true       # only versions from merged commits
-""",
-    "mlops/datasets/iris.yaml": """\
-# yaml-language-server: $schema=https://mlops-engine.dev/schemas/dataset.schema.json
-name: iris
-description: Fisher's iris flowers, as scikit-learn ships them.
-source: {sklearn: load_iris}        # or {path: data/my.csv}, tracked with `dvc add`
-target: target
+"""
+
+DATASET = f"""\
+# yaml-language-server: $schema=../schemas/dataset.schema.json
+name: customers
+description: An example table of customers; replace it with your own CSV (`dvc add` it).
+source: {{path: {DATA}}}
+target: churned
+id_column: customer_id
 schema:
   columns:
-    "sepal length (cm)": {type: float, min: 0}
-    "sepal width (cm)": {type: float, min: 0}
-    "petal length (cm)": {type: float, min: 0}
-    "petal width (cm)": {type: float, min: 0}
-    target: {type: int, values: [0, 1, 2]}
-checks: {min_rows: 100, max_null_fraction: 0}
-split: {test_size: 0.25, seed: 7, stratify: true}
-""",
-    "mlops/models/iris-logreg.yaml": """\
-# yaml-language-server: $schema=https://mlops-engine.dev/schemas/model.schema.json
-name: iris-logreg
+    customer_id: {{type: int}}
+    tenure_months: {{type: int, min: 0}}
+    monthly_charges: {{type: float, min: 0}}
+    support_calls: {{type: int, min: 0}}
+    plan: {{type: string, values: [basic, pro, team]}}
+    churned: {{type: int, values: [0, 1]}}
+checks: {{min_rows: 100, max_null_fraction: 0}}
+split: {{test_size: 0.25, seed: 7, stratify: true}}
+"""
+
+FEATURES = """\
+# yaml-language-server: $schema=../schemas/feature-set.schema.json
+name: customer-features
+description: Numbers standardized, the plan one-hot encoded; reusable by every model.
+transforms:
+  - columns: [tenure_months, monthly_charges, support_calls]
+    steps:
+      - {class: sklearn.preprocessing.StandardScaler}
+  - columns: [plan]
+    steps:
+      - {class: sklearn.preprocessing.OneHotEncoder, params: {handle_unknown: ignore}}
+"""
+
+MODEL = """\
+# yaml-language-server: $schema=../schemas/model.schema.json
+name: churn-logreg
 description: A first model; change a parameter and run `mlops plan --base HEAD`.
-dataset: iris
-features:
-  transforms:
-    - columns: ["sepal length (cm)", "sepal width (cm)", "petal length (cm)",
-                "petal width (cm)"]
-      steps:
-        - {class: sklearn.preprocessing.StandardScaler}
+dataset: customers
+features: customer-features
 task: classification
 estimator:
   class: sklearn.linear_model.LogisticRegression
   params: {C: 1.0, max_iter: 500}
-metrics: [accuracy, f1_macro, log_loss]
+metrics: [accuracy, f1, roc_auc]
 primary_metric: accuracy
 gates:
-  accuracy: {min: 0.85, max_drop: "2%"}
-""",
-}
-IGNORE = ".mlops/\n"
+  accuracy: {min: 0.7, max_drop: 0.02}
+"""
 
 
-def init(root: Path) -> list[str]:
-    """Write the starting files under ``root``; return the paths written."""
-    existing = [path for path in FILES if (root / path).exists()]
-    if existing:
-        raise UserError(
-            f"{', '.join(existing)} already exist(s): mlops init never overwrites; "
-            "edit the files, or run it in a new repository"
-        )
-    for path, text in FILES.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text, encoding="utf-8")
+def example_csv(rows: int = 240, seed: int = 7) -> str:
+    """A small, deterministic churn table: short tenure, high charges and calls churn."""
+    rng = random.Random(seed)  # noqa: S311 (example data, not secrets)
+    lines = ["customer_id,tenure_months,monthly_charges,support_calls,plan,churned"]
+    for i in range(1, rows + 1):
+        tenure = rng.randint(0, 72)
+        plan = rng.choice(["basic", "pro", "team"])
+        charges = round(rng.uniform(15, 120), 2)
+        calls = rng.randint(0, 8)
+        score = -0.06 * tenure + 0.03 * charges + 0.45 * calls - 1.2 + rng.gauss(0, 0.8)
+        score += {"basic": 0.4, "pro": 0.0, "team": -0.4}[plan]
+        lines.append(f"{i},{tenure},{charges},{calls},{plan},{int(score > 0)}")
+    return "\n".join(lines) + "\n"
+
+
+def engine_requirement() -> str:
+    """The pip requirement the workflows install: this engine's exact version."""
+    try:
+        return f"mlops-engine=={version('mlops-engine')}"
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "mlops-engine"
+
+
+_INSTALL = re.compile(r"^(?P<lead>\s*run: python -m pip install\b[^\n]*?) \.$", re.MULTILINE)
+
+
+def adapt_workflow(text: str, requirement: str) -> str:
+    """The engine's workflow for a user repository: install ``requirement``, not ``.``.
+
+    A user repository has neither the engine's ``pyproject.toml`` nor its lock file;
+    pinning the version keeps every run on the engine the team chose (bump it in one
+    place: the workflows).
+    """
+    adapted, count = _INSTALL.subn(
+        lambda m: f'{m["lead"].replace(f" -c {LOCK}", "")} "{requirement}"', text
+    )
+    if count == 0:
+        raise ValueError("no `pip install .` line to adapt: the template changed")
+    return adapted
+
+
+def template_workflows() -> dict[str, str]:
+    """The engine's packaged workflow files, by name (``main.yml``)."""
+    folder = resources.files("engine") / "templates" / "workflows"
+    return {f"{name}.yml": (folder / f"{name}.yml").read_text("utf-8") for name in WORKFLOWS}
+
+
+def planned_files(requirement: str) -> dict[str, str]:
+    """Every file init writes, by repository path (pure apart from reading templates)."""
+    from engine.definitions import schemas
+
+    files = {
+        "mlops/project.yaml": PROJECT,
+        "mlops/datasets/customers.yaml": DATASET,
+        "mlops/features/customer-features.yaml": FEATURES,
+        "mlops/models/churn-logreg.yaml": MODEL,
+        DATA: example_csv(),
+    }
+    for name, schema in schemas.generate().items():
+        files[f"mlops/schemas/{name}"] = schemas.render(schema)
+    for name, text in template_workflows().items():
+        files[f".github/workflows/mlops-{name}"] = adapt_workflow(text, requirement)
+    return files
+
+
+@dataclass
+class Report:
+    """What init did: files written, kept, and the DVC steps, for the CLI to print."""
+
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    """Files that exist with other content and were left alone (no ``--force``)."""
+    steps: list[str] = field(default_factory=list)
+    remote_url: str = ""
+
+
+def init(
+    root: Path, *, remote: str | None = None, force: bool = False, requirement: str | None = None
+) -> Report:
+    """Set up ``root`` (a git repository); safe to run again."""
+    if not (root / ".git").exists():
+        raise UserError(f"{root} is not a git repository: run `git init` first, then mlops init")
+    report = Report()
+    for path, text in planned_files(requirement or engine_requirement()).items():
+        target = root / path
+        if target.is_file() and target.read_text("utf-8") == text:
+            report.unchanged.append(path)
+        elif target.exists() and not force:
+            report.kept.append(path)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            report.written.append(path)
+    _ignore(root, ".mlops/")
+    report.remote_url = _setup_dvc(root, remote, report)
+    return report
+
+
+def _ignore(root: Path, entry: str) -> None:
     ignore = root / ".gitignore"
-    current = ignore.read_text() if ignore.exists() else ""
-    if ".mlops/" not in current.split():
-        ignore.write_text(
-            current + ("" if current.endswith("\n") or not current else "\n") + IGNORE
+    current = ignore.read_text("utf-8") if ignore.exists() else ""
+    if entry not in current.split():
+        sep = "" if not current or current.endswith("\n") else "\n"
+        ignore.write_text(f"{current}{sep}{entry}\n", encoding="utf-8")
+
+
+def _setup_dvc(root: Path, remote: str | None, report: Report) -> str:
+    """``dvc init``, the ``storage`` remote and ``dvc add`` of the example data, as needed."""
+    if not (root / ".dvc").is_dir():
+        _dvc(root, "init", "--quiet")
+        report.steps.append("dvc init")
+    existing = _dvc(root, "remote", "list").split()
+    if REMOTE in existing:
+        url = existing[existing.index(REMOTE) + 1]
+    else:
+        url = remote or str(root.resolve().parent / f"{root.resolve().name}-dvc-remote")
+        if "://" not in url:
+            Path(url).mkdir(parents=True, exist_ok=True)
+        _dvc(root, "remote", "add", "--default", REMOTE, url)
+        report.steps.append(f"dvc remote add --default {REMOTE} {url}")
+    if (root / DATA).is_file() and not (root / f"{DATA}.dvc").is_file():
+        _dvc(root, "add", "--quiet", DATA)
+        report.steps.append(f"dvc add {DATA}")
+    return url
+
+
+def _dvc(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "dvc", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+    )
+    if done.returncode != 0:
+        raise UserError(
+            f"`dvc {' '.join(args)}` failed in {root}: {done.stderr.strip() or done.stdout}; "
+            "fix it and run mlops init again (it picks up where it stopped)"
         )
-    return list(FILES)
+    return done.stdout
+
+
+NEXT_STEPS = """\
+Next steps:
+  1. Try it:   mlops validate && mlops train && mlops runs
+  2. Share it: git add -A && git commit -m "Start mlops" && dvc push && git push
+     Teammates: git clone ... && dvc pull  (models need no pull: the store is on the remote)
+  3. The remote is a local folder ({url}); for CI and a team, move it (data and models):
+       dvc remote modify {remote} url s3://BUCKET/PATH     (or gs://, azure://, ssh://)
+     and add the plugin (dvc-s3, dvc-gs, dvc-azure, dvc-ssh) to the workflows' install line;
+     credentials go in repository secrets, or `dvc remote modify --local` on your machine.
+  4. On GitHub (Settings):
+     - Actions > General: workflow permissions "read", allow Actions to create PRs: off;
+       the workflows ask for the scopes they need per job.
+     - Branches: protect main and the environment branches (env/*): only the engine's
+       token may push them; require the "mlops" status checks on pull requests.
+     - Environments: create staging and production (required reviewers on production).
+     - GITHUB_TOKEN cannot start workflows from a push it makes: to deploy on a
+       promotion, use a GitHub App's token (or a fine-grained token with
+       contents:write and actions:write) for the comment workflow; see the engine's
+       docs/github.md.
+"""
+
+
+def next_steps(remote_url: str) -> str:
+    """What to do after init, with the remote's current URL filled in."""
+    return NEXT_STEPS.format(url=remote_url, remote=REMOTE)

@@ -160,9 +160,7 @@ def model_card(record: VersionRecord) -> str:
         "",
         "## Metrics (test split)",
         "",
-        "| metric | value |",
-        "| --- | --- |",
-        *(f"| {name} | {_number(value)} |" for name, value in sorted(record.metrics.items())),
+        *_metrics_table(record),
         "",
     ]
     if record.cv:
@@ -191,6 +189,23 @@ def model_card(record: VersionRecord) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _metrics_table(record: VersionRecord) -> list[str]:
+    """The test metrics; with cross-validation, its mean ± std beside each as an interval."""
+    cv = record.cv or {}
+    if not any(f"cv_{name}" in cv for name in record.metrics):
+        return [
+            "| metric | value |",
+            "| --- | --- |",
+            *(f"| {name} | {_number(value)} |" for name, value in sorted(record.metrics.items())),
+        ]
+    rows = ["| metric | value | cross-validated (mean ± std) |", "| --- | --- | --- |"]
+    for name, value in sorted(record.metrics.items()):
+        mean, std = cv.get(f"cv_{name}"), cv.get(f"cv_{name}_std")
+        spread = f"{_number(mean)} ± {_number(std)}" if isinstance(mean, float) else "n/a"
+        rows.append(f"| {name} | {_number(value)} | {spread} |")
+    return rows
 
 
 def _split_rows(rows: RowsRecord | None) -> str:

@@ -188,3 +188,10 @@ def test_empty_inputs_give_empty_outputs():
     assert runs_table([]) == []
     assert runs_table([], sort_by="f1") == []
     assert to_csv([]) == "\n"
+
+
+def test_model_card_shows_cross_validated_intervals_beside_the_test_metrics():
+    rec = record(metrics={"f1": 0.9}, cv={"cv_f1": 0.88, "cv_f1_std": 0.02})
+    card = model_card(rec)
+    assert "| metric | value | cross-validated (mean ± std) |" in card
+    assert "| f1 | 0.9000 | 0.8800 ± 0.0200 |" in card

@@ -1,0 +1,56 @@
+"""The pure parts of ``mlops init``: workflow adaptation, templates, example data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine import scaffold
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_packaged_workflows_are_the_repositorys_own():
+    for name, text in scaffold.template_workflows().items():
+        assert text == (PROJECT / ".github/workflows" / name).read_text(), (
+            f"engine/templates/workflows/{name} is stale: "
+            f"cp .github/workflows/{name} engine/templates/workflows/"
+        )
+
+
+def test_adapted_workflows_install_the_pinned_engine_never_the_checkout():
+    for name, text in scaffold.template_workflows().items():
+        adapted = scaffold.adapt_workflow(text, "mlops-engine==1.2.3")
+        installs = [line for line in adapted.splitlines() if "run: python -m pip install" in line]
+        assert installs, name
+        assert all(line.endswith('"mlops-engine==1.2.3"') for line in installs), name
+        # everything else, the pinned actions included, is kept as it is
+        assert "requirements/lock.txt" not in adapted  # the engine's, not the user's
+        restored = adapted.replace(' "mlops-engine==1.2.3"', " -c requirements/lock.txt .")
+        assert restored == text
+
+
+def test_a_template_without_an_install_line_is_an_error():
+    with pytest.raises(ValueError, match="template changed"):
+        scaffold.adapt_workflow("jobs: {}\n", "mlops-engine")
+
+
+def test_example_data_is_deterministic_and_matches_its_schema():
+    text = scaffold.example_csv()
+    assert text == scaffold.example_csv()
+    rows = [line.split(",") for line in text.splitlines()[1:]]
+    assert len(rows) == 240
+    assert {r[4] for r in rows} == {"basic", "pro", "team"}
+    churned = sum(int(r[5]) for r in rows)
+    assert 0.2 < churned / len(rows) < 0.8  # both classes well represented
+
+
+def test_modelines_point_at_the_copied_schemas_by_relative_path():
+    files = scaffold.planned_files("mlops-engine")
+    root = Path("/r")
+    for path, text in files.items():
+        if path.startswith("mlops/") and path.endswith(".yaml"):
+            target = text.splitlines()[0].split("$schema=")[1]
+            schema = (root / path).parent.joinpath(target).resolve()
+            assert schema.relative_to(root).as_posix() in files, path
