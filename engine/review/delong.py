@@ -44,9 +44,9 @@ def placements(scores: Array, positive: Array) -> tuple[float, Array]:
     if pos.size == 0 or neg.size == 0:
         return float("nan"), influence
     neg_sorted, pos_sorted = np.sort(neg), np.sort(pos)
-    v10 = (
-        np.searchsorted(neg_sorted, pos, "left") + np.searchsorted(neg_sorted, pos, "right")
-    ) / (2.0 * neg.size)
+    v10 = (np.searchsorted(neg_sorted, pos, "left") + np.searchsorted(neg_sorted, pos, "right")) / (
+        2.0 * neg.size
+    )
     v01 = (
         2 * pos.size
         - np.searchsorted(pos_sorted, neg, "left")
