@@ -27,6 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from engine.errors import UserError
+from engine.forge._lazy import lazily
+
+# github3.py imports PyJWT and cryptography for GitHub App auth, which the engine never
+# uses: deferred until something reads from them (engine.forge._lazy says why).
+lazily("jwt")
 
 StatusState = Literal["error", "failure", "pending", "success"]
 Reaction = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]
