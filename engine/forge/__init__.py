@@ -201,6 +201,13 @@ class Forge(Protocol):
         """When status ``context`` was first set on ``sha`` (ISO 8601, server time), or None."""
         ...
 
+    def own_statuses(self, sha: str) -> dict[str, tuple[str, str]]:
+        """Each context whose latest status on ``sha`` the engine set: (state, description).
+
+        Lets a re-run skip re-posting a status that already says the same thing.
+        """
+        ...
+
     def force_pushes(self, pr: int) -> list[ForcePush]:
         """Every force push of the pull request's head branch, from its timeline, oldest first."""
         ...
