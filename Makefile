@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit func schemas bench clean
+.PHONY: demo test lint typecheck unit func schemas bench bench-all clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,7 +40,12 @@ func: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/mlops schemas
 
+# The issue-14 table, each figure beside its reference; fails on a >20% regression against
+# benchmarks/baseline.json (refresh: $(BIN)/python benchmarks/table.py --write-baseline).
 bench: $(STAMP)
+	$(BIN)/python benchmarks/table.py --check
+
+bench-all: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
 clean:

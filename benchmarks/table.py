@@ -201,7 +201,7 @@ print(sorted(ours)[len(ours) // 2], sorted(floor)[len(floor) // 2])
 def bootstrap(table: Table, base: Path, runs: int) -> None:
     out = subprocess.run(
         [sys.executable, "-c", BOOT.format(here=str(HERE), runs=max(runs, 3))],
-        env={**ENV, "PYTHONPATH": str(HERE.parent)},
+        env={**ENV, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(HERE.parent)},
         capture_output=True,
         text=True,
         check=True,
