@@ -388,3 +388,170 @@ def init_command(obj: Context) -> None:
     for path in init(obj.root):
         click.echo(f"wrote {path}")
     click.echo("next: mlops validate && mlops train")
+
+
+@main.command(name="monitor")
+@click.argument("models", nargs=-1)
+@click.option("--env", "env_name", required=True, help="The environment whose pins to monitor.")
+@click.option(
+    "--current",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A batch of current inputs (.csv or .parquet); with the target column, also labels.",
+)
+@click.option(
+    "--logs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Prediction logs (JSON lines or KServe CloudEvents): a file or a folder; repeatable.",
+)
+@click.option(
+    "--labels",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="True labels keyed by request_id (.csv or .jsonl), joined with the logs.",
+)
+@click.option("--since", help="Only predictions since: an ISO 8601 time, or a span (24h, 7d).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a self-contained HTML report with charts to this file.",
+)
+@click.option("--fail-on-drift", is_flag=True, help="Exit 1 when any model drifted or degraded.")
+@click.pass_obj
+@boundary
+def monitor_command(
+    obj: Context,
+    models: tuple[str, ...],
+    env_name: str,
+    current: Path | None,
+    logs: tuple[Path, ...],
+    labels: Path | None,
+    since: str | None,
+    as_json: bool,
+    html_file: Path | None,
+    fail_on_drift: bool,
+) -> None:
+    """Data drift, prediction drift, data quality, service health and live performance."""
+    from engine.monitoring import report
+    from engine.monitoring.logs import parse_since
+    from engine.monitoring.monitor import Current, monitor, now
+
+    if labels is not None and current is not None:
+        raise click.UsageError(
+            "--labels goes with --logs; a batch carries its labels as the target"
+        )
+    start = parse_since(since, now()) if since else None
+    outcomes = monitor(obj.root, env_name, Current(current, logs, labels, start), models=models)
+    if html_file is not None:
+        from engine.monitoring.page import html
+
+        partial = html_file.with_name(html_file.name + ".partial")
+        partial.write_text(html(outcomes), encoding="utf-8")
+        partial.replace(html_file)
+    if as_json:
+        emit_json(report.as_dict(outcomes))
+    else:
+        click.echo(report.markdown(outcomes), nl=False)
+    if fail_on_drift and any(o.alarming for o in outcomes):
+        sys.exit(1)
+
+
+@main.command(name="serve")
+@click.option("--env", "env_name", required=True, help="The environment whose pins to serve.")
+@click.option("--model", "models", multiple=True, help="Serve only this pinned model (repeatable).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where prediction logs go (default: .mlops/logs in the repository).",
+)
+@click.option(
+    "--max-body-bytes",
+    default=8 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Larger request bodies are answered 413.",
+)
+@click.pass_obj
+@boundary
+def serve_command(
+    obj: Context,
+    env_name: str,
+    models: tuple[str, ...],
+    host: str,
+    port: int,
+    workers: int,
+    log_dir: Path | None,
+    max_body_bytes: int,
+) -> None:
+    """Serve the versions ENV pins with KServe's model server (V1, V2, /metrics)."""
+    from engine.serving.logs import DEFAULT_FOLDER
+    from engine.serving.server import serve
+
+    root = obj.root
+    serve(
+        root,
+        env_name,
+        host=host,
+        port=port,
+        workers=workers,
+        log_dir=log_dir or root / DEFAULT_FOLDER,
+        max_body_bytes=max_body_bytes,
+        models=models,
+        announce=lambda line: click.echo(line, err=True),
+    )
+
+
+@main.command(name="predict")
+@click.argument("model")
+@click.option("--env", "env_name", required=True, help="The environment whose pin to use.")
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A CSV or Parquet file of rows to score.",
+)
+@click.option(
+    "--output",
+    "output_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the scores (.csv or .parquet; default: CSV on stdout).",
+)
+@click.option("--chunk-rows", default=65536, show_default=True, type=click.IntRange(1), hidden=True)
+@click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where prediction logs go (default: .mlops/logs in the repository).",
+)
+@click.pass_obj
+@boundary
+def predict_command(
+    obj: Context,
+    model: str,
+    env_name: str,
+    input_path: Path,
+    output_path: Path | None,
+    chunk_rows: int,
+    log_dir: Path | None,
+) -> None:
+    """Score a CSV or Parquet file with the version MODEL has in ENV, in chunks."""
+    from engine.serving.batch import predict_file
+    from engine.serving.logs import DEFAULT_FOLDER
+
+    root = obj.root
+    result = predict_file(
+        root,
+        model,
+        env_name,
+        input_path,
+        output_path,
+        chunk_rows=chunk_rows,
+        log_dir=log_dir or root / DEFAULT_FOLDER,
+        progress=sys.stdout.isatty() and output_path is not None,
+    )
+    if output_path is not None:
+        click.echo(result.summary(), err=True)

@@ -306,6 +306,53 @@ class Search(Strict):
     seed: int = Field(0, ge=0)
 
 
+class Monitoring(Strict):
+    """How ``mlops monitor`` judges drift for this model; the defaults are Evidently's.
+
+    Per feature, a p-value test decides at or below its significance level and a
+    distance decides at or above its threshold (see ``engine/monitoring/drift.py``).
+    """
+
+    small_sample: int = Field(
+        1000,
+        ge=1,
+        description="Reference rows up to which p-value tests are used (KS, chi-square, "
+        "z-test); above it, distances (Wasserstein, Jensen-Shannon).",
+    )
+    ks_threshold: float = Field(
+        0.05, gt=0, lt=1, description="Kolmogorov-Smirnov significance level (numeric)."
+    )
+    chi2_threshold: float = Field(
+        0.05, gt=0, lt=1, description="Chi-square significance level (categorical)."
+    )
+    z_threshold: float = Field(
+        0.05, gt=0, lt=1, description="Two-proportion z-test significance level (binary)."
+    )
+    wasserstein_threshold: float = Field(
+        0.1, gt=0, description="Wasserstein distance, in reference standard deviations."
+    )
+    jensen_shannon_threshold: float = Field(
+        0.1, gt=0, le=1, description="Jensen-Shannon distance (natural log)."
+    )
+    psi_threshold: float = Field(
+        0.2, gt=0, description="PSI above which the report marks a shift (informative)."
+    )
+    drift_share: float = Field(
+        0.5, gt=0, le=1, description="Share of drifted features at which the data drifted."
+    )
+    performance_drop: float = Field(
+        0.0,
+        ge=0,
+        description="Live drop of the primary metric tolerated before it counts, on top "
+        "of being significant.",
+    )
+    window: str = Field(
+        "1d",
+        pattern=r"^[1-9][0-9]*[smhd]$",
+        description="Width of a live-performance time window: 30m, 6h, 1d...",
+    )
+
+
 DEFAULT_SECONDS = 1800.0
 DEFAULT_MEMORY_MB = 4096
 
@@ -368,6 +415,9 @@ class Model(Prose):
     gates: dict[str, Gate] = Field(default_factory=dict, description="Metric name to bounds.")
     cv: int | None = Field(None, ge=2, le=20, description="Add K-fold cross-validated scores.")
     search: Search | None = None
+    monitoring: Monitoring = Field(
+        default_factory=Monitoring, description="Drift thresholds for mlops monitor."
+    )
     budget: Budget | None = Field(
         None,
         description="Time and memory for one training; at most the project file's budget.",

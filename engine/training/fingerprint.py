@@ -86,14 +86,17 @@ def canonical_json(value: Any) -> str:
 
 
 def model_part(model: Model) -> dict[str, Any]:
-    """The model definition as hashed: all but prose, gates and budget, defaults written out.
+    """The model definition as hashed: all but prose, gates, budget and monitoring.
 
-    Gates judge a version and a budget limits its training; neither shapes it, so
-    tightening a gate re-evaluates the stored version instead of retraining it.
-    ``dataset`` and ``features`` are still references here (a name or an inline spec);
-    :func:`fingerprint` replaces them with the content they resolve to.
+    Gates judge a version, a budget limits its training and monitoring thresholds judge
+    its live data; none shapes it, so tightening one re-evaluates the stored version
+    instead of retraining it. ``dataset`` and ``features`` are still references here (a
+    name or an inline spec); :func:`fingerprint` replaces them with the content they
+    resolve to.
     """
-    return model.model_dump(mode="json", by_alias=True, exclude={*PROSE_FIELDS, "gates", "budget"})
+    return model.model_dump(
+        mode="json", by_alias=True, exclude={*PROSE_FIELDS, "gates", "budget", "monitoring"}
+    )
 
 
 _SPEC_KEYS = tuple(info.alias or name for name, info in FeatureSpec.model_fields.items())

@@ -32,6 +32,10 @@ Status = Literal["trained", "stored", "failed"]
 
 PROFILE_FILE = "profile.json"
 """The data profile (rows, per-column figures) of the version's dataset, for reports."""
+REFERENCE_FILE = "reference.parquet"
+"""A seeded sample of the training rows (inputs and target), the reference of monitoring."""
+REFERENCE_ROWS = 10_000
+"""Rows kept in the reference sample: enough for the drift tests' large-sample regime."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,7 @@ class _Fitted:
     fit_seconds: float
     rows_train: int
     profile: Any
+    reference: Any = None
 
 
 def _train(job: TrainJob, log: _Log) -> tuple[dict[str, float | None], str]:
@@ -276,8 +281,17 @@ def _train(job: TrainJob, log: _Log) -> tuple[dict[str, float | None], str]:
         fit_seconds=fit_seconds,
         rows_train=len(x_train),
         profile=profile,
+        reference=_reference_sample(x_train, y_train),
     )
     return metrics, _store(job, fitted, log)
+
+
+def _reference_sample(x_train: pd.DataFrame, y_train: pd.Series) -> pd.DataFrame:
+    """Up to REFERENCE_ROWS training rows, seeded, so monitoring needs no training data."""
+    rows = x_train.assign(**{str(y_train.name): y_train})
+    if len(rows) > REFERENCE_ROWS:
+        rows = rows.sample(n=REFERENCE_ROWS, random_state=0)
+    return rows.reset_index(drop=True)
 
 
 def _checked_table(job: TrainJob) -> Any:
@@ -470,6 +484,8 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> str:
         (writer.path / PROFILE_FILE).write_text(
             json.dumps(dataclasses.asdict(fitted.profile), default=str), encoding="utf-8"
         )
+        if fitted.reference is not None:
+            fitted.reference.to_parquet(writer.path / REFERENCE_FILE, index=False)
         log(f"stored as {job.model.name}@{job.fingerprint[:12]} in {job.store_url}")
         (writer.path / LOG_FILE).write_text(log.buffer.getvalue(), encoding="utf-8")
         if job.replace:

@@ -109,6 +109,8 @@ SAME = {
     "flow style": MODEL.replace(b"metrics: [accuracy, f1]", b"metrics:\n  - accuracy\n  - f1"),
     "explicit defaults": MODEL + b"cv: null\nsearch: null\n",
     "gates (they judge a version, not shape it)": MODEL.replace(b"{min: 0.9}", b"{min: 0.95}"),
+    "monitoring thresholds (they judge live data)": MODEL
+    + b"monitoring: {drift_share: 0.3, ks_threshold: 0.01, window: 6h}\n",
 }
 
 

@@ -78,3 +78,20 @@ def test_allowed_keys_walks_nested_and_aliased_fields():
     assert "class" in allowed_keys(Model, ("estimator",))
     assert "max_drop" in allowed_keys(Model, ("gates", "f1"))
     assert "transforms" in allowed_keys(Model, ("features",))
+
+
+def test_monitoring_thresholds_are_validated_and_located():
+    good = MODEL + b"monitoring:\n  drift_share: 0.3\n  window: 6h\n"
+    defs = load({"mlops/datasets/iris.yaml": IRIS, "mlops/models/m.yaml": good})
+    assert defs.problems == []
+    settings = defs.models["m"].spec.monitoring
+    assert (settings.drift_share, settings.window, settings.ks_threshold) == (0.3, "6h", 0.05)
+    bad = MODEL + b"monitoring:\n  drift_share: 1.5\n  window: weekly\n  ks_treshold: 0.1\n"
+    assert rendered({"mlops/datasets/iris.yaml": IRIS, "mlops/models/m.yaml": bad}) == [
+        "mlops/models/m.yaml:8:16: error: monitoring.drift_share: Input should be less than "
+        "or equal to 1",
+        "mlops/models/m.yaml:9:11: error: monitoring.window: String should match pattern "
+        "'^[1-9][0-9]*[smhd]$'",
+        "mlops/models/m.yaml:10:3: error: unknown key 'monitoring.ks_treshold'; did you mean "
+        "'ks_threshold'?",
+    ]

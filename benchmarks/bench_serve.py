@@ -1,0 +1,315 @@
+"""Serving and batch scoring, each paired with its bare reference in the same run.
+
+On the breast-cancer example (cancer-rf, promoted to staging in a throwaway repository):
+
+- ``mlops serve`` ready time: start to the first 200 from ``/v2/health/ready``
+  (goal ≤ 3 s).
+- One-row V1 predictions over a keep-alive loopback connection: p50 and p99, against a
+  bare in-process ``predict`` + ``predict_proba`` on one row (goal: p50 ≤ bare + 3 ms,
+  p99 ≤ 4 x p50).
+- Throughput of one-row requests from a bounded loopback load generator (threads x
+  requests, with a time cap): the engine's server (input checks and prediction logs on)
+  against the same ``kserve.Model`` serving the same estimator with neither (goal ≥ 90%).
+- ``mlops predict`` on 1,000,000 rows of Parquet against a bare ``predict`` +
+  ``predict_proba`` on the same rows in memory (goal ≤ 1.3x), and the peak memory of
+  the scoring process at two chunk sizes (bounded by the chunk, not the file).
+
+Run: ``.venv/bin/python benchmarks/bench_serve.py`` (about two minutes on an idle machine).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.conftest import init_repo  # noqa: E402
+from tests.func.serving import MLOPS, call, free_port  # noqa: E402
+
+MODEL = "cancer-rf"
+ROWS = 1_000_000
+ONE_ROW_REQUESTS = 400
+LOAD_THREADS, LOAD_REQUESTS, LOAD_CAP_S = 4, 100, 30.0
+
+
+def run(*args: str, cwd: Path) -> None:
+    done = subprocess.run([str(MLOPS), *args], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start(cmd: list[str], cwd: Path, port: int) -> tuple[subprocess.Popen, float, float]:
+    """Start a server; return it, the wall seconds until it answered ready, and its CPU."""
+    started = time.perf_counter()
+    process = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = started + 120
+    while time.perf_counter() < deadline:
+        try:
+            if call(f"http://127.0.0.1:{port}/v2/health/ready").status == 200:
+                return process, time.perf_counter() - started, cpu_seconds(process.pid)
+        except OSError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        time.sleep(0.02)
+    process.kill()
+    raise RuntimeError("server not ready in 120 s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def one_row_latencies(port: int, row: list[float], n: int) -> list[float]:
+    body = json.dumps({"instances": [row]})
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"content-type": "application/json"}
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        conn.request("POST", f"/v1/models/{MODEL}:predict", body, headers)
+        response = conn.getresponse()
+        response.read()
+        out.append(time.perf_counter() - t0)
+        assert response.status == 200
+    conn.close()
+    return out
+
+
+def throughput(port: int, row: list[float]) -> float:
+    """Requests per second from LOAD_THREADS keep-alive clients (bounded count and time)."""
+    body = json.dumps({"instances": [row]})
+    headers = {"content-type": "application/json"}
+    done = [0] * LOAD_THREADS
+    deadline = time.perf_counter() + LOAD_CAP_S
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for _ in range(LOAD_REQUESTS):
+            if time.perf_counter() > deadline:
+                break
+            conn.request("POST", f"/v1/models/{MODEL}:predict", body, headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                done[i] += 1
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(LOAD_THREADS)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done) / (time.perf_counter() - t0)
+
+
+def in_process(pinned, row: list[float], logs: Path) -> tuple[float, float]:
+    """Median ms of one-row PinnedModel.predict with checks and logs, and with neither."""
+    from engine.serving.logs import PredictionLogger
+    from engine.serving.model import PinnedModel
+
+    on = PinnedModel(pinned, PredictionLogger(logs))
+    off = PinnedModel(pinned, None, checks=False)
+    body = {"instances": [row]}
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(150):  # interleaved: the machine is shared
+        for flag, model in ((True, on), (False, off)):
+            t0 = time.perf_counter()
+            model.predict(body, {}, {})
+            times[flag].append(time.perf_counter() - t0)
+    return statistics.median(times[True]) * 1e3, statistics.median(times[False]) * 1e3
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def bare_server(repo: Path, port: int) -> None:
+    """The same kserve.Model on the same estimator, with no input checks and no log."""
+    from engine.serving.model import PinnedModel
+    from engine.serving.pinned import pinned_versions
+    from engine.serving.server import bind, run_models
+
+    pinned = pinned_versions(repo, "staging", [MODEL])
+    models = [PinnedModel(p, None, checks=False) for p in pinned]
+    run_models(models, bind("127.0.0.1", port), host="127.0.0.1", announce=lambda _: None)
+
+
+def peak_rss_mb(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MB) of one fresh process."""
+    script = (
+        "import resource, subprocess, sys, time;"
+        "t=time.perf_counter();"
+        f"r=subprocess.run({cmd!r}, cwd={str(cwd)!r}, capture_output=True);"
+        "w=time.perf_counter()-t;"
+        "assert r.returncode == 0, r.stderr;"
+        "print(w, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    wall, kb = out.stdout.split()
+    return float(wall), int(kb) / 1024
+
+
+def main() -> int:
+    import numpy as np
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer
+
+    from engine.serving.pinned import pinned_versions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = init_repo(Path(tmp) / "repo")
+        run("train", MODEL, cwd=repo)
+        run("promote", MODEL, "--to", "staging", cwd=repo)
+        (pinned,) = pinned_versions(repo, "staging", [MODEL])
+        frame = load_breast_cancer(as_frame=True).frame[pinned.signature.names]
+        row = [float(v) for v in frame.iloc[0]]
+
+        # bare in-process reference on one row (what the server must add ≤ 3 ms to)
+        one = pd.DataFrame([row], columns=pinned.signature.names)
+        bare = []
+        for _ in range(200):
+            t0 = time.perf_counter()
+            pinned.estimator.predict(one)
+            pinned.estimator.predict_proba(one)
+            bare.append(time.perf_counter() - t0)
+
+        port, bare_port = free_port(), free_port()
+        serve_cmd = [
+            str(MLOPS),
+            "serve",
+            "--env",
+            "staging",
+            "--port",
+            str(port),
+            "--log-dir",
+            str(Path(tmp) / "logs"),
+        ]
+        readies, cpus = [], []
+        for _ in range(3):
+            process, ready, cpu = start(serve_cmd, repo, port)
+            readies.append(ready)
+            cpus.append(cpu)
+            stop(process)
+        engine, _, _ = start(serve_cmd, repo, port)
+        reference, _, _ = start(
+            [sys.executable, __file__, "--bare-server", str(repo), str(bare_port)], repo, bare_port
+        )
+        try:
+            one_row_latencies(port, row, 50)  # warm up both
+            one_row_latencies(bare_port, row, 50)
+            lat, lat_bare = [], []
+            for _ in range(4):  # interleaved: the machine is shared
+                lat += one_row_latencies(port, row, ONE_ROW_REQUESTS // 4)
+                lat_bare += one_row_latencies(bare_port, row, ONE_ROW_REQUESTS // 4)
+            ours, theirs = [], []
+            for _ in range(2):  # interleaved: the machine is shared
+                ours.append(throughput(port, row))
+                theirs.append(throughput(bare_port, row))
+        finally:
+            stop(engine)
+            stop(reference)
+
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(
+            f"serve ready: median {statistics.median(readies):.2f} s wall of {len(readies)} "
+            f"starts, {statistics.median(cpus):.2f} s CPU (goal <= 3 s)"
+        )
+        checked, unchecked = in_process(pinned, row, Path(tmp) / "inproc-logs")
+        print(
+            f"in process, one row: PinnedModel.predict with checks+log {checked:.2f} ms, "
+            f"without {unchecked:.2f} ms -> {unchecked / checked:.0%} (what the engine adds, "
+            "without HTTP)"
+        )
+        p50, p99, bare50 = pct(lat, 0.5) * 1e3, pct(lat, 0.99) * 1e3, pct(bare, 0.5) * 1e3
+        print(
+            f"one row V1: p50 {p50:.2f} ms, p99 {p99:.2f} ms; bare predict+proba p50 "
+            f"{bare50:.2f} ms -> +{p50 - bare50:.2f} ms (goal <= +3 ms), p99/p50 "
+            f"{p99 / p50:.1f} (goal <= 4); the bare kserve.Model server p50 "
+            f"{pct(lat_bare, 0.5) * 1e3:.2f} ms"
+        )
+        best, ref = max(ours), max(theirs)
+        print(
+            f"throughput, {LOAD_THREADS} clients x 1-row requests: checks+logs "
+            f"{best:.0f} req/s, bare kserve.Model {ref:.0f} req/s -> {best / ref:.0%} "
+            "(goal >= 90%)"
+        )
+
+        # batch: 1,000,000 rows made from the dataset with noise
+        rng = np.random.default_rng(0)
+        picks = rng.integers(0, len(frame), ROWS)
+        big = frame.to_numpy()[picks] * rng.normal(1.0, 0.01, (ROWS, frame.shape[1]))
+        data = pd.DataFrame(np.abs(big), columns=frame.columns)
+        source = Path(tmp) / "big.parquet"
+        data.to_parquet(source, row_group_size=65536)  # as a streaming writer makes it
+        size_mb = source.stat().st_size / 2**20
+        del big, picks
+        t0 = time.perf_counter()
+        loaded = pd.read_parquet(source)
+        pinned.estimator.predict(loaded)
+        pinned.estimator.predict_proba(loaded)
+        bare_batch = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pinned.estimator.predict(loaded)
+        bare_predict_only = time.perf_counter() - t0
+        del loaded, data
+        for chunk in (16384, 131072):
+            out = Path(tmp) / f"scores-{chunk}.parquet"
+            wall, peak = peak_rss_mb(
+                [
+                    str(MLOPS),
+                    "predict",
+                    MODEL,
+                    "--env",
+                    "staging",
+                    "--input",
+                    str(source),
+                    "--output",
+                    str(out),
+                    "--chunk-rows",
+                    str(chunk),
+                ],
+                repo,
+            )
+            print(
+                f"batch {ROWS:,} rows ({size_mb:.0f} MB parquet), chunks of {chunk}: "
+                f"{wall:.1f} s vs bare read+predict+proba {bare_batch:.1f} s -> "
+                f"{wall / bare_batch:.2f}x (goal <= 1.3x; bare predict alone "
+                f"{bare_predict_only:.1f} s); peak memory {peak:.0f} MB"
+            )
+        print(
+            f"(this process, holding the whole table for the bare reference: peak "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--bare-server":
+        os.environ.setdefault("PYTHONUNBUFFERED", "1")
+        bare_server(Path(sys.argv[2]), int(sys.argv[3]))
+        sys.exit(0)
+    sys.exit(main())

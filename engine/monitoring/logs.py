@@ -1,0 +1,387 @@
+"""Prediction logs: the serving layer's JSON lines and KServe payload-logger CloudEvents.
+
+Two shapes are read, line by line, from ``*.jsonl`` / ``*.json`` / ``*.log`` files:
+
+- the engine's own record, one line per request::
+
+    {"time": "2026-12-01T05:00:00Z", "request_id": "r1", "model": "churn",
+     "version": "3e45...", "inputs": [{"age": 41, ...}], "outputs": [1],
+     "latency_ms": 3.2, "status": 200, "ce_id": "r1", "ce_type": "..."}
+
+  ``inputs`` / ``outputs`` may also be a V1 body (``{"instances": ...}``,
+  ``{"predictions": ...}``) or V2 (Open Inference) tensors (``{"inputs": [...]}``).
+
+- KServe's payload logger: a structured CloudEvent per request and per response
+  (``type`` ``org.kubeflow.serving.inference.request`` / ``.response``, same ``id``,
+  the body in ``data``); the two halves are joined by id, latency is their time gap.
+
+A line that is not JSON, or not one of these shapes, is a located :class:`Problem`
+(file:line) in the result, never an exception: one corrupt line does not hide the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.errors import Problem, UserError
+
+REQUEST_TYPE = "org.kubeflow.serving.inference.request"
+RESPONSE_TYPE = "org.kubeflow.serving.inference.response"
+SUFFIXES = (".jsonl", ".json", ".log", ".ndjson")
+MAX_LINE = 4 << 20
+"""Longest line read (4 MiB); a longer one is reported, not parsed."""
+_PROBA_NAMES = ("probabilities", "predict_proba", "proba", "probability")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One request: its inputs (rows), outputs (one per row) and how it went."""
+
+    request_id: str
+    time: float | None = None
+    """Seconds since the epoch (UTC)."""
+    model: str | None = None
+    version: str | None = None
+    rows: tuple[Any, ...] = ()
+    """One entry per instance: a mapping of column to value, or a list in input order."""
+    outputs: tuple[Any, ...] = ()
+    probabilities: tuple[tuple[float, ...], ...] | None = None
+    latency_ms: float | None = None
+    ok: bool = True
+
+
+@dataclass
+class Logs:
+    """Every prediction read, and every line that could not be read (located)."""
+
+    predictions: list[Prediction] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    lines: int = 0
+
+
+def read_logs(paths: Sequence[Path], *, since: float | None = None) -> Logs:
+    """Read every log file under ``paths`` (files or folders), oldest predictions first."""
+    logs = Logs()
+    halves: dict[str, dict[str, tuple[Mapping[str, Any], Problem]]] = {}
+    for path in _files(paths):
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                logs.lines += 1
+                where = Problem(str(path), number)
+                record, problem = _record(raw, where)
+                if problem is not None:
+                    logs.problems.append(problem)
+                elif _is_cloudevent(record):
+                    _half(record, where, halves, logs)
+                else:
+                    _add(logs, record, where)
+    for request_id, pair in halves.items():
+        _pair(request_id, pair, logs)
+    if since is not None:
+        logs.predictions = [p for p in logs.predictions if p.time is None or p.time >= since]
+    logs.predictions.sort(key=lambda p: (p.time is None, p.time or 0.0))
+    return logs
+
+
+def _files(paths: Sequence[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise UserError(f"{path}: no such file or folder of prediction logs")
+    return found
+
+
+def _record(raw: bytes, where: Problem) -> tuple[Mapping[str, Any], Problem | None]:
+    if len(raw) > MAX_LINE:
+        return {}, _bad(where, f"a line of {len(raw):,} bytes, longer than {MAX_LINE:,}")
+    try:
+        record = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return {}, _bad(where, f"not JSON ({exc})")
+    if not isinstance(record, dict):
+        return {}, _bad(where, "not a JSON object")
+    return record, None
+
+
+def _bad(where: Problem, message: str) -> Problem:
+    return replace(where, message=f"skipped: {message}", severity="warning", rule="log-line")
+
+
+def _is_cloudevent(record: Mapping[str, Any]) -> bool:
+    return "specversion" in record and str(record.get("type", "")).startswith(
+        "org.kubeflow.serving.inference."
+    )
+
+
+def _add(logs: Logs, record: Mapping[str, Any], where: Problem) -> None:
+    try:
+        logs.predictions.append(_prediction(record))
+    except (ValueError, TypeError, KeyError) as exc:
+        logs.problems.append(_bad(where, str(exc)))
+
+
+def _prediction(record: Mapping[str, Any]) -> Prediction:
+    """The engine's record (flat, with CloudEvent fields beside it)."""
+    request_id = _first(record, "request_id", "id", "ce_id", "ce-id")
+    if request_id is None:
+        raise ValueError("no request id (request_id)")
+    if "inputs" not in record:
+        raise ValueError("no inputs")
+    rows = _rows(record["inputs"])
+    outputs, proba = _outputs(record.get("outputs"))
+    status = record.get("status")
+    return Prediction(
+        request_id=str(request_id),
+        time=_time(_first(record, "time", "ce_time", "ce-time", "timestamp")),
+        model=_text(_first(record, "model", "ce_inferenceservicename", "inferenceservicename")),
+        version=_text(record.get("version")),
+        rows=rows,
+        outputs=outputs,
+        probabilities=proba,
+        latency_ms=_number(_first(record, "latency_ms", "latency")),
+        ok=_ok(status, bool(outputs)),
+    )
+
+
+def _half(
+    record: Mapping[str, Any],
+    where: Problem,
+    halves: dict[str, dict[str, tuple[Mapping[str, Any], Problem]]],
+    logs: Logs,
+) -> None:
+    if "id" not in record:
+        logs.problems.append(_bad(where, "a CloudEvent without an id"))
+        return
+    side = "request" if record["type"] == REQUEST_TYPE else "response"
+    halves.setdefault(str(record["id"]), {})[side] = (record, where)
+
+
+def _pair(
+    request_id: str, pair: Mapping[str, tuple[Mapping[str, Any], Problem]], logs: Logs
+) -> None:
+    if "request" not in pair:
+        logs.problems.append(
+            _bad(pair["response"][1], f"a response without its request {request_id!r}")
+        )
+        return
+    request, where = pair["request"]
+    try:
+        data = _data(request)
+        rows = _rows(data)
+        outputs: tuple[Any, ...] = ()
+        proba = None
+        latency, ok, answered = None, False, "response" in pair
+        if answered:
+            response = pair["response"][0]
+            outputs, proba = _outputs(_data(response))
+            start, end = _time(request.get("time")), _time(response.get("time"))
+            latency = (end - start) * 1000 if start is not None and end is not None else None
+            ok = bool(outputs)
+        logs.predictions.append(
+            Prediction(
+                request_id=request_id,
+                time=_time(request.get("time")),
+                model=_text(request.get("inferenceservicename")),
+                version=_text(request.get("modelid") or request.get("version")),
+                rows=rows,
+                outputs=outputs,
+                probabilities=proba,
+                latency_ms=latency,
+                ok=ok,
+            )
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        logs.problems.append(_bad(where, str(exc)))
+
+
+def _data(event: Mapping[str, Any]) -> Any:
+    if "data" in event:
+        data = event["data"]
+        return json.loads(data) if isinstance(data, str | bytes) else data
+    if "data_base64" in event:
+        import base64
+
+        return json.loads(base64.b64decode(event["data_base64"], validate=True))
+    raise ValueError("a CloudEvent without data")
+
+
+def _rows(inputs: Any) -> tuple[Any, ...]:
+    """Instances from a list, a V1 body or V2 tensors."""
+    if isinstance(inputs, Mapping):
+        if "instances" in inputs:
+            return _rows(inputs["instances"])
+        if "inputs" in inputs:
+            return _tensor_rows(inputs["inputs"])
+        return (dict(inputs),)  # one instance as a mapping
+    if isinstance(inputs, list):
+        if inputs and all(isinstance(t, Mapping) and "datatype" in t for t in inputs):
+            return _tensor_rows(inputs)
+        return tuple(inputs)
+    raise ValueError("inputs are neither a list of instances nor a V1/V2 request body")
+
+
+def _tensor_rows(tensors: Any) -> tuple[Any, ...]:
+    """V2 tensors: one [n, k] tensor is n rows in input order; named [n] tensors are columns."""
+    if not isinstance(tensors, list) or not tensors:
+        raise ValueError("V2 inputs must be a non-empty list of tensors")
+    if len(tensors) == 1:
+        tensor = tensors[0]
+        shape, data = list(tensor.get("shape", [])), _flat(tensor.get("data"))
+        width = math.prod(shape[1:]) if len(shape) > 1 else 1
+        if len(data) != math.prod(shape) or width == 0:
+            raise ValueError(f"V2 tensor {tensor.get('name')!r}: data does not fit shape {shape}")
+        if len(shape) == 1:
+            return tuple({str(tensor["name"]): v} for v in data)
+        return tuple(data[i : i + width] for i in range(0, len(data), width))
+    columns = {str(t["name"]): _flat(t.get("data")) for t in tensors}
+    sizes = {len(v) for v in columns.values()}
+    if len(sizes) != 1:
+        raise ValueError("V2 input tensors of different lengths")
+    return tuple(
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    )
+
+
+def _flat(data: Any) -> list[Any]:
+    if not isinstance(data, list):
+        raise ValueError("V2 tensor data must be a list")
+    out: list[Any] = []
+    for item in data:
+        out.extend(_flat(item) if isinstance(item, list) else [item])
+    return out
+
+
+def _outputs(outputs: Any) -> tuple[tuple[Any, ...], tuple[tuple[float, ...], ...] | None]:
+    """Predictions, and class probabilities when the response has them."""
+    if outputs is None:
+        return (), None
+    proba = None
+    if isinstance(outputs, Mapping):
+        if "outputs" in outputs:
+            return _tensor_outputs(outputs["outputs"])
+        for name in _PROBA_NAMES:
+            if name in outputs:
+                proba = tuple(tuple(float(x) for x in row) for row in outputs[name])
+        outputs = outputs.get("predictions", [])
+    if isinstance(outputs, list) and outputs and all(isinstance(t, Mapping) for t in outputs):
+        return _tensor_outputs(outputs)
+    if not isinstance(outputs, list):
+        raise ValueError("outputs are neither a list nor a V1/V2 response body")
+    if proba is None and outputs and all(isinstance(o, list) for o in outputs):
+        return (), tuple(tuple(float(x) for x in row) for row in outputs)  # predict_proba
+    return tuple(outputs), proba
+
+
+def _tensor_outputs(tensors: Any) -> tuple[tuple[Any, ...], tuple[tuple[float, ...], ...] | None]:
+    predictions: tuple[Any, ...] = ()
+    proba = None
+    for tensor in tensors:
+        data, shape = _flat(tensor.get("data")), list(tensor.get("shape", []))
+        if str(tensor.get("name", "")) in _PROBA_NAMES and len(shape) == 2:
+            width = shape[1]
+            proba = tuple(
+                tuple(float(x) for x in data[i : i + width]) for i in range(0, len(data), width)
+            )
+        else:
+            predictions = tuple(data)
+    return predictions, proba
+
+
+def _first(record: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if record.get(key) is not None:
+            return record[key]
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"latency {value!r} is not a number of milliseconds")
+    return float(value)
+
+
+def _ok(status: Any, answered: bool) -> bool:
+    if status is None:
+        return answered
+    if isinstance(status, int) and not isinstance(status, bool):
+        return status < 400
+    return str(status).lower() in ("ok", "success", "succeeded", "200")
+
+
+def _time(value: Any) -> float | None:
+    """Seconds since the epoch from an ISO 8601 time (UTC if no zone) or a number."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"time {value!r} is not ISO 8601") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def parse_since(text: str, now: float) -> float:
+    """``--since``: an ISO 8601 time, or a span back from now such as 30m, 24h, 7d."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[-1:] in units and text[:-1].isdigit():
+        return now - int(text[:-1]) * units[text[-1]]
+    try:
+        value = _time(text)
+    except ValueError:
+        value = None
+    if value is None:
+        raise UserError(f"--since {text!r}: give an ISO 8601 time or a span such as 24h or 7d")
+    return value
+
+
+def rows_as_columns(
+    predictions: Iterable[Prediction], features: Sequence[str]
+) -> dict[str, list[Any]]:
+    """Every instance's inputs as columns; list instances are read in ``features`` order.
+
+    A mapping instance keeps its own keys, so a column the model does not know shows up
+    (and is reported as extra) and a missing one is missing.
+    """
+    columns: dict[str, list[Any]] = {}
+    count = 0
+    for prediction in predictions:
+        for row in prediction.rows:
+            if isinstance(row, Mapping):
+                items = list(row.items())
+            elif isinstance(row, list):
+                if len(row) != len(features):
+                    raise UserError(
+                        f"request {prediction.request_id}: an instance of {len(row)} values, "
+                        f"but the model takes {len(features)} inputs ({', '.join(features)})"
+                    )
+                items = list(zip(features, row, strict=True))
+            else:
+                raise UserError(f"request {prediction.request_id}: an instance is not a row")
+            for key, value in items:
+                columns.setdefault(str(key), [None] * count).append(value)
+            count += 1
+            for values in columns.values():
+                if len(values) < count:
+                    values.append(None)
+    return columns

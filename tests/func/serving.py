@@ -1,0 +1,138 @@
+"""``mlops serve`` as a subprocess on a free loopback port, and a tiny HTTP client.
+
+Shared by the serving tests and benchmarks: :func:`served` starts the real command,
+waits (bounded) for ``/v2/health/ready``, yields the base URL and always stops the
+process it started; :func:`call` makes one request and returns status, headers, JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import init_repo
+
+MLOPS = Path(sys.executable).parent / "mlops"
+
+
+def mlops(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the real ``mlops`` command in ``cwd``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    return subprocess.run(
+        [str(MLOPS), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory) -> Path:
+    """iris-logreg (a classifier) and diabetes-ridge (a regression) promoted to staging."""
+    repo = init_repo(tmp_path_factory.mktemp("serve") / "repo")
+    done = mlops("train", "iris-logreg", "diabetes-ridge", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    for model in ("iris-logreg", "diabetes-ridge"):
+        done = mlops("promote", model, "--to", "staging", cwd=repo)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return repo
+
+
+@pytest.fixture(scope="module")
+def versions(staged) -> dict[str, str]:
+    """The version each model has in staging, read from the pins."""
+    found = {}
+    for model in ("iris-logreg", "diabetes-ridge"):
+        text = subprocess.run(
+            ["git", "show", f"origin/env/staging:mlops/deployments/{model}.yaml"],
+            cwd=staged,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        found[model] = yaml.safe_load(text)["version"]
+    return found
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def call(url: str, data: Any = None, *, raw: bytes | None = None, headers=None) -> Reply:
+    """GET (no data) or POST JSON to ``url``; never raises for an HTTP status."""
+    body = raw if raw is not None else (None if data is None else json.dumps(data).encode())
+    request = urllib.request.Request(
+        url,
+        data=body,
+        headers={"content-type": "application/json", **(headers or {})},
+        method="POST" if body is not None else "GET",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, head, payload = response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        status, head, payload = exc.code, dict(exc.headers), exc.read()
+    try:
+        parsed = json.loads(payload) if payload else None
+    except ValueError:
+        parsed = payload.decode(errors="replace")
+    return Reply(status, {k.lower(): v for k, v in head.items()}, parsed)
+
+
+@contextlib.contextmanager
+def served(
+    repo: Path, *args: str, port: int | None = None, ready_within: float = 60
+) -> Iterator[str]:
+    """Run ``mlops serve --env ... ARGS`` in ``repo``; yield its base URL once ready."""
+    port = port or free_port()
+    log = repo.parent / f"serve-{port}.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(MLOPS), "serve", "--port", str(port), *args],
+            cwd=repo,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_within
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"mlops serve exited: {log.read_text()[-3000:]}")
+            with contextlib.suppress(OSError):
+                if call(f"{url}/v2/health/ready").status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not ready in {ready_within} s: {log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
