@@ -60,6 +60,22 @@ def boundary(func: F) -> F:
     return run  # type: ignore[return-value]
 
 
+def exit_without_teardown(code: int) -> None:
+    """Flush and leave without the interpreter's teardown, for commands that ran Arrow.
+
+    pyarrow's thread pools can abort the process while C++ statics are destroyed at exit
+    ("terminate called without an active exception", apache/arrow#34314) after all the
+    work is done and printed; skipping the teardown skips that race.
+    """
+    import logging
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 def emit_json(data: Any) -> None:
     """Print ``data`` as one JSON document."""
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
@@ -183,7 +199,12 @@ def train(
 
     live = sys.stderr.isatty() and not as_json
     result = api.train(
-        obj.root, models, rev=rev, force=force, jobs=jobs, progress=progress if live else None
+        obj.root,
+        models or None,  # no name on the command line: every model
+        rev=rev,
+        force=force,
+        jobs=jobs,
+        progress=progress if live else None,
     )
     if as_json:
         emit_json(result.as_dict())
@@ -453,8 +474,7 @@ def monitor_command(
         emit_json(report.as_dict(outcomes))
     else:
         click.echo(report.markdown(outcomes), nl=False)
-    if fail_on_drift and any(o.alarming for o in outcomes):
-        sys.exit(1)
+    exit_without_teardown(1 if fail_on_drift and any(o.alarming for o in outcomes) else 0)
 
 
 @main.command(name="serve")

@@ -173,11 +173,17 @@ class Checks(Strict):
 
 
 class Split(Strict):
-    """How the data is split into train and test sets (deterministic)."""
+    """How the data is split into train and test sets: by row, stable as rows change.
+
+    A row's side comes from a hash of its ``id_column`` value (or of its content),
+    salted by the seed, so adding or removing rows never moves the others.
+    """
 
     test_size: float = Field(0.25, gt=0, lt=1, description="Fraction of rows held out.")
-    seed: int = Field(0, ge=0, description="Seed of the shuffle.")
-    stratify: bool = Field(True, description="Keep class proportions (classification).")
+    seed: int = Field(0, ge=0, description="Salt of the row hashes that decide each row's side.")
+    stratify: bool = Field(
+        True, description="Hold out test_size of each class exactly (classification)."
+    )
 
 
 class Dataset(Prose):
@@ -190,7 +196,9 @@ class Dataset(Prose):
     )
     target: str = Field(description="The column to predict.", examples=["target"])
     id_column: str | None = Field(
-        None, description="A column of row ids (default: the row number)."
+        None,
+        description="A column of unique row ids: the split and lineage identify rows by it "
+        "(default: by the row's content).",
     )
     schema_: Schema = Field(default_factory=Schema, alias="schema")
     checks: Checks = Field(default_factory=Checks)

@@ -206,6 +206,19 @@ def _dataset(entry: Entry[Dataset]) -> list[Problem]:
                 rule="reference",
             )
         )
+    if ds.target in columns and columns[ds.target].nullable:
+        # A row without a label can be neither fitted nor scored. Dropping such rows
+        # silently would train on less data than the dataset says it has; rows awaiting
+        # a label belong in another file until they have one.
+        out.append(
+            entry.doc.problem(
+                ("schema", "columns", ds.target, "nullable"),
+                f"target {ds.target!r} cannot be nullable: every row needs a label to "
+                "train and score on; remove nullable: true and keep unlabeled rows "
+                "out of this dataset",
+                rule="reference",
+            )
+        )
     if ds.id_column is not None and columns and ds.id_column not in columns:
         out.append(
             entry.doc.problem(

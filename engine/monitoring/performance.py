@@ -3,13 +3,13 @@
 The labelled live predictions are scored per time window and over the whole period, and
 each score is compared with the version's own test-set evaluation. Live rows and test
 rows are different rows, so the comparison is *unpaired*: both sides are resampled
-independently (a multinomial over (true, predicted) label pairs for classifiers, the
-same shortcut as :mod:`engine.review.significance`; Poisson weights per row for
-regressors) and the interval of live - evaluation is a percentile interval, the review's
-:class:`~engine.review.significance.Interval`. A drop counts when the whole interval is
-worse than ``performance_drop``. Windows are many looks at the data, so their intervals
-are Bonferroni-widened: with ten windows, each is a 99.5% interval, and a stable version
-raises a false alarm in at most 5% of runs.
+independently (a Bayesian bootstrap over (true, predicted) label pairs for classifiers,
+Dirichlet with a total prior mass of one, so that a perfect test set is not taken as
+certain; Poisson weights per row for regressors) and the interval of live - evaluation
+is a percentile interval, the review's :class:`~engine.review.significance.Interval`.
+A drop counts when the whole interval is worse than ``performance_drop``. Windows are
+many looks at the data, so their intervals are Bonferroni-widened: with ten windows, each
+is a 99.5% interval, and a stable version raises a false alarm in at most 5% of runs.
 
 Pure: numpy only, plain values in and out.
 """
@@ -232,8 +232,12 @@ class _Scorer:
         import numpy as np
 
         if self.task == "classification":
-            n = int(side.sum())
-            return stat(rng.multinomial(n, side / n, size=RESAMPLES).astype(np.float64))
+            # A Bayesian bootstrap over the (true, predicted) cells with a total prior mass
+            # of one (Perks): a perfect test set (every off-diagonal cell zero) still has
+            # the uncertainty its size implies, instead of resampling to certainty.
+            n = float(side.sum())
+            shares = rng.dirichlet(side + 1.0 / side.size, size=RESAMPLES)
+            return stat(n * shares)
         out = np.empty(RESAMPLES)
         chunk = max(1, CHUNK_ELEMENTS // side.size)
         for start in range(0, RESAMPLES, chunk):

@@ -124,6 +124,8 @@ class ModelComparison:
     history: tuple[tuple[str, float | None], ...] = ()
     rescored: bool = False
     """The base version was scored again on head's test set (the data changed)."""
+    fair: bool = True
+    """False when the rescored base may have trained on some of the rows it is scored on."""
     reason: str = ""
 
 
@@ -304,7 +306,9 @@ def compare_model(
     primary_metric: str | None = None,
     gates: Mapping[str, Gate] | None = None,
     environments: Mapping[str, Evaluation | None] | None = None,
+    heads: Mapping[str, Evaluation] | None = None,
     rescored: bool = False,
+    fair: bool = True,
     reason: str = "",
     resamples: int = 1000,
     seed: int = 0,
@@ -312,7 +316,11 @@ def compare_model(
     """Compare head with base (and each environment's version) for one model.
 
     ``metrics`` are the definition's metrics; ones found on only one side are added.
-    Pass ``rescored=True`` when ``base`` was scored again on head's test set.
+    Pass ``rescored=True`` when ``base`` was scored again on head's test set, and
+    ``fair=False`` when it may have trained on some of those rows. ``heads`` holds, by
+    reference ("base" or an environment), the head scored on fewer rows: those the
+    reference was scored on because it never trained on them. Its Δ, intervals and
+    ``max_drop`` gate then compare like with like.
     """
     some = head or base
     if some is None:
@@ -321,9 +329,10 @@ def compare_model(
     found = _union(base.metrics if base else None, head.metrics if head else None)
     names = list(dict.fromkeys([*(metrics or []), *found]))
     primary = primary_metric or (names[0] if names else None)
-    vs_base = versus("base", base, head, names, resamples=resamples, seed=seed)
+    heads = heads or {}
+    vs_base = versus("base", base, heads.get("base", head), names, resamples=resamples, seed=seed)
     envs = tuple(
-        versus(env, ev, head, names, resamples=resamples, seed=seed)
+        versus(env, ev, heads.get(env, head), names, resamples=resamples, seed=seed)
         for env, ev in environments.items()
     )
     results: tuple[GateResult, ...] = ()
@@ -331,7 +340,8 @@ def compare_model(
     if head is not None:
         baselines = {"base": base.metrics if base else None}
         baselines |= {env: ev.metrics if ev else None for env, ev in environments.items()}
-        results = evaluate_gates(gates or {}, head.metrics, baselines)
+        paired_heads = {label: ev.metrics for label, ev in heads.items()}
+        results = evaluate_gates(gates or {}, head.metrics, baselines, paired_heads)
         verdict = model_verdict(results, vs_base)
     return ModelComparison(
         model=some.model,
@@ -352,6 +362,7 @@ def compare_model(
         shift=data_shift(base.data, head.data) if base and head and base.data and head.data else (),
         history=_history(head, primary),
         rescored=rescored,
+        fair=fair,
         reason=reason,
     )
 

@@ -47,11 +47,14 @@ def evaluate_gates(
     gates: Mapping[str, Gate],
     head: Metrics,
     baselines: Mapping[str, Metrics | None],
+    paired_heads: Mapping[str, Metrics] | None = None,
 ) -> tuple[GateResult, ...]:
     """Check every gate bound on the head metrics; ``max_drop`` against each baseline.
 
     A baseline that is ``None`` (no base version, nothing deployed) or lacks the metric
     skips ``max_drop``; a head value that is missing or NaN makes the bound not comparable.
+    ``paired_heads`` are the head's metrics on a baseline's own rows, when these differ
+    from the head's test set; ``max_drop`` against that baseline reads them.
     """
     out: list[GateResult] = []
     for metric, gate in gates.items():
@@ -61,7 +64,8 @@ def evaluate_gates(
                 out.append(_bound(metric, check, bound, value))  # type: ignore[arg-type]
         if gate.max_drop is not None:
             for label, ref in baselines.items():
-                out.append(_drop(metric, gate.max_drop, value, label, ref))
+                mine = (paired_heads or {}).get(label, head).get(metric)
+                out.append(_drop(metric, gate.max_drop, mine, label, ref))
     return tuple(out)
 
 

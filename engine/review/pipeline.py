@@ -171,16 +171,23 @@ def _compare(
     base_ev = versions.of_outcome(name, base_outcomes, primary)
     if head_ev is None and (base_ev is None or spec is not None):
         return None  # nothing to compare, or the head failed (listed with the failures)
-    rescored, reason = False, ""
+    base_pair = None
     if head_ev is not None and base_ev is not None:
-        base_ev, rescored, reason = versions.paired(name, head_ev, base_ev)
+        base_pair = versions.paired(name, head_ev, base_ev)
+        base_ev = base_pair.reference
     environments: dict[str, Evaluation | None] = {}
+    heads: dict[str, Evaluation] = {}
     for env, pinned in pins.items():
         pin = pinned.get(name)
         env_ev = versions.stored(name, pin.fingerprint, primary) if pin else None
         if env_ev is not None and head_ev is not None:
-            env_ev, _, _ = versions.paired(name, head_ev, env_ev)
+            env_pair = versions.paired(name, head_ev, env_ev)
+            env_ev = env_pair.reference
+            if env_pair.head is not None:
+                heads[env] = env_pair.head
         environments[env] = env_ev
+    if base_pair is not None and base_pair.head is not None:
+        heads["base"] = base_pair.head
     return compare_model(
         head_ev,
         base_ev,
@@ -188,8 +195,10 @@ def _compare(
         primary_metric=spec.primary_metric if spec else None,
         gates=spec.gates if spec else None,
         environments=environments,
-        rescored=rescored,
-        reason=reason,
+        heads=heads,
+        rescored=base_pair is not None and base_pair.rescored,
+        fair=base_pair is None or base_pair.fair,
+        reason=base_pair.reason if base_pair is not None else "",
     )
 
 
@@ -299,68 +308,143 @@ class _Versions:
             history=history,
         )
 
-    def paired(
-        self, name: str, head: Evaluation, other: Evaluation
-    ) -> tuple[Evaluation, bool, str]:
+    def paired(self, name: str, head: Evaluation, other: Evaluation) -> _Paired:
         """``other`` on the head's test rows: as stored when the rows match, else rescored.
 
-        Also whether it was rescored, and why (or why it is not comparable).
+        A rescored version is scored only on the head's test rows it did not train on
+        (and the head on the same rows, when that leaves some out); when its training
+        rows are unknown, the pairing says so and is not called fair.
         """
         from engine.review.pairing import NotPaired, aligned
 
         if not isinstance(aligned(other, head), NotPaired):
-            return other, False, ""
+            return _Paired(other)
         try:
-            rescored = self.rescore(name, head, other)
+            return self.rescore(name, head, other)
         except UserError as exc:
-            return other, False, f"not comparable: {exc}"
+            return _Paired(other, reason=f"not comparable: {exc}")
         except Exception as exc:  # the old model can't score the new data (columns changed...)
-            return (
+            return _Paired(
                 other,
-                False,
-                f"not comparable: the base model cannot score the head's test "
+                reason=f"not comparable: the base model cannot score the head's test "
                 f"rows ({type(exc).__name__}: {exc})",
             )
-        return (
-            rescored,
-            True,
-            f"the test rows changed, so {other.version} was scored again on "
-            f"{head.version}'s test set",
-        )
 
-    def rescore(self, name: str, head: Evaluation, other: Evaluation) -> Evaluation:
-        """``other``'s stored model, scored on the head's test rows of the head's data."""
+    def rescore(self, name: str, head: Evaluation, other: Evaluation) -> _Paired:
+        """``other``'s stored model, scored on the head's test rows it never trained on."""
         import numpy as np
 
         from engine.data import tables as data
-        from engine.training import evaluate
 
         spec = self.defs.models[name].spec
         dataset = self.defs.datasets[spec.dataset].spec
-        model = self.store.load_model(name, self.store.resolve(name, other.version))
+        stored = self.store.get(name, self.store.resolve(name, other.version))
+        model = self.store.load_model(name, stored.record.fingerprint)
         frame = data.to_frame(data.load_table(dataset, self.root, self.head_rev))
         if dataset.id_column:
             frame = frame.set_index(dataset.id_column, drop=False)
-        rows = frame.loc[np.asarray(head.row_ids).tolist()]
+        ids = np.asarray(head.row_ids)
+        rows = frame.loc[ids.tolist()]
+        seen, unknown = _trained_on(stored, rows, dataset.id_column)
+        keep = np.ones(len(rows), dtype=bool) if seen is None else ~seen
+        if not keep.any():
+            raise UserError(f"{other.version} trained on every one of {head.version}'s test rows")
+        rows = rows[keep]
         inputs = rows.drop(columns=[c for c in (dataset.target, dataset.id_column) if c])
-        y_true = np.asarray(rows[dataset.target])
-        y_pred = model.predict(inputs)
+        y_pred = np.asarray(model.predict(inputs))
         proba = (
             model.predict_proba(inputs)
             if spec.task == "classification" and hasattr(model, "predict_proba")
             else None
         )
         classes = list(model.classes_) if proba is not None else None
-        metrics = evaluate.compute(list(other.metrics), y_true, np.asarray(y_pred), proba, classes)
-        return dataclasses.replace(
-            other,
-            metrics=metrics,
-            row_ids=head.row_ids,
-            y_true=y_true,
-            y_pred=np.asarray(y_pred),
-            proba=proba,
-            classes=classes,
+        y_true = np.asarray(rows[dataset.target])
+        rescored = _scored(other, ids[keep], y_true, y_pred, proba, classes)
+        left_out = int((~keep).sum())
+        why = f"the test rows changed, so {other.version} was scored again on "
+        if unknown:
+            why += f"{head.version}'s test set, but {unknown}"
+        elif left_out:
+            why += (
+                f"the {int(keep.sum())} of {head.version}'s {len(keep)} test rows it never "
+                f"trained on ({left_out} it trained on are left out)"
+            )
+        else:
+            why += f"{head.version}'s test set, none of which it trained on"
+        same_rows = None if keep.all() else _restricted(head, keep)
+        return _Paired(rescored, same_rows, rescored=True, reason=why, fair=not unknown)
+
+
+@dataclass(frozen=True)
+class _Paired:
+    """A reference version made comparable with the head, and how."""
+
+    reference: Evaluation
+    head: Evaluation | None = None
+    """The head on the reference's rows, when these are fewer than the head's test rows."""
+    rescored: bool = False
+    reason: str = ""
+    fair: bool = True
+    """False when the reference may have trained on some of the rows it is scored on."""
+
+
+def _trained_on(stored: Any, rows: Any, id_column: str | None) -> tuple[Any, str]:
+    """Which of ``rows`` the stored version trained on, or None and why that is unknown."""
+    import numpy as np
+
+    from engine.store import ROWS_FILE, load_rows
+    from engine.training.split import identities, row_key
+
+    record = stored.record
+    if record.rows is None or ROWS_FILE not in record.files:
+        return None, (
+            f"{record.version} was trained before the engine recorded training rows, so "
+            "some of these rows may be rows it trained on"
         )
+    key = row_key([str(c) for c in rows.columns], id_column)
+    if (record.rows.key, tuple(record.rows.columns)) != (key.kind, key.columns):
+        what = "its id column changed" if key.kind == "id" else "the columns changed"
+        return None, (
+            f"{what}, so the rows {record.version} trained on cannot be told apart from "
+            "the others: some of these rows may be rows it trained on"
+        )
+    identity, test = load_rows(stored.path(ROWS_FILE))
+    mine = identities(key, {c: rows[c].to_numpy() for c in key.columns}, len(rows))
+    return np.isin(mine, identity[~test]), ""
+
+
+def _scored(
+    ev: Evaluation, row_ids: Any, y_true: Any, y_pred: Any, proba: Any, classes: Any
+) -> Evaluation:
+    """``ev`` with new predictions, its test metrics computed on them."""
+    from engine.training import evaluate
+
+    names = [n for n in ev.metrics if not n.startswith("cv_")]
+    metrics = evaluate.compute(names, y_true, y_pred, proba, classes)
+    return dataclasses.replace(
+        ev,
+        metrics={**ev.metrics, **metrics},
+        row_ids=row_ids,
+        y_true=y_true,
+        y_pred=y_pred,
+        proba=proba,
+        classes=classes,
+    )
+
+
+def _restricted(ev: Evaluation, keep: Any) -> Evaluation:
+    """``ev`` on the rows of its test set that ``keep`` selects, its metrics recomputed."""
+    import numpy as np
+
+    proba = None if ev.proba is None else np.asarray(ev.proba)[keep]
+    return _scored(
+        ev,
+        np.asarray(ev.row_ids)[keep],
+        np.asarray(ev.y_true)[keep],
+        np.asarray(ev.y_pred)[keep],
+        proba,
+        list(ev.classes) if ev.classes is not None else None,
+    )
 
 
 def _profile(path: Path, data_hash: str) -> DataProfile | None:

@@ -108,10 +108,16 @@ def _pairing(c: ModelComparison) -> str:
             + (f", {resamples:,} bootstrap resamples" if resamples else "")
             + ("; ROC AUC's interval is DeLong's." if delong else ".")
         )
-        if c.rescored:
+        if c.rescored and c.fair:
             lines.append(
-                "🔁 The data changed, so the base version was scored again on "
-                "head's test set: the comparison is paired and fair."
+                "🔁 The data changed, so the base version was scored again on the "
+                "head's test rows it never trained on: the comparison is paired and fair."
+            )
+        elif c.rescored:
+            lines.append(
+                "⚠️ The data changed, so the base version was scored again on head's test "
+                "set, but it may have trained on some of those rows: the comparison is "
+                "not fair, and the base may look better than it is."
             )
     else:
         lines.append(

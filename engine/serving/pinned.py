@@ -10,19 +10,20 @@ batch scoring share this one path, so nothing ever predicts from an unverified a
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import StoreError, UserError
+from engine.errors import UserError
 from engine.serving.inputs import Signature, signature
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from engine.definitions.formats import Project
+    from engine.environments.operations import Live
     from engine.environments.pins import Pin
     from engine.store import Store
 
@@ -66,7 +67,6 @@ class PinnedVersion:
 def pinned_versions(root: Path, env_name: str, models: Sequence[str] = ()) -> list[PinnedVersion]:
     """Every version pinned in ``env_name`` (or only ``models``), loaded and verified."""
     from engine.environments.operations import (
-        ensure_stored,
         environment,
         live_versions,
         open_store,
@@ -89,11 +89,8 @@ def pinned_versions(root: Path, env_name: str, models: Sequence[str] = ()) -> li
     loaded = []
     for name in sorted(models or pins):
         pin = pins[name]
-        ensure_stored(root, store, name, pin.fingerprint, pin.source_commit, project, live)
+        expected = _expected_sha256(root, store, pin, project, live)
         record = store.get_record(name, pin.fingerprint)
-        from engine.store import MODEL_FILE
-
-        expected = getattr(pin, "sha256", None) or record.files.get(MODEL_FILE, "")
         estimator = _load_pinned(store, pin, expected)
         defs, _ = planning.read_definitions(root, pin.source_commit)
         if name not in defs.models or defs.models[name].spec.dataset not in defs.datasets:
@@ -121,23 +118,37 @@ def pinned_versions(root: Path, env_name: str, models: Sequence[str] = ()) -> li
     return loaded
 
 
+def _expected_sha256(root: Path, store: Store, pin: Pin, project: Project, live: Live) -> str:
+    """The hash the served file must have: the pin's, or that of the bytes just retrained.
+
+    As ``deploy`` does: a version missing from the store is retrained and must reproduce
+    its pinned metrics, and is then served by the hash of what it wrote (skops files are
+    not byte-reproducible). A pin without a hash (an older engine wrote it) is refused
+    when the store holds the version: promote it again to record one.
+    """
+    from engine.environments.operations import ensure_stored
+
+    if pin.sha256 is None and store.has(pin.model, pin.fingerprint):
+        raise UserError(
+            f"the pin of {pin.model}@{pin.version} in {pin.environment} records no artifact "
+            "sha256 (an older engine wrote it), so the stored model cannot be checked "
+            f"against it: promote {pin.model}@{pin.version} to {pin.environment} again"
+        )
+    ensured = ensure_stored(
+        root, store, pin.model, pin.fingerprint, pin.source_commit, project, live
+    )
+    expected = ensured.retrained_sha256 or pin.sha256
+    assert expected is not None  # a pin without one was refused unless retrained here
+    return expected
+
+
 def _load_pinned(store: Store, pin: Pin, expected_sha256: str) -> Any:
     """The pinned model, only if its file's sha256 is ``expected_sha256``; else StoreError.
 
-    The one place serving loads a model: the lead wires the pin's own ``sha256`` here.
+    The one place serving loads a model: the hash checked is the pin's (git), never the
+    one beside the file, and skops builds only the exact trusted types.
     """
-    from engine.store import load_skops
-    from engine.store.backends import sha256_file
-
-    version = store.get(pin.model, pin.fingerprint)  # every file against the record
-    actual = sha256_file(version.model_path)
-    if not expected_sha256 or not hmac.compare_digest(actual, expected_sha256):
-        raise StoreError(
-            f"refusing to serve {pin.model}@{pin.version}: its model file's sha256 is "
-            f"{actual}, but the pin expects {expected_sha256 or '(none recorded)'}; "
-            "the stored artifact is not the one that was promoted"
-        )
-    return load_skops(version.model_path, version.record.label)
+    return store.load_pinned(pin.model, pin.fingerprint, expected_sha256)
 
 
 __all__ = ["PinnedVersion", "pinned_versions"]

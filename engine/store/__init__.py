@@ -5,6 +5,7 @@ A version lives at ``<store>/<model>/<fingerprint>/`` and holds::
     model.skops          the fitted pipeline, saved with skops (never pickle)
     metrics.json         flat {"accuracy": 0.95, ...}: `dvc metrics show` reads it
     predictions.parquet  test-set predictions: row_id, y_true, y_pred, proba_<class>...
+    rows.parquet         every row's identity and side of the split: the rows trained on
     card.md              the model card (engine.training.runs.model_card)
     train.log            the training log
     meta.json            the VersionRecord, with the sha256 of every other file
@@ -56,11 +57,13 @@ from engine.definitions.formats import NAME_PATTERN
 from engine.errors import StoreError
 from engine.store.artifacts import (
     load_bytes,
+    load_rows,
     load_skops,
     load_verified,
     read_verified,
     save_model,
     save_predictions,
+    save_rows,
     untrusted,
 )
 from engine.store.backends import (
@@ -85,22 +88,26 @@ __all__ = [
     "METRICS_FILE",
     "MODEL_FILE",
     "PREDICTIONS_FILE",
+    "ROWS_FILE",
     "Store",
     "StoredVersion",
     "VersionRecord",
     "Writer",
     "load_bytes",
+    "load_rows",
     "load_skops",
     "load_verified",
     "read_verified",
     "save_model",
     "save_predictions",
+    "save_rows",
     "untrusted",
 ]
 
 MODEL_FILE = "model.skops"
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.parquet"
+ROWS_FILE = "rows.parquet"
 CARD_FILE = "card.md"
 LOG_FILE = "train.log"
 _OWNED = frozenset({META_FILE, METRICS_FILE})  # written by the store from the record

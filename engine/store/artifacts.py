@@ -165,3 +165,30 @@ def save_predictions(
         for i, label in enumerate(labels):
             frame[f"proba_{label}"] = matrix[:, i]
     frame.to_parquet(path, index=False)
+
+
+def save_rows(path: Path, identity: Any, test_positions: Any) -> None:
+    """Write every row's identity and side as Parquet: ``row`` (uint64), ``test`` (bool).
+
+    The lineage of a version's split: which rows it trained on, so that a comparison
+    never scores it on one of them (:mod:`engine.training.split`).
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = np.asarray(identity, dtype=np.uint64)
+    test = np.zeros(len(rows), dtype=bool)
+    test[np.asarray(test_positions, dtype=np.intp)] = True
+    pq.write_table(pa.table({"row": rows, "test": test}), path)
+
+
+def load_rows(path: Path) -> tuple[Any, Any]:
+    """The identities and sides written by :func:`save_rows`, as numpy arrays."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    rows = np.asarray(table.column("row").to_numpy(), dtype=np.uint64)
+    test = np.asarray(table.column("test").to_pylist(), dtype=bool)
+    return rows, test

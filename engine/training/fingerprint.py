@@ -31,9 +31,12 @@ from engine.data.pointers import parse
 from engine.definitions.formats import PROSE_FIELDS, Dataset, FeatureSpec, Model
 from engine.errors import DataError
 
-TRAINING_SEMANTICS_VERSION = 1
+TRAINING_SEMANTICS_VERSION = 2
 """Bump when training code changes what the same definition produces (splitting, pipeline
-assembly, metric computation): every model then gets a new version and is retrained."""
+assembly, metric computation): every model then gets a new version and is retrained.
+
+2: the split assigns rows by a salted hash of their identity (engine.training.split)
+instead of scikit-learn's shuffle of row positions."""
 
 FORMAT = 1  # the layout of the hashed document itself
 SHORT = 12

@@ -59,7 +59,7 @@ class Training:
 
 def train(
     root: Path,
-    models: Sequence[str] = (),
+    models: Sequence[str] | None = None,
     *,
     rev: str | None = None,
     force: bool = False,
@@ -69,6 +69,8 @@ def train(
 ) -> Training:
     """Train and store every selected model whose version is not in the store yet.
 
+    ``models=None`` selects every model; a sequence selects exactly those, so an empty
+    one trains nothing (a review of a change that touches no model must cost nothing).
     ``settings`` overrides the project file at ``rev`` for the store and the estimator
     allow-list: a privileged job passes the default branch's, so that a pull request
     cannot widen what gets imported or where artifacts are written.
@@ -79,9 +81,11 @@ def train(
     from engine.training.planning import snapshot
 
     started = time.perf_counter()
+    if models is not None and not models:
+        return Training([], time.perf_counter() - started)
     snap = snapshot(root, gitrepo.resolve(root, rev) if rev else None)
     defs = snap.definitions
-    unknown = [m for m in models if m not in defs.models and m not in defs.invalid]
+    unknown = [m for m in models or () if m not in defs.models and m not in defs.invalid]
     if unknown:
         raise UserError(
             f"unknown model(s): {', '.join(unknown)}; the models are: "
@@ -93,7 +97,7 @@ def train(
     jobs_to_run: list[TrainJob] = []
     commit: tuple[str, str] | None = None
     for planned in plan(None, snap).models:
-        if models and planned.name not in models:
+        if models is not None and planned.name not in models:
             continue
         fp = planned.head_fingerprint or ""
         if planned.problems or not fp:

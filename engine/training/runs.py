@@ -20,7 +20,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
@@ -58,6 +58,21 @@ class SearchRecord(_Record):
     best: Candidate
 
 
+class RowsRecord(_Record):
+    """Which rows a version trained on: the key of their identities, and how many.
+
+    The identities themselves (64-bit hashes, one per row, with its side) are in the
+    version's ``rows.parquet``; see :mod:`engine.training.split`.
+    """
+
+    key: Literal["id", "content"]
+    columns: list[str] = Field(
+        description="The id column, or every column whose content the identity hashes."
+    )
+    train: int = 0
+    test: int = 0
+
+
 class VersionRecord(_Record):
     """Everything known about one stored model version (its ``meta.json``)."""
 
@@ -82,6 +97,9 @@ class VersionRecord(_Record):
     training_seconds: float = 0.0
     rows_train: int = 0
     rows_test: int = 0
+    rows: RowsRecord | None = Field(
+        None, description="The rows trained on (None: trained before rows were recorded)."
+    )
     files: dict[str, str] = Field(
         default_factory=dict, description="File name to sha256, filled in by the store."
     )
@@ -163,6 +181,7 @@ def model_card(record: VersionRecord) -> str:
         "| --- | --- |",
         f"| fingerprint | `{record.fingerprint}` |",
         f"| data hash | `{record.data_hash or 'unknown'}` |",
+        f"| split rows | {_split_rows(record.rows)} |",
         f"| commit | `{record.commit or 'unknown'}` |",
         f"| author | {record.author or 'unknown'} |",
         f"| trained | {record.created} in {record.training_seconds:.2f} s |",
@@ -172,6 +191,13 @@ def model_card(record: VersionRecord) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _split_rows(rows: RowsRecord | None) -> str:
+    if rows is None:
+        return "not recorded"
+    by = f"id column `{rows.columns[0]}`" if rows.key == "id" else "row content"
+    return f"{rows.train} train, {rows.test} test, by {by} (`rows.parquet`)"
 
 
 def _search_section(search: SearchRecord) -> list[str]:

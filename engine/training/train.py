@@ -221,12 +221,43 @@ class _Fitted:
     fit_seconds: float
     rows_train: int
     profile: Any
+    rows: _Rows
     reference: Any = None
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The split: row positions on each side (in a seeded order) and every row's identity."""
+
+    key: Any
+    identity: Any
+    train: Any
+    test: Any
+
+
+def _split(frame: pd.DataFrame, dataset: Dataset, *, stratify: bool) -> _Rows:
+    """Each row's side from its identity and the seed (:mod:`engine.training.split`).
+
+    Both sides are listed in the order of the rows' salted hashes: a shuffle that does
+    not depend on where a row sits in the file, so unshuffled cross-validation folds
+    still mix rows from the file's start and end.
+    """
+    import numpy as np
+
+    from engine.training.split import assign, identities, row_key, salted
+
+    key = row_key([str(c) for c in frame.columns], dataset.id_column)
+    identity = identities(key, {c: frame[c].to_numpy() for c in key.columns}, len(frame))
+    labels = frame[dataset.target].to_numpy() if stratify else None
+    test = assign(
+        identity, seed=dataset.split.seed, test_size=dataset.split.test_size, labels=labels
+    )
+    order = np.argsort(salted(identity, dataset.split.seed), kind="stable")
+    return _Rows(key, identity, order[~test[order]], order[test[order]])
 
 
 def _train(job: TrainJob, log: _Log) -> tuple[dict[str, float | None], str]:
     import numpy as np
-    from sklearn.model_selection import train_test_split
 
     from engine.data import tables as data
     from engine.data.profile import summarize
@@ -244,15 +275,11 @@ def _train(job: TrainJob, log: _Log) -> tuple[dict[str, float | None], str]:
     y = frame[dataset.target]
     inputs = [c for c in frame.columns if c not in (dataset.target, dataset.id_column)]
     classify = model.task == "classification"
-    x_train, x_test, y_train, y_test, _, id_test = train_test_split(
-        frame[inputs],
-        y,
-        ids,
-        test_size=dataset.split.test_size,
-        random_state=dataset.split.seed,
-        stratify=y if classify and dataset.split.stratify else None,
-    )
-    log(f"split: {len(x_train)} train rows, {len(x_test)} test rows")
+    rows = _split(frame, dataset, stratify=classify and dataset.split.stratify)
+    x_train, y_train = frame[inputs].iloc[rows.train], y.iloc[rows.train]
+    x_test, y_test, id_test = frame[inputs].iloc[rows.test], y.iloc[rows.test], ids.iloc[rows.test]
+    by = f"id column {dataset.id_column!r}" if dataset.id_column else "row content"
+    log(f"split: {len(x_train)} train rows, {len(x_test)} test rows, by {by}")
     pipeline = build_pipeline(model, job.features, inputs, job.allowed_estimators)
     classes = sorted(y.unique().tolist()) if classify else None
     n_classes = len(classes) if classes else None
@@ -281,6 +308,7 @@ def _train(job: TrainJob, log: _Log) -> tuple[dict[str, float | None], str]:
         fit_seconds=fit_seconds,
         rows_train=len(x_train),
         profile=profile,
+        rows=rows,
         reference=_reference_sample(x_train, y_train),
     )
     return metrics, _store(job, fitted, log)
@@ -423,12 +451,21 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> str:
         LOG_FILE,
         MODEL_FILE,
         PREDICTIONS_FILE,
+        ROWS_FILE,
         Store,
         save_model,
         save_predictions,
+        save_rows,
     )
     from engine.store.backends import sha256_file
-    from engine.training.runs import Candidate, SearchRecord, VersionRecord, model_card, utc_now
+    from engine.training.runs import (
+        Candidate,
+        RowsRecord,
+        SearchRecord,
+        VersionRecord,
+        model_card,
+        utc_now,
+    )
 
     versions = lineage()
     search, classes = fitted.search, fitted.classes
@@ -467,6 +504,12 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> str:
         training_seconds=round(fitted.fit_seconds, 3),
         rows_train=fitted.rows_train,
         rows_test=len(fitted.y_test),
+        rows=RowsRecord(
+            key=fitted.rows.key.kind,
+            columns=list(fitted.rows.key.columns),
+            train=len(fitted.rows.train),
+            test=len(fitted.rows.test),
+        ),
     )
     store = Store.open(job.store_url, job.root)
     with store.writer(job.model.name, job.fingerprint) as writer:
@@ -480,6 +523,7 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> str:
             fitted.proba,
             classes or (),
         )
+        save_rows(writer.path / ROWS_FILE, fitted.rows.identity, fitted.rows.test)
         (writer.path / CARD_FILE).write_text(model_card(record), encoding="utf-8")
         (writer.path / PROFILE_FILE).write_text(
             json.dumps(dataclasses.asdict(fitted.profile), default=str), encoding="utf-8"

@@ -58,3 +58,99 @@ def test_changed_data_is_compared_on_the_same_rows(repo, mlops):
     assert "Traceback" not in result.stderr
     assert "was scored again" in result.stdout
     assert "200 rows" in result.stdout and "300 rows" in result.stdout
+
+
+TREE_MODEL = {
+    **POINTS_MODEL,
+    "name": "points-tree",
+    # unpruned: it memorises its training rows, so any of them in a test set flatters it
+    "estimator": {"class": "sklearn.tree.DecisionTreeClassifier", "params": {"random_state": 0}},
+    "metrics": ["accuracy"],
+}
+
+
+def stored(repo, fingerprint_prefix):
+    from engine.store import ROWS_FILE, Store, load_rows
+
+    store = Store.open(".mlops/store", repo)
+    version = store.get("points-tree", store.resolve("points-tree", fingerprint_prefix))
+    return store, version, load_rows(version.path(ROWS_FILE))
+
+
+def accuracy_on(repo, version, store, rows):
+    import numpy as np
+    import pandas as pd
+
+    model = store.load_model("points-tree", version.record.fingerprint)
+    data = pd.read_csv(repo / "data/points.csv").iloc[rows]
+    return float(np.mean(model.predict(data.drop(columns="label")) == data["label"]))
+
+
+def test_a_memorising_base_is_never_scored_on_rows_it_trained_on(repo, mlops):
+    """Issue 11: rows appended to the data reshuffled the split, so the base was rescored
+    on head test rows it had trained on and looked better than it is."""
+    import numpy as np
+
+    dvc(repo, "init", "-q")
+    dvc(repo, "config", "core.analytics", "false")
+    write_points(repo / "data/points.csv", rows=300, seed=1)
+    lines = (repo / "data/points.csv").read_text().splitlines(keepends=True)
+    (repo / "data/points.csv").write_text("".join(lines[:201]))  # the header and 200 rows
+    dvc(repo, "add", "-q", "data/points.csv")
+    dataset = {**POINTS_DATASET, "split": {"test_size": 0.25, "seed": 3, "stratify": False}}
+    (repo / "mlops/datasets/points.yaml").write_text(yaml.safe_dump(dataset))
+    (repo / "mlops/models/points-tree.yaml").write_text(yaml.safe_dump(TREE_MODEL))
+    base = commit(repo, "Add the points data and a tree")
+    (repo / "data/points.csv").write_text("".join(lines))  # the same 200 rows, then 100 more
+    dvc(repo, "add", "-q", "data/points.csv")
+    appended = commit(repo, "Append 100 points")
+
+    def review(head):
+        done = mlops("diff", "points-tree", "--base", base, "--head", head, "--json", cwd=repo)
+        assert "Traceback" not in done.stderr, done.stderr
+        doc = json.loads(done.stdout)["models"][0]
+        report = (repo / ".mlops/outbox/report.md").read_text()
+        accuracy = next(m for m in doc["metrics"] if m["metric"] == "accuracy")
+        return doc, accuracy, report
+
+    # Appended rows: every old row keeps its side, so no head test row is a base training row.
+    doc, accuracy, report = review(appended)
+    store, base_version, (base_rows, base_test) = stored(repo, doc["base_version"])
+    _, head_version, (head_rows, head_test) = stored(repo, doc["head_version"])
+    assert (base_rows == head_rows[:200]).all() and (base_test == head_test[:200]).all()
+    trained = set(base_rows[~base_test].tolist())
+    assert not trained & set(head_rows[head_test].tolist())
+    head_test_rows = np.flatnonzero(head_test)
+    assert accuracy["base"] == accuracy_on(repo, base_version, store, head_test_rows)
+    assert accuracy_on(repo, base_version, store, np.flatnonzero(~base_test)) == 1.0
+    assert accuracy["base"] < 1.0
+    assert "none of which it trained on" in report and "paired and fair" in report
+
+    # A larger test share moves some of the base's training rows into the head's test
+    # set: those are left out, and the head is compared on the same remaining rows.
+    dataset["split"]["test_size"] = 0.4
+    (repo / "mlops/datasets/points.yaml").write_text(yaml.safe_dump(dataset))
+    larger = commit(repo, "Hold out 40%")
+    doc, accuracy, report = review(larger)
+    _, head_version, (head_rows, head_test) = stored(repo, doc["head_version"])
+    tested = np.flatnonzero(head_test)
+    leaked = np.isin(head_rows[tested], list(trained))
+    assert 0 < leaked.sum() < len(tested)
+    fresh = tested[~leaked]
+    assert accuracy["base"] == accuracy_on(repo, base_version, store, fresh)
+    assert accuracy["head"] == accuracy_on(repo, head_version, store, fresh)
+    assert accuracy_on(repo, base_version, store, tested[leaked]) == 1.0  # what leaked in
+    assert f"({leaked.sum()} it trained on are left out)" in report
+    assert f"Paired comparison on {len(fresh)} test rows" in report
+    assert "paired and fair" in report
+
+    # A version from an engine that did not record its rows: the overlap can't be
+    # excluded, and the report says so instead of calling the comparison fair.
+    meta = base_version.dir / "meta.json"
+    record = json.loads(meta.read_text())
+    del record["rows"], record["files"]["rows.parquet"]
+    meta.write_text(json.dumps(record))
+    (base_version.dir / "rows.parquet").unlink()
+    doc, accuracy, report = review(appended)
+    assert "before the engine recorded training rows" in report
+    assert "paired and fair" not in report and "the comparison is not fair" in report

@@ -286,3 +286,35 @@ def test_a_same_repository_review_is_published_only_while_its_commit_is_the_head
         back = mlops("event", cwd=repo, env=env)
         assert "published" in back.stdout + back.stderr
         assert len(gh.comments(PR)) == 1 and "mlops/gates" in gh.statuses(change["head"])
+
+
+def test_a_readme_only_pull_request_trains_nothing(repo, mlops, tmp_path):
+    """Issue 11: an empty selection used to mean "every model", so a README-only pull
+    request in a job with an empty store trained every model at head and at base."""
+    base = git(repo, "rev-parse", "HEAD")
+    git(repo, "switch", "-q", "-c", "docs")
+    (repo / "README.md").write_text("# Models\n\nNow with a README.\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-q", "-m", "Add a README")
+    change = {"base": base, "head": git(repo, "rev-parse", "HEAD")}
+    store = repo / ".mlops" / "store"
+    assert not store.exists()  # the job's store is empty: nothing downloaded
+    with GitHubStandIn(REPO) as gh:
+        gh.add_pull(PR, head_sha=change["head"])
+        env = actions_env(
+            tmp_path,
+            "pull_request",
+            pr_payload(tmp_path, change),
+            gh.url,
+            change["head"],
+            token="ghs_standin",
+        )
+        done = mlops("event", cwd=repo, env=env)
+        assert done.returncode == 0, done.stderr
+        assert not store.exists() or not any(store.rglob("meta.json"))
+        assert "trained" not in done.stderr
+        assert len(gh.comments(PR)) == 1
+        calls = [f"{r.method} {r.path}" for r in gh.requests]
+        # The goal is 5: the head check (GET pulls/N, engine.github.binding) made it 6.
+        assert len(calls) <= 6, calls
+        assert not [c for c in calls if "/git/" in c or "/contents/" in c], calls

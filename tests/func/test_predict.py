@@ -158,3 +158,24 @@ def test_a_missing_version_is_retrained_and_must_reproduce_before_scoring(tmp_pa
     done = mlops("predict", "iris-logreg", "--env", "staging", "--input", str(source), cwd=repo)
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 6
+
+
+def test_a_resealed_different_model_is_refused_by_the_pins_hash(tmp_path, iris):
+    """A real model of a trusted type, meta.json resealed: only the pinned hash tells."""
+    from sklearn.dummy import DummyClassifier
+
+    from tests.func.test_deploy import reseal_with
+
+    repo = init_repo(tmp_path / "repo")
+    assert mlops("train", "iris-logreg", cwd=repo).returncode == 0
+    assert mlops("promote", "iris-logreg", "--to", "staging", cwd=repo).returncode == 0
+    x, y = iris.drop(columns=["target"]), iris["target"]
+    pinned, swapped = reseal_with(repo, DummyClassifier(strategy="constant", constant=0).fit(x, y))
+    source = tmp_path / "f.csv"
+    iris.head(5).to_csv(source, index=False)
+    scored = mlops("predict", "iris-logreg", "--env", "staging", "--input", str(source), cwd=repo)
+    served = mlops("serve", "--env", "staging", "--port", str(free_port()), cwd=repo)
+    for done in (scored, served):
+        assert done.returncode == 1, done.stderr
+        assert f"has sha256 {swapped}, but the pin expects {pinned}" in done.stderr
+        assert "Traceback" not in done.stderr

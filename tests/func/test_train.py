@@ -260,6 +260,16 @@ def test_unknown_models_are_refused_before_anything_trains(repo):
     assert not (repo / ".mlops/store").exists() or not store_of(repo).versions()
 
 
+def test_an_empty_selection_trains_nothing(repo):
+    """``models=None`` means every model (``mlops train``); an empty list means none."""
+    from engine import api
+
+    assert api.train(repo, []).outcomes == []
+    assert not (repo / ".mlops/store").exists()
+    selected = api.train(repo, ["iris-logreg"])
+    assert [o.model for o in selected.outcomes] == ["iris-logreg"]
+
+
 # --- data tracked by DVC, and training an older revision -------------------------------
 
 

@@ -97,3 +97,21 @@ def test_bad_data_is_reported_at_the_dataset_file(repo, mlops):
     assert result.returncode == 1
     assert "mlops/datasets/iris.yaml:" in result.stdout
     assert "1000" in result.stdout and "150" in result.stdout
+
+
+def test_a_nullable_target_fails_validate_and_train_at_its_line(repo, mlops):
+    """Issue 11: ``nullable: true`` on the target passed validate, then training failed
+    with an unlocated ``Input y contains NaN``."""
+    path = repo / "mlops" / "datasets" / "iris.yaml"
+    path.write_text(
+        path.read_text().replace("values: [0, 1, 2]}", "values: [0, 1, 2], nullable: true}")
+    )
+    where = "mlops/datasets/iris.yaml:12:"
+    checked = mlops("validate", "--no-data", cwd=repo)
+    assert checked.returncode == 1
+    assert where in checked.stdout and "target 'target' cannot be nullable" in checked.stdout
+    trained = mlops("train", "iris-logreg", cwd=repo)
+    assert trained.returncode == 1 and "Traceback" not in trained.stderr
+    output = trained.stdout + trained.stderr
+    assert where in output and "cannot be nullable" in output and "NaN" not in output
+    assert not (repo / ".mlops" / "store" / "iris-logreg").exists()

@@ -320,6 +320,36 @@ def test_a_single_class_test_set_is_not_comparable_on_auc():
     assert result.verdict == "not comparable" and result.rescored
 
 
+def test_a_base_rescored_on_fewer_rows_is_compared_with_the_head_on_those_rows():
+    """The base was scored only on the head's test rows it never trained on; the Δ and the
+    max_drop gate compare it with the head on those rows, not on the whole test set."""
+    y = np.random.default_rng(4).integers(0, 2, 400)
+    head = classifier_eval("h" * 12, y, 0.80, 2)
+    keep = np.arange(400) >= 100  # the first 100 were in the base's training rows
+    rows = np.flatnonzero(keep)
+    head_on_rows = dataclasses.replace(
+        head,
+        metrics=compute(METRICS, y[keep], np.asarray(head.y_pred)[keep], head.proba[keep], [0, 1]),
+        row_ids=rows,
+        y_true=y[keep],
+        y_pred=np.asarray(head.y_pred)[keep],
+        proba=head.proba[keep],
+    )
+    base = classifier_eval("b" * 12, y[keep], 0.80, 3, ids=rows)
+    gates = {"accuracy": Gate(max_drop=0.5)}
+    result = compare_model(
+        head, base, metrics=METRICS, gates=gates, heads={"base": head_on_rows}, rescored=True
+    )
+    assert result.vs_base.paired_rows == 300 and result.fair
+    accuracy = by_metric(result.vs_base.metrics)["accuracy"]
+    assert accuracy.head == head_on_rows.metrics["accuracy"] != head.metrics["accuracy"]
+    (drop,) = [g for g in result.gates if g.check == "max_drop"]
+    assert drop.value == head_on_rows.metrics["accuracy"]
+    # without the head on the same rows, the two versions are not paired at all
+    unpaired = compare_model(head, base, metrics=METRICS, rescored=True, fair=False)
+    assert not unpaired.vs_base.paired and not unpaired.fair
+
+
 def test_overall_is_the_worst_verdict():
     y = np.random.default_rng(0).integers(0, 2, 100)
     head = classifier_eval("h" * 12, y, 0.9, 2)

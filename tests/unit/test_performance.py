@@ -100,3 +100,17 @@ def test_classification_metrics_match_scikit_learn() -> None:
     assert performance.overall.metrics["f1_macro"] == pytest.approx(
         f1_score(three, p, average="macro")
     )
+
+
+def test_a_perfect_test_set_is_not_taken_as_certain() -> None:
+    """36 right out of 36 is compatible with 96% live accuracy (Clopper-Pearson: 0.90-1)."""
+    y = np.array([0, 1, 2] * 12)
+    live_true = np.array([0, 1, 2] * 50)
+    live_pred = live_true.copy()
+    live_pred[:6] = (live_pred[:6] + 1) % 3  # 6 errors in 150
+    performance = live_performance(
+        "classification", [0, 1, 2], ["accuracy"], "accuracy",
+        Labelled(y, y), Labelled(live_true, live_pred), window_seconds=86400,
+    )  # fmt: skip
+    assert performance.overall.metrics["accuracy"] == pytest.approx(0.96)
+    assert not performance.dropped

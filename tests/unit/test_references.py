@@ -102,3 +102,15 @@ def test_a_reference_to_an_invalid_file_is_not_reported_twice():
     defs = load(files)
     assert len(defs.problems) == 2  # source needs one of two keys; target is missing
     assert check_references(defs) == []
+
+
+def test_a_nullable_target_is_refused_at_its_nullable_key():
+    """Issue 11: a nullable target passed validation, then training failed on NaN labels."""
+    nullable = IRIS.replace(b"values: [0, 1, 2]}", b"values: [0, 1, 2], nullable: true}")
+    files = {"mlops/datasets/iris.yaml": nullable, "mlops/models/m.yaml": model()}
+    assert problems(files) == [
+        "mlops/datasets/iris.yaml:7:54: error: target 'target' cannot be nullable: every "
+        "row needs a label to train and score on; remove nullable: true and keep unlabeled "
+        "rows out of this dataset"
+    ]
+    assert problems({"mlops/datasets/iris.yaml": IRIS, "mlops/models/m.yaml": model()}) == []

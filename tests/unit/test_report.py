@@ -231,6 +231,19 @@ def test_nothing_changed_matches_golden():
 # --- behaviour ----------------------------------------------------------------------------
 
 
+def test_a_rescoring_that_may_overlap_training_rows_is_not_called_fair():
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    head = classifier("churn-gb", "e5e5e5e5e5e5", y, 0.85, 13)
+    base = classifier("churn-gb", "f6f6f6f6f6f6", y, 0.9, 14)
+    for fair, says, never in (
+        (True, "paired and fair", "not fair"),
+        (False, "the comparison is not fair, and the base may look better", "paired and fair"),
+    ):
+        compared = compare_model(head, base, metrics=CLASSIFICATION, rescored=True, fair=fair)
+        text = render(ReportInput([compared], Marker("acme/models", 7, "mlops")))
+        assert says in text and never not in text
+
+
 def test_marker_comes_first_and_identifies_the_report():
     text = render(ReportInput(marker=Marker("acme/models", 42, "ml ops -->")))
     assert (

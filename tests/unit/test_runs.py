@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from engine.errors import UserError
 from engine.training.runs import (
     Candidate,
+    RowsRecord,
     SearchRecord,
     VersionRecord,
     model_card,
@@ -102,6 +103,11 @@ def test_model_card_shows_metrics_params_and_lineage():
     assert '"n_estimators": 200' in card
     assert "| commit | `deadbeef` |" in card
     assert "| data hash | `md5:123` |" in card
+    assert "| split rows | not recorded |" in card
+    rows = RowsRecord(key="id", columns=["customer"], train=75, test=25)
+    assert "| split rows | 75 train, 25 test, by id column `customer`" in model_card(
+        rec.model_copy(update={"rows": rows})
+    )
     assert "| scikit-learn | 1.9.0 |" in card
     assert "426 training rows, 143 test rows" in card
     assert "`0`, `1`" in card
