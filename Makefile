@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 LOCK := requirements/lock.txt
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit func schemas docs bench lock clean
+.PHONY: demo test lint typecheck unit func schemas docs bench bench-all lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,7 +57,12 @@ schemas: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/mlops docs
 
+# The issue-14 table, each figure beside its reference; fails on a >20% regression against
+# benchmarks/baseline.json (refresh: $(BIN)/python benchmarks/table.py --write-baseline).
 bench: $(STAMP)
+	$(BIN)/python benchmarks/table.py --check
+
+bench-all: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
 clean:

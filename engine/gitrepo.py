@@ -90,6 +90,15 @@ def resolve(root: Path, rev: str) -> str:
         return _resolve(repo, rev)
 
 
+def commit_exists(root: Path, rev: str) -> bool:
+    """Whether ``rev`` names a commit here: one ``git rev-parse``, no GitPython import."""
+    safe = rev and not rev.startswith("-") and not any(c in rev for c in "\0\n\r")
+    if not safe or not Path(root).is_dir():
+        return False
+    done = run_git(Path(root), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+    return done.returncode == 0 and bool(done.stdout.strip())
+
+
 def author_of(root: Path, sha: str) -> Author:
     """The author of commit ``sha``."""
     with _open(root) as repo:
@@ -239,7 +248,7 @@ def _walk(root: Path, rel: str) -> Iterator[str]:
                 yield path
 
 
-__all__ = ["Author", "author_of", "head_commit", "is_repo", "read_tree", "resolve"]
+__all__ = ["Author", "author_of", "commit_exists", "head_commit", "is_repo", "read_tree", "resolve"]
 
 
 # --- Writing: git as a subprocess, for the commands that change refs -----------------------

@@ -14,7 +14,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -54,15 +54,32 @@ class Definitions:
         return self.project.spec if self.project else Project()
 
 
-def load(files: Mapping[str, bytes]) -> Definitions:
-    """Load every definition among ``files`` (repository path to content)."""
+class Parses(Protocol):
+    """Earlier parses by content (:class:`engine.definitions.parse_cache.ParseCache`)."""
+
+    def get(self, data: bytes, path: str) -> Located | None: ...
+
+    def put(self, data: bytes, doc: Located) -> None: ...
+
+
+def load(files: Mapping[str, bytes], cache: Parses | None = None) -> Definitions:
+    """Load every definition among ``files`` (repository path to content).
+
+    ``cache`` answers for files parsed before (by content), so only changed files are
+    parsed; the result is the same with or without it.
+    """
     defs = Definitions()
     for path in sorted(files):
         kind = kind_of(path)
         if kind is None:
             continue
         try:
-            doc = parse(files[path], path)
+            data = files[path]
+            doc = cache.get(data, path) if cache is not None else None
+            if doc is None:
+                doc = parse(data, path)
+                if cache is not None:
+                    cache.put(data, doc)
         except YamlProblem as exc:
             defs.problems.append(exc.problem)
             defs.invalid.add(PurePosixPath(path).stem)

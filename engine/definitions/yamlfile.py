@@ -43,9 +43,15 @@ class Located:
     text: str = ""
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    located: bool = True
+    """False for a document from the parse cache: positions are recovered from ``text``
+    by the located parse the first time a problem needs one (most documents never do)."""
 
     def where(self, loc: Path, *, key: bool = False) -> tuple[int, int]:
         """The (line, col) of the node at ``loc``, or of its nearest located ancestor."""
+        if not self.located:
+            again = parse(self.text.encode("utf-8"), self.path)
+            self.values, self.keys, self.located = again.values, again.keys, True
         table = self.keys if key else self.values
         probe = tuple(loc)
         while probe:

@@ -128,6 +128,8 @@ def read_pins(root: Path, branch: str) -> dict[str, Pin] | None:
     from engine import gitrepo
 
     for ref in (f"origin/{branch}", branch):  # the remote's copy is the truth when there is one
+        if not gitrepo.commit_exists(root, ref):
+            continue  # cheap: the explaining slow path of resolve is for user-named revisions
         try:
             files = gitrepo.read_tree(root, ref, prefixes=(f"{FOLDER}/",), suffixes=())
         except UserError:

@@ -27,6 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from engine.errors import UserError
+from engine.forge._lazy import lazily
+
+# github3.py imports PyJWT and cryptography for GitHub App auth, which the engine never
+# uses: deferred until something reads from them (engine.forge._lazy says why).
+lazily("jwt")
 
 StatusState = Literal["error", "failure", "pending", "success"]
 Reaction = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]
@@ -194,6 +199,13 @@ class Forge(Protocol):
 
     def first_status_at(self, sha: str, context: str) -> str | None:
         """When status ``context`` was first set on ``sha`` (ISO 8601, server time), or None."""
+        ...
+
+    def own_statuses(self, sha: str) -> dict[str, tuple[str, str]]:
+        """Each context whose latest status on ``sha`` the engine set: (state, description).
+
+        Lets a re-run skip re-posting a status that already says the same thing.
+        """
         ...
 
     def force_pushes(self, pr: int) -> list[ForcePush]:

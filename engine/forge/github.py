@@ -131,6 +131,23 @@ class GitHubForge(RepoClient):
             ]
         return min(times) if times else None
 
+    def own_statuses(self, sha: str) -> dict[str, tuple[str, str]]:
+        """Each context whose latest status on ``sha`` the engine set: (state, description).
+
+        GitHub lists a commit's statuses newest first; a context whose latest status someone
+        else set is left out (re-posting ours is then needed to show it).
+        """
+        me = self.identity()
+        latest: dict[str, dict[str, Any]] = {}
+        with self._guard(f"read the statuses of {sha[:12]}", "statuses: read"):
+            for s in self._iter(f"commits/{sha}/statuses", dict):
+                latest.setdefault(str(s.get("context")), s)
+        return {
+            context: (str(s.get("state")), str(s.get("description") or ""))
+            for context, s in latest.items()
+            if (s.get("creator") or {}).get("login") == me
+        }
+
     def force_pushes(self, pr: int) -> list[ForcePush]:
         """The ``head_ref_force_pushed`` events of ``pr``'s timeline, oldest first.
 

@@ -94,7 +94,10 @@ class RepoClient:
         self._owner, self._name = repo_full_name.split("/")
         self._repo_url = f"{self.api_url}/repos/{repo_full_name}"
         self._token_name = token_name
-        self._bot = bot_login
+        # An installation token (``ghs_``: GITHUB_TOKEN in Actions, or a GitHub App's) is
+        # always refused ``GET /user`` (403), which then means the Actions bot: known
+        # without asking, one API call less on every event.
+        self._bot = bot_login or (GITHUB_ACTIONS_BOT if token.startswith("ghs_") else None)
         self._depth = 0  # nesting of _guard: only the outermost explains errors
         self._retry = Retrier(policy or RetryPolicy(), sleep=sleep, clock=clock, rng=rng)
         self._http = RetryingSession(self._retry)

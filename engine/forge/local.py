@@ -107,6 +107,13 @@ class LocalForge:
         }
         self._save("statuses.json", statuses)
 
+    def own_statuses(self, sha: str) -> dict[str, tuple[str, str]]:
+        """The latest status of each context on ``sha`` (all of them are the engine's here)."""
+        return {
+            context: (entry["state"], entry["description"])
+            for context, entry in self._load("statuses.json", {}).get(sha, {}).items()
+        }
+
     def first_status_at(self, sha: str, context: str) -> str | None:
         """When ``context`` was first recorded on ``sha`` here."""
         entry = self._load("statuses.json", {}).get(sha, {}).get(context)

@@ -186,10 +186,16 @@ def _deliver(ctx: Context, event: PullRequestEvent, repository: str, report: _Re
 
 
 def publish(forge: Forge, report: str, results: Results) -> None:
-    """Post the sticky report comment and the two statuses on the PR head."""
+    """Post the sticky report comment and the two statuses on the PR head (unless set)."""
+    from engine.forge import clip_description
+
     forge.upsert_comment(results.pr, report, REPORT_MARKER)
+    # A re-run on the same head usually says the same: one read instead of two writes. The
+    # first status of a context stays the engine's proof of when it ran (engine.github.binding).
+    current = forge.own_statuses(results.head_sha)
     for context, status in results.statuses.items():
-        forge.set_status(results.head_sha, context, status.state, status.description)
+        if current.get(context) != (status.state, clip_description(status.description)):
+            forge.set_status(results.head_sha, context, status.state, status.description)
 
 
 def on_workflow_run(ctx: Context, event: WorkflowRunEvent) -> Outcome:

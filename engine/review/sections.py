@@ -102,9 +102,11 @@ def _pairing(c: ModelComparison) -> str:
         lines.append("Head is the base version itself: nothing changed.")
     elif v.paired:
         resamples = max((d.interval.resamples for d in v.metrics if d.interval), default=0)
+        delong = any(d.interval.method == "delong" for d in v.metrics if d.interval)
         lines.append(
             f"Paired comparison on {v.paired_rows:,} test rows"
-            + (f", {resamples:,} bootstrap resamples." if resamples else ".")
+            + (f", {resamples:,} bootstrap resamples" if resamples else "")
+            + ("; ROC AUC's interval is DeLong's." if delong else ".")
         )
         if c.rescored and c.fair:
             lines.append(

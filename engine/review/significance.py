@@ -51,6 +51,10 @@ CHUNK_ELEMENTS = 1 << 18
 """Resample weights held at once (chunk x rows); small enough to stay in cache."""
 EXACT_BELOW = 25
 """McNemar uses the exact binomial test below this many discordant rows."""
+DELONG_FROM = 10_000
+"""From this many rows ROC AUC's interval is DeLong's (normal, no resampling): there the
+bootstrap's per-resample cumulative sums cost most of the budget, and the two agree
+(``tests/unit/test_delong.py``). Below it the bootstrap, honest on small test sets."""
 # metrics that need per-row numbers beyond the (true, base, head) label triple
 _CONTINUOUS = frozenset({"log_loss", "rmse", "mae", "r2", "roc_auc"})
 
@@ -66,6 +70,9 @@ class Interval:
     resamples: int
     """Resamples where the metric was defined on both sides."""
     confidence: float = 0.95
+    method: Literal["bootstrap", "delong"] = "bootstrap"
+    """How the interval was made: percentiles of resamples, or DeLong's normal interval
+    (ROC AUC from :data:`DELONG_FROM` rows; ``resamples`` is then 0)."""
 
     @property
     def spans_zero(self) -> bool:
@@ -118,9 +125,19 @@ def paired_bootstrap(
         return {}
     out: dict[str, Interval] = {}
     unique = list(dict.fromkeys(metrics))
+    if "roc_auc" in unique and paired.rows >= DELONG_FROM:
+        from engine.review.delong import auc_interval
+
+        auc = auc_interval(paired, confidence)
+        if auc is not None:
+            estimate, low, high = auc
+            out["roc_auc"] = Interval(low, high, estimate, 0, confidence, "delong")
+        unique_rest = [m for m in unique if m != "roc_auc"]
+    else:
+        unique_rest = unique
     # label-only metrics take the cheap exact route (_draw); the rest share index draws
     for discrete in (True, False):
-        group = [m for m in unique if (m not in _CONTINUOUS) == discrete]
+        group = [m for m in unique_rest if (m not in _CONTINUOUS) == discrete]
         if group:
             out |= _intervals(paired, group, resamples, seed, confidence, discrete)
     return {m: out[m] for m in unique if m in out}
@@ -218,6 +235,7 @@ def _draw_rows(
 
 __all__ = [
     "CHUNK_ELEMENTS",
+    "DELONG_FROM",
     "EXACT_BELOW",
     "Interval",
     "McNemar",

@@ -31,12 +31,39 @@ from typing import Any
 from engine.errors import StoreError
 from engine.store.trusted_types import REVIEWED_FUNCTIONS, TRUSTED_TYPES
 
+COMPACT_SKOPS = ("0.16.",)
+"""skops versions whose ``dump`` :func:`save_model` reproduces with compact JSON."""
+
 
 def save_model(estimator: Any, path: Path) -> None:
-    """Save a fitted estimator with skops (never pickle)."""
-    sio = _skops_io()
+    """Save a fitted estimator with skops (never pickle).
 
-    sio.dump(estimator, path)
+    skops writes its ``schema.json`` with ``json.dumps(state, indent=2)``: a third of the
+    save's time and 40% of the file (a 200-tree forest: 0.32 s and 4.1 MB; compact, 0.17 s
+    and 2.3 MB). For the skops versions in :data:`COMPACT_SKOPS`, this does what
+    ``skops.io.dump`` does (``skops.io._persist._save``: the same ``get_state``, the same
+    zip members) with compact separators; the JSON *value* is identical, so skops loads it
+    as its own (``tests/unit/test_artifacts_compact.py`` checks both). Other versions use
+    ``skops.io.dump`` unchanged.
+    """
+    sio = _skops_io()
+    import skops
+
+    if not skops.__version__.startswith(COMPACT_SKOPS):
+        sio.dump(estimator, path)
+        return
+    import json
+    from zipfile import ZIP_STORED, ZipFile
+
+    from skops.io._persist import SaveContext, get_state
+
+    with ZipFile(path, "w", compression=ZIP_STORED) as zip_file:
+        context = SaveContext(zip_file=zip_file)
+        state = get_state(estimator, context)
+        context.clear_memo()
+        state["protocol"] = context.protocol
+        state["_skops_version"] = skops.__version__
+        zip_file.writestr("schema.json", json.dumps(state, separators=(",", ":")))
 
 
 def load_skops(path: Path, label: str, *, allow: Iterable[str] = ()) -> Any:

@@ -21,7 +21,17 @@ from engine.training.plan import Plan, Snapshot, plan
 def read_definitions(root: Path, rev: str | None = None) -> tuple[Definitions, dict[str, bytes]]:
     """Load the definitions at ``rev`` (git objects) or in the working tree (``None``)."""
     files = gitrepo.read_tree(root, rev)
-    return load(files), files
+    return _load(root, files), files
+
+
+def _load(root: Path, files: dict[str, bytes]) -> Definitions:
+    """``load`` through the repository's parse cache (only changed files are parsed)."""
+    from engine.definitions.parse_cache import for_root
+
+    cache = for_root(root)
+    defs = load(files, cache)
+    cache.save()
+    return defs
 
 
 def sklearn_version() -> str:
@@ -34,7 +44,7 @@ def snapshot(root: Path, rev: str | None, sklearn: str | None = None) -> Snapsho
     from engine.definitions.references import check_references
 
     files = gitrepo.read_tree(root, rev)
-    defs = load(files)
+    defs = _load(root, files)
     return Snapshot(defs, files, sklearn or sklearn_version(), problems=check_references(defs))
 
 

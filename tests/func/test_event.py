@@ -118,6 +118,18 @@ def test_two_halves_post_one_comment_and_statuses(repo, change, mlops, tmp_path)
         third = mlops("event", "--bundle", str(bundle), cwd=repo, env=env)
         assert third.returncode == 0, third.stderr
         assert len(gh.comments(PR)) == 1
+        # ... and re-posts no status that already says the same (one read, no write)
+        assert gh.calls("POST", r"/statuses/") == 3
+        # unless someone else's status is now the latest of a context: ours is set again
+        from engine.forge.github import GitHubForge
+
+        gh.add_token("ghp_mallory", "mallory")
+        other = GitHubForge(REPO, "ghp_mallory", gh.url)
+        other.set_status(change["head"], "mlops/gates", "success", "looks fine to me")
+        fourth = mlops("event", "--bundle", str(bundle), cwd=repo, env=env)
+        assert fourth.returncode == 0, fourth.stderr
+        assert gh.calls("POST", r"/statuses/") == 5  # mallory's, and ours again (gates only)
+        assert gh.statuses(change["head"])["mlops/gates"].state == "failure"
 
 
 def test_a_tampered_bundle_is_refused_and_nothing_is_posted(repo, change, mlops, tmp_path):

@@ -151,6 +151,22 @@ def test_identity_comes_from_the_token_never_from_comments(
     assert make(gh, fake, "ghp_ada").identity() == "ada"
 
 
+def test_an_installation_token_is_the_actions_bot_without_asking(
+    gh: GitHubStandIn, fake: FakeTime
+) -> None:
+    # GitHub refuses GET /user to every installation token (ghs_): the answer is known
+    gh.add_token("ghs_actions", GITHUB_ACTIONS_BOT, app=True)
+    forge = make(gh, fake, "ghs_actions")
+    assert forge.identity() == GITHUB_ACTIONS_BOT
+    forge.upsert_comment(7, "hello", "report")
+    assert gh.calls("GET", "^/user$") == 0
+    assert forge.api_calls == 2  # list, create
+    # a person's token still asks: its login is not known in advance
+    gh.add_token("ghp_ada", "ada")
+    assert make(gh, fake, "ghp_ada").identity() == "ada"
+    assert gh.calls("GET", "^/user$") == 1
+
+
 # -- resilience -------------------------------------------------------------------------
 
 

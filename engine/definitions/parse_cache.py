@@ -1,0 +1,145 @@
+"""Parsed definitions cached by git blob id: ``plan`` and ``validate`` parse what changed.
+
+A definition's parse (plain value plus the line and column of every node) depends only
+on its bytes, so it is keyed by their git blob id (``sha1("blob <size>\\0" + bytes)``,
+the id git already uses: the same at every revision and in the working tree) and by the
+engine's version and :data:`FORMAT`. Two layers:
+
+- in-process: a dict, so the two revisions of a plan share every unchanged file;
+  only the plain value is kept: positions (the located parse costs about twice a plain
+  one) are recovered by re-parsing the text the first time a problem needs one
+  (:attr:`engine.definitions.yamlfile.Located.located`);
+- on disk: ``.mlops/cache/definitions-<engine version>.json`` in the repository, read
+  once and rewritten (atomically) when a run parsed something new.
+
+A cache must never change a result. A file committed under ``.mlops/cache/`` by a pull
+request would otherwise be a way to make ``validate`` believe any file says anything, so
+the disk file carries an HMAC-SHA256 under a key kept outside the repository (in the
+user's cache directory, created 0600 on first use): a file without the right MAC is
+ignored and the definitions are parsed again, as is a file that is unreadable, corrupt,
+or of another format. Mapping keys are always strings here (the parse makes them so),
+so JSON keeps every value's type exactly. Parse failures are not cached: they are rare,
+and parsed again to report them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from engine.definitions.yamlfile import Located
+
+FORMAT = 1
+"""Bump when :mod:`engine.definitions.yamlfile`'s output changes for the same bytes."""
+
+
+def blob_id(data: bytes) -> str:
+    """git's object id of ``data`` as a blob."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+class ParseCache:
+    """Parses by blob id, in memory and (when ``root`` is given) on disk under it."""
+
+    def __init__(self, root: Path | None = None, key: bytes | None = None) -> None:
+        self.memory: dict[str, Any] = {}
+        self.path = None if root is None else root / ".mlops" / "cache" / _file_name()
+        self.key = key
+        self.dirty = False
+        if self.path is not None:
+            self.memory.update(_read(self.path, self._key()))
+
+    def get(self, data: bytes, path: str) -> Located | None:
+        """The cached parse of ``data`` as the document at ``path``, or None."""
+        hit = self.memory.get(blob_id(data))
+        if hit is None:
+            return None
+        return Located(path, hit, data.decode("utf-8"), located=False)
+
+    def put(self, data: bytes, doc: Located) -> None:
+        """Remember a successful parse of ``data``."""
+        self.memory[blob_id(data)] = doc.value
+        self.dirty = True
+
+    def save(self) -> None:
+        """Write the disk layer if this run added to it; a failure to write is ignored."""
+        if self.path is None or not self.dirty:
+            return
+        body = json.dumps(self.memory, separators=(",", ":")).encode()
+        mac = hmac.new(self._key(), body, "sha256").hexdigest().encode()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(mac + b"\n" + body)
+            tmp.replace(self.path)
+            self.dirty = False
+        except OSError:
+            pass  # a read-only checkout still works, just without the disk layer
+
+    def _key(self) -> bytes:
+        if self.key is None:
+            self.key = _secret()
+        return self.key
+
+
+def _file_name() -> str:
+    try:
+        version = metadata.version("mlops-engine")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"definitions-{version}-f{FORMAT}.json"
+
+
+def _secret() -> bytes:
+    """The MAC key, kept outside every repository; created on first use."""
+    from engine.definitions.catalog import cache_dir
+
+    path = cache_dir() / "parse-cache.key"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        pass
+    key = secrets.token_bytes(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(key.hex())
+    except FileExistsError:
+        return bytes.fromhex(path.read_text().strip())  # another process won the race
+    except OSError:
+        pass  # no cache directory: this process's key only (nothing reusable on disk)
+    return key
+
+
+def _read(path: Path, key: bytes) -> dict[str, Any]:
+    """The disk layer's entries, or none if missing, unauthenticated or malformed."""
+    try:
+        raw = path.read_bytes()
+        mac, _, body = raw.partition(b"\n")
+        if not hmac.compare_digest(mac, hmac.new(key, body, "sha256").hexdigest().encode()):
+            return {}
+        entries = json.loads(body)
+    except (OSError, ValueError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+_shared: dict[Path, ParseCache] = {}
+
+
+def for_root(root: Path) -> ParseCache:
+    """The process's cache for the repository at ``root`` (read from disk once)."""
+    root = root.resolve()
+    if root not in _shared:
+        _shared[root] = ParseCache(root)
+    return _shared[root]
+
+
+__all__ = ["FORMAT", "ParseCache", "blob_id", "for_root"]
