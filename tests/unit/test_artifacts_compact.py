@@ -8,14 +8,18 @@ import zipfile
 
 import numpy as np
 import pytest
-import skops.io as sio
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from engine.store import artifacts
-from engine.store.artifacts import load_bytes, save_model
+from engine.store.artifacts import _skops_io, load_bytes, save_model
+
+# skops imported as the engine imports it: a plain `import skops.io` would make skops trust
+# every scikit-learn estimator by default in this process, and the trusted-types sweep run
+# by the same test worker would then no longer see the estimator classes it must list.
+sio = _skops_io()
 
 
 @pytest.fixture(scope="module")
