@@ -228,22 +228,11 @@ def _deploy_one(
     root: Path, store: Store, pin: Pin, project: Project, live: Live, staging: Path
 ) -> dict[str, Any]:
     """Verify one pinned version and write its model into ``staging``; its manifest entry."""
-    from engine.environments.operations import ensure_stored
+    from engine.environments.operations import pinned_hash
     from engine.store import load_bytes, read_verified
 
-    if pin.sha256 is None and store.has(pin.model, pin.fingerprint):
-        raise UserError(
-            f"the pin of {pin.model}@{pin.version} in {pin.environment} records no artifact "
-            "sha256 (an older engine wrote it), so the stored model cannot be checked "
-            f"against it: promote {pin.model}@{pin.version} to {pin.environment} again "
-            "to record it"
-        )
-    ensured = ensure_stored(
-        root, store, pin.model, pin.fingerprint, pin.source_commit, project, live
-    )
+    expected, ensured = pinned_hash(root, store, pin.model, pin.environment, pin, project, live)
     stored = store.get(pin.model, pin.fingerprint)  # every file against meta.json: damage
-    expected = ensured.retrained_sha256 or pin.sha256
-    assert expected is not None  # a pin without one was refused unless retrained here
     label = f"{stored.record.label} in {pin.environment}"
     data = read_verified(stored.model_path, expected, label)  # the pin's hash: tampering
     load_bytes(data, label)  # the exact trusted types, on the very bytes deployed

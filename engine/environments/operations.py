@@ -421,6 +421,29 @@ def ensure_stored(
     return Ensured([note], outcome.model_sha256)
 
 
+def pinned_hash(
+    root: Path, store: Store, model: str, environment: str, side: Any, project: Project, live: Live
+) -> tuple[str, Ensured]:
+    """The sha256 the deployed or served file must have, and how the version got stored.
+
+    ``side`` is a pin or its canary (version, fingerprint, source commit, sha256). A
+    version missing from the store is retrained and must reproduce its pinned metrics; it
+    is then checked against the hash of what it wrote (skops files are not
+    byte-reproducible). A pin without a hash (an older engine wrote it) is refused when
+    the store holds the version, since nothing outside the store could vouch for it.
+    """
+    if side.sha256 is None and store.has(model, side.fingerprint):
+        raise UserError(
+            f"the pin of {model}@{side.version} in {environment} records no artifact "
+            "sha256 (an older engine wrote it), so the stored model cannot be checked "
+            f"against it: promote {model}@{side.version} to {environment} again to record it"
+        )
+    ensured = ensure_stored(root, store, model, side.fingerprint, side.source_commit, project, live)
+    expected = ensured.retrained_sha256 or side.sha256
+    assert expected is not None  # a pin without one was refused unless retrained here
+    return expected, ensured
+
+
 def pinnable_sha256(store: Store, model: str, fingerprint: str, ensured: Ensured) -> str:
     """The sha256 to pin for a stored version, once its model loads by the exact type list.
 

@@ -104,10 +104,11 @@ def _load_version(
     root: Path, store: Store, pin: Pin, side: Any, project: Project, live: Live
 ) -> PinnedVersion:
     """One side of a pin (the pin itself, or its canary), fetched, verified and loaded."""
+    from engine.environments.operations import pinned_hash
     from engine.training import planning
 
     name = pin.model
-    expected = _expected_sha256(root, store, pin, side, project, live)
+    expected, _ = pinned_hash(root, store, pin.model, pin.environment, side, project, live)
     record = store.get_record(name, side.fingerprint)
     estimator = store.load_pinned(name, side.fingerprint, expected)
     defs, _ = planning.read_definitions(root, side.source_commit)
@@ -131,33 +132,6 @@ def _load_version(
         id_column=dataset.id_column,
         classes=tuple(record.classes),
     )
-
-
-def _expected_sha256(
-    root: Path, store: Store, pin: Pin, side: Any, project: Project, live: Live
-) -> str:
-    """The hash the served file must have: the pin's, or that of the bytes just retrained.
-
-    As ``deploy`` does: a version missing from the store is retrained and must reproduce
-    its pinned metrics, and is then served by the hash of what it wrote (skops files are
-    not byte-reproducible). A pin without a hash (an older engine wrote it) is refused
-    when the store holds the version: promote it again to record one. ``side`` is the
-    pin itself or its canary (which always records a hash).
-    """
-    from engine.environments.operations import ensure_stored
-
-    if side.sha256 is None and store.has(pin.model, side.fingerprint):
-        raise UserError(
-            f"the pin of {pin.model}@{side.version} in {pin.environment} records no artifact "
-            "sha256 (an older engine wrote it), so the stored model cannot be checked "
-            f"against it: promote {pin.model}@{side.version} to {pin.environment} again"
-        )
-    ensured = ensure_stored(
-        root, store, pin.model, side.fingerprint, side.source_commit, project, live
-    )
-    expected = ensured.retrained_sha256 or side.sha256
-    assert expected is not None  # a pin without one was refused unless retrained here
-    return expected
 
 
 __all__ = ["PinnedVersion", "pinned_versions"]
