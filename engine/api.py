@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import Problem, UserError
-from engine.gitrepo import on_branch
+from engine.gitbranches import on_branch
 from engine.training.jobs import START, Training
 from engine.training.jobs import train as _train
 from engine.training.planning import read_definitions

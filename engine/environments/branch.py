@@ -27,7 +27,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine import gitrepo
+from engine import gitbranches, gitrepo
 from engine.definitions.formats import NAME_PATTERN
 from engine.environments.pins import FOLDER, Pin, PromotionError, parse_pin, pin_path, render
 from engine.errors import GitError
@@ -95,7 +95,7 @@ class EnvironmentBranch:
     def __init__(self, root: Path, branch: str, default: str, remote: str, push: bool) -> None:
         self.root, self.branch, self.default, self.remote_name = root, branch, default, remote
         # None: work on the local branch (push=False, or no such remote configured).
-        self.remote = remote if push and remote in gitrepo.remotes(root) else None
+        self.remote = remote if push and remote in gitbranches.remotes(root) else None
         self.start_ref: str | None = None
         self.branch_exists = False
 
@@ -110,7 +110,7 @@ class EnvironmentBranch:
         if not re.match(NAME_PATTERN, remote):
             raise PromotionError(f"{remote!r} is not a remote name")
         target = cls(root, branch, default, remote, push)
-        if target.remote is None and (where := gitrepo.checked_out_branches(root).get(branch)):
+        if target.remote is None and (where := gitbranches.checked_out_branches(root).get(branch)):
             raise PromotionError(
                 f"{branch} is checked out in {where}; switch that checkout to another branch "
                 "(the engine never changes a checkout) and run again"
@@ -122,18 +122,18 @@ class EnvironmentBranch:
         """Fetch the branches (remote mode) and pick the ref the next commit starts from."""
         heads = f"refs/heads/{self.branch}"
         if self.remote is None:
-            self.branch_exists = gitrepo.ref_sha(self.root, heads) is not None
+            self.branch_exists = gitbranches.ref_sha(self.root, heads) is not None
             candidates = [heads] if self.branch_exists else []
             candidates += [f"refs/heads/{self.default}"]
             candidates += [f"refs/remotes/{self.remote_name}/{self.default}"]
         else:
             wanted = list(dict.fromkeys((self.branch, self.default)))
-            found = gitrepo.fetch_branches(self.root, self.remote, wanted)
+            found = gitbranches.fetch_branches(self.root, self.remote, wanted)
             self.branch_exists = self.branch in found
             tracking = f"refs/remotes/{self.remote}/"
             candidates = [tracking + name for name in (self.branch, self.default) if name in found]
             candidates.append(f"refs/heads/{self.default}")
-        self.start_ref = next((r for r in candidates if gitrepo.ref_sha(self.root, r)), None)
+        self.start_ref = next((r for r in candidates if gitbranches.ref_sha(self.root, r)), None)
 
     def require_commit(self, sha: str) -> None:
         """Refuse a source commit this repository does not have (fetching it once if possible)."""
@@ -151,7 +151,7 @@ class EnvironmentBranch:
         )
 
     def _has(self, sha: str) -> bool:
-        return gitrepo.ref_sha(self.root, sha) is not None
+        return gitbranches.ref_sha(self.root, sha) is not None
 
     def apply(
         self,
@@ -176,7 +176,7 @@ class EnvironmentBranch:
                     assert current is not None  # a no-op needs a live pin
                     return self._result(current, None, None, attempt)
                 if tree is None:
-                    tree = stack.enter_context(gitrepo.temporary_worktree(self.root, start))
+                    tree = stack.enter_context(gitbranches.temporary_worktree(self.root, start))
                 else:
                     gitrepo.run_git(tree, "checkout", "--quiet", "--detach", "--force", start)
                 new = commit_change(tree, start, todo, path)
@@ -190,7 +190,7 @@ class EnvironmentBranch:
         )
 
     def _start(self) -> str:
-        sha = gitrepo.ref_sha(self.root, self.start_ref) if self.start_ref else None
+        sha = gitbranches.ref_sha(self.root, self.start_ref) if self.start_ref else None
         if sha is None:
             raise GitError(
                 f"neither {self.branch} nor the default branch {self.default} exists in "
@@ -206,8 +206,8 @@ class EnvironmentBranch:
         """Move the branch to ``new``: True on success, False when it moved under us."""
         if self.remote is None:
             old = start if self.branch_exists else None
-            return gitrepo.move_branch(self.root, self.branch, new, old)
-        if not gitrepo.push_branch(self.root, self.remote, new, self.branch):
+            return gitbranches.move_branch(self.root, self.branch, new, old)
+        if not gitbranches.push_branch(self.root, self.remote, new, self.branch):
             return False
         self._follow(new)
         return True
@@ -215,8 +215,8 @@ class EnvironmentBranch:
     def _follow(self, new: str) -> None:
         # Fast-forward a local copy of the branch nobody has checked out, so that readers
         # preferring the local branch (read_pins, pin_history) see the promotion.
-        local = gitrepo.ref_sha(self.root, f"refs/heads/{self.branch}")
-        if local is None or self.branch in gitrepo.checked_out_branches(self.root):
+        local = gitbranches.ref_sha(self.root, f"refs/heads/{self.branch}")
+        if local is None or self.branch in gitbranches.checked_out_branches(self.root):
             return
         ancestor = gitrepo.run_git(
             self.root, "merge-base", "--is-ancestor", local, new, check=False

@@ -114,11 +114,11 @@ class Promotion:
 
 def trusted_definitions(root: Path) -> Definitions:
     """The definitions on the default branch (origin's copy first), else the working tree."""
-    from engine import gitrepo
+    from engine import gitbranches, gitrepo
     from engine.training import planning
 
     defs, _ = planning.read_definitions(root)
-    trusted = gitrepo.on_branch(
+    trusted = gitbranches.on_branch(
         defs.settings.default_branch,
         lambda ref: planning.read_definitions(root, gitrepo.resolve(root, ref))[0],
     )
@@ -156,12 +156,12 @@ def live_versions(root: Path, project: Project) -> dict[str, dict[str, Pin]]:
     With a remote, its branches are the truth (a local copy may be stale), so they are
     fetched and read before any local branch of the same name.
     """
-    from engine import gitrepo
+    from engine import gitbranches
     from engine.environments.promote import status
 
     branches = {name: env.branch for name, env in project.environments.items()}
-    if "origin" in gitrepo.remotes(root):
-        gitrepo.fetch_branches(root, "origin", list(branches.values()))
+    if "origin" in gitbranches.remotes(root):
+        gitbranches.fetch_branches(root, "origin", list(branches.values()))
     return status(root, branches)
 
 
@@ -207,7 +207,7 @@ def _log_promotion(entry: Any, promotion: Promotion) -> None:
 
 
 def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promotion:
-    from engine import gitrepo
+    from engine import gitbranches, gitrepo
     from engine.environments.policy import Decision, check_promotion
     from engine.environments.promote import promote
     from engine.training.runs import utc_now
@@ -259,7 +259,7 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         pr=request.pr,
         metrics=metrics,
         now=utc_now(),
-        push="origin" in gitrepo.remotes(root),
+        push="origin" in gitbranches.remotes(root),
         files=manifests(project, request.environment),
         canary_percent=request.canary,
     )
@@ -333,7 +333,7 @@ def _rollback_model(
     pr: int | None,
     forge: Forge | None,
 ) -> Promotion:
-    from engine import gitrepo
+    from engine import gitbranches
     from engine.environments.policy import Decision
     from engine.environments.promote import rollback
     from engine.training.runs import utc_now
@@ -350,7 +350,7 @@ def _rollback_model(
         actor=actor,
         pr=pr,
         now=utc_now(),
-        push="origin" in gitrepo.remotes(root),
+        push="origin" in gitbranches.remotes(root),
         fingerprint_exists=lambda fp: store.has(model, fp),
         artifact_sha256=lambda fp: pinnable_sha256(store, model, fp, Ensured([])),
         files=manifests(project, env_name),
@@ -503,9 +503,9 @@ def _fingerprint_at(root: Path, sha: str, model: str) -> str:
 
 
 def _on_default_branch(root: Path, sha: str, branch: str) -> bool | None:
-    from engine import gitrepo
+    from engine import gitbranches, gitrepo
 
-    return gitrepo.on_branch(branch, lambda ref: gitrepo.merge_base(root, sha, ref) == sha)
+    return gitbranches.on_branch(branch, lambda ref: gitrepo.merge_base(root, sha, ref) == sha)
 
 
 def _gates_pass(

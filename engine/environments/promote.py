@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import gitrepo
+from engine import gitbranches, gitrepo
 from engine.environments.branch import (
     MAX_ATTEMPTS,
     Change,
@@ -288,7 +288,7 @@ def pin_history(root: Path, branch: str, model: str, remote: str = "origin") -> 
     """Every pin ``model`` had on ``branch`` (local, else ``<remote>/<branch>``), newest first."""
     check_request(model=model, branch=branch)
     for ref in (f"refs/heads/{branch}", f"refs/remotes/{remote}/{branch}"):
-        if gitrepo.ref_sha(root, ref) is not None:
+        if gitbranches.ref_sha(root, ref) is not None:
             return _history(root, ref, model)
     return []
 

@@ -337,9 +337,9 @@ def _base(ctx: Context, pr: PullRequestInfo) -> str:
 
 def _fetch(ctx: Context, sha: str) -> None:
     """Make the PR head available locally (a checkout of the default branch lacks it)."""
-    from engine import gitrepo
+    from engine import gitbranches, gitrepo
 
-    if gitrepo.ref_sha(ctx.root, sha) is None and "origin" in gitrepo.remotes(ctx.root):
+    if gitbranches.ref_sha(ctx.root, sha) is None and "origin" in gitbranches.remotes(ctx.root):
         gitrepo.run_git(ctx.root, "fetch", "--quiet", "origin", sha, check=False)
 
 

@@ -48,18 +48,17 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeAlias
 
 from engine.definitions.formats import NAME_PATTERN
 from engine.environments.policy import describe
+from engine.github.comment_lines import MAX_LINE, candidate_lines
 
 if TYPE_CHECKING:
     from engine.definitions.formats import Environment
 
-MAX_BODY = 65_536
-MAX_LINE = 1_000
 MAX_COMMANDS = 5
 VERSION_PATTERN = r"^[0-9a-f]{7,64}$"
 _PERCENT = re.compile(r"^[1-9][0-9]?$")  # 1 to 99: 100% is a plain promotion
@@ -86,10 +85,6 @@ COMMANDS = tuple(USAGE)
 
 _NAME = re.compile(NAME_PATTERN)
 _VERSION = re.compile(VERSION_PATTERN)
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
-_QUOTE = re.compile(r"^ {0,3}>")
-_CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
 _COMMAND = re.compile(r"^( {0,3})/([^ \t]*)[ \t]*(.*)$", re.DOTALL)
 _SAFE_ECHO = re.compile(r"^[!-_a-~]{1,64}$")  # printable ASCII but space and backtick
 
@@ -170,7 +165,7 @@ def parse(
 ) -> list[Command | Reply]:
     """The commands and replies of a comment, in order; empty when nothing addresses us."""
     results: list[Command | Reply] = []
-    for number, line, lazy in _candidate_lines(body):
+    for number, line, lazy in candidate_lines(body):
         result = parse_line(line, models, environments, number=number)
         if isinstance(result, Ignore):
             continue
@@ -190,76 +185,6 @@ def parse(
                 )
             ]
     return results
-
-
-def _candidate_lines(body: str) -> Iterator[tuple[int, str, bool]]:
-    """Lines outside code blocks, HTML comments and quotes: (number, line, lazy).
-
-    ``lazy`` marks a line that Markdown renders inside the quote just above it.
-    """
-    fence: str | None = None  # the opening fence, while inside a fenced block
-    in_html = quote_open = False
-    for number, line in enumerate(_lines(body), start=1):
-        if fence is not None:
-            if _closes(line, fence):
-                fence = None
-            continue
-        if in_html:
-            in_html = not _closes_html(line)
-            continue
-        opener = _opens_fence(line)
-        if opener is not None:
-            fence, quote_open = opener, False
-            continue
-        if _QUOTE.match(line):
-            quote_open = line.strip().strip(">").strip() != ""
-        elif not line.strip():
-            quote_open = False
-        else:
-            yield number, line, quote_open
-        in_html = _opens_html(line)
-
-
-def _lines(body: str) -> list[str]:
-    """The first ``MAX_BODY`` characters as lines; a line cut by the limit is dropped."""
-    if len(body) > MAX_BODY:
-        body = body[:MAX_BODY]
-        cut = max(body.rfind("\n"), body.rfind("\r"))
-        body = body[:cut] if cut >= 0 else ""
-    return _LINE_BREAK.split(body)
-
-
-def _opens_fence(line: str) -> str | None:
-    """The fence a line opens (```` ``` ```` or ``~~~``, any length), or None."""
-    match = _FENCE.match(line[:MAX_LINE])
-    if match is None:
-        return None
-    fence, info = match.groups()
-    if fence[0] == "`" and "`" in info:  # ```code``` on one line is inline code
-        return None
-    return fence
-
-
-def _closes(line: str, fence: str) -> bool:
-    """Whether ``line`` closes a block opened by ``fence`` (same character, as long)."""
-    text = line.strip()
-    return len(text) >= len(fence) and text == fence[0] * len(text)
-
-
-def _opens_html(line: str) -> bool:
-    """Whether ``line`` opens an HTML comment it does not close (code spans aside)."""
-    text = _CODE_SPAN.sub("", line[:MAX_LINE])
-    start = text.rfind("<!--")
-    return start >= 0 and "-->" not in text[start + 4 :]
-
-
-def _closes_html(line: str) -> bool:
-    """Whether an HTML comment open before ``line`` ends on it (and no other opens)."""
-    end = line.find("-->")
-    if end < 0:
-        return False
-    start = line.rfind("<!--")
-    return start < end or "-->" in line[start + 4 :]
 
 
 # --- one line ---------------------------------------------------------------------------

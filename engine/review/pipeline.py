@@ -87,7 +87,7 @@ def review(
     ``settings`` (the default branch's project file, in privileged jobs) overrides the
     head's for the store, the environments and the estimator allow-list.
     """
-    from engine import gitrepo
+    from engine import gitbranches
     from engine.environments.pins import read_pins
     from engine.review.compare import overall
     from engine.store import Store
@@ -107,8 +107,10 @@ def review(
         root, [n for n in names if n in base_defs.models], rev=plan.base_commit, settings=settings
     )
     versions = _Versions(root, Store.open(project.store.url, root), plan.head_commit, head_defs)
-    if envs and "origin" in gitrepo.remotes(root):  # compare with what runs now, not a stale copy
-        gitrepo.fetch_branches(root, "origin", [spec.branch for spec in envs.values()])
+    if envs and "origin" in gitbranches.remotes(
+        root
+    ):  # compare with what runs now, not a stale copy
+        gitbranches.fetch_branches(root, "origin", [spec.branch for spec in envs.values()])
     pins = {env: read_pins(root, spec.branch) or {} for env, spec in envs.items()}
     comparisons = []
     for name in names:

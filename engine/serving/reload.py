@@ -28,13 +28,13 @@ def branch_tip(root: Path, branch: str) -> str | None:
     a promotion running in the same repository would wait for; the fetch happens only
     once the tip moved (:func:`pinned_versions` reads the branches fetched).
     """
-    from engine import gitrepo
+    from engine import gitbranches, gitrepo
 
-    if "origin" in gitrepo.remotes(root):
+    if "origin" in gitbranches.remotes(root):
         listed = gitrepo.run_git(root, "ls-remote", "origin", f"refs/heads/{branch}", check=False)
         if listed.returncode == 0 and listed.stdout.strip():
             return listed.stdout.split()[0]
-    return gitrepo.ref_sha(root, f"refs/heads/{branch}")
+    return gitbranches.ref_sha(root, f"refs/heads/{branch}")
 
 
 class Reloader(threading.Thread):

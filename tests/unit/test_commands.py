@@ -9,7 +9,6 @@ import pytest
 from engine.definitions.formats import Project
 from engine.github.commands import (
     IGNORE,
-    MAX_BODY,
     Diff,
     Help,
     Promote,
@@ -21,6 +20,7 @@ from engine.github.commands import (
     parse,
     parse_line,
 )
+from engine.github.comment_lines import MAX_BODY
 
 MODELS = ("cancer-rf", "iris-logreg", "wine-knn", "diabetes-ridge")
 ENVS = ("staging", "production")
