@@ -74,6 +74,16 @@ class ParamChange:
 
 
 @dataclass(frozen=True)
+class DefinitionChange:
+    """One thing in the definitions that moved the version: a field of a file, as planned."""
+
+    path: str
+    """The file (empty for the toolchain: scikit-learn, training semantics)."""
+    what: str
+    """The field and its old → new value, e.g. ``transforms.0.columns ["a", "b"] → ["a"]``."""
+
+
+@dataclass(frozen=True)
 class Confusion:
     """A confusion matrix: rows are true labels, columns predicted labels."""
 
@@ -127,6 +137,8 @@ class ModelComparison:
     fair: bool = True
     """False when the rescored base may have trained on some of the rows it is scored on."""
     reason: str = ""
+    changes: tuple[DefinitionChange, ...] = ()
+    """What in the definitions changed the version (the plan's reasons)."""
 
 
 # --- metric diffs -------------------------------------------------------------------------
@@ -310,6 +322,7 @@ def compare_model(
     rescored: bool = False,
     fair: bool = True,
     reason: str = "",
+    changes: Sequence[DefinitionChange] = (),
     resamples: int = 1000,
     seed: int = 0,
 ) -> ModelComparison:
@@ -364,6 +377,7 @@ def compare_model(
         rescored=rescored,
         fair=fair,
         reason=reason,
+        changes=tuple(changes),
     )
 
 
@@ -391,6 +405,7 @@ __all__ = [
     "ColumnShift",
     "Confusion",
     "DataProfile",
+    "DefinitionChange",
     "Evaluation",
     "GateResult",
     "Interval",

@@ -24,11 +24,11 @@ if TYPE_CHECKING:
     from engine.definitions.formats import Environment, Model, Project
     from engine.definitions.loading import Definitions
     from engine.environments.pins import Pin
-    from engine.review.compare import ModelComparison
+    from engine.review.compare import DefinitionChange, ModelComparison
     from engine.review.evaluation import Evaluation
     from engine.review.report import Marker
     from engine.store import Store
-    from engine.training.plan import Plan
+    from engine.training.plan import Plan, Reason
     from engine.training.train import Outcome
 
 HISTORY = 10
@@ -113,8 +113,11 @@ def review(
         gitbranches.fetch_branches(root, "origin", [spec.branch for spec in envs.values()])
     pins = {env: read_pins(root, spec.branch) or {} for env, spec in envs.items()}
     comparisons = []
+    changes = {m.name: _changes(m.reasons) for m in plan.models}
     for name in names:
-        compared = _compare(versions, name, head_run.outcomes, base_run.outcomes, pins)
+        compared = _compare(
+            versions, name, head_run.outcomes, base_run.outcomes, pins, changes.get(name, ())
+        )
         if compared is not None:
             comparisons.append(compared)
     failures = [o for o in (*head_run.outcomes, *base_run.outcomes) if o.status == "failed"]
@@ -126,6 +129,7 @@ def review(
         _training_problems(head_defs, head_run.failed),
         marker,
         summary_url,
+        _head_label(root, plan),
     )
     verdict = overall(comparisons) if comparisons else "pass"
     return Review(markdown, verdict, comparisons, problems, failures)
@@ -163,6 +167,7 @@ def _compare(
     head_outcomes: Sequence[Outcome],
     base_outcomes: Sequence[Outcome],
     pins: Mapping[str, Mapping[str, Pin]],
+    changes: Sequence[DefinitionChange] = (),
 ) -> ModelComparison | None:
     """One model's head against its base and each environment; None if neither side exists."""
     from engine.review.compare import compare_model
@@ -201,6 +206,16 @@ def _compare(
         rescored=base_pair is not None and base_pair.rescored,
         fair=base_pair is None or base_pair.fair,
         reason=base_pair.reason if base_pair is not None else "",
+        changes=changes,
+    )
+
+
+def _changes(reasons: Sequence[Reason]) -> tuple[DefinitionChange, ...]:
+    """The plan's reasons as the report shows them: the file, then what moved in it."""
+    from engine.review.compare import DefinitionChange
+
+    return tuple(
+        DefinitionChange(r.path, dataclasses.replace(r, path="").render()) for r in reasons
     )
 
 
@@ -225,6 +240,7 @@ def _render(
     training_failures: list[Problem],
     marker: Marker | None,
     summary_url: str | None,
+    head_label: str,
 ) -> str:
     from engine.review.report import ReportInput, render
 
@@ -236,7 +252,7 @@ def _render(
             data_checks=[p for p in problems if p.rule == "data"],
             training_failures=training_failures,
             base_label=_label(plan.base_commit),
-            head_label=_label(plan.head_commit) if plan.head_commit else "working tree",
+            head_label=head_label,
             summary_url=summary_url,
         )
     )
@@ -244,6 +260,17 @@ def _render(
 
 def _label(sha: str | None) -> str:
     return sha[:7] if sha else ""
+
+
+def _head_label(root: Path, plan: Plan) -> str:
+    """The head's commit; for the working tree too when it holds that commit unchanged."""
+    from engine import gitrepo
+
+    if plan.head_commit:
+        return _label(plan.head_commit)
+    if gitrepo.is_clean(root):
+        return _label(gitrepo.head_commit(root))
+    return "working tree"
 
 
 def _metrics(spec: Model | None) -> list[str] | None:

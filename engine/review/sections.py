@@ -64,6 +64,7 @@ def model_parts(c: ModelComparison) -> Parts:
     summary = f"{MODEL[c.verdict]} <b>{c.model}</b> · {c.verdict} · {arrow}"
     body = [
         _pairing(c),
+        _changes(c),
         _metric_table(c.vs_base, "Base"),
         _mcnemar(c.vs_base),
         _gate_table(c),
@@ -125,6 +126,16 @@ def _pairing(c: ModelComparison) -> str:
             "verdicts only follow the sign of Δ."
         )
     return "<br>\n".join(lines)
+
+
+def _changes(c: ModelComparison) -> str:
+    if not c.changes:
+        return ""
+    lines = ["**What changed** (the definitions that make a new version)", ""]
+    for change in c.changes:
+        where = f"{md.code(change.path)}: " if change.path else ""
+        lines.append(f"- {where}{md.cell(change.what)}")
+    return "\n".join(lines)
 
 
 def _metric_table(v: Versus, ref: str) -> str:
@@ -196,7 +207,9 @@ def _environment(v: Versus, c: ModelComparison) -> str:
 
 def _params(c: ModelComparison) -> str:
     if not c.params:
-        return "" if c.status in ("new", "removed") else "Parameters: unchanged."
+        if c.status in ("new", "removed") or c.changes:
+            return ""  # "What changed" says what moved instead
+        return "Estimator parameters: unchanged."
     rows = ["**Parameters**", "", "| Param | Base | Head |", "| --- | --- | --- |"]
     for p in c.params:
         base = "—" if p.status == "added" else md.code(md.value(p.base))
@@ -214,9 +227,11 @@ def _data(c: ModelComparison) -> str:
         if d is not None:
             digest = f" · content {md.code(d.content_hash)}" if d.content_hash else ""
             lines.append(f"- {label}: {d.rows:,} rows, {d.columns} columns{digest}")
-    if base and head and base.content_hash and base.content_hash == head.content_hash:
-        lines.append("- The data is unchanged.")
-    shifts = sorted(c.shift, key=lambda s: -abs(s.shift) if s.shift is not None else 1.0)
+    same = bool(base and head and base.content_hash and base.content_hash == head.content_hash)
+    if same:
+        lines.append("- The data content is unchanged.")
+    # the same content can't have shifted: a table of zeros would only hide the news
+    shifts = [] if same else sorted(c.shift, key=_shift_order)
     if shifts:
         lines += ["", "| Column | Base | Head | Shift |", "| --- | --- | --- | --- |"]
         rows = (base.rows if base else 0, head.rows if head else 0)
@@ -226,6 +241,10 @@ def _data(c: ModelComparison) -> str:
             flagged = sum(s.flagged for s in rest)
             lines.append(f"| … {len(rest)} more columns ({flagged} flagged) | | | |")
     return "\n".join(lines)
+
+
+def _shift_order(s: ColumnShift) -> float:
+    return -abs(s.shift) if s.shift is not None else 1.0
 
 
 def _shift_row(s: ColumnShift, rows: tuple[int, int]) -> str:
@@ -283,17 +302,27 @@ def _confusion(c: ModelComparison) -> str:
 
 
 def _chart(c: ModelComparison) -> str:
-    points = [(v, x) for v, x in c.history if defined(x)][-MAX_POINTS:]
+    points, restated = _chart_points(c)
     if len(points) < 2 or c.primary_metric is None:
         return ""
-    values = [float(x) for _, x in points if x is not None]
+    values = [x for _, x in points]
     low, high = min(values), max(values)
     pad = (high - low) * 0.1 or abs(high) * 0.01 or 0.01
     labels = ", ".join(f'"{md.label(v)}"' for v, _ in points)
     metric = md.label(c.primary_metric)
+    note = (
+        [
+            "",
+            "Base and head are plotted as in the table above (scored on the same rows); "
+            "earlier versions as stored, each on its own test set.",
+        ]
+        if restated
+        else []
+    )
     return "\n".join(
         [
             f"**{metric} across recent versions**",
+            *note,
             "",
             "```mermaid",
             "xychart-beta",
@@ -304,6 +333,28 @@ def _chart(c: ModelComparison) -> str:
             "```",
         ]
     )
+
+
+def _chart_points(c: ModelComparison) -> tuple[list[tuple[str, float]], bool]:
+    """The versions to plot, base and head with the values the table shows.
+
+    The history holds each version's stored figure, measured on its own test set; when
+    the base was scored again on the head's rows, the table's figures differ, and one
+    report must not show two numbers for the same version.
+    """
+    primary = next((d for d in c.vs_base.metrics if d.metric == c.primary_metric), None)
+    shown: dict[str | None, float | None] = {}
+    if primary is not None:
+        shown = {c.base_version: primary.base, c.head_version: primary.head}
+    points: list[tuple[str, float]] = []
+    restated = False
+    for version, stored in c.history:
+        value = shown.get(version, stored)
+        if value is None or not defined(value):
+            continue
+        restated = restated or value != stored
+        points.append((version, float(value)))
+    return points[-MAX_POINTS:], restated
 
 
 __all__ = ["MODEL", "Parts", "model_parts"]
