@@ -139,6 +139,8 @@ class ModelComparison:
     reason: str = ""
     changes: tuple[DefinitionChange, ...] = ()
     """What in the definitions changed the version (the plan's reasons)."""
+    reference: str = "base"
+    """What head is compared with: "base", or the environment whose version stands in for it."""
 
 
 # --- metric diffs -------------------------------------------------------------------------
@@ -323,6 +325,7 @@ def compare_model(
     fair: bool = True,
     reason: str = "",
     changes: Sequence[DefinitionChange] = (),
+    reference: str = "base",
     resamples: int = 1000,
     seed: int = 0,
 ) -> ModelComparison:
@@ -334,6 +337,9 @@ def compare_model(
     reference ("base" or an environment), the head scored on fewer rows: those the
     reference was scored on because it never trained on them. Its Δ, intervals and
     ``max_drop`` gate then compare like with like.
+
+    ``reference`` names what ``base`` is: the base revision's version ("base"), or the
+    version an environment runs (``mlops diff --vs ENV``), which then stands in for it.
     """
     some = head or base
     if some is None:
@@ -343,7 +349,9 @@ def compare_model(
     names = list(dict.fromkeys([*(metrics or []), *found]))
     primary = primary_metric or (names[0] if names else None)
     heads = heads or {}
-    vs_base = versus("base", base, heads.get("base", head), names, resamples=resamples, seed=seed)
+    vs_base = versus(
+        reference, base, heads.get(reference, head), names, resamples=resamples, seed=seed
+    )
     envs = tuple(
         versus(env, ev, heads.get(env, head), names, resamples=resamples, seed=seed)
         for env, ev in environments.items()
@@ -351,7 +359,7 @@ def compare_model(
     results: tuple[GateResult, ...] = ()
     verdict: ModelVerdict = "removed"
     if head is not None:
-        baselines = {"base": base.metrics if base else None}
+        baselines = {reference: base.metrics if base else None}
         baselines |= {env: ev.metrics if ev else None for env, ev in environments.items()}
         paired_heads = {label: ev.metrics for label, ev in heads.items()}
         results = evaluate_gates(gates or {}, head.metrics, baselines, paired_heads)
@@ -378,6 +386,7 @@ def compare_model(
         fair=fair,
         reason=reason,
         changes=tuple(changes),
+        reference=reference,
     )
 
 

@@ -58,6 +58,7 @@ class Review:
                 {
                     "model": c.model,
                     "status": c.status,
+                    "reference": c.reference,
                     "verdict": c.verdict,
                     "base_version": c.base_version,
                     "head_version": c.head_version,
@@ -97,26 +98,36 @@ def review(
     plan = compute_plan(root, base, head)
     head_defs, _ = planning.read_definitions(root, plan.head_commit)
     base_defs, _ = planning.read_definitions(root, plan.base_commit)
-    names = _selected(plan, models, head_defs.models, base_defs.models)
     project = settings or head_defs.settings
     envs = _environments(project, vs)
+    if envs and "origin" in gitbranches.remotes(root):
+        # compare with what runs now, not a stale copy
+        gitbranches.fetch_branches(root, "origin", [spec.branch for spec in envs.values()])
+    pins = {env: read_pins(root, spec.branch) or {} for env, spec in envs.items()}
+    # With --vs ENV, head is compared with what ENV runs: that version is the reference
+    # and the base revision plays no part (it may well be head itself).
+    reference = vs[0] if vs else "base"
+    if vs:
+        names = _differing(plan, models, head_defs.models, {e: pins[e] for e in vs})
+    else:
+        names = _selected(plan, models, head_defs.models, base_defs.models)
     head_run = jobs.train(
         root, [n for n in names if n in head_defs.models], rev=plan.head_commit, settings=settings
     )
-    base_run = jobs.train(
-        root, [n for n in names if n in base_defs.models], rev=plan.base_commit, settings=settings
-    )
+    base_names = [] if vs else [n for n in names if n in base_defs.models]
+    base_run = jobs.train(root, base_names, rev=plan.base_commit, settings=settings)
     versions = _Versions(root, Store.open(project.store.url, root), plan.head_commit, head_defs)
-    if envs and "origin" in gitbranches.remotes(
-        root
-    ):  # compare with what runs now, not a stale copy
-        gitbranches.fetch_branches(root, "origin", [spec.branch for spec in envs.values()])
-    pins = {env: read_pins(root, spec.branch) or {} for env, spec in envs.items()}
     comparisons = []
-    changes = {m.name: _changes(m.reasons) for m in plan.models}
+    changes = {} if vs else {m.name: _changes(m.reasons) for m in plan.models}
     for name in names:
         compared = _compare(
-            versions, name, head_run.outcomes, base_run.outcomes, pins, changes.get(name, ())
+            versions,
+            name,
+            head_run.outcomes,
+            base_run.outcomes,
+            pins,
+            changes.get(name, ()),
+            reference,
         )
         if compared is not None:
             comparisons.append(compared)
@@ -130,6 +141,7 @@ def review(
         marker,
         summary_url,
         _head_label(root, plan),
+        reference,
     )
     verdict = overall(comparisons) if comparisons else "pass"
     return Review(markdown, verdict, comparisons, problems, failures)
@@ -161,6 +173,27 @@ def _selected(
     return [m.name for m in plan.models if m.status in ("changed", "new", "removed")]
 
 
+def _differing(
+    plan: Plan,
+    models: Sequence[str],
+    head: Mapping[str, Any],
+    pins: Mapping[str, Mapping[str, Pin]],
+) -> list[str]:
+    """The models to review against environments: those asked for, else every model
+    defined at head whose version differs from what one of the environments runs."""
+    if models:
+        return _selected(plan, models, head, {})
+    at_head = {m.name: m.head_fingerprint for m in plan.models if m.head_fingerprint}
+    return [
+        name
+        for name in head
+        if name in at_head
+        and any(
+            pinned[name].fingerprint != at_head[name] for pinned in pins.values() if name in pinned
+        )
+    ]
+
+
 def _compare(
     versions: _Versions,
     name: str,
@@ -168,14 +201,23 @@ def _compare(
     base_outcomes: Sequence[Outcome],
     pins: Mapping[str, Mapping[str, Pin]],
     changes: Sequence[DefinitionChange] = (),
+    reference: str = "base",
 ) -> ModelComparison | None:
-    """One model's head against its base and each environment; None if neither side exists."""
+    """One model's head against its base and each environment; None if neither side exists.
+
+    With ``reference`` an environment, the version it runs takes the base's place.
+    """
     from engine.review.compare import compare_model
 
     spec = versions.defs.models[name].spec if name in versions.defs.models else None
     primary = spec.primary_metric if spec else ""
     head_ev = versions.of_outcome(name, head_outcomes, primary)
-    base_ev = versions.of_outcome(name, base_outcomes, primary)
+    if reference == "base":
+        base_ev = versions.of_outcome(name, base_outcomes, primary)
+    else:
+        pin = pins[reference].get(name)
+        base_ev = versions.stored(name, pin.fingerprint, primary) if pin else None
+        pins = {env: pinned for env, pinned in pins.items() if env != reference}
     if head_ev is None and (base_ev is None or spec is not None):
         return None  # nothing to compare, or the head failed (listed with the failures)
     base_pair = None
@@ -194,7 +236,7 @@ def _compare(
                 heads[env] = env_pair.head
         environments[env] = env_ev
     if base_pair is not None and base_pair.head is not None:
-        heads["base"] = base_pair.head
+        heads[reference] = base_pair.head
     return compare_model(
         head_ev,
         base_ev,
@@ -207,6 +249,7 @@ def _compare(
         fair=base_pair is None or base_pair.fair,
         reason=base_pair.reason if base_pair is not None else "",
         changes=changes,
+        reference=reference,
     )
 
 
@@ -241,6 +284,7 @@ def _render(
     marker: Marker | None,
     summary_url: str | None,
     head_label: str,
+    reference: str = "base",
 ) -> str:
     from engine.review.report import ReportInput, render
 
@@ -253,6 +297,7 @@ def _render(
             training_failures=training_failures,
             base_label=_label(plan.base_commit),
             head_label=head_label,
+            reference=reference,
             summary_url=summary_url,
         )
     )

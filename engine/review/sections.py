@@ -65,7 +65,7 @@ def model_parts(c: ModelComparison) -> Parts:
     body = [
         _pairing(c),
         _changes(c),
-        _metric_table(c.vs_base, "Base"),
+        _metric_table(c.vs_base, _column(c)),
         _mcnemar(c.vs_base),
         _gate_table(c),
         *(_environment(v, c) for v in c.environments),
@@ -92,13 +92,32 @@ def _gate_cell(c: ModelComparison) -> str:
     return "✅ pass" if c.gates else "✅ pass (no gates)"
 
 
+def _column(c: ModelComparison) -> str:
+    """The reference's column header: Base, or the environment head is compared with."""
+    return "Base" if c.reference == "base" else md.cell(c.reference)
+
+
+def _the_reference(c: ModelComparison) -> str:
+    """The reference in a sentence: "the base version", "the version `staging` runs"."""
+    return "the base version" if c.reference == "base" else f"the version {_env(c)} runs"
+
+
+def _env(c: ModelComparison) -> str:
+    return md.code(c.reference)
+
+
 def _pairing(c: ModelComparison) -> str:
     lines = [f"Why: {md.cell(c.reason)}"] if c.reason else []
     v = c.vs_base
-    if c.status == "new":
+    by_env = c.reference != "base"
+    if c.status == "new" and by_env:
+        lines.append(f"🆕 Nothing of this model runs in {_env(c)}: nothing to compare with.")
+    elif c.status == "new":
         lines.append("🆕 New model: there is no base version to compare with.")
     elif c.status == "removed":
         lines.append("🗑️ Removed: the model is no longer defined at head.")
+    elif v.identical and by_env:
+        lines.append(f"{_env(c)} already runs head's version: nothing to change there.")
     elif v.identical:
         lines.append("Head is the base version itself: nothing changed.")
     elif v.paired:
@@ -111,14 +130,15 @@ def _pairing(c: ModelComparison) -> str:
         )
         if c.rescored and c.fair:
             lines.append(
-                "🔁 The data changed, so the base version was scored again on the "
+                f"🔁 The data changed, so {_the_reference(c)} was scored again on the "
                 "head's test rows it never trained on: the comparison is paired and fair."
             )
         elif c.rescored:
+            who = f"{_env(c)}'s version" if by_env else "the base"
             lines.append(
-                "⚠️ The data changed, so the base version was scored again on head's test "
-                "set, but it may have trained on some of those rows: the comparison is "
-                "not fair, and the base may look better than it is."
+                f"⚠️ The data changed, so {_the_reference(c)} was scored again on head's "
+                "test set, but it may have trained on some of those rows: the comparison "
+                f"is not fair, and {who} may look better than it is."
             )
     else:
         lines.append(
@@ -168,7 +188,8 @@ def _mcnemar(v: Versus) -> str:
     if t is None:
         return ""
     return (
-        f"McNemar's test on accuracy ({t.method}): {md.plural(t.base_only, 'row')} only base "
+        f"McNemar's test on accuracy ({t.method}): {md.plural(t.base_only, 'row')} only "
+        f"{md.cell(v.label)} "
         f"got right, {t.head_only} only head; p = {t.p_value:.3g}."
     )
 
@@ -176,7 +197,7 @@ def _mcnemar(v: Versus) -> str:
 def _gate_table(c: ModelComparison) -> str:
     if not c.gates:
         return "" if c.verdict == "removed" else "No gates are defined for this model."
-    versions = {"base": c.base_version, **{v.label: v.version for v in c.environments}}
+    versions = {c.reference: c.base_version, **{v.label: v.version for v in c.environments}}
     rows = ["| Gate | Against | Bound | Head | Result |", "| --- | --- | --- | ---: | --- |"]
     rows += [_gate_row(g, versions) for g in c.gates]
     return "**Gates**\n\n" + "\n".join(rows)
@@ -210,7 +231,7 @@ def _params(c: ModelComparison) -> str:
         if c.status in ("new", "removed") or c.changes:
             return ""  # "What changed" says what moved instead
         return "Estimator parameters: unchanged."
-    rows = ["**Parameters**", "", "| Param | Base | Head |", "| --- | --- | --- |"]
+    rows = ["**Parameters**", "", f"| Param | {_column(c)} | Head |", "| --- | --- | --- |"]
     for p in c.params:
         base = "—" if p.status == "added" else md.code(md.value(p.base))
         head = "—" if p.status == "removed" else md.code(md.value(p.head))
@@ -223,7 +244,7 @@ def _data(c: ModelComparison) -> str:
     if head is None and base is None:
         return ""
     lines = ["**Data**", ""]
-    for label, d in (("Base", base), ("Head", head)):
+    for label, d in ((_column(c), base), ("Head", head)):
         if d is not None:
             digest = f" · content {md.code(d.content_hash)}" if d.content_hash else ""
             lines.append(f"- {label}: {d.rows:,} rows, {d.columns} columns{digest}")
@@ -233,7 +254,8 @@ def _data(c: ModelComparison) -> str:
     # the same content can't have shifted: a table of zeros would only hide the news
     shifts = [] if same else sorted(c.shift, key=_shift_order)
     if shifts:
-        lines += ["", "| Column | Base | Head | Shift |", "| --- | --- | --- | --- |"]
+        header = f"| Column | {_column(c)} | Head | Shift |"
+        lines += ["", header, "| --- | --- | --- | --- |"]
         rows = (base.rows if base else 0, head.rows if head else 0)
         lines += [_shift_row(s, rows) for s in shifts[:MAX_COLUMNS]]
         if len(shifts) > MAX_COLUMNS:
@@ -287,7 +309,7 @@ def _confusion(c: ModelComparison) -> str:
     old = c.base_confusion if c.base_confusion and c.base_confusion.labels == m.labels else None
     rows = [
         "**Confusion matrix** (head; rows are true labels, columns predicted"
-        + ("; in brackets the change from base)" if old else ")"),
+        + (f"; in brackets the change from {_column(c).lower()})" if old else ")"),
         "",
         "| true \\ predicted | " + " | ".join(md.code(x) for x in m.labels) + " |",
         "| --- |" + " ---: |" * len(m.labels),

@@ -154,3 +154,53 @@ def test_a_memorising_base_is_never_scored_on_rows_it_trained_on(repo, mlops):
     doc, accuracy, report = review(appended)
     assert "before the engine recorded training rows" in report
     assert "paired and fair" not in report and "the comparison is not fair" in report
+
+
+def test_a_feature_set_change_and_vs_an_environment(repo, mlops):
+    """Issue 11: a feature-set change showed "Parameters: unchanged"; `--vs staging` said
+    "1 model changed" and "nothing changed" at once, and without MODEL "no model changed"
+    though staging ran another version; a clean committed tree was called "working tree"."""
+    assert mlops("train", "cancer-rf", cwd=repo).returncode == 0
+    promoted = mlops("promote", "cancer-rf", "--to", "staging", cwd=repo)
+    assert promoted.returncode == 0, promoted.stderr
+    base = git(repo, "rev-parse", "HEAD")
+    features = repo / "mlops/features/standardized.yaml"
+    features.write_text(features.read_text().replace(', "mean smoothness"]', "]"))
+    head = commit(repo, "Leave mean smoothness unscaled")
+    git(repo, "push", "-q", "origin", "main")  # head is now the base of its own branch
+
+    planned = mlops("plan", "--base", base, cwd=repo)
+    assert (
+        '["mean radius", "mean texture", "mean perimeter", "mean area", "mean smoothness"] → '
+        '["mean radius", "mean texture", "mean perimeter", "mean area"]' in planned.stdout
+    )
+
+    reviewed = mlops("diff", "--base", base, cwd=repo)
+    assert "Traceback" not in reviewed.stderr, reviewed.stderr
+    assert f"Base `{base[:7]}` → head `{head[:7]}`." in reviewed.stdout  # not "working tree"
+    assert "**What changed**" in reviewed.stdout
+    assert "- `mlops/features/standardized.yaml`: transforms.0.columns [" in reviewed.stdout
+    assert "Parameters: unchanged" not in reviewed.stdout
+
+    for args in (["cancer-rf"], []):
+        done = mlops("diff", *args, "--vs", "staging", cwd=repo)
+        assert "Traceback" not in done.stderr, done.stderr
+        report = done.stdout
+        assert f"Head `{head[:7]}` against what `staging` runs." in report
+        assert "**1 model differs from staging**" in report
+        assert "nothing changed" not in report and "no model changed" not in report
+        assert "| Metric | staging | Head |" in report
+        doc = json.loads(mlops("diff", *args, "--vs", "staging", "--json", cwd=repo).stdout)
+        assert [(m["model"], m["reference"], m["status"]) for m in doc["models"]] == [
+            ("cancer-rf", "staging", "changed")
+        ]
+
+    # what staging runs, compared with itself, is "nothing to change", never "1 changed"
+    git(repo, "checkout", "-q", base)
+    same = mlops("diff", "cancer-rf", "--vs", "staging", "--base", base, cwd=repo).stdout
+    assert (
+        "already runs head's version" in same
+        and "**0 models differ from staging** · 1 unchanged" in same
+    )
+    nothing = mlops("diff", "--vs", "staging", "--base", base, cwd=repo).stdout
+    assert "no model differs from staging" in nothing

@@ -446,3 +446,34 @@ def test_unchanged_data_gets_no_table_of_zero_shifts():
     head = classifier("m", "b2b2b2b2b2b2", y, 0.9, 2, data=cancer_data(0))
     text = render(ReportInput([compare_model(head, base)]))
     assert "The data content is unchanged." in text and "| Column |" not in text
+
+
+def test_against_an_environment_the_report_names_it_in_place_of_the_base():
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    staging = classifier("cancer-rf", "a1a1a1a1a1a1", y, 0.9, 1)
+    head = classifier("cancer-rf", "b2b2b2b2b2b2", y, 0.85, 2)
+    compared = compare_model(
+        head,
+        staging,
+        metrics=["accuracy"],
+        gates={"accuracy": Gate(max_drop=0.5)},
+        reference="staging",
+    )
+    report = ReportInput([compared], head_label="c89cd03", reference="staging")
+    text = render(report)
+    assert "Head `c89cd03` against what `staging` runs." in text
+    assert "**1 model differs from staging**" in text
+    assert "| Metric | staging | Head |" in text and "only staging got right" in text
+    assert "| accuracy | staging `a1a1a1a1a1a1` (" in text
+    assert "base" not in text.lower().replace("database", "")
+    nothing = render(ReportInput(reference="staging"))
+    assert "### ✅ mlops: no model differs from staging" in nothing
+
+
+def test_a_model_asked_for_that_did_not_change_is_not_counted_as_changed():
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    same = classifier("cancer-rf", "a1a1a1a1a1a1", y, 0.9, 1)
+    text = render(ReportInput([compare_model(same, same)]))
+    assert "**0 models changed** · 1 unchanged" in text
+    assert "### ✅ mlops: no model changed; all gates passed" in text
+    assert "Head is the base version itself: nothing changed." in text
