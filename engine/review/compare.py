@@ -183,7 +183,7 @@ def _diff(name: str, base: Metrics | None, head: Metrics | None, ci: Interval | 
         verdict = "removed"
     elif delta is None:
         verdict = "n/a"
-    elif ci is None and name.startswith("cv_"):
+    elif ci is None and (name.startswith("cv_") or name.endswith("_std")):
         # cross-validation figures come without a paired interval: a difference in them is
         # shown, but calling it better or worse would be a verdict on noise
         verdict = "informational"
@@ -326,6 +326,7 @@ def compare_model(
     reason: str = "",
     changes: Sequence[DefinitionChange] = (),
     reference: str = "base",
+    id_column: str | None = None,
     resamples: int = 1000,
     seed: int = 0,
 ) -> ModelComparison:
@@ -338,8 +339,9 @@ def compare_model(
     reference was scored on because it never trained on them. Its Δ, intervals and
     ``max_drop`` gate then compare like with like.
 
-    ``reference`` names what ``base`` is: the base revision's version ("base"), or the
-    version an environment runs (``mlops diff --vs ENV``), which then stands in for it.
+    ``id_column`` (the dataset's) gets no data-shift row. ``reference`` names what
+    ``base`` is: the base revision's version ("base"), or the version an environment
+    runs (``mlops diff --vs ENV``), which then stands in for it.
     """
     some = head or base
     if some is None:
@@ -380,7 +382,11 @@ def compare_model(
         base_confusion=confusion(base) if base else None,
         base_data=base.data if base else None,
         head_data=head.data if head else None,
-        shift=data_shift(base.data, head.data) if base and head and base.data and head.data else (),
+        shift=(
+            data_shift(base.data, head.data, skip=[id_column] if id_column else [])
+            if base and head and base.data and head.data
+            else ()
+        ),
         history=_history(head, primary),
         rescored=rescored,
         fair=fair,

@@ -250,7 +250,13 @@ def _compare(
         reason=base_pair.reason if base_pair is not None else "",
         changes=changes,
         reference=reference,
+        id_column=_id_column(versions.defs, spec),
     )
+
+
+def _id_column(defs: Definitions, spec: Model | None) -> str | None:
+    dataset = defs.datasets.get(spec.dataset) if spec else None
+    return dataset.spec.id_column if dataset else None
 
 
 def _changes(reasons: Sequence[Reason]) -> tuple[DefinitionChange, ...]:

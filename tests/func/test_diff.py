@@ -204,3 +204,56 @@ def test_a_feature_set_change_and_vs_an_environment(repo, mlops):
     )
     nothing = mlops("diff", "--vs", "staging", "--base", base, cwd=repo).stdout
     assert "no model differs from staging" in nothing
+
+
+def write_dated_points(path, rows, seed):
+    """The points table with an id and a date column in front."""
+    write_points(path, rows=rows, seed=seed)
+    lines = path.read_text().splitlines()
+    out = ["id,day," + lines[0]]
+    out += [
+        f"p{i:05d},2024-{1 + i % 12:02d}-{1 + i % 28:02d},{line}"
+        for i, line in enumerate(lines[1:])
+    ]
+    path.write_text("\n".join(out) + "\n")
+
+
+def test_ids_and_dates_get_no_shift_row_and_the_chart_agrees_with_the_table(repo, mlops):
+    """Issue 11: an id column (and a date column) got a useless data-shift row; the chart
+    plotted the base's stored figure while the table showed it scored again."""
+    dvc(repo, "init", "-q")
+    dvc(repo, "config", "core.analytics", "false")
+    write_dated_points(repo / "data/points.csv", rows=200, seed=1)
+    dvc(repo, "add", "-q", "data/points.csv")
+    columns = {"id": {"type": "string"}, "day": {"type": "string"}}
+    dataset = {**POINTS_DATASET, "id_column": "id"}
+    dataset["schema"] = {"columns": {**columns, **POINTS_DATASET["schema"]["columns"]}}
+    model = {
+        **POINTS_MODEL,
+        "features": {
+            "transforms": [
+                {
+                    "columns": [f"x{i}" for i in range(5)],
+                    "steps": [{"class": "sklearn.preprocessing.StandardScaler"}],
+                }
+            ],
+            "remainder": "drop",
+        },
+    }
+    (repo / "mlops/datasets/points.yaml").write_text(yaml.safe_dump(dataset))
+    (repo / "mlops/models/points-logreg.yaml").write_text(yaml.safe_dump(model))
+    base = commit(repo, "Add dated points with ids")
+    write_dated_points(repo / "data/points.csv", rows=300, seed=2)
+    dvc(repo, "add", "-q", "data/points.csv")
+    commit(repo, "Other points")
+
+    done = mlops("diff", "points-logreg", "--base", base, "--head", "HEAD", cwd=repo)
+    assert "Traceback" not in done.stderr, done.stderr
+    report = done.stdout
+    assert "was scored again" in report and "| `x0` |" in report
+    assert "| `id` |" not in report and "| `day` |" not in report
+    table = next(x for x in report.splitlines() if x.startswith("| accuracy ↑ |"))
+    base_value, head_value = (float(v) for v in table.split("|")[2:4])
+    chart = next(x for x in report.splitlines() if x.strip().startswith("line ["))
+    plotted = [float(v) for v in chart.strip()[len("line [") : -1].split(", ")]
+    assert plotted[-2:] == pytest.approx([base_value, head_value], abs=5e-4)
