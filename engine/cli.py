@@ -288,8 +288,9 @@ def runs(obj: Context, model: str | None, sort_by: str | None, as_json: bool, as
     "--vs",
     "vs",
     multiple=True,
-    help="Compare with what this environment runs "
-    "(repeatable; default: every environment whose branch exists).",
+    help="Compare head with what this environment runs, for every model whose version "
+    "differs there (repeatable; without it: head against the base, with every "
+    "environment beside).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
 @click.pass_obj

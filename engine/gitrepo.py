@@ -70,6 +70,12 @@ def head_commit(root: Path) -> str:
     return resolve(root, "HEAD")
 
 
+def is_clean(root: Path) -> bool:
+    """Whether the working tree holds exactly the checked-out commit (no edit, no new file)."""
+    done = run_git(root, "status", "--porcelain", "--untracked-files=normal", check=False)
+    return done.returncode == 0 and not done.stdout.strip()
+
+
 def resolve(root: Path, rev: str) -> str:
     """The full SHA of the commit that ``rev`` (a branch, tag, SHA or expression) names."""
     safe = rev and not rev.startswith("-") and not any(c in rev for c in "\0\n\r")

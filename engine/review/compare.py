@@ -74,6 +74,16 @@ class ParamChange:
 
 
 @dataclass(frozen=True)
+class DefinitionChange:
+    """One thing in the definitions that moved the version: a field of a file, as planned."""
+
+    path: str
+    """The file (empty for the toolchain: scikit-learn, training semantics)."""
+    what: str
+    """The field and its old → new value, e.g. ``transforms.0.columns ["a", "b"] → ["a"]``."""
+
+
+@dataclass(frozen=True)
 class Confusion:
     """A confusion matrix: rows are true labels, columns predicted labels."""
 
@@ -127,6 +137,10 @@ class ModelComparison:
     fair: bool = True
     """False when the rescored base may have trained on some of the rows it is scored on."""
     reason: str = ""
+    changes: tuple[DefinitionChange, ...] = ()
+    """What in the definitions changed the version (the plan's reasons)."""
+    reference: str = "base"
+    """What head is compared with: "base", or the environment whose version stands in for it."""
 
 
 # --- metric diffs -------------------------------------------------------------------------
@@ -169,7 +183,7 @@ def _diff(name: str, base: Metrics | None, head: Metrics | None, ci: Interval | 
         verdict = "removed"
     elif delta is None:
         verdict = "n/a"
-    elif ci is None and name.startswith("cv_"):
+    elif ci is None and (name.startswith("cv_") or name.endswith("_std")):
         # cross-validation figures come without a paired interval: a difference in them is
         # shown, but calling it better or worse would be a verdict on noise
         verdict = "informational"
@@ -310,6 +324,9 @@ def compare_model(
     rescored: bool = False,
     fair: bool = True,
     reason: str = "",
+    changes: Sequence[DefinitionChange] = (),
+    reference: str = "base",
+    id_column: str | None = None,
     resamples: int = 1000,
     seed: int = 0,
 ) -> ModelComparison:
@@ -321,6 +338,10 @@ def compare_model(
     reference ("base" or an environment), the head scored on fewer rows: those the
     reference was scored on because it never trained on them. Its Δ, intervals and
     ``max_drop`` gate then compare like with like.
+
+    ``id_column`` (the dataset's) gets no data-shift row. ``reference`` names what
+    ``base`` is: the base revision's version ("base"), or the version an environment
+    runs (``mlops diff --vs ENV``), which then stands in for it.
     """
     some = head or base
     if some is None:
@@ -330,7 +351,9 @@ def compare_model(
     names = list(dict.fromkeys([*(metrics or []), *found]))
     primary = primary_metric or (names[0] if names else None)
     heads = heads or {}
-    vs_base = versus("base", base, heads.get("base", head), names, resamples=resamples, seed=seed)
+    vs_base = versus(
+        reference, base, heads.get(reference, head), names, resamples=resamples, seed=seed
+    )
     envs = tuple(
         versus(env, ev, heads.get(env, head), names, resamples=resamples, seed=seed)
         for env, ev in environments.items()
@@ -338,7 +361,7 @@ def compare_model(
     results: tuple[GateResult, ...] = ()
     verdict: ModelVerdict = "removed"
     if head is not None:
-        baselines = {"base": base.metrics if base else None}
+        baselines = {reference: base.metrics if base else None}
         baselines |= {env: ev.metrics if ev else None for env, ev in environments.items()}
         paired_heads = {label: ev.metrics for label, ev in heads.items()}
         results = evaluate_gates(gates or {}, head.metrics, baselines, paired_heads)
@@ -359,11 +382,17 @@ def compare_model(
         base_confusion=confusion(base) if base else None,
         base_data=base.data if base else None,
         head_data=head.data if head else None,
-        shift=data_shift(base.data, head.data) if base and head and base.data and head.data else (),
+        shift=(
+            data_shift(base.data, head.data, skip=[id_column] if id_column else [])
+            if base and head and base.data and head.data
+            else ()
+        ),
         history=_history(head, primary),
         rescored=rescored,
         fair=fair,
         reason=reason,
+        changes=tuple(changes),
+        reference=reference,
     )
 
 
@@ -391,6 +420,7 @@ __all__ = [
     "ColumnShift",
     "Confusion",
     "DataProfile",
+    "DefinitionChange",
     "Evaluation",
     "GateResult",
     "Interval",

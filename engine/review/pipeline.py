@@ -24,11 +24,11 @@ if TYPE_CHECKING:
     from engine.definitions.formats import Environment, Model, Project
     from engine.definitions.loading import Definitions
     from engine.environments.pins import Pin
-    from engine.review.compare import ModelComparison
+    from engine.review.compare import DefinitionChange, ModelComparison
     from engine.review.evaluation import Evaluation
     from engine.review.report import Marker
     from engine.store import Store
-    from engine.training.plan import Plan
+    from engine.training.plan import Plan, Reason
     from engine.training.train import Outcome
 
 HISTORY = 10
@@ -58,6 +58,7 @@ class Review:
                 {
                     "model": c.model,
                     "status": c.status,
+                    "reference": c.reference,
                     "verdict": c.verdict,
                     "base_version": c.base_version,
                     "head_version": c.head_version,
@@ -97,24 +98,37 @@ def review(
     plan = compute_plan(root, base, head)
     head_defs, _ = planning.read_definitions(root, plan.head_commit)
     base_defs, _ = planning.read_definitions(root, plan.base_commit)
-    names = _selected(plan, models, head_defs.models, base_defs.models)
     project = settings or head_defs.settings
     envs = _environments(project, vs)
+    if envs and "origin" in gitbranches.remotes(root):
+        # compare with what runs now, not a stale copy
+        gitbranches.fetch_branches(root, "origin", [spec.branch for spec in envs.values()])
+    pins = {env: read_pins(root, spec.branch) or {} for env, spec in envs.items()}
+    # With --vs ENV, head is compared with what ENV runs: that version is the reference
+    # and the base revision plays no part (it may well be head itself).
+    reference = vs[0] if vs else "base"
+    if vs:
+        names = _differing(plan, models, head_defs.models, {e: pins[e] for e in vs})
+    else:
+        names = _selected(plan, models, head_defs.models, base_defs.models)
     head_run = jobs.train(
         root, [n for n in names if n in head_defs.models], rev=plan.head_commit, settings=settings
     )
-    base_run = jobs.train(
-        root, [n for n in names if n in base_defs.models], rev=plan.base_commit, settings=settings
-    )
+    base_names = [] if vs else [n for n in names if n in base_defs.models]
+    base_run = jobs.train(root, base_names, rev=plan.base_commit, settings=settings)
     versions = _Versions(root, Store.open(project.store.url, root), plan.head_commit, head_defs)
-    if envs and "origin" in gitbranches.remotes(
-        root
-    ):  # compare with what runs now, not a stale copy
-        gitbranches.fetch_branches(root, "origin", [spec.branch for spec in envs.values()])
-    pins = {env: read_pins(root, spec.branch) or {} for env, spec in envs.items()}
     comparisons = []
+    changes = {} if vs else {m.name: _changes(m.reasons) for m in plan.models}
     for name in names:
-        compared = _compare(versions, name, head_run.outcomes, base_run.outcomes, pins)
+        compared = _compare(
+            versions,
+            name,
+            head_run.outcomes,
+            base_run.outcomes,
+            pins,
+            changes.get(name, ()),
+            reference,
+        )
         if compared is not None:
             comparisons.append(compared)
     failures = [o for o in (*head_run.outcomes, *base_run.outcomes) if o.status == "failed"]
@@ -126,6 +140,8 @@ def review(
         _training_problems(head_defs, head_run.failed),
         marker,
         summary_url,
+        _head_label(root, plan),
+        reference,
     )
     verdict = overall(comparisons) if comparisons else "pass"
     return Review(markdown, verdict, comparisons, problems, failures)
@@ -157,20 +173,51 @@ def _selected(
     return [m.name for m in plan.models if m.status in ("changed", "new", "removed")]
 
 
+def _differing(
+    plan: Plan,
+    models: Sequence[str],
+    head: Mapping[str, Any],
+    pins: Mapping[str, Mapping[str, Pin]],
+) -> list[str]:
+    """The models to review against environments: those asked for, else every model
+    defined at head whose version differs from what one of the environments runs."""
+    if models:
+        return _selected(plan, models, head, {})
+    at_head = {m.name: m.head_fingerprint for m in plan.models if m.head_fingerprint}
+    return [
+        name
+        for name in head
+        if name in at_head
+        and any(
+            pinned[name].fingerprint != at_head[name] for pinned in pins.values() if name in pinned
+        )
+    ]
+
+
 def _compare(
     versions: _Versions,
     name: str,
     head_outcomes: Sequence[Outcome],
     base_outcomes: Sequence[Outcome],
     pins: Mapping[str, Mapping[str, Pin]],
+    changes: Sequence[DefinitionChange] = (),
+    reference: str = "base",
 ) -> ModelComparison | None:
-    """One model's head against its base and each environment; None if neither side exists."""
+    """One model's head against its base and each environment; None if neither side exists.
+
+    With ``reference`` an environment, the version it runs takes the base's place.
+    """
     from engine.review.compare import compare_model
 
     spec = versions.defs.models[name].spec if name in versions.defs.models else None
     primary = spec.primary_metric if spec else ""
     head_ev = versions.of_outcome(name, head_outcomes, primary)
-    base_ev = versions.of_outcome(name, base_outcomes, primary)
+    if reference == "base":
+        base_ev = versions.of_outcome(name, base_outcomes, primary)
+    else:
+        pin = pins[reference].get(name)
+        base_ev = versions.stored(name, pin.fingerprint, primary) if pin else None
+        pins = {env: pinned for env, pinned in pins.items() if env != reference}
     if head_ev is None and (base_ev is None or spec is not None):
         return None  # nothing to compare, or the head failed (listed with the failures)
     base_pair = None
@@ -189,7 +236,7 @@ def _compare(
                 heads[env] = env_pair.head
         environments[env] = env_ev
     if base_pair is not None and base_pair.head is not None:
-        heads["base"] = base_pair.head
+        heads[reference] = base_pair.head
     return compare_model(
         head_ev,
         base_ev,
@@ -201,6 +248,23 @@ def _compare(
         rescored=base_pair is not None and base_pair.rescored,
         fair=base_pair is None or base_pair.fair,
         reason=base_pair.reason if base_pair is not None else "",
+        changes=changes,
+        reference=reference,
+        id_column=_id_column(versions.defs, spec),
+    )
+
+
+def _id_column(defs: Definitions, spec: Model | None) -> str | None:
+    dataset = defs.datasets.get(spec.dataset) if spec else None
+    return dataset.spec.id_column if dataset else None
+
+
+def _changes(reasons: Sequence[Reason]) -> tuple[DefinitionChange, ...]:
+    """The plan's reasons as the report shows them: the file, then what moved in it."""
+    from engine.review.compare import DefinitionChange
+
+    return tuple(
+        DefinitionChange(r.path, dataclasses.replace(r, path="").render()) for r in reasons
     )
 
 
@@ -225,6 +289,8 @@ def _render(
     training_failures: list[Problem],
     marker: Marker | None,
     summary_url: str | None,
+    head_label: str,
+    reference: str = "base",
 ) -> str:
     from engine.review.report import ReportInput, render
 
@@ -236,7 +302,8 @@ def _render(
             data_checks=[p for p in problems if p.rule == "data"],
             training_failures=training_failures,
             base_label=_label(plan.base_commit),
-            head_label=_label(plan.head_commit) if plan.head_commit else "working tree",
+            head_label=head_label,
+            reference=reference,
             summary_url=summary_url,
         )
     )
@@ -244,6 +311,17 @@ def _render(
 
 def _label(sha: str | None) -> str:
     return sha[:7] if sha else ""
+
+
+def _head_label(root: Path, plan: Plan) -> str:
+    """The head's commit; for the working tree too when it holds that commit unchanged."""
+    from engine import gitrepo
+
+    if plan.head_commit:
+        return _label(plan.head_commit)
+    if gitrepo.is_clean(root):
+        return _label(gitrepo.head_commit(root))
+    return "working tree"
 
 
 def _metrics(spec: Model | None) -> list[str] | None:

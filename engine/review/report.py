@@ -104,6 +104,8 @@ class ReportInput:
     """Where the full report lives (the job summary); linked from the cut note."""
     limit: int = MAX_CHARS
     title: str = "mlops"
+    reference: str = "base"
+    """What head is compared with: the base revision, or an environment (``--vs ENV``)."""
 
 
 def size(text: str) -> int:
@@ -165,7 +167,10 @@ def _assemble(
     """The whole report with what ``fit`` keeps."""
     out = [report.marker.render()] if report.marker else []
     out += [_headline(report), "", _summary(report)]
-    if report.base_label or report.head_label:
+    if report.reference != "base":
+        head = md.code(report.head_label or "head")
+        out += ["", f"Head {head} against what {md.code(report.reference)} runs."]
+    elif report.base_label or report.head_label:
         base, head = md.code(report.base_label or "base"), md.code(report.head_label or "head")
         out += ["", f"Base {base} → head {head}."]
     if fit.cut:
@@ -237,16 +242,27 @@ def _headline(report: ReportInput) -> str:
     if verdict == "not comparable":
         n = sum(c.verdict == "not comparable" for c in models)
         return f"### ⚠️ {report.title}: {md.plural(n, 'model')} not comparable"
-    if not models:
-        return f"### ✅ {report.title}: no model changed"
+    if not any(c.status != "unchanged" for c in models):
+        what = (
+            "changed" if report.reference == "base" else f"differs from {md.cell(report.reference)}"
+        )
+        if not models:
+            return f"### ✅ {report.title}: no model {what}"
+        return f"### ✅ {report.title}: no model {what}; all gates passed"
     return f"### ✅ {report.title}: all gates passed"
 
 
 def _summary(report: ReportInput) -> str:
     models = list(report.comparisons)
     count = {v: sum(c.verdict == v for c in models) for v in _ORDER}
-    line = [
-        f"**{md.plural(len(models), 'model')} changed**",
+    changed = sum(c.status != "unchanged" for c in models)
+    what = "changed"
+    if report.reference != "base":
+        what = f"differ{'s' if changed == 1 else ''} from {md.cell(report.reference)}"
+    line = [f"**{md.plural(changed, 'model')} {what}**"]
+    if changed < len(models):
+        line.append(f"{len(models) - changed} unchanged")
+    line += [
         f"✅ {count['pass']} passed",
         f"❌ {count['fail']} failed",
         f"⚠️ {count['not comparable']} not comparable",

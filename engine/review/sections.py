@@ -64,7 +64,8 @@ def model_parts(c: ModelComparison) -> Parts:
     summary = f"{MODEL[c.verdict]} <b>{c.model}</b> · {c.verdict} · {arrow}"
     body = [
         _pairing(c),
-        _metric_table(c.vs_base, "Base"),
+        _changes(c),
+        _metric_table(c.vs_base, _column(c)),
         _mcnemar(c.vs_base),
         _gate_table(c),
         *(_environment(v, c) for v in c.environments),
@@ -91,13 +92,32 @@ def _gate_cell(c: ModelComparison) -> str:
     return "✅ pass" if c.gates else "✅ pass (no gates)"
 
 
+def _column(c: ModelComparison) -> str:
+    """The reference's column header: Base, or the environment head is compared with."""
+    return "Base" if c.reference == "base" else md.cell(c.reference)
+
+
+def _the_reference(c: ModelComparison) -> str:
+    """The reference in a sentence: "the base version", "the version `staging` runs"."""
+    return "the base version" if c.reference == "base" else f"the version {_env(c)} runs"
+
+
+def _env(c: ModelComparison) -> str:
+    return md.code(c.reference)
+
+
 def _pairing(c: ModelComparison) -> str:
     lines = [f"Why: {md.cell(c.reason)}"] if c.reason else []
     v = c.vs_base
-    if c.status == "new":
+    by_env = c.reference != "base"
+    if c.status == "new" and by_env:
+        lines.append(f"🆕 Nothing of this model runs in {_env(c)}: nothing to compare with.")
+    elif c.status == "new":
         lines.append("🆕 New model: there is no base version to compare with.")
     elif c.status == "removed":
         lines.append("🗑️ Removed: the model is no longer defined at head.")
+    elif v.identical and by_env:
+        lines.append(f"{_env(c)} already runs head's version: nothing to change there.")
     elif v.identical:
         lines.append("Head is the base version itself: nothing changed.")
     elif v.paired:
@@ -110,14 +130,15 @@ def _pairing(c: ModelComparison) -> str:
         )
         if c.rescored and c.fair:
             lines.append(
-                "🔁 The data changed, so the base version was scored again on the "
+                f"🔁 The data changed, so {_the_reference(c)} was scored again on the "
                 "head's test rows it never trained on: the comparison is paired and fair."
             )
         elif c.rescored:
+            who = f"{_env(c)}'s version" if by_env else "the base"
             lines.append(
-                "⚠️ The data changed, so the base version was scored again on head's test "
-                "set, but it may have trained on some of those rows: the comparison is "
-                "not fair, and the base may look better than it is."
+                f"⚠️ The data changed, so {_the_reference(c)} was scored again on head's "
+                "test set, but it may have trained on some of those rows: the comparison "
+                f"is not fair, and {who} may look better than it is."
             )
     else:
         lines.append(
@@ -125,6 +146,16 @@ def _pairing(c: ModelComparison) -> str:
             "verdicts only follow the sign of Δ."
         )
     return "<br>\n".join(lines)
+
+
+def _changes(c: ModelComparison) -> str:
+    if not c.changes:
+        return ""
+    lines = ["**What changed** (the definitions that make a new version)", ""]
+    for change in c.changes:
+        where = f"{md.code(change.path)}: " if change.path else ""
+        lines.append(f"- {where}{md.cell(change.what)}")
+    return "\n".join(lines)
 
 
 def _metric_table(v: Versus, ref: str) -> str:
@@ -157,7 +188,8 @@ def _mcnemar(v: Versus) -> str:
     if t is None:
         return ""
     return (
-        f"McNemar's test on accuracy ({t.method}): {md.plural(t.base_only, 'row')} only base "
+        f"McNemar's test on accuracy ({t.method}): {md.plural(t.base_only, 'row')} only "
+        f"{md.cell(v.label)} "
         f"got right, {t.head_only} only head; p = {t.p_value:.3g}."
     )
 
@@ -165,7 +197,7 @@ def _mcnemar(v: Versus) -> str:
 def _gate_table(c: ModelComparison) -> str:
     if not c.gates:
         return "" if c.verdict == "removed" else "No gates are defined for this model."
-    versions = {"base": c.base_version, **{v.label: v.version for v in c.environments}}
+    versions = {c.reference: c.base_version, **{v.label: v.version for v in c.environments}}
     rows = ["| Gate | Against | Bound | Head | Result |", "| --- | --- | --- | ---: | --- |"]
     rows += [_gate_row(g, versions) for g in c.gates]
     return "**Gates**\n\n" + "\n".join(rows)
@@ -196,8 +228,10 @@ def _environment(v: Versus, c: ModelComparison) -> str:
 
 def _params(c: ModelComparison) -> str:
     if not c.params:
-        return "" if c.status in ("new", "removed") else "Parameters: unchanged."
-    rows = ["**Parameters**", "", "| Param | Base | Head |", "| --- | --- | --- |"]
+        if c.status in ("new", "removed") or c.changes:
+            return ""  # "What changed" says what moved instead
+        return "Estimator parameters: unchanged."
+    rows = ["**Parameters**", "", f"| Param | {_column(c)} | Head |", "| --- | --- | --- |"]
     for p in c.params:
         base = "—" if p.status == "added" else md.code(md.value(p.base))
         head = "—" if p.status == "removed" else md.code(md.value(p.head))
@@ -210,15 +244,18 @@ def _data(c: ModelComparison) -> str:
     if head is None and base is None:
         return ""
     lines = ["**Data**", ""]
-    for label, d in (("Base", base), ("Head", head)):
+    for label, d in ((_column(c), base), ("Head", head)):
         if d is not None:
             digest = f" · content {md.code(d.content_hash)}" if d.content_hash else ""
             lines.append(f"- {label}: {d.rows:,} rows, {d.columns} columns{digest}")
-    if base and head and base.content_hash and base.content_hash == head.content_hash:
-        lines.append("- The data is unchanged.")
-    shifts = sorted(c.shift, key=lambda s: -abs(s.shift) if s.shift is not None else 1.0)
+    same = bool(base and head and base.content_hash and base.content_hash == head.content_hash)
+    if same:
+        lines.append("- The data content is unchanged.")
+    # the same content can't have shifted: a table of zeros would only hide the news
+    shifts = [] if same else sorted(c.shift, key=_shift_order)
     if shifts:
-        lines += ["", "| Column | Base | Head | Shift |", "| --- | --- | --- | --- |"]
+        header = f"| Column | {_column(c)} | Head | Shift |"
+        lines += ["", header, "| --- | --- | --- | --- |"]
         rows = (base.rows if base else 0, head.rows if head else 0)
         lines += [_shift_row(s, rows) for s in shifts[:MAX_COLUMNS]]
         if len(shifts) > MAX_COLUMNS:
@@ -226,6 +263,10 @@ def _data(c: ModelComparison) -> str:
             flagged = sum(s.flagged for s in rest)
             lines.append(f"| … {len(rest)} more columns ({flagged} flagged) | | | |")
     return "\n".join(lines)
+
+
+def _shift_order(s: ColumnShift) -> float:
+    return -abs(s.shift) if s.shift is not None else 1.0
 
 
 def _shift_row(s: ColumnShift, rows: tuple[int, int]) -> str:
@@ -268,7 +309,7 @@ def _confusion(c: ModelComparison) -> str:
     old = c.base_confusion if c.base_confusion and c.base_confusion.labels == m.labels else None
     rows = [
         "**Confusion matrix** (head; rows are true labels, columns predicted"
-        + ("; in brackets the change from base)" if old else ")"),
+        + (f"; in brackets the change from {_column(c).lower()})" if old else ")"),
         "",
         "| true \\ predicted | " + " | ".join(md.code(x) for x in m.labels) + " |",
         "| --- |" + " ---: |" * len(m.labels),
@@ -283,17 +324,27 @@ def _confusion(c: ModelComparison) -> str:
 
 
 def _chart(c: ModelComparison) -> str:
-    points = [(v, x) for v, x in c.history if defined(x)][-MAX_POINTS:]
+    points, restated = _chart_points(c)
     if len(points) < 2 or c.primary_metric is None:
         return ""
-    values = [float(x) for _, x in points if x is not None]
+    values = [x for _, x in points]
     low, high = min(values), max(values)
     pad = (high - low) * 0.1 or abs(high) * 0.01 or 0.01
     labels = ", ".join(f'"{md.label(v)}"' for v, _ in points)
     metric = md.label(c.primary_metric)
+    note = (
+        [
+            "",
+            "Base and head are plotted as in the table above (scored on the same rows); "
+            "earlier versions as stored, each on its own test set.",
+        ]
+        if restated
+        else []
+    )
     return "\n".join(
         [
             f"**{metric} across recent versions**",
+            *note,
             "",
             "```mermaid",
             "xychart-beta",
@@ -304,6 +355,28 @@ def _chart(c: ModelComparison) -> str:
             "```",
         ]
     )
+
+
+def _chart_points(c: ModelComparison) -> tuple[list[tuple[str, float]], bool]:
+    """The versions to plot, base and head with the values the table shows.
+
+    The history holds each version's stored figure, measured on its own test set; when
+    the base was scored again on the head's rows, the table's figures differ, and one
+    report must not show two numbers for the same version.
+    """
+    primary = next((d for d in c.vs_base.metrics if d.metric == c.primary_metric), None)
+    shown: dict[str | None, float | None] = {}
+    if primary is not None:
+        shown = {c.base_version: primary.base, c.head_version: primary.head}
+    points: list[tuple[str, float]] = []
+    restated = False
+    for version, stored in c.history:
+        value = shown.get(version, stored)
+        if value is None or not defined(value):
+            continue
+        restated = restated or value != stored
+        points.append((version, float(value)))
+    return points[-MAX_POINTS:], restated
 
 
 __all__ = ["MODEL", "Parts", "model_parts"]

@@ -9,6 +9,8 @@ variation, is flagged. Pure: it reads stored profiles, never the data.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,17 +37,40 @@ class ColumnShift:
     head: ColumnProfile | None = None
 
 
-def data_shift(base: DataProfile, head: DataProfile) -> tuple[ColumnShift, ...]:
-    """Per column: mean shift in base standard deviations, or total variation distance."""
-    old = {c.name: c for c in base.profiles}
-    new = {c.name: c for c in head.profiles}
-    out = [_shift(old.get(c.name), c, base.rows, head.rows) for c in head.profiles]
+def data_shift(
+    base: DataProfile, head: DataProfile, *, skip: Collection[str] = ()
+) -> tuple[ColumnShift, ...]:
+    """Per column: mean shift in base standard deviations, or total variation distance.
+
+    Columns in ``skip`` (the dataset's id column: unique per row) and date-like columns
+    are left out: every value of theirs is new, so their "shift" says nothing. (Profiles
+    of older versions still hold the id column; dates have no column type of their own
+    yet, and their top values are one row each.)
+    """
+    old = {c.name: c for c in base.profiles if not _ignored(c, skip)}
+    new = {c.name: c for c in head.profiles if not _ignored(c, skip)}
+    out = [_shift(old.get(c.name), c, base.rows, head.rows) for c in new.values()]
     out += [
         ColumnShift(c.name, "removed", None, True, base=c)
-        for c in base.profiles
+        for c in old.values()
         if c.name not in new
     ]
     return tuple(out)
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+def _ignored(col: ColumnProfile, skip: Collection[str]) -> bool:
+    return col.name in skip or date_like(col)
+
+
+def date_like(col: ColumnProfile) -> bool:
+    """A column of dates or times: an Arrow temporal type, or strings that all read as ISO dates."""
+    if col.dtype.startswith(("date", "timestamp", "time", "duration")):
+        return True
+    values = [v for v, _ in col.top]
+    return bool(values) and all(isinstance(v, str) and _ISO_DATE.fullmatch(v) for v in values)
 
 
 def _shift(old: ColumnProfile | None, new: ColumnProfile, rows_b: int, rows_h: int) -> ColumnShift:
@@ -76,4 +101,4 @@ def _total_variation(old: ColumnProfile, rows_b: int, new: ColumnProfile, rows_h
     return 0.5 * sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in p.keys() | q.keys())
 
 
-__all__ = ["CATEGORICAL_SHIFT", "NUMERIC_SHIFT", "ColumnShift", "data_shift"]
+__all__ = ["CATEGORICAL_SHIFT", "NUMERIC_SHIFT", "ColumnShift", "data_shift", "date_like"]

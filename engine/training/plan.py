@@ -41,6 +41,7 @@ from engine.training.fingerprint import (
 
 Status = Literal["changed", "new", "removed", "unchanged", "invalid"]
 _MAX_VALUE_CHARS = 40
+_MAX_LIST_CHARS = 300  # a list changed in length: shown whole up to this, else what moved
 
 
 @dataclass(frozen=True)
@@ -389,7 +390,8 @@ def diff(a: Any, b: Any, at: str = "") -> list[tuple[str, str | None, str | None
     """The leaves where two JSON values differ: ``(dotted path, before, after)``.
 
     Values longer than a glance (40 characters) are left out of the pair (``None``).
-    Lists of different lengths are reported as a whole.
+    Lists of different lengths are reported as a whole, old → new (columns by name, steps
+    by class), or, when that is too long to read, by what was added and removed.
     """
     if a == b:
         return []
@@ -399,7 +401,9 @@ def diff(a: Any, b: Any, at: str = "") -> list[tuple[str, str | None, str | None
             sub = f"{at}.{key}" if at else str(key)
             out += diff(a.get(key, _ABSENT), b.get(key, _ABSENT), sub)
         return out
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [(at, *_list_change(a, b))]
         out = []
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             out += diff(x, y, f"{at}.{i}" if at else str(i))
@@ -408,6 +412,32 @@ def diff(a: Any, b: Any, at: str = "") -> list[tuple[str, str | None, str | None
     if len(before) > _MAX_VALUE_CHARS or len(after) > _MAX_VALUE_CHARS:
         return [(at, None, None)]
     return [(at, before, after)]
+
+
+def _list_change(a: list[Any], b: list[Any]) -> tuple[str, str]:
+    """Old and new list, whole (columns, steps by class); what moved, when too long for that."""
+    before, after = _show_list(a), _show_list(b)
+    if len(before) + len(after) <= _MAX_LIST_CHARS:
+        return before, after
+    old, new = [_item(x) for x in a], [_item(x) for x in b]
+    moved = [f"+{x}" for x in new if x not in old] + [f"-{x}" for x in old if x not in new]
+    what = ", ".join(moved)
+    if len(what) > _MAX_LIST_CHARS:
+        what = what[: _MAX_LIST_CHARS - 1] + "…"
+    return f"{len(a)} items", f"{len(b)} items" + (f" ({what})" if what else "")
+
+
+def _show_list(values: list[Any]) -> str:
+    return "[" + ", ".join(_item(v) for v in values) + "]"
+
+
+def _item(value: Any) -> str:
+    """A list item in a glance: a step by its class and params, anything else as JSON."""
+    if isinstance(value, dict) and isinstance(value.get("class"), str):
+        params = value.get("params") or {}
+        args = ", ".join(f"{k}={_show(v)}" for k, v in sorted(params.items()))
+        return f"{value['class'].rsplit('.', 1)[-1]}({args})"
+    return json.dumps(value, ensure_ascii=False)
 
 
 class _Absent:

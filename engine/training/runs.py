@@ -217,13 +217,18 @@ def _split_rows(rows: RowsRecord | None) -> str:
 
 def _search_section(search: SearchRecord) -> list[str]:
     ranked = sorted(search.candidates, key=lambda c: _sort_key(c.mean_score, True))
+    best = search.best
+    if best.std_score is None:
+        # records written before the kept candidate carried its std: its row in the table has it
+        same = next((c for c in search.candidates if c.params == best.params), None)
+        best = same if same is not None else best
     lines = [
         "## Hyper-parameter search",
         "",
         f"{len(search.candidates)} candidates"
         + (f", scored by {search.scoring}" if search.scoring else "")
-        + f"; kept `{_json(search.best.params, indent=None)}`"
-        f" ({_number(search.best.mean_score)} ± {_number(search.best.std_score)}).",
+        + f"; kept `{_json(best.params, indent=None)}`"
+        f" ({_number(best.mean_score)} ± {_number(best.std_score)}).",
         "",
         "| params | mean | std |",
         "| --- | --- | --- |",

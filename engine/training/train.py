@@ -479,7 +479,11 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> str:
         search_record = SearchRecord(
             scoring=str(search.scoring),
             candidates=candidates,
-            best=Candidate(params=best, mean_score=float(search.best_score_)),
+            best=Candidate(
+                params=best,
+                mean_score=float(search.best_score_),
+                std_score=candidates[search.best_index_].std_score,
+            ),
         )
     params = dict(job.model.estimator.params)
     if search_record is not None:

@@ -35,3 +35,15 @@ def test_card_of_an_untrained_model_says_how_to_get_one(repo, mlops):
     assert "run `mlops train iris-logreg`" in done.stderr
     bad = mlops("card", "iris-logreg@zz", cwd=repo)
     assert bad.returncode == 1 and "not a version id" in bad.stderr
+
+
+def test_a_searched_models_card_gives_the_kept_candidates_std(repo, mlops):
+    """Issue 11: the search summary said "± n/a" while its table had the std."""
+    assert mlops("train", "wine-knn", cwd=repo).returncode == 0
+    card = mlops("card", "wine-knn", cwd=repo).stdout
+    summary = next(line for line in card.splitlines() if "; kept `" in line)
+    assert "± n/a" not in summary
+    kept = summary.split("kept `")[1].split("`")[0]
+    row = next(line for line in card.splitlines() if line.startswith(f"| `{kept}` |"))
+    mean, std = (cell.strip() for cell in row.split("|")[2:4])
+    assert summary.endswith(f"({mean} ± {std}).")

@@ -154,3 +154,106 @@ def test_a_memorising_base_is_never_scored_on_rows_it_trained_on(repo, mlops):
     doc, accuracy, report = review(appended)
     assert "before the engine recorded training rows" in report
     assert "paired and fair" not in report and "the comparison is not fair" in report
+
+
+def test_a_feature_set_change_and_vs_an_environment(repo, mlops):
+    """Issue 11: a feature-set change showed "Parameters: unchanged"; `--vs staging` said
+    "1 model changed" and "nothing changed" at once, and without MODEL "no model changed"
+    though staging ran another version; a clean committed tree was called "working tree"."""
+    assert mlops("train", "cancer-rf", cwd=repo).returncode == 0
+    promoted = mlops("promote", "cancer-rf", "--to", "staging", cwd=repo)
+    assert promoted.returncode == 0, promoted.stderr
+    base = git(repo, "rev-parse", "HEAD")
+    features = repo / "mlops/features/standardized.yaml"
+    features.write_text(features.read_text().replace(', "mean smoothness"]', "]"))
+    head = commit(repo, "Leave mean smoothness unscaled")
+    git(repo, "push", "-q", "origin", "main")  # head is now the base of its own branch
+
+    planned = mlops("plan", "--base", base, cwd=repo)
+    assert (
+        '["mean radius", "mean texture", "mean perimeter", "mean area", "mean smoothness"] → '
+        '["mean radius", "mean texture", "mean perimeter", "mean area"]' in planned.stdout
+    )
+
+    reviewed = mlops("diff", "--base", base, cwd=repo)
+    assert "Traceback" not in reviewed.stderr, reviewed.stderr
+    assert f"Base `{base[:7]}` → head `{head[:7]}`." in reviewed.stdout  # not "working tree"
+    assert "**What changed**" in reviewed.stdout
+    assert "- `mlops/features/standardized.yaml`: transforms.0.columns [" in reviewed.stdout
+    assert "Parameters: unchanged" not in reviewed.stdout
+
+    for args in (["cancer-rf"], []):
+        done = mlops("diff", *args, "--vs", "staging", cwd=repo)
+        assert "Traceback" not in done.stderr, done.stderr
+        report = done.stdout
+        assert f"Head `{head[:7]}` against what `staging` runs." in report
+        assert "**1 model differs from staging**" in report
+        assert "nothing changed" not in report and "no model changed" not in report
+        assert "| Metric | staging | Head |" in report
+        doc = json.loads(mlops("diff", *args, "--vs", "staging", "--json", cwd=repo).stdout)
+        assert [(m["model"], m["reference"], m["status"]) for m in doc["models"]] == [
+            ("cancer-rf", "staging", "changed")
+        ]
+
+    # what staging runs, compared with itself, is "nothing to change", never "1 changed"
+    git(repo, "checkout", "-q", base)
+    same = mlops("diff", "cancer-rf", "--vs", "staging", "--base", base, cwd=repo).stdout
+    assert (
+        "already runs head's version" in same
+        and "**0 models differ from staging** · 1 unchanged" in same
+    )
+    nothing = mlops("diff", "--vs", "staging", "--base", base, cwd=repo).stdout
+    assert "no model differs from staging" in nothing
+
+
+def write_dated_points(path, rows, seed):
+    """The points table with an id and a date column in front."""
+    write_points(path, rows=rows, seed=seed)
+    lines = path.read_text().splitlines()
+    out = ["id,day," + lines[0]]
+    out += [
+        f"p{i:05d},2024-{1 + i % 12:02d}-{1 + i % 28:02d},{line}"
+        for i, line in enumerate(lines[1:])
+    ]
+    path.write_text("\n".join(out) + "\n")
+
+
+def test_ids_and_dates_get_no_shift_row_and_the_chart_agrees_with_the_table(repo, mlops):
+    """Issue 11: an id column (and a date column) got a useless data-shift row; the chart
+    plotted the base's stored figure while the table showed it scored again."""
+    dvc(repo, "init", "-q")
+    dvc(repo, "config", "core.analytics", "false")
+    write_dated_points(repo / "data/points.csv", rows=200, seed=1)
+    dvc(repo, "add", "-q", "data/points.csv")
+    columns = {"id": {"type": "string"}, "day": {"type": "string"}}
+    dataset = {**POINTS_DATASET, "id_column": "id"}
+    dataset["schema"] = {"columns": {**columns, **POINTS_DATASET["schema"]["columns"]}}
+    model = {
+        **POINTS_MODEL,
+        "features": {
+            "transforms": [
+                {
+                    "columns": [f"x{i}" for i in range(5)],
+                    "steps": [{"class": "sklearn.preprocessing.StandardScaler"}],
+                }
+            ],
+            "remainder": "drop",
+        },
+    }
+    (repo / "mlops/datasets/points.yaml").write_text(yaml.safe_dump(dataset))
+    (repo / "mlops/models/points-logreg.yaml").write_text(yaml.safe_dump(model))
+    base = commit(repo, "Add dated points with ids")
+    write_dated_points(repo / "data/points.csv", rows=300, seed=2)
+    dvc(repo, "add", "-q", "data/points.csv")
+    commit(repo, "Other points")
+
+    done = mlops("diff", "points-logreg", "--base", base, "--head", "HEAD", cwd=repo)
+    assert "Traceback" not in done.stderr, done.stderr
+    report = done.stdout
+    assert "was scored again" in report and "| `x0` |" in report
+    assert "| `id` |" not in report and "| `day` |" not in report
+    table = next(x for x in report.splitlines() if x.startswith("| accuracy ↑ |"))
+    base_value, head_value = (float(v) for v in table.split("|")[2:4])
+    chart = next(x for x in report.splitlines() if x.strip().startswith("line ["))
+    plotted = [float(v) for v in chart.strip()[len("line [") : -1].split(", ")]
+    assert plotted[-2:] == pytest.approx([base_value, head_value], abs=5e-4)

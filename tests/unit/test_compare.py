@@ -56,6 +56,9 @@ def test_cross_validation_figures_get_no_verdict_without_an_interval():
     assert diffs["cv_accuracy"].delta == pytest.approx(-0.02)  # the figure is still shown
     with_ci = by_metric(diff_metrics(base, head, intervals={"cv_accuracy": CI_DOWN}))
     assert with_ci["cv_accuracy"].verdict == "worse"
+    # a spread of any kind (a search's score std...) is no verdict without an interval
+    spread = by_metric(diff_metrics({"score_std": 0.01}, {"score_std": 0.05}))
+    assert spread["score_std"].verdict == "informational"
 
 
 @pytest.mark.parametrize(
@@ -357,3 +360,24 @@ def test_overall_is_the_worst_verdict():
     bad = compare_model(head, None, metrics=METRICS, gates={"f1": Gate(min=0.99)})
     gone = compare_model(None, head)
     assert overall([ok, gone]) == "pass" and overall([ok, bad]) == "fail" and overall([]) == "pass"
+
+
+def test_ids_and_dates_get_no_shift_row():
+    """Issue 11: an id column and a date column (strings until dates get a type) got
+    data-shift rows that say nothing: every value of theirs is new."""
+
+    def profile(offset):
+        return DataProfile(
+            100,
+            4,
+            profiles=(
+                ColumnProfile("id", "string", top=(("p00001", 1), ("p00002", 1))),
+                ColumnProfile("day", "string", top=((f"2024-01-{10 + offset}", 1),)),
+                ColumnProfile("at", "timestamp[s]"),
+                ColumnProfile("x", "double", mean=1.0 + offset, std=1.0),
+            ),
+        )
+
+    shifted = data_shift(profile(0), profile(1), skip=["id"])
+    assert [s.column for s in shifted] == ["x"]
+    assert [s.column for s in data_shift(profile(0), profile(1))] == ["id", "x"]

@@ -166,14 +166,41 @@ def test_a_feature_set_change_replans_the_models_using_it():
     ]
 
 
-def test_a_long_value_is_named_without_its_values():
+def test_columns_added_to_a_feature_set_show_the_old_and_new_lists():
+    """Issue 11: `plan` said only "transforms.0.columns", not which columns moved."""
     head = edit(
         "mlops/features/std.yaml",
         b"columns: [tenure, charges]",
         b"columns: [tenure, charges, monthly_charges, total_charges]",
     )
     assert reasons(plan(BASE, snap(head)), "churn-rf") == [
-        "mlops/features/std.yaml: transforms.0.columns"
+        'mlops/features/std.yaml: transforms.0.columns ["tenure", "charges"] → '
+        '["tenure", "charges", "monthly_charges", "total_charges"]'
+    ]
+
+
+def test_a_step_added_shows_the_steps_by_class():
+    a = {"steps": [{"class": "sklearn.preprocessing.StandardScaler", "params": {}}]}
+    b = {
+        "steps": [
+            {"class": "sklearn.impute.SimpleImputer", "params": {"strategy": "median"}},
+            {"class": "sklearn.preprocessing.StandardScaler", "params": {}},
+        ]
+    }
+    assert diff(a, b) == [
+        ("steps", "[StandardScaler()]", "[SimpleImputer(strategy=median), StandardScaler()]")
+    ]
+
+
+def test_a_long_list_shows_what_was_added_and_removed():
+    columns = [f"a_rather_long_column_name_{i}" for i in range(20)]
+    changed = [*columns[:-2], "fresh"]
+    assert diff({"c": columns}, {"c": changed}) == [
+        (
+            "c",
+            "20 items",
+            '19 items (+"fresh", -"a_rather_long_column_name_18", -"a_rather_long_column_name_19")',
+        )
     ]
 
 

@@ -18,7 +18,7 @@ import pytest
 from engine.data.profile import ColumnProfile, DataProfile
 from engine.definitions.formats import Gate
 from engine.errors import Problem
-from engine.review.compare import ModelComparison, compare_model
+from engine.review.compare import DefinitionChange, ModelComparison, compare_model
 from engine.review.evaluation import Evaluation
 from engine.review.report import DROPPABLE, MAX_CHARS, Marker, ReportInput, render, size
 from engine.training.evaluate import compute
@@ -77,7 +77,8 @@ def cancer_data(shift: float) -> DataProfile:
     return DataProfile(
         569,
         31,
-        "5f0c3be8a6e1c2d4b9a7e8f1c3d2b6a4",
+        # shifted data is other data: its content hash differs
+        "5f0c3be8a6e1c2d4b9a7e8f1c3d2b6a4" if not shift else "9d1e7c2b4a3f5e6d8c0b1a2f3e4d5c6b",
         (
             ColumnProfile("mean radius", "double", 0, 14.13 + shift, 3.52, 6.98, 28.11),
             ColumnProfile("mean texture", "double", 0, 19.29, 4.30, 9.71, 39.28),
@@ -133,6 +134,12 @@ def pull_request() -> ReportInput:
         primary_metric="rmse",
         gates={"r2": Gate(min=0.3), "rmse": Gate(max_drop="5%")},
         reason="mlops/features/standardized.yaml changed",
+        changes=[
+            DefinitionChange(
+                "mlops/features/standardized.yaml",
+                'transforms.0.columns ["bmi", "bp", "s1"] → ["bmi", "bp"]',
+            )
+        ],
     )
     return ReportInput(
         [cancer, diabetes],
@@ -366,3 +373,107 @@ def test_a_small_limit_cuts_sections_in_order_and_names_them():
     )
     assert "<details>" not in text and "| **" in text  # the model table stays
     assert DROPPABLE[:4] == ("chart", "data", "confusion", "details")
+
+
+# --- issue 11: what a reviewer reads is true ----------------------------------------------
+
+
+def chart_values(text: str) -> list[float]:
+    line = next(x for x in text.splitlines() if x.strip().startswith("line ["))
+    return [float(v) for v in line.strip()[len("line [") : -1].split(", ")]
+
+
+def test_the_chart_plots_the_base_the_table_shows():
+    """The chart plotted the base's stored figure (its own test set) while the table showed
+    it scored again on head's rows: 2.741 against 2.214 in one report."""
+    t = np.random.default_rng(3).normal(150, 70, 111)
+    base = regressor("diabetes-ridge", "77aa66bb55cc", t, 30, 5)
+    head = regressor(
+        "diabetes-ridge",
+        "9c8b7a6f5e4d",
+        t,
+        35,
+        4,
+        history=[("0d9e8f7a6b5c", 31.0), ("77aa66bb55cc", 99.5)],  # base as stored
+    )
+    compared = compare_model(head, base, metrics=["rmse"], primary_metric="rmse", rescored=True)
+    text = render(ReportInput([compared]))
+    table_base = compared.vs_base.metrics[0].base
+    assert table_base is not None and f"{table_base:.4f}" in text
+    assert chart_values(text) == [
+        31.0,
+        float(f"{table_base:.4g}"),
+        float(f"{head.metrics['rmse']:.4g}"),
+    ]
+    assert "99.5" not in text
+    assert "Base and head are plotted as in the table above" in text
+
+
+def test_the_chart_without_a_rescoring_has_no_note():
+    t = np.random.default_rng(3).normal(150, 70, 111)
+    base = regressor("m", "77aa66bb55cc", t, 30, 5)
+    stored = base.metrics["rmse"]
+    head = regressor("m", "9c8b7a6f5e4d", t, 35, 4, history=[("77aa66bb55cc", stored)])
+    text = render(ReportInput([compare_model(head, base, primary_metric="rmse")]))
+    assert "xychart-beta" in text and "plotted as in the table" not in text
+
+
+def test_a_feature_set_change_says_what_changed_instead_of_unchanged():
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    same = {"n_estimators": 200}
+    base = classifier("cancer-rf", "a1a1a1a1a1a1", y, 0.9, 1, params=same, data=cancer_data(0))
+    head = classifier("cancer-rf", "b2b2b2b2b2b2", y, 0.9, 2, params=same, data=cancer_data(0))
+    change = DefinitionChange(
+        "mlops/features/standardized.yaml",
+        'transforms.0.columns ["mean radius", "mean area"] → ["mean radius"]',
+    )
+    text = render(ReportInput([compare_model(head, base, changes=[change])]))
+    assert "**What changed**" in text
+    assert (
+        '- `mlops/features/standardized.yaml`: transforms.0.columns ["mean radius", '
+        '"mean area"] → ["mean radius"]' in text
+    )
+    assert "unchanged." in text  # the data content, which is true
+    assert "Parameters: unchanged" not in text
+    # without a plan reason (e.g. an explicit MODEL that did not change), say so plainly
+    plain = render(ReportInput([compare_model(head, base)]))
+    assert "What changed" not in plain and "Estimator parameters: unchanged." in plain
+
+
+def test_unchanged_data_gets_no_table_of_zero_shifts():
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    base = classifier("m", "a1a1a1a1a1a1", y, 0.9, 1, data=cancer_data(0))
+    head = classifier("m", "b2b2b2b2b2b2", y, 0.9, 2, data=cancer_data(0))
+    text = render(ReportInput([compare_model(head, base)]))
+    assert "The data content is unchanged." in text and "| Column |" not in text
+
+
+def test_against_an_environment_the_report_names_it_in_place_of_the_base():
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    staging = classifier("cancer-rf", "a1a1a1a1a1a1", y, 0.9, 1)
+    head = classifier("cancer-rf", "b2b2b2b2b2b2", y, 0.85, 2)
+    compared = compare_model(
+        head,
+        staging,
+        metrics=["accuracy"],
+        gates={"accuracy": Gate(max_drop=0.5)},
+        reference="staging",
+    )
+    report = ReportInput([compared], head_label="c89cd03", reference="staging")
+    text = render(report)
+    assert "Head `c89cd03` against what `staging` runs." in text
+    assert "**1 model differs from staging**" in text
+    assert "| Metric | staging | Head |" in text and "only staging got right" in text
+    assert "| accuracy | staging `a1a1a1a1a1a1` (" in text
+    assert "base" not in text.lower().replace("database", "")
+    nothing = render(ReportInput(reference="staging"))
+    assert "### ✅ mlops: no model differs from staging" in nothing
+
+
+def test_a_model_asked_for_that_did_not_change_is_not_counted_as_changed():
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    same = classifier("cancer-rf", "a1a1a1a1a1a1", y, 0.9, 1)
+    text = render(ReportInput([compare_model(same, same)]))
+    assert "**0 models changed** · 1 unchanged" in text
+    assert "### ✅ mlops: no model changed; all gates passed" in text
+    assert "Head is the base version itself: nothing changed." in text

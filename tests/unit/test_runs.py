@@ -122,6 +122,16 @@ def test_model_card_ranks_search_candidates_best_first():
     assert card.index('`{"C": 1.0}` | 0.9000') < card.index('`{"C": 0.1}` | 0.8000')
 
 
+def test_the_search_summary_gives_the_kept_candidates_std():
+    """Issue 11: the card said "(0.9644 ± n/a)" above a table that had the std (0.0177):
+    the kept candidate was recorded without it. Older records get it from the table."""
+    kept = Candidate(params={"n_neighbors": 15}, mean_score=0.9644, std_score=0.0177)
+    other = Candidate(params={"n_neighbors": 3}, mean_score=0.9633, std_score=0.0097)
+    old_best = Candidate(params={"n_neighbors": 15}, mean_score=0.9644)  # as recorded
+    card = model_card(record(search=SearchRecord(candidates=[kept, other], best=old_best)))
+    assert 'kept `{"n_neighbors": 15}` (0.9644 ± 0.0177).' in card and "n/a" not in card
+
+
 def three_records():
     return [
         record(FP_A, metrics={"f1": 0.90, "log_loss": 0.30}, params={"max_depth": 4}),
