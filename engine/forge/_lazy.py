@@ -15,6 +15,7 @@ files (the review's git calls), so the import is done, or nearly, when it is nee
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import sys
@@ -49,10 +50,8 @@ def import_in_background(name: str) -> threading.Thread:
     """
 
     def run() -> None:
-        try:
+        with contextlib.suppress(Exception):  # the caller's own import reports it
             importlib.import_module(name)
-        except Exception:  # noqa: S110 - reported by the caller's own import
-            pass
 
     thread = threading.Thread(target=run, name=f"import {name}", daemon=True)
     thread.start()
