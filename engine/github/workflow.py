@@ -197,9 +197,7 @@ def publish(
     """
     from engine.forge import clip_description
 
-    written = forge.upsert_comment(
-        results.pr, report, REPORT_MARKER, comment_count=comment_count
-    )
+    written = forge.upsert_comment(results.pr, report, REPORT_MARKER, comment_count=comment_count)
     # A report that is word for word the one already posted is most likely a re-run on the
     # same head, whose statuses usually say the same: one read instead of two writes. A new
     # or changed report (a new head, a first run) skips the read: its statuses are new. The
