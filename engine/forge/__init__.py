@@ -80,6 +80,7 @@ class PullRequestInfo:
 
     ``head_repo`` is the full name of the repository the head branch lives in; it is
     ``None`` when that fork was deleted (GitHub then sends ``head.repo: null``).
+    ``comments`` is how many issue comments it had when read (None: not known).
     """
 
     number: int
@@ -92,6 +93,7 @@ class PullRequestInfo:
     head_repo: str | None
     base_ref: str
     base_repo: str
+    comments: int | None = None
 
     @property
     def is_fork(self) -> bool:
@@ -158,8 +160,14 @@ class Forge(Protocol):
         """The login the engine posts as (``github-actions[bot]`` for ``GITHUB_TOKEN``)."""
         ...
 
-    def upsert_comment(self, pr: int, body: str, marker: str) -> CommentRef:
-        """Create or edit the one sticky comment per pull request and ``marker``."""
+    def upsert_comment(
+        self, pr: int, body: str, marker: str, *, comment_count: int | None = None
+    ) -> CommentRef:
+        """Create or edit the one sticky comment per pull request and ``marker``.
+
+        ``comment_count`` is how many comments the pull request has, when the caller has
+        just read it (:attr:`PullRequestInfo.comments`): 0 means there is none to look for.
+        """
         ...
 
     def reply(self, pr: int, body: str) -> CommentRef:

@@ -7,13 +7,19 @@ first attribute read from it imports the real module (which then replaces the st
 ``sys.modules``) and answers from it, so a caller that does use it sees no difference.
 (``importlib.util.LazyLoader`` is not enough: on Python 3.11 an ``import`` statement reads
 the module's ``__spec__`` and so loads it at once.)
+
+:func:`import_in_background` goes the other way for a module that will surely be needed but
+not yet: it imports it on a daemon thread, overlapping work that waits on subprocesses or
+files (the review's git calls), so the import is done, or nearly, when it is needed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import sys
+import threading
 import types
 from typing import Any
 
@@ -35,4 +41,21 @@ def lazily(name: str) -> None:
     sys.modules[name] = _Deferred(name)
 
 
-__all__ = ["lazily"]
+def import_in_background(name: str) -> threading.Thread:
+    """Start importing ``name`` on a daemon thread; a later ``import name`` gets the result.
+
+    The import system's per-module locks make this safe: an ``import`` on another thread
+    meanwhile waits for this one to finish and then shares the module. A failure here is
+    dropped: the caller's own ``import`` then fails again, where it can be reported.
+    """
+
+    def run() -> None:
+        with contextlib.suppress(Exception):  # the caller's own import reports it
+            importlib.import_module(name)
+
+    thread = threading.Thread(target=run, name=f"import {name}", daemon=True)
+    thread.start()
+    return thread
+
+
+__all__ = ["import_in_background", "lazily"]

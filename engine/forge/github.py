@@ -167,16 +167,21 @@ class GitHubForge(RepoClient):
 
     # -- comments, statuses, reactions --------------------------------------------------
 
-    def upsert_comment(self, pr: int, body: str, marker: str) -> CommentRef:
+    def upsert_comment(
+        self, pr: int, body: str, marker: str, *, comment_count: int | None = None
+    ) -> CommentRef:
         """Edit the bot's comment carrying ``marker`` on ``pr``, or create it once.
 
         Every page is read, so a duplicate left by an earlier race (two runs at once, or a
         create that landed after its timeout) is deleted: the PR converges to one comment.
+        When the caller just read that ``pr`` has no comment at all (``comment_count=0``,
+        GitHub's own count), there is nothing to read: one request less on a new PR. A run
+        racing in between may then leave a duplicate, which the next run deletes.
         """
         text = with_marker(body, marker)
         with self._guard(f"comment on pull request #{pr}", "pull-requests: write"):
             bot = self.identity()
-            found = self._find_comments(pr, marker, bot)
+            found = [] if comment_count == 0 else self._find_comments(pr, marker, bot)
             if found:
                 keep = found[0]
                 for duplicate in found[1:]:
@@ -410,4 +415,5 @@ def pull_info(data: Mapping[str, Any]) -> PullRequestInfo:
         head_repo=str(head_repo["full_name"]) if head_repo else None,
         base_ref=str(base["ref"]),
         base_repo=str(base["repo"]["full_name"]),
+        comments=data["comments"] if isinstance(data.get("comments"), int) else None,
     )

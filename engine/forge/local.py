@@ -70,8 +70,10 @@ class LocalForge:
 
     # -- comments, statuses, reactions ----------------------------------------------
 
-    def upsert_comment(self, pr: int, body: str, marker: str) -> CommentRef:
-        """Write (or rewrite) ``comments/pr-<pr>/<marker>.md``."""
+    def upsert_comment(
+        self, pr: int, body: str, marker: str, *, comment_count: int | None = None
+    ) -> CommentRef:
+        """Write (or rewrite) ``comments/pr-<pr>/<marker>.md`` (the outbox is cheap to read)."""
         text = with_marker(body, marker)
         comments = self._load("comments.json", [])
         entry = next((e for e in comments if e["pr"] == pr and e["marker"] == marker), None)

@@ -21,7 +21,9 @@ MAX_PAYLOAD = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 
 
 class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Built on first use: an event needs a few of these models, and building all at import
+    # costs every `mlops event` (defer_build).
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class User(_Loose):

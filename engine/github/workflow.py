@@ -85,6 +85,8 @@ def on_pull_request(ctx: Context, event: PullRequestEvent) -> Outcome:
     marker = Marker(
         ctx.repository or event.repository.full_name, pr.number, ctx.env.get("GITHUB_WORKFLOW", "")
     )
+    if not event.from_fork:  # it publishes (with a token) once the review is done
+        ctx.prepare_forge()
     try:
         with ctx.runtime.group("review the change"):
             result = review(
@@ -177,22 +179,30 @@ def _deliver(ctx: Context, event: PullRequestEvent, repository: str, report: _Re
         # As on workflow_run: a review is published only while its commit is the head, so
         # the engine's first mlops/gates status on a commit proves it was the head then
         # (engine.github.binding relies on it).
-        current = forge.pull_request(pr.number).head_sha
-        if current != pr.head.sha:
-            return f"; not published: the head moved on to {current[:12]}"
-        publish(forge, report.markdown, results)
+        now = forge.pull_request(pr.number)
+        if now.head_sha != pr.head.sha:
+            return f"; not published: the head moved on to {now.head_sha[:12]}"
+        publish(forge, report.markdown, results, comment_count=now.comments)
         return "; published"
     return ""
 
 
-def publish(forge: Forge, report: str, results: Results) -> None:
-    """Post the sticky report comment and the two statuses on the PR head (unless set)."""
+def publish(
+    forge: Forge, report: str, results: Results, *, comment_count: int | None = None
+) -> None:
+    """Post the sticky report comment and the two statuses on the PR head (unless set).
+
+    ``comment_count`` is the pull request's comment count, just read with its head: 0 spares
+    looking for the sticky comment.
+    """
     from engine.forge import clip_description
 
-    forge.upsert_comment(results.pr, report, REPORT_MARKER)
-    # A re-run on the same head usually says the same: one read instead of two writes. The
+    written = forge.upsert_comment(results.pr, report, REPORT_MARKER, comment_count=comment_count)
+    # A report that is word for word the one already posted is most likely a re-run on the
+    # same head, whose statuses usually say the same: one read instead of two writes. A new
+    # or changed report (a new head, a first run) skips the read: its statuses are new. The
     # first status of a context stays the engine's proof of when it ran (engine.github.binding).
-    current = forge.own_statuses(results.head_sha)
+    current = forge.own_statuses(results.head_sha) if written.action == "unchanged" else {}
     for context, status in results.statuses.items():
         if current.get(context) != (status.state, clip_description(status.description)):
             forge.set_status(results.head_sha, context, status.state, status.description)
@@ -224,14 +234,14 @@ def on_workflow_run(ctx: Context, event: WorkflowRunEvent) -> Outcome:
             f"the bundle names PR #{results.pr}, but commit {run.head_sha[:12]} "
             f"heads {', '.join(f'#{n}' for n in candidates) or 'no open PR'}"
         )
-    current = forge.pull_request(results.pr).head_sha
-    if current != run.head_sha:
+    now = forge.pull_request(results.pr)
+    if now.head_sha != run.head_sha:
         return Outcome(
-            f"PR #{results.pr} moved on to {current[:12]}: not publishing the "
+            f"PR #{results.pr} moved on to {now.head_sha[:12]}: not publishing the "
             f"report of {run.head_sha[:12]}"
         )
     report, results = _publishable(ctx, event, report, results)
-    publish(forge, report, results)
+    publish(forge, report, results, comment_count=now.comments)
     return Outcome(
         f"published the report of PR #{results.pr} ({results.verdict})",
         outputs={"verdict": results.verdict, "pr": results.pr},

@@ -315,6 +315,23 @@ def test_a_readme_only_pull_request_trains_nothing(repo, mlops, tmp_path):
         assert "trained" not in done.stderr
         assert len(gh.comments(PR)) == 1
         calls = [f"{r.method} {r.path}" for r in gh.requests]
-        # The goal is 5: the head check (GET pulls/N, engine.github.binding) made it 6.
-        assert len(calls) <= 6, calls
-        assert not [c for c in calls if "/git/" in c or "/contents/" in c], calls
+        # The head check (engine.github.binding), then the comment (the PR has none, GitHub's
+        # count says, so none is looked for) and the two statuses, not read first (new).
+        assert calls == [
+            f"GET /repos/{REPO}/pulls/{PR}",
+            f"POST /repos/{REPO}/issues/{PR}/comments",
+            f"POST /repos/{REPO}/statuses/{change['head']}",
+            f"POST /repos/{REPO}/statuses/{change['head']}",
+        ]
+        assert set(gh.statuses(change["head"])) == {"mlops/validate", "mlops/gates"}
+
+        # A re-run on the same head reads, finds everything already said, writes nothing.
+        again = mlops("event", cwd=repo, env=env)
+        assert again.returncode == 0, again.stderr
+        calls = [f"{r.method} {r.path}" for r in gh.requests[len(calls) :]]
+        assert calls == [
+            f"GET /repos/{REPO}/pulls/{PR}",
+            f"GET /repos/{REPO}/issues/{PR}/comments",
+            f"GET /repos/{REPO}/commits/{change['head']}/statuses",
+        ]
+        assert len(gh.comments(PR)) == 1

@@ -94,6 +94,23 @@ def test_sticky_comment_is_created_once_then_edited(gh: GitHubStandIn, forge: Gi
     assert first.url.endswith(f"/octo/repo/pull/7#issuecomment-{first.id}")
 
 
+def test_a_pull_request_without_comments_gets_its_first_in_one_request(
+    gh: GitHubStandIn, forge: GitHubForge
+) -> None:
+    count = forge.pull_request(7).comments
+    assert count == 0
+    made = forge.upsert_comment(7, "accuracy 0.91", "report", comment_count=count)
+    assert made.action == "created" and gh.calls("GET", COMMENTS) == 0
+    assert gh.calls("POST", COMMENTS) == 1
+    # Had a racing run posted in between, the stale count leaves a duplicate behind, and the
+    # next run (which reads, since the count is no longer 0) deletes it.
+    forge.upsert_comment(7, "accuracy 0.91", "report", comment_count=0)
+    assert forge.pull_request(7).comments == 2
+    again = forge.upsert_comment(7, "accuracy 0.92", "report", comment_count=2)
+    assert again.action == "updated" and again.id == made.id
+    assert bodies(gh) == [(GITHUB_ACTIONS_BOT, "<!-- mlops:report -->\naccuracy 0.92")]
+
+
 def test_markers_keep_different_sticky_comments_apart(
     gh: GitHubStandIn, forge: GitHubForge
 ) -> None:

@@ -229,6 +229,8 @@ def test_permissions_teams_and_other_repositories(gh: GitHubStandIn) -> None:
     gh.set_permission("maria", "maintain")
     answer = get(gh, "/repos/octo/repo/collaborators/maria/permission").json()
     assert (answer["permission"], answer["role_name"]) == ("write", "maintain")
+    assert get(gh, "/repos/octo/repo/collaborators/zed/permission").status_code == 404  # no user
+    gh.add_issue("A question", author="zed")  # a user now, but no collaborator
     assert get(gh, "/repos/octo/repo/collaborators/zed/permission").json()["permission"] == "none"
     gh.add_team("octo", "ml", ["maria", "li"])
     assert [u["login"] for u in get(gh, "/orgs/octo/teams/ml/members").json()] == ["maria", "li"]

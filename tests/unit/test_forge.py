@@ -95,6 +95,7 @@ def test_pull_info_reads_githubs_recorded_pull_request() -> None:
         head_repo="jmathai/github3.py",
         base_ref="develop",
         base_repo="sigmavirus24/github3.py",
+        comments=6,
     )
     assert info.is_fork
 

@@ -45,10 +45,10 @@ class Api(CommitRoutes):
             (
                 "GET",
                 r"/users/(?P<login>[^/]+)",
-                lambda m, c: Reply(200, self.user_json(m["login"])),
+                lambda m, c: Reply(200, self.account_json(m["login"])),
             ),
             ("GET", r"/orgs/(?P<org>[^/]+)/teams/(?P<team>[^/]+)/members", self._team_members),
-            ("GET", repo, lambda m, c: Reply(200, self._repo_json())),
+            ("GET", repo, lambda m, c: Reply(200, self._repo_json(full=True))),
             ("GET", repo + r"/issues", self._list_issues),
             ("POST", repo + r"/issues", self._create_issue),
             (
@@ -169,6 +169,7 @@ class Api(CommitRoutes):
         return Reply(201 if created else 200, data)
 
     def _permission(self, m: re.Match[str], call: Call) -> Reply:
+        self.state.known(m["login"])  # GitHub: 404 for a login that is no user at all
         role = self.state.role(m["login"])
         legacy = LEGACY_PERMISSION[role]
         user = {

@@ -90,11 +90,52 @@ def user(api: str, web: str, u: User) -> dict[str, Any]:
         "received_events_url": f"{url}/received_events",
         "type": u.type,
         "site_admin": False,
+        "user_view_type": "public",
     }
 
 
-def repo(api: str, web: str, r: Repo, owner: User) -> dict[str, Any]:
-    """A full repository (``GET /repos/{owner}/{repo}``)."""
+def public_user(api: str, web: str, u: User) -> dict[str, Any]:
+    """An account as ``GET /users/{login}`` shows it to anyone (GitHub's ``public-user``)."""
+    return {
+        **user(api, web, u),
+        "name": u.login,
+        "company": None,
+        "blog": "",
+        "location": None,
+        "email": None,
+        "hireable": None,
+        "bio": None,
+        "twitter_username": None,
+        "public_repos": 0,
+        "public_gists": 0,
+        "followers": 0,
+        "following": 0,
+        "created_at": u.created_at,
+        "updated_at": u.created_at,
+    }
+
+
+def private_user(api: str, web: str, u: User) -> dict[str, Any]:
+    """The token's own account, ``GET /user`` (GitHub's ``private-user``)."""
+    return {
+        **public_user(api, web, u),
+        "user_view_type": "private",
+        "private_gists": 0,
+        "total_private_repos": 0,
+        "owned_private_repos": 0,
+        "disk_usage": 0,
+        "collaborators": 0,
+        "two_factor_authentication": True,
+        "plan": {"name": "free", "space": 976562499, "private_repos": 10000, "collaborators": 0},
+    }
+
+
+def repo(api: str, web: str, r: Repo, owner: User, *, full: bool = False) -> dict[str, Any]:
+    """A repository as pull requests embed it, or in ``full`` (``GET /repos/{owner}/{repo}``).
+
+    Only the full one carries ``temp_clone_token`` (``null``: there is no private clone to
+    grant); in a pull request's ``head.repo`` GitHub documents it as a string and leaves it out.
+    """
     url = f"{api}/repos/{r.full_name}"
     body: dict[str, Any] = {
         "id": r.id,
@@ -128,6 +169,7 @@ def repo(api: str, web: str, r: Repo, owner: User) -> dict[str, Any]:
             "has_downloads": True,
             "has_wiki": False,
             "has_pages": False,
+            "has_discussions": False,
             "forks_count": 0,
             "mirror_url": None,
             "archived": False,
@@ -142,11 +184,12 @@ def repo(api: str, web: str, r: Repo, owner: User) -> dict[str, Any]:
             "open_issues": 0,
             "watchers": 0,
             "default_branch": r.default_branch,
-            "temp_clone_token": None,
             "network_count": 0,
             "subscribers_count": 0,
         }
     )
+    if full:
+        body["temp_clone_token"] = None
     return body
 
 
@@ -157,10 +200,13 @@ def _reactions(api_url: str, reactions: list[Reaction]) -> dict[str, Any]:
     return {"url": f"{api_url}/reactions", "total_count": len(reactions), **counts}
 
 
-def html_and_text(text: str | None) -> tuple[str | None, str | None]:
-    """``body_html`` and ``body_text`` for the ``full+json`` media type github3 asks for."""
+def html_and_text(text: str | None) -> tuple[str, str]:
+    """``body_html`` and ``body_text`` for the ``full+json`` media type github3 asks for.
+
+    GitHub documents both as strings even where ``body`` may be null: empty, then.
+    """
     if text is None:
-        return None, None
+        return "", ""
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return f"<p>{escaped}</p>", text
 

@@ -53,6 +53,7 @@ class User:
     login: str
     id: int
     type: str = "User"
+    created_at: str = ""
 
 
 @dataclass

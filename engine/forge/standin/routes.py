@@ -71,14 +71,19 @@ class Routes:
         """A user as GitHub embeds it."""
         return shape.user(self.url, self._web(), self.state.user(login))
 
+    def account_json(self, login: str, *, own: bool = False) -> dict[str, Any]:
+        """``GET /users/{login}`` (404 for an unknown login), or ``GET /user`` when ``own``."""
+        build = shape.private_user if own else shape.public_user
+        return build(self.url, self._web(), self.state.known(login))
+
     # -- JSON helpers ---------------------------------------------------------------
 
     def _web(self) -> str:
         return self.url + "/_web"
 
-    def _repo_json(self, full_name: str | None = None) -> dict[str, Any]:
+    def _repo_json(self, full_name: str | None = None, *, full: bool = False) -> dict[str, Any]:
         repo = self.state.fork(full_name) if full_name else self.state.repo
-        return shape.repo(self.url, self._web(), repo, self.state.user(repo.owner))
+        return shape.repo(self.url, self._web(), repo, self.state.user(repo.owner), full=full)
 
     def _comment_json(self, c: Comment) -> dict[str, Any]:
         return shape.comment(

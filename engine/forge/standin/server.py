@@ -340,7 +340,7 @@ class GitHubStandIn:
         if path == "/user":  # GITHUB_TOKEN may not ask who it is; a person's token may
             if identity.app:
                 return error_reply(ApiError(403, "Resource not accessible by integration"))
-            return Reply(200, {**self.api.user_json(identity.login), "name": identity.login})
+            return Reply(200, self.api.account_json(identity.login, own=True))
         return self.api.serve(Call(method, path, query, body, identity.login))
 
     def _headers(self, reply: Reply) -> dict[str, str]:

@@ -22,6 +22,7 @@ from engine.forge.standin.deployments import Deployments
 from engine.forge.standin.records import (
     REVIEW_STATES,
     SHA,
+    ApiError,
     Comment,
     Deployment,
     DeploymentStatus,
@@ -88,8 +89,14 @@ class State(Deployments):
         key = login.lower()
         if key not in self.users:
             kind = "Bot" if login.endswith("[bot]") else "User"
-            self.users[key] = User(login, self.next_id(), kind)
+            self.users[key] = User(login, self.next_id(), kind, self.now())
         return self.users[key]
+
+    def known(self, login: str) -> User:
+        """The user named ``login`` if the stand-in has seen them, else GitHub's 404."""
+        if login.lower() not in self.users:
+            raise ApiError(404, "Not Found")
+        return self.users[login.lower()]
 
     def role(self, login: str) -> str:
         """The collaborator role of ``login`` (``none`` when not a collaborator)."""
