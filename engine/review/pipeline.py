@@ -100,6 +100,9 @@ def review(
     base_defs, _ = planning.read_definitions(root, plan.base_commit)
     project = settings or head_defs.settings
     envs = _environments(project, vs)
+    names = [] if vs else _selected(plan, models, head_defs.models, base_defs.models)
+    if not vs and not names:
+        envs = {}  # nothing changed: no environment to fetch or read (a no-op PR stays cheap)
     if envs and "origin" in gitbranches.remotes(root):
         # compare with what runs now, not a stale copy
         gitbranches.fetch_branches(root, "origin", [spec.branch for spec in envs.values()])
@@ -109,8 +112,6 @@ def review(
     reference = vs[0] if vs else "base"
     if vs:
         names = _differing(plan, models, head_defs.models, {e: pins[e] for e in vs})
-    else:
-        names = _selected(plan, models, head_defs.models, base_defs.models)
     head_run = jobs.train(
         root, [n for n in names if n in head_defs.models], rev=plan.head_commit, settings=settings
     )
