@@ -157,6 +157,29 @@ def test_drift_with_labels_opens_one_retraining_pull_request(deployed, mlops, tm
         assert validated.returncode == 0, validated.stdout + validated.stderr
         assert git(deployed, "status", "--porcelain", "--", "data", "mlops") == ""  # untouched
 
+        # The new version monitored as the current data, by revision: read by its hash
+        # from the DVC remote, never from the (here stale and broken) working file.
+        working = (deployed / DATA).read_bytes()
+        (deployed / DATA).write_text("customer_id\nnot a number\n")
+        try:
+            for rev, rows in (("main", 240), (f"origin/{pull.head_ref}", 440)):
+                done = mlops(
+                    "monitor", "--env", "staging", "--current-dataset", f"customers@{rev}",
+                    "--json", cwd=deployed,
+                )  # fmt: skip
+                assert done.returncode == 0, done.stderr
+                (model,) = json.loads(done.stdout)["models"]
+                assert model["current_rows"] == rows
+                assert model["current"] == f"dataset customers at {rev}"
+            bad = mlops("monitor", "--env", "staging", "--current-dataset", "nope@main",
+                        cwd=deployed)  # fmt: skip
+            assert bad.returncode == 1 and "no dataset 'nope' at main" in bad.stderr
+            usage = mlops("monitor", "--env", "staging", "--current-dataset", "customers",
+                          cwd=deployed)  # fmt: skip
+            assert usage.returncode == 2 and "NAME@REV" in usage.stderr
+        finally:
+            (deployed / DATA).write_bytes(working)
+
         # Drift goes on: the open pull request is left alone, no second one.
         write_batch(deployed, drift=True)
         assert run_jobs(mlops, deployed, tmp_path, gh.url)
