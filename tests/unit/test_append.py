@@ -29,7 +29,7 @@ def test_unlabelled_rows_are_dropped_and_labels_replace_the_target() -> None:
 def test_no_labels_at_all_is_an_error_that_says_how_to_give_them() -> None:
     table = pa.table({"age": [30, 40]})
     for labels in (None, [None, None]):
-        with pytest.raises(DataError, match="unlabelled rows are not training data.*'churned'"):
+        with pytest.raises(DataError, match=r"unlabelled rows are not training data.*'churned'"):
             training_rows(table, labels, DATASET)
 
 
