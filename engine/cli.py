@@ -530,6 +530,12 @@ def init_command(obj: Context, remote: str | None, force: bool, requirement: str
     help="A batch of current inputs (.csv or .parquet); with the target column, also labels.",
 )
 @click.option(
+    "--current-dataset",
+    metavar="NAME@REV",
+    help="A dataset as it is at a git revision (its DVC pointer there names the bytes), "
+    "e.g. customers@main or customers@3f2c1e0.",
+)
+@click.option(
     "--logs",
     multiple=True,
     type=click.Path(path_type=Path),
@@ -556,6 +562,7 @@ def monitor_command(
     models: tuple[str, ...],
     env_name: str,
     current: Path | None,
+    current_dataset: str | None,
     logs: tuple[Path, ...],
     labels: Path | None,
     since: str | None,
@@ -568,12 +575,21 @@ def monitor_command(
     from engine.monitoring.logs import parse_since
     from engine.monitoring.monitor import Current, monitor, now
 
-    if labels is not None and current is not None:
+    if labels is not None and (current is not None or current_dataset is not None):
         raise click.UsageError(
             "--labels goes with --logs; a batch carries its labels as the target"
         )
+    at: tuple[str, str] | None = None
+    if current_dataset is not None:
+        name, _, rev = current_dataset.rpartition("@")
+        if not name or not rev:
+            raise click.UsageError(
+                f"--current-dataset {current_dataset!r}: write NAME@REV, e.g. customers@main"
+            )
+        at = (name, rev)
     start = parse_since(since, now()) if since else None
-    outcomes = monitor(obj.root, env_name, Current(current, logs, labels, start), models=models)
+    chosen = Current(current, logs, labels, start, dataset=at)
+    outcomes = monitor(obj.root, env_name, chosen, models=models)
     if html_file is not None:
         from engine.monitoring.page import html
 

@@ -567,6 +567,21 @@ class Environment(Strict):
     monitoring: Watch | None = Field(
         None, description="What the scheduled monitor reads as this environment's current data."
     )
+    retrain_on_drift: bool = Field(
+        False,
+        description="When the scheduled monitor finds data drift in a model here, open a pull "
+        "request that adds the labelled current rows to the model's dataset as a new "
+        "DVC-tracked version (one open pull request per model and environment).",
+    )
+
+    @model_validator(mode="after")
+    def _retrain_needs_data(self) -> Environment:
+        if self.retrain_on_drift and self.monitoring is None:
+            raise ValueError(
+                "`retrain_on_drift: true` needs a `monitoring:` source (the rows to add); "
+                "add `monitoring: {current: PATH}` or `monitoring: {logs: DIR, labels: FILE}`"
+            )
+        return self
 
     @field_validator("allow")
     @classmethod

@@ -251,6 +251,20 @@ class Forge(Protocol):
         """Comment ``note`` on the bot's open issue per ``marker`` and close it (None if none)."""
         ...
 
+    def find_pull_request(self, marker: str) -> IssueRef | None:
+        """The bot's open pull request carrying ``marker`` (a retraining PR ...), or None."""
+        ...
+
+    def open_pull_request(
+        self, title: str, body: str, head: str, base: str, marker: str
+    ) -> IssueRef:
+        """Open a pull request of branch ``head`` into ``base``, its body carrying ``marker``.
+
+        An open pull request of ``head`` already there (a retry, a rerun) is returned as
+        ``unchanged``, never duplicated.
+        """
+        ...
+
     def team_members(self, org: str, team: str) -> list[str]:
         """Logins of a team's members (for environment allow-lists)."""
         ...

@@ -357,6 +357,44 @@ class GitHubForge(RepoClient):
             None,
         )
 
+    def find_pull_request(self, marker: str) -> IssueRef | None:
+        """The bot's open pull request whose body carries ``marker``."""
+        with self._guard(f"look for the open pull request {marker!r}", "pull-requests: read"):
+            bot = self.identity()
+            for data in self._iter("pulls", dict, {"state": "open"}):
+                user = (data.get("user") or {}).get("login") or ""
+                if user.lower() == bot.lower() and has_marker(data.get("body"), marker):
+                    return IssueRef(int(data["number"]), str(data["html_url"]), "unchanged")
+            return None
+
+    def open_pull_request(
+        self, title: str, body: str, head: str, base: str, marker: str
+    ) -> IssueRef:
+        """``create_pull`` (github3); after an ambiguous failure or a 422 "already exists",
+        the open pull request of ``head`` (``GET /pulls?head=owner:branch``) is the answer."""
+        text = with_marker(body, marker)
+
+        def find() -> IssueRef | None:
+            params = {"state": "open", "head": f"{self._owner}:{head}", "base": base}
+            for data in self._iter("pulls", dict, params):
+                return IssueRef(int(data["number"]), str(data["html_url"]), "unchanged")
+            return None
+
+        with self._guard(f"open the pull request {title!r}", "pull-requests: write"):
+            repo = self._gh.repository(self._owner, self._name)
+            try:
+                made = self._create_once(
+                    lambda: repo.create_pull(title, base, head, body=text), find, "pull request"
+                )
+            except gh_errors.UnprocessableEntity:
+                existing = find()
+                if existing is None:
+                    raise
+                return existing
+            if isinstance(made, IssueRef):
+                return made
+            return IssueRef(made.number, made.html_url, "created")
+
     def team_members(self, org: str, team: str) -> list[str]:
         """Logins of team ``org/team``."""
         needs = (

@@ -10,6 +10,7 @@ Without GitHub (a laptop, the demo, tests) the engine publishes to
     dispatches.json                workflow dispatches asked for, in order
     deployments.json               deployments and their statuses
     issues/<marker>.md, issues.json  issues opened or updated (drift alarms ...)
+    pulls/<marker>-N.md, proposals.json  pull requests the engine opened (retraining ...)
 
 Markdown files hold exactly the body GitHub would get, hidden marker included, so a golden
 test can compare them. The caller prints a summary (the returned refs carry the file paths).
@@ -261,6 +262,40 @@ class LocalForge:
         entry.update(state="closed", note=str(path.relative_to(self.outbox)))
         self._save("issues.json", issues)
         return IssueRef(entry["number"], str(path), "closed")
+
+    def find_pull_request(self, marker: str) -> IssueRef | None:
+        """The open pull request with ``marker`` written by :meth:`open_pull_request`."""
+        entry = next(
+            (e for e in self._load("proposals.json", []) if e["marker"] == marker),
+            None,
+        )
+        if entry is None or entry["state"] != "open":
+            return None
+        return IssueRef(entry["number"], str(self.outbox / entry["file"]), "unchanged")
+
+    def open_pull_request(
+        self, title: str, body: str, head: str, base: str, marker: str
+    ) -> IssueRef:
+        """Write ``pulls/<marker>.md`` and index it in ``proposals.json`` (state ``open``;
+        edit the state to ``closed`` to let the engine propose again)."""
+        proposals = self._load("proposals.json", [])
+        for entry in proposals:
+            if entry["head"] == head and entry["state"] == "open":
+                return IssueRef(entry["number"], str(self.outbox / entry["file"]), "unchanged")
+        path = self.outbox / "pulls" / f"{_slug(marker)}-{len(proposals) + 1}.md"
+        _write(path, with_marker(body, marker))
+        entry = {
+            "number": len(proposals) + 1,
+            "marker": marker,
+            "title": title,
+            "head": head,
+            "base": base,
+            "state": "open",
+            "file": str(path.relative_to(self.outbox)),
+        }
+        proposals.insert(0, entry)  # newest first: find_pull_request sees the latest
+        self._save("proposals.json", proposals)
+        return IssueRef(entry["number"], str(path), "created")
 
     def team_members(self, org: str, team: str) -> list[str]:
         """No teams exist locally: an allow-list naming a team admits nobody."""

@@ -10,9 +10,7 @@ so answering anyone would make the bot a spam amplifier (policy.may_answer).
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -55,7 +53,7 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
     from engine.environments.access import may_answer
     from engine.environments.operations import trusted_project
     from engine.github.commands import parse
-    from engine.github.context import Outcome
+    from engine.github.context import Outcome, push_credentials
 
     defs, _ = api.read_definitions(ctx.root)
     project = trusted_project(ctx.root)
@@ -65,7 +63,7 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
     if event.action != "created" or event.comment.user.is_bot or event.sender.is_bot:
         return Outcome(f"ignored: a {event.action} comment by @{event.comment.user.login}")
     forge = ctx.forge()
-    _push_credentials(ctx)
+    push_credentials(ctx)
     _react(forge, event.comment.id, "eyes")
     permission = _permission(forge, event.comment.user.login)
     if not may_answer(permission, event.repository.private):
@@ -341,18 +339,3 @@ def _fetch(ctx: Context, sha: str) -> None:
 
     if gitbranches.ref_sha(ctx.root, sha) is None and "origin" in gitbranches.remotes(ctx.root):
         gitrepo.run_git(ctx.root, "fetch", "--quiet", "origin", sha, check=False)
-
-
-def _push_credentials(ctx: Context) -> None:
-    """Let git push with GITHUB_TOKEN (the checkout keeps no credentials)."""
-    token, server = ctx.env.get("GITHUB_TOKEN"), ctx.env.get("GITHUB_SERVER_URL")
-    if not token or not server or not server.startswith("https://"):
-        return
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    os.environ.update(
-        {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": f"http.{server}/.extraheader",
-            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
-        }
-    )

@@ -6,6 +6,8 @@ The dispatcher (:mod:`engine.github.workflow`) and the comment commands
 
 from __future__ import annotations
 
+import base64
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,3 +80,18 @@ class Outcome:
     message: str
     exit_code: int = 0
     outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def push_credentials(ctx: Context) -> None:
+    """Let git push with GITHUB_TOKEN (the checkout keeps no credentials)."""
+    token, server = ctx.env.get("GITHUB_TOKEN"), ctx.env.get("GITHUB_SERVER_URL")
+    if not token or not server or not server.startswith("https://"):
+        return
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    os.environ.update(
+        {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"http.{server}/.extraheader",
+            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+        }
+    )

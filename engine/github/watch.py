@@ -11,25 +11,34 @@ the pins from the environment branches, as data.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import UserError
-from engine.github.context import Context, Outcome
+from engine.github.context import Context, Outcome, push_credentials
 
 if TYPE_CHECKING:
-    from engine.definitions.formats import Watch
+    from engine.definitions.formats import Project, Watch
+    from engine.environments.pins import Pin
     from engine.github.events import DispatchEvent
     from engine.monitoring.monitor import Current
+    from engine.monitoring.outcome import Outcome as MonitorOutcome
 
 
 def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
-    """Monitor, publish the reports, raise or clear the alarms."""
-    from engine import audit
+    """Monitor, publish the reports, raise or clear the alarms, propose retraining.
+
+    On Actions the work is split by privilege (``monitor.yml``): the ``monitor`` job
+    (``issues: write``) keeps the drift issues and names, in its ``retrain`` output, the
+    drifted (environment, model) pairs whose environment says ``retrain_on_drift``; only
+    then does the ``retrain`` job run (``contents: write``, ``pull-requests: write``, with
+    ``MLOPS_RETRAIN`` set to that output), monitor those pairs again and open the pull
+    requests. Off Actions one run does both.
+    """
     from engine.environments.operations import trusted_project
     from engine.environments.pins import read_pins
-    from engine.github.alerts import raise_alerts
-    from engine.monitoring import report
+    from engine.github.retraining import wants_retraining
     from engine.monitoring.monitor import monitor
 
     _check_project(ctx.root)
@@ -39,41 +48,123 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
     for env_name in wanted_envs:
         if env_name not in project.environments:
             raise UserError(f"the dispatch names environment {env_name!r}, which is not defined")
+    retrain_job = ctx.env.get("MLOPS_MONITOR_JOB") == "retrain"
+    asked = _retrain_list(ctx.env.get("MLOPS_RETRAIN", "")) if retrain_job else {}
     lines: list[str] = []
     alarms = 0
+    candidates: dict[str, int | None] = {}
     for env_name, env in sorted(project.environments.items()):
         if wanted_envs and env_name not in wanted_envs:
+            continue
+        if retrain_job and not any(k.startswith(f"{env_name}/") for k in asked):
             continue
         if env.monitoring is None:
             lines.append(f"{env_name}: no `monitoring:` source in mlops/project.yaml, skipped")
             continue
         pins = read_pins(ctx.root, env.branch) or {}
         models = [m for m in sorted(pins) if not wanted_models or m in wanted_models]
+        if retrain_job:
+            models = [m for m in models if f"{env_name}/{m}" in asked]
         if not models:
             lines.append(f"{env_name}: nothing deployed to monitor")
             continue
+        current = current_of(ctx.root, env.monitoring)
         with ctx.runtime.group(f"monitor {env_name}"):
-            outcomes = monitor(ctx.root, env_name, current_of(ctx.root, env.monitoring), models)
-        reports = [report.markdown([o]) for o in outcomes]
-        ctx.runtime.summary("\n\n".join(reports))
-        if ctx.env.get("GITHUB_TOKEN") or not ctx.runtime.on_actions:
-            for alert in raise_alerts(ctx.forge(), outcomes, reports, ctx.run_url):
-                audit.record(
-                    ctx.root,
-                    "alert",
-                    model=alert.model,
-                    environment=alert.environment,
-                    version=next(o.version for o in outcomes if o.model == alert.model),
-                    outcome=f"issue {alert.action}",
-                )
-                lines.append(
-                    f"{alert.model} in {alert.environment}: {alert.status}; issue {alert.action}"
-                    + (f" #{alert.number}" if alert.number else "")
-                )
-        alarms += sum(o.alarming for o in outcomes)
+            outcomes = monitor(ctx.root, env_name, current, models)
+        issues: dict[str, int | None] = {}
+        if not retrain_job:
+            issues = _alerts(ctx, outcomes, lines)
+            alarms += sum(o.alarming for o in outcomes)
+        if not env.retrain_on_drift:
+            continue
+        drifted = [o for o in outcomes if wants_retraining(o)]
+        if ctx.runtime.on_actions and not retrain_job:
+            candidates.update({f"{env_name}/{o.model}": issues.get(o.model) for o in drifted})
+            continue
+        if drifted:
+            push_credentials(ctx)
+        for o in drifted:
+            issue = asked.get(f"{env_name}/{o.model}") if retrain_job else issues.get(o.model)
+            lines.append(_retrain(ctx, project, o, pins[o.model], current, issue))
     for line in lines:
         ctx.runtime.log(line)
-    return Outcome(f"{name}: {alarms} alarm(s)", 0, {"alarms": alarms})
+    outputs: dict[str, object] = {"alarms": alarms}
+    if ctx.runtime.on_actions and not retrain_job:
+        outputs["retrain"] = json.dumps(candidates, sort_keys=True) if candidates else ""
+    return Outcome(f"{name}: {alarms} alarm(s)", 0, outputs)
+
+
+def _alerts(
+    ctx: Context, outcomes: list[MonitorOutcome], lines: list[str]
+) -> dict[str, int | None]:
+    """Write the reports to the summary, keep the drift issues; ``{model: issue number}``."""
+    from engine import audit
+    from engine.github.alerts import raise_alerts
+    from engine.monitoring import report
+
+    reports = [report.markdown([o]) for o in outcomes]
+    ctx.runtime.summary("\n\n".join(reports))
+    numbers: dict[str, int | None] = {}
+    if ctx.env.get("GITHUB_TOKEN") or not ctx.runtime.on_actions:
+        for alert in raise_alerts(ctx.forge(), outcomes, reports, ctx.run_url):
+            audit.record(
+                ctx.root,
+                "alert",
+                model=alert.model,
+                environment=alert.environment,
+                version=next(o.version for o in outcomes if o.model == alert.model),
+                outcome=f"issue {alert.action}",
+            )
+            lines.append(
+                f"{alert.model} in {alert.environment}: {alert.status}; issue {alert.action}"
+                + (f" #{alert.number}" if alert.number else "")
+            )
+            numbers[alert.model] = alert.number
+    return numbers
+
+
+def _retrain(
+    ctx: Context,
+    project: Project,
+    outcome: MonitorOutcome,
+    pin: Pin,
+    current: Current,
+    issue: int | None,
+) -> str:
+    """Propose the retraining pull request of one drifted model; its line for the log."""
+    from engine import audit
+    from engine.github.retraining import propose
+
+    with audit.action(
+        ctx.root,
+        "retrain",
+        model=outcome.model,
+        version=outcome.version,
+        environment=outcome.environment,
+        commit=pin.source_commit,
+    ) as entry:
+        proposal = propose(
+            ctx.root, ctx.forge(), outcome, pin, current, project.default_branch,
+            issue=issue, run_url=ctx.run_url,
+        )  # fmt: skip
+        entry.outcome = f"pull request {proposal.action}"
+    return proposal.line()
+
+
+def _retrain_list(value: str) -> dict[str, int | None]:
+    """``MLOPS_RETRAIN`` (the monitor job's ``retrain`` output): ``{"ENV/MODEL": issue}``."""
+    try:
+        data = json.loads(value) if value.strip() else {}
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and (v is None or isinstance(v, int)) for k, v in data.items()
+    ):
+        raise UserError(
+            "MLOPS_RETRAIN must be the monitor job's `retrain` output, a JSON object "
+            '{"ENV/MODEL": issue number}: pass `${{ needs.monitor.outputs.retrain }}`'
+        )
+    return data
 
 
 def _check_project(root: Path) -> None:

@@ -33,15 +33,19 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Current:
-    """What to monitor: a batch file, or prediction-log files and folders."""
+    """What to monitor: a batch file, prediction-log files and folders, or a dataset at a
+    git revision (``dataset=(NAME, REV)``: its bytes by the hash its pointer records there)."""
 
     batch: Path | None = None
     logs: Sequence[Path] = ()
     labels: Path | None = None
     since: float | None = None
+    dataset: tuple[str, str] | None = None
 
     def describe(self) -> str:
         """For the report's header."""
+        if self.dataset is not None:
+            return f"dataset {self.dataset[0]} at {self.dataset[1]}"
         if self.batch is not None:
             return f"batch {self.batch.name}"
         return "logs " + ", ".join(p.name or str(p) for p in self.logs)
@@ -68,8 +72,11 @@ def monitor(
     from engine.environments.pins import read_pins
     from engine.training.planning import read_definitions
 
-    if (current.batch is None) == (not current.logs):
-        raise UserError("give either --current FILE (a batch) or --logs DIR (prediction logs)")
+    if sum((current.batch is not None, bool(current.logs), current.dataset is not None)) != 1:
+        raise UserError(
+            "give one of --current FILE (a batch), --current-dataset NAME@REV (a dataset at "
+            "a git revision) or --logs DIR (prediction logs)"
+        )
     defs, _ = read_definitions(root)
     envs = defs.settings.environments
     if environment not in envs:
@@ -84,16 +91,42 @@ def monitor(
             deployed = ", ".join(sorted(pins)) or "none"
             raise UserError(f"{name} is not deployed in {environment}; deployed: {deployed}")
     logs = _read_logs(current) if current.logs else None
-    return [_logged(root, pins[name], current, logs) for name in wanted]
+    table = dataset_at(root, current.dataset) if current.dataset is not None else None
+    return [_logged(root, pins[name], current, logs, table) for name in wanted]
 
 
-def _logged(root: Path, pin: Pin, current: Current, logs: Logs | None) -> Outcome:
+def dataset_at(root: Path, spec: tuple[str, str]) -> pa.Table:
+    """Dataset ``NAME`` as it is at git revision ``REV``: its definition there, and the bytes
+    its DVC pointer there names, fetched by hash and verified (never the working file)."""
+    from engine.data.tables import load_table
+    from engine.errors import DataError, GitError
+    from engine.training.planning import read_definitions
+
+    name, rev = spec
+    try:
+        defs, _ = read_definitions(root, rev)
+    except GitError as exc:
+        raise UserError(f"--current-dataset {name}@{rev}: {exc}") from None
+    if name not in defs.datasets:
+        known = ", ".join(sorted(defs.datasets)) or "none"
+        raise UserError(
+            f"--current-dataset {name}@{rev}: no dataset {name!r} at {rev}; there: {known}"
+        )
+    try:
+        return load_table(defs.datasets[name].spec, root, rev)
+    except DataError as exc:
+        raise UserError(f"--current-dataset {name}@{rev}: {exc}") from None
+
+
+def _logged(
+    root: Path, pin: Pin, current: Current, logs: Logs | None, table: pa.Table | None
+) -> Outcome:
     """:func:`_one`, with its line in the engine's log (the outcome is the status)."""
     from engine import audit
 
     fields = dict(model=pin.model, version=pin.version, environment=pin.environment)
     with audit.action(root, "monitor", commit=pin.source_commit, **fields) as entry:
-        outcome = _one(root, pin, current, logs)
+        outcome = _one(root, pin, current, logs, table)
         entry.outcome = outcome.status
     return outcome
 
@@ -113,7 +146,9 @@ def _read_logs(current: Current) -> Logs:
     return logs
 
 
-def _one(root: Path, pin: Pin, current: Current, logs: Logs | None) -> Outcome:
+def _one(
+    root: Path, pin: Pin, current: Current, logs: Logs | None, table: pa.Table | None
+) -> Outcome:
     from engine.monitoring.columns import side_of
     from engine.monitoring.health import health
     from engine.monitoring.quality import check_quality
@@ -133,7 +168,7 @@ def _one(root: Path, pin: Pin, current: Current, logs: Logs | None) -> Outcome:
     meta = {dataset.target, *([dataset.id_column] if dataset.id_column else [])}
     features = [c for c in reference.column_names if c not in meta]
     live = (
-        _from_batch(store, pin, current, dataset, features)
+        _from_batch(store, pin, current, dataset, features, table)
         if logs is None
         else _from_logs(logs, pin, current, dataset, features)
     )
@@ -195,27 +230,16 @@ def _reference(
 
 
 def _from_batch(
-    store: Any, pin: Pin, current: Current, dataset: Dataset, features: list[str]
+    store: Any,
+    pin: Pin,
+    current: Current,
+    dataset: Dataset,
+    features: list[str],
+    table: pa.Table | None,
 ) -> _Live:
-    import pyarrow as pa
-
-    from engine.data.tables import read_csv
-
-    assert current.batch is not None
-    path = current.batch
-    if not path.is_file():
-        raise UserError(f"--current {path}: no such file")
-    if path.suffix.lower() == ".parquet":
-        try:
-            table = _read_parquet(path)
-        except (pa.ArrowException, OSError) as exc:
-            raise UserError(
-                f"--current {path} can't be read as Parquet ({str(exc)[:200]})"
-            ) from None
-    elif path.suffix.lower() == ".csv":
-        table = read_csv(path, dataset, name=str(path))
-    else:
-        raise UserError(f"--current {path}: give a .csv or .parquet file")
+    if table is None:
+        assert current.batch is not None
+        table = _read_batch(current.batch, dataset)
     live = _Live(table)
     if dataset.target in table.column_names:
         live.labels = table.column(dataset.target).to_pylist()
@@ -229,6 +253,44 @@ def _from_batch(
     elif table.num_rows:
         _predict(store, pin, live, features)
     return live
+
+
+def _read_batch(path: Path, dataset: Dataset) -> pa.Table:
+    import pyarrow as pa
+
+    from engine.data.tables import read_csv
+
+    if not path.is_file():
+        raise UserError(f"--current {path}: no such file")
+    if path.suffix.lower() == ".parquet":
+        try:
+            return _read_parquet(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise UserError(
+                f"--current {path} can't be read as Parquet ({str(exc)[:200]})"
+            ) from None
+    if path.suffix.lower() == ".csv":
+        return read_csv(path, dataset, name=str(path))
+    raise UserError(f"--current {path}: give a .csv or .parquet file")
+
+
+def labelled_current(
+    root: Path, pin: Pin, current: Current, dataset: Dataset
+) -> tuple[pa.Table, list[Any] | None]:
+    """The current rows of one pinned model as monitoring reads them, and their labels
+    (a batch's target column; for logs, the labels file joined by request id), or None."""
+    if current.batch is not None or current.dataset is not None:
+        table = (
+            dataset_at(root, current.dataset)
+            if current.dataset is not None
+            else _read_batch(current.batch, dataset)  # type: ignore[arg-type]
+        )
+        if dataset.target not in table.column_names:
+            return table, None
+        return table, table.column(dataset.target).to_pylist()
+    columns = [c for c in dataset.schema_.columns if c != dataset.target]
+    live = _from_logs(_read_logs(current), pin, current, dataset, columns)
+    return live.table, live.labels
 
 
 def _read_parquet(path: Path) -> pa.Table:

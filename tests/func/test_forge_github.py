@@ -486,3 +486,33 @@ def test_defaults_to_github_com_and_is_a_forge() -> None:
     forge = GitHubForge("octo/repo", "t")
     assert forge.api_url == "https://api.github.com"
     assert isinstance(forge, Forge)
+
+
+def test_a_pull_request_is_opened_once_and_found_by_its_marker(
+    gh: GitHubStandIn, forge: GitHubForge
+) -> None:
+    gh.set_ref("heads/mlops/retrain/x", "b" * 40)
+    assert forge.find_pull_request("retrain:m:staging") is None
+    # GitHub did the work, the proxy answered 502: the retry finds it by head, no duplicate.
+    gh.fail("POST", r"/pulls$", status=502, commit=True)
+    made = forge.open_pull_request(
+        "Retrain m", "why", "mlops/retrain/x", "main", "retrain:m:staging"
+    )
+    assert made.action == "unchanged" and gh.calls("POST", r"/pulls$") == 1
+    (pull,) = [p for n, p in gh.state.pulls.items() if n != 7]
+    assert pull.head_ref == "mlops/retrain/x" and pull.head_sha == "b" * 40
+    assert gh.state.issues[pull.number].body.startswith("<!-- mlops:retrain:m:staging -->")
+    found = forge.find_pull_request("retrain:m:staging")
+    assert found is not None and found.number == made.number == pull.number
+    # Asked again for the same head: GitHub's 422 "already exists" means the open one.
+    again = forge.open_pull_request(
+        "Retrain m", "why", "mlops/retrain/x", "main", "retrain:m:staging"
+    )
+    assert again.number == pull.number and len(gh.state.pulls) == 2
+    # A look-alike by someone else is not ours; a closed one is not open.
+    gh.add_pull(head_sha="c" * 40, head_ref="other", body="<!-- mlops:retrain:m:prod -->")
+    assert forge.find_pull_request("retrain:m:prod") is None
+    gh.state.issues[pull.number].state = "closed"
+    assert forge.find_pull_request("retrain:m:staging") is None
+    with pytest.raises(ForgeError, match="head invalid"):
+        forge.open_pull_request("Retrain m", "why", "no/such/branch", "main", "retrain:m:qa")

@@ -127,3 +127,23 @@ def test_force_pushes_are_recorded_per_pull_request(root: Path) -> None:
     made = forge.add_force_push(3, "a" * 40, "alice")
     assert LocalForge(root).force_pushes(3) == [made] and forge.force_pushes(4) == []
     assert made.at is not None and made.at.endswith("Z")
+
+
+def test_pull_requests_are_written_once_per_open_head(root: Path) -> None:
+    forge = LocalForge(root)
+    assert forge.find_pull_request("retrain:m:staging") is None
+    made = forge.open_pull_request(
+        "Retrain m", "why", "mlops/retrain/a", "main", "retrain:m:staging"
+    )
+    assert made.action == "created" and Path(made.url).read_text().endswith("why")
+    again = forge.open_pull_request(
+        "Retrain m", "why", "mlops/retrain/a", "main", "retrain:m:staging"
+    )
+    assert again.action == "unchanged" and again.number == made.number
+    found = forge.find_pull_request("retrain:m:staging")
+    assert found is not None and found.number == made.number
+    index = root / ".mlops/outbox/proposals.json"
+    entries = json.loads(index.read_text())
+    entries[0]["state"] = "closed"  # a person closed it: the engine may propose again
+    index.write_text(json.dumps(entries))
+    assert forge.find_pull_request("retrain:m:staging") is None

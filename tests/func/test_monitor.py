@@ -188,7 +188,7 @@ def test_bad_inputs_are_located_errors(deployed, mlops, tmp_path):
          "needs a request_id column"),
         (("--current", str(tmp_path / "batch.txt")), "give a .csv or .parquet file"),
         (("--current", str(tmp_path / "nothing.csv")), "no such file"),
-        ((), "give either --current FILE"),
+        ((), "give one of --current FILE"),
         (("--since", "last tuesday", "--logs", str(empty)), "--since 'last tuesday'"),
     ]  # fmt: skip
     for args, message in cases:

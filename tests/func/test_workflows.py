@@ -59,7 +59,8 @@ PERMISSIONS: dict[str, dict[str, dict[str, str]]] = {
                                 "pull-requests": "write", "statuses": "read"}},
     "main.yml": {"plan": READ, "train": READ, "register": READ},
     "deploy.yml": {"target": {}, "deploy": {**READ, "deployments": "write"}},
-    "monitor.yml": {"monitor": {"contents": "read", "issues": "write"}},
+    "monitor.yml": {"monitor": {"contents": "read", "issues": "write"},
+                    "retrain": {"contents": "write", "pull-requests": "write"}},
     "ci.yml": {"test": READ, "action": READ},
 }
 # fmt: on

@@ -54,6 +54,18 @@ def test_chi_square_false_positive_rate_is_the_significance_level() -> None:
     assert flagged / 100 <= SETTINGS.chi2_threshold + FPR_MARGIN
 
 
+def test_z_test_false_positive_rate_is_the_significance_level() -> None:
+    flagged = 0
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        ref = counts_of((rng.random(600) < 0.3).tolist())
+        cur = counts_of((rng.random(600) < 0.3).tolist())
+        result = feature_drift("flag", ref, cur, SETTINGS)
+        assert result is not None and result.method == "z-test"
+        flagged += result.drifted
+    assert flagged / 100 <= SETTINGS.z_threshold + FPR_MARGIN
+
+
 def test_large_samples_from_one_distribution_never_drift() -> None:
     # the distances' thresholds are effect sizes, far above the sampling noise at 5,000 rows
     for seed in range(100):

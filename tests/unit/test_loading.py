@@ -95,3 +95,17 @@ def test_monitoring_thresholds_are_validated_and_located():
         "mlops/models/m.yaml:10:3: error: unknown key 'monitoring.ks_treshold'; did you mean "
         "'ks_threshold'?",
     ]
+
+
+def test_retrain_on_drift_needs_a_monitoring_source() -> None:
+    import pydantic
+    import pytest
+
+    from engine.definitions.formats import Environment
+
+    with pytest.raises(pydantic.ValidationError, match="needs a `monitoring:` source"):
+        Environment.model_validate({"branch": "env/staging", "retrain_on_drift": True})
+    env = Environment.model_validate(
+        {"branch": "env/staging", "retrain_on_drift": True, "monitoring": {"current": "b.csv"}}
+    )
+    assert env.retrain_on_drift and not Environment(branch="env/x").retrain_on_drift

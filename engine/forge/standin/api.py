@@ -13,13 +13,13 @@ import re
 from collections.abc import Callable
 
 from engine.forge.standin import payloads as shape
-from engine.forge.standin.commit_routes import CommitRoutes
+from engine.forge.standin.pull_routes import PullRoutes
 from engine.forge.standin.records import LEGACY_PERMISSION, ApiError
 from engine.forge.standin.routes import Call, Reply, Route, created, error_reply, object_body
 from engine.forge.standin.state import State
 
 
-class Api(CommitRoutes):
+class Api(PullRoutes):
     """GitHub's REST routes over one repository's state."""
 
     def __init__(self, state: State, base_url: Callable[[], str]) -> None:
@@ -78,6 +78,7 @@ class Api(CommitRoutes):
             ("GET", repo + r"/commits/(?P<ref>.+)/status", self._combined_status),
             ("GET", repo + r"/commits/(?P<sha>[^/]+)/pulls", self._commit_pulls),
             ("GET", repo + r"/pulls", self._list_pulls),
+            ("POST", repo + r"/pulls", self._create_pull),
             (
                 "GET",
                 repo + r"/pulls/(?P<n>\d+)",

@@ -1,0 +1,123 @@
+"""Retraining on drift: a branch that adds the monitored rows to a model's training data.
+
+When the scheduled monitor finds data drift in a model of an environment whose policy
+says ``retrain_on_drift: true``, :func:`prepare` builds a branch off the default branch
+whose one commit adds the current data's *labelled* rows to the model's dataset as a new
+DVC-tracked version (:func:`engine.data.append.append_rows`: the CSV grows, ``dvc add``,
+the content pushed to the DVC remote, the ``.dvc`` pointer committed). The pull request
+that proposes it is opened by the workflow layer (:mod:`engine.github.retraining`); the
+pull-request workflow then trains and reports as for any change, and people ``/promote``.
+
+The commit is made in a temporary worktree, so the checkout the monitor runs in is never
+touched. The branch is named by the new content's hash
+(``mlops/retrain/ENV/MODEL-<md5[:12]>``): the same rows on the same data name the same
+branch, and a branch that exists already (a run that pushed and then failed) is reused,
+never forced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.errors import UserError
+
+if TYPE_CHECKING:
+    from engine.data.append import Appended
+    from engine.environments.pins import Pin
+    from engine.monitoring.monitor import Current
+
+PREFIX = "mlops/retrain"
+REMOTE = "origin"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A pushed branch with a new version of the data: what the pull request proposes."""
+
+    model: str
+    environment: str
+    dataset: str
+    branch: str
+    base: str  # the default branch
+    base_commit: str
+    commit: str
+    appended: Appended
+    reused: bool  # the branch was there already (same content): nothing was pushed
+
+
+def marker(model: str, environment: str) -> str:
+    """The hidden marker of the one open retraining pull request per (model, environment)."""
+    return f"retrain:{model}:{environment}"
+
+
+def prepare(root: Path, pin: Pin, current: Current, default_branch: str) -> Prepared:
+    """Build and publish the branch; a UserError (DataError ...) says why it could not be."""
+    from engine import gitbranches, gitrepo
+    from engine.data.append import append_rows, file_of, training_rows
+    from engine.environments.branch import engine_identity
+    from engine.monitoring.monitor import labelled_current
+    from engine.training.planning import read_definitions
+
+    remote = REMOTE if REMOTE in gitbranches.remotes(root) else None
+    base_commit = _base(root, remote, default_branch)
+    defs, _ = read_definitions(root, base_commit)
+    if pin.model not in defs.models:
+        raise UserError(
+            f"{pin.model} is not defined on {default_branch} any more: nothing to retrain"
+        )
+    dataset = defs.datasets[defs.models[pin.model].spec.dataset].spec
+    path = file_of(dataset)
+    table, labels = labelled_current(root, pin, current, dataset)
+    rows = training_rows(table, labels, dataset)
+    if rows.num_rows == 0:
+        raise UserError("none of the current rows has a label: there is nothing to train on")
+    with gitbranches.temporary_worktree(root, base_commit) as tree:
+        appended = append_rows(tree, root, dataset, rows)
+        added = [appended.pointer]
+        ignore = str(Path(path).parent / ".gitignore")
+        if (tree / ignore).is_file():
+            added.append(ignore)
+        gitrepo.run_git(tree, "add", "--", *added)
+        message = (
+            f"Add {appended.added} monitored row(s) to {dataset.name} "
+            f"(data drift in {pin.model}, {pin.environment})\n\n"
+            f"{path}: {appended.before} + {appended.added} rows, md5 {appended.md5}.\n"
+            f"Proposed by `mlops monitor` (retrain_on_drift in {pin.environment})."
+        )
+        args = ("commit", "--quiet", "--no-verify", "--cleanup=whitespace", "-F", "-")
+        gitrepo.run_git(tree, *args, stdin=message, identity=engine_identity())
+        commit = gitrepo.run_git(tree, "rev-parse", "HEAD").stdout.strip()
+    branch = f"{PREFIX}/{pin.environment}/{pin.model}-{appended.md5[:12]}"
+    if remote is not None:
+        pushed = gitbranches.push_branch(root, remote, commit, branch)
+    else:
+        pushed = gitbranches.move_branch(root, branch, commit, None)
+    return Prepared(
+        pin.model,
+        pin.environment,
+        dataset.name,
+        branch,
+        default_branch,
+        base_commit,
+        commit,
+        appended,
+        reused=not pushed,
+    )
+
+
+def _base(root: Path, remote: str | None, default_branch: str) -> str:
+    """The default branch's newest commit: the remote's (fetched), else the local one."""
+    from engine import gitbranches
+
+    if remote is not None and gitbranches.fetch_branches(root, remote, [default_branch]):
+        sha = gitbranches.ref_sha(root, f"refs/remotes/{remote}/{default_branch}")
+    else:
+        sha = gitbranches.ref_sha(root, f"refs/heads/{default_branch}")
+    if sha is None:
+        raise UserError(f"the default branch {default_branch} is not in {root}: fetch it")
+    return sha
+
+
+__all__ = ["PREFIX", "Prepared", "marker", "prepare"]
