@@ -315,17 +315,18 @@ def diff(
 
 @main.command()
 @click.option(
-    "--dir",
+    "--keep",
     "folder",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where to build the demo repository (default: a new temporary folder).",
+    help="Build the demo repository in this new folder and keep it to explore "
+    "(default: a temporary folder, deleted at the end).",
 )
 @boundary
 def demo(folder: Path | None) -> None:
     """Run the whole lifecycle on a throwaway local repository."""
     from engine import demo as lifecycle
 
-    lifecycle.run(click.echo, folder, keep=folder is not None)
+    lifecycle.run(click.echo, keep=folder)
 
 
 @main.command()
@@ -706,3 +707,7 @@ def predict_command(
     )
     if output_path is not None:
         click.echo(result.summary(), err=True)
+
+
+if __name__ == "__main__":  # `python -m engine.cli ...`, as the demo starts `mlops serve`
+    main()

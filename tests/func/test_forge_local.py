@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.forge import Forge, ForgeError, PullRequestInfo
+from engine.forge import Forge, ForgeError, PullRequestInfo, Review
 from engine.forge.local import LOCAL_LOGIN, LocalForge
 
 SHA = "b" * 40
@@ -127,3 +127,17 @@ def test_force_pushes_are_recorded_per_pull_request(root: Path) -> None:
     made = forge.add_force_push(3, "a" * 40, "alice")
     assert LocalForge(root).force_pushes(3) == [made] and forge.force_pushes(4) == []
     assert made.at is not None and made.at.endswith("Z")
+
+
+def test_reviews_and_collaborators_exist_once_recorded(root: Path) -> None:
+    forge = LocalForge(root, user="Ada")
+    assert forge.reviews(7) == [] and forge.permission("grace") == "none"
+    forge.set_permission("Grace", "maintain")
+    forge.add_review(7, Review("grace", "COMMENTED", SHA))
+    forge.add_review(7, Review("grace", "APPROVED", SHA, "2024-05-01T10:00:00Z"))
+    assert forge.permission("GRACE") == "maintain" and forge.permission("ada") == "admin"
+    assert [(r.state, r.submitted_at) for r in forge.reviews(7)] == [
+        ("COMMENTED", None),
+        ("APPROVED", "2024-05-01T10:00:00Z"),
+    ]
+    assert forge.reviews(8) == []
