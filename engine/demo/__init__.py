@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.demo.lifecycle import STEPS, Step, _Run, timed
+from engine.demo.lifecycle import STEPS, Run, Step, timed
 from engine.errors import UserError
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "mlops"
@@ -48,7 +48,7 @@ class Demo:
 def run(
     say: Callable[[str], None],
     keep: Path | None = None,
-    steps: Sequence[Callable[[_Run], Step]] = STEPS,
+    steps: Sequence[Callable[[Run], Step]] = STEPS,
 ) -> Demo:
     """Walk through the lifecycle, one line per step through ``say``; see the module doc.
 
@@ -64,7 +64,7 @@ def run(
         root = make_repo(folder)
         forge = LocalForge(root, user="ada")
         forge.set_permission("grace", "maintain")  # the teammate who approves
-        state = _Run(root, folder, forge, servers=demo.servers)
+        state = Run(root, folder, forge, servers=demo.servers)
         say(f"mlops demo: the life of a model, on a throwaway repository in {folder}")
         with state.stack:  # stops whatever a step left running, even on failure
             for number, step in enumerate(steps, 1):

@@ -2,7 +2,7 @@
 
 Each step does what a team does, through the same code the CLI, the GitHub workflows and
 ``mlops serve`` run, and reports one line: what happened, and why it matters. The steps
-share a :class:`_Run` (the repository, the local forge, the versions seen so far) and
+share a :class:`Run` (the repository, the local forge, the versions seen so far) and
 return a :class:`Step` that the test suite checks field by field.
 """
 
@@ -38,7 +38,7 @@ class Step:
 
 
 @dataclass
-class _Run:
+class Run:
     """What the steps share."""
 
     root: Path
@@ -58,7 +58,7 @@ class _Run:
         return self.folder / name
 
 
-def train(run: _Run) -> Step:
+def train(run: Run) -> Step:
     """Train every model on main; a second run trains nothing."""
     from engine import api
     from engine.render import training_text
@@ -78,7 +78,7 @@ def train(run: _Run) -> Step:
     return Step("train", line, training_text(first).splitlines(), facts)
 
 
-def pull_request(run: _Run) -> Step:
+def pull_request(run: Run) -> Step:
     """Open a change as a pull request; the engine reviews it and posts its report."""
     from engine.demo.pulls import PullRequest
     from engine.gitrepo import run_git
@@ -116,7 +116,7 @@ def pull_request(run: _Run) -> Step:
     return Step("pull request", line, details, facts)
 
 
-def to_staging(run: _Run) -> Step:
+def to_staging(run: Run) -> Step:
     """``/promote`` to staging, as a comment on the pull request."""
     from engine.environments.pins import read_pins
 
@@ -131,7 +131,7 @@ def to_staging(run: _Run) -> Step:
     return Step("promote to staging", line, reply.text.splitlines(), facts)
 
 
-def to_production(run: _Run) -> Step:
+def to_production(run: Run) -> Step:
     """``/promote`` to production: refused by its policy, then allowed once it is met."""
     from engine.environments.pins import read_pins
 
@@ -157,7 +157,7 @@ def to_production(run: _Run) -> Step:
     return Step("promote to production", line, details, facts)
 
 
-def serve(run: _Run) -> Step:
+def serve(run: Run) -> Step:
     """Serve production with ``mlops serve``; query it once in each protocol.
 
     Staging's server starts beside it (on two cores the start-ups overlap) and keeps
@@ -199,7 +199,7 @@ def serve(run: _Run) -> Step:
     return Step("serve", line, details, facts)
 
 
-def canary(run: _Run) -> Step:
+def canary(run: Run) -> Step:
     """A new version beside the live one in staging, with a quarter of the traffic.
 
     Staging's server (started in :func:`serve`) follows the branch: once it serves the
@@ -251,7 +251,7 @@ def _split(url: str, body: Any, canary: str, requests: int = 40) -> dict[str, in
         time.sleep(0.2)
 
 
-def monitor(run: _Run) -> Step:
+def monitor(run: Run) -> Step:
     """Monitor a drifted batch against production's training data; report it as an issue."""
     from engine.demo import data
     from engine.github.alerts import raise_alerts
@@ -275,7 +275,7 @@ def monitor(run: _Run) -> Step:
     return Step("monitor", line, details, facts)
 
 
-def rollback(run: _Run) -> Step:
+def rollback(run: Run) -> Step:
     """``/rollback`` in staging: the canary is withdrawn, in a new commit."""
     from engine.environments.pins import read_pins
     from engine.gitrepo import run_git
@@ -296,7 +296,7 @@ def rollback(run: _Run) -> Step:
     return Step("rollback", line, reply.text.splitlines(), facts)
 
 
-STEPS: list[Callable[[_Run], Step]] = [
+STEPS: list[Callable[[Run], Step]] = [
     train,
     pull_request,
     to_staging,
@@ -308,7 +308,7 @@ STEPS: list[Callable[[_Run], Step]] = [
 ]
 
 
-def timed(step: Callable[[_Run], Step], run: _Run) -> Step:
+def timed(step: Callable[[Run], Step], run: Run) -> Step:
     """Run one step and record how long it took."""
     started = time.perf_counter()
     result = step(run)
@@ -316,7 +316,7 @@ def timed(step: Callable[[_Run], Step], run: _Run) -> Step:
     return result
 
 
-def _pull(run: _Run) -> PullRequest:
+def _pull(run: Run) -> PullRequest:
     if run.pull is None:
         raise RuntimeError("the pull request step has not run")
     return run.pull

@@ -6,26 +6,37 @@ One full run (module scope) is checked step by step; cheaper runs with fewer ste
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from engine import demo
-from engine.demo.lifecycle import Step, _Run
+from engine.demo.lifecycle import Run, Step
 from engine.demo.server import listening, start
 from engine.errors import UserError
 
 pytestmark = pytest.mark.slow
 
 
-def _leftovers() -> set[str]:
-    return {
-        p.name
-        for p in Path(tempfile.gettempdir()).iterdir()
-        if p.name.startswith(("mlops-demo-", "mlops-worktree-"))
-    }
+@contextlib.contextmanager
+def private_tmp(folder: Path) -> Iterator[Path]:
+    """Temporary files of this process and its children go to ``folder`` while it lasts, so
+    what the demo leaves behind is told apart from what other processes write to /tmp."""
+    folder.mkdir(parents=True, exist_ok=True)
+    saved_dir, saved_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir, os.environ["TMPDIR"] = str(folder), str(folder)
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = saved_dir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
 
 
 def _alive(pid: int) -> bool:
@@ -40,11 +51,11 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def ran() -> tuple[demo.Demo, list[str], set[str]]:
-    before = _leftovers()
+def ran(tmp_path_factory) -> tuple[demo.Demo, list[str], Path]:
     lines: list[str] = []
-    result = demo.run(lines.append)
-    return result, lines, before
+    with private_tmp(tmp_path_factory.mktemp("tmp")) as tmp:
+        result = demo.run(lines.append)
+    return result, lines, tmp
 
 
 def test_every_step_prints_one_line_saying_what_and_why(ran):
@@ -132,9 +143,9 @@ def test_the_rollback_withdraws_the_canary(ran):
 
 
 def test_nothing_is_left_behind(ran):
-    result, _, before = ran
-    assert not result.folder.exists()
-    assert _leftovers() <= before
+    result, _, tmp = ran
+    assert result.folder.parent == tmp and not result.folder.exists()
+    assert list(tmp.iterdir()) == []  # nor the worktrees promotions use
     assert len(result.servers) == 2
     for pid, port in result.servers:
         assert not _alive(pid), f"server {pid} still runs"
@@ -152,18 +163,17 @@ def test_keep_keeps_the_repository_and_says_what_to_try(tmp_path):
         demo.run(lines.append, keep=tmp_path / "kept", steps=[])
 
 
-def test_a_failing_step_still_stops_servers_and_deletes_the_folder():
+def test_a_failing_step_still_stops_servers_and_deletes_the_folder(tmp_path):
     started: list[tuple[int, int]] = []
 
-    def serve_then_fail(run: _Run) -> Step:
+    def serve_then_fail(run: Run) -> Step:
         process = start(run.root, "staging", run.log("serve.log"))
         run.stack.callback(process.stop)
         started.append((process.server.pid, process.server.port))
         raise UserError("a step failed")
 
-    before = _leftovers()
-    with pytest.raises(UserError, match="a step failed"):
+    with private_tmp(tmp_path / "tmp") as tmp, pytest.raises(UserError, match="a step failed"):
         demo.run(lambda _: None, steps=[serve_then_fail])
-    assert _leftovers() <= before
+    assert list(tmp.iterdir()) == []
     pid, port = started[0]
     assert not _alive(pid) and not listening(port)
