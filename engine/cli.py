@@ -233,20 +233,17 @@ def train(
     """Train, evaluate and store every model version not already in the store."""
     from engine import api
     from engine.render import outcome_line, training_text
-    from engine.training.train import Outcome
+    from engine.terminal import progress
 
-    def progress(outcome: Outcome) -> None:
-        click.echo(outcome_line(outcome), err=True)
-
-    live = sys.stderr.isatty() and not as_json
-    result = api.train(
-        obj.root,
-        models or None,  # no name on the command line: every model
-        rev=rev,
-        force=force,
-        jobs=jobs,
-        progress=progress if live else None,
-    )
+    with progress("training", show=not as_json) as step:
+        result = api.train(
+            obj.root,
+            models or None,  # no name on the command line: every model
+            rev=rev,
+            force=force,
+            jobs=jobs,
+            progress=lambda outcome: step(outcome_line(outcome)),
+        )
     if as_json:
         emit_json(result.as_dict())
     else:
@@ -272,9 +269,21 @@ def runs(obj: Context, model: str | None, sort_by: str | None, as_json: bool, as
     elif as_csv:
         click.echo(to_csv(rows), nl=False)
     else:
-        from engine.render import runs_text
+        _show_runs(rows, "no stored versions yet: run `mlops train`")
 
-        click.echo(runs_text(rows))
+
+def _show_runs(rows: list[dict[str, Any]], empty: str) -> None:
+    """A runs table: plain fixed-width text, or a rich table on a terminal."""
+    from engine.render import runs_cells, runs_text
+    from engine.terminal import show_table
+
+    if not rows:
+        click.echo(empty)
+        return
+    columns, cells = runs_cells(rows)
+    # On a narrow terminal the lineage goes first; the metrics are what a table is read for.
+    lineage = ("data_hash", "dataset", "commit", "source", "author", "by", "created", "when")
+    show_table(runs_text(rows), columns, cells, drop_first=lineage)
 
 
 @main.command()
@@ -316,17 +325,18 @@ def diff(
 
 @main.command()
 @click.option(
-    "--dir",
+    "--keep",
     "folder",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where to build the demo repository (default: a new temporary folder).",
+    help="Build the demo repository in this new folder and keep it to explore "
+    "(default: a temporary folder, deleted at the end).",
 )
 @boundary
 def demo(folder: Path | None) -> None:
     """Run the whole lifecycle on a throwaway local repository."""
     from engine import demo as lifecycle
 
-    lifecycle.run(click.echo, folder, keep=folder is not None)
+    lifecycle.run(click.echo, keep=folder)
 
 
 @main.command()
@@ -418,8 +428,9 @@ def rollback(obj: Context, model: str, env_name: str, to: str | None) -> None:
 def status(obj: Context) -> None:
     """What each environment runs: version, metric, who promoted it and when."""
     from engine.environments.operations import status_table
+    from engine.terminal import show_table
 
-    click.echo(status_table(obj.root))
+    show_table(status_table(obj.root))
 
 
 @main.command()
@@ -435,9 +446,7 @@ def history(obj: Context, model: str, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    from engine.render import runs_text
-
-    click.echo(runs_text(rows) if rows else f"no history for {model!r} yet")
+    _show_runs(rows, f"no history for {model!r} yet")
 
 
 @main.command()
@@ -723,3 +732,7 @@ def predict_command(
     )
     if output_path is not None:
         click.echo(result.summary(), err=True)
+
+
+if __name__ == "__main__":  # `python -m engine.cli ...`, as the demo starts `mlops serve`
+    main()

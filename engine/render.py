@@ -59,13 +59,20 @@ def runs_text(rows: Sequence[dict[str, Any]], limit_columns: int = 12) -> str:
     """A fixed-width table of runs (the first columns; use --json or --csv for all)."""
     if not rows:
         return "no stored versions yet: run `mlops train`"
-    # rows of several models carry different metrics: show the union, in order of appearance
-    columns = list(dict.fromkeys(key for row in rows for key in row))[:limit_columns]
-    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    columns, cells = runs_cells(rows, limit_columns)
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(line.rstrip() for line in out)
+
+
+def runs_cells(
+    rows: Sequence[dict[str, Any]], limit_columns: int = 12
+) -> tuple[list[str], list[list[str]]]:
+    """The columns and cells :func:`runs_text` shows (a terminal draws them as a table)."""
+    # rows of several models carry different metrics: show the union, in order of appearance
+    columns = list(dict.fromkeys(key for row in rows for key in row))[:limit_columns]
+    return columns, [[_cell(r.get(c)) for c in columns] for r in rows]
 
 
 def _cell(value: Any) -> str:

@@ -32,6 +32,7 @@ MAX_SHOWN = 5
 _INT_TEXT = r"^\s*[+-]?[0-9]+\s*$"
 _FLOAT_TEXT = r"(?i)^\s*[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinity|nan)\s*$"
 _BOOL_TEXT = r"(?i)^\s*(true|false|0|1)\s*$"
+_DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class Finding:
 
     loc: tuple[str | int, ...]
     message: str
+    cell: tuple[int, int] | None = None
+    """For a finding about one value: its row (from 1) and its column's index (from 0) in
+    the data, so a CSV file can be pointed at (line ``row + 1``, column ``index + 1``)."""
 
 
 def check_table(dataset: Dataset, table: pa.Table) -> list[Finding]:
@@ -52,6 +56,7 @@ def check_table(dataset: Dataset, table: pa.Table) -> list[Finding]:
     findings += _check_rows(dataset.checks, table.num_rows)
     findings += _check_roles(dataset, columns, missing)
     roles = {dataset.target, dataset.id_column}
+    positions = {name: i for i, name in reversed(list(enumerate(table.column_names)))}
     for name, declared in dataset.schema_.columns.items():
         if name not in columns:
             if name not in roles:  # a missing target or id column is already reported
@@ -60,6 +65,8 @@ def check_table(dataset: Dataset, table: pa.Table) -> list[Finding]:
                     Finding(("schema", "columns", name), _absent(subject, name, [*columns]))
                 )
             continue
+        if declared.type == "date":
+            findings += _check_dates(name, columns[name], positions[name])
         findings += _check_column(name, declared, columns[name], missing[name])
     findings += _check_null_fraction(dataset.checks, missing, table.num_rows)
     return findings
@@ -173,6 +180,36 @@ def _check_column(name: str, declared: Column, col: Any, missing: int) -> list[F
     return out
 
 
+def _check_dates(name: str, col: Any, position: int) -> list[Finding]:
+    """Every present value of a text column must be an ISO-8601 date (``YYYY-MM-DD``).
+
+    The finding points at the first bad cell; the value itself is never quoted (see the
+    module's docstring), the row and column say where to look.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return []  # typed columns are judged by _type_problem
+    parsed = pc.strptime(col, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # strptime rolls 2024-02-30 over to March; a date must read back as written.
+    same = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), col)
+    good = pc.and_(pc.match_substring_regex(col, _DATE_TEXT), same.fill_null(False))
+    bad = pc.and_(_present(col), pc.invert(good.fill_null(False)))
+    count = _count(bad)
+    if not count:
+        return []
+    first = int(pc.index(bad, True).as_py()) + 1
+    more = f"; {_n(count, 'row')} in all ({_rows(bad)})" if count > 1 else ""
+    return [
+        Finding(
+            ("schema", "columns", name, "type"),
+            f"{name}: row {first} is not a date: write ISO-8601 dates, such as 2024-05-31{more}",
+            cell=(first, position),
+        )
+    ]
+
+
 def _type_problem(name: str, declared: str, col: Any) -> str | None:
     """Why ``col`` can't hold the ``declared`` type, or None when it can."""
     import pyarrow as pa
@@ -180,7 +217,9 @@ def _type_problem(name: str, declared: str, col: Any) -> str | None:
 
     kind = col.type
     text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
-    if pa.types.is_null(kind) or (declared == "string" and text):
+    if pa.types.is_null(kind) or (declared in ("string", "date") and text):
+        return None
+    if declared == "date" and (pa.types.is_date(kind) or pa.types.is_timestamp(kind)):
         return None
     if declared == "float" and (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
         return None

@@ -158,8 +158,13 @@ def read_csv(source: Path | BinaryIO, dataset: Dataset, *, name: str = "") -> pa
     import pyarrow as pa
     from pyarrow import csv
 
-    # Inference would turn a string column of digits (zip codes, ids) into ints.
-    strings = {c: pa.string() for c, col in dataset.schema_.columns.items() if col.type == "string"}
+    # Inference would turn a string column of digits (zip codes, ids) into ints; dates stay
+    # text so that every row's date can be checked (and located) by the data checks.
+    strings = {
+        c: pa.string()
+        for c, col in dataset.schema_.columns.items()
+        if col.type in ("string", "date")
+    }
     convert = csv.ConvertOptions(column_types=strings, strings_can_be_null=True)
     read = csv.ReadOptions(use_threads=True)
     try:
@@ -223,12 +228,20 @@ def check_dataset(entry: Entry[Dataset], root: Path | str, rev: str | None = Non
     except DataError as exc:
         where = ("source", "path") if dataset.source.path is not None else ("source", "sklearn")
         return [entry.doc.problem(where, str(exc), rule="data")]
-    return to_problems(entry.doc, check_table(dataset, table))
+    return to_problems(entry.doc, check_table(dataset, table), dataset.source.path)
 
 
-def to_problems(doc: Located, findings: list[Finding]) -> list[Problem]:
-    """Locate findings in the definition they concern."""
-    return [doc.problem(f.loc, f.message, rule="data") for f in findings]
+def to_problems(doc: Located, findings: list[Finding], data: str | None = None) -> list[Problem]:
+    """Locate findings in the definition they concern, or, for a finding about one cell of
+    a CSV file (``data``: its path in the repository), at that cell's line and column."""
+    out = []
+    for f in findings:
+        if f.cell is not None and data is not None and data.lower().endswith(".csv"):
+            row, column = f.cell
+            out.append(Problem(data, row + 1, column + 1, f.message, rule="data"))
+        else:
+            out.append(doc.problem(f.loc, f.message, rule="data"))
+    return out
 
 
 __all__ = [

@@ -135,8 +135,11 @@ def check_repo_path(value: str) -> str:
 class Column(Strict):
     """The declared schema of one column."""
 
-    type: Literal["int", "float", "string", "bool"] = Field(
-        description="The column's type. Ints are accepted where floats are declared."
+    type: Literal["int", "float", "string", "bool", "date"] = Field(
+        description="The column's type. Ints are accepted where floats are declared. A "
+        "`date` is an ISO-8601 calendar date (`2024-05-31`; a Parquet date or timestamp "
+        "column too): checked and profiled, but not a model input, like the id column "
+        "(derive numbers from it in the data, such as a month or a day of the week)."
     )
     min: float | None = Field(None, description="Smallest allowed value.")
     max: float | None = Field(None, description="Largest allowed value.")
@@ -147,6 +150,8 @@ class Column(Strict):
 
     @model_validator(mode="after")
     def _bounds(self) -> Column:
+        if self.type == "date" and (self.min is not None or self.max is not None):
+            raise ValueError("min and max bound numbers; a date column takes neither")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         return self

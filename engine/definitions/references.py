@@ -166,6 +166,16 @@ def _feature_columns(
                     rule="reference",
                 )
             )
+        elif column in declared and declared[column].type == "date":
+            out.append(
+                entry.doc.problem(
+                    loc,
+                    f"column {column!r} of {dataset.name!r} is a date, which is not a "
+                    "model input: derive numbers from it in the data (a month, a day of "
+                    f"the week) and use those{used_by}",
+                    rule="reference",
+                )
+            )
         elif declared and column not in declared and column != dataset.id_column:
             out.append(
                 entry.doc.problem(

@@ -15,8 +15,10 @@ Without GitHub (a laptop, the demo, tests) the engine publishes to
 Markdown files hold exactly the body GitHub would get, hidden marker included, so a golden
 test can compare them. The caller prints a summary (the returned refs carry the file paths).
 Collaborator permission is ``admin`` for the repository's git user (``user.name`` or
-``user.email``) and ``none`` for anyone else; pull requests exist only once registered with
-:meth:`LocalForge.add_pull` (``mlops demo`` does that to simulate one).
+``user.email``), what :meth:`LocalForge.set_permission` recorded (``permissions.json``) for
+others, and ``none`` for anyone else; pull requests and their reviews exist only once
+registered with :meth:`LocalForge.add_pull` and :meth:`LocalForge.add_review` (``mlops
+demo`` does that to simulate a pull request a teammate approves).
 """
 
 from __future__ import annotations
@@ -147,9 +149,18 @@ class LocalForge:
             self._save("comments.json", comments)
 
     def permission(self, user: str) -> Permission:
-        """``admin`` for the repository's git user, ``none`` for anyone else."""
-        names = {self._user} if self._user else _git_identities(self.root)
-        return "admin" if user.strip().lower() in names else "none"
+        """``admin`` for the repository's git user, a recorded level, else ``none``."""
+        names = {self._user.lower()} if self._user else _git_identities(self.root)
+        if user.strip().lower() in names:
+            return "admin"
+        level: Permission = self._load("permissions.json", {}).get(user.strip().lower(), "none")
+        return level
+
+    def set_permission(self, user: str, level: Permission) -> None:
+        """Record ``user``'s permission on the repository (a simulated collaborator)."""
+        permissions = self._load("permissions.json", {})
+        permissions[user.strip().lower()] = level
+        self._save("permissions.json", permissions)
 
     # -- pull requests -------------------------------------------------------------------
 
@@ -174,9 +185,15 @@ class LocalForge:
         pulls = self._load("pulls.json", {}).values()
         return sorted(p["number"] for p in pulls if p["head_sha"] == sha and p["state"] == "open")
 
+    def add_review(self, pr: int, review: Review) -> None:
+        """Record a simulated review of ``pr`` (the newest last, as GitHub lists them)."""
+        reviews = self._load("reviews.json", {})
+        reviews.setdefault(str(pr), []).append(asdict(review))
+        self._save("reviews.json", reviews)
+
     def reviews(self, pr: int) -> list[Review]:
-        """No reviews happen locally."""
-        return []
+        """The reviews recorded for ``pr``, oldest first (none unless one was simulated)."""
+        return [Review(**entry) for entry in self._load("reviews.json", {}).get(str(pr), [])]
 
     # -- actions, deployments, issues, teams ----------------------------------------
 

@@ -8,7 +8,8 @@ Two shapes are read, line by line, from ``*.jsonl`` / ``*.json`` / ``*.log`` fil
      "version": "3e45...", "inputs": [{"age": 41, ...}], "outputs": [1],
      "latency_ms": 3.2, "status": 200, "ce_id": "r1", "ce_type": "..."}
 
-  ``inputs`` / ``outputs`` may also be a V1 body (``{"instances": ...}``,
+  ``inputs`` may also be columns (``{"age": [41, 37], ...}``, what ``mlops serve``
+  writes); ``inputs`` / ``outputs`` a V1 body (``{"instances": ...}``,
   ``{"predictions": ...}``) or V2 (Open Inference) tensors (``{"inputs": [...]}``).
 
 - KServe's payload logger: a structured CloudEvent per request and per response
@@ -230,12 +231,22 @@ def _rows(inputs: Any) -> tuple[Any, ...]:
             return _rows(inputs["instances"])
         if "inputs" in inputs:
             return _tensor_rows(inputs["inputs"])
+        if inputs and all(isinstance(v, list) for v in inputs.values()):
+            return _column_rows(inputs)  # what `mlops serve` logs: {column: [values]}
         return (dict(inputs),)  # one instance as a mapping
     if isinstance(inputs, list):
         if inputs and all(isinstance(t, Mapping) and "datatype" in t for t in inputs):
             return _tensor_rows(inputs)
         return tuple(inputs)
     raise ValueError("inputs are neither a list of instances nor a V1/V2 request body")
+
+
+def _column_rows(columns: Mapping[str, list[Any]]) -> tuple[Any, ...]:
+    """Columns of equal length (the serving layer's record) as one mapping per row."""
+    if len({len(v) for v in columns.values()}) != 1:
+        raise ValueError("input columns of different lengths")
+    names = [str(name) for name in columns]
+    return tuple(dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True))
 
 
 def _tensor_rows(tensors: Any) -> tuple[Any, ...]:

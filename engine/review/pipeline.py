@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import Problem, UserError
-from engine.training.train import PROFILE_FILE
+from engine.training.train import PROFILE_FILE, model_inputs
 
 if TYPE_CHECKING:
     from engine.data.profile import DataProfile
@@ -431,7 +431,7 @@ class _Versions:
         if not keep.any():
             raise UserError(f"{other.version} trained on every one of {head.version}'s test rows")
         rows = rows[keep]
-        inputs = rows.drop(columns=[c for c in (dataset.target, dataset.id_column) if c])
+        inputs = rows[model_inputs(dataset, [str(c) for c in rows.columns])]
         y_pred = np.asarray(model.predict(inputs))
         proba = (
             model.predict_proba(inputs)

@@ -256,6 +256,17 @@ def _split(frame: pd.DataFrame, dataset: Dataset, *, stratify: bool) -> _Rows:
     return _Rows(key, identity, order[~test[order]], order[test[order]])
 
 
+def model_inputs(dataset: Dataset, columns: list[str]) -> list[str]:
+    """The columns a model is fed: all but the target, the id column and dates.
+
+    A date is no model input (no scikit-learn estimator takes one); numbers derived from
+    it in the data (a month, a day of the week) are.
+    """
+    dates = {name for name, column in dataset.schema_.columns.items() if column.type == "date"}
+    skip = {dataset.target, dataset.id_column, *dates}
+    return [c for c in columns if c not in skip]
+
+
 def _train(job: TrainJob, log: _Log) -> tuple[dict[str, float | None], str]:
     import numpy as np
 
@@ -273,7 +284,7 @@ def _train(job: TrainJob, log: _Log) -> tuple[dict[str, float | None], str]:
     frame = data.to_frame(table)
     ids = frame[dataset.id_column] if dataset.id_column else frame.index.to_series()
     y = frame[dataset.target]
-    inputs = [c for c in frame.columns if c not in (dataset.target, dataset.id_column)]
+    inputs = model_inputs(dataset, [str(c) for c in frame.columns])
     classify = model.task == "classification"
     rows = _split(frame, dataset, stratify=classify and dataset.split.stratify)
     x_train, y_train = frame[inputs].iloc[rows.train], y.iloc[rows.train]

@@ -32,7 +32,7 @@ def test_help_imports_no_heavy_library():
         "import sys; from engine.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('pydantic', 'sklearn', 'pandas', 'pyarrow', 'dvc', 'scipy',"
-        " 'numpy', 'git', 'github3', 'skops') if m in sys.modules]\n"
+        " 'numpy', 'git', 'github3', 'skops', 'rich') if m in sys.modules]\n"
         "print(heavy)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -95,3 +95,19 @@ def test_the_format_reference_lists_every_field_and_the_allowed_classes():
         assert f"| `{field}` |" in text
     assert "| `sklearn.preprocessing.OneHotEncoder` |" in text
     assert "| `sklearn.linear_model.Ridge` |" in text
+
+
+@pytest.mark.slow
+def test_the_serving_page_runs_as_written(tmp_path):
+    """Serve, query over V1 and V2, read the logs, score a batch, read the manifest."""
+    from tests.func.serving import free_port
+
+    blocks = shell_blocks(PROJECT / "docs/serving.md")
+    assert len(blocks) >= 6
+    port = free_port()
+    done = run_blocks([f"export PORT={port}", *blocks], tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert '"model_version"' in done.stdout and '"outputs"' in done.stdout
+    assert "proba_1" in done.stdout  # the scored batch's header
+    assert "mlops.dev/model: churn-logreg" in done.stdout
+    assert "expected an integer" in (tmp_path / "shop" / "serve.log").read_text()  # the 400

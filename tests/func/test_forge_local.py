@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.forge import Forge, ForgeError, PullRequestInfo
+from engine.forge import Forge, ForgeError, PullRequestInfo, Review
 from engine.forge.local import LOCAL_LOGIN, LocalForge
 
 SHA = "b" * 40
@@ -147,3 +147,17 @@ def test_pull_requests_are_written_once_per_open_head(root: Path) -> None:
     entries[0]["state"] = "closed"  # a person closed it: the engine may propose again
     index.write_text(json.dumps(entries))
     assert forge.find_pull_request("retrain:m:staging") is None
+
+
+def test_reviews_and_collaborators_exist_once_recorded(root: Path) -> None:
+    forge = LocalForge(root, user="Ada")
+    assert forge.reviews(7) == [] and forge.permission("grace") == "none"
+    forge.set_permission("Grace", "maintain")
+    forge.add_review(7, Review("grace", "COMMENTED", SHA))
+    forge.add_review(7, Review("grace", "APPROVED", SHA, "2024-05-01T10:00:00Z"))
+    assert forge.permission("GRACE") == "maintain" and forge.permission("ada") == "admin"
+    assert [(r.state, r.submitted_at) for r in forge.reviews(7)] == [
+        ("COMMENTED", None),
+        ("APPROVED", "2024-05-01T10:00:00Z"),
+    ]
+    assert forge.reviews(8) == []

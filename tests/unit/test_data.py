@@ -352,3 +352,64 @@ def test_to_frame() -> None:
     frame = to_frame(pa.table({"a": [1, 2], "y": ["u", "v"]}))
     assert list(frame.columns) == ["a", "y"]
     assert frame["a"].tolist() == [1, 2]
+
+
+# --- date columns ------------------------------------------------------------------------
+
+
+def _dated(values: list[object], kind: object = None):
+    import pyarrow as pa
+
+    from engine.definitions.formats import Dataset
+
+    dataset = Dataset.model_validate(
+        {
+            "name": "d",
+            "source": {"path": "data/d.csv"},
+            "target": "y",
+            "schema": {
+                "columns": {"y": {"type": "int"}, "when": {"type": "date", "nullable": True}}
+            },
+        }
+    )
+    table = pa.table({"y": [1] * len(values), "when": pa.array(values, kind)})
+    return dataset, table
+
+
+def test_iso_dates_and_missing_values_pass():
+    from engine.data.checks import check_table
+
+    assert check_table(*_dated(["2024-05-31", None, "2024-02-29"])) == []
+
+
+def test_a_bad_date_is_found_at_its_row_and_column_without_its_value():
+    from engine.data.checks import check_table
+
+    findings = check_table(*_dated(["2024-05-31", "2024-13-01", "2023-02-29", "31/05/2024"]))
+    (finding,) = findings
+    assert finding.cell == (2, 1)
+    assert finding.loc == ("schema", "columns", "when", "type")
+    assert finding.message.startswith("when: row 2 is not a date")
+    assert "3 rows in all" in finding.message and "2024-13-01" not in finding.message
+
+
+def test_typed_date_columns_pass_and_numbers_do_not():
+    import datetime
+
+    import pyarrow as pa
+
+    from engine.data.checks import check_table
+
+    assert check_table(*_dated([datetime.date(2024, 5, 31)], pa.date32())) == []
+    (finding,) = check_table(*_dated([20240531], pa.int64()))
+    assert "declared date but holds int64" in finding.message
+
+
+def test_a_date_column_takes_no_bounds():
+    import pydantic
+    import pytest
+
+    from engine.definitions.formats import Column
+
+    with pytest.raises(pydantic.ValidationError, match="a date column takes neither"):
+        Column.model_validate({"type": "date", "min": 0})

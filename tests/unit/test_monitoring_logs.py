@@ -89,3 +89,22 @@ def test_bad_since_and_missing_paths_are_user_errors(tmp_path: Path) -> None:
         parse_since("yesterday", 0)
     with pytest.raises(UserError, match="no such file or folder"):
         read_logs([tmp_path / "nowhere"])
+
+
+def test_the_serving_layers_columns_are_rows(tmp_path: Path) -> None:
+    """``mlops serve`` logs ``inputs`` as ``{column: [values]}``: one row per position."""
+    _write(
+        tmp_path / "predictions-1.jsonl",
+        [
+            {"time": "2026-11-30T10:00:00Z", "request_id": "r1", "model": "m", "version": "v",
+             "inputs": {"a": [1, 2], "b": [2.5, 3.5], "c": ["x", "y"], "d": [True, False]},
+             "outputs": {"predictions": [0, 1]}, "latency_ms": 3.0, "status": 200},
+            {"time": "2026-11-30T10:00:01Z", "request_id": "r2", "model": "m", "version": "v",
+             "inputs": {"a": [1, 2], "b": [2.5]}, "outputs": [0], "status": 200},
+        ],
+    )  # fmt: skip
+    logs = read_logs([tmp_path])
+    assert [p.request_id for p in logs.predictions] == ["r1"]
+    columns = rows_as_columns(logs.predictions, FEATURES)
+    assert columns["a"] == [1, 2] and columns["c"] == ["x", "y"]
+    assert "different lengths" in logs.problems[0].message
