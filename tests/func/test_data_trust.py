@@ -299,3 +299,27 @@ def test_a_diff_command_on_a_crafted_pointer_replies_without_the_data(
     assert len(posted) == 2
     for reply in posted:
         assert "data/points.csv.dvc:1:1" in reply and not leaks(reply)
+
+
+# --- where a bad cell is ----------------------------------------------------------------
+
+
+def test_a_bad_cell_is_shown_at_its_line_and_column_in_the_csv(repo: Path, mlops: Runner) -> None:
+    """Issue 11: validate and train pointed at the dataset YAML's ``source`` line."""
+    from dvc.repo import Repo
+
+    lines = points(40).splitlines()
+    lines[12] = "oops," + lines[12].split(",", 1)[1]  # row 12 (from 1): line 13 of the file
+    (repo / "data" / "points.csv").write_text("\n".join(lines) + "\n")
+    with Repo(str(repo)) as dvc_repo:
+        dvc_repo.add(str(repo / "data" / "points.csv"))
+    sha = commit(repo, "A typo in the data")
+    where = "data/points.csv:13:1: "
+    reason = "column 'x0' holds text where float is declared"
+    for args in (("validate",), ("validate", "--rev", sha), ("validate", "mlops/datasets")):
+        done = mlops(*args, cwd=repo)
+        assert done.returncode == 1, output(done)
+        assert f"{where}error: {reason} (mlops/datasets/points.yaml:" in done.stdout
+        assert "oops" not in output(done)  # the data's values never reach a message
+    trained = mlops("train", cwd=repo)
+    assert trained.returncode == 1 and f"{where}{reason}" in output(trained)
