@@ -253,6 +253,36 @@ def test_a_fit_that_raises_fails_only_its_model(repo):
     assert [r.model for r in store_of(repo).versions()] == ["diabetes-ridge"]
 
 
+def test_a_misspelled_search_parameter_fails_once_at_its_line_before_any_fit(repo):
+    """Issue 11: a typo in a search space came back as scikit-learn's raw error, once the
+    data was loaded and the search had started; now as ``mlops validate`` says it."""
+    path = repo / "mlops/models/cancer-rf.yaml"
+    edit_yaml(path, "search", value={"space": {"n_estimaters": [5, 10]}})
+    code, doc = train_json("cancer-rf", cwd=repo)
+    assert code == 1
+    reason = doc["by_name"]["cancer-rf"]["reason"]
+    assert re.fullmatch(
+        r"mlops/models/cancer-rf\.yaml:\d+:\d+: error: sklearn\.ensemble\."
+        r"RandomForestClassifier has no parameter 'n_estimaters': did you mean 'n_estimators'\?",
+        reason,
+    ), reason
+    assert not (repo / ".mlops/store").exists() or not store_of(repo).versions()
+
+
+def test_a_bare_class_name_gets_the_import_path_it_means(repo):
+    path = repo / "mlops/models/cancer-rf.yaml"
+    edit_yaml(path, "estimator", "class", value="RandomForestClassifier")
+    code, doc = train_json("cancer-rf", cwd=repo)
+    assert code == 1
+    reason = doc["by_name"]["cancer-rf"]["reason"]
+    assert reason.endswith(
+        "'RandomForestClassifier' is not an import path: did you mean "
+        "sklearn.ensemble.RandomForestClassifier?"
+    ), reason
+    planned = mlops("plan", "--base", "HEAD", cwd=repo)
+    assert "did you mean sklearn.ensemble.RandomForestClassifier?" in planned.stdout
+
+
 def test_unknown_models_are_refused_before_anything_trains(repo):
     done = mlops("train", "nosuch", "iris-logreg", cwd=repo)
     assert done.returncode == 1 and "Traceback" not in done.stderr
