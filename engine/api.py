@@ -6,6 +6,7 @@ domain modules. Results are typed values; printing is the caller's business.
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -183,8 +184,11 @@ def stored_versions(root: Path, model: str | None = None) -> list[VersionRecord]
 
     defs, _ = read_definitions(root)
     if model is not None and model not in defs.models:
+        hint = difflib.get_close_matches(model, list(defs.models), n=1)
         raise UserError(
-            f"unknown model {model!r}; the models are: {', '.join(sorted(defs.models)) or 'none'}"
+            f"unknown model {model!r}"
+            + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            + f"; the models are: {', '.join(sorted(defs.models)) or 'none'}"
         )
     return Store.open(defs.settings.store.url, root).versions(model)
 

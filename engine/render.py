@@ -56,16 +56,33 @@ def training_text(result: Training) -> str:
 
 
 def runs_text(rows: Sequence[dict[str, Any]], limit_columns: int = 12) -> str:
-    """A fixed-width table of runs (the first columns; use --json or --csv for all)."""
+    """A fixed-width table of runs: lineage and every headline metric, then cross-validation
+    figures, parameters and timings while the table has fewer than ``limit_columns``
+    columns (``--json`` and ``--csv`` have them all).
+    """
     if not rows:
         return "no stored versions yet: run `mlops train`"
     # rows of several models carry different metrics: show the union, in order of appearance
-    columns = list(dict.fromkeys(key for row in rows for key in row))[:limit_columns]
-    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    union = [c for c in dict.fromkeys(key for row in rows for key in row) if c not in _LONG]
+    optional = [c for c in union if c.startswith(("params.", "cv_")) or c in _TRAILING]
+    room = max(limit_columns - (len(union) - len(optional)), 0)
+    dropped = set(optional[room:])
+    columns = [c for c in union if c not in dropped]
+    cells = [[_short(c, r.get(c)) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(line.rstrip() for line in out)
+
+
+_LONG = {"fingerprint"}  # the version column is its short form
+_TRAILING = {"training_seconds", "rows_train", "rows_test"}
+
+
+def _short(column: str, value: Any) -> str:
+    if column == "commit" and isinstance(value, str):
+        return value[:12]
+    return _cell(value)
 
 
 def _cell(value: Any) -> str:

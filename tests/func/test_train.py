@@ -491,6 +491,8 @@ def test_runs_lists_sorts_and_exports_the_stored_versions(trained):
     assert text.returncode == 0, text.stderr
     header, *rows = text.stdout.splitlines()
     assert header.split()[:3] == ["model", "version", "created"]
+    # every model's headline metrics, though they differ by task (issue 11)
+    assert {"accuracy", "f1", "f1_macro", "roc_auc", "rmse", "r2"} <= set(header.split())
     assert sorted(r.split()[0] for r in rows) == list(EXAMPLES)
     assert {r.split()[1] for r in rows} == {fp[:12] for fp in fps.values()}
 
@@ -515,6 +517,8 @@ def test_runs_lists_sorts_and_exports_the_stored_versions(trained):
     assert [r["model"] for r in one] == ["iris-logreg"] and one[0]["params.max_iter"] == 500
     unknown = mlops("runs", "nosuch", cwd=root)
     assert unknown.returncode == 1 and "unknown model 'nosuch'" in unknown.stderr
+    typo = mlops("runs", "iris-logrg", cwd=root)
+    assert "unknown model 'iris-logrg' (did you mean 'iris-logreg'?)" in typo.stderr
 
 
 def test_runs_sorted_by_an_unknown_column_says_which_columns_exist(trained):
