@@ -112,9 +112,7 @@ def _validate(root: Path, rev: str | None, data: bool, paths: Sequence[Path]) ->
         for entry in defs.datasets.values():
             problems += check_dataset(entry, root, rev)
     # a problem in a CSV file belongs to the definition that reads it, too
-    owners = {
-        e.spec.source.path: e.path for e in defs.datasets.values() if e.spec.source.path
-    }
+    owners = {e.spec.source.path: e.path for e in defs.datasets.values() if e.spec.source.path}
     problems = _within(sorted(set(problems)), root, paths, owners)
     checked = {
         "models": len(defs.models),

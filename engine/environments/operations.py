@@ -341,6 +341,28 @@ def _rollback_model(
     project = trusted_project(root)
     env = environment(project, env_name)
     store = open_store(root, project)
+    notes: list[str] = []
+
+    def prepare(pin: Pin) -> Pin:
+        # As for a promotion: a version the store lacks (a job's local store starts
+        # empty) is retrained at its pin's source commit and must reproduce the metrics
+        # the pin records; the restored pin then names the new file's hash.
+        ensured = ensure_stored(
+            root,
+            store,
+            model,
+            pin.fingerprint,
+            pin.source_commit,
+            project,
+            {env_name: {model: pin}},
+        )
+        notes.extend(ensured.notes)
+        if ensured.retrained_sha256 is None:
+            return pin
+        return pin.model_copy(
+            update={"sha256": pinnable_sha256(store, model, pin.fingerprint, ensured)}
+        )
+
     result = rollback(
         root,
         model=model,
@@ -351,11 +373,12 @@ def _rollback_model(
         pr=pr,
         now=utc_now(),
         push="origin" in gitbranches.remotes(root),
-        fingerprint_exists=lambda fp: store.has(model, fp),
+        prepare=prepare,
         artifact_sha256=lambda fp: pinnable_sha256(store, model, fp, Ensured([])),
         files=manifests(project, env_name),
     )
-    notes = [_dispatch(forge, env.branch, env_name)] if result.pushed and forge else []
+    if result.pushed and forge:
+        notes.append(_dispatch(forge, env.branch, env_name))
     return Promotion(Decision(True), result.pin.fingerprint, result, notes)
 
 
@@ -405,6 +428,12 @@ def ensure_stored(
         raise UserError(
             f"{model}@{fingerprint[:12]} is not in the store and retraining it "
             f"failed: {outcome.reason}"
+        )
+    if outcome.fingerprint != fingerprint:  # another scikit-learn or engine than it was made with
+        raise UserError(
+            f"{model}@{fingerprint[:12]} is not in the store, and retraining it at "
+            f"{source[:12]} now gives version {outcome.version[:12]} (scikit-learn or the "
+            "training semantics changed since): promote a version trained here"
         )
     for metrics in recorded:
         name = unreproduced(metrics, outcome.metrics)

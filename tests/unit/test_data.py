@@ -104,8 +104,7 @@ IN_CSV = {
         f"{CSV}:6:6: error: column 'income' is below min 0 ({Y}:10)",
     ],
     "duplicate_ids": [
-        f"{CSV}:3:1: error: column 'customer_id' repeats an id, here and on lines 4, 5, 6 "
-        f"({Y}:5)",
+        f"{CSV}:3:1: error: column 'customer_id' repeats an id, here and on lines 4, 5, 6 ({Y}:5)",
     ],
 }
 
@@ -133,8 +132,7 @@ def test_cells_are_found_past_blank_lines_and_quoted_newlines(tmp_path: Path) ->
 
     path = tmp_path / "x.csv"
     path.write_bytes(
-        b'"name","note",score\r\n\r\nada,"two\r\nlines",1\n\n'
-        b'bob,"a, ""quoted"" comma",x\nbea,,3\n'
+        b'"name","note",score\r\n\r\nada,"two\r\nlines",1\n\nbob,"a, ""quoted"" comma",x\nbea,,3\n'
     )
     ds = dataset(schema={"columns": {"score": {"type": "int"}}}, target="score")
     table = read_csv(path, ds)
