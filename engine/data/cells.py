@@ -47,7 +47,8 @@ def cell_positions(path: Path, rows: Iterable[int], column: str) -> dict[int, Po
 def _records(path: Path) -> Iterator[tuple[int, str]]:
     """Each non-empty record with the line it starts on; a quoted newline joins lines."""
     with path.open("rb") as handle:
-        start, parts, quotes = 0, [], 0
+        start, quotes = 0, 0
+        parts: list[str] = []
         for number, raw in enumerate(handle, start=1):
             line = raw.decode("utf-8", errors="replace")
             if not parts:

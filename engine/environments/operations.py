@@ -407,9 +407,7 @@ def _deploy_note(forge: Forge, result: PromotionResult, env_name: str) -> list[s
     if forge.name == "local":
         if result.pushed:
             forge.dispatch_workflow(DEPLOY_WORKFLOW, result.branch, {"environment": env_name})
-        return [
-            f"No workflow runs here (no GitHub): `mlops deploy --env {env_name}` deploys it."
-        ]
+        return [f"No workflow runs here (no GitHub): `mlops deploy --env {env_name}` deploys it."]
     if not result.pushed:
         return []
     try:

@@ -549,9 +549,7 @@ def test_a_promotion_from_the_terminal_names_commands_not_comments() -> None:
         pr_author="ada",
     )
     requires, default_branch, approvals, gates = promote(facts).reasons
-    assert requires.endswith(
-        "`mlops promote cancer-rf --to staging --version 1a2b3c4d5e6f`"
-    )
+    assert requires.endswith("`mlops promote cancer-rf --to staging --version 1a2b3c4d5e6f`")
     assert "merge the change into it" in default_branch
     assert "only a pull request has reviews" in approvals and "@ada" in approvals
     assert gates.endswith("`mlops diff cancer-rf --vs production` shows how")
