@@ -31,7 +31,7 @@ def cell_positions(path: Path, rows: Iterable[int], column: str) -> dict[int, Po
     header = next(records, None)
     if header is None:
         return found
-    names = [_unquote(text) for _, text in _fields(header[1])]
+    names = [_unquote(text) for _, text in _fields(header[1].removeprefix("\ufeff"))]
     if column not in names:
         return found
     index = names.index(column)

@@ -141,6 +141,8 @@ def test_cells_are_found_past_blank_lines_and_quoted_newlines(tmp_path: Path) ->
     assert cell_positions(path, [0], "note") == {0: (3, 5)}
     assert cell_positions(path, [9], "score") == {}
     assert cell_positions(path, [0], "nope") == {}
+    path.write_bytes("\ufeffid,score\n1,x\n".encode())  # a byte-order mark, as Excel writes
+    assert cell_positions(path, [0], "id") == {0: (2, 1)}
 
 
 def test_the_good_csv_passes(churn: Entry[Dataset]) -> None:
