@@ -336,17 +336,8 @@ def _reference_sample(x_train: pd.DataFrame, y_train: pd.Series) -> pd.DataFrame
 def _checked_table(job: TrainJob) -> Any:
     """The dataset's table at the job's revision, once it passes the dataset's checks."""
     from engine.data import tables as data
-    from engine.data.checks import check_table
 
-    table = data.load_table(job.dataset, job.root, job.rev)
-    findings = check_table(job.dataset, table)
-    if findings:
-        raise UserError(
-            f"dataset {job.dataset.name!r} ({job.dataset_file}) fails its checks: "
-            + "; ".join(f.message for f in findings)
-            + f"; fix the data or the checks in {job.dataset_file}"
-        )
-    return table
+    return data.checked_table(job.dataset, job.root, job.rev, definition=job.dataset_file)
 
 
 def _fit(
