@@ -49,6 +49,8 @@ class ParseCache:
 
     def __init__(self, root: Path | None = None, key: bytes | None = None) -> None:
         self.memory: dict[str, Any] = {}
+        self.specs: dict[tuple[str, int], Any] = {}
+        """Validated definitions, for :func:`engine.definitions.loading.load`."""
         self.path = None if root is None else root / ".mlops" / "cache" / _file_name()
         self.key = key
         self.dirty = False
