@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from engine.training.train import Outcome, TrainJob, preload, preload_libraries, run
+from engine.training.train import Outcome, TrainJob, preload, run
 
 BUDGET_HINT = "budget: in mlops/project.yaml (the ceiling) or in the model's file"
 
@@ -46,8 +46,10 @@ def run_all(
 ) -> list[Outcome]:
     """Train every job in a worker process, at most ``workers`` at once, each on budget."""
     context = multiprocessing.get_context("fork")
-    if jobs:
-        preload_libraries()  # imported once here, not once per worker
+    for job in jobs:
+        # imported once here, not once per worker: the libraries, skops and each job's
+        # estimator and step classes (each forked worker inherits them)
+        preload(job)
     pending, running, done = list(jobs), [], []  # type: ignore[var-annotated]
     while pending or running:
         while pending and len(running) < max(1, workers):
