@@ -52,17 +52,12 @@ class Author:
 
 
 def is_repo(root: Path) -> bool:
-    """Whether ``root`` is the top folder of a git repository."""
-    import git
-    from git.exc import InvalidGitRepositoryError, NoSuchPathError
-
-    try:
-        repo = git.Repo(root)
-    except (InvalidGitRepositoryError, NoSuchPathError):
+    """Whether ``root`` is the top folder of a git repository (one ``git rev-parse``)."""
+    if not Path(root).is_dir():
         return False
-    with repo:
-        top = repo.working_tree_dir
-        return top is not None and Path(top).resolve() == Path(root).resolve()
+    done = run_git(Path(root), "rev-parse", "--show-toplevel", check=False)
+    top = done.stdout.strip()
+    return done.returncode == 0 and bool(top) and Path(top).resolve() == Path(root).resolve()
 
 
 def head_commit(root: Path) -> str:
@@ -93,8 +88,13 @@ def commit_exists(root: Path, rev: str) -> bool:
 
 
 def author_of(root: Path, sha: str) -> Author:
-    """The author of commit ``sha``."""
-    with _open(root) as repo:
+    """The author of commit ``sha`` (as recorded: no mailmap), without importing GitPython."""
+    if _FULL_SHA.match(sha) and Path(root).is_dir():
+        done = run_git(Path(root), "show", "-s", "--format=%an%x00%ae", sha, check=False)
+        name, sep, email = done.stdout.rstrip("\n").partition("\0")
+        if done.returncode == 0 and sep:
+            return Author(name, email)
+    with _open(root) as repo:  # the slow path explains a missing commit
         commit = repo.commit(_resolve(repo, sha))
         return Author(commit.author.name or "", commit.author.email or "")
 

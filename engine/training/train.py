@@ -24,6 +24,8 @@ from engine.definitions.formats import Budget, Dataset, FeatureSpec, Model
 from engine.errors import UserError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
@@ -159,9 +161,6 @@ def preload_libraries() -> None:
                  "engine.data.checks", "engine.data.profile", "engine.training.evaluate",
                  "engine.store", "engine.store.artifacts"):  # fmt: skip
         importlib.import_module(name)
-    from engine.store.artifacts import _skops_io
-
-    _skops_io()  # every training saves with it; its import is 0.2 s and more
 
 
 def preload(job: TrainJob) -> None:
@@ -183,8 +182,12 @@ def preload(job: TrainJob) -> None:
             resolve(step.class_)
 
 
-def run(job: TrainJob) -> Outcome:
-    """Train, evaluate and store one version; never raises for the user's mistakes."""
+def run(job: TrainJob, on_fitted: Callable[[], None] | None = None) -> Outcome:
+    """Train, evaluate and store one version; never raises for the user's mistakes.
+
+    ``on_fitted`` is called once the model is fitted and evaluated, before it is saved:
+    the worker pool then starts the next training while this one saves.
+    """
     started = time.perf_counter()
     log = _Log()
 
@@ -193,7 +196,7 @@ def run(job: TrainJob) -> Outcome:
         return Outcome(job.model.name, job.fingerprint, status, seconds=seconds, **details)
 
     try:
-        metrics, model_sha256 = _train(job, log)
+        metrics, model_sha256 = _train(job, log, on_fitted)
     except UserError as exc:
         return outcome("failed", reason=str(exc))
     except MemoryError:
@@ -259,7 +262,9 @@ def _split(frame: pd.DataFrame, dataset: Dataset, *, stratify: bool) -> _Rows:
     return _Rows(key, identity, order[~test[order]], order[test[order]])
 
 
-def _train(job: TrainJob, log: _Log) -> tuple[dict[str, float | None], str]:
+def _train(
+    job: TrainJob, log: _Log, on_fitted: Callable[[], None] | None = None
+) -> tuple[dict[str, float | None], str]:
     import numpy as np
 
     from engine.data import tables as data
@@ -314,6 +319,8 @@ def _train(job: TrainJob, log: _Log) -> tuple[dict[str, float | None], str]:
         rows=rows,
         reference=_reference_sample(x_train, y_train),
     )
+    if on_fitted is not None:
+        on_fitted()
     return metrics, _store(job, fitted, log)
 
 
