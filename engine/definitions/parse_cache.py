@@ -98,6 +98,11 @@ def _file_name() -> str:
     return f"definitions-{version}-f{FORMAT}.json"
 
 
+def mac_key() -> bytes:
+    """The key that authenticates the engine's caches under ``.mlops/cache/``."""
+    return _secret()
+
+
 def _secret() -> bytes:
     """The MAC key, kept outside every repository; created on first use."""
     from engine.definitions.catalog import cache_dir
@@ -144,4 +149,4 @@ def for_root(root: Path) -> ParseCache:
     return _shared[root]
 
 
-__all__ = ["FORMAT", "ParseCache", "blob_id", "for_root"]
+__all__ = ["FORMAT", "ParseCache", "blob_id", "for_root", "mac_key"]
