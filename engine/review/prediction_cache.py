@@ -71,7 +71,8 @@ def _save(entry: Path, digest: str, columns: dict[str, Any]) -> None:
     """Write the entry; skipped when a column can't be kept exactly, or nothing is written."""
     import numpy as np
 
-    arrays, text = {}, []
+    arrays: dict[str, Any] = {}
+    text: list[str] = []
     for name, values in columns.items():
         if values.dtype != object:
             arrays[name] = values
@@ -83,7 +84,8 @@ def _save(entry: Path, digest: str, columns: dict[str, Any]) -> None:
     if _TEXT in arrays:
         return
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays, **{_TEXT: np.asarray(text, dtype=str)})
+    arrays[_TEXT] = np.asarray(text, dtype=str)
+    np.savez(buffer, **arrays)
     body = buffer.getvalue()
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
