@@ -54,8 +54,12 @@ if TYPE_CHECKING:
 CHUNK_ELEMENTS = 1 << 18
 """Resample weights held at once (chunk x rows); small enough to stay in cache."""
 STREAMS = 2
-"""Independent random streams the row draws are split into (one per thread, up to the
-cores): fixed, so a seed gives the same intervals on any machine."""
+"""Independent random streams the row draws are split into from :data:`PARALLEL_FROM`
+rows (one per thread, up to the cores): fixed, so a seed gives the same intervals on any
+machine."""
+PARALLEL_FROM = 10_000
+"""Below this many rows the draws are one stream, on one thread: the same draws as the
+weight route's (``_draw_rows``) for the same seed."""
 EXACT_BELOW = 25
 """McNemar uses the exact binomial test below this many discordant rows."""
 DELONG_FROM = 10_000
@@ -218,9 +222,9 @@ def _gather_rows(columns: Array, resamples: int, seed: int) -> Array:
     The same resampling as :func:`_draw_rows` (``n`` row indices per resample), without
     its weight matrix: one gather per pair of columns (packed as the real and imaginary
     parts of one complex column) and a sum. The resamples are split into
-    :data:`STREAMS` blocks with their own random streams, drawn on up to that many
-    threads (numpy releases the GIL): the result depends on the seed only, not on the
-    threads or the chunk size.
+    :data:`STREAMS` blocks with their own random streams from :data:`PARALLEL_FROM`
+    rows, drawn on up to that many threads (numpy releases the GIL): the result depends
+    on the seed and the number of rows only, not on the threads or the chunk size.
     """
     import numpy as np
 
@@ -230,8 +234,9 @@ def _gather_rows(columns: Array, resamples: int, seed: int) -> Array:
     packed = [columns[:, j] + 1j * columns[:, j + 1] for j in range(0, m, 2)]
     sums = np.empty((resamples, m + m % 2))
     chunk = max(1, CHUNK_ELEMENTS // n)
-    bounds = [resamples * i // STREAMS for i in range(STREAMS + 1)]
-    streams = np.random.SeedSequence(seed).spawn(STREAMS)
+    count = STREAMS if n >= PARALLEL_FROM else 1
+    bounds = [resamples * i // count for i in range(count + 1)]
+    streams = np.random.SeedSequence(seed).spawn(count) if count > 1 else [seed]
 
     def block(i: int) -> None:
         rng = np.random.default_rng(streams[i])
@@ -243,7 +248,7 @@ def _gather_rows(columns: Array, resamples: int, seed: int) -> Array:
                 total = np.take(column, idx, mode="clip").sum(axis=1)
                 sums[rows, 2 * p], sums[rows, 2 * p + 1] = total.real, total.imag
 
-    _run_blocks(block, STREAMS)
+    _run_blocks(block, count)
     return sums[:, :m]
 
 
@@ -301,6 +306,7 @@ __all__ = [
     "CHUNK_ELEMENTS",
     "DELONG_FROM",
     "EXACT_BELOW",
+    "PARALLEL_FROM",
     "Interval",
     "McNemar",
     "mcnemar",

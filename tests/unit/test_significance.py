@@ -188,10 +188,15 @@ def test_each_resample_equals_scikit_learn_on_the_drawn_rows(k):
                 assert got == pytest.approx(want[name], abs=1e-12), (name, side, r)
 
 
-def test_gathered_resamples_equal_scikit_learn_on_the_straightforwardly_drawn_rows():
+@pytest.mark.parametrize("parallel", [False, True])
+def test_gathered_resamples_equal_scikit_learn_on_the_straightforwardly_drawn_rows(
+    parallel, monkeypatch
+):
     # the route without AUC terms gathers drawn rows instead of counting them: the same
     # draws (each stream's n indices per resample, in order) must give scikit-learn's
     # log loss and accuracy on exactly those rows
+    if parallel:
+        monkeypatch.setattr("engine.review.significance.PARALLEL_FROM", 100)
     rng = np.random.default_rng(12)
     base, head = pair_of(rng, n=150, k=3)
     paired = aligned(base, head)
@@ -199,13 +204,14 @@ def test_gathered_resamples_equal_scikit_learn_on_the_straightforwardly_drawn_ro
     assert kernels.add("log_loss") and kernels.add("accuracy")
     resamples, seed = 7, 5
     sums = _gather_rows(kernels.matrix(), resamples, seed)
-    streams = np.random.SeedSequence(seed).spawn(STREAMS)
-    bounds = [resamples * i // STREAMS for i in range(STREAMS + 1)]
+    if parallel:
+        streams = np.random.SeedSequence(seed).spawn(STREAMS)
+        bounds = [resamples * i // STREAMS for i in range(STREAMS + 1)]
+        sizes = [bounds[i + 1] - bounds[i] for i in range(STREAMS)]
+    else:  # one stream: the weight route's draws for the same seed
+        streams, sizes = [seed], [resamples]
     draws = np.concatenate(
-        [
-            np.random.default_rng(s).integers(0, paired.rows, (bounds[i + 1] - bounds[i], 150))
-            for i, s in enumerate(streams)
-        ]
+        [np.random.default_rng(s).integers(0, 150, (k, 150)) for s, k in zip(streams, sizes)]
     )
     for r, rows in enumerate(draws):
         for ev, (pred, proba) in enumerate(
@@ -220,6 +226,7 @@ def test_gathered_resamples_equal_scikit_learn_on_the_straightforwardly_drawn_ro
 
 
 def test_gathered_resamples_do_not_depend_on_threads_or_chunks(monkeypatch):
+    monkeypatch.setattr("engine.review.significance.PARALLEL_FROM", 100)
     base, head = pair_of(np.random.default_rng(13), n=500)
     paired = aligned(base, head)
     once = paired_bootstrap(paired, ["log_loss", "rmse"], seed=2)
