@@ -200,6 +200,8 @@ def _run_jobs(
     jobs: list[TrainJob], workers: int, progress: Callable[[Outcome], None] | None
 ) -> list[Outcome]:
     """Each training in its own worker process, on its budget (``engine.training.workers``)."""
+    if not jobs:
+        return []  # all stored: no worker machinery (multiprocessing) to import
     from engine.training.workers import run_all
 
     return run_all(jobs, workers, progress)
