@@ -57,6 +57,8 @@ class Request:
     """Each reviewer's teams among the allow lists' ``org/team`` entries; None if unread."""
     canary: int | None = None
     """Pin the version as a canary with this percent of the traffic (strategy: canary)."""
+    switch: bool = False
+    """Promote the version staged in the idle slot, whatever ``source`` is (blue-green)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class Promotion:
                 f"beside `{r.version}`"
             )
             before = ""
+        elif r.pin.slot is not None and r.pin.action in _SLOT_ACTIONS:
+            did, before = _slot_step(r.pin, r.environment), ""
         elif r.pin.action == "abort":
             did = (
                 f"Aborted the canary of `{r.model}` in `{r.environment}`: `{r.version}` serves all"
@@ -107,6 +111,25 @@ class Promotion:
             *self.notes,
         ]
         return "\n".join(lines)
+
+
+_SLOT_ACTIONS = ("stage", "switch", "unstage", "rollback")
+
+
+def _slot_step(pin: Pin, env_name: str) -> str:
+    """What a blue-green step did, in words."""
+    idle, m = pin.idle, pin.model
+    if pin.action == "stage" and idle is not None:
+        return (
+            f"Staged `{m}` `{idle.version}` in the idle `{idle.slot}` slot of `{env_name}` "
+            f"(`{pin.version}` in `{pin.slot}` keeps every request; promote it again to "
+            "switch)"
+        )
+    if pin.action == "unstage":
+        return f"Unstaged the idle slot of `{m}` in `{env_name}`: `{pin.version}` keeps serving"
+    verb = "Rolled back" if pin.action == "rollback" else "Switched"
+    warm = f", `{idle.version}` stays loaded in `{idle.slot}`" if idle is not None else ""
+    return f"{verb} `{m}` in `{env_name}` to `{pin.version}` in `{pin.slot}`{warm}"
 
 
 # --- trusted facts ----------------------------------------------------------------------
@@ -215,14 +238,19 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
     trusted = trusted_definitions(root)
     project = trusted.settings
     env = environment(project, request.environment)
+    if request.canary is not None and env.strategy != "canary":
+        return Promotion(Decision(False, [_no_canary(request.environment, env.strategy)]))
+    live = live_versions(root, project)
+    if request.switch:
+        staged = _staged(request, env.strategy, live)
+        if isinstance(staged, Decision):
+            return Promotion(staged)
+        request = dataclasses.replace(request, source=staged.source_commit)
     source = gitrepo.resolve(root, request.source)
     fingerprint = _fingerprint_at(root, source, request.model)
     if request.version and not fingerprint.startswith(request.version):
         return Promotion(Decision(False, [_not_that_version(request, source, fingerprint)]))
-    if request.canary is not None and env.strategy != "canary":
-        return Promotion(Decision(False, [_no_canary(request.environment, env.strategy)]))
     store = open_store(root, project)
-    live = live_versions(root, project)
     facts = _promotion_facts(root, request, project, source, fingerprint, live)
     current = live.get(request.environment, {}).get(request.model)
     if current is not None and not _sealed(current, store):
@@ -262,10 +290,38 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         push="origin" in gitbranches.remotes(root),
         files=manifests(project, request.environment),
         canary_percent=request.canary,
+        blue_green=env.strategy == "blue-green",
     )
     if result.pushed and forge is not None:
         notes.append(_dispatch(forge, env.branch, request.environment))
     return Promotion(decision, fingerprint, result, notes)
+
+
+def _staged(request: Request, strategy: str, live: Live) -> Any:
+    """The idle slot a ``--switch`` promotes, or the Decision refusing it."""
+    from engine.environments.policy import Decision
+
+    env_name = request.environment
+    if strategy != "blue-green":
+        return Decision(
+            False,
+            [
+                f"`{env_name}` deploys with strategy `{strategy}`, which has no slots to "
+                "switch: set `strategy: blue-green` for it in mlops/project.yaml, or "
+                "promote without `--switch`"
+            ],
+        )
+    current = live.get(env_name, {}).get(request.model)
+    idle = current.idle if current is not None else None
+    if idle is None:
+        return Decision(
+            False,
+            [
+                f"`{request.model}` has no version in the idle slot of `{env_name}` to switch "
+                f"to: promote one first (it is staged there), then switch"
+            ],
+        )
+    return idle
 
 
 def _no_canary(env_name: str, strategy: str) -> str:
@@ -586,7 +642,7 @@ def history(root: Path, model: str) -> list[dict[str, Any]]:
     ]
     for env_name, env in project.environments.items():
         events += [
-            _event(e.when, e.pin.action, e.pin.version, env_name, e.actor, e.commit, "ok", "branch")
+            _event(e.when, e.pin.action, _moved(e.pin), env_name, e.actor, e.commit, "ok", "branch")
             for e in pin_history(root, env.branch, model)
         ]
     shown = {(e["event"], e["version"], e["environment"]) for e in events}
@@ -624,6 +680,11 @@ def history(root: Path, model: str) -> list[dict[str, Any]]:
     return sorted(
         events, key=lambda e: (_sort_time(e["when"]), e["event"] != "trained"), reverse=True
     )
+
+
+def _moved(pin: Pin) -> str:
+    """The version a pin change is about: the staged one for a blue-green stage."""
+    return pin.idle.version if pin.action == "stage" and pin.idle is not None else pin.version
 
 
 HISTORY_KEYS = ("when", "event", "version", "environment", "by", "commit", "outcome", "source")

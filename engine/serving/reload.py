@@ -6,7 +6,10 @@ repository has one, else the local branch). When the tip moved, it loads every
 pinned version again through the one verified path (:func:`pinned_versions`: fetched,
 sha256 against the pin, trusted types) and only then swaps the models in KServe's model
 repository, one dict assignment per model. A request already running holds the old
-model object and finishes on it; the next request finds the new one. A reload that
+model object and finishes on it; the next request finds the new one. A version the
+server already holds (the warm slot of a blue-green switch or rollback, the canary a
+promotion completes) is reused, not loaded again, so such a switch is served at once.
+With ``--workers N`` every worker process runs its own reloader on its own models. A reload that
 fails (a missing artifact, a hash mismatch) keeps the old models serving, says why, and
 is tried again at the next poll: a bad promotion never takes a server down.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,7 @@ class Reloader(threading.Thread):
         env_name: str,
         models: Sequence[str],
         *,
+        slot: str | None = None,
         repository: Any,
         build: Callable[[list[Any]], list[Any]],
         interval: float,
@@ -55,6 +60,8 @@ class Reloader(threading.Thread):
         from engine.environments.operations import environment, trusted_project
 
         self.root, self.env_name, self.models = root, env_name, tuple(models)
+        self.slot = slot
+        self.loaded = loaded_in(repository)
         self.branch = environment(trusted_project(root), env_name).branch
         self.repository, self.build = repository, build
         self.interval, self.announce = interval, announce
@@ -77,19 +84,39 @@ class Reloader(threading.Thread):
             tip = branch_tip(self.root, self.branch)
             if tip is None or tip == self.seen:
                 return False
-            new = self.build(pinned_versions(self.root, self.env_name, self.models))
+            loaded = dict(self.loaded)
+            pinned = pinned_versions(
+                self.root, self.env_name, self.models, slot=self.slot, loaded=loaded
+            )
+            new = self.build(pinned)
         except UserError as exc:  # StoreError, GitError...: keep serving the old pins
             self.announce(
                 f"{self.branch} moved, but its pins cannot be served ({exc}); "
                 "still serving the previous versions"
             )
             return False
-        for model in new:  # each a single dict assignment: requests see old or new
-            self.repository.update(model)
+        from engine.serving.model import registrations
+
+        named = registrations(new)
+        for name, model in named.items():  # each a single dict assignment: old or new
+            self.repository.update(model, name)
+        for name in set(self.repository.get_models()) - set(named):
+            self.repository.get_models().pop(name, None)  # a slot emptied by an unstage
+        self.loaded = loaded_in(self.repository)  # only what is served stays in memory
         self.seen = tip
         names = ", ".join(f"{m.name}@{m.pinned.version}" for m in new)
         self.announce(f"{self.branch} moved to {tip[:12]}: now serving {names}")
         return True
 
 
-__all__ = ["Reloader", "branch_tip"]
+def loaded_in(repository: Any) -> dict[tuple[str, str, str], Any]:
+    """The verified versions a model repository serves, by (model, fingerprint, sha256)."""
+    found: dict[tuple[str, str, str], Any] = {}
+    for model in repository.get_models().values():
+        for side in getattr(model, "sides", (model,)):
+            p = replace(side.pinned, canary=None, idle=None, slot=None, canary_percent=0)
+            found[(p.model, p.fingerprint, p.sha256)] = p
+    return found
+
+
+__all__ = ["Reloader", "branch_tip", "loaded_in"]
