@@ -89,6 +89,7 @@ class Reloader(threading.Thread):
                 self.root, self.env_name, self.models, slot=self.slot, loaded=loaded
             )
             new = self.build(pinned)
+            fresh = len(set(loaded) - set(self.loaded))
         except UserError as exc:  # StoreError, GitError...: keep serving the old pins
             self.announce(
                 f"{self.branch} moved, but its pins cannot be served ({exc}); "
@@ -105,7 +106,10 @@ class Reloader(threading.Thread):
         self.loaded = loaded_in(self.repository)  # only what is served stays in memory
         self.seen = tip
         names = ", ".join(f"{m.name}@{m.pinned.version}" for m in new)
-        self.announce(f"{self.branch} moved to {tip[:12]}: now serving {names}")
+        self.announce(
+            f"{self.branch} moved to {tip[:12]}: now serving {names} "
+            f"(loaded {fresh}, the rest already in memory)"
+        )
         return True
 
 
