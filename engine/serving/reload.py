@@ -41,6 +41,21 @@ def branch_tip(root: Path, branch: str) -> str | None:
     return gitbranches.ref_sha(root, f"refs/heads/{branch}")
 
 
+def served_commit(root: Path, env_name: str) -> str | None:
+    """The environment branch's commit as this repository knows it, read *before* the pins
+    are: a promotion landing while they load then differs from it, and is the first reload
+    (at worst a reload that finds the same versions, which are reused, not loaded)."""
+    from engine import gitbranches
+    from engine.environments.operations import environment, trusted_project
+
+    branch = environment(trusted_project(root), env_name).branch
+    for ref in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
+        sha = gitbranches.ref_sha(root, ref)
+        if sha is not None:
+            return sha
+    return None
+
+
 class Reloader(threading.Thread):
     """Poll the branch; load the new pins fully, then swap them into ``repository``."""
 
@@ -55,22 +70,35 @@ class Reloader(threading.Thread):
         build: Callable[[list[Any]], list[Any]],
         interval: float,
         announce: Callable[[str], Any],
+        seen: str | None = None,
     ) -> None:
+        """``seen``: the branch commit from before the served pins were read (served_commit)."""
         super().__init__(name="mlops-reload", daemon=True)
-        from engine.environments.operations import environment, trusted_project
-
         self.root, self.env_name, self.models = root, env_name, tuple(models)
         self.slot = slot
-        self.loaded = loaded_in(repository)
-        self.branch = environment(trusted_project(root), env_name).branch
         self.repository, self.build = repository, build
         self.interval, self.announce = interval, announce
-        self.seen = branch_tip(root, self.branch)
+        self.branch = ""
+        self.seen = seen
+        self.loaded: dict[tuple[str, str, str], Any] = {}
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        """Find what is served, then poll; off the start-up path (the server answers)."""
+        try:
+            self.settle()
+        except UserError as exc:
+            self.announce(f"not following the environment branch: {exc}")
+            return
         while not self.stopped.wait(self.interval):
             self.poll()
+
+    def settle(self) -> None:
+        """The branch, and the versions already in memory (off the start-up path)."""
+        from engine.environments.operations import environment, trusted_project
+
+        self.branch = environment(trusted_project(self.root), self.env_name).branch
+        self.loaded = loaded_in(self.repository)
 
     def stop(self) -> None:
         """End the loop (the thread is a daemon: it also ends with the process)."""
@@ -123,4 +151,4 @@ def loaded_in(repository: Any) -> dict[tuple[str, str, str], Any]:
     return found
 
 
-__all__ = ["Reloader", "branch_tip", "loaded_in"]
+__all__ = ["Reloader", "branch_tip", "loaded_in", "served_commit"]

@@ -99,6 +99,8 @@ class Follow:
     log_dir: Path | None
     source: str
     interval: float
+    seen: str | None = None
+    """The branch's commit before the served pins were read."""
 
     def reloader(self, repository: Any, announce: Any = print) -> Any:
         """A :class:`~engine.serving.reload.Reloader` swapping models into ``repository``."""
@@ -113,6 +115,7 @@ class Follow:
             build=lambda new: build_models(new, self.log_dir, self.source),
             interval=self.interval,
             announce=announce,
+            seen=self.seen,
         )
 
 
@@ -140,12 +143,19 @@ def serve(
 
     sock = bind(host, port)  # first: a port in use fails before seconds of loading
     try:
+        seen = None
+        if reload_every > 0:
+            from engine.serving.reload import served_commit
+
+            seen = served_commit(root, env_name)
         pinned = pinned_versions(root, env_name, models, slot=slot)
         source = f"http://{host}:{port}/"
         served = build_models(pinned, log_dir, source)
         follow = None
         if reload_every > 0:
-            follow = Follow(root, env_name, tuple(models), slot, log_dir, source, reload_every)
+            follow = Follow(
+                root, env_name, tuple(models), slot, log_dir, source, reload_every, seen
+            )
         _log_start(root, pinned)
         run_models(
             served,

@@ -25,6 +25,7 @@ store: {url: .mlops/store}
 default_branch: main
 environments:
   staging: {branch: env/staging, strategy: blue-green}
+  production: {branch: env/production}
 """
 BRANCH = "origin/env/staging"
 
@@ -131,13 +132,13 @@ def test_stage_switch_and_instant_rollback_while_serving(staged):
         assert answers(url, "iris-logreg-green") == {v2}  # still warm for a roll forward
 
 
-def test_switch_needs_a_blue_green_environment_and_a_staged_version(staged, tmp_path):
+def test_switch_needs_a_blue_green_environment(staged):
     repo = staged["repo"]
     done = mlops("promote", "iris-logreg", "--to", "production", "--switch", cwd=repo)
     assert done.returncode == 1
-    assert "unknown environment" in done.stdout + done.stderr
-    wrong = mlops("promote", "iris-logreg", "--to", "staging", "--switch", "--canary", "5", cwd=repo)
-    assert wrong.returncode == 2
+    assert "strategy `direct`, which has no slots to switch" in done.stdout
+    both = ("--switch", "--canary", "5")
+    assert mlops("promote", "iris-logreg", "--to", "staging", *both, cwd=repo).returncode == 2
 
 
 def test_serve_one_slot_as_the_cluster_does(staged):

@@ -53,12 +53,13 @@ def test_every_worker_reloads_without_dropping_a_request(tmp_path):
     git(repo, "push", "-q", "origin", "main")
     assert mlops("train", "iris-logreg", cwd=repo).returncode == 0
 
-    with served(repo, "--env", "staging", "--workers", "2", "--reload-every", "0.2") as url:
+    args = ("--env", "staging", "--workers", "2", "--reload-every", "0.2")
+    with served(repo, *args, ready_within=240) as url:  # two spawned workers import all
         log = next(repo.parent.glob(f"serve-{url.rsplit(':', 1)[1]}.log"))
         stream = Stream(url)
         stream.start()
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 180
             while len(stream.answers) < 20:  # both workers answer before the promotion
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
