@@ -84,12 +84,15 @@ class Reloader(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        """Find what is served, then poll; off the start-up path (the server answers)."""
+        """Poll every ``interval``; the first wait keeps the settling off the start-up path."""
+        if self.stopped.wait(self.interval):
+            return
         try:
             self.settle()
         except UserError as exc:
             self.announce(f"not following the environment branch: {exc}")
             return
+        self.poll()
         while not self.stopped.wait(self.interval):
             self.poll()
 
