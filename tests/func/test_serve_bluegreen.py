@@ -148,3 +148,16 @@ def test_serve_one_slot_as_the_cluster_does(staged):
     assert {live["version"], idle_version} == {v1, v2}
     with served(repo, "--env", "staging", "--slot", idle_slot, "--reload-every", "0") as url:
         assert answers(url) == {idle_version}
+
+
+def test_deploy_makes_the_idle_slot_ready_too(staged):
+    repo = staged["repo"]
+    live = pin(repo)
+    done = mlops("deploy", "--env", "staging", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    folder = repo / ".mlops/deploy/staging"
+    entry = json.loads((folder / "manifest.json").read_text())["models"]["iris-logreg"]
+    assert (entry["version"], entry["slot"]) == (live["version"], live["slot"])
+    idle = entry["idle"]
+    assert (idle["version"], idle["slot"]) == (live["idle"]["version"], live["idle"]["slot"])
+    assert (folder / idle["file"]).is_file() and idle["sha256"] == live["idle"]["sha256"]
