@@ -149,3 +149,11 @@ def test_an_empty_slot_and_a_plain_pin_delete_the_slot_manifests():
     plain = files_for(fresh("v3"), ".mlops/store", Serving())
     assert plain["deploy/kserve/cancer-rf-blue.yaml"] is None
     assert yaml.safe_load(plain["deploy/kserve/cancer-rf.yaml"])["kind"] == "InferenceService"
+
+
+def test_help_names_the_strategy_of_an_environment():
+    from engine.definitions.formats import Environment
+    from engine.environments.policy import describe
+
+    assert "strategy `blue-green`" in describe(Environment(branch="env/p", strategy="blue-green"))
+    assert "strategy" not in describe(Environment(branch="env/s"))
