@@ -148,4 +148,46 @@ def rolled_back(
     return pin, switch_message(pin, actor, requested_in)
 
 
-__all__ = ["Step", "as_slot", "idle_answers", "promoted", "rolled_back", "switched"]
+def switch_target(current: Pin | None, env_name: str, strategy: str) -> tuple[Slot | None, str]:
+    """The idle slot ``promote --switch`` promotes, or None and the reason it cannot."""
+    if strategy != "blue-green":
+        return None, (
+            f"`{env_name}` deploys with strategy `{strategy}`, which has no slots to switch: "
+            "set `strategy: blue-green` for it in mlops/project.yaml, or promote without "
+            "`--switch`"
+        )
+    if current is None or current.idle is None:
+        model = f"`{current.model}`" if current is not None else "the model"
+        return None, (
+            f"{model} has no version in the idle slot of `{env_name}` to switch to: promote "
+            "one first (it is staged there), then switch"
+        )
+    return current.idle, ""
+
+
+def step_message(pin: Pin, env_name: str) -> str:
+    """What a blue-green step did, in words (the reply to a command)."""
+    idle, m = pin.idle, pin.model
+    if pin.action == "stage" and idle is not None:
+        return (
+            f"Staged `{m}` `{idle.version}` in the idle `{idle.slot}` slot of `{env_name}` "
+            f"(`{pin.version}` in `{pin.slot}` keeps every request; promote it again to "
+            "switch)"
+        )
+    if pin.action == "unstage":
+        return f"Unstaged the idle slot of `{m}` in `{env_name}`: `{pin.version}` keeps serving"
+    verb = "Rolled back" if pin.action == "rollback" else "Switched"
+    warm = f", `{idle.version}` stays loaded in `{idle.slot}`" if idle is not None else ""
+    return f"{verb} `{m}` in `{env_name}` to `{pin.version}` in `{pin.slot}`{warm}"
+
+
+__all__ = [
+    "Step",
+    "as_slot",
+    "idle_answers",
+    "promoted",
+    "rolled_back",
+    "step_message",
+    "switch_target",
+    "switched",
+]

@@ -95,8 +95,10 @@ class Promotion:
                 f"beside `{r.version}`"
             )
             before = ""
-        elif r.pin.slot is not None and r.pin.action in _SLOT_ACTIONS:
-            did, before = _slot_step(r.pin, r.environment), ""
+        elif r.pin.slot is not None and r.pin.action in _BLUE_GREEN_STEPS:
+            from engine.environments import bluegreen
+
+            did, before = bluegreen.step_message(r.pin, r.environment), ""
         elif r.pin.action == "abort":
             did = (
                 f"Aborted the canary of `{r.model}` in `{r.environment}`: `{r.version}` serves all"
@@ -113,24 +115,7 @@ class Promotion:
         return "\n".join(lines)
 
 
-_SLOT_ACTIONS = ("stage", "switch", "unstage", "rollback")
-
-
-def _slot_step(pin: Pin, env_name: str) -> str:
-    """What a blue-green step did, in words."""
-    idle, m = pin.idle, pin.model
-    if pin.action == "stage" and idle is not None:
-        return (
-            f"Staged `{m}` `{idle.version}` in the idle `{idle.slot}` slot of `{env_name}` "
-            f"(`{pin.version}` in `{pin.slot}` keeps every request; promote it again to "
-            "switch)"
-        )
-    if pin.action == "unstage":
-        return f"Unstaged the idle slot of `{m}` in `{env_name}`: `{pin.version}` keeps serving"
-    verb = "Rolled back" if pin.action == "rollback" else "Switched"
-    warm = f", `{idle.version}` stays loaded in `{idle.slot}`" if idle is not None else ""
-    return f"{verb} `{m}` in `{env_name}` to `{pin.version}` in `{pin.slot}`{warm}"
-
+_BLUE_GREEN_STEPS = ("stage", "switch", "unstage", "rollback")
 
 # --- trusted facts ----------------------------------------------------------------------
 
@@ -231,6 +216,7 @@ def _log_promotion(entry: Any, promotion: Promotion) -> None:
 
 def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promotion:
     from engine import gitbranches, gitrepo
+    from engine.environments import bluegreen
     from engine.environments.policy import Decision, check_promotion
     from engine.environments.promote import promote
     from engine.training.runs import utc_now
@@ -242,10 +228,11 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         return Promotion(Decision(False, [_no_canary(request.environment, env.strategy)]))
     live = live_versions(root, project)
     if request.switch:
-        staged = _staged(request, env.strategy, live)
-        if isinstance(staged, Decision):
-            return Promotion(staged)
-        request = dataclasses.replace(request, source=staged.source_commit)
+        current = live.get(request.environment, {}).get(request.model)
+        idle, refusal = bluegreen.switch_target(current, request.environment, env.strategy)
+        if idle is None:
+            return Promotion(Decision(False, [refusal]))
+        request = dataclasses.replace(request, source=idle.source_commit)
     source = gitrepo.resolve(root, request.source)
     fingerprint = _fingerprint_at(root, source, request.model)
     if request.version and not fingerprint.startswith(request.version):
@@ -295,33 +282,6 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
     if result.pushed and forge is not None:
         notes.append(_dispatch(forge, env.branch, request.environment))
     return Promotion(decision, fingerprint, result, notes)
-
-
-def _staged(request: Request, strategy: str, live: Live) -> Any:
-    """The idle slot a ``--switch`` promotes, or the Decision refusing it."""
-    from engine.environments.policy import Decision
-
-    env_name = request.environment
-    if strategy != "blue-green":
-        return Decision(
-            False,
-            [
-                f"`{env_name}` deploys with strategy `{strategy}`, which has no slots to "
-                "switch: set `strategy: blue-green` for it in mlops/project.yaml, or "
-                "promote without `--switch`"
-            ],
-        )
-    current = live.get(env_name, {}).get(request.model)
-    idle = current.idle if current is not None else None
-    if idle is None:
-        return Decision(
-            False,
-            [
-                f"`{request.model}` has no version in the idle slot of `{env_name}` to switch "
-                f"to: promote one first (it is staged there), then switch"
-            ],
-        )
-    return idle
 
 
 def _no_canary(env_name: str, strategy: str) -> str:

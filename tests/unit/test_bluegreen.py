@@ -157,3 +157,14 @@ def test_help_names_the_strategy_of_an_environment():
 
     assert "strategy `blue-green`" in describe(Environment(branch="env/p", strategy="blue-green"))
     assert "strategy" not in describe(Environment(branch="env/s"))
+
+
+def test_a_switch_needs_blue_green_and_a_loaded_idle_slot():
+    from engine.environments.bluegreen import switch_target
+
+    staged, _ = promoted(live("v1"), fresh("v2"), "bob")
+    assert switch_target(staged, "staging", "blue-green") == (staged.idle, "")
+    idle, why = switch_target(live("v1"), "staging", "blue-green")
+    assert idle is None and "no version in the idle slot of `staging`" in why
+    idle, why = switch_target(staged, "staging", "canary")
+    assert idle is None and "strategy `canary`, which has no slots to switch" in why
