@@ -381,10 +381,22 @@ def event(obj: Context, bundle: Path | None, log_format: str) -> None:
     help="Run it beside the live version with this percent of the traffic "
     "(strategy: canary); promote again without it to complete.",
 )
+@click.option(
+    "--switch",
+    is_flag=True,
+    help="Promote the version staged in the idle slot, whatever REV is: all traffic "
+    "moves to it (strategy: blue-green).",
+)
 @click.pass_obj
 @boundary
 def promote(
-    obj: Context, model: str, env_name: str, rev: str, version: str | None, canary: int | None
+    obj: Context,
+    model: str,
+    env_name: str,
+    rev: str,
+    version: str | None,
+    canary: int | None,
+    switch: bool,
 ) -> None:
     """Pin a model's version in an environment branch, if the policy allows."""
     from engine.environments.operations import Request, local_actor, promote_model
@@ -398,7 +410,10 @@ def promote(
         source=rev,
         version=version,
         canary=canary,
+        switch=switch,
     )
+    if switch and canary is not None:
+        raise click.UsageError("--switch and --canary are two strategies: give one")
     result = promote_model(root, request, forge=LocalForge(root))
     click.echo(result.message())
     sys.exit(0 if result.decision.allowed else 1)
@@ -643,6 +658,12 @@ def monitor_command(
     help="Larger request bodies are answered 413.",
 )
 @click.option(
+    "--slot",
+    type=click.Choice(["blue", "green"]),
+    help="Serve this blue-green slot's version under the model's name (the cluster runs "
+    "one slot per InferenceService); default: the live slot, each slot also as MODEL-SLOT.",
+)
+@click.option(
     "--reload-every",
     default=5.0,
     show_default=True,
@@ -661,6 +682,7 @@ def serve_command(
     workers: int,
     log_dir: Path | None,
     max_body_bytes: int,
+    slot: str | None,
     reload_every: float,
 ) -> None:
     """Serve the versions ENV pins with KServe's model server (V1, V2, /metrics)."""
@@ -679,6 +701,7 @@ def serve_command(
         models=models,
         announce=lambda line: click.echo(line, err=True),
         reload_every=reload_every,
+        slot=slot,
     )
 
 

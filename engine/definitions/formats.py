@@ -564,10 +564,12 @@ class Environment(Strict):
     serving: Serving | None = Field(
         None, description="Serving settings for this environment, over the project's."
     )
-    strategy: Literal["direct", "canary"] = Field(
+    strategy: Literal["direct", "canary", "blue-green"] = Field(
         "direct",
         description="direct: a promotion moves all traffic at once; canary: "
-        "`promote --canary N` may first give a new version N% beside the live one.",
+        "`promote --canary N` may first give a new version N% beside the live one; "
+        "blue-green: a promotion loads the version in the idle slot, promoting it again "
+        "switches all traffic to it, and the previous slot stays loaded for a rollback.",
     )
     monitoring: Watch | None = Field(
         None, description="What the scheduled monitor reads as this environment's current data."

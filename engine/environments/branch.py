@@ -81,8 +81,8 @@ class Change:
     pin: Pin
     message: str
     merge: str | None  # the commit to merge first, or None for a pin-only commit
-    files: Mapping[str, str] = field(default_factory=dict)
-    """Other files written in the same commit (the model's manifest under ``deploy/``)."""
+    files: Mapping[str, str | None] = field(default_factory=dict)
+    """Other files written (None: deleted) in the same commit (manifests under ``deploy/``)."""
 
 
 ChangeFor = Callable[[Pin | None], Change | None]
@@ -249,10 +249,15 @@ def commit_change(tree: Path, start: str, change: Change, path: str) -> str:
     target = tree / path
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render(change.pin), encoding="utf-8")
+    written = []
     for extra, text in change.files.items():
+        if text is None:  # a file this pin no longer has (a blue-green slot emptied)
+            gitrepo.run_git(tree, "rm", "-q", "--ignore-unmatch", "--", extra)
+            continue
         (tree / extra).parent.mkdir(parents=True, exist_ok=True)
         (tree / extra).write_text(text, encoding="utf-8")
-    gitrepo.run_git(tree, "add", "--", path, *change.files)
+        written.append(extra)
+    gitrepo.run_git(tree, "add", "--", path, *written)
     args = ("commit", "--quiet", "--no-verify", "--cleanup=whitespace", "-F", "-")
     gitrepo.run_git(tree, *args, stdin=change.message, identity=engine_identity())
     return gitrepo.run_git(tree, "rev-parse", "HEAD").stdout.strip()

@@ -227,26 +227,59 @@ def recorded_deploy(
 def _deploy_one(
     root: Path, store: Store, pin: Pin, project: Project, live: Live, staging: Path
 ) -> dict[str, Any]:
-    """Verify one pinned version and write its model into ``staging``; its manifest entry."""
+    """Verify one pinned version and write its model into ``staging``; its manifest entry.
+
+    A version beside the pin is deployed with it, the same way: a canary (its share of
+    the traffic) or a blue-green pin's idle slot (loaded, ready for the switch or an
+    instant rollback), as ``<model>.canary.skops`` or ``<model>.<slot>.skops`` under
+    ``canary`` or ``idle`` in the entry.
+    """
+    entry = _deploy_side(root, store, pin, pin, f"{pin.model}.skops", project, live, staging)
+    if pin.slot is not None:
+        entry["slot"] = pin.slot
+    if pin.canary is not None:
+        name = f"{pin.model}.canary.skops"
+        side = _deploy_side(root, store, pin, pin.canary, name, project, live, staging)
+        entry["canary"] = {**side, "percent": pin.canary.percent}
+    if pin.idle is not None:
+        name = f"{pin.model}.{pin.idle.slot}.skops"
+        side = _deploy_side(root, store, pin, pin.idle, name, project, live, staging)
+        entry["idle"] = {**side, "slot": pin.idle.slot, "role": pin.idle.role}
+    for extra in ("canary", "idle"):
+        if extra in entry:
+            entry["notes"] += entry[extra].pop("notes")
+    return entry
+
+
+def _deploy_side(
+    root: Path,
+    store: Store,
+    pin: Pin,
+    side: Any,
+    name: str,
+    project: Project,
+    live: Live,
+    staging: Path,
+) -> dict[str, Any]:
+    """One version of a pin (itself, its canary or idle slot), verified and written."""
     from engine.environments.operations import pinned_hash
     from engine.store import load_bytes, read_verified
 
-    expected, ensured = pinned_hash(root, store, pin.model, pin.environment, pin, project, live)
-    stored = store.get(pin.model, pin.fingerprint)  # every file against meta.json: damage
+    expected, ensured = pinned_hash(root, store, pin.model, pin.environment, side, project, live)
+    stored = store.get(pin.model, side.fingerprint)  # every file against meta.json: damage
     label = f"{stored.record.label} in {pin.environment}"
     data = read_verified(stored.model_path, expected, label)  # the pin's hash: tampering
     load_bytes(data, label)  # the exact trusted types, on the very bytes deployed
-    name = f"{pin.model}.skops"
     (staging / name).write_bytes(data)
     return {
-        "version": pin.version,
-        "fingerprint": pin.fingerprint,
+        "version": side.version,
+        "fingerprint": side.fingerprint,
         "file": name,
         "sha256": expected,
-        "pinned_sha256": pin.sha256,
+        "pinned_sha256": side.sha256,
         "retrained": ensured.retrained_sha256 is not None,
-        "source_commit": pin.source_commit,
-        "metrics": pin.metrics,
+        "source_commit": side.source_commit,
+        "metrics": side.metrics,
         "record": json.loads(stored.record.to_json()),
         "notes": ensured.notes,
     }

@@ -14,6 +14,13 @@ Promotion and rollback write these under ``deploy/kserve/<model>.yaml`` on the
 environment branch, in the same commit as the pin (:func:`files_for`), with the settings
 of the project file's ``serving:`` sections (:func:`settings`); tests validate each
 against KServe's own CRD schema.
+
+Blue-green (``strategy: blue-green``) gets two InferenceServices, ``<model>-blue`` and
+``<model>-green``, each always running its slot's version, and a Kubernetes ``Service``
+named after the model that selects the live slot's pods: KServe has no blue-green of its
+own, and its canary keeps only the last ready revision, which a fresh cluster syncing the
+branch would not have; two declared slots make the desired state complete in git, keep the
+previous version warm, and let a switch (the Service's selector) move traffic at once.
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
 MOUNT = "/mnt/models"
 PORT = 8080
 _LABEL = "mlops.dev"
+DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
+POD_LABEL = "serving.kserve.io/inferenceservice"  # on every predictor pod KServe runs
+SLOTS = ("blue", "green")
 _NUMBERISH = re.compile(r"^[0-9a-fA-F.eE+_-]+$")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
@@ -79,45 +89,45 @@ def storage_uri(store_url: str, model: str, fingerprint: str) -> str | None:
 
 
 def inference_service(
-    pin: PinnedModel, store_url: str, serving: Serving, canary_percent: int | None = None
+    pin: PinnedModel,
+    store_url: str,
+    serving: Serving,
+    canary_percent: int | None = None,
+    slot: str | None = None,
 ) -> dict[str, Any]:
     """The ``InferenceService`` for one pinned version, as a plain dict.
 
     ``canary_percent``: ``pin`` is a canary beside the version the cluster runs now, and
     KServe sends it that percent of the traffic (``canaryTrafficPercent``).
+    ``slot``: the service is one blue-green slot (``<model>-<slot>``, its pods always
+    running: KServe's ``RawDeployment`` mode never scales them to zero, so the slot stays
+    warm), serving ``mlops serve --slot``. It names only the slot's own version, so a
+    switch, which changes which slot is live, leaves it and its pods untouched.
     """
     if canary_percent is not None and not 0 <= canary_percent <= 100:
         raise ValueError(f"canary traffic must be 0 to 100 percent, not {canary_percent}")
     uri = storage_uri(store_url, pin.model, pin.fingerprint)
-    labels = {
-        "app.kubernetes.io/name": service_name(pin.model),
-        "app.kubernetes.io/managed-by": "mlops",
-        f"{_LABEL}/model": pin.model,
-        f"{_LABEL}/version": pin.version,
-        f"{_LABEL}/environment": pin.environment,
-    }
-    annotations = {
-        f"{_LABEL}/fingerprint": pin.fingerprint,
-        f"{_LABEL}/source-commit": pin.source_commit,
-    }
-    if pin.sha256:
-        annotations[f"{_LABEL}/sha256"] = pin.sha256
+    name = slot_service_name(pin.model, slot) if slot else service_name(pin.model)
+    labels = _labels(pin)
+    annotations = _annotations(pin)
+    if slot:
+        labels[f"{_LABEL}/slot"] = slot
+        annotations[DEPLOYMENT_MODE] = "RawDeployment"
     if uri is None:
         annotations[f"{_LABEL}/store"] = store_url
-    metadata: dict[str, Any] = {"name": service_name(pin.model)}
+    metadata: dict[str, Any] = {"name": name}
     if serving.namespace:
         metadata["namespace"] = serving.namespace
     metadata.update(labels=labels, annotations=annotations)
+    args = ["serve", "--env", pin.environment, "--model", pin.model]
+    if slot:
+        args += ["--slot", slot]
     container: dict[str, Any] = {
         "name": "kserve-container",
         "image": serving.image,
         "command": ["mlops"],
         "args": [
-            "serve",
-            "--env",
-            pin.environment,
-            "--model",
-            pin.model,
+            *args,
             "--host",
             "0.0.0.0",  # noqa: S104  # inside the pod; the cluster routes to it
             "--port",
@@ -145,6 +155,59 @@ def inference_service(
         "metadata": metadata,
         "spec": {"predictor": predictor},
     }
+
+
+def live_service(pin: PinnedModel, slot: str, serving: Serving) -> dict[str, Any]:
+    """The Kubernetes ``Service`` named after the model that sends every request to ``slot``.
+
+    It selects the predictor pods of the slot's InferenceService by the label KServe puts
+    on them, so a blue-green switch is this selector changing: the pods of both slots
+    keep running, and the endpoints move at once.
+    """
+    labels = {**_labels(pin), f"{_LABEL}/slot": slot}
+    metadata: dict[str, Any] = {"name": service_name(pin.model)}
+    if serving.namespace:
+        metadata["namespace"] = serving.namespace
+    metadata.update(labels=labels, annotations=_annotations(pin))
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata,
+        "spec": {
+            "selector": {POD_LABEL: slot_service_name(pin.model, slot)},
+            "ports": [{"name": "http", "port": 80, "targetPort": PORT, "protocol": "TCP"}],
+        },
+    }
+
+
+def _labels(pin: PinnedModel) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": service_name(pin.model),
+        "app.kubernetes.io/managed-by": "mlops",
+        f"{_LABEL}/model": pin.model,
+        f"{_LABEL}/version": pin.version,
+        f"{_LABEL}/environment": pin.environment,
+    }
+
+
+def _annotations(pin: PinnedModel) -> dict[str, str]:
+    annotations = {
+        f"{_LABEL}/fingerprint": pin.fingerprint,
+        f"{_LABEL}/source-commit": pin.source_commit,
+    }
+    if pin.sha256:
+        annotations[f"{_LABEL}/sha256"] = pin.sha256
+    return annotations
+
+
+def slot_service_name(model: str, slot: str) -> str:
+    """The InferenceService of one blue-green slot: ``<model>-blue``, ``<model>-green``."""
+    return f"{service_name(model)[: 45 - len(slot) - 1].rstrip('-')}-{slot}"
+
+
+def slot_path(model: str, slot: str) -> str:
+    """Where an environment branch keeps the manifest of one blue-green slot."""
+    return f"deploy/kserve/{model}-{slot}.yaml"
 
 
 def manifest_path(model: str) -> str:
@@ -189,33 +252,49 @@ def settings(project: ServingSettings, environment: ServingSettings | None) -> S
     )
 
 
-def files_for(pin: Pin, store_url: str, serving: Serving) -> dict[str, str]:
-    """``{deploy/kserve/<model>.yaml: text}`` for the pin a promotion or rollback writes.
+def files_for(pin: Pin, store_url: str, serving: Serving) -> dict[str, str | None]:
+    """The manifests a pin comes with, ``{path: text}`` (None: a file to delete).
 
-    With a canary the manifest names the canary's version and ``canaryTrafficPercent``:
-    KServe keeps the last ready revision (the stable version) for the rest of the traffic.
+    A plain pin: ``deploy/kserve/<model>.yaml``, its InferenceService. With a canary it
+    names the canary's version and ``canaryTrafficPercent``: KServe keeps the last ready
+    revision (the stable version) for the rest of the traffic. A blue-green pin: one
+    InferenceService per filled slot (``<model>-blue.yaml``, ``<model>-green.yaml``) and,
+    at ``<model>.yaml``, the Service that routes to the live slot (:func:`live_service`).
     """
+    files: dict[str, str | None] = {slot_path(pin.model, slot): None for slot in SLOTS}
+    if pin.slot is not None:
+        live = _pinned(pin, pin)
+        files[slot_path(pin.model, pin.slot)] = render(
+            inference_service(live, store_url, serving, slot=pin.slot)
+        )
+        if pin.idle is not None:
+            idle = _pinned(pin, pin.idle)
+            files[slot_path(pin.model, pin.idle.slot)] = render(
+                inference_service(idle, store_url, serving, slot=pin.idle.slot)
+            )
+        files[manifest_path(pin.model)] = render(live_service(live, pin.slot, serving))
+        return files
     canary = pin.canary
     if canary is not None:
-        pinned = PinnedModel(
-            model=pin.model,
-            environment=pin.environment,
-            version=canary.version,
-            fingerprint=canary.fingerprint,
-            source_commit=canary.source_commit,
-            sha256=canary.sha256,
+        service = inference_service(
+            _pinned(pin, canary), store_url, serving, canary_percent=canary.percent
         )
-        service = inference_service(pinned, store_url, serving, canary_percent=canary.percent)
-        return {manifest_path(pin.model): render(service)}
-    pinned = PinnedModel(
+    else:
+        service = inference_service(_pinned(pin, pin), store_url, serving)
+    files[manifest_path(pin.model)] = render(service)
+    return files
+
+
+def _pinned(pin: Pin, side: Any) -> PinnedModel:
+    """One side of a pin (itself, its canary, its idle slot) as the manifest sees it."""
+    return PinnedModel(
         model=pin.model,
         environment=pin.environment,
-        version=pin.version,
-        fingerprint=pin.fingerprint,
-        source_commit=pin.source_commit,
-        sha256=pin.sha256 or "",
+        version=side.version,
+        fingerprint=side.fingerprint,
+        source_commit=side.source_commit,
+        sha256=side.sha256 or "",
     )
-    return {manifest_path(pin.model): render(inference_service(pinned, store_url, serving))}
 
 
 __all__ = [
@@ -226,9 +305,12 @@ __all__ = [
     "Serving",
     "files_for",
     "inference_service",
+    "live_service",
     "manifest_path",
     "render",
     "service_name",
     "settings",
+    "slot_path",
+    "slot_service_name",
     "storage_uri",
 ]

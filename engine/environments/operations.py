@@ -57,6 +57,8 @@ class Request:
     """Each reviewer's teams among the allow lists' ``org/team`` entries; None if unread."""
     canary: int | None = None
     """Pin the version as a canary with this percent of the traffic (strategy: canary)."""
+    switch: bool = False
+    """Promote the version staged in the idle slot, whatever ``source`` is (blue-green)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,10 @@ class Promotion:
                 f"beside `{r.version}`"
             )
             before = ""
+        elif r.pin.slot is not None and r.pin.action in _BLUE_GREEN_STEPS:
+            from engine.environments import bluegreen
+
+            did, before = bluegreen.step_message(r.pin, r.environment), ""
         elif r.pin.action == "abort":
             did = (
                 f"Aborted the canary of `{r.model}` in `{r.environment}`: `{r.version}` serves all"
@@ -108,6 +114,8 @@ class Promotion:
         ]
         return "\n".join(lines)
 
+
+_BLUE_GREEN_STEPS = ("stage", "switch", "unstage", "rollback")
 
 # --- trusted facts ----------------------------------------------------------------------
 
@@ -208,6 +216,7 @@ def _log_promotion(entry: Any, promotion: Promotion) -> None:
 
 def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promotion:
     from engine import gitbranches, gitrepo
+    from engine.environments import bluegreen
     from engine.environments.policy import Decision, check_promotion
     from engine.environments.promote import promote
     from engine.training.runs import utc_now
@@ -215,14 +224,20 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
     trusted = trusted_definitions(root)
     project = trusted.settings
     env = environment(project, request.environment)
+    if request.canary is not None and env.strategy != "canary":
+        return Promotion(Decision(False, [_no_canary(request.environment, env.strategy)]))
+    live = live_versions(root, project)
+    if request.switch:
+        current = live.get(request.environment, {}).get(request.model)
+        idle, refusal = bluegreen.switch_target(current, request.environment, env.strategy)
+        if idle is None:
+            return Promotion(Decision(False, [refusal]))
+        request = dataclasses.replace(request, source=idle.source_commit)
     source = gitrepo.resolve(root, request.source)
     fingerprint = _fingerprint_at(root, source, request.model)
     if request.version and not fingerprint.startswith(request.version):
         return Promotion(Decision(False, [_not_that_version(request, source, fingerprint)]))
-    if request.canary is not None and env.strategy != "canary":
-        return Promotion(Decision(False, [_no_canary(request.environment, env.strategy)]))
     store = open_store(root, project)
-    live = live_versions(root, project)
     facts = _promotion_facts(root, request, project, source, fingerprint, live)
     current = live.get(request.environment, {}).get(request.model)
     if current is not None and not _sealed(current, store):
@@ -262,6 +277,7 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         push="origin" in gitbranches.remotes(root),
         files=manifests(project, request.environment),
         canary_percent=request.canary,
+        blue_green=env.strategy == "blue-green",
     )
     if forge is not None:
         notes += _deploy_note(forge, result, request.environment)
@@ -631,7 +647,7 @@ def history(root: Path, model: str) -> list[dict[str, Any]]:
     ]
     for env_name, env in project.environments.items():
         events += [
-            _event(e.when, e.pin.action, e.pin.version, env_name, e.actor, e.commit, "ok", "branch")
+            _event(e.when, e.pin.action, _moved(e.pin), env_name, e.actor, e.commit, "ok", "branch")
             for e in pin_history(root, env.branch, model)
         ]
     shown = {(e["event"], e["version"], e["environment"]) for e in events}
@@ -669,6 +685,11 @@ def history(root: Path, model: str) -> list[dict[str, Any]]:
     return sorted(
         events, key=lambda e: (_sort_time(e["when"]), e["event"] != "trained"), reverse=True
     )
+
+
+def _moved(pin: Pin) -> str:
+    """The version a pin change is about: the staged one for a blue-green stage."""
+    return pin.idle.version if pin.action == "stage" and pin.idle is not None else pin.version
 
 
 HISTORY_KEYS = ("when", "event", "version", "environment", "by", "commit", "outcome", "source")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,6 +61,37 @@ class Canary(BaseModel):
     metrics: dict[str, float | None] = Field(default_factory=dict)
 
 
+SLOTS = ("blue", "green")
+SlotName = Literal["blue", "green"]
+
+
+class Slot(BaseModel):
+    """The idle slot of a blue-green pin: a version loaded beside the live one, no traffic.
+
+    ``role``: ``staged``, promoted into the idle slot and waiting for the switch (promote
+    it again); ``previous``, the version a switch took traffic from, kept warm so a
+    rollback is an instant switch back.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    slot: SlotName
+    role: Literal["staged", "previous"]
+    version: str
+    fingerprint: str = Field(pattern=r"^[0-9a-f]{64}$")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    source_commit: str
+    pr: int | None = None
+    promoted_by: str = ""
+    promoted_at: str = ""
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+
+
+def other_slot(slot: str | None) -> SlotName:
+    """The slot that is not ``slot`` (a pin without one is live in blue)."""
+    return "blue" if slot == "green" else "green"
+
+
 class Pin(BaseModel):
     """One model pinned in one environment, with the lineage of how it got there."""
 
@@ -83,6 +115,12 @@ class Pin(BaseModel):
     action: str = "promote"
     canary: Canary | None = Field(
         None, description="A version beside this one with a share of traffic (None: none)."
+    )
+    slot: SlotName | None = Field(
+        None, description="The blue-green slot this version is live in (None: not blue-green)."
+    )
+    idle: Slot | None = Field(
+        None, description="The other blue-green slot's version, loaded without traffic."
     )
 
 
@@ -253,6 +291,58 @@ def abort_message(pin: Pin, aborted: Canary, actor: str, requested_in: int | Non
     subject = f"Abort the canary of {pin.model} in {pin.environment}"
     body = f"Drops {aborted.version} ({aborted.percent}%); {pin.version} answers every request."
     extra = [f"Aborted-canary: {aborted.version}"]
+    if requested_in is not None:
+        extra.append(f"Requested-in: #{requested_in}")
+    return _message(subject, body, pin, actor, extra)
+
+
+def stage_message(pin: Pin, actor: str) -> str:
+    """``Stage <model>@<version> in the <slot> slot of <environment>``: loaded, no traffic."""
+    idle = pin.idle
+    assert idle is not None and pin.slot is not None
+    subject = f"Stage {pin.model}@{idle.version} in the {idle.slot} slot of {pin.environment}"
+    body = (
+        f"Loads fingerprint {idle.fingerprint},\ntrained from {idle.source_commit}, into the "
+        f"idle slot {idle.slot}; {pin.version} in {pin.slot} keeps every request.\n"
+        "Promote it again to switch all traffic to it."
+    )
+    extra = [
+        f"Slot: {pin.slot}",
+        f"Staged-Slot: {idle.slot}",
+        f"Staged-Version: {idle.version}",
+    ]
+    if idle.sha256 is not None:
+        extra.append(f"Staged-SHA256: {idle.sha256}")
+    return _message(subject, body, pin, actor, extra)
+
+
+def switch_message(pin: Pin, actor: str, requested_in: int | None = None) -> str:
+    """``Switch <model> in <environment> to <slot> (<version>)``: all traffic at once.
+
+    Also the message of a blue-green rollback (``pin.action == "rollback"``), which is a
+    switch back to the warm previous slot.
+    """
+    idle = pin.idle
+    assert idle is not None and pin.slot is not None
+    verb = "Roll back" if pin.action == "rollback" else "Switch"
+    subject = f"{verb} {pin.model} in {pin.environment} to {pin.slot} ({pin.version})"
+    body = (
+        f"Sends every request to fingerprint {pin.fingerprint} in {pin.slot};\n"
+        f"{idle.version} stays loaded in {idle.slot} for an instant rollback."
+    )
+    extra = [f"Slot: {pin.slot}", f"Switched-from: {idle.version} ({idle.slot})"]
+    if pin.action == "rollback":
+        extra.append(f"Rolled-back-from: {idle.version}")
+    if requested_in is not None:
+        extra.append(f"Requested-in: #{requested_in}")
+    return _message(subject, body, pin, actor, extra)
+
+
+def unstage_message(pin: Pin, dropped: Slot, actor: str, requested_in: int | None) -> str:
+    """``Unstage <model>@<version> from <environment>``: the staged version never got traffic."""
+    subject = f"Unstage {pin.model}@{dropped.version} from {pin.environment}"
+    body = f"Empties the idle slot {dropped.slot}; {pin.version} in {pin.slot} keeps serving."
+    extra = [f"Slot: {pin.slot}", f"Unstaged-version: {dropped.version}"]
     if requested_in is not None:
         extra.append(f"Requested-in: #{requested_in}")
     return _message(subject, body, pin, actor, extra)

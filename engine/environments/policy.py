@@ -91,6 +91,8 @@ def describe(env: Environment) -> str:
     if env.from_default_branch:
         parts.append("versions from the default branch only")
     parts.append("who: " + (" or ".join(who(env.allow)) or "nobody"))
+    if env.strategy != "direct":
+        parts.append(f"strategy `{env.strategy}`")
     if env.allow_forks:
         parts.append("accepts pull requests from forks")
     return "; ".join(parts)

@@ -29,8 +29,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine import gitbranches, gitrepo
+from engine.environments import bluegreen
 from engine.environments.branch import (
     MAX_ATTEMPTS,
     Change,
@@ -62,8 +64,9 @@ from engine.training.fingerprint import short
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
-FilesFor = Callable[[Pin], Mapping[str, str]]
-"""The pin about to be written -> other files for the same commit ({path: text})."""
+FilesFor = Callable[[Pin], Mapping[str, str | None]]
+"""The pin about to be written -> other files for the same commit ({path: text, or None
+to delete the file})."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ def promote(
     before_push: Callable[[], None] | None = None,
     files: FilesFor | None = None,
     canary_percent: int | None = None,
+    blue_green: bool = False,
 ) -> PromotionResult:
     """Merge ``source_commit`` into ``branch`` and pin ``fingerprint`` there, in one commit.
 
@@ -110,6 +114,9 @@ def promote(
     of the traffic (1 to 99; the same version again changes the share). A promotion
     without it while a canary runs replaces the pin: promoting the canary's version
     completes the canary.
+
+    ``blue_green``: the environment keeps two slots (:mod:`engine.environments.bluegreen`):
+    a new version is staged in the idle slot, the staged version switches.
     """
     if not _SHA256.match(sha256):
         raise PromotionError(f"{sha256!r} is not a sha256 (64 lowercase hex digits)")
@@ -136,14 +143,18 @@ def promote(
     target.require_commit(source_commit)
 
     def change(current: Pin | None) -> Change | None:
-        extra: Mapping[str, str]
+        extra: Mapping[str, str | None]
         if canary_percent is not None:
             pin = _canary_pin(current, canary_percent)
             if pin is None:
                 return None
             extra = files(pin) if files else {}
             return Change(pin, canary_message(pin, actor), source_commit, extra)
-        if current is not None and (current.fingerprint, current.sha256) == (fingerprint, sha256):
+        if (
+            not blue_green
+            and current is not None
+            and (current.fingerprint, current.sha256) == (fingerprint, sha256)
+        ):
             return None
         pin = Pin(
             model=model,
@@ -162,6 +173,14 @@ def promote(
                 else (current.fingerprint if current else None)
             ),
         )
+        if blue_green:
+            step = bluegreen.promoted(current, pin, actor)
+            if step is None:
+                return None
+            pin, message = step
+            # Staging brings the source commit's definitions; a switch moves traffic only.
+            merge = None if pin.action == "switch" else source_commit
+            return Change(pin, message, merge, files(pin) if files else {})
         extra = files(pin) if files else {}
         return Change(pin, promotion_message(pin, current, actor), source_commit, extra)
 
@@ -241,16 +260,25 @@ def rollback(
     history = [event.pin for event in _history(root, target.start_ref, model)]
     if history and history[0].canary is not None and to_fingerprint is None:
         return target.apply(model, _abort(actor, pr, now, files), max_attempts, before_push)
-    chosen = choose_rollback(history, to_fingerprint, model, environment)
-    if fingerprint_exists is not None and not fingerprint_exists(chosen.fingerprint):
-        raise PromotionError(
-            f"{model}@{chosen.version} is no longer in the store, so it cannot be deployed; "
-            "promote a version that is (or retrain this one by promoting it from its PR)"
-        )
-    if prepare is not None and not (history and history[0].fingerprint == chosen.fingerprint):
-        chosen = prepare(chosen)
-    if chosen.sha256 is None and artifact_sha256 is not None:
-        chosen = chosen.model_copy(update={"sha256": artifact_sha256(chosen.fingerprint)})
+
+    def ready(pin: Pin) -> Pin:
+        # in the store (or reproduced by ``prepare`` unless it is the live one), hash known
+        pin = _checked(pin, model, fingerprint_exists, None)
+        if prepare is not None and not (history and history[0].fingerprint == pin.fingerprint):
+            pin = prepare(pin)
+        checked: Pin = _checked(pin, model, None, artifact_sha256)
+        return checked
+
+    if history and history[0].slot is not None:
+        head = history[0]
+        earlier: Pin | None = None
+        if not bluegreen.idle_answers(head, to_fingerprint):
+            earlier = ready(choose_rollback(history, to_fingerprint, model, environment))
+        elif head.idle is not None and head.idle.role == "previous":
+            _checked(head.idle, model, fingerprint_exists, None)
+        switch = _switch_back(earlier, to_fingerprint, actor, now, pr, files)
+        return target.apply(model, switch, max_attempts, before_push)
+    chosen = ready(choose_rollback(history, to_fingerprint, model, environment))
 
     def change(current: Pin | None) -> Change | None:
         if current is None:
@@ -265,12 +293,54 @@ def rollback(
                 "previous": current.fingerprint,
                 "action": "rollback",
                 "canary": None,
+                "slot": None,
+                "idle": None,
             }
         )
         extra = files(pin) if files else {}
         return Change(pin, rollback_message(pin, current, actor, pr), None, extra)
 
     return target.apply(model, change, max_attempts, before_push)
+
+
+def _checked(
+    side: Any,
+    model: str,
+    fingerprint_exists: Callable[[str], bool] | None,
+    artifact_sha256: Callable[[str], str] | None,
+) -> Any:
+    """``side`` (a pin or an idle slot) once its version is known to be in the store."""
+    if fingerprint_exists is not None and not fingerprint_exists(side.fingerprint):
+        raise PromotionError(
+            f"{model}@{side.version} is no "
+            "longer in the store, so it cannot be deployed; promote a version that is "
+            "(or retrain this one by promoting it from its PR)"
+        )
+    if side.sha256 is None and artifact_sha256 is not None:
+        side = side.model_copy(update={"sha256": artifact_sha256(side.fingerprint)})
+    return side
+
+
+def _switch_back(
+    chosen: Pin | None,
+    to: str | None,
+    actor: str,
+    now: str,
+    pr: int | None,
+    files: FilesFor | None,
+) -> ChangeFor:
+    """The change of a blue-green rollback (:func:`engine.environments.bluegreen.rolled_back`)."""
+
+    def change(current: Pin | None) -> Change | None:
+        if current is None:
+            raise PromotionError("nothing to roll back: the model is not pinned any more")
+        step = bluegreen.rolled_back(current, chosen, to=to, actor=actor, now=now, requested_in=pr)
+        if step is None:
+            return None
+        pin, message = step
+        return Change(pin, message, None, files(pin) if files else {})
+
+    return change
 
 
 def _abort(actor: str, pr: int | None, now: str, files: FilesFor | None) -> ChangeFor:
@@ -320,7 +390,10 @@ def _history(root: Path, ref: str, model: str) -> list[PinEvent]:
             pin = parse_pin(data, path)
         except DefinitionError:  # a hand edit broke this revision; the others still count
             continue
-        events.append(PinEvent(sha, pin, when, pin.promoted_by, subject))
+        # A stage leaves the live version's lineage as it was: its actor is the idle slot's.
+        staged = pin.idle if pin.action == "stage" else None
+        actor = staged.promoted_by if staged is not None else pin.promoted_by
+        events.append(PinEvent(sha, pin, when, actor, subject))
     return events
 
 

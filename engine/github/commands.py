@@ -74,8 +74,10 @@ USAGE = {
 SUMMARY = {
     "promote": "pin a model version in an environment (default: the version this PR trains); "
     "`--canary 10` first gives it 10% of the traffic beside the live one, promoting again "
-    "completes it",
-    "rollback": "pin the previous version again, or the version named; aborts a live canary",
+    "completes it; in a blue-green environment it loads the version in the idle slot, and "
+    "promoting it again switches all traffic to it",
+    "rollback": "pin the previous version again, or the version named; aborts a live canary; "
+    "in a blue-green environment, switches back to the slot that stayed loaded",
     "retrain": "retrain ignoring the cache and check that the metrics reproduce",
     "diff": "the metric report for the PR, against an environment",
     "status": "what each environment runs",

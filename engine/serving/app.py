@@ -4,7 +4,9 @@
 endpoints, same ``/metrics``) with the listening address chosen by the caller, a
 :class:`BodyLimit` middleware and exception handlers that answer what a client got wrong
 with a 4xx naming the problem. :class:`MultiProcessServer` runs it in ``--workers``
-processes on the socket the engine bound. Imported only when serving (kserve is optional).
+processes on the socket the engine bound; each process follows the environment branch with
+its own reloader (a spawned process has its own copy of the models). Imported only when
+serving (kserve is optional).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from http import HTTPStatus
 from typing import Any
@@ -91,10 +94,26 @@ class BodyLimit:
 class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no type hints
     """KServe's REST server on a chosen host, with the engine's limits and answers."""
 
-    def __init__(self, *args: Any, host: str, max_body_bytes: int, **kwargs: Any):
+    def __init__(
+        self, *args: Any, host: str, max_body_bytes: int, follow: Any = None, **kwargs: Any
+    ):
         super().__init__(*args, **kwargs)
         self.config.host = host
         self.max_body_bytes = max_body_bytes
+        self.follow = follow
+
+    def start_following(self, announce: Callable[[str], Any]) -> Any:
+        """Start the branch reloader of this process on its own model registry (or None)."""
+        if self.follow is None:
+            return None
+        reloader = self.follow.reloader(self.dataplane.model_registry, announce)
+        reloader.start()
+        return reloader
+
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        """A ``--workers`` process: follow the branch in it too, then serve (KServe's run)."""
+        self.start_following(_to_stderr)
+        super().run(sockets)
 
     def create_application(self) -> None:
         """KServe's application, then the body limit and the 4xx handlers."""
@@ -238,6 +257,10 @@ class MultiProcessServer(RESTServerMultiProcess):  # type: ignore[misc]
             fresh = RESTServerProcess(sockets, self._rest_server.run)
             fresh.start()
             self._processes[i] = fresh
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 __all__ = ["BodyLimit", "EngineRESTServer", "MultiProcessServer"]

@@ -172,20 +172,19 @@ class PinnedModel(Model):  # type: ignore[misc]  # kserve ships no type hints
         self.logger.write(record)
 
 
-class CanaryModel(Model):  # type: ignore[misc]  # kserve ships no type hints
-    """A stable and a canary version under one name, split by a seeded :class:`Split`.
+class _TwoVersions(Model):  # type: ignore[misc]  # kserve ships no type hints
+    """Two loaded versions of one model under its name; :meth:`choose` picks per request.
 
     A request that names a version (the ``x-model-version`` header, or the V2 versioned
-    path) gets that version; any other goes where the split sends it (keyed by its
-    ``x-request-id`` when it has one). Each answer and log line says which version answered.
+    path) gets that version. Each answer and log line says which version answered.
     """
 
-    def __init__(self, stable: PinnedModel, canary: PinnedModel, split: Split):
-        super().__init__(stable.name, return_response_headers=True)
-        if canary.name != stable.name:
-            raise ValueError(f"a canary of {stable.name} cannot be {canary.name}")
-        self.stable, self.canary, self.split = stable, canary, split
-        self.pinned = stable.pinned
+    def __init__(self, main: PinnedModel, other: PinnedModel):
+        super().__init__(main.name, return_response_headers=True)
+        if other.name != main.name:
+            raise ValueError(f"a version of {main.name} cannot be {other.name}")
+        self.sides = (main, other)
+        self.pinned = main.pinned
         self.ready = True
 
     def load(self) -> bool:
@@ -196,24 +195,24 @@ class CanaryModel(Model):  # type: ignore[misc]  # kserve ships no type hints
     @property
     def versions(self) -> tuple[str, ...]:
         """Both versions' ids and fingerprints."""
-        return (*self.stable.versions, *self.canary.versions)
+        return (*self.sides[0].versions, *self.sides[1].versions)
 
     def get_input_types(self) -> list[dict[str, Any]]:
-        """The stable version's inputs (a canary takes the same columns)."""
-        return self.stable.get_input_types()
+        """The main version's inputs (the other takes the same columns)."""
+        return self.sides[0].get_input_types()
 
     def get_output_types(self) -> list[dict[str, Any]]:
-        """The stable version's outputs."""
-        return self.stable.get_output_types()
+        """The main version's outputs."""
+        return self.sides[0].get_output_types()
+
+    def asked(self, headers: dict[str, str]) -> PinnedModel | None:
+        """The version the request names, if it names one of the two."""
+        wanted = headers.get(VERSION_HEADER)
+        return next((side for side in self.sides if wanted and wanted in side.versions), None)
 
     def choose(self, headers: dict[str, str]) -> PinnedModel:
         """The version that answers a request with these headers."""
-        asked = headers.get(VERSION_HEADER)
-        if asked:
-            for side in (self.stable, self.canary):
-                if asked in side.versions:
-                    return side
-        return self.canary if self.split.to_canary(headers.get("x-request-id")) else self.stable
+        raise NotImplementedError
 
     def predict(
         self,
@@ -224,6 +223,60 @@ class CanaryModel(Model):  # type: ignore[misc]  # kserve ships no type hints
         """Answer with the chosen version."""
         headers = headers or {}
         return self.choose(headers).predict(payload, headers, response_headers)
+
+
+class CanaryModel(_TwoVersions):
+    """A stable and a canary version under one name, split by a seeded :class:`Split`.
+
+    A request that names neither version goes where the split sends it (keyed by its
+    ``x-request-id`` when it has one).
+    """
+
+    def __init__(self, stable: PinnedModel, canary: PinnedModel, split: Split):
+        super().__init__(stable, canary)
+        self.stable, self.canary, self.split = stable, canary, split
+
+    def choose(self, headers: dict[str, str]) -> PinnedModel:
+        """The named version, else the split's choice."""
+        asked = self.asked(headers)
+        if asked is not None:
+            return asked
+        return self.canary if self.split.to_canary(headers.get("x-request-id")) else self.stable
+
+
+class BlueGreenModel(_TwoVersions):
+    """The live blue-green slot under the model's name, the idle one loaded beside it.
+
+    Every request goes to the live slot unless it names the idle slot's version; each
+    slot is also served alone as ``<model>-<slot>`` (:attr:`slots`), the name of its
+    InferenceService in a cluster, so a smoke test of the idle slot looks the same here.
+    """
+
+    def __init__(self, live: PinnedModel, idle: PinnedModel):
+        super().__init__(live, idle)
+        self.live, self.idle = live, idle
+
+    @property
+    def slots(self) -> dict[str, PinnedModel]:
+        """``{slot: model}`` for both slots."""
+        return {str(side.pinned.slot): side for side in self.sides}
+
+    def choose(self, headers: dict[str, str]) -> PinnedModel:
+        """The named version, else the live slot."""
+        return self.asked(headers) or self.live
+
+
+def registrations(models: list[Any]) -> dict[str, Any]:
+    """``{name: model}`` to register: each model, and each blue-green slot as ``<model>-<slot>``."""
+    named: dict[str, Any] = {}
+    for model in models:
+        named[model.name] = model
+        slots = getattr(model, "slots", None)
+        if slots is None and model.pinned.slot is not None:
+            slots = {model.pinned.slot: model}
+        for slot, side in (slots or {}).items():
+            named.setdefault(f"{model.name}-{slot}", side)
+    return named
 
 
 def _plain(data: Any) -> Any:
@@ -245,4 +298,4 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-__all__ = ["VERSION_HEADER", "CanaryModel", "PinnedModel"]
+__all__ = ["VERSION_HEADER", "BlueGreenModel", "CanaryModel", "PinnedModel", "registrations"]

@@ -46,6 +46,10 @@ class PinnedVersion:
     canary: PinnedVersion | None = None
     """A canary pinned beside this version, loaded and verified the same way."""
     canary_percent: int = 0
+    slot: str | None = None
+    """The blue-green slot this version is in (None: the environment has no slots)."""
+    idle: PinnedVersion | None = None
+    """The idle blue-green slot's version, loaded and verified, answering nothing by default."""
 
     @property
     def classifies(self) -> bool:
@@ -67,8 +71,24 @@ class PinnedVersion:
         return predictions, proba
 
 
-def pinned_versions(root: Path, env_name: str, models: Sequence[str] = ()) -> list[PinnedVersion]:
-    """Every version pinned in ``env_name`` (or only ``models``), loaded and verified."""
+Loaded = dict[tuple[str, str, str], "PinnedVersion"]
+"""Versions loaded before, by (model, fingerprint, sha256): a reload reuses them."""
+
+
+def pinned_versions(
+    root: Path,
+    env_name: str,
+    models: Sequence[str] = (),
+    *,
+    slot: str | None = None,
+    loaded: Loaded | None = None,
+) -> list[PinnedVersion]:
+    """Every version pinned in ``env_name`` (or only ``models``), loaded and verified.
+
+    A blue-green pin comes with its idle slot loaded too (warm), or, with ``slot``, as
+    that slot's version alone. ``loaded``: versions verified earlier by this process,
+    reused when a pin names the same fingerprint and sha256 (a switch reloads nothing).
+    """
     from engine.environments.operations import (
         environment,
         live_versions,
@@ -88,16 +108,48 @@ def pinned_versions(root: Path, env_name: str, models: Sequence[str] = ()) -> li
             f"{unknown[0]!r} is not pinned in {env_name}; pinned there: {', '.join(sorted(pins))}"
         )
     store = open_store(root, project)
-    loaded = []
+    cache = loaded if loaded is not None else {}
+
+    def load(pin: Pin, side: Any, slot_name: str | None) -> PinnedVersion:
+        key = (pin.model, side.fingerprint, side.sha256 or "")
+        if side.sha256 is None or key not in cache:
+            cache[key] = _load_version(root, store, pin, side, project, live)
+        return replace(cache[key], slot=slot_name)
+
+    chosen = []
     for name in sorted(models or pins):
         pin = pins[name]
-        version = _load_version(root, store, pin, pin, project, live)
-        canary = getattr(pin, "canary", None)
-        if canary is not None:
-            beside = _load_version(root, store, pin, canary, project, live)
-            version = replace(version, canary=beside, canary_percent=canary.percent)
-        loaded.append(version)
-    return loaded
+        if slot is not None:
+            chosen.append(load(pin, _slot_side(pin, slot), slot))
+            continue
+        version = load(pin, pin, pin.slot)
+        if pin.canary is not None:
+            version = replace(
+                version,
+                canary=load(pin, pin.canary, None),
+                canary_percent=pin.canary.percent,
+            )
+        if pin.idle is not None:
+            version = replace(version, idle=load(pin, pin.idle, pin.idle.slot))
+        chosen.append(version)
+    return chosen
+
+
+def _slot_side(pin: Pin, slot: str) -> Any:
+    """The side of ``pin`` in blue-green ``slot`` (the live one or the idle one)."""
+    if pin.slot is None:
+        raise UserError(
+            f"{pin.model} in {pin.environment} has no blue-green slots (its environment's "
+            "strategy is not blue-green): serve it without --slot"
+        )
+    if pin.slot == slot:
+        return pin
+    if pin.idle is not None and pin.idle.slot == slot:
+        return pin.idle
+    raise UserError(
+        f"the {slot} slot of {pin.model} in {pin.environment} is empty: {pin.version} is "
+        f"live in {pin.slot}; promote a version to load it there"
+    )
 
 
 def _load_version(
@@ -134,4 +186,4 @@ def _load_version(
     )
 
 
-__all__ = ["PinnedVersion", "pinned_versions"]
+__all__ = ["Loaded", "PinnedVersion", "pinned_versions"]

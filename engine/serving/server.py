@@ -20,6 +20,7 @@ import errno
 import socket
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,22 +67,56 @@ def bind(host: str, port: int) -> socket.socket:
 def build_models(
     pinned: list[Any], log_dir: Path | None, source: str, *, seed: int = 0
 ) -> list[Any]:
-    """One model per pin, sharing one prediction logger: a :class:`PinnedModel`, or a
-    :class:`CanaryModel` splitting by the pin's canary percent (``seed``: reproducible)."""
+    """One model per pin, sharing one prediction logger: a :class:`PinnedModel`, a
+    :class:`CanaryModel` splitting by the pin's canary percent (``seed``: reproducible),
+    or a :class:`BlueGreenModel` with the live and the idle slot."""
     from engine.serving.canary import Split
     from engine.serving.logs import PredictionLogger
-    from engine.serving.model import CanaryModel, PinnedModel
+    from engine.serving.model import BlueGreenModel, CanaryModel, PinnedModel
 
     logger = PredictionLogger(log_dir) if log_dir is not None else None
     models: list[Any] = []
     for p in pinned:
-        stable = PinnedModel(p, logger, source=source)
-        if p.canary is None:
-            models.append(stable)
-            continue
-        canary = PinnedModel(p.canary, logger, source=source)
-        models.append(CanaryModel(stable, canary, Split(p.canary_percent, seed)))
+        main = PinnedModel(p, logger, source=source)
+        if p.canary is not None:
+            canary = PinnedModel(p.canary, logger, source=source)
+            models.append(CanaryModel(main, canary, Split(p.canary_percent, seed)))
+        elif p.idle is not None:
+            models.append(BlueGreenModel(main, PinnedModel(p.idle, logger, source=source)))
+        else:
+            models.append(main)
     return models
+
+
+@dataclass(frozen=True)
+class Follow:
+    """How to follow the environment branch (plain values: each worker process gets a copy)."""
+
+    root: Path
+    env_name: str
+    models: tuple[str, ...]
+    slot: str | None
+    log_dir: Path | None
+    source: str
+    interval: float
+    seen: str | None = None
+    """The branch's commit before the served pins were read."""
+
+    def reloader(self, repository: Any, announce: Any = print) -> Any:
+        """A :class:`~engine.serving.reload.Reloader` swapping models into ``repository``."""
+        from engine.serving.reload import Reloader
+
+        return Reloader(
+            self.root,
+            self.env_name,
+            self.models,
+            slot=self.slot,
+            repository=repository,
+            build=lambda new: build_models(new, self.log_dir, self.source),
+            interval=self.interval,
+            announce=announce,
+            seen=self.seen,
+        )
 
 
 def serve(
@@ -96,36 +131,31 @@ def serve(
     models: Sequence[str] = (),
     announce: Any = print,
     reload_every: float = 0,
+    slot: str | None = None,
 ) -> None:
     """Serve the versions pinned in ``env_name`` (all, or ``models``) until interrupted.
 
     ``reload_every`` > 0: poll the environment branch that often and serve new pins
-    once loaded and verified (one worker only: see :mod:`engine.serving.reload`).
+    once loaded and verified (every worker follows it: see :mod:`engine.serving.reload`).
+    ``slot``: serve that blue-green slot's version under each model's name.
     """
     from engine.serving.pinned import pinned_versions
 
     sock = bind(host, port)  # first: a port in use fails before seconds of loading
     try:
-        pinned = pinned_versions(root, env_name, models)
+        seen = None
+        if reload_every > 0:
+            from engine.serving.reload import served_commit
+
+            seen = served_commit(root, env_name)
+        pinned = pinned_versions(root, env_name, models, slot=slot)
         source = f"http://{host}:{port}/"
         served = build_models(pinned, log_dir, source)
         follow = None
-        if reload_every > 0 and workers == 1:
-            from engine.serving.reload import Reloader
-
-            def follow(repository: Any) -> Reloader:
-                return Reloader(
-                    root,
-                    env_name,
-                    models,
-                    repository=repository,
-                    build=lambda new: build_models(new, log_dir, source),
-                    interval=reload_every,
-                    announce=announce,
-                )
-
-        elif reload_every > 0:
-            announce("--reload-every needs --workers 1; restart the server to serve new pins")
+        if reload_every > 0:
+            follow = Follow(
+                root, env_name, tuple(models), slot, log_dir, source, reload_every, seen
+            )
         _log_start(root, pinned)
         run_models(
             served,
@@ -168,17 +198,18 @@ def run_models(
 ) -> None:
     """Register ``models`` on a KServe ``ModelServer`` and answer on ``sock`` until stopped.
 
-    ``follow(repository)``: a thread to start beside the server (the branch reloader).
+    ``follow``: a :class:`Follow`; each serving process starts its own branch reloader.
     """
     with _own_argv():
         from kserve import ModelServer
 
         from engine.serving.app import EngineRESTServer, MultiProcessServer
+        from engine.serving.model import registrations
 
     port = sock.getsockname()[1]
     server = ModelServer(http_port=port, workers=workers, enable_grpc=False)
-    for model in models:
-        server.register_model(model)
+    for name, model in registrations(models).items():
+        server.register_model(model, name)
     names = ", ".join(_described(m) for m in models)
     rest = EngineRESTServer(
         "kserve.model_server:app",
@@ -188,14 +219,13 @@ def run_models(
         host=host,
         max_body_bytes=max_body_bytes,
         workers=workers,
+        follow=follow,
     )
     announce(f"serving {names} on http://{host}:{port} (V1 /v1/models, V2 /v2/models, /metrics)")
     if workers > 1:
         asyncio.run(MultiProcessServer(rest, sock).start())
         return
-    reloader = follow(server.registered_models) if follow is not None else None
-    if reloader is not None:
-        reloader.start()
+    reloader = rest.start_following(announce)
     try:
         asyncio.run(rest.serve_on(sock))
     finally:
@@ -205,6 +235,11 @@ def run_models(
 
 def _described(model: Any) -> str:
     pinned = model.pinned
+    if pinned.idle is not None:
+        return (
+            f"{model.name}@{pinned.version} ({pinned.slot}, live) + "
+            f"{pinned.idle.version} ({pinned.idle.slot}, idle)"
+        )
     if pinned.canary is None:
         return f"{model.name}@{pinned.version}"
     return (
@@ -213,4 +248,4 @@ def _described(model: Any) -> str:
     )
 
 
-__all__ = ["DEFAULT_MAX_BODY", "bind", "build_models", "run_models", "serve"]
+__all__ = ["DEFAULT_MAX_BODY", "Follow", "bind", "build_models", "run_models", "serve"]
