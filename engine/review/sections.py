@@ -165,7 +165,8 @@ def _reproduced(r: Reproduced) -> str:
     where = " and ".join(md.code(e) for e in r.environments)
     run = "runs" if len(r.environments) == 1 else "run"
     return (
-        f"🔁 {md.version(r.version)}, which {where} {run}, was not in this store: it was retrained at its source commit "
+        f"🔁 {md.version(r.version)}, which {where} {run}, was not in this store: it was "
+        "retrained at its source commit "
         f"{md.code(r.source_commit[:7])} in {r.seconds:.1f} s and reproduced the metrics "
         "recorded when it was promoted (as `mlops deploy` does)."
     )
