@@ -289,8 +289,9 @@ def runs(obj: Context, model: str | None, sort_by: str | None, as_json: bool, as
     "vs",
     multiple=True,
     help="Compare head with what this environment runs, for every model whose version "
-    "differs there (repeatable; without it: head against the base, with every "
-    "environment beside).",
+    "differs there (repeatable: the first is the reference, the others are shown beside "
+    "it; without it: head against the base, with every environment beside). A pinned "
+    "version missing from the store is retrained at its source commit, as deploy does.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
 @click.pass_obj

@@ -371,13 +371,15 @@ def _chart(c: ModelComparison) -> str:
     values = [x for _, x in points]
     low, high = min(values), max(values)
     pad = (high - low) * 0.1 or abs(high) * 0.01 or 0.01
-    labels = ", ".join(f'"{md.label(v)}"' for v, _ in points)
+    # a store's recent versions include other branches': name the two the table compares
+    roles = {c.head_version: "head", c.base_version: md.label(_column(c).lower())}
+    labels = ", ".join(f'"{md.label(f"{roles[v]}: {v}" if v in roles else v)}"' for v, _ in points)
     metric = md.label(c.primary_metric)
     note = (
         [
             "",
-            "Base and head are plotted as in the table above (scored on the same rows); "
-            "earlier versions as stored, each on its own test set.",
+            f"{_column(c)} and head are plotted as in the table above (scored on the same "
+            "rows); other versions as stored, each on its own test set.",
         ]
         if restated
         else []

@@ -409,6 +409,8 @@ def test_the_chart_plots_the_base_the_table_shows():
     ]
     assert "99.5" not in text
     assert "Base and head are plotted as in the table above" in text
+    # other stored versions (other branches') sit between them: the axis names base and head
+    assert 'x-axis ["0d9e8f7a6b5c", "base: 77aa66bb55cc", "head: 9c8b7a6f5e4d"]' in text
 
 
 def test_the_chart_without_a_rescoring_has_no_note():
