@@ -361,5 +361,5 @@ def test_diff_vs_an_environment_with_an_empty_store_reproduces_what_it_runs(
         assert "Traceback" not in result.stderr, result.stderr
         (reply,) = replies(gh)
     assert "Nothing of this model runs" not in reply
-    assert f"which `staging` runs, was not in this store: it was retrained at its source " in reply
+    assert "which `staging` runs, was not in this store: it was retrained at its source " in reply
     assert f"commit `{source[:7]}`" in reply and "| Metric | staging | Head |" in reply
