@@ -272,6 +272,9 @@ def _params(c: ModelComparison) -> str:
         if c.status in ("new", "removed") or c.changes or c.vs_base.missing:
             return ""  # "What changed" says what moved instead
         return "Estimator parameters: unchanged."
+    listed = [ch.what for ch in c.changes]
+    if all(any(w.startswith(f"estimator.params.{p.name} ") for w in listed) for p in c.params):
+        return ""  # each is a line of "What changed" already, old → new
     rows = ["**Parameters**", "", f"| Param | {_column(c)} | Head |", "| --- | --- | --- |"]
     for p in c.params:
         base = "—" if p.status == "added" else md.code(md.value(p.base))

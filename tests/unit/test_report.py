@@ -626,3 +626,15 @@ def test_without_a_limit_a_local_report_is_never_cut():
     whole = render(ReportInput(**{**report.__dict__, "limit": None}))
     assert "✂️" not in whole and "job summary" not in whole
     assert "✂️" in render(ReportInput(**{**report.__dict__, "limit": 4000}))
+
+
+def test_parameters_listed_under_what_changed_are_not_tabled_again():
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    base = classifier("m", "a1a1a1a1a1a1", y, 0.9, 1, params={"max_depth": 8, "n_jobs": 1})
+    head = classifier("m", "b2b2b2b2b2b2", y, 0.9, 2, params={"max_depth": 3, "n_jobs": 1})
+    moved = DefinitionChange("mlops/models/m.yaml", "estimator.params.max_depth 8 → 3")
+    text = render(ReportInput([compare_model(head, base, changes=[moved])]))
+    assert "estimator.params.max_depth 8 → 3" in text and "**Parameters**" not in text
+    # a parameter that moved without its own line (an older engine's record) keeps the table
+    text = render(ReportInput([compare_model(head, base)]))
+    assert "| `max_depth` | `8` | `3` |" in text
