@@ -65,6 +65,13 @@ class Review:
                     "head_version": c.head_version,
                     "gates": [dataclasses.asdict(g) for g in c.gates],
                     "metrics": [dataclasses.asdict(d) for d in c.vs_base.metrics],
+                    # pinned versions the store lacked: retrained here, or why they weren't
+                    "reproduced": [dataclasses.asdict(r) for r in c.reproduced],
+                    "not_in_store": {
+                        v.label: {"version": v.version, "reason": v.note}
+                        for v in (c.vs_base, *c.environments)
+                        if v.missing
+                    },
                 }
                 for c in self.comparisons
             ],

@@ -290,6 +290,10 @@ def test_vs_an_environment_whose_version_the_store_lacks(repo, mlops):
         f"`{source[:7]}` in "
     ) in report
     assert "reproduced the metrics recorded when it was promoted" in report
+    (entry,) = json.loads(
+        mlops("diff", "iris-logreg", "--vs", "staging", "--json", cwd=repo).stdout
+    )["models"]
+    assert entry["reproduced"] == [] and entry["not_in_store"] == {}  # stored now: no retraining
     assert "| Metric | staging | Head |" in report and "Paired comparison on 36 test rows" in report
     assert "- `mlops/models/iris-logreg.yaml`: estimator.params.C 1.0 → 0.8" in report
     # several environments: which one is the reference, and where the others are
@@ -312,6 +316,8 @@ def test_vs_an_environment_whose_version_the_store_lacks(repo, mlops):
     assert "Traceback" not in done.stderr, done.stderr
     (entry,) = json.loads(done.stdout)["models"]
     assert (entry["status"], entry["verdict"]) == ("changed", "not comparable")
+    assert entry["not_in_store"]["staging"]["version"] == entry["base_version"]
+    assert "gives version" in entry["not_in_store"]["staging"]["reason"]
     report = (repo / ".mlops/outbox/report.md").read_text()
     assert "which is not in this store and could not be reproduced" in report
     assert f"retraining it at its source commit {source[:7]} gives version" in report
