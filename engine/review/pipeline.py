@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import Problem, UserError
-from engine.review.report import MAX_CHARS
+from engine.review.report import MAX_CHARS, size
 from engine.training.train import PROFILE_FILE
 
 if TYPE_CHECKING:
@@ -44,6 +44,8 @@ class Review:
     comparisons: list[ModelComparison] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     failures: list[Outcome] = field(default_factory=list)
+    full_markdown: str = ""
+    """The report uncut (``markdown`` may be cut to a comment's limit): the job summary."""
 
     @property
     def ok(self) -> bool:
@@ -151,20 +153,26 @@ def review(
             comparisons.append(compared)
     failures = [o for o in (*head_run.outcomes, *base_run.outcomes) if o.status == "failed"]
     problems = sorted({*plan.problems, *(p for m in plan.models for p in m.problems)})
-    markdown = _render(
-        plan,
-        comparisons,
-        problems,
-        _training_problems(head_defs, head_run.failed),
-        marker,
-        summary_url,
-        _head_label(root, plan),
-        reference,
-        also=tuple(vs[1:]),
-        limit=limit,
-    )
+
+    def rendered(cap: int | None) -> str:
+        return _render(
+            plan,
+            comparisons,
+            problems,
+            _training_problems(head_defs, head_run.failed),
+            marker,
+            summary_url,
+            _head_label(root, plan),
+            reference,
+            also=tuple(vs[1:]),
+            limit=cap,
+        )
+
+    # the whole report for the job summary, which the cut one points to
+    full = rendered(None)
+    markdown = full if limit is None or size(full) <= limit else rendered(limit)
     verdict = overall(comparisons) if comparisons else "pass"
-    return Review(markdown, verdict, comparisons, problems, failures)
+    return Review(markdown, verdict, comparisons, problems, failures, full)
 
 
 def _environments(project: Project, vs: Sequence[str]) -> dict[str, Environment]:

@@ -323,3 +323,10 @@ def test_vs_an_environment_whose_version_the_store_lacks(repo, mlops):
     assert f"retraining it at its source commit {source[:7]} gives version" in report
     assert "mlops deploy --env staging" in report and "💬 informational" in report
     assert "Nothing of this model runs" not in report
+
+    # A report cut to a comment's limit points to the job summary, which gets it whole.
+    from engine.review.pipeline import review
+
+    cut = review(repo, base="main", vs=["staging"], models=["iris-logreg"], limit=1500)
+    assert "✂️" in cut.markdown and "job summary" in cut.markdown
+    assert "✂️" not in cut.full_markdown and "</details>" in cut.full_markdown
