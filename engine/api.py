@@ -214,7 +214,10 @@ def diff(
     """Review the change from ``base`` to ``head``; the report goes to the local outbox."""
     from engine.review.pipeline import review
 
-    result = review(root, base=base or default_base(root), head=head, vs=vs, models=models)
+    # a local report is a file and the terminal: no comment limit, no job summary to cut to
+    result = review(
+        root, base=base or default_base(root), head=head, vs=vs, models=models, limit=None
+    )
     outbox = root / ".mlops" / "outbox"
     outbox.mkdir(parents=True, exist_ok=True)
     (outbox / "report.md").write_text(result.markdown, encoding="utf-8")

@@ -298,8 +298,9 @@ def _show_runs(rows: list[dict[str, Any]], empty: str) -> None:
     "vs",
     multiple=True,
     help="Compare head with what this environment runs, for every model whose version "
-    "differs there (repeatable; without it: head against the base, with every "
-    "environment beside).",
+    "differs there (repeatable: the first is the reference, the others are shown beside "
+    "it; without it: head against the base, with every environment beside). A pinned "
+    "version missing from the store is retrained at its source commit, as deploy does.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
 @click.pass_obj

@@ -461,11 +461,14 @@ def ensure_stored(
             f"{model}@{fingerprint[:12]} is not in the store and retraining it "
             f"failed: {outcome.reason}"
         )
-    if outcome.fingerprint != fingerprint:  # another scikit-learn or engine than it was made with
+    if outcome.fingerprint != fingerprint:
+        # the toolchain moved (scikit-learn, the training semantics) or the pin names a
+        # version its source commit never made: what was trained is another version
         raise UserError(
-            f"{model}@{fingerprint[:12]} is not in the store, and retraining it at "
-            f"{source[:12]} now gives version {outcome.version[:12]} (scikit-learn or the "
-            "training semantics changed since): promote a version trained here"
+            f"{model}@{fingerprint[:12]} is not in the store, and retraining it at its "
+            f"source commit {source[:7]} gives version {outcome.version} instead (another "
+            "scikit-learn or training semantics): fetch the version from the store it "
+            "was promoted from, or promote the current version again"
         )
     for metrics in recorded:
         name = unreproduced(metrics, outcome.metrics)

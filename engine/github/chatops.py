@@ -265,6 +265,8 @@ def _diff(thread: _Thread, pr: PullRequestInfo, item: Diff) -> tuple[str, bool]:
         models=[item.model] if item.model else (),
         vs=[item.vs_env] if item.vs_env else (),
     )
+    # a reply cut to a comment's limit points to the job summary: put the whole report there
+    thread.ctx.runtime.summary(result.full_markdown or result.markdown)
     return result.markdown, result.ok
 
 

@@ -113,6 +113,8 @@ class _Report:
     verdict: str
     validate: Status
     gates: Status
+    full: str = ""
+    """The report uncut, for the job summary a cut comment points to."""
 
 
 def _review_report(result: Review) -> _Report:
@@ -125,7 +127,7 @@ def _review_report(result: Review) -> _Report:
         else Status(state="success", description="definitions and data are valid")
     )
     gates = _gates_status(result.verdict, len(result.failures))
-    return _Report(result.markdown, result.verdict, validate, gates)
+    return _Report(result.markdown, result.verdict, validate, gates, result.full_markdown)
 
 
 def _failure_report(marker: Marker, error: Exception) -> _Report:
@@ -163,7 +165,7 @@ def _deliver(ctx: Context, event: PullRequestEvent, repository: str, report: _Re
     from engine.github.bundle import Results, write_bundle
 
     pr = event.pull_request
-    ctx.runtime.summary(report.markdown)
+    ctx.runtime.summary(report.full or report.markdown)
     results = Results(
         repository=repository,
         pr=pr.number,

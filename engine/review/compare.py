@@ -26,7 +26,7 @@ numpy is imported inside the functions that use it; importing this module is che
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from engine.data.profile import ColumnProfile, DataProfile
@@ -84,6 +84,28 @@ class DefinitionChange:
 
 
 @dataclass(frozen=True)
+class Missing:
+    """A version a reference runs that is not in the store and could not be reproduced."""
+
+    version: str
+    reason: str
+    """Why it could not be read: what retraining it at its source commit said."""
+    metrics: Mapping[str, float | None]
+    """The figures recorded when it was promoted, on its own test set."""
+
+
+@dataclass(frozen=True)
+class Reproduced:
+    """A version an environment runs that was missing from the store, retrained at its
+    source commit with its recorded metrics reproduced (what ``mlops deploy`` does)."""
+
+    environments: tuple[str, ...]
+    version: str
+    source_commit: str
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Confusion:
     """A confusion matrix: rows are true labels, columns predicted labels."""
 
@@ -104,6 +126,9 @@ class Versus:
     mcnemar: McNemar | None = None
     identical: bool = False
     """Head is the reference version itself: nothing to compare, nothing changed."""
+    missing: bool = False
+    """The reference runs ``version``, but it is not in the store and was not reproduced:
+    the figures are those recorded at promotion, and ``note`` says why."""
 
     @property
     def paired(self) -> bool:
@@ -137,10 +162,14 @@ class ModelComparison:
     fair: bool = True
     """False when the rescored base may have trained on some of the rows it is scored on."""
     reason: str = ""
+    """How the reference was made comparable with head when their test rows differ (which
+    rows it was scored on again), or why it could not be."""
     changes: tuple[DefinitionChange, ...] = ()
     """What in the definitions changed the version (the plan's reasons)."""
     reference: str = "base"
     """What head is compared with: "base", or the environment whose version stands in for it."""
+    reproduced: tuple[Reproduced, ...] = ()
+    """Versions the environments run that this review had to retrain first."""
 
 
 # --- metric diffs -------------------------------------------------------------------------
@@ -284,10 +313,22 @@ def versus(
     *,
     resamples: int = 1000,
     seed: int = 0,
+    missing: Missing | None = None,
 ) -> Versus:
-    """The head version against one reference version, paired when the rows match."""
+    """The head version against one reference version, paired when the rows match.
+
+    ``missing`` (with ``ref`` None): the reference runs a version that could not be read;
+    its recorded figures are shown beside head's, without a verdict.
+    """
     ref_m, head_m = (ref.metrics if ref else None), (head.metrics if head else None)
     names = list(metrics) if metrics is not None else _union(ref_m, head_m)
+    if ref is None and missing is not None:
+        recorded = diff_metrics(missing.metrics, head_m, names)
+        # figures from another test set, unpaired: shown, but no verdict on them
+        shown = tuple(
+            replace(d, verdict="n/a" if d.base is None else "informational") for d in recorded
+        )
+        return Versus(label, missing.version, shown, 0, missing.reason, missing=True)
     if ref is None or head is None:
         note = f"no {label} version" if ref is None else "no head version"
         return Versus(
@@ -327,6 +368,8 @@ def compare_model(
     changes: Sequence[DefinitionChange] = (),
     reference: str = "base",
     id_column: str | None = None,
+    missing: Mapping[str, Missing] | None = None,
+    reproduced: Sequence[Reproduced] = (),
     resamples: int = 1000,
     seed: int = 0,
 ) -> ModelComparison:
@@ -342,20 +385,39 @@ def compare_model(
     ``id_column`` (the dataset's) gets no data-shift row. ``reference`` names what
     ``base`` is: the base revision's version ("base"), or the version an environment
     runs (``mlops diff --vs ENV``), which then stands in for it.
+
+    ``missing`` holds, by reference, a version it runs that could not be read (``base``
+    or the environment's evaluation is then None): it is not comparable, never "new" or
+    "nothing deployed". ``reproduced`` lists the versions retrained to be compared.
     """
     some = head or base
     if some is None:
         raise ValueError("compare_model needs a head or a base evaluation")
     environments = environments or {}
+    missing = missing or {}
     found = _union(base.metrics if base else None, head.metrics if head else None)
     names = list(dict.fromkeys([*(metrics or []), *found]))
     primary = primary_metric or (names[0] if names else None)
     heads = heads or {}
     vs_base = versus(
-        reference, base, heads.get(reference, head), names, resamples=resamples, seed=seed
+        reference,
+        base,
+        heads.get(reference, head),
+        names,
+        resamples=resamples,
+        seed=seed,
+        missing=missing.get(reference),
     )
     envs = tuple(
-        versus(env, ev, heads.get(env, head), names, resamples=resamples, seed=seed)
+        versus(
+            env,
+            ev,
+            heads.get(env, head),
+            names,
+            resamples=resamples,
+            seed=seed,
+            missing=missing.get(env),
+        )
         for env, ev in environments.items()
     )
     results: tuple[GateResult, ...] = ()
@@ -364,21 +426,29 @@ def compare_model(
         baselines = {reference: base.metrics if base else None}
         baselines |= {env: ev.metrics if ev else None for env, ev in environments.items()}
         paired_heads = {label: ev.metrics for label, ev in heads.items()}
-        results = evaluate_gates(gates or {}, head.metrics, baselines, paired_heads)
+        unavailable = {label: _unread(label, m) for label, m in missing.items()}
+        results = evaluate_gates(gates or {}, head.metrics, baselines, paired_heads, unavailable)
         verdict = model_verdict(results, vs_base)
+    status = _status(base, head)
+    if status == "new" and reference in missing:
+        status = "changed"  # a version runs there; it only could not be read
     return ModelComparison(
         model=some.model,
         task=some.task,
-        status=_status(base, head),
-        base_version=base.version if base else None,
+        status=status,
+        base_version=base.version if base else vs_base.version,
         head_version=head.version if head else None,
         primary_metric=primary,
         vs_base=vs_base,
         verdict=verdict,
         gates=results,
         environments=envs,
-        params=diff_params(base.params if base else {}, head.params if head else {}),
-        confusion=confusion(head) if head else None,
+        # a reference that could not be read has unknown params, not none
+        params=()
+        if reference in missing
+        else diff_params(base.params if base else {}, head.params if head else {}),
+        # on the rows the table's figures come from, so its counts and Δs agree with them
+        confusion=confusion(heads.get(reference, head)) if head else None,
         base_confusion=confusion(base) if base else None,
         base_data=base.data if base else None,
         head_data=head.data if head else None,
@@ -393,7 +463,12 @@ def compare_model(
         reason=reason,
         changes=tuple(changes),
         reference=reference,
+        reproduced=tuple(reproduced),
     )
+
+
+def _unread(label: str, missing: Missing) -> str:
+    return f"{label} runs {missing.version}, which is not in the store"
 
 
 def _status(
@@ -426,9 +501,11 @@ __all__ = [
     "Interval",
     "McNemar",
     "MetricDiff",
+    "Missing",
     "ModelComparison",
     "Paired",
     "ParamChange",
+    "Reproduced",
     "Versus",
     "aligned",
     "compare_model",

@@ -48,6 +48,7 @@ def evaluate_gates(
     head: Metrics,
     baselines: Mapping[str, Metrics | None],
     paired_heads: Mapping[str, Metrics] | None = None,
+    unavailable: Mapping[str, str] | None = None,
 ) -> tuple[GateResult, ...]:
     """Check every gate bound on the head metrics; ``max_drop`` against each baseline.
 
@@ -55,6 +56,9 @@ def evaluate_gates(
     skips ``max_drop``; a head value that is missing or NaN makes the bound not comparable.
     ``paired_heads`` are the head's metrics on a baseline's own rows, when these differ
     from the head's test set; ``max_drop`` against that baseline reads them.
+    ``unavailable`` names baselines that run a version the review could not read (not in
+    the store, not reproduced), with why: ``max_drop`` against them is not comparable,
+    never skipped as if nothing ran there.
     """
     out: list[GateResult] = []
     for metric, gate in gates.items():
@@ -65,7 +69,11 @@ def evaluate_gates(
         if gate.max_drop is not None:
             for label, ref in baselines.items():
                 mine = (paired_heads or {}).get(label, head).get(metric)
-                out.append(_drop(metric, gate.max_drop, mine, label, ref))
+                result = _drop(metric, gate.max_drop, mine, label, ref)
+                if ref is None and label in (unavailable or {}):
+                    why = (unavailable or {})[label]
+                    result = replace(result, status="not comparable", message=why)
+                out.append(result)
     return tuple(out)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import Problem, UserError
+from engine.review.report import MAX_CHARS, size
 from engine.training.train import PROFILE_FILE, model_inputs
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from engine.definitions.formats import Environment, Model, Project
     from engine.definitions.loading import Definitions
     from engine.environments.pins import Pin
-    from engine.review.compare import DefinitionChange, ModelComparison
+    from engine.review.compare import DefinitionChange, Missing, ModelComparison, Reproduced
     from engine.review.evaluation import Evaluation
     from engine.review.report import Marker
     from engine.store import Store
@@ -43,6 +44,8 @@ class Review:
     comparisons: list[ModelComparison] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     failures: list[Outcome] = field(default_factory=list)
+    full_markdown: str = ""
+    """The report uncut (``markdown`` may be cut to a comment's limit): the job summary."""
 
     @property
     def ok(self) -> bool:
@@ -64,6 +67,13 @@ class Review:
                     "head_version": c.head_version,
                     "gates": [dataclasses.asdict(g) for g in c.gates],
                     "metrics": [dataclasses.asdict(d) for d in c.vs_base.metrics],
+                    # pinned versions the store lacked: retrained here, or why they weren't
+                    "reproduced": [dataclasses.asdict(r) for r in c.reproduced],
+                    "not_in_store": {
+                        v.label: {"version": v.version, "reason": v.note}
+                        for v in (c.vs_base, *c.environments)
+                        if v.missing
+                    },
                 }
                 for c in self.comparisons
             ],
@@ -82,11 +92,17 @@ def review(
     marker: Marker | None = None,
     summary_url: str | None = None,
     settings: Project | None = None,
+    limit: int | None = MAX_CHARS,
 ) -> Review:
     """Compare the head's versions with the base's and with each environment's pins.
 
     ``settings`` (the default branch's project file, in privileged jobs) overrides the
-    head's for the store, the environments and the estimator allow-list.
+    head's for the store, the environments and the estimator allow-list. ``limit`` caps
+    the report's length (a GitHub comment's); None never cuts it (a local run).
+
+    A version an environment runs that the store lacks is retrained at its source commit
+    and must reproduce (as ``mlops deploy`` does); the report says so and how long it
+    took, or, when that fails, why, and the model is not comparable against it.
     """
     from engine import gitbranches
     from engine.environments.pins import read_pins
@@ -117,9 +133,13 @@ def review(
     )
     base_names = [] if vs else [n for n in names if n in base_defs.models]
     base_run = jobs.train(root, base_names, rev=plan.base_commit, settings=settings)
-    versions = _Versions(root, Store.open(project.store.url, root), plan.head_commit, head_defs)
+    store = Store.open(project.store.url, root)
+    versions = _Versions(root, store, plan.head_commit, head_defs, project, pins)
     comparisons = []
-    changes = {} if vs else {m.name: _changes(m.reasons) for m in plan.models}
+    if vs:
+        changes = _changes_since_pins(root, head, names, pins[reference])
+    else:
+        changes = {m.name: _changes(m.reasons) for m in plan.models}
     for name in names:
         compared = _compare(
             versions,
@@ -134,18 +154,26 @@ def review(
             comparisons.append(compared)
     failures = [o for o in (*head_run.outcomes, *base_run.outcomes) if o.status == "failed"]
     problems = sorted({*plan.problems, *(p for m in plan.models for p in m.problems)})
-    markdown = _render(
-        plan,
-        comparisons,
-        problems,
-        _training_problems(head_defs, head_run.failed),
-        marker,
-        summary_url,
-        _head_label(root, plan),
-        reference,
-    )
+
+    def rendered(cap: int | None) -> str:
+        return _render(
+            plan,
+            comparisons,
+            problems,
+            _training_problems(head_defs, head_run.failed),
+            marker,
+            summary_url,
+            _head_label(root, plan),
+            reference,
+            also=tuple(vs[1:]),
+            limit=cap,
+        )
+
+    # the whole report for the job summary, which the cut one points to
+    full = rendered(None)
+    markdown = full if limit is None or size(full) <= limit else rendered(limit)
     verdict = overall(comparisons) if comparisons else "pass"
-    return Review(markdown, verdict, comparisons, problems, failures)
+    return Review(markdown, verdict, comparisons, problems, failures, full)
 
 
 def _environments(project: Project, vs: Sequence[str]) -> dict[str, Environment]:
@@ -208,28 +236,43 @@ def _compare(
 
     With ``reference`` an environment, the version it runs takes the base's place.
     """
-    from engine.review.compare import compare_model
+    from engine.review.compare import Missing, compare_model
 
     spec = versions.defs.models[name].spec if name in versions.defs.models else None
     primary = spec.primary_metric if spec else ""
     head_ev = versions.of_outcome(name, head_outcomes, primary)
+    if head_ev is None and spec is not None:
+        return None  # the head failed (listed with the failures)
+    missing: dict[str, Missing] = {}
+
+    def pinned(env: str) -> Evaluation | None:
+        """What ``env`` runs, reproduced when the store lacks it (only to compare a head)."""
+        pin = pins[env].get(name)
+        if pin is None:
+            return None
+        if head_ev is None:
+            return versions.stored(name, pin.fingerprint, primary)
+        found = versions.pinned(name, pin, primary)
+        if isinstance(found, Missing):
+            missing[env] = found
+            return None
+        return found
+
     if reference == "base":
         base_ev = versions.of_outcome(name, base_outcomes, primary)
     else:
-        pin = pins[reference].get(name)
-        base_ev = versions.stored(name, pin.fingerprint, primary) if pin else None
-        pins = {env: pinned for env, pinned in pins.items() if env != reference}
-    if head_ev is None and (base_ev is None or spec is not None):
-        return None  # nothing to compare, or the head failed (listed with the failures)
+        base_ev = pinned(reference)
+        pins = {env: p for env, p in pins.items() if env != reference}
+    if head_ev is None and base_ev is None:
+        return None  # nothing to compare
     base_pair = None
     if head_ev is not None and base_ev is not None:
         base_pair = versions.paired(name, head_ev, base_ev)
         base_ev = base_pair.reference
     environments: dict[str, Evaluation | None] = {}
     heads: dict[str, Evaluation] = {}
-    for env, pinned in pins.items():
-        pin = pinned.get(name)
-        env_ev = versions.stored(name, pin.fingerprint, primary) if pin else None
+    for env in pins:
+        env_ev = pinned(env)
         if env_ev is not None and head_ev is not None:
             env_pair = versions.paired(name, head_ev, env_ev)
             env_ev = env_pair.reference
@@ -252,7 +295,38 @@ def _compare(
         changes=changes,
         reference=reference,
         id_column=_id_column(versions.defs, spec),
+        missing=missing,
+        reproduced=versions.reproduced(name),
     )
+
+
+def _changes_since_pins(
+    root: Path, head: str | None, names: Sequence[str], pinned: Mapping[str, Pin]
+) -> dict[str, tuple[DefinitionChange, ...]]:
+    """What moved each model's version since the commit its pinned version came from.
+
+    With ``--vs ENV`` the base revision plays no part: the definitions that make head's
+    version differ from ENV's are those changed since the pin's source commit. A source
+    commit this clone lacks leaves the model without the list (the parameters still show).
+    """
+    from engine.training.planning import compute_plan
+
+    out: dict[str, tuple[DefinitionChange, ...]] = {}
+    plans: dict[str, Plan | None] = {}
+    for name in names:
+        pin = pinned.get(name)
+        if pin is None:
+            continue
+        if pin.source_commit not in plans:
+            try:
+                plans[pin.source_commit] = compute_plan(root, pin.source_commit, head)
+            except UserError:
+                plans[pin.source_commit] = None
+        since = plans[pin.source_commit]
+        planned = next((m for m in since.models if m.name == name), None) if since else None
+        if planned is not None:
+            out[name] = _changes(planned.reasons)
+    return out
 
 
 def _id_column(defs: Definitions, spec: Model | None) -> str | None:
@@ -292,6 +366,9 @@ def _render(
     summary_url: str | None,
     head_label: str,
     reference: str = "base",
+    *,
+    also: tuple[str, ...] = (),
+    limit: int | None = MAX_CHARS,
 ) -> str:
     from engine.review.report import ReportInput, render
 
@@ -305,7 +382,9 @@ def _render(
             base_label=_label(plan.base_commit),
             head_label=head_label,
             reference=reference,
+            also=also,
             summary_url=summary_url,
+            limit=limit,
         )
     )
 
@@ -345,6 +424,60 @@ class _Versions:
     head_rev: str | None
     defs: Definitions
     """The head's definitions: the dataset a rescoring reads."""
+    project: Project
+    """The settings a pinned version is retrained with (the store, the allow-list)."""
+    live: Mapping[str, Mapping[str, Pin]]
+    """What each environment compared with pins: the metrics a retrained version must meet."""
+    attempts: dict[tuple[str, str], float | str] = field(default_factory=dict)
+    """Pinned versions retrained here: seconds taken, or why it failed, by (model, fingerprint)."""
+
+    def pinned(self, name: str, pin: Pin, primary: str) -> Evaluation | Missing:
+        """The version ``pin`` names; when the store lacks it, retrained at its source
+        commit as ``mlops deploy`` does (same fingerprint, the pinned metrics reproduced)."""
+        from engine.review.compare import Missing
+
+        key = (name, pin.fingerprint)
+        if key not in self.attempts and not self.store.has(name, pin.fingerprint):
+            self.attempts[key] = self._reproduce(name, pin)
+        why = self.attempts.get(key)
+        found = None if isinstance(why, str) else self.stored(name, pin.fingerprint, primary)
+        if found is None:
+            reason = why if isinstance(why, str) else "it is not in the store"
+            return Missing(pin.version, reason, dict(pin.metrics))
+        return found
+
+    def _reproduce(self, name: str, pin: Pin) -> float | str:
+        import time
+
+        from engine.environments.operations import ensure_stored
+
+        started = time.perf_counter()
+        try:
+            ensure_stored(
+                self.root,
+                self.store,
+                name,
+                pin.fingerprint,
+                pin.source_commit,
+                self.project,
+                self.live,
+            )
+        except UserError as exc:
+            return str(exc)
+        return time.perf_counter() - started
+
+    def reproduced(self, name: str) -> tuple[Reproduced, ...]:
+        """The versions of ``name`` this review retrained, with the environments running them."""
+        from engine.review.compare import Reproduced
+
+        out = []
+        for (model, fingerprint), seconds in self.attempts.items():
+            if model != name or isinstance(seconds, str):
+                continue
+            running = [e for e, pins in self.live.items() if _pins_fp(pins, name, fingerprint)]
+            pin = next(p[name] for e, p in self.live.items() if e in running)
+            out.append(Reproduced(tuple(running), pin.version, pin.source_commit, seconds))
+        return tuple(out)
 
     def of_outcome(self, name: str, outcomes: Sequence[Outcome], primary: str) -> Evaluation | None:
         """The evaluation of ``name``'s trained (or stored) version among ``outcomes``."""
@@ -406,12 +539,12 @@ class _Versions:
         try:
             return self.rescore(name, head, other)
         except UserError as exc:
-            return _Paired(other, reason=f"not comparable: {exc}")
+            return _Paired(other, reason=str(exc))
         except Exception as exc:  # the old model can't score the new data (columns changed...)
             return _Paired(
                 other,
-                reason=f"not comparable: the base model cannot score the head's test "
-                f"rows ({type(exc).__name__}: {exc})",
+                reason=f"{other.version} cannot score {head.version}'s test rows "
+                f"({type(exc).__name__}: {exc})",
             )
 
     def rescore(self, name: str, head: Evaluation, other: Evaluation) -> _Paired:
@@ -457,6 +590,10 @@ class _Versions:
             why += f"{head.version}'s test set, none of which it trained on"
         same_rows = None if keep.all() else _restricted(head, keep)
         return _Paired(rescored, same_rows, rescored=True, reason=why, fair=not unknown)
+
+
+def _pins_fp(pins: Mapping[str, Pin], name: str, fingerprint: str) -> bool:
+    return name in pins and pins[name].fingerprint == fingerprint
 
 
 @dataclass(frozen=True)

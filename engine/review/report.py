@@ -102,10 +102,12 @@ class ReportInput:
     head_label: str = ""
     summary_url: str | None = None
     """Where the full report lives (the job summary); linked from the cut note."""
-    limit: int = MAX_CHARS
+    limit: int | None = MAX_CHARS
     title: str = "mlops"
     reference: str = "base"
     """What head is compared with: the base revision, or an environment (``--vs ENV``)."""
+    also: Sequence[str] = ()
+    """With several ``--vs`` environments, those after the first (the reference)."""
 
 
 def size(text: str) -> int:
@@ -114,7 +116,8 @@ def size(text: str) -> int:
 
 
 def render(report: ReportInput) -> str:
-    """The report as markdown, never longer than ``report.limit``."""
+    """The report as markdown, never longer than ``report.limit`` (None: never cut, as
+    for a local run, where no comment limit applies and no job summary holds the rest)."""
     models = sorted(report.comparisons, key=lambda c: _ORDER[c.verdict])
     parts = [model_parts(c) for c in models]
     problems = [
@@ -125,8 +128,11 @@ def render(report: ReportInput) -> str:
     most = max(len(items) for _, items in problems)
     fit = _Fit(problems=most, details=len(parts), models=len(parts))
     out = _assemble(report, parts, problems, fit)
+    limit = report.limit
+    if limit is None:
+        return out
     for section in DROPPABLE:
-        if size(out) <= report.limit:
+        if size(out) <= limit:
             break
         fit.cut.append(section)
         if section in _WHOLE:
@@ -134,9 +140,9 @@ def render(report: ReportInput) -> str:
             continue
         # a list: keep a quarter fewer at a time, per-model details from the end (passing
         # models before failing ones), then problems, and at last rows of the model table
-        while size(out) > report.limit and fit.less(section):
+        while size(out) > limit and fit.less(section):
             out = _assemble(report, parts, problems, fit)
-    return out if size(out) <= report.limit else _hard_cut(out, report.limit)
+    return out if size(out) <= limit else _hard_cut(out, limit)
 
 
 @dataclass
@@ -168,8 +174,7 @@ def _assemble(
     out = [report.marker.render()] if report.marker else []
     out += [_headline(report), "", _summary(report)]
     if report.reference != "base":
-        head = md.code(report.head_label or "head")
-        out += ["", f"Head {head} against what {md.code(report.reference)} runs."]
+        out += ["", _against(report)]
     elif report.base_label or report.head_label:
         base, head = md.code(report.base_label or "base"), md.code(report.head_label or "head")
         out += ["", f"Base {base} → head {head}."]
@@ -177,7 +182,7 @@ def _assemble(
         out += ["", _cut_note(fit.cut, report.summary_url)]
     shown = parts[: fit.models]
     if parts:
-        out += ["", _model_table(shown, len(parts))]
+        out += ["", _model_table(shown, len(parts), report.reference)]
     for title, items in problems:
         if items:
             out += ["", _problems(title, items, fit.problems)]
@@ -198,9 +203,10 @@ def _cut_note(cut: list[str], summary_url: str | None) -> str:
     return f"> ✂️ {what[0].upper()}{what[1:]} … cut; the full report is in the {where}."
 
 
-def _model_table(shown: list[Parts], total: int) -> str:
+def _model_table(shown: list[Parts], total: int, reference: str) -> str:
+    versions = "Versions" if reference == "base" else f"Versions ({md.cell(reference)} → head)"
     rows = [
-        "| Model | Versions | Primary metric | Change | Gates |",
+        f"| Model | {versions} | Primary metric | Change | Gates |",
         "| --- | --- | --- | --- | --- |",
         *(p.row for p in shown),
     ]
@@ -252,8 +258,23 @@ def _headline(report: ReportInput) -> str:
     return f"### ✅ {report.title}: all gates passed"
 
 
+def _against(report: ReportInput) -> str:
+    """What head is compared with, under ``--vs``: the reference, and any other environment."""
+    head = md.code(report.head_label or "head")
+    line = f"Head {head} against what {md.code(report.reference)} runs"
+    if not report.also:
+        return line + "."
+    also = ", ".join(md.code(e) for e in report.also)
+    return (
+        f"{line}: the reference of the table, the verdicts and the summary. Also against "
+        f"what {also} {'runs' if len(report.also) == 1 else 'run'}, in each model's details."
+    )
+
+
 def _summary(report: ReportInput) -> str:
     models = list(report.comparisons)
+    if not models:
+        return _nothing_compared(report)
     count = {v: sum(c.verdict == v for c in models) for v in _ORDER}
     changed = sum(c.status != "unchanged" for c in models)
     what = "changed"
@@ -262,6 +283,12 @@ def _summary(report: ReportInput) -> str:
     line = [f"**{md.plural(changed, 'model')} {what}**"]
     if changed < len(models):
         line.append(f"{len(models) - changed} unchanged")
+    for env in report.also:
+        differ = sum(
+            any(v.label == env and v.version != c.head_version for v in c.environments)
+            for c in models
+        )
+        line.append(f"{differ} differ{'s' if differ == 1 else ''} from {md.cell(env)}")
     line += [
         f"✅ {count['pass']} passed",
         f"❌ {count['fail']} failed",
@@ -270,6 +297,21 @@ def _summary(report: ReportInput) -> str:
     if count["removed"]:
         line.append(f"🗑️ {count['removed']} removed")
     return " · ".join(line)
+
+
+def _nothing_compared(report: ReportInput) -> str:
+    """The summary when no model is compared: why, rather than a row of zero counts."""
+    if report.validation or report.training_failures:
+        return "No model could be compared: see the problems below."
+    if report.reference == "base":
+        return (
+            "Nothing to compare: the change moves no model's version (no definition, "
+            "feature set or data a model uses changed), so nothing was trained."
+        )
+    envs = [report.reference, *report.also]
+    named = " and ".join(md.code(e) for e in envs)
+    run = "runs" if len(envs) == 1 else "run"
+    return f"Nothing to compare: {named} already {run} head's version of every model there."
 
 
 def _problems(title: str, items: list[Problem], budget: int) -> str:

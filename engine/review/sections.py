@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from engine.data.profile import ColumnProfile
 from engine.definitions.formats import lower_is_better
 from engine.review import markdown as md
-from engine.review.compare import Confusion, MetricDiff, ModelComparison, Versus
+from engine.review.compare import Confusion, MetricDiff, ModelComparison, Reproduced, Versus
 from engine.review.gates import GateResult, defined
 from engine.review.shift import ColumnShift
 
@@ -107,10 +107,12 @@ def _env(c: ModelComparison) -> str:
 
 
 def _pairing(c: ModelComparison) -> str:
-    lines = [f"Why: {md.cell(c.reason)}"] if c.reason else []
+    lines = [_reproduced(r) for r in c.reproduced]
     v = c.vs_base
     by_env = c.reference != "base"
-    if c.status == "new" and by_env:
+    if v.missing:
+        lines.append(_missing(v))
+    elif c.status == "new" and by_env:
         lines.append(f"🆕 Nothing of this model runs in {_env(c)}: nothing to compare with.")
     elif c.status == "new":
         lines.append("🆕 New model: there is no base version to compare with.")
@@ -128,24 +130,58 @@ def _pairing(c: ModelComparison) -> str:
             + (f", {resamples:,} bootstrap resamples" if resamples else "")
             + ("; ROC AUC's interval is DeLong's." if delong else ".")
         )
+        # the pipeline's reason says on which rows (left out, or unknown); else the gist
+        how = _sentence(c.reason) if c.reason else ""
         if c.rescored and c.fair:
-            lines.append(
-                f"🔁 The data changed, so {_the_reference(c)} was scored again on the "
-                "head's test rows it never trained on: the comparison is paired and fair."
+            how = how or (
+                f"The data changed, so {_the_reference(c)} was scored again on the "
+                "head's test rows it never trained on"
             )
+            lines.append(f"🔁 {how}: the comparison is paired and fair.")
         elif c.rescored:
             who = f"{_env(c)}'s version" if by_env else "the base"
+            how = how or (
+                f"The data changed, so {_the_reference(c)} was scored again on head's "
+                "test set, but it may have trained on some of those rows"
+            )
             lines.append(
-                f"⚠️ The data changed, so {_the_reference(c)} was scored again on head's "
-                "test set, but it may have trained on some of those rows: the comparison "
-                f"is not fair, and {who} may look better than it is."
+                f"⚠️ {how}: the comparison is not fair, and {who} may look better than it is."
             )
     else:
+        why = md.cell(c.reason) if c.reason else md.cell(v.note)
         lines.append(
-            f"⚠️ Not paired: {md.cell(v.note)}. Intervals are not shown and the "
-            "verdicts only follow the sign of Δ."
+            f"⚠️ Not paired: {why}. Intervals are not shown and the verdicts only follow "
+            "the sign of Δ."
         )
     return "<br>\n".join(lines)
+
+
+def _sentence(text: str) -> str:
+    text = md.cell(text).rstrip(".")
+    return text[:1].upper() + text[1:]
+
+
+def _reproduced(r: Reproduced) -> str:
+    where = " and ".join(md.code(e) for e in r.environments)
+    run = "runs" if len(r.environments) == 1 else "run"
+    return (
+        f"🔁 {md.version(r.version)}, which {where} {run}, was not in this store: it was "
+        "retrained at its source commit "
+        f"{md.code(r.source_commit[:7])} in {r.seconds:.1f} s and reproduced the metrics "
+        "recorded when it was promoted (as `mlops deploy` does)."
+    )
+
+
+def _missing(v: Versus) -> str:
+    """A version an environment runs that the review could not read: say so, and how to fix."""
+    env = md.code(v.label)
+    return (
+        f"⚠️ {env} runs {md.version(v.version)}, which is not in this store and could not "
+        f"be reproduced: {md.cell(v.note).rstrip('.')}. Not comparable: {env}'s figures "
+        "are those recorded when it was promoted, on its own test set. To compare, point "
+        "`store:` in `mlops/project.yaml` at the store it was promoted from, or make its "
+        f"data available (`dvc pull`) and run `mlops deploy --env {md.token(v.label)}`."
+    )
 
 
 def _changes(c: ModelComparison) -> str:
@@ -222,15 +258,23 @@ def _environment(v: Versus, c: ModelComparison) -> str:
     title = f"**Against {v.label}** {md.version(v.version)}"
     if v.version == c.head_version:
         return f"{title}: {v.label} already runs this version."
+    if v.missing:
+        return f"{title}\n\n{_missing(v)}\n\n{_metric_table(v, v.label)}"
+    if v.version == c.base_version and c.vs_base.paired and not c.vs_base.missing:
+        # the same version as the reference's, on the same rows: the table would repeat
+        return f"{title}: {v.label} runs {_the_reference(c)}; the comparison above holds."
     note = "" if v.paired else f"\n\n⚠️ Not paired: {md.cell(v.note)}."
     return f"{title}{note}\n\n{_metric_table(v, v.label)}"
 
 
 def _params(c: ModelComparison) -> str:
     if not c.params:
-        if c.status in ("new", "removed") or c.changes:
+        if c.status in ("new", "removed") or c.changes or c.vs_base.missing:
             return ""  # "What changed" says what moved instead
         return "Estimator parameters: unchanged."
+    listed = [ch.what for ch in c.changes]
+    if all(any(w.startswith(f"estimator.params.{p.name} ") for w in listed) for p in c.params):
+        return ""  # each is a line of "What changed" already, old → new
     rows = ["**Parameters**", "", f"| Param | {_column(c)} | Head |", "| --- | --- | --- |"]
     for p in c.params:
         base = "—" if p.status == "added" else md.code(md.value(p.base))
@@ -330,13 +374,15 @@ def _chart(c: ModelComparison) -> str:
     values = [x for _, x in points]
     low, high = min(values), max(values)
     pad = (high - low) * 0.1 or abs(high) * 0.01 or 0.01
-    labels = ", ".join(f'"{md.label(v)}"' for v, _ in points)
+    # a store's recent versions include other branches': name the two the table compares
+    roles = {c.head_version: "head", c.base_version: md.label(_column(c).lower())}
+    labels = ", ".join(f'"{md.label(f"{roles[v]}: {v}" if v in roles else v)}"' for v, _ in points)
     metric = md.label(c.primary_metric)
     note = (
         [
             "",
-            "Base and head are plotted as in the table above (scored on the same rows); "
-            "earlier versions as stored, each on its own test set.",
+            f"{_column(c)} and head are plotted as in the table above (scored on the same "
+            "rows); other versions as stored, each on its own test set.",
         ]
         if restated
         else []

@@ -378,3 +378,25 @@ def test_rollback_from_a_comment_retrains_a_version_the_store_lost(repo, pr_head
     assert (pin["fingerprint"], pin["action"]) == (first["fingerprint"], "rollback")
     assert pin["sha256"] == record.files[MODEL_FILE]  # what `deploy` will check the file against
     assert pin["metrics"] == first["metrics"]
+
+
+def test_diff_vs_an_environment_with_an_empty_store_reproduces_what_it_runs(
+    repo, pr_head, mlops, tmp_path
+):
+    """Issue 11: in the comment job's empty store, `/diff MODEL vs staging` said "nothing of
+    this model runs in staging"; the pinned version is retrained at its source commit."""
+    import shutil
+
+    assert mlops("train", "iris-logreg", cwd=repo).returncode == 0
+    assert mlops("promote", "iris-logreg", "--to", "staging", cwd=repo).returncode == 0
+    source = git(repo, "rev-parse", "main")
+    shutil.rmtree(repo / ".mlops/store")
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace", head_ref="tune-iris")
+        gh.set_permission("ada", "write")
+        result, _ = run(mlops, repo, tmp_path, gh, "/diff iris-logreg vs staging")
+        assert "Traceback" not in result.stderr, result.stderr
+        (reply,) = replies(gh)
+    assert "Nothing of this model runs" not in reply
+    assert "which `staging` runs, was not in this store: it was retrained at its source " in reply
+    assert f"commit `{source[:7]}`" in reply and "| Metric | staging | Head |" in reply

@@ -190,6 +190,9 @@ def test_a_feature_set_change_and_vs_an_environment(repo, mlops):
         assert "**1 model differs from staging**" in report
         assert "nothing changed" not in report and "no model changed" not in report
         assert "| Metric | staging | Head |" in report
+        # what moved head's version away from staging's, since the pin's source commit
+        assert "- `mlops/features/standardized.yaml`: transforms.0.columns [" in report
+        assert "Estimator parameters: unchanged" not in report
         doc = json.loads(mlops("diff", *args, "--vs", "staging", "--json", cwd=repo).stdout)
         assert [(m["model"], m["reference"], m["status"]) for m in doc["models"]] == [
             ("cancer-rf", "staging", "changed")
@@ -257,3 +260,73 @@ def test_ids_and_dates_get_no_shift_row_and_the_chart_agrees_with_the_table(repo
     chart = next(x for x in report.splitlines() if x.strip().startswith("line ["))
     plotted = [float(v) for v in chart.strip()[len("line [") : -1].split(", ")]
     assert plotted[-2:] == pytest.approx([base_value, head_value], abs=5e-4)
+
+
+def pin_file(repo, model):
+    return f"mlops/deployments/{model}.yaml"
+
+
+def test_vs_an_environment_whose_version_the_store_lacks(repo, mlops):
+    """Issue 11: in a fresh clone or CI's empty store, `--vs staging` said "nothing of this
+    model runs in staging". The pinned version is reproduced as `mlops deploy` does, and
+    the report says so with the time it took; when it cannot be, it says why and the
+    model is not comparable."""
+    import shutil
+
+    assert mlops("train", "iris-logreg", cwd=repo).returncode == 0
+    assert mlops("promote", "iris-logreg", "--to", "staging", cwd=repo).returncode == 0
+    source = git(repo, "rev-parse", "HEAD")
+    model = repo / "mlops/models/iris-logreg.yaml"
+    model.write_text(model.read_text().replace("C: 1.0", "C: 0.8"))
+    commit(repo, "Regularize iris-logreg a little more")
+    shutil.rmtree(repo / ".mlops/store")
+
+    done = mlops("diff", "iris-logreg", "--vs", "staging", "--vs", "production", cwd=repo)
+    assert "Traceback" not in done.stderr, done.stderr
+    report = done.stdout
+    assert "Nothing of this model runs" not in report and "🆕" not in report
+    assert (
+        "which `staging` runs, was not in this store: it was retrained at its source commit "
+        f"`{source[:7]}` in "
+    ) in report
+    assert "reproduced the metrics recorded when it was promoted" in report
+    (entry,) = json.loads(
+        mlops("diff", "iris-logreg", "--vs", "staging", "--json", cwd=repo).stdout
+    )["models"]
+    assert entry["reproduced"] == [] and entry["not_in_store"] == {}  # stored now: no retraining
+    assert "| Metric | staging | Head |" in report and "Paired comparison on 36 test rows" in report
+    assert "- `mlops/models/iris-logreg.yaml`: estimator.params.C 1.0 → 0.8" in report
+    # several environments: which one is the reference, and where the others are
+    assert "Also against what `production` runs, in each model's details." in report
+    assert "· 1 differs from production ·" in report
+    assert "**Against production**: nothing is deployed in production." in report
+
+    # A pin its source commit cannot make again (here its fingerprint is not the one that
+    # commit gives, as after a change of scikit-learn): not comparable, and why.
+    shutil.rmtree(repo / ".mlops/store")
+    git(repo, "switch", "-q", "env/staging")
+    pinned = repo / pin_file(repo, "iris-logreg")
+    text = pinned.read_text()
+    fingerprint = yaml.safe_load(text)["fingerprint"]
+    pinned.write_text(text.replace(fingerprint, "ab" * 32))
+    commit(repo, "A pin from another toolchain")
+    git(repo, "push", "-q", "origin", "env/staging")
+    git(repo, "switch", "-q", "main")
+    done = mlops("diff", "iris-logreg", "--vs", "staging", "--json", cwd=repo)
+    assert "Traceback" not in done.stderr, done.stderr
+    (entry,) = json.loads(done.stdout)["models"]
+    assert (entry["status"], entry["verdict"]) == ("changed", "not comparable")
+    assert entry["not_in_store"]["staging"]["version"] == entry["base_version"]
+    assert "gives version" in entry["not_in_store"]["staging"]["reason"]
+    report = (repo / ".mlops/outbox/report.md").read_text()
+    assert "which is not in this store and could not be reproduced" in report
+    assert f"retraining it at its source commit {source[:7]} gives version" in report
+    assert "mlops deploy --env staging" in report and "💬 informational" in report
+    assert "Nothing of this model runs" not in report
+
+    # A report cut to a comment's limit points to the job summary, which gets it whole.
+    from engine.review.pipeline import review
+
+    cut = review(repo, base="main", vs=["staging"], models=["iris-logreg"], limit=1500)
+    assert "✂️" in cut.markdown and "job summary" in cut.markdown
+    assert "✂️" not in cut.full_markdown and "</details>" in cut.full_markdown

@@ -124,7 +124,11 @@ def pull_request() -> ReportInput:
         primary_metric="f1",
         gates={"f1": Gate(min=0.9, max_drop=0.02), "roc_auc": Gate(min=0.95)},
         environments={"production": base, "staging": None},
-        reason="mlops/models/cancer-rf.yaml changed (estimator.params)",
+        changes=[
+            DefinitionChange(
+                "mlops/models/cancer-rf.yaml", "estimator.params.n_estimators 200 → 300"
+            )
+        ],
     )
     t = np.random.default_rng(3).normal(150, 70, 111)
     diabetes = compare_model(
@@ -133,7 +137,6 @@ def pull_request() -> ReportInput:
         metrics=["rmse", "mae", "r2"],
         primary_metric="rmse",
         gates={"r2": Gate(min=0.3), "rmse": Gate(max_drop="5%")},
-        reason="mlops/features/standardized.yaml changed",
         changes=[
             DefinitionChange(
                 "mlops/features/standardized.yaml",
@@ -182,13 +185,11 @@ def edge_cases() -> ReportInput:
         metrics=["accuracy", "f1_macro", "log_loss"],
         primary_metric="accuracy",
         gates={"accuracy": Gate(min=0.85, max_drop="2%")},
-        reason="new model",
     )
     y = np.random.default_rng(9).integers(0, 2, 60)
     gone = compare_model(
         None,
         classifier("old-svm", "b2b2b2b2b2b2", y, 0.8, 10),
-        reason="mlops/models/old-svm.yaml deleted",
     )
     one_class = np.zeros(40, dtype=int)
     single = compare_model(
@@ -198,7 +199,8 @@ def edge_cases() -> ReportInput:
         primary_metric="roc_auc",
         gates={"roc_auc": Gate(min=0.9)},
         rescored=True,
-        reason="data/fraud.csv changed",
+        reason="the test rows changed, so d4d4d4d4d4d4 was scored again on c3c3c3c3c3c3's "
+        "test set, none of which it trained on",
     )
     head = classifier("churn-gb", "e5e5e5e5e5e5", y, 0.85, 13)
     head = Evaluation(
@@ -337,7 +339,7 @@ def test_user_text_cannot_break_out():
     y = np.random.default_rng(0).integers(0, 2, 50)
     head = classifier("m", "8b1e0d2c4a6f", y, 0.9, 2, params={"kernel": "a|b <script>`x`"})
     base = classifier("m", "3f2a9c1b7d4e", y, 0.9, 1, params={"kernel": "rbf"})
-    comparison = compare_model(head, base, reason="<img src=x> @octocat | pipe")
+    comparison = compare_model(head, base, reason="<img src=x> @octocat | pipe", rescored=True)
     text = render(
         ReportInput(
             [comparison],
@@ -407,6 +409,8 @@ def test_the_chart_plots_the_base_the_table_shows():
     ]
     assert "99.5" not in text
     assert "Base and head are plotted as in the table above" in text
+    # other stored versions (other branches') sit between them: the axis names base and head
+    assert 'x-axis ["0d9e8f7a6b5c", "base: 77aa66bb55cc", "head: 9c8b7a6f5e4d"]' in text
 
 
 def test_the_chart_without_a_rescoring_has_no_note():
@@ -477,3 +481,160 @@ def test_a_model_asked_for_that_did_not_change_is_not_counted_as_changed():
     assert "**0 models changed** · 1 unchanged" in text
     assert "### ✅ mlops: no model changed; all gates passed" in text
     assert "Head is the base version itself: nothing changed." in text
+
+
+def test_a_pinned_version_missing_from_the_store_is_not_comparable_never_new():
+    """With --vs, a version staging runs that the store lacks (a fresh clone, an empty
+    store in CI) was reported as "nothing of this model runs in staging"."""
+    from engine.review.compare import Missing
+
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    head = classifier("cancer-rf", "b2b2b2b2b2b2", y, 0.85, 2, params={"max_depth": 3})
+    recorded = {"accuracy": 0.9}
+    missing = Missing("a1a1a1a1a1a1", "retraining it failed: data/x.csv is not cached", recorded)
+    compared = compare_model(
+        head,
+        None,
+        metrics=["accuracy"],
+        gates={"accuracy": Gate(max_drop=0.01)},
+        reference="staging",
+        missing={"staging": missing},
+    )
+    assert (compared.status, compared.verdict) == ("changed", "not comparable")
+    assert compared.base_version == "a1a1a1a1a1a1" and compared.params == ()
+    (gate,) = compared.gates
+    assert gate.status == "not comparable" and "not in the store" in gate.message
+    text = render(ReportInput([compared], head_label="c89cd03", reference="staging"))
+    assert "Nothing of this model runs" not in text and "🆕" not in text
+    assert "`staging` runs `a1a1a1a1a1a1`, which is not in this store" in text
+    assert "data/x.csv is not cached" in text and "mlops deploy --env staging" in text
+    assert "**1 model differs from staging**" in text and "⚠️ 1 not comparable" in text
+    assert "| accuracy ↑ | 0.9000 |" in text and "💬 informational" in text
+    assert "🟢" not in text and "🔴" not in text  # no verdict on another test set's figure
+    assert "Estimator parameters" not in text and "| `max_depth` |" not in text
+
+    # beside the base, the environment's block says the same, and its gate is not skipped
+    beside = compare_model(
+        head,
+        classifier("cancer-rf", "c3c3c3c3c3c3", y, 0.85, 3),
+        metrics=["accuracy"],
+        gates={"accuracy": Gate(max_drop=0.5)},
+        environments={"staging": None},
+        missing={"staging": missing},
+    )
+    text = render(ReportInput([beside]))
+    assert "nothing is deployed in staging" not in text
+    assert "**Against staging** `a1a1a1a1a1a1`" in text and "which is not in this store" in text
+    assert [g.status for g in beside.gates] == ["pass", "not comparable"]
+    assert beside.verdict == "not comparable"
+
+
+def test_a_reproduced_pinned_version_says_so_with_its_cost():
+    from engine.review.compare import Reproduced
+
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    staging = classifier("cancer-rf", "a1a1a1a1a1a1", y, 0.9, 1)
+    head = classifier("cancer-rf", "b2b2b2b2b2b2", y, 0.85, 2)
+    again = Reproduced(("staging", "production"), "a1a1a1a1a1a1", "0123456789abcdef", 3.21)
+    compared = compare_model(head, staging, reference="staging", reproduced=[again])
+    text = render(ReportInput([compared], reference="staging"))
+    assert (
+        "🔁 `a1a1a1a1a1a1`, which `staging` and `production` run, was not in this store: it "
+        "was retrained at its source commit `0123456` in 3.2 s and reproduced the metrics"
+    ) in text
+    assert compared.verdict == "pass"
+
+
+def test_several_environments_name_the_reference_and_count_each():
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    staging = classifier("cancer-rf", "a1a1a1a1a1a1", y, 0.9, 1)
+    head = classifier("cancer-rf", "b2b2b2b2b2b2", y, 0.85, 2)
+    compared = compare_model(
+        head, staging, reference="staging", environments={"production": None, "canary": head}
+    )
+    report = ReportInput(
+        [compared], head_label="c89cd03", reference="staging", also=("production", "canary")
+    )
+    text = render(report)
+    assert (
+        "Head `c89cd03` against what `staging` runs: the reference of the table, the "
+        "verdicts and the summary. Also against what `production`, `canary` run, in each "
+        "model's details."
+    ) in text
+    assert (
+        "**1 model differs from staging** · 1 differs from production · 0 differ from canary"
+    ) in text
+    assert "| Model | Versions (staging → head) |" in text
+    assert "**Against production**: nothing is deployed in production." in text
+    assert "**Against canary** `b2b2b2b2b2b2`: canary already runs this version." in text
+    nothing = render(ReportInput(reference="staging", also=("production",)))
+    assert "Nothing to compare: `staging` and `production` already run head's version" in nothing
+
+
+def test_an_environment_running_the_base_version_does_not_repeat_the_table():
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    base = classifier("m", "a1a1a1a1a1a1", y, 0.9, 1)
+    head = classifier("m", "b2b2b2b2b2b2", y, 0.85, 2)
+    text = render(ReportInput([compare_model(head, base, environments={"staging": base})]))
+    assert (
+        "**Against staging** `a1a1a1a1a1a1`: staging runs the base version; the comparison "
+        "above holds."
+    ) in text
+    assert text.count("| Metric |") == 1
+    other = classifier("m", "c3c3c3c3c3c3", y, 0.8, 3)
+    text = render(ReportInput([compare_model(head, base, environments={"staging": other})]))
+    assert "| Metric | staging | Head |" in text
+
+
+def test_the_confusion_matrix_counts_the_rows_the_table_compares():
+    """A rescored base left some head test rows out; the matrix counted all of head's rows
+    while its bracketed changes were against the base on fewer rows."""
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    head = classifier("m", "b2b2b2b2b2b2", y, 0.85, 2)
+    keep = np.arange(120) >= 20
+    base = classifier("m", "a1a1a1a1a1a1", y[keep], 0.9, 1, ids=np.arange(120)[keep])
+    restricted = classifier("m", "b2b2b2b2b2b2", y[keep], 0.85, 2, ids=np.arange(120)[keep])
+    compared = compare_model(head, base, heads={"base": restricted}, rescored=True)
+    assert compared.vs_base.paired_rows == 100
+    assert sum(map(sum, compared.confusion.counts)) == 100
+    assert sum(map(sum, compared.base_confusion.counts)) == 100
+
+
+def test_a_change_that_moves_no_model_says_why_instead_of_zero_counts():
+    text = render(ReportInput(base_label="a1b2c3d", head_label="e4f5a6b"))
+    assert "0 passed" not in text and "Nothing to compare: the change moves no model" in text
+    failed = render(ReportInput(training_failures=[Problem("mlops/models/m.yaml", 1, 1, "boom")]))
+    assert "No model could be compared: see the problems below." in failed
+
+
+def test_a_rescoring_is_explained_once():
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    why = "the test rows changed, so a1a1a1a1a1a1 was scored again on b2b2b2b2b2b2's test set"
+    compared = compare_model(
+        classifier("m", "b2b2b2b2b2b2", y, 0.85, 2),
+        classifier("m", "a1a1a1a1a1a1", y, 0.9, 1),
+        rescored=True,
+        reason=why,
+    )
+    text = render(ReportInput([compared]))
+    assert text.count("scored again") == 1 and "Why:" not in text
+    assert f"🔁 T{why[1:]}: the comparison is paired and fair." in text
+
+
+def test_without_a_limit_a_local_report_is_never_cut():
+    report = pull_request()
+    whole = render(ReportInput(**{**report.__dict__, "limit": None}))
+    assert "✂️" not in whole and "job summary" not in whole
+    assert "✂️" in render(ReportInput(**{**report.__dict__, "limit": 4000}))
+
+
+def test_parameters_listed_under_what_changed_are_not_tabled_again():
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    base = classifier("m", "a1a1a1a1a1a1", y, 0.9, 1, params={"max_depth": 8, "n_jobs": 1})
+    head = classifier("m", "b2b2b2b2b2b2", y, 0.9, 2, params={"max_depth": 3, "n_jobs": 1})
+    moved = DefinitionChange("mlops/models/m.yaml", "estimator.params.max_depth 8 → 3")
+    text = render(ReportInput([compare_model(head, base, changes=[moved])]))
+    assert "estimator.params.max_depth 8 → 3" in text and "**Parameters**" not in text
+    # a parameter that moved without its own line (an older engine's record) keeps the table
+    text = render(ReportInput([compare_model(head, base)]))
+    assert "| `max_depth` | `8` | `3` |" in text
