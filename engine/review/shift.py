@@ -36,10 +36,12 @@ class ColumnShift:
     kind: Literal["numeric", "categorical", "date", "added", "removed"]
     shift: float | None
     """Numeric: (head mean - base mean) / base std. Categorical: total variation distance.
-    Date: how far the dates moved, in days (the Wasserstein distance; see :func:`moved`)."""
+    Date: None, as days are on no other column's scale (see ``days``)."""
     flagged: bool
     base: ColumnProfile | None = None
     head: ColumnProfile | None = None
+    days: float | None = None
+    """Date: how far the dates moved, in days, positive when later (see :func:`moved`)."""
 
 
 def data_shift(
@@ -111,9 +113,8 @@ def _date_shift(old: ColumnProfile, new: ColumnProfile, rows_b: int, rows_h: int
     if not (old.is_date and new.is_date):  # one side is all null, or not profiled as dates
         return ColumnShift(new.name, "date", None, False, old, new)
     more_nulls = new.nulls / max(rows_h, 1) - old.nulls / max(rows_b, 1)
-    return ColumnShift(
-        new.name, "date", abs(moved(old, new)), more_nulls >= CATEGORICAL_SHIFT, old, new
-    )
+    flagged = more_nulls >= CATEGORICAL_SHIFT
+    return ColumnShift(new.name, "date", None, flagged, old, new, days=moved(old, new))
 
 
 def moved(old: ColumnProfile, new: ColumnProfile) -> float:
@@ -150,13 +151,12 @@ def date_cells(s: ColumnShift, rows: tuple[int, int]) -> tuple[str, str, str]:
     ``rows`` are the base's and the head's row counts (for the shares of nulls).
     """
     old, new = date_range(s.base, rows[0]), date_range(s.head, rows[1])
-    if s.base is None or s.head is None or s.shift is None:
+    if s.days is None:
         how = "—"
-    elif not s.shift:
+    elif not round(s.days):
         how = "same dates"
     else:
-        days = moved(s.base, s.head)
-        how = f"moved {abs(days):,.0f} days {'later' if days > 0 else 'earlier'}"
+        how = f"moved {abs(s.days):,.0f} days {'later' if s.days > 0 else 'earlier'}"
     if s.flagged:
         how += " ⚠️ more nulls"
     return old, new, how
