@@ -6,6 +6,7 @@ domain modules. Results are typed values; printing is the caller's business.
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -110,7 +111,9 @@ def _validate(root: Path, rev: str | None, data: bool, paths: Sequence[Path]) ->
 
         for entry in defs.datasets.values():
             problems += check_dataset(entry, root, rev)
-    problems = _within(sorted(set(problems)), root, paths)
+    # a problem in a CSV file belongs to the definition that reads it, too
+    owners = {e.spec.source.path: e.path for e in defs.datasets.values() if e.spec.source.path}
+    problems = _within(sorted(set(problems)), root, paths, owners)
     checked = {
         "models": len(defs.models),
         "datasets": len(defs.datasets),
@@ -144,8 +147,14 @@ def train(root: Path, models: Sequence[str] | None = None, **options: Any) -> Tr
     return result
 
 
-def _within(problems: list[Problem], root: Path, paths: Sequence[Path]) -> list[Problem]:
-    """The problems in files under ``paths`` (all of them when no path is given)."""
+def _within(
+    problems: list[Problem], root: Path, paths: Sequence[Path], owners: dict[str, str]
+) -> list[Problem]:
+    """The problems in files under ``paths`` (all of them when no path is given).
+
+    ``owners`` maps a data file to its dataset definition: asking for the definition
+    shows the problems found in its data.
+    """
     if not paths:
         return problems
     prefixes = []
@@ -156,7 +165,11 @@ def _within(problems: list[Problem], root: Path, paths: Sequence[Path]) -> list[
             raise UserError(
                 f"{p} is outside the repository {root}: pass paths inside it, or --repo"
             ) from None
-    return [pr for pr in problems if any(_under(pr.path, x) for x in prefixes)]
+    return [
+        pr
+        for pr in problems
+        if any(_under(pr.path, x) or _under(owners.get(pr.path, pr.path), x) for x in prefixes)
+    ]
 
 
 def _under(path: str, folder: str) -> bool:
@@ -169,8 +182,11 @@ def stored_versions(root: Path, model: str | None = None) -> list[VersionRecord]
 
     defs, _ = read_definitions(root)
     if model is not None and model not in defs.models:
+        hint = difflib.get_close_matches(model, list(defs.models), n=1)
         raise UserError(
-            f"unknown model {model!r}; the models are: {', '.join(sorted(defs.models)) or 'none'}"
+            f"unknown model {model!r}"
+            + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            + f"; the models are: {', '.join(sorted(defs.models)) or 'none'}"
         )
     return Store.open(defs.settings.store.url, root).versions(model)
 

@@ -56,7 +56,10 @@ def training_text(result: Training) -> str:
 
 
 def runs_text(rows: Sequence[dict[str, Any]], limit_columns: int = 12) -> str:
-    """A fixed-width table of runs (the first columns; use --json or --csv for all)."""
+    """A fixed-width table of runs: lineage and every headline metric, then cross-validation
+    figures, parameters and timings while the table has fewer than ``limit_columns``
+    columns (``--json`` and ``--csv`` have them all).
+    """
     if not rows:
         return "no stored versions yet: run `mlops train`"
     columns, cells = runs_cells(rows, limit_columns)
@@ -71,8 +74,22 @@ def runs_cells(
 ) -> tuple[list[str], list[list[str]]]:
     """The columns and cells :func:`runs_text` shows (a terminal draws them as a table)."""
     # rows of several models carry different metrics: show the union, in order of appearance
-    columns = list(dict.fromkeys(key for row in rows for key in row))[:limit_columns]
-    return columns, [[_cell(r.get(c)) for c in columns] for r in rows]
+    union = [c for c in dict.fromkeys(key for row in rows for key in row) if c not in _LONG]
+    optional = [c for c in union if c.startswith(("params.", "cv_")) or c in _TRAILING]
+    room = max(limit_columns - (len(union) - len(optional)), 0)
+    dropped = set(optional[room:])
+    columns = [c for c in union if c not in dropped]
+    return columns, [[_short(c, r.get(c)) for c in columns] for r in rows]
+
+
+_LONG = {"fingerprint"}  # the version column is its short form
+_TRAILING = {"training_seconds", "rows_train", "rows_test"}
+
+
+def _short(column: str, value: Any) -> str:
+    if column == "commit" and isinstance(value, str):
+        return value[:12]
+    return _cell(value)
 
 
 def _cell(value: Any) -> str:

@@ -14,11 +14,14 @@ A finding never quotes a value from the data. Findings reach pull-request commen
 the replies of the privileged comment job, and the data may be private (or, before the
 pointer rules of :mod:`engine.data.pointers`, not data at all but ``/etc/passwd``). So a
 finding names the column, the rule and the rows: row numbers count the data's rows from 1
-(the header is not a row), so in a CSV file row ``n`` is line ``n + 1``.
+(the header is not a row). A finding about some rows of one column also carries them as
+data (``column``, ``rows``, ``reason``), so the caller can point at the cells themselves:
+``data/cars.csv:118:6`` (:mod:`engine.data.cells`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,14 +41,18 @@ _BOOL_TEXT = r"(?i)^\s*(true|false|0|1)\s*$"
 class Finding:
     """One way the data disagrees with its definition, at a node of the definition file.
 
-    ``loc`` is a document path such as ``("schema", "columns", "age", "max")``.
+    ``loc`` is a document path such as ``("schema", "columns", "age", "max")``. A finding
+    about cells of one column also has the ``column``, the first rows it concerns (numbered
+    from 0, at most :data:`MAX_SHOWN`), how many ``more`` there are, and the ``reason`` in a
+    few words that follow the column's name ("holds text where float is declared").
     """
 
     loc: tuple[str | int, ...]
     message: str
-    cell: tuple[int, int] | None = None
-    """For a finding about one value: its row (from 1) and its column's index (from 0) in
-    the data, so a CSV file can be pointed at (line ``row + 1``, column ``index + 1``)."""
+    column: str | None = None
+    rows: tuple[int, ...] = ()
+    more: int = 0
+    reason: str = ""
 
 
 def check_table(dataset: Dataset, table: pa.Table) -> list[Finding]:
@@ -55,7 +62,6 @@ def check_table(dataset: Dataset, table: pa.Table) -> list[Finding]:
     findings += _check_rows(dataset.checks, table.num_rows)
     findings += _check_roles(dataset, columns, missing)
     roles = {dataset.target, dataset.id_column}
-    positions = {name: i for i, name in reversed(list(enumerate(table.column_names)))}
     for name, declared in dataset.schema_.columns.items():
         if name not in columns:
             if name not in roles:  # a missing target or id column is already reported
@@ -65,7 +71,7 @@ def check_table(dataset: Dataset, table: pa.Table) -> list[Finding]:
                 )
             continue
         if declared.type == "date":
-            findings += _check_dates(name, columns[name], positions[name])
+            findings += _check_dates(name, columns[name])
         findings += _check_column(name, declared, columns[name], missing[name])
     findings += _check_null_fraction(dataset.checks, missing, table.num_rows)
     return findings
@@ -151,26 +157,34 @@ def _check_roles(
         if pc.count_distinct(ids).as_py() < len(ids):
             counts = pc.value_counts(ids)
             dupes = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+            repeated = pc.is_in(column, value_set=dupes)
             message = (
                 f"id column {dataset.id_column!r} has {_n(len(dupes), 'id')} on more than one "
-                f"row ({_rows(pc.is_in(column, value_set=dupes))}); ids must be unique"
+                f"row ({_rows(repeated)}); ids must be unique"
             )
-            out.append(Finding(("id_column",), message))
+            out.append(
+                _cells(("id_column",), message, dataset.id_column, repeated, "repeats an id")
+            )
     return out
 
 
 def _check_column(name: str, declared: Column, col: Any, missing: int) -> list[Finding]:
+    import pyarrow.compute as pc
+
     loc = ("schema", "columns", name)
     wrong_type = _type_problem(name, declared.type, col)
     if wrong_type:
-        return [Finding((*loc, "type"), wrong_type)]
+        return [dataclasses.replace(wrong_type, loc=(*loc, "type"))]
     out = []
     if missing and not declared.nullable:
         out.append(
-            Finding(
+            _cells(
                 (*loc, "nullable"),
                 f"column {name!r} has {_n(missing, 'missing value')} "
                 "but is not nullable: fill them or declare nullable: true",
+                name,
+                pc.invert(_present(col)),
+                "is missing a value but is not nullable",
             )
         )
     out += _check_range(name, declared, col)
@@ -179,7 +193,7 @@ def _check_column(name: str, declared: Column, col: Any, missing: int) -> list[F
     return out
 
 
-def _check_dates(name: str, col: Any, position: int) -> list[Finding]:
+def _check_dates(name: str, col: Any) -> list[Finding]:
     """Every present value of a text column must be an ISO-8601 date (``YYYY-MM-DD``).
 
     The finding points at the first bad cell; the value itself is never quoted (see the
@@ -195,16 +209,18 @@ def _check_dates(name: str, col: Any, position: int) -> list[Finding]:
         return []
     more = f"; {_n(count, 'row')} in all ({_rows(bad)})" if count > 1 else ""
     return [
-        Finding(
+        _cells(
             ("schema", "columns", name, "type"),
             f"{name}: row {first} is not a date: write ISO-8601 dates, such as 2024-05-31{more}",
-            cell=(first, position),
+            name,
+            bad,
+            "is not an ISO-8601 date (such as 2024-05-31)",
         )
     ]
 
 
-def _type_problem(name: str, declared: str, col: Any) -> str | None:
-    """Why ``col`` can't hold the ``declared`` type, or None when it can."""
+def _type_problem(name: str, declared: str, col: Any) -> Finding | None:
+    """Why ``col`` can't hold the ``declared`` type, or None when it can (``loc`` unset)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -232,14 +248,15 @@ def _type_problem(name: str, declared: str, col: Any) -> str | None:
         bad = pc.and_(_present(col), pc.invert(pc.is_in(col, value_set=pa.array([0, 1], kind))))
         what = "numbers other than 0 and 1"
     if bad is None:
-        return f"column {name!r} is declared {declared} but holds {kind} values"
+        return Finding((), f"column {name!r} is declared {declared} but holds {kind} values")
     count = _count(bad)
     if not count:
         return None
-    return (
+    message = (
         f"column {name!r} is declared {declared} but has {_n(count, 'row')} with {what} "
         f"({_rows(bad)})"
     )
+    return _cells((), message, name, bad, f"holds {_one[what]} where {declared} is declared")
 
 
 def _check_range(name: str, declared: Column, col: Any) -> list[Finding]:
@@ -260,10 +277,13 @@ def _check_range(name: str, declared: Column, col: Any) -> list[Finding]:
         count = _count(outside)
         if count:
             out.append(
-                Finding(
+                _cells(
                     (*loc, bound),
                     f"column {name!r} has {_n(count, 'row')} {side} "
                     f"{bound} {_fmt(limit)} ({_rows(outside)})",
+                    name,
+                    outside,
+                    f"is {side} {bound} {_fmt(limit)}",
                 )
             )
     return out
@@ -280,10 +300,13 @@ def _check_values(name: str, allowed: list[Any], col: Any) -> list[Finding]:
         return []
     listed = ", ".join(_fmt(v) for v in allowed)
     return [
-        Finding(
+        _cells(
             ("schema", "columns", name, "values"),
             f"column {name!r} has {_n(count, 'row')} with values not in [{listed}] "
             f"({_rows(unexpected)})",
+            name,
+            unexpected,
+            f"holds a value not in [{listed}]",
         )
     ]
 
@@ -364,18 +387,39 @@ def _pct(fraction: float) -> str:
     return f"{100 * fraction:.3g}%"
 
 
-def _rows(mask: Any) -> str:
-    """The rows where ``mask`` is true, numbered from 1: ``rows 3, 8 and 12 more``."""
+def _where(mask: Any) -> tuple[tuple[int, ...], int]:
+    """The first rows (from 0) where ``mask`` is true, and how many more there are."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if isinstance(mask, pa.ChunkedArray):
         mask = mask.combine_chunks()
     where = pc.indices_nonzero(pc.fill_null(mask, False))
-    shown = [str(i + 1) for i in where.slice(0, MAX_SHOWN).to_pylist()]
-    more = len(where) - len(shown)
-    noun = "row" if len(where) == 1 else "rows"
-    return f"{noun} {', '.join(shown)}" + (f" and {more:,} more" if more else "")
+    shown = tuple(where.slice(0, MAX_SHOWN).to_pylist())
+    return shown, len(where) - len(shown)
+
+
+def _rows(mask: Any) -> str:
+    """The rows where ``mask`` is true, numbered from 1: ``rows 3, 8 and 12 more``."""
+    shown, more = _where(mask)
+    noun = "row" if len(shown) + more == 1 else "rows"
+    listed = ", ".join(str(i + 1) for i in shown)
+    return f"{noun} {listed}" + (f" and {more:,} more" if more else "")
+
+
+def _cells(
+    loc: tuple[str | int, ...], message: str, column: str, mask: Any, reason: str
+) -> Finding:
+    """A finding about the cells of ``column`` where ``mask`` is true."""
+    rows, more = _where(mask)
+    return Finding(loc, message, column, rows, more, reason)
+
+
+_one = {
+    "text": "text",
+    "fractional numbers": "a fractional number",
+    "numbers other than 0 and 1": "a number other than 0 and 1",
+}
 
 
 def _fmt(value: Any) -> str:

@@ -58,22 +58,26 @@ def load_table(
     a :class:`PointerError` located in a pointer that is not plain.
     """
     try:
-        return _load(dataset, Path(root), rev)
+        return _load(dataset, Path(root), rev)[0]
     except PointerError:
         raise
     except DataError as exc:
         raise DataError(f"{definition or definition_path(dataset)}: {exc}") from None
 
 
-def _load(dataset: Dataset, root: Path, rev: str | None) -> pa.Table:
+def _load(dataset: Dataset, root: Path, rev: str | None) -> tuple[pa.Table, Path | None]:
+    """The table, and the local file it was read from (None for a scikit-learn loader)."""
     source = dataset.source
     if source.sklearn is not None:
-        return _load_sklearn(source.sklearn, dataset.target)
+        return _load_sklearn(source.sklearn, dataset.target), None
     if source.path is None:  # pragma: no cover - the model validator forbids it
         raise DataError("the source names neither a loader nor a path")
     if rev is None:
-        return _load_worktree(dataset, root, source.path)
-    return _load_revision(dataset, root, source.path, rev)
+        local = _worktree_file(root, source.path)
+    else:
+        local = _revision_file(root, source.path, rev)
+    name = source.path if rev is None else f"{source.path} at revision {rev}"
+    return read_data(local, dataset, name=name), local
 
 
 def _load_sklearn(loader: str, target: str) -> pa.Table:
@@ -92,7 +96,8 @@ def _load_sklearn(loader: str, target: str) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def _load_worktree(dataset: Dataset, root: Path, path: str) -> pa.Table:
+def _worktree_file(root: Path, path: str) -> Path:
+    """The working-tree file at ``path``, once its md5 matches its DVC pointer."""
     base = root.resolve()
     real = (base / path).resolve()
     # The definition refuses '..' and absolute paths; a symlink can still point anywhere.
@@ -122,10 +127,10 @@ def _load_worktree(dataset: Dataset, root: Path, path: str) -> pa.Table:
             f"with the pointer `dvc add {path}` writes"
         )
     content.worktree_file(base, real, pointers.parse(pointer.read_bytes(), f"{path}.dvc"))
-    return read_data(real, dataset, name=path)
+    return real
 
 
-def _load_revision(dataset: Dataset, root: Path, path: str, rev: str) -> pa.Table:
+def _revision_file(root: Path, path: str, rev: str) -> Path:
     """The content the pointer at ``rev`` names, read by hash: DVC never sees the revision."""
     from engine import gitrepo
     from engine.errors import GitError
@@ -141,8 +146,7 @@ def _load_revision(dataset: Dataset, root: Path, path: str, rev: str) -> pa.Tabl
             f"`dvc add {path}` and commit {path}.dvc"
         )
     pointer = pointers.parse(raw, f"{path}.dvc")
-    local = content.pinned_file(root, pointer, rev)
-    return read_data(local, dataset, name=f"{path} at revision {rev}")
+    return content.pinned_file(root, pointer, rev)
 
 
 def read_data(source: Path | BinaryIO, dataset: Dataset, *, name: str = "") -> pa.Table:
@@ -219,35 +223,114 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
 
 
 def check_dataset(entry: Entry[Dataset], root: Path | str, rev: str | None = None) -> list[Problem]:
-    """Load a dataset and check it; every load failure or finding becomes a located problem."""
+    """Load a dataset and check it; every load failure or finding becomes a located problem.
+
+    A finding about cells of a CSV file points at the first of them in the file itself
+    (``data/cars.csv:118:6``); the others at the definition's line they break.
+    """
     dataset = entry.spec
     try:
-        table = _load(dataset, Path(root), rev)
+        table, local = _load(dataset, Path(root), rev)
     except PointerError as exc:
         return [exc.problem]
     except DataError as exc:
         where = ("source", "path") if dataset.source.path is not None else ("source", "sklearn")
         return [entry.doc.problem(where, str(exc), rule="data")]
-    return to_problems(entry.doc, check_table(dataset, table), dataset.source.path)
+    data = _csv_file(dataset, local)
+    return to_problems(entry.doc, check_table(dataset, table), data)
 
 
-def to_problems(doc: Located, findings: list[Finding], data: str | None = None) -> list[Problem]:
-    """Locate findings in the definition they concern, or, for a finding about one cell of
-    a CSV file (``data``: its path in the repository), at that cell's line and column."""
-    out = []
-    for f in findings:
-        if f.cell is not None and data is not None and data.lower().endswith(".csv"):
-            row, column = f.cell
-            out.append(Problem(data, row + 1, column + 1, f.message, rule="data"))
+def checked_table(
+    dataset: Dataset, root: Path | str, rev: str | None = None, *, definition: str
+) -> pa.Table:
+    """The dataset's table, once it passes its checks; else a DataError listing them.
+
+    Findings about cells of a CSV file name the file, line and column of the first.
+    """
+    try:
+        table, local = _load(dataset, Path(root), rev)
+    except PointerError:
+        raise
+    except DataError as exc:
+        raise DataError(f"{definition}: {exc}") from None
+    findings = check_table(dataset, table)
+    if not findings:
+        return table
+    data = _csv_file(dataset, local)
+    shown = [
+        problem.render().replace(": error: ", ": ", 1) if problem.line else problem.message
+        for problem in to_problems(None, findings, data)
+    ]
+    raise DataError(
+        f"dataset {dataset.name!r} ({definition}) fails its checks: "
+        + "; ".join(shown)
+        + f"; fix the data or the checks in {definition}"
+    )
+
+
+DataFile = tuple[Path, str]
+"""A local CSV file and the path to show for it (``data/cars.csv``)."""
+
+
+def _csv_file(dataset: Dataset, local: Path | None) -> DataFile | None:
+    path = dataset.source.path
+    if local is None or path is None or PurePosixPath(path).suffix.lower() == ".parquet":
+        return None
+    return local, path
+
+
+def to_problems(
+    doc: Located | None, findings: list[Finding], data: DataFile | None = None
+) -> list[Problem]:
+    """Locate findings: in the CSV ``data`` when they concern its cells, else in ``doc``.
+
+    Without a ``doc`` (training, which has no located definition), a finding that is not
+    about cells is an unlocated problem.
+    """
+    problems = []
+    for finding in findings:
+        cell = _in_file(doc, finding, data) if data is not None else None
+        if cell is not None:
+            problems.append(cell)
+        elif doc is not None:
+            problems.append(doc.problem(finding.loc, finding.message, rule="data"))
         else:
-            out.append(doc.problem(f.loc, f.message, rule="data"))
-    return out
+            problems.append(Problem("", message=finding.message, rule="data"))
+    return problems
+
+
+def _in_file(doc: Located | None, finding: Finding, data: DataFile) -> Problem | None:
+    """The finding at its first cell in the CSV file, or None when it is not about cells."""
+    from engine.data.cells import cell_positions
+
+    if finding.column is None or not finding.rows:
+        return None
+    local, shown = data
+    found = cell_positions(local, finding.rows, finding.column)
+    if finding.rows[0] not in found:
+        return None
+    line, col = found[finding.rows[0]]
+    others = [str(found[r][0]) for r in finding.rows[1:] if r in found]
+    more = finding.more + len(finding.rows) - 1 - len(others)
+    message = f"column {finding.column!r} {finding.reason}"
+    if others:
+        noun = "line" if len(others) + more == 1 else "lines"
+        message += f", here and on {noun} {', '.join(others)}" + (
+            f" and {more:,} more" if more else ""
+        )
+    elif more:
+        message += f", here and on {more:,} more line{'s' if more > 1 else ''}"
+    if doc is not None:
+        declared = doc.problem(finding.loc, "")
+        message += f" ({declared.path}:{declared.line})" if declared.line else ""
+    return Problem(shown, line, col, message, rule="data")
 
 
 __all__ = [
     "Finding",
     "check_dataset",
     "check_table",
+    "checked_table",
     "definition_path",
     "load_table",
     "read_csv",

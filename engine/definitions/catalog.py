@@ -75,6 +75,10 @@ class Catalog:
     sklearn_version: str
     classes: dict[str, ClassInfo]
     _extra: dict[str, ClassInfo | str] = field(default_factory=dict, repr=False)
+    _verdicts: dict[tuple[Any, ...], tuple[Issue | None, ClassInfo]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Each (class, parameter, scalar value) checked once: thousands of models repeat them."""
 
     @classmethod
     def load(cls, directory: Path | None = None) -> Catalog:
@@ -199,12 +203,21 @@ class Catalog:
         self, info: ClassInfo, params: Mapping[str, Any], partial: bool = False
     ) -> list[Issue]:
         release = f"scikit-learn {self.sklearn_version}"
-        issues = [_param_issue(info, str(k), v, release) for k, v in params.items()]
+        issues = [self._param_issue(info, str(k), v, release) for k, v in params.items()]
         missing = [] if partial else [n for n in info.required if n not in params]
         return [i for i in issues if i] + [
             Issue(("params",), f"{info.path} needs the parameter {n!r}, which has no default")
             for n in missing
         ]
+
+    def _param_issue(self, info: ClassInfo, name: str, value: Any, release: str) -> Issue | None:
+        if not isinstance(value, constraints.JSON_SCALARS):
+            return _param_issue(info, name, value, release)
+        # repr in the key: 1, 1.0 and True (or 0.0 and -0.0) are equal but read differently
+        key = (id(info), name, type(value), repr(value))
+        if key not in self._verdicts:  # the info is kept with the verdict: its id stays its own
+            self._verdicts[key] = (_param_issue(info, name, value, release), info)
+        return self._verdicts[key][0]
 
     def _off_list(self, path: str, role: str, want: Kind) -> str:
         kinds = ("transformer",) if role == "transformer" else ("classifier", "regressor")

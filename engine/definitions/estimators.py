@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from engine.definitions.catalog import Catalog, Issue
@@ -19,9 +20,15 @@ from engine.definitions.yamlfile import Path
 from engine.errors import Problem
 
 
-def check_estimators(defs: Definitions, catalog: Catalog) -> list[Problem]:
-    """Problems with every model's estimator, search space and feature steps."""
-    extra = tuple(defs.settings.allow_estimators)
+def check_estimators(
+    defs: Definitions, catalog: Catalog, allow: Sequence[str] | None = None
+) -> list[Problem]:
+    """Problems with every model's estimator, search space and feature steps.
+
+    ``allow`` replaces the project's ``allow_estimators`` (a privileged job passes the
+    default branch's).
+    """
+    extra = tuple(defs.settings.allow_estimators if allow is None else allow)
     out: list[Problem] = []
     for entry in defs.models.values():
         model = entry.spec

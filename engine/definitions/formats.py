@@ -644,7 +644,9 @@ FOLDERS = {"datasets": "dataset", "features": "feature-set", "models": "model"}
 
 def kind_of(path: str) -> str | None:
     """The definition kind of a repository path under ``mlops/``, or None."""
-    parts = PurePosixPath(path).parts
+    # str.split, not PurePosixPath: called for every file of a revision (git's paths are
+    # already normalised: no empty or "." parts)
+    parts = tuple(path.split("/"))
     if parts == ("mlops", "project.yaml"):
         return "project"
     if len(parts) == 3 and parts[0] == "mlops" and parts[2].endswith((".yaml", ".yml")):

@@ -49,6 +49,8 @@ class ParseCache:
 
     def __init__(self, root: Path | None = None, key: bytes | None = None) -> None:
         self.memory: dict[str, Any] = {}
+        self.specs: dict[tuple[str, int], Any] = {}
+        """Validated definitions, for :func:`engine.definitions.loading.load`."""
         self.path = None if root is None else root / ".mlops" / "cache" / _file_name()
         self.key = key
         self.dirty = False
@@ -94,6 +96,11 @@ def _file_name() -> str:
     except metadata.PackageNotFoundError:
         version = "unknown"
     return f"definitions-{version}-f{FORMAT}.json"
+
+
+def mac_key() -> bytes:
+    """The key that authenticates the engine's caches under ``.mlops/cache/``."""
+    return _secret()
 
 
 def _secret() -> bytes:
@@ -142,4 +149,4 @@ def for_root(root: Path) -> ParseCache:
     return _shared[root]
 
 
-__all__ = ["FORMAT", "ParseCache", "blob_id", "for_root"]
+__all__ = ["FORMAT", "ParseCache", "blob_id", "for_root", "mac_key"]

@@ -263,8 +263,8 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         files=manifests(project, request.environment),
         canary_percent=request.canary,
     )
-    if result.pushed and forge is not None:
-        notes.append(_dispatch(forge, env.branch, request.environment))
+    if forge is not None:
+        notes += _deploy_note(forge, result, request.environment)
     return Promotion(decision, fingerprint, result, notes)
 
 
@@ -276,10 +276,13 @@ def _no_canary(env_name: str, strategy: str) -> str:
 
 
 def _not_that_version(request: Request, source: str, fingerprint: str) -> str:
-    return (
-        f"`{request.model}` at `{source[:7]}` is version `{fingerprint[:12]}`, not "
-        f"`{request.version}`; promote the version the pull request has now"
-    )
+    found = f"`{request.model}` at `{source[:7]}` is version `{fingerprint[:12]}`, not "
+    if request.pr is None:  # `mlops promote --version`: the terminal, not a pull request
+        return (
+            f"{found}`{request.version}`: pass the `--rev` whose version that is, or "
+            f"`--version {fingerprint[:12]}` to promote this one"
+        )
+    return f"{found}`{request.version}`; promote the version the pull request has now"
 
 
 def _promotion_facts(
@@ -302,6 +305,7 @@ def _promotion_facts(
         reviewer_teams=request.reviewer_teams,
         version_on_default_branch=_on_default_branch(root, source, project.default_branch),
         gates_passed=True,  # judged later, once the version's metrics are known
+        via_comment=request.pr is not None,
     )
 
 
@@ -341,6 +345,28 @@ def _rollback_model(
     project = trusted_project(root)
     env = environment(project, env_name)
     store = open_store(root, project)
+    notes: list[str] = []
+
+    def prepare(pin: Pin) -> Pin:
+        # As for a promotion: a version the store lacks (a job's local store starts
+        # empty) is retrained at its pin's source commit and must reproduce the metrics
+        # the pin records; the restored pin then names the new file's hash.
+        ensured = ensure_stored(
+            root,
+            store,
+            model,
+            pin.fingerprint,
+            pin.source_commit,
+            project,
+            {env_name: {model: pin}},
+        )
+        notes.extend(ensured.notes)
+        if ensured.retrained_sha256 is None:
+            return pin
+        return pin.model_copy(
+            update={"sha256": pinnable_sha256(store, model, pin.fingerprint, ensured)}
+        )
+
     result = rollback(
         root,
         model=model,
@@ -351,11 +377,12 @@ def _rollback_model(
         pr=pr,
         now=utc_now(),
         push="origin" in gitbranches.remotes(root),
-        fingerprint_exists=lambda fp: store.has(model, fp),
+        prepare=prepare,
         artifact_sha256=lambda fp: pinnable_sha256(store, model, fp, Ensured([])),
         files=manifests(project, env_name),
     )
-    notes = [_dispatch(forge, env.branch, env_name)] if result.pushed and forge else []
+    if forge is not None:
+        notes += _deploy_note(forge, result, env_name)
     return Promotion(Decision(True), result.pin.fingerprint, result, notes)
 
 
@@ -367,18 +394,30 @@ def manifests(project: Project, env_name: str) -> FilesFor:
     return lambda pin: manifest.files_for(pin, project.store.url, serving)
 
 
-def _dispatch(forge: Forge, branch: str, env_name: str) -> str:
-    """Start the deploy workflow (a push with GITHUB_TOKEN starts none); say how it went."""
+def _deploy_note(forge: Forge, result: PromotionResult, env_name: str) -> list[str]:
+    """Start the deploy workflow (a push with GITHUB_TOKEN starts none); say how it went.
+
+    The local forge only records the dispatch: nothing runs a workflow on a laptop, so the
+    note says which command deploys instead.
+    """
     from engine.forge import ForgeError
 
+    if result.noop:
+        return []
+    if forge.name == "local":
+        if result.pushed:
+            forge.dispatch_workflow(DEPLOY_WORKFLOW, result.branch, {"environment": env_name})
+        return [f"No workflow runs here (no GitHub): `mlops deploy --env {env_name}` deploys it."]
+    if not result.pushed:
+        return []
     try:
-        forge.dispatch_workflow(DEPLOY_WORKFLOW, branch, {"environment": env_name})
+        forge.dispatch_workflow(DEPLOY_WORKFLOW, result.branch, {"environment": env_name})
     except ForgeError as exc:
-        return (
+        return [
             f"⚠️ The pin is pushed, but `{DEPLOY_WORKFLOW}` could not be started ({exc}); "
-            f"run it by hand on `{branch}`."
-        )
-    return f"Dispatched `{DEPLOY_WORKFLOW}` on `{branch}` to deploy it."
+            f"run it by hand on `{result.branch}`."
+        ]
+    return [f"Dispatched `{DEPLOY_WORKFLOW}` on `{result.branch}` to deploy it."]
 
 
 def ensure_stored(
@@ -405,6 +444,12 @@ def ensure_stored(
         raise UserError(
             f"{model}@{fingerprint[:12]} is not in the store and retraining it "
             f"failed: {outcome.reason}"
+        )
+    if outcome.fingerprint != fingerprint:  # another scikit-learn or engine than it was made with
+        raise UserError(
+            f"{model}@{fingerprint[:12]} is not in the store, and retraining it at "
+            f"{source[:12]} now gives version {outcome.version[:12]} (scikit-learn or the "
+            "training semantics changed since): promote a version trained here"
         )
     for metrics in recorded:
         name = unreproduced(metrics, outcome.metrics)

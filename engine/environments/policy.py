@@ -227,6 +227,9 @@ class PromotionFacts:
     """Each reviewer's ``org/team`` memberships among the allow list's teams; None: unread."""
     version_on_default_branch: bool | None = None
     gates_passed: bool | None = None
+    via_comment: bool = True
+    """Asked by a comment on a pull request; False for ``mlops promote`` in a terminal,
+    whose reasons name the CLI command to run instead of a comment to write."""
 
 
 def check_promotion(
@@ -253,7 +256,7 @@ def check_promotion(
     reasons = [
         *_check_requires(facts, version, env, environments),
         *_check_default_branch(facts, env),
-        *_check_approvals(facts, env),
+        *_check_approvals(facts, env, env_name),
         *_check_gates(facts, env_name),
     ]
     return _deny(*reasons) if reasons else _allow()
@@ -286,9 +289,16 @@ def _check_requires(
             now = f"it runs `{short(running)}`" if running else "it runs no version"
             reasons.append(
                 f"needs `{short(version)}` live in `{required}` first ({now}): "
-                f"`/promote {facts.model}@{short(version)} to {required}`"
+                f"`{_promote_command(facts, version, required)}`"
             )
     return reasons
+
+
+def _promote_command(facts: PromotionFacts, version: str, env_name: str) -> str:
+    """How the asker promotes ``version`` to ``env_name``: a comment, or the CLI."""
+    if facts.via_comment:
+        return f"/promote {facts.model}@{short(version)} to {env_name}"
+    return f"mlops promote {facts.model} --to {env_name} --version {short(version)}"
 
 
 def _check_default_branch(facts: PromotionFacts, env: Environment) -> list[str]:
@@ -296,17 +306,29 @@ def _check_default_branch(facts: PromotionFacts, env: Environment) -> list[str]:
         return []
     if facts.version_on_default_branch is None:
         return ["could not tell whether this version comes from the default branch"]
+    if not facts.via_comment:
+        return [
+            "needs a version trained on the default branch: merge the change into it, "
+            "then promote from there"
+        ]
     return [
         "needs a version trained on the default branch: merge the pull request, then "
         "promote the version it trains there"
     ]
 
 
-def _check_approvals(facts: PromotionFacts, env: Environment) -> list[str]:
+def _check_approvals(facts: PromotionFacts, env: Environment, env_name: str) -> list[str]:
     if env.approvals == 0:
         return []
     head = facts.current_head_sha or ""
     plural = "s" if env.approvals > 1 else ""
+    if not facts.via_comment:  # reviews exist on pull requests only
+        needed = " or ".join(who(approver_allow(env.allow))) or "a place on the allow list"
+        return [
+            f"needs {env.approvals} approving review{plural} from someone other than "
+            f"@{facts.pr_author} with {needed}, and only a pull request has reviews: open "
+            f"one and comment `/promote {facts.model} to {env_name}` once it is approved"
+        ]
     if facts.approvals is None or facts.pr_author is None:
         return [
             f"needs {env.approvals} approving review{plural} on {head[:7]}, but the reviews "
@@ -337,5 +359,10 @@ def _check_gates(facts: PromotionFacts, env_name: str) -> list[str]:
         return [
             f"could not tell whether the gates pass against what `{env_name}` runs: "
             "the version has no evaluation to compare"
+        ]
+    if not facts.via_comment:
+        return [
+            f"the gates fail against what `{env_name}` runs now; "
+            f"`mlops diff {facts.model} --vs {env_name}` shows how"
         ]
     return [f"the gates fail against what `{env_name}` runs now; see the report on this PR"]

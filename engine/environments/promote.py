@@ -216,6 +216,7 @@ def rollback(
     max_attempts: int = MAX_ATTEMPTS,
     before_push: Callable[[], None] | None = None,
     files: FilesFor | None = None,
+    prepare: Callable[[Pin], Pin] | None = None,
 ) -> PromotionResult:
     """Pin an earlier version again: the previous one, or ``to_fingerprint`` (a full id or prefix).
 
@@ -226,6 +227,9 @@ def rollback(
     (the store's lookup) refuses one whose model is gone. ``pr`` is where it was asked.
     The restored pin keeps the artifact sha256 it was promoted with; a pin older than
     that record gets ``artifact_sha256(fingerprint)`` (the caller's checked lookup).
+    ``prepare`` gets the chosen pin unless it is already the live one, and returns the pin
+    to restore: the caller makes the version deployable there (retrains it into the store,
+    as a promotion does, and records the new file's hash), or raises.
     """
     check_request(model=model, environment=environment, branch=branch, actor=actor, pr=pr)
     if to_fingerprint is not None:
@@ -243,6 +247,8 @@ def rollback(
             f"{model}@{chosen.version} is no longer in the store, so it cannot be deployed; "
             "promote a version that is (or retrain this one by promoting it from its PR)"
         )
+    if prepare is not None and not (history and history[0].fingerprint == chosen.fingerprint):
+        chosen = prepare(chosen)
     if chosen.sha256 is None and artifact_sha256 is not None:
         chosen = chosen.model_copy(update={"sha256": artifact_sha256(chosen.fingerprint)})
 

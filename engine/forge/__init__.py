@@ -156,6 +156,9 @@ class Dispatch:
 class Forge(Protocol):
     """What the engine needs from a code host; every method is one logical operation."""
 
+    name: str
+    """``github``, or ``local`` for the outbox that stands in for one without GitHub."""
+
     def identity(self) -> str:
         """The login the engine posts as (``github-actions[bot]`` for ``GITHUB_TOKEN``)."""
         ...

@@ -43,14 +43,18 @@ def placements(scores: Array, positive: Array) -> tuple[float, Array]:
     influence = np.zeros(scores.size)
     if pos.size == 0 or neg.size == 0:
         return float("nan"), influence
-    neg_sorted, pos_sorted = np.sort(neg), np.sort(pos)
-    v10 = (np.searchsorted(neg_sorted, pos, "left") + np.searchsorted(neg_sorted, pos, "right")) / (
-        2.0 * neg.size
-    )
-    v01 = (
+    # sorted queries: each searchsorted walks its sorted table in order (half the time)
+    pos_order, neg_order = np.argsort(pos), np.argsort(neg)
+    pos_sorted, neg_sorted = pos[pos_order], neg[neg_order]
+    v10, v01 = np.empty(pos.size), np.empty(neg.size)
+    v10[pos_order] = (
+        np.searchsorted(neg_sorted, pos_sorted, "left")
+        + np.searchsorted(neg_sorted, pos_sorted, "right")
+    ) / (2.0 * neg.size)
+    v01[neg_order] = (
         2 * pos.size
-        - np.searchsorted(pos_sorted, neg, "left")
-        - np.searchsorted(pos_sorted, neg, "right")
+        - np.searchsorted(pos_sorted, neg_sorted, "left")
+        - np.searchsorted(pos_sorted, neg_sorted, "right")
     ) / (2.0 * pos.size)
     auc = float(v10.mean())
     influence[positive] = (v10 - auc) / pos.size

@@ -362,7 +362,10 @@ class _Versions:
             return None
         stored = store.get(name, fingerprint)
         record = stored.record
-        table = _read_parquet(stored.path("predictions.parquet"))
+        from engine.review.prediction_cache import read_columns
+
+        cache = self.root / ".mlops" / "cache"
+        table = read_columns(stored.path("predictions.parquet"), _read_parquet, cache)
         classes = list(record.classes) or None
         proba = None
         if classes is not None:

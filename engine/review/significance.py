@@ -10,8 +10,12 @@ differences is the interval. This module does it fast, with no Python loop per r
   positives, squared errors, log losses...), so a chunk of resamples is a weight
   matrix ``W`` times each column. ROC AUC adds one cumulative sum per chunk
   (``_auc_term``).
-- Weights come from an index matrix (``integers(0, n, (chunk, n))`` counted with one
-  ``bincount``), chunked to bound memory. Metrics that depend only on the label triple
+- Rows are drawn as an index matrix (``integers(0, n, (chunk, n))``), chunked to bound
+  memory. Without ROC AUC terms the drawn rows' values are gathered and added up
+  (``_gather_rows``, two columns per gather, the resamples split into fixed random
+  streams drawn on parallel threads); with them (fewer than :data:`DELONG_FROM` rows)
+  the indices are counted with one ``bincount`` into weights (``_draw_rows``).
+  Metrics that depend only on the label triple
   (true, base, head) — accuracy, balanced accuracy, precision, recall, F1 — collapse
   the rows into a handful of categories whose counts are drawn directly from their
   multinomial: the same distribution as drawing rows, a hundred times cheaper.
@@ -34,7 +38,7 @@ p-values are closed forms (``math.comb``, ``math.erfc``) equal to
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -49,6 +53,13 @@ if TYPE_CHECKING:
 
 CHUNK_ELEMENTS = 1 << 18
 """Resample weights held at once (chunk x rows); small enough to stay in cache."""
+STREAMS = 2
+"""Independent random streams the row draws are split into from :data:`PARALLEL_FROM`
+rows (one per thread, up to the cores): fixed, so a seed gives the same intervals on any
+machine."""
+PARALLEL_FROM = 10_000
+"""Below this many rows the draws are one stream, on one thread: the same draws as the
+weight route's (``_draw_rows``) for the same seed."""
 EXACT_BELOW = 25
 """McNemar uses the exact binomial test below this many discordant rows."""
 DELONG_FROM = 10_000
@@ -185,6 +196,8 @@ def _draw(
     rng = np.random.default_rng(seed)
     if discrete:
         return _draw_categories(kernels.p, columns, resamples, rng), np.empty((resamples, 0))
+    if not kernels.terms:
+        return _gather_rows(columns, resamples, seed), np.empty((resamples, 0))
     return _draw_rows(kernels, columns, resamples, rng)
 
 
@@ -203,10 +216,67 @@ def _draw_categories(paired: Paired, columns: Array, resamples: int, rng: Genera
     return weights @ columns[first]
 
 
+def _gather_rows(columns: Array, resamples: int, seed: int) -> Array:
+    """Column sums of rows drawn with replacement: gather the drawn rows' values, add up.
+
+    The same resampling as :func:`_draw_rows` (``n`` row indices per resample), without
+    its weight matrix: one gather per pair of columns (packed as the real and imaginary
+    parts of one complex column) and a sum. The resamples are split into
+    :data:`STREAMS` blocks with their own random streams from :data:`PARALLEL_FROM`
+    rows, drawn on up to that many threads (numpy releases the GIL): the result depends
+    on the seed and the number of rows only, not on the threads or the chunk size.
+    """
+    import numpy as np
+
+    n, m = columns.shape
+    if m % 2:
+        columns = np.column_stack([columns, np.zeros(n)])
+    packed = [columns[:, j] + 1j * columns[:, j + 1] for j in range(0, m, 2)]
+    sums = np.empty((resamples, m + m % 2))
+    chunk = max(1, CHUNK_ELEMENTS // n)
+    count = STREAMS if n >= PARALLEL_FROM else 1
+    bounds = [resamples * i // count for i in range(count + 1)]
+    streams = np.random.SeedSequence(seed).spawn(count) if count > 1 else [seed]
+
+    def block(i: int) -> None:
+        rng = np.random.default_rng(streams[i])
+        for start in range(bounds[i], bounds[i + 1], chunk):
+            rows = slice(start, min(start + chunk, bounds[i + 1]))
+            idx = rng.integers(0, n, size=(rows.stop - rows.start, n))
+            for p, column in enumerate(packed):
+                # mode="clip": the indices are in range; it skips numpy's bounds check
+                total = np.take(column, idx, mode="clip").sum(axis=1)
+                sums[rows, 2 * p], sums[rows, 2 * p + 1] = total.real, total.imag
+
+    _run_blocks(block, count)
+    return sums[:, :m]
+
+
+def _run_blocks(block: Callable[[int], None], count: int) -> None:
+    """``block(0)`` ... ``block(count - 1)``, on as many threads as this process has cores."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(count, cores or 1)
+    if workers == 1:
+        for i in range(count):
+            block(i)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(block, range(count)):
+            pass
+
+
 def _draw_rows(
     kernels: Kernels, columns: Array, resamples: int, rng: Generator
 ) -> tuple[Array, Array]:
-    """Column sums and AUC terms from rows drawn with replacement, a chunk at a time."""
+    """Column sums and AUC terms from rows drawn with replacement, a chunk at a time.
+
+    The route with ROC AUC terms (below :data:`DELONG_FROM` rows): the AUC terms need
+    each resample's row weights.
+    """
     import numpy as np
 
     n = kernels.n
@@ -228,8 +298,7 @@ def _draw_rows(
                 # einsum, not BLAS: a threaded BLAS on these thin products slows down
                 # tenfold when another process holds a core (a CI runner, a parallel test)
                 sums[draws, j] = np.einsum("ij,j->i", weights, column)
-        if kernels.terms:
-            aucs[draws] = kernels.auc(counts.astype(np.int32))
+        aucs[draws] = kernels.auc(counts.astype(np.int32))
     return sums, aucs
 
 
@@ -237,6 +306,7 @@ __all__ = [
     "CHUNK_ELEMENTS",
     "DELONG_FROM",
     "EXACT_BELOW",
+    "PARALLEL_FROM",
     "Interval",
     "McNemar",
     "mcnemar",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
@@ -56,14 +57,7 @@ def fingerprint(
     ``features`` is the model's resolved feature set: the named set it refers to, its
     inline spec, or None when it has none. ``dataset`` is the dataset it names.
     """
-    if model.features is not None and features is None:
-        raise ValueError(
-            f"model {model.name!r} uses feature set {model.features!r}, which was not given"
-        )
-    if dataset.name != model.dataset:
-        raise ValueError(
-            f"model {model.name!r} is trained on {model.dataset!r}, not on {dataset.name!r}"
-        )
+    _check(model, features, dataset)
     document = {
         "format": FORMAT,
         "semantics": semantics,
@@ -78,6 +72,76 @@ def fingerprint(
     return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
 
 
+def _check(model: Model, features: FeatureSpec | None, dataset: Dataset) -> None:
+    if model.features is not None and features is None:
+        raise ValueError(
+            f"model {model.name!r} uses feature set {model.features!r}, which was not given"
+        )
+    if dataset.name != model.dataset:
+        raise ValueError(
+            f"model {model.name!r} is trained on {model.dataset!r}, not on {dataset.name!r}"
+        )
+
+
+class Fingerprints:
+    """:func:`fingerprint` for many models at once, with its pieces remembered.
+
+    A plan fingerprints every model at two revisions, and most models share their
+    dataset and feature set with dozens of others and are unchanged between the two.
+    This computes each dataset's and feature set's canonical JSON once, joins it into
+    the same document text :func:`fingerprint` hashes (the tests check the two agree),
+    and computes each (model, features, dataset, data) combination once. Definitions
+    are frozen and recognised by identity: the parse cache hands out one validated
+    object for the same bytes at both revisions; this keeps them alive.
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[Any, ...], tuple[str, tuple[object, ...]]] = {}
+        self._parts: dict[int, tuple[str, object]] = {}
+        # stand-ins for the dataset and feature set in the one dump per model, replaced by
+        # their cached text: random, so no definition's own string can look like them
+        token = secrets.token_hex(16)
+        self._slots = (f"{token}:dataset", f"{token}:features")
+
+    def __call__(
+        self,
+        model: Model,
+        features: FeatureSpec | None,
+        dataset: Dataset,
+        data_hash: str,
+        sklearn_version: str,
+        *,
+        semantics: int = TRAINING_SEMANTICS_VERSION,
+    ) -> str:
+        """The same value as ``fingerprint(...)`` with these arguments."""
+        key = (id(model), id(features), id(dataset), data_hash, sklearn_version, semantics)
+        done = self._done.get(key)
+        if done is not None:
+            return done[0]
+        _check(model, features, dataset)
+        slot_d, slot_f = self._slots
+        document = {
+            "format": FORMAT,
+            "semantics": semantics,
+            "sklearn": sklearn_version,
+            "model": {**model_part(model), "dataset": slot_d, "features": slot_f},
+            "data": data_hash,
+        }
+        text = (
+            canonical_json(document)
+            .replace(f'"{slot_d}"', self._part(dataset, dataset_part), 1)
+            .replace(f'"{slot_f}"', self._part(features, features_part), 1)
+        )
+        fp = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self._done[key] = (fp, (model, features, dataset))
+        return fp
+
+    def _part(self, spec: Any, dump: Any) -> str:
+        if id(spec) not in self._parts:
+            self._parts[id(spec)] = (canonical_json(dump(spec)), spec)
+        return self._parts[id(spec)][0]
+
+
 def short(fp: str) -> str:
     """The version id shown to people: the first 12 hex characters of a fingerprint."""
     return fp[:SHORT]
@@ -85,7 +149,11 @@ def short(fp: str) -> str:
 
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no whitespace: equal values give equal text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
+
+
+# json.dumps with these options, without building an encoder per call
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def model_part(model: Model) -> dict[str, Any]:
@@ -165,6 +233,7 @@ def data_hash(dataset: Dataset, files: Mapping[str, bytes], sklearn_version: str
 
 __all__ = [
     "TRAINING_SEMANTICS_VERSION",
+    "Fingerprints",
     "canonical_json",
     "data_hash",
     "dataset_part",

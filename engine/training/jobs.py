@@ -21,6 +21,7 @@ from engine.training.train import Outcome, TrainJob
 
 if TYPE_CHECKING:
     from engine.definitions.formats import FeatureSpec, Project
+    from engine.errors import Problem
     from engine.training.plan import Snapshot
 
 START = "Write definitions under mlops/, or run `mlops init` for a first dataset and model."
@@ -96,6 +97,7 @@ def train(
     outcomes: list[Outcome] = []
     jobs_to_run: list[TrainJob] = []
     commit: tuple[str, str] | None = None
+    checked: dict[str, list[Problem]] | None = None
     for planned in plan(None, snap).models:
         if models is not None and planned.name not in models:
             continue
@@ -108,6 +110,13 @@ def train(
             record = store.get_record(planned.name, fp)
             outcomes.append(Outcome(planned.name, fp, "stored", metrics=dict(record.metrics)))
             continue
+        if checked is None:  # the catalog's checks, once something is to be trained
+            checked = _estimator_problems(snap, settings)
+        found = checked.get(planned.name)
+        if found:
+            reason = "; ".join(p.render() for p in found)
+            outcomes.append(Outcome(planned.name, fp, "failed", reason=reason))
+            continue
         commit = commit or _commit_of(root, rev)  # only looked up when something trains
         job = _job(root, rev, snap, planned.name, fp, commit, settings)
         # A forced retrain replaces the stored version only once the new one is ready.
@@ -115,6 +124,28 @@ def train(
     outcomes += _run_jobs(jobs_to_run, jobs, progress)
     outcomes.sort(key=lambda o: o.model)
     return Training(outcomes, time.perf_counter() - started)
+
+
+def _estimator_problems(snap: Snapshot, settings: Project) -> dict[str, list[Problem]]:
+    """What ``mlops validate`` says about each model's estimator, search space and feature
+    steps, located in their files: a misspelled parameter fails here, at its line, rather
+    than as scikit-learn's error after the data is loaded."""
+    from engine.definitions.catalog import default_catalog
+    from engine.definitions.estimators import check_estimators
+
+    defs = snap.definitions
+    problems = check_estimators(defs, default_catalog(), settings.allow_estimators)
+    by_file: dict[str, list[Problem]] = {}
+    for problem in problems:
+        if problem.severity == "error":
+            by_file.setdefault(problem.path, []).append(problem)
+    found = {}
+    for name, entry in defs.models.items():
+        files = [entry.path]
+        if isinstance(entry.spec.features, str) and entry.spec.features in defs.features:
+            files.append(defs.features[entry.spec.features].path)
+        found[name] = sorted(p for path in files for p in by_file.get(path, []))
+    return found
 
 
 def _job(
@@ -169,6 +200,8 @@ def _run_jobs(
     jobs: list[TrainJob], workers: int, progress: Callable[[Outcome], None] | None
 ) -> list[Outcome]:
     """Each training in its own worker process, on its budget (``engine.training.workers``)."""
+    if not jobs:
+        return []  # all stored: no worker machinery (multiprocessing) to import
     from engine.training.workers import run_all
 
     return run_all(jobs, workers, progress)

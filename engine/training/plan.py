@@ -30,10 +30,10 @@ from engine.definitions.yamlfile import YamlProblem, parse
 from engine.errors import DataError, PointerError, Problem
 from engine.training.fingerprint import (
     TRAINING_SEMANTICS_VERSION,
+    Fingerprints,
     data_hash,
     dataset_part,
     features_part,
-    fingerprint,
     model_part,
     pointer_for,
     short,
@@ -138,8 +138,9 @@ class Plan:
 
 def plan(base: Snapshot | None, head: Snapshot) -> Plan:
     """Compare every model's version at ``base`` and ``head`` (``None``: all are new)."""
-    head_side = _side(head)
-    base_side = _side(base) if base is not None else _Side({}, {}, [])
+    prints = Fingerprints()  # both revisions: each unchanged model is hashed once
+    head_side = _side(head, prints)
+    base_side = _side(base, prints) if base is not None else _Side({}, {}, [])
     models: list[PlannedModel] = []
     for name in sorted(set(head_side.resolved) | set(head_side.invalid) | set(base_side.resolved)):
         models.append(_plan_model(name, base_side, head_side))
@@ -204,7 +205,7 @@ class _Side:
     snapshot: Snapshot | None = None
 
 
-def _side(snap: Snapshot) -> _Side:
+def _side(snap: Snapshot, prints: Fingerprints) -> _Side:
     defs = snap.definitions
     problems = [*defs.problems, *snap.problems]
     by_path: dict[str, list[Problem]] = {}
@@ -213,8 +214,12 @@ def _side(snap: Snapshot) -> _Side:
             by_path.setdefault(p.path, []).append(p)
     side = _Side({}, {}, problems, snap)
     hashes = {name: _data_hash(entry, snap) for name, entry in defs.datasets.items()}
+    pointers = {
+        name: pointer_for(entry.spec.source.path, snap.files) if entry.spec.source.path else None
+        for name, entry in defs.datasets.items()
+    }
     for name, entry in defs.models.items():
-        found, trouble = _resolve(entry, snap, by_path, hashes)
+        found, trouble = _resolve(entry, snap, by_path, (hashes, pointers), prints)
         if found is not None:
             side.resolved[name] = found
         else:
@@ -238,8 +243,10 @@ def _resolve(
     entry: Entry[Model],
     snap: Snapshot,
     by_path: Mapping[str, list[Problem]],
-    hashes: Mapping[str, str | Problem],
+    per_dataset: tuple[Mapping[str, str | Problem], Mapping[str, str | None]],
+    prints: Fingerprints,
 ) -> tuple[_Resolved | None, list[Problem]]:
+    hashes, pointers = per_dataset
     defs, model = snap.definitions, entry.spec
     trouble = list(by_path.get(entry.path, []))
     dataset = defs.datasets.get(model.dataset)
@@ -263,12 +270,8 @@ def _resolve(
     content = hashes[model.dataset]
     if isinstance(content, Problem):
         return None, [content]
-    source_path = dataset.spec.source.path
-    pointer = pointer_for(source_path, snap.files) if source_path else None
-    fp = fingerprint(
-        model, spec, dataset.spec, content, snap.sklearn_version, semantics=snap.semantics
-    )
-    return _Resolved(entry, features, dataset, content, pointer, fp), []
+    fp = prints(model, spec, dataset.spec, content, snap.sklearn_version, semantics=snap.semantics)
+    return _Resolved(entry, features, dataset, content, pointers[model.dataset], fp), []
 
 
 def _missing(

@@ -31,6 +31,13 @@ def _load(root: Path, files: dict[str, bytes]) -> Definitions:
     cache = for_root(root)
     defs = load(files, cache)
     cache.save()
+    if any(p.rule == "import-path" for p in defs.problems):
+        # A bare class name: name the import path it means, as `mlops validate` does
+        # (the catalog is read only then, so planning stays cheap).
+        from engine.definitions.catalog import default_catalog
+        from engine.definitions.estimators import suggest_import_paths
+
+        defs.problems = suggest_import_paths(defs.problems, default_catalog())
     return defs
 
 

@@ -24,6 +24,8 @@ from engine.definitions.formats import Budget, Dataset, FeatureSpec, Model
 from engine.errors import UserError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
@@ -180,8 +182,12 @@ def preload(job: TrainJob) -> None:
             resolve(step.class_)
 
 
-def run(job: TrainJob) -> Outcome:
-    """Train, evaluate and store one version; never raises for the user's mistakes."""
+def run(job: TrainJob, on_fitted: Callable[[], None] | None = None) -> Outcome:
+    """Train, evaluate and store one version; never raises for the user's mistakes.
+
+    ``on_fitted`` is called once the model is fitted and evaluated, before it is saved:
+    the worker pool then starts the next training while this one saves.
+    """
     started = time.perf_counter()
     log = _Log()
 
@@ -190,7 +196,7 @@ def run(job: TrainJob) -> Outcome:
         return Outcome(job.model.name, job.fingerprint, status, seconds=seconds, **details)
 
     try:
-        metrics, model_sha256 = _train(job, log)
+        metrics, model_sha256 = _train(job, log, on_fitted)
     except UserError as exc:
         return outcome("failed", reason=str(exc))
     except MemoryError:
@@ -271,7 +277,9 @@ def model_inputs(dataset: Dataset, columns: list[str]) -> list[str]:
     return [c for c in columns if c not in skip]
 
 
-def _train(job: TrainJob, log: _Log) -> tuple[dict[str, float | None], str]:
+def _train(
+    job: TrainJob, log: _Log, on_fitted: Callable[[], None] | None = None
+) -> tuple[dict[str, float | None], str]:
     import numpy as np
 
     from engine.data import tables as data
@@ -329,6 +337,8 @@ def _train(job: TrainJob, log: _Log) -> tuple[dict[str, float | None], str]:
             x_train, frame[[c for c in dates if c in frame.columns]].iloc[rows.train], y_train
         ),
     )
+    if on_fitted is not None:
+        on_fitted()
     return metrics, _store(job, fitted, log)
 
 
@@ -346,17 +356,8 @@ def _reference_sample(
 def _checked_table(job: TrainJob) -> Any:
     """The dataset's table at the job's revision, once it passes the dataset's checks."""
     from engine.data import tables as data
-    from engine.data.checks import check_table
 
-    table = data.load_table(job.dataset, job.root, job.rev)
-    findings = check_table(job.dataset, table)
-    if findings:
-        raise UserError(
-            f"dataset {job.dataset.name!r} ({job.dataset_file}) fails its checks: "
-            + "; ".join(f.message for f in findings)
-            + f"; fix the data or the checks in {job.dataset_file}"
-        )
-    return table
+    return data.checked_table(job.dataset, job.root, job.rev, definition=job.dataset_file)
 
 
 def _fit(

@@ -11,8 +11,14 @@ a forked child process, in a process group of its own:
   child's whole group (its own workers included) and reports the model as failed.
 
 A child that dies or is killed stores nothing: the store writes a version in one step at
-the end (``Store.writer``). Up to ``workers`` children run at once; the parent only
-waits, so a slow model never holds up the others' results.
+the end (``Store.writer``). Up to ``workers`` children fit at once; the parent only
+waits, so a slow model never holds up the others' results. A child tells the parent when
+its model is fitted (:data:`SAVING`), and its saving then overlaps the next child's fit:
+up to ``workers`` more children may be saving.
+
+skops (the saving library, a slow import) is imported by the parent while the first
+child fits, so later children inherit it; a child without it imports it on a thread
+during its fit (:func:`engine.store.artifacts.import_skops_in_background`).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from engine.training.train import Outcome, TrainJob, preload, preload_libraries, run
+from engine.training.train import Outcome, TrainJob, preload, run
 
 BUDGET_HINT = "budget: in mlops/project.yaml (the ceiling) or in the model's file"
 
@@ -39,6 +45,12 @@ class _Running:
     reader: Connection
     started: float
     deadline: float
+    saving: bool = False
+    """Fitted and saving: no longer holds one of the ``workers`` fitting slots."""
+
+
+SAVING = "fitted, saving"
+"""What a child sends before its outcome once its model is fitted."""
 
 
 def run_all(
@@ -46,12 +58,20 @@ def run_all(
 ) -> list[Outcome]:
     """Train every job in a worker process, at most ``workers`` at once, each on budget."""
     context = multiprocessing.get_context("fork")
-    if jobs:
-        preload_libraries()  # imported once here, not once per worker
+    for job in jobs:
+        # imported once here, not once per worker: the libraries and each job's estimator
+        # and step classes (each forked worker inherits them)
+        preload(job)
     pending, running, done = list(jobs), [], []  # type: ignore[var-annotated]
+    slots = max(1, workers)
     while pending or running:
-        while pending and len(running) < max(1, workers):
+        while pending and sum(not r.saving for r in running) < slots and len(running) < 2 * slots:
             running.append(_start(context, pending.pop(0)))
+            if pending:
+                # while the first child fits (the parent only waits): later ones inherit it
+                from engine.store.artifacts import _skops_io
+
+                _skops_io()
         now = time.monotonic()
         soonest = min(r.deadline for r in running)
         # The pipe too: a child blocks on a large answer until the parent reads it.
@@ -79,15 +99,19 @@ def _start(context: Any, job: TrainJob) -> _Running:
 def _collect(item: _Running) -> Outcome | None:
     """The job's outcome once its child has finished or run out of time; else None."""
     name, budget = item.job.model.name, item.job.budget
-    if item.reader.poll():
+    while item.reader.poll():
         try:
-            outcome: Outcome = item.reader.recv()
+            message: Outcome | str = item.reader.recv()
         except EOFError:  # the child died before it could answer
             item.process.join()
-            outcome = _died(item)
+            message = _died(item)
+        if message == SAVING:
+            item.saving = True
+            continue
+        assert isinstance(message, Outcome)
         item.process.join()
         item.reader.close()
-        return outcome
+        return message
     if not item.process.is_alive():
         item.process.join()
         item.reader.close()
@@ -140,8 +164,11 @@ def _child(job: TrainJob, writer: Connection) -> None:
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
     preload(job)
+    from engine.store.artifacts import import_skops_in_background
+
+    import_skops_in_background()  # unless inherited: overlapped with the fit
     cap_memory(job.budget.memory_mb)
-    writer.send(run(job))
+    writer.send(run(job, on_fitted=lambda: writer.send(SAVING)))
     writer.close()
 
 
@@ -167,4 +194,4 @@ def cap_memory(megabytes: int) -> bool:
     return True
 
 
-__all__ = ["BUDGET_HINT", "cap_memory", "run_all"]
+__all__ = ["BUDGET_HINT", "SAVING", "cap_memory", "run_all"]

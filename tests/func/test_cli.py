@@ -51,3 +51,26 @@ def test_history_of_an_unknown_model_says_which_models_exist(repo, mlops):
     assert "Traceback" not in result.stderr
     known = mlops("history", "iris-logreg", cwd=repo)
     assert known.returncode == 0, known.stderr
+
+
+def test_promotion_in_a_local_repository_says_what_happened_here(repo, mlops):
+    """Issue 11: without GitHub, `mlops promote` said "Dispatched deploy.yml" (nothing
+    runs), suggested a `/promote` comment, and spoke of "the pull request"."""
+    staged = mlops("promote", "iris-logreg", "--to", "staging", cwd=repo)
+    assert staged.returncode == 0, staged.stdout + staged.stderr
+    assert "Dispatched" not in staged.stdout
+    assert "`mlops deploy --env staging` deploys it" in staged.stdout
+
+    version = staged.stdout.split("`")[3]
+    wrong = mlops("promote", "iris-logreg", "--to", "staging", "--version", "abc", cwd=repo)
+    assert wrong.returncode == 1
+    assert f"`--version {version}` to promote this one" in wrong.stdout
+    assert "pull request" not in wrong.stdout
+
+    refused = mlops("promote", "wine-knn", "--to", "production", cwd=repo)
+    assert refused.returncode == 1
+    assert "`mlops promote wine-knn --to staging --version " in refused.stdout
+    assert "/promote wine-knn@" not in refused.stdout and "this PR" not in refused.stdout
+
+    back = mlops("rollback", "iris-logreg", "--env", "staging", cwd=repo)
+    assert back.returncode == 1 and "Traceback" not in back.stderr  # only one version pinned

@@ -341,3 +341,40 @@ def test_a_read_only_approval_does_not_satisfy_production(repo, pr_head, mlops, 
         assert "@passer-by has `none` permission" in reply
         assert gh.reactions(cid) == ["eyes", "confused"]
     assert not branch_exists(repo, "env/production")
+
+
+def test_rollback_from_a_comment_retrains_a_version_the_store_lost(repo, pr_head, mlops, tmp_path):
+    """Issue 11: with the default local store, each comment job starts with an empty store
+    (on Actions it lives as long as the job), and ``/rollback`` answered "no longer in the
+    store" where ``/promote`` retrains. The rolled-back version is retrained at its pin's
+    source commit, must reproduce the pinned metrics, and is pinned with the new file's hash.
+    """
+    import shutil
+
+    import yaml
+
+    from engine.store import MODEL_FILE, Store
+
+    staged = mlops("promote", "iris-logreg", "--to", "staging", cwd=repo)  # main's version
+    assert staged.returncode == 0, staged.stdout + staged.stderr
+    first = yaml.safe_load(
+        git(repo, "show", "origin/env/staging:mlops/deployments/iris-logreg.yaml")
+    )
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace", head_ref="tune-iris")
+        gh.add_status(pr_head, "mlops/gates")
+        gh.set_permission("ada", "write")
+        promoted, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
+        assert promoted.returncode == 0, replies(gh)
+        shutil.rmtree(repo / ".mlops" / "store")  # the next job's store is empty
+        result, cid = run(mlops, repo, tmp_path, gh, "/rollback iris-logreg in staging")
+        reply = replies(gh)[-1]
+        assert result.returncode == 0, reply
+        assert gh.reactions(cid) == ["eyes", "rocket"]
+        assert f"Rolled back `iris-logreg` in `staging` to `{first['version']}`" in reply
+        assert "retrained and its metrics reproduced" in reply
+    pin = yaml.safe_load(git(repo, "show", "origin/env/staging:mlops/deployments/iris-logreg.yaml"))
+    record = Store.open(".mlops/store", repo).get_record("iris-logreg", first["fingerprint"])
+    assert (pin["fingerprint"], pin["action"]) == (first["fingerprint"], "rollback")
+    assert pin["sha256"] == record.files[MODEL_FILE]  # what `deploy` will check the file against
+    assert pin["metrics"] == first["metrics"]

@@ -20,15 +20,14 @@ from engine.definitions.loading import load
 from engine.errors import DataError
 from engine.gitrepo import read_tree
 from engine.training.fingerprint import data_hash
-from tests.conftest import commit, git
+from tests.conftest import commit, dvc_repo, git
 
 CHURN = Path(__file__).resolve().parent.parent / "data" / "churn.yaml"
 
 
 def dvc_add(root: Path, path: str) -> None:
-    from dvc.repo import Repo
 
-    with Repo(str(root)) as repo:
+    with dvc_repo(root) as repo:
         repo.add(str(root / path))
 
 
@@ -86,14 +85,13 @@ def test_a_revision_reads_the_content_its_pointer_pins(repo: Path) -> None:
 def test_a_revision_fetches_from_the_remote_when_the_cache_lacks_it(
     repo: Path, tmp_path: Path
 ) -> None:
-    from dvc.repo import Repo
 
-    with Repo(str(repo)) as dvc, dvc.config.edit() as conf:
+    with dvc_repo(repo) as dvc, dvc.config.edit() as conf:
         conf["remote"]["store"] = {"url": str(tmp_path / "remote")}
         conf["core"]["remote"] = "store"
     first = write_and_add(repo, "a,y\n1,0\n")
     write_and_add(repo, "a,y\n2,1\n")
-    with Repo(str(repo)) as dvc:
+    with dvc_repo(repo) as dvc:
         dvc.push(all_commits=True)
     shutil.rmtree(repo / ".dvc" / "cache")
     assert load_table(dataset(), repo, first).column("a").to_pylist() == [1]

@@ -23,7 +23,7 @@ from engine.data.content import CACHE_FILE, md5_of
 from engine.data.tables import check_dataset, load_table
 from engine.definitions.loading import load
 from engine.errors import DataError, PointerError
-from tests.conftest import Runner, commit, git, init_repo
+from tests.conftest import Runner, commit, dvc_repo, git, init_repo
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +74,7 @@ def repo(tmp_path: Path) -> Path:
         (root / "mlops" / folder / f"{doc['name']}.yaml").write_text(yaml.safe_dump(doc))
     (root / "data").mkdir()
     (root / "data" / "points.csv").write_text(points(40))
-    with Repo(str(root)) as repo:
+    with dvc_repo(root) as repo:
         repo.add(str(root / "data" / "points.csv"))
         repo.push()
     commit(root, "The points data and model")
@@ -238,12 +238,11 @@ def test_a_damaged_cache_copy_is_refused(repo: Path) -> None:
 
 
 def test_stale_data_after_a_branch_switch_is_refused_everywhere(repo: Path, mlops: Runner) -> None:
-    from dvc.repo import Repo
 
     git(repo, "switch", "-q", "-c", "more-rows")
     (repo / "data" / "points.csv").write_text(points(60, shift=2))
-    with Repo(str(repo)) as dvc_repo:
-        dvc_repo.add(str(repo / "data" / "points.csv"))
+    with dvc_repo(repo) as dvc:
+        dvc.add(str(repo / "data" / "points.csv"))
     commit(repo, "More rows")
     git(repo, "switch", "-q", "main")  # without `dvc checkout`: the file keeps 60 rows
     assert (repo / "data" / "points.csv").read_text() == points(60, shift=2)
@@ -261,8 +260,8 @@ def test_stale_data_after_a_branch_switch_is_refused_everywhere(repo: Path, mlop
     store = repo / ".mlops" / "store"
     assert not store.exists() or not any(p.is_file() for p in store.rglob("*"))
 
-    with Repo(str(repo)) as dvc_repo:
-        dvc_repo.checkout()
+    with dvc_repo(repo) as dvc:
+        dvc.checkout()
     assert mlops("validate", cwd=repo).returncode == 0
 
 
@@ -299,3 +298,26 @@ def test_a_diff_command_on_a_crafted_pointer_replies_without_the_data(
     assert len(posted) == 2
     for reply in posted:
         assert "data/points.csv.dvc:1:1" in reply and not leaks(reply)
+
+
+# --- where a bad cell is ----------------------------------------------------------------
+
+
+def test_a_bad_cell_is_shown_at_its_line_and_column_in_the_csv(repo: Path, mlops: Runner) -> None:
+    """Issue 11: validate and train pointed at the dataset YAML's ``source`` line."""
+
+    lines = points(40).splitlines()
+    lines[12] = "oops," + lines[12].split(",", 1)[1]  # row 12 (from 1): line 13 of the file
+    (repo / "data" / "points.csv").write_text("\n".join(lines) + "\n")
+    with dvc_repo(repo) as dvc:
+        dvc.add(str(repo / "data" / "points.csv"))
+    sha = commit(repo, "A typo in the data")
+    where = "data/points.csv:13:1: "
+    reason = "column 'x0' holds text where float is declared"
+    for args in (("validate",), ("validate", "--rev", sha), ("validate", "mlops/datasets")):
+        done = mlops(*args, cwd=repo)
+        assert done.returncode == 1, output(done)
+        assert f"{where}error: {reason} (mlops/datasets/points.yaml:" in done.stdout
+        assert "oops" not in output(done)  # the data's values never reach a message
+    trained = mlops("train", cwd=repo)
+    assert trained.returncode == 1 and f"{where}{reason}" in output(trained)

@@ -93,8 +93,11 @@ def test_a_bad_date_is_located_in_the_csv(repo):
         write_orders(repo / "data/orders.csv")
         dvc(repo, "add", "-q", "data/orders.csv")
     assert done.returncode == 1
-    # row 12 is line 13 (after the header); `when` is the second column
-    assert "data/orders.csv:13:2: error: when: row 12 is not a date" in done.stdout
+    # row 12 is line 13 (after the header); `when`, the second field, starts at character 5
+    assert (
+        "data/orders.csv:13:5: error: column 'when' is not an ISO-8601 date (such as "
+        "2024-05-31) (mlops/datasets/orders.yaml:11)"
+    ) in done.stdout
     assert "2024-13-01" not in done.stdout  # findings never quote the data
 
 

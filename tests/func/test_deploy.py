@@ -164,7 +164,7 @@ def test_in_actions_a_deploy_of_another_environment_than_the_branchs_is_refused(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def dispatch(repo: Path, tmp_path: Path, mlops, ref: str, inputs: dict[str, str]):
+def dispatch(repo: Path, tmp_path: Path, mlops, ref: str, inputs: dict[str, str] | None):
     """``mlops event`` on a workflow_dispatch of deploy.yml on ``ref``."""
     payload = tmp_path / "dispatch.json"
     payload.write_text(json.dumps({"ref": ref, "inputs": inputs, "repository": {
@@ -186,6 +186,9 @@ def test_a_dispatch_whose_input_names_another_environment_is_refused(staged, mlo
     done = dispatch(staged, tmp_path, mlops, "refs/heads/env/staging", {"environment": "staging"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "iris-logreg" in manifest(staged)["models"]
+    # GitHub sends `"inputs": null` for a dispatch without inputs: the branch decides
+    bare = dispatch(staged, tmp_path, mlops, "refs/heads/env/staging", None)
+    assert bare.returncode == 0, bare.stdout + bare.stderr
 
 
 def recorded(repo: Path) -> list[dict]:

@@ -253,6 +253,36 @@ def test_a_fit_that_raises_fails_only_its_model(repo):
     assert [r.model for r in store_of(repo).versions()] == ["diabetes-ridge"]
 
 
+def test_a_misspelled_search_parameter_fails_once_at_its_line_before_any_fit(repo):
+    """Issue 11: a typo in a search space came back as scikit-learn's raw error, once the
+    data was loaded and the search had started; now as ``mlops validate`` says it."""
+    path = repo / "mlops/models/cancer-rf.yaml"
+    edit_yaml(path, "search", value={"space": {"n_estimaters": [5, 10]}})
+    code, doc = train_json("cancer-rf", cwd=repo)
+    assert code == 1
+    reason = doc["by_name"]["cancer-rf"]["reason"]
+    assert re.fullmatch(
+        r"mlops/models/cancer-rf\.yaml:\d+:\d+: error: sklearn\.ensemble\."
+        r"RandomForestClassifier has no parameter 'n_estimaters': did you mean 'n_estimators'\?",
+        reason,
+    ), reason
+    assert not (repo / ".mlops/store").exists() or not store_of(repo).versions()
+
+
+def test_a_bare_class_name_gets_the_import_path_it_means(repo):
+    path = repo / "mlops/models/cancer-rf.yaml"
+    edit_yaml(path, "estimator", "class", value="RandomForestClassifier")
+    code, doc = train_json("cancer-rf", cwd=repo)
+    assert code == 1
+    reason = doc["by_name"]["cancer-rf"]["reason"]
+    assert reason.endswith(
+        "'RandomForestClassifier' is not an import path: did you mean "
+        "sklearn.ensemble.RandomForestClassifier?"
+    ), reason
+    planned = mlops("plan", "--base", "HEAD", cwd=repo)
+    assert "did you mean sklearn.ensemble.RandomForestClassifier?" in planned.stdout
+
+
 def test_unknown_models_are_refused_before_anything_trains(repo):
     done = mlops("train", "nosuch", "iris-logreg", cwd=repo)
     assert done.returncode == 1 and "Traceback" not in done.stderr
@@ -461,6 +491,8 @@ def test_runs_lists_sorts_and_exports_the_stored_versions(trained):
     assert text.returncode == 0, text.stderr
     header, *rows = text.stdout.splitlines()
     assert header.split()[:3] == ["model", "version", "created"]
+    # every model's headline metrics, though they differ by task (issue 11)
+    assert {"accuracy", "f1", "f1_macro", "roc_auc", "rmse", "r2"} <= set(header.split())
     assert sorted(r.split()[0] for r in rows) == list(EXAMPLES)
     assert {r.split()[1] for r in rows} == {fp[:12] for fp in fps.values()}
 
@@ -485,6 +517,8 @@ def test_runs_lists_sorts_and_exports_the_stored_versions(trained):
     assert [r["model"] for r in one] == ["iris-logreg"] and one[0]["params.max_iter"] == 500
     unknown = mlops("runs", "nosuch", cwd=root)
     assert unknown.returncode == 1 and "unknown model 'nosuch'" in unknown.stderr
+    typo = mlops("runs", "iris-logrg", cwd=root)
+    assert "unknown model 'iris-logrg' (did you mean 'iris-logreg'?)" in typo.stderr
 
 
 def test_runs_sorted_by_an_unknown_column_says_which_columns_exist(trained):

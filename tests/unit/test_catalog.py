@@ -369,3 +369,16 @@ def test_absurd_sizes_are_refused_and_the_caps_themselves_pass(path, params, bad
     assert catalog.check_estimator(path, at_cap, "classification") == []
     # Search candidates go through the same check.
     assert catalog.check_params(path, params) == [issue]
+
+
+def test_remembered_verdicts_keep_equal_but_different_values_apart(catalog):
+    # verdicts are remembered per (class, parameter, value): 1 and 1.0 compare equal in
+    # Python but not for scikit-learn's constraints, nor in the message
+    for _ in range(2):  # the second round answers from memory
+        assert catalog.check_estimator(RF, {"max_depth": 1}, "classification") == []
+        assert messages(catalog.check_estimator(RF, {"max_depth": 1.0}, "classification")) == [
+            f"max_depth=1.0 is not valid for {RF}: it must be an int in [1, inf) or null"
+        ]
+        assert messages(catalog.check_estimator(RF, {"max_depth": 0}, "classification")) == [
+            f"max_depth=0 is not valid for {RF}: it must be an int in [1, inf) or null"
+        ]

@@ -92,6 +92,59 @@ def test_each_bad_csv_gives_exact_located_problems(case: str, churn: Entry[Datas
     assert {p.rule for p in problems} == {"data"}
 
 
+CSV = "data/churn.csv"
+IN_CSV = {
+    "text_in_int": [
+        f"{CSV}:3:3: error: column 'age' holds text where int is declared, here and on "
+        f"lines 5, 7 ({Y}:9)",
+    ],
+    "out_of_range": [
+        f"{CSV}:3:3: error: column 'age' is below min 18, here and on line 7 ({Y}:9)",
+        f"{CSV}:4:3: error: column 'age' is above max 120, here and on line 5 ({Y}:9)",
+        f"{CSV}:6:6: error: column 'income' is below min 0 ({Y}:10)",
+    ],
+    "duplicate_ids": [
+        f"{CSV}:3:1: error: column 'customer_id' repeats an id, here and on lines 4, 5, 6 ({Y}:5)",
+    ],
+}
+
+
+@pytest.mark.parametrize("case", sorted(IN_CSV))
+def test_problems_with_cells_point_at_the_csv_line_and_column(
+    case: str, churn: Entry[Dataset]
+) -> None:
+    """Issue 11: a bad cell is shown where it is in the CSV, not at the dataset's YAML."""
+    path = DATA / "bad" / f"{case}.csv"
+    table = read_csv(path, churn.spec, name=CSV)
+    problems = to_problems(churn.doc, check_table(churn.spec, table), (path, CSV))
+    assert [p.render() for p in problems] == IN_CSV[case]
+
+
+def test_findings_without_cells_stay_at_the_definition(churn: Entry[Dataset]) -> None:
+    path = DATA / "bad" / "too_few_rows.csv"
+    table = read_csv(path, churn.spec, name=CSV)
+    problems = to_problems(churn.doc, check_table(churn.spec, table), (path, CSV))
+    assert [p.render() for p in problems] == CORPUS["too_few_rows"]
+
+
+def test_cells_are_found_past_blank_lines_and_quoted_newlines(tmp_path: Path) -> None:
+    from engine.data.cells import cell_positions
+
+    path = tmp_path / "x.csv"
+    path.write_bytes(
+        b'"name","note",score\r\n\r\nada,"two\r\nlines",1\n\nbob,"a, ""quoted"" comma",x\nbea,,3\n'
+    )
+    ds = dataset(schema={"columns": {"score": {"type": "int"}}}, target="score")
+    table = read_csv(path, ds)
+    assert table.column("score").to_pylist() == ["1", "x", "3"]  # Arrow agrees on the rows
+    assert cell_positions(path, [0, 1, 2], "score") == {0: (4, 8), 1: (6, 27), 2: (7, 6)}
+    assert cell_positions(path, [0], "note") == {0: (3, 5)}
+    assert cell_positions(path, [9], "score") == {}
+    assert cell_positions(path, [0], "nope") == {}
+    path.write_bytes("\ufeffid,score\n1,x\n".encode())  # a byte-order mark, as Excel writes
+    assert cell_positions(path, [0], "id") == {0: (2, 1)}
+
+
 def test_the_good_csv_passes(churn: Entry[Dataset]) -> None:
     table = read_csv(DATA / "churn.csv", churn.spec)
     assert check_table(churn.spec, table) == []
@@ -387,7 +440,7 @@ def test_a_bad_date_is_found_at_its_row_and_column_without_its_value():
 
     findings = check_table(*_dated(["2024-05-31", "2024-13-01", "2023-02-29", "31/05/2024"]))
     (finding,) = findings
-    assert finding.cell == (2, 1)
+    assert finding.column == "when" and finding.rows == (1, 2, 3)  # indices from 0
     assert finding.loc == ("schema", "columns", "when", "type")
     assert finding.message.startswith("when: row 2 is not a date")
     assert "3 rows in all" in finding.message and "2024-13-01" not in finding.message

@@ -8,6 +8,7 @@ from engine.definitions.loading import load
 from engine.errors import DataError, PointerError
 from engine.training.fingerprint import (
     TRAINING_SEMANTICS_VERSION,
+    Fingerprints,
     data_hash,
     fingerprint,
     pointer_for,
@@ -245,3 +246,34 @@ def test_fingerprint_format_does_not_drift():
     # every user. If the change is intended, bump FORMAT or TRAINING_SEMANTICS_VERSION
     # and update the value.
     assert BASE == "6d5521a513f9a67452e28ed2bc969b3de51d6628ea89702021d799659c91c957"
+
+
+def test_remembered_fingerprints_equal_the_reference_computation():
+    # Fingerprints joins cached canonical pieces into the same document text: every
+    # variant (prose, inline feature sets, unicode, other data) must hash the same
+    files = {
+        "mlops/models/cancer-rf.yaml": MODEL,
+        "mlops/models/inline.yaml": MODEL.replace(b"cancer-rf", b"inline").replace(
+            b"features: scaled",
+            b"features:\n  transforms:\n    - columns: [radius]\n      steps:\n"
+            b"        - {class: sklearn.preprocessing.StandardScaler}",
+        ),
+        "mlops/models/bare.yaml": MODEL.replace(b"cancer-rf", b"bare")
+        .replace(b"features: scaled\n", b"")
+        .replace(b"Random forest.", "Forêt « aléatoire ».".encode()),
+        "mlops/datasets/cancer.yaml": DATASET.replace(b"Tumours.", "Tumeurs ñ ü.".encode()),
+        "mlops/features/scaled.yaml": FEATURES,
+    }
+    defs = load(files)
+    assert defs.problems == []
+    prints = Fingerprints()
+    ds = defs.datasets["cancer"].spec
+    for entry in defs.models.values():
+        m = entry.spec
+        spec = defs.features["scaled"].spec if isinstance(m.features, str) else m.features
+        for data, semantics in ((MD5, 2), ("sklearn:load_iris:1.9", 3)):
+            want = fingerprint(m, spec, ds, data, SKLEARN, semantics=semantics)
+            assert prints(m, spec, ds, data, SKLEARN, semantics=semantics) == want
+            assert prints(m, spec, ds, data, SKLEARN, semantics=semantics) == want  # remembered
+    with pytest.raises(ValueError, match="which was not given"):
+        prints(defs.models["cancer-rf"].spec, None, ds, MD5, SKLEARN)

@@ -536,6 +536,29 @@ def test_every_failing_rule_is_listed_in_order() -> None:
     assert message.count("\n- ") == 4
 
 
+def test_a_promotion_from_the_terminal_names_commands_not_comments() -> None:
+    """Issue 11: ``mlops promote`` in a plain local repository was told to comment
+    ``/promote`` and to read "the report on this PR"."""
+    facts = replace(
+        GOOD,
+        live={"staging": None, "production": V0},
+        approvals=[],
+        version_on_default_branch=False,
+        gates_passed=False,
+        via_comment=False,
+        pr_author="ada",
+    )
+    requires, default_branch, approvals, gates = promote(facts).reasons
+    assert requires.endswith("`mlops promote cancer-rf --to staging --version 1a2b3c4d5e6f`")
+    assert "merge the change into it" in default_branch
+    assert "only a pull request has reviews" in approvals and "@ada" in approvals
+    assert gates.endswith("`mlops diff cancer-rf --vs production` shows how")
+    assert "this PR" not in promote(facts).message()
+    comment = promote(replace(facts, via_comment=True)).reasons
+    assert comment[0].endswith("`/promote cancer-rf@1a2b3c4d5e6f to staging`")
+    assert comment[3].endswith("see the report on this PR")
+
+
 def test_a_staging_promotion_only_needs_gates() -> None:
     facts = replace(
         GOOD, live={"staging": V0}, approvals=None, pr_author=None, version_on_default_branch=None
