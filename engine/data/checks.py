@@ -35,7 +35,6 @@ MAX_SHOWN = 5
 _INT_TEXT = r"^\s*[+-]?[0-9]+\s*$"
 _FLOAT_TEXT = r"(?i)^\s*[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinity|nan)\s*$"
 _BOOL_TEXT = r"(?i)^\s*(true|false|0|1)\s*$"
-_DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 @dataclass(frozen=True)
@@ -200,20 +199,14 @@ def _check_dates(name: str, col: Any) -> list[Finding]:
     The finding points at the first bad cell; the value itself is never quoted (see the
     module's docstring), the row and column say where to look.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    from engine.data.dates import is_text, to_days
 
-    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+    if not is_text(col.type):
         return []  # typed columns are judged by _type_problem
-    parsed = pc.strptime(col, format="%Y-%m-%d", unit="s", error_is_null=True)
-    # strptime rolls 2024-02-30 over to March; a date must read back as written.
-    same = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), col)
-    good = pc.and_(pc.match_substring_regex(col, _DATE_TEXT), same.fill_null(False))
-    bad = pc.and_(_present(col), pc.invert(good.fill_null(False)))
-    count = _count(bad)
-    if not count:
+    days = to_days(col)
+    bad, count, first = days.bad, days.bad_count, days.first_bad
+    if first is None:
         return []
-    first = int(pc.index(bad, True).as_py()) + 1
     more = f"; {_n(count, 'row')} in all ({_rows(bad)})" if count > 1 else ""
     return [
         _cells(

@@ -138,8 +138,9 @@ class Column(Strict):
     type: Literal["int", "float", "string", "bool", "date"] = Field(
         description="The column's type. Ints are accepted where floats are declared. A "
         "`date` is an ISO-8601 calendar date (`2024-05-31`; a Parquet date or timestamp "
-        "column too): checked and profiled, but not a model input, like the id column "
-        "(derive numbers from it in the data, such as a month or a day of the week)."
+        "column too): checked, profiled (its range and a histogram over time) and "
+        "monitored as dates, but not a model input, like the id column (derive numbers "
+        "from it in the data, such as a month or a day of the week)."
     )
     min: float | None = Field(None, description="Smallest allowed value.")
     max: float | None = Field(None, description="Largest allowed value.")

@@ -1,9 +1,10 @@
 """From Arrow tables to what the drift tests read: numbers as numpy, categories as counts.
 
 The one place monitoring touches pyarrow. Numeric columns become float64 arrays with NaN
-for nulls (zero-copy where Arrow allows); every other column becomes :class:`Counts` from
-``pyarrow.compute.value_counts``, so a million strings are counted in C++ and never turned
-into Python objects.
+for nulls (zero-copy where Arrow allows); a column the dataset declares ``date`` becomes
+:class:`Dates` (day numbers, its bad values counted); every other column becomes
+:class:`Counts` from ``pyarrow.compute.value_counts``, so a million strings are counted in
+C++ and never turned into Python objects.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.monitoring.drift import Counts
+from engine.monitoring.drift import Counts, Dates
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -27,25 +28,31 @@ class Side:
 
     rows: int
     types: dict[str, str]
-    """Column name to int, float, string, bool (the dataset schema's words) or other."""
-    columns: Mapping[str, Array | Counts]
+    """Column name to int, float, string, bool, date (the dataset schema's words) or other."""
+    columns: Mapping[str, Array | Counts | Dates]
 
 
 @dataclass(frozen=True)
-class Columns(Mapping[str, "Array | Counts"]):
+class Columns(Mapping[str, "Array | Counts | Dates"]):
     """A table's columns, converted when read: numeric arrays are made one at a time and
     not kept (a million-row side holds one float64 copy of one column, not of twenty);
-    value counts are small and kept, as they cost a hash pass to make."""
+    value counts are small and kept, as they cost a hash pass to make; so are dates."""
 
     table: pa.Table
     names: tuple[str, ...]
-    _counted: dict[str, Counts] = field(default_factory=dict, compare=False)
+    dates: frozenset[str] = frozenset()
+    """Columns read as dates."""
+    _counted: dict[str, Counts | Dates] = field(default_factory=dict, compare=False)
 
-    def __getitem__(self, name: str) -> Array | Counts:
+    def __getitem__(self, name: str) -> Array | Counts | Dates:
         if name not in self.names:
             raise KeyError(name)
         if name in self._counted:
             return self._counted[name]
+        value: Array | Counts | Dates
+        if name in self.dates:  # kept too: parsing text into dates costs more than a copy
+            value = self._counted[name] = convert_dates(self.table.column(name))
+            return value
         value = convert(self.table.column(name))
         if isinstance(value, Counts):
             self._counted[name] = value
@@ -58,12 +65,36 @@ class Columns(Mapping[str, "Array | Counts"]):
         return len(self.names)
 
 
-def side_of(table: pa.Table, names: Iterable[str] | None = None) -> Side:
-    """The columns of ``table`` (those in ``names`` when given), converted when read."""
+def side_of(
+    table: pa.Table, names: Iterable[str] | None = None, *, dates: Iterable[str] = ()
+) -> Side:
+    """The columns of ``table`` (those in ``names`` when given), converted when read.
+
+    Columns in ``dates`` (declared ``date``) are dates when they hold text, dates or
+    timestamps; a date column that holds numbers keeps its type, which quality reports.
+    """
+    from engine.data.dates import is_temporal, is_text
+
     wanted = set(table.column_names if names is None else names)
     kept = tuple(n for n in table.column_names if n in wanted)
     types = {n: type_name(_plain(table.column(n)).type) for n in kept}
-    return Side(table.num_rows, types, Columns(table, kept))
+    declared = set(dates)
+    readable = frozenset(
+        n
+        for n in kept
+        if n in declared and (is_text(kind := _plain(table.column(n)).type) or is_temporal(kind))
+    )
+    types.update({n: "date" for n in readable})
+    return Side(table.num_rows, types, Columns(table, kept, readable))
+
+
+def convert_dates(column: pa.ChunkedArray) -> Dates:
+    """A date column as day numbers (NaN for nulls and for values that are not dates)."""
+    from engine.data.dates import as_numbers, to_days
+
+    days = to_days(_plain(column))
+    nulls = days.days.null_count - days.bad_count
+    return Dates(as_numbers(days.days), nulls, days.bad_count, days.first_bad)
 
 
 def convert(column: pa.ChunkedArray) -> Array | Counts:

@@ -14,6 +14,11 @@ PSI (population stability index) is reported for every feature; it informs, it d
 decide. The dataset counts as drifted when the share of drifted features reaches
 ``drift_share``.
 
+A date column (:class:`Dates`) is tested as its day numbers, by the numeric tests above,
+and reported with both sides' ranges; but it is no model input, and production dates are
+newer than training dates by nature, so its verdict ("shifted") is information kept in
+:attr:`DataDrift.dates` and never counts towards the dataset's drift.
+
 Speed: a column is a numpy array (numbers, NaN for nulls) or the counts of its values
 (:class:`Counts`, which the reading seam gets from Arrow without materialising strings).
 Large numeric columns are never sorted: both samples go into one fine histogram
@@ -67,11 +72,24 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class Dates:
+    """A date column as day numbers (days since 1970-01-01), NaN for nulls and bad values."""
+
+    days: Array
+    nulls: int = 0
+    """Values that are null (bad values are apart)."""
+    bad: int = 0
+    """Values that are present but not dates."""
+    first_bad: int | None = None
+    """The first bad value's row, counted from 1."""
+
+
+@dataclass(frozen=True)
 class FeatureDrift:
     """One feature's verdict, with what the report needs to draw it."""
 
     name: str
-    kind: Literal["numeric", "categorical"]
+    kind: Literal["numeric", "categorical", "date"]
     method: Method
     score: float
     """The p-value (ks, chi-square, z-test) or the distance (wasserstein, jensen-shannon)."""
@@ -84,6 +102,9 @@ class FeatureDrift:
     """Chart bars: value names, or bin ranges for numbers."""
     reference_share: tuple[float, ...] = ()
     current_share: tuple[float, ...] = ()
+    reference_range: tuple[str, str] | None = None
+    """A date column's first and last reference day (ISO-8601); None for other kinds."""
+    current_range: tuple[str, str] | None = None
 
     @property
     def strength(self) -> float:
@@ -104,6 +125,8 @@ class DataDrift:
     """Features with no non-null value on one side (data quality reports why)."""
     psi_threshold: float = 0.2
     """PSI from which the report marks a shift (it decides nothing)."""
+    dates: tuple[FeatureDrift, ...] = field(default=())
+    """Date columns, tested as day numbers: information, not part of the verdict."""
 
     @property
     def drifted_features(self) -> tuple[FeatureDrift, ...]:
@@ -127,8 +150,8 @@ class DataDrift:
 
 
 def data_drift(
-    reference: Mapping[str, Array | Counts],
-    current: Mapping[str, Array | Counts],
+    reference: Mapping[str, Array | Counts | Dates],
+    current: Mapping[str, Array | Counts | Dates],
     settings: Monitoring | None = None,
     *,
     exclude: frozenset[str] = frozenset(),
@@ -139,16 +162,59 @@ def data_drift(
     """
     settings = settings or Monitoring()
     results: list[FeatureDrift] = []
+    dates: list[FeatureDrift] = []
     skipped: list[str] = []
     for name in reference:
         if name not in current or name in exclude:
             continue
-        result = feature_drift(name, reference[name], current[name], settings)
+        ref, cur = reference[name], current[name]
+        if isinstance(ref, Dates) and isinstance(cur, Dates):
+            result = date_drift(name, ref, cur, settings)
+        elif isinstance(ref, Dates) or isinstance(cur, Dates):
+            result = None  # a type change: data quality says so
+        else:
+            result = feature_drift(name, ref, cur, settings)
         if result is None:
             skipped.append(name)
         else:
-            results.append(result)
-    return DataDrift(tuple(results), settings.drift_share, tuple(skipped), settings.psi_threshold)
+            (dates if result.kind == "date" else results).append(result)
+    return DataDrift(
+        tuple(results),
+        settings.drift_share,
+        tuple(skipped),
+        settings.psi_threshold,
+        tuple(dates),
+    )
+
+
+def date_drift(
+    name: str, reference: Dates, current: Dates, settings: Monitoring
+) -> FeatureDrift | None:
+    """A date column's test on its day numbers, its chart and ranges in dates."""
+    from dataclasses import replace
+
+    from engine.data.dates import iso
+
+    ref, cur = _present(reference.days), _present(current.days)
+    if not ref.size or not cur.size:
+        return None
+    if _few_values(ref, cur):
+        result = _categorical(name, _count(ref), _count(cur), settings, kind="numeric")
+        labels = tuple(iso(float(x)) for x in result.labels)
+    else:
+        test = _ks if ref.size <= settings.small_sample else _wasserstein
+        result = test(name, ref, cur, settings)
+        # the chart's bins start where _Histogram.chart's do: the joint range in 16 steps
+        low = min(float(ref.min()), float(cur.min()))
+        step = (max(float(ref.max()), float(cur.max())) - low) / CHART_BINS
+        labels = tuple(iso(low + i * step) for i in range(CHART_BINS))
+    return replace(
+        result,
+        kind="date",
+        labels=labels,
+        reference_range=(iso(ref.min()), iso(ref.max())),
+        current_range=(iso(cur.min()), iso(cur.max())),
+    )
 
 
 def feature_drift(
@@ -264,7 +330,7 @@ class _Histogram:
         return psi(ref, cur)
 
     def chart(self) -> tuple[tuple[str, ...], tuple[float, ...], tuple[float, ...]]:
-        """CHART_BINS bars: bin labels and each side's share."""
+        """CHART_BINS bars: bin labels (each bin's start) and each side's share."""
         ref = self.ref.reshape(CHART_BINS, -1).sum(axis=1) / self.ref.sum()
         cur = self.cur.reshape(CHART_BINS, -1).sum(axis=1) / self.cur.sum()
         step = self.width * self.ref.size / CHART_BINS

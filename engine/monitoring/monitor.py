@@ -166,14 +166,18 @@ def _one(
     stored = store.get(pin.model, pin.fingerprint)
     reference, described = _reference(root, stored, dataset, pin)
     meta = {dataset.target, *([dataset.id_column] if dataset.id_column else [])}
-    features = [c for c in reference.column_names if c not in meta]
+    dates = [n for n, c in dataset.schema_.columns.items() if c.type == "date"]
+    monitored = [c for c in reference.column_names if c not in meta]
+    features = [c for c in monitored if c not in dates]  # a date is no model input
     live = (
         _from_batch(store, pin, current, dataset, features, table)
         if logs is None
         else _from_logs(logs, pin, current, dataset, features)
     )
-    ref_side = side_of(reference, features)
-    cur_side = side_of(live.table)
+    # a date is monitored when the current data has it: requests to a model need not
+    monitored = [c for c in monitored if c in features or c in live.table.column_names]
+    ref_side = side_of(reference, monitored, dates=dates)
+    cur_side = side_of(live.table, dates=dates)
     findings = check_quality(
         ref_side, cur_side, dataset.schema_, ignore=frozenset({*meta, "request_id"})
     )

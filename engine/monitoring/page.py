@@ -15,7 +15,7 @@ from html import escape
 from engine.monitoring.drift import DataDrift, FeatureDrift
 from engine.monitoring.outcome import Outcome
 from engine.monitoring.performance import Performance
-from engine.monitoring.report import VERDICTS, _method, _score, _when
+from engine.monitoring.report import VERDICTS, _method, _score, _span, _when
 
 CHARTS = 6
 """Features drawn per model: the drifted ones first."""
@@ -87,7 +87,7 @@ def _model(o: Outcome) -> str:
 
 def _drift(drift: DataDrift) -> str:
     if not drift.features:
-        return "<p>Nothing could be tested.</p>"
+        return "<p>Nothing could be tested.</p>" + _dates(drift)
     rows = "".join(
         f"<tr><td><code>{escape(f.name)}</code></td><td>{f.kind}</td><td>{_method(f)}</td>"
         f"<td class=n>{_score(f)}</td><td class=n>{f.threshold:g}</td>"
@@ -102,7 +102,28 @@ def _drift(drift: DataDrift) -> str:
         f"<th>threshold</th><th>PSI</th><th>drifted</th></tr>{rows}</table>"
     )
     charts = "".join(_bars(f) for f in drift.ranked[:CHARTS])
-    return f"{table}<div class='charts'>{charts}</div>"
+    return f"{table}<div class='charts'>{charts}</div>{_dates(drift)}"
+
+
+def _dates(drift: DataDrift) -> str:
+    """Date columns: both ranges in dates and whether they moved (information, not drift)."""
+    if not drift.dates:
+        return ""
+    rows = "".join(
+        f"<tr><td><code>{escape(f.name)}</code></td>"
+        f"<td>{escape(_span(f.reference_range))}</td><td>{escape(_span(f.current_range))}</td>"
+        f"<td>{_method(f)}</td><td class=n>{_score(f)}</td><td class=n>{f.psi:.3f}</td>"
+        f"<td>{'yes' if f.drifted else 'no'}</td></tr>"
+        for f in drift.dates
+    )
+    charts = "".join(_bars(f) for f in drift.dates if f.drifted)
+    return (
+        "<h4>Dates</h4><p>Date columns are no model input, and production dates are newer "
+        "than training dates by nature: a shift here is information, not drift.</p>"
+        "<table class='dates'><tr><th>date column</th><th>reference</th><th>current</th>"
+        f"<th>test</th><th>score</th><th>PSI</th><th>shifted</th></tr>{rows}</table>"
+        f"<div class='charts'>{charts}</div>"
+    )
 
 
 def _bars(f: FeatureDrift) -> str:
@@ -125,7 +146,8 @@ def _bars(f: FeatureDrift) -> str:
                 f"{shares[i]:.2%}</title></rect>"
             )
     first, last = escape(f.labels[0]), escape(f.labels[n - 1])
-    caption = f"{escape(f.name)}{' (drifted)' if f.drifted else ''}"
+    verdict = " (shifted)" if f.kind == "date" else " (drifted)"
+    caption = f"{escape(f.name)}{verdict if f.drifted else ''}"
     return (
         f"<figure class='chart'><figcaption>{caption}</figcaption>"
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{_W}' height='{_H}' role='img' "

@@ -2,9 +2,11 @@
 
 What a drift test cannot say: a column is gone, or new, or changed type, or is all
 null; numbers fall outside the declared (else the trained-on) range; a category was
-never seen. Each is a :class:`Finding`, reported beside the drift table; an error means
-the drift verdict for that column is not to be trusted. Pure: plain values in, findings
-out.
+never seen; a date column holds values that are not dates. Each is a :class:`Finding`,
+reported beside the drift table; an error means the drift verdict for that column is not
+to be trusted. Dates after the trained-on range are expected in production: they are
+reported as information (severity ``info``), and dates before it as a warning.
+Pure: plain values in, findings out.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from engine.definitions.formats import Schema
-from engine.monitoring.drift import Counts
+from engine.monitoring.drift import Counts, Dates
 
 if TYPE_CHECKING:
     from engine.monitoring.columns import Side
@@ -27,8 +29,11 @@ Check = Literal[
     "nulls",
     "out-of-range",
     "unseen-category",
+    "not-a-date",
+    "newer-dates",
     "rows",
 ]
+Severity = Literal["error", "warning", "info"]
 _NUMERIC = frozenset({"int", "float"})
 NULL_MARGIN = 0.01
 """Null share allowed above the reference's before it is reported (for nullable columns)."""
@@ -41,7 +46,7 @@ class Finding:
     column: str
     check: Check
     message: str
-    severity: Literal["error", "warning"] = "warning"
+    severity: Severity = "warning"
 
 
 def check_quality(
@@ -79,13 +84,17 @@ def _column(name: str, kind: str, reference: Side, current: Side, schema: Schema
     if now != kind and not {now, kind} <= _NUMERIC:
         return [Finding(name, "type-changed", f"type {now}, was {kind} in the reference", "error")]
     findings = []
+    if isinstance(values, Dates) and values.bad:
+        findings.append(_not_dates(name, values))
     share, before = nulls / current.rows, _nulls(reference.columns[name]) / max(reference.rows, 1)
     nullable = declared.nullable if declared else before > 0
     if nulls and (not nullable or share > before + NULL_MARGIN):
         findings.append(
             Finding(name, "nulls", f"{nulls:,} nulls ({share:.1%}); reference {before:.1%}")
         )
-    if isinstance(values, Counts):
+    if isinstance(values, Dates):
+        findings += _date_range(name, values, reference.columns[name])
+    elif isinstance(values, Counts):
         findings += _unseen(name, values, reference.columns[name], declared)
     else:
         findings += _range(name, values, reference.columns[name], declared)
@@ -109,7 +118,7 @@ def _range(name: str, values: Any, reference: Any, declared: Any) -> list[Findin
     if not below and not above:
         return []
     bounds = f"[{'' if low is None else f'{low:g}'}, {'' if high is None else f'{high:g}'}]"
-    severity: Literal["error", "warning"] = "error" if where == "declared" else "warning"
+    severity: Severity = "error" if where == "declared" else "warning"
     return [
         Finding(
             name,
@@ -119,6 +128,56 @@ def _range(name: str, values: Any, reference: Any, declared: Any) -> list[Findin
             severity,
         )
     ]
+
+
+def _not_dates(name: str, values: Dates) -> Finding:
+    # the value is never quoted: monitoring reports reach issues, and the data may be private
+    first = f" (first at row {values.first_bad:,})" if values.first_bad else ""
+    return Finding(
+        name,
+        "not-a-date",
+        f"{values.bad:,} value(s) are not dates{first}: write ISO-8601 dates, such as 2024-05-31",
+        "error",
+    )
+
+
+def _date_range(name: str, values: Dates, reference: Any) -> list[Finding]:
+    """Dates before the trained-on range (a warning), and after it (information)."""
+    import numpy as np
+
+    from engine.data.dates import iso
+
+    if not isinstance(reference, Dates):
+        return []
+    seen = reference.days[~np.isnan(reference.days)]
+    days = values.days[~np.isnan(values.days)]
+    if not seen.size or not days.size:
+        return []
+    low, high = float(seen.min()), float(seen.max())
+    span = f"{iso(low)}…{iso(high)}"
+    out = []
+    older = int(np.sum(days < low))
+    if older:
+        out.append(
+            Finding(
+                name,
+                "out-of-range",
+                f"{older:,} dates before the trained-on range {span} "
+                f"(earliest {iso(float(days.min()))})",
+            )
+        )
+    newer = int(np.sum(days > high))
+    if newer:
+        out.append(
+            Finding(
+                name,
+                "newer-dates",
+                f"{newer:,} of {days.size:,} dates are newer than training ({span}; "
+                f"latest {iso(float(days.max()))}): expected in production",
+                "info",
+            )
+        )
+    return out
 
 
 def _unseen(name: str, values: Counts, reference: Any, declared: Any) -> list[Finding]:
@@ -146,7 +205,7 @@ def _unseen(name: str, values: Counts, reference: Any, declared: Any) -> list[Fi
 def _nulls(values: Any) -> int:
     import numpy as np
 
-    if isinstance(values, Counts):
+    if isinstance(values, Counts | Dates):
         return values.nulls
     return int(np.isnan(values).sum())
 

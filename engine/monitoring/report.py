@@ -54,6 +54,8 @@ def _one(o: Outcome) -> str:
         lines += ["", "#### Top drifted features", ""]
         for feature in top:
             lines += [*_mermaid(feature), ""]
+    if o.data.dates:
+        lines += ["", *_dates(o.data.dates)]
     if o.predictions is not None:
         lines += ["", "### Prediction drift", "", _drift_summary(o.predictions, "outputs"), ""]
         lines += _table(o.predictions)
@@ -107,6 +109,33 @@ def _table(drift: DataDrift) -> list[str]:
             f"| {psi} | {'**yes**' if f.drifted else 'no'} |"
         )
     return rows
+
+
+def _dates(dates: Sequence[FeatureDrift]) -> list[str]:
+    """Date columns: their ranges, and whether their dates moved (information only)."""
+    rows = [
+        "#### Dates",
+        "",
+        "Date columns are no model input, and production dates are newer than training "
+        "dates by nature: a shift here is information, not drift.",
+        "",
+        "| date column | reference | current | test | score | threshold | PSI | shifted |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | :---: |",
+    ]
+    for f in dates:
+        rows.append(
+            f"| `{_cell(f.name)}` | {_span(f.reference_range)} | {_span(f.current_range)} "
+            f"| {_method(f)} | {_score(f)} | {f.threshold:g} | {f.psi:.3f} "
+            f"| {'yes' if f.drifted else 'no'} |"
+        )
+    for f in dates:
+        if f.drifted:
+            rows += ["", *_mermaid(f)]
+    return rows
+
+
+def _span(dates: tuple[str, str] | None) -> str:
+    return f"{dates[0]}…{dates[1]}" if dates else "—"
 
 
 def _method(f: FeatureDrift) -> str:
@@ -226,6 +255,7 @@ def _drift_data(drift: DataDrift) -> dict[str, Any]:
         "psi_threshold": drift.psi_threshold,
         "skipped": list(drift.skipped),
         "features": [dataclasses.asdict(f) for f in drift.ranked],
+        "dates": [dataclasses.asdict(f) for f in drift.dates],
     }
 
 

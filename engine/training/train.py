@@ -262,14 +262,18 @@ def _split(frame: pd.DataFrame, dataset: Dataset, *, stratify: bool) -> _Rows:
     return _Rows(key, identity, order[~test[order]], order[test[order]])
 
 
+def date_columns(dataset: Dataset) -> list[str]:
+    """The columns the dataset declares ``date``."""
+    return [name for name, column in dataset.schema_.columns.items() if column.type == "date"]
+
+
 def model_inputs(dataset: Dataset, columns: list[str]) -> list[str]:
     """The columns a model is fed: all but the target, the id column and dates.
 
     A date is no model input (no scikit-learn estimator takes one); numbers derived from
     it in the data (a month, a day of the week) are.
     """
-    dates = {name for name, column in dataset.schema_.columns.items() if column.type == "date"}
-    skip = {dataset.target, dataset.id_column, *dates}
+    skip = {dataset.target, dataset.id_column, *date_columns(dataset)}
     return [c for c in columns if c not in skip]
 
 
@@ -288,7 +292,8 @@ def _train(
         f"(process {os.getpid()})"
     )
     table = _checked_table(job)
-    profile = summarize(table, skip=[dataset.id_column] if dataset.id_column else [])
+    dates = date_columns(dataset)
+    profile = summarize(table, skip=[dataset.id_column] if dataset.id_column else [], dates=dates)
     frame = data.to_frame(table)
     ids = frame[dataset.id_column] if dataset.id_column else frame.index.to_series()
     y = frame[dataset.target]
@@ -328,16 +333,21 @@ def _train(
         rows_train=len(x_train),
         profile=profile,
         rows=rows,
-        reference=_reference_sample(x_train, y_train),
+        reference=_reference_sample(
+            x_train, frame[[c for c in dates if c in frame.columns]].iloc[rows.train], y_train
+        ),
     )
     if on_fitted is not None:
         on_fitted()
     return metrics, _store(job, fitted, log)
 
 
-def _reference_sample(x_train: pd.DataFrame, y_train: pd.Series) -> pd.DataFrame:
-    """Up to REFERENCE_ROWS training rows, seeded, so monitoring needs no training data."""
-    rows = x_train.assign(**{str(y_train.name): y_train})
+def _reference_sample(
+    x_train: pd.DataFrame, dates: pd.DataFrame, y_train: pd.Series
+) -> pd.DataFrame:
+    """Up to REFERENCE_ROWS training rows, seeded, so monitoring needs no training data:
+    the inputs, the date columns (monitored, though no input) and the target."""
+    rows = x_train.join(dates).assign(**{str(y_train.name): y_train})
     if len(rows) > REFERENCE_ROWS:
         rows = rows.sample(n=REFERENCE_ROWS, random_state=0)
     return rows.reset_index(drop=True)
