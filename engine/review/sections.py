@@ -15,7 +15,7 @@ from engine.definitions.formats import lower_is_better
 from engine.review import markdown as md
 from engine.review.compare import Confusion, MetricDiff, ModelComparison, Reproduced, Versus
 from engine.review.gates import GateResult, defined
-from engine.review.shift import ColumnShift
+from engine.review.shift import ColumnShift, date_cells
 
 MAX_COLUMNS = 20  # data-shift rows per model; the most shifted first
 MAX_CLASSES = 20  # a larger confusion matrix is unreadable in a comment
@@ -310,10 +310,15 @@ def _data(c: ModelComparison) -> str:
 
 
 def _shift_order(s: ColumnShift) -> float:
+    if s.kind == "date":  # a shift in days is on no other column's scale: flagged first
+        return float("-inf") if s.flagged else 0.5
     return -abs(s.shift) if s.shift is not None else 1.0
 
 
 def _shift_row(s: ColumnShift, rows: tuple[int, int]) -> str:
+    if s.kind == "date":
+        old, new, moved = date_cells(s, rows)
+        return f"| {md.code(s.column)} | {old} | {new} | {moved} |"
     if s.shift is None:
         shift = {"added": "🆕 added", "removed": "🗑️ removed"}.get(s.kind, "—")
     elif s.kind == "numeric":

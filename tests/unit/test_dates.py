@@ -108,6 +108,18 @@ def test_a_date_column_gets_a_shift_row_with_both_ranges_and_how_far_it_moved() 
     assert shifts["x"].kind == "numeric"  # the other columns are as before
 
 
+def test_the_report_shows_the_date_row_with_its_ranges_and_flagged_dates_first() -> None:
+    from engine.review import sections
+
+    base, head = _profile("2024-01-01", "2024-06-30"), _profile("2024-03-01", "2024-08-29")
+    shifts = {s.column: s for s in data_shift(base, head)}
+    row = sections._shift_row(shifts["when"], (200, 200))
+    assert row == "| `when` | 2024-01-01…2024-06-30 | 2024-03-01…2024-08-29 | moved 60 days later |"
+    flagged = dataclasses.replace(shifts["when"], flagged=True)
+    order = sorted([shifts["x"], flagged], key=sections._shift_order)
+    assert [s.column for s in order] == ["when", "x"]
+
+
 def test_a_date_column_is_flagged_only_when_its_nulls_grow() -> None:
     base, head = (
         _profile("2024-01-01", "2024-06-30"),
