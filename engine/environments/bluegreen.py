@@ -94,8 +94,12 @@ def promoted(current: Pin | None, fresh: Pin, actor: str) -> Step | None:
         pin = current.model_copy(update={"sha256": fresh.sha256, "slot": current.slot or "blue"})
         return pin, promotion_message(pin, current, actor)
     idle = current.idle
-    if idle is not None and (idle.fingerprint, idle.sha256) == (fresh.fingerprint, fresh.sha256):
-        pin = switched(current, idle, actor=actor, now=fresh.promoted_at, action="switch")
+    if idle is not None and idle.fingerprint == fresh.fingerprint:
+        # The hash this job verified, as a promotion of the live version records it: a job
+        # whose store starts empty retrains the version, and skops files are not byte for
+        # byte reproducible, so the staged hash may differ; it is the same version.
+        to = idle.model_copy(update={"sha256": fresh.sha256})
+        pin = switched(current, to, actor=actor, now=fresh.promoted_at, action="switch")
         return pin, switch_message(pin, actor)
     live_slot = current.slot or "blue"
     staged = as_slot(fresh, other_slot(live_slot), "staged")
@@ -165,6 +169,16 @@ def switch_target(current: Pin | None, env_name: str, strategy: str) -> tuple[Sl
     return current.idle, ""
 
 
+def not_the_idle_version(idle: Slot, fingerprint: str) -> str:
+    """Why ``promote --switch`` refuses when the idle slot's source commit now makes another
+    version (another scikit-learn, or a pin edited by hand)."""
+    return (
+        f"the idle `{idle.slot}` slot holds `{idle.version}`, but its source commit "
+        f"`{idle.source_commit[:7]}` now gives version `{fingerprint[:12]}`: switching would "
+        "stage that instead; promote the version you want (it is staged), then switch"
+    )
+
+
 def step_message(pin: Pin, env_name: str) -> str:
     """What a blue-green step did, in words (the reply to a command)."""
     idle, m = pin.idle, pin.model
@@ -185,6 +199,7 @@ __all__ = [
     "Step",
     "as_slot",
     "idle_answers",
+    "not_the_idle_version",
     "promoted",
     "rolled_back",
     "step_message",

@@ -227,6 +227,7 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
     if request.canary is not None and env.strategy != "canary":
         return Promotion(Decision(False, [_no_canary(request.environment, env.strategy)]))
     live = live_versions(root, project)
+    idle = None
     if request.switch:
         current = live.get(request.environment, {}).get(request.model)
         idle, refusal = bluegreen.switch_target(current, request.environment, env.strategy)
@@ -235,6 +236,9 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         request = dataclasses.replace(request, source=idle.source_commit)
     source = gitrepo.resolve(root, request.source)
     fingerprint = _fingerprint_at(root, source, request.model)
+    if idle is not None and fingerprint != idle.fingerprint:
+        # A switch moves traffic only: anything else would stage another version instead.
+        return Promotion(Decision(False, [bluegreen.not_the_idle_version(idle, fingerprint)]))
     if request.version and not fingerprint.startswith(request.version):
         return Promotion(Decision(False, [_not_that_version(request, source, fingerprint)]))
     store = open_store(root, project)

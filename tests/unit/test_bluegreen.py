@@ -168,3 +168,14 @@ def test_a_switch_needs_blue_green_and_a_loaded_idle_slot():
     assert idle is None and "no version in the idle slot of `staging`" in why
     idle, why = switch_target(staged, "staging", "canary")
     assert idle is None and "strategy `canary`, which has no slots to switch" in why
+
+
+def test_the_staged_version_switches_even_when_this_job_verified_other_bytes():
+    """A job whose store starts empty retrains the staged version: same fingerprint, another
+    file hash. It is the same version, so it switches (to the hash this job verified)."""
+    staged, _ = promoted(live("v1"), fresh("v2"), "bob")
+    again = fresh("v2", "cy").model_copy(update={"sha256": fp("v2-retrained")})
+    switched, _ = promoted(staged, again, "cy")
+    assert (switched.fingerprint, switched.slot, switched.action) == (fp("v2"), "green", "switch")
+    assert switched.sha256 == fp("v2-retrained")
+    assert switched.idle is not None and switched.idle.fingerprint == fp("v1")
