@@ -11,8 +11,9 @@ pull-request workflow then trains and reports as for any change, and people ``/p
 The commit is made in a temporary worktree, so the checkout the monitor runs in is never
 touched. The branch is named by the new content's hash
 (``mlops/retrain/ENV/MODEL-<md5[:12]>``): the same rows on the same data name the same
-branch, and a branch that exists already (a run that pushed and then failed) is reused,
-never forced.
+branch, and a branch that exists already (a run that pushed and then failed, or a pull
+request closed unmerged) is reused, never forced, if it holds this very change; one with
+other changes is left alone and nothing is proposed (its name is predictable).
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ def prepare(root: Path, pin: Pin, current: Current, default_branch: str) -> Prep
         pushed = gitbranches.push_branch(root, remote, commit, branch)
     else:
         pushed = gitbranches.move_branch(root, branch, commit, None)
+    if not pushed:
+        _check_reused(root, remote, branch, (base_commit, commit), added, appended.pointer)
     return Prepared(
         pin.model,
         pin.environment,
@@ -104,6 +107,41 @@ def prepare(root: Path, pin: Pin, current: Current, default_branch: str) -> Prep
         commit,
         appended,
         reused=not pushed,
+    )
+
+
+def _check_reused(
+    root: Path,
+    remote: str | None,
+    branch: str,
+    commits: tuple[str, str],
+    ours: list[str],
+    pointer: str,
+) -> None:
+    """A branch already there is proposed only if it holds this very change.
+
+    Its name is the new data's md5, which anyone who can read the monitored rows can
+    compute: a branch pushed there with other changes must not get a pull request whose
+    body says the pointer is the only file changed.
+    """
+    from engine import gitbranches, gitrepo
+
+    base, commit = commits
+    if remote is not None:
+        gitbranches.fetch_branches(root, remote, [branch])
+    ref = f"refs/remotes/{remote}/{branch}" if remote is not None else f"refs/heads/{branch}"
+    tip = gitbranches.ref_sha(root, ref)
+    extra: set[str] = set()
+    if tip is not None:
+        diff = gitrepo.run_git(root, "diff", "--name-only", f"{base}...{tip}").stdout
+        extra = set(diff.splitlines()) - set(ours)
+        theirs, wanted = gitrepo.read_blobs(root, [f"{tip}:{pointer}", f"{commit}:{pointer}"])
+        if not extra and theirs == wanted:
+            return
+    raise UserError(
+        f"branch {branch} exists with other changes than this proposal "
+        f"({', '.join(sorted(extra)) or f'another {pointer}'}): delete it to let the "
+        "monitor propose the new data"
     )
 
 

@@ -220,3 +220,51 @@ def test_unlabelled_drift_is_skipped_with_the_reason(deployed, mlops, tmp_path):
         assert second.returncode == 0, second.stderr
         assert "unlabelled rows are not training data" in second.stdout + second.stderr
         assert not gh.state.pulls
+
+
+def test_a_branch_of_that_name_with_other_changes_is_not_proposed(deployed, mlops, tmp_path):
+    """The branch name is the new data's md5, which anyone who can read the batch can
+    compute: a branch pushed there first with other changes (a model edited beside the
+    pointer) gets no pull request whose body says the pointer is the only change."""
+    origin = tmp_path / "origin.git"
+    with GitHubStandIn(REPO, git_dir=origin) as gh:
+        write_batch(deployed, drift=True)
+        run_jobs(mlops, deployed, tmp_path, gh.url)
+        (pull,) = open_pulls(gh)
+        branch = pull.head_ref
+        gh.state.issues[pull.number].state = "closed"  # closed unmerged: it may be proposed again
+
+        # Someone pushes an extra change on the same branch name.
+        mate = tmp_path / "mate"
+        git(tmp_path, "clone", "-q", "-b", branch, str(origin), str(mate))
+        for key, value in (("user.email", "eve@example.com"), ("user.name", "Eve")):
+            git(mate, "config", key, value)
+        (mate / "mlops/models/extra.txt").write_text("not what the bot proposed\n")
+        git(mate, "add", "-A")
+        git(mate, "commit", "-q", "-m", "Extra")
+        git(mate, "push", "-q", "origin", branch)
+
+        write_batch(deployed, drift=True)
+        run_jobs(mlops, deployed, tmp_path, gh.url)
+        assert not open_pulls(gh)
+        assert gh.calls("POST", r"/pulls$") == 1
+        log = (deployed / ".mlops/logs/engine.jsonl").read_text().splitlines()
+        retrains = [json.loads(x)["outcome"] for x in log if '"action": "retrain"' in x]
+        assert retrains[-1] == "pull request skipped"
+
+
+def test_the_same_branch_left_by_an_earlier_run_is_proposed_again(deployed, mlops, tmp_path):
+    """A branch an earlier run pushed (its pull request closed unmerged) holds the same
+    change: it is reused, never forced, and proposed again."""
+    origin = tmp_path / "origin.git"
+    with GitHubStandIn(REPO, git_dir=origin) as gh:
+        write_batch(deployed, drift=True)
+        run_jobs(mlops, deployed, tmp_path, gh.url)
+        (pull,) = open_pulls(gh)
+        tip = git(origin, "rev-parse", f"refs/heads/{pull.head_ref}")
+        gh.state.issues[pull.number].state = "closed"
+        write_batch(deployed, drift=True)
+        run_jobs(mlops, deployed, tmp_path, gh.url)
+        (again,) = open_pulls(gh)
+        assert again.head_ref == pull.head_ref and again.number != pull.number
+        assert git(origin, "rev-parse", f"refs/heads/{pull.head_ref}") == tip
