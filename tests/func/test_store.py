@@ -346,8 +346,7 @@ def test_two_processes_racing_leave_one_intact_version(backend, fitted, tmp_path
     barrier, results = FORK.Barrier(len(names)), FORK.Queue()
     args = (".mlops/store", str(tmp_path), backend, fp)
     procs = [
-        FORK.Process(target=race, args=(*args, name, barrier, results, fitted))
-        for name in names
+        FORK.Process(target=race, args=(*args, name, barrier, results, fitted)) for name in names
     ]
     for proc in procs:
         proc.start()
