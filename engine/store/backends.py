@@ -10,7 +10,9 @@ bytes and publishes atomically. Two implementations:
   ``dvc remote add`` URLs are read (``dvc.fs.parse_external_url``, with the repository's
   ``.dvc/config`` so ``remote://NAME/path`` and its credentials work). Object stores have
   no rename, so each file goes to ``<model>/<fp>/files/<sha256>/<name>`` and ``meta.json``
-  last; reads go through a local cache folder.
+  last; reads go through a local cache folder, one per set of file checksums
+  (``<cache>/<model>/<fp>/<files key>/``), so a cached folder only ever receives the
+  bytes it already holds.
 
 Staging leftovers of crashed writers are removed by ``clean_staging``: at once when the
 writer's process is dead (same host), otherwise once they are older than a day.
@@ -156,6 +158,12 @@ class RemoteBackend:
     ``meta.json``; the last one stays, and every file it names is there, because files
     are never overwritten with other content. ``publish`` reads ``meta.json`` back to say
     which writer's record stayed (both may see their own if they finish in lockstep).
+
+    While they race, processes can hold different records of one fingerprint (the two
+    writers' ``train.log`` and ``card.md`` differ). The local cache therefore keeps one
+    folder per set of file checksums, not per fingerprint: a folder's files are only ever
+    replaced, atomically, by identical bytes, so a verified copy stays verified while
+    another process downloads another record of the same fingerprint.
     """
 
     def __init__(self, fs: FileSystem, base: str, cache: Path, url: str):
@@ -206,14 +214,18 @@ class RemoteBackend:
     def list_fingerprints(self, model: str) -> list[str]:
         return [n for n in self._ls(self._path(model)) if FINGERPRINT.match(n)]
 
+    def _cached(self, model: str, fp: str, files: Mapping[str, str]) -> Path:
+        # Keyed by the files' checksums: every file name in this folder has one content.
+        return self.cache / model / fp / _files_key(files)
+
     def materialize(self, record: VersionRecord) -> Path:
-        folder = self.cache / record.model / record.fingerprint
+        folder = self._cached(record.model, record.fingerprint, record.files)
         folder.mkdir(parents=True, exist_ok=True)
         for name, sha in sorted(record.files.items()):
             target = folder / name
             if target.is_file() and sha256_file(target) == sha:
                 continue
-            part = folder / f".{name}.{os.getpid()}.part"
+            part = folder / f".{name}.{_staging_name()}.part"
             with self._errors(f"download {name} of {record.label}"):
                 try:
                     self.fs.get_file(
@@ -246,11 +258,12 @@ class RemoteBackend:
                     self.fs.put_file(str(local), blob)
             self.fs.put_file(str(staging / META_FILE), meta)  # last: it commits the version
             won = bytes(self.fs.cat_file(meta)) == ours
-        cached = self.cache / model / fp
+        cached = self._cached(model, fp, files)
         if won and not cached.exists():
             cached.parent.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(OSError):  # only a cache: downloading again is fine
-                os.rename(staging, cached)
+                (staging / META_FILE).unlink()  # the cache holds the record's files only
+                os.rename(staging, cached)  # fails if a reader is filling it: same bytes
         return won
 
     def delete(self, model: str, fingerprint: str) -> bool:
@@ -300,6 +313,12 @@ def _subdirs(folder: Path) -> list[str]:
     except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+
+
+def _files_key(files: Mapping[str, str]) -> str:
+    # 16 hex digits of the sha256 of the name-to-checksum map: one cache folder per content.
+    listing = "".join(f"{name}\0{sha}\n" for name, sha in sorted(files.items()))
+    return hashlib.sha256(listing.encode()).hexdigest()[:16]
 
 
 def _staging_name() -> str:

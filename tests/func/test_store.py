@@ -325,21 +325,28 @@ def test_a_folder_without_meta_json_is_not_a_version(fitted, tmp_path):
 
 def race(url, root, backend, fp, name, barrier, results, fitted):
     store = Store.open(url, Path(root), backend=backend)
-    with store.writer(MODEL, fp) as writer:
-        write_version(writer, fitted, log=f"written by {name}\n")
-        barrier.wait(timeout=30)
-        version = writer.publish(make_record(fp, author=name))
-    results.put((name, version.published))
+    try:
+        with store.writer(MODEL, fp) as writer:
+            write_version(writer, fitted, log=f"written by {name}\n")
+            barrier.wait(timeout=30)
+            version = writer.publish(make_record(fp, author=name))
+        outcome = version.published
+        # The files this process was handed are those of the record it was handed.
+        if version.log() != f"written by {version.record.author}\n":
+            outcome = f"{version.record.author}'s record with the log {version.log()!r}"
+    except StoreError as exc:
+        outcome = str(exc)
+    results.put((name, outcome))
 
 
 @pytest.mark.parametrize("backend", ["auto", "dvc"])
 def test_two_processes_racing_leave_one_intact_version(backend, fitted, tmp_path):
     fp = fingerprint()
-    barrier, results = FORK.Barrier(2), FORK.Queue()
+    names = ("p1", "p2", "p3")
+    barrier, results = FORK.Barrier(len(names)), FORK.Queue()
     args = (".mlops/store", str(tmp_path), backend, fp)
     procs = [
-        FORK.Process(target=race, args=(*args, name, barrier, results, fitted))
-        for name in ("p1", "p2")
+        FORK.Process(target=race, args=(*args, name, barrier, results, fitted)) for name in names
     ]
     for proc in procs:
         proc.start()
@@ -347,13 +354,14 @@ def test_two_processes_racing_leave_one_intact_version(backend, fitted, tmp_path
         proc.join(60)
         assert proc.exitcode == 0
     outcome = dict(results.get(timeout=5) for _ in procs)
+    assert all(isinstance(published, bool) for published in outcome.values()), outcome
     store = Store.open(".mlops/store", tmp_path, backend=backend)
     version = store.get(MODEL, fp)  # verifies every checksum
     winner = version.record.author
     assert version.log() == f"written by {winner}\n"
     assert outcome[winner] is True
     if backend == "auto":  # an atomic rename: exactly one publish wins
-        assert sorted(outcome.values()) == [False, True]
+        assert sorted(outcome.values()) == [False, False, True]
     assert [r.fingerprint for r in store.versions()] == [fp]
     staging = tmp_path / ".mlops" / ("store" if backend == "auto" else "cache/store") / ".staging"
     assert list(staging.iterdir()) == []
@@ -411,7 +419,7 @@ def test_file_url_and_named_dvc_remote_go_through_dvc(fitted, tmp_path):
     named = Store.open("remote://models/remote", tmp_path, cache=tmp_path / "other-cache")
     assert named.has(MODEL, fp)
     assert named.get(MODEL, fp).log() == "trained\n"
-    assert (tmp_path / "other-cache" / MODEL / fp / MODEL_FILE).is_file()
+    assert named.get(MODEL, fp).model_path.is_relative_to(tmp_path / "other-cache" / MODEL / fp)
 
 
 def test_remote_download_replaces_a_damaged_cached_copy(fitted, tmp_path):
@@ -422,6 +430,23 @@ def test_remote_download_replaces_a_damaged_cached_copy(fitted, tmp_path):
     cached = reader.get(MODEL, fp).model_path
     cached.write_bytes(b"damaged in the cache")
     assert reader.get(MODEL, fp).model_path.read_bytes() != b"damaged in the cache"
+
+
+def test_two_records_of_one_fingerprint_never_share_cached_files(fitted, tmp_path):
+    # What two racing writers see for a moment: two records of one fingerprint whose
+    # train.log and card.md differ. Reading one must not rewrite the other's files.
+    fp, cache = fingerprint(), tmp_path / "cache"
+    stores = [Store.open(f"remote{i}", tmp_path, backend="dvc", cache=cache) for i in (1, 2)]
+    for name, store in zip(("p1", "p2"), stores, strict=True):
+        with store.writer(MODEL, fp) as writer:
+            write_version(writer, fitted, log=f"written by {name}\n")
+            writer.publish(make_record(fp, author=name))
+    first = stores[0].get(MODEL, fp)
+    second = stores[1].get(MODEL, fp)
+    assert (first.log(), second.log()) == ("written by p1\n", "written by p2\n")
+    for name, sha in first.record.files.items():  # still the bytes it was verified with
+        assert hashlib.sha256(first.path(name).read_bytes()).hexdigest() == sha
+    assert stores[0].get(MODEL, fp).dir == first.dir  # served from the cache again
 
 
 def test_remote_blobs_without_meta_json_are_not_a_version(fitted, tmp_path):
