@@ -35,6 +35,8 @@ test: lint typecheck
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
+	@if git grep -nE '^(<<<<<<<|>>>>>>>) ' -- engine tests docs benchmarks README.md Makefile pyproject.toml; then \
+		echo "merge conflict markers are left in the lines above" >&2; exit 1; fi
 	$(BIN)/ruff check engine tests benchmarks
 	$(BIN)/ruff format --check engine tests benchmarks
 	$(BIN)/mlops schemas --check
