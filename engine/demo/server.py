@@ -123,9 +123,16 @@ def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-2000:] if log.exists() else "(no output)"
 
 
-def call(url: str, data: Any = None, headers: Mapping[str, str] | None = None) -> Reply:
-    """GET ``url`` (no data) or POST ``data`` as JSON; an HTTP error status is a Reply too."""
-    body = None if data is None else json.dumps(data).encode()
+def call(
+    url: str,
+    data: Any = None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    raw: bytes | None = None,
+) -> Reply:
+    """GET ``url`` (no data) or POST ``data`` as JSON (or ``raw`` bytes as they are); an
+    HTTP error status is a Reply too."""
+    body = raw if raw is not None else (None if data is None else json.dumps(data).encode())
     request = urllib.request.Request(  # noqa: S310  # a loopback URL this module built
         url,
         data=body,

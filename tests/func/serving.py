@@ -8,22 +8,17 @@ process it started; :func:`call` makes one request and returns status, headers, 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
+from engine.demo.server import call, free_port
 from tests.conftest import init_repo
 
 MLOPS = Path(sys.executable).parent / "mlops"
@@ -63,41 +58,6 @@ def versions(staged) -> dict[str, str]:
         ).stdout
         found[model] = yaml.safe_load(text)["version"]
     return found
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-
-def call(url: str, data: Any = None, *, raw: bytes | None = None, headers=None) -> Reply:
-    """GET (no data) or POST JSON to ``url``; never raises for an HTTP status."""
-    body = raw if raw is not None else (None if data is None else json.dumps(data).encode())
-    request = urllib.request.Request(
-        url,
-        data=body,
-        headers={"content-type": "application/json", **(headers or {})},
-        method="POST" if body is not None else "GET",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status, head, payload = response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        status, head, payload = exc.code, dict(exc.headers), exc.read()
-    try:
-        parsed = json.loads(payload) if payload else None
-    except ValueError:
-        parsed = payload.decode(errors="replace")
-    return Reply(status, {k.lower(): v for k, v in head.items()}, parsed)
 
 
 @contextlib.contextmanager
