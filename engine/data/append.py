@@ -7,7 +7,10 @@ worktree of the default branch, never the user's own):
 1. the current content, fetched *by the hash* the checkout's pointer records (as
    training reads it: :func:`engine.data.content.pinned_file`), never a working file;
 2. the new rows appended in the file's own column order, after checking they have every
-   column of the file (:func:`training_rows` says what rows qualify: labelled ones);
+   column of the file (:func:`training_rows` says what rows qualify: labelled ones), and
+   only once: a row the data has already (same id, or same content without an id column:
+   :mod:`engine.data.identity`) is left out, so a batch monitored again after its rows
+   were merged adds nothing twice;
 3. the whole new file read and checked against the dataset definition, so a version that
    would fail ``mlops validate`` is never proposed;
 4. ``dvc add`` in the checkout (its cache is the main checkout's, so nothing is copied
@@ -38,13 +41,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Appended:
-    """What :func:`append_rows` wrote: the pointer file, the content hash, the row counts."""
+    """What :func:`append_rows` wrote: the pointer file, the content hash, the row counts
+    (``known``: labelled rows left out because the data has them already)."""
 
     path: str
     pointer: str
     md5: str
     before: int
     added: int
+    known: int = 0
 
 
 def file_of(dataset: Dataset) -> str:
@@ -100,14 +105,45 @@ def append_rows(tree: Path, root: Path, dataset: Dataset, rows: pa.Table) -> App
             f"the current data lacks column(s) {', '.join(missing)} of {path}: the rows added "
             "must carry every column of the dataset file"
         )
-    text = _csv_rows(rows.select(header))
     new = base if base.endswith(b"\n") or not base else base + b"\n"
     target = tree / path
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(new + text)
-    before = _check(target, dataset, path, rows.num_rows)
+    rows = rows.select(header)
+    target.write_bytes(new + _csv_rows(rows))
+    table = _read(target, dataset, path)
+    before = table.num_rows - rows.num_rows
+    fresh = unseen(table, before, dataset, header)
+    if not fresh.any():
+        raise DataError(
+            f"all {rows.num_rows} labelled row(s) of the current data are in {path} already: "
+            "there is nothing new to train on"
+        )
+    if not fresh.all():  # rewritten without the rows the data has, then read again
+        rows = rows.filter(fresh)
+        target.write_bytes(new + _csv_rows(rows))
+        table = _read(target, dataset, path)
+    _check(table, dataset, path, rows.num_rows)
     md5 = _add_and_push(tree, root, target, path)
-    return Appended(path, f"{path}.dvc", md5, before, rows.num_rows)
+    return Appended(
+        path, f"{path}.dvc", md5, before, rows.num_rows, int(fresh.size - rows.num_rows)
+    )
+
+
+def unseen(table: pa.Table, before: int, dataset: Dataset, columns: list[str]) -> Any:
+    """Which of the rows after the first ``before`` are new: a row whose identity (its id,
+    else its content: :mod:`engine.data.identity`) is in the first rows, or earlier among
+    the new ones, is a row the data has already."""
+    import numpy as np
+
+    from engine.data.identity import identities, row_key
+
+    key = row_key(columns, dataset.id_column)
+    values = {c: table.column(c).to_numpy(zero_copy_only=False) for c in key.columns}
+    identity = identities(key, values, table.num_rows)
+    _, first = np.unique(identity, return_index=True)
+    seen = np.ones(table.num_rows, dtype=np.bool_)
+    seen[first] = False  # the first occurrence of each identity is not a repeat
+    return ~(seen[before:] | np.isin(identity[before:], identity[:before]))
 
 
 def _csv_rows(rows: pa.Table) -> bytes:
@@ -120,12 +156,16 @@ def _csv_rows(rows: pa.Table) -> bytes:
     return out.getvalue()
 
 
-def _check(target: Path, dataset: Dataset, path: str, added: int) -> int:
-    """Read the new file back and check it as ``mlops validate`` would; the old row count."""
-    from engine.data.checks import check_table
+def _read(target: Path, dataset: Dataset, path: str) -> pa.Table:
     from engine.data.tables import read_csv
 
-    table = read_csv(target, dataset, name=f"{path} with the new rows")
+    return read_csv(target, dataset, name=f"{path} with the new rows")
+
+
+def _check(table: pa.Table, dataset: Dataset, path: str, added: int) -> None:
+    """Check the new file as ``mlops validate`` would."""
+    from engine.data.checks import check_table
+
     findings = check_table(dataset, table)
     if findings:
         shown = "; ".join(f.message for f in findings[:5])
@@ -133,7 +173,6 @@ def _check(target: Path, dataset: Dataset, path: str, added: int) -> int:
             f"{path} with the {added} new row(s) would not pass its definition "
             f"(mlops/datasets/{dataset.name}.yaml): {shown}"
         )
-    return int(table.num_rows) - added
 
 
 def _add_and_push(tree: Path, root: Path, target: Path, path: str) -> str:
@@ -170,4 +209,4 @@ def _quiet() -> Any:
         yield
 
 
-__all__ = ["Appended", "append_rows", "file_of", "training_rows"]
+__all__ = ["Appended", "append_rows", "file_of", "training_rows", "unseen"]

@@ -258,6 +258,10 @@ class Forge(Protocol):
         """The bot's open pull request carrying ``marker`` (a retraining PR ...), or None."""
         ...
 
+    def declined_pull_request(self, head: str) -> IssueRef | None:
+        """The bot's pull request of branch ``head`` closed without merging, or None."""
+        ...
+
     def open_pull_request(
         self, title: str, body: str, head: str, base: str, marker: str
     ) -> IssueRef:

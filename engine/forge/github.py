@@ -367,6 +367,17 @@ class GitHubForge(RepoClient):
                     return IssueRef(int(data["number"]), str(data["html_url"]), "unchanged")
             return None
 
+    def declined_pull_request(self, head: str) -> IssueRef | None:
+        """The bot's closed, unmerged pull request of ``head`` (``GET /pulls?state=closed``)."""
+        with self._guard(f"look for a closed pull request of {head!r}", "pull-requests: read"):
+            bot = self.identity()
+            params = {"state": "closed", "head": f"{self._owner}:{head}"}
+            for data in self._iter("pulls", dict, params):
+                user = (data.get("user") or {}).get("login") or ""
+                if user.lower() == bot.lower() and not data.get("merged_at"):
+                    return IssueRef(int(data["number"]), str(data["html_url"]), "closed")
+            return None
+
     def open_pull_request(
         self, title: str, body: str, head: str, base: str, marker: str
     ) -> IssueRef:

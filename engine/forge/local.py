@@ -290,11 +290,18 @@ class LocalForge:
             return None
         return IssueRef(entry["number"], str(self.outbox / entry["file"]), "unchanged")
 
+    def declined_pull_request(self, head: str) -> IssueRef | None:
+        """A proposal of ``head`` whose state was set to ``closed`` in ``proposals.json``."""
+        for entry in self._load("proposals.json", []):
+            if entry["head"] == head and entry["state"] == "closed":
+                return IssueRef(entry["number"], str(self.outbox / entry["file"]), "closed")
+        return None
+
     def open_pull_request(
         self, title: str, body: str, head: str, base: str, marker: str
     ) -> IssueRef:
         """Write ``pulls/<marker>.md`` and index it in ``proposals.json`` (state ``open``;
-        edit the state to ``closed`` to let the engine propose again)."""
+        edit the state to ``closed`` to decline it: the engine proposes again only other rows)."""
         proposals = self._load("proposals.json", [])
         for entry in proposals:
             if entry["head"] == head and entry["state"] == "open":

@@ -4,7 +4,9 @@ For each (model, environment) whose data drifted, in an environment whose policy
 ``retrain_on_drift: true``: if the bot already has an open pull request for it (found by
 the hidden marker ``<!-- mlops:retrain:MODEL:ENV -->`` and the bot's login), leave it;
 else build the branch (:func:`engine.monitoring.retrain.prepare`) and open the pull
-request, whose body says why: the drift summary, the rows added, the drift issue and the
+request, unless the bot's pull request of that very branch (the same rows on the same
+data) was closed without merging: people declined those rows, and only other rows are
+proposed again. The body says why: the drift summary, the rows added, the drift issue and the
 run. Anything that stops a proposal (unlabelled rows, a dataset that is not a DVC-tracked
 CSV, rows that would fail the dataset's checks) is a ``skipped`` line with the reason,
 never a failed monitor run.
@@ -80,6 +82,14 @@ def propose(
         prepared = prepare(root, pin, current, default_branch)
     except UserError as exc:
         return Proposal(outcome.model, outcome.environment, "skipped", reason=str(exc))
+    declined = forge.declined_pull_request(prepared.branch)
+    if declined is not None:
+        return Proposal(
+            outcome.model, outcome.environment, "skipped", declined.number, declined.url,
+            prepared.branch,
+            reason=f"#{declined.number} proposed these very rows and was closed without "
+            "merging; new monitored rows will be proposed again",
+        )  # fmt: skip
     ref = forge.open_pull_request(
         title(prepared), body(prepared, outcome, issue, run_url), prepared.branch,
         prepared.base, tag,
@@ -131,15 +141,17 @@ def body(
         f"**What**: {a.added:,} labelled row(s) of the monitored data appended to "
         f"`{a.path}` (dataset `{prepared.dataset}`: {a.before:,} → {a.before + a.added:,} "
         f"rows), a new DVC-tracked version (md5 `{a.md5}`, pushed to the DVC remote; "
-        f"`{a.pointer}` is the only file changed). Unlabelled rows were left out.\n\n"
+        f"`{a.pointer}` is the only file changed). Unlabelled rows were left out"
+        + (f", and {a.known:,} row(s) the data has already (same id or content)" if a.known else "")
+        + ".\n\n"
         "**Next**: the pull-request workflow trains the models that use this dataset and "
         "reports against the base branch and each environment as for any change (a pull "
         "request opened with the workflow's `GITHUB_TOKEN` starts no workflow: close and "
         "reopen it to start the review). Review "
         "the rows, merge if they belong in the training data, then `/promote`. While this "
         "pull request is open the monitor opens no other for "
-        f"{outcome.model} in {outcome.environment}; close it to let the next drift propose "
-        "again.\n"
+        f"{outcome.model} in {outcome.environment}; closing it unmerged declines these rows (the "
+        "monitor proposes again only when other labelled rows come).\n"
     )
     return clip_comment(text)
 

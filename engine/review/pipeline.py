@@ -613,8 +613,8 @@ def _trained_on(stored: Any, rows: Any, id_column: str | None) -> tuple[Any, str
     """Which of ``rows`` the stored version trained on, or None and why that is unknown."""
     import numpy as np
 
+    from engine.data.identity import identities, row_key
     from engine.store import ROWS_FILE, load_rows
-    from engine.training.split import identities, row_key
 
     record = stored.record
     if record.rows is None or ROWS_FILE not in record.files:

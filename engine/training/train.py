@@ -250,7 +250,8 @@ def _split(frame: pd.DataFrame, dataset: Dataset, *, stratify: bool) -> _Rows:
     """
     import numpy as np
 
-    from engine.training.split import assign, identities, row_key, salted
+    from engine.data.identity import identities, row_key
+    from engine.training.split import assign, salted
 
     key = row_key([str(c) for c in frame.columns], dataset.id_column)
     identity = identities(key, {c: frame[c].to_numpy() for c in key.columns}, len(frame))

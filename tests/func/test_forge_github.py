@@ -512,7 +512,12 @@ def test_a_pull_request_is_opened_once_and_found_by_its_marker(
     # A look-alike by someone else is not ours; a closed one is not open.
     gh.add_pull(head_sha="c" * 40, head_ref="other", body="<!-- mlops:retrain:m:prod -->")
     assert forge.find_pull_request("retrain:m:prod") is None
+    assert forge.declined_pull_request("mlops/retrain/x") is None  # open, not declined
     gh.state.issues[pull.number].state = "closed"
     assert forge.find_pull_request("retrain:m:staging") is None
+    declined = forge.declined_pull_request("mlops/retrain/x")
+    assert declined is not None and declined.number == pull.number
+    gh.state.issues[gh.state.list_pulls("open")[0].number].state = "closed"
+    assert forge.declined_pull_request("other") is None  # closed, but not the bot's
     with pytest.raises(ForgeError, match="head invalid"):
         forge.open_pull_request("Retrain m", "why", "no/such/branch", "main", "retrain:m:qa")

@@ -144,9 +144,13 @@ def test_pull_requests_are_written_once_per_open_head(root: Path) -> None:
     assert found is not None and found.number == made.number
     index = root / ".mlops/outbox/proposals.json"
     entries = json.loads(index.read_text())
-    entries[0]["state"] = "closed"  # a person closed it: the engine may propose again
+    assert forge.declined_pull_request("mlops/retrain/a") is None
+    entries[0]["state"] = "closed"  # a person declined it: other rows may be proposed
     index.write_text(json.dumps(entries))
     assert forge.find_pull_request("retrain:m:staging") is None
+    declined = forge.declined_pull_request("mlops/retrain/a")
+    assert declined is not None and declined.number == made.number
+    assert forge.declined_pull_request("mlops/retrain/b") is None
 
 
 def test_reviews_and_collaborators_exist_once_recorded(root: Path) -> None:

@@ -253,18 +253,38 @@ def test_a_branch_of_that_name_with_other_changes_is_not_proposed(deployed, mlop
         assert retrains[-1] == "pull request skipped"
 
 
-def test_the_same_branch_left_by_an_earlier_run_is_proposed_again(deployed, mlops, tmp_path):
-    """A branch an earlier run pushed (its pull request closed unmerged) holds the same
-    change: it is reused, never forced, and proposed again."""
+def retrain_job(mlops, repo: Path, tmp: Path, api: str) -> str:
+    """Both jobs; the retrain job's log line for the one drifted model."""
+    first = mlops("event", cwd=repo, env=job_env(tmp, api, "monitor"))
+    assert first.returncode == 0, first.stdout + first.stderr
+    outputs = (tmp / "monitor" / "output.txt").read_text()
+    retrain = next(x.split("=", 1)[1] for x in outputs.splitlines() if x.startswith("retrain="))
+    (tmp / "monitor" / "output.txt").unlink()
+    done = mlops("event", cwd=repo, env=job_env(tmp, api, "retrain", retrain))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return next(x for x in (done.stdout + done.stderr).splitlines() if "retraining pull" in x)
+
+
+def test_declined_rows_are_not_proposed_again_and_merged_rows_not_added_twice(
+    deployed, mlops, tmp_path
+):
+    """A pull request closed unmerged declines its rows: the same rows on the same data
+    (the same branch, reused, never forced) are not proposed again. Once the rows are
+    merged, the same batch monitored again adds nothing: its rows are in the data."""
     origin = tmp_path / "origin.git"
     with GitHubStandIn(REPO, git_dir=origin) as gh:
         write_batch(deployed, drift=True)
-        run_jobs(mlops, deployed, tmp_path, gh.url)
+        assert "created" in retrain_job(mlops, deployed, tmp_path, gh.url)
         (pull,) = open_pulls(gh)
         tip = git(origin, "rev-parse", f"refs/heads/{pull.head_ref}")
         gh.state.issues[pull.number].state = "closed"
-        write_batch(deployed, drift=True)
-        run_jobs(mlops, deployed, tmp_path, gh.url)
-        (again,) = open_pulls(gh)
-        assert again.head_ref == pull.head_ref and again.number != pull.number
+
+        line = retrain_job(mlops, deployed, tmp_path, gh.url)
+        assert f"skipped: #{pull.number} proposed these very rows and was closed" in line
+        assert not open_pulls(gh) and gh.calls("POST", r"/pulls$") == 1
         assert git(origin, "rev-parse", f"refs/heads/{pull.head_ref}") == tip
+
+        git(origin, "update-ref", "refs/heads/main", tip)  # merged after all
+        line = retrain_job(mlops, deployed, tmp_path, gh.url)
+        assert "skipped: all 200 labelled row(s) of the current data are in " + DATA in line
+        assert not open_pulls(gh) and gh.calls("POST", r"/pulls$") == 1

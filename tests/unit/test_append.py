@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from engine.data.append import file_of, training_rows
+from engine.data.append import file_of, training_rows, unseen
 from engine.definitions.formats import Dataset
 from engine.errors import DataError
 
@@ -43,3 +43,22 @@ def test_only_a_dvc_tracked_csv_can_grow() -> None:
         update={"path": "data/customers.parquet"})})  # fmt: skip
     with pytest.raises(DataError, match="only be appended to a CSV"):
         file_of(parquet)
+
+
+def test_rows_the_data_has_already_are_not_added_again() -> None:
+    """By content without an id column: 3 and 3.0 are one value, a new label is a new row."""
+    table = pa.table(
+        {"age": [30, 40, 30.0, 50, 40, 40, 60], "churned": [1, 0, 1, 1, 1, 0, 0]}
+    )  # the first two rows are the data; five monitored rows follow
+    fresh = unseen(table, 2, DATASET, ["age", "churned"])
+    # (30, 1) is in the data; (50, 1) new; (40, 1) new (another label); (40, 0) in the
+    # data; (60, 0) new
+    assert fresh.tolist() == [False, True, True, False, True]
+
+
+def test_with_an_id_column_the_id_names_the_row() -> None:
+    by_id = DATASET.model_copy(update={"id_column": "customer_id"})
+    table = pa.table({"customer_id": ["a", "b", "b", "c", "c", "d"], "age": [1, 2, 9, 3, 4, 5]})
+    fresh = unseen(table, 2, by_id, ["customer_id", "age"])
+    # b is in the data (whatever its values now); c twice in the batch is added once
+    assert fresh.tolist() == [False, True, False, True]

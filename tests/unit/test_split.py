@@ -6,7 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.training.split import RowKey, assign, identities, row_key, salted
+from engine.data.identity import RowKey, identities, row_key
+from engine.training.split import assign, salted
 
 
 def ids(values) -> np.ndarray:
