@@ -30,7 +30,9 @@ class Context:
 
     @property
     def root(self) -> Path:
-        from engine.api import find_root
+        # From the git seam, not engine.api: the API imports training, which a command
+        # that trains nothing (the event on a pull request that changes no model) skips.
+        from engine.gitrepo import find_root
 
         return find_root(self._repo or Path.cwd())
 
