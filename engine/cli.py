@@ -94,25 +94,33 @@ def _skip_the_last_collection() -> None:
 
 
 @contextmanager
-def _collection_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a command starts up, up to its first fork.
+def _collection_paused(at_most: float = 5.0) -> Iterator[None]:
+    """Pause the cyclic garbage collector while a command starts up.
 
     Starting up allocates a few hundred thousand objects that all live on (modules,
     classes, pydantic's validators), and the collector examines each of them a couple of
-    times for nothing. The pause ends when the block ends, or just before the process
-    forks (a training worker, which then runs with the collector on), whichever is first.
+    times for nothing. The pause ends with the block, just before the process forks (a
+    training worker then runs with the collector on), or after ``at_most`` seconds,
+    whichever comes first: work that goes on longer collects as usual.
     """
     global _fork_hook
+    if not gc.isenabled():  # paused already (or by the caller): nothing to do
+        yield
+        return
     if not _fork_hook:
         os.register_at_fork(before=gc.enable)
         _fork_hook = True
-    was = gc.isenabled()
+    import threading
+
+    deadline = threading.Timer(at_most, gc.enable)
+    deadline.daemon = True
     gc.disable()
+    deadline.start()
     try:
         yield
     finally:
-        if was:
-            gc.enable()
+        deadline.cancel()
+        gc.enable()
 
 
 _fork_hook = False

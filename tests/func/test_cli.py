@@ -40,7 +40,7 @@ def test_help_imports_no_heavy_library():
 
 
 PAUSED = """
-import gc, os
+import gc, os, time
 from engine.cli import _collection_paused
 with _collection_paused():
     assert not gc.isenabled()
@@ -52,15 +52,20 @@ with _collection_paused():
 with _collection_paused():
     assert not gc.isenabled()
 assert gc.isenabled()
+with _collection_paused(at_most=0.05):
+    waited = time.monotonic()
+    while not gc.isenabled() and time.monotonic() - waited < 10:
+        time.sleep(0.01)
+    assert gc.isenabled()  # long work collects as usual
 gc.disable()
 with _collection_paused():
     pass
-assert not gc.isenabled()  # a pause restores the state it found
+assert not gc.isenabled()  # a pause leaves a collector it found off, off
 print("ok")
 """
 
 
-def test_start_up_pauses_the_collector_until_the_first_fork():
+def test_start_up_pauses_the_collector_until_the_first_fork_or_a_deadline():
     done = subprocess.run([sys.executable, "-c", PAUSED], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
 
