@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import Problem, UserError
 from engine.gitbranches import on_branch
+from engine.gitrepo import find_root
 from engine.training.jobs import START, Training
 from engine.training.jobs import train as _train
 from engine.training.planning import read_definitions
@@ -35,19 +36,6 @@ __all__ = [
     "train",
     "validate",
 ]
-
-
-def find_root(start: Path) -> Path:
-    """The repository root: the nearest folder at or above ``start`` with ``.git`` or ``mlops/``."""
-    start = start.resolve()
-    if not start.is_dir():
-        raise UserError(f"{start} is not a folder: pass --repo with the repository's root")
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists() or (folder / "mlops").is_dir():
-            return folder
-    raise UserError(
-        f"{start} is not inside a git repository: run mlops from your repository or pass --repo"
-    )
 
 
 @dataclass

@@ -8,10 +8,13 @@ Exit codes: 0 success, 1 the input or a gate said no, 2 usage.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,7 +33,9 @@ class Context:
 
     @property
     def root(self) -> Path:
-        from engine.api import find_root
+        # From the git seam, not engine.api: the API imports training, which a command
+        # that trains nothing (the event on a pull request that changes no model) skips.
+        from engine.gitrepo import find_root
 
         return find_root(self._repo or Path.cwd())
 
@@ -76,9 +81,57 @@ def exit_without_teardown(code: int) -> None:
     os._exit(code)
 
 
+def _skip_the_last_collection() -> None:
+    """At exit, let the interpreter's teardown skip its full garbage collection.
+
+    A command is one process: everything it imported (pydantic, github3, ...) is freed by
+    the operating system anyway, and the final collection over all of it cost about as much
+    as the whole work of a no-op event. Frozen objects are never examined; ``atexit``
+    handlers (logging's flush, temporary folders' cleanup) have all run before this one,
+    registered first, runs.
+    """
+    gc.freeze()
+
+
+@contextmanager
+def _collection_paused(at_most: float = 5.0) -> Iterator[None]:
+    """Pause the cyclic garbage collector while a command starts up.
+
+    Starting up allocates a few hundred thousand objects that all live on (modules,
+    classes, pydantic's validators), and the collector examines each of them a couple of
+    times for nothing. The pause ends with the block, just before the process forks (a
+    training worker then runs with the collector on), or after ``at_most`` seconds,
+    whichever comes first: work that goes on longer collects as usual.
+    """
+    global _fork_hook
+    if not gc.isenabled():  # paused already (or by the caller): nothing to do
+        yield
+        return
+    if not _fork_hook:
+        os.register_at_fork(before=gc.enable)
+        _fork_hook = True
+    import threading
+
+    deadline = threading.Timer(at_most, gc.enable)
+    deadline.daemon = True
+    gc.disable()
+    deadline.start()
+    try:
+        yield
+    finally:
+        deadline.cancel()
+        gc.enable()
+
+
+_fork_hook = False
+
+
 def emit_json(data: Any) -> None:
     """Print ``data`` as one JSON document."""
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+_frozen_at_exit = False
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,6 +157,10 @@ def main(ctx: click.Context, repo: Path | None, traceback: bool, log_format: str
     """GitOps for machine learning: validate, plan, train, compare and promote models
     kept as files in git."""
     ctx.obj = Context(repo, traceback)
+    global _frozen_at_exit
+    if not _frozen_at_exit:  # once per process (tests run many commands in one)
+        atexit.register(_skip_the_last_collection)
+        _frozen_at_exit = True
     if log_format != "none":
         from engine import audit
 
@@ -357,17 +414,21 @@ def demo(folder: Path | None) -> None:
 @boundary
 def event(obj: Context, bundle: Path | None, log_format: str) -> None:
     """Handle the GitHub Actions event in GITHUB_EVENT_NAME / GITHUB_EVENT_PATH."""
-    from engine.github.actions import Runtime
-    from engine.github.context import Context as EventContext
-    from engine.github.workflow import handle
+    # The two halves of a pull request's review run on every push and are mostly start-up
+    # (a pull request that moves no model is all start-up); the others may work for long.
+    light = os.environ.get("GITHUB_EVENT_NAME") in ("pull_request", "workflow_run")
+    with _collection_paused() if light else nullcontext():
+        from engine.github.actions import Runtime
+        from engine.github.context import Context as EventContext
+        from engine.github.workflow import handle
 
-    env = dict(os.environ)
-    runtime = Runtime(env, log_format)
-    if log_format == "json":
-        from engine import audit
+        env = dict(os.environ)
+        runtime = Runtime(env, log_format)
+        if log_format == "json":
+            from engine import audit
 
-        audit.configure("json")
-    outcome = handle(EventContext(obj.root, env, runtime, bundle))
+            audit.configure("json")
+        outcome = handle(EventContext(obj.root, env, runtime, bundle))
     sys.exit(outcome.exit_code)
 
 

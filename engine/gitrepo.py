@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.errors import GitError
+from engine.errors import GitError, UserError
 
 if TYPE_CHECKING:
     import git
@@ -49,6 +49,19 @@ class Author:
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+
+def find_root(start: Path) -> Path:
+    """The repository root: the nearest folder at or above ``start`` with ``.git`` or ``mlops/``."""
+    start = start.resolve()
+    if not start.is_dir():
+        raise UserError(f"{start} is not a folder: pass --repo with the repository's root")
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists() or (folder / "mlops").is_dir():
+            return folder
+    raise UserError(
+        f"{start} is not inside a git repository: run mlops from your repository or pass --repo"
+    )
 
 
 def is_repo(root: Path) -> bool:

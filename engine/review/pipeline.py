@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import Problem, UserError
 from engine.review.report import MAX_CHARS, size
-from engine.training.train import PROFILE_FILE, model_inputs
 
 if TYPE_CHECKING:
     from engine.data.profile import DataProfile
@@ -105,10 +104,7 @@ def review(
     took, or, when that fails, why, and the model is not comparable against it.
     """
     from engine import gitbranches
-    from engine.environments.pins import read_pins
-    from engine.review.compare import overall
-    from engine.store import Store
-    from engine.training import jobs, planning
+    from engine.training import planning
     from engine.training.planning import compute_plan
 
     plan = compute_plan(root, base, head)
@@ -122,24 +118,84 @@ def review(
     if envs and "origin" in gitbranches.remotes(root):
         # compare with what runs now, not a stale copy
         gitbranches.fetch_branches(root, "origin", [spec.branch for spec in envs.values()])
-    pins = {env: read_pins(root, spec.branch) or {} for env, spec in envs.items()}
+    pins = _read_pins(root, envs)
     # With --vs ENV, head is compared with what ENV runs: that version is the reference
     # and the base revision plays no part (it may well be head itself).
     reference = vs[0] if vs else "base"
     if vs:
         names = _differing(plan, models, head_defs.models, {e: pins[e] for e in vs})
-    head_run = jobs.train(
-        root, [n for n in names if n in head_defs.models], rev=plan.head_commit, settings=settings
-    )
+    # a change that moves no model trains, stores and compares nothing (nor imports them)
+    done = _Trained()
+    if names:
+        done = _train_and_compare(
+            root, plan, names, head_defs, base_defs, project, settings, pins, vs, head
+        )
+    comparisons = done.comparisons
+    failures = [o for o in (*done.head, *done.base) if o.status == "failed"]
+    problems = sorted({*plan.problems, *(p for m in plan.models for p in m.problems)})
+
+    def rendered(cap: int | None) -> str:
+        return _render(
+            plan,
+            comparisons,
+            problems,
+            _training_problems(head_defs, [o for o in done.head if o.status == "failed"]),
+            marker,
+            summary_url,
+            _head_label(root, plan),
+            reference,
+            also=tuple(vs[1:]),
+            limit=cap,
+        )
+
+    # the whole report for the job summary, which the cut one points to
+    full = rendered(None)
+    markdown = full if limit is None or size(full) <= limit else rendered(limit)
+    verdict = "pass"
+    if comparisons:
+        from engine.review.compare import overall
+
+        verdict = overall(comparisons)
+    return Review(markdown, verdict, comparisons, problems, failures, full)
+
+
+@dataclass(frozen=True)
+class _Trained:
+    """What the review trained at head and at base, and the comparisons it made."""
+
+    head: Sequence[Outcome] = ()
+    base: Sequence[Outcome] = ()
+    comparisons: list[ModelComparison] = field(default_factory=list)
+
+
+def _train_and_compare(
+    root: Path,
+    plan: Plan,
+    names: Sequence[str],
+    head_defs: Definitions,
+    base_defs: Definitions,
+    project: Project,
+    settings: Project | None,
+    pins: Mapping[str, Mapping[str, Pin]],
+    vs: Sequence[str],
+    head: str | None,
+) -> _Trained:
+    """Train ``names`` at head and at base (cache hits cost nothing), then compare each."""
+    from engine.store import Store
+    from engine.training import jobs
+
+    head_models = [n for n in names if n in head_defs.models]
+    head_run = jobs.train(root, head_models, rev=plan.head_commit, settings=settings)
     base_names = [] if vs else [n for n in names if n in base_defs.models]
     base_run = jobs.train(root, base_names, rev=plan.base_commit, settings=settings)
     store = Store.open(project.store.url, root)
     versions = _Versions(root, store, plan.head_commit, head_defs, project, pins)
-    comparisons = []
+    reference = vs[0] if vs else "base"
     if vs:
         changes = _changes_since_pins(root, head, names, pins[reference])
     else:
-        changes = {m.name: _changes(m.reasons) for m in plan.models}
+        changes = {m.name: _changes(m.reasons) for m in plan.models if m.name in names}
+    comparisons = []
     for name in names:
         compared = _compare(
             versions,
@@ -152,28 +208,16 @@ def review(
         )
         if compared is not None:
             comparisons.append(compared)
-    failures = [o for o in (*head_run.outcomes, *base_run.outcomes) if o.status == "failed"]
-    problems = sorted({*plan.problems, *(p for m in plan.models for p in m.problems)})
+    return _Trained(head_run.outcomes, base_run.outcomes, comparisons)
 
-    def rendered(cap: int | None) -> str:
-        return _render(
-            plan,
-            comparisons,
-            problems,
-            _training_problems(head_defs, head_run.failed),
-            marker,
-            summary_url,
-            _head_label(root, plan),
-            reference,
-            also=tuple(vs[1:]),
-            limit=cap,
-        )
 
-    # the whole report for the job summary, which the cut one points to
-    full = rendered(None)
-    markdown = full if limit is None or size(full) <= limit else rendered(limit)
-    verdict = overall(comparisons) if comparisons else "pass"
-    return Review(markdown, verdict, comparisons, problems, failures, full)
+def _read_pins(root: Path, envs: Mapping[str, Environment]) -> dict[str, dict[str, Pin]]:
+    """What each of ``envs`` pins (nothing read, nor its reader imported, for none)."""
+    if not envs:
+        return {}
+    from engine.environments.pins import read_pins
+
+    return {env: read_pins(root, spec.branch) or {} for env, spec in envs.items()}
 
 
 def _environments(project: Project, vs: Sequence[str]) -> dict[str, Environment]:
@@ -489,6 +533,7 @@ class _Versions:
     def stored(self, name: str, fingerprint: str, primary: str = "") -> Evaluation | None:
         """A stored version as an :class:`Evaluation` (predictions, profile, history)."""
         from engine.review.evaluation import Evaluation
+        from engine.training.train import PROFILE_FILE
 
         store = self.store
         if not store.has(name, fingerprint):
@@ -552,6 +597,7 @@ class _Versions:
         import numpy as np
 
         from engine.data import tables as data
+        from engine.training.train import model_inputs
 
         spec = self.defs.models[name].spec
         dataset = self.defs.datasets[spec.dataset].spec

@@ -28,14 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from engine.errors import Problem
 from engine.review import markdown as md
-from engine.review.compare import (
-    ModelComparison,
-    overall,
-)
-from engine.review.sections import Parts, model_parts
+
+if TYPE_CHECKING:
+    from engine.review.compare import ModelComparison
+    from engine.review.sections import Parts
 
 MARKER_PREFIX = "<!-- mlops-report "
 MAX_CHARS = 65_536
@@ -119,7 +119,7 @@ def render(report: ReportInput) -> str:
     """The report as markdown, never longer than ``report.limit`` (None: never cut, as
     for a local run, where no comment limit applies and no job summary holds the rest)."""
     models = sorted(report.comparisons, key=lambda c: _ORDER[c.verdict])
-    parts = [model_parts(c) for c in models]
+    parts = _model_parts(models)
     problems = [
         ("Validation errors", list(report.validation)),
         ("Data checks", list(report.data_checks)),
@@ -143,6 +143,16 @@ def render(report: ReportInput) -> str:
         while size(out) > limit and fit.less(section):
             out = _assemble(report, parts, problems, fit)
     return out if size(out) <= limit else _hard_cut(out, limit)
+
+
+def _model_parts(models: Sequence[ModelComparison]) -> list[Parts]:
+    """Each model's sections; a report of no model (a change that moves none, the most
+    common pull request) does not even import them."""
+    if not models:
+        return []
+    from engine.review.sections import model_parts
+
+    return [model_parts(c) for c in models]
 
 
 @dataclass
@@ -242,7 +252,7 @@ def _headline(report: ReportInput) -> str:
         issues.insert(
             0, f"{md.plural(failed, 'model')} failed {'its' if failed == 1 else 'their'} gates"
         )
-    verdict = overall(models)
+    verdict = _overall(models)
     if issues:
         return f"### ❌ {report.title}: {', '.join(issues)}"
     if verdict == "not comparable":
@@ -256,6 +266,14 @@ def _headline(report: ReportInput) -> str:
             return f"### ✅ {report.title}: no model {what}"
         return f"### ✅ {report.title}: no model {what}; all gates passed"
     return f"### ✅ {report.title}: all gates passed"
+
+
+def _overall(models: Sequence[ModelComparison]) -> str:
+    if not models:
+        return "pass"
+    from engine.review.compare import overall
+
+    return overall(models)
 
 
 def _against(report: ReportInput) -> str:

@@ -39,6 +39,37 @@ def test_help_imports_no_heavy_library():
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
 
 
+PAUSED = """
+import gc, os, time
+from engine.cli import _collection_paused
+with _collection_paused():
+    assert not gc.isenabled()
+    pid = os.fork()  # what a training worker does (multiprocessing's fork context)
+    if pid == 0:
+        os._exit(0 if gc.isenabled() else 3)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0, "the worker runs without gc"
+    assert gc.isenabled()  # and the fork ended the pause in the parent too
+with _collection_paused():
+    assert not gc.isenabled()
+assert gc.isenabled()
+with _collection_paused(at_most=0.05):
+    waited = time.monotonic()
+    while not gc.isenabled() and time.monotonic() - waited < 10:
+        time.sleep(0.01)
+    assert gc.isenabled()  # long work collects as usual
+gc.disable()
+with _collection_paused():
+    pass
+assert not gc.isenabled()  # a pause leaves a collector it found off, off
+print("ok")
+"""
+
+
+def test_start_up_pauses_the_collector_until_the_first_fork_or_a_deadline():
+    done = subprocess.run([sys.executable, "-c", PAUSED], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr
+
+
 def test_usage_errors_exit_2(repo, mlops):
     assert mlops("train", "--jobs", "0", cwd=repo).returncode == 2
     assert mlops("frobnicate", cwd=repo).returncode == 2

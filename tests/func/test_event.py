@@ -8,6 +8,9 @@ bundle and posts nothing; ``workflow_run`` with a write token publishes it once.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -334,4 +337,77 @@ def test_a_readme_only_pull_request_trains_nothing(repo, mlops, tmp_path):
             f"GET /repos/{REPO}/issues/{PR}/comments",
             f"GET /repos/{REPO}/commits/{change['head']}/statuses",
         ]
+        assert len(gh.comments(PR)) == 1
+
+
+# What a no-op pull request must not load: training (and scikit-learn, numpy, pandas under
+# it), the store, the pins, the comparisons, or the API module that imports training.
+NOT_ON_A_NO_OP = (
+    "engine.api",
+    "engine.training.train",
+    "engine.training.jobs",
+    "engine.training.runs",
+    "engine.store",
+    "engine.environments.pins",
+    "engine.review.compare",
+    "sklearn",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "dvc",
+    "git",
+    "skops",
+)
+IN_PROCESS = """
+import json, sys
+from engine.cli import main
+try:
+    main(["event", *sys.argv[1:]])
+except SystemExit as exc:
+    code = exc.code
+names = json.loads(sys.stdin.read())
+print(json.dumps({"code": code, "loaded": [n for n in names if n in sys.modules]}))
+"""
+
+
+def _event_in_process(repo: Path, env: dict[str, str], *args: str) -> dict:
+    """``mlops event`` in a fresh interpreter; its exit code and which of the modules
+    (and github3) it loaded, read from ``sys.modules`` (no timing)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    done = subprocess.run(
+        [sys.executable, "-c", IN_PROCESS, *args],
+        cwd=repo,
+        env={**full, **env},
+        input=json.dumps([*NOT_ON_A_NO_OP, "github3"]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_no_op_pull_request_loads_no_training_and_github3_only_to_publish(repo, tmp_path):
+    """Issue 11/14: the event on a pull request that moves no model is all start-up, so it
+    imports only what it uses: never training or the store; github3 only with a token."""
+    base = git(repo, "rev-parse", "HEAD")
+    git(repo, "switch", "-q", "-c", "docs")
+    (repo / "README.md").write_text("# Models\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-q", "-m", "Add a README")
+    change = {"base": base, "head": git(repo, "rev-parse", "HEAD")}
+    with GitHubStandIn(REPO) as gh:
+        gh.add_pull(PR, head_sha=change["head"])
+        event = pr_payload(tmp_path, change)
+        # the pull-request job as the workflows run it: no token, a bundle, nothing posted
+        env = actions_env(tmp_path, "pull_request", event, gh.url, change["head"])
+        unprivileged = _event_in_process(repo, env, "--bundle", str(tmp_path / "bundle"))
+        assert unprivileged == {"code": 0, "loaded": []}
+        assert gh.requests == [] and (tmp_path / "bundle" / "results.json").is_file()
+        # a same-repository pull request with a write token publishes through github3
+        env = actions_env(
+            tmp_path, "pull_request", event, gh.url, change["head"], token="ghs_standin"
+        )
+        published = _event_in_process(repo, env)
+        assert published == {"code": 0, "loaded": ["github3"]}
         assert len(gh.comments(PR)) == 1
