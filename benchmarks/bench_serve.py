@@ -218,6 +218,17 @@ def peak_rss_mb(cmd: list[str], cwd: Path) -> tuple[float, float, float]:
     return float(wall), float(cpu), int(kb) / 1024
 
 
+BARE_SCRIPT = """
+import sys
+import pandas as pd
+import skops.io as sio
+data = open(sys.argv[1], "rb").read()
+model = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+frame = pd.read_parquet(sys.argv[2])
+model.predict(frame)
+"""
+
+
 def self_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -229,6 +240,7 @@ def main() -> int:
     from sklearn.datasets import load_breast_cancer
 
     from engine.serving.pinned import pinned_versions
+    from engine.store import Store
 
     global ENV
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start")
@@ -333,6 +345,8 @@ def main() -> int:
         data.to_parquet(source, row_group_size=65536)  # as a streaming writer makes it
         size_mb = source.stat().st_size / 2**20
         del big, picks, data
+        store = Store.open(".mlops/store", repo)
+        model_file = store.get(MODEL, pinned.fingerprint).model_path
         for chunk in (16384, 131072):  # each beside a bare run: the machine is shared
             load = os.getloadavg()[0]
             t0, c0 = time.perf_counter(), self_cpu()
@@ -342,6 +356,9 @@ def main() -> int:
             pinned.estimator.predict_proba(loaded)
             both_wall = time.perf_counter() - t0
             del loaded
+            script_wall, script_cpu, _ = peak_rss_mb(
+                [sys.executable, "-c", BARE_SCRIPT, str(model_file), str(source)], repo
+            )
             out = Path(tmp) / f"scores-{chunk}.parquet"
             wall, cpu, peak = peak_rss_mb(
                 [
@@ -366,6 +383,11 @@ def main() -> int:
                 f"{wall / bare_wall:.2f}x wall, {cpu / bare_cpu:.2f}x CPU (goal <= 1.3x; "
                 "bare read+predict+proba "
                 f"{both_wall:.1f} s wall); peak memory {peak:.0f} MB; load average {load:.1f}"
+            )
+            print(
+                f"  the same against a bare script in a fresh process (import, skops load, "
+                f"read, predict): {script_wall:.1f} s wall, {script_cpu:.1f} s CPU -> "
+                f"{wall / script_wall:.2f}x wall, {cpu / script_cpu:.2f}x CPU"
             )
         print(
             f"(this process, holding the whole table for the bare reference: peak "

@@ -53,7 +53,7 @@ def serving_sides(pin: Pin) -> list[tuple[str, str, Any]]:
             (pin.canary.version, f"{share}% (canary)", pin.canary),
         ]
     if pin.slot is not None:
-        sides = [(pin.version, f"100% ({pin.slot}, live)", pin)]
+        sides: list[tuple[str, str, Any]] = [(pin.version, f"100% ({pin.slot}, live)", pin)]
         if pin.idle is not None:
             idle = pin.idle
             sides.append((idle.version, f"0% ({idle.slot}, idle: {idle.role})", idle))
