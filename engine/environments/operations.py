@@ -606,7 +606,10 @@ def _gates_pass(
 
 
 def status_table(root: Path) -> str:
-    """Markdown: for each environment and model, version, primary metric, who, when, PR."""
+    """Markdown: for each environment and model, every version it serves (both blue-green
+    slots, a canary beside its stable version) with traffic, metric, who, when, PR."""
+    from engine.environments.status import status_markdown
+
     defs = trusted_definitions(root)
     project = defs.settings
     if not project.environments:
@@ -614,25 +617,8 @@ def status_table(root: Path) -> str:
             "No environments are defined: add them under `environments:` in "
             "mlops/project.yaml (e.g. `staging: {branch: env/staging}`)."
         )
-    pins = live_versions(root, project)
-    rows = [
-        "| Environment | Model | Version | Primary metric | Promoted by | When | PR |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for env_name in project.environments:
-        env_pins = pins.get(env_name, {})
-        if not env_pins:
-            rows.append(f"| `{env_name}` | — | nothing deployed | | | | |")
-        for model, pin in sorted(env_pins.items()):
-            primary = defs.models[model].spec.primary_metric if model in defs.models else ""
-            value = pin.metrics.get(primary)
-            metric = f"{primary} {value:.4f}" if isinstance(value, float) else "—"
-            pr = f"#{pin.pr}" if pin.pr else "—"
-            rows.append(
-                f"| `{env_name}` | `{model}` | `{pin.version}` | {metric} | "
-                f"@{pin.promoted_by} | {pin.promoted_at} | {pr} |"
-            )
-    return "\n".join(rows)
+    primary = {name: model.spec.primary_metric for name, model in defs.models.items()}
+    return status_markdown(list(project.environments), live_versions(root, project), primary)
 
 
 def history(root: Path, model: str) -> list[dict[str, Any]]:

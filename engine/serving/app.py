@@ -213,10 +213,23 @@ class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no typ
         app.router.routes[0:0] = ours  # ahead of KServe's routes for the same paths
         app.add_exception_handler(VersionNotServed, version_not_served)
 
-    async def serve_on(self, sock: socket.socket) -> None:
-        """Build the application and answer on ``sock`` until a signal stops it."""
+    async def serve_on(self, sock: socket.socket, started: Callable[[], Any] | None = None) -> None:
+        """Build the application and answer on ``sock`` until a signal stops it.
+
+        ``started`` is called once the server answers (the branch reloader starts then,
+        so its first reads never compete with a slow start-up).
+        """
         self.create_application()
+        if started is not None:
+            waiting = asyncio.get_running_loop().create_task(self._once_started(started))
         await self._server.serve(sockets=[sock])
+        if started is not None:
+            waiting.cancel()
+
+    async def _once_started(self, started: Callable[[], Any]) -> None:
+        while not self._server.started:
+            await asyncio.sleep(0.05)
+        started()
 
 
 class MultiProcessServer(RESTServerMultiProcess):  # type: ignore[misc]

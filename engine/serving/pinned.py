@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,12 +64,42 @@ class PinnedVersion:
         return pd.DataFrame(columns, columns=self.signature.names)
 
     def score(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        """Predictions, and class probabilities for a classifier (None otherwise)."""
+        """Predictions, and class probabilities for a classifier (None otherwise).
+
+        For a forest classifier, whose ``predict`` *is* the class of highest mean
+        probability (:func:`predicts_from_proba`), the trees are walked once, not twice:
+        the same predictions, in half the time.
+        """
         import numpy as np
 
-        predictions = np.asarray(self.estimator.predict(frame))
-        proba = np.asarray(self.estimator.predict_proba(frame)) if self.classifies else None
-        return predictions, proba
+        if not self.classifies:
+            return np.asarray(self.estimator.predict(frame)), None
+        proba = np.asarray(self.estimator.predict_proba(frame))
+        if self.from_proba:
+            return self.estimator.classes_.take(np.argmax(proba, axis=1), axis=0), proba
+        return np.asarray(self.estimator.predict(frame)), proba
+
+    @cached_property
+    def from_proba(self) -> bool:
+        """Whether predictions are taken from the probabilities (see :meth:`score`)."""
+        return predicts_from_proba(self.estimator)
+
+
+def predicts_from_proba(estimator: Any) -> bool:
+    """Whether ``estimator.predict(X)`` is, in scikit-learn's own code,
+    ``classes_.take(argmax(predict_proba(X), axis=1))``: a random forest or extra-trees
+    classifier with one output, alone or as the last step of a plain ``Pipeline`` (whose
+    ``predict`` and ``predict_proba`` apply the same transforms, then the last step's).
+    Exact types only: a subclass may score differently.
+    """
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+
+    final = estimator.steps[-1][1] if type(estimator) is Pipeline else estimator
+    return (
+        type(final) in (RandomForestClassifier, ExtraTreesClassifier)
+        and getattr(final, "n_outputs_", None) == 1
+    )
 
 
 Loaded = dict[tuple[str, str, str], "PinnedVersion"]
@@ -186,4 +217,4 @@ def _load_version(
     )
 
 
-__all__ = ["Loaded", "PinnedVersion", "pinned_versions"]
+__all__ = ["Loaded", "PinnedVersion", "pinned_versions", "predicts_from_proba"]

@@ -225,12 +225,13 @@ def run_models(
     if workers > 1:
         asyncio.run(MultiProcessServer(rest, sock).start())
         return
-    reloader = rest.start_following(announce)
+    reloaders: list[Any] = []  # started once the server answers
     try:
-        asyncio.run(rest.serve_on(sock))
+        asyncio.run(rest.serve_on(sock, lambda: reloaders.append(rest.start_following(announce))))
     finally:
-        if reloader is not None:
-            reloader.stop()
+        for reloader in reloaders:
+            if reloader is not None:
+                reloader.stop()
 
 
 def _described(model: Any) -> str:

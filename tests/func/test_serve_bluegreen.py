@@ -161,3 +161,18 @@ def test_deploy_makes_the_idle_slot_ready_too(staged):
     idle = entry["idle"]
     assert (idle["version"], idle["slot"]) == (live["idle"]["version"], live["idle"]["slot"])
     assert (folder / idle["file"]).is_file() and idle["sha256"] == live["idle"]["sha256"]
+
+
+def test_status_shows_both_slots_with_the_idle_ones_role(staged):
+    repo = staged["repo"]
+    live = pin(repo)
+    done = mlops("status", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [
+        line for line in done.stdout.splitlines() if "iris-logreg" in line and "staging" in line
+    ]
+    assert len(lines) == 2, done.stdout
+    assert f"`{live['version']}`" in lines[0] and f"100% ({live['slot']}, live)" in lines[0]
+    idle = live["idle"]
+    assert f"`{idle['version']}`" in lines[1]
+    assert f"0% ({idle['slot']}, idle: {idle['role']})" in lines[1]

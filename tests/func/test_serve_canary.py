@@ -68,6 +68,16 @@ def test_requests_split_by_the_canary_percent_as_the_seed_says(canaried):
     assert stable in expected and canary in expected  # both sides seen
 
 
+def test_status_shows_the_canary_split(canaried):
+    now = pin(canaried)  # before the next test completes the canary
+    done = mlops("status", cwd=canaried)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if "iris-logreg" in line]
+    assert len(lines) == 2, done.stdout
+    assert f"`{now['version']}`" in lines[0] and "70% (stable)" in lines[0]
+    assert f"`{now['canary']['version']}`" in lines[1] and "30% (canary)" in lines[1]
+
+
 def test_a_promotion_while_serving_is_answered_by_the_next_request(canaried):
     """Complete the canary while the server runs: it follows the branch, loads and
     verifies the new pin, and the next request answers with the new version only."""
