@@ -23,16 +23,16 @@ bootstrap). skops and pandas are imported inside the functions that use them.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import sys
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from engine.errors import StoreError
+from engine.store.skops_import import skops_io
 from engine.store.trusted_types import REVIEWED_FUNCTIONS, TRUSTED_TYPES
+
+_skops_io = skops_io  # the name the tests and tools import
 
 COMPACT_SKOPS = ("0.16.",)
 """skops versions whose ``dump`` :func:`save_model` reproduces with compact JSON."""
@@ -185,58 +185,6 @@ def _read(path: Path, label: str) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise StoreError(f"{label}: {path.name} could not be read ({exc.strerror})") from exc
-
-
-_importing: threading.Thread | None = None
-
-
-def import_skops_in_background() -> None:
-    """Start importing ``skops.io`` on a thread (to overlap a fit); :func:`_skops_io` waits.
-
-    For a process that will save a model and has not imported skops yet (a training
-    worker forked before its parent had). While it runs, scikit-learn's
-    ``all_estimators`` answers nothing (see :func:`_skops_io`); a fit never calls it.
-    """
-    global _importing
-    if "skops.io" in sys.modules or _importing is not None:
-        return
-    _importing = threading.Thread(target=_quietly, name="import-skops", daemon=True)
-    _importing.start()
-
-
-def _quietly() -> None:
-    # a failure here is raised again where skops is used, on the thread that needs it
-    with contextlib.suppress(BaseException):
-        _import_skops()
-
-
-def _skops_io() -> Any:
-    """``skops.io``: imported here, or by :func:`import_skops_in_background` (awaited)."""
-    if _importing is not None and _importing.is_alive():
-        _importing.join()  # sys.modules holds a module still being imported until then
-    return _import_skops()
-
-
-def _import_skops() -> Any:
-    """``skops.io``, imported without scanning every scikit-learn estimator.
-
-    At import, skops builds its *default* trusted list by calling
-    ``sklearn.utils.all_estimators()``, which imports all of scikit-learn (0.4 s, a fifth
-    of a small training run). We never use that part of the default: loading passes an
-    explicit list checked against ours. So the scan is skipped during the import only
-    (``get_untrusted_types`` then reports estimator classes too, and the list has them).
-    """
-    if "skops.io" in sys.modules:
-        return sys.modules["skops.io"]
-    import sklearn.utils
-
-    real = sklearn.utils.all_estimators
-    sklearn.utils.all_estimators = lambda *args, **kwargs: []
-    try:
-        import skops.io as sio
-    finally:
-        sklearn.utils.all_estimators = real
-    return sio
 
 
 def save_predictions(

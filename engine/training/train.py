@@ -153,14 +153,25 @@ def _feature_chains(
 
 
 def preload_libraries() -> None:
-    """Import the libraries every training uses (once in the parent: forked workers share them)."""
+    """Import the libraries every training uses (once in the parent: forked workers share
+    them), skops included (:func:`engine.store.skops_import.import_skops`)."""
+    import contextlib
     import importlib
 
-    for name in ("numpy", "pandas", "sklearn.model_selection", "sklearn.pipeline",
-                 "sklearn.compose", "sklearn.metrics", "engine.data.tables",
-                 "engine.data.checks", "engine.data.profile", "engine.training.evaluate",
-                 "engine.store", "engine.store.artifacts"):  # fmt: skip
+    for name in ("numpy", "pandas", "pyarrow.parquet", "sklearn.model_selection",
+                 "sklearn.pipeline", "sklearn.compose", "sklearn.metrics",
+                 "engine.data.tables", "engine.data.checks", "engine.data.dates",
+                 "engine.data.profile", "engine.training.split", "engine.training.evaluate",
+                 "engine.training.runs", "engine.store", "engine.store.artifacts"):  # fmt: skip
         importlib.import_module(name)
+    # what the first conversion, parquet write and feature-name check import lazily
+    for name in ("pyarrow.pandas_compat", "pandas.core.arrays.arrow.extension_types",
+                 "narwhals._pandas_like.namespace", "narwhals._interchange.dataframe"):  # fmt: skip
+        with contextlib.suppress(ImportError):  # private modules: a missing one costs time only
+            importlib.import_module(name)
+    from engine.store.skops_import import import_skops
+
+    import_skops()
 
 
 def preload(job: TrainJob) -> None:
@@ -168,13 +179,24 @@ def preload(job: TrainJob) -> None:
 
     Loading a shared library maps its segments, and a library first loaded under a small
     address-space cap fails to map ("failed to map segment"): that would read as a broken
-    install rather than as the budget it is.
+    install rather than as the budget it is. In the parent, this is also what every
+    forked worker inherits instead of importing it again.
     """
     import contextlib
+    import importlib
 
     preload_libraries()
     from engine.definitions.catalog import resolve
 
+    source = job.dataset.source
+    if source.sklearn is not None:
+        for name in ("sklearn.datasets", "sklearn.datasets.data", "sklearn.datasets.descr"):
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+    elif (source.path or "").lower().endswith(".parquet"):
+        importlib.import_module("pyarrow.parquet")
+    else:
+        importlib.import_module("pyarrow.csv")
     steps = [s for t in (job.features.transforms if job.features else []) for s in t.steps]
     with contextlib.suppress(Exception):  # a bad class is reported by the training itself
         resolve(job.model.estimator.class_, job.allowed_estimators)

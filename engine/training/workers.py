@@ -16,9 +16,10 @@ waits, so a slow model never holds up the others' results. A child tells the par
 its model is fitted (:data:`SAVING`), and its saving then overlaps the next child's fit:
 up to ``workers`` more children may be saving.
 
-skops (the saving library, a slow import) is imported by the parent while the first
-child fits, so later children inherit it; a child without it imports it on a thread
-during its fit (:func:`engine.store.artifacts.import_skops_in_background`).
+Everything a training imports (the libraries, each job's estimator and step classes, its
+data reader, skops) is imported once by the parent before the first child starts
+(:func:`engine.training.train.preload`), so every child inherits it instead of importing
+it again.
 """
 
 from __future__ import annotations
@@ -67,11 +68,6 @@ def run_all(
     while pending or running:
         while pending and sum(not r.saving for r in running) < slots and len(running) < 2 * slots:
             running.append(_start(context, pending.pop(0)))
-            if pending:
-                # while the first child fits (the parent only waits): later ones inherit it
-                from engine.store.artifacts import _skops_io
-
-                _skops_io()
         now = time.monotonic()
         soonest = min(r.deadline for r in running)
         # The pipe too: a child blocks on a large answer until the parent reads it.
@@ -163,10 +159,7 @@ def _child(job: TrainJob, writer: Connection) -> None:
     """The worker: its own process group, the memory cap, the training, the answer."""
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
-    preload(job)
-    from engine.store.artifacts import import_skops_in_background
-
-    import_skops_in_background()  # unless inherited: overlapped with the fit
+    preload(job)  # inherited from the parent: nothing left to import
     cap_memory(job.budget.memory_mb)
     writer.send(run(job, on_fitted=lambda: writer.send(SAVING)))
     writer.close()
