@@ -11,13 +11,13 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from engine.definitions.parse_cache import blob_id
 from engine.definitions.formats import KINDS, Dataset, FeatureSet, Model, Project, kind_of
 from engine.definitions.yamlfile import Located, YamlProblem, parse
 from engine.errors import Problem
@@ -63,32 +63,33 @@ class Parses(Protocol):
 
     specs: dict[tuple[str, int], Any]
 
-    def get(self, data: bytes, path: str) -> Located | None: ...
+    def knows(self, blob: str) -> bool: ...
 
-    def put(self, data: bytes, doc: Located) -> None: ...
+    def lookup(self, blob: str, path: str, source: Callable[[], bytes]) -> Located | None: ...
+
+    def put(self, data: bytes, doc: Located, blob: str | None = None) -> None: ...
 
 
 def load(files: Mapping[str, bytes], cache: Parses | None = None) -> Definitions:
     """Load every definition among ``files`` (repository path to content).
 
     ``cache`` answers for files parsed before (by content), so only changed files are
-    parsed; the result is the same with or without it.
+    parsed; the result is the same with or without it. When ``files`` knows each path's
+    git blob id (``files.ids``, as :class:`engine.gitrepo.Tree` does), the bytes of a
+    file the cache knows are not even read; ``files.fetch(paths)``, if there, reads the
+    others at once.
     """
     defs = Definitions()
-    for path in sorted(files):
-        kind = kind_of(path)
-        if kind is None:
-            continue
+    listed = [(path, kind) for path in sorted(files) if (kind := kind_of(path)) is not None]
+    ids: Mapping[str, str] | None = getattr(files, "ids", None) if cache is not None else None
+    if cache is not None and ids is not None and hasattr(files, "fetch"):
+        files.fetch([path for path, _ in listed if not cache.knows(ids[path])])
+    for path, kind in listed:
         try:
-            data = files[path]
-            doc = cache.get(data, path) if cache is not None else None
-            if doc is None:
-                doc = parse(data, path)
-                if cache is not None:
-                    cache.put(data, doc)
+            doc = _document(files, path, cache, ids)
         except YamlProblem as exc:
             defs.problems.append(exc.problem)
-            defs.invalid.add(PurePosixPath(path).stem)
+            defs.invalid.add(_stem(path))
             continue
         spec = cache.specs.get((kind, id(doc.value))) if cache is not None else None
         problems: list[Problem] = []
@@ -100,10 +101,30 @@ def load(files: Mapping[str, bytes], cache: Parses | None = None) -> Definitions
                 cache.specs[(kind, id(doc.value))] = spec
         defs.problems.extend(problems)
         if spec is None:
-            defs.invalid.add(_declared_name(doc) or PurePosixPath(path).stem)
+            defs.invalid.add(_declared_name(doc) or _stem(path))
             continue
         _register(defs, kind, Entry(path, doc, spec))
     return defs
+
+
+def _document(
+    files: Mapping[str, bytes], path: str, cache: Parses | None, ids: Mapping[str, str] | None
+) -> Located:
+    """The parse of ``files[path]``, from the cache when it knows the bytes."""
+    if cache is None:
+        return parse(files[path], path)
+    if ids is not None:
+        blob = ids[path]
+        doc = cache.lookup(blob, path, lambda: files[path])
+    else:
+        data = files[path]
+        blob = blob_id(data)
+        doc = cache.lookup(blob, path, lambda: data)
+    if doc is None:
+        data = files[path]
+        doc = parse(data, path)
+        cache.put(data, doc, blob)
+    return doc
 
 
 def _register(defs: Definitions, kind: str, entry: Entry[Any]) -> None:

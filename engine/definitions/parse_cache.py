@@ -29,6 +29,7 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -59,14 +60,25 @@ class ParseCache:
 
     def get(self, data: bytes, path: str) -> Located | None:
         """The cached parse of ``data`` as the document at ``path``, or None."""
-        hit = self.memory.get(blob_id(data))
+        return self.lookup(blob_id(data), path, lambda: data)
+
+    def knows(self, blob: str) -> bool:
+        """Whether the blob with this id was parsed before."""
+        return blob in self.memory
+
+    def lookup(self, blob: str, path: str, source: Callable[[], bytes]) -> Located | None:
+        """The cached parse of the blob ``blob`` (git's id) as the document at ``path``.
+
+        ``source`` gives the bytes if a problem needs positions (they are not cached).
+        """
+        hit = self.memory.get(blob)
         if hit is None:
             return None
-        return Located(path, hit, data.decode("utf-8"), located=False)
+        return Located(path, hit, located=False, source=source)
 
-    def put(self, data: bytes, doc: Located) -> None:
-        """Remember a successful parse of ``data``."""
-        self.memory[blob_id(data)] = doc.value
+    def put(self, data: bytes, doc: Located, blob: str | None = None) -> None:
+        """Remember a successful parse of ``data`` (whose blob id is ``blob``, if known)."""
+        self.memory[blob or blob_id(data)] = doc.value
         self.dirty = True
 
     def save(self) -> None:

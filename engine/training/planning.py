@@ -10,25 +10,37 @@ imports scikit-learn itself.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
 from engine import gitrepo
+from engine.definitions.formats import kind_of
 from engine.definitions.loading import Definitions, load
 from engine.training.plan import Plan, Snapshot, plan
 
 
-def read_definitions(root: Path, rev: str | None = None) -> tuple[Definitions, dict[str, bytes]]:
-    """Load the definitions at ``rev`` (git objects) or in the working tree (``None``)."""
-    files = gitrepo.read_tree(root, rev)
+def read_definitions(
+    root: Path, rev: str | None = None
+) -> tuple[Definitions, Mapping[str, bytes]]:
+    """Load the definitions at ``rev`` (git objects) or in the working tree (``None``).
+
+    The files come as :func:`engine.gitrepo.tree` gives them: at a revision, a blob is
+    read from git only when asked for (the parse cache knows most definitions by id).
+    """
+    files = gitrepo.tree(root, rev)
     return _load(root, files), files
 
 
-def _load(root: Path, files: dict[str, bytes]) -> Definitions:
+def _load(root: Path, files: Mapping[str, bytes]) -> Definitions:
     """``load`` through the repository's parse cache (only changed files are parsed)."""
     from engine.definitions.parse_cache import for_root
 
     cache = for_root(root)
+    if isinstance(files, gitrepo.Tree):
+        # one git call for what is read next: the DVC pointers and other files, and the
+        # definitions the cache does not know
+        files.fetch(p for p in files if kind_of(p) is None or not cache.knows(files.ids[p]))
     defs = load(files, cache)
     cache.save()
     if any(p.rule == "import-path" for p in defs.problems):
@@ -50,7 +62,7 @@ def snapshot(root: Path, rev: str | None, sklearn: str | None = None) -> Snapsho
     """The definitions at ``rev`` (git objects) or in the working tree (``None``)."""
     from engine.definitions.references import check_references
 
-    files = gitrepo.read_tree(root, rev)
+    files = gitrepo.tree(root, rev)
     defs = _load(root, files)
     return Snapshot(defs, files, sklearn or sklearn_version(), problems=check_references(defs))
 

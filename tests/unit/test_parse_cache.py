@@ -31,9 +31,9 @@ class Counting(ParseCache):
 
     misses = 0
 
-    def put(self, data, doc):
+    def put(self, data, doc, blob=None):
         self.misses += 1
-        super().put(data, doc)
+        super().put(data, doc, blob)
 
 
 def test_blob_id_is_gits(tmp_path):
