@@ -53,6 +53,13 @@ def _load(root: Path, files: Mapping[str, bytes]) -> Definitions:
     return defs
 
 
+def save_cache(root: Path) -> None:
+    """Write the parse cache of ``root`` with the facts this process added to it."""
+    from engine.definitions.parse_cache import for_root
+
+    for_root(root).save()
+
+
 def sklearn_version() -> str:
     """The installed scikit-learn's version, read without importing it."""
     return metadata.version("scikit-learn")
@@ -73,7 +80,8 @@ def compute_plan(root: Path, base: str, head: str | None) -> Plan:
     base_sha = gitrepo.resolve(root, base)
     head_sha = gitrepo.resolve(root, head) if head is not None else None
     result = plan(snapshot(root, base_sha, version), snapshot(root, head_sha, version))
+    save_cache(root)  # with what the checks and fingerprints remembered
     return dataclasses.replace(result, base_commit=base_sha, head_commit=head_sha)
 
 
-__all__ = ["compute_plan", "read_definitions", "sklearn_version", "snapshot"]
+__all__ = ["compute_plan", "read_definitions", "save_cache", "sklearn_version", "snapshot"]
