@@ -190,13 +190,15 @@ class Tree(Mapping[str, bytes]):
                 f"git object {self.ids[missing[0]]} of {missing[0]} is missing from the "
                 f"repository at {self.root}: fetch the revision again (`git fetch origin`)"
             )
-        self._data.update(zip(wanted, blobs))  # type: ignore[arg-type]
+        self._data.update(
+            (p, blob) for p, blob in zip(wanted, blobs, strict=True) if blob is not None
+        )
 
-    def items(self) -> ItemsView[str, bytes]:  # type: ignore[override]
+    def items(self) -> ItemsView[str, bytes]:
         self.fetch(self.ids)
         return {path: self._data[path] for path in self.ids}.items()
 
-    def values(self) -> ValuesView[bytes]:  # type: ignore[override]
+    def values(self) -> ValuesView[bytes]:
         return {path: blob for path, blob in self.items()}.values()
 
 

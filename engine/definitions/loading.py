@@ -18,8 +18,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from engine.definitions.parse_cache import blob_id
 from engine.definitions.formats import KINDS, Dataset, FeatureSet, Model, Project, kind_of
+from engine.definitions.parse_cache import blob_id
 from engine.definitions.yamlfile import Located, YamlProblem, parse
 from engine.errors import Problem
 

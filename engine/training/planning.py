@@ -20,9 +20,7 @@ from engine.definitions.loading import Definitions, load
 from engine.training.plan import Plan, Snapshot, plan
 
 
-def read_definitions(
-    root: Path, rev: str | None = None
-) -> tuple[Definitions, Mapping[str, bytes]]:
+def read_definitions(root: Path, rev: str | None = None) -> tuple[Definitions, Mapping[str, bytes]]:
     """Load the definitions at ``rev`` (git objects) or in the working tree (``None``).
 
     The files come as :func:`engine.gitrepo.tree` gives them: at a revision, a blob is

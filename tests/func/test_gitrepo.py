@@ -183,7 +183,7 @@ def test_a_shallow_clone_reads_the_base_once_it_is_fetched(repo, tmp_path):
 
 
 def test_a_tree_reads_each_blob_when_asked_and_agrees_with_read_tree(repo):
-    root, sha = repo, commit(repo, FIRST)
+    root, sha = repo, commit(repo, {**FIRST, "mlops/models/empty.yaml": ""})
     listed = tree(root, sha)
     assert isinstance(listed, Tree)
     lazy = Tree(root, dict(listed.ids))  # a fresh one: a commit's listing is shared
@@ -196,6 +196,7 @@ def test_a_tree_reads_each_blob_when_asked_and_agrees_with_read_tree(repo):
     assert lazy.ids[some] == git(root, "rev-parse", f"{sha}:{some}")
     with pytest.raises(KeyError):
         lazy["nope.yaml"]
+    assert Tree(root, dict(listed.ids))["mlops/models/empty.yaml"] == b""
     assert tree(root, None) == read_tree(root, None)  # the working tree: plain bytes
 
 
