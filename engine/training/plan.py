@@ -293,10 +293,23 @@ def _fingerprint_key(
     snap: Snapshot,
 ) -> str | None:
     """The memo key of a fingerprint: every input, the definitions by blob id."""
-    blobs = (entry.blob, dataset.blob, features.blob if features is not None else "-")
-    if None in blobs:
+    if entry.blob is None or dataset.blob is None:
         return None
-    inputs = json.dumps([*blobs, content, snap.sklearn_version, snap.semantics])
+    features_blob = "-" if features is None else features.blob
+    if features_blob is None:
+        return None
+    # a fixed number of fields, none but the md5 from a pointer could hold a line break
+    # (and one there would add a field): two different inputs never join the same
+    inputs = "\n".join(
+        (
+            entry.blob,
+            dataset.blob,
+            features_blob,
+            content,
+            snap.sklearn_version,
+            str(snap.semantics),
+        )
+    )
     return "fingerprint:" + hashlib.sha256(inputs.encode()).hexdigest()
 
 
