@@ -6,8 +6,9 @@ This is the only module that imports gitpython. Everything above it sees plain v
 a revision that a shallow clone has not fetched.
 
 Files are read straight from git objects, never by checking a revision out: one
-``git ls-tree -r`` lists the tree, and gitpython's object database streams the wanted
-blobs through a single long-lived ``git cat-file --batch`` process. That works in a CI
+``git ls-tree -r`` lists the tree with each file's blob id, and one ``git cat-file
+--batch`` reads the wanted blobs (:class:`Tree` reads only those asked for: a plan needs
+few, since the parse cache knows the others by id). That works in a CI
 clone made with ``fetch-depth: 1`` as long as the other commit was fetched too
 (``git fetch --depth 1 origin <sha>``), and reads a few hundred files in milliseconds.
 
