@@ -190,12 +190,9 @@ def _register(defs: Definitions, kind: str, entry: Entry[Any]) -> None:
     if kind == "project":
         defs.project = entry
         return
-    tables: dict[str, dict[str, Any]] = {
-        "dataset": defs.datasets,
-        "feature-set": defs.features,
-        "model": defs.models,
-    }
-    table = tables[kind]
+    table: dict[str, Any] = (
+        defs.models if kind == "model" else defs.datasets if kind == "dataset" else defs.features
+    )
     name = entry.name
     stem = _stem(entry.path)
     if stem != name:
