@@ -18,7 +18,7 @@ from engine.gitbranches import on_branch
 from engine.gitrepo import find_root
 from engine.training.jobs import START, Training
 from engine.training.jobs import train as _train
-from engine.training.planning import read_definitions
+from engine.training.planning import read_definitions, save_cache
 
 if TYPE_CHECKING:
     from engine.review.pipeline import Review
@@ -94,6 +94,7 @@ def _validate(root: Path, rev: str | None, data: bool, paths: Sequence[Path]) ->
     catalog = Catalog.load()
     problems = suggest_import_paths(list(defs.problems), catalog) + check_references(defs)
     problems += check_estimators(defs, catalog)
+    save_cache(root)  # with the reference checks it remembered
     if data:
         from engine.data.tables import check_dataset
 

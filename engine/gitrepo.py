@@ -6,8 +6,9 @@ This is the only module that imports gitpython. Everything above it sees plain v
 a revision that a shallow clone has not fetched.
 
 Files are read straight from git objects, never by checking a revision out: one
-``git ls-tree -r`` lists the tree, and gitpython's object database streams the wanted
-blobs through a single long-lived ``git cat-file --batch`` process. That works in a CI
+``git ls-tree -r`` lists the tree with each file's blob id, and one ``git cat-file
+--batch`` reads the wanted blobs (:class:`Tree` reads only those asked for: a plan needs
+few, since the parse cache knows the others by id). That works in a CI
 clone made with ``fetch-depth: 1`` as long as the other commit was fetched too
 (``git fetch --depth 1 origin <sha>``), and reads a few hundred files in milliseconds.
 
@@ -22,7 +23,7 @@ import functools
 import os
 import re
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,25 +142,94 @@ def read_tree(
     """
     if rev is None:
         return _read_worktree(Path(root), tuple(prefixes), tuple(suffixes))
-    if _FULL_SHA.match(rev):  # a commit never changes: one read per process is enough
-        return dict(_read_commit(Path(root).resolve(), rev, tuple(prefixes), tuple(suffixes)))
-    return _read_rev(root, rev, tuple(prefixes), tuple(suffixes))
+    return dict(tree(root, rev, prefixes, suffixes).items())
+
+
+def tree(
+    root: Path,
+    rev: str | None,
+    prefixes: Sequence[str] = DEFAULT_PREFIXES,
+    suffixes: Sequence[str] = DEFAULT_SUFFIXES,
+) -> Mapping[str, bytes]:
+    """:func:`read_tree`, but at a revision a :class:`Tree` that reads each blob when asked.
+
+    A plan needs the bytes of few files at the base revision: the parse cache knows the
+    others by their blob id, which the listing gives for free.
+    """
+    if rev is None:
+        return _read_worktree(Path(root), tuple(prefixes), tuple(suffixes))
+    if _FULL_SHA.match(rev):  # a commit never changes: one listing per process is enough
+        return _commit_tree(Path(root).resolve(), rev, tuple(prefixes), tuple(suffixes))
+    return Tree(Path(root), _list_rev(Path(root), rev, tuple(prefixes), tuple(suffixes)))
+
+
+class Tree(Mapping[str, bytes]):
+    """The files of one revision: path to content, each blob read from git on first use.
+
+    ``ids`` holds every path's blob id (from ``git ls-tree``); :meth:`fetch` reads many
+    blobs in one ``git cat-file --batch``. Iterating ``items()`` or ``values()`` reads
+    all the blobs at once.
+    """
+
+    def __init__(self, root: Path, ids: dict[str, str]) -> None:
+        self.root = root
+        self.ids = ids
+        self._data: dict[str, bytes] = {}
+
+    def __getitem__(self, path: str) -> bytes:
+        if path not in self._data:
+            if path not in self.ids:
+                raise KeyError(path)
+            self.fetch([path])
+        return self._data[path]
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def fetch(self, paths: Iterable[str]) -> None:
+        """Read the blobs of ``paths`` not read yet, in one git call."""
+        wanted = [p for p in paths if p not in self._data and p in self.ids]
+        if not wanted:
+            return
+        blobs = read_blobs(self.root, [self.ids[p] for p in wanted])
+        missing = [p for p, blob in zip(wanted, blobs, strict=True) if blob is None]
+        if missing:  # an object the clone lacks: say which file, not a bare KeyError
+            raise GitError(
+                f"git object {self.ids[missing[0]]} of {missing[0]} is missing from the "
+                f"repository at {self.root}: fetch the revision again (`git fetch origin`)"
+            )
+        self._data.update(
+            (p, blob) for p, blob in zip(wanted, blobs, strict=True) if blob is not None
+        )
+
+    def items(self) -> ItemsView[str, bytes]:
+        self.fetch(self.ids)
+        return {path: self._data[path] for path in self.ids}.items()
+
+    def values(self) -> ValuesView[bytes]:
+        return {path: blob for path, blob in self.items()}.values()
 
 
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
 @functools.lru_cache(maxsize=64)
-def _read_commit(
+def _commit_tree(
     root: Path, sha: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
-) -> tuple[tuple[str, bytes], ...]:
-    return tuple(_read_rev(root, sha, prefixes, suffixes).items())
+) -> Tree:
+    return Tree(root, _list_rev(root, sha, prefixes, suffixes))
 
 
-def _read_rev(
+def _list_rev(
     root: Path, rev: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
-) -> dict[str, bytes]:
-    # Plain git, two processes: ls-tree lists, one cat-file --batch reads every blob.
+) -> dict[str, str]:
+    # Plain git: ls-tree lists every path with its blob id (the blobs are read on demand).
     sha = resolve(root, rev)
     args = ("ls-tree", "-r", "-z", "--full-tree", sha)
     listing = subprocess.run(
@@ -167,9 +237,7 @@ def _read_rev(
     )
     if listing.returncode != 0:
         raise command_failed(Path(root), args, listing.stderr.decode("utf-8", "replace"))
-    wanted = _list_blobs(listing.stdout, prefixes, suffixes)
-    blobs = read_blobs(Path(root), [hexsha for _, hexsha in wanted])
-    return {path: blob for (path, _), blob in zip(wanted, blobs, strict=True) if blob is not None}
+    return dict(_list_blobs(listing.stdout, prefixes, suffixes))
 
 
 def _open(root: Path) -> git.Repo:
@@ -242,11 +310,21 @@ def _read_worktree(
     base = os.fspath(root)
     for path in _walk(root, ""):
         if path.startswith(prefixes) or path.endswith(suffixes):
-            # open(), not Path.read_bytes: thousands of files, and pathlib's cost per path
-            # was a third of the read
-            with open(os.path.join(base, path), "rb") as handle:
-                files[path] = handle.read()
+            files[path] = _read_file(os.path.join(base, path))
     return dict(sorted(files.items()))
+
+
+def _read_file(path: str) -> bytes:
+    # os.read, not open() or Path.read_bytes: thousands of small files, and the buffered
+    # file object (or a path object) per file cost a third of the read
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _walk(root: Path, rel: str) -> Iterator[str]:
@@ -264,7 +342,17 @@ def _walk(root: Path, rel: str) -> Iterator[str]:
                 yield path
 
 
-__all__ = ["Author", "author_of", "commit_exists", "head_commit", "is_repo", "read_tree", "resolve"]
+__all__ = [
+    "Author",
+    "Tree",
+    "author_of",
+    "commit_exists",
+    "head_commit",
+    "is_repo",
+    "read_tree",
+    "resolve",
+    "tree",
+]
 
 
 # --- Writing: git as a subprocess, for the commands that change refs -----------------------

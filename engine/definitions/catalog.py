@@ -29,6 +29,7 @@ Constraints are serialized as tagged JSON objects: ``{"interval": {...}}``,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Collection, Mapping
@@ -79,6 +80,9 @@ class Catalog:
         default_factory=dict, repr=False, compare=False
     )
     """Each (class, parameter, scalar value) checked once: thousands of models repeat them."""
+    digest: str | None = field(default=None, compare=False)
+    """A hash of the data it was loaded from (:meth:`load`), so that checks found clean
+    can be remembered against it; None for a catalog made otherwise."""
 
     @classmethod
     def load(cls, directory: Path | None = None) -> Catalog:
@@ -86,12 +90,19 @@ class Catalog:
         version = sklearn_version()
         path = (directory or cache_dir()) / f"catalog-sklearn-{version}.json"
         try:
-            return cls.from_data(json.loads(path.read_bytes()), version)
+            raw = path.read_bytes()
+            return cls._digested(cls.from_data(json.loads(raw), version), raw)
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             pass  # missing, unreadable, corrupt or stale: build it again
         data = build_catalog()
-        _write_atomically(path, json.dumps(data, indent=1, sort_keys=True))
-        return cls.from_data(data, version)
+        text = json.dumps(data, indent=1, sort_keys=True)
+        _write_atomically(path, text)
+        return cls._digested(cls.from_data(data, version), text.encode())
+
+    @staticmethod
+    def _digested(catalog: Catalog, raw: bytes) -> Catalog:
+        catalog.digest = hashlib.sha256(raw).hexdigest()
+        return catalog
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], version: str | None = None) -> Catalog:

@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.definitions.catalog import Catalog, Issue
 from engine.definitions.catalog_format import ClassInfo
-from engine.definitions.formats import FeatureSpec
+from engine.definitions.formats import FeatureSpec, Model
 from engine.definitions.loading import IMPORT_PATH_HINT, Definitions, Entry
 from engine.definitions.yamlfile import Path
 from engine.errors import Problem
@@ -30,17 +30,31 @@ def check_estimators(
     """
     extra = tuple(defs.settings.allow_estimators if allow is None else allow)
     out: list[Problem] = []
+    # a model found clean before (same bytes, same catalog) is clean: its checks read
+    # its own file only (classes beyond scikit-learn's are imported, so never remembered)
+    memo = defs.memo if not extra and catalog.digest else None
     for entry in defs.models.values():
-        model = entry.spec
-        est = model.estimator
-        issues = catalog.check_estimator(est.class_, est.params, model.task, extra)
-        out += _locate(entry, ("estimator",), issues, has_params=bool(est.params))
-        if model.search is not None and not any(i.key == ("class",) for i in issues):
-            out += _search_space(entry, model.search.space, catalog, est.class_, extra)
-        if isinstance(model.features, FeatureSpec):
-            out += _steps(entry, ("features",), model.features, catalog)
+        key = f"estimators:{entry.blob}:{catalog.digest}" if entry.blob else None
+        if memo is not None and key is not None and memo.recall(key):
+            continue
+        found = _model(entry, catalog, extra)
+        if memo is not None and key is not None and not found:
+            memo.remember(key, True)
+        out += found
     for feature_set in defs.features.values():
         out += _steps(feature_set, (), feature_set.spec, catalog)
+    return out
+
+
+def _model(entry: Entry[Model], catalog: Catalog, extra: tuple[str, ...]) -> list[Problem]:
+    model = entry.spec
+    est = model.estimator
+    issues = catalog.check_estimator(est.class_, est.params, model.task, extra)
+    out = _locate(entry, ("estimator",), issues, has_params=bool(est.params))
+    if model.search is not None and not any(i.key == ("class",) for i in issues):
+        out += _search_space(entry, model.search.space, catalog, est.class_, extra)
+    if isinstance(model.features, FeatureSpec):
+        out += _steps(entry, ("features",), model.features, catalog)
     return out
 
 

@@ -9,16 +9,17 @@ are collected, never raised, so that one run reports every mistake at once.
 from __future__ import annotations
 
 import difflib
+import functools
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from engine.definitions.formats import KINDS, Dataset, FeatureSet, Model, Project, kind_of
+from engine.definitions.parse_cache import blob_id
 from engine.definitions.yamlfile import Located, YamlProblem, parse
 from engine.errors import Problem
 
@@ -27,13 +28,46 @@ T = TypeVar("T", covariant=True)
 IMPORT_PATH_HINT = "name the module too, e.g. sklearn.ensemble.RandomForestClassifier"
 
 
-@dataclass(frozen=True)
 class Entry(Generic[T]):
-    """One valid definition: the file it came from, its located YAML, its typed value."""
+    """One valid definition: the file it came from, its located YAML, its typed value.
 
-    path: str
-    doc: Located
-    spec: T
+    ``blob`` is the file's git blob id when it was loaded through a parse cache. A file
+    the cache knows as valid gets its typed value (``spec``) only when it is first asked
+    for: a plan over thousands of unchanged models never builds most of them.
+    """
+
+    __slots__ = ("_make", "_spec", "blob", "doc", "path")
+
+    def __init__(
+        self,
+        path: str,
+        doc: Located,
+        spec: T | None = None,
+        *,
+        blob: str | None = None,
+        make: Callable[[], T] | None = None,
+    ) -> None:
+        if spec is None and make is None:
+            raise ValueError("an entry needs its spec or a way to make it")
+        self.path, self.doc, self.blob = path, doc, blob
+        self._spec, self._make = spec, make
+
+    @property
+    def spec(self) -> T:
+        """The validated definition."""
+        if self._spec is None:
+            assert self._make is not None
+            self._spec = self._make()
+        return self._spec
+
+    @property
+    def name(self) -> str:
+        """The definition's name (a valid file's ``name:``), without building its spec."""
+        value = self.doc.value.get("name") if isinstance(self.doc.value, dict) else None
+        return value if isinstance(value, str) else _stem(self.path)
+
+    def __repr__(self) -> str:
+        return f"Entry({self.path!r}, blob={self.blob!r})"
 
 
 @dataclass
@@ -47,6 +81,8 @@ class Definitions:
     problems: list[Problem] = field(default_factory=list)
     invalid: set[str] = field(default_factory=set)
     """Names of definitions whose file exists but failed to load (no cascade errors)."""
+    memo: Parses | None = field(default=None, repr=False, compare=False)
+    """The parse cache they were loaded through: later checks remember facts in it."""
 
     @property
     def settings(self) -> Project:
@@ -63,60 +99,101 @@ class Parses(Protocol):
 
     specs: dict[tuple[str, int], Any]
 
-    def get(self, data: bytes, path: str) -> Located | None: ...
+    def knows(self, blob: str) -> bool: ...
 
-    def put(self, data: bytes, doc: Located) -> None: ...
+    def lookup(self, blob: str, path: str, source: Callable[[], bytes]) -> Located | None: ...
+
+    def put(self, data: bytes, doc: Located, blob: str | None = None) -> None: ...
+
+    def recall(self, key: str) -> Any: ...
+
+    def remember(self, key: str, value: Any) -> None: ...
 
 
 def load(files: Mapping[str, bytes], cache: Parses | None = None) -> Definitions:
     """Load every definition among ``files`` (repository path to content).
 
     ``cache`` answers for files parsed before (by content), so only changed files are
-    parsed; the result is the same with or without it.
+    parsed; the result is the same with or without it. When ``files`` knows each path's
+    git blob id (``files.ids``, as :class:`engine.gitrepo.Tree` does), the bytes of a
+    file the cache knows are not even read; ``files.fetch(paths)``, if there, reads the
+    others at once.
     """
-    defs = Definitions()
-    for path in sorted(files):
-        kind = kind_of(path)
-        if kind is None:
-            continue
+    defs = Definitions(memo=cache)
+    listed = [(path, kind) for path in sorted(files) if (kind := kind_of(path)) is not None]
+    ids: Mapping[str, str] | None = getattr(files, "ids", None) if cache is not None else None
+    if cache is not None and ids is not None and hasattr(files, "fetch"):
+        files.fetch([path for path, _ in listed if not cache.knows(ids[path])])
+    for path, kind in listed:
         try:
-            data = files[path]
-            doc = cache.get(data, path) if cache is not None else None
-            if doc is None:
-                doc = parse(data, path)
-                if cache is not None:
-                    cache.put(data, doc)
+            doc, blob = _document(files, path, cache, ids)
         except YamlProblem as exc:
             defs.problems.append(exc.problem)
-            defs.invalid.add(PurePosixPath(path).stem)
+            defs.invalid.add(_stem(path))
             continue
-        spec = cache.specs.get((kind, id(doc.value))) if cache is not None else None
-        problems: list[Problem] = []
-        if spec is None:
+        if cache is None:
             spec, problems = _validate(kind, doc)
-            if spec is not None and cache is not None:
-                # the cache hands out the same value object for the same bytes, so the
-                # two revisions of a plan validate each unchanged file once
-                cache.specs[(kind, id(doc.value))] = spec
+        else:
+            spec = cache.specs.get((kind, id(doc.value)))
+            problems = []
+            if spec is None and cache.recall(f"valid:{kind}:{blob}"):
+                # valid when this engine last read these bytes: build the spec when asked
+                make = functools.partial(_valid_spec, kind, doc, cache)
+                _register(defs, kind, Entry(path, doc, blob=blob, make=make))
+                continue
+            if spec is None:
+                spec, problems = _validate(kind, doc)
+                if spec is not None:
+                    # the cache hands out the same value object for the same bytes, so
+                    # the two revisions of a plan validate each unchanged file once
+                    cache.specs[(kind, id(doc.value))] = spec
+                    cache.remember(f"valid:{kind}:{blob}", True)
         defs.problems.extend(problems)
         if spec is None:
-            defs.invalid.add(_declared_name(doc) or PurePosixPath(path).stem)
+            defs.invalid.add(_declared_name(doc) or _stem(path))
             continue
-        _register(defs, kind, Entry(path, doc, spec))
+        _register(defs, kind, Entry(path, doc, spec, blob=blob))
     return defs
+
+
+def _valid_spec(kind: str, doc: Located, cache: Parses) -> Any:
+    spec = cache.specs.get((kind, id(doc.value)))
+    if spec is None:
+        spec, problems = _validate(kind, doc)
+        if spec is None:  # only if the cache lied, which its MAC and code key prevent
+            raise RuntimeError(f"{doc.path} was cached as valid but is not: {problems}")
+        cache.specs[(kind, id(doc.value))] = spec
+    return spec
+
+
+def _document(
+    files: Mapping[str, bytes], path: str, cache: Parses | None, ids: Mapping[str, str] | None
+) -> tuple[Located, str | None]:
+    """The parse of ``files[path]`` (from the cache when it knows the bytes), its blob id."""
+    if cache is None:
+        return parse(files[path], path), None
+    if ids is not None:
+        blob = ids[path]
+        doc = cache.lookup(blob, path, lambda: files[path])
+    else:
+        data = files[path]
+        blob = blob_id(data)
+        doc = cache.lookup(blob, path, lambda: data)
+    if doc is None:
+        data = files[path]
+        doc = parse(data, path)
+        cache.put(data, doc, blob)
+    return doc, blob
 
 
 def _register(defs: Definitions, kind: str, entry: Entry[Any]) -> None:
     if kind == "project":
         defs.project = entry
         return
-    tables: dict[str, dict[str, Any]] = {
-        "dataset": defs.datasets,
-        "feature-set": defs.features,
-        "model": defs.models,
-    }
-    table = tables[kind]
-    name = entry.spec.name
+    table: dict[str, Any] = (
+        defs.models if kind == "model" else defs.datasets if kind == "dataset" else defs.features
+    )
+    name = entry.name
     stem = _stem(entry.path)
     if stem != name:
         defs.problems.append(

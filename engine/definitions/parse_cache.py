@@ -12,6 +12,13 @@ engine's version and :data:`FORMAT`. Two layers:
 - on disk: ``.mlops/cache/definitions-<engine version>.json`` in the repository, read
   once and rewritten (atomically) when a run parsed something new.
 
+Beside the parses it keeps ``derived`` facts computed from them (:meth:`ParseCache.recall`,
+:meth:`ParseCache.remember`): that a blob is a valid definition of its kind, that a
+model with its dataset and feature set has no cross-reference problem, a model's
+fingerprint from the blob ids it was computed from. These depend on the engine's code
+as well, so they are kept under :func:`code_key` (a hash of the modules that compute
+them and of pydantic's version): another engine, or an edited one, starts them afresh.
+
 A cache must never change a result. A file committed under ``.mlops/cache/`` by a pull
 request would otherwise be a way to make ``validate`` believe any file says anything, so
 the disk file carries an HMAC-SHA256 under a key kept outside the repository (in the
@@ -24,18 +31,20 @@ and parsed again to report them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import os
 import secrets
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from engine.definitions.yamlfile import Located
 
-FORMAT = 1
+FORMAT = 2
 """Bump when :mod:`engine.definitions.yamlfile`'s output changes for the same bytes."""
 
 
@@ -51,29 +60,65 @@ class ParseCache:
         self.memory: dict[str, Any] = {}
         self.specs: dict[tuple[str, int], Any] = {}
         """Validated definitions, for :func:`engine.definitions.loading.load`."""
+        self.derived: dict[str, Any] = {}
+        self.touched: set[str] = set()
         self.path = None if root is None else root / ".mlops" / "cache" / _file_name()
         self.key = key
         self.dirty = False
         if self.path is not None:
-            self.memory.update(_read(self.path, self._key()))
+            stored = _read(self.path, self._key())
+            parses, derived = stored.get("parses"), stored.get("derived")
+            if isinstance(parses, dict):
+                self.memory.update(parses)
+            if isinstance(derived, dict) and stored.get("code") == code_key():
+                self.derived.update(derived)
 
     def get(self, data: bytes, path: str) -> Located | None:
         """The cached parse of ``data`` as the document at ``path``, or None."""
-        hit = self.memory.get(blob_id(data))
+        return self.lookup(blob_id(data), path, lambda: data)
+
+    def knows(self, blob: str) -> bool:
+        """Whether the blob with this id was parsed before."""
+        return blob in self.memory
+
+    def lookup(self, blob: str, path: str, source: Callable[[], bytes]) -> Located | None:
+        """The cached parse of the blob ``blob`` (git's id) as the document at ``path``.
+
+        ``source`` gives the bytes if a problem needs positions (they are not cached).
+        """
+        hit = self.memory.get(blob)
         if hit is None:
             return None
-        return Located(path, hit, data.decode("utf-8"), located=False)
+        return Located(path, hit, located=False, source=source)
 
-    def put(self, data: bytes, doc: Located) -> None:
-        """Remember a successful parse of ``data``."""
-        self.memory[blob_id(data)] = doc.value
+    def put(self, data: bytes, doc: Located, blob: str | None = None) -> None:
+        """Remember a successful parse of ``data`` (whose blob id is ``blob``, if known)."""
+        self.memory[blob or blob_id(data)] = doc.value
         self.dirty = True
+
+    def recall(self, key: str) -> Any:
+        """A derived fact remembered under ``key`` (by this engine's code), or None."""
+        value = self.derived.get(key)
+        if value is not None:
+            self.touched.add(key)
+        return value
+
+    def remember(self, key: str, value: Any) -> None:
+        """Keep a derived fact (a JSON value, not None) for later runs of this engine."""
+        if self.derived.get(key) != value:
+            self.derived[key] = value
+            self.dirty = True
+        self.touched.add(key)
 
     def save(self) -> None:
         """Write the disk layer if this run added to it; a failure to write is ignored."""
         if self.path is None or not self.dirty:
             return
-        body = json.dumps(self.memory, separators=(",", ":")).encode()
+        if len(self.derived) > max(_MAX_DERIVED, 4 * len(self.touched)):
+            # facts about blobs long gone: keep what this run used
+            self.derived = {k: v for k, v in self.derived.items() if k in self.touched}
+        stored = {"parses": self.memory, "code": code_key(), "derived": self.derived}
+        body = json.dumps(stored, separators=(",", ":")).encode()
         mac = hmac.new(self._key(), body, "sha256").hexdigest().encode()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +133,41 @@ class ParseCache:
         if self.key is None:
             self.key = _secret()
         return self.key
+
+
+_MAX_DERIVED = 50_000
+# The modules whose code decides the derived facts (validity, cross-references, estimator
+# checks, fingerprints): an edit to any of them (or another pydantic) starts the facts afresh.
+_CODE = (
+    "definitions/formats.py",
+    "definitions/loading.py",
+    "definitions/references.py",
+    "definitions/yamlfile.py",
+    "definitions/param_constraints.py",
+    "definitions/catalog.py",
+    "definitions/catalog_build.py",
+    "definitions/catalog_format.py",
+    "definitions/estimators.py",
+    "training/fingerprint.py",
+    "training/plan.py",
+    "data/pointers.py",
+    "errors.py",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def code_key() -> str:
+    """A hash of the engine code and pydantic version that derived facts depend on."""
+    import pydantic
+
+    engine = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256(f"{FORMAT}:{pydantic.VERSION}:{_file_name()}".encode())
+    for name in _CODE:
+        try:
+            digest.update(name.encode() + b"\0" + (engine / name).read_bytes())
+        except OSError:
+            digest.update(name.encode() + b"\0missing")
+    return digest.hexdigest()
 
 
 def _file_name() -> str:
@@ -149,4 +229,4 @@ def for_root(root: Path) -> ParseCache:
     return _shared[root]
 
 
-__all__ = ["FORMAT", "ParseCache", "blob_id", "for_root", "mac_key"]
+__all__ = ["FORMAT", "ParseCache", "blob_id", "code_key", "for_root", "mac_key"]

@@ -22,14 +22,44 @@ from engine.errors import Problem
 
 
 def check_references(defs: Definitions) -> list[Problem]:
-    """Every cross-reference problem among ``defs``, unsorted."""
+    """Every cross-reference problem among ``defs``, unsorted.
+
+    A model whose file, dataset and feature set were found clean together before (the
+    same blobs, remembered in ``defs.memo``) is not checked again: its problems depend
+    on those three files only.
+    """
     problems: list[Problem] = []
+    memo = defs.memo
     for entry in defs.models.values():
-        problems += _model(entry, defs)
+        key = _clean_key(entry, defs) if memo is not None else None
+        if key is not None and memo is not None and memo.recall(key):
+            continue
+        found = _model(entry, defs)
+        if key is not None and memo is not None and not found:
+            memo.remember(key, True)
+        problems += found
     for dataset in defs.datasets.values():
         problems += _dataset(dataset)
     problems += _environments(defs)
     return problems
+
+
+def _clean_key(entry: Entry[Model], defs: Definitions) -> str | None:
+    """The memo key of a model's reference checks, when they depend on three blobs only.
+
+    That is when its dataset and its named feature set (if any) are loaded: every check
+    of :func:`_model` then reads the model, that dataset and that feature set and nothing
+    else (a missing one would make the message depend on the other names).
+    """
+    value = entry.doc.value
+    dataset = defs.datasets.get(value.get("dataset"))
+    ref = value.get("features")
+    features = defs.features.get(ref) if isinstance(ref, str) else None
+    if dataset is None or (isinstance(ref, str) and features is None) or entry.blob is None:
+        return None
+    if dataset.blob is None or (features is not None and features.blob is None):
+        return None
+    return f"references:{entry.blob}:{dataset.blob}:{features.blob if features else '-'}"
 
 
 def metric_names(model: Model) -> list[str]:

@@ -10,6 +10,7 @@ YAML node so that later checks (schema, cross-references, data) can point at it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,11 +47,15 @@ class Located:
     located: bool = True
     """False for a document from the parse cache: positions are recovered from ``text``
     by the located parse the first time a problem needs one (most documents never do)."""
+    source: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
+    """Where the bytes are when ``text`` was not kept (a cached document read lazily)."""
 
     def where(self, loc: Path, *, key: bool = False) -> tuple[int, int]:
         """The (line, col) of the node at ``loc``, or of its nearest located ancestor."""
         if not self.located:
-            again = parse(self.text.encode("utf-8"), self.path)
+            data = self.source() if self.source is not None else self.text.encode("utf-8")
+            again = parse(data, self.path)
+            self.text = again.text
             self.values, self.keys, self.located = again.values, again.keys, True
         table = self.keys if key else self.values
         probe = tuple(loc)

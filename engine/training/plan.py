@@ -18,6 +18,7 @@ Pure: the caller reads both revisions (``engine.gitrepo.read_tree``), loads them
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -247,31 +248,69 @@ def _resolve(
     prints: Fingerprints,
 ) -> tuple[_Resolved | None, list[Problem]]:
     hashes, pointers = per_dataset
-    defs, model = snap.definitions, entry.spec
+    defs, value = snap.definitions, entry.doc.value
+    # the references as written (a valid file's values): the spec is built only if needed
+    dataset_name, ref = value["dataset"], value.get("features")
     trouble = list(by_path.get(entry.path, []))
-    dataset = defs.datasets.get(model.dataset)
+    dataset = defs.datasets.get(dataset_name)
     if dataset is None:
-        trouble += _missing(entry, "dataset", model.dataset, defs, by_path)
+        trouble += _missing(entry, "dataset", dataset_name, defs, by_path)
     else:
         trouble += by_path.get(dataset.path, [])
     features: Entry[Any] | None = None
-    spec: FeatureSpec | None = None
-    if isinstance(model.features, str):
-        features = defs.features.get(model.features)
+    if isinstance(ref, str):
+        features = defs.features.get(ref)
         if features is None:
-            trouble += _missing(entry, "features", model.features, defs, by_path)
+            trouble += _missing(entry, "features", ref, defs, by_path)
         else:
-            spec = features.spec
             trouble += by_path.get(features.path, [])
-    elif model.features is not None:
-        spec = model.features
     if dataset is None or trouble:
         return None, sorted(set(trouble))
-    content = hashes[model.dataset]
+    content = hashes[dataset_name]
     if isinstance(content, Problem):
         return None, [content]
-    fp = prints(model, spec, dataset.spec, content, snap.sklearn_version, semantics=snap.semantics)
-    return _Resolved(entry, features, dataset, content, pointers[model.dataset], fp), []
+    memo = defs.memo
+    key = _fingerprint_key(entry, features, dataset, content, snap) if memo is not None else None
+    fp = memo.recall(key) if memo is not None and key is not None else None
+    if not isinstance(fp, str):
+        model = entry.spec
+        spec: FeatureSpec | None = features.spec if features is not None else None
+        if spec is None and isinstance(model.features, FeatureSpec):
+            spec = model.features
+        fp = prints(
+            model, spec, dataset.spec, content, snap.sklearn_version, semantics=snap.semantics
+        )
+        if memo is not None and key is not None:
+            memo.remember(key, fp)
+    return _Resolved(entry, features, dataset, content, pointers[dataset_name], fp), []
+
+
+def _fingerprint_key(
+    entry: Entry[Model],
+    features: Entry[Any] | None,
+    dataset: Entry[Dataset],
+    content: str,
+    snap: Snapshot,
+) -> str | None:
+    """The memo key of a fingerprint: every input, the definitions by blob id."""
+    if entry.blob is None or dataset.blob is None:
+        return None
+    features_blob = "-" if features is None else features.blob
+    if features_blob is None:
+        return None
+    # a fixed number of fields, none but the md5 from a pointer could hold a line break
+    # (and one there would add a field): two different inputs never join the same
+    inputs = "\n".join(
+        (
+            entry.blob,
+            dataset.blob,
+            features_blob,
+            content,
+            snap.sklearn_version,
+            str(snap.semantics),
+        )
+    )
+    return "fingerprint:" + hashlib.sha256(inputs.encode()).hexdigest()
 
 
 def _missing(

@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from engine.errors import GitError
-from engine.gitrepo import Author, author_of, head_commit, is_repo, read_tree, resolve
+from engine.gitrepo import (
+    Author,
+    Tree,
+    author_of,
+    head_commit,
+    is_repo,
+    read_tree,
+    resolve,
+    tree,
+)
 
 ENV = {
     **os.environ,
@@ -171,3 +180,29 @@ def test_a_shallow_clone_reads_the_base_once_it_is_fetched(repo, tmp_path):
     assert f"git fetch --depth 1 origin {base}" in str(err.value)
     git(clone, "fetch", "-q", "--depth", "1", "origin", base)
     assert read_tree(clone, base)["mlops/models/a.yaml"] == b"name: a\n"
+
+
+def test_a_tree_reads_each_blob_when_asked_and_agrees_with_read_tree(repo):
+    root, sha = repo, commit(repo, {**FIRST, "mlops/models/empty.yaml": ""})
+    listed = tree(root, sha)
+    assert isinstance(listed, Tree)
+    lazy = Tree(root, dict(listed.ids))  # a fresh one: a commit's listing is shared
+    whole = read_tree(root, sha)
+    assert set(lazy) == set(whole) and len(lazy) == len(whole)
+    some = next(iter(lazy))
+    assert some in lazy and "nope.yaml" not in lazy
+    assert lazy[some] == whole[some] and set(lazy._data) == {some}
+    assert dict(lazy.items()) == whole and list(lazy.values()) == list(whole.values())
+    assert lazy.ids[some] == git(root, "rev-parse", f"{sha}:{some}")
+    with pytest.raises(KeyError):
+        lazy["nope.yaml"]
+    assert Tree(root, dict(listed.ids))["mlops/models/empty.yaml"] == b""
+    assert tree(root, None) == read_tree(root, None)  # the working tree: plain bytes
+
+
+def test_a_tree_names_the_file_whose_object_is_missing(repo):
+    commit(repo, FIRST)
+    path = "mlops/models/a.yaml"
+    broken = Tree(repo, {path: "0" * 40})
+    with pytest.raises(GitError, match=f"{'0' * 40} of {path} is missing"):
+        broken[path]

@@ -214,3 +214,30 @@ def test_a_dvc_tracked_data_change_replans_the_models_on_it(repo):
     assert reasons(result, "churn-a") == [
         f"data/churn.csv.dvc: content changed (md5 {old[:8]}… → {new[:8]}…)"
     ]
+
+
+def test_at_a_revision_only_the_blobs_the_parse_cache_lacks_are_read(repo):
+    from engine import gitrepo
+    from engine.definitions.references import check_references
+    from engine.training.planning import _load, read_definitions
+
+    root, base = repo
+    read_definitions(root, base)  # parses (and caches) every definition of base
+    edit_yaml(root / "mlops/models/cancer-rf.yaml", "estimator", "params", "max_depth", value=3)
+    edit_yaml(root / "mlops/models/wine-knn.yaml", "metrics", value=["accuracy", "rmse"])
+    head = commit(root)
+    listed = gitrepo.tree(root, head)
+    assert isinstance(listed, gitrepo.Tree)
+    fresh = gitrepo.Tree(root, dict(listed.ids))
+    _load(root, fresh)  # parses the two edited files: only they are read
+    definitions = {p for p in fresh._data if p.startswith("mlops/")}
+    assert definitions == {"mlops/models/cancer-rf.yaml", "mlops/models/wine-knn.yaml"}
+    again = gitrepo.Tree(root, dict(listed.ids))  # later: every definition is known
+    defs = _load(root, again)
+    assert not {p for p in again._data if p.startswith("mlops/")}
+    assert defs.models["cancer-rf"].spec.estimator.params["max_depth"] == 3
+    # a problem on a cached document: its bytes are read then, to place it
+    (problem,) = [p for p in check_references(defs) if "'rmse'" in p.message]
+    assert {p for p in again._data if p.startswith("mlops/")} == {"mlops/models/wine-knn.yaml"}
+    text = (root / "mlops/models/wine-knn.yaml").read_text().splitlines()
+    assert problem.path.endswith("wine-knn.yaml") and text[problem.line - 1].strip() == "- rmse"

@@ -31,9 +31,9 @@ class Counting(ParseCache):
 
     misses = 0
 
-    def put(self, data, doc):
+    def put(self, data, doc, blob=None):
         self.misses += 1
-        super().put(data, doc)
+        super().put(data, doc, blob)
 
 
 def test_blob_id_is_gits(tmp_path):
@@ -89,7 +89,7 @@ def test_a_forged_cache_file_without_the_key_is_ignored(tmp_path):
     cache = ParseCache(tmp_path, key=KEY)
     assert cache.path is not None
     lie = {blob_id(MODEL): {**load(FILES).models["m"].doc.value, "metrics": ["nonsense"]}}
-    body = json.dumps(lie).encode()
+    body = json.dumps({"parses": lie}).encode()
     for mac in (b"", hashlib.sha256(body).hexdigest().encode(), b"0" * 64):
         cache.path.parent.mkdir(parents=True, exist_ok=True)
         cache.path.write_bytes(mac + b"\n" + body)
@@ -105,4 +105,4 @@ def test_the_file_is_per_engine_version_and_format(tmp_path):
     cache = ParseCache(tmp_path, key=KEY)
     assert cache.path is not None
     assert cache.path.parent == tmp_path / ".mlops" / "cache"
-    assert "-f1.json" in cache.path.name and "definitions-" in cache.path.name
+    assert "-f2.json" in cache.path.name and "definitions-" in cache.path.name
