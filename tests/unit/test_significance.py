@@ -304,3 +304,13 @@ def test_constant_target_r2_follows_scikit_learn():
     interval = paired_bootstrap(aligned(base, head), ["r2"])["r2"]
     assert interval.estimate == head.metrics["r2"] - base.metrics["r2"] == -1.0
     assert math.isclose(interval.low, -1.0) and math.isclose(interval.high, -1.0)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 1000, 1001])
+def test_percentiles_equal_numpys(size):
+    from engine.review.significance import percentiles
+
+    rng = np.random.default_rng(size)
+    for values in (rng.normal(size=size), np.round(rng.normal(size=size), 1)):  # ties too
+        qs = [2.5, 97.5, 0, 100, 50, 2.5000000000000022, 97.49999999999999]
+        assert percentiles(values, qs) == list(np.percentile(values, qs))
