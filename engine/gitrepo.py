@@ -85,26 +85,48 @@ def is_clean(root: Path) -> bool:
     return done.returncode == 0 and not done.stdout.strip()
 
 
+_COMMITS: set[tuple[str, str]] = set()
+"""(repository, full SHA) of the commits this process has seen exist: a commit never
+changes, so verifying it again (one ``git`` process each) is waste."""
+
+
+def _seen(root: Path, sha: str) -> bool:
+    return bool(_FULL_SHA.match(sha)) and (os.path.realpath(root), sha) in _COMMITS
+
+
+def _saw(root: Path, sha: str) -> str:
+    if _FULL_SHA.match(sha):
+        _COMMITS.add((os.path.realpath(root), sha))
+    return sha
+
+
 def resolve(root: Path, rev: str) -> str:
     """The full SHA of the commit that ``rev`` (a branch, tag, SHA or expression) names."""
+    if _seen(root, rev):
+        return rev
     safe = rev and not rev.startswith("-") and not any(c in rev for c in "\0\n\r")
     if safe and Path(root).is_dir():
         done = run_git(
             Path(root), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False
         )
         if done.returncode == 0 and done.stdout.strip():
-            return done.stdout.strip()
+            return _saw(root, done.stdout.strip())
     with _open(root) as repo:  # the slow path explains what is missing and how to fetch it
         return _resolve(repo, rev)
 
 
 def commit_exists(root: Path, rev: str) -> bool:
     """Whether ``rev`` names a commit here: one ``git rev-parse``, no GitPython import."""
+    if _seen(root, rev):
+        return True
     safe = rev and not rev.startswith("-") and not any(c in rev for c in "\0\n\r")
     if not safe or not Path(root).is_dir():
         return False
     done = run_git(Path(root), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
-    return done.returncode == 0 and bool(done.stdout.strip())
+    found = done.returncode == 0 and bool(done.stdout.strip())
+    if found:
+        _saw(root, done.stdout.strip())
+    return found
 
 
 def author_of(root: Path, sha: str) -> Author:

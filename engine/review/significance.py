@@ -10,12 +10,15 @@ differences is the interval. This module does it fast, with no Python loop per r
   positives, squared errors, log losses...), so a chunk of resamples is a weight
   matrix ``W`` times each column. ROC AUC adds one cumulative sum per chunk
   (``_auc_term``).
-- Rows are drawn as an index matrix (``integers(0, n, (chunk, n))``), chunked to bound
-  memory. Without ROC AUC terms the drawn rows' values are gathered and added up
-  (``_gather_rows``, two columns per gather, the resamples split into fixed random
-  streams drawn on parallel threads); with them (fewer than :data:`DELONG_FROM` rows)
-  the indices are counted with one ``bincount`` into weights (``_draw_rows``).
-  Metrics that depend only on the label triple
+- Below :data:`COUNTS_FROM` rows, rows are drawn as an index matrix
+  (``integers(0, n, (chunk, n))``), chunked to bound memory: without ROC AUC terms the
+  drawn rows' values are gathered and added up (``_gather_rows``, two columns per
+  gather); with them the indices are counted with one ``bincount`` into weights
+  (``_draw_rows``). From :data:`COUNTS_FROM` rows (ROC AUC is DeLong's there) the
+  resamples' row counts are drawn without row indices, as Poisson counts topped up to
+  ``n`` draws: exactly the same multinomial, a few byte operations a row
+  (:mod:`engine.review.resample`).
+- Metrics that depend only on the label triple
   (true, base, head) — accuracy, balanced accuracy, precision, recall, F1 — collapse
   the rows into a handful of categories whose counts are drawn directly from their
   multinomial: the same distribution as drawing rows, a hundred times cheaper.
@@ -25,9 +28,10 @@ same labels) is :func:`engine.review.pairing.aligned`. ``mcnemar`` tests accurac
 discordant rows.
 
 Reading order for the bootstrap: ``paired_bootstrap`` splits the metrics into the two
-routes; ``_intervals`` turns one route's draws into intervals; ``_draw_categories`` and
-``_draw_rows`` draw; ``Kernels`` holds, per metric, the per-row columns it needs and
-the functions that turn their weighted sums into the metric (``_auc_term`` for AUC).
+routes; ``_intervals`` turns one route's draws into intervals; ``_draw_categories``,
+``_gather_rows`` and ``_draw_rows`` draw (``weighted_sums`` from :data:`COUNTS_FROM`
+rows); ``Kernels`` holds, per metric, the per-row columns it needs and the functions
+that turn their weighted sums into the metric (``_auc_term`` for AUC).
 
 numpy is imported inside functions only. scipy is not imported at all: McNemar's two
 p-values are closed forms (``math.comb``, ``math.erfc``) equal to
@@ -38,12 +42,13 @@ p-values are closed forms (``math.comb``, ``math.erfc``) equal to
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from engine.review.kernels import Kernels
 from engine.review.pairing import Paired
+from engine.review.resample import MAX_ROWS
 
 if TYPE_CHECKING:
     from numpy.random import Generator
@@ -53,13 +58,12 @@ if TYPE_CHECKING:
 
 CHUNK_ELEMENTS = 1 << 18
 """Resample weights held at once (chunk x rows); small enough to stay in cache."""
-STREAMS = 2
-"""Independent random streams the row draws are split into from :data:`PARALLEL_FROM`
-rows (one per thread, up to the cores): fixed, so a seed gives the same intervals on any
-machine."""
-PARALLEL_FROM = 10_000
-"""Below this many rows the draws are one stream, on one thread: the same draws as the
-weight route's (``_draw_rows``) for the same seed."""
+COUNTS_FROM = 10_000
+"""From this many rows, resamples without ROC AUC terms draw their row counts with
+:func:`engine.review.resample.weighted_sums` (the same bootstrap, several times cheaper
+than drawing row indices; parallel random streams). Below it the drawn rows are
+gathered on one stream: the same draws as the weight route's (``_draw_rows``) for the
+same seed, so the intervals of small test sets do not change."""
 EXACT_BELOW = 25
 """McNemar uses the exact binomial test below this many discordant rows."""
 DELONG_FROM = 10_000
@@ -182,8 +186,29 @@ def _intervals(
             diffs = diffs[~np.isnan(diffs)]
             if np.isnan(estimate) or diffs.size == 0:
                 continue
-            low, high = np.percentile(diffs, [tail, 100 - tail])
+            low, high = percentiles(diffs, (tail, 100 - tail))
             out[name] = Interval(float(low), float(high), estimate, int(diffs.size), confidence)
+    return out
+
+
+def percentiles(values: Array, qs: Sequence[float]) -> list[float]:
+    """``np.percentile(values, qs)`` (its default, linear method), value for value.
+
+    Not numpy's own: ``np.percentile`` imports ``numpy.ma``, a tenth of ``mlops diff``'s
+    start-up for two numbers.
+    """
+    import numpy as np
+
+    ordered = np.sort(values)
+    last = ordered.size - 1
+    out = []
+    for q in qs:
+        at = q / 100 * last
+        below = min(max(math.floor(at), 0), last)
+        a, b = float(ordered[below]), float(ordered[min(below + 1, last)])
+        t = at - below
+        # numpy's lerp: from the nearer end, so that t = 1 gives b exactly
+        out.append(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)
     return out
 
 
@@ -197,6 +222,10 @@ def _draw(
     if discrete:
         return _draw_categories(kernels.p, columns, resamples, rng), np.empty((resamples, 0))
     if not kernels.terms:
+        if COUNTS_FROM <= kernels.n <= MAX_ROWS:
+            from engine.review.resample import weighted_sums
+
+            return weighted_sums(columns, resamples, seed), np.empty((resamples, 0))
         return _gather_rows(columns, resamples, seed), np.empty((resamples, 0))
     return _draw_rows(kernels, columns, resamples, rng)
 
@@ -219,12 +248,9 @@ def _draw_categories(paired: Paired, columns: Array, resamples: int, rng: Genera
 def _gather_rows(columns: Array, resamples: int, seed: int) -> Array:
     """Column sums of rows drawn with replacement: gather the drawn rows' values, add up.
 
-    The same resampling as :func:`_draw_rows` (``n`` row indices per resample), without
-    its weight matrix: one gather per pair of columns (packed as the real and imaginary
-    parts of one complex column) and a sum. The resamples are split into
-    :data:`STREAMS` blocks with their own random streams from :data:`PARALLEL_FROM`
-    rows, drawn on up to that many threads (numpy releases the GIL): the result depends
-    on the seed and the number of rows only, not on the threads or the chunk size.
+    The same resampling as :func:`_draw_rows` (``n`` row indices per resample, the same
+    draws for a seed), without its weight matrix: one gather per pair of columns
+    (packed as the real and imaginary parts of one complex column) and a sum.
     """
     import numpy as np
 
@@ -234,39 +260,15 @@ def _gather_rows(columns: Array, resamples: int, seed: int) -> Array:
     packed = [columns[:, j] + 1j * columns[:, j + 1] for j in range(0, m, 2)]
     sums = np.empty((resamples, m + m % 2))
     chunk = max(1, CHUNK_ELEMENTS // n)
-    count = STREAMS if n >= PARALLEL_FROM else 1
-    bounds = [resamples * i // count for i in range(count + 1)]
-    streams = np.random.SeedSequence(seed).spawn(count) if count > 1 else [seed]
-
-    def block(i: int) -> None:
-        rng = np.random.default_rng(streams[i])
-        for start in range(bounds[i], bounds[i + 1], chunk):
-            rows = slice(start, min(start + chunk, bounds[i + 1]))
-            idx = rng.integers(0, n, size=(rows.stop - rows.start, n))
-            for p, column in enumerate(packed):
-                # mode="clip": the indices are in range; it skips numpy's bounds check
-                total = np.take(column, idx, mode="clip").sum(axis=1)
-                sums[rows, 2 * p], sums[rows, 2 * p + 1] = total.real, total.imag
-
-    _run_blocks(block, count)
+    rng = np.random.default_rng(seed)
+    for start in range(0, resamples, chunk):
+        rows = slice(start, min(start + chunk, resamples))
+        idx = rng.integers(0, n, size=(rows.stop - rows.start, n))
+        for p, column in enumerate(packed):
+            # mode="clip": the indices are in range; it skips numpy's bounds check
+            total = np.take(column, idx, mode="clip").sum(axis=1)
+            sums[rows, 2 * p], sums[rows, 2 * p + 1] = total.real, total.imag
     return sums[:, :m]
-
-
-def _run_blocks(block: Callable[[int], None], count: int) -> None:
-    """``block(0)`` ... ``block(count - 1)``, on as many threads as this process has cores."""
-    import os
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    workers = min(count, cores or 1)
-    if workers == 1:
-        for i in range(count):
-            block(i)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(workers) as pool:
-        for _ in pool.map(block, range(count)):
-            pass
 
 
 def _draw_rows(
@@ -304,11 +306,12 @@ def _draw_rows(
 
 __all__ = [
     "CHUNK_ELEMENTS",
+    "COUNTS_FROM",
     "DELONG_FROM",
     "EXACT_BELOW",
-    "PARALLEL_FROM",
     "Interval",
     "McNemar",
     "mcnemar",
     "paired_bootstrap",
+    "percentiles",
 ]

@@ -13,6 +13,7 @@ from engine.gitrepo import (
     Author,
     Tree,
     author_of,
+    commit_exists,
     head_commit,
     is_repo,
     read_tree,
@@ -140,6 +141,19 @@ def test_resolve_gives_full_shas_for_names_tags_and_abbreviations(repo):
     commit(repo, {"README.md": "two\n"})
     assert resolve(repo, "v1") == resolve(repo, sha[:8]) == resolve(repo, "HEAD~1") == sha
     assert head_commit(repo) == git(repo, "rev-parse", "HEAD") != sha
+
+
+def test_a_commit_seen_once_is_not_verified_again_and_only_in_its_repository(
+    repo, tmp_path, monkeypatch
+):
+    sha = commit(repo, FIRST)
+    assert resolve(repo, "main") == sha  # seen: a commit never changes
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q", "-b", "main")
+    assert not commit_exists(other, sha)  # another repository: not taken from memory
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))  # no git process can start now
+    assert resolve(repo, sha) == sha and commit_exists(repo, sha)
 
 
 def test_author_of_a_commit(repo):

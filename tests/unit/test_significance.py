@@ -18,7 +18,6 @@ from engine.review.evaluation import Evaluation
 from engine.review.kernels import Kernels
 from engine.review.pairing import NotPaired, Paired, aligned
 from engine.review.significance import (
-    STREAMS,
     _gather_rows,
     _intervals,
     mcnemar,
@@ -188,15 +187,10 @@ def test_each_resample_equals_scikit_learn_on_the_drawn_rows(k):
                 assert got == pytest.approx(want[name], abs=1e-12), (name, side, r)
 
 
-@pytest.mark.parametrize("parallel", [False, True])
-def test_gathered_resamples_equal_scikit_learn_on_the_straightforwardly_drawn_rows(
-    parallel, monkeypatch
-):
+def test_gathered_resamples_equal_scikit_learn_on_the_straightforwardly_drawn_rows():
     # the route without AUC terms gathers drawn rows instead of counting them: the same
-    # draws (each stream's n indices per resample, in order) must give scikit-learn's
-    # log loss and accuracy on exactly those rows
-    if parallel:
-        monkeypatch.setattr("engine.review.significance.PARALLEL_FROM", 100)
+    # draws (the weight route's n indices per resample, in order) must give
+    # scikit-learn's log loss and accuracy on exactly those rows
     rng = np.random.default_rng(12)
     base, head = pair_of(rng, n=150, k=3)
     paired = aligned(base, head)
@@ -204,15 +198,7 @@ def test_gathered_resamples_equal_scikit_learn_on_the_straightforwardly_drawn_ro
     assert kernels.add("log_loss") and kernels.add("accuracy")
     resamples, seed = 7, 5
     sums = _gather_rows(kernels.matrix(), resamples, seed)
-    if parallel:
-        streams = np.random.SeedSequence(seed).spawn(STREAMS)
-        bounds = [resamples * i // STREAMS for i in range(STREAMS + 1)]
-        sizes = [bounds[i + 1] - bounds[i] for i in range(STREAMS)]
-    else:  # one stream: the weight route's draws for the same seed
-        streams, sizes = [seed], [resamples]
-    draws = np.concatenate(
-        [np.random.default_rng(s).integers(0, 150, (k, 150)) for s, k in zip(streams, sizes)]
-    )
+    draws = np.random.default_rng(seed).integers(0, 150, (resamples, 150))
     for r, rows in enumerate(draws):
         for ev, (pred, proba) in enumerate(
             ((paired.base_pred, paired.base_proba), (paired.head_pred, paired.head_proba))
@@ -225,12 +211,13 @@ def test_gathered_resamples_equal_scikit_learn_on_the_straightforwardly_drawn_ro
                 assert got == pytest.approx(want[name], abs=1e-12), (name, r)
 
 
-def test_gathered_resamples_do_not_depend_on_threads_or_chunks(monkeypatch):
-    monkeypatch.setattr("engine.review.significance.PARALLEL_FROM", 100)
+def test_counted_resamples_do_not_depend_on_threads_or_chunks(monkeypatch):
+    monkeypatch.setattr("engine.review.significance.COUNTS_FROM", 100)
     base, head = pair_of(np.random.default_rng(13), n=500)
     paired = aligned(base, head)
     once = paired_bootstrap(paired, ["log_loss", "rmse"], seed=2)
-    monkeypatch.setattr("engine.review.significance.CHUNK_ELEMENTS", 500 * 3)
+    assert once["log_loss"].resamples == 1000
+    monkeypatch.setattr("engine.review.resample.CHUNK_CELLS", 500 * 3)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert paired_bootstrap(paired, ["log_loss", "rmse"], seed=2) == once
@@ -317,3 +304,13 @@ def test_constant_target_r2_follows_scikit_learn():
     interval = paired_bootstrap(aligned(base, head), ["r2"])["r2"]
     assert interval.estimate == head.metrics["r2"] - base.metrics["r2"] == -1.0
     assert math.isclose(interval.low, -1.0) and math.isclose(interval.high, -1.0)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 1000, 1001])
+def test_percentiles_equal_numpys(size):
+    from engine.review.significance import percentiles
+
+    rng = np.random.default_rng(size)
+    for values in (rng.normal(size=size), np.round(rng.normal(size=size), 1)):  # ties too
+        qs = [2.5, 97.5, 0, 100, 50, 2.5000000000000022, 97.49999999999999]
+        assert percentiles(values, qs) == list(np.percentile(values, qs))
