@@ -85,10 +85,64 @@ def init_repo(path: Path, *, examples: bool = True) -> Path:
     return path
 
 
+def _ignore_dvc_tmp(folder: str, names: list[str]) -> list[str]:
+    """DVC's state (hashes by inode) stays behind: the copy's files have other inodes."""
+    return ["tmp"] if Path(folder).name == ".dvc" and "tmp" in names else []
+
+
+def copy_prepared(template: Path, dest: Path) -> None:
+    """Copy everything a fixture prepared in ``template`` (a repository, its bare origin, a
+    DVC remote, its store under ``.mlops``) into the folder ``dest``.
+
+    Building a trained, promoted repository runs ``mlops`` several times; a test that
+    changes one takes a copy instead (``shutil.copytree``, seconds fewer per test). The
+    copies' ``origin`` remotes are re-pointed into ``dest``; a DVC remote must be given by
+    a relative path (``mlops init --remote ../NAME``) so that the copy uses its own.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(template.iterdir()):
+        if entry.is_dir():
+            shutil.copytree(entry, dest / entry.name, symlinks=True, ignore=_ignore_dvc_tmp)
+        else:
+            shutil.copy2(entry, dest / entry.name)
+    for entry in sorted(dest.iterdir()):
+        if (entry / ".git").is_dir():
+            url = subprocess.run(
+                ["git", "config", "--get", "remote.origin.url"],
+                cwd=entry, capture_output=True, text=True,
+            ).stdout.strip()  # fmt: skip
+            if url.startswith(f"{template}/"):
+                git(entry, "remote", "set-url", "origin", str(dest / url[len(f"{template}/") :]))
+            assert not (entry / ".git" / "worktrees").exists(), "prune worktrees first"
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A repository with the example definitions committed and pushed to origin."""
     return init_repo(tmp_path / "repo")
+
+
+@pytest.fixture(scope="session")
+def iris_staged_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per worker: ``repo`` (the examples) with iris-logreg trained on main and
+    promoted to staging by the real commands, and ``repo-origin.git``. Never changed:
+    tests take a copy (``iris_staged``)."""
+    folder = tmp_path_factory.mktemp("iris-staged")
+    repo = init_repo(folder / "repo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    for args in (("train", "iris-logreg"), ("promote", "iris-logreg", "--to", "staging")):
+        done = subprocess.run(
+            [str(MLOPS), *args], cwd=repo, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    return folder
+
+
+@pytest.fixture
+def iris_staged(iris_staged_template: Path, tmp_path: Path) -> Path:
+    """A copy of ``iris_staged_template`` in ``tmp_path``: ``repo`` (returned) and its origin."""
+    copy_prepared(iris_staged_template, tmp_path)
+    return tmp_path / "repo"
 
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
@@ -108,3 +162,28 @@ def mlops() -> Runner:
         )
 
     return run
+
+
+# The modules whose tests take longest (seconds of one worker, idle machine, measured with
+# `pytest --durations`), started first so that the two workers of `pytest -n 2` finish
+# together. Only the order depends on it: a stale figure costs balance, never a result.
+LONGEST = {
+    "tests/func/test_retrain.py": 60,
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that share a module-scoped fixture run on one worker (``--dist loadgroup``),
+    so it is built once; the longest modules first, then the other ``slow`` ones."""
+    for item in items:
+        infos = getattr(item, "_fixtureinfo", None)
+        defs = infos.name2fixturedefs.values() if infos is not None else ()
+        if any(d[-1].scope == "module" for d in defs) and not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+    def weight(item: pytest.Item) -> float:
+        module = item.nodeid.split("::")[0]
+        return LONGEST.get(module, 1 if item.get_closest_marker("slow") else 0)
+
+    order = {id(item): n for n, item in enumerate(items)}
+    items.sort(key=lambda item: (-weight(item), order[id(item)]))
