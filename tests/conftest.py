@@ -164,26 +164,19 @@ def mlops() -> Runner:
     return run
 
 
-# The modules whose tests take longest (seconds of one worker, idle machine, measured with
-# `pytest --durations`), started first so that the two workers of `pytest -n 2` finish
-# together. Only the order depends on it: a stale figure costs balance, never a result.
-LONGEST = {
-    "tests/func/test_retrain.py": 60,
-}
-
-
+@pytest.hookimpl(tryfirst=True)  # before xdist names the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that share a module-scoped fixture run on one worker (``--dist loadgroup``),
-    so it is built once; the longest modules first, then the other ``slow`` ones."""
+    so it is built once; ``slow`` tests start first."""
     for item in items:
         infos = getattr(item, "_fixtureinfo", None)
         defs = infos.name2fixturedefs.values() if infos is not None else ()
         if any(d[-1].scope == "module" for d in defs) and not any(item.iter_markers("xdist_group")):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
-    def weight(item: pytest.Item) -> float:
-        module = item.nodeid.split("::")[0]
-        return LONGEST.get(module, 1 if item.get_closest_marker("slow") else 0)
-
+    # Modules with ``slow`` tests first, each kept together (a module fixture is built once
+    # without xdist too): the thousand quick tests come last and fill whichever worker is
+    # free, so both finish together.
+    slow = {getattr(item, "module", None) for item in items if item.get_closest_marker("slow")}
     order = {id(item): n for n, item in enumerate(items)}
-    items.sort(key=lambda item: (-weight(item), order[id(item)]))
+    items.sort(key=lambda item: (getattr(item, "module", None) not in slow, order[id(item)]))
