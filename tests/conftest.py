@@ -122,20 +122,41 @@ def repo(tmp_path: Path) -> Path:
     return init_repo(tmp_path / "repo")
 
 
-@pytest.fixture(scope="session")
-def iris_staged_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built once per worker: ``repo`` (the examples) with iris-logreg trained on main and
-    promoted to staging by the real commands, and ``repo-origin.git``. Never changed:
-    tests take a copy (``iris_staged``)."""
-    folder = tmp_path_factory.mktemp("iris-staged")
+def build_with_mlops(folder: Path, *commands: tuple[str, ...]) -> Path:
+    """``folder/repo`` (the examples, pushed to ``folder/repo-origin.git``) after running
+    each of ``commands`` with the real ``mlops``; returns ``folder``."""
     repo = init_repo(folder / "repo")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    for args in (("train", "iris-logreg"), ("promote", "iris-logreg", "--to", "staging")):
+    for args in commands:
         done = subprocess.run(
             [str(MLOPS), *args], cwd=repo, env=env, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stdout + done.stderr
     return folder
+
+
+@pytest.fixture(scope="session")
+def iris_staged_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per worker: ``repo`` (the examples) with iris-logreg trained on main and
+    promoted to staging by the real commands, and ``repo-origin.git``. Never changed:
+    tests take a copy (``iris_staged``)."""
+    return build_with_mlops(
+        tmp_path_factory.mktemp("iris-staged"),
+        ("train", "iris-logreg"),
+        ("promote", "iris-logreg", "--to", "staging"),
+    )
+
+
+@pytest.fixture(scope="session")
+def two_staged_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per worker: ``repo`` with iris-logreg (a classifier) and diabetes-ridge
+    (a regression) trained and promoted to staging, and its origin. Tests copy it."""
+    return build_with_mlops(
+        tmp_path_factory.mktemp("two-staged"),
+        ("train", "iris-logreg", "diabetes-ridge"),
+        ("promote", "iris-logreg", "--to", "staging"),
+        ("promote", "diabetes-ridge", "--to", "staging"),
+    )
 
 
 @pytest.fixture
