@@ -3,6 +3,11 @@
 ``repo`` gives a fresh repository holding this project's own example definitions,
 committed on ``main`` and pushed to a bare ``origin``; ``mlops(...)`` runs the real
 console command in it, with the environment a user would have.
+
+A repository that takes several ``mlops`` runs to prepare (trained, promoted) is built
+once per worker or module and copied per test with :func:`copy_prepared`
+(``iris_staged``, ``two_staged_template``): the commands that build it are the real ones,
+and the tests still run theirs in a repository of their own.
 """
 
 from __future__ import annotations

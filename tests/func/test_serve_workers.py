@@ -68,7 +68,8 @@ def test_every_worker_reloads_without_dropping_a_request(iris_staged):
             while log.read_text().count("env/staging moved to") < 2:  # one line per worker
                 assert time.monotonic() < deadline, log.read_text()[-2000:]
                 time.sleep(0.1)
-            after = len(stream.answers)
+            # the one request in flight may have been answered before its worker reloaded
+            after = len(stream.answers) + 1
             while len(stream.answers) < after + 40:
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
