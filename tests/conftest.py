@@ -190,19 +190,14 @@ def mlops() -> Runner:
     return run
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist names the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that share a module-scoped fixture run on one worker (``--dist loadgroup``),
-    so it is built once; ``slow`` tests start first."""
-    for item in items:
-        infos = getattr(item, "_fixtureinfo", None)
-        defs = infos.name2fixturedefs.values() if infos is not None else ()
-        if any(d[-1].scope == "module" for d in defs) and not any(item.iter_markers("xdist_group")):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    """Modules with ``slow`` tests first, each kept together.
 
-    # Modules with ``slow`` tests first, each kept together (a module fixture is built once
-    # without xdist too): the thousand quick tests come last and fill whichever worker is
-    # free, so both finish together.
+    ``pytest -n 2`` runs with ``--dist loadfile`` (pyproject.toml): a module's tests go to
+    one worker, so a module-scoped fixture is built once, and the modules are handed out
+    in this order: the long ones start first, the thousand quick tests come last and fill
+    whichever worker is free, so both finish together.
+    """
     slow = {getattr(item, "module", None) for item in items if item.get_closest_marker("slow")}
     order = {id(item): n for n, item in enumerate(items)}
     items.sort(key=lambda item: (getattr(item, "module", None) not in slow, order[id(item)]))
