@@ -3,6 +3,11 @@
 ``repo`` gives a fresh repository holding this project's own example definitions,
 committed on ``main`` and pushed to a bare ``origin``; ``mlops(...)`` runs the real
 console command in it, with the environment a user would have.
+
+A repository that takes several ``mlops`` runs to prepare (trained, promoted) is built
+once per worker or module and copied per test with :func:`copy_prepared`
+(``iris_staged``, ``two_staged_template``): the commands that build it are the real ones,
+and the tests still run theirs in a repository of their own.
 """
 
 from __future__ import annotations
@@ -85,10 +90,85 @@ def init_repo(path: Path, *, examples: bool = True) -> Path:
     return path
 
 
+def _ignore_dvc_tmp(folder: str, names: list[str]) -> list[str]:
+    """DVC's state (hashes by inode) stays behind: the copy's files have other inodes."""
+    return ["tmp"] if Path(folder).name == ".dvc" and "tmp" in names else []
+
+
+def copy_prepared(template: Path, dest: Path) -> None:
+    """Copy everything a fixture prepared in ``template`` (a repository, its bare origin, a
+    DVC remote, its store under ``.mlops``) into the folder ``dest``.
+
+    Building a trained, promoted repository runs ``mlops`` several times; a test that
+    changes one takes a copy instead (``shutil.copytree``, seconds fewer per test). The
+    copies' ``origin`` remotes are re-pointed into ``dest``; a DVC remote must be given by
+    a relative path (``mlops init --remote ../NAME``) so that the copy uses its own.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(template.iterdir()):
+        if entry.is_dir():
+            shutil.copytree(entry, dest / entry.name, symlinks=True, ignore=_ignore_dvc_tmp)
+        else:
+            shutil.copy2(entry, dest / entry.name)
+    for entry in sorted(dest.iterdir()):
+        if (entry / ".git").is_dir():
+            url = subprocess.run(
+                ["git", "config", "--get", "remote.origin.url"],
+                cwd=entry, capture_output=True, text=True,
+            ).stdout.strip()  # fmt: skip
+            if url.startswith(f"{template}/"):
+                git(entry, "remote", "set-url", "origin", str(dest / url[len(f"{template}/") :]))
+            assert not (entry / ".git" / "worktrees").exists(), "prune worktrees first"
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A repository with the example definitions committed and pushed to origin."""
     return init_repo(tmp_path / "repo")
+
+
+def build_with_mlops(folder: Path, *commands: tuple[str, ...]) -> Path:
+    """``folder/repo`` (the examples, pushed to ``folder/repo-origin.git``) after running
+    each of ``commands`` with the real ``mlops``; returns ``folder``."""
+    repo = init_repo(folder / "repo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    for args in commands:
+        done = subprocess.run(
+            [str(MLOPS), *args], cwd=repo, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    return folder
+
+
+@pytest.fixture(scope="session")
+def iris_staged_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per worker: ``repo`` (the examples) with iris-logreg trained on main and
+    promoted to staging by the real commands, and ``repo-origin.git``. Never changed:
+    tests take a copy (``iris_staged``)."""
+    return build_with_mlops(
+        tmp_path_factory.mktemp("iris-staged"),
+        ("train", "iris-logreg"),
+        ("promote", "iris-logreg", "--to", "staging"),
+    )
+
+
+@pytest.fixture(scope="session")
+def two_staged_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per worker: ``repo`` with iris-logreg (a classifier) and diabetes-ridge
+    (a regression) trained and promoted to staging, and its origin. Tests copy it."""
+    return build_with_mlops(
+        tmp_path_factory.mktemp("two-staged"),
+        ("train", "iris-logreg", "diabetes-ridge"),
+        ("promote", "iris-logreg", "--to", "staging"),
+        ("promote", "diabetes-ridge", "--to", "staging"),
+    )
+
+
+@pytest.fixture
+def iris_staged(iris_staged_template: Path, tmp_path: Path) -> Path:
+    """A copy of ``iris_staged_template`` in ``tmp_path``: ``repo`` (returned) and its origin."""
+    copy_prepared(iris_staged_template, tmp_path)
+    return tmp_path / "repo"
 
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
@@ -108,3 +188,16 @@ def mlops() -> Runner:
         )
 
     return run
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules with ``slow`` tests first, each kept together.
+
+    ``pytest -n 2`` runs with ``--dist loadfile`` (pyproject.toml): a module's tests go to
+    one worker, so a module-scoped fixture is built once, and the modules are handed out
+    in this order: the long ones start first, the thousand quick tests come last and fill
+    whichever worker is free, so both finish together.
+    """
+    slow = {getattr(item, "module", None) for item in items if item.get_closest_marker("slow")}
+    order = {id(item): n for n, item in enumerate(items)}
+    items.sort(key=lambda item: (getattr(item, "module", None) not in slow, order[id(item)]))

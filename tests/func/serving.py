@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from engine.demo.server import call, free_port
-from tests.conftest import init_repo
+from tests.conftest import copy_prepared
 
 MLOPS = Path(sys.executable).parent / "mlops"
 
@@ -33,15 +33,12 @@ def mlops(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedPr
 
 
 @pytest.fixture(scope="module")
-def staged(tmp_path_factory) -> Path:
-    """iris-logreg (a classifier) and diabetes-ridge (a regression) promoted to staging."""
-    repo = init_repo(tmp_path_factory.mktemp("serve") / "repo")
-    done = mlops("train", "iris-logreg", "diabetes-ridge", cwd=repo)
-    assert done.returncode == 0, done.stderr
-    for model in ("iris-logreg", "diabetes-ridge"):
-        done = mlops("promote", model, "--to", "staging", cwd=repo)
-        assert done.returncode == 0, done.stdout + done.stderr
-    return repo
+def staged(two_staged_template: Path, tmp_path_factory) -> Path:
+    """iris-logreg (a classifier) and diabetes-ridge (a regression) promoted to staging:
+    this module's copy of the repository built once (``two_staged_template``)."""
+    folder = tmp_path_factory.mktemp("serve")
+    copy_prepared(two_staged_template, folder)
+    return folder / "repo"
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from sklearn.datasets import load_iris
 
 from engine.forge.standin.server import GitHubStandIn
-from tests.conftest import MLOPS, git, init_repo
+from tests.conftest import MLOPS, copy_prepared, git, init_repo
 
 pytestmark = pytest.mark.slow
 REPO = "octo/models"
@@ -20,10 +20,12 @@ PETAL = "petal length (cm)"
 BATCH = "monitoring/staging/batch.csv"
 
 
-@pytest.fixture
-def deployed(tmp_path: Path) -> Path:
-    """iris-logreg promoted to staging; staging monitors ``monitoring/staging/batch.csv``."""
-    repo = init_repo(tmp_path / "repo")
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """iris-logreg promoted to staging; staging monitors ``monitoring/staging/batch.csv``.
+    Built once: each test gets a copy (``deployed``)."""
+    folder = tmp_path_factory.mktemp("alerts")
+    repo = init_repo(folder / "repo")
     project = repo / "mlops" / "project.yaml"
     project.write_text(
         project.read_text().replace(
@@ -36,7 +38,14 @@ def deployed(tmp_path: Path) -> Path:
     for args in (("train", "iris-logreg"), ("promote", "iris-logreg", "--to", "staging")):
         done = subprocess.run([str(MLOPS), *args], cwd=repo, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
-    return repo
+    return folder
+
+
+@pytest.fixture
+def deployed(prepared: Path, tmp_path: Path) -> Path:
+    """A copy of ``prepared``: the repository and its origin."""
+    copy_prepared(prepared, tmp_path)
+    return tmp_path / "repo"
 
 
 def write_batch(repo: Path, shift: float = 0.0, rename: dict[str, str] | None = None) -> None:

@@ -9,11 +9,12 @@ switch (to the bytes this job verified), never stage the same version again; and
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import git
+from tests.conftest import copy_prepared, git, init_repo
 from tests.func.serving import mlops
 
 pytestmark = pytest.mark.slow
@@ -31,21 +32,39 @@ def pin(repo):
     return yaml.safe_load(text)
 
 
-@pytest.mark.parametrize("switch", [False, True], ids=["promote-again", "promote-switch"])
-def test_promoting_the_staged_version_from_an_empty_store_switches(repo, switch):
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Staging blue-green, v1 live in blue (C=1.0), v2 (C=0.9) staged in green. Built once:
+    each test gets a copy (``staged``)."""
+    folder = tmp_path_factory.mktemp("bluegreen-fresh")
+    repo = init_repo(folder / "repo")
     (repo / "mlops/project.yaml").write_text(PROJECT)
     git(repo, "commit", "-q", "-am", "Staging deploys blue-green")
     git(repo, "push", "-q", "origin", "main")
     done = mlops("promote", "iris-logreg", "--to", "staging", cwd=repo)
     assert done.returncode == 0, done.stdout + done.stderr
-    v1 = pin(repo)["version"]
     model = repo / "mlops/models/iris-logreg.yaml"
     model.write_text(model.read_text().replace("C: 1.0", "C: 0.9"))
     git(repo, "commit", "-q", "-am", "More regularisation")
     git(repo, "push", "-q", "origin", "main")
     done = mlops("promote", "iris-logreg", "--to", "staging", cwd=repo)
     assert "Staged `iris-logreg`" in done.stdout, done.stdout + done.stderr
-    v2 = pin(repo)["idle"]["version"]
+    return folder
+
+
+@pytest.fixture
+def staged(prepared: Path, tmp_path: Path) -> Path:
+    """A copy of ``prepared``: the repository and its origin."""
+    copy_prepared(prepared, tmp_path)
+    return tmp_path / "repo"
+
+
+@pytest.mark.parametrize("switch", [False, True], ids=["promote-again", "promote-switch"])
+def test_promoting_the_staged_version_from_an_empty_store_switches(staged, switch):
+    repo = staged
+    now = pin(repo)
+    v1, v2 = now["version"], now["idle"]["version"]
+    assert (now["slot"], now["idle"]["role"]) == ("blue", "staged")
 
     shutil.rmtree(repo / ".mlops/store")  # a fresh job: nothing stored
     args = ["--switch"] if switch else []
@@ -57,20 +76,11 @@ def test_promoting_the_staged_version_from_an_empty_store_switches(repo, switch)
     assert (now["idle"]["version"], now["idle"]["role"]) == (v1, "previous")
 
 
-def test_switch_never_stages_another_version(repo, tmp_path):
+def test_switch_never_stages_another_version(staged, tmp_path):
     """``promote --switch`` moves traffic to the idle slot's version or refuses: when the
     slot's source commit gives another version (here a pin edited by hand on the branch),
     it does not stage that one instead."""
-    (repo / "mlops/project.yaml").write_text(PROJECT)
-    git(repo, "commit", "-q", "-am", "Staging deploys blue-green")
-    git(repo, "push", "-q", "origin", "main")
-    assert mlops("promote", "iris-logreg", "--to", "staging", cwd=repo).returncode == 0
-    model = repo / "mlops/models/iris-logreg.yaml"
-    model.write_text(model.read_text().replace("C: 1.0", "C: 0.9"))
-    git(repo, "commit", "-q", "-am", "More regularisation")
-    git(repo, "push", "-q", "origin", "main")
-    assert mlops("promote", "iris-logreg", "--to", "staging", cwd=repo).returncode == 0
-
+    repo = staged
     edit = tmp_path / "edit"
     git(repo, "worktree", "add", "-q", str(edit), "origin/env/staging")
     path = edit / "mlops/deployments/iris-logreg.yaml"

@@ -22,6 +22,11 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def pr_head(repo: Path) -> str:
     """A pull-request branch pushed to origin; the checkout goes back to main."""
+    return push_pr_head(repo)
+
+
+def push_pr_head(repo: Path) -> str:
+    """Push branch ``tune-iris`` (iris-logreg with C 2.0); return its head; back on main."""
     git(repo, "switch", "-q", "-c", "tune-iris")
     model = repo / "mlops" / "models" / "iris-logreg.yaml"
     model.write_text(model.read_text().replace("C: 1.0", "C: 2.0"))
@@ -343,7 +348,7 @@ def test_a_read_only_approval_does_not_satisfy_production(repo, pr_head, mlops, 
     assert not branch_exists(repo, "env/production")
 
 
-def test_rollback_from_a_comment_retrains_a_version_the_store_lost(repo, pr_head, mlops, tmp_path):
+def test_rollback_from_a_comment_retrains_a_version_the_store_lost(iris_staged, mlops, tmp_path):
     """Issue 11: with the default local store, each comment job starts with an empty store
     (on Actions it lives as long as the job), and ``/rollback`` answered "no longer in the
     store" where ``/promote`` retrains. The rolled-back version is retrained at its pin's
@@ -355,8 +360,8 @@ def test_rollback_from_a_comment_retrains_a_version_the_store_lost(repo, pr_head
 
     from engine.store import MODEL_FILE, Store
 
-    staged = mlops("promote", "iris-logreg", "--to", "staging", cwd=repo)  # main's version
-    assert staged.returncode == 0, staged.stdout + staged.stderr
+    repo = iris_staged  # main's version trained and promoted to staging
+    pr_head = push_pr_head(repo)
     first = yaml.safe_load(
         git(repo, "show", "origin/env/staging:mlops/deployments/iris-logreg.yaml")
     )
@@ -381,14 +386,14 @@ def test_rollback_from_a_comment_retrains_a_version_the_store_lost(repo, pr_head
 
 
 def test_diff_vs_an_environment_with_an_empty_store_reproduces_what_it_runs(
-    repo, pr_head, mlops, tmp_path
+    iris_staged, mlops, tmp_path
 ):
     """Issue 11: in the comment job's empty store, `/diff MODEL vs staging` said "nothing of
     this model runs in staging"; the pinned version is retrained at its source commit."""
     import shutil
 
-    assert mlops("train", "iris-logreg", cwd=repo).returncode == 0
-    assert mlops("promote", "iris-logreg", "--to", "staging", cwd=repo).returncode == 0
+    repo = iris_staged  # main's version trained and promoted to staging
+    pr_head = push_pr_head(repo)
     source = git(repo, "rev-parse", "main")
     shutil.rmtree(repo / ".mlops/store")
     with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:

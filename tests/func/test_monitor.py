@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
 
-from tests.conftest import MLOPS, PROJECT, init_repo
+from tests.conftest import PROJECT, copy_prepared
 
 pytestmark = pytest.mark.slow
 FIXTURES = Path(__file__).parents[1] / "data" / "monitoring"
@@ -21,13 +21,11 @@ PETAL = "petal length (cm)"
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def deployed(iris_staged_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """iris-logreg trained on main and promoted to staging (shared: tests only read it)."""
-    repo = init_repo(tmp_path_factory.mktemp("monitor") / "repo")
-    for args in (("train", "iris-logreg"), ("promote", "iris-logreg", "--to", "staging")):
-        done = subprocess.run([str(MLOPS), *args], cwd=repo, capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout + done.stderr
-    return repo
+    folder = tmp_path_factory.mktemp("monitor")
+    copy_prepared(iris_staged_template, folder)
+    return folder / "repo"
 
 
 def iris() -> pd.DataFrame:

@@ -9,7 +9,6 @@ import pytest
 from sklearn.datasets import load_iris
 
 from engine.serving.logs import read_prediction_logs
-from tests.conftest import init_repo
 from tests.func.serving import free_port, mlops, staged, versions
 
 __all__ = ["staged", "versions"]
@@ -120,10 +119,8 @@ def test_a_model_not_pinned_in_the_environment_is_refused(staged, iris, tmp_path
     assert "diabetes-ridge, iris-logreg" in done.stderr
 
 
-def test_a_tampered_artifact_is_never_served_nor_scored(tmp_path, iris):
-    repo = init_repo(tmp_path / "repo")
-    assert mlops("train", "iris-logreg", cwd=repo).returncode == 0
-    assert mlops("promote", "iris-logreg", "--to", "staging", cwd=repo).returncode == 0
+def test_a_tampered_artifact_is_never_served_nor_scored(iris_staged, tmp_path, iris):
+    repo = iris_staged  # trained and promoted to staging
     (model_file,) = (repo / ".mlops/store/iris-logreg").glob("*/model.skops")
     data = bytearray(model_file.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -148,10 +145,10 @@ def test_a_tampered_artifact_is_never_served_nor_scored(tmp_path, iris):
     assert not (tmp_path / "o.csv").exists()
 
 
-def test_a_missing_version_is_retrained_and_must_reproduce_before_scoring(tmp_path, iris):
-    repo = init_repo(tmp_path / "repo")
-    assert mlops("train", "iris-logreg", cwd=repo).returncode == 0
-    assert mlops("promote", "iris-logreg", "--to", "staging", cwd=repo).returncode == 0
+def test_a_missing_version_is_retrained_and_must_reproduce_before_scoring(
+    iris_staged, tmp_path, iris
+):
+    repo = iris_staged  # trained and promoted to staging
     shutil.rmtree(repo / ".mlops/store")
     source = tmp_path / "f.csv"
     iris.head(5).to_csv(source, index=False)
@@ -160,15 +157,13 @@ def test_a_missing_version_is_retrained_and_must_reproduce_before_scoring(tmp_pa
     assert len(done.stdout.splitlines()) == 6
 
 
-def test_a_resealed_different_model_is_refused_by_the_pins_hash(tmp_path, iris):
+def test_a_resealed_different_model_is_refused_by_the_pins_hash(iris_staged, tmp_path, iris):
     """A real model of a trusted type, meta.json resealed: only the pinned hash tells."""
     from sklearn.dummy import DummyClassifier
 
     from tests.func.test_deploy import reseal_with
 
-    repo = init_repo(tmp_path / "repo")
-    assert mlops("train", "iris-logreg", cwd=repo).returncode == 0
-    assert mlops("promote", "iris-logreg", "--to", "staging", cwd=repo).returncode == 0
+    repo = iris_staged  # trained and promoted to staging
     x, y = iris.drop(columns=["target"]), iris["target"]
     pinned, swapped = reseal_with(repo, DummyClassifier(strategy="constant", constant=0).fit(x, y))
     source = tmp_path / "f.csv"

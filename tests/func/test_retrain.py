@@ -16,7 +16,7 @@ import pytest
 
 from engine.forge.standin.server import GitHubStandIn
 from engine.scaffold import example_csv
-from tests.conftest import MLOPS, commit, dvc, git
+from tests.conftest import MLOPS, commit, copy_prepared, dvc, git
 
 pytestmark = pytest.mark.slow
 REPO = "octo/models"
@@ -24,14 +24,20 @@ BATCH = "monitoring/staging/batch.csv"
 DATA = "data/example.csv"
 
 
-@pytest.fixture
-def deployed(tmp_path: Path) -> Path:
-    """churn-logreg trained and promoted to staging; staging monitors BATCH, retrains on drift."""
-    repo = tmp_path / "repo"
-    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """churn-logreg trained and promoted to staging; staging monitors BATCH, retrains on
+    drift. Built once: each test gets a copy (``deployed``)."""
+    folder = tmp_path_factory.mktemp("retrain")
+    repo = folder / "repo"
+    git(folder, "init", "-q", "-b", "main", str(repo))
     for key, value in (("user.email", "ada@example.com"), ("user.name", "Ada Lovelace")):
         git(repo, "config", key, value)
-    done = subprocess.run([str(MLOPS), "init"], cwd=repo, capture_output=True, text=True)
+    # a relative DVC remote (beside the repository), so that a copy pushes to its own
+    done = subprocess.run(
+        [str(MLOPS), "init", "--remote", "../repo-dvc-remote"],
+        cwd=repo, capture_output=True, text=True,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     project = repo / "mlops" / "project.yaml"
     project.write_text(
@@ -43,7 +49,7 @@ def deployed(tmp_path: Path) -> Path:
     )
     write_batch(repo, drift=False)
     commit(repo, "Start mlops, monitor staging")
-    origin = tmp_path / "origin.git"
+    origin = folder / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
     git(repo, "remote", "add", "origin", str(origin))
     git(repo, "push", "-q", "origin", "main")
@@ -51,7 +57,14 @@ def deployed(tmp_path: Path) -> Path:
     for args in (("train",), ("promote", "churn-logreg", "--to", "staging")):
         done = subprocess.run([str(MLOPS), *args], cwd=repo, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
-    return repo
+    return folder
+
+
+@pytest.fixture
+def deployed(prepared: Path, tmp_path: Path) -> Path:
+    """A copy of ``prepared``: the repository, ``origin.git`` and the DVC remote."""
+    copy_prepared(prepared, tmp_path)
+    return tmp_path / "repo"
 
 
 def batch_rows(drift: bool) -> list[dict[str, str]]:

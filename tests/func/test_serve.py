@@ -223,7 +223,7 @@ def test_several_workers_share_the_port_each_with_the_engines_checks(staged, tmp
         "--log-dir",
         str(logs),
     )
-    with served(staged, *args) as url:
+    with served(staged, *args, ready_within=240) as url:  # two spawned workers import all
         for _ in range(4):
             reply = call(f"{url}/v1/models/iris-logreg:predict", sample("v1-iris-input.json"))
             assert reply.status == 200 and reply.body["predictions"] == [1, 1]

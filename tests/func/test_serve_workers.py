@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import git, init_repo
+from tests.conftest import git
 from tests.func.serving import call, mlops, served
 
 pytestmark = pytest.mark.slow
@@ -42,10 +42,8 @@ class Stream(threading.Thread):
             self.answers.append((reply.status, reply.headers.get("x-model-version")))
 
 
-def test_every_worker_reloads_without_dropping_a_request(tmp_path):
-    repo = init_repo(tmp_path / "repo")
-    done = mlops("promote", "iris-logreg", "--to", "staging", cwd=repo)
-    assert done.returncode == 0, done.stdout + done.stderr
+def test_every_worker_reloads_without_dropping_a_request(iris_staged):
+    repo = iris_staged  # iris-logreg v1 trained on main and promoted to staging
     old = version(repo)
     model = repo / "mlops/models/iris-logreg.yaml"
     model.write_text(model.read_text().replace("C: 1.0", "C: 0.8"))
@@ -70,7 +68,8 @@ def test_every_worker_reloads_without_dropping_a_request(tmp_path):
             while log.read_text().count("env/staging moved to") < 2:  # one line per worker
                 assert time.monotonic() < deadline, log.read_text()[-2000:]
                 time.sleep(0.1)
-            after = len(stream.answers)
+            # the one request in flight may have been answered before its worker reloaded
+            after = len(stream.answers) + 1
             while len(stream.answers) < after + 40:
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
