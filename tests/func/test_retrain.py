@@ -245,7 +245,7 @@ def test_a_branch_of_that_name_with_other_changes_is_not_proposed(deployed, mlop
         run_jobs(mlops, deployed, tmp_path, gh.url)
         (pull,) = open_pulls(gh)
         branch = pull.head_ref
-        gh.state.issues[pull.number].state = "closed"  # closed unmerged: it may be proposed again
+        gh.state.issues[pull.number].state = "closed"
 
         # Someone pushes an extra change on the same branch name.
         mate = tmp_path / "mate"
@@ -258,7 +258,8 @@ def test_a_branch_of_that_name_with_other_changes_is_not_proposed(deployed, mlop
         git(mate, "push", "-q", "origin", branch)
 
         write_batch(deployed, drift=True)
-        run_jobs(mlops, deployed, tmp_path, gh.url)
+        line = retrain_job(mlops, deployed, tmp_path, gh.url)
+        assert f"skipped: branch {branch} exists with other changes" in line
         assert not open_pulls(gh)
         assert gh.calls("POST", r"/pulls$") == 1
         log = (deployed / ".mlops/logs/engine.jsonl").read_text().splitlines()
