@@ -86,44 +86,52 @@ def _skip_the_last_collection() -> None:
 
     A command is one process: everything it imported (pydantic, github3, ...) is freed by
     the operating system anyway, and the final collection over all of it cost about as much
-    as the whole work of a no-op event. Frozen objects are never examined; ``atexit``
-    handlers (logging's flush, temporary folders' cleanup) have all run before this one,
-    registered first, runs.
+    as the whole work of a no-op event. Registered after the other ``atexit`` handlers, it
+    runs first (last in, first out); they still run after it (freezing only hides objects
+    from the collector: logging's flush and temporary folders' cleanup are explicit). What
+    only a collection would finalize (a cycle holding an unclosed file) is not: the engine
+    closes its files with ``with``.
     """
     gc.freeze()
 
 
+_paused_from: tuple[int, int, int] | None = None
+"""The collector's thresholds before :func:`_collection_paused`, while it lasts."""
+_fork_hook = False
+
+
+def _end_pause_in_child() -> None:
+    """A forked child (a training worker) collects as usual."""
+    if _paused_from is not None:
+        gc.set_threshold(*_paused_from)
+
+
 @contextmanager
-def _collection_paused(at_most: float = 5.0) -> Iterator[None]:
-    """Pause the cyclic garbage collector while a command starts up.
+def _collection_paused(factor: int = 100) -> Iterator[None]:
+    """Collect ``factor`` times more rarely while a command starts up.
 
     Starting up allocates a few hundred thousand objects that all live on (modules,
     classes, pydantic's validators), and the collector examines each of them a couple of
-    times for nothing. The pause ends with the block, just before the process forks (a
-    training worker then runs with the collector on), or after ``at_most`` seconds,
-    whichever comes first: work that goes on longer collects as usual.
+    times for nothing. Inside the block the youngest generation's threshold is raised:
+    collections still happen (memory stays bounded however long the work), only rarely.
+    The thresholds come back with the end of the block, and at once in a forked child.
+    A collector found off, or paused already, is left as it is.
     """
-    global _fork_hook
-    if not gc.isenabled():  # paused already (or by the caller): nothing to do
+    global _fork_hook, _paused_from
+    saved = gc.get_threshold()
+    if _paused_from is not None or not gc.isenabled() or not saved[0]:
         yield
         return
     if not _fork_hook:
-        os.register_at_fork(before=gc.enable)
+        os.register_at_fork(after_in_child=_end_pause_in_child)
         _fork_hook = True
-    import threading
-
-    deadline = threading.Timer(at_most, gc.enable)
-    deadline.daemon = True
-    gc.disable()
-    deadline.start()
+    _paused_from = saved
+    gc.set_threshold(saved[0] * factor, saved[1], saved[2])
     try:
         yield
     finally:
-        deadline.cancel()
-        gc.enable()
-
-
-_fork_hook = False
+        gc.set_threshold(*saved)
+        _paused_from = None
 
 
 def emit_json(data: Any) -> None:

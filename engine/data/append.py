@@ -8,9 +8,8 @@ worktree of the default branch, never the user's own):
    training reads it: :func:`engine.data.content.pinned_file`), never a working file;
 2. the new rows appended in the file's own column order, after checking they have every
    column of the file (:func:`training_rows` says what rows qualify: labelled ones), and
-   only once: a row the data has already (same id, or same content without an id column:
-   :mod:`engine.data.identity`) is left out, so a batch monitored again after its rows
-   were merged adds nothing twice;
+   only once: a row the data has already (:func:`unseen`) is left out, so a batch
+   monitored again after its rows were merged adds nothing twice;
 3. the whole new file read and checked against the dataset definition, so a version that
    would fail ``mlops validate`` is never proposed;
 4. ``dvc add`` in the checkout (its cache is the main checkout's, so nothing is copied
@@ -130,9 +129,14 @@ def append_rows(tree: Path, root: Path, dataset: Dataset, rows: pa.Table) -> App
 
 
 def unseen(table: pa.Table, before: int, dataset: Dataset, columns: list[str]) -> Any:
-    """Which of the rows after the first ``before`` are new: a row whose identity (its id,
-    else its content: :mod:`engine.data.identity`) is in the first rows, or earlier among
-    the new ones, is a row the data has already."""
+    """Which of the rows after the first ``before`` (the data) are new.
+
+    Rows are told apart by their identity (:mod:`engine.data.identity`). With an id
+    column, a row whose id the data has, or an earlier new row has, is not new. Without
+    one, equal rows may be real repeated observations: of ``k`` equal new rows, those
+    beyond the copies the data holds already are new (a batch appended once and
+    monitored again adds nothing; a row seen twice where the data has it once adds one).
+    """
     import numpy as np
 
     from engine.data.identity import identities, row_key
@@ -140,10 +144,15 @@ def unseen(table: pa.Table, before: int, dataset: Dataset, columns: list[str]) -
     key = row_key(columns, dataset.id_column)
     values = {c: table.column(c).to_numpy(zero_copy_only=False) for c in key.columns}
     identity = identities(key, values, table.num_rows)
-    _, first = np.unique(identity, return_index=True)
-    seen = np.ones(table.num_rows, dtype=np.bool_)
-    seen[first] = False  # the first occurrence of each identity is not a repeat
-    return ~(seen[before:] | np.isin(identity[before:], identity[:before]))
+    old, new = np.sort(identity[:before]), identity[before:]
+    held = np.searchsorted(old, new, side="right") - np.searchsorted(old, new, side="left")
+    order = np.argsort(new, kind="stable")
+    ranked = new[order]
+    rank = np.empty(len(new), dtype=np.intp)  # how many equal new rows come before
+    rank[order] = np.arange(len(new)) - np.searchsorted(ranked, ranked, side="left")
+    if key.kind == "id":
+        return (held == 0) & (rank == 0)
+    return rank >= held
 
 
 def _csv_rows(rows: pa.Table) -> bytes:

@@ -3,13 +3,14 @@
 For each (model, environment) whose data drifted, in an environment whose policy says
 ``retrain_on_drift: true``: if the bot already has an open pull request for it (found by
 the hidden marker ``<!-- mlops:retrain:MODEL:ENV -->`` and the bot's login), leave it;
-else build the branch (:func:`engine.monitoring.retrain.prepare`) and open the pull
-request, unless the bot's pull request of that very branch (the same rows on the same
-data) was closed without merging: people declined those rows, and only other rows are
-proposed again. The body says why: the drift summary, the rows added, the drift issue and the
-run. Anything that stops a proposal (unlabelled rows, a dataset that is not a DVC-tracked
-CSV, rows that would fail the dataset's checks) is a ``skipped`` line with the reason,
-never a failed monitor run.
+else build the commit (:func:`engine.monitoring.retrain.prepare`), push its branch
+(:func:`~engine.monitoring.retrain.publish`) and open the pull request, unless the bot's
+pull request of that very branch (the same rows on the same data) was closed without
+merging: people declined those rows, and the branch is not pushed again (the same rows
+come back only beside other rows, or on other data). The body says why: the drift
+summary, the rows added, the drift issue and the run. Anything that stops a proposal
+(unlabelled rows, a dataset that is not a DVC-tracked CSV, rows that would fail the
+dataset's checks) is a ``skipped`` line with the reason, never a failed monitor run.
 
 The body is data-derived text in part (feature names), so it is neutralized as the drift
 issue's is.
@@ -70,7 +71,7 @@ def propose(
     run_url: str | None = None,
 ) -> Proposal:
     """Open the retraining pull request of ``outcome``, unless one is open already."""
-    from engine.monitoring.retrain import marker, prepare
+    from engine.monitoring.retrain import marker, prepare, publish
 
     tag = marker(outcome.model, outcome.environment)
     existing = forge.find_pull_request(tag)
@@ -80,16 +81,17 @@ def propose(
         )
     try:
         prepared = prepare(root, pin, current, default_branch)
+        declined = forge.declined_pull_request(prepared.branch)
+        if declined is not None:
+            return Proposal(
+                outcome.model, outcome.environment, "skipped", declined.number, declined.url,
+                prepared.branch,
+                reason=f"#{declined.number} proposed these very rows and was closed without "
+                "merging; they are proposed again only with other rows",
+            )  # fmt: skip
+        prepared = publish(root, prepared)
     except UserError as exc:
         return Proposal(outcome.model, outcome.environment, "skipped", reason=str(exc))
-    declined = forge.declined_pull_request(prepared.branch)
-    if declined is not None:
-        return Proposal(
-            outcome.model, outcome.environment, "skipped", declined.number, declined.url,
-            prepared.branch,
-            reason=f"#{declined.number} proposed these very rows and was closed without "
-            "merging; new monitored rows will be proposed again",
-        )  # fmt: skip
     ref = forge.open_pull_request(
         title(prepared), body(prepared, outcome, issue, run_url), prepared.branch,
         prepared.base, tag,
@@ -150,8 +152,9 @@ def body(
         "reopen it to start the review). Review "
         "the rows, merge if they belong in the training data, then `/promote`. While this "
         "pull request is open the monitor opens no other for "
-        f"{outcome.model} in {outcome.environment}; closing it unmerged declines these rows (the "
-        "monitor proposes again only when other labelled rows come).\n"
+        f"{outcome.model} in {outcome.environment}; closing it unmerged declines these rows (they "
+        "are proposed again only with other labelled rows, or on a new version of the "
+        "data).\n"
     )
     return clip_comment(text)
 

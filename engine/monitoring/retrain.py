@@ -11,14 +11,16 @@ pull-request workflow then trains and reports as for any change, and people ``/p
 The commit is made in a temporary worktree, so the checkout the monitor runs in is never
 touched. The branch is named by the new content's hash
 (``mlops/retrain/ENV/MODEL-<md5[:12]>``): the same rows on the same data name the same
-branch, and a branch that exists already (a run that pushed and then failed, or a pull
-request closed unmerged) is reused, never forced, if it holds this very change; one with
-other changes is left alone and nothing is proposed (its name is predictable).
+branch, and a branch that exists already (a run that pushed it and then failed to open
+the pull request) is reused, never forced, if it holds this very change; one with other
+changes is left alone and nothing is proposed (its name is predictable). :func:`prepare`
+builds the commit, :func:`publish` pushes it: the workflow layer checks in between that
+people did not decline these very rows already.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +37,8 @@ REMOTE = "origin"
 
 @dataclass(frozen=True)
 class Prepared:
-    """A pushed branch with a new version of the data: what the pull request proposes."""
+    """A commit with a new version of the data, and its branch: what the pull request
+    proposes (:func:`publish` pushes it)."""
 
     model: str
     environment: str
@@ -45,7 +48,8 @@ class Prepared:
     base_commit: str
     commit: str
     appended: Appended
-    reused: bool  # the branch was there already (same content): nothing was pushed
+    files: tuple[str, ...]  # what the commit changes
+    reused: bool = False  # the branch was there already (same content): nothing was pushed
 
 
 def marker(model: str, environment: str) -> str:
@@ -54,7 +58,8 @@ def marker(model: str, environment: str) -> str:
 
 
 def prepare(root: Path, pin: Pin, current: Current, default_branch: str) -> Prepared:
-    """Build and publish the branch; a UserError (DataError ...) says why it could not be."""
+    """Build the commit (its data pushed to the DVC remote, content-addressed); a UserError
+    (DataError ...) says why it could not be."""
     from engine import gitbranches, gitrepo
     from engine.data.append import append_rows, file_of, training_rows
     from engine.environments.branch import engine_identity
@@ -90,24 +95,34 @@ def prepare(root: Path, pin: Pin, current: Current, default_branch: str) -> Prep
         args = ("commit", "--quiet", "--no-verify", "--cleanup=whitespace", "-F", "-")
         gitrepo.run_git(tree, *args, stdin=message, identity=engine_identity())
         commit = gitrepo.run_git(tree, "rev-parse", "HEAD").stdout.strip()
-    branch = f"{PREFIX}/{pin.environment}/{pin.model}-{appended.md5[:12]}"
+    return Prepared(
+        pin.model,
+        pin.environment,
+        dataset.name,
+        f"{PREFIX}/{pin.environment}/{pin.model}-{appended.md5[:12]}",
+        default_branch,
+        base_commit,
+        commit,
+        appended,
+        tuple(added),
+    )
+
+
+def publish(root: Path, prepared: Prepared) -> Prepared:
+    """Push the prepared commit to its branch, never forced; a branch there already must
+    hold this very change (then nothing is pushed: ``reused``)."""
+    from engine import gitbranches
+
+    remote = REMOTE if REMOTE in gitbranches.remotes(root) else None
+    branch, commit = prepared.branch, prepared.commit
     if remote is not None:
         pushed = gitbranches.push_branch(root, remote, commit, branch)
     else:
         pushed = gitbranches.move_branch(root, branch, commit, None)
     if not pushed:
-        _check_reused(root, remote, branch, (base_commit, commit), added, appended.pointer)
-    return Prepared(
-        pin.model,
-        pin.environment,
-        dataset.name,
-        branch,
-        default_branch,
-        base_commit,
-        commit,
-        appended,
-        reused=not pushed,
-    )
+        commits = (prepared.base_commit, commit)
+        _check_reused(root, remote, branch, commits, prepared.files, prepared.appended.pointer)
+    return replace(prepared, reused=not pushed)
 
 
 def _check_reused(
@@ -115,7 +130,7 @@ def _check_reused(
     remote: str | None,
     branch: str,
     commits: tuple[str, str],
-    ours: list[str],
+    ours: tuple[str, ...],
     pointer: str,
 ) -> None:
     """A branch already there is proposed only if it holds this very change.

@@ -242,10 +242,19 @@ def test_a_branch_of_that_name_with_other_changes_is_not_proposed(deployed, mlop
     origin = tmp_path / "origin.git"
     with GitHubStandIn(REPO, git_dir=origin) as gh:
         write_batch(deployed, drift=True)
-        run_jobs(mlops, deployed, tmp_path, gh.url)
-        (pull,) = open_pulls(gh)
-        branch = pull.head_ref
-        gh.state.issues[pull.number].state = "closed"
+        # A first run pushes the branch, then cannot open the pull request.
+        gh.fail("POST", r"/pulls$", status=422)
+        first = mlops("event", cwd=deployed, env=job_env(tmp_path, gh.url, "monitor"))
+        assert first.returncode == 0, first.stderr
+        outputs = (tmp_path / "monitor" / "output.txt").read_text()
+        retrain = next(x.split("=", 1)[1] for x in outputs.splitlines() if "retrain=" in x)
+        (tmp_path / "monitor" / "output.txt").unlink()
+        failed = mlops("event", cwd=deployed, env=job_env(tmp_path, gh.url, "retrain", retrain))
+        assert failed.returncode == 1 and "Traceback" not in failed.stderr
+        gh.clear_faults()
+        (branch,) = [b for b in git(origin, "branch", "--format=%(refname:short)").split()
+                     if b.startswith("mlops/retrain/")]  # fmt: skip
+        assert not gh.state.pulls
 
         # Someone pushes an extra change on the same branch name.
         mate = tmp_path / "mate"
@@ -260,8 +269,7 @@ def test_a_branch_of_that_name_with_other_changes_is_not_proposed(deployed, mlop
         write_batch(deployed, drift=True)
         line = retrain_job(mlops, deployed, tmp_path, gh.url)
         assert f"skipped: branch {branch} exists with other changes" in line
-        assert not open_pulls(gh)
-        assert gh.calls("POST", r"/pulls$") == 1
+        assert not gh.state.pulls
         log = (deployed / ".mlops/logs/engine.jsonl").read_text().splitlines()
         retrains = [json.loads(x)["outcome"] for x in log if '"action": "retrain"' in x]
         assert retrains[-1] == "pull request skipped"

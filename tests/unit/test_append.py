@@ -46,14 +46,18 @@ def test_only_a_dvc_tracked_csv_can_grow() -> None:
 
 
 def test_rows_the_data_has_already_are_not_added_again() -> None:
-    """By content without an id column: 3 and 3.0 are one value, a new label is a new row."""
+    """By content without an id column: 3 and 3.0 are one value, a new label is a new row,
+    and repeated observations beyond the copies the data holds are new."""
     table = pa.table(
-        {"age": [30, 40, 30.0, 50, 40, 40, 60], "churned": [1, 0, 1, 1, 1, 0, 0]}
-    )  # the first two rows are the data; five monitored rows follow
+        {
+            "age": [30, 40, 30.0, 50, 40, 40, 60, 60, 30, 30],
+            "churned": [1, 0, 1, 1, 1, 0, 0, 0, 1, 1],
+        }
+    )  # the first two rows are the data; eight monitored rows follow
     fresh = unseen(table, 2, DATASET, ["age", "churned"])
-    # (30, 1) is in the data; (50, 1) new; (40, 1) new (another label); (40, 0) in the
-    # data; (60, 0) new
-    assert fresh.tolist() == [False, True, True, False, True]
+    # (30, 1) is in the data once: of its three new copies the first is known, two are new;
+    # (50, 1) new; (40, 1) new (another label); (40, 0) in the data; (60, 0) twice: both
+    assert fresh.tolist() == [False, True, True, False, True, True, True, True]
 
 
 def test_with_an_id_column_the_id_names_the_row() -> None:
