@@ -93,7 +93,7 @@ class PoissonTable:
                 inside.append(256 * within - b)
             else:
                 counts.append(int(np.searchsorted(steps, b / 256, side="right")))
-        width = max(len(t) for t in inside)
+        width = max((len(t) for t in inside), default=1)  # none when lam is 0
         padded = np.full((len(inside), width), np.inf)
         for j, t in enumerate(inside):
             padded[j, : len(t)] = t

@@ -220,16 +220,22 @@ class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no typ
         so its first reads never compete with a slow start-up).
         """
         self.create_application()
+        waiting = None
         if started is not None:
             waiting = asyncio.get_running_loop().create_task(self._once_started(started))
-        await self._server.serve(sockets=[sock])
-        if started is not None:
-            waiting.cancel()
+        try:
+            await self._server.serve(sockets=[sock])
+        finally:
+            if waiting is not None:
+                waiting.cancel()
 
     async def _once_started(self, started: Callable[[], Any]) -> None:
         while not self._server.started:
             await asyncio.sleep(0.05)
-        started()
+        try:
+            started()
+        except Exception as exc:  # the server answers on; say why the branch is not followed
+            _to_stderr(f"error: could not start following the branch: {exc}")
 
 
 class MultiProcessServer(RESTServerMultiProcess):  # type: ignore[misc]

@@ -172,24 +172,41 @@ def skops_io() -> Any:
 
 def import_skops() -> Any:
     """``skops.io``, imported without scanning every scikit-learn estimator, and with
-    :func:`fast_whichmodule` installed before skops's import-time scan of the ufuncs."""
-    if "skops.io" in sys.modules:
-        return sys.modules["skops.io"]
+    :func:`fast_whichmodule` installed before skops's import-time scan of the ufuncs.
+
+    Thread-safe: a second caller waits for the first one's import to finish (a module
+    in ``sys.modules`` may still be half-imported)."""
+    global _imported
+    if _imported is not None:
+        return _imported
+    with _lock:
+        if _imported is None:
+            _imported = _import()
+    return _imported
+
+
+_imported: Any = None
+
+
+def _import() -> Any:
+    if "skops.io" in sys.modules:  # imported by someone else: import waits for it to finish
+        import skops.io
+
+        return skops.io
     import sklearn.utils
 
-    with _lock:
-        real = sklearn.utils.all_estimators
-        hook = _Accelerate()
-        sklearn.utils.all_estimators = lambda *args, **kwargs: []
-        sys.meta_path.insert(0, hook)
-        _scan.index = _Index()
-        try:
-            import skops.io as sio
-        finally:
-            _scan.index = None
-            with contextlib.suppress(ValueError):
-                sys.meta_path.remove(hook)
-            sklearn.utils.all_estimators = real
+    real = sklearn.utils.all_estimators
+    hook = _Accelerate()
+    sklearn.utils.all_estimators = lambda *args, **kwargs: []
+    sys.meta_path.insert(0, hook)
+    _scan.index = _Index()
+    try:
+        import skops.io as sio
+    finally:
+        _scan.index = None
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(hook)
+        sklearn.utils.all_estimators = real
     return sio
 
 
