@@ -12,6 +12,7 @@ and the tests still run theirs in a repository of their own.
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import subprocess
@@ -33,6 +34,16 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
     ).stdout.strip()
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """``rows`` as a CSV file with a header (the first row's keys), folders made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
 
 
 def commit(cwd: Path, message: str) -> str:

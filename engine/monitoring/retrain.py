@@ -49,6 +49,7 @@ class Prepared:
     commit: str
     appended: Appended
     files: tuple[str, ...]  # what the commit changes
+    remote: str | None  # where the branch goes (None: a local branch)
     reused: bool = False  # the branch was there already (same content): nothing was pushed
 
 
@@ -105,6 +106,7 @@ def prepare(root: Path, pin: Pin, current: Current, default_branch: str) -> Prep
         commit,
         appended,
         tuple(added),
+        remote,
     )
 
 
@@ -113,8 +115,7 @@ def publish(root: Path, prepared: Prepared) -> Prepared:
     hold this very change (then nothing is pushed: ``reused``)."""
     from engine import gitbranches
 
-    remote = REMOTE if REMOTE in gitbranches.remotes(root) else None
-    branch, commit = prepared.branch, prepared.commit
+    remote, branch, commit = prepared.remote, prepared.branch, prepared.commit
     if remote is not None:
         pushed = gitbranches.push_branch(root, remote, commit, branch)
     else:

@@ -399,27 +399,15 @@ def compare_model(
     names = list(dict.fromkeys([*(metrics or []), *found]))
     primary = primary_metric or (names[0] if names else None)
     heads = heads or {}
-    vs_base = versus(
-        reference,
-        base,
-        heads.get(reference, head),
-        names,
-        resamples=resamples,
-        seed=seed,
-        missing=missing.get(reference),
-    )
-    envs = tuple(
-        versus(
-            env,
-            ev,
-            heads.get(env, head),
-            names,
-            resamples=resamples,
-            seed=seed,
-            missing=missing.get(env),
-        )
-        for env, ev in environments.items()
-    )
+
+    def against(name: str, ev: Evaluation | None) -> Versus:
+        return versus(
+            name, ev, heads.get(name, head), names,
+            resamples=resamples, seed=seed, missing=missing.get(name),
+        )  # fmt: skip
+
+    vs_base = against(reference, base)
+    envs = tuple(against(env, ev) for env, ev in environments.items())
     results: tuple[GateResult, ...] = ()
     verdict: ModelVerdict = "removed"
     if head is not None:

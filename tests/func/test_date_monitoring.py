@@ -8,7 +8,6 @@ with dates that are not dates gets a data-quality error naming the column and ro
 
 from __future__ import annotations
 
-import csv
 import datetime
 import json
 from pathlib import Path
@@ -17,7 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.conftest import PROJECT, commit, dvc, git, init_repo
+from tests.conftest import PROJECT, commit, dvc, git, init_repo, write_csv
 from tests.func.serving import mlops
 
 pytestmark = pytest.mark.slow
@@ -66,15 +65,6 @@ def orders(start: datetime.date, *, target: bool = True) -> list[dict[str, objec
     return out
 
 
-def write(path: Path, rows: list[dict[str, object]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory) -> Path:
     """The returns model trained on 2024-H1 orders and promoted to staging."""
@@ -88,7 +78,7 @@ def deployed(tmp_path_factory) -> Path:
     (root / "mlops/models/returns.yaml").write_text(yaml.safe_dump(MODEL, sort_keys=False))
     dvc(root, "init", "-q")
     dvc(root, "config", "core.analytics", "false")
-    write(root / "data/orders.csv", orders(H1))
+    write_csv(root / "data/orders.csv", orders(H1))
     dvc(root, "add", "-q", "data/orders.csv")
     commit(root, "Orders of 2024-H1")
     git(root, "push", "-q", "origin", "main")  # promotion reads the default branch there
@@ -121,7 +111,7 @@ def test_the_stored_profile_holds_the_dates_as_dates(deployed):
 
 
 def test_dates_half_a_year_later_are_shifted_information_and_nothing_drifts(deployed, tmp_path):
-    batch = write(tmp_path / "h2.csv", orders(H2, target=False))
+    batch = write_csv(tmp_path / "h2.csv", orders(H2, target=False))
     model = report(deployed, batch)
     assert model["status"] == "ok", model
     assert not [f["name"] for f in model["data"]["features"] if f["drifted"]]
@@ -143,7 +133,7 @@ def test_dates_that_are_not_dates_are_quality_errors_located_by_column(deployed,
     rows = orders(H1, target=False)
     rows[9]["when"] = "2024-02-30"
     rows[20]["when"] = "soon"
-    model = report(deployed, write(tmp_path / "bad.csv", rows))
+    model = report(deployed, write_csv(tmp_path / "bad.csv", rows))
     assert model["status"] == "quality"
     (finding,) = [q for q in model["quality"] if q["check"] == "not-a-date"]
     assert (finding["column"], finding["severity"]) == ("when", "error")

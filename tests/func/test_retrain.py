@@ -16,7 +16,7 @@ import pytest
 
 from engine.forge.standin.server import GitHubStandIn
 from engine.scaffold import example_csv
-from tests.conftest import MLOPS, commit, copy_prepared, dvc, git
+from tests.conftest import MLOPS, commit, copy_prepared, dvc, git, write_csv
 
 pytestmark = pytest.mark.slow
 REPO = "octo/models"
@@ -82,12 +82,7 @@ def batch_rows(drift: bool) -> list[dict[str, str]]:
 
 def write_batch(repo: Path, drift: bool) -> list[dict[str, str]]:
     rows = batch_rows(drift)
-    path = repo / BATCH
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(repo / BATCH, rows)
     return rows
 
 
@@ -217,11 +212,7 @@ def test_no_drift_opens_no_pull_request(deployed, mlops, tmp_path):
 def test_unlabelled_drift_is_skipped_with_the_reason(deployed, mlops, tmp_path):
     with GitHubStandIn(REPO, git_dir=tmp_path / "origin.git") as gh:
         rows = write_batch(deployed, drift=True)
-        path = deployed / BATCH
-        with path.open("w", newline="") as out:
-            writer = csv.DictWriter(out, fieldnames=[k for k in rows[0] if k != "churned"])
-            writer.writeheader()
-            writer.writerows({k: v for k, v in r.items() if k != "churned"} for r in rows)
+        write_csv(deployed / BATCH, [{k: v for k, v in r.items() if k != "churned"} for r in rows])
         first = mlops("event", cwd=deployed, env=job_env(tmp_path, gh.url, "monitor"))
         retrain = next(
             line.split("=", 1)[1]
