@@ -8,13 +8,11 @@ Exit codes: 0 success, 1 the input or a gate said no, 2 usage.
 
 from __future__ import annotations
 
-import atexit
-import gc
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -81,65 +79,9 @@ def exit_without_teardown(code: int) -> None:
     os._exit(code)
 
 
-def _skip_the_last_collection() -> None:
-    """At exit, let the interpreter's teardown skip its full garbage collection.
-
-    A command is one process: everything it imported (pydantic, github3, ...) is freed by
-    the operating system anyway, and the final collection over all of it cost about as much
-    as the whole work of a no-op event. Registered after the other ``atexit`` handlers, it
-    runs first (last in, first out); they still run after it (freezing only hides objects
-    from the collector: logging's flush and temporary folders' cleanup are explicit). What
-    only a collection would finalize (a cycle holding an unclosed file) is not: the engine
-    closes its files with ``with``.
-    """
-    gc.freeze()
-
-
-_paused_from: tuple[int, int, int] | None = None
-"""The collector's thresholds before :func:`_collection_paused`, while it lasts."""
-_fork_hook = False
-
-
-def _end_pause_in_child() -> None:
-    """A forked child (a training worker) collects as usual."""
-    if _paused_from is not None:
-        gc.set_threshold(*_paused_from)
-
-
-@contextmanager
-def _collection_paused(factor: int = 100) -> Iterator[None]:
-    """Collect ``factor`` times more rarely while a command starts up.
-
-    Starting up allocates a few hundred thousand objects that all live on (modules,
-    classes, pydantic's validators), and the collector examines each of them a couple of
-    times for nothing. Inside the block the youngest generation's threshold is raised:
-    collections still happen (memory stays bounded however long the work), only rarely.
-    The thresholds come back with the end of the block, and at once in a forked child.
-    A collector found off, or paused already, is left as it is.
-    """
-    global _fork_hook, _paused_from
-    saved = gc.get_threshold()
-    if _paused_from is not None or not gc.isenabled() or not saved[0]:
-        yield
-        return
-    if not _fork_hook:
-        os.register_at_fork(after_in_child=_end_pause_in_child)
-        _fork_hook = True
-    _paused_from = saved
-    gc.set_threshold(saved[0] * factor, saved[1], saved[2])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*saved)
-        _paused_from = None
-
-
 def emit_json(data: Any) -> None:
     """Print ``data`` as one JSON document."""
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
-
-
-_frozen_at_exit = False
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -165,10 +107,9 @@ def main(ctx: click.Context, repo: Path | None, traceback: bool, log_format: str
     """GitOps for machine learning: validate, plan, train, compare and promote models
     kept as files in git."""
     ctx.obj = Context(repo, traceback)
-    global _frozen_at_exit
-    if not _frozen_at_exit:  # once per process (tests run many commands in one)
-        atexit.register(_skip_the_last_collection)
-        _frozen_at_exit = True
+    from engine.collector import skip_the_last_collection
+
+    skip_the_last_collection()
     if log_format != "none":
         from engine import audit
 
@@ -425,7 +366,9 @@ def event(obj: Context, bundle: Path | None, log_format: str) -> None:
     # The two halves of a pull request's review run on every push and are mostly start-up
     # (a pull request that moves no model is all start-up); the others may work for long.
     light = os.environ.get("GITHUB_EVENT_NAME") in ("pull_request", "workflow_run")
-    with _collection_paused() if light else nullcontext():
+    from engine.collector import collecting_rarely
+
+    with collecting_rarely() if light else nullcontext():
         from engine.github.actions import Runtime
         from engine.github.context import Context as EventContext
         from engine.github.workflow import handle

@@ -9,14 +9,13 @@ imports scikit-learn itself.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
 from engine import gitrepo
+from engine.collector import collecting_rarely
 from engine.definitions.formats import kind_of
 from engine.definitions.loading import Definitions, load
 from engine.training.plan import Plan, Snapshot, plan
@@ -32,27 +31,9 @@ def read_definitions(root: Path, rev: str | None = None) -> tuple[Definitions, M
     return _load(root, files), files
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a pass over thousands of definitions.
-
-    The pass allocates many small objects that all stay alive (the parse cache, the
-    loaded entries), so each of the collector's passes would walk them and free nothing:
-    a tenth of a plan's time. Reference counting still frees everything else; the
-    collector is restored (and runs as usual) afterwards.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _load(root: Path, files: Mapping[str, bytes]) -> Definitions:
     """``load`` through the repository's parse cache (only changed files are parsed)."""
-    with _collector_paused():
+    with collecting_rarely(factor=10_000):  # a bounded pass: all but never
         return _load_all(root, files)
 
 
@@ -102,7 +83,7 @@ def compute_plan(root: Path, base: str, head: str | None) -> Plan:
     version = sklearn_version()
     base_sha = gitrepo.resolve(root, base)
     head_sha = gitrepo.resolve(root, head) if head is not None else None
-    with _collector_paused():
+    with collecting_rarely(factor=10_000):  # a bounded pass: all but never
         result = plan(snapshot(root, base_sha, version), snapshot(root, head_sha, version))
     save_cache(root)  # with what the checks and fingerprints remembered
     return dataclasses.replace(result, base_commit=base_sha, head_commit=head_sha)

@@ -41,25 +41,25 @@ def test_help_imports_no_heavy_library():
 
 PAUSED = """
 import gc, os
-from engine.cli import _collection_paused
+from engine.collector import collecting_rarely
 normal = gc.get_threshold()
-with _collection_paused():
+with collecting_rarely():
     assert gc.isenabled() and gc.get_threshold() == (normal[0] * 100, *normal[1:])
     pid = os.fork()  # what a training worker does (multiprocessing's fork context)
     if pid == 0:
         os._exit(0 if gc.get_threshold() == normal else 3)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0, "the worker collects rarely"
-    with _collection_paused():  # nested: one pause
+    with collecting_rarely():  # nested: one pause
         assert gc.get_threshold()[0] == normal[0] * 100
     assert gc.get_threshold()[0] == normal[0] * 100
 assert gc.get_threshold() == normal
 try:
-    with _collection_paused():
+    with collecting_rarely():
         raise KeyError
 except KeyError:
     assert gc.get_threshold() == normal  # an error ends the pause too
 gc.disable()
-with _collection_paused():
+with collecting_rarely():
     assert gc.get_threshold() == normal
 assert not gc.isenabled()  # a pause leaves a collector it found off, off
 print("ok")

@@ -1,0 +1,78 @@
+"""The cyclic garbage collector, made to run rarely where a pass would free nothing.
+
+Used by the CLI around the pull-request events (mostly start-up) and by planning around
+its pass over every definition; one mechanism, so a pause inside a pause is one pause.
+At exit, the interpreter's teardown skips its final full collection
+(:func:`skip_the_last_collection`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_paused_from: tuple[int, int, int] | None = None
+"""The collector's thresholds before :func:`collecting_rarely`, while it lasts."""
+_fork_hook = False
+
+
+def _end_pause_in_child() -> None:
+    """A forked child (a training worker) collects as usual."""
+    if _paused_from is not None:
+        gc.set_threshold(*_paused_from)
+
+
+@contextmanager
+def collecting_rarely(factor: int = 100) -> Iterator[None]:
+    """Collect ``factor`` times more rarely inside the block.
+
+    Starting a command up, or loading thousands of definitions, allocates a few hundred
+    thousand objects that all live on (modules, classes, pydantic's validators, parsed
+    entries), and the collector examines each of them a couple of times for nothing.
+    Inside the block the youngest generation's threshold is raised: collections still
+    happen (memory stays bounded however long the work), only rarely. The thresholds come
+    back with the end of the block, and at once in a forked child. A collector found off,
+    or paused already, is left as it is.
+    """
+    global _fork_hook, _paused_from
+    saved = gc.get_threshold()
+    if _paused_from is not None or not gc.isenabled() or not saved[0]:
+        yield
+        return
+    if not _fork_hook:
+        os.register_at_fork(after_in_child=_end_pause_in_child)
+        _fork_hook = True
+    _paused_from = saved
+    gc.set_threshold(saved[0] * factor, saved[1], saved[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+        _paused_from = None
+
+
+def skip_the_last_collection() -> None:
+    """At exit, let the interpreter's teardown skip its full garbage collection.
+
+    A command is one process: everything it imported (pydantic, github3, ...) is freed by
+    the operating system anyway, and the final collection over all of it cost about as much
+    as the whole work of a no-op event. Registered after the other ``atexit`` handlers,
+    ``gc.freeze`` runs first (last in, first out); they still run after it (freezing only
+    hides objects from the collector: logging's flush and temporary folders' cleanup are
+    explicit). What only a collection would finalize (a cycle holding an unclosed file)
+    is not: the engine closes its files with ``with``. Once per process (tests run many
+    commands in one).
+    """
+    global _frozen_at_exit
+    if not _frozen_at_exit:
+        atexit.register(gc.freeze)
+        _frozen_at_exit = True
+
+
+_frozen_at_exit = False
+
+
+__all__ = ["collecting_rarely", "skip_the_last_collection"]
