@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -106,3 +107,35 @@ def test_promotion_in_a_local_repository_says_what_happened_here(repo, mlops):
 
     back = mlops("rollback", "iris-logreg", "--env", "staging", cwd=repo)
     assert back.returncode == 1 and "Traceback" not in back.stderr  # only one version pinned
+
+
+PLUGIN = """
+from pathlib import Path
+Path({mark!r}).write_text("loaded")
+class Plugin:
+    def new_schema_validator(self, *args, **kwargs):
+        return None, None, None
+plugin = Plugin()
+"""
+
+
+def test_pydantic_plugins_are_not_looked_for_unless_asked(repo, mlops, tmp_path):
+    """Looking costs a scan of every installed distribution's entry points on each
+    command; a plugin is still loaded when the user sets PYDANTIC_DISABLE_PLUGINS."""
+    site = tmp_path / "site"
+    (site / "spy_plugin-1.0.dist-info").mkdir(parents=True)
+    (site / "spy_plugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: spy-plugin\nVersion: 1.0\n"
+    )
+    (site / "spy_plugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[pydantic]\nspy = spy_plugin:plugin\n"
+    )
+    mark = tmp_path / "loaded"
+    (site / "spy_plugin.py").write_text(PLUGIN.format(mark=str(mark)))
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    quiet = mlops("validate", "--no-data", cwd=repo, env=env)
+    assert quiet.returncode == 0, quiet.stderr
+    assert not mark.exists()
+    asked = mlops("validate", "--no-data", cwd=repo, env={**env, "PYDANTIC_DISABLE_PLUGINS": ""})
+    assert asked.returncode == 0, asked.stderr
+    assert mark.read_text() == "loaded"
