@@ -90,7 +90,7 @@ def _validate(root: Path, rev: str | None, data: bool, paths: Sequence[Path]) ->
     from engine.definitions.references import check_references
 
     started = time.perf_counter()
-    defs, _ = read_definitions(root, rev)
+    defs, _ = read_definitions(root, rev, save=False)  # saved once, below
     catalog = Catalog.load()
     problems = suggest_import_paths(list(defs.problems), catalog) + check_references(defs)
     problems += check_estimators(defs, catalog)
