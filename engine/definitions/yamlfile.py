@@ -168,7 +168,7 @@ def parse_value(data: bytes, path: str) -> Located:
         first = text.lstrip()[:1]
         if first and not (first == "#" and _only_comments(text)):
             try:
-                loader = _Loader(text)
+                loader = _PlainLoader(text)
                 try:
                     node = loader.get_single_node()
                 finally:
@@ -179,6 +179,31 @@ def parse_value(data: bytes, path: str) -> Located:
             except (_Unusual, yaml.YAMLError, RecursionError):
                 pass
     return parse(data, path)
+
+
+class _PlainLoader(_Loader):  # type: ignore[valid-type,misc]
+    """The C loader, its Python resolver's answers remembered.
+
+    Without path resolvers (the safe loader has none) a node's tag depends only on its
+    kind, its text and how it was written (``implicit``): ``name``, ``params`` or
+    ``0.25`` resolve once per process instead of once per node (the resolver's regular
+    expressions are most of a plain parse's Python time).
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if self.yaml_path_resolvers:  # (none, unless someone adds one to this loader)
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        key = (kind, value, implicit)
+        tag = _TAGS.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_TAGS) < _MAX_TAGS:
+                _TAGS[key] = tag
+        return tag  # type: ignore[no-any-return]
+
+
+_TAGS: dict[tuple[Any, Any, Any], str] = {}
+_MAX_TAGS = 100_000
 
 
 class _Unusual(Exception):
@@ -195,7 +220,10 @@ def _plain(node: yaml.Node) -> Any:
         construct = _CONSTRUCT.get(tag)
         if construct is None:
             raise _Unusual
-        return construct(_constructor, node)
+        try:
+            return construct(_constructor, node)
+        except (ValueError, KeyError, IndexError):
+            raise _Unusual from None  # !!int x: the located parse refuses it
     if kind is yaml.MappingNode and node.tag == _MAP:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -303,8 +331,20 @@ def _scalar(node: yaml.Node, doc: Located) -> Any:
     plain = not getattr(node, "style", None)
     if node.tag == "tag:yaml.org,2002:str" and plain and _EXPONENT.match(node.value):
         return float(node.value)
-    # what construct_object does for a scalar, without its table of every node it built
-    return _CONSTRUCT[node.tag](_constructor, node)
+    try:  # what construct_object does for a scalar, without its table of every node it built
+        return _CONSTRUCT[node.tag](_constructor, node)
+    except (ValueError, KeyError, IndexError):  # an explicit tag on a value it can't read
+        m = node.start_mark
+        raise YamlProblem(
+            Problem(
+                doc.path,
+                m.line + 1,
+                m.column + 1,
+                f"YAML tag {node.tag!r} does not fit the value {node.value!r}: "
+                "write the plain value",
+                rule="tag",
+            )
+        ) from None
 
 
 def _is_null(node: yaml.Node) -> bool:
