@@ -192,14 +192,14 @@ class _PlainLoader(_Loader):  # type: ignore[valid-type,misc]
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if self.yaml_path_resolvers:  # (none, unless someone adds one to this loader)
-            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+            return super().resolve(kind, value, implicit)
         key = (kind, value, implicit)
         tag = _TAGS.get(key)
         if tag is None:
             tag = super().resolve(kind, value, implicit)
             if len(_TAGS) < _MAX_TAGS:
                 _TAGS[key] = tag
-        return tag  # type: ignore[no-any-return]
+        return tag
 
 
 _TAGS: dict[tuple[Any, Any, Any], str] = {}
@@ -210,13 +210,15 @@ class _Unusual(Exception):
     """Something :func:`_plain` leaves to the located parse (which accepts or refuses it)."""
 
 
-def _plain(node: yaml.Node) -> Any:
-    """The value :func:`_convert` gives for ``node``, or :class:`_Unusual`."""
+def _plain(node: Any) -> Any:
+    """The value :func:`_convert` gives for ``node`` (a composed node), or :class:`_Unusual`."""
     kind = node.__class__
     if kind is yaml.ScalarNode:
         tag = node.tag
         if tag == _STR:
-            return float(node.value) if not node.style and _EXPONENT.match(node.value) else node.value
+            return (
+                float(node.value) if not node.style and _EXPONENT.match(node.value) else node.value
+            )
         construct = _CONSTRUCT.get(tag)
         if construct is None:
             raise _Unusual
