@@ -5,7 +5,9 @@ Importing a name to learn what it is would run whatever code it points at, and i
 scikit-learn alone costs more than a whole ``mlops validate`` may take. So what the engine
 knows about scikit-learn (every public classifier and regressor, a fixed list of
 transformers, their parameters and scikit-learn's own parameter constraints) is computed
-once per installed version by ``build_catalog`` and cached as JSON:
+once per installed version by ``build_catalog`` and cached as JSON; the engine ships the
+file for the scikit-learn release it is locked to (:data:`SHIPPED`), so a fresh machine
+builds nothing:
 
     catalog = Catalog.load()     # reads <cache dir>/catalog-sklearn-<version>.json (~25 ms)
     catalog.check_estimator("sklearn.ensemble.RandomForestClassifier",
