@@ -93,7 +93,7 @@ def compute_plan(root: Path, base: str, head: str | None) -> Plan:
     with collecting_rarely(factor=10_000):  # a bounded pass: all but never
         base_side = snapshot(root, base_sha, version, save=False)
         result = plan(base_side, snapshot(root, head_sha, version, save=False))
-    save_cache(root)  # with what the checks and fingerprints remembered
+        save_cache(root)  # with what the checks and fingerprints remembered
     return dataclasses.replace(result, base_commit=base_sha, head_commit=head_sha)
 
 
