@@ -117,7 +117,7 @@ documents = st.recursive(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     documents,
     st.sampled_from([None, False, True]),
@@ -190,7 +190,7 @@ pieces = st.sampled_from(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.lists(pieces, min_size=1, max_size=30))
 def test_near_yaml_text_is_read_or_refused_alike(parts):
     same("".join(parts).encode())
