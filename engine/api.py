@@ -85,16 +85,18 @@ def validate(
 
 
 def _validate(root: Path, rev: str | None, data: bool, paths: Sequence[Path]) -> Validation:
+    from engine.collector import collecting_rarely
     from engine.definitions.catalog import Catalog
     from engine.definitions.estimators import check_estimators, suggest_import_paths
     from engine.definitions.references import check_references
 
     started = time.perf_counter()
-    defs, _ = read_definitions(root, rev)
-    catalog = Catalog.load()
-    problems = suggest_import_paths(list(defs.problems), catalog) + check_references(defs)
-    problems += check_estimators(defs, catalog)
-    save_cache(root)  # with the reference checks it remembered
+    with collecting_rarely(factor=10_000):  # a bounded pass over thousands of definitions
+        defs, _ = read_definitions(root, rev, save=False)  # saved once, below
+        catalog = Catalog.load()
+        problems = suggest_import_paths(list(defs.problems), catalog) + check_references(defs)
+        problems += check_estimators(defs, catalog)
+        save_cache(root)  # with the reference checks it remembered
     if data:
         from engine.data.tables import check_dataset
 

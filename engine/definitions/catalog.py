@@ -5,7 +5,9 @@ Importing a name to learn what it is would run whatever code it points at, and i
 scikit-learn alone costs more than a whole ``mlops validate`` may take. So what the engine
 knows about scikit-learn (every public classifier and regressor, a fixed list of
 transformers, their parameters and scikit-learn's own parameter constraints) is computed
-once per installed version by ``build_catalog`` and cached as JSON:
+once per installed version by ``build_catalog`` and cached as JSON; the engine ships the
+file for the scikit-learn release it is locked to (:data:`SHIPPED`), so a fresh machine
+builds nothing:
 
     catalog = Catalog.load()     # reads <cache dir>/catalog-sklearn-<version>.json (~25 ms)
     catalog.check_estimator("sklearn.ensemble.RandomForestClassifier",
@@ -58,6 +60,13 @@ EXAMPLE = {
 }
 KIND_OF_TASK: dict[str, Kind] = {"classification": "classifier", "regression": "regressor"}
 CLASS = ("class",)
+SHIPPED = Path(__file__).with_name("catalogs")
+"""Catalogs built for the scikit-learn release the engine is locked to, shipped in the
+package (``python -m engine.definitions.catalog`` writes the installed one there): a
+fresh CI runner reads it instead of importing all of scikit-learn to build it (~3 s).
+The catalog is a function of scikit-learn's code (its classes, signatures, constraints
+and deprecations), so the file for a version is the file a build would write: a test
+holds it to that, byte for byte (its digest keys remembered checks)."""
 
 
 @dataclass(frozen=True)
@@ -85,17 +94,22 @@ class Catalog:
     can be remembered against it; None for a catalog made otherwise."""
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> Catalog:
-        """The catalog of the installed scikit-learn, from the cache or built and cached."""
+    def load(cls, directory: Path | None = None, shipped: Path | None = SHIPPED) -> Catalog:
+        """The catalog of the installed scikit-learn: from the cache, else the one shipped
+        with the engine for this version (``shipped``), else built and cached."""
         version = sklearn_version()
-        path = (directory or cache_dir()) / f"catalog-sklearn-{version}.json"
-        try:
-            raw = path.read_bytes()
-            return cls._digested(cls.from_data(json.loads(raw), version), raw)
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
-            pass  # missing, unreadable, corrupt or stale: build it again
+        name = f"catalog-sklearn-{version}.json"
+        path = (directory or cache_dir()) / name
+        for source in (path, None if shipped is None else shipped / name):
+            if source is None:
+                continue
+            try:
+                raw = source.read_bytes()
+                return cls._digested(cls.from_data(json.loads(raw), version), raw)
+            except (OSError, ValueError, TypeError, KeyError, AttributeError):
+                pass  # missing, unreadable, corrupt or stale: the next, or build it again
         data = build_catalog()
-        text = json.dumps(data, indent=1, sort_keys=True)
+        text = catalog_text(data)
         _write_atomically(path, text)
         return cls._digested(cls.from_data(data, version), text.encode())
 
@@ -370,6 +384,11 @@ def _write_atomically(path: Path, text: str) -> None:
         pass  # the cache is only a speed-up: a read-only home must not stop validation
 
 
+def catalog_text(data: Mapping[str, Any]) -> str:
+    """The cache file's text for ``build_catalog``'s output (the bytes its digest is of)."""
+    return json.dumps(data, indent=1, sort_keys=True)
+
+
 def build_catalog() -> dict[str, Any]:
     """Introspect the installed scikit-learn (imports it): the catalog as JSON-able data."""
     from engine.definitions.catalog_build import build
@@ -382,3 +401,10 @@ def _import_class(path: str) -> Any:
 
     module, _, name = path.rpartition(".")
     return getattr(importlib.import_module(module), name)
+
+
+if __name__ == "__main__":  # python -m engine.definitions.catalog: ship the installed one
+    SHIPPED.mkdir(exist_ok=True)
+    shipped = SHIPPED / f"catalog-sklearn-{sklearn_version()}.json"
+    shipped.write_text(catalog_text(build_catalog()), encoding="utf-8")
+    print(shipped)

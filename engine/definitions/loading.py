@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.definitions.formats import KINDS, Dataset, FeatureSet, Model, Project, kind_of
 from engine.definitions.parse_cache import blob_id
-from engine.definitions.yamlfile import Located, YamlProblem, parse
+from engine.definitions.yamlfile import Located, YamlProblem, parse_value
 from engine.errors import Problem
 
 T = TypeVar("T", covariant=True)
@@ -171,7 +171,7 @@ def _document(
 ) -> tuple[Located, str | None]:
     """The parse of ``files[path]`` (from the cache when it knows the bytes), its blob id."""
     if cache is None:
-        return parse(files[path], path), None
+        return parse_value(files[path], path), None
     if ids is not None:
         blob = ids[path]
         doc = cache.lookup(blob, path, lambda: files[path])
@@ -181,7 +181,7 @@ def _document(
         doc = cache.lookup(blob, path, lambda: data)
     if doc is None:
         data = files[path]
-        doc = parse(data, path)
+        doc = parse_value(data, path)
         cache.put(data, doc, blob)
     return doc, blob
 

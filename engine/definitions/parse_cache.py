@@ -3,7 +3,8 @@
 A definition's parse (plain value plus the line and column of every node) depends only
 on its bytes, so it is keyed by their git blob id (``sha1("blob <size>\\0" + bytes)``,
 the id git already uses: the same at every revision and in the working tree) and by the
-engine's version and :data:`FORMAT`. Two layers:
+engine's version and :data:`FORMAT`; on disk also by :func:`parser_key` (a hash of the
+parser's code and of PyYAML's version). Two layers:
 
 - in-process: a dict, so the two revisions of a plan share every unchanged file;
   only the plain value is kept: positions (the located parse costs about twice a plain
@@ -68,7 +69,7 @@ class ParseCache:
         if self.path is not None:
             stored = _read(self.path, self._key())
             parses, derived = stored.get("parses"), stored.get("derived")
-            if isinstance(parses, dict):
+            if isinstance(parses, dict) and stored.get("parser") == parser_key():
                 self.memory.update(parses)
             if isinstance(derived, dict) and stored.get("code") == code_key():
                 self.derived.update(derived)
@@ -117,7 +118,12 @@ class ParseCache:
         if len(self.derived) > max(_MAX_DERIVED, 4 * len(self.touched)):
             # facts about blobs long gone: keep what this run used
             self.derived = {k: v for k, v in self.derived.items() if k in self.touched}
-        stored = {"parses": self.memory, "code": code_key(), "derived": self.derived}
+        stored = {
+            "parses": self.memory,
+            "parser": parser_key(),
+            "code": code_key(),
+            "derived": self.derived,
+        }
         body = json.dumps(stored, separators=(",", ":")).encode()
         mac = hmac.new(self._key(), body, "sha256").hexdigest().encode()
         try:
@@ -168,6 +174,23 @@ def code_key() -> str:
         except OSError:
             digest.update(name.encode() + b"\0missing")
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def parser_key() -> str:
+    """A hash of the code a parse depends on: the YAML module of the engine and PyYAML.
+
+    The parses are kept under it, so an edited parser (an editable install, a pull
+    request to the engine itself) or another PyYAML reads every file again.
+    """
+    import yaml
+
+    source = Path(__file__).resolve().with_name("yamlfile.py")
+    try:
+        code = source.read_bytes()
+    except OSError:
+        code = b"missing"
+    return hashlib.sha256(f"{FORMAT}:{yaml.__version__}:".encode() + code).hexdigest()
 
 
 def _file_name() -> str:
@@ -229,4 +252,4 @@ def for_root(root: Path) -> ParseCache:
     return _shared[root]
 
 
-__all__ = ["FORMAT", "ParseCache", "blob_id", "code_key", "for_root", "mac_key"]
+__all__ = ["FORMAT", "ParseCache", "blob_id", "code_key", "for_root", "mac_key", "parser_key"]

@@ -31,6 +31,8 @@ _COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 # YAML 1.1 reads 1e-4 as a string; people mean a number (YAML 1.2 agrees with them).
 _EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _constructor = yaml.constructor.SafeConstructor()
+_CONSTRUCT = {tag: yaml.constructor.SafeConstructor.yaml_constructors[tag] for tag in _SCALAR_TAGS}
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 
 Path = tuple[str | int, ...]
 
@@ -108,9 +110,7 @@ def parse(data: bytes, path: str) -> Located:
                 rule="encoding",
             )
         ) from None
-    if not text.strip() or all(
-        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
-    ):
+    if not text.strip() or _only_comments(text):
         raise YamlProblem(
             Problem(
                 path, 1, 1, "file is empty: write a definition or delete the file", rule="empty"
@@ -148,6 +148,104 @@ def parse(data: bytes, path: str) -> Located:
     doc = Located(path, None, text=text)
     doc.value = _convert(nodes[0], (), doc, set())
     return doc
+
+
+def parse_value(data: bytes, path: str) -> Located:
+    """:func:`parse` without positions: the same value, or the same :class:`YamlProblem`.
+
+    The common file (one plain document: no anchors, tags, duplicate or complex keys)
+    is built straight from the C composer's nodes, about twice as fast as the located
+    walk; anything else, and every file :func:`parse` would refuse, goes through
+    :func:`parse` itself, so its value and its problem are the located loader's by
+    construction. Positions are recovered by the located parse the first time a
+    problem needs one (:attr:`Located.located`).
+    """
+    if len(data) <= MAX_BYTES and b"&" not in data:  # no anchor, so no alias
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return parse(data, path)
+        first = text.lstrip()[:1]
+        if first and not (first == "#" and _only_comments(text)):
+            try:
+                loader = _PlainLoader(text)
+                try:
+                    node = loader.get_single_node()
+                finally:
+                    loader.dispose()
+                if node is not None and not _is_null(node):
+                    value = _plain(node)
+                    return Located(path, value, located=False, source=lambda: data)
+            except (_Unusual, yaml.YAMLError, RecursionError):
+                pass
+    return parse(data, path)
+
+
+class _PlainLoader(_Loader):  # type: ignore[valid-type,misc]
+    """The C loader, its Python resolver's answers remembered.
+
+    Without path resolvers (the safe loader has none) a node's tag depends only on its
+    kind, its text and how it was written (``implicit``): ``name``, ``params`` or
+    ``0.25`` resolve once per process instead of once per node (the resolver's regular
+    expressions are most of a plain parse's Python time).
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if self.yaml_path_resolvers:  # (none, unless someone adds one to this loader)
+            return super().resolve(kind, value, implicit)
+        key = (kind, value, implicit)
+        tag = _TAGS.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_TAGS) < _MAX_TAGS:
+                _TAGS[key] = tag
+        return tag
+
+
+_TAGS: dict[tuple[Any, Any, Any], str] = {}
+_MAX_TAGS = 100_000
+
+
+class _Unusual(Exception):
+    """Something :func:`_plain` leaves to the located parse (which accepts or refuses it)."""
+
+
+def _plain(node: Any) -> Any:
+    """The value :func:`_convert` gives for ``node`` (a composed node), or :class:`_Unusual`."""
+    kind = node.__class__
+    if kind is yaml.ScalarNode:
+        tag = node.tag
+        if tag == _STR:
+            return (
+                float(node.value) if not node.style and _EXPONENT.match(node.value) else node.value
+            )
+        construct = _CONSTRUCT.get(tag)
+        if construct is None:
+            raise _Unusual
+        try:
+            return construct(_constructor, node)
+        except (ValueError, KeyError, IndexError):
+            raise _Unusual from None  # !!int x: the located parse refuses it
+    if kind is yaml.MappingNode and node.tag == _MAP:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.__class__ is not yaml.ScalarNode:
+                raise _Unusual
+            if key_node.tag == _STR and (key_node.style or not _EXPONENT.match(key_node.value)):
+                key = key_node.value
+            else:
+                key = str(_plain(key_node))  # 1: or yes: as _convert reads them; <<: raises
+            if key in out:
+                raise _Unusual  # a duplicate key: the located parse says where
+            out[key] = _plain(value_node)
+        return out
+    if kind is yaml.SequenceNode and node.tag == _SEQ:
+        return [_plain(item) for item in node.value]
+    raise _Unusual
+
+
+def _only_comments(text: str) -> bool:
+    return all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines())
 
 
 def _convert(node: yaml.Node, loc: Path, doc: Located, seen: set[int]) -> Any:
@@ -235,7 +333,20 @@ def _scalar(node: yaml.Node, doc: Located) -> Any:
     plain = not getattr(node, "style", None)
     if node.tag == "tag:yaml.org,2002:str" and plain and _EXPONENT.match(node.value):
         return float(node.value)
-    return _constructor.construct_object(node)
+    try:  # what construct_object does for a scalar, without its table of every node it built
+        return _CONSTRUCT[node.tag](_constructor, node)
+    except (ValueError, KeyError, IndexError):  # an explicit tag on a value it can't read
+        m = node.start_mark
+        raise YamlProblem(
+            Problem(
+                doc.path,
+                m.line + 1,
+                m.column + 1,
+                f"YAML tag {node.tag!r} does not fit the value {node.value!r}: "
+                "write the plain value",
+                rule="tag",
+            )
+        ) from None
 
 
 def _is_null(node: yaml.Node) -> bool:

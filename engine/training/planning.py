@@ -21,23 +21,27 @@ from engine.definitions.loading import Definitions, load
 from engine.training.plan import Plan, Snapshot, plan
 
 
-def read_definitions(root: Path, rev: str | None = None) -> tuple[Definitions, Mapping[str, bytes]]:
+def read_definitions(
+    root: Path, rev: str | None = None, *, save: bool = True
+) -> tuple[Definitions, Mapping[str, bytes]]:
     """Load the definitions at ``rev`` (git objects) or in the working tree (``None``).
 
     The files come as :func:`engine.gitrepo.tree` gives them: at a revision, a blob is
     read from git only when asked for (the parse cache knows most definitions by id).
+    ``save=False`` leaves writing the parse cache to the caller (:func:`save_cache`
+    once at the end, rather than the whole file again after each revision).
     """
     files = gitrepo.tree(root, rev)
-    return _load(root, files), files
+    return _load(root, files, save), files
 
 
-def _load(root: Path, files: Mapping[str, bytes]) -> Definitions:
+def _load(root: Path, files: Mapping[str, bytes], save: bool = True) -> Definitions:
     """``load`` through the repository's parse cache (only changed files are parsed)."""
     with collecting_rarely(factor=10_000):  # a bounded pass: all but never
-        return _load_all(root, files)
+        return _load_all(root, files, save)
 
 
-def _load_all(root: Path, files: Mapping[str, bytes]) -> Definitions:
+def _load_all(root: Path, files: Mapping[str, bytes], save: bool) -> Definitions:
     from engine.definitions.parse_cache import for_root
 
     cache = for_root(root)
@@ -46,7 +50,8 @@ def _load_all(root: Path, files: Mapping[str, bytes]) -> Definitions:
         # definitions the cache does not know
         files.fetch(p for p in files if kind_of(p) is None or not cache.knows(files.ids[p]))
     defs = load(files, cache)
-    cache.save()
+    if save:
+        cache.save()
     if any(p.rule == "import-path" for p in defs.problems):
         # A bare class name: name the import path it means, as `mlops validate` does
         # (the catalog is read only then, so planning stays cheap).
@@ -69,12 +74,14 @@ def sklearn_version() -> str:
     return metadata.version("scikit-learn")
 
 
-def snapshot(root: Path, rev: str | None, sklearn: str | None = None) -> Snapshot:
+def snapshot(
+    root: Path, rev: str | None, sklearn: str | None = None, *, save: bool = True
+) -> Snapshot:
     """The definitions at ``rev`` (git objects) or in the working tree (``None``)."""
     from engine.definitions.references import check_references
 
     files = gitrepo.tree(root, rev)
-    defs = _load(root, files)
+    defs = _load(root, files, save)
     return Snapshot(defs, files, sklearn or sklearn_version(), problems=check_references(defs))
 
 
@@ -84,8 +91,9 @@ def compute_plan(root: Path, base: str, head: str | None) -> Plan:
     base_sha = gitrepo.resolve(root, base)
     head_sha = gitrepo.resolve(root, head) if head is not None else None
     with collecting_rarely(factor=10_000):  # a bounded pass: all but never
-        result = plan(snapshot(root, base_sha, version), snapshot(root, head_sha, version))
-    save_cache(root)  # with what the checks and fingerprints remembered
+        base_side = snapshot(root, base_sha, version, save=False)
+        result = plan(base_side, snapshot(root, head_sha, version, save=False))
+        save_cache(root)  # with what the checks and fingerprints remembered
     return dataclasses.replace(result, base_commit=base_sha, head_commit=head_sha)
 
 

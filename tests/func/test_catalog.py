@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.definitions.catalog import Catalog, build_catalog, instantiate, resolve
+from engine.definitions.catalog import (
+    SHIPPED,
+    Catalog,
+    build_catalog,
+    catalog_text,
+    instantiate,
+    resolve,
+)
 from engine.definitions.catalog_format import TRANSFORMERS, sklearn_version
 from engine.definitions.param_constraints import satisfies
 from engine.errors import DefinitionError
@@ -29,9 +36,9 @@ CACHE_NAME = f"catalog-sklearn-{sklearn_version()}.json"
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    """A cache dir holding a freshly built catalog."""
+    """A cache dir holding a freshly built catalog (not the one shipped with the engine)."""
     directory = tmp_path_factory.mktemp("catalog")
-    Catalog.load(directory)
+    Catalog.load(directory, shipped=None)
     return directory
 
 
@@ -66,7 +73,7 @@ def run_python(code, cache):
 
 def test_a_cold_load_builds_and_writes_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MLOPS_CACHE_DIR", str(tmp_path))
-    catalog = Catalog.load()
+    catalog = Catalog.load(shipped=tmp_path / "none shipped for this version")
     data = json.loads((tmp_path / CACHE_NAME).read_text())
     assert data["sklearn"] == sklearn_version() == catalog.sklearn_version
     assert set(data["classes"]) == set(catalog.classes)
@@ -84,6 +91,43 @@ def test_a_warm_load_reads_the_cache_without_importing_sklearn(warm):
         str(len(json.loads(warm.read_text())["classes"])),
     ]
     assert warm.stat().st_mtime_ns == before
+
+
+def locked_sklearn() -> str:
+    lock = (REPO / "requirements" / "lock.txt").read_text()
+    return next(
+        ln.split("==")[1].split()[0] for ln in lock.splitlines() if ln.startswith("scikit-learn==")
+    )
+
+
+def test_the_locked_scikit_learn_has_its_catalog_shipped_as_a_build_writes_it(built):
+    # A fresh runner reads the shipped file instead of importing scikit-learn to build
+    # it; it must be byte for byte what a build writes (its digest keys remembered checks).
+    # After a scikit-learn upgrade in the lock: python -m engine.definitions.catalog
+    if sklearn_version() != locked_sklearn():
+        pytest.skip(f"scikit-learn {sklearn_version()} is not the locked {locked_sklearn()}")
+    shipped = SHIPPED / CACHE_NAME
+    assert shipped.read_bytes() == (built / CACHE_NAME).read_bytes()
+    assert shipped.read_text() == catalog_text(json.loads(shipped.read_text()))
+    assert [p.name for p in SHIPPED.iterdir()] == [CACHE_NAME]  # no stale version kept
+
+
+def test_a_cold_cache_reads_the_shipped_catalog_without_importing_sklearn(tmp_path):
+    if not (SHIPPED / CACHE_NAME).exists():
+        pytest.skip(f"no catalog shipped for scikit-learn {sklearn_version()}")
+    code = (
+        "import sys; from engine.definitions.catalog import Catalog, SHIPPED; c = Catalog.load(); "
+        "print('sklearn' in sys.modules, len(c.classes), c.digest)"
+    )
+    raw = (SHIPPED / CACHE_NAME).read_bytes()
+    import hashlib
+
+    assert run_python(code, tmp_path) == [
+        "False",
+        str(len(json.loads(raw)["classes"])),
+        hashlib.sha256(raw).hexdigest(),
+    ]
+    assert list(tmp_path.iterdir()) == []  # nothing written: the shipped file is enough
 
 
 def test_importing_the_module_imports_no_sklearn(tmp_path):
@@ -112,14 +156,20 @@ def test_the_cache_is_what_is_loaded(warm):
 def test_a_corrupt_cache_is_rebuilt(warm, damage):
     good = json.loads(warm.read_text())
     warm.write_text(damage(warm.read_text()))
-    catalog = Catalog.load()
+    catalog = Catalog.load(shipped=None)
     assert json.loads(warm.read_text()) == good
     assert set(catalog.classes) == set(good["classes"])
+    # with a catalog shipped for this version, that one is read instead of a build
+    warm.write_text(damage(warm.read_text()))
+    shipped = warm.parent / "shipped"
+    shipped.mkdir()
+    (shipped / CACHE_NAME).write_text(json.dumps({**good, "classes": {RF: good["classes"][RF]}}))
+    assert list(Catalog.load(shipped=shipped).classes) == [RF]
 
 
 def test_undecodable_bytes_are_rebuilt_too(warm):
     warm.write_bytes(b"\xff\xfe\x00garbage")
-    assert RF in Catalog.load().classes
+    assert RF in Catalog.load(shipped=None).classes
 
 
 # --- what the catalog holds ---------------------------------------------------------------
@@ -409,4 +459,4 @@ def test_a_missing_allowed_package_is_an_issue(catalog):
 def test_building_warns_nothing(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        Catalog.load(tmp_path)
+        Catalog.load(tmp_path, shipped=None)

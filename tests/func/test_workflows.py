@@ -413,7 +413,30 @@ def test_every_action_is_pinned_to_one_release_everywhere() -> None:
                 seen.setdefault(action, set()).add((sha, (match.group(2) or "").split()[0]))
     assert {a for a, pins in seen.items() if len(pins) > 1} == set()
     names = ["checkout", "setup-python", "cache", "upload-artifact", "download-artifact"]
-    assert set(seen) == {f"actions/{name}" for name in names}
+    assert set(seen) == {f"actions/{name}" for name in [*names, "cache/restore"]}
+    assert seen["actions/cache/restore"] == seen["actions/cache"]  # its restore-only half
+
+
+def test_the_parse_cache_is_believed_only_from_actions_cache() -> None:
+    # The MAC key travels with the parse cache (~/.cache/mlops), and a pull request's
+    # job can read what it restores: so every job that restores it first removes any
+    # .mlops/cache the checkout brought, and only main.yml (default-branch code) saves.
+    restoring: dict[str, list[str]] = {}
+    for path in WORKFLOWS:
+        for name, job in load(path)["jobs"].items():
+            steps = job.get("steps", [])
+            for i, s in enumerate(steps):
+                if ".mlops/cache" not in str(s.get("with", {}).get("path", "")):
+                    continue
+                restoring.setdefault(path.name, []).append(name)
+                before = [t.get("run", "") for t in steps[:i]]
+                assert "rm -rf .mlops/cache" in before, f"{path.name}:{name}"
+                assert before.index("rm -rf .mlops/cache") > next(
+                    j for j, t in enumerate(steps) if "checkout" in t.get("uses", "")
+                )
+                saves = s["uses"].split("@")[0] == "actions/cache"
+                assert saves == (path.name == "main.yml"), f"{path.name}:{name}"
+    assert restoring == {"main.yml": ["plan"], "pull-request.yml": ["plan", "report"]}
 
 
 def test_comment_commands_run_only_for_new_comments_from_people() -> None:

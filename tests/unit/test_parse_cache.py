@@ -13,7 +13,7 @@ import json
 import subprocess
 
 from engine.definitions.loading import load
-from engine.definitions.parse_cache import ParseCache, blob_id
+from engine.definitions.parse_cache import ParseCache, blob_id, parser_key
 from tests.unit.test_loading import IRIS, MODEL
 
 KEY = b"k" * 32
@@ -89,7 +89,7 @@ def test_a_forged_cache_file_without_the_key_is_ignored(tmp_path):
     cache = ParseCache(tmp_path, key=KEY)
     assert cache.path is not None
     lie = {blob_id(MODEL): {**load(FILES).models["m"].doc.value, "metrics": ["nonsense"]}}
-    body = json.dumps({"parses": lie}).encode()
+    body = json.dumps({"parses": lie, "parser": parser_key()}).encode()
     for mac in (b"", hashlib.sha256(body).hexdigest().encode(), b"0" * 64):
         cache.path.parent.mkdir(parents=True, exist_ok=True)
         cache.path.write_bytes(mac + b"\n" + body)
@@ -106,3 +106,22 @@ def test_the_file_is_per_engine_version_and_format(tmp_path):
     assert cache.path is not None
     assert cache.path.parent == tmp_path / ".mlops" / "cache"
     assert "-f2.json" in cache.path.name and "definitions-" in cache.path.name
+
+
+def test_parses_of_another_parser_are_read_again(tmp_path):
+    # an edited yamlfile.py (an editable install, a pull request to the engine) or
+    # another PyYAML: the parses on disk are not its parses
+    cache = ParseCache(tmp_path, key=KEY)
+    load(FILES, cache)
+    cache.save()
+    assert cache.path is not None
+    stored = json.loads(cache.path.read_bytes().partition(b"\n")[2])
+    assert stored["parser"] == parser_key()
+    import hmac
+
+    for parser in ("0" * 64, None):
+        body = json.dumps({**stored, "parser": parser}).encode()
+        cache.path.write_bytes(hmac.new(KEY, body, "sha256").hexdigest().encode() + b"\n" + body)
+        fresh = Counting(tmp_path, key=KEY)
+        assert seen(load(FILES, fresh)) == seen(load(FILES))
+        assert fresh.misses == 2
