@@ -100,7 +100,9 @@ def test_a_sequential_forest_sums_its_trees_to_the_bits_predict_proba_gives(make
     assert np.array_equal(proba, estimator.predict_proba(noisy))
     assert predictions.tolist() == estimator.predict(noisy).tolist()
     for i in range(5):  # one row, as a server scores it
-        assert np.array_equal(pinned.score(noisy.iloc[[i]])[1], estimator.predict_proba(noisy.iloc[[i]]))
+        assert np.array_equal(
+            pinned.score(noisy.iloc[[i]])[1], estimator.predict_proba(noisy.iloc[[i]])
+        )
 
 
 def test_a_forest_scored_in_parallel_is_left_to_scikit_learn():
