@@ -8,7 +8,13 @@ On the breast-cancer example (cancer-rf, promoted to staging in a throwaway repo
   runs with bytecode caching, as an installed engine does (:func:`installed_env`).
 - One-row V1 predictions over a keep-alive loopback connection: p50 and p99, against a
   bare in-process ``predict`` on one row (the goal's reference: p50 <= bare + 3 ms,
-  p99 <= 4 x p50); ``predict`` + ``predict_proba`` is printed too.
+  p99 <= 4 x p50); ``predict`` + ``predict_proba`` is printed too. Beside them, in
+  alternating rounds of the same run, with each server's CPU per request (robust while
+  other work loads the machine): the same ``kserve.Model`` on the same estimator without
+  checks or log, a ``kserve.Model`` returning a constant (no scikit-learn: KServe's own
+  request path), a raw uvicorn + FastAPI endpoint returning the same JSON (no KServe),
+  and the engine's ``PinnedModel.predict`` called in process (the model's work without
+  HTTP).
 - Throughput of one-row requests from a bounded loopback load generator (threads x
   requests, with a time cap): the engine's server (input checks and prediction logs on)
   against the same ``kserve.Model`` serving the same estimator with neither (goal >= 90%).
@@ -17,7 +23,8 @@ On the breast-cancer example (cancer-rf, promoted to staging in a throwaway repo
   process (import, skops load, read, predict) (goal <= 1.3x), and the peak memory of
   the scoring process at two chunk sizes (bounded by the chunk, not the file).
 
-Run: ``.venv/bin/python benchmarks/bench_serve.py`` (about two minutes on an idle machine).
+Run: ``.venv/bin/python benchmarks/bench_serve.py`` (about five minutes on an idle machine;
+``--one-row`` measures only the one-row latencies and throughput).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,23 +162,6 @@ def throughput(port: int, row: list[float]) -> float:
     return sum(done) / (time.perf_counter() - t0)
 
 
-def in_process(pinned, row: list[float], logs: Path) -> tuple[float, float]:
-    """Median ms of one-row PinnedModel.predict with checks and logs, and with neither."""
-    from engine.serving.logs import PredictionLogger
-    from engine.serving.model import PinnedModel
-
-    on = PinnedModel(pinned, PredictionLogger(logs))
-    off = PinnedModel(pinned, None, checks=False)
-    body = {"instances": [row]}
-    times: dict[bool, list[float]] = {True: [], False: []}
-    for _ in range(150):  # interleaved: the machine is shared
-        for flag, model in ((True, on), (False, off)):
-            t0 = time.perf_counter()
-            model.predict(body, {}, {})
-            times[flag].append(time.perf_counter() - t0)
-    return statistics.median(times[True]) * 1e3, statistics.median(times[False]) * 1e3
-
-
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -185,6 +176,96 @@ def bare_server(repo: Path, port: int) -> None:
     pinned = pinned_versions(repo, "staging", [MODEL])
     models = [PinnedModel(p, None, checks=False) for p in pinned]
     run_models(models, bind("127.0.0.1", port), host="127.0.0.1", announce=lambda _: None)
+
+
+CONSTANT = {
+    "predictions": [0],
+    "probabilities": [[0.1, 0.9]],
+    "model_name": MODEL,
+    "model_version": "constant",
+    "classes": [0, 1],
+}
+
+
+def constant_server(port: int) -> None:
+    """A ``kserve.Model`` answering a constant on KServe's ModelServer, run as ``mlops
+    serve`` runs it (no scikit-learn, no checks, no log): KServe's own request path."""
+    from types import SimpleNamespace
+
+    from engine.serving.server import _own_argv, bind, run_models
+
+    with _own_argv():
+        from kserve import Model
+
+    class Constant(Model):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(MODEL, return_response_headers=True)
+            self.pinned = SimpleNamespace(version="constant", slot=None, idle=None, canary=None)
+            self.ready = True
+
+        def load(self) -> bool:
+            return True
+
+        def predict(self, payload, headers=None, response_headers=None):  # type: ignore[no-untyped-def]
+            return dict(CONSTANT)
+
+    run_models([Constant()], bind("127.0.0.1", port), host="127.0.0.1", announce=lambda _: None)
+
+
+def raw_server(port: int) -> None:
+    """A FastAPI app on uvicorn answering the same path with the same JSON (no KServe)."""
+    import asyncio
+
+    import uvicorn
+    from fastapi import FastAPI, Request, Response
+
+    from engine.serving.server import bind
+
+    app = FastAPI()
+    answer = json.dumps(CONSTANT).encode()
+
+    async def predict(request: Request) -> Response:
+        json.loads(await request.body())
+        return Response(answer, media_type="application/json")
+
+    async def ready(request: Request) -> Response:
+        return Response(b'{"ready": true}', media_type="application/json")
+
+    # plain routes (no dependency injection; annotations are strings in this module)
+    app.router.add_route("/v1/models/{name}:predict", predict, methods=["POST"])
+    app.router.add_route("/v2/health/ready", ready, methods=["GET"])
+
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    asyncio.run(server.serve(sockets=[bind("127.0.0.1", port)]))
+
+
+def timed_rounds(
+    servers: dict[str, tuple[subprocess.Popen, int]],
+    local: dict[str, Callable[[], object]],
+    row: list[float],
+    rounds: int,
+    per_round: int,
+) -> dict[str, tuple[list[float], float]]:
+    """Latencies (s) and CPU seconds per request of each server and in-process call,
+    measured in alternating rounds (the machine is shared: each round sees the same load)."""
+    out: dict[str, tuple[list[float], float]] = {}
+    cpu: dict[str, float] = {}
+    lat: dict[str, list[float]] = {name: [] for name in [*servers, *local]}
+    for _ in range(rounds):
+        for name, (process, port) in servers.items():
+            before = cpu_seconds(process.pid)
+            lat[name] += one_row_latencies(port, row, per_round)
+            cpu[name] = cpu.get(name, 0.0) + cpu_seconds(process.pid) - before
+        for name, call_once in local.items():
+            before = time.thread_time()
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                call_once()
+                lat[name].append(time.perf_counter() - t0)
+            cpu[name] = cpu.get(name, 0.0) + time.thread_time() - before
+    for name, values in lat.items():
+        out[name] = (values, cpu[name] / len(values))
+    return out
 
 
 FLOOR = (
@@ -237,11 +318,13 @@ def self_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def main() -> int:
+def main(one_row_only: bool = False) -> int:
     import numpy as np
     import pandas as pd
     from sklearn.datasets import load_breast_cancer
 
+    from engine.serving.logs import PredictionLogger
+    from engine.serving.model import PinnedModel
     from engine.serving.pinned import pinned_versions
     from engine.store import Store
 
@@ -256,19 +339,15 @@ def main() -> int:
         frame = load_breast_cancer(as_frame=True).frame[pinned.signature.names]
         row = [float(v) for v in frame.iloc[0]]
 
-        # bare in-process references on one row: predict (the goal's), predict + proba
         one = pd.DataFrame([row], columns=pinned.signature.names)
-        bare, bare_both = [], []
-        for _ in range(200):  # interleaved: the machine is shared
-            t0 = time.perf_counter()
-            pinned.estimator.predict(one)
+        bare_both = []
+        for _ in range(100):
             t1 = time.perf_counter()
             pinned.estimator.predict(one)
             pinned.estimator.predict_proba(one)
             bare_both.append(time.perf_counter() - t1)
-            bare.append(t1 - t0)
 
-        port, bare_port = free_port(), free_port()
+        port = free_port()
         serve_cmd = [
             str(MLOPS),
             "serve",
@@ -283,7 +362,7 @@ def main() -> int:
         import_floor()
         loads = [os.getloadavg()[0]]
         readies, answers, cpus, floors = [], [], [], []
-        for _ in range(3):  # interleaved with the floor: the machine is shared
+        for _ in range(0 if one_row_only else 3):  # interleaved with the floor
             process, ready, cpu = start(serve_cmd, repo, port)
             readies.append(ready)
             answers.append(ready + first_answer(port, row))
@@ -292,45 +371,70 @@ def main() -> int:
             floors.append(import_floor())
         loads.append(os.getloadavg()[0])
         engine, _, _ = start(serve_cmd, repo, port)
-        reference, _, _ = start(
-            [sys.executable, __file__, "--bare-server", str(repo), str(bare_port)], repo, bare_port
-        )
+        here = [sys.executable, __file__]
+        servers = {"ours": (engine, port)}
         try:
-            one_row_latencies(port, row, 50)  # warm up both
-            one_row_latencies(bare_port, row, 50)
-            lat, lat_bare = [], []
-            for _ in range(4):  # interleaved: the machine is shared
-                lat += one_row_latencies(port, row, ONE_ROW_REQUESTS // 4)
-                lat_bare += one_row_latencies(bare_port, row, ONE_ROW_REQUESTS // 4)
+            for name, flag in (
+                ("bare", "--bare-server"),
+                ("constant", "--constant-server"),
+                ("raw", "--raw-server"),
+            ):
+                other = free_port()
+                servers[name] = (start([*here, flag, str(repo), str(other)], repo, other)[0], other)
+            for _, served_port in servers.values():
+                one_row_latencies(served_port, row, 50)  # warm up
+            on = PinnedModel(pinned, PredictionLogger(Path(tmp) / "inproc-logs"))
+            body = {"instances": [row]}
+            local = {
+                "predict": lambda: pinned.estimator.predict(one),
+                "in-process": lambda: on.predict(body, {}, {}),
+            }
+            figures = timed_rounds(servers, local, row, 8, ONE_ROW_REQUESTS // 8)
             ours, theirs = [], []
             for _ in range(2):  # interleaved: the machine is shared
                 ours.append(throughput(port, row))
-                theirs.append(throughput(bare_port, row))
+                theirs.append(throughput(servers["bare"][1], row))
         finally:
-            stop(engine)
-            stop(reference)
-
+            for process, _ in servers.values():
+                stop(process)
+        if readies:
+            print(
+                f"serve ready: median {statistics.median(readies):.2f} s wall of {len(readies)} "
+                f"starts (first prediction answered at {statistics.median(answers):.2f} s), "
+                f"{statistics.median(cpus):.2f} s CPU at ready (goal <= 3 s wall); importing "
+                "sklearn+skops+kserve alone: "
+                f"{statistics.median(f[0] for f in floors):.2f} s wall, "
+                f"{statistics.median(f[1] for f in floors):.2f} s CPU; load average "
+                f"{loads[0]:.1f} -> {loads[1]:.1f}"
+            )
+        p50 = {name: pct(values, 0.5) * 1e3 for name, (values, _) in figures.items()}
+        cpu = {name: per_request * 1e3 for name, (_, per_request) in figures.items()}
+        p99 = pct(figures["ours"][0], 0.99) * 1e3
         print(
-            f"serve ready: median {statistics.median(readies):.2f} s wall of {len(readies)} "
-            f"starts (first prediction answered at {statistics.median(answers):.2f} s), "
-            f"{statistics.median(cpus):.2f} s CPU at ready (goal <= 3 s wall); importing "
-            f"sklearn+skops+kserve alone: {statistics.median(f[0] for f in floors):.2f} s wall, "
-            f"{statistics.median(f[1] for f in floors):.2f} s CPU; load average "
-            f"{loads[0]:.1f} -> {loads[1]:.1f}"
+            f"one row V1 ({ONE_ROW_REQUESTS} requests each, alternating rounds; p50 wall, "
+            "CPU per request of the serving process):"
         )
-        checked, unchecked = in_process(pinned, row, Path(tmp) / "inproc-logs")
+        names = {
+            "ours": "mlops serve (checks + log)",
+            "bare": "bare kserve.Model, same estimator",
+            "constant": "kserve.Model returning a constant",
+            "raw": "raw uvicorn+FastAPI, same JSON",
+            "predict": "bare in-process predict (goal ref)",
+            "in-process": "engine PinnedModel.predict, in process",
+        }
+        for name, label in names.items():
+            print(f"  {label:40s} p50 {p50[name]:6.2f} ms   CPU {cpu[name]:6.2f} ms/request")
         print(
-            f"in process, one row: PinnedModel.predict with checks+log {checked:.2f} ms, "
-            f"without {unchecked:.2f} ms -> {unchecked / checked:.0%} (what the engine adds, "
-            "without HTTP)"
+            f"  -> mlops serve p50 {p50['ours']:.2f} ms vs bare predict {p50['predict']:.2f} ms: "
+            f"{p50['ours'] - p50['predict']:+.2f} ms (goal <= +3 ms); p99 {p99:.2f} ms, "
+            f"p99/p50 {p99 / p50['ours']:.1f} (goal <= 4); bare predict+proba "
+            f"{pct(bare_both, 0.5) * 1e3:.2f} ms"
         )
-        p50, p99 = pct(lat, 0.5) * 1e3, pct(lat, 0.99) * 1e3
-        bare50, both50 = pct(bare, 0.5) * 1e3, pct(bare_both, 0.5) * 1e3
         print(
-            f"one row V1: p50 {p50:.2f} ms, p99 {p99:.2f} ms; bare in-process predict p50 "
-            f"{bare50:.2f} ms -> +{p50 - bare50:.2f} ms (goal <= +3 ms; bare predict+proba "
-            f"{both50:.2f} ms), p99/p50 {p99 / p50:.1f} (goal <= 4); the bare kserve.Model "
-            f"server p50 {pct(lat_bare, 0.5) * 1e3:.2f} ms"
+            f"  -> KServe's request path: {cpu['constant'] - cpu['raw']:+.2f} ms CPU per request "
+            f"over raw FastAPI ({p50['constant'] - p50['raw']:+.2f} ms p50); HTTP + KServe around "
+            f"the engine's model: {cpu['ours'] - cpu['in-process']:+.2f} ms CPU "
+            f"({p50['ours'] - p50['in-process']:+.2f} ms p50)"
         )
         best, ref = max(ours), max(theirs)
         print(
@@ -339,6 +443,8 @@ def main() -> int:
             "(goal >= 90%)"
         )
 
+        if one_row_only:
+            return 0
         # batch: 1,000,000 rows made from the dataset with noise
         rng = np.random.default_rng(0)
         picks = rng.integers(0, len(frame), ROWS)
@@ -400,8 +506,14 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--bare-server":
+    if len(sys.argv) == 4 and sys.argv[1] in ("--bare-server", "--constant-server", "--raw-server"):
         os.environ.setdefault("PYTHONUNBUFFERED", "1")
-        bare_server(Path(sys.argv[2]), int(sys.argv[3]))
+        flag, repo_arg, port_arg = sys.argv[1:]
+        if flag == "--bare-server":
+            bare_server(Path(repo_arg), int(port_arg))
+        elif flag == "--constant-server":
+            constant_server(int(port_arg))
+        else:
+            raw_server(int(port_arg))
         sys.exit(0)
-    sys.exit(main())
+    sys.exit(main(one_row_only=sys.argv[1:] == ["--one-row"]))

@@ -15,12 +15,13 @@ import asyncio
 import signal
 import socket
 import sys
+import warnings
 from collections.abc import Awaitable, Callable, MutableMapping
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import FastAPIDeprecationWarning, RequestValidationError
 from fastapi.responses import JSONResponse
 from kserve.errors import ModelNotFound
 from kserve.protocol.rest.multiprocess.server import RESTServerMultiProcess, RESTServerProcess
@@ -116,7 +117,17 @@ class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no typ
         super().run(sockets)
 
     def create_application(self) -> None:
-        """KServe's application, then the body limit and the 4xx handlers."""
+        """KServe's application, then the body limit and the 4xx handlers.
+
+        FastAPI's deprecation of ``ORJSONResponse`` (what KServe answers V1 with: KServe's
+        code, nothing a user of the engine can change) is not printed: scikit-learn resets
+        the warning filters inside every ``Parallel`` call (a ``ColumnTransformer``'s
+        ``transform``), which makes Python forget it showed a warning ("default" and, in
+        C, "once" alike), so the same 500 bytes went to stderr on every request.
+        """
+        warnings.filterwarnings(
+            "ignore", "ORJSONResponse is deprecated", category=FastAPIDeprecationWarning
+        )
         super().create_application()
         from kserve.model_server import app
 

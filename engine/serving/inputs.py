@@ -119,6 +119,14 @@ def _add_row(columns: Columns, row: Any, sig: Signature, where: str) -> None:
 
 def check_value(value: Any, field: Field, where: str) -> Any:
     """``value`` as the column's type (ints widen to floats); else InputError naming it."""
+    # the common case first: a finite number where a number is due, no allowed values
+    if (
+        type(value) is float
+        and field.type == "float"
+        and field.values is None
+        and math.isfinite(value)
+    ):
+        return value
     place = f"{where}[{field.name!r}]"
     missing = value is None or (isinstance(value, float) and math.isnan(value))
     if missing:

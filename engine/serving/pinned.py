@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import UserError
+from engine.serving.forest import forest_proba, sequential_forest
 from engine.serving.inputs import Signature, signature
 
 if TYPE_CHECKING:
@@ -58,23 +59,39 @@ class PinnedVersion:
         return self.task == "classification" and hasattr(self.estimator, "predict_proba")
 
     def frame(self, columns: Mapping[str, list[Any]]) -> pd.DataFrame:
-        """Checked columns as a DataFrame in the model's column order."""
+        """Checked columns as a DataFrame in the model's column order.
+
+        Columns of Python floats only (what the checks make of a numeric schema's values)
+        become one float64 block at once, ten times faster on one row than pandas's
+        column-by-column inference, which gives the same frame (same dtypes, same values).
+        """
+        import numpy as np
         import pandas as pd
 
-        return pd.DataFrame(columns, columns=self.signature.names)
+        names = self.signature.names
+        lists = [columns[n] for n in names]
+        if lists and lists[0] and all(type(v) is float for values in lists for v in values):
+            block = np.array(lists, dtype=np.float64).T
+            return pd.DataFrame(block, columns=names, copy=False)
+        return pd.DataFrame(columns, columns=names)
 
     def score(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         """Predictions, and class probabilities for a classifier (None otherwise).
 
         For a forest classifier, whose ``predict`` *is* the class of highest mean
         probability (:func:`predicts_from_proba`), the trees are walked once, not twice:
-        the same predictions, in half the time.
+        the same predictions, in half the time; scored one after the other, they are
+        summed here without joblib's per-tree dispatch (:mod:`engine.serving.forest`:
+        the same bits, several times faster on a few rows).
         """
         import numpy as np
 
         if not self.classifies:
             return np.asarray(self.estimator.predict(frame)), None
-        proba = np.asarray(self.estimator.predict_proba(frame))
+        if self.from_proba and self.trees is not None:
+            proba = forest_proba(*self.trees, frame)
+        else:
+            proba = np.asarray(self.estimator.predict_proba(frame))
         if self.from_proba:
             return self.estimator.classes_.take(np.argmax(proba, axis=1), axis=0), proba
         return np.asarray(self.estimator.predict(frame)), proba
@@ -83,6 +100,11 @@ class PinnedVersion:
     def from_proba(self) -> bool:
         """Whether predictions are taken from the probabilities (see :meth:`score`)."""
         return predicts_from_proba(self.estimator)
+
+    @cached_property
+    def trees(self) -> tuple[tuple[Any, ...], Any] | None:
+        """The forest whose trees :meth:`score` sums itself (:mod:`engine.serving.forest`)."""
+        return sequential_forest(self.estimator) if self.from_proba else None
 
 
 def predicts_from_proba(estimator: Any) -> bool:

@@ -48,6 +48,17 @@ def test_v1_answers_kserves_own_sample_with_the_version(server, versions):
     assert all(math.isclose(sum(p), 1.0) for p in reply.body["probabilities"])
 
 
+def test_a_library_deprecation_is_not_printed_on_every_request(server, staged):
+    # scikit-learn resets the warning filters inside each Parallel call (the iris pipeline's
+    # ColumnTransformer), which made Python print KServe's ORJSONResponse deprecation again
+    # on every request: 500 bytes of stderr per prediction
+    for _ in range(4):
+        reply = call(f"{server}/v1/models/iris-logreg:predict", sample("v1-iris-input.json"))
+        assert reply.status == 200, reply.body
+    log = staged.parent / f"serve-{server.rsplit(':', 1)[1]}.log"
+    assert log.read_text().count("ORJSONResponse is deprecated") <= 1
+
+
 def test_v1_rows_may_be_objects_keyed_by_column(server):
     rows = sample("v1-iris-input.json")["instances"]
     keyed = {"instances": [dict(zip(IRIS, row)) for row in rows]}

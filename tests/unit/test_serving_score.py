@@ -71,3 +71,59 @@ def test_other_estimators_call_predict():
     assert proba is None and predictions.tolist() == regressor.predict(data.data).tolist()
     predictions, proba = version(logistic).score(data.data)
     assert predictions.tolist() == logistic.predict(data.data).tolist() and proba is not None
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: RandomForestClassifier(n_estimators=20, max_depth=4, random_state=1),
+        lambda: RandomForestClassifier(n_estimators=20, n_jobs=1, class_weight="balanced"),
+        lambda: Pipeline(
+            [
+                ("none", None),
+                ("scale", StandardScaler()),
+                ("skip", "passthrough"),
+                ("forest", ExtraTreesClassifier(n_estimators=20, random_state=2)),
+            ]
+        ),
+    ],
+)
+def test_a_sequential_forest_sums_its_trees_to_the_bits_predict_proba_gives(make):
+    data = load_iris(as_frame=True)
+    features = data.data.copy()
+    features.iloc[::7, 1] = np.nan  # trees fitted with missing values route them
+    estimator = make().fit(features, data.target)
+    pinned = version(estimator)
+    assert pinned.trees is not None
+    noisy = features * np.random.default_rng(3).normal(1.0, 0.3, features.shape)
+    predictions, proba = pinned.score(noisy)
+    assert np.array_equal(proba, estimator.predict_proba(noisy))
+    assert predictions.tolist() == estimator.predict(noisy).tolist()
+    for i in range(5):  # one row, as a server scores it
+        assert np.array_equal(
+            pinned.score(noisy.iloc[[i]])[1], estimator.predict_proba(noisy.iloc[[i]])
+        )
+
+
+def test_a_forest_scored_in_parallel_is_left_to_scikit_learn():
+    data = load_iris(as_frame=True)
+    forest = RandomForestClassifier(n_estimators=6, n_jobs=2, random_state=0).fit(
+        data.data, data.target
+    )
+    pinned = version(forest)
+    assert pinned.from_proba and pinned.trees is None
+    assert np.allclose(pinned.score(data.data)[1], forest.predict_proba(data.data))
+
+
+def test_numeric_rows_become_the_frame_pandas_builds_column_by_column():
+    import pandas as pd
+
+    pinned = version(LogisticRegression())
+    names = pinned.signature.names
+    rows = {n: [1.5 * i, float("nan"), -2.0] for i, n in enumerate(names)}
+    fast = pinned.frame(rows)
+    assert fast.equals(pd.DataFrame(rows, columns=names))
+    assert list(fast.dtypes) == list(pd.DataFrame(rows, columns=names).dtypes)
+    mixed = {**rows, names[0]: [1, None, 2.0]}  # not all floats: pandas infers each column
+    assert pinned.frame(mixed).equals(pd.DataFrame(mixed, columns=names))
+    assert list(pinned.frame(mixed).columns) == names
