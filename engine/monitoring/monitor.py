@@ -364,7 +364,8 @@ def _table(columns: dict[str, list[Any]]) -> pa.Table:
     for name, values in columns.items():
         try:
             arrays[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # OverflowError: an int
+            # beyond 64 bits, which a client can send and a log holds
             arrays[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
     return pa.table(arrays) if arrays else pa.table({})
 
