@@ -13,7 +13,7 @@ names the exact bytes), sampled the same way.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -327,6 +327,15 @@ def _predict(store: Any, pin: Pin, live: _Live, features: list[str]) -> None:
         live.notes.append(f"the version could not predict this batch ({reason})")
 
 
+def _fits(prediction: Prediction, width: int) -> bool:
+    """Every instance is an object, or a list of the model's width (what
+    :func:`engine.monitoring.logs.rows_as_columns` reads; it refuses anything else)."""
+    return all(
+        isinstance(row, Mapping) or (isinstance(row, list) and len(row) == width)
+        for row in prediction.rows
+    )
+
+
 def _mine(prediction: Prediction, pin: Pin) -> bool:
     return prediction.model in (None, pin.model)
 
@@ -339,7 +348,15 @@ def _from_logs(
     from engine.monitoring.logs import rows_as_columns
 
     mine = [p for p in logs.predictions if _mine(p, pin) and p.ok]
+    misfits = [p.request_id for p in mine if not _fits(p, len(features))]
+    mine = [p for p in mine if _fits(p, len(features))]
     live = _Live(_table(rows_as_columns(mine, features)))
+    if misfits:  # one client's odd request must not stop the monitoring of every model
+        live.notes.append(
+            f"{len(misfits)} logged requests skipped: an instance is not a row of the "
+            f"model's {len(features)} inputs (request {misfits[0]}"
+            f"{' and others' if len(misfits) > 1 else ''})"
+        )
     index: dict[tuple[str, int], int] = {}
     for p in mine:
         for i in range(len(p.rows)):

@@ -10,17 +10,20 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 import tracemalloc
 from pathlib import Path
 
 import pytest
+import yaml
 
 from engine import audit
 from engine.monitoring.logs import MAX_LINE, read_logs
 from engine.monitoring.monitor import _table
 from engine.serving.inputs import Field, InputError, Signature, Tensor, check_value, from_tensors
 from engine.serving.logs import PredictionLogger
+from engine.serving.manifest import PinnedModel, Serving, inference_service, render
 
 SIG = Signature((Field("age", "int", nullable=False), Field("income", "float", nullable=False)))
 
@@ -135,3 +138,27 @@ def test_the_float_of_a_logged_value_is_finite() -> None:
     with pytest.raises(OverflowError):
         float(10**400)
     assert math.isfinite(float(10**300))
+
+
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+@pytest.mark.parametrize(
+    ("model", "environment"),
+    [("churn-", "staging"), ("m" * 64, "staging"), ("churn_", "prod."), ("a.b", "e" * 64)],
+)
+def test_every_label_is_a_valid_kubernetes_label_value(model: str, environment: str) -> None:
+    """Names the definitions allow (``^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$``) but a label value
+    does not (over 63 characters, or ending in ``.``, ``_``, ``-``) made the API server
+    refuse the whole InferenceService. Fixed in engine/environments/manifest.py: the label
+    is cut to a valid value and the exact name kept in an annotation."""
+    pin = PinnedModel(model, environment, "3e4507281234", "f" * 64, "c" * 40, "d" * 64)
+    document = yaml.safe_load(render(inference_service(pin, "s3://bucket/mlops", Serving())))
+    labels, notes = document["metadata"]["labels"], document["metadata"]["annotations"]
+    for key, value in labels.items():
+        assert len(value) <= 63 and _LABEL_VALUE.match(value), (key, value)
+    assert notes.get("mlops.dev/model", labels["mlops.dev/model"]) == model
+    assert notes.get("mlops.dev/environment", labels["mlops.dev/environment"]) == environment
+    assert render(inference_service(pin, "s3://b", Serving())).startswith(
+        f"# Written by mlops for {model}@3e4507281234 in {environment}."
+    )
