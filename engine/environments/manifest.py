@@ -47,7 +47,10 @@ DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
 POD_LABEL = "serving.kserve.io/inferenceservice"  # on every predictor pod KServe runs
 SLOTS = ("blue", "green")
 _NUMBERISH = re.compile(r"^[0-9a-fA-F.eE+_-]+$")
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
+# What KServe's storage initializer downloads (kserve.storage.Storage): a store on DVC's
+# own ``remote://NAME/...`` (what `mlops init` writes), ``azure://`` or ``ssh://`` is not
+# among them, and a storageUri it cannot read keeps the pod from ever starting.
+_POD_READABLE = re.compile(r"^(s3|gs|hdfs|webhdfs|https?|pvc|oci|hf)://", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -82,8 +85,9 @@ def service_name(model: str) -> str:
 
 
 def storage_uri(store_url: str, model: str, fingerprint: str) -> str | None:
-    """The version's location in a remote store; None for a local folder (no URI a pod reads)."""
-    if not _SCHEME.match(store_url):
+    """The version's location in a remote store; None for a local folder, or a remote whose
+    scheme KServe's storage initializer cannot read (no URI a pod reads)."""
+    if not _POD_READABLE.match(store_url):
         return None
     return f"{store_url.rstrip('/')}/{model}/{fingerprint}"
 

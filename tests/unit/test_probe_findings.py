@@ -162,3 +162,18 @@ def test_every_label_is_a_valid_kubernetes_label_value(model: str, environment: 
     assert render(inference_service(pin, "s3://b", Serving())).startswith(
         f"# Written by mlops for {model}@3e4507281234 in {environment}."
     )
+
+
+@pytest.mark.parametrize(
+    "store", ["remote://storage/mlops-store", "ssh://host/models", "azure://container/models"]
+)
+def test_a_store_kserve_cannot_download_gets_no_storage_uri(store: str) -> None:
+    """`mlops init` writes ``store: {url: remote://storage/mlops-store}``; the manifest put
+    ``remote://storage/...`` in ``storageUris``, which KServe's storage initializer cannot
+    read (its init container fails, the pod never starts). Fixed in
+    engine/environments/manifest.py ``storage_uri``: only schemes KServe reads."""
+    pin = PinnedModel("churn", "staging", "3e4507281234", "f" * 64, "c" * 40, "d" * 64)
+    document = inference_service(pin, store, Serving())
+    assert "storageUris" not in document["spec"]["predictor"]
+    assert document["metadata"]["annotations"]["mlops.dev/store"] == store
+    assert inference_service(pin, "s3://b/m", Serving())["spec"]["predictor"]["storageUris"]
