@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -81,3 +82,17 @@ def test_the_manifests_container_command_starts_where_a_pod_runs_it(iris_staged,
     except subprocess.TimeoutExpired:
         return  # still serving after 20 s: it started
     pytest.fail(f"exit {done.returncode}: {done.stderr.strip()[-300:]}")
+
+
+def test_status_prints_json_when_asked(iris_staged, mlops):
+    """DESIGN §5: ``--json`` where output is data; ``mlops status`` had none."""
+    done = mlops("status", "--json", cwd=iris_staged)
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)
+    assert (row["environment"], row["model"], row["traffic_percent"], row["role"]) == (
+        "staging",
+        "iris-logreg",
+        100,
+        "direct",
+    )
+    assert row["fingerprint"].startswith(row["version"])
