@@ -148,6 +148,10 @@ def _is_cloudevent(record: Mapping[str, Any]) -> bool:
 
 
 def _add(logs: Logs, record: Mapping[str, Any], where: Problem) -> None:
+    if record.get("endpoint") == "batch":
+        # a chunk `mlops predict` scored, which it logs as {"file": ..., "rows": [a, b]} in
+        # the same folder as the server's requests: not rows of inputs to monitor
+        return
     try:
         logs.predictions.append(_prediction(record))
     except (ValueError, TypeError, KeyError) as exc:

@@ -177,3 +177,28 @@ def test_a_store_kserve_cannot_download_gets_no_storage_uri(store: str) -> None:
     assert "storageUris" not in document["spec"]["predictor"]
     assert document["metadata"]["annotations"]["mlops.dev/store"] == store
     assert inference_service(pin, "s3://b/m", Serving())["spec"]["predictor"]["storageUris"]
+
+
+def test_the_chunks_mlops_predict_logs_are_not_read_as_requests(tmp_path: Path) -> None:
+    """``mlops predict`` logs each chunk to ``.mlops/logs/`` (the server's folder, the one
+    ``mlops monitor --logs .mlops/logs`` reads) as ``{"file": ..., "rows": [a, b]}``;
+    monitoring read each as a row with extra columns ``file`` and ``rows`` and every model
+    input missing. Fixed in engine/monitoring/logs.py ``_add``."""
+    from engine.serving.logs import log_line
+
+    def record(request_id: str, inputs: dict, endpoint: str) -> dict:
+        return log_line(
+            request_id=request_id, model="m", version="v", inputs=inputs,
+            outputs={"predictions": [0]}, latency_ms=1.0, status=200, endpoint=endpoint,
+            source="http://127.0.0.1:8080/",
+        )  # fmt: skip
+
+    log = tmp_path / "predictions-1.jsonl"
+    lines = [
+        record("r1", {"a": [1]}, "/v1/models/m:predict"),
+        record("run-0", {"file": "/data/x.csv", "rows": [0, 65536]}, "batch"),
+    ]
+    log.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    logs = read_logs([log])
+    assert [p.request_id for p in logs.predictions] == ["r1"]
+    assert logs.problems == []
