@@ -202,3 +202,26 @@ def test_the_chunks_mlops_predict_logs_are_not_read_as_requests(tmp_path: Path) 
     logs = read_logs([log])
     assert [p.request_id for p in logs.predictions] == ["r1"]
     assert logs.problems == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine/serving/logs.py PredictionLogger._logger: RotatingFileHandler follows a "
+    "symlink at predictions-<pid>.jsonl, so in a shared --log-dir (/tmp/...) another user "
+    "who planted links for likely pids receives every request's inputs, or has the server "
+    "append to a file of the server's user; open with O_NOFOLLOW (and refuse a folder "
+    "that another user owns or can write)",
+)
+def test_a_planted_symlink_in_the_log_folder_is_not_followed(tmp_path: Path) -> None:
+    folder, victim = tmp_path / "logs", tmp_path / "victim.txt"
+    folder.mkdir(mode=0o700)
+    victim.write_text("untouched\n")
+    (folder / f"predictions-{os.getpid()}.jsonl").symlink_to(victim)
+    logger = PredictionLogger(folder)
+    try:
+        logger.write({"inputs": {"email": ["ada@example.com"]}})
+    except OSError:
+        pass  # refusing to write is a fine answer too
+    finally:
+        logger.close()
+    assert victim.read_text() == "untouched\n"
