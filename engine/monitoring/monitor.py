@@ -358,8 +358,11 @@ def _from_logs(
             f"{' and others' if len(misfits) > 1 else ''})"
         )
     index: dict[tuple[str, int], int] = {}
+    reused: set[str] = set()
     for p in mine:
         for i in range(len(p.rows)):
+            if (p.request_id, i) in index:
+                reused.add(p.request_id)
             index[(p.request_id, i)] = len(live.times)
             live.times.append(p.time)
             if p.outputs and len(p.outputs) == len(p.rows):
@@ -369,7 +372,18 @@ def _from_logs(
     if len(live.predictions) != len(live.times):
         live.predictions = []  # some requests had no outputs: no fair prediction sample
     if current.labels is not None:
+        # a request id is the client's (x-request-id): one sent twice, by accident or by
+        # someone who knows another client's ids, would put a label on the wrong inputs,
+        # and retraining would learn from them; such labels are not joined
+        for key in [k for k in index if k[0] in reused]:
+            del index[key]
         _join_labels(live, index, current.labels, dataset)
+        if reused:
+            first = sorted(reused)[0]
+            live.notes.append(
+                f"{len(reused)} request ids appear more than once in the logs (first: "
+                f"{first}): their labels are not joined, since they could belong to either"
+            )
     return live
 
 
