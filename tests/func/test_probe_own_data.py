@@ -177,3 +177,22 @@ def test_a_file_that_does_not_fit_writes_nothing_to_stdout_and_names_the_row(fla
     assert "'west'" in done.stderr
     assert done.stdout == ""
     assert "row 50" in done.stderr or "row 51" in done.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine/serving/batch.py _check_batch: batch.column(name) raises KeyError when the "
+    "header names a column twice; the user sees 'unexpected error ... a bug in mlops' "
+    "instead of a UserError naming the column",
+)
+def test_a_header_naming_a_column_twice_is_a_clear_error(flats, tmp_path):
+    _as_ints(flats, tmp_path / "rows.csv")
+    lines = (tmp_path / "rows.csv").read_text(encoding="utf-8").splitlines()
+    source = tmp_path / "dup.csv"
+    source.write_text(
+        "\n".join([lines[0] + ",rooms"] + [line + ",9" for line in lines[1:]]) + "\n",
+        encoding="utf-8",
+    )
+    done = _predict(flats, source, tmp_path / "out.csv")
+    assert done.returncode == 1
+    assert "unexpected error" not in done.stderr and "rooms" in done.stderr
