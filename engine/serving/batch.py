@@ -83,6 +83,8 @@ def score_file(
     suffix = input_path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise UserError(f"{input_path}: give a .csv or .parquet file")
+    if output_path is not None and output_path.exists() and output_path.samefile(input_path):
+        raise UserError(f"{output_path}: is the input file; give --output another path")
     logger = PredictionLogger(log_dir) if log_dir is not None else None
     run = uuid.uuid4().hex[:12]
     started = time.perf_counter()

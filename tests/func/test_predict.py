@@ -110,6 +110,19 @@ def test_a_file_the_schema_refuses_is_an_error_and_nothing_is_written(
     assert list(tmp_path.iterdir()) == [source]  # no output, no partial file
 
 
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(staged, iris, tmp_path):
+    source = tmp_path / "flowers.csv"
+    iris.to_csv(source, index=False)
+    before = source.read_bytes()
+    same = str(tmp_path / "." / "flowers.csv")
+    args = ("predict", "iris-logreg", "--env", "staging", "--input", str(source), "--output", same)
+    done = mlops(*args, cwd=staged)
+    assert done.returncode == 1
+    assert "is the input file; give --output another path" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert source.read_bytes() == before
+
+
 def test_a_model_not_pinned_in_the_environment_is_refused(staged, iris, tmp_path):
     source = tmp_path / "f.csv"
     iris.to_csv(source, index=False)
