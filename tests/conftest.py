@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from tests import forkserver
+
 PROJECT = Path(__file__).resolve().parents[1]
 MLOPS = Path(sys.executable).parent / "mlops"
 
@@ -144,9 +146,7 @@ def build_with_mlops(folder: Path, *commands: tuple[str, ...]) -> Path:
     repo = init_repo(folder / "repo")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     for args in commands:
-        done = subprocess.run(
-            [str(MLOPS), *args], cwd=repo, env=env, capture_output=True, text=True
-        )
+        done = forkserver.run(args, cwd=repo, env=env)
         assert done.returncode == 0, done.stdout + done.stderr
     return folder
 
@@ -194,9 +194,7 @@ def mlops() -> Runner:
     ) -> subprocess.CompletedProcess[str]:
         full = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
         full.update(env or {})
-        return subprocess.run(
-            [str(MLOPS), *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout
-        )
+        return forkserver.run(args, cwd=cwd, env=full, timeout=timeout)
 
     return run
 
