@@ -2,7 +2,9 @@
 
 ``repo`` gives a fresh repository holding this project's own example definitions,
 committed on ``main`` and pushed to a bare ``origin``; ``mlops(...)`` runs the real
-console command in it, with the environment a user would have.
+command in it, with the environment a user would have, in a process of its own forked
+by :mod:`tests.forkserver` (which imported the third-party libraries once;
+``MLOPS_TEST_EXEC=1`` exec's the console script instead).
 
 A repository that takes several ``mlops`` runs to prepare (trained, promoted) is built
 once per worker or module and copied per test with :func:`copy_prepared`
