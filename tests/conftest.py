@@ -2,7 +2,9 @@
 
 ``repo`` gives a fresh repository holding this project's own example definitions,
 committed on ``main`` and pushed to a bare ``origin``; ``mlops(...)`` runs the real
-console command in it, with the environment a user would have.
+command in it, with the environment a user would have, in a process of its own forked
+by :mod:`tests.forkserver` (which imported the third-party libraries once;
+``MLOPS_TEST_EXEC=1`` exec's the console script instead).
 
 A repository that takes several ``mlops`` runs to prepare (trained, promoted) is built
 once per worker or module and copied per test with :func:`copy_prepared`
@@ -24,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests import forkserver
 
 PROJECT = Path(__file__).resolve().parents[1]
 MLOPS = Path(sys.executable).parent / "mlops"
@@ -144,9 +148,7 @@ def build_with_mlops(folder: Path, *commands: tuple[str, ...]) -> Path:
     repo = init_repo(folder / "repo")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     for args in commands:
-        done = subprocess.run(
-            [str(MLOPS), *args], cwd=repo, env=env, capture_output=True, text=True
-        )
+        done = forkserver.run(args, cwd=repo, env=env)
         assert done.returncode == 0, done.stdout + done.stderr
     return folder
 
@@ -194,9 +196,7 @@ def mlops() -> Runner:
     ) -> subprocess.CompletedProcess[str]:
         full = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
         full.update(env or {})
-        return subprocess.run(
-            [str(MLOPS), *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout
-        )
+        return forkserver.run(args, cwd=cwd, env=full, timeout=timeout)
 
     return run
 

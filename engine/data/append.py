@@ -194,7 +194,8 @@ def _add_and_push(tree: Path, root: Path, target: Path, path: str) -> str:
         with Repo(str(root)) as main:
             cache_dir = main.cache.local_cache_dir
             has_remote = bool(main.config["core"].get("remote"))
-        with Repo(str(tree), config={"cache": {"dir": cache_dir}}) as checkout, _quiet():
+        checkout = Repo(str(tree), config={"cache": {"dir": cache_dir}})
+        with checkout, _quiet(checkout):
             checkout.add([str(target)])
         pointer = pointers.parse((tree / f"{path}.dvc").read_bytes(), f"{path}.dvc")
         if not has_remote:
@@ -212,8 +213,13 @@ def _add_and_push(tree: Path, root: Path, target: Path, path: str) -> str:
 
 
 @contextlib.contextmanager
-def _quiet() -> Any:
-    """DVC prints git hints on stdout ("To track the changes with git ..."): not ours to say."""
+def _quiet(repo: Any) -> Any:
+    """DVC's git hint after ``add`` ("To track the changes with git, run: ...") is not ours
+    to say: the engine commits the pointer itself. DVC logs it through the handler that
+    ``import dvc`` gave the stdout of that moment, which no redirect reaches, so DVC's own
+    switch for it (its SCM context's ``quiet``) turns it off; whatever DVC writes to the
+    current stdout meanwhile goes to a buffer."""
+    repo.scm_context.quiet = True
     with contextlib.redirect_stdout(io.StringIO()):
         yield
 

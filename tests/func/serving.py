@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from engine.demo.server import call, free_port
+from tests import forkserver
 from tests.conftest import copy_prepared
 
 MLOPS = Path(sys.executable).parent / "mlops"
@@ -27,9 +28,7 @@ MLOPS = Path(sys.executable).parent / "mlops"
 def mlops(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run the real ``mlops`` command in ``cwd``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    return subprocess.run(
-        [str(MLOPS), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    return forkserver.run(args, cwd=cwd, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

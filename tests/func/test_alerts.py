@@ -5,14 +5,14 @@ and the GitHub API stand-in over real HTTP keeping one drift issue per model."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 from sklearn.datasets import load_iris
 
 from engine.forge.standin.server import GitHubStandIn
-from tests.conftest import MLOPS, copy_prepared, git, init_repo
+from tests import forkserver
+from tests.conftest import copy_prepared, git, init_repo
 
 pytestmark = pytest.mark.slow
 REPO = "octo/models"
@@ -36,7 +36,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git(repo, "commit", "-q", "-am", "Monitor staging")
     git(repo, "push", "-q", "origin", "main")
     for args in (("train", "iris-logreg"), ("promote", "iris-logreg", "--to", "staging")):
-        done = subprocess.run([str(MLOPS), *args], cwd=repo, capture_output=True, text=True)
+        done = forkserver.run(args, cwd=repo)
         assert done.returncode == 0, done.stdout + done.stderr
     return folder
 

@@ -26,6 +26,7 @@ from engine.errors import StoreError
 from engine.store import MODEL_FILE, Store
 from engine.training.plan import plan
 from engine.training.planning import snapshot
+from tests import forkserver
 from tests.conftest import MLOPS, commit, dvc, git, init_repo
 
 pytestmark = pytest.mark.slow  # every test here runs the training command at least once
@@ -43,9 +44,7 @@ def mlops(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The real ``mlops`` console command, without the GitHub Actions environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     env["DVC_NO_ANALYTICS"] = "1"
-    return subprocess.run(
-        [str(MLOPS), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+    return forkserver.run(args, cwd=cwd, env=env)
 
 
 def train_json(*args: str, cwd: Path) -> tuple[int, dict[str, Any]]:
