@@ -14,7 +14,9 @@ run); it runs the console script's entry point, ``engine.cli:main``.
 What differs from exec'ing the console script: the libraries above are imported before
 the command starts (so a test about what a command imports, or how fast it starts, must
 exec it: those use ``sys.executable`` directly), and all children share the server's
-hash seed. ``MLOPS_TEST_EXEC=1`` runs every command by exec'ing the console script.
+hash seed. ``MLOPS_TEST_EXEC=1`` runs every command by exec'ing the console script, as
+does a command whose environment changes a variable the interpreter reads as it starts
+(``PYTHON*``: a path, the hash seed).
 
 Protocol (a Unix socket; the server is single-threaded, so forking is safe): the client
 sends one JSON line ``{"argv", "cwd", "env"}`` with three file descriptors (stdin,
@@ -170,6 +172,7 @@ class _Server:
         self.folder = tempfile.mkdtemp(prefix="mlops-fork-")
         self.path = os.path.join(self.folder, "socket")
         env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+        self.startup = _startup(env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.forkserver", self.path],
             stdin=subprocess.DEVNULL,
@@ -192,6 +195,12 @@ class _Server:
         with contextlib.suppress(OSError):
             os.unlink(self.path)
             os.rmdir(self.folder)
+
+
+def _startup(env: dict[str, str]) -> dict[str, str]:
+    """The variables the interpreter reads as it starts (``PYTHONPATH``, ``PYTHONHASHSEED``,
+    ...): a forked child would keep the server's, so a command given others is exec'd."""
+    return {k: v for k, v in env.items() if k.startswith("PYTHON")}
 
 
 _server: _Server | None = None
@@ -223,7 +232,7 @@ def run(
     timeout=)``, the command forked by the server (see the module doc)."""
     command = [str(MLOPS), *args]
     env = dict(os.environ if env is None else env)
-    if os.environ.get("MLOPS_TEST_EXEC") == "1":
+    if os.environ.get("MLOPS_TEST_EXEC") == "1" or _startup(env) != _get().startup:
         return subprocess.run(
             command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
         )
