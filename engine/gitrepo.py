@@ -104,29 +104,54 @@ def resolve(root: Path, rev: str) -> str:
     """The full SHA of the commit that ``rev`` (a branch, tag, SHA or expression) names."""
     if _seen(root, rev):
         return rev
-    safe = rev and not rev.startswith("-") and not any(c in rev for c in "\0\n\r")
-    if safe and Path(root).is_dir():
-        done = run_git(
-            Path(root), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False
-        )
-        if done.returncode == 0 and done.stdout.strip():
-            return _saw(root, done.stdout.strip())
+    sha = resolve_quietly(root, rev)
+    if sha is not None:
+        return sha
     with _open(root) as repo:  # the slow path explains what is missing and how to fetch it
         return _resolve(repo, rev)
 
 
+def commits(root: Path, revs: Sequence[str]) -> dict[str, str | None]:
+    """The full SHA of the commit each of ``revs`` names, or None: one ``git`` process.
+
+    ``git cat-file --batch-check`` reads every ``<rev>^{commit}`` as ``git rev-parse
+    --verify`` would and answers ``missing`` for a name that is no commit, so this is
+    :func:`commit_exists` (and :func:`resolve`'s fast path) for many names at once.
+    """
+    out: dict[str, str | None] = {}
+    ask = []
+    for rev in dict.fromkeys(revs):
+        if _seen(root, rev):
+            out[rev] = rev
+        elif " " in rev or "\t" in rev:  # one line is one name: ask rev-parse alone
+            out[rev] = resolve_quietly(root, rev)
+        elif rev and not rev.startswith("-") and not any(c in rev for c in "\0\n\r"):
+            ask.append(rev)
+    if ask and Path(root).is_dir():
+        args = ("cat-file", "--batch-check=%(objectname) %(objecttype)")
+        done = run_git(
+            Path(root), *args, stdin="".join(f"{r}^{{commit}}\n" for r in ask), check=False
+        )
+        lines = done.stdout.splitlines() if done.returncode == 0 else []
+        for rev, line in zip(ask, lines + [""] * (len(ask) - len(lines)), strict=True):
+            sha, _, kind = line.partition(" ")
+            out[rev] = _saw(root, sha) if kind == "commit" and sha else None
+    return {rev: out.get(rev) for rev in revs}
+
+
 def commit_exists(root: Path, rev: str) -> bool:
     """Whether ``rev`` names a commit here: one ``git rev-parse``, no GitPython import."""
-    if _seen(root, rev):
-        return True
+    return _seen(root, rev) or resolve_quietly(root, rev) is not None
+
+
+def resolve_quietly(root: Path, rev: str) -> str | None:
+    """The full SHA of the commit ``rev`` names, or None: one ``git rev-parse``."""
     safe = rev and not rev.startswith("-") and not any(c in rev for c in "\0\n\r")
     if not safe or not Path(root).is_dir():
-        return False
+        return None
     done = run_git(Path(root), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
-    found = done.returncode == 0 and bool(done.stdout.strip())
-    if found:
-        _saw(root, done.stdout.strip())
-    return found
+    sha = done.stdout.strip()
+    return _saw(root, sha) if done.returncode == 0 and sha else None
 
 
 def author_of(root: Path, sha: str) -> Author:

@@ -20,7 +20,7 @@ checked values only; :func:`choose_rollback` picks the pin a rollback restores.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -161,13 +161,26 @@ def parse_pin(data: bytes, path: str) -> Pin:
         ) from None
 
 
-def read_pins(root: Path, branch: str) -> dict[str, Pin] | None:
-    """Every pin on ``branch`` (``origin/<branch>``, else local); None if the branch is absent."""
+def pin_refs(branch: str) -> tuple[str, str]:
+    """Where the pins of ``branch`` are read: the remote's copy, the truth when there is one,
+    else the local branch."""
+    return f"origin/{branch}", branch
+
+
+def read_pins(
+    root: Path, branch: str, existing: Mapping[str, str | None] | None = None
+) -> dict[str, Pin] | None:
+    """Every pin on ``branch`` (``origin/<branch>``, else local); None if the branch is absent.
+
+    ``existing`` (from :func:`engine.gitrepo.commits` of :func:`pin_refs`, for many
+    branches in one git call) says which of the two refs exist; without it, each is asked.
+    """
     from engine import gitrepo
 
-    for ref in (f"origin/{branch}", branch):  # the remote's copy is the truth when there is one
-        if not gitrepo.commit_exists(root, ref):
-            continue  # cheap: the explaining slow path of resolve is for user-named revisions
+    for ref in pin_refs(branch):
+        # cheap: the explaining slow path of resolve is for user-named revisions
+        if not (existing[ref] if existing is not None else gitrepo.commit_exists(root, ref)):
+            continue
         try:
             files = gitrepo.read_tree(root, ref, prefixes=(f"{FOLDER}/",), suffixes=())
         except UserError:

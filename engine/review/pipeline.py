@@ -215,9 +215,12 @@ def _read_pins(root: Path, envs: Mapping[str, Environment]) -> dict[str, dict[st
     """What each of ``envs`` pins (nothing read, nor its reader imported, for none)."""
     if not envs:
         return {}
-    from engine.environments.pins import read_pins
+    from engine import gitrepo
+    from engine.environments.pins import pin_refs, read_pins
 
-    return {env: read_pins(root, spec.branch) or {} for env, spec in envs.items()}
+    # which branches exist, for every environment in one git call
+    refs = gitrepo.commits(root, [r for spec in envs.values() for r in pin_refs(spec.branch)])
+    return {env: read_pins(root, spec.branch, refs) or {} for env, spec in envs.items()}
 
 
 def _environments(project: Project, vs: Sequence[str]) -> dict[str, Environment]:

@@ -88,8 +88,10 @@ def snapshot(
 def compute_plan(root: Path, base: str, head: str | None) -> Plan:
     """The plan from ``base`` to ``head`` (a revision, or ``None`` for the working tree)."""
     version = sklearn_version()
-    base_sha = gitrepo.resolve(root, base)
-    head_sha = gitrepo.resolve(root, head) if head is not None else None
+    # one git process for both; a name that is no commit here is explained by resolve
+    found = gitrepo.commits(root, [base] if head is None else [base, head])
+    base_sha = found[base] or gitrepo.resolve(root, base)
+    head_sha = None if head is None else found[head] or gitrepo.resolve(root, head)
     with collecting_rarely(factor=10_000):  # a bounded pass: all but never
         base_side = snapshot(root, base_sha, version, save=False)
         result = plan(base_side, snapshot(root, head_sha, version, save=False))

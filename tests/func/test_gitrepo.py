@@ -14,6 +14,7 @@ from engine.gitrepo import (
     Tree,
     author_of,
     commit_exists,
+    commits,
     head_commit,
     is_repo,
     read_tree,
@@ -154,6 +155,49 @@ def test_a_commit_seen_once_is_not_verified_again_and_only_in_its_repository(
     assert not commit_exists(other, sha)  # another repository: not taken from memory
     monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))  # no git process can start now
     assert resolve(repo, sha) == sha and commit_exists(repo, sha)
+
+
+def test_commits_answers_many_names_in_one_process_as_rev_parse_would(repo, monkeypatch):
+    first = commit(repo, FIRST)
+    git(repo, "tag", "v1")
+    git(repo, "tag", "-a", "-m", "annotated", "v1a")  # peeled to its commit
+    second = commit(repo, {"README.md": "two\n"}, "the second change")
+    blob = git(repo, "rev-parse", "HEAD:README.md")
+    names = [
+        "main", "v1", "v1a", first[:8], "HEAD~1", "HEAD@{0}", "nothing/here", blob,
+        "HEAD:README.md", "--all", "", "main", "HEAD^{/second change}",
+    ]  # fmt: skip
+    calls: list[tuple[str, ...]] = []
+    real = subprocess.run
+
+    def counted(args, *rest, **kwargs):
+        if args and args[0] == "git":
+            calls.append(tuple(args))
+        return real(args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", counted)
+    found = commits(repo, names)
+    monkeypatch.setattr(subprocess, "run", real)
+    # one rev-parse for the name with a space (a line is one name), one cat-file for the rest
+    assert [c[-1] for c in calls] == [
+        "HEAD^{/second change}^{commit}",
+        "--batch-check=%(objectname) %(objecttype)",
+    ]
+    for name in names:
+        if name in ("--all", ""):
+            assert found[name] is None
+            continue
+        done = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"],
+            cwd=repo, env=ENV, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert found[name] == (done.stdout.strip() or None), name
+    assert (
+        found["main"] == found["HEAD^{/second change}"] == second
+        and found["v1a"] == first
+        and found["nothing/here"] is None
+    )
+    assert commits(repo, []) == {}
 
 
 def test_author_of_a_commit(repo):
