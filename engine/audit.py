@@ -144,7 +144,8 @@ def write(root: Path, entry: Entry) -> None:
     logger.handle(record)
     path = root / LOG_FILE
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # private: the prediction logs beside this one hold request inputs (personal data)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         handler = RotatingFileHandler(
             path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
         )

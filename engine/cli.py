@@ -455,10 +455,16 @@ def rollback(obj: Context, model: str, env_name: str, to: str | None) -> None:
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print every serving version as JSON.")
 @click.pass_obj
 @boundary
-def status(obj: Context) -> None:
+def status(obj: Context, as_json: bool) -> None:
     """What each environment runs: version, metric, who promoted it and when."""
+    if as_json:
+        from engine.environments.operations import status_data
+
+        emit_json(status_data(obj.root))
+        return
     from engine.environments.operations import status_table
     from engine.terminal import show_table
 

@@ -252,7 +252,8 @@ def commit_change(tree: Path, start: str, change: Change, path: str) -> str:
     written = []
     for extra, text in change.files.items():
         if text is None:  # a file this pin no longer has (a blue-green slot emptied)
-            gitrepo.run_git(tree, "rm", "-q", "--ignore-unmatch", "--", extra)
+            if _written_for(tree / extra, change.pin.model):
+                gitrepo.run_git(tree, "rm", "-q", "--ignore-unmatch", "--", extra)
             continue
         (tree / extra).parent.mkdir(parents=True, exist_ok=True)
         (tree / extra).write_text(text, encoding="utf-8")
@@ -261,6 +262,26 @@ def commit_change(tree: Path, start: str, change: Change, path: str) -> str:
     args = ("commit", "--quiet", "--no-verify", "--cleanup=whitespace", "-F", "-")
     gitrepo.run_git(tree, *args, stdin=change.message, identity=engine_identity())
     return gitrepo.run_git(tree, "rev-parse", "HEAD").stdout.strip()
+
+
+def _written_for(file: Path, model: str) -> bool:
+    """Whether ``file`` is a manifest written for ``model``: ``<model>-blue.yaml`` is the
+    path of a slot of ``model`` and also of the manifest of a model named ``<model>-blue``,
+    which a promotion of ``model`` must leave alone (its controller would undeploy it)."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    metadata = document.get("metadata") if isinstance(document, dict) else None
+    if not isinstance(metadata, dict):
+        return False
+    for key in ("annotations", "labels"):  # the annotation holds a name its label had to cut
+        names = metadata.get(key)
+        if isinstance(names, dict) and "mlops.dev/model" in names:
+            return bool(names["mlops.dev/model"] == model)
+    return False
 
 
 def _merge(tree: Path, start: str, source: str) -> None:

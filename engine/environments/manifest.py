@@ -47,7 +47,10 @@ DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
 POD_LABEL = "serving.kserve.io/inferenceservice"  # on every predictor pod KServe runs
 SLOTS = ("blue", "green")
 _NUMBERISH = re.compile(r"^[0-9a-fA-F.eE+_-]+$")
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
+# What KServe's storage initializer downloads (kserve.storage.Storage): a store on DVC's
+# own ``remote://NAME/...`` (what `mlops init` writes), ``azure://`` or ``ssh://`` is not
+# among them, and a storageUri it cannot read keeps the pod from ever starting.
+_POD_READABLE = re.compile(r"^(s3|gs|hdfs|webhdfs|https?|pvc|oci|hf)://", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -82,8 +85,9 @@ def service_name(model: str) -> str:
 
 
 def storage_uri(store_url: str, model: str, fingerprint: str) -> str | None:
-    """The version's location in a remote store; None for a local folder (no URI a pod reads)."""
-    if not _SCHEME.match(store_url):
+    """The version's location in a remote store; None for a local folder, or a remote whose
+    scheme KServe's storage initializer cannot read (no URI a pod reads)."""
+    if not _POD_READABLE.match(store_url):
         return None
     return f"{store_url.rstrip('/')}/{model}/{fingerprint}"
 
@@ -180,13 +184,20 @@ def live_service(pin: PinnedModel, slot: str, serving: Serving) -> dict[str, Any
     }
 
 
+def label_value(text: str) -> str:
+    """``text`` as a Kubernetes label value: at most 63 characters, starting and ending with
+    a letter or digit. Model and environment names may be 64 long and end with ``.``, ``_``
+    or ``-``; the API server refuses such a label, and the whole manifest with it."""
+    return text[:63].strip("._-")
+
+
 def _labels(pin: PinnedModel) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": service_name(pin.model),
         "app.kubernetes.io/managed-by": "mlops",
-        f"{_LABEL}/model": pin.model,
-        f"{_LABEL}/version": pin.version,
-        f"{_LABEL}/environment": pin.environment,
+        f"{_LABEL}/model": label_value(pin.model),
+        f"{_LABEL}/version": label_value(pin.version),
+        f"{_LABEL}/environment": label_value(pin.environment),
     }
 
 
@@ -195,6 +206,9 @@ def _annotations(pin: PinnedModel) -> dict[str, str]:
         f"{_LABEL}/fingerprint": pin.fingerprint,
         f"{_LABEL}/source-commit": pin.source_commit,
     }
+    for key, name in (("model", pin.model), ("environment", pin.environment)):
+        if label_value(name) != name:  # the label had to be cut: the exact name is here
+            annotations[f"{_LABEL}/{key}"] = name
     if pin.sha256:
         annotations[f"{_LABEL}/sha256"] = pin.sha256
     return annotations
@@ -230,10 +244,10 @@ def render(service: dict[str, Any]) -> str:
 
     Dumper.add_representer(str, text)
     meta = service["metadata"]
-    labels = meta["labels"]
+    names = {**meta["labels"], **meta.get("annotations", {})}  # an exact name over a cut one
     header = (
-        f"# Written by mlops for {labels[f'{_LABEL}/model']}@{labels[f'{_LABEL}/version']} "
-        f"in {labels[f'{_LABEL}/environment']}. Do not edit: promote or roll back instead.\n"
+        f"# Written by mlops for {names[f'{_LABEL}/model']}@{names[f'{_LABEL}/version']} "
+        f"in {names[f'{_LABEL}/environment']}. Do not edit: promote or roll back instead.\n"
     )
     return header + yaml.dump(service, Dumper=Dumper, sort_keys=False, allow_unicode=True)
 
@@ -305,6 +319,7 @@ __all__ = [
     "Serving",
     "files_for",
     "inference_service",
+    "label_value",
     "live_service",
     "manifest_path",
     "render",

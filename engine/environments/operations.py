@@ -621,6 +621,16 @@ def status_table(root: Path) -> str:
     return status_markdown(list(project.environments), live_versions(root, project), primary)
 
 
+def status_data(root: Path) -> list[dict[str, Any]]:
+    """``mlops status --json``: every version each environment serves, as data."""
+    from engine.environments.status import status_rows
+
+    defs = trusted_definitions(root)
+    project = defs.settings
+    primary = {name: model.spec.primary_metric for name, model in defs.models.items()}
+    return status_rows(list(project.environments), live_versions(root, project), primary)
+
+
 def history(root: Path, model: str) -> list[dict[str, Any]]:
     """One timeline of ``model``, newest first: versions in the store, pins on the
     environment branches, and the engine's action log (``.mlops/logs/engine.jsonl``).

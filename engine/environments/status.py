@@ -41,6 +41,49 @@ def status_markdown(
     return "\n".join(rows)
 
 
+def status_rows(
+    environments: Sequence[str],
+    pins: Mapping[str, Mapping[str, Pin]],
+    primary: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """The table's rows as data (``mlops status --json``): one per version that serves,
+    with its traffic percent and role; an environment with nothing deployed has none."""
+    rows = []
+    for env_name in environments:
+        for model, pin in sorted(pins.get(env_name, {}).items()):
+            for version, traffic, side in serving_sides(pin):
+                metric = primary.get(model, "")
+                value = side.metrics.get(metric) if metric else None
+                share = int(traffic.split("%")[0])
+                rows.append(
+                    {
+                        "environment": env_name,
+                        "model": model,
+                        "version": version,
+                        "fingerprint": side.fingerprint,
+                        "traffic_percent": share,
+                        "role": _role(pin, side),
+                        "slot": getattr(side, "slot", None),
+                        "primary_metric": metric or None,
+                        "value": value if isinstance(value, float) else None,
+                        "promoted_by": side.promoted_by or None,
+                        "promoted_at": side.promoted_at or None,
+                        "pr": side.pr,
+                    }
+                )
+    return rows
+
+
+def _role(pin: Pin, side: Any) -> str:
+    """``direct``, ``stable`` or ``canary``, or a blue-green slot's ``live``, ``staged`` or
+    ``previous``."""
+    if pin.canary is not None:
+        return "stable" if side is pin else "canary"
+    if pin.slot is not None:
+        return "live" if side is pin else str(side.role)
+    return "direct"
+
+
 def serving_sides(pin: Pin) -> list[tuple[str, str, Any]]:
     """``(version, traffic, side)`` for each version the pin loads, the one with traffic first.
 
@@ -72,4 +115,4 @@ def _row(env_name: str, model: str, version: str, traffic: str, side: Any, prima
     )
 
 
-__all__ = ["HEADER", "serving_sides", "status_markdown"]
+__all__ = ["HEADER", "serving_sides", "status_markdown", "status_rows"]

@@ -100,10 +100,14 @@ def _alerts(
     """Write the reports to the summary, keep the drift issues; ``{model: issue number}``."""
     from engine import audit
     from engine.github.alerts import raise_alerts
+    from engine.github.untrusted import neutralize
     from engine.monitoring import report
 
     reports = [report.markdown([o]) for o in outcomes]
-    ctx.runtime.summary("\n\n".join(reports))
+    # GitHub renders the summary as it renders the issue: values and column names from the
+    # monitored data (what clients sent) must not mention, link or embed there either
+    runs = ctx.run_url.rsplit("/", 1)[0] + "/" if ctx.run_url else ""
+    ctx.runtime.summary(neutralize("\n\n".join(reports), links_under=runs))
     numbers: dict[str, int | None] = {}
     if ctx.env.get("GITHUB_TOKEN") or not ctx.runtime.on_actions:
         for alert in raise_alerts(ctx.forge(), outcomes, reports, ctx.run_url):

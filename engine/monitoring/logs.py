@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from engine.errors import Problem, UserError
 
@@ -72,12 +72,12 @@ def read_logs(paths: Sequence[Path], *, since: float | None = None) -> Logs:
     halves: dict[str, dict[str, tuple[Mapping[str, Any], Problem]]] = {}
     for path in _files(paths):
         with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
+            for number, raw, size in _lines(handle):
                 if not raw.strip():
                     continue
                 logs.lines += 1
                 where = Problem(str(path), number)
-                record, problem = _record(raw, where)
+                record, problem = _record(raw, where, size)
                 if problem is not None:
                     logs.problems.append(problem)
                 elif _is_cloudevent(record):
@@ -110,9 +110,24 @@ def _files(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def _record(raw: bytes, where: Problem) -> tuple[Mapping[str, Any], Problem | None]:
-    if len(raw) > MAX_LINE:
-        return {}, _bad(where, f"a line of {len(raw):,} bytes, longer than {MAX_LINE:,}")
+def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes, int]]:
+    """Each line's number, bytes and size; a line over the cap is never held whole (a 2 GB
+    line without a newline costs the cap, not 2 GB): its first bytes come with its size."""
+    number = 0
+    while raw := handle.readline(MAX_LINE + 1):
+        number += 1
+        size = len(raw)
+        if size > MAX_LINE and not raw.endswith(b"\n"):
+            while rest := handle.readline(1 << 20):
+                size += len(rest)
+                if rest.endswith(b"\n"):
+                    break
+        yield number, raw, size
+
+
+def _record(raw: bytes, where: Problem, size: int) -> tuple[Mapping[str, Any], Problem | None]:
+    if size > MAX_LINE:
+        return {}, _bad(where, f"a line of {size:,} bytes, longer than {MAX_LINE:,}")
     try:
         record = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -133,6 +148,10 @@ def _is_cloudevent(record: Mapping[str, Any]) -> bool:
 
 
 def _add(logs: Logs, record: Mapping[str, Any], where: Problem) -> None:
+    if record.get("endpoint") == "batch":
+        # a chunk `mlops predict` scored, which it logs as {"file": ..., "rows": [a, b]} in
+        # the same folder as the server's requests: not rows of inputs to monitor
+        return
     try:
         logs.predictions.append(_prediction(record))
     except (ValueError, TypeError, KeyError) as exc:

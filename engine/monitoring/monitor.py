@@ -13,7 +13,7 @@ names the exact bytes), sampled the same way.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -327,6 +327,15 @@ def _predict(store: Any, pin: Pin, live: _Live, features: list[str]) -> None:
         live.notes.append(f"the version could not predict this batch ({reason})")
 
 
+def _fits(prediction: Prediction, width: int) -> bool:
+    """Every instance is an object, or a list of the model's width (what
+    :func:`engine.monitoring.logs.rows_as_columns` reads; it refuses anything else)."""
+    return all(
+        isinstance(row, Mapping) or (isinstance(row, list) and len(row) == width)
+        for row in prediction.rows
+    )
+
+
 def _mine(prediction: Prediction, pin: Pin) -> bool:
     return prediction.model in (None, pin.model)
 
@@ -339,10 +348,21 @@ def _from_logs(
     from engine.monitoring.logs import rows_as_columns
 
     mine = [p for p in logs.predictions if _mine(p, pin) and p.ok]
+    misfits = [p.request_id for p in mine if not _fits(p, len(features))]
+    mine = [p for p in mine if _fits(p, len(features))]
     live = _Live(_table(rows_as_columns(mine, features)))
+    if misfits:  # one client's odd request must not stop the monitoring of every model
+        live.notes.append(
+            f"{len(misfits)} logged requests skipped: an instance is not a row of the "
+            f"model's {len(features)} inputs (request {misfits[0]}"
+            f"{' and others' if len(misfits) > 1 else ''})"
+        )
     index: dict[tuple[str, int], int] = {}
+    reused: set[str] = set()
     for p in mine:
         for i in range(len(p.rows)):
+            if (p.request_id, i) in index:
+                reused.add(p.request_id)
             index[(p.request_id, i)] = len(live.times)
             live.times.append(p.time)
             if p.outputs and len(p.outputs) == len(p.rows):
@@ -352,7 +372,18 @@ def _from_logs(
     if len(live.predictions) != len(live.times):
         live.predictions = []  # some requests had no outputs: no fair prediction sample
     if current.labels is not None:
+        # a request id is the client's (x-request-id): one sent twice, by accident or by
+        # someone who knows another client's ids, would put a label on the wrong inputs,
+        # and retraining would learn from them; such labels are not joined
+        for key in [k for k in index if k[0] in reused]:
+            del index[key]
         _join_labels(live, index, current.labels, dataset)
+        if reused:
+            first = sorted(reused)[0]
+            live.notes.append(
+                f"{len(reused)} request ids appear more than once in the logs (first: "
+                f"{first}): their labels are not joined, since they could belong to either"
+            )
     return live
 
 
@@ -364,7 +395,8 @@ def _table(columns: dict[str, list[Any]]) -> pa.Table:
     for name, values in columns.items():
         try:
             arrays[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # OverflowError: an int
+            # beyond 64 bits, which a client can send and a log holds
             arrays[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
     return pa.table(arrays) if arrays else pa.table({})
 

@@ -107,3 +107,24 @@ def test_a_model_no_longer_defined_and_a_missing_metric_show_dashes():
     old = pin("v1", metrics={}, pr=None, promoted_by="")
     (row,) = rows(status_markdown(["staging"], {"staging": {"gone": old}}, PRIMARY))
     assert row[1] == "`gone`" and row[4:] == ["—", "—", "2025-03-01T12:00:00Z", "—"]
+
+
+def test_status_as_data_has_every_serving_version_with_its_share_and_role():
+    """``mlops status --json`` (DESIGN: ``--json`` where output is data)."""
+    from engine.environments.status import status_rows
+
+    canary = Canary(
+        version=fp("v2")[:12],
+        fingerprint=fp("v2"),
+        sha256=fp("v2-file"),
+        source_commit="d" * 40,
+        percent=10,
+    )
+    stable = pin("v1", canary=canary)
+    rows = status_rows(["staging", "production"], {"staging": {"cancer-rf": stable}}, PRIMARY)
+    assert [(r["version"], r["traffic_percent"], r["role"]) for r in rows] == [
+        (fp("v1")[:12], 90, "stable"),
+        (fp("v2")[:12], 10, "canary"),
+    ]
+    assert rows[0]["primary_metric"] == "f1" and rows[0]["value"] == 0.95
+    assert {r["environment"] for r in rows} == {"staging"}
