@@ -26,12 +26,6 @@ def test_the_reference_request_answers(server):
     assert reply.status == 200, reply.body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/inputs.py check_value: V2's JSON parser keeps a 401-digit integer "
-    "as a Python int and float() of it raises OverflowError, answered 500 (V1's parser says "
-    "400); catch OverflowError there and raise InputError",
-)
 def test_a_huge_integer_in_a_v2_tensor_is_a_400(server):
     data = b'{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP64","data":[1%s,3.5,1.4,0.2]}]}'
     reply = call(f"{server}/v2/models/iris-logreg/infer", raw=data % (b"0" * 400))
