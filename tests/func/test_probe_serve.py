@@ -32,13 +32,6 @@ def test_a_huge_integer_in_a_v2_tensor_is_a_400(server):
     assert reply.status == 400, reply.body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/app.py: any content-type is parsed as JSON, so a web page can POST "
-    "a CORS 'simple request' (text/plain, no preflight) to a server on 127.0.0.1 and write "
-    "rows into the prediction logs that monitoring and retrain_on_drift read; answer 415 "
-    "unless the content-type is application/json (or absent)",
-)
 def test_a_cross_site_text_plain_post_is_refused(server):
     reply = call(
         f"{server}/v1/models/iris-logreg:predict",
@@ -48,12 +41,6 @@ def test_a_cross_site_text_plain_post_is_refused(server):
     assert reply.status == 415, reply.body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/model.py: V2 model metadata declares the output 'predictions' as "
-    "BYTES whatever the model, while infer answers INT64 (integer classes) or FP64 "
-    "(regression), and 'versions' is null though one version is served",
-)
 @pytest.mark.parametrize("model", ["iris-logreg", "diabetes-ridge"])
 def test_v2_metadata_declares_what_infer_returns(server, staged, model):
     meta = call(f"{server}/v2/models/{model}").body
