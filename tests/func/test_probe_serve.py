@@ -41,6 +41,26 @@ def test_a_cross_site_text_plain_post_is_refused(server):
     assert reply.status == 415, reply.body
 
 
+V2_ROW = b'{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP64","data":[5.1,3.5,1.4,0.2]}]}'
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "status"),
+    [
+        ("/v2/models/iris-logreg/infer", "application/x-www-form-urlencoded", 415),
+        ("/v2/models/iris-logreg/infer", "multipart/form-data; boundary=x", 415),
+        ("/v2/models/iris-logreg/versions/{version}/infer", "text/plain;charset=UTF-8", 415),
+        ("/v2/models/iris-logreg/infer", "application/json; charset=utf-8", 200),
+        ("/v2/models/iris-logreg/infer", "Application/JSON", 200),
+    ],
+)
+def test_only_a_json_body_is_read_on_every_route(server, path, content_type, status):
+    version = call(f"{server}/v2/models/iris-logreg").body["versions"][0]
+    url = server + path.format(version=version)
+    reply = call(url, raw=V2_ROW, headers={"content-type": content_type})
+    assert reply.status == status, reply.body
+
+
 @pytest.mark.parametrize("model", ["iris-logreg", "diabetes-ridge"])
 def test_v2_metadata_declares_what_infer_returns(server, staged, model):
     meta = call(f"{server}/v2/models/{model}").body
