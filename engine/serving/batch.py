@@ -209,8 +209,8 @@ def _check_batch(batch: Any, sig: Signature, path: Path, offset: int) -> Any:
                 row = offset + _first(missing)
                 count, last = pc.sum(missing).as_py(), offset + len(column) - 1
                 raise UserError(
-                    f"{where}, row {row}: a value is missing, which the schema forbids "
-                    f"({count} missing in rows {offset}-{last})"
+                    f"{where}, row {row}: missing values are forbidden by the schema "
+                    f"({count} in rows {offset}-{last})"
                 )
         if field.values is not None:
             allowed = pa.array(list(field.values)).cast(kind, safe=False)
