@@ -2,7 +2,8 @@
 
 :class:`EngineRESTServer` is KServe's ``RESTServer`` (same FastAPI app, same V1/V2
 endpoints, same ``/metrics``) with the listening address chosen by the caller, a
-:class:`BodyLimit` middleware and exception handlers that answer what a client got wrong
+:class:`BodyLimit` middleware (a body over the limit is a 413, one that is not JSON a
+415) and exception handlers that answer what a client got wrong
 with a 4xx naming the problem. :class:`MultiProcessServer` runs it in ``--workers``
 processes on the socket the engine bound; each process follows the environment branch with
 its own reloader (a spawned process has its own copy of the models). Imported only when
@@ -37,6 +38,19 @@ Send = Callable[[Message], Awaitable[None]]
 
 # What KServe's decoders raise for a body they cannot read: the client's mistake.
 _CLIENT_ERRORS = (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError)
+# The content types KServe's data plane decodes as JSON (kserve.protocol.dataplane).
+_JSON_TYPES = frozenset(
+    {
+        b"application/json",
+        b"application/cloudevents+json",
+        b"application/ld+json",
+        b"application/octet-stream",
+    }
+)
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+_NOT_JSON = (
+    '{"error": "send the request body as JSON with the header content-type: application/json"}'
+)
 
 
 class VersionNotServed(LookupError):
@@ -59,7 +73,11 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        if scope.get("method") in _WITH_BODY and not _json_type(headers.get(b"content-type")):
+            await _answer(send, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, _NOT_JSON)
+            return
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await self._refuse(send)
             return
@@ -82,14 +100,31 @@ class BodyLimit:
 
     async def _refuse(self, send: Send) -> None:
         body = f'{{"error": "the request body is over the limit of {self.limit} bytes"}}'
-        await send(
-            {
-                "type": "http.response.start",
-                "status": HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body.encode()})
+        await _answer(send, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, body)
+
+
+def _json_type(value: bytes | None) -> bool:
+    """Whether a request's content type is one KServe reads as JSON (or it has none).
+
+    A browser sends a cross-site POST without asking the server first only with
+    ``text/plain``, a form or multipart content type; refusing those keeps a web page from
+    writing rows into the prediction logs of a server on this machine.
+    """
+    if value is None:
+        return True
+    media = value.split(b";", 1)[0].strip().lower()
+    return media in _JSON_TYPES
+
+
+async def _answer(send: Send, status: int, body: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body.encode()})
 
 
 class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no type hints
@@ -169,7 +204,8 @@ class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no typ
         app.add_middleware(BodyLimit, limit=self.max_body_bytes)
 
     def _versioned_routes(self, app: FastAPI) -> None:
-        """``/v2/models/<name>/versions/<version>/...`` for the version served (KServe: 501).
+        """``/v2/models/<name>/versions/<version>/...`` for the version served (KServe: 501),
+        and model metadata that lists the version(s) served (KServe: ``versions`` null).
 
         The protocol lets a client ask for a version; the one pinned (its id or full
         fingerprint) answers, any other is a 404 naming the version served.
@@ -185,9 +221,12 @@ class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no typ
             if served is not None and model_version not in served:
                 raise VersionNotServed(model_name, model_version, served[0])
 
-        async def metadata(model_name: str, model_version: str) -> Any:
-            check(model_name, model_version)
-            return await v2.model_metadata(model_name)
+        async def metadata(model_name: str, model_version: str | None = None) -> Any:
+            if model_version is not None:
+                check(model_name, model_version)
+            answer = await v2.model_metadata(model_name)
+            served = getattr(registry.get_model(model_name), "version_ids", None)
+            return answer.model_copy(update={"versions": served}) if served else answer
 
         async def ready(model_name: str, model_version: str) -> Any:
             check(model_name, model_version)
@@ -215,6 +254,9 @@ class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no typ
         prefix = "/v2/models/{model_name}/versions/{model_version}"
         router = APIRouter()
         router.add_api_route(prefix, metadata, methods=["GET"], response_model=None)
+        router.add_api_route(
+            "/v2/models/{model_name}", metadata, methods=["GET"], response_model=None
+        )
         router.add_api_route(f"{prefix}/ready", ready, methods=["GET"], response_model=None)
         router.add_api_route(f"{prefix}/infer", infer, methods=["POST"], response_model=None)
         before = len(app.router.routes)

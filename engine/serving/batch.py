@@ -6,15 +6,19 @@ the schema column by column (present, typed, no missing values where the schema
 forbids them, allowed values), scored, and appended to the output. Memory therefore
 follows the chunk size, not the file. The output has the input's id column (or
 ``row``, the row number), ``prediction``, ``proba_<class>`` for classifiers, and
-``version``. It is written next to its destination and renamed into place at the end,
-so a failure leaves nothing half-written. Each chunk is one line in the prediction log,
+``version``. It is written next to its destination (or, for standard output, to a
+temporary file) and renamed into place (copied out) at the end, so a failure leaves
+nothing half-written. An error names the column and the first row at fault, counted
+from 0 as the output's ``row``. Each chunk is one line in the prediction log,
 naming the file and rows rather than copying them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,7 +29,9 @@ from typing import Any
 from engine.errors import UserError
 from engine.serving.inputs import Signature
 
-_ARROW_TYPES = {"int": "int64", "float": "float64", "string": "string", "bool": "bool"}
+# An int column is read as float64 and cast back once its values are seen to be whole:
+# ``59.0`` is an int to validate, train and the server, so it is one here too.
+_ARROW_TYPES = {"int": "float64", "float": "float64", "string": "string", "bool": "bool"}
 
 
 @dataclass
@@ -93,7 +99,7 @@ def score_file(
         writer = None
         for batch in _batches(input_path, pinned.signature, chunk_rows):
             chunk_started = time.perf_counter()
-            _check_batch(batch, pinned.signature, input_path, rows)
+            batch = _check_batch(batch, pinned.signature, input_path, rows)
             table = _score(pinned, batch, rows)
             if writer is None:
                 writer = _writer(sink, final, table.schema)
@@ -134,10 +140,10 @@ def _batches(path: Path, sig: Signature, chunk_rows: int) -> Iterator[Any]:
             return
         types = {f.name: pa.type_for_alias(_ARROW_TYPES[f.type]) for f in sig.fields if f.type}
         block = max(1 << 16, min(chunk_rows * 16 * max(len(sig.fields), 1), 1 << 26))
+        # strings_can_be_null: an empty cell is missing, as training reads it (data/tables.py)
+        convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=True)
         reader = pcsv.open_csv(
-            path,
-            read_options=pcsv.ReadOptions(block_size=block),
-            convert_options=pcsv.ConvertOptions(column_types=types),
+            path, read_options=pcsv.ReadOptions(block_size=block), convert_options=convert
         )
         for batch in reader:
             for start in range(0, batch.num_rows, chunk_rows):
@@ -166,14 +172,20 @@ def _named(exc: Exception, path: Path) -> str:
     return text
 
 
-def _check_batch(batch: Any, sig: Signature, path: Path, offset: int) -> None:
-    """Every model column present, of its type, without forbidden missing or values."""
+def _check_batch(batch: Any, sig: Signature, path: Path, offset: int) -> Any:
+    """The batch, every model column present, of its type (whole floats in an int column
+    cast to int64), without forbidden missing or values; else a UserError naming the
+    column and the first row at fault (rows counted from 0, as the output's ``row``)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    names = set(batch.schema.names)
+    names = batch.schema.names
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserError(f"{path}: the header names column {twice[0]!r} more than once")
+    present = set(names)
     for field in sig.fields:
-        if field.name not in names:
+        if field.name not in present:
             raise UserError(
                 f"{path}: column {field.name!r} is missing; the model takes {sig.names}"
             )
@@ -183,27 +195,61 @@ def _check_batch(batch: Any, sig: Signature, path: Path, offset: int) -> None:
         ok = {
             None: True,
             "float": pa.types.is_floating(kind) or pa.types.is_integer(kind),
-            "int": pa.types.is_integer(kind),
+            "int": pa.types.is_integer(kind) or pa.types.is_floating(kind),
             "bool": pa.types.is_boolean(kind),
             "string": pa.types.is_string(kind) or pa.types.is_large_string(kind),
         }[field.type]
         if not ok:
             raise UserError(f"{where} holds {kind}, but the schema declares {field.type}")
+        if field.type == "int" and pa.types.is_floating(kind):
+            column = _whole(column, where, offset)
+            batch = batch.set_column(names.index(field.name), field.name, column)
+            kind = column.type
         if not field.nullable:
-            missing = column.null_count
-            if pa.types.is_floating(kind):
-                missing += pc.sum(pc.is_nan(column)).as_py() or 0
-            if missing:
+            missing = pc.is_null(column, nan_is_null=True)
+            if pc.any(missing).as_py():
+                row = offset + _first(missing)
+                count, last = pc.sum(missing).as_py(), offset + len(column) - 1
                 raise UserError(
-                    f"{where}: {missing} missing values in rows {offset}-{offset + len(column)}, "
-                    "which the schema forbids"
+                    f"{where}, row {row}: missing values are forbidden by the schema "
+                    f"({count} in rows {offset}-{last})"
                 )
         if field.values is not None:
             allowed = pa.array(list(field.values)).cast(kind, safe=False)
             bad = pc.invert(pc.fill_null(pc.is_in(column, value_set=allowed), True))
             if pc.any(bad).as_py():
                 first = column.filter(bad)[0].as_py()
-                raise UserError(f"{where}: {first!r} is not one of {list(field.values)}")
+                row = offset + _first(bad)
+                raise UserError(f"{where}, row {row}: {first!r} is not one of {list(field.values)}")
+    return batch
+
+
+def _whole(column: Any, where: str, offset: int) -> Any:
+    """A float column of whole numbers as int64; else a UserError naming the first row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    finite = pc.fill_null(pc.is_finite(column), True)
+    whole = pc.fill_null(pc.equal(column, pc.floor(column)), True)
+    in_range = pc.fill_null(
+        pc.and_(pc.greater_equal(column, -(2.0**63)), pc.less(column, 2.0**63)), True
+    )
+    good = pc.and_(pc.and_(finite, whole), in_range)
+    nan = pc.fill_null(pc.is_nan(column), False)
+    bad = pc.and_(pc.invert(good), pc.invert(nan))
+    if pc.any(bad).as_py():
+        index = _first(bad)
+        value = column[index].as_py()
+        raise UserError(f"{where}, row {offset + index}: {value!r} is not an integer")
+    # NaN (a missing value Parquet may hold as a float) becomes null, as a missing int
+    return pc.cast(pc.if_else(nan, pa.scalar(None, pa.float64()), column), pa.int64())
+
+
+def _first(mask: Any) -> int:
+    """The index of the first true value of a boolean array."""
+    import pyarrow.compute as pc
+
+    return int(pc.index(mask, True).as_py())
 
 
 def _score(pinned: Any, batch: Any, offset: int) -> Any:
@@ -247,7 +293,11 @@ def _writer(sink: Any, final: Path | None, schema: Any) -> Any:
 def _output(path: Path | None) -> Iterator[tuple[Any, Path | None]]:
     """A sink to write to: stdout, or a file beside ``path`` renamed into place on success."""
     if path is None:
-        yield sys.stdout.buffer, None
+        # spooled to a temporary file first, so nothing reaches stdout unless all fits
+        with tempfile.TemporaryFile() as spool:
+            yield spool, None
+            spool.seek(0)
+            shutil.copyfileobj(spool, sys.stdout.buffer, 1 << 20)
         sys.stdout.flush()
         return
     if path.suffix.lower() not in (".csv", ".parquet"):

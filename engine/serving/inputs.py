@@ -24,6 +24,7 @@ from typing import Any
 from engine.definitions.formats import Dataset
 
 Columns = dict[str, list[Any]]
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _TYPE_WORDS = {
     "int": "an integer",
@@ -146,11 +147,17 @@ def check_value(value: Any, field: Field, where: str) -> Any:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and not _INT64_MIN <= value <= _INT64_MAX:
+            raise InputError(f"{place}: {_show(value)} is outside the 64-bit integer range")
     else:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if ok and not math.isfinite(value):
-            raise InputError(f"{place}: {value} is not a finite number")
-        value = float(value) if ok else value
+        if ok:
+            try:
+                value = float(value)
+            except OverflowError:  # an int beyond a double: V2's parser keeps big ints
+                raise InputError(f"{place}: {_show(value)} is too large for a number") from None
+            if not math.isfinite(value):
+                raise InputError(f"{place}: {value} is not a finite number")
     if not ok:
         raise InputError(f"{place}: expected {_TYPE_WORDS[kind]}, got {_show(value)}")
     if field.values is not None and value not in field.values:
@@ -194,6 +201,8 @@ def from_tensors(tensors: Sequence[Tensor], sig: Signature) -> Columns:
     for tensor in tensors:
         if tensor.name not in names:
             raise InputError(f"inputs: unknown column {tensor.name!r}; the model takes {sig.names}")
+        if tensor.name in by_name:
+            raise InputError(f"inputs: column {tensor.name!r} is sent twice; send one tensor each")
         by_name[tensor.name] = tensor
     columns: Columns = {}
     length: int | None = None

@@ -20,15 +20,19 @@ wrote read the same way.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import logging.handlers
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from engine.errors import UserError
 
 REQUEST_TYPE = "org.kubeflow.serving.inference.request"
 RESPONSE_TYPE = "org.kubeflow.serving.inference.response"
@@ -110,6 +114,7 @@ class PredictionLogger:
         self.backups = backups
         self._pid: int | None = None
         self._log: logging.Logger | None = None
+        private_folder(self.folder)  # refused at start-up rather than on the first request
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Append one record as a JSON line (flushed, so a reader sees it at once)."""
@@ -117,11 +122,19 @@ class PredictionLogger:
 
     def _logger(self) -> logging.Logger:
         if self._log is None or self._pid != os.getpid():
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # inputs may be personal
+            private_folder(self.folder)
             path = self.folder / f"predictions-{os.getpid()}.jsonl"
-            handler = logging.handlers.RotatingFileHandler(
-                path, maxBytes=self.max_bytes, backupCount=self.backups, encoding="utf-8"
-            )
+            try:
+                handler = _PrivateRotatingFile(
+                    path, maxBytes=self.max_bytes, backupCount=self.backups, encoding="utf-8"
+                )
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+                raise UserError(
+                    f"{path} is a symbolic link: prediction logs are not written through one "
+                    "(someone else may have planted it); remove it or choose another --log-dir"
+                ) from None
             handler.setFormatter(logging.Formatter("%(message)s"))
             log = logging.Logger(f"mlops.predictions.{os.getpid()}")  # not in the global tree
             log.addHandler(handler)
@@ -140,6 +153,40 @@ class PredictionLogger:
         # A server with several workers sends its models to child processes: the open
         # file stays behind and each child opens its own.
         return {**self.__dict__, "_log": None, "_pid": None}
+
+
+class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
+    """A rotating file opened 0600 and never through a symbolic link (``O_NOFOLLOW``)."""
+
+    def _open(self) -> Any:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self.baseFilename, flags, 0o600)
+        try:
+            if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:  # written before by an older mlops
+                os.fchmod(fd, 0o600)
+            return open(fd, "a", encoding=self.encoding, errors=self.errors)
+        except BaseException:
+            os.close(fd)
+            raise
+
+
+def private_folder(folder: Path) -> None:
+    """Make ``folder`` (0700), or make an existing one of this user private; refuse another's.
+
+    Prediction logs hold request inputs, which may be personal data: the folder is
+    readable by this user only, and a folder another user owns (a shared ``/tmp/...``)
+    is refused, since its owner could read the logs or plant links in it.
+    """
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = folder.stat()
+    if info.st_uid != os.geteuid():
+        raise UserError(
+            f"{folder} belongs to another user (uid {info.st_uid}): prediction logs hold "
+            "request inputs, so they are written only in a folder of your own; choose "
+            "another --log-dir"
+        )
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(folder, 0o700)
 
 
 def _plain(value: Any) -> Any:
@@ -260,6 +307,7 @@ __all__ = [
     "PredictionLog",
     "PredictionLogger",
     "log_line",
+    "private_folder",
     "read_prediction_logs",
     "utc_now",
 ]

@@ -67,9 +67,17 @@ class PinnedModel(Model):  # type: ignore[misc]  # kserve ships no type hints
             for f in self.pinned.signature.fields
         ]
 
+    @property
+    def version_ids(self) -> list[str]:
+        """V2 metadata's ``versions``: the version id this model answers with."""
+        return [self.pinned.version]
+
     def get_output_types(self) -> list[dict[str, Any]]:
-        """V2 metadata: ``predictions``, and ``probabilities`` for a classifier."""
-        outputs = [{"name": "predictions", "datatype": "BYTES", "shape": [-1]}]
+        """V2 metadata: ``predictions`` (typed as infer answers), ``probabilities`` for a
+        classifier."""
+        outputs = [
+            {"name": "predictions", "datatype": _predictions_type(self.pinned), "shape": [-1]}
+        ]
         if self.pinned.classifies:
             k = len(self.pinned.classes)
             outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, k]})
@@ -197,6 +205,11 @@ class _TwoVersions(Model):  # type: ignore[misc]  # kserve ships no type hints
         """Both versions' ids and fingerprints."""
         return (*self.sides[0].versions, *self.sides[1].versions)
 
+    @property
+    def version_ids(self) -> list[str]:
+        """Both version ids (the main one first)."""
+        return [side.pinned.version for side in self.sides]
+
     def get_input_types(self) -> list[dict[str, Any]]:
         """The main version's inputs (the other takes the same columns)."""
         return self.sides[0].get_input_types()
@@ -277,6 +290,15 @@ def registrations(models: list[Any]) -> dict[str, Any]:
         for slot, side in (slots or {}).items():
             named.setdefault(f"{model.name}-{slot}", side)
     return named
+
+
+def _predictions_type(pinned: PinnedVersion) -> str:
+    """The V2 datatype infer answers ``predictions`` with (see :meth:`_v2_response`): the
+    classes' type for a classifier (INT64, BYTES for strings...), FP64 for a regression."""
+    classes = getattr(pinned.estimator, "classes_", None)
+    if pinned.task != "classification" or classes is None:
+        return "FP64"
+    return _DATATYPES.get(np.asarray(classes).dtype.kind, "BYTES")
 
 
 def _plain(data: Any) -> Any:

@@ -110,25 +110,12 @@ def test_validate_and_train_take_integers_written_as_floats(flats):
     assert mlops("validate", cwd=flats).returncode == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/batch.py _batches: open_csv forces int64 on int columns, so '59.0' "
-    "(which validate, train and the server accept as an int) makes predict refuse the "
-    "training file itself",
-)
 def test_predict_scores_the_file_the_model_was_trained_on(flats, tmp_path):
     done = _predict(flats, flats / "data" / "flats.csv", tmp_path / "scores.csv")
     assert done.returncode == 0, done.stderr
     assert len(pd.read_csv(tmp_path / "scores.csv")) == 300
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/batch.py _batches: open_csv without strings_can_be_null=True reads "
-    "an empty nullable string cell as '' where training (engine/data/tables.py read_csv) "
-    "and the server read None: the CSV's scores differ from the Parquet's, and from the "
-    "evaluation's own test-set predictions, on every row with a missing note (by 937 here)",
-)
 def test_a_csv_and_a_parquet_of_the_same_rows_get_the_same_scores(flats, tmp_path):
     frame = _as_ints(flats, tmp_path / "rows.csv")
     frame.to_parquet(tmp_path / "rows.parquet")
@@ -160,13 +147,6 @@ def _with_bad_row(repo: Path, dest: Path, row: int) -> Path:
     return dest
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/batch.py score_file: without --output, the chunks before the bad "
-    "one are on stdout already, yet serving.md says nothing is written when the input "
-    "does not fit; and the values error names no row (_check_batch), though the docs say "
-    "it names the row and column",
-)
 def test_a_file_that_does_not_fit_writes_nothing_to_stdout_and_names_the_row(flats, tmp_path):
     source = _with_bad_row(flats, tmp_path / "rows.csv", 50)
     done = mlops(
@@ -179,12 +159,6 @@ def test_a_file_that_does_not_fit_writes_nothing_to_stdout_and_names_the_row(fla
     assert "row 50" in done.stderr or "row 51" in done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/batch.py _check_batch: batch.column(name) raises KeyError when the "
-    "header names a column twice; the user sees 'unexpected error ... a bug in mlops' "
-    "instead of a UserError naming the column",
-)
 def test_a_header_naming_a_column_twice_is_a_clear_error(flats, tmp_path):
     _as_ints(flats, tmp_path / "rows.csv")
     lines = (tmp_path / "rows.csv").read_text(encoding="utf-8").splitlines()

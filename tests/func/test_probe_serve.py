@@ -26,25 +26,12 @@ def test_the_reference_request_answers(server):
     assert reply.status == 200, reply.body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/inputs.py check_value: V2's JSON parser keeps a 401-digit integer "
-    "as a Python int and float() of it raises OverflowError, answered 500 (V1's parser says "
-    "400); catch OverflowError there and raise InputError",
-)
 def test_a_huge_integer_in_a_v2_tensor_is_a_400(server):
     data = b'{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP64","data":[1%s,3.5,1.4,0.2]}]}'
     reply = call(f"{server}/v2/models/iris-logreg/infer", raw=data % (b"0" * 400))
     assert reply.status == 400, reply.body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/app.py: any content-type is parsed as JSON, so a web page can POST "
-    "a CORS 'simple request' (text/plain, no preflight) to a server on 127.0.0.1 and write "
-    "rows into the prediction logs that monitoring and retrain_on_drift read; answer 415 "
-    "unless the content-type is application/json (or absent)",
-)
 def test_a_cross_site_text_plain_post_is_refused(server):
     reply = call(
         f"{server}/v1/models/iris-logreg:predict",
@@ -54,12 +41,26 @@ def test_a_cross_site_text_plain_post_is_refused(server):
     assert reply.status == 415, reply.body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/model.py: V2 model metadata declares the output 'predictions' as "
-    "BYTES whatever the model, while infer answers INT64 (integer classes) or FP64 "
-    "(regression), and 'versions' is null though one version is served",
+V2_ROW = b'{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP64","data":[5.1,3.5,1.4,0.2]}]}'
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "status"),
+    [
+        ("/v2/models/iris-logreg/infer", "application/x-www-form-urlencoded", 415),
+        ("/v2/models/iris-logreg/infer", "multipart/form-data; boundary=x", 415),
+        ("/v2/models/iris-logreg/versions/{version}/infer", "text/plain;charset=UTF-8", 415),
+        ("/v2/models/iris-logreg/infer", "application/json; charset=utf-8", 200),
+        ("/v2/models/iris-logreg/infer", "Application/JSON", 200),
+    ],
 )
+def test_only_a_json_body_is_read_on_every_route(server, path, content_type, status):
+    version = call(f"{server}/v2/models/iris-logreg").body["versions"][0]
+    url = server + path.format(version=version)
+    reply = call(url, raw=V2_ROW, headers={"content-type": content_type})
+    assert reply.status == status, reply.body
+
+
 @pytest.mark.parametrize("model", ["iris-logreg", "diabetes-ridge"])
 def test_v2_metadata_declares_what_infer_returns(server, staged, model):
     meta = call(f"{server}/v2/models/{model}").body

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from engine import audit
+from engine.errors import UserError
 from engine.monitoring.logs import MAX_LINE, read_logs
 from engine.monitoring.monitor import _table
 from engine.serving.inputs import Field, InputError, Signature, Tensor, check_value, from_tensors
@@ -28,22 +29,11 @@ from engine.serving.manifest import PinnedModel, Serving, inference_service, ren
 SIG = Signature((Field("age", "int", nullable=False), Field("income", "float", nullable=False)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/inputs.py check_value: float(10**400) raises OverflowError, "
-    "which the server answers with a 500 (seen on V2, whose JSON parser keeps big ints)",
-)
 def test_an_integer_too_large_for_a_float_column_is_a_400_not_a_500() -> None:
     with pytest.raises(InputError, match="income"):
         check_value(10**400, Field("income", "float"), "inputs['x'][0]")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/inputs.py check_value: an int column takes any Python int (or "
-    "an integral float like 1e300); the model then sees an object column and the logged "
-    "value crashed `mlops monitor` (OverflowError in pyarrow)",
-)
 def test_an_integer_outside_int64_is_refused() -> None:
     with pytest.raises(InputError, match="age"):
         check_value(2**63, Field("age", "int"), "instances[0]")
@@ -51,11 +41,6 @@ def test_an_integer_outside_int64_is_refused() -> None:
         check_value(1e300, Field("age", "int"), "instances[0]")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/inputs.py from_tensors: two V2 tensors with the same column name "
-    "are not refused; the last one silently wins",
-)
 def test_two_v2_tensors_for_one_column_are_refused() -> None:
     tensors = [
         Tensor("age", [1], "INT64", [59]),
@@ -114,11 +99,6 @@ def test_the_engine_log_creates_the_shared_log_folder_private(tmp_path: Path) ->
     assert _mode(tmp_path / ".mlops" / "logs") == 0o700
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/logs.py PredictionLogger._logger: mkdir(mode=0o700, exist_ok=True) "
-    "does not tighten an existing folder and the file is created 0644 under umask 022",
-)
 def test_prediction_logs_are_private_even_in_a_folder_made_before(tmp_path: Path) -> None:
     folder = tmp_path / "logs"
     folder.mkdir(mode=0o755)
@@ -204,14 +184,6 @@ def test_the_chunks_mlops_predict_logs_are_not_read_as_requests(tmp_path: Path) 
     assert logs.problems == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/serving/logs.py PredictionLogger._logger: RotatingFileHandler follows a "
-    "symlink at predictions-<pid>.jsonl, so in a shared --log-dir (/tmp/...) another user "
-    "who planted links for likely pids receives every request's inputs, or has the server "
-    "append to a file of the server's user; open with O_NOFOLLOW (and refuse a folder "
-    "that another user owns or can write)",
-)
 def test_a_planted_symlink_in_the_log_folder_is_not_followed(tmp_path: Path) -> None:
     folder, victim = tmp_path / "logs", tmp_path / "victim.txt"
     folder.mkdir(mode=0o700)
@@ -220,7 +192,7 @@ def test_a_planted_symlink_in_the_log_folder_is_not_followed(tmp_path: Path) -> 
     logger = PredictionLogger(folder)
     try:
         logger.write({"inputs": {"email": ["ada@example.com"]}})
-    except OSError:
+    except (OSError, UserError):
         pass  # refusing to write is a fine answer too
     finally:
         logger.close()

@@ -107,3 +107,44 @@ def test_kserve_cloudevents_are_paired_by_id_into_one_prediction(tmp_path):
     assert paired.version == "d7f9f0b975e0" and paired.inputs == {"instances": [[1.0, 2.0]]}
     assert paired.namespace == "models" and paired.endpoint == "default"
     assert lonely.request_id == "e2" and lonely.outputs is None
+
+
+def test_a_log_folder_another_user_owns_is_refused(tmp_path):
+    import pytest
+
+    from engine.errors import UserError
+
+    if os.geteuid() != 0:
+        pytest.skip("giving a folder to another user takes root")
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o777)
+    os.chown(folder, 65534, 65534)  # nobody
+    with pytest.raises(UserError, match="belongs to another user"):
+        PredictionLogger(folder)
+
+
+def test_a_log_file_written_before_is_made_private(tmp_path):
+    import stat
+
+    folder = tmp_path / "logs"
+    folder.mkdir(mode=0o700)
+    path = folder / f"predictions-{os.getpid()}.jsonl"
+    path.write_text("")
+    path.chmod(0o644)
+    logger = PredictionLogger(folder)
+    logger.write(line("a"))
+    logger.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text())["request_id"] == "a"
+
+
+def test_a_rotated_log_file_is_private_too(tmp_path):
+    import stat
+
+    logger = PredictionLogger(tmp_path / "logs", max_bytes=200, backups=2)
+    for i in range(5):
+        logger.write(line(f"r{i}"))
+    logger.close()
+    files = sorted((tmp_path / "logs").iterdir())
+    assert len(files) == 3
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
