@@ -694,6 +694,19 @@ def monitor_command(
     help="Seconds between checks of the environment branch; new pins are loaded, "
     "verified, then served (0: never).",
 )
+@click.option(
+    "--model-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Serve the one version in this folder, with no repository (what a KServe pod "
+    "runs on /mnt/models): needs one --model, --fingerprint, --sha256 and --pinned, "
+    "which the manifest promotion writes carries.",
+)
+@click.option("--fingerprint", help="With --model-dir: the version's fingerprint.")
+@click.option("--sha256", help="With --model-dir: the sha256 the pin records for its model file.")
+@click.option(
+    "--pinned",
+    help="With --model-dir: the serving spec (JSON) from the manifest: version, task, columns.",
+)
 @click.pass_obj
 @boundary
 def serve_command(
@@ -707,11 +720,38 @@ def serve_command(
     max_body_bytes: int,
     slot: str | None,
     reload_every: float,
+    model_dir: Path | None,
+    fingerprint: str | None,
+    sha256: str | None,
+    pinned: str | None,
 ) -> None:
     """Serve the versions ENV pins with KServe's model server (V1, V2, /metrics)."""
     from engine.serving.logs import DEFAULT_FOLDER
-    from engine.serving.server import serve
+    from engine.serving.server import serve, serve_dir
 
+    if model_dir is not None:
+        if len(models) != 1 or not (fingerprint and sha256 and pinned) or slot:
+            raise click.UsageError(
+                "--model-dir serves one version: give one --model, --fingerprint, --sha256 "
+                "and --pinned (as the manifest promotion writes does), and no --slot"
+            )
+        serve_dir(
+            model_dir,
+            env_name,
+            models[0],
+            fingerprint=fingerprint,
+            sha256=sha256,
+            pinned=pinned,
+            host=host,
+            port=port,
+            workers=workers,
+            log_dir=log_dir,
+            max_body_bytes=max_body_bytes,
+            announce=lambda line: click.echo(line, err=True),
+        )
+        return
+    if fingerprint or sha256 or pinned:
+        raise click.UsageError("--fingerprint, --sha256 and --pinned go with --model-dir")
     root = obj.root
     serve(
         root,

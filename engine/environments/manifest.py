@@ -1,14 +1,18 @@
 """KServe ``InferenceService`` manifests for pinned versions (pure: values in, YAML out).
 
 One ``serving.kserve.io/v1beta1`` ``InferenceService`` per pinned model: its predictor is
-a custom container running ``mlops serve`` for that model only, so the cluster runs the
-same server, protocols and input checks as a laptop. The version's store location is the
-predictor's ``storageUris`` (KServe's storage initializer mounts it at ``/mnt/models``)
-and ``STORAGE_URI``; labels and annotations carry the model, version, environment,
-fingerprint, source commit and the model file's sha256, so ``kubectl get isvc -l`` finds
-what runs where and a GitOps controller diff shows which version moved. With a log sink
-configured, KServe's payload ``logger`` (mode ``all``) sends every request and response
-as CloudEvents there, which :func:`engine.serving.logs.read_prediction_logs` reads.
+a custom container running ``mlops serve --model-dir /mnt/models`` for that one version,
+so the cluster runs the same server, protocols and input checks as a laptop. The version's
+store location is the predictor's ``storageUris`` (KServe's storage initializer downloads
+it to ``/mnt/models``) and ``STORAGE_URI``; the pod has no repository, so the arguments
+carry what it would read there: the model file's sha256 from the pin (a file in the
+bucket that hashes otherwise is refused) and the input columns and task at the pin's
+source commit (:func:`serving_spec`). Labels and annotations carry the model, version,
+environment, fingerprint, source commit and the model file's sha256, so ``kubectl get
+isvc -l`` finds what runs where and a GitOps controller diff shows which version moved.
+With a log sink configured, KServe's payload ``logger`` (mode ``all``) sends every
+request and response as CloudEvents there, which
+:func:`engine.serving.logs.read_prediction_logs` reads.
 
 Promotion and rollback write these under ``deploy/kserve/<model>.yaml`` on the
 environment branch, in the same commit as the pin (:func:`files_for`), with the settings
@@ -26,6 +30,7 @@ previous version warm, and let a switch (the Service's selector) move traffic at
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +79,8 @@ class PinnedModel:
     fingerprint: str
     source_commit: str
     sha256: str = ""
+    serving: str = ""
+    """What the pod needs besides the model file (:func:`serving_spec`), as JSON."""
 
 
 def service_name(model: str) -> str:
@@ -105,7 +112,7 @@ def inference_service(
     KServe sends it that percent of the traffic (``canaryTrafficPercent``).
     ``slot``: the service is one blue-green slot (``<model>-<slot>``, its pods always
     running: KServe's ``RawDeployment`` mode never scales them to zero, so the slot stays
-    warm), serving ``mlops serve --slot``. It names only the slot's own version, so a
+    warm), serving the slot's version alone. It names only that version, so a
     switch, which changes which slot is live, leaves it and its pods untouched.
     """
     if canary_percent is not None and not 0 <= canary_percent <= 100:
@@ -123,9 +130,10 @@ def inference_service(
     if serving.namespace:
         metadata["namespace"] = serving.namespace
     metadata.update(labels=labels, annotations=annotations)
-    args = ["serve", "--env", pin.environment, "--model", pin.model]
-    if slot:
-        args += ["--slot", slot]
+    # The pod has no repository: it serves the one version at MOUNT, verified against
+    # the hash and described by the spec the environment branch records here.
+    args = ["serve", "--model-dir", MOUNT, "--env", pin.environment, "--model", pin.model]
+    args += ["--fingerprint", pin.fingerprint, "--sha256", pin.sha256, "--pinned", pin.serving]
     container: dict[str, Any] = {
         "name": "kserve-container",
         "image": serving.image,
@@ -266,7 +274,39 @@ def settings(project: ServingSettings, environment: ServingSettings | None) -> S
     )
 
 
-def files_for(pin: Pin, store_url: str, serving: Serving) -> dict[str, str | None]:
+def serving_spec(
+    version: str,
+    source_commit: str,
+    task: str,
+    dataset: Any,
+) -> str:
+    """What ``mlops serve --model-dir`` needs besides the model file, as compact JSON:
+    the version, its task, and the dataset's id, target and declared columns
+    (name, type, nullable, allowed values) at the pin's source commit, in schema order."""
+    import json
+
+    columns = [
+        [name, column.type, column.nullable, None if column.values is None else list(column.values)]
+        for name, column in dataset.schema_.columns.items()
+    ]
+    spec = {
+        "version": version,
+        "source_commit": source_commit,
+        "task": task,
+        "id_column": dataset.id_column,
+        "target": dataset.target,
+        "columns": columns,
+    }
+    return json.dumps(spec, separators=(",", ":"), default=str)
+
+
+Describe = Callable[[str, Any], str]
+"""``(model, side) -> serving_spec(...)`` for one side of a pin."""
+
+
+def files_for(
+    pin: Pin, store_url: str, serving: Serving, describe: Describe | None = None
+) -> dict[str, str | None]:
     """The manifests a pin comes with, ``{path: text}`` (None: a file to delete).
 
     A plain pin: ``deploy/kserve/<model>.yaml``, its InferenceService. With a canary it
@@ -276,6 +316,10 @@ def files_for(pin: Pin, store_url: str, serving: Serving) -> dict[str, str | Non
     at ``<model>.yaml``, the Service that routes to the live slot (:func:`live_service`).
     """
     files: dict[str, str | None] = {slot_path(pin.model, slot): None for slot in SLOTS}
+
+    def _pinned(pin: Pin, side: Any) -> PinnedModel:
+        return _side(pin, side, describe)
+
     if pin.slot is not None:
         live = _pinned(pin, pin)
         files[slot_path(pin.model, pin.slot)] = render(
@@ -299,7 +343,7 @@ def files_for(pin: Pin, store_url: str, serving: Serving) -> dict[str, str | Non
     return files
 
 
-def _pinned(pin: Pin, side: Any) -> PinnedModel:
+def _side(pin: Pin, side: Any, describe: Describe | None) -> PinnedModel:
     """One side of a pin (itself, its canary, its idle slot) as the manifest sees it."""
     return PinnedModel(
         model=pin.model,
@@ -308,6 +352,7 @@ def _pinned(pin: Pin, side: Any) -> PinnedModel:
         fingerprint=side.fingerprint,
         source_commit=side.source_commit,
         sha256=side.sha256 or "",
+        serving=describe(pin.model, side) if describe is not None else "",
     )
 
 
@@ -324,6 +369,7 @@ __all__ = [
     "manifest_path",
     "render",
     "service_name",
+    "serving_spec",
     "settings",
     "slot_path",
     "slot_service_name",

@@ -279,7 +279,7 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         metrics=metrics,
         now=utc_now(),
         push="origin" in gitbranches.remotes(root),
-        files=manifests(project, request.environment),
+        files=manifests(root, project, request.environment),
         canary_percent=request.canary,
         blue_green=env.strategy == "blue-green",
     )
@@ -399,19 +399,36 @@ def _rollback_model(
         push="origin" in gitbranches.remotes(root),
         prepare=prepare,
         artifact_sha256=lambda fp: pinnable_sha256(store, model, fp, Ensured([])),
-        files=manifests(project, env_name),
+        files=manifests(root, project, env_name),
     )
     if forge is not None:
         notes += _deploy_note(forge, result, env_name)
     return Promotion(Decision(True), result.pin.fingerprint, result, notes)
 
 
-def manifests(project: Project, env_name: str) -> FilesFor:
+def manifests(root: Path, project: Project, env_name: str) -> FilesFor:
     """The manifest files a pin in ``env_name`` comes with (KServe ``InferenceService``)."""
     from engine.environments import manifest
 
     serving = manifest.settings(project.serving, project.environments[env_name].serving)
-    return lambda pin: manifest.files_for(pin, project.store.url, serving)
+
+    def describe(model: str, side: Any) -> str:
+        # What the pod cannot read from a repository: the definition and dataset at the
+        # pin's source commit, as serving on a laptop reads them (git alone: a version the
+        # store lacks, such as an idle slot's on a fresh runner, is described all the same).
+        from engine.training import planning
+
+        defs, _ = planning.read_definitions(root, side.source_commit)
+        if model not in defs.models or defs.models[model].spec.dataset not in defs.datasets:
+            raise UserError(
+                f"{model}@{side.version}: its definition or dataset is not readable at the "
+                f"pin's source commit {side.source_commit[:12]}"
+            )
+        spec = defs.models[model].spec
+        dataset = defs.datasets[spec.dataset].spec
+        return manifest.serving_spec(side.version, side.source_commit, spec.task, dataset)
+
+    return lambda pin: manifest.files_for(pin, project.store.url, serving, describe)
 
 
 def _deploy_note(forge: Forge, result: PromotionResult, env_name: str) -> list[str]:

@@ -170,6 +170,41 @@ def serve(
         sock.close()
 
 
+def serve_dir(
+    folder: Path,
+    env_name: str,
+    model: str,
+    *,
+    fingerprint: str,
+    sha256: str,
+    pinned: str,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    workers: int = 1,
+    log_dir: Path | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    announce: Any = print,
+) -> None:
+    """Serve the one version in ``folder`` (a KServe pod's ``/mnt/models``) until
+    interrupted: verified and described by the arguments (:mod:`engine.serving.pod`)."""
+    from engine.serving.pod import pod_version
+
+    sock = bind(host, port)
+    try:
+        version = pod_version(folder, env_name, model, fingerprint, sha256, pinned)
+        served = build_models([version], log_dir, f"http://{host}:{port}/")
+        run_models(
+            served,
+            sock,
+            host=host,
+            workers=workers,
+            max_body_bytes=max_body_bytes,
+            announce=announce,
+        )
+    finally:
+        sock.close()
+
+
 def _log_start(root: Path, pinned: list[Any]) -> None:
     """One ``serve`` line per version the server loaded (outcome ``started``)."""
     from engine import audit
@@ -249,4 +284,12 @@ def _described(model: Any) -> str:
     )
 
 
-__all__ = ["DEFAULT_MAX_BODY", "Follow", "bind", "build_models", "run_models", "serve"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "Follow",
+    "bind",
+    "build_models",
+    "run_models",
+    "serve",
+    "serve_dir",
+]

@@ -119,9 +119,12 @@ def test_each_slot_is_an_inference_service_valid_against_kserves_crd(store):
         assert meta["labels"]["mlops.dev/version"] == fp(version)[:12]
         assert meta["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
         (container,) = service["spec"]["predictor"]["containers"]
-        assert container["args"][:7] == [
-            *("serve", "--env", "staging", "--model", "cancer-rf", "--slot", slot)
+        args = container["args"]  # the slot's own version alone, from its folder
+        assert args[:7] == [
+            *("serve", "--model-dir", "/mnt/models", "--env", "staging", "--model", "cancer-rf")
         ]
+        assert args[args.index("--fingerprint") + 1] == fp(version)
+        assert "--slot" not in args
     route = docs["deploy/kserve/cancer-rf.yaml"]
     assert (route["apiVersion"], route["kind"]) == ("v1", "Service")
     assert route["metadata"]["namespace"] == "ml"

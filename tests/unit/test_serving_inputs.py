@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.definitions.formats import Dataset
+from engine.environments.manifest import serving_spec
 from engine.serving.inputs import (
     Field,
     InputError,
@@ -18,6 +20,7 @@ from engine.serving.inputs import (
     from_tensors,
     signature,
 )
+from engine.serving.pod import spec_signature
 
 SIG = Signature(
     (
@@ -117,6 +120,30 @@ def test_the_signature_follows_the_fitted_order_typed_by_the_schema():
         Field("tenure"),  # not in the schema: any scalar
     )
     assert signature(dataset).names == ["plan", "age"]  # schema order, no target or id
+
+
+def test_the_spec_a_manifest_carries_gives_the_pod_the_same_signature():
+    # A KServe pod has no repository: the columns come with the manifest (--pinned)
+    dataset = Dataset.model_validate(
+        {
+            "name": "churn",
+            "source": {"path": "data/churn.csv"},
+            "target": "churned",
+            "id_column": "customer",
+            "schema": {
+                "columns": {
+                    "customer": {"type": "string"},
+                    "plan": {"type": "string", "values": ["basic", "pro"]},
+                    "age": {"type": "int", "nullable": True},
+                    "churned": {"type": "int"},
+                }
+            },
+        }
+    )
+    spec = json.loads(serving_spec("3e4507281234", "c" * 40, "classification", dataset))
+    for names in (["age", "plan", "tenure"], None):
+        assert spec_signature(spec, names) == signature(dataset, names)
+    assert spec["id_column"] == "customer" and spec["task"] == "classification"
 
 
 def test_v2_one_tensor_in_column_order_like_kserves_own_sample():

@@ -100,7 +100,12 @@ def test_the_predictor_runs_mlops_serve_for_that_model_from_the_store():
     predictor = document["spec"]["predictor"]
     (container,) = predictor["containers"]
     assert container["command"] == ["mlops"]
-    assert container["args"][:5] == ["serve", "--env", "staging", "--model", "cancer-rf"]
+    args = container["args"]
+    assert args[:7] == [
+        *("serve", "--model-dir", "/mnt/models", "--env", "staging", "--model", "cancer-rf")
+    ]
+    assert args[args.index("--fingerprint") + 1] == PIN.fingerprint
+    assert args[args.index("--sha256") + 1] == PIN.sha256  # the pin's hash, not the bucket's
     uri = f"s3://bucket/mlops/cancer-rf/{PIN.fingerprint}"
     assert predictor["storageUris"] == [{"uri": uri, "mountPath": "/mnt/models"}]
     assert {"name": "STORAGE_URI", "value": uri} in container["env"]
