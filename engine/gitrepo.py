@@ -187,8 +187,6 @@ def read_tree(
     Keys are repository paths with ``/`` separators. With ``rev=None`` the files come
     from the working tree (uncommitted edits included), otherwise from git's objects.
     """
-    if rev is None:
-        return _read_worktree(Path(root), tuple(prefixes), tuple(suffixes))
     return dict(tree(root, rev, prefixes, suffixes).items())
 
 

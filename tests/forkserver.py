@@ -232,11 +232,11 @@ def run(
     timeout=)``, the command forked by the server (see the module doc)."""
     command = [str(MLOPS), *args]
     env = dict(os.environ if env is None else env)
-    if os.environ.get("MLOPS_TEST_EXEC") == "1" or _startup(env) != _get().startup:
+    server = None if os.environ.get("MLOPS_TEST_EXEC") == "1" else _get()
+    if server is None or _startup(env) != server.startup:
         return subprocess.run(
             command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
         )
-    server = _get()
     with (
         open(os.devnull, "rb") as stdin,
         tempfile.TemporaryFile() as out,

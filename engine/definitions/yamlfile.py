@@ -135,15 +135,11 @@ def parse(data: bytes, path: str) -> Located:
             )
         )
     if len(nodes) > 1:
-        second = nodes[1].start_mark
-        raise YamlProblem(
-            Problem(
-                path,
-                second.line + 1,
-                second.column + 1,
-                "more than one YAML document: keep one definition per file",
-                rule="syntax",
-            )
+        raise _at(
+            path,
+            nodes[1].start_mark,
+            "more than one YAML document: keep one definition per file",
+            rule="syntax",
         )
     doc = Located(path, None, text=text)
     doc.value = _convert(nodes[0], (), doc, set())
@@ -244,6 +240,16 @@ def _plain(node: Any) -> Any:
     raise _Unusual
 
 
+def _at(path: str, mark: yaml.Mark, message: str, *, rule: str) -> YamlProblem:
+    """The problem ``message`` at ``mark`` (0-based in PyYAML, 1-based for people)."""
+    return YamlProblem(Problem(path, mark.line + 1, mark.column + 1, message, rule=rule))
+
+
+def _tag_not_allowed(doc: Located, node: yaml.Node) -> YamlProblem:
+    message = f"YAML tag {node.tag!r} is not allowed: use a plain value"
+    return _at(doc.path, node.start_mark, message, rule="tag")
+
+
 def _only_comments(text: str) -> bool:
     return all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines())
 
@@ -265,14 +271,7 @@ def _convert(node: yaml.Node, loc: Path, doc: Located, seen: set[int]) -> Any:
     seen.add(id(node))
     doc.values[loc] = here
     if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
-        raise YamlProblem(
-            Problem(
-                doc.path,
-                *here,
-                f"YAML tag {node.tag!r} is not allowed: use a plain value",
-                rule="tag",
-            )
-        )
+        raise _tag_not_allowed(doc, node)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -280,28 +279,16 @@ def _convert(node: yaml.Node, loc: Path, doc: Located, seen: set[int]) -> Any:
                 not isinstance(key_node, yaml.ScalarNode)
                 or key_node.tag == "tag:yaml.org,2002:merge"
             ):
-                k = key_node.start_mark
-                raise YamlProblem(
-                    Problem(
-                        doc.path,
-                        k.line + 1,
-                        k.column + 1,
-                        "keys must be plain strings (no merge keys or complex keys)",
-                        rule="syntax",
-                    )
+                raise _at(
+                    doc.path,
+                    key_node.start_mark,
+                    "keys must be plain strings (no merge keys or complex keys)",
+                    rule="syntax",
                 )
             key = str(_scalar(key_node, doc))
             k = key_node.start_mark
             if key in out:
-                raise YamlProblem(
-                    Problem(
-                        doc.path,
-                        k.line + 1,
-                        k.column + 1,
-                        f"duplicate key {key!r}: keep one",
-                        rule="duplicate-key",
-                    )
-                )
+                raise _at(doc.path, k, f"duplicate key {key!r}: keep one", rule="duplicate-key")
             doc.keys[(*loc, key)] = (k.line + 1, k.column + 1)
             out[key] = _convert(value_node, (*loc, key), doc, seen)
         return out
@@ -320,33 +307,17 @@ def _first_alias(doc: Located) -> tuple[int, int] | None:
 
 def _scalar(node: yaml.Node, doc: Located) -> Any:
     if node.tag not in _SCALAR_TAGS:
-        m = node.start_mark
-        raise YamlProblem(
-            Problem(
-                doc.path,
-                m.line + 1,
-                m.column + 1,
-                f"YAML tag {node.tag!r} is not allowed: use a plain value",
-                rule="tag",
-            )
-        )
+        raise _tag_not_allowed(doc, node)
     plain = not getattr(node, "style", None)
     if node.tag == "tag:yaml.org,2002:str" and plain and _EXPONENT.match(node.value):
         return float(node.value)
     try:  # what construct_object does for a scalar, without its table of every node it built
         return _CONSTRUCT[node.tag](_constructor, node)
     except (ValueError, KeyError, IndexError):  # an explicit tag on a value it can't read
-        m = node.start_mark
-        raise YamlProblem(
-            Problem(
-                doc.path,
-                m.line + 1,
-                m.column + 1,
-                f"YAML tag {node.tag!r} does not fit the value {node.value!r}: "
-                "write the plain value",
-                rule="tag",
-            )
-        ) from None
+        message = (
+            f"YAML tag {node.tag!r} does not fit the value {node.value!r}: write the plain value"
+        )
+        raise _at(doc.path, node.start_mark, message, rule="tag") from None
 
 
 def _is_null(node: yaml.Node) -> bool:

@@ -65,19 +65,21 @@ def signature(dataset: Dataset, feature_names: Sequence[str] | None = None) -> S
 
     Without ``feature_names`` the schema's own columns are used, minus the target and id.
     """
-    declared = dataset.schema_.columns
-    names = list(feature_names) if feature_names is not None else list(declared)
-    fields = []
-    for name in names:
-        if name in (dataset.target, dataset.id_column) and feature_names is None:
-            continue
-        column = declared.get(name)
-        if column is None:
-            fields.append(Field(name))
-        else:
-            values = tuple(column.values) if column.values is not None else None
-            fields.append(Field(name, column.type, column.nullable, values))
-    return Signature(tuple(fields))
+    declared = {
+        name: Field(name, c.type, c.nullable, None if c.values is None else tuple(c.values))
+        for name, c in dataset.schema_.columns.items()
+    }
+    return typed(declared, (dataset.target, dataset.id_column), feature_names)
+
+
+def typed(
+    declared: Mapping[str, Field], skip: Sequence[Any], feature_names: Sequence[str] | None
+) -> Signature:
+    """``feature_names`` typed by ``declared`` (an undeclared name takes any value); without
+    them, the declared fields minus ``skip`` (the target and the id column)."""
+    if feature_names is None:
+        return Signature(tuple(f for name, f in declared.items() if name not in skip))
+    return Signature(tuple(declared.get(name, Field(name)) for name in feature_names))
 
 
 def from_instances(body: Any, sig: Signature) -> Columns:
@@ -255,4 +257,5 @@ __all__ = [
     "from_instances",
     "from_tensors",
     "signature",
+    "typed",
 ]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UserError
-from engine.serving.inputs import Field, Signature
+from engine.serving.inputs import Field, Signature, typed
 from engine.serving.pinned import PinnedVersion
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -34,10 +34,7 @@ def spec_signature(spec: dict[str, Any], feature_names: list[str] | None) -> Sig
         c[0]: Field(c[0], c[1], bool(c[2]), None if c[3] is None else tuple(c[3]))
         for c in spec["columns"]
     }
-    if feature_names is None:
-        skip = (spec.get("target"), spec.get("id_column"))
-        return Signature(tuple(f for n, f in declared.items() if n not in skip))
-    return Signature(tuple(declared.get(n, Field(n)) for n in feature_names))
+    return typed(declared, (spec.get("target"), spec.get("id_column")), feature_names)
 
 
 def pod_version(

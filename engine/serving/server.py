@@ -19,7 +19,7 @@ import contextlib
 import errno
 import socket
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,33 +141,25 @@ def serve(
     """
     from engine.serving.pinned import pinned_versions
 
-    sock = bind(host, port)  # first: a port in use fails before seconds of loading
-    try:
-        seen = None
-        if reload_every > 0:
+    def load() -> tuple[list[Any], Follow | None]:
+        follow = None
+        if reload_every > 0:  # the branch's commit first: a move while loading is seen
             from engine.serving.reload import served_commit
 
             seen = served_commit(root, env_name)
-        pinned = pinned_versions(root, env_name, models, slot=slot)
-        source = f"http://{host}:{port}/"
-        served = build_models(pinned, log_dir, source)
-        follow = None
-        if reload_every > 0:
             follow = Follow(
-                root, env_name, tuple(models), slot, log_dir, source, reload_every, seen
+                root,
+                env_name,
+                tuple(models),
+                slot,
+                log_dir,
+                f"http://{host}:{port}/",
+                reload_every,
+                seen,
             )
-        _log_start(root, pinned)
-        run_models(
-            served,
-            sock,
-            host=host,
-            workers=workers,
-            max_body_bytes=max_body_bytes,
-            announce=announce,
-            follow=follow,
-        )
-    finally:
-        sock.close()
+        return pinned_versions(root, env_name, models, slot=slot), follow
+
+    _serve_bound(host, port, load, workers, log_dir, max_body_bytes, announce, started=root)
 
 
 def serve_dir(
@@ -189,10 +181,31 @@ def serve_dir(
     interrupted: verified and described by the arguments (:mod:`engine.serving.pod`)."""
     from engine.serving.pod import pod_version
 
+    def load() -> tuple[list[Any], None]:
+        return [pod_version(folder, env_name, model, fingerprint, sha256, pinned)], None
+
+    _serve_bound(host, port, load, workers, log_dir, max_body_bytes, announce)
+
+
+def _serve_bound(
+    host: str,
+    port: int,
+    load: Callable[[], tuple[list[Any], Follow | None]],
+    workers: int,
+    log_dir: Path | None,
+    max_body_bytes: int,
+    announce: Any,
+    started: Path | None = None,
+) -> None:
+    """Bind first (a port in use fails before seconds of loading), then ``load`` the
+    versions and serve them until interrupted; ``started``: the repository whose audit
+    log records each version served."""
     sock = bind(host, port)
     try:
-        version = pod_version(folder, env_name, model, fingerprint, sha256, pinned)
-        served = build_models([version], log_dir, f"http://{host}:{port}/")
+        pinned, follow = load()
+        served = build_models(pinned, log_dir, f"http://{host}:{port}/")
+        if started is not None:
+            _log_start(started, pinned)
         run_models(
             served,
             sock,
@@ -200,6 +213,7 @@ def serve_dir(
             workers=workers,
             max_body_bytes=max_body_bytes,
             announce=announce,
+            follow=follow,
         )
     finally:
         sock.close()
