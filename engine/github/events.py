@@ -1,18 +1,28 @@
 """GitHub webhook payloads as typed values, tolerant of what we don't use.
 
 ``mlops event`` reads ``GITHUB_EVENT_NAME`` and the JSON at ``GITHUB_EVENT_PATH`` and
-parses it here. Models ignore unknown fields (GitHub adds fields all the time) and
+parses it here. The values ignore unknown fields (GitHub adds fields all the time) and
 allow the real-world quirks: a comment on a plain issue (no ``pull_request`` key), a
 pull request whose fork was deleted (``head.repo`` is null), a tag deletion pushed with
 an all-zero ``after``, a ``workflow_run`` without ``pull_requests``. Pure: no I/O.
+
+They are frozen dataclasses checked by :func:`_build` rather than pydantic models: every
+event pays for this module, and a pull request that changes no definition otherwise needs
+no pydantic at all (importing it and building the models cost more than the rest of such
+an event). The check reads each field's declared type and answers as pydantic did: the
+same lax conversions (``"3"`` for an int, ``"true"`` for a bool) and, for a payload out
+of shape, the same message with the first problem's dotted path and the problem count.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
+import types
+import typing
+from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import UserError
 
@@ -20,13 +30,8 @@ ZERO_SHA = "0" * 40
 MAX_PAYLOAD = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 
 
-class _Loose(BaseModel):
-    # Built on first use: an event needs a few of these models, and building all at import
-    # costs every `mlops event` (defer_build).
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
-
-
-class User(_Loose):
+@dataclass(frozen=True, kw_only=True)
+class User:
     """Who did it."""
 
     login: str
@@ -38,7 +43,8 @@ class User(_Loose):
         return self.type == "Bot" or self.login.endswith("[bot]")
 
 
-class Repository(_Loose):
+@dataclass(frozen=True, kw_only=True)
+class Repository:
     """A repository as webhooks describe it."""
 
     full_name: str
@@ -47,7 +53,8 @@ class Repository(_Loose):
     private: bool | None = None
 
 
-class Ref(_Loose):
+@dataclass(frozen=True, kw_only=True)
+class Ref:
     """One side of a pull request: a branch at a commit, in a repository (None: deleted)."""
 
     ref: str
@@ -55,7 +62,8 @@ class Ref(_Loose):
     repo: Repository | None = None
 
 
-class PullRequest(_Loose):
+@dataclass(frozen=True, kw_only=True)
+class PullRequest:
     """The pull request a ``pull_request`` event is about."""
 
     number: int
@@ -67,7 +75,8 @@ class PullRequest(_Loose):
     draft: bool = False
 
 
-class PullRequestEvent(_Loose):
+@dataclass(frozen=True, kw_only=True)
+class PullRequestEvent:
     """``pull_request``: opened, synchronize, reopened, closed..."""
 
     action: str
@@ -83,7 +92,8 @@ class PullRequestEvent(_Loose):
         return head is None or head.full_name != self.repository.full_name
 
 
-class Issue(_Loose):
+@dataclass(frozen=True, kw_only=True)
+class Issue:
     """The issue (or pull request) a comment is on."""
 
     number: int
@@ -97,7 +107,8 @@ class Issue(_Loose):
         return self.pull_request is not None
 
 
-class Comment(_Loose):
+@dataclass(frozen=True, kw_only=True)
+class Comment:
     """An issue comment."""
 
     id: int
@@ -106,7 +117,8 @@ class Comment(_Loose):
     created_at: str = ""
 
 
-class IssueCommentEvent(_Loose):
+@dataclass(frozen=True, kw_only=True)
+class IssueCommentEvent:
     """``issue_comment``: created, edited, deleted."""
 
     action: str
@@ -116,7 +128,8 @@ class IssueCommentEvent(_Loose):
     sender: User
 
 
-class PushEvent(_Loose):
+@dataclass(frozen=True, kw_only=True)
+class PushEvent:
     """``push``: a branch or tag moved, was created, or was deleted."""
 
     ref: str
@@ -138,13 +151,15 @@ class PushEvent(_Loose):
         return self.deleted or self.after == ZERO_SHA
 
 
-class RunPullRequest(_Loose):
+@dataclass(frozen=True, kw_only=True)
+class RunPullRequest:
     """A pull request a workflow run belongs to (same-repository PRs only)."""
 
     number: int
 
 
-class WorkflowRun(_Loose):
+@dataclass(frozen=True, kw_only=True)
+class WorkflowRun:
     """The run a ``workflow_run`` event reports."""
 
     id: int
@@ -153,12 +168,13 @@ class WorkflowRun(_Loose):
     head_sha: str
     head_branch: str | None = None
     conclusion: str | None = None
-    pull_requests: list[RunPullRequest] = Field(default_factory=list)
+    pull_requests: list[RunPullRequest] = field(default_factory=list)
     html_url: str = ""
     head_repository: Repository | None = None
 
 
-class WorkflowRunEvent(_Loose):
+@dataclass(frozen=True, kw_only=True)
+class WorkflowRunEvent:
     """``workflow_run``: a workflow we follow completed."""
 
     action: str
@@ -166,22 +182,21 @@ class WorkflowRunEvent(_Loose):
     repository: Repository
 
 
-class DispatchEvent(_Loose):
-    """``workflow_dispatch`` (inputs) or ``schedule`` (no payload beyond the repository)."""
+@dataclass(frozen=True, kw_only=True)
+class DispatchEvent:
+    """``workflow_dispatch`` (inputs) or ``schedule`` (no payload beyond the repository).
 
-    inputs: dict[str, Any] = Field(default_factory=dict)
+    GitHub sends ``"inputs": null`` for a dispatch of a workflow that declares none: that
+    reads as no inputs.
+    """
+
+    inputs: dict[str, Any] = field(default_factory=dict)
     ref: str = ""
     repository: Repository | None = None
 
-    @field_validator("inputs", mode="before")
-    @classmethod
-    def _no_inputs(cls, value: Any) -> Any:
-        # GitHub sends `"inputs": null` for a dispatch of a workflow that declares none
-        return {} if value is None else value
-
 
 Event = PullRequestEvent | IssueCommentEvent | PushEvent | WorkflowRunEvent | DispatchEvent
-MODELS: dict[str, type[BaseModel]] = {
+MODELS: dict[str, type[Any]] = {
     "pull_request": PullRequestEvent,
     "issue_comment": IssueCommentEvent,
     "push": PushEvent,
@@ -189,6 +204,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "workflow_dispatch": DispatchEvent,
     "schedule": DispatchEvent,
 }
+_NULL_IS_EMPTY = {(DispatchEvent, "inputs")}
+"""Fields where JSON ``null`` means the default (GitHub's quirks), not a wrong type."""
 
 
 def parse_event(name: str, data: bytes, source: str = "GITHUB_EVENT_PATH") -> Event:
@@ -205,12 +222,117 @@ def parse_event(name: str, data: bytes, source: str = "GITHUB_EVENT_PATH") -> Ev
         raw = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{source}: the {name} payload is not valid JSON ({exc})") from None
-    try:
-        return model.model_validate(raw)  # type: ignore[return-value]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    event = _build(model, raw, (), errors)
+    if errors:
+        loc, msg = errors[0]
+        where = ".".join(str(p) for p in loc)
         raise UserError(
-            f"{source}: not a {name} payload: {where}: {first['msg']} "
-            f"({exc.error_count()} problem(s))"
-        ) from None
+            f"{source}: not a {name} payload: {where}: {msg} ({len(errors)} problem(s))"
+        )
+    return typing.cast(Event, event)
+
+
+# --- checking a payload against the dataclasses -----------------------------------------
+
+_Errors = list[tuple[tuple[str | int, ...], str]]
+_MISSING = object()
+
+
+@functools.cache
+def _fields(cls: type[Any]) -> tuple[tuple[str, Any, bool], ...]:
+    """Each field of dataclass ``cls``: its name, its type, whether it has a default."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (
+            f.name,
+            hints[f.name],
+            f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+    )
+
+
+def _build(cls: type[Any], raw: Any, loc: tuple[str | int, ...], errors: _Errors) -> Any:
+    """``cls`` from the JSON value ``raw``; problems are appended to ``errors``."""
+    if not isinstance(raw, dict):
+        errors.append((loc, f"Input should be a valid dictionary or instance of {cls.__name__}"))
+        return None
+    values: dict[str, Any] = {}
+    start = len(errors)
+    for name, tp, has_default in _fields(cls):
+        value = raw.get(name, _MISSING)
+        if value is None and (cls, name) in _NULL_IS_EMPTY:
+            value = _MISSING
+        if value is _MISSING:
+            if not has_default:
+                errors.append(((*loc, name), "Field required"))
+            continue
+        values[name] = _convert(tp, value, (*loc, name), errors)
+    return cls(**values) if len(errors) == start else None  # none built from a bad part
+
+
+def _convert(tp: Any, value: Any, loc: tuple[str | int, ...], errors: _Errors) -> Any:
+    """``value`` as type ``tp``, converted as pydantic's lax mode does."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value, loc, errors)
+    if origin is list:
+        if not isinstance(value, list):
+            errors.append((loc, "Input should be a valid list"))
+            return None
+        (item,) = typing.get_args(tp)
+        return [_convert(item, v, (*loc, i), errors) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            errors.append((loc, "Input should be a valid dictionary"))
+            return None
+        return value
+    if dataclasses.is_dataclass(tp):
+        return _build(typing.cast(type[Any], tp), value, loc, errors)
+    converted, problem = _SCALARS[tp](value)
+    if problem:
+        errors.append((loc, problem))
+    return converted
+
+
+def _str(value: Any) -> tuple[Any, str]:
+    return (value, "") if isinstance(value, str) else (None, "Input should be a valid string")
+
+
+def _int(value: Any) -> tuple[Any, str]:
+    if isinstance(value, int):
+        return int(value), ""
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value), ""
+        return None, "Input should be a valid integer, got a number with a fractional part"
+    if isinstance(value, str):
+        try:
+            return int(value.strip()), ""
+        except ValueError:
+            return None, "Input should be a valid integer, unable to parse string as an integer"
+    return None, "Input should be a valid integer"
+
+
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+def _bool(value: Any) -> tuple[Any, str]:
+    if isinstance(value, bool):
+        return value, ""
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value), ""
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE, ""
+    if isinstance(value, int | str):
+        return None, "Input should be a valid boolean, unable to interpret input"
+    return None, "Input should be a valid boolean"
+
+
+_SCALARS = {str: _str, int: _int, bool: _bool}
