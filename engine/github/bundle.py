@@ -60,7 +60,8 @@ class Results:
     pr: int
     head_sha: str
     base_sha: str
-    verdict: Verdict
+    verdict: str
+    """One of :data:`Verdict`."""
     statuses: dict[Context, Status]
     format: Literal[1] = 1
 
@@ -109,7 +110,7 @@ def read_bundle(folder: Path) -> tuple[str, Results]:
 
     try:
         report = report_path.read_bytes().decode("utf-8")
-        checked = _schema().model_validate(json.loads(results_path.read_bytes()))
+        checked: Any = _schema().model_validate(json.loads(results_path.read_bytes()))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UserError(f"{folder}: the report bundle is not valid UTF-8/JSON ({exc})") from None
     except ValidationError as exc:

@@ -17,7 +17,6 @@ of shape, the same message with the first problem's dotted path and the problem 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import types
 import typing
@@ -239,18 +238,23 @@ _Errors = list[tuple[tuple[str | int, ...], str]]
 _MISSING = object()
 
 
-@functools.cache
+_FIELDS: dict[type[Any], tuple[tuple[str, Any, bool], ...]] = {}
+
+
 def _fields(cls: type[Any]) -> tuple[tuple[str, Any, bool], ...]:
     """Each field of dataclass ``cls``: its name, its type, whether it has a default."""
-    hints = typing.get_type_hints(cls)
-    return tuple(
-        (
-            f.name,
-            hints[f.name],
-            f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING,
+    if cls not in _FIELDS:
+        hints = typing.get_type_hints(cls)
+        _FIELDS[cls] = tuple(
+            (
+                f.name,
+                hints[f.name],
+                f.default is not dataclasses.MISSING
+                or f.default_factory is not dataclasses.MISSING,
+            )
+            for f in dataclasses.fields(cls)
         )
-        for f in dataclasses.fields(cls)
-    )
+    return _FIELDS[cls]
 
 
 def _build(cls: type[Any], raw: Any, loc: tuple[str | int, ...], errors: _Errors) -> Any:

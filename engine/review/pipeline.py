@@ -173,8 +173,10 @@ def _quiet(
     """
     base, head = commits
     full = _render(base, [], [], [], marker, summary_url, _label(head), limit=None)
-    markdown = full if limit is None or size(full) <= limit else _render(
-        base, [], [], [], marker, summary_url, _label(head), limit=limit
+    markdown = (
+        full
+        if limit is None or size(full) <= limit
+        else _render(base, [], [], [], marker, summary_url, _label(head), limit=limit)
     )
     return Review(markdown, "pass", full_markdown=full)
 
