@@ -6,31 +6,63 @@ allow the real-world quirks: a comment on a plain issue (no ``pull_request`` key
 pull request whose fork was deleted (``head.repo`` is null), a tag deletion pushed with
 an all-zero ``after``, a ``workflow_run`` without ``pull_requests``. Pure: no I/O.
 
-They are frozen dataclasses checked by :func:`_build` rather than pydantic models: every
-event pays for this module, and a pull request that changes no definition otherwise needs
-no pydantic at all (importing it and building the models cost more than the rest of such
-an event). The check reads each field's declared type and answers as pydantic did: the
-same lax conversions (``"3"`` for an int, ``"true"`` for a bool) and, for a payload out
-of shape, the same message with the first problem's dotted path and the problem count.
+They are plain read-only classes checked by :func:`_build` rather than pydantic models:
+every event pays for this module, and a pull request that changes no definition otherwise
+needs no pydantic at all (importing it and building the models cost more than the rest of
+such an event); nor frozen dataclasses, whose generated methods cost about as much as the
+rest of this module's import. The check reads each field's declared type and answers as
+pydantic did: the same lax conversions (``"3"`` for an int, ``"true"`` for a bool) and,
+for a payload out of shape, the same message with the first problem's dotted path and the
+problem count.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import types
 import typing
-from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import UserError
 
 ZERO_SHA = "0" * 40
 MAX_PAYLOAD = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
+_MISSING: Any = object()
 
 
-@dataclass(frozen=True, kw_only=True)
-class User:
+class _Payload:
+    """A webhook object: its fields are its annotations, set once from keywords, read-only.
+
+    A field's class attribute is its default (a list or dict default is copied for each
+    value); one without is required.
+    """
+
+    def __init__(self, **values: Any) -> None:
+        for name, _, default in _fields(type(self)):
+            value = values.get(name, default)
+            if value is _MISSING:
+                raise TypeError(f"{type(self).__name__} needs {name}")
+            if value is default and isinstance(value, list | dict):
+                value = value.copy()
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and holds dicts
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({fields})"
+
+
+class User(_Payload):
     """Who did it."""
 
     login: str
@@ -42,8 +74,7 @@ class User:
         return self.type == "Bot" or self.login.endswith("[bot]")
 
 
-@dataclass(frozen=True, kw_only=True)
-class Repository:
+class Repository(_Payload):
     """A repository as webhooks describe it."""
 
     full_name: str
@@ -52,8 +83,7 @@ class Repository:
     private: bool | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Ref:
+class Ref(_Payload):
     """One side of a pull request: a branch at a commit, in a repository (None: deleted)."""
 
     ref: str
@@ -61,8 +91,7 @@ class Ref:
     repo: Repository | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class PullRequest:
+class PullRequest(_Payload):
     """The pull request a ``pull_request`` event is about."""
 
     number: int
@@ -74,8 +103,7 @@ class PullRequest:
     draft: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
-class PullRequestEvent:
+class PullRequestEvent(_Payload):
     """``pull_request``: opened, synchronize, reopened, closed..."""
 
     action: str
@@ -91,8 +119,7 @@ class PullRequestEvent:
         return head is None or head.full_name != self.repository.full_name
 
 
-@dataclass(frozen=True, kw_only=True)
-class Issue:
+class Issue(_Payload):
     """The issue (or pull request) a comment is on."""
 
     number: int
@@ -106,8 +133,7 @@ class Issue:
         return self.pull_request is not None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Comment:
+class Comment(_Payload):
     """An issue comment."""
 
     id: int
@@ -116,8 +142,7 @@ class Comment:
     created_at: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
-class IssueCommentEvent:
+class IssueCommentEvent(_Payload):
     """``issue_comment``: created, edited, deleted."""
 
     action: str
@@ -127,8 +152,7 @@ class IssueCommentEvent:
     sender: User
 
 
-@dataclass(frozen=True, kw_only=True)
-class PushEvent:
+class PushEvent(_Payload):
     """``push``: a branch or tag moved, was created, or was deleted."""
 
     ref: str
@@ -150,15 +174,13 @@ class PushEvent:
         return self.deleted or self.after == ZERO_SHA
 
 
-@dataclass(frozen=True, kw_only=True)
-class RunPullRequest:
+class RunPullRequest(_Payload):
     """A pull request a workflow run belongs to (same-repository PRs only)."""
 
     number: int
 
 
-@dataclass(frozen=True, kw_only=True)
-class WorkflowRun:
+class WorkflowRun(_Payload):
     """The run a ``workflow_run`` event reports."""
 
     id: int
@@ -167,13 +189,12 @@ class WorkflowRun:
     head_sha: str
     head_branch: str | None = None
     conclusion: str | None = None
-    pull_requests: list[RunPullRequest] = field(default_factory=list)
+    pull_requests: list[RunPullRequest] = []  # copied for each value
     html_url: str = ""
     head_repository: Repository | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class WorkflowRunEvent:
+class WorkflowRunEvent(_Payload):
     """``workflow_run``: a workflow we follow completed."""
 
     action: str
@@ -181,15 +202,14 @@ class WorkflowRunEvent:
     repository: Repository
 
 
-@dataclass(frozen=True, kw_only=True)
-class DispatchEvent:
+class DispatchEvent(_Payload):
     """``workflow_dispatch`` (inputs) or ``schedule`` (no payload beyond the repository).
 
     GitHub sends ``"inputs": null`` for a dispatch of a workflow that declares none: that
     reads as no inputs.
     """
 
-    inputs: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = {}  # copied for each value
     ref: str = ""
     repository: Repository | None = None
 
@@ -232,27 +252,21 @@ def parse_event(name: str, data: bytes, source: str = "GITHUB_EVENT_PATH") -> Ev
     return typing.cast(Event, event)
 
 
-# --- checking a payload against the dataclasses -----------------------------------------
+# --- checking a payload against the classes ---------------------------------------------
 
 _Errors = list[tuple[tuple[str | int, ...], str]]
-_MISSING = object()
 
 
-_FIELDS: dict[type[Any], tuple[tuple[str, Any, bool], ...]] = {}
+_FIELDS: dict[type[Any], tuple[tuple[str, Any, Any], ...]] = {}
 
 
-def _fields(cls: type[Any]) -> tuple[tuple[str, Any, bool], ...]:
-    """Each field of dataclass ``cls``: its name, its type, whether it has a default."""
+def _fields(cls: type[Any]) -> tuple[tuple[str, Any, Any], ...]:
+    """Each field of ``cls`` in declaration order: its name, its type, its default (or
+    ``_MISSING``)."""
     if cls not in _FIELDS:
         hints = typing.get_type_hints(cls)
         _FIELDS[cls] = tuple(
-            (
-                f.name,
-                hints[f.name],
-                f.default is not dataclasses.MISSING
-                or f.default_factory is not dataclasses.MISSING,
-            )
-            for f in dataclasses.fields(cls)
+            (name, hints[name], cls.__dict__.get(name, _MISSING)) for name in cls.__annotations__
         )
     return _FIELDS[cls]
 
@@ -264,12 +278,12 @@ def _build(cls: type[Any], raw: Any, loc: tuple[str | int, ...], errors: _Errors
         return None
     values: dict[str, Any] = {}
     start = len(errors)
-    for name, tp, has_default in _fields(cls):
+    for name, tp, default in _fields(cls):
         value = raw.get(name, _MISSING)
         if value is None and (cls, name) in _NULL_IS_EMPTY:
             value = _MISSING
         if value is _MISSING:
-            if not has_default:
+            if default is _MISSING:
                 errors.append(((*loc, name), "Field required"))
             continue
         values[name] = _convert(tp, value, (*loc, name), errors)
@@ -296,8 +310,8 @@ def _convert(tp: Any, value: Any, loc: tuple[str | int, ...], errors: _Errors) -
             errors.append((loc, "Input should be a valid dictionary"))
             return None
         return value
-    if dataclasses.is_dataclass(tp):
-        return _build(typing.cast(type[Any], tp), value, loc, errors)
+    if isinstance(tp, type) and issubclass(tp, _Payload):
+        return _build(tp, value, loc, errors)
     converted, problem = _SCALARS[tp](value)
     if problem:
         errors.append((loc, problem))
