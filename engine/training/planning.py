@@ -128,18 +128,21 @@ def unchanged(root: Path, base: str, head: str) -> tuple[str, str] | None:
     same blobs: then every model has the same version on both sides, so nothing is to
     train or compare) and a plan of exactly those files found no problem before (a fact
     :func:`compute_plan` keeps in the parse cache, under the engine's code and this
-    scikit-learn's version). Costs the two tree listings a plan starts with, and loads
-    nothing: no definition, no pydantic.
+    scikit-learn's version). Costs the two tree listings a plan starts with (two git
+    processes for two SHAs), and loads nothing: no definition, no pydantic.
     """
-    found = gitrepo.commits(root, [base, head])
-    base_sha, head_sha = found[base], found[head]
+    base_sha: str | None = base
+    head_sha: str | None = head
+    if not (gitrepo.is_full_sha(base) and gitrepo.is_full_sha(head)):  # an event's SHAs
+        # are each checked as they are listed; names are resolved first
+        found = gitrepo.commits(root, [base, head])  # one git process for both
+        base_sha, head_sha = found[base], found[head]
     if base_sha is None or head_sha is None:
         return None  # the plan explains what is missing
-    before, after = gitrepo.tree(root, base_sha), gitrepo.tree(root, head_sha)
-    if not isinstance(before, gitrepo.Tree) or not isinstance(after, gitrepo.Tree):
-        return None
-    if before.ids != after.ids:
-        return None
+    before = gitrepo.commit_tree(root, base_sha)
+    after = gitrepo.commit_tree(root, head_sha) if before is not None else None
+    if before is None or after is None or before.ids != after.ids:
+        return None  # other files, or no such commit (the plan says so)
     from engine.definitions.parse_cache import for_root
 
     if for_root(root).recall(_quiet_key(after)) is not True:
