@@ -5,7 +5,10 @@ Goal (issue 14): ≤ 0.4 s wall (a fresh ``mlops event`` process) and ≤ 3 GitH
 may write (a same-repository PR, so the event publishes directly) and an empty store, as
 in the pull-request job. Every API call is listed, so a repeated one shows. The first run
 publishes a new report (the head check, the comment, two statuses); later runs on the same
-head find everything said already (three reads). For scale, in the same run: the bare
+head find everything said already (three reads). The first run also plans the change in
+full (an empty parse cache) and remembers that its definitions plan cleanly; later runs
+find that in the parse cache, as the workflows' restored cache does, and load no
+definition (nor pydantic or the YAML parser). For scale, in the same run: the bare
 interpreter's start-up and ``mlops --help``'s, and the CPU seconds of each (user + system,
 children included), which a busy machine inflates less than wall time.
 

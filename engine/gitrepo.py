@@ -19,7 +19,6 @@ clone made with ``fetch-depth: 1`` as long as the other commit was fetched too
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import subprocess
@@ -264,11 +263,53 @@ class Tree(Mapping[str, bytes]):
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
-@functools.lru_cache(maxsize=64)
+_TREES: dict[tuple[Path, str, tuple[str, ...], tuple[str, ...]], Tree] = {}
+"""The listings of commits this process read (a commit never changes), by repository,
+SHA and filter."""
+
+
 def _commit_tree(
     root: Path, sha: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
 ) -> Tree:
-    return Tree(root, _list_rev(root, sha, prefixes, suffixes))
+    key = (root, sha, prefixes, suffixes)
+    if key not in _TREES:
+        if len(_TREES) >= 64:  # a long-lived process (the tests) keeps the newest
+            del _TREES[next(iter(_TREES))]
+        _TREES[key] = Tree(root, _list_rev(root, sha, prefixes, suffixes))
+    return _TREES[key]
+
+
+def is_full_sha(text: str) -> bool:
+    """Whether ``text`` is a full (40 hex digits, lower case) SHA."""
+    return bool(_FULL_SHA.match(text))
+
+
+def commit_tree(
+    root: Path,
+    sha: str,
+    prefixes: Sequence[str] = DEFAULT_PREFIXES,
+    suffixes: Sequence[str] = DEFAULT_SUFFIXES,
+) -> Tree | None:
+    """:func:`tree` of commit ``sha`` (a full SHA), or None when there is no such commit.
+
+    One ``git ls-tree`` that checks the commit as it lists it (``<sha>^{commit}``), where
+    :func:`tree` of a commit not seen yet first asks ``git`` whether it is one.
+    """
+    root = Path(root).resolve()
+    key = (root, sha, tuple(prefixes), tuple(suffixes))
+    if key in _TREES or _seen(root, sha):
+        return _commit_tree(*key)
+    if not _FULL_SHA.match(sha) or not root.is_dir():
+        return None
+    args = ("ls-tree", "-r", "-z", "--full-tree", f"{sha}^{{commit}}")
+    listing = subprocess.run(
+        _git_command(args), cwd=root, env=_git_env(None), capture_output=True, check=False
+    )
+    if listing.returncode != 0:
+        return None  # not a commit here: the callers' slow paths explain why
+    # (not remembered as a commit: the id of a tag that points to one lists that commit too)
+    _TREES[key] = Tree(root, dict(_list_blobs(listing.stdout, key[2], key[3])))
+    return _TREES[key]
 
 
 def _list_rev(
@@ -392,7 +433,9 @@ __all__ = [
     "Tree",
     "author_of",
     "commit_exists",
+    "commit_tree",
     "head_commit",
+    "is_full_sha",
     "is_repo",
     "read_tree",
     "resolve",

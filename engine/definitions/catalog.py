@@ -48,6 +48,7 @@ from engine.definitions.catalog_format import (
     Kind,
     sklearn_version,
 )
+from engine.definitions.user_cache import cache_dir
 from engine.errors import DefinitionError, Severity
 
 if TYPE_CHECKING:
@@ -355,15 +356,6 @@ def instantiate(path: str, params: Mapping[str, Any], extra_allowed: Collection[
 
 
 # --- the cache ----------------------------------------------------------------------------
-
-
-def cache_dir() -> Path:
-    """``$MLOPS_CACHE_DIR``, else ``$XDG_CACHE_HOME/mlops``, else ``~/.cache/mlops``."""
-    if os.environ.get("MLOPS_CACHE_DIR"):
-        return Path(os.environ["MLOPS_CACHE_DIR"])
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]) / "mlops"
-    return Path.home() / ".cache" / "mlops"
 
 
 def _write_atomically(path: Path, text: str) -> None:

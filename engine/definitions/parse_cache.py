@@ -39,11 +39,14 @@ import json
 import os
 import secrets
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.definitions.yamlfile import Located
+from engine.definitions import installed
+from engine.definitions.user_cache import cache_dir
+
+if TYPE_CHECKING:
+    from engine.definitions.yamlfile import Located
 
 FORMAT = 2
 """Bump when :mod:`engine.definitions.yamlfile`'s output changes for the same bytes."""
@@ -90,7 +93,7 @@ class ParseCache:
         hit = self.memory.get(blob)
         if hit is None:
             return None
-        return Located(path, hit, located=False, source=source)
+        return _located()(path, hit, located=False, source=source)
 
     def put(self, data: bytes, doc: Located, blob: str | None = None) -> None:
         """Remember a successful parse of ``data`` (whose blob id is ``blob``, if known)."""
@@ -141,6 +144,14 @@ class ParseCache:
         return self.key
 
 
+@functools.cache
+def _located() -> type[Located]:
+    """:class:`Located`, imported on first use: a run the cache answers whole reads no YAML."""
+    from engine.definitions.yamlfile import Located
+
+    return Located
+
+
 _MAX_DERIVED = 50_000
 # The modules whose code decides the derived facts (validity, cross-references, estimator
 # checks, fingerprints): an edit to any of them (or another pydantic) starts the facts afresh.
@@ -156,6 +167,7 @@ _CODE = (
     "definitions/estimators.py",
     "training/fingerprint.py",
     "training/plan.py",
+    "training/planning.py",
     "data/pointers.py",
     "errors.py",
 )
@@ -163,11 +175,13 @@ _CODE = (
 
 @functools.lru_cache(maxsize=1)
 def code_key() -> str:
-    """A hash of the engine code and pydantic version that derived facts depend on."""
-    import pydantic
+    """A hash of the engine code and pydantic version that derived facts depend on.
 
+    pydantic's version comes from its installed folder's name: a review that the cache
+    answers whole (:func:`engine.training.planning.unchanged`) never imports pydantic.
+    """
     engine = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256(f"{FORMAT}:{pydantic.VERSION}:{_file_name()}".encode())
+    digest = hashlib.sha256(f"{FORMAT}:{installed.version('pydantic')}:{_file_name()}".encode())
     for name in _CODE:
         try:
             digest.update(name.encode() + b"\0" + (engine / name).read_bytes())
@@ -183,20 +197,21 @@ def parser_key() -> str:
     The parses are kept under it, so an edited parser (an editable install, a pull
     request to the engine itself) or another PyYAML reads every file again.
     """
-    import yaml
-
     source = Path(__file__).resolve().with_name("yamlfile.py")
     try:
         code = source.read_bytes()
     except OSError:
         code = b"missing"
-    return hashlib.sha256(f"{FORMAT}:{yaml.__version__}:".encode() + code).hexdigest()
+    # PyYAML's version from its installed folder: reading the cache imports no YAML parser
+    version = installed.version("PyYAML")
+    return hashlib.sha256(f"{FORMAT}:{version}:".encode() + code).hexdigest()
 
 
+@functools.cache
 def _file_name() -> str:
     try:
-        version = metadata.version("mlops-engine")
-    except metadata.PackageNotFoundError:
+        version = installed.version("mlops-engine")
+    except ImportError:  # importlib.metadata.PackageNotFoundError: not installed
         version = "unknown"
     return f"definitions-{version}-f{FORMAT}.json"
 
@@ -208,8 +223,6 @@ def mac_key() -> bytes:
 
 def _secret() -> bytes:
     """The MAC key, kept outside every repository; created on first use."""
-    from engine.definitions.catalog import cache_dir
-
     path = cache_dir() / "parse-cache.key"
     try:
         return bytes.fromhex(path.read_text().strip())

@@ -1,32 +1,68 @@
 """GitHub webhook payloads as typed values, tolerant of what we don't use.
 
 ``mlops event`` reads ``GITHUB_EVENT_NAME`` and the JSON at ``GITHUB_EVENT_PATH`` and
-parses it here. Models ignore unknown fields (GitHub adds fields all the time) and
+parses it here. The values ignore unknown fields (GitHub adds fields all the time) and
 allow the real-world quirks: a comment on a plain issue (no ``pull_request`` key), a
 pull request whose fork was deleted (``head.repo`` is null), a tag deletion pushed with
 an all-zero ``after``, a ``workflow_run`` without ``pull_requests``. Pure: no I/O.
+
+They are plain read-only classes checked by :func:`_build` rather than pydantic models:
+every event pays for this module, and a pull request that changes no definition otherwise
+needs no pydantic at all (importing it and building the models cost more than the rest of
+such an event); nor frozen dataclasses, whose generated methods cost about as much as the
+rest of this module's import. The check reads each field's declared type and answers as
+pydantic did: the same lax conversions (``"3"`` for an int, ``"true"`` for a bool) and,
+for a payload out of shape, the same message with the first problem's dotted path and the
+problem count.
 """
 
 from __future__ import annotations
 
 import json
+import types
+import typing
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import UserError
 
 ZERO_SHA = "0" * 40
 MAX_PAYLOAD = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
+_MISSING: Any = object()
 
 
-class _Loose(BaseModel):
-    # Built on first use: an event needs a few of these models, and building all at import
-    # costs every `mlops event` (defer_build).
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+class _Payload:
+    """A webhook object: its fields are its annotations, set once from keywords, read-only.
+
+    A field's class attribute is its default (a list or dict default is copied for each
+    value); one without is required.
+    """
+
+    def __init__(self, **values: Any) -> None:
+        for name, _, default in _fields(type(self)):
+            value = values.get(name, default)
+            if value is _MISSING:
+                raise TypeError(f"{type(self).__name__} needs {name}")
+            if value is default and isinstance(value, list | dict):
+                value = value.copy()
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and holds dicts
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({fields})"
 
 
-class User(_Loose):
+class User(_Payload):
     """Who did it."""
 
     login: str
@@ -38,7 +74,7 @@ class User(_Loose):
         return self.type == "Bot" or self.login.endswith("[bot]")
 
 
-class Repository(_Loose):
+class Repository(_Payload):
     """A repository as webhooks describe it."""
 
     full_name: str
@@ -47,7 +83,7 @@ class Repository(_Loose):
     private: bool | None = None
 
 
-class Ref(_Loose):
+class Ref(_Payload):
     """One side of a pull request: a branch at a commit, in a repository (None: deleted)."""
 
     ref: str
@@ -55,7 +91,7 @@ class Ref(_Loose):
     repo: Repository | None = None
 
 
-class PullRequest(_Loose):
+class PullRequest(_Payload):
     """The pull request a ``pull_request`` event is about."""
 
     number: int
@@ -67,7 +103,7 @@ class PullRequest(_Loose):
     draft: bool = False
 
 
-class PullRequestEvent(_Loose):
+class PullRequestEvent(_Payload):
     """``pull_request``: opened, synchronize, reopened, closed..."""
 
     action: str
@@ -83,7 +119,7 @@ class PullRequestEvent(_Loose):
         return head is None or head.full_name != self.repository.full_name
 
 
-class Issue(_Loose):
+class Issue(_Payload):
     """The issue (or pull request) a comment is on."""
 
     number: int
@@ -97,7 +133,7 @@ class Issue(_Loose):
         return self.pull_request is not None
 
 
-class Comment(_Loose):
+class Comment(_Payload):
     """An issue comment."""
 
     id: int
@@ -106,7 +142,7 @@ class Comment(_Loose):
     created_at: str = ""
 
 
-class IssueCommentEvent(_Loose):
+class IssueCommentEvent(_Payload):
     """``issue_comment``: created, edited, deleted."""
 
     action: str
@@ -116,7 +152,7 @@ class IssueCommentEvent(_Loose):
     sender: User
 
 
-class PushEvent(_Loose):
+class PushEvent(_Payload):
     """``push``: a branch or tag moved, was created, or was deleted."""
 
     ref: str
@@ -138,13 +174,13 @@ class PushEvent(_Loose):
         return self.deleted or self.after == ZERO_SHA
 
 
-class RunPullRequest(_Loose):
+class RunPullRequest(_Payload):
     """A pull request a workflow run belongs to (same-repository PRs only)."""
 
     number: int
 
 
-class WorkflowRun(_Loose):
+class WorkflowRun(_Payload):
     """The run a ``workflow_run`` event reports."""
 
     id: int
@@ -153,12 +189,12 @@ class WorkflowRun(_Loose):
     head_sha: str
     head_branch: str | None = None
     conclusion: str | None = None
-    pull_requests: list[RunPullRequest] = Field(default_factory=list)
+    pull_requests: list[RunPullRequest] = []  # copied for each value
     html_url: str = ""
     head_repository: Repository | None = None
 
 
-class WorkflowRunEvent(_Loose):
+class WorkflowRunEvent(_Payload):
     """``workflow_run``: a workflow we follow completed."""
 
     action: str
@@ -166,22 +202,20 @@ class WorkflowRunEvent(_Loose):
     repository: Repository
 
 
-class DispatchEvent(_Loose):
-    """``workflow_dispatch`` (inputs) or ``schedule`` (no payload beyond the repository)."""
+class DispatchEvent(_Payload):
+    """``workflow_dispatch`` (inputs) or ``schedule`` (no payload beyond the repository).
 
-    inputs: dict[str, Any] = Field(default_factory=dict)
+    GitHub sends ``"inputs": null`` for a dispatch of a workflow that declares none: that
+    reads as no inputs.
+    """
+
+    inputs: dict[str, Any] = {}  # copied for each value
     ref: str = ""
     repository: Repository | None = None
 
-    @field_validator("inputs", mode="before")
-    @classmethod
-    def _no_inputs(cls, value: Any) -> Any:
-        # GitHub sends `"inputs": null` for a dispatch of a workflow that declares none
-        return {} if value is None else value
-
 
 Event = PullRequestEvent | IssueCommentEvent | PushEvent | WorkflowRunEvent | DispatchEvent
-MODELS: dict[str, type[BaseModel]] = {
+MODELS: dict[str, type[Any]] = {
     "pull_request": PullRequestEvent,
     "issue_comment": IssueCommentEvent,
     "push": PushEvent,
@@ -189,6 +223,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "workflow_dispatch": DispatchEvent,
     "schedule": DispatchEvent,
 }
+_NULL_IS_EMPTY = {(DispatchEvent, "inputs")}
+"""Fields where JSON ``null`` means the default (GitHub's quirks), not a wrong type."""
 
 
 def parse_event(name: str, data: bytes, source: str = "GITHUB_EVENT_PATH") -> Event:
@@ -205,12 +241,116 @@ def parse_event(name: str, data: bytes, source: str = "GITHUB_EVENT_PATH") -> Ev
         raw = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{source}: the {name} payload is not valid JSON ({exc})") from None
-    try:
-        return model.model_validate(raw)  # type: ignore[return-value]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    event = _build(model, raw, (), errors)
+    if errors:
+        loc, msg = errors[0]
+        where = ".".join(str(p) for p in loc)
         raise UserError(
-            f"{source}: not a {name} payload: {where}: {first['msg']} "
-            f"({exc.error_count()} problem(s))"
-        ) from None
+            f"{source}: not a {name} payload: {where}: {msg} ({len(errors)} problem(s))"
+        )
+    return typing.cast(Event, event)
+
+
+# --- checking a payload against the classes ---------------------------------------------
+
+_Errors = list[tuple[tuple[str | int, ...], str]]
+
+
+_FIELDS: dict[type[Any], tuple[tuple[str, Any, Any], ...]] = {}
+
+
+def _fields(cls: type[Any]) -> tuple[tuple[str, Any, Any], ...]:
+    """Each field of ``cls`` in declaration order: its name, its type, its default (or
+    ``_MISSING``)."""
+    if cls not in _FIELDS:
+        hints = typing.get_type_hints(cls)
+        _FIELDS[cls] = tuple(
+            (name, hints[name], cls.__dict__.get(name, _MISSING)) for name in cls.__annotations__
+        )
+    return _FIELDS[cls]
+
+
+def _build(cls: type[Any], raw: Any, loc: tuple[str | int, ...], errors: _Errors) -> Any:
+    """``cls`` from the JSON value ``raw``; problems are appended to ``errors``."""
+    if not isinstance(raw, dict):
+        errors.append((loc, f"Input should be a valid dictionary or instance of {cls.__name__}"))
+        return None
+    values: dict[str, Any] = {}
+    start = len(errors)
+    for name, tp, default in _fields(cls):
+        value = raw.get(name, _MISSING)
+        if value is None and (cls, name) in _NULL_IS_EMPTY:
+            value = _MISSING
+        if value is _MISSING:
+            if default is _MISSING:
+                errors.append(((*loc, name), "Field required"))
+            continue
+        values[name] = _convert(tp, value, (*loc, name), errors)
+    return cls(**values) if len(errors) == start else None  # none built from a bad part
+
+
+def _convert(tp: Any, value: Any, loc: tuple[str | int, ...], errors: _Errors) -> Any:
+    """``value`` as type ``tp``, converted as pydantic's lax mode does."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value, loc, errors)
+    if origin is list:
+        if not isinstance(value, list):
+            errors.append((loc, "Input should be a valid list"))
+            return None
+        (item,) = typing.get_args(tp)
+        return [_convert(item, v, (*loc, i), errors) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            errors.append((loc, "Input should be a valid dictionary"))
+            return None
+        return value
+    if isinstance(tp, type) and issubclass(tp, _Payload):
+        return _build(tp, value, loc, errors)
+    converted, problem = _SCALARS[tp](value)
+    if problem:
+        errors.append((loc, problem))
+    return converted
+
+
+def _str(value: Any) -> tuple[Any, str]:
+    return (value, "") if isinstance(value, str) else (None, "Input should be a valid string")
+
+
+def _int(value: Any) -> tuple[Any, str]:
+    if isinstance(value, int):
+        return int(value), ""
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value), ""
+        return None, "Input should be a valid integer, got a number with a fractional part"
+    if isinstance(value, str):
+        try:
+            return int(value.strip()), ""
+        except ValueError:
+            return None, "Input should be a valid integer, unable to parse string as an integer"
+    return None, "Input should be a valid integer"
+
+
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+def _bool(value: Any) -> tuple[Any, str]:
+    if isinstance(value, bool):
+        return value, ""
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value), ""
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE, ""
+    if isinstance(value, int | str):
+        return None, "Input should be a valid boolean, unable to interpret input"
+    return None, "Input should be a valid boolean"
+
+
+_SCALARS = {str: _str, int: _int, bool: _bool}

@@ -30,6 +30,7 @@ the report's ``xychart-beta`` is shown as text. Pure: no I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING
 
@@ -120,7 +121,7 @@ def publishable(
             state, description = "failure", "the run failed, yet its bundle says the gates passed"
         prefix = "advisory, from the fork's run: " if fork else ""
         statuses[context] = Status(state=state, description=one_line(prefix + description, 140))
-    return markdown, results.model_copy(update={"statuses": statuses})
+    return markdown, dataclasses.replace(results, statuses=statuses)
 
 
 __all__ = ["ENGINE_TAGS", "MARK", "advisory", "neutralize", "one_line", "publishable"]

@@ -103,11 +103,15 @@ def review(
     and must reproduce (as ``mlops deploy`` does); the report says so and how long it
     took, or, when that fails, why, and the model is not comparable against it.
     """
-    from engine import gitbranches
     from engine.training import planning
-    from engine.training.planning import compute_plan
 
-    plan = compute_plan(root, base, head)
+    if head is not None and not vs and not models:
+        same = planning.unchanged(root, base, head)
+        if same is not None:  # the same definitions, known clean: nothing to plan or say
+            return _quiet(same, marker, summary_url, limit)
+    from engine import gitbranches
+
+    plan = planning.compute_plan(root, base, head)
     head_defs, _ = planning.read_definitions(root, plan.head_commit)
     base_defs, _ = planning.read_definitions(root, plan.base_commit)
     project = settings or head_defs.settings
@@ -136,7 +140,7 @@ def review(
 
     def rendered(cap: int | None) -> str:
         return _render(
-            plan,
+            plan.base_commit,
             comparisons,
             problems,
             _training_problems(head_defs, [o for o in done.head if o.status == "failed"]),
@@ -157,6 +161,24 @@ def review(
 
         verdict = overall(comparisons)
     return Review(markdown, verdict, comparisons, problems, failures, full)
+
+
+def _quiet(
+    commits: tuple[str, str], marker: Marker | None, summary_url: str | None, limit: int | None
+) -> Review:
+    """The review of two commits that hold the same definitions, known to have no problem.
+
+    The report :func:`review` would write for them (no model moved, nothing to say), made
+    without loading a definition.
+    """
+    base, head = commits
+    full = _render(base, [], [], [], marker, summary_url, _label(head), limit=None)
+    markdown = (
+        full
+        if limit is None or size(full) <= limit
+        else _render(base, [], [], [], marker, summary_url, _label(head), limit=limit)
+    )
+    return Review(markdown, "pass", full_markdown=full)
 
 
 @dataclass(frozen=True)
@@ -405,7 +427,7 @@ def _training_problems(defs: Definitions, failed: Sequence[Outcome]) -> list[Pro
 
 
 def _render(
-    plan: Plan,
+    base_commit: str | None,
     comparisons: list[ModelComparison],
     problems: list[Problem],
     training_failures: list[Problem],
@@ -426,7 +448,7 @@ def _render(
             validation=[p for p in problems if p.rule != "data"],
             data_checks=[p for p in problems if p.rule == "data"],
             training_failures=training_failures,
-            base_label=_label(plan.base_commit),
+            base_label=_label(base_commit),
             head_label=head_label,
             reference=reference,
             also=also,

@@ -5,20 +5,29 @@ Reads the definitions and DVC pointers at two revisions straight from git object
 and cross-checks them, and hands them to the pure :func:`engine.training.plan.plan`. The
 scikit-learn version comes from the installed package's metadata, so planning never
 imports scikit-learn itself.
+
+A review of two revisions whose definitions and pointers are the same files, blob for
+blob, needs no plan at all when that content was planned before without a single problem
+(:func:`unchanged`): every model keeps its version and there is nothing to report. That
+fact is kept in the parse cache (HMAC-authenticated, under the engine's code key), so the
+pull request that changes no definition (a README, code elsewhere) loads no definition,
+and neither pydantic nor the formats.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine import gitrepo
 from engine.collector import collecting_rarely
-from engine.definitions.formats import kind_of
-from engine.definitions.loading import Definitions, load
-from engine.training.plan import Plan, Snapshot, plan
+
+if TYPE_CHECKING:
+    from engine.definitions.loading import Definitions
+    from engine.training.plan import Plan, Snapshot
 
 
 def read_definitions(
@@ -42,6 +51,8 @@ def _load(root: Path, files: Mapping[str, bytes], save: bool = True) -> Definiti
 
 
 def _load_all(root: Path, files: Mapping[str, bytes], save: bool) -> Definitions:
+    from engine.definitions.formats import kind_of
+    from engine.definitions.loading import load
     from engine.definitions.parse_cache import for_root
 
     cache = for_root(root)
@@ -71,6 +82,8 @@ def save_cache(root: Path) -> None:
 
 def sklearn_version() -> str:
     """The installed scikit-learn's version, read without importing it."""
+    from importlib import metadata
+
     return metadata.version("scikit-learn")
 
 
@@ -79,6 +92,7 @@ def snapshot(
 ) -> Snapshot:
     """The definitions at ``rev`` (git objects) or in the working tree (``None``)."""
     from engine.definitions.references import check_references
+    from engine.training.plan import Snapshot
 
     files = gitrepo.tree(root, rev)
     defs = _load(root, files, save)
@@ -87,6 +101,9 @@ def snapshot(
 
 def compute_plan(root: Path, base: str, head: str | None) -> Plan:
     """The plan from ``base`` to ``head`` (a revision, or ``None`` for the working tree)."""
+    from engine.definitions.parse_cache import for_root
+    from engine.training.plan import plan
+
     version = sklearn_version()
     # one git process for both; a name that is no commit here is explained by resolve
     found = gitrepo.commits(root, [base] if head is None else [base, head])
@@ -94,9 +111,71 @@ def compute_plan(root: Path, base: str, head: str | None) -> Plan:
     head_sha = None if head is None else found[head] or gitrepo.resolve(root, head)
     with collecting_rarely(factor=10_000):  # a bounded pass: all but never
         base_side = snapshot(root, base_sha, version, save=False)
-        result = plan(base_side, snapshot(root, head_sha, version, save=False))
+        head_side = snapshot(root, head_sha, version, save=False)
+        result = plan(base_side, head_side)
+        if _clean(result):
+            # the head's files plan without a problem: a later review of two revisions
+            # holding exactly these files needs no plan (`unchanged`)
+            for_root(root).remember(_quiet_key(head_side.files), True)
         save_cache(root)  # with what the checks and fingerprints remembered
     return dataclasses.replace(result, base_commit=base_sha, head_commit=head_sha)
 
 
-__all__ = ["compute_plan", "read_definitions", "save_cache", "sklearn_version", "snapshot"]
+def unchanged(root: Path, base: str, head: str) -> tuple[str, str] | None:
+    """The SHAs of ``base`` and ``head`` when no plan is needed between them, else None.
+
+    That is when both commits hold the same definitions and DVC pointers (same paths,
+    same blobs: then every model has the same version on both sides, so nothing is to
+    train or compare) and a plan of exactly those files found no problem before (a fact
+    :func:`compute_plan` keeps in the parse cache, under the engine's code and this
+    scikit-learn's version). Costs the two tree listings a plan starts with (two git
+    processes for two SHAs), and loads nothing: no definition, no pydantic.
+    """
+    base_sha: str | None = base
+    head_sha: str | None = head
+    if not (gitrepo.is_full_sha(base) and gitrepo.is_full_sha(head)):  # an event's SHAs
+        # are each checked as they are listed; names are resolved first
+        found = gitrepo.commits(root, [base, head])  # one git process for both
+        base_sha, head_sha = found[base], found[head]
+    if base_sha is None or head_sha is None:
+        return None  # the plan explains what is missing
+    before = gitrepo.commit_tree(root, base_sha)
+    after = gitrepo.commit_tree(root, head_sha) if before is not None else None
+    if before is None or after is None or before.ids != after.ids:
+        return None  # other files, or no such commit (the plan says so)
+    from engine.definitions.parse_cache import for_root
+
+    if for_root(root).recall(_quiet_key(after)) is not True:
+        return None
+    return base_sha, head_sha
+
+
+def _clean(result: Plan) -> bool:
+    """Whether the plan's head side had no problem at all (errors or warnings)."""
+    return not result.problems and all(
+        not m.problems and m.status != "invalid" for m in result.models
+    )
+
+
+def _quiet_key(files: Mapping[str, bytes]) -> str:
+    """The parse cache's key for "these files plan cleanly": every path with its blob id,
+    and scikit-learn's version (the datasets it ships are named by it)."""
+    from engine.definitions import installed
+    from engine.definitions.parse_cache import blob_id
+
+    ids = files.ids if isinstance(files, gitrepo.Tree) else None
+    listing = hashlib.sha256(installed.version("scikit-learn").encode() + b"\0")
+    for path in sorted(files):
+        blob = ids[path] if ids is not None else blob_id(files[path])
+        listing.update(f"{path}\0{blob}\n".encode("utf-8", "surrogateescape"))
+    return f"quiet:{listing.hexdigest()}"
+
+
+__all__ = [
+    "compute_plan",
+    "read_definitions",
+    "save_cache",
+    "sklearn_version",
+    "snapshot",
+    "unchanged",
+]

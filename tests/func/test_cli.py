@@ -72,6 +72,30 @@ def test_start_up_collects_rarely_and_a_forked_worker_as_usual():
     assert done.stdout.strip() == "ok", done.stderr
 
 
+LEAVING = """
+import gc, sys
+from engine.collector import collecting_rarely, freeze_before_exit
+
+def collections_on_leaving(freeze):
+    with collecting_rarely():
+        kept = [[] for _ in range(5000)]  # what a command allocates and keeps: modules...
+        if freeze:
+            freeze_before_exit()
+        before = sum(s["collections"] for s in gc.get_stats())
+    more = [[] for _ in range(10)]  # an allocation after the pause
+    return sum(s["collections"] for s in gc.get_stats()) - before
+
+print(collections_on_leaving(False), collections_on_leaving(True))
+"""
+
+
+def test_an_event_leaves_its_pause_without_collecting_what_it_keeps():
+    """The pull-request events exit right after their pause: freezing first spares the
+    collection of everything they imported (the control shows that collection)."""
+    done = subprocess.run([sys.executable, "-c", LEAVING], capture_output=True, text=True)
+    assert done.stdout.split() == ["1", "0"], done.stdout + done.stderr
+
+
 def test_usage_errors_exit_2(repo, mlops):
     assert mlops("train", "--jobs", "0", cwd=repo).returncode == 2
     assert mlops("frobnicate", cwd=repo).returncode == 2

@@ -14,6 +14,7 @@ from engine.gitrepo import (
     Tree,
     author_of,
     commit_exists,
+    commit_tree,
     commits,
     head_commit,
     is_repo,
@@ -264,3 +265,32 @@ def test_a_tree_names_the_file_whose_object_is_missing(repo):
     broken = Tree(repo, {path: "0" * 40})
     with pytest.raises(GitError, match=f"{'0' * 40} of {path} is missing"):
         broken[path]
+
+
+def test_commit_tree_lists_a_commit_in_one_process_and_refuses_what_is_none(repo, monkeypatch):
+    """Issue 14: an event's two SHAs are each checked as they are listed (one ``git
+    ls-tree <sha>^{commit}``), not verified by a process of their own first."""
+    sha = commit(repo, FIRST)
+    git(repo, "tag", "-a", "-m", "annotated", "v1a")
+    tag = git(repo, "rev-parse", "v1a")
+    blob = git(repo, "rev-parse", "HEAD:README.md")
+    root_tree = git(repo, "rev-parse", "HEAD^{tree}")
+    calls: list[tuple[str, ...]] = []
+    real = subprocess.run
+
+    def counted(args, *rest, **kwargs):
+        calls.append(tuple(args))
+        return real(args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", counted)
+    listed = commit_tree(repo, sha)
+    assert listed is not None and len(calls) == 1 and calls[0][-1] == f"{sha}^{{commit}}"
+    assert commit_tree(repo, sha) is listed and len(calls) == 1  # a commit never changes
+    monkeypatch.setattr(subprocess, "run", real)
+    assert isinstance(listed, Tree) and dict(listed.items()) == read_tree(repo, sha)
+    for nothing in (blob, root_tree, "f" * 40, "main", sha[:8]):
+        assert commit_tree(repo, nothing) is None, nothing
+    # an annotated tag's id lists its commit, and is not taken for a commit's id
+    peeled = commit_tree(repo, tag)
+    assert peeled is not None and peeled.ids == listed.ids
+    assert commits(repo, [tag]) == {tag: sha}

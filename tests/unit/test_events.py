@@ -8,6 +8,7 @@ import pytest
 
 from engine.errors import UserError
 from engine.github.events import (
+    DispatchEvent,
     IssueCommentEvent,
     PullRequestEvent,
     PushEvent,
@@ -104,10 +105,22 @@ def test_malformed_payloads_get_a_clear_error(name, data, message):
 
 def test_a_dispatch_without_inputs_sends_null_and_parses():
     """GitHub sends ``"inputs": null`` when the dispatched workflow declares no inputs."""
-    from engine.github.events import DispatchEvent
-
     payload = b'{"inputs": null, "ref": "refs/heads/env/staging", "workflow": "deploy.yml"}'
     event = parse_event("workflow_dispatch", payload)
     assert isinstance(event, DispatchEvent)
     assert event.inputs == {}
     assert event.ref == "refs/heads/env/staging"
+
+
+def test_payloads_are_read_only_values():
+    event, same = load("pull_request.opened.json"), load("pull_request.opened.json")
+    assert event == same and event is not same and "PullRequestEvent(action=" in repr(event)
+    with pytest.raises(AttributeError, match="read-only"):
+        event.action = "closed"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="read-only"):
+        del event.pull_request.head.sha
+    # a default list or dict is each value's own
+    first, second = (parse_event("workflow_dispatch", b"{}") for _ in range(2))
+    assert isinstance(first, DispatchEvent) and isinstance(second, DispatchEvent)
+    first.inputs["environment"] = "staging"
+    assert second.inputs == {}
