@@ -5,13 +5,15 @@ an attacker against the privileged jobs. Each test reproduces one finding end to
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from engine.forge.standin.server import GitHubStandIn
-from tests.conftest import git
+from tests.conftest import commit, dvc, git
+from tests.func.serving import mlops as run
 
 WEBHOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "webhooks"
 REPO = "octo/models"
@@ -72,3 +74,90 @@ def test_a_reply_that_is_a_table_or_a_heading_starts_on_its_own_line(
     assert "@ada" in lines  # the mention alone on its line ...
     assert any(line.startswith(block) for line in lines)  # ... the block at a line start
     assert not any(line.startswith("@ada ") for line in lines)
+
+
+LOANS_DATASET = """\
+name: loans
+source: {path: data/loans.csv}
+target: defaulted
+id_column: loan_id
+schema:
+  columns:
+    loan_id: {type: string}
+    applied_on: {type: date}
+    age: {type: int, min: 18}
+    employment: {type: string, values: [salaried, retired], nullable: true}
+    score: {type: float, nullable: true}
+    defaulted: {type: int, values: [0, 1]}
+checks: {min_rows: 100, max_null_fraction: 0.5}
+"""
+LOANS_MODEL = """\
+name: loans-logreg
+dataset: loans
+features:
+  transforms:
+    - columns: [age, score]
+      steps:
+        - {class: sklearn.impute.SimpleImputer, params: {strategy: median}}
+        - {class: sklearn.preprocessing.StandardScaler}
+    - columns: [employment]
+      steps:
+        - {class: sklearn.impute.SimpleImputer, params: {strategy: constant, fill_value: none}}
+        - {class: sklearn.preprocessing.OneHotEncoder, params: {handle_unknown: ignore}}
+task: classification
+estimator: {class: sklearn.linear_model.LogisticRegression}
+metrics: [accuracy, roc_auc]
+primary_metric: roc_auc
+"""
+
+
+def _loans_csv(rows: int = 400) -> str:
+    """Ids as text, a date, a nullable categorical missing in a third of the rows."""
+    rng = random.Random(5)
+    lines = ["loan_id,applied_on,age,employment,score,defaulted"]
+    for i in range(rows):
+        job = ["salaried", "retired", ""][i % 3]
+        score = "" if i % 11 == 0 else f"{rng.gauss(600, 80):.1f}"
+        age = rng.randint(18, 80)
+        bad = int(rng.random() < (0.7 if job == "" else 0.2))
+        lines.append(f"L{i:05d},2024-{1 + i % 12:02d}-{1 + i % 28:02d},{age},{job},{score},{bad}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def loans(tmp_path_factory) -> Path:
+    """A repository made by ``mlops init`` with the loans model trained and in staging."""
+    repo = tmp_path_factory.mktemp("adopter") / "bank"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.email", "ada@example.com")
+    git(repo, "config", "user.name", "Ada Lovelace")
+    git(repo, "config", "commit.gpgsign", "false")
+    assert run("init", cwd=repo).returncode == 0
+    (repo / "data" / "loans.csv").write_text(_loans_csv())
+    dvc(repo, "add", "-q", "data/loans.csv")
+    (repo / "mlops" / "datasets" / "loans.yaml").write_text(LOANS_DATASET)
+    (repo / "mlops" / "models" / "loans-logreg.yaml").write_text(LOANS_MODEL)
+    commit(repo, "Loans")
+    for args in (("train", "loans-logreg"), ("promote", "loans-logreg", "--to", "staging")):
+        done = run(*args, cwd=repo)
+        assert done.returncode == 0, done.stderr
+    return repo
+
+
+def test_predict_takes_a_missing_value_in_a_nullable_column_with_allowed_values(loans, tmp_path):
+    """Found: training took empty ``employment`` cells, but ``mlops predict`` refused the
+    training file itself: ``column 'employment', row 0: None is not one of [...]``."""
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_text((loans / "data" / "loans.csv").read_text())
+    args = ("predict", "loans-logreg", "--env", "staging", "--input", str(source))
+    done = run(*args, "--output", str(out), cwd=loans)
+    assert done.returncode == 0, done.stderr
+    assert "scored 400 rows" in done.stderr
+    # a value that is there and not allowed is still refused, naming the row
+    lines = source.read_text().splitlines()
+    lines[4] = lines[4].replace(",retired,", ",boss,").replace(",salaried,", ",boss,")
+    source.write_text("\n".join(lines) + "\n")
+    bad = run(*args, "--output", str(tmp_path / "bad.csv"), cwd=loans)
+    assert bad.returncode == 1
+    assert "'boss' is not one of" in bad.stderr and "row 3" in bad.stderr
