@@ -161,3 +161,46 @@ def test_predict_takes_a_missing_value_in_a_nullable_column_with_allowed_values(
     bad = run(*args, "--output", str(tmp_path / "bad.csv"), cwd=loans)
     assert bad.returncode == 1
     assert "'boss' is not one of" in bad.stderr and "row 3" in bad.stderr
+
+
+def _forge_pin(repo: Path, edit) -> None:
+    """Commit ``edit(pin text) -> {path: text}`` on env/staging and push it (a hand edit)."""
+    git(repo, "switch", "-q", "env/staging")
+    pin = (repo / "mlops/deployments/iris-logreg.yaml").read_text()
+    for path, text in edit(pin).items():
+        (repo / path).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "A hand edit")
+    git(repo, "push", "-q", "origin", "env/staging")
+    git(repo, "switch", "-q", "main")
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (
+            lambda pin: {
+                "mlops/deployments/iris-logreg.yaml": "\n".join(
+                    "source_commit: '--output=/tmp/x'" if line.startswith("source_commit:") else line
+                    for line in pin.splitlines()
+                )
+            },
+            "source_commit",
+        ),
+        (
+            lambda pin: {"mlops/deployments/wine-rf.yaml": pin},
+            "pins model 'iris-logreg', whose pin is mlops/deployments/iris-logreg.yaml",
+        ),
+    ],
+    ids=["not-a-commit", "another-models-file"],
+)
+def test_a_hand_edited_pin_is_refused_naming_the_file(iris_staged, mlops, edit, said):
+    """Found: a pin whose ``source_commit`` was no commit deployed as ``ready`` (serve then
+    failed with ``'--output=/tmp/x' is not a revision``, naming no file), and a pin file
+    named after one model could pin another."""
+    _forge_pin(iris_staged, edit)
+    for args in (("deploy", "--env", "staging"), ("status",)):
+        done = mlops(*args, cwd=iris_staged)
+        assert done.returncode == 1, done.stdout
+        assert "origin/env/staging:mlops/deployments/" in done.stderr
+        assert said in done.stderr and "Traceback" not in done.stderr
