@@ -204,3 +204,39 @@ def test_a_hand_edited_pin_is_refused_naming_the_file(iris_staged, mlops, edit, 
         assert done.returncode == 1, done.stdout
         assert "origin/env/staging:mlops/deployments/" in done.stderr
         assert said in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_promotion_in_a_repository_made_by_init_dispatches_its_deploy_workflow(
+    tmp_path, mlops
+):
+    """Found: the engine dispatched ``deploy.yml``, this project's own file name, but
+    ``mlops init`` writes ``.github/workflows/mlops-deploy.yml``: on GitHub every
+    promotion by comment answered 404 and nothing deployed."""
+    origin = tmp_path / "bank-origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    repo = tmp_path / "bank"
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    for key, value in (("user.email", "ada@example.com"), ("user.name", "Ada"),
+                       ("commit.gpgsign", "false")):  # fmt: skip
+        git(repo, "config", key, value)
+    git(repo, "remote", "add", "origin", str(origin))
+    assert mlops("init", cwd=repo).returncode == 0
+    commit(repo, "Start mlops")
+    git(repo, "push", "-q", "origin", "main")
+    git(repo, "switch", "-q", "-c", "tune")
+    model = repo / "mlops/models/churn-logreg.yaml"
+    model.write_text(model.read_text().replace("C: 1.0", "C: 0.5"))
+    head = commit(repo, "Tune churn-logreg")
+    git(repo, "push", "-q", "origin", "tune")
+    git(repo, "switch", "-q", "main")
+    with GitHubStandIn(REPO, git_dir=origin) as gh:
+        gh.add_pull(PR, head_sha=head, author="grace", head_ref="tune")
+        gh.add_status(head, "mlops/gates")
+        gh.set_permission("ada", "write")
+        done, _ = _run_comment(mlops, repo, tmp_path, gh, "/promote churn-logreg to staging")
+        assert done.returncode == 0, done.stderr
+        (reply,) = _bot_replies(gh)
+        assert [(d.workflow, d.ref) for d in gh.dispatches] == [
+            ("mlops-deploy.yml", "env/staging")
+        ], reply
+    assert "Dispatched `mlops-deploy.yml` on `env/staging`" in reply
