@@ -265,10 +265,8 @@ Next steps:
      - Branches: protect main and the environment branches (env/*): only the engine's
        token may push them; require the "mlops" status checks on pull requests.
      - Environments: create staging and production (required reviewers on production).
-     - GITHUB_TOKEN cannot start workflows from a push it makes: to deploy on a
-       promotion, use a GitHub App's token (or a fine-grained token with
-       contents:write and actions:write) for the comment workflow; see the engine's
-       docs/github.md.
+     - GITHUB_TOKEN is all the workflows need: after a promotion the engine starts
+       mlops-deploy.yml itself (workflow_dispatch); see the engine's docs/github.md.
 """
 
 
