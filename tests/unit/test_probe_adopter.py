@@ -46,3 +46,30 @@ def test_init_names_the_deploy_workflow_the_engine_dispatches_and_needs_no_app_t
     assert f"mlops-{WORKFLOWS[3]}.yml" == DEPLOY_WORKFLOWS[0]
     text = next_steps("/tmp/remote")
     assert "GitHub App" not in text and DEPLOY_WORKFLOWS[0] in text
+
+
+def test_the_id_column_as_a_feature_is_refused_at_validation():
+    """Found: ``validate`` passed a model that lists the dataset's id column as a feature,
+    and training failed with ``ValueError: Some column names are not columns of the
+    dataframe: {'loan_id'}`` (training leaves the id column out of the inputs)."""
+    from engine.definitions.loading import load
+    from engine.definitions.references import check_references
+
+    dataset = (
+        b"name: loans\nsource: {path: data/loans.csv}\ntarget: y\nid_column: loan_id\n"
+        b"schema:\n  columns:\n    loan_id: {type: string}\n    age: {type: int}\n"
+        b"    y: {type: int, values: [0, 1]}\n"
+    )
+    model = (
+        b"name: m\ndataset: loans\ntask: classification\n"
+        b"features: {columns: [age, loan_id]}\n"
+        b"estimator: {class: sklearn.linear_model.LogisticRegression}\n"
+        b"metrics: [accuracy]\nprimary_metric: accuracy\n"
+    )
+    defs = load({"mlops/datasets/loans.yaml": dataset, "mlops/models/m.yaml": model})
+    assert defs.problems == []
+    assert [p.render() for p in check_references(defs)] == [
+        "mlops/models/m.yaml:4:27: error: column 'loan_id' is the id column of 'loans', which "
+        "names rows and is not a model input: remove it from the features (copy it into a "
+        "column of its own if its values carry information)"
+    ]
