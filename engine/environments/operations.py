@@ -520,10 +520,13 @@ def ensure_stored(
                 f"{outcome.metrics.get(name)} instead of the recorded {metrics[name]}: "
                 "refusing to pin a version that does not reproduce"
             )
-    note = (
-        f"`{fingerprint[:12]}` was missing from the store; it was retrained and its "
-        "metrics reproduced."
-    )
+    if recorded:
+        note = (
+            f"`{fingerprint[:12]}` was missing from the store; it was retrained and its "
+            "metrics reproduced."
+        )
+    else:  # no pin records its metrics: there was nothing to reproduce
+        note = f"`{fingerprint[:12]}` was not in the store yet; it was trained now."
     return Ensured([note], outcome.model_sha256)
 
 

@@ -240,3 +240,13 @@ def test_a_promotion_in_a_repository_made_by_init_dispatches_its_deploy_workflow
             ("mlops-deploy.yml", "env/staging")
         ], reply
     assert "Dispatched `mlops-deploy.yml` on `env/staging`" in reply
+
+
+def test_promoting_a_version_never_trained_does_not_claim_it_reproduced(repo, mlops):
+    """Found: ``/promote`` of a version the store lacked and no pin recorded said "it was
+    retrained and its metrics reproduced": there was nothing to reproduce."""
+    done = mlops("promote", "iris-logreg", "--to", "staging", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout + done.stderr
+    assert "reproduced" not in out
+    assert "was not in the store yet; it was trained now" in out
