@@ -250,3 +250,24 @@ def test_promoting_a_version_never_trained_does_not_claim_it_reproduced(repo, ml
     out = done.stdout + done.stderr
     assert "reproduced" not in out
     assert "was not in the store yet; it was trained now" in out
+
+
+def test_a_reader_that_leaves_early_is_no_bug_report(repo):
+    """Found: ``mlops history MODEL | head -5`` ended with ``unexpected error:
+    BrokenPipeError ... This is a bug in mlops``."""
+    import os
+    import subprocess
+
+    from tests.conftest import MLOPS
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line is written
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    with os.fdopen(write, "wb") as out:
+        done = subprocess.run(
+            [str(MLOPS), "status"], cwd=repo, stdout=out, stderr=subprocess.PIPE,
+            env=env, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert "unexpected error" not in done.stderr and "Traceback" not in done.stderr
+    assert "Exception ignored" not in done.stderr
