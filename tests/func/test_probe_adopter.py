@@ -271,3 +271,28 @@ def test_a_reader_that_leaves_early_is_no_bug_report(repo):
     assert done.returncode == 1
     assert "unexpected error" not in done.stderr and "Traceback" not in done.stderr
     assert "Exception ignored" not in done.stderr
+
+
+def test_init_on_a_master_branch_names_it_and_a_promotion_works(tmp_path, mlops):
+    """Found: ``git init`` names the branch ``master`` unless configured, but init wrote
+    ``default_branch: main`` and ``branches: [main]``: the main workflow never ran and the
+    first promotion said ``neither env/staging nor the default branch main exists``."""
+    origin = tmp_path / "shop-origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "master", str(origin))
+    repo = tmp_path / "shop"
+    git(tmp_path, "init", "-q", "-b", "master", str(repo))
+    for key, value in (("user.email", "ada@example.com"), ("user.name", "Ada"),
+                       ("commit.gpgsign", "false")):  # fmt: skip
+        git(repo, "config", key, value)
+    git(repo, "remote", "add", "origin", str(origin))
+    assert mlops("init", cwd=repo).returncode == 0
+    assert "default_branch: master\n" in (repo / "mlops/project.yaml").read_text()
+    workflow = (repo / ".github/workflows/mlops-main.yml").read_text()
+    assert "    branches: [master]\n" in workflow and "[main]" not in workflow
+    commit(repo, "Start mlops")
+    git(repo, "push", "-q", "origin", "master")
+    done = mlops("promote", "churn-logreg", "--to", "staging", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert git(repo, "ls-remote", "origin", "refs/heads/env/staging")
+    again = mlops("init", cwd=repo)  # still idempotent
+    assert again.returncode == 0 and "wrote" not in again.stdout

@@ -73,3 +73,17 @@ def test_the_id_column_as_a_feature_is_refused_at_validation():
         "names rows and is not a model input: remove it from the features (copy it into a "
         "column of its own if its values carry information)"
     ]
+
+
+def test_init_files_follow_the_default_branch():
+    from engine import scaffold
+
+    main = scaffold.planned_files("mlops-engine")
+    trunk = scaffold.planned_files("mlops-engine", "trunk")
+    assert "default_branch: main\n" in main["mlops/project.yaml"]
+    assert "default_branch: trunk\n" in trunk["mlops/project.yaml"]
+    assert "branches: [trunk]" in trunk[".github/workflows/mlops-main.yml"]
+    odd = scaffold.planned_files("mlops-engine", "release#1")
+    assert 'default_branch: "release#1"\n' in odd["mlops/project.yaml"]
+    changed = {p for p in main if main[p] != trunk[p]}
+    assert changed == {"mlops/project.yaml", ".github/workflows/mlops-main.yml"}
