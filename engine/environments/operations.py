@@ -449,9 +449,7 @@ def deploy_workflow(root: Path, commit: str | None) -> str:
     return DEPLOY_WORKFLOW
 
 
-def _deploy_note(
-    root: Path, forge: Forge, result: PromotionResult, env_name: str
-) -> list[str]:
+def _deploy_note(root: Path, forge: Forge, result: PromotionResult, env_name: str) -> list[str]:
     """Start the deploy workflow (a push with GITHUB_TOKEN starts none); say how it went.
 
     The local forge only records the dispatch: nothing runs a workflow on a laptop, so the

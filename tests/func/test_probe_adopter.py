@@ -181,7 +181,9 @@ def _forge_pin(repo: Path, edit) -> None:
         (
             lambda pin: {
                 "mlops/deployments/iris-logreg.yaml": "\n".join(
-                    "source_commit: '--output=/tmp/x'" if line.startswith("source_commit:") else line
+                    "source_commit: '--output=/tmp/x'"
+                    if line.startswith("source_commit:")
+                    else line
                     for line in pin.splitlines()
                 )
             },
@@ -206,9 +208,7 @@ def test_a_hand_edited_pin_is_refused_naming_the_file(iris_staged, mlops, edit, 
         assert said in done.stderr and "Traceback" not in done.stderr
 
 
-def test_a_promotion_in_a_repository_made_by_init_dispatches_its_deploy_workflow(
-    tmp_path, mlops
-):
+def test_a_promotion_in_a_repository_made_by_init_dispatches_its_deploy_workflow(tmp_path, mlops):
     """Found: the engine dispatched ``deploy.yml``, this project's own file name, but
     ``mlops init`` writes ``.github/workflows/mlops-deploy.yml``: on GitHub every
     promotion by comment answered 404 and nothing deployed."""
