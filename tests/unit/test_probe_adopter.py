@@ -87,3 +87,18 @@ def test_init_files_follow_the_default_branch():
     assert 'default_branch: "release#1"\n' in odd["mlops/project.yaml"]
     changed = {p for p in main if main[p] != trunk[p]}
     assert changed == {"mlops/project.yaml", ".github/workflows/mlops-main.yml"}
+
+
+def test_a_category_of_the_data_is_shown_with_nothing_live():
+    """Found: a ``/diff`` reply (the comment job publishes it as is) showed a data
+    category ``[x](https://evil.example) #1`` as a live outside link and a reference that
+    notifies issue #1; ``![i](https://t/p.png)`` would have been a tracking image."""
+    from engine.review.markdown import cell
+
+    shown = cell("@octo/admins <img> [x](https://evil.example) #1 ![i](http://t/p.png) www.x.io")
+    for live in ("@octo", "<img", "](", "#1", "://", "www."):
+        assert live not in shown
+    assert shown.replace("\u200b", "") == (
+        "@octo/admins &lt;img&gt; [x](https://evil.example) #1 ![i](http://t/p.png) www.x.io"
+    )
+    assert cell("a|b") == "a\\|b" and cell("f1 #best") == "f1 #best"
