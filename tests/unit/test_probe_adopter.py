@@ -102,3 +102,14 @@ def test_a_category_of_the_data_is_shown_with_nothing_live():
         "@octo/admins &lt;img&gt; [x](https://evil.example) #1 ![i](http://t/p.png) www.x.io"
     )
     assert cell("a|b") == "a\\|b" and cell("f1 #best") == "f1 #best"
+
+
+def test_a_summary_cut_at_the_limit_stays_utf8(tmp_path):
+    """Found: the 1 MiB cut of the job summary fell inside a multi-byte character."""
+    from engine.github.actions import SUMMARY_LIMIT, Runtime
+
+    path = tmp_path / "summary.md"
+    Runtime({"GITHUB_STEP_SUMMARY": str(path)}).summary("a" + "é" * SUMMARY_LIMIT)
+    data = path.read_bytes()
+    assert len(data) <= SUMMARY_LIMIT
+    assert data.decode("utf-8").endswith("_The summary was cut at 1 MiB._\n\n")
