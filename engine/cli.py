@@ -53,6 +53,12 @@ def boundary(func: F) -> F:
             sys.exit(1)
         except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt, SystemExit):
             raise
+        except BrokenPipeError:
+            # The reader left (`mlops history M | head`): nothing more can be said to it,
+            # and the interpreter's final flush must not fail again on the closed pipe.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
         except Exception as exc:
             if ctx is not None and ctx.traceback:
                 raise

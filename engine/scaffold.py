@@ -21,6 +21,7 @@ plain functions; the DVC commands run as subprocesses of this Python.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -154,12 +155,28 @@ def template_workflows() -> dict[str, str]:
     return {f"{name}.yml": (folder / f"{name}.yml").read_text("utf-8") for name in WORKFLOWS}
 
 
-def planned_files(requirement: str) -> dict[str, str]:
-    """Every file init writes, by repository path (pure apart from reading templates)."""
+def for_branch(text: str, branch: str, *, key: str) -> str:
+    """``text`` with the default branch ``main`` of ``key: main`` (project file) or
+    ``key: [main]`` (a workflow trigger) replaced by ``branch``, quoted unless plain."""
+    if branch == "main":
+        return text
+    name = branch if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*", branch) else json.dumps(branch)
+    return re.sub(
+        rf"^(\s*{re.escape(key)}: )(\[main\]|main)$",
+        lambda m: m[1] + (f"[{name}]" if m[2].startswith("[") else name),
+        text,
+        count=1,
+        flags=re.M,
+    )
+
+
+def planned_files(requirement: str, branch: str = "main") -> dict[str, str]:
+    """Every file init writes, by repository path (pure apart from reading templates);
+    ``branch`` is the repository's default branch."""
     from engine.definitions import schemas
 
     files = {
-        "mlops/project.yaml": PROJECT,
+        "mlops/project.yaml": for_branch(PROJECT, branch, key="default_branch"),
         "mlops/datasets/customers.yaml": DATASET,
         "mlops/features/customer-features.yaml": FEATURES,
         "mlops/models/churn-logreg.yaml": MODEL,
@@ -168,8 +185,23 @@ def planned_files(requirement: str) -> dict[str, str]:
     for name, schema in schemas.generate().items():
         files[f"mlops/schemas/{name}"] = schemas.render(schema)
     for name, text in template_workflows().items():
+        text = for_branch(text, branch, key="branches") if name == "main.yml" else text
         files[f".github/workflows/mlops-{name}"] = adapt_workflow(text, requirement)
     return files
+
+
+def default_branch(root: Path) -> str:
+    """The repository's default branch: origin's, else the branch checked out (``git init``
+    names it ``master`` unless configured), else ``main``."""
+    for args in (
+        ("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"),
+        ("symbolic-ref", "--quiet", "--short", "HEAD"),
+    ):
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        name = done.stdout.strip().removeprefix("origin/")
+        if done.returncode == 0 and name and not name.startswith("env/"):
+            return name
+    return "main"
 
 
 @dataclass
@@ -191,7 +223,8 @@ def init(
     if not (root / ".git").exists():
         raise UserError(f"{root} is not a git repository: run `git init` first, then mlops init")
     report = Report()
-    for path, text in planned_files(requirement or engine_requirement()).items():
+    files = planned_files(requirement or engine_requirement(), default_branch(root))
+    for path, text in files.items():
         target = root / path
         if target.is_file() and target.read_text("utf-8") == text:
             report.unchanged.append(path)
@@ -265,10 +298,8 @@ Next steps:
      - Branches: protect main and the environment branches (env/*): only the engine's
        token may push them; require the "mlops" status checks on pull requests.
      - Environments: create staging and production (required reviewers on production).
-     - GITHUB_TOKEN cannot start workflows from a push it makes: to deploy on a
-       promotion, use a GitHub App's token (or a fine-grained token with
-       contents:write and actions:write) for the comment workflow; see the engine's
-       docs/github.md.
+     - GITHUB_TOKEN is all the workflows need: after a promotion the engine starts
+       mlops-deploy.yml itself (workflow_dispatch); see the engine's docs/github.md.
 """
 
 

@@ -206,7 +206,17 @@ def _feature_columns(
                     rule="reference",
                 )
             )
-        elif declared and column not in declared and column != dataset.id_column:
+        elif column == dataset.id_column:
+            out.append(
+                entry.doc.problem(
+                    loc,
+                    f"column {column!r} is the id column of {dataset.name!r}, which names "
+                    "rows and is not a model input: remove it from the features (copy it "
+                    f"into a column of its own if its values carry information){used_by}",
+                    rule="reference",
+                )
+            )
+        elif declared and column not in declared:
             out.append(
                 entry.doc.problem(
                     loc,

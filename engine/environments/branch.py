@@ -194,7 +194,8 @@ class EnvironmentBranch:
         if sha is None:
             raise GitError(
                 f"neither {self.branch} nor the default branch {self.default} exists in "
-                f"{self.root}: commit and push the definitions first"
+                f"{self.root}: commit and push the definitions first, or set "
+                "`default_branch` in mlops/project.yaml to the branch they are on"
             )
         return sha
 

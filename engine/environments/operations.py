@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 REPRODUCE_TOLERANCE = 1e-6
 DEPLOY_WORKFLOW = "deploy.yml"
+"""This project's own deploy workflow; ``mlops init`` writes ``mlops-deploy.yml``."""
+DEPLOY_WORKFLOWS = ("mlops-deploy.yml", DEPLOY_WORKFLOW)
 
 
 @dataclass(frozen=True)
@@ -284,7 +286,7 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         blue_green=env.strategy == "blue-green",
     )
     if forge is not None:
-        notes += _deploy_note(forge, result, request.environment)
+        notes += _deploy_note(root, forge, result, request.environment)
     return Promotion(decision, fingerprint, result, notes)
 
 
@@ -402,7 +404,7 @@ def _rollback_model(
         files=manifests(root, project, env_name),
     )
     if forge is not None:
-        notes += _deploy_note(forge, result, env_name)
+        notes += _deploy_note(root, forge, result, env_name)
     return Promotion(Decision(True), result.pin.fingerprint, result, notes)
 
 
@@ -431,7 +433,23 @@ def manifests(root: Path, project: Project, env_name: str) -> FilesFor:
     return lambda pin: manifest.files_for(pin, project.store.url, serving, describe)
 
 
-def _deploy_note(forge: Forge, result: PromotionResult, env_name: str) -> list[str]:
+def deploy_workflow(root: Path, commit: str | None) -> str:
+    """The deploy workflow's file name on the environment branch's ``commit``.
+
+    GitHub dispatches a workflow by its file name, and runs the file at the ref: a
+    repository set up by ``mlops init`` has ``mlops-deploy.yml``, this project ``deploy.yml``.
+    """
+    from engine import gitrepo
+
+    if commit is not None:
+        names = [f"{commit}:.github/workflows/{name}" for name in DEPLOY_WORKFLOWS]
+        for name, blob in zip(DEPLOY_WORKFLOWS, gitrepo.read_blobs(root, names), strict=True):
+            if blob is not None:
+                return name
+    return DEPLOY_WORKFLOW
+
+
+def _deploy_note(root: Path, forge: Forge, result: PromotionResult, env_name: str) -> list[str]:
     """Start the deploy workflow (a push with GITHUB_TOKEN starts none); say how it went.
 
     The local forge only records the dispatch: nothing runs a workflow on a laptop, so the
@@ -441,20 +459,21 @@ def _deploy_note(forge: Forge, result: PromotionResult, env_name: str) -> list[s
 
     if result.noop:
         return []
+    workflow = deploy_workflow(root, result.commit)
     if forge.name == "local":
         if result.pushed:
-            forge.dispatch_workflow(DEPLOY_WORKFLOW, result.branch, {"environment": env_name})
+            forge.dispatch_workflow(workflow, result.branch, {"environment": env_name})
         return [f"No workflow runs here (no GitHub): `mlops deploy --env {env_name}` deploys it."]
     if not result.pushed:
         return []
     try:
-        forge.dispatch_workflow(DEPLOY_WORKFLOW, result.branch, {"environment": env_name})
+        forge.dispatch_workflow(workflow, result.branch, {"environment": env_name})
     except ForgeError as exc:
         return [
-            f"⚠️ The pin is pushed, but `{DEPLOY_WORKFLOW}` could not be started ({exc}); "
+            f"⚠️ The pin is pushed, but `{workflow}` could not be started ({exc}); "
             f"run it by hand on `{result.branch}`."
         ]
-    return [f"Dispatched `{DEPLOY_WORKFLOW}` on `{result.branch}` to deploy it."]
+    return [f"Dispatched `{workflow}` on `{result.branch}` to deploy it."]
 
 
 def ensure_stored(
@@ -499,10 +518,13 @@ def ensure_stored(
                 f"{outcome.metrics.get(name)} instead of the recorded {metrics[name]}: "
                 "refusing to pin a version that does not reproduce"
             )
-    note = (
-        f"`{fingerprint[:12]}` was missing from the store; it was retrained and its "
-        "metrics reproduced."
-    )
+    if recorded:
+        note = (
+            f"`{fingerprint[:12]}` was missing from the store; it was retrained and its "
+            "metrics reproduced."
+        )
+    else:  # no pin records its metrics: there was nothing to reproduce
+        note = f"`{fingerprint[:12]}` was not in the store yet; it was trained now."
     return Ensured([note], outcome.model_sha256)
 
 

@@ -97,7 +97,9 @@ class Pin(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    model: str
+    # What becomes a path, a store key or a git revision is checked here, where a pin is
+    # read: an environment branch is data that someone could have edited by hand.
+    model: str = Field(pattern=NAME_PATTERN)
     version: str = Field(description="The short version id (first 12 hex of the fingerprint).")
     fingerprint: str = Field(pattern=r"^[0-9a-f]{64}$")
     sha256: str | None = Field(
@@ -105,8 +107,11 @@ class Pin(BaseModel):
         pattern=r"^[0-9a-f]{64}$",
         description="sha256 of the version's model.skops; None in pins of older engines.",
     )
-    environment: str
-    source_commit: str = Field(description="The commit the version was trained from.")
+    environment: str = Field(pattern=NAME_PATTERN)
+    source_commit: str = Field(
+        pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$",
+        description="The commit the version was trained from (its full SHA).",
+    )
     pr: int | None = None
     promoted_by: str = ""
     promoted_at: str = ""
@@ -188,7 +193,12 @@ def read_pins(
         pins = {}
         for path, data in files.items():
             if path.endswith((".yaml", ".yml")):
-                pin = parse_pin(data, path)
+                pin = parse_pin(data, f"{ref}:{path}")
+                if path != pin_path(pin.model):  # one file per model, named after it
+                    raise DefinitionError(
+                        f"{ref}:{path}: pins model {pin.model!r}, whose pin is "
+                        f"{pin_path(pin.model)}; restore it from the branch's history"
+                    )
                 pins[pin.model] = pin
         return pins
     return None

@@ -69,7 +69,9 @@ class Runtime:
             return
         data = markdown.encode()
         if len(data) > SUMMARY_LIMIT:
-            data = data[: SUMMARY_LIMIT - 200] + b"\n\n_The summary was cut at 1 MiB._\n"
+            # cut on a character boundary: half a UTF-8 sequence is not text
+            kept = data[: SUMMARY_LIMIT - 200].decode("utf-8", "ignore").encode()
+            data = kept + b"\n\n_The summary was cut at 1 MiB._\n"
         with Path(path).open("ab") as out:
             out.write(data + b"\n")
 

@@ -52,7 +52,7 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
     from engine import api
     from engine.environments.access import may_answer
     from engine.environments.operations import trusted_project
-    from engine.github.commands import parse
+    from engine.github.commands import addressed, parse
     from engine.github.context import Outcome, push_credentials
 
     defs, _ = api.read_definitions(ctx.root)
@@ -83,7 +83,7 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
         except UserError as exc:
             message, success = f"Refused: {exc}", False
         if message:
-            forge.reply(event.issue.number, f"@{thread.commenter} {message}")
+            forge.reply(event.issue.number, addressed(thread.commenter, message))
         ok = ok and success
     _react(forge, event.comment.id, "rocket" if ok else "confused")
     return Outcome(

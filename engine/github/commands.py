@@ -411,6 +411,24 @@ _COMMAND_PARSERS = {
 }
 
 
+# --- replies ----------------------------------------------------------------------------
+
+_BLOCK_START = re.compile(r"(#{1,6} |\||>|[-*+] |\d+[.)] |```|~~~|<)")
+
+
+def addressed(login: str, message: str) -> str:
+    """The reply to ``login``: a mention, then ``message``.
+
+    GitHub renders a heading, table, list, quote or fence only at the start of a line:
+    after ``@login `` on the same line a report's ``### ...`` heading shows its hashes and
+    a table's header row gains a cell, so the table is not drawn. Such a message starts
+    on a line of its own; a sentence follows the mention.
+    """
+    if _BLOCK_START.match(message):
+        return f"@{login}\n\n{message}"
+    return f"@{login} {message}"
+
+
 # --- help -------------------------------------------------------------------------------
 
 

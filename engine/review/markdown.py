@@ -47,10 +47,17 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+_LIVE = re.compile(r"@|#(?=\d)|\](?=[(\[:])|:(?=//)|(?i:\bwww)(?=\.)")
+"""What GitHub would make live in a comment: a mention, an issue reference, a link or
+image (``](``, ``][``, ``]:``), a bare URL; a zero-width space after each breaks it (as
+``engine.github.untrusted`` does for a report bundle)."""
+
+
 def cell(text: str) -> str:
-    """User text made safe for a table cell: no HTML, no pipes, no @mentions."""
-    text = html.escape(one_line(text), quote=False)
-    return text.replace("|", "\\|").replace("@", "@\u200b")
+    """User text made safe for a table cell: no HTML, no pipes, no mention, issue
+    reference, link, image or bare URL (a category of the data can be any text)."""
+    text = html.escape(one_line(text), quote=False).replace("|", "\\|")
+    return _LIVE.sub(lambda m: m.group(0) + "\u200b", text)
 
 
 def code(text: str) -> str:

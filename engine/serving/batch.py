@@ -216,7 +216,9 @@ def _check_batch(batch: Any, sig: Signature, path: Path, offset: int) -> Any:
                 )
         if field.values is not None:
             allowed = pa.array(list(field.values)).cast(kind, safe=False)
-            bad = pc.invert(pc.fill_null(pc.is_in(column, value_set=allowed), True))
+            # a missing value is no value: the nullable check above has judged it
+            given = pc.invert(pc.is_null(column, nan_is_null=True))
+            bad = pc.and_(pc.invert(pc.is_in(column, value_set=allowed)), given)
             if pc.any(bad).as_py():
                 first = column.filter(bad)[0].as_py()
                 row = offset + _first(bad)

@@ -40,11 +40,19 @@ class Deployments:
         """The sha ``ref`` names (the state's refs), or None."""
         raise NotImplementedError
 
+    def has_workflow(self, sha: str, name: str) -> bool:
+        """Whether the commit ``sha`` has ``.github/workflows/<name>`` (the state's git)."""
+        raise NotImplementedError
+
     def dispatch(self, workflow: str, login: str, body: Mapping[str, Any]) -> DispatchRecord:
-        """Accept a ``workflow_dispatch``; GitHub answers 422 for an unknown ref."""
+        """Accept a ``workflow_dispatch``; GitHub answers 422 for an unknown ref and 404 for
+        a workflow file the repository does not have."""
         ref = str(body.get("ref") or "")
-        if not ref or self.resolve(ref) is None or SHA.match(ref):
+        sha = self.resolve(ref)
+        if not ref or sha is None or SHA.match(ref):
             raise ApiError(422, f"No ref found for: {ref}")
+        if not self.has_workflow(sha, workflow):
+            raise ApiError(404, "Not Found")
         inputs = body.get("inputs") or {}
         if not isinstance(inputs, dict):
             raise invalid("Workflow", "inputs", "inputs must be an object")

@@ -354,6 +354,22 @@ class State(Deployments):
                 return done.stdout.strip()
         return ref if SHA.match(ref) else None
 
+    def has_workflow(self, sha: str, name: str) -> bool:
+        """Whether ``sha`` has ``.github/workflows/<name>``: asked of the real origin when it
+        has workflows at that commit (a repository without any accepts every name)."""
+        if self.git_dir is None:
+            return True
+        listing = subprocess.run(
+            ["git", "ls-tree", "--name-only", f"{sha}:.github/workflows"],
+            cwd=self.git_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if listing.returncode != 0:  # no such folder (or commit): nothing to check against
+            return True
+        return name in listing.stdout.splitlines()
+
     def add_review(
         self, pr: int, login: str, state: str, commit_id: str | None, body: str = ""
     ) -> ReviewRecord:
