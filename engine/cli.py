@@ -80,8 +80,10 @@ def exit_without_teardown(code: int) -> None:
 
 
 def emit_json(data: Any) -> None:
-    """Print ``data`` as one JSON document."""
-    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+    """Print ``data`` as one JSON document (``json.dumps(data, indent=2, default=str)``)."""
+    from engine.jsontext import dumps
+
+    click.echo(dumps(data))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -156,6 +156,30 @@ def load(files: Mapping[str, bytes], cache: Parses | None = None) -> Definitions
     return defs
 
 
+def prepare(cache: Parses, path: str, data: bytes, blob: str) -> None:
+    """Parse and validate one file ahead of :func:`load`, into ``cache``.
+
+    For a caller that has the bytes before the others (a blob just read from git while
+    git reads the next): :func:`load` then finds the parse and the typed value in the
+    cache. A file with a problem is left alone; :func:`load` reads it again and
+    reports the problem where it is.
+    """
+    kind = kind_of(path)
+    if kind is None or cache.knows(blob):
+        return
+    try:
+        doc = parse_value(data, path)
+    except YamlProblem:
+        return
+    cache.put(data, doc, blob)
+    try:
+        spec = KINDS[kind].model_validate(doc.value)
+    except ValidationError:
+        return
+    cache.specs[(kind, id(doc.value))] = spec
+    cache.remember(f"valid:{kind}:{blob}", True)
+
+
 def _valid_spec(kind: str, doc: Located, cache: Parses) -> Any:
     spec = cache.specs.get((kind, id(doc.value)))
     if spec is None:
@@ -330,4 +354,12 @@ def _unwrap(tp: Any) -> list[Any]:
     return [tp]
 
 
-__all__ = ["IMPORT_PATH_HINT", "Definitions", "Entry", "FeatureSet", "allowed_keys", "load"]
+__all__ = [
+    "IMPORT_PATH_HINT",
+    "Definitions",
+    "Entry",
+    "FeatureSet",
+    "allowed_keys",
+    "load",
+    "prepare",
+]

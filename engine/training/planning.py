@@ -17,7 +17,7 @@ from pathlib import Path
 from engine import gitrepo
 from engine.collector import collecting_rarely
 from engine.definitions.formats import kind_of
-from engine.definitions.loading import Definitions, load
+from engine.definitions.loading import Definitions, load, prepare
 from engine.training.plan import Plan, Snapshot, plan
 
 
@@ -47,8 +47,13 @@ def _load_all(root: Path, files: Mapping[str, bytes], save: bool) -> Definitions
     cache = for_root(root)
     if isinstance(files, gitrepo.Tree):
         # one git call for what is read next: the DVC pointers and other files, and the
-        # definitions the cache does not know
-        files.fetch(p for p in files if kind_of(p) is None or not cache.knows(files.ids[p]))
+        # definitions the cache does not know, each parsed and validated as it comes
+        # (while git reads the next ones)
+        ids = files.ids
+        files.fetch(
+            (p for p in files if kind_of(p) is None or not cache.knows(ids[p])),
+            lambda path, data: prepare(cache, path, data, ids[path]),
+        )
     defs = load(files, cache)
     if save:
         cache.save()
