@@ -17,7 +17,9 @@ from pathlib import Path
 from engine import gitrepo
 from engine.collector import collecting_rarely
 from engine.definitions.formats import kind_of
-from engine.definitions.loading import Definitions, load, prepare
+from engine.definitions.loading import Definitions, load
+from engine.definitions.parse_cache import blob_id
+from engine.training.parallel import warm
 from engine.training.plan import Plan, Snapshot, plan
 
 
@@ -46,14 +48,17 @@ def _load_all(root: Path, files: Mapping[str, bytes], save: bool) -> Definitions
 
     cache = for_root(root)
     if isinstance(files, gitrepo.Tree):
-        # one git call for what is read next: the DVC pointers and other files, and the
-        # definitions the cache does not know, each parsed and validated as it comes
-        # (while git reads the next ones)
-        ids = files.ids
-        files.fetch(
-            (p for p in files if kind_of(p) is None or not cache.knows(ids[p])),
-            lambda path, data: prepare(cache, path, data, ids[path]),
-        )
+        # one git call for what is read next: the definitions the cache does not know,
+        # each parsed and validated as it comes (while git reads the next ones), and the
+        # DVC pointers and other files; on two processes when there are thousands
+        ids: Mapping[str, str] | None = files.ids
+        unknown = [p for p in files if kind_of(p) is not None and not cache.knows(ids[p])]
+        others = [p for p in files if kind_of(p) is None]
+    else:
+        ids = {p: blob_id(files[p]) for p in files if kind_of(p) is not None}
+        unknown = [p for p, blob in ids.items() if not cache.knows(blob)]
+        others = []
+    warm(cache, files, unknown, ids, also=others)
     defs = load(files, cache)
     if save:
         cache.save()
