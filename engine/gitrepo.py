@@ -26,6 +26,7 @@ import subprocess
 import threading
 from collections.abc import (
     Callable,
+    Generator,
     ItemsView,
     Iterable,
     Iterator,
@@ -475,7 +476,7 @@ def read_blobs(root: Path, names: Sequence[str]) -> list[bytes | None]:
     return list(stream_blobs(root, names))
 
 
-def stream_blobs(root: Path, names: Sequence[str]) -> Iterator[bytes | None]:
+def stream_blobs(root: Path, names: Sequence[str]) -> Generator[bytes | None, None, None]:
     """:func:`read_blobs`, each blob given as soon as git has written it.
 
     The caller works on one blob (parses it) while git reads the next ones: on two cores
@@ -598,6 +599,6 @@ def command_failed(cwd: Path, args: Sequence[str], output: str) -> GitError:
 __all__ += [
     "command_failed",
     "read_blobs",
-    "stream_blobs",
     "run_git",
+    "stream_blobs",
 ]

@@ -51,7 +51,7 @@ def _load_all(root: Path, files: Mapping[str, bytes], save: bool) -> Definitions
         # one git call for what is read next: the definitions the cache does not know,
         # each parsed and validated as it comes (while git reads the next ones), and the
         # DVC pointers and other files; on two processes when there are thousands
-        ids: Mapping[str, str] | None = files.ids
+        ids: Mapping[str, str] = files.ids
         unknown = [p for p in files if kind_of(p) is not None and not cache.knows(ids[p])]
         others = [p for p in files if kind_of(p) is None]
     else:

@@ -1,4 +1,4 @@
-"""``engine.jsontext.dumps`` writes the very text of ``json.dumps(value, indent=2, default=str)``."""
+"""``engine.jsontext.dumps`` writes the text of ``json.dumps(value, indent=2, default=str)``."""
 
 import json
 import math
