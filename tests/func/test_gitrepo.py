@@ -17,8 +17,10 @@ from engine.gitrepo import (
     commits,
     head_commit,
     is_repo,
+    read_blobs,
     read_tree,
     resolve,
+    stream_blobs,
     tree,
 )
 
@@ -264,3 +266,22 @@ def test_a_tree_names_the_file_whose_object_is_missing(repo):
     broken = Tree(repo, {path: "0" * 40})
     with pytest.raises(GitError, match=f"{'0' * 40} of {path} is missing"):
         broken[path]
+
+
+def test_blobs_stream_in_order_whatever_their_size_and_stop_cleanly(repo):
+    big = "x" * (3 << 20)  # past the reader's chunk and its compaction point
+    sha = commit(repo, {**FIRST, "mlops/big.yaml": big, "mlops/models/empty.yaml": ""})
+    names = [f"{sha}:mlops/models/a.yaml", f"{sha}:nope", f"{sha}:mlops/big.yaml"]
+    names += [f"{sha}:mlops/models/empty.yaml", f"{sha}:mlops", f"{sha}:README.md"]
+    streamed = list(stream_blobs(repo, names))
+    assert streamed == [b"name: a\n", None, big.encode(), b"", None, b"# readme\n"]
+    assert streamed == read_blobs(repo, names)
+    blobs = stream_blobs(repo, names * 200)
+    assert next(blobs) == b"name: a\n"
+    blobs.close()  # git is stopped, not left writing into a full pipe
+    with pytest.raises(GitError, match="cat-file"):
+        list(stream_blobs(repo.parent, names))  # not a repository
+    seen: list[tuple[str, bytes]] = []
+    lazy = Tree(repo, dict(tree(repo, sha).ids))
+    lazy.fetch(["mlops/models/a.yaml", "README.md"], lambda p, d: seen.append((p, d)))
+    assert seen == [("mlops/models/a.yaml", b"name: a\n")]  # README.md is not listed
