@@ -110,18 +110,23 @@ class Parses(Protocol):
     def remember(self, key: str, value: Any) -> None: ...
 
 
-def load(files: Mapping[str, bytes], cache: Parses | None = None) -> Definitions:
+def load(
+    files: Mapping[str, bytes], cache: Parses | None = None, ids: Mapping[str, str] | None = None
+) -> Definitions:
     """Load every definition among ``files`` (repository path to content).
 
     ``cache`` answers for files parsed before (by content), so only changed files are
     parsed; the result is the same with or without it. When ``files`` knows each path's
     git blob id (``files.ids``, as :class:`engine.gitrepo.Tree` does), the bytes of a
     file the cache knows are not even read; ``files.fetch(paths)``, if there, reads the
-    others at once.
+    others at once. ``ids`` gives the blob ids of plain bytes computed already.
     """
     defs = Definitions(memo=cache)
     listed = [(path, kind) for path in sorted(files) if (kind := kind_of(path)) is not None]
-    ids: Mapping[str, str] | None = getattr(files, "ids", None) if cache is not None else None
+    if ids is None:
+        ids = getattr(files, "ids", None)
+    if cache is None:
+        ids = None
     if cache is not None and ids is not None and hasattr(files, "fetch"):
         files.fetch([path for path, _ in listed if not cache.knows(ids[path])])
     for path, kind in listed:

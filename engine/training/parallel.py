@@ -2,7 +2,8 @@
 
 A cold ``plan`` or ``validate`` (a fresh CI runner, a new engine version) parses and
 validates every definition, 0.1 ms each: half a second at 5,000 models. Above
-:data:`THRESHOLD` unknown files, on a machine with two cores or more, this forks once
+:data:`THRESHOLD` unknown files, with a core to spare (two or more, not all kept busy by
+other processes: the load average says), this forks once
 (after the imports, so the child starts with everything loaded), and the child parses
 and validates the first half of the files (reading its blobs from git with its own
 ``git cat-file``) while this process does the second half. The child sends back what a
@@ -42,7 +43,7 @@ def warm(
     :class:`engine.gitrepo.Tree`, whose ``fetch`` then reads ``also`` too, in the same
     git call); for plain bytes it is None and the ids are computed.
     """
-    if len(paths) < THRESHOLD or _cores() < 2 or not hasattr(os, "fork"):
+    if len(paths) < THRESHOLD or _spare_cores() < 0.5 or not hasattr(os, "fork"):
         _prepare(cache, files, [*paths, *also], ids)
         return
     half = len(paths) // 2
@@ -99,11 +100,21 @@ def _prepare(
         prepare(cache, path, data, ids[path] if ids is not None else blob_id(data))
 
 
-def _cores() -> int:
+def _spare_cores() -> float:
+    """Cores beyond this process's that nothing else keeps busy (a CI runner: all but one).
+
+    On a machine already running more processes than it has cores, a second process only
+    adds its start and the merge to a slower run.
+    """
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return cores - 1 - max(busy - 1, 0.0)
 
 
 __all__ = ["THRESHOLD", "warm"]

@@ -59,7 +59,7 @@ def _load_all(root: Path, files: Mapping[str, bytes], save: bool) -> Definitions
         unknown = [p for p, blob in ids.items() if not cache.knows(blob)]
         others = []
     warm(cache, files, unknown, ids, also=others)
-    defs = load(files, cache)
+    defs = load(files, cache, ids)
     if save:
         cache.save()
     if any(p.rule == "import-path" for p in defs.problems):

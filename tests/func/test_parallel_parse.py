@@ -56,7 +56,7 @@ def summary(defs: Definitions) -> tuple:
 @pytest.fixture(autouse=True)
 def low_threshold(monkeypatch):
     monkeypatch.setattr(parallel, "THRESHOLD", 2)
-    monkeypatch.setattr(parallel, "_cores", lambda: 2)
+    monkeypatch.setattr(parallel, "_spare_cores", lambda: 1.0)
 
 
 def warmed(files: Mapping[str, bytes], ids: Mapping[str, str] | None) -> ParseCache:
@@ -112,8 +112,10 @@ def test_a_failed_child_leaves_its_half_to_load():
     assert summary(load(files, cache)) == summary(load(FILES))
 
 
-def test_below_the_threshold_nothing_forks(monkeypatch):
-    monkeypatch.setattr(parallel, "THRESHOLD", 10_000)
+@pytest.mark.parametrize(("threshold", "spare"), [(10_000, 1.0), (2, 0.3)])
+def test_below_the_threshold_or_without_a_spare_core_nothing_forks(monkeypatch, threshold, spare):
+    monkeypatch.setattr(parallel, "THRESHOLD", threshold)
+    monkeypatch.setattr(parallel, "_spare_cores", lambda: spare)
     files = FailsInAChild(FILES)  # a child would fail to read: everything is here anyway
     cache = warmed(files, {p: blob_id(data) for p, data in FILES.items()})
     assert len(cache.memory) == PARSED
