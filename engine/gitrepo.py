@@ -259,16 +259,19 @@ class Tree(Mapping[str, bytes]):
         if not wanted:
             return
         blobs = stream_blobs(self.root, [self.ids[p] for p in wanted])
-        for path, blob in zip(wanted, blobs, strict=True):
-            if blob is None:  # an object the clone lacks: say which file, not a bare KeyError
-                blobs.close()
-                raise GitError(
-                    f"git object {self.ids[path]} of {path} is missing from the "
-                    f"repository at {self.root}: fetch the revision again (`git fetch origin`)"
-                )
-            self._data[path] = blob
-            if each is not None:
-                each(path, blob)
+        try:
+            for path, blob in zip(wanted, blobs, strict=True):
+                if blob is None:  # an object the clone lacks: say which file, not a KeyError
+                    raise GitError(
+                        f"git object {self.ids[path]} of {path} is missing from the "
+                        f"repository at {self.root}: fetch the revision again "
+                        "(`git fetch origin`)"
+                    )
+                self._data[path] = blob
+                if each is not None:
+                    each(path, blob)
+        finally:
+            blobs.close()  # git stopped at once if this stopped early
 
     def items(self) -> ItemsView[str, bytes]:
         self.fetch(self.ids)
