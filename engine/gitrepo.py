@@ -22,7 +22,17 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
+import threading
+from collections.abc import (
+    Callable,
+    Generator,
+    ItemsView,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+    ValuesView,
+)
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -236,21 +246,31 @@ class Tree(Mapping[str, bytes]):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def fetch(self, paths: Iterable[str]) -> None:
-        """Read the blobs of ``paths`` not read yet, in one git call."""
+    def fetch(
+        self, paths: Iterable[str], each: Callable[[str, bytes], object] | None = None
+    ) -> None:
+        """Read the blobs of ``paths`` not read yet, in one git call.
+
+        ``each(path, data)`` is called for every blob as soon as it is read, while git
+        goes on reading the next ones.
+        """
         wanted = [p for p in paths if p not in self._data and p in self.ids]
         if not wanted:
             return
-        blobs = read_blobs(self.root, [self.ids[p] for p in wanted])
-        missing = [p for p, blob in zip(wanted, blobs, strict=True) if blob is None]
-        if missing:  # an object the clone lacks: say which file, not a bare KeyError
-            raise GitError(
-                f"git object {self.ids[missing[0]]} of {missing[0]} is missing from the "
-                f"repository at {self.root}: fetch the revision again (`git fetch origin`)"
-            )
-        self._data.update(
-            (p, blob) for p, blob in zip(wanted, blobs, strict=True) if blob is not None
-        )
+        blobs = stream_blobs(self.root, [self.ids[p] for p in wanted])
+        try:
+            for path, blob in zip(wanted, blobs, strict=True):
+                if blob is None:  # an object the clone lacks: say which file, not a KeyError
+                    raise GitError(
+                        f"git object {self.ids[path]} of {path} is missing from the "
+                        f"repository at {self.root}: fetch the revision again "
+                        "(`git fetch origin`)"
+                    )
+                self._data[path] = blob
+                if each is not None:
+                    each(path, blob)
+        finally:
+            blobs.close()  # git stopped at once if this stopped early
 
     def items(self) -> ItemsView[str, bytes]:
         self.fetch(self.ids)
@@ -499,37 +519,106 @@ def run_git(
 
 def read_blobs(root: Path, names: Sequence[str]) -> list[bytes | None]:
     """The content of each ``<rev>:<path>`` in ``names`` (None where absent), in one git call."""
+    return list(stream_blobs(root, names))
+
+
+def stream_blobs(root: Path, names: Sequence[str]) -> Generator[bytes | None, None, None]:
+    """:func:`read_blobs`, each blob given as soon as git has written it.
+
+    The caller works on one blob (parses it) while git reads the next ones: on two cores
+    the two overlap. git is fed the names from a thread, so neither side waits for the
+    other's pipe to drain.
+    """
     if not names:
-        return []
+        return
     if any("\n" in name for name in names):
         raise GitError("an object name holds a line break")
     # --buffer: git writes its output in blocks, not one flush per object
     args = ("cat-file", "--batch", "--buffer")
-    done = subprocess.run(
+    proc = subprocess.Popen(
         _git_command(args),
         cwd=root,
         env=_git_env(None),
-        input="".join(f"{name}\n" for name in names).encode(),
-        capture_output=True,
-        check=False,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
-    if done.returncode != 0:
-        raise command_failed(root, args, done.stderr.decode("utf-8", "replace"))
-    out: list[bytes | None] = []
-    buf, pos = done.stdout, 0
-    for _ in names:
-        end = buf.index(b"\n", pos)
-        header = buf[pos:end].split(b" ")
-        pos = end + 1
-        if len(header) != 3 or header[1] != b"blob":  # "<name> missing", a tree, ambiguous
-            if len(header) == 3:
-                pos += int(header[2]) + 1
-            out.append(None)
-            continue
-        size = int(header[2])
-        out.append(buf[pos : pos + size])
-        pos += size + 1
-    return out
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    errors: list[bytes] = []
+    feeder = threading.Thread(
+        target=_feed,
+        args=(proc, "".join(f"{name}\n" for name in names).encode(), errors),
+        daemon=True,
+    )
+    feeder.start()
+    finished = truncated = False
+    try:
+        reader = _Chunks(proc.stdout.fileno())
+        for _ in names:
+            header = reader.line().split(b" ")
+            if len(header) != 3 or header[1] != b"blob":  # "<name> missing", a tree, ambiguous
+                if len(header) == 3:
+                    reader.take(int(header[2]) + 1)
+                yield None
+                continue
+            yield reader.take(int(header[2]) + 1)[:-1]
+        finished = True
+    except _Truncated:
+        truncated = True  # git stopped early: its exit status and message say why, below
+    finally:
+        if not finished and not truncated:
+            proc.kill()  # the caller stopped reading (an error, or it had enough)
+        proc.stdout.close()
+        code = proc.wait()
+        feeder.join()
+    if code != 0 or truncated:
+        raise command_failed(root, args, b"".join(errors).decode("utf-8", "replace"))
+
+
+def _feed(proc: subprocess.Popen[bytes], request: bytes, errors: list[bytes]) -> None:
+    """Write the names to git, then collect what it says on stderr."""
+    assert proc.stdin is not None and proc.stderr is not None
+    try:
+        proc.stdin.write(request)
+        proc.stdin.close()
+    except OSError:
+        pass  # git exited early; its status tells
+    errors.append(proc.stderr.read())
+    proc.stderr.close()
+
+
+class _Truncated(Exception):
+    """git's output ended before the objects asked for."""
+
+
+class _Chunks:
+    """A pipe read in large chunks, handed out as lines and counted bytes."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.buf, self.pos = fd, bytearray(), 0
+
+    def _more(self) -> None:
+        if self.pos > 1 << 20:  # drop what was handed out, now and then
+            del self.buf[: self.pos]
+            self.pos = 0
+        chunk = os.read(self.fd, 1 << 18)
+        if not chunk:
+            raise _Truncated
+        self.buf += chunk
+
+    def line(self) -> bytes:
+        while (end := self.buf.find(b"\n", self.pos)) < 0:
+            self._more()
+        out = bytes(self.buf[self.pos : end])
+        self.pos = end + 1
+        return out
+
+    def take(self, size: int) -> bytes:
+        while len(self.buf) - self.pos < size:
+            self._more()
+        out = bytes(self.buf[self.pos : self.pos + size])
+        self.pos += size
+        return out
 
 
 def _git_command(args: Sequence[str]) -> list[str]:
@@ -557,4 +646,5 @@ __all__ += [
     "command_failed",
     "read_blobs",
     "run_git",
+    "stream_blobs",
 ]

@@ -110,18 +110,23 @@ class Parses(Protocol):
     def remember(self, key: str, value: Any) -> None: ...
 
 
-def load(files: Mapping[str, bytes], cache: Parses | None = None) -> Definitions:
+def load(
+    files: Mapping[str, bytes], cache: Parses | None = None, ids: Mapping[str, str] | None = None
+) -> Definitions:
     """Load every definition among ``files`` (repository path to content).
 
     ``cache`` answers for files parsed before (by content), so only changed files are
     parsed; the result is the same with or without it. When ``files`` knows each path's
     git blob id (``files.ids``, as :class:`engine.gitrepo.Tree` does), the bytes of a
     file the cache knows are not even read; ``files.fetch(paths)``, if there, reads the
-    others at once.
+    others at once. ``ids`` gives the blob ids of plain bytes computed already.
     """
     defs = Definitions(memo=cache)
     listed = [(path, kind) for path in sorted(files) if (kind := kind_of(path)) is not None]
-    ids: Mapping[str, str] | None = getattr(files, "ids", None) if cache is not None else None
+    if ids is None:
+        ids = getattr(files, "ids", None)
+    if cache is None:
+        ids = None
     if cache is not None and ids is not None and hasattr(files, "fetch"):
         files.fetch([path for path, _ in listed if not cache.knows(ids[path])])
     for path, kind in listed:
@@ -154,6 +159,30 @@ def load(files: Mapping[str, bytes], cache: Parses | None = None) -> Definitions
             continue
         _register(defs, kind, Entry(path, doc, spec, blob=blob))
     return defs
+
+
+def prepare(cache: Parses, path: str, data: bytes, blob: str) -> None:
+    """Parse and validate one file ahead of :func:`load`, into ``cache``.
+
+    For a caller that has the bytes before the others (a blob just read from git while
+    git reads the next): :func:`load` then finds the parse and the typed value in the
+    cache. A file with a problem is left alone; :func:`load` reads it again and
+    reports the problem where it is.
+    """
+    kind = kind_of(path)
+    if kind is None or cache.knows(blob):
+        return
+    try:
+        doc = parse_value(data, path)
+    except YamlProblem:
+        return
+    cache.put(data, doc, blob)
+    try:
+        spec = KINDS[kind].model_validate(doc.value)
+    except ValidationError:
+        return
+    cache.specs[(kind, id(doc.value))] = spec
+    cache.remember(f"valid:{kind}:{blob}", True)
 
 
 def _valid_spec(kind: str, doc: Located, cache: Parses) -> Any:
@@ -330,4 +359,12 @@ def _unwrap(tp: Any) -> list[Any]:
     return [tp]
 
 
-__all__ = ["IMPORT_PATH_HINT", "Definitions", "Entry", "FeatureSet", "allowed_keys", "load"]
+__all__ = [
+    "IMPORT_PATH_HINT",
+    "Definitions",
+    "Entry",
+    "FeatureSet",
+    "allowed_keys",
+    "load",
+    "prepare",
+]

@@ -100,6 +100,13 @@ class ParseCache:
         self.memory[blob or blob_id(data)] = doc.value
         self.dirty = True
 
+    def adopt(self, blob: str, value: Any) -> None:
+        """Remember the plain value of a successful parse of the blob ``blob`` made
+        elsewhere (by a forked worker, :mod:`engine.training.parallel`)."""
+        if blob not in self.memory:
+            self.memory[blob] = value
+            self.dirty = True
+
     def recall(self, key: str) -> Any:
         """A derived fact remembered under ``key`` (by this engine's code), or None."""
         value = self.derived.get(key)

@@ -53,14 +53,23 @@ def _load(root: Path, files: Mapping[str, bytes], save: bool = True) -> Definiti
 def _load_all(root: Path, files: Mapping[str, bytes], save: bool) -> Definitions:
     from engine.definitions.formats import kind_of
     from engine.definitions.loading import load
-    from engine.definitions.parse_cache import for_root
+    from engine.definitions.parse_cache import blob_id, for_root
+    from engine.training.parallel import warm
 
     cache = for_root(root)
     if isinstance(files, gitrepo.Tree):
-        # one git call for what is read next: the DVC pointers and other files, and the
-        # definitions the cache does not know
-        files.fetch(p for p in files if kind_of(p) is None or not cache.knows(files.ids[p]))
-    defs = load(files, cache)
+        # one git call for what is read next: the definitions the cache does not know,
+        # each parsed and validated as it comes (while git reads the next ones), and the
+        # DVC pointers and other files; on two processes when there are thousands
+        ids: Mapping[str, str] = files.ids
+        unknown = [p for p in files if kind_of(p) is not None and not cache.knows(ids[p])]
+        others = [p for p in files if kind_of(p) is None]
+    else:
+        ids = {p: blob_id(files[p]) for p in files if kind_of(p) is not None}
+        unknown = [p for p, blob in ids.items() if not cache.knows(blob)]
+        others = []
+    warm(cache, files, unknown, ids, also=others)
+    defs = load(files, cache, ids)
     if save:
         cache.save()
     if any(p.rule == "import-path" for p in defs.problems):

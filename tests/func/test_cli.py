@@ -59,6 +59,14 @@ try:
         raise KeyError
 except KeyError:
     assert gc.get_threshold() == normal  # an error ends the pause too
+import weakref
+class Node: pass
+with collecting_rarely():
+    kept = [[] for _ in range(5000)]
+    node = Node(); node.me = node; ref = weakref.ref(node); del node
+assert gc.get_count()[0] < 100, gc.get_count()  # the block's objects are not pending
+gc.collect()
+assert ref() is None  # a cycle made in the block is still freed by a full collection
 gc.disable()
 with collecting_rarely():
     assert gc.get_threshold() == normal

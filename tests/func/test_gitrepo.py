@@ -18,8 +18,10 @@ from engine.gitrepo import (
     commits,
     head_commit,
     is_repo,
+    read_blobs,
     read_tree,
     resolve,
+    stream_blobs,
     tree,
 )
 
@@ -294,3 +296,22 @@ def test_commit_tree_lists_a_commit_in_one_process_and_refuses_what_is_none(repo
     peeled = commit_tree(repo, tag)
     assert peeled is not None and peeled.ids == listed.ids
     assert commits(repo, [tag]) == {tag: sha}
+
+
+def test_blobs_stream_in_order_whatever_their_size_and_stop_cleanly(repo):
+    big = "x" * (3 << 20)  # past the reader's chunk and its compaction point
+    sha = commit(repo, {**FIRST, "mlops/big.yaml": big, "mlops/models/empty.yaml": ""})
+    names = [f"{sha}:mlops/models/a.yaml", f"{sha}:nope", f"{sha}:mlops/big.yaml"]
+    names += [f"{sha}:mlops/models/empty.yaml", f"{sha}:mlops", f"{sha}:README.md"]
+    streamed = list(stream_blobs(repo, names))
+    assert streamed == [b"name: a\n", None, big.encode(), b"", None, b"# readme\n"]
+    assert streamed == read_blobs(repo, names)
+    blobs = stream_blobs(repo, names * 200)
+    assert next(blobs) == b"name: a\n"
+    blobs.close()  # git is stopped, not left writing into a full pipe
+    with pytest.raises(GitError, match="cat-file"):
+        list(stream_blobs(repo.parent, names))  # not a repository
+    seen: list[tuple[str, bytes]] = []
+    lazy = Tree(repo, dict(tree(repo, sha).ids))
+    lazy.fetch(["mlops/models/a.yaml", "README.md"], lambda p, d: seen.append((p, d)))
+    assert seen == [("mlops/models/a.yaml", b"name: a\n")]  # README.md is not listed

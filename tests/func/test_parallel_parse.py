@@ -1,0 +1,143 @@
+"""Thousands of new definitions parsed on two processes load exactly as in one.
+
+``engine.training.parallel.warm`` forks a child for half the files above its threshold;
+here the threshold is lowered so a handful of files (valid ones, and one of each kind
+of problem) take that path, from plain bytes and from a git tree, and everything
+``load`` gives (values, typed definitions, problems in order) must be what one process
+gives without any cache. A child that fails leaves its half to ``load``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from engine import gitrepo
+from engine.definitions import parse_cache
+from engine.definitions.formats import kind_of
+from engine.definitions.loading import Definitions, load
+from engine.definitions.parse_cache import ParseCache, blob_id
+from engine.training import parallel
+from tests.func.test_planning import commit, run
+
+MODEL = "name: {n}\ndataset: d\ntask: classification\nmetrics: [accuracy]\n" + (
+    "primary_metric: accuracy\nestimator: {{class: sklearn.linear_model.LogisticRegression}}\n"
+)
+FILES = {
+    "mlops/datasets/d.yaml": b"name: d\nsource: {sklearn: load_iris}\ntarget: target\n",
+    **{f"mlops/models/m{i}.yaml": MODEL.format(n=f"m{i}").encode() for i in range(12)},
+    "mlops/models/bad-yaml.yaml": b"name: bad-yaml\nmetrics: [\n",
+    "mlops/models/bad-schema.yaml": MODEL.format(n="bad-schema").encode() + b"colour: red\n",
+    "mlops/models/empty.yaml": b"# nothing\n",
+    "mlops/models/misnamed.yaml": MODEL.format(n="other").encode(),
+    "mlops/models/dup.yaml": MODEL.format(n="m3").encode(),
+    "data/x.csv.dvc": b"outs:\n- md5: 0123456789abcdef0123456789abcdef\n  path: x.csv\n",
+}
+
+
+UNPARSED = ("mlops/models/bad-yaml.yaml", "mlops/models/empty.yaml", "data/x.csv.dvc")
+PARSED = len({blob_id(data) for path, data in FILES.items() if path not in UNPARSED})
+
+
+def summary(defs: Definitions) -> tuple:
+    return (
+        [p.render() for p in defs.problems],
+        sorted(defs.invalid),
+        {
+            kind: {name: (e.path, e.doc.value, e.spec) for name, e in table.items()}
+            for kind, table in (("m", defs.models), ("d", defs.datasets), ("f", defs.features))
+        },
+    )
+
+
+@pytest.fixture(autouse=True)
+def low_threshold(monkeypatch):
+    monkeypatch.setattr(parallel, "THRESHOLD", 2)
+    monkeypatch.setattr(parallel, "_spare_cores", lambda: 1.0)
+
+
+def warmed(files: Mapping[str, bytes], ids: Mapping[str, str] | None) -> ParseCache:
+    cache = ParseCache()
+    paths = [p for p in files if kind_of(p) is not None]
+    parallel.warm(cache, files, paths, ids, also=[p for p in files if kind_of(p) is None])
+    return cache
+
+
+def test_plain_bytes_load_as_in_one_process():
+    ids = {p: blob_id(data) for p, data in FILES.items()}
+    cache = warmed(FILES, ids)
+    # both halves are in: every file that parses, typed values for the valid ones
+    assert len(cache.memory) == PARSED  # all but the YAML error, the empty file, the pointer
+    assert summary(load(FILES, cache)) == summary(load(FILES))
+
+
+def test_a_git_tree_loads_as_in_one_process(tmp_path):
+    run(tmp_path, "git", "init", "-q")
+    for path, data in FILES.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(data)
+    sha = commit(tmp_path)
+    tree = gitrepo.tree(tmp_path, sha)
+    cache = warmed(tree, tree.ids)
+    assert len(cache.memory) == PARSED
+    assert summary(load(tree, cache)) == summary(load(gitrepo.read_tree(tmp_path, sha)))
+
+
+class FailsInAChild(Mapping[str, bytes]):
+    """Files that cannot be read in any process but the one that made them."""
+
+    def __init__(self, files: Mapping[str, bytes]) -> None:
+        self.files, self.pid = files, os.getpid()
+
+    def __getitem__(self, path: str) -> bytes:
+        if os.getpid() != self.pid:
+            raise OSError("gone")
+        return self.files[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+
+def test_a_failed_child_leaves_its_half_to_load():
+    files = FailsInAChild(FILES)
+    ids = {p: blob_id(data) for p, data in FILES.items()}
+    cache = warmed(files, ids)
+    assert 0 < len(cache.memory) < PARSED  # this process's half only
+    assert summary(load(files, cache)) == summary(load(FILES))
+
+
+@pytest.mark.parametrize(("threshold", "spare"), [(10_000, 1.0), (2, 0.3)])
+def test_below_the_threshold_or_without_a_spare_core_nothing_forks(monkeypatch, threshold, spare):
+    monkeypatch.setattr(parallel, "THRESHOLD", threshold)
+    monkeypatch.setattr(parallel, "_spare_cores", lambda: spare)
+    files = FailsInAChild(FILES)  # a child would fail to read: everything is here anyway
+    cache = warmed(files, {p: blob_id(data) for p, data in FILES.items()})
+    assert len(cache.memory) == PARSED
+
+
+def test_a_plan_on_two_processes_is_the_plan_on_one(tmp_path, monkeypatch):
+    from engine.training.plan import plan_to_json
+    from engine.training.planning import compute_plan
+
+    run(tmp_path, "git", "init", "-q")
+    for path, data in FILES.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(data)
+    base = commit(tmp_path)
+    (tmp_path / "mlops/models/m1.yaml").write_bytes(MODEL.format(n="m1").encode() + b"cv: 3\n")
+    head = commit(tmp_path)
+    monkeypatch.setenv("MLOPS_CACHE_DIR", str(tmp_path / "cache"))
+    two = plan_to_json(compute_plan(tmp_path, base, head))
+    monkeypatch.setattr(parallel, "THRESHOLD", 10_000)
+    for cached in Path(tmp_path / ".mlops").rglob("definitions-*"):
+        cached.unlink()
+    parse_cache._shared.clear()  # a new process: nothing parsed yet
+    one = plan_to_json(compute_plan(tmp_path, base, head))
+    assert two == one
+    assert [m["status"] for m in one["models"]].count("invalid") >= 3
