@@ -376,7 +376,7 @@ def event(obj: Context, bundle: Path | None, log_format: str) -> None:
     # The two halves of a pull request's review run on every push and are mostly start-up
     # (a pull request that moves no model is all start-up); the others may work for long.
     light = os.environ.get("GITHUB_EVENT_NAME") in ("pull_request", "workflow_run")
-    from engine.collector import collecting_rarely, freeze_before_exit
+    from engine.collector import collecting_rarely
 
     with collecting_rarely() if light else nullcontext():
         from engine.github.actions import Runtime
@@ -390,8 +390,6 @@ def event(obj: Context, bundle: Path | None, log_format: str) -> None:
 
             audit.configure("json")
         outcome = handle(EventContext(obj.root, env, runtime, bundle))
-        if light:
-            freeze_before_exit()  # the process only exits now: no collection on the way out
     sys.exit(outcome.exit_code)
 
 

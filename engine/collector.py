@@ -95,16 +95,4 @@ def skip_the_last_collection() -> None:
 _frozen_at_exit = False
 
 
-def freeze_before_exit() -> None:
-    """Hide every object alive from the collector now: the process is about to exit.
-
-    For the end of a :func:`collecting_rarely` block that the process leaves only to exit:
-    restoring the thresholds there makes the next allocation collect everything allocated
-    in the block (every module the command imported: 20-30 ms of a no-op event, to free
-    nothing), and the exit frees it all anyway. What :func:`skip_the_last_collection` does
-    at exit, done a moment earlier.
-    """
-    gc.freeze()
-
-
-__all__ = ["collecting_rarely", "freeze_before_exit", "skip_the_last_collection"]
+__all__ = ["collecting_rarely", "skip_the_last_collection"]
