@@ -123,7 +123,7 @@ class _Main(click.Group):
     arguments (click's test runner, a Python user) gets the usual ``SystemExit``.
     """
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Any = None,
         prog_name: str | None = None,

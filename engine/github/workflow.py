@@ -9,7 +9,6 @@ bundle as untrusted data and publishes it with a write token.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
