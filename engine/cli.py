@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -69,20 +69,80 @@ def boundary(func: F) -> F:
     return run  # type: ignore[return-value]
 
 
-def exit_without_teardown(code: int) -> None:
-    """Flush and leave without the interpreter's teardown, for commands that ran Arrow.
+def skip_teardown() -> None:
+    """End this command without the interpreter's teardown, when ``mlops`` owns the process.
 
-    pyarrow's thread pools can abort the process while C++ statics are destroyed at exit
-    ("terminate called without an active exception", apache/arrow#34314) after all the
-    work is done and printed; skipping the teardown skips that race.
+    A command that imported scikit-learn, pandas and pyarrow spends a tenth of a second or
+    more after its work tearing down modules nobody will use again (their memory goes back
+    to the system at exit anyway), and pyarrow's thread pools can abort the process while
+    C++ statics are destroyed ("terminate called without an active exception",
+    apache/arrow#34314) after all the work is done and printed. :class:`_Main` ends such
+    a command with :func:`_exit_now`, once click has closed its contexts.
     """
-    import logging
-    import os
+    global _teardown_skipped
+    _teardown_skipped = True
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    logging.shutdown()
-    os._exit(code)
+
+_teardown_skipped = False
+
+
+def _exit_now(code: object) -> None:
+    """Leave with ``code`` as the interpreter's normal exit would, minus the teardown.
+
+    The ``atexit`` handlers run first (logging's flush, temporary folders' cleanup,
+    joining multiprocessing's children), then the Python and C output buffers are
+    flushed. Returns instead, for the normal exit, when that exit would do more: another
+    thread still runs (the interpreter would wait for it), the code is a message to
+    print, or the output cannot be flushed (it reports that).
+    """
+    import atexit
+    import threading
+
+    if code is not None and not isinstance(code, int):
+        return
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and t.is_alive() and not t.daemon for t in threading.enumerate()):
+        return
+    run_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_handlers is None:
+        return
+    run_handlers()
+    try:
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        return
+    if "ctypes" in sys.modules:  # what a C library wrote through stdio
+        import ctypes
+
+        with suppress(Exception):
+            ctypes.CDLL(None).fflush(None)
+    os._exit(code or 0)
+
+
+class _Main(click.Group):
+    """The ``mlops`` group; ends a command that asked it to without the teardown.
+
+    Only when it owns the process: run as the console script (or ``python -m
+    engine.cli``), reading ``sys.argv`` in standalone mode; a caller that passes the
+    arguments (click's test runner, a Python user) gets the usual ``SystemExit``.
+    """
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        except SystemExit as exc:
+            if _teardown_skipped and args is None and standalone_mode:
+                _exit_now(exc.code)
+            raise
 
 
 def emit_json(data: Any) -> None:
@@ -90,7 +150,7 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--repo",
     type=click.Path(file_okay=False, path_type=Path),
@@ -235,21 +295,27 @@ def plan(obj: Context, base: str, head: str | None, as_json: bool, matrix: bool)
 @click.option(
     "--jobs",
     "-j",
-    default=1,
-    show_default=True,
     type=click.IntRange(1, 64),
-    help="Models trained in parallel processes.",
+    help="Models trained at once, each in its own process [default: one per CPU this "
+    "process may use].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_obj
 @boundary
 def train(
-    obj: Context, models: tuple[str, ...], rev: str | None, force: bool, jobs: int, as_json: bool
+    obj: Context,
+    models: tuple[str, ...],
+    rev: str | None,
+    force: bool,
+    jobs: int | None,
+    as_json: bool,
 ) -> None:
     """Train, evaluate and store every model version not already in the store."""
     from engine import api
     from engine.render import outcome_line, training_text
     from engine.terminal import progress
+
+    skip_teardown()  # the heavy libraries are loaded by the time it ends
 
     with progress("training", show=not as_json) as step:
         result = api.train(
@@ -653,7 +719,8 @@ def monitor_command(
         emit_json(report.as_dict(outcomes))
     else:
         click.echo(report.markdown(outcomes), nl=False)
-    exit_without_teardown(1 if fail_on_drift and any(o.alarming for o in outcomes) else 0)
+    skip_teardown()
+    sys.exit(1 if fail_on_drift and any(o.alarming for o in outcomes) else 0)
 
 
 @main.command(name="serve")

@@ -9,7 +9,6 @@ bundle as untrusted data and publishes it with a write token.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -290,7 +289,7 @@ def on_push(ctx: Context, event: PushEvent) -> Outcome:
             return _deploy(ctx, event.ref, "")
         return Outcome(f"push to {event.branch}: not the default branch, nothing to do")
     with ctx.runtime.group("train the versions on the default branch"):
-        result = api.train(ctx.root, jobs=os.cpu_count() or 1)
+        result = api.train(ctx.root)  # one training per CPU at a time
     for outcome in result.outcomes:
         ctx.runtime.log(
             f"{outcome.status} {outcome.model}", version=outcome.version, reason=outcome.reason

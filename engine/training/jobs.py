@@ -3,7 +3,8 @@
 ``train`` plans every selected model against the store (a version already stored costs
 nothing), builds one :class:`~engine.training.train.TrainJob` per version to train, and
 runs them, each in a worker process under its time and memory budget
-(``engine.training.workers``), several at once when asked. The CLI (``mlops train``),
+(``engine.training.workers``), one at a time per CPU this process may use unless told
+otherwise. The CLI (``mlops train``),
 the review and the comment commands all train through here.
 """
 
@@ -64,7 +65,7 @@ def train(
     *,
     rev: str | None = None,
     force: bool = False,
-    jobs: int = 1,
+    jobs: int | None = None,
     progress: Callable[[Outcome], None] | None = None,
     settings: Project | None = None,
 ) -> Training:
@@ -74,7 +75,8 @@ def train(
     one trains nothing (a review of a change that touches no model must cost nothing).
     ``settings`` overrides the project file at ``rev`` for the store and the estimator
     allow-list: a privileged job passes the default branch's, so that a pull request
-    cannot widen what gets imported or where artifacts are written.
+    cannot widen what gets imported or where artifacts are written. ``jobs`` caps the
+    trainings that run at once (``None``: one per CPU this process may use).
     """
     from engine import gitrepo
     from engine.store import Store
@@ -197,11 +199,11 @@ def _commit_of(root: Path, rev: str | None) -> tuple[str, str]:
 
 
 def _run_jobs(
-    jobs: list[TrainJob], workers: int, progress: Callable[[Outcome], None] | None
+    jobs: list[TrainJob], workers: int | None, progress: Callable[[Outcome], None] | None
 ) -> list[Outcome]:
     """Each training in its own worker process, on its budget (``engine.training.workers``)."""
     if not jobs:
         return []  # all stored: no worker machinery (multiprocessing) to import
-    from engine.training.workers import run_all
+    from engine.training.workers import run_all, usable_cpus
 
-    return run_all(jobs, workers, progress)
+    return run_all(jobs, workers or usable_cpus(), progress)

@@ -165,6 +165,13 @@ def _child(job: TrainJob, writer: Connection) -> None:
     writer.close()
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, else the machine's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def cap_memory(megabytes: int) -> bool:
     """Cap this process's address space at what it maps now plus ``megabytes``.
 
@@ -187,4 +194,4 @@ def cap_memory(megabytes: int) -> bool:
     return True
 
 
-__all__ = ["BUDGET_HINT", "SAVING", "cap_memory", "run_all"]
+__all__ = ["BUDGET_HINT", "SAVING", "cap_memory", "run_all", "usable_cpus"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
@@ -167,3 +169,63 @@ def test_pydantic_plugins_are_not_looked_for_unless_asked(repo, mlops, tmp_path)
     asked = mlops("validate", "--no-data", cwd=repo, env={**env, "PYDANTIC_DISABLE_PLUGINS": ""})
     assert asked.returncode == 0, asked.stderr
     assert mark.read_text() == "loaded"
+
+
+# A command that loaded the heavy libraries ends without the interpreter's teardown
+# (engine.cli.skip_teardown): atexit handlers run and output is flushed, but C exit
+# handlers (where C++ static destructors run, pyarrow's among them) do not; here the C
+# handler is abort(), so a teardown shows as SIGABRT. With another thread alive, or
+# called with arguments (a test runner, a Python user), it exits as usual.
+EXIT = """
+import atexit, ctypes, sys, threading
+from engine.cli import main
+
+libc = ctypes.CDLL(None)
+libc.__cxa_atexit(libc.abort, None, None)  # glibc's atexit(): runs after the teardown
+atexit.register(lambda: print("atexit handler ran"))
+if sys.argv[1] == "thread":
+    # alive until the main thread ends: the interpreter's exit waits for it
+    waits = threading.main_thread().join
+    threading.Thread(target=lambda: (waits(), print("thread finished"))).start()
+sys.argv = ["mlops", "--repo", sys.argv[2], "train"]
+print("printed before", end=" ")  # block-buffered into a pipe: lost unless flushed
+main()
+"""
+
+
+def _exit_run(mode: str, repo: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", EXIT, mode, str(repo)], capture_output=True, text=True
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's __cxa_atexit")
+def test_train_exits_without_teardown_but_flushed(tmp_path):
+    from tests.conftest import init_repo
+
+    repo = init_repo(tmp_path / "repo", examples=False)
+    done = _exit_run("plain", repo)
+    assert done.returncode == 0, done.stderr  # not -SIGABRT: no teardown
+    assert done.stdout.startswith("printed before nothing to train"), done.stdout
+    assert done.stdout.rstrip().endswith("atexit handler ran")
+
+    with_thread = _exit_run("thread", repo)  # the interpreter must wait for the thread
+    assert with_thread.returncode == -signal.SIGABRT, with_thread.stderr
+    assert "thread finished" in with_thread.stdout and "atexit handler ran" in with_thread.stdout
+
+
+def test_train_called_with_arguments_exits_as_usual(tmp_path):
+    from tests.conftest import init_repo
+
+    repo = init_repo(tmp_path / "repo", examples=False)
+    result = CliRunner().invoke(main, ["--repo", str(repo), "train"])  # this process lives on
+    assert result.exit_code == 0 and "nothing to train" in result.output
+
+
+def test_usable_cpus_follows_the_affinity_mask():
+    code = (
+        "import os; from engine.training.workers import usable_cpus\n"
+        "os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); print(usable_cpus())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "1", done.stderr

@@ -93,7 +93,7 @@ def trained(
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """The example repository after one sequential ``mlops train``, and that run."""
     root = init_repo(tmp_path_factory.mktemp("trained") / "repo")
-    return root, mlops("train", cwd=root)
+    return root, mlops("train", "--jobs", "1", cwd=root)
 
 
 @pytest.fixture
