@@ -14,7 +14,8 @@ parser's code and of PyYAML's version). Two layers:
   once and rewritten (atomically) when a run parsed something new.
 
 Beside the parses it keeps ``derived`` facts computed from them (:meth:`ParseCache.recall`,
-:meth:`ParseCache.remember`): that a blob is a valid definition of its kind, that a
+:meth:`ParseCache.remember`): that a blob is a valid definition of its kind and its
+validated value as JSON (:attr:`engine.definitions.loading.Entry.dump`), that a
 model with its dataset and feature set has no cross-reference problem, a model's
 fingerprint from the blob ids it was computed from. These depend on the engine's code
 as well, so they are kept under :func:`code_key` (a hash of the modules that compute
@@ -146,6 +147,7 @@ _MAX_DERIVED = 50_000
 # checks, fingerprints): an edit to any of them (or another pydantic) starts the facts afresh.
 _CODE = (
     "definitions/formats.py",
+    "definitions/names.py",
     "definitions/loading.py",
     "definitions/references.py",
     "definitions/yamlfile.py",
@@ -164,10 +166,10 @@ _CODE = (
 @functools.lru_cache(maxsize=1)
 def code_key() -> str:
     """A hash of the engine code and pydantic version that derived facts depend on."""
-    import pydantic
-
     engine = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256(f"{FORMAT}:{pydantic.VERSION}:{_file_name()}".encode())
+    # pydantic's version from its metadata: a run that reads only facts never imports it
+    pydantic = metadata.version("pydantic")
+    digest = hashlib.sha256(f"{FORMAT}:{pydantic}:{_file_name()}".encode())
     for name in _CODE:
         try:
             digest.update(name.encode() + b"\0" + (engine / name).read_bytes())
@@ -183,14 +185,14 @@ def parser_key() -> str:
     The parses are kept under it, so an edited parser (an editable install, a pull
     request to the engine itself) or another PyYAML reads every file again.
     """
-    import yaml
-
     source = Path(__file__).resolve().with_name("yamlfile.py")
     try:
         code = source.read_bytes()
     except OSError:
         code = b"missing"
-    return hashlib.sha256(f"{FORMAT}:{yaml.__version__}:".encode() + code).hexdigest()
+    # PyYAML's version from its metadata: importing it is most of a warm run's parsing cost
+    version = metadata.version("PyYAML")
+    return hashlib.sha256(f"{FORMAT}:{version}:".encode() + code).hexdigest()
 
 
 def _file_name() -> str:

@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.definitions.formats import NAME_PATTERN
+from engine.definitions.names import NAME_PATTERN
 from engine.definitions.yamlfile import YamlProblem, parse
 from engine.errors import DefinitionError, UserError
 
