@@ -42,8 +42,8 @@ class Bounds:
 
     def __init__(
         self,
-        min: float | None = None,  # noqa: A002 (the definition's key)
-        max: float | None = None,  # noqa: A002
+        min: float | None = None,
+        max: float | None = None,
         max_drop: float | str | None = None,
     ) -> None:
         self.min, self.max, self.max_drop = min, max, max_drop
@@ -153,4 +153,13 @@ def _undefined_on_head(metric: str, value: float | None) -> str:
     return f"{metric} is {'missing' if value is None else 'NaN'} on head"
 
 
-__all__ = ["TOLERANCE", "Bounds", "Gate", "GateResult", "GateStatus", "Metrics", "defined", "evaluate_gates"]
+__all__ = [
+    "TOLERANCE",
+    "Bounds",
+    "Gate",
+    "GateResult",
+    "GateStatus",
+    "Metrics",
+    "defined",
+    "evaluate_gates",
+]

@@ -218,10 +218,14 @@ def _read_pins(root: Path, envs: Mapping[str, str]) -> dict[str, dict[str, Pin]]
     if not envs:
         return {}
     from engine import gitrepo
-    from engine.environments.pins import pin_refs, read_pins
+    from engine.environments.refs import pin_refs
 
     # which branches exist, for every environment in one git call
     refs = gitrepo.commits(root, [r for branch in envs.values() for r in pin_refs(branch)])
+    if not any(refs.values()):
+        return {env: {} for env in envs}  # nothing promoted yet: no pin format to import
+    from engine.environments.pins import read_pins
+
     return {env: read_pins(root, branch, refs) or {} for env, branch in envs.items()}
 
 

@@ -176,7 +176,7 @@ _NOT_HASHED = frozenset({*PROSE_FIELDS, "gates", "budget", "monitoring"})
 
 
 def model_part_of(dump: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`model_part` of a model's JSON dump (:attr:`~engine.definitions.loading.Entry.dump`)."""
+    """:func:`model_part` of a model's JSON dump (``Entry.dump``)."""
     return {key: value for key, value in dump.items() if key not in _NOT_HASHED}
 
 

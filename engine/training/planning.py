@@ -16,8 +16,8 @@ from pathlib import Path
 
 from engine import gitrepo
 from engine.collector import collecting_rarely
-from engine.definitions.names import kind_of
 from engine.definitions.loading import Definitions, load
+from engine.definitions.names import kind_of
 from engine.training.plan import Plan, Snapshot, plan
 
 

@@ -25,10 +25,10 @@ from engine.errors import UserError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from engine.definitions.formats import Budget, Dataset, FeatureSpec, Model
-
     import pandas as pd
     from sklearn.pipeline import Pipeline
+
+    from engine.definitions.formats import Budget, Dataset, FeatureSpec, Model
 
 Status = Literal["trained", "stored", "failed"]
 
