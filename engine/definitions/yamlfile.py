@@ -199,7 +199,7 @@ def parse_value(data: bytes, path: str) -> Located:
 
 
 def _plain_loader(base: Any) -> Any:
-    class PlainLoader(base):  # type: ignore[misc,valid-type]
+    class PlainLoader(base):  # type: ignore[misc]
         """The C loader, its Python resolver's answers remembered.
 
         Without path resolvers (the safe loader has none) a node's tag depends only on
