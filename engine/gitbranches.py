@@ -31,6 +31,7 @@ __all__ = [
     "on_branch",
     "push_branch",
     "ref_sha",
+    "refresh_branches",
     "remotes",
     "temporary_worktree",
 ]
@@ -121,6 +122,27 @@ def fetch_branches(root: Path, remote: str, branches: Sequence[str]) -> set[str]
         else:
             break
     raise GitError(f"could not fetch {', '.join(wanted)} from {remote}: {error}")
+
+
+def refresh_branches(root: Path, remote: str, branches: Sequence[str]) -> None:
+    """Bring ``refs/remotes/<remote>/`` up to date for ``branches``, in one fetch.
+
+    For reading what the branches hold (a review, a status): which of them the remote
+    has is read from the refs afterwards. :func:`fetch_branches` fetches each one by
+    its exact name, and git stops at the first name the remote lacks, so before a first
+    promotion every environment costs a fetch (a round trip to the remote) of its own.
+    Here each name is a pattern (``refs/heads/env/staging*``), which matches nothing
+    rather than failing when the branch does not exist; it also brings along a branch
+    whose name merely starts with it (``env/staging-old``) into its usual
+    remote-tracking ref, as a plain ``git fetch`` would. When the one fetch fails (a
+    busy ref, a name that clashes with a stale ref), :func:`fetch_branches` does it.
+    """
+    if not branches:
+        return
+    specs = [f"+refs/heads/{b}*:refs/remotes/{remote}/{b}*" for b in branches]
+    args = ("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, *specs)
+    if run_git(root, *args, check=False).returncode != 0:
+        fetch_branches(root, remote, branches)
 
 
 def push_branch(root: Path, remote: str, sha: str, branch: str) -> bool:

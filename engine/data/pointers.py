@@ -27,11 +27,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import PointerError, Problem
+
+if TYPE_CHECKING:
+    import yaml
 
 MAX_BYTES = 64 * 1024
 MD5 = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
@@ -53,7 +54,6 @@ _WHY = {
     "etag": "names content by a server's tag rather than by md5",
     "checksum": "names content by a server's checksum rather than by md5",
 }
-_Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar stays text
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,11 @@ def parse(data: bytes, file: str) -> Pointer:
     redo = f"run `dvc add {out_of(file)}` and commit {file}"
     if len(data) > MAX_BYTES:
         raise _refuse(file, 1, 1, f"this pointer is larger than {MAX_BYTES // 1024} KiB: {redo}")
+    import yaml  # on first use: a run that reads no pointer never imports PyYAML
+
+    loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar stays text
     try:
-        root = yaml.compose(data.decode("utf-8"), Loader=_Loader)
+        root = yaml.compose(data.decode("utf-8"), Loader=loader)
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -146,6 +149,8 @@ def _mapping(
     node: yaml.Node | None, file: str, what: str, redo: str
 ) -> dict[str, tuple[yaml.Node, Any]]:
     """A mapping node's entries by key text: (key node, value node)."""
+    import yaml
+
     if not isinstance(node, yaml.MappingNode):
         raise _refuse(file, *_at(node), f"{what}: {redo}")
     entries: dict[str, tuple[yaml.Node, Any]] = {}
@@ -174,6 +179,8 @@ def _only(
 def _text(entries: dict[str, tuple[yaml.Node, Any]], key: str) -> str | None:
     if key not in entries:
         return None
+    import yaml
+
     node = entries[key][1]
     return str(node.value) if isinstance(node, yaml.ScalarNode) else ""
 

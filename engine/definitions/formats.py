@@ -22,47 +22,22 @@ from pydantic import (
     model_validator,
 )
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-IMPORT_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
-SKLEARN_LOADERS = (
-    "load_iris",
-    "load_wine",
-    "load_breast_cancer",
-    "load_diabetes",
-    "load_digits",
+from engine.definitions.names import (
+    BINARY_ONLY_METRICS,
+    CLASSIFICATION_METRICS,
+    FOLDERS,
+    IMPORT_PATH_PATTERN,
+    LOWER_IS_BETTER,
+    METRICS_BY_TASK,
+    NAME_PATTERN,
+    PERMISSIONS,
+    PROSE_FIELDS,
+    REGRESSION_METRICS,
+    SKLEARN_LOADERS,
+    Task,
+    kind_of,
+    lower_is_better,
 )
-Task = Literal["classification", "regression"]
-
-CLASSIFICATION_METRICS = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "roc_auc",
-    "log_loss",
-)
-BINARY_ONLY_METRICS = ("precision", "recall", "f1")
-REGRESSION_METRICS = ("rmse", "mae", "r2")
-LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
-
-
-def lower_is_better(metric: str) -> bool:
-    """Whether a smaller value of ``metric`` is better (losses, errors, and CV spreads)."""
-    if metric.startswith("cv_") and metric.endswith("_std"):
-        return True
-    return metric.removeprefix("cv_") in LOWER_IS_BETTER
-
-
-METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
-    "classification": CLASSIFICATION_METRICS,
-    "regression": REGRESSION_METRICS,
-}
-PROSE_FIELDS = frozenset({"description", "owners", "tags"})
-PERMISSIONS = ("admin", "maintain", "write", "triage", "read")
 
 Name = Annotated[
     str,
@@ -641,16 +616,52 @@ KINDS: dict[str, type[Strict]] = {
     "model": Model,
     "project": Project,
 }
-FOLDERS = {"datasets": "dataset", "features": "feature-set", "models": "model"}
 
 
-def kind_of(path: str) -> str | None:
-    """The definition kind of a repository path under ``mlops/``, or None."""
-    # str.split, not PurePosixPath: called for every file of a revision (git's paths are
-    # already normalised: no empty or "." parts)
-    parts = tuple(path.split("/"))
-    if parts == ("mlops", "project.yaml"):
-        return "project"
-    if len(parts) == 3 and parts[0] == "mlops" and parts[2].endswith((".yaml", ".yml")):
-        return FOLDERS.get(parts[1])
-    return None
+__all__ = [
+    "BINARY_ONLY_METRICS",
+    "CLASSIFICATION_METRICS",
+    "DEFAULT_MEMORY_MB",
+    "DEFAULT_SECONDS",
+    "FOLDERS",
+    "IMPORT_PATH_PATTERN",
+    "KINDS",
+    "LOWER_IS_BETTER",
+    "METRICS_BY_TASK",
+    "NAME_PATTERN",
+    "PERMISSIONS",
+    "PROSE_FIELDS",
+    "REGRESSION_METRICS",
+    "RELATIVE",
+    "SKLEARN_LOADERS",
+    "Budget",
+    "Checks",
+    "Column",
+    "Dataset",
+    "Environment",
+    "Estimator",
+    "FeatureSet",
+    "FeatureSpec",
+    "FeaturesRef",
+    "Gate",
+    "Model",
+    "Monitoring",
+    "Name",
+    "Project",
+    "Prose",
+    "Scalar",
+    "Schema",
+    "Search",
+    "Serving",
+    "Source",
+    "Split",
+    "Step",
+    "Store",
+    "Strict",
+    "Task",
+    "Transform",
+    "Watch",
+    "check_repo_path",
+    "kind_of",
+    "lower_is_better",
+]

@@ -14,14 +14,17 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
-from engine.definitions.formats import KINDS, Dataset, FeatureSet, Model, Project, kind_of
+from engine.definitions.names import kind_of
 from engine.definitions.parse_cache import blob_id
 from engine.definitions.yamlfile import Located, YamlProblem, parse_value
 from engine.errors import Problem
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from engine.definitions.formats import Dataset, FeatureSet, Model, Project
 
 T = TypeVar("T", covariant=True)
 
@@ -33,10 +36,11 @@ class Entry(Generic[T]):
 
     ``blob`` is the file's git blob id when it was loaded through a parse cache. A file
     the cache knows as valid gets its typed value (``spec``) only when it is first asked
-    for: a plan over thousands of unchanged models never builds most of them.
+    for: a plan over thousands of unchanged models never builds most of them, and a
+    reader of plain facts (:attr:`dump`) never builds it at all once the cache knows them.
     """
 
-    __slots__ = ("_make", "_spec", "blob", "doc", "path")
+    __slots__ = ("_dump", "_make", "_spec", "blob", "doc", "kind", "memo", "path")
 
     def __init__(
         self,
@@ -46,11 +50,15 @@ class Entry(Generic[T]):
         *,
         blob: str | None = None,
         make: Callable[[], T] | None = None,
+        kind: str = "",
+        memo: Parses | None = None,
     ) -> None:
         if spec is None and make is None:
             raise ValueError("an entry needs its spec or a way to make it")
         self.path, self.doc, self.blob = path, doc, blob
         self._spec, self._make = spec, make
+        self.kind, self.memo = kind, memo
+        self._dump: dict[str, Any] | None = None
 
     @property
     def spec(self) -> T:
@@ -59,6 +67,25 @@ class Entry(Generic[T]):
             assert self._make is not None
             self._spec = self._make()
         return self._spec
+
+    @property
+    def dump(self) -> dict[str, Any]:
+        """The validated definition as JSON data, every default filled in: what
+        ``spec.model_dump(mode="json", by_alias=True)`` gives (do not modify it).
+
+        Remembered in the parse cache by blob id (a fact of this engine's code, like
+        validity), so a run that reads only such facts (the review of stored versions)
+        does not build the spec, nor import the format classes, once a run has.
+        """
+        if self._dump is None:
+            key = f"dump:{self.kind}:{self.blob}" if self.memo and self.blob else None
+            found = self.memo.recall(key) if self.memo is not None and key else None
+            if not isinstance(found, dict):
+                found = self.spec.model_dump(mode="json", by_alias=True)  # type: ignore[attr-defined]
+                if self.memo is not None and key:
+                    self.memo.remember(key, found)
+            self._dump = found
+        return self._dump
 
     @property
     def name(self) -> str:
@@ -87,7 +114,18 @@ class Definitions:
     @property
     def settings(self) -> Project:
         """The project file, or the embedded defaults when there is none."""
-        return self.project.spec if self.project else Project()
+        if self.project:
+            return self.project.spec
+        from engine.definitions.formats import Project
+
+        return Project()
+
+    @property
+    def settings_dump(self) -> dict[str, Any]:
+        """:attr:`settings` as JSON data (:attr:`Entry.dump`), without building them."""
+        if self.project:
+            return self.project.dump
+        return self.settings.model_dump(mode="json", by_alias=True)
 
 
 class Parses(Protocol):
@@ -144,7 +182,8 @@ def load(
             if spec is None and cache.recall(f"valid:{kind}:{blob}"):
                 # valid when this engine last read these bytes: build the spec when asked
                 make = functools.partial(_valid_spec, kind, doc, cache)
-                _register(defs, kind, Entry(path, doc, blob=blob, make=make))
+                entry = Entry(path, doc, blob=blob, make=make, kind=kind, memo=cache)
+                _register(defs, kind, entry)
                 continue
             if spec is None:
                 spec, problems = _validate(kind, doc)
@@ -157,7 +196,7 @@ def load(
         if spec is None:
             defs.invalid.add(_declared_name(doc) or _stem(path))
             continue
-        _register(defs, kind, Entry(path, doc, spec, blob=blob))
+        _register(defs, kind, Entry(path, doc, spec, blob=blob, kind=kind, memo=cache))
     return defs
 
 
@@ -177,9 +216,8 @@ def prepare(cache: Parses, path: str, data: bytes, blob: str) -> None:
     except YamlProblem:
         return
     cache.put(data, doc, blob)
-    try:
-        spec = KINDS[kind].model_validate(doc.value)
-    except ValidationError:
+    spec, _ = _validate(kind, doc)
+    if spec is None:
         return
     cache.specs[(kind, id(doc.value))] = spec
     cache.remember(f"valid:{kind}:{blob}", True)
@@ -258,6 +296,10 @@ def _declared_name(doc: Located) -> str | None:
 
 
 def _validate(kind: str, doc: Located) -> tuple[Any, list[Problem]]:
+    from pydantic import ValidationError
+
+    from engine.definitions.formats import KINDS
+
     model = KINDS[kind]
     if not isinstance(doc.value, dict):
         return None, [
@@ -330,6 +372,8 @@ def _message(model: type[BaseModel], loc: tuple[Any, ...], err: Mapping[str, Any
 
 def allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The keys a mapping at document path ``loc`` of a ``model`` file may have."""
+    from pydantic import BaseModel
+
     candidates: list[Any] = [model]
     for part in loc:
         nxt: list[Any] = []
@@ -363,7 +407,6 @@ __all__ = [
     "IMPORT_PATH_HINT",
     "Definitions",
     "Entry",
-    "FeatureSet",
     "allowed_keys",
     "load",
     "prepare",

@@ -14,7 +14,8 @@ parser's code and of PyYAML's version). Two layers:
   once and rewritten (atomically) when a run parsed something new.
 
 Beside the parses it keeps ``derived`` facts computed from them (:meth:`ParseCache.recall`,
-:meth:`ParseCache.remember`): that a blob is a valid definition of its kind, that a
+:meth:`ParseCache.remember`): that a blob is a valid definition of its kind and its
+validated value as JSON (:attr:`engine.definitions.loading.Entry.dump`), that a
 model with its dataset and feature set has no cross-reference problem, a model's
 fingerprint from the blob ids it was computed from. These depend on the engine's code
 as well, so they are kept under :func:`code_key` (a hash of the modules that compute
@@ -164,6 +165,7 @@ _MAX_DERIVED = 50_000
 # checks, fingerprints): an edit to any of them (or another pydantic) starts the facts afresh.
 _CODE = (
     "definitions/formats.py",
+    "definitions/names.py",
     "definitions/loading.py",
     "definitions/references.py",
     "definitions/yamlfile.py",

@@ -8,17 +8,15 @@ typo yields one error, not a cascade.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from engine.definitions.formats import (
-    BINARY_ONLY_METRICS,
-    METRICS_BY_TASK,
-    Dataset,
-    FeatureSpec,
-    Model,
-)
 from engine.definitions.loading import Definitions, Entry
+from engine.definitions.names import BINARY_ONLY_METRICS, METRICS_BY_TASK
 from engine.errors import Problem
+
+if TYPE_CHECKING:
+    from engine.definitions.formats import Dataset, FeatureSpec, Model
 
 
 def check_references(defs: Definitions) -> list[Problem]:
@@ -39,9 +37,23 @@ def check_references(defs: Definitions) -> list[Problem]:
             memo.remember(key, True)
         problems += found
     for dataset in defs.datasets.values():
-        problems += _dataset(dataset)
-    problems += _environments(defs)
+        problems += _once(defs, dataset, _dataset)
+    if defs.project is not None:
+        problems += _once(defs, defs.project, lambda _: _environments(defs))
     return problems
+
+
+def _once(defs: Definitions, entry: Entry[Any], check: Any) -> list[Problem]:
+    """``check(entry)``, skipped when the same blob was found clean before: a dataset's
+    checks and the project file's read that one file only."""
+    memo = defs.memo
+    key = f"references:{entry.kind}:{entry.blob}" if memo is not None and entry.blob else None
+    if memo is not None and key is not None and memo.recall(key):
+        return []
+    found: list[Problem] = check(entry)
+    if memo is not None and key is not None and not found:
+        memo.remember(key, True)
+    return found
 
 
 def _clean_key(entry: Entry[Model], defs: Definitions) -> str | None:
@@ -64,9 +76,14 @@ def _clean_key(entry: Entry[Model], defs: Definitions) -> str | None:
 
 def metric_names(model: Model) -> list[str]:
     """The metrics a model's versions record: the listed ones, plus ``cv_<m>`` with ``cv``."""
-    names = list(model.metrics)
-    if model.cv:
-        names += [f"cv_{m}" for m in model.metrics]
+    return recorded_metrics(model.metrics, model.cv)
+
+
+def recorded_metrics(metrics: Sequence[str], cv: int | None) -> list[str]:
+    """:func:`metric_names` of a model with these ``metrics`` and ``cv`` (e.g. its dump's)."""
+    names = list(metrics)
+    if cv:
+        names += [f"cv_{m}" for m in metrics]
     return names
 
 
@@ -109,7 +126,7 @@ def _model(entry: Entry[Model], defs: Definitions) -> list[Problem]:
                 (),
                 f" (used by model {model.name!r} on dataset {dataset.spec.name!r})",
             )
-    elif isinstance(model.features, FeatureSpec) and dataset is not None:
+    elif model.features is not None and dataset is not None:  # an inline feature spec
         out += _feature_columns(model.features, entry, dataset.spec, ("features",), "")
 
     allowed = METRICS_BY_TASK[model.task]

@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import Problem
 
+if TYPE_CHECKING:
+    import yaml
+
 MAX_BYTES = 1024 * 1024
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -30,9 +30,28 @@ _SCALAR_TAGS = {
 _COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 # YAML 1.1 reads 1e-4 as a string; people mean a number (YAML 1.2 agrees with them).
 _EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
-_constructor = yaml.constructor.SafeConstructor()
-_CONSTRUCT = {tag: yaml.constructor.SafeConstructor.yaml_constructors[tag] for tag in _SCALAR_TAGS}
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_Loader: Any = None
+_PlainLoader: Any = None
+_constructor: Any = None
+_CONSTRUCT: dict[str, Any] = {}
+
+
+def _ready() -> None:
+    """Import PyYAML and build the loaders, on the first parse: a run whose definitions
+    all come from the parse cache (a review of stored versions) never imports PyYAML."""
+    global yaml, _Loader, _PlainLoader, _constructor
+    if _PlainLoader is not None:
+        return
+    import yaml
+
+    _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    _constructor = yaml.constructor.SafeConstructor()
+    _CONSTRUCT.update(
+        {tag: yaml.constructor.SafeConstructor.yaml_constructors[tag] for tag in _SCALAR_TAGS}
+    )
+    _PlainLoader = _plain_loader(_Loader)
+
 
 Path = tuple[str | int, ...]
 
@@ -85,6 +104,7 @@ class YamlProblem(Exception):
 
 def parse(data: bytes, path: str) -> Located:
     """Parse one YAML document from ``data``; raise :class:`YamlProblem` when it can't."""
+    _ready()
     if len(data) > MAX_BYTES:
         raise YamlProblem(
             Problem(
@@ -156,6 +176,7 @@ def parse_value(data: bytes, path: str) -> Located:
     construction. Positions are recovered by the located parse the first time a
     problem needs one (:attr:`Located.located`).
     """
+    _ready()
     if len(data) <= MAX_BYTES and b"&" not in data:  # no anchor, so no alias
         try:
             text = data.decode("utf-8")
@@ -177,25 +198,28 @@ def parse_value(data: bytes, path: str) -> Located:
     return parse(data, path)
 
 
-class _PlainLoader(_Loader):  # type: ignore[valid-type,misc]
-    """The C loader, its Python resolver's answers remembered.
+def _plain_loader(base: Any) -> Any:
+    class PlainLoader(base):  # type: ignore[misc]
+        """The C loader, its Python resolver's answers remembered.
 
-    Without path resolvers (the safe loader has none) a node's tag depends only on its
-    kind, its text and how it was written (``implicit``): ``name``, ``params`` or
-    ``0.25`` resolve once per process instead of once per node (the resolver's regular
-    expressions are most of a plain parse's Python time).
-    """
+        Without path resolvers (the safe loader has none) a node's tag depends only on
+        its kind, its text and how it was written (``implicit``): ``name``, ``params`` or
+        ``0.25`` resolve once per process instead of once per node (the resolver's
+        regular expressions are most of a plain parse's Python time).
+        """
 
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if self.yaml_path_resolvers:  # (none, unless someone adds one to this loader)
-            return super().resolve(kind, value, implicit)
-        key = (kind, value, implicit)
-        tag = _TAGS.get(key)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)
-            if len(_TAGS) < _MAX_TAGS:
-                _TAGS[key] = tag
-        return tag
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            if self.yaml_path_resolvers:  # (none, unless someone adds one to this loader)
+                return str(super().resolve(kind, value, implicit))
+            key = (kind, value, implicit)
+            tag = _TAGS.get(key)
+            if tag is None:
+                tag = str(super().resolve(kind, value, implicit))
+                if len(_TAGS) < _MAX_TAGS:
+                    _TAGS[key] = tag
+            return tag
+
+    return PlainLoader
 
 
 _TAGS: dict[tuple[Any, Any, Any], str] = {}

@@ -26,8 +26,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.definitions.formats import NAME_PATTERN
+from engine.definitions.names import NAME_PATTERN
 from engine.definitions.yamlfile import YamlProblem, parse
+from engine.environments.refs import pin_refs
 from engine.errors import DefinitionError, UserError
 
 FOLDER = "mlops/deployments"
@@ -164,12 +165,6 @@ def parse_pin(data: bytes, path: str) -> Pin:
         raise DefinitionError(
             f"{path}: not a valid pin ({exc}); restore it from the branch's history"
         ) from None
-
-
-def pin_refs(branch: str) -> tuple[str, str]:
-    """Where the pins of ``branch`` are read: the remote's copy, the truth when there is one,
-    else the local branch."""
-    return f"origin/{branch}", branch
 
 
 def read_pins(

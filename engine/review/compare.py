@@ -27,15 +27,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine.data.profile import ColumnProfile, DataProfile
-from engine.definitions.formats import Gate, Task, lower_is_better
+from engine.definitions.names import Task, lower_is_better
 from engine.review.evaluation import Evaluation
 from engine.review.gates import TOLERANCE, GateResult, Metrics, defined, evaluate_gates
 from engine.review.pairing import Paired, aligned
 from engine.review.shift import ColumnShift, data_shift
 from engine.review.significance import Interval, McNemar, mcnemar, paired_bootstrap
+
+if TYPE_CHECKING:
+    from engine.review.gates import Gate
 
 Verdict = Literal[
     "better", "worse", "no significant change", "new", "removed", "n/a", "informational"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.data.profile import DataProfile
-from engine.definitions.formats import Task
+from engine.definitions.names import Task
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike

@@ -11,14 +11,42 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, Protocol
 
-from engine.definitions.formats import Gate, lower_is_better
+from engine.definitions.names import lower_is_better
 
 GateStatus = Literal["pass", "fail", "not comparable", "skipped"]
 Metrics = Mapping[str, "float | None"]
 
 TOLERANCE = 1e-9  # float noise: 0.95 - 0.94 must not exceed a max_drop of 0.01
+
+
+class Gate(Protocol):
+    """The bounds of one gate: a :class:`engine.definitions.formats.Gate`, or
+    :class:`Bounds` made from a model definition's dump."""
+
+    @property
+    def min(self) -> float | None: ...
+
+    @property
+    def max(self) -> float | None: ...
+
+    @property
+    def max_drop(self) -> float | str | None: ...
+
+
+class Bounds:
+    """A gate's bounds as plain values (those of a validated definition's dump)."""
+
+    __slots__ = ("max", "max_drop", "min")
+
+    def __init__(
+        self,
+        min: float | None = None,
+        max: float | None = None,
+        max_drop: float | str | None = None,
+    ) -> None:
+        self.min, self.max, self.max_drop = min, max, max_drop
 
 
 @dataclass(frozen=True)
@@ -125,4 +153,13 @@ def _undefined_on_head(metric: str, value: float | None) -> str:
     return f"{metric} is {'missing' if value is None else 'NaN'} on head"
 
 
-__all__ = ["TOLERANCE", "GateResult", "GateStatus", "Metrics", "defined", "evaluate_gates"]
+__all__ = [
+    "TOLERANCE",
+    "Bounds",
+    "Gate",
+    "GateResult",
+    "GateStatus",
+    "Metrics",
+    "defined",
+    "evaluate_gates",
+]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.definitions.formats import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from engine.definitions.names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

@@ -21,11 +21,12 @@ from engine.review.report import MAX_CHARS, size
 
 if TYPE_CHECKING:
     from engine.data.profile import DataProfile
-    from engine.definitions.formats import Environment, Model, Project
+    from engine.definitions.formats import Project
     from engine.definitions.loading import Definitions
     from engine.environments.pins import Pin
     from engine.review.compare import DefinitionChange, Missing, ModelComparison, Reproduced
     from engine.review.evaluation import Evaluation
+    from engine.review.gates import Bounds
     from engine.review.report import Marker
     from engine.store import Store
     from engine.training.plan import Plan, Reason
@@ -114,14 +115,14 @@ def review(
     plan = planning.compute_plan(root, base, head)
     head_defs, _ = planning.read_definitions(root, plan.head_commit)
     base_defs, _ = planning.read_definitions(root, plan.base_commit)
-    project = settings or head_defs.settings
-    envs = _environments(project, vs)
+    store_url, branches = _project_facts(settings, head_defs)
+    envs = _environments(branches, vs)
     names = [] if vs else _selected(plan, models, head_defs.models, base_defs.models)
     if not vs and not names:
         envs = {}  # nothing changed: no environment to fetch or read (a no-op PR stays cheap)
     if envs and "origin" in gitbranches.remotes(root):
         # compare with what runs now, not a stale copy
-        gitbranches.fetch_branches(root, "origin", [spec.branch for spec in envs.values()])
+        gitbranches.refresh_branches(root, "origin", list(envs.values()))
     pins = _read_pins(root, envs)
     # With --vs ENV, head is compared with what ENV runs: that version is the reference
     # and the base revision plays no part (it may well be head itself).
@@ -132,7 +133,7 @@ def review(
     done = _Trained()
     if names:
         done = _train_and_compare(
-            root, plan, names, head_defs, base_defs, project, settings, pins, vs, head
+            root, plan, names, head_defs, base_defs, store_url, settings, pins, vs, head
         )
     comparisons = done.comparisons
     failures = [o for o in (*done.head, *done.base) if o.status == "failed"]
@@ -196,7 +197,7 @@ def _train_and_compare(
     names: Sequence[str],
     head_defs: Definitions,
     base_defs: Definitions,
-    project: Project,
+    store_url: str,
     settings: Project | None,
     pins: Mapping[str, Mapping[str, Pin]],
     vs: Sequence[str],
@@ -210,8 +211,8 @@ def _train_and_compare(
     head_run = jobs.train(root, head_models, rev=plan.head_commit, settings=settings)
     base_names = [] if vs else [n for n in names if n in base_defs.models]
     base_run = jobs.train(root, base_names, rev=plan.base_commit, settings=settings)
-    store = Store.open(project.store.url, root)
-    versions = _Versions(root, store, plan.head_commit, head_defs, project, pins)
+    store = Store.open(store_url, root)
+    versions = _Versions(root, store, plan.head_commit, head_defs, settings, pins)
     reference = vs[0] if vs else "base"
     if vs:
         changes = _changes_since_pins(root, head, names, pins[reference])
@@ -233,27 +234,41 @@ def _train_and_compare(
     return _Trained(head_run.outcomes, base_run.outcomes, comparisons)
 
 
-def _read_pins(root: Path, envs: Mapping[str, Environment]) -> dict[str, dict[str, Pin]]:
-    """What each of ``envs`` pins (nothing read, nor its reader imported, for none)."""
+def _read_pins(root: Path, envs: Mapping[str, str]) -> dict[str, dict[str, Pin]]:
+    """What each of ``envs`` (name: branch) pins (nothing read, nor its reader imported,
+    for none)."""
     if not envs:
         return {}
     from engine import gitrepo
-    from engine.environments.pins import pin_refs, read_pins
+    from engine.environments.refs import pin_refs
 
     # which branches exist, for every environment in one git call
-    refs = gitrepo.commits(root, [r for spec in envs.values() for r in pin_refs(spec.branch)])
-    return {env: read_pins(root, spec.branch, refs) or {} for env, spec in envs.items()}
+    refs = gitrepo.commits(root, [r for branch in envs.values() for r in pin_refs(branch)])
+    if not any(refs.values()):
+        return {env: {} for env in envs}  # nothing promoted yet: no pin format to import
+    from engine.environments.pins import read_pins
+
+    return {env: read_pins(root, branch, refs) or {} for env, branch in envs.items()}
 
 
-def _environments(project: Project, vs: Sequence[str]) -> dict[str, Environment]:
-    """The environments to compare with: those named in ``vs``, else every one."""
-    unknown = [e for e in vs if e not in project.environments]
+def _project_facts(settings: Project | None, defs: Definitions) -> tuple[str, dict[str, str]]:
+    """The store's URL and each environment's branch: from ``settings``, else from the
+    head's project file as plain data (its spec is built only to retrain a version)."""
+    if settings is not None:
+        return settings.store.url, {n: e.branch for n, e in settings.environments.items()}
+    dump = defs.settings_dump
+    return dump["store"]["url"], {n: e["branch"] for n, e in dump["environments"].items()}
+
+
+def _environments(branches: Mapping[str, str], vs: Sequence[str]) -> dict[str, str]:
+    """The environments to compare with (name: branch): those named in ``vs``, else all."""
+    unknown = [e for e in vs if e not in branches]
     if unknown:
         raise UserError(
             f"unknown environment(s) {', '.join(unknown)}: mlops/project.yaml "
-            f"defines {', '.join(project.environments) or 'none'}"
+            f"defines {', '.join(branches) or 'none'}"
         )
-    return {e: project.environments[e] for e in (vs or project.environments)}
+    return {e: branches[e] for e in (vs or branches)}
 
 
 def _selected(
@@ -307,8 +322,9 @@ def _compare(
     """
     from engine.review.compare import Missing, compare_model
 
-    spec = versions.defs.models[name].spec if name in versions.defs.models else None
-    primary = spec.primary_metric if spec else ""
+    # the definition's facts as plain data (remembered by blob): its spec is not built
+    spec = versions.defs.models[name].dump if name in versions.defs.models else None
+    primary = spec["primary_metric"] if spec else ""
     head_ev = versions.of_outcome(name, head_outcomes, primary)
     if head_ev is None and spec is not None:
         return None  # the head failed (listed with the failures)
@@ -354,8 +370,8 @@ def _compare(
         head_ev,
         base_ev,
         metrics=_metrics(spec),
-        primary_metric=spec.primary_metric if spec else None,
-        gates=spec.gates if spec else None,
+        primary_metric=spec["primary_metric"] if spec else None,
+        gates=_gates(spec),
         environments=environments,
         heads=heads,
         rescored=base_pair is not None and base_pair.rescored,
@@ -398,9 +414,9 @@ def _changes_since_pins(
     return out
 
 
-def _id_column(defs: Definitions, spec: Model | None) -> str | None:
-    dataset = defs.datasets.get(spec.dataset) if spec else None
-    return dataset.spec.id_column if dataset else None
+def _id_column(defs: Definitions, spec: Mapping[str, Any] | None) -> str | None:
+    dataset = defs.datasets.get(spec["dataset"]) if spec else None
+    return dataset.dump["id_column"] if dataset else None
 
 
 def _changes(reasons: Sequence[Reason]) -> tuple[DefinitionChange, ...]:
@@ -473,12 +489,22 @@ def _head_label(root: Path, plan: Plan) -> str:
     return "working tree"
 
 
-def _metrics(spec: Model | None) -> list[str] | None:
+def _metrics(spec: Mapping[str, Any] | None) -> list[str] | None:
+    """The metrics a model's versions record, from its dump."""
     if spec is None:
         return None
-    from engine.definitions.references import metric_names
+    from engine.definitions.references import recorded_metrics
 
-    return metric_names(spec)
+    return recorded_metrics(spec["metrics"], spec["cv"])
+
+
+def _gates(spec: Mapping[str, Any] | None) -> dict[str, Bounds] | None:
+    """A model's gates, from its dump."""
+    if spec is None:
+        return None
+    from engine.review.gates import Bounds
+
+    return {metric: Bounds(**bounds) for metric, bounds in spec["gates"].items()}
 
 
 # --- stored versions as evaluations -----------------------------------------------------
@@ -493,8 +519,9 @@ class _Versions:
     head_rev: str | None
     defs: Definitions
     """The head's definitions: the dataset a rescoring reads."""
-    project: Project
-    """The settings a pinned version is retrained with (the store, the allow-list)."""
+    settings: Project | None
+    """The settings a pinned version is retrained with (the store, the allow-list); None:
+    the head's project file (built only when a version is retrained)."""
     live: Mapping[str, Mapping[str, Pin]]
     """What each environment compared with pins: the metrics a retrained version must meet."""
     attempts: dict[tuple[str, str], float | str] = field(default_factory=dict)
@@ -528,7 +555,7 @@ class _Versions:
                 name,
                 pin.fingerprint,
                 pin.source_commit,
-                self.project,
+                self.settings or self.defs.settings,
                 self.live,
             )
         except UserError as exc:

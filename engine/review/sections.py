@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.data.profile import ColumnProfile
-from engine.definitions.formats import lower_is_better
+from engine.definitions.names import lower_is_better
 from engine.review import markdown as md
 from engine.review.compare import Confusion, MetricDiff, ModelComparison, Reproduced, Versus
 from engine.review.gates import GateResult, defined

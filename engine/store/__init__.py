@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from engine.definitions.formats import NAME_PATTERN
+from engine.definitions.names import NAME_PATTERN
 from engine.errors import StoreError
 from engine.store.artifacts import (
     load_bytes,

@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from engine.definitions.formats import NAME_PATTERN
+from engine.definitions.names import NAME_PATTERN
 from engine.errors import StoreError, UserError
 
 if TYPE_CHECKING:

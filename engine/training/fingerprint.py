@@ -21,16 +21,20 @@ that the caller took from git or the working tree.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
 from collections.abc import Mapping
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.data.pointers import parse
-from engine.definitions.formats import PROSE_FIELDS, Dataset, FeatureSpec, Model
+from engine.definitions.names import PROSE_FIELDS
 from engine.errors import DataError
+
+if TYPE_CHECKING:
+    from engine.definitions.formats import Dataset, FeatureSpec, Model
 
 TRAINING_SEMANTICS_VERSION = 2
 """Bump when training code changes what the same definition produces (splitting, pipeline
@@ -165,20 +169,39 @@ def model_part(model: Model) -> dict[str, Any]:
     name or an inline spec); :func:`fingerprint` replaces them with the content they
     resolve to.
     """
-    return model.model_dump(
-        mode="json", by_alias=True, exclude={*PROSE_FIELDS, "gates", "budget", "monitoring"}
-    )
+    return model_part_of(model.model_dump(mode="json", by_alias=True))
 
 
-_SPEC_KEYS = tuple(info.alias or name for name, info in FeatureSpec.model_fields.items())
+_NOT_HASHED = frozenset({*PROSE_FIELDS, "gates", "budget", "monitoring"})
+
+
+def model_part_of(dump: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`model_part` of a model's JSON dump (``Entry.dump``)."""
+    return {key: value for key, value in dump.items() if key not in _NOT_HASHED}
 
 
 def features_part(features: FeatureSpec | None) -> dict[str, Any] | None:
     """A feature set's content: what :class:`FeatureSpec` declares, without name or prose."""
     if features is None:
         return None
+    from engine.definitions.formats import FeatureSpec
+
     dumped = features.model_dump(mode="json", by_alias=True)
-    return {key: dumped[key] for key in _SPEC_KEYS}
+    return {key: dumped[key] for key in _spec_keys(FeatureSpec)}
+
+
+@functools.cache
+def _spec_keys(spec: Any) -> tuple[str, ...]:
+    return tuple(info.alias or name for name, info in spec.model_fields.items())
+
+
+_NOT_CONTENT = frozenset({"name", *PROSE_FIELDS})
+
+
+def features_part_of(dump: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`features_part` of a feature set's JSON dump: a ``FeatureSet`` declares what
+    a ``FeatureSpec`` does, plus its name and prose (a test checks the two agree)."""
+    return {key: value for key, value in dump.items() if key not in _NOT_CONTENT}
 
 
 def dataset_part(dataset: Dataset) -> dict[str, Any]:
@@ -191,8 +214,12 @@ def dataset_part(dataset: Dataset) -> dict[str, Any]:
     TRAINING_SEMANTICS_VERSION.) The dataset's name is left out too: the model refers
     to the dataset by name, and a rename alone changes no row.
     """
-    dumped = dataset.model_dump(mode="json", by_alias=True)
-    return {key: dumped[key] for key in ("source", "target", "id_column", "split")}
+    return dataset_part_of(dataset.model_dump(mode="json", by_alias=True))
+
+
+def dataset_part_of(dump: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`dataset_part` of a dataset's JSON dump."""
+    return {key: dump[key] for key in ("source", "target", "id_column", "split")}
 
 
 # --- data content hashes ----------------------------------------------------------------
@@ -217,15 +244,22 @@ def data_hash(dataset: Dataset, files: Mapping[str, bytes], sklearn_version: str
     :class:`~engine.errors.PointerError` when the pointer is not a plain one
     (:func:`engine.data.pointers.parse`).
     """
-    source = dataset.source
-    if source.sklearn is not None:
-        return f"sklearn:{source.sklearn}:{sklearn_version}"
-    assert source.path is not None  # Source validates that exactly one is given
-    pointer = pointer_for(source.path, files)
+    return source_hash(dataset.source.sklearn, dataset.source.path, files, sklearn_version)
+
+
+def source_hash(
+    sklearn: str | None, path: str | None, files: Mapping[str, bytes], sklearn_version: str
+) -> str:
+    """:func:`data_hash` of a dataset whose source is ``sklearn`` (a loader) or ``path``
+    (as its dump has them)."""
+    if sklearn is not None:
+        return f"sklearn:{sklearn}:{sklearn_version}"
+    assert path is not None  # Source validates that exactly one is given
+    pointer = pointer_for(path, files)
     if pointer is None:
         raise DataError(
-            f"{source.path} is not tracked by DVC: no {source.path}.dvc pointer "
-            f"in the repository; run `dvc add {source.path}` and commit the "
+            f"{path} is not tracked by DVC: no {path}.dvc pointer "
+            f"in the repository; run `dvc add {path}` and commit the "
             "pointer"
         )
     return parse(files[pointer], pointer).md5
@@ -237,9 +271,13 @@ __all__ = [
     "canonical_json",
     "data_hash",
     "dataset_part",
+    "dataset_part_of",
     "features_part",
+    "features_part_of",
     "fingerprint",
     "model_part",
+    "model_part_of",
     "pointer_for",
     "short",
+    "source_hash",
 ]

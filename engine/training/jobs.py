@@ -94,8 +94,10 @@ def train(
             f"unknown model(s): {', '.join(unknown)}; the models are: "
             f"{', '.join(sorted(defs.models)) or 'none'}"
         )
-    settings = settings or defs.settings
-    store = Store.open(settings.store.url, root)
+    # the store's address as plain data: a run that finds every version stored builds no
+    # settings (the project file's spec) and imports no format class
+    url = settings.store.url if settings else defs.settings_dump["store"]["url"]
+    store = Store.open(url, root)
     outcomes: list[Outcome] = []
     jobs_to_run: list[TrainJob] = []
     commit: tuple[str, str] | None = None
@@ -113,6 +115,7 @@ def train(
             outcomes.append(Outcome(planned.name, fp, "stored", metrics=dict(record.metrics)))
             continue
         if checked is None:  # the catalog's checks, once something is to be trained
+            settings = settings or defs.settings
             checked = _estimator_problems(snap, settings)
         found = checked.get(planned.name)
         if found:
@@ -120,6 +123,7 @@ def train(
             outcomes.append(Outcome(planned.name, fp, "failed", reason=reason))
             continue
         commit = commit or _commit_of(root, rev)  # only looked up when something trains
+        assert settings is not None  # built with ``checked``
         job = _job(root, rev, snap, planned.name, fp, commit, settings)
         # A forced retrain replaces the stored version only once the new one is ready.
         jobs_to_run.append(dataclasses.replace(job, replace=force))

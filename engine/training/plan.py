@@ -23,22 +23,25 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from engine.definitions.formats import Dataset, FeatureSpec, Model, kind_of
 from engine.definitions.loading import Definitions, Entry
+from engine.definitions.names import kind_of
 from engine.definitions.yamlfile import YamlProblem, parse
 from engine.errors import DataError, PointerError, Problem
 from engine.training.fingerprint import (
     TRAINING_SEMANTICS_VERSION,
     Fingerprints,
-    data_hash,
-    dataset_part,
-    features_part,
-    model_part,
+    dataset_part_of,
+    features_part_of,
+    model_part_of,
     pointer_for,
     short,
+    source_hash,
 )
+
+if TYPE_CHECKING:
+    from engine.definitions.formats import Dataset, FeatureSpec, Model
 
 Status = Literal["changed", "new", "removed", "unchanged", "invalid"]
 _MAX_VALUE_CHARS = 40
@@ -214,10 +217,12 @@ def _side(snap: Snapshot, prints: Fingerprints) -> _Side:
         if p.severity == "error":
             by_path.setdefault(p.path, []).append(p)
     side = _Side({}, {}, problems, snap)
+    # the datasets' sources from their dumps: an unchanged file's spec is never built
+    sources = {name: entry.dump["source"] for name, entry in defs.datasets.items()}
     hashes = {name: _data_hash(entry, snap) for name, entry in defs.datasets.items()}
     pointers = {
-        name: pointer_for(entry.spec.source.path, snap.files) if entry.spec.source.path else None
-        for name, entry in defs.datasets.items()
+        name: pointer_for(source["path"], snap.files) if source["path"] else None
+        for name, source in sources.items()
     }
     for name, entry in defs.models.items():
         found, trouble = _resolve(entry, snap, by_path, (hashes, pointers), prints)
@@ -232,8 +237,9 @@ def _side(snap: Snapshot, prints: Fingerprints) -> _Side:
 
 
 def _data_hash(entry: Entry[Dataset], snap: Snapshot) -> str | Problem:
+    source = entry.dump["source"]
     try:
-        return data_hash(entry.spec, snap.files, snap.sklearn_version)
+        return source_hash(source["sklearn"], source["path"], snap.files, snap.sklearn_version)
     except PointerError as exc:
         return exc.problem  # located in the pointer itself
     except DataError as exc:
@@ -273,6 +279,8 @@ def _resolve(
     key = _fingerprint_key(entry, features, dataset, content, snap) if memo is not None else None
     fp = memo.recall(key) if memo is not None and key is not None else None
     if not isinstance(fp, str):
+        from engine.definitions.formats import FeatureSpec
+
         model = entry.spec
         spec: FeatureSpec | None = features.spec if features is not None else None
         if spec is None and isinstance(model.features, FeatureSpec):
@@ -402,17 +410,15 @@ def _plan_model(name: str, base: _Side, head: _Side) -> PlannedModel:
 
 def _reasons(a: _Resolved, b: _Resolved, sa: Snapshot, sb: Snapshot) -> list[Reason]:
     path = b.entry.path
-    out = [
-        Reason(path, f, x, y)
-        for f, x, y in diff(model_part(a.entry.spec), model_part(b.entry.spec))
-    ]
-    ma, mb = a.entry.spec, b.entry.spec
-    if isinstance(ma.features, str) and ma.features == mb.features:
+    # from the definitions' dumps (remembered by blob), as the fingerprints hash them
+    ma, mb = a.entry.dump, b.entry.dump
+    out = [Reason(path, f, x, y) for f, x, y in diff(model_part_of(ma), model_part_of(mb))]
+    if isinstance(ma["features"], str) and ma["features"] == mb["features"]:
         assert a.features is not None and b.features is not None
-        fa, fb = features_part(a.features.spec), features_part(b.features.spec)
+        fa, fb = features_part_of(a.features.dump), features_part_of(b.features.dump)
         out += [Reason(b.features.path, f, x, y) for f, x, y in diff(fa, fb)]
-    if ma.dataset == mb.dataset:
-        da, db = dataset_part(a.dataset.spec), dataset_part(b.dataset.spec)
+    if ma["dataset"] == mb["dataset"]:
+        da, db = dataset_part_of(a.dataset.dump), dataset_part_of(b.dataset.dump)
         out += [Reason(b.dataset.path, f, x, y) for f, x, y in diff(da, db)]
         if da["source"] == db["source"] and a.data_hash != b.data_hash and b.pointer:
             note = f"content changed (md5 {_abbrev(a.data_hash)} → {_abbrev(b.data_hash)})"

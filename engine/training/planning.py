@@ -51,8 +51,8 @@ def _load(root: Path, files: Mapping[str, bytes], save: bool = True) -> Definiti
 
 
 def _load_all(root: Path, files: Mapping[str, bytes], save: bool) -> Definitions:
-    from engine.definitions.formats import kind_of
     from engine.definitions.loading import load
+    from engine.definitions.names import kind_of
     from engine.definitions.parse_cache import blob_id, for_root
     from engine.training.parallel import warm
 

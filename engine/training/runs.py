@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
-from engine.definitions.formats import lower_is_better
+from engine.definitions.names import lower_is_better
 from engine.errors import UserError
 
 RECORD_FORMAT = 1

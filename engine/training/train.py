@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from engine.definitions.formats import Budget, Dataset, FeatureSpec, Model
 from engine.errors import UserError
 
 if TYPE_CHECKING:
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
     from sklearn.pipeline import Pipeline
+
+    from engine.definitions.formats import Budget, Dataset, FeatureSpec, Model
 
 Status = Literal["trained", "stored", "failed"]
 
@@ -38,6 +39,13 @@ REFERENCE_FILE = "reference.parquet"
 """A seeded sample of the training rows (inputs and target), the reference of monitoring."""
 REFERENCE_ROWS = 10_000
 """Rows kept in the reference sample: enough for the drift tests' large-sample regime."""
+
+
+def _default_budget() -> Budget:
+    # the formats are imported when a job is made, not by a review that only reads Outcomes
+    from engine.definitions.formats import Budget
+
+    return Budget()
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class TrainJob:
     replace: bool = False
     """Replace a stored version of this fingerprint (``--force``), only once this one is
     ready: a retraining that fails keeps the version that was there."""
-    budget: Budget = field(default_factory=Budget)
+    budget: Budget = field(default_factory=_default_budget)
     """The time and memory this training may take (``engine.training.workers``)."""
 
 

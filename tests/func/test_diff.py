@@ -329,3 +329,40 @@ def test_vs_an_environment_whose_version_the_store_lacks(iris_staged, mlops):
     cut = review(repo, base="main", vs=["staging"], models=["iris-logreg"], limit=1500)
     assert "✂️" in cut.markdown and "job summary" in cut.markdown
     assert "✂️" not in cut.full_markdown and "</details>" in cut.full_markdown
+
+
+# What a review of versions both in the store never needs: PyYAML (the parse cache has
+# every file), the format classes (the plan's and the report's facts are the definitions'
+# remembered dumps), the pin format (nothing is promoted) and scikit-learn.
+NOT_ON_A_STORED_DIFF = ("yaml", "engine.definitions.formats", "engine.environments.pins", "sklearn")
+WARM_DIFF = """
+import json, sys
+from engine.cli import main
+sys.argv = ["mlops", "diff", "--base", sys.argv[1], "--head", "HEAD", "--json"]
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in json.loads(sys.argv[-1]) if m in sys.modules)), file=sys.stderr)
+"""
+
+
+def test_a_diff_of_stored_versions_imports_neither_yaml_nor_the_formats(repo, mlops):
+    import subprocess
+    import sys
+
+    base = git(repo, "rev-parse", "HEAD")
+    git(repo, "switch", "-q", "-c", "change")
+    model = repo / "mlops/models/iris-logreg.yaml"
+    model.write_text(model.read_text().replace("C: 1.0", "C: 0.5"))
+    commit(repo, "Regularize iris-logreg a little")
+    cold = mlops("diff", "--base", base, "--head", "HEAD", "--json", cwd=repo)  # trains both
+    assert '"iris-logreg"' in cold.stdout, cold.stderr
+
+    watched = json.dumps(NOT_ON_A_STORED_DIFF)
+    code = WARM_DIFF.replace("sys.argv[-1]", repr(watched))
+    warm = subprocess.run(
+        [sys.executable, "-c", code, base], cwd=repo, capture_output=True, text=True, check=False
+    )
+    assert json.loads(warm.stderr.strip().splitlines()[-1]) == [], warm.stderr
+    assert warm.stdout == cold.stdout  # the same report from the remembered facts

@@ -315,3 +315,28 @@ def test_blobs_stream_in_order_whatever_their_size_and_stop_cleanly(repo):
     lazy = Tree(repo, dict(tree(repo, sha).ids))
     lazy.fetch(["mlops/models/a.yaml", "README.md"], lambda p, d: seen.append((p, d)))
     assert seen == [("mlops/models/a.yaml", b"name: a\n")]  # README.md is not listed
+
+
+def test_branches_are_refreshed_in_one_fetch_whichever_the_remote_lacks(repo, tmp_path):
+    from engine.gitbranches import refresh_branches
+
+    commit(repo, FIRST)
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "-q", "origin", "main:env/staging")
+    refresh_branches(repo, "origin", ["env/staging", "env/production"])  # production: none
+    refs = git(repo, "for-each-ref", "--format=%(refname)", "refs/remotes/")
+    assert refs.split() == ["refs/remotes/origin/env/staging"]
+    moved = commit(repo, {"README.md": "# moved\n"})
+    git(repo, "push", "-q", "origin", "main:env/staging")
+    refresh_branches(repo, "origin", ["env/production", "env/staging"])
+    assert git(repo, "rev-parse", "origin/env/staging") == moved
+    # the pattern also matches env/staging-old/x, which a stale ref blocks: the one fetch
+    # fails, and the branches asked for are fetched by name
+    git(repo, "update-ref", "refs/remotes/origin/env/staging-old", moved)
+    git(repo, "push", "-q", "origin", "main:env/staging-old/x")
+    again = commit(repo, {"README.md": "# again\n"})
+    git(repo, "push", "-q", "origin", "main:env/staging")
+    refresh_branches(repo, "origin", ["env/staging"])
+    assert git(repo, "rev-parse", "origin/env/staging") == again

@@ -167,3 +167,21 @@ def test_validity_is_remembered_per_kind(tmp_path, kind_path):
     # the same bytes under another folder: not a valid dataset or feature set
     defs = load({kind_path: model}, ParseCache(tmp_path, key=KEY))
     assert defs.problems and not defs.datasets and not defs.features
+
+
+def test_a_definitions_dump_is_remembered_and_read_without_building_it(tmp_path):
+    first = ParseCache(tmp_path, key=KEY)
+    defs = load(FILES, first)
+    expected = {
+        path: entry.spec.model_dump(mode="json", by_alias=True)
+        for entry in (*defs.models.values(), *defs.datasets.values(), *defs.features.values())
+        for path in (entry.path,)
+    }
+    for entry in (*defs.models.values(), *defs.datasets.values(), *defs.features.values()):
+        assert entry.dump == expected[entry.path]
+    first.save()
+    again = load(FILES, ParseCache(tmp_path, key=KEY))  # a new process
+    for entry in (*again.models.values(), *again.datasets.values(), *again.features.values()):
+        assert entry.dump == expected[entry.path]
+        assert entry._spec is None  # read from the cache, the spec never built
+    assert again.settings_dump == again.settings.model_dump(mode="json", by_alias=True)

@@ -277,3 +277,32 @@ def test_remembered_fingerprints_equal_the_reference_computation():
             assert prints(m, spec, ds, data, SKLEARN, semantics=semantics) == want  # remembered
     with pytest.raises(ValueError, match="which was not given"):
         prints(defs.models["cancer-rf"].spec, None, ds, MD5, SKLEARN)
+
+
+def test_the_parts_read_from_dumps_are_the_parts_of_the_specs():
+    # the plan's reasons read the definitions' remembered dumps (Entry.dump), the
+    # fingerprints the specs: both must see the same content
+    from engine.definitions.formats import PROSE_FIELDS, FeatureSet, FeatureSpec
+    from engine.training.fingerprint import (
+        dataset_part,
+        dataset_part_of,
+        features_part,
+        features_part_of,
+        model_part,
+        model_part_of,
+    )
+
+    defs = load(
+        {
+            "mlops/models/cancer-rf.yaml": MODEL,
+            "mlops/datasets/cancer.yaml": DATASET,
+            "mlops/features/scaled.yaml": FEATURES,
+        }
+    )
+    model, dataset = defs.models["cancer-rf"], defs.datasets["cancer"]
+    features = defs.features["scaled"]
+    assert model_part_of(model.dump) == model_part(model.spec)
+    assert dataset_part_of(dataset.dump) == dataset_part(dataset.spec)
+    assert features_part_of(features.dump) == features_part(features.spec)
+    # a feature set declares what an inline spec does, plus its name and prose
+    assert set(FeatureSet.model_fields) == {*FeatureSpec.model_fields, "name", *PROSE_FIELDS}
