@@ -339,11 +339,14 @@ class _Histogram:
 
 
 def _present(values: Array) -> Array:
-    """The values without NaN (nulls); a clean column costs one pass and no copy."""
+    """The finite values: without NaN (nulls) and without infinities, which Evidently drops
+    too (data quality reports them as out of range); a clean column costs two passes and
+    no copy."""
     import numpy as np
 
-    if values.size and np.isnan(values.min()):  # min is NaN exactly when a NaN is there
-        return values[~np.isnan(values)]
+    # min is NaN when a NaN is there, -inf when -inf is; max is inf when inf is
+    if values.size and not (math.isfinite(values.min()) and math.isfinite(values.max())):
+        return values[np.isfinite(values)]
     return values
 
 
@@ -351,14 +354,20 @@ def _std(values: Array) -> float:
     """Population standard deviation in two passes without temporaries (``np.std``: five).
 
     ``E[x^2] - E[x]^2`` loses digits when the mean dwarfs the spread; then ``np.std``.
+    Squares overflow from ~1e154: such a column's spread is taken on values scaled to 1.
     """
     import numpy as np
 
     mean = float(values.sum()) / values.size
     variance = float(np.einsum("i,i", values, values)) / values.size - mean * mean
-    if variance <= 1e-6 * mean * mean:
-        return float(np.std(values))
-    return math.sqrt(variance)
+    if math.isfinite(variance) and variance > 1e-6 * mean * mean:
+        return math.sqrt(variance)
+    with np.errstate(over="ignore"):
+        spread = float(np.std(values))
+    if math.isfinite(spread):
+        return spread
+    scale = float(np.abs(values).max())
+    return float(np.std(values / scale)) * scale
 
 
 def _bin(values: Array, low: float, width: float, bins: int) -> Array:

@@ -177,3 +177,28 @@ def test_the_fast_standard_deviation_is_numpy_s_even_with_a_large_mean() -> None
     for mean in (0.0, 1e3, 1e9):
         values = rng.normal(mean, 2.0, 100_000)
         assert _std(values) == pytest.approx(np.std(values), rel=1e-9)
+
+
+@pytest.mark.parametrize("rows", [500, 5000])
+def test_infinities_are_dropped_as_evidently_drops_them(rows: int) -> None:
+    # a batch or a log can carry inf (pandas reads "inf", Python's json reads Infinity):
+    # the numeric tests ran on it and crashed in the histogram; Evidently drops them
+    rng = np.random.default_rng(3)
+    ref, cur = rng.normal(0, 1, rows), rng.normal(0.5, 1, rows)
+    clean = feature_drift("x", ref, cur, SETTINGS)
+    dirty = feature_drift("x", np.r_[ref, np.inf], np.r_[cur, -np.inf, np.nan], SETTINGS)
+    assert clean is not None and dirty is not None
+    assert dirty.method == clean.method
+    assert dirty.score == pytest.approx(clean.score, rel=1e-3)
+    assert dirty.drifted and dirty.reference_rows == rows and dirty.current_rows == rows
+
+
+def test_huge_magnitudes_keep_their_distance() -> None:
+    # squares of values near 1e200 overflow: the normalizing spread was NaN, and a shift of
+    # a whole standard deviation read as "no drift"
+    rng = np.random.default_rng(4)
+    ref, cur = rng.normal(0, 1, 5000), rng.normal(1, 1, 4000)
+    result = feature_drift("x", ref * 1e200, cur * 1e200, SETTINGS)
+    assert result is not None and result.drifted
+    expected = wasserstein_distance(ref, cur) / np.std(ref)
+    assert result.score == pytest.approx(expected, rel=1e-3)
