@@ -202,7 +202,7 @@ def date_drift(
         result = _categorical(name, _count(ref), _count(cur), settings, kind="numeric")
         labels = tuple(iso(float(x)) for x in result.labels)
     else:
-        test = _ks if ref.size <= settings.small_sample else _wasserstein
+        test = _wasserstein if _large(ref.size, cur.size, settings) else _ks
         result = test(name, ref, cur, settings)
         # the chart's bins start where _Histogram.chart's do: the joint range in 16 steps
         low = min(float(ref.min()), float(cur.min()))
@@ -235,9 +235,21 @@ def feature_drift(
         return None
     if _few_values(ref, cur):
         return _categorical(name, _count(ref), _count(cur), settings, kind="numeric")
-    if ref.size <= settings.small_sample:
-        return _ks(name, ref, cur, settings)
-    return _wasserstein(name, ref, cur, settings)
+    if _large(ref.size, cur.size, settings):
+        return _wasserstein(name, ref, cur, settings)
+    return _ks(name, ref, cur, settings)
+
+
+def _large(reference: int, current: int, settings: Monitoring) -> bool:
+    """Whether both samples are past ``small_sample``: then a distance decides, else a test.
+
+    Evidently chooses by the reference's size alone, but a distance between a large
+    reference and a few current rows is mostly the current sample's noise: with 10,000
+    reference rows from the current rows' own distribution, Wasserstein flagged 100% of
+    20-row and 70% of 100-row windows (a quiet week of logs would open drift issues). The
+    tests' p-values hold their level at any size, so the smaller sample decides.
+    """
+    return min(reference, current) > settings.small_sample
 
 
 # --- numeric ----------------------------------------------------------------------------
@@ -400,7 +412,7 @@ def _categorical(
 
     keys, r, c = _align(ref, cur)
     method: Method
-    if ref.total > settings.small_sample:
+    if _large(ref.total, cur.total, settings):
         method, score = "jensen-shannon", jensen_shannon(r, c)
         threshold = settings.jensen_shannon_threshold
         drifted = score >= threshold

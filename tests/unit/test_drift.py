@@ -66,6 +66,27 @@ def test_z_test_false_positive_rate_is_the_significance_level() -> None:
     assert flagged / 100 <= SETTINGS.z_threshold + FPR_MARGIN
 
 
+@pytest.mark.parametrize("current", [1, 20, 100])
+def test_a_few_current_rows_against_a_large_reference_hold_the_level(current: int) -> None:
+    """A distance between 10,000 reference rows and a few current rows is the current
+    sample's noise (Evidently's choice by the reference's size flagged 100% of 20-row
+    windows): the smaller sample decides, so the p-value tests keep their level."""
+    flagged = {"numeric": 0, "categorical": 0}
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        numeric = feature_drift("x", rng.normal(size=10_000), rng.normal(size=current), SETTINGS)
+        p = [0.5, 0.3, 0.15, 0.05]
+        ref = counts_of(rng.choice(list("abcd"), 10_000, p=p).tolist())
+        cur = counts_of(rng.choice(list("abcd"), current, p=p).tolist())
+        categorical = feature_drift("c", ref, cur, SETTINGS)
+        assert numeric is not None and numeric.method == "ks"
+        assert categorical is not None and categorical.method == "chi-square"
+        flagged["numeric"] += numeric.drifted
+        flagged["categorical"] += categorical.drifted
+    assert flagged["numeric"] / 100 <= ALPHA + FPR_MARGIN, flagged
+    assert flagged["categorical"] / 100 <= SETTINGS.chi2_threshold + FPR_MARGIN, flagged
+
+
 def test_large_samples_from_one_distribution_never_drift() -> None:
     # the distances' thresholds are effect sizes, far above the sampling noise at 5,000 rows
     for seed in range(100):
