@@ -170,6 +170,7 @@ def _under(path: str, folder: str) -> bool:
 def stored_versions(root: Path, model: str | None = None) -> list[VersionRecord]:
     """Every stored version (of ``model``, or of all models), newest first."""
     from engine.store import Store
+    from engine.store.location import store_url
 
     defs, _ = read_definitions(root)
     if model is not None and model not in defs.models:
@@ -179,7 +180,7 @@ def stored_versions(root: Path, model: str | None = None) -> list[VersionRecord]
             + (f" (did you mean {hint[0]!r}?)" if hint else "")
             + f"; the models are: {', '.join(sorted(defs.models)) or 'none'}"
         )
-    return Store.open(defs.settings.store.url, root).versions(model)
+    return Store.open(store_url(defs.settings.store.url), root).versions(model)
 
 
 def default_base(root: Path) -> str:

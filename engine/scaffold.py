@@ -291,12 +291,15 @@ Next steps:
   3. The remote is a local folder ({url}); for CI and a team, move it (data and models):
        dvc remote modify {remote} url s3://BUCKET/PATH     (or gs://, azure://, ssh://)
      and add the plugin (dvc-s3, dvc-gs, dvc-azure, dvc-ssh) to the workflows' install line;
-     credentials go in repository secrets, or `dvc remote modify --local` on your machine.
+     credentials go in secrets for the jobs that write the store (mlops-main.yml's
+     register job, the comment and deploy jobs; pull-request jobs train into .mlops/store
+     and get none), or `dvc remote modify --local` on your machine.
   4. On GitHub (Settings):
      - Actions > General: workflow permissions "read", allow Actions to create PRs: off;
        the workflows ask for the scopes they need per job.
      - Branches: protect main and the environment branches (env/*): only the engine's
-       token may push them; require the "mlops" status checks on pull requests.
+       token may push them; require the status checks mlops/validate and mlops/gates
+       (not their "(fork)" variants, which a fork's own run computes).
      - Environments: create staging and production (required reviewers on production).
      - GITHUB_TOKEN is all the workflows need: after a promotion the engine starts
        mlops-deploy.yml itself (workflow_dispatch); see the engine's docs/github.md.

@@ -156,8 +156,9 @@ def environment(project: Project, name: str) -> Environment:
 def open_store(root: Path, project: Project) -> Store:
     """The store ``project`` names (pass the trusted project: it decides where versions live)."""
     from engine.store import Store
+    from engine.store.location import store_url
 
-    return Store.open(project.store.url, root)
+    return Store.open(store_url(project.store.url), root)
 
 
 def live_versions(root: Path, project: Project) -> dict[str, dict[str, Pin]]:
@@ -430,6 +431,7 @@ def manifests(root: Path, project: Project, env_name: str) -> FilesFor:
         dataset = defs.datasets[spec.dataset].spec
         return manifest.serving_spec(side.version, side.source_commit, spec.task, dataset)
 
+    # The project's store, never a job's MLOPS_STORE: the manifest is what pods read.
     return lambda pin: manifest.files_for(pin, project.store.url, serving, describe)
 
 

@@ -6,8 +6,9 @@ act on the commit that was the head when the comment was written, established on
 records the pull request's author cannot rewrite, all on GitHub's clock:
 
 - the comment's ``created_at`` (the webhook);
-- the engine's own review of the current head: its first ``mlops/gates`` status, set by the
-  engine's identity (published only while that commit was the head);
+- the engine's own review of the current head: its first ``mlops/gates`` status (for a
+  fork's pull request, ``mlops/gates (fork)``), set by the engine's identity (published
+  only while that commit was the head);
 - the pull request timeline's ``head_ref_force_pushed`` events.
 
 The head is bound when it was reviewed before the comment and no force push happened after

@@ -6,7 +6,8 @@ it as untrusted data: code from the pull request produced it. So reading is stri
 size caps, a closed schema, plain values only — and nothing in it is ever executed or
 used to choose what runs; it only supplies text to post and statuses to set, and
 both are neutralized before posting (``engine.github.untrusted``: no live mention,
-HTML, outside link or image; a fork's statuses are marked advisory).
+HTML, outside link or image; a fork's statuses go to contexts of their own, which no
+branch protection requiring ``mlops/gates`` counts).
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ REPOSITORY = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
 State = Literal["success", "failure", "error", "pending"]
 Verdict = Literal["pass", "fail", "not comparable"]
 Context = Literal["mlops/validate", "mlops/gates"]
+"""The contexts a review sets; a bundle may name only these."""
+ForkContext = Literal["mlops/validate (fork)", "mlops/gates (fork)"]
+"""Where a fork's statuses are posted (``engine.github.untrusted``): their own contexts, so
+a status computed by a fork's run can never satisfy a required ``mlops/gates``."""
 
 # Plain frozen dataclasses, checked when made: the pull-request job writes a bundle on
 # every run, and a run that changes no definition otherwise imports no pydantic. Reading a
@@ -62,7 +67,7 @@ class Results:
     base_sha: str
     verdict: str
     """One of :data:`Verdict`."""
-    statuses: dict[Context, Status]
+    statuses: dict[Context | ForkContext, Status]
     format: Literal[1] = 1
 
     def __post_init__(self) -> None:
@@ -71,7 +76,7 @@ class Results:
             and self.pr > 0
             and all(re.match(SHA, sha) is not None for sha in (self.head_sha, self.base_sha))
             and self.verdict in get_args(Verdict)
-            and all(c in get_args(Context) for c in self.statuses)
+            and all(c in get_args(Context) + get_args(ForkContext) for c in self.statuses)
             and all(isinstance(s, Status) for s in self.statuses.values())
             and self.format == 1
         )

@@ -276,7 +276,11 @@ def _bound(forge: Forge, pr: PullRequestInfo, commented_at: str) -> str | None:
     from engine.github.binding import Push, unbound
 
     try:
+        # A fork's review is posted under its own context (engine.github.untrusted); both
+        # are set by the engine only while the commit is the head, so either binds.
         reviewed_at = forge.first_status_at(pr.head_sha, "mlops/gates")
+        if reviewed_at is None:
+            reviewed_at = forge.first_status_at(pr.head_sha, "mlops/gates (fork)")
     except ForgeError as exc:
         return f"Refused: could not read the statuses of `{pr.head_sha[:7]}` ({exc})."
     try:

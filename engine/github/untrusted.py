@@ -35,7 +35,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.github.bundle import Results
+    from engine.github.bundle import Context, ForkContext, Results
 
 MARK = "\u200b"
 """A zero-width space: invisible, and not part of any markdown or mention syntax."""
@@ -51,8 +51,11 @@ _MERMAID = re.compile(
 _ADVISORY = (
     "> [!NOTE]\n"
     "> This report and its statuses come from the pull request's own run, which ran "
-    "the fork's code: they are advisory. `/promote` recomputes the gates from the "
-    "default branch's engine and definitions before anything moves."
+    "the fork's code: they are advisory, posted as `mlops/validate (fork)` and "
+    "`mlops/gates (fork)`, never as the checks a merge requires. To accept the change, a "
+    "maintainer reads it and pushes its commits to a branch of this repository: that "
+    "branch's run sets the required checks. `/promote` recomputes the "
+    "gates from the default branch's engine and definitions before anything moves."
 )
 
 
@@ -101,9 +104,12 @@ def publishable(
     """The comment and statuses to post for a bundle, every piece neutralized.
 
     The report's hidden marker is rebuilt from the checked results (never taken from the
-    bundle); a fork's report gets the advisory note and its statuses say "advisory"; and
-    ``mlops/gates`` cannot be ``success`` when the run that wrote the bundle failed
-    (the review exits 1 when a gate fails).
+    bundle); a fork's report gets the advisory note, and its statuses say "advisory" and
+    go to contexts of their own (``mlops/gates (fork)``): a fork's run executes the fork's
+    own workflow file, so it can upload any bundle, and a status it computed must never
+    satisfy a branch protection that requires ``mlops/gates`` or ``mlops/validate``. And
+    ``mlops/gates`` cannot be ``success`` when the run that wrote the bundle failed (the
+    review exits 1 when a gate fails).
     """
     from engine.github.bundle import Status
     from engine.review.report import Marker
@@ -114,14 +120,20 @@ def publishable(
     markdown = f"{marker}\n{neutralize(body, links_under=links_under)}"
     if fork:
         markdown = advisory(markdown)
-    statuses = {}
+    statuses: dict[Context | ForkContext, Status] = {}
     for context, status in results.statuses.items():
         state, description = status.state, status.description
         if context == "mlops/gates" and state == "success" and not run_succeeded:
             state, description = "failure", "the run failed, yet its bundle says the gates passed"
         prefix = "advisory, from the fork's run: " if fork else ""
-        statuses[context] = Status(state=state, description=one_line(prefix + description, 140))
+        posted = _fork_context(context) if fork else context
+        statuses[posted] = Status(state=state, description=one_line(prefix + description, 140))
     return markdown, dataclasses.replace(results, statuses=statuses)
+
+
+def _fork_context(context: Context | ForkContext) -> ForkContext:
+    """The context a fork's status goes to: ``mlops/gates`` becomes ``mlops/gates (fork)``."""
+    return "mlops/gates (fork)" if context.startswith("mlops/gates") else "mlops/validate (fork)"
 
 
 __all__ = ["ENGINE_TAGS", "MARK", "advisory", "neutralize", "one_line", "publishable"]

@@ -327,6 +327,16 @@ class Store:
                     shutil.copyfile(source, writer.path / name)
             return writer.publish(record)
 
+    def copy_from(self, source: Store, model: str, fingerprint: str) -> StoredVersion:
+        """Store ``source``'s version ``model@fingerprint`` here, as the same record.
+
+        Every file is checked against the sha256 its ``meta.json`` records before anything
+        is written (``get``), and the copy is sealed and published like a training's.
+        """
+        version = source.get(model, fingerprint)
+        files = {n: version.dir / n for n in version.record.files if n not in _OWNED}
+        return self.put(version.record, files)
+
     def delete(self, model: str, fingerprint: str) -> bool:
         """Remove a version (it disappears at once); False when it was not there."""
         _check_key(model, fingerprint)

@@ -80,6 +80,7 @@ def train(
     """
     from engine import gitrepo
     from engine.store import Store
+    from engine.store.location import seed_url, store_url
     from engine.training.plan import plan
     from engine.training.planning import snapshot
 
@@ -97,7 +98,9 @@ def train(
     # the store's address as plain data: a run that finds every version stored builds no
     # settings (the project file's spec) and imports no format class
     url = settings.store.url if settings else defs.settings_dump["store"]["url"]
-    store = Store.open(url, root)
+    store = Store.open(store_url(url), root)
+    found_in = seed_url()
+    seed = Store.open(found_in, root) if found_in else None
     outcomes: list[Outcome] = []
     jobs_to_run: list[TrainJob] = []
     commit: tuple[str, str] | None = None
@@ -113,6 +116,12 @@ def train(
         if not force and store.has(planned.name, fp):
             record = store.get_record(planned.name, fp)
             outcomes.append(Outcome(planned.name, fp, "stored", metrics=dict(record.metrics)))
+            continue
+        if not force and seed is not None and seed.has(planned.name, fp):
+            # trained by an earlier job of the same workflow (MLOPS_STORE_FROM): copy it
+            record = store.copy_from(seed, planned.name, fp).record
+            reason = f"copied from {seed.url}"
+            outcomes.append(Outcome(planned.name, fp, "stored", dict(record.metrics), reason))
             continue
         if checked is None:  # the catalog's checks, once something is to be trained
             settings = settings or defs.settings
@@ -163,6 +172,7 @@ def _job(
     commit: tuple[str, str],
     settings: Project,
 ) -> TrainJob:
+    from engine.store.location import store_url
     from engine.training.fingerprint import data_hash
 
     defs = snap.definitions
@@ -181,7 +191,7 @@ def _job(
         dataset_file=dataset.path,
         fingerprint=fp,
         data_hash=data_hash(dataset.spec, snap.files, snap.sklearn_version),
-        store_url=settings.store.url,
+        store_url=store_url(settings.store.url),
         allowed_estimators=tuple(settings.allow_estimators),
         # The project file's budget (the trusted one in privileged jobs) is the ceiling.
         budget=(model.budget or settings.budget).within(settings.budget),

@@ -58,12 +58,17 @@ def pr_payload(tmp: Path, change: dict[str, str], action: str = "opened") -> Pat
     return payload(tmp, "pull_request", "pull_request.opened.json", edit)
 
 
-def run_payload(tmp: Path, head: str) -> Path:
+def run_payload(tmp: Path, head: str, *, same_repository: bool = False) -> Path:
+    """A completed pull-request run; a fork's (the fixture's head repository is another)
+    unless ``same_repository``."""
+
     def edit(data):
         data["repository"]["full_name"] = REPO
         data["workflow_run"]["head_sha"] = head
         data["workflow_run"]["pull_requests"] = []
         data["workflow_run"]["conclusion"] = "failure"
+        if same_repository:
+            data["workflow_run"]["head_repository"] = data["repository"]
 
     return payload(tmp, "workflow_run", "workflow_run.completed.json", edit)
 
@@ -102,7 +107,7 @@ def test_two_halves_post_one_comment_and_statuses(repo, change, mlops, tmp_path)
         results = json.loads((bundle / "results.json").read_text())
         assert results["statuses"]["mlops/gates"]["state"] == "failure"
 
-        run = run_payload(tmp_path, change["head"])
+        run = run_payload(tmp_path, change["head"], same_repository=True)
         env = actions_env(tmp_path, "workflow_run", run, gh.url, "0" * 40, token="ghs_standin")
         # A 502 after the comment was created, then a secondary rate limit on a status.
         gh.fail("POST", rf"/issues/{PR}/comments", status=502, times=1, commit=True)
@@ -249,6 +254,7 @@ def test_workflow_run_publishes_only_when_completed(repo, mlops, tmp_path, actio
         data["repository"]["full_name"] = REPO
         data["workflow_run"]["head_sha"] = head
         data["workflow_run"]["pull_requests"] = []
+        data["workflow_run"]["head_repository"] = data["repository"]  # not a fork's run
         if action != "completed":
             data["workflow_run"]["status"], data["workflow_run"]["conclusion"] = action, None
 

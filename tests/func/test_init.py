@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import commit, dvc, git
+from tests.func.test_event import WEBHOOKS
+from tests.func.test_workflows import run_step
 
 pytestmark = pytest.mark.slow
 
@@ -73,3 +79,80 @@ def test_init_outside_a_git_repository_says_what_to_do(tmp_path, mlops):
     assert done.returncode == 1
     assert "not inside a git repository" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "mlops").exists()
+
+
+# --- the generated workflows' steps, run as the runner runs them ------------------------
+
+
+def _step_env(doc: dict[str, Any], job: str, step: dict[str, Any], model: str) -> dict[str, str]:
+    """The environment the runner gives ``step``: workflow, job and step ``env:``, resolved."""
+    values = {"${{ matrix.model }}": model, "${{ github.token }}": ""}
+    env: dict[str, str] = {}
+    for scope in (doc, doc["jobs"][job], step):
+        for key, value in (scope.get("env") or {}).items():
+            text = str(value)
+            for expression, resolved in values.items():
+                text = text.replace(expression, resolved)
+            assert "${{" not in text, f"{key}: {text} is not an expression this test resolves"
+            env[key] = text
+    return env
+
+
+def _job_steps(doc: dict[str, Any], job: str) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in doc["jobs"][job]["steps"] if "name" in s}
+
+
+def _versions(folder: Path) -> list[str]:
+    return sorted(p.parent.name[:12] for p in folder.glob("*/*/meta.json"))
+
+
+def test_an_init_repositorys_workflows_hand_on_the_versions_they_upload(tmp_path, mlops):
+    """`mlops init` puts the store on the DVC remote; the generated workflows' train jobs
+    must still fill the folder they cache and upload (`if-no-files-found: error`), the
+    pull request's jobs must write nothing to the project's store (they hold no
+    credentials), and main's register job must bring the trained versions into it."""
+    repo = _new_repo(tmp_path / "repo")
+    assert mlops("init", cwd=repo).returncode == 0
+    commit(repo, "Start mlops")
+    remote_store = tmp_path / "repo-dvc-remote" / "mlops-store"
+    workflows = repo / ".github" / "workflows"
+    model = "churn-logreg"
+
+    for name in ("mlops-pull-request.yml", "mlops-main.yml"):
+        doc = yaml.safe_load((workflows / name).read_text())
+        steps = _job_steps(doc, "train")
+        upload = next(s for s in steps.values() if "upload-artifact" in s.get("uses", ""))
+        assert upload["with"]["if-no-files-found"] == "error"
+        train = steps["train"]
+        done, _ = run_step(train["run"], repo, _step_env(doc, "train", train, model))
+        assert done.returncode == 0, f"{name}: {done.stdout}{done.stderr}"
+        handed = repo / upload["with"]["path"]
+        assert _versions(handed), f"{name}: the train job left nothing in {handed} to upload"
+        assert _versions(remote_store) == [], f"{name}: a CI train job wrote the project's store"
+
+    # main's register job: the versions the train jobs uploaded (downloaded into
+    # .mlops/store) reach the project's store, copied and checked, not trained again.
+    doc = yaml.safe_load((workflows / "mlops-main.yml").read_text())
+    steps = _job_steps(doc, "register")
+    assert steps["collect the trained versions"]["with"]["path"] == ".mlops/store"
+    register = steps["register the versions now on main"]
+    head = git(repo, "rev-parse", "HEAD")
+    event = tmp_path / "push.json"
+    data = json.loads((WEBHOOKS / "push.json").read_text())
+    data.update(ref="refs/heads/main", after=head, deleted=False, created=False)
+    event.write_text(json.dumps(data))
+    env = {
+        **_step_env(doc, "register", register, model),
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_EVENT_PATH": str(event),
+    }
+    done, _ = run_step(register["run"], repo, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    handed = _versions(repo / ".mlops/store")
+    assert _versions(remote_store) == handed
+    assert "copied from .mlops/store" in done.stdout + done.stderr
+    assert "1 trained" not in done.stdout + done.stderr
+    # and what landed there is whole: every file checked against its sha256
+    runs = mlops("runs", "--json", cwd=repo)
+    assert runs.returncode == 0 and handed[0] in runs.stdout, runs.stderr

@@ -101,11 +101,31 @@ def test_a_forged_bundle_is_posted_with_nothing_live(repo, mlops, tmp_path):
     assert "they are advisory" in comment.body.split("every model passed")[0]
     assert f"]({OWN_RUNS}42)" in comment.body  # the one link kept: this repository's run
     assert "<details>" not in comment.body.split("nothing to see")[0]
-    # The statuses are set (the fork's run is all there is) but say they are advisory.
-    assert statuses["mlops/gates"].state == "success"
+    # The author sees the fork run's pass/fail, under contexts of the fork's own: a
+    # branch protection that requires mlops/gates or mlops/validate stays unsatisfied.
+    assert sorted(statuses) == ["mlops/gates (fork)", "mlops/validate (fork)"]
+    assert statuses["mlops/gates (fork)"].state == "success"
     for status in statuses.values():
         assert status.description.startswith("advisory, from the fork's run: ")
         assert "@org" not in status.description
+    assert "`mlops/gates (fork)`" in comment.body.split("every model passed")[0]
+
+
+def test_a_same_repository_run_sets_the_required_contexts(repo, mlops, tmp_path):
+    head = git(repo, "rev-parse", "HEAD")
+    bundle = forged_bundle(tmp_path / "bundle", head, head)
+    run = run_payload(tmp_path, head, same_repository=True)  # a branch of this repository
+    data = json.loads(run.read_text())
+    data["workflow_run"]["conclusion"] = "success"
+    run.write_text(json.dumps(data))
+    with GitHubStandIn(REPO) as gh:
+        gh.add_pull(PR, head_sha=head)
+        env = actions_env(tmp_path, "workflow_run", run, gh.url, "0" * 40, token="ghs_standin")
+        done = mlops("event", "--bundle", str(bundle), cwd=repo, env=env)
+        assert done.returncode == 0, done.stderr
+        statuses = gh.statuses(head)
+    assert sorted(statuses) == ["mlops/gates", "mlops/validate"]
+    assert not statuses["mlops/gates"].description.startswith("advisory")
 
 
 def test_a_failed_run_cannot_publish_passing_gates(repo, mlops, tmp_path):
@@ -115,8 +135,10 @@ def test_a_failed_run_cannot_publish_passing_gates(repo, mlops, tmp_path):
         gh.add_pull(PR, head_sha=head)
         done = publish(repo, mlops, tmp_path, gh, bundle, head, conclusion="failure")
         assert done.returncode == 0, done.stderr
-        gates = gh.statuses(head)["mlops/gates"]
+        statuses = gh.statuses(head)
+    gates = statuses["mlops/gates (fork)"]
     assert gates.state == "failure" and "yet its bundle says the gates passed" in gates.description
+    assert "mlops/gates" not in statuses
 
 
 def test_a_forged_gates_success_does_not_let_a_failing_version_be_promoted(
@@ -137,3 +159,25 @@ def test_a_forged_gates_success_does_not_let_a_failing_version_be_promoted(
         (reply,) = replies(gh)
     assert "Refused" in reply and "gate" in reply
     assert not git(repo, "ls-remote", "origin", "refs/heads/env/staging")
+
+
+def test_a_fork_review_binds_its_head_for_a_promotion_forks_may_make(
+    repo, pr_head, mlops, tmp_path
+):
+    # Where an environment accepts forks, the fork's own status context is what proves the
+    # engine reviewed the head before the comment (engine.github.binding).
+    project = repo / "mlops" / "project.yaml"
+    staging = "staging: {branch: env/staging"
+    project.write_text(project.read_text().replace(staging, staging + ", allow_forks: true"))
+    git(repo, "commit", "-q", "-am", "Accept forks in staging")
+    git(repo, "push", "-q", "origin", "main")
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(COMMENT_PR, head_sha=pr_head, author="mallory", head_ref="tune-iris",
+                    head_repo="mallory/models")  # fmt: skip
+        gh.add_status(pr_head, "mlops/gates (fork)")  # what publishing a fork's run sets
+        gh.set_permission("ada", "write")
+        result, _ = comment(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
+        (reply,) = replies(gh)
+    assert "not reviewed by mlops" not in reply, reply
+    assert result.returncode == 0, reply
+    assert git(repo, "ls-remote", "origin", "refs/heads/env/staging")

@@ -481,3 +481,22 @@ def test_unsupported_urls_are_user_errors(tmp_path):
         Store.open("remote://nowhere/models", tmp_path)
     with pytest.raises(StoreError, match="not a local folder"):
         Store.open("s3://bucket", tmp_path, backend="local")
+
+
+def test_copy_from_another_store_keeps_the_record_and_refuses_damage(store, fitted, tmp_path):
+    """What main's register job does with MLOPS_STORE_FROM: the same version, checked."""
+    fp, damaged = fingerprint("copied"), fingerprint("damaged")
+    seed = Store.open("handed-on", tmp_path)  # the folder the train jobs filled
+    store_version(seed, fitted, fp)
+    copied = store.copy_from(seed, MODEL, fp)
+    assert copied.published and copied.record == seed.get_record(MODEL, fp)
+    assert (
+        store.get(MODEL, fp).model_path.read_bytes()
+        == (tmp_path / "handed-on" / MODEL / fp / MODEL_FILE).read_bytes()
+    )
+    store_version(seed, fitted, damaged)
+    model = tmp_path / "handed-on" / MODEL / damaged / MODEL_FILE
+    model.write_bytes(model.read_bytes() + b"\0")
+    with pytest.raises(StoreError, match="does not match its recorded checksum"):
+        store.copy_from(seed, MODEL, damaged)
+    assert not store.has(MODEL, damaged)
