@@ -6,14 +6,13 @@ domain modules. Results are typed values; printing is the caller's business.
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import Problem, UserError
+from engine.errors import Problem, UserError, unknown_model
 from engine.gitbranches import on_branch
 from engine.gitrepo import find_root
 from engine.training.jobs import START, Training
@@ -174,12 +173,7 @@ def stored_versions(root: Path, model: str | None = None) -> list[VersionRecord]
 
     defs, _ = read_definitions(root)
     if model is not None and model not in defs.models:
-        hint = difflib.get_close_matches(model, list(defs.models), n=1)
-        raise UserError(
-            f"unknown model {model!r}"
-            + (f" (did you mean {hint[0]!r}?)" if hint else "")
-            + f"; the models are: {', '.join(sorted(defs.models)) or 'none'}"
-        )
+        raise unknown_model(model, defs.models)
     return Store.open(store_url(defs.settings.store.url), root).versions(model)
 
 

@@ -15,6 +15,7 @@ all at once, so one bad file never hides the next.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +24,19 @@ Severity = Literal["error", "warning"]
 
 class UserError(Exception):
     """A failure the user can fix; its message says what to change."""
+
+
+def unknown_model(model: str, models: Iterable[str]) -> UserError:
+    """The error for a model name the definitions lack: the closest name, and the others."""
+    import difflib
+
+    names = sorted(models)
+    hint = difflib.get_close_matches(model, names, n=1)
+    return UserError(
+        f"unknown model {model!r}"
+        + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        + f"; the models are: {', '.join(names) or 'none'}"
+    )
 
 
 class DefinitionError(UserError):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.errors import UserError
+from engine.errors import UserError, unknown_model
 
 if TYPE_CHECKING:
     from engine.environments.pins import Pin
@@ -83,16 +83,19 @@ def to_html(markdown: str) -> str:
 
 def card(root: Path, ref: str) -> str:
     """The card of ``model@version`` (a version prefix), or of the newest version of ``model``."""
-    from engine.environments.operations import live_versions, open_store, trusted_project
+    from engine.environments.operations import live_versions, open_store, trusted_definitions
     from engine.environments.promote import pin_history
 
     model, _, version = ref.partition("@")
-    project = trusted_project(root)
+    defs = trusted_definitions(root)
+    project = defs.settings
     store = open_store(root, project)
     if version:
         record = store.get_record(model, store.resolve(model, version))
     else:
         records = store.versions(model)
+        if not records and model not in defs.models:
+            raise unknown_model(model, defs.models)  # a removed model keeps its versions
         if not records:
             raise UserError(
                 f"no stored version of {model!r} in {store.url}: "

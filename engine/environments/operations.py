@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import UserError
+from engine.errors import UserError, unknown_model
 
 if TYPE_CHECKING:
     from engine.definitions.formats import Environment, Project
@@ -718,12 +718,7 @@ def history(root: Path, model: str) -> list[dict[str, Any]]:
         )
     if not events and model not in defs.models:
         # a removed model keeps its history; a misspelled one has none to show
-        hint = difflib.get_close_matches(model, list(defs.models), n=1)
-        raise UserError(
-            f"unknown model {model!r}"
-            + (f" (did you mean {hint[0]!r}?)" if hint else "")
-            + f"; the models are: {', '.join(sorted(defs.models)) or 'none'}"
-        )
+        raise unknown_model(model, defs.models)
     # Times have one-second resolution: within a second, a version is trained before it
     # is promoted, and promotions keep their branch order (already newest first).
     return sorted(

@@ -247,7 +247,7 @@ def parse_event(name: str, data: bytes, source: str = "GITHUB_EVENT_PATH") -> Ev
         loc, msg = errors[0]
         where = ".".join(str(p) for p in loc)
         raise UserError(
-            f"{source}: not a {name} payload: {where}: {msg} ({len(errors)} problem(s))"
+            f"{source}: not a valid {name} payload: {where}: {msg} ({len(errors)} problem(s))"
         )
     return typing.cast(Event, event)
 

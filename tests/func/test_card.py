@@ -37,6 +37,15 @@ def test_card_of_an_untrained_model_says_how_to_get_one(repo, mlops):
     assert bad.returncode == 1 and "not a version id" in bad.stderr
 
 
+def test_card_of_a_misspelled_model_names_the_models(repo, mlops):
+    """The outside review: `mlops card nope` said "no stored version ... run `mlops train
+    nope`", a command that then fails too."""
+    done = mlops("card", "iris-logrg", cwd=repo)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "unknown model 'iris-logrg' (did you mean 'iris-logreg'?)" in done.stderr
+    assert "mlops train" not in done.stderr
+
+
 def test_a_searched_models_card_gives_the_kept_candidates_std(repo, mlops):
     """Issue 11: the search summary said "± n/a" while its table had the std."""
     assert mlops("train", "wine-knn", cwd=repo).returncode == 0

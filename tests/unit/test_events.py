@@ -93,7 +93,7 @@ def test_workflow_runs_with_and_without_pull_requests():
     "name,data,message",
     [
         ("pull_request", b"{not json", "is not valid JSON"),
-        ("pull_request", b"{}", "not a pull_request payload: action: Field required"),
+        ("pull_request", b"{}", "not a valid pull_request payload: action: Field required"),
         ("deployment", b"{}", "event 'deployment' is not handled by mlops"),
         ("push", b"\xff\xfe", "is not valid JSON"),
     ],
