@@ -48,6 +48,7 @@ DEFAULT_SUFFIXES = (".dvc",)
 _SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__"})
 _SKIP_PATHS = frozenset({".dvc/cache", ".dvc/tmp"})
 _BLOB_MODES = (b"100644", b"100755")  # symlinks (120000) and submodules (160000) are skipped
+_LINK_MODE = b"120000"  # ... but a symlink is listed in ``links``, so that it can be reported
 
 
 @dataclass(frozen=True)
@@ -208,13 +209,15 @@ def tree(
     """:func:`read_tree`, but at a revision a :class:`Tree` that reads each blob when asked.
 
     A plan needs the bytes of few files at the base revision: the parse cache knows the
-    others by their blob id, which the listing gives for free.
+    others by their blob id, which the listing gives for free. Symbolic links are never
+    read nor followed; the mapping's ``links`` names those under ``prefixes`` (a link to
+    a folder included), so that a definition that is a link is reported, not lost.
     """
     if rev is None:
         return _read_worktree(Path(root), tuple(prefixes), tuple(suffixes))
     if _FULL_SHA.match(rev):  # a commit never changes: one listing per process is enough
         return _commit_tree(Path(root).resolve(), rev, tuple(prefixes), tuple(suffixes))
-    return Tree(Path(root), _list_rev(Path(root), rev, tuple(prefixes), tuple(suffixes)))
+    return Tree(Path(root), *_list_rev(Path(root), rev, tuple(prefixes), tuple(suffixes)))
 
 
 class Tree(Mapping[str, bytes]):
@@ -225,9 +228,11 @@ class Tree(Mapping[str, bytes]):
     all the blobs at once.
     """
 
-    def __init__(self, root: Path, ids: dict[str, str]) -> None:
+    def __init__(self, root: Path, ids: dict[str, str], links: Sequence[str] = ()) -> None:
         self.root = root
         self.ids = ids
+        self.links = tuple(links)
+        """Paths under the prefixes that are symbolic links (skipped, never read)."""
         self._data: dict[str, bytes] = {}
 
     def __getitem__(self, path: str) -> bytes:
@@ -295,7 +300,7 @@ def _commit_tree(
     if key not in _TREES:
         if len(_TREES) >= 64:  # a long-lived process (the tests) keeps the newest
             del _TREES[next(iter(_TREES))]
-        _TREES[key] = Tree(root, _list_rev(root, sha, prefixes, suffixes))
+        _TREES[key] = Tree(root, *_list_rev(root, sha, prefixes, suffixes))
     return _TREES[key]
 
 
@@ -328,13 +333,13 @@ def commit_tree(
     if listing.returncode != 0:
         return None  # not a commit here: the callers' slow paths explain why
     # (not remembered as a commit: the id of a tag that points to one lists that commit too)
-    _TREES[key] = Tree(root, dict(_list_blobs(listing.stdout, key[2], key[3])))
+    _TREES[key] = Tree(root, *_list_blobs(listing.stdout, key[2], key[3]))
     return _TREES[key]
 
 
 def _list_rev(
     root: Path, rev: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
-) -> dict[str, str]:
+) -> tuple[dict[str, str], list[str]]:
     # Plain git: ls-tree lists every path with its blob id (the blobs are read on demand).
     sha = resolve(root, rev)
     args = ("ls-tree", "-r", "-z", "--full-tree", sha)
@@ -343,7 +348,7 @@ def _list_rev(
     )
     if listing.returncode != 0:
         raise command_failed(Path(root), args, listing.stderr.decode("utf-8", "replace"))
-    return dict(_list_blobs(listing.stdout, prefixes, suffixes))
+    return _list_blobs(listing.stdout, prefixes, suffixes)
 
 
 def _open(root: Path) -> git.Repo:
@@ -391,20 +396,32 @@ def _resolve(repo: git.Repo, rev: str) -> str:
 
 def _list_blobs(
     listing: bytes, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
-) -> list[tuple[str, str]]:
+) -> tuple[dict[str, str], list[str]]:
+    """The wanted files' blob ids, and the symbolic links under ``prefixes``."""
     # -z: paths come verbatim (no quoting of unusual characters); --full-tree: from the root.
-    out: list[tuple[str, str]] = []
+    out: dict[str, str] = {}
+    links: list[str] = []
     for record in listing.split(b"\0"):
         if not record:
             continue
         meta, _, raw_path = record.partition(b"\t")
         mode, kind, hexsha = meta.split(b" ")
         if kind != b"blob" or mode not in _BLOB_MODES:
+            if mode == _LINK_MODE:
+                path = raw_path.decode("utf-8", "surrogateescape")
+                if f"{path}/".startswith(prefixes):  # a link to a folder of them too
+                    links.append(path)
             continue
         path = raw_path.decode("utf-8", "surrogateescape")
         if path.startswith(prefixes) or path.endswith(suffixes):
-            out.append((path, hexsha.decode("ascii")))
-    return out
+            out[path] = hexsha.decode("ascii")
+    return out, links
+
+
+class Files(dict[str, bytes]):
+    """The files of the working tree (path to content), and the links skipped among them."""
+
+    links: tuple[str, ...] = ()
 
 
 def _read_worktree(
@@ -413,11 +430,17 @@ def _read_worktree(
     if not root.is_dir():
         raise GitError(f"{root} is not a folder: pass --repo with the repository's root")
     files: dict[str, bytes] = {}
+    links: list[str] = []
     base = os.fspath(root)
-    for path in _walk(root, ""):
-        if path.startswith(prefixes) or path.endswith(suffixes):
+    for path, link in _walk(root, ""):
+        if link:
+            if f"{path}/".startswith(prefixes):
+                links.append(path)
+        elif path.startswith(prefixes) or path.endswith(suffixes):
             files[path] = _read_file(os.path.join(base, path))
-    return dict(sorted(files.items()))
+    out = Files(sorted(files.items()))
+    out.links = tuple(sorted(links))
+    return out
 
 
 def _read_file(path: str) -> bytes:
@@ -433,23 +456,25 @@ def _read_file(path: str) -> bytes:
         os.close(fd)
 
 
-def _walk(root: Path, rel: str) -> Iterator[str]:
-    # Symlinks are skipped, as in read_tree at a revision (git stores them as link text):
-    # the working tree and a commit then agree, and nothing outside the repository is read.
+def _walk(root: Path, rel: str) -> Iterator[tuple[str, bool]]:
+    # Symlinks are not followed, as in read_tree at a revision (git stores them as link
+    # text): the working tree and a commit then agree, and nothing outside the repository
+    # is read. They are given as (path, True), so that the caller can report them.
     with os.scandir(root / rel if rel else root) as it:
         for entry in it:
             path = f"{rel}/{entry.name}" if rel else entry.name
             if entry.is_symlink():
-                continue
-            if entry.is_dir():
+                yield path, True
+            elif entry.is_dir():
                 if entry.name not in _SKIP_DIRS and path not in _SKIP_PATHS:
                     yield from _walk(root, path)
             elif entry.is_file():
-                yield path
+                yield path, False
 
 
 __all__ = [
     "Author",
+    "Files",
     "Tree",
     "author_of",
     "commit_exists",

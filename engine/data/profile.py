@@ -59,8 +59,12 @@ class DataProfile:
 
     rows: int
     columns: int
+    """The columns profiled: all but those in :attr:`skipped`."""
     content_hash: str = ""
     profiles: tuple[ColumnProfile, ...] = ()
+    skipped: tuple[str, ...] = ()
+    """Columns of the table left out of the profile (the dataset's id column); profiles
+    stored before this field existed do not say."""
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> DataProfile:
@@ -78,7 +82,12 @@ class DataProfile:
         )
         if not isinstance(raw["rows"], int) or not isinstance(raw["columns"], int):
             raise ValueError("not a data profile: rows and columns must be counts")
-        return cls(raw["rows"], raw["columns"], raw.get("content_hash", ""), profiles)
+        skipped = raw.get("skipped", ())
+        if not isinstance(skipped, list | tuple) or not all(isinstance(n, str) for n in skipped):
+            raise ValueError("not a data profile: skipped must be column names")
+        return cls(
+            raw["rows"], raw["columns"], raw.get("content_hash", ""), profiles, tuple(skipped)
+        )
 
 
 def summarize(
@@ -96,8 +105,10 @@ def summarize(
     from engine.data.dates import is_temporal
 
     columns = []
+    skipped = []
     for name, col in zip(table.column_names, table.columns, strict=True):
         if name in skip:
+            skipped.append(name)
             continue
         if pa.types.is_dictionary(col.type):
             col = col.cast(col.type.value_type)
@@ -105,7 +116,9 @@ def summarize(
             columns.append(_summarize_dates(name, col))
         else:
             columns.append(_summarize_column(name, col))
-    return DataProfile(table.num_rows, len(columns), profiles=tuple(columns))
+    return DataProfile(
+        table.num_rows, len(columns), profiles=tuple(columns), skipped=tuple(skipped)
+    )
 
 
 def _summarize_column(name: str, col: pa.ChunkedArray) -> ColumnProfile:

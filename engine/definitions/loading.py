@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from engine.definitions.names import kind_of
+from engine.definitions.names import FOLDERS, kind_of
 from engine.definitions.parse_cache import blob_id
 from engine.definitions.yamlfile import Located, YamlProblem, parse_value
 from engine.errors import Problem
@@ -158,8 +158,16 @@ def load(
     git blob id (``files.ids``, as :class:`engine.gitrepo.Tree` does), the bytes of a
     file the cache knows are not even read; ``files.fetch(paths)``, if there, reads the
     others at once. ``ids`` gives the blob ids of plain bytes computed already.
+
+    A definition that is a symbolic link (``files.links``, as :mod:`engine.gitrepo`
+    lists them, never followed) is an error at its path: it would otherwise not exist.
     """
     defs = Definitions(memo=cache)
+    for path in getattr(files, "links", ()):
+        problem = link_problem(path)
+        if problem is not None:
+            defs.problems.append(problem)
+            defs.invalid.add(_stem(path))
     listed = [(path, kind) for path in sorted(files) if (kind := kind_of(path)) is not None]
     if ids is None:
         ids = getattr(files, "ids", None)
@@ -198,6 +206,32 @@ def load(
             continue
         _register(defs, kind, Entry(path, doc, spec, blob=blob, kind=kind, memo=cache))
     return defs
+
+
+def link_problem(path: str) -> Problem | None:
+    """The error for a symbolic link where definitions are read, or None for another path.
+
+    Links are refused as they are in data paths (docs/security.md): never followed, so
+    that nothing outside the repository is read and a commit and its checkout agree.
+    """
+    kind = kind_of(path)
+    if kind is not None:
+        what = f"this {kind} definition is not loaded"
+        fix = "replace the link with the file it points to"
+    elif path == "mlops" or (path.startswith("mlops/") and path[6:] in FOLDERS):
+        what = "no definition in it is loaded"
+        fix = "replace the link with the folder it points to"
+    else:
+        return None
+    return Problem(
+        path,
+        message=(
+            f"{path} is a symbolic link, which mlops never follows ({what}): definitions "
+            f"must be regular files in regular folders; {fix} (`git rm` the link, copy the "
+            "target in its place, `git add` it)"
+        ),
+        rule="symlink",
+    )
 
 
 def prepare(cache: Parses, path: str, data: bytes, blob: str) -> None:
@@ -408,6 +442,7 @@ __all__ = [
     "Definitions",
     "Entry",
     "allowed_keys",
+    "link_problem",
     "load",
     "prepare",
 ]

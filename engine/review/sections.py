@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.data.profile import ColumnProfile
+from engine.data.profile import ColumnProfile, DataProfile
 from engine.definitions.names import lower_is_better
 from engine.review import markdown as md
 from engine.review.compare import Confusion, MetricDiff, ModelComparison, Reproduced, Versus
@@ -283,6 +283,14 @@ def _params(c: ModelComparison) -> str:
     return "\n".join(rows)
 
 
+def _columns(d: DataProfile) -> str:
+    """``9 columns (id `loan_id` + 8 others)``: every column of the file, the id too."""
+    if not d.skipped:
+        return f"{d.columns} columns"
+    left_out = ", ".join(md.code(name) for name in d.skipped)
+    return f"{d.columns + len(d.skipped)} columns (id {left_out} + {d.columns} others)"
+
+
 def _data(c: ModelComparison) -> str:
     head, base = c.head_data, c.base_data
     if head is None and base is None:
@@ -291,7 +299,7 @@ def _data(c: ModelComparison) -> str:
     for label, d in ((_column(c), base), ("Head", head)):
         if d is not None:
             digest = f" · content {md.code(d.content_hash)}" if d.content_hash else ""
-            lines.append(f"- {label}: {d.rows:,} rows, {d.columns} columns{digest}")
+            lines.append(f"- {label}: {d.rows:,} rows, {_columns(d)}{digest}")
     same = bool(base and head and base.content_hash and base.content_hash == head.content_hash)
     if same:
         lines.append("- The data content is unchanged.")

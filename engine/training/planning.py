@@ -150,8 +150,8 @@ def unchanged(root: Path, base: str, head: str) -> tuple[str, str] | None:
         return None  # the plan explains what is missing
     before = gitrepo.commit_tree(root, base_sha)
     after = gitrepo.commit_tree(root, head_sha) if before is not None else None
-    if before is None or after is None or before.ids != after.ids:
-        return None  # other files, or no such commit (the plan says so)
+    if before is None or after is None or before.ids != after.ids or after.links:
+        return None  # other files, no such commit, or a link to report (the plan says so)
     from engine.definitions.parse_cache import for_root
 
     if for_root(root).recall(_quiet_key(after)) is not True:
@@ -177,6 +177,8 @@ def _quiet_key(files: Mapping[str, bytes]) -> str:
     for path in sorted(files):
         blob = ids[path] if ids is not None else blob_id(files[path])
         listing.update(f"{path}\0{blob}\n".encode("utf-8", "surrogateescape"))
+    for path in getattr(files, "links", ()):  # skipped, yet part of what was planned
+        listing.update(f"{path}\0link\n".encode("utf-8", "surrogateescape"))
     return f"quiet:{listing.hexdigest()}"
 
 

@@ -115,6 +115,8 @@ def test_symlinks_are_skipped_at_a_revision_and_in_the_working_tree(repo, tmp_pa
     sha = commit(repo, FIRST)
     assert "mlops/link.yaml" not in read_tree(repo, sha)
     assert "mlops/link.yaml" not in read_tree(repo, None)
+    # ... but listed, so that a definition that is a link can be reported
+    assert tree(repo, sha).links == tree(repo, None).links == ("mlops/link.yaml",)  # type: ignore[attr-defined]
 
 
 def test_read_tree_with_other_prefixes_and_suffixes(repo):

@@ -394,7 +394,9 @@ def test_no_privileged_job_installs_from_an_environment_branch_or_a_pull_request
 def test_the_action_follows_the_rules() -> None:
     doc = load(ACTION)
     assert doc["runs"]["using"] == "composite"
-    assert {"command", "args", "python-version", "store-path", "token"} <= set(doc["inputs"])
+    assert {"command", "args", "python-version", "store-path", "store", "token"} <= set(
+        doc["inputs"]
+    )
     assert script_problems(doc) == [] and pin_problems(ACTION.read_text()) == []
     for step in doc["runs"]["steps"]:
         if "run" in step:
@@ -607,3 +609,34 @@ def test_the_action_passes_arguments_without_shell_evaluation(tmp_path: Path) ->
             script, work, {"MLOPS_COMMAND": command, "MLOPS_ARGS": ""}, bin_dir=fake, composite=True
         )
         assert done.returncode == 2 and done.stdout.startswith("::error::")
+
+
+def test_the_action_uses_the_local_store_in_pull_requests_as_the_workflows_do(
+    tmp_path: Path,
+) -> None:
+    pull_request = load(PROJECT / ".github/workflows/pull-request.yml")
+    local = pull_request["env"]["MLOPS_STORE"]
+    inputs = load(ACTION)["inputs"]
+    assert inputs["store-path"]["default"] == local  # the folder the action caches
+    assert inputs["store"]["default"] == (
+        f"${{{{ github.event_name == 'pull_request' && '{local}' || '' }}}}"
+    )
+    (fake := tmp_path / "bin").mkdir()
+    (fake / "mlops").write_text(
+        f"#!{sys.executable}\nimport os\nprint(os.environ.get('MLOPS_STORE', '-'))\n"
+    )
+    (fake / "mlops").chmod(0o755)
+    (work := tmp_path / "work").mkdir()
+    script = step("action.yml", "", "mlops")["run"]
+    for given, job, expected in [
+        (local, None, local),  # a pull_request run, by default
+        ("", None, "-"),  # elsewhere: store.url
+        ("", "s3://bucket/store", "s3://bucket/store"),  # the job's own setting stays
+        ("/tmp/other store", "s3://x", "/tmp/other store"),  # the input wins, unsplit
+    ]:
+        env = {"MLOPS_COMMAND": "status", "MLOPS_ARGS": "", "STORE_INPUT": given}
+        if job is not None:
+            env["MLOPS_STORE"] = job
+        done, _ = run_step(script, work, env, bin_dir=fake, composite=True)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == expected, (given, job)

@@ -392,7 +392,7 @@ def test_summarize_leaves_out_the_id_column() -> None:
     table = pa.table({"customer": ["c1", "c2", "c3"], "x": [1.0, 2.0, 3.0]})
     profile = summarize(table, skip=["customer"])
     assert [c.name for c in profile.profiles] == ["x"]
-    assert (profile.rows, profile.columns) == (3, 1)
+    assert (profile.rows, profile.columns, profile.skipped) == (3, 1, ("customer",))
 
 
 def test_summarize_keeps_many_valued_ints_numeric_only() -> None:

@@ -638,3 +638,30 @@ def test_parameters_listed_under_what_changed_are_not_tabled_again():
     # a parameter that moved without its own line (an older engine's record) keeps the table
     text = render(ReportInput([compare_model(head, base)]))
     assert "| `max_depth` | `8` | `3` |" in text
+
+
+def test_the_data_section_counts_every_column_and_names_the_id():
+    import dataclasses
+    import json
+
+    import pyarrow as pa
+
+    from engine.data.profile import summarize
+
+    # a 9-column file: the id, 7 features and the target; the id is not profiled
+    columns = {"loan_id": [f"L{i}" for i in range(120)]}
+    columns |= {f"f{k}": [float(i % (k + 2)) for i in range(120)] for k in range(7)}
+    columns["default"] = [i % 2 for i in range(120)]
+    profile = summarize(pa.table(columns), skip=["loan_id"])
+    assert (profile.columns, profile.skipped) == (8, ("loan_id",))
+    stored = DataProfile.from_dict(json.loads(json.dumps(dataclasses.asdict(profile))))
+    assert stored == profile  # as the review reads it back from the store
+    y = np.random.default_rng(5).integers(0, 2, 120)
+    base = classifier("m", "a1a1a1a1a1a1", y, 0.9, 1, data=stored)
+    head = classifier("m", "b2b2b2b2b2b2", y, 0.9, 2, data=stored)
+    text = render(ReportInput([compare_model(head, base)]))
+    assert "- Head: 120 rows, 9 columns (id `loan_id` + 8 others)" in text
+    # a profile stored before it named the columns left out reads as it always did
+    legacy = {k: v for k, v in dataclasses.asdict(profile).items() if k != "skipped"}
+    old = classifier("m", "b2b2b2b2b2b2", y, 0.9, 2, data=DataProfile.from_dict(legacy))
+    assert "- Head: 120 rows, 8 columns\n" in render(ReportInput([compare_model(old, base)]))
