@@ -381,3 +381,18 @@ def test_ids_and_dates_get_no_shift_row():
     shifted = data_shift(profile(0), profile(1), skip=["id"])
     assert [s.column for s in shifted] == ["x"]
     assert [s.column for s in data_shift(profile(0), profile(1))] == ["id", "x"]
+
+
+def test_a_constant_base_column_that_moves_shows_the_sign_of_its_infinite_shift():
+    """A base column with σ 0 that moves any amount is ∞σ away: the row says which way
+    (it showed "∞σ" for a fall as for a rise)."""
+    from engine.review import sections
+
+    def profile(mean):
+        return DataProfile(100, 1, profiles=(ColumnProfile("x", "double", mean=mean, std=0.0),))
+
+    rows = {}
+    for head in (2.0, 0.5, 1.0):
+        (shift,) = data_shift(profile(1.0), profile(head))
+        rows[head] = sections._shift_row(shift, (100, 100)).split(" | ")[-1]
+    assert rows == {2.0: "+∞σ ⚠️ |", 0.5: "-∞σ ⚠️ |", 1.0: "+0.00σ |"}
