@@ -324,7 +324,7 @@ def _shift_row(s: ColumnShift, rows: tuple[int, int]) -> str:
         shift = {"added": "🆕 added", "removed": "🗑️ removed"}.get(s.kind, "—")
     elif s.kind == "numeric":
         sigma = "σ"  # noqa: RUF001 - the standard deviation's symbol
-        # a constant base column that moved: infinitely many σ, up or down
+        # a constant base column that moved: infinitely many deviations, up or down
         size = f"{s.shift:+.2f}" if math.isfinite(s.shift) else f"{'+' if s.shift > 0 else '-'}∞"
         shift = f"{size}{sigma}"
     else:
