@@ -54,6 +54,8 @@ _IDS = ("request_id", "id", "ce_id", "ce-id")
 _TIMES = ("time", "ce_time", "ce-time", "timestamp")
 _MODELS = ("model", "ce_inferenceservicename", "inferenceservicename")
 _LATENCIES = ("latency_ms", "latency")
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=repr)
+"""Keys sorted at every depth: a record re-encoded with its keys in another order is equal."""
 
 
 @dataclass(frozen=True)
@@ -214,8 +216,7 @@ def _digest(record: Mapping[str, Any]) -> bytes:
         _first(record, *_LATENCIES),
         record.get("status"),
     ]
-    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=repr)
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+    return hashlib.blake2b(_CANONICAL.encode(fields).encode(), digest_size=16).digest()
 
 
 def _prediction(record: Mapping[str, Any]) -> Prediction:
