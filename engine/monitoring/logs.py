@@ -20,13 +20,14 @@ A line that is not JSON, or not one of these shapes, is a located :class:`Proble
 (file:line) in the result, never an exception: one corrupt line does not hide the rest.
 
 Log shipping is at-least-once (Fluent Bit, Vector, a retried upload), so the same record
-may be read twice: an engine record whose every field monitoring reads (request id, time,
-model, version, inputs, outputs, latency, status) equals one read before is dropped and
-counted, whatever its key order, spacing or the fields a shipper added. The request id
-alone is not enough (a client may reuse ``x-request-id``); two requests with the same id,
-logged in the same microsecond with the same inputs and outputs, cannot be told apart
-anyway. Only a 16-byte digest per record is kept. A CloudEvent half equal to one read
-before with the same id is counted the same way (the last one of an id wins, as before).
+may be read twice: an engine record whose line is byte for byte one read before (leading
+and trailing blanks aside) is dropped and counted. A 16-byte digest of each line is kept:
+hashing the bytes costs next to nothing, where comparing records field by field (so that a
+shipper's re-encoding would match too) added half again to the reader's CPU; a shipper that
+re-encodes records or adds fields to them should be configured to ship lines as they are.
+The request id alone is not enough (a client may reuse ``x-request-id``). A CloudEvent half
+equal to one read before with the same id is counted the same way (the last one of an id
+wins, as before).
 """
 
 from __future__ import annotations
@@ -54,8 +55,6 @@ _IDS = ("request_id", "id", "ce_id", "ce-id")
 _TIMES = ("time", "ce_time", "ce-time", "timestamp")
 _MODELS = ("model", "ce_inferenceservicename", "inferenceservicename")
 _LATENCIES = ("latency_ms", "latency")
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=repr)
-"""Keys sorted at every depth: a record re-encoded with its keys in another order is equal."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ def read_logs(paths: Sequence[Path], *, since: float | None = None) -> Logs:
                 elif _is_cloudevent(record):
                     _half(record, where, halves, logs)
                 else:
-                    _add(logs, record, where)
+                    _add(logs, record, where, raw)
     for request_id, pair in halves.items():
         _pair(request_id, pair, logs)
     logs.seen.clear()
@@ -181,7 +180,7 @@ def _is_cloudevent(record: Mapping[str, Any]) -> bool:
     )
 
 
-def _add(logs: Logs, record: Mapping[str, Any], where: Problem) -> None:
+def _add(logs: Logs, record: Mapping[str, Any], where: Problem, raw: bytes = b"") -> None:
     if record.get("endpoint") == "batch":
         # a chunk `mlops predict` scored, which it logs as {"file": ..., "rows": [a, b]} in
         # the same folder as the server's requests: not rows of inputs to monitor
@@ -191,32 +190,12 @@ def _add(logs: Logs, record: Mapping[str, Any], where: Problem) -> None:
     except (ValueError, TypeError, KeyError) as exc:
         logs.problems.append(_bad(where, str(exc)))
         return
-    key = _digest(record)
+    key = hashlib.blake2b(raw.strip(), digest_size=16).digest()
     if key in logs.seen:
         logs.duplicate(where, f"request {prediction.request_id!r}")
         return
     logs.seen.add(key)
     logs.predictions.append(prediction)
-
-
-def _digest(record: Mapping[str, Any]) -> bytes:
-    """16 bytes that differ between two records unless every field monitoring reads is equal.
-
-    Fields are taken as :func:`_prediction` takes them (the first alias present), so a
-    field a shipper adds (Vector's ``timestamp`` beside the engine's ``time``) or a key
-    order it changes does not make a copy look new; keys are sorted at every depth.
-    """
-    fields = [
-        _first(record, *_IDS),
-        _first(record, *_TIMES),
-        _first(record, *_MODELS),
-        record.get("version"),
-        record.get("inputs"),
-        record.get("outputs"),
-        _first(record, *_LATENCIES),
-        record.get("status"),
-    ]
-    return hashlib.blake2b(_CANONICAL.encode(fields).encode(), digest_size=16).digest()
 
 
 def _prediction(record: Mapping[str, Any]) -> Prediction:
