@@ -18,10 +18,21 @@ Two shapes are read, line by line, from ``*.jsonl`` / ``*.json`` / ``*.log`` fil
 
 A line that is not JSON, or not one of these shapes, is a located :class:`Problem`
 (file:line) in the result, never an exception: one corrupt line does not hide the rest.
+
+Log shipping is at-least-once (Fluent Bit, Vector, a retried upload), so the same record
+may be read twice: an engine record whose line is byte for byte one read before (leading
+and trailing blanks aside) is dropped and counted. A 16-byte digest of each line is kept:
+hashing the bytes costs next to nothing, where comparing records field by field (so that a
+shipper's re-encoding would match too) added half again to the reader's CPU; a shipper that
+re-encodes records or adds fields to them should be configured to ship lines as they are.
+The request id alone is not enough (a client may reuse ``x-request-id``). A CloudEvent half
+equal to one read before with the same id is counted the same way (the last one of an id
+wins, as before).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -38,6 +49,12 @@ SUFFIXES = (".jsonl", ".json", ".log", ".ndjson")
 MAX_LINE = 4 << 20
 """Longest line read (4 MiB); a longer one is reported, not parsed."""
 _PROBA_NAMES = ("probabilities", "predict_proba", "proba", "probability")
+SHOWN_DUPLICATES = 10
+"""Duplicate lines located in the result (all are counted)."""
+_IDS = ("request_id", "id", "ce_id", "ce-id")
+_TIMES = ("time", "ce_time", "ce-time", "timestamp")
+_MODELS = ("model", "ce_inferenceservicename", "inferenceservicename")
+_LATENCIES = ("latency_ms", "latency")
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,21 @@ class Logs:
     predictions: list[Prediction] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     lines: int = 0
+    duplicates: int = 0
+    """Records dropped as copies of one read before (at-least-once log shipping)."""
+    duplicate_lines: list[Problem] = field(default_factory=list)
+    """The first :data:`SHOWN_DUPLICATES` of them, located."""
+    seen: set[bytes] = field(default_factory=set, repr=False)
+    """A digest of every engine record read, to drop copies."""
+
+    def duplicate(self, where: Problem, of: str) -> None:
+        """Count a dropped copy, locating the first few."""
+        self.duplicates += 1
+        if len(self.duplicate_lines) < SHOWN_DUPLICATES:
+            message = f"dropped: a duplicate of {of} read before"
+            self.duplicate_lines.append(
+                replace(where, message=message, severity="warning", rule="log-duplicate")
+            )
 
 
 def read_logs(paths: Sequence[Path], *, since: float | None = None) -> Logs:
@@ -83,9 +115,10 @@ def read_logs(paths: Sequence[Path], *, since: float | None = None) -> Logs:
                 elif _is_cloudevent(record):
                     _half(record, where, halves, logs)
                 else:
-                    _add(logs, record, where)
+                    _add(logs, record, where, raw)
     for request_id, pair in halves.items():
         _pair(request_id, pair, logs)
+    logs.seen.clear()
     if since is not None:
         logs.predictions = [p for p in logs.predictions if p.time is None or p.time >= since]
     logs.predictions.sort(key=lambda p: (p.time is None, p.time or 0.0))
@@ -147,20 +180,27 @@ def _is_cloudevent(record: Mapping[str, Any]) -> bool:
     )
 
 
-def _add(logs: Logs, record: Mapping[str, Any], where: Problem) -> None:
+def _add(logs: Logs, record: Mapping[str, Any], where: Problem, raw: bytes = b"") -> None:
     if record.get("endpoint") == "batch":
         # a chunk `mlops predict` scored, which it logs as {"file": ..., "rows": [a, b]} in
         # the same folder as the server's requests: not rows of inputs to monitor
         return
     try:
-        logs.predictions.append(_prediction(record))
+        prediction = _prediction(record)
     except (ValueError, TypeError, KeyError) as exc:
         logs.problems.append(_bad(where, str(exc)))
+        return
+    key = hashlib.blake2b(raw.strip(), digest_size=16).digest()
+    if key in logs.seen:
+        logs.duplicate(where, f"request {prediction.request_id!r}")
+        return
+    logs.seen.add(key)
+    logs.predictions.append(prediction)
 
 
 def _prediction(record: Mapping[str, Any]) -> Prediction:
     """The engine's record (flat, with CloudEvent fields beside it)."""
-    request_id = _first(record, "request_id", "id", "ce_id", "ce-id")
+    request_id = _first(record, *_IDS)
     if request_id is None:
         raise ValueError("no request id (request_id)")
     if "inputs" not in record:
@@ -170,13 +210,13 @@ def _prediction(record: Mapping[str, Any]) -> Prediction:
     status = record.get("status")
     return Prediction(
         request_id=str(request_id),
-        time=_time(_first(record, "time", "ce_time", "ce-time", "timestamp")),
-        model=_text(_first(record, "model", "ce_inferenceservicename", "inferenceservicename")),
+        time=_time(_first(record, *_TIMES)),
+        model=_text(_first(record, *_MODELS)),
         version=_text(record.get("version")),
         rows=rows,
         outputs=outputs,
         probabilities=proba,
-        latency_ms=_number(_first(record, "latency_ms", "latency")),
+        latency_ms=_number(_first(record, *_LATENCIES)),
         ok=_ok(status, bool(outputs)),
     )
 
@@ -191,7 +231,11 @@ def _half(
         logs.problems.append(_bad(where, "a CloudEvent without an id"))
         return
     side = "request" if record["type"] == REQUEST_TYPE else "response"
-    halves.setdefault(str(record["id"]), {})[side] = (record, where)
+    pair = halves.setdefault(str(record["id"]), {})
+    if side in pair and pair[side][0] == record:
+        logs.duplicate(where, f"{side} event {record['id']!r}")
+        return  # the first copy keeps its place (and its line number)
+    pair[side] = (record, where)
 
 
 def _pair(

@@ -202,6 +202,8 @@ def _one(
         health=health(served) if logs is not None else None,
         performance=_performance(stored, live, model),
         log_problems=tuple(logs.problems) if logs is not None else (),
+        log_duplicates=logs.duplicates if logs is not None else 0,
+        log_duplicate_lines=tuple(logs.duplicate_lines) if logs is not None else (),
         unknown_labels=live.unknown_labels,
         notes=tuple(live.notes),
     )

@@ -40,6 +40,10 @@ class Outcome:
     health: Health | None = None
     performance: Performance | None = None
     log_problems: tuple[Problem, ...] = field(default=())
+    log_duplicates: int = 0
+    """Log records dropped as copies of one read before (at-least-once log shipping)."""
+    log_duplicate_lines: tuple[Problem, ...] = field(default=())
+    """The first few of them, located."""
     unknown_labels: tuple[str, ...] = ()
     """Request ids in the labels file that no logged prediction has."""
     notes: tuple[str, ...] = ()

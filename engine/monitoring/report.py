@@ -79,6 +79,16 @@ def _one(o: Outcome) -> str:
     if o.log_problems:
         lines += ["", f"{len(o.log_problems):,} log line(s) skipped:", ""]
         lines += [f"- `{p.render()}`" for p in o.log_problems[:10]]
+    if o.log_duplicates:
+        lines += [
+            "",
+            f"{o.log_duplicates:,} duplicate log record(s) dropped (the same request "
+            "shipped twice; each counts once):",
+            "",
+        ]
+        lines += [f"- `{p.render()}`" for p in o.log_duplicate_lines]
+        if o.log_duplicates > len(o.log_duplicate_lines):
+            lines.append(f"- … {o.log_duplicates - len(o.log_duplicate_lines):,} more")
     return "\n".join(lines)
 
 
@@ -239,6 +249,7 @@ def _data(o: Outcome) -> dict[str, Any]:
     raw["data"] = _drift_data(o.data)
     raw["predictions"] = _drift_data(o.predictions) if o.predictions is not None else None
     raw["log_problems"] = [p.render() for p in o.log_problems]
+    raw["log_duplicate_lines"] = [p.render() for p in o.log_duplicate_lines]
     if o.health is not None:
         raw["health"]["error_rate"] = o.health.error_rate
         raw["health"]["rate_per_second"] = o.health.rate_per_second

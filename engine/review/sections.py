@@ -8,6 +8,7 @@ named in :data:`Parts.details` may be cut when the report is too long. Pure.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from engine.data.profile import ColumnProfile, DataProfile
@@ -331,7 +332,9 @@ def _shift_row(s: ColumnShift, rows: tuple[int, int]) -> str:
         shift = {"added": "🆕 added", "removed": "🗑️ removed"}.get(s.kind, "—")
     elif s.kind == "numeric":
         sigma = "σ"  # noqa: RUF001 - the standard deviation's symbol
-        shift = f"{s.shift:+.2f}{sigma}" if abs(s.shift) != float("inf") else f"∞{sigma}"
+        # a constant base column that moved: infinitely many deviations, up or down
+        size = f"{s.shift:+.2f}" if math.isfinite(s.shift) else f"{'+' if s.shift > 0 else '-'}∞"
+        shift = f"{size}{sigma}"
     else:
         shift = f"TVD {s.shift:.2f}"
     if s.flagged and s.shift is not None:

@@ -129,6 +129,46 @@ def test_logs_with_labels_give_health_and_live_performance(deployed, mlops, tmp_
     assert model["status"] == "concept-drift"
 
 
+def test_logs_shipped_twice_count_each_request_once(deployed, mlops, tmp_path):
+    """At-least-once log shipping: the server's file, and a retried upload of its first 40
+    lines. Each request counts once in health, drift and the labels' join (on the old
+    code 190 requests, and the 40 ids looked reused so their labels were refused)."""
+    from datetime import UTC, datetime
+
+    from engine.serving.logs import PredictionLogger, log_line
+
+    frame = iris().sample(frac=1.0, random_state=2).reset_index(drop=True)
+    served = tmp_path / "served"
+    logger = PredictionLogger(served)
+    for i, row in enumerate(frame.drop(columns="target").to_dict("records")):
+        logger.write(log_line(
+            request_id=f"req-{i}", model="iris-logreg", version="x",
+            inputs={k: [v] for k, v in row.items()},
+            outputs={"predictions": [int(frame["target"][i])]}, latency_ms=2.0 + i % 10,
+            status=200, endpoint="/v1/models/iris-logreg:predict", source="http://test/",
+            time=datetime.fromtimestamp(1_764_460_800 + i * 600, UTC).isoformat(),
+        ))  # fmt: skip
+    logger.close()
+    (server_file,) = served.iterdir()
+    lines = server_file.read_text().splitlines(keepends=True)
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    shutil.copy(server_file, shipped / "node-1.jsonl")
+    (shipped / "node-1.retry.jsonl").write_text("".join(lines[:40]))
+    frame.assign(request_id=[f"req-{i}" for i in range(len(frame))])[
+        ["request_id", "target"]
+    ].to_csv(tmp_path / "labels.csv", index=False)
+    args = ("--logs", str(shipped), "--labels", str(tmp_path / "labels.csv"))
+    model = report(mlops, deployed, *args)
+    assert model["health"]["requests"] == 150 and model["current_rows"] == 150
+    assert model["log_duplicates"] == 40 and len(model["log_duplicate_lines"]) == 10
+    assert "node-1.retry.jsonl:1:1: warning: dropped" in model["log_duplicate_lines"][0]
+    assert model["performance"]["overall"]["rows"] == 150 and not model["notes"]
+    assert not model["log_problems"]
+    text = run(mlops, deployed, *args).stdout
+    assert "40 duplicate log record(s) dropped" in text and "- … 30 more" in text
+
+
 def test_kserve_payload_logger_events_are_monitored(deployed, mlops, tmp_path):
     html = tmp_path / "report.html"
     result = run(mlops, deployed, "--logs", str(FIXTURES / "kserve-cloudevents.jsonl"),

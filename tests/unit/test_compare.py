@@ -381,3 +381,19 @@ def test_ids_and_dates_get_no_shift_row():
     shifted = data_shift(profile(0), profile(1), skip=["id"])
     assert [s.column for s in shifted] == ["x"]
     assert [s.column for s in data_shift(profile(0), profile(1))] == ["id", "x"]
+
+
+def test_a_constant_base_column_that_moves_shows_the_sign_of_its_infinite_shift():
+    """A base column with no spread that moves any amount is infinitely many deviations
+    away: the row says which way (it showed the same infinity for a fall as for a rise)."""
+    from engine.review import sections
+
+    def profile(mean):
+        return DataProfile(100, 1, profiles=(ColumnProfile("x", "double", mean=mean, std=0.0),))
+
+    rows = {}
+    for head in (2.0, 0.5, 1.0):
+        (shift,) = data_shift(profile(1.0), profile(head))
+        rows[head] = sections._shift_row(shift, (100, 100)).split(" | ")[-1]
+    sigma = "σ"  # noqa: RUF001 - the standard deviation's symbol
+    assert rows == {2.0: f"+∞{sigma} ⚠️ |", 0.5: f"-∞{sigma} ⚠️ |", 1.0: f"+0.00{sigma} |"}

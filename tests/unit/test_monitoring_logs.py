@@ -10,6 +10,7 @@ import pytest
 from engine.errors import UserError
 from engine.monitoring.health import health
 from engine.monitoring.logs import parse_since, read_logs, rows_as_columns
+from engine.serving.logs import PredictionLogger, log_line
 
 FIXTURES = Path(__file__).parents[1] / "data" / "monitoring"
 FEATURES = ["a", "b", "c", "d"]
@@ -108,3 +109,83 @@ def test_the_serving_layers_columns_are_rows(tmp_path: Path) -> None:
     columns = rows_as_columns(logs.predictions, FEATURES)
     assert columns["a"] == [1, 2] and columns["c"] == ["x", "y"]
     assert "different lengths" in logs.problems[0].message
+
+
+def _served(folder: Path, requests: list[tuple[str, str, float]]) -> Path:
+    """Log lines written as ``mlops serve`` writes them: (request id, time, petal width)."""
+    logger = PredictionLogger(folder)
+    for request_id, time, width in requests:
+        logger.write(
+            log_line(
+                request_id=request_id, model="iris-logreg", version="422b02ba9019",
+                inputs={"a": [width], "b": [1.0], "c": ["x"], "d": [True]},
+                outputs={"predictions": [int(width > 1)]}, latency_ms=1.23456, status=200,
+                endpoint="/v1/models/iris-logreg:predict", source="http://127.0.0.1:8080/",
+                time=time,
+            )
+        )  # fmt: skip
+    logger.close()
+    (path,) = folder.glob("predictions-*.jsonl")
+    return path
+
+
+def test_a_record_shipped_twice_counts_once(tmp_path: Path) -> None:
+    """At-least-once shipping: a retried upload repeats lines byte for byte; each request
+    counts once. A client that reuses its request id sends distinct requests: both count.
+    A shipper that re-encodes a record is not recognised (comparing fields cost half again
+    of the reader's CPU): docs/monitoring.md says to ship lines as they are."""
+    served = _served(
+        tmp_path / "logs",
+        [
+            ("r1", "2026-12-01T05:00:00.000001+00:00", 1.4),
+            ("r2", "2026-12-01T05:00:01.000001+00:00", 0.2),
+            ("r2", "2026-12-01T05:00:02.000001+00:00", 0.2),  # the id reused, a new request
+            ("r3", "2026-12-01T05:00:02.000001+00:00", 0.2),  # the same moment, another id
+        ],
+    )
+    lines = served.read_text().splitlines()
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    # a retried upload: the first two lines again, in a second file
+    (shipped / "upload-1.jsonl").write_text("\n".join(lines) + "\n")
+    (shipped / "upload-2.jsonl").write_text("\n".join(lines[:2]) + "\n")
+    (shipped / "upload-3.jsonl").write_text(f"  {lines[3]}  \n")  # blanks around it
+    logs = read_logs([shipped])
+    assert [p.request_id for p in logs.predictions] == ["r1", "r2", "r2", "r3"]
+    assert logs.duplicates == 3 and not logs.problems
+    where = [p.render() for p in logs.duplicate_lines]
+    assert where[0].startswith(f"{shipped / 'upload-2.jsonl'}:1:1: warning: dropped")
+    assert "a duplicate of request 'r2'" in where[1]
+    assert f"{shipped / 'upload-3.jsonl'}:1:" in where[2]
+    stats = health(logs.predictions)
+    assert stats.requests == 4 and stats.instances == 4
+    assert rows_as_columns(logs.predictions, FEATURES)["a"] == [1.4, 0.2, 0.2, 0.2]
+
+
+def test_a_record_that_differs_in_any_field_monitoring_reads_is_kept(tmp_path: Path) -> None:
+    base = {"time": "2026-11-30T10:00:00.000001Z", "request_id": "r1", "model": "m",
+            "version": "v", "inputs": [{"a": 1}], "outputs": [0], "latency_ms": 3.0,
+            "status": 200}  # fmt: skip
+    changes = [{"inputs": [{"a": 2}]}, {"outputs": [1]}, {"latency_ms": 3.001},
+               {"status": 500}, {"version": "w"}, {"model": "n"},
+               {"time": "2026-11-30T10:00:00.000002Z"}]  # fmt: skip
+    path = _write(tmp_path / "a.jsonl", [base, *({**base, **c} for c in changes), base])
+    logs = read_logs([path])
+    assert len(logs.predictions) == 1 + len(changes) and logs.duplicates == 1
+
+
+def test_many_duplicates_are_counted_and_the_first_few_located(tmp_path: Path) -> None:
+    record = {"time": 1.0, "request_id": "r", "inputs": [[1, 2, 3, 4]], "outputs": [0]}
+    logs = read_logs([_write(tmp_path / "a.jsonl", [record] * 25)])
+    assert len(logs.predictions) == 1 and logs.duplicates == 24
+    assert [p.line for p in logs.duplicate_lines] == list(range(2, 12))
+    assert not logs.seen  # the digests are freed once the files are read
+
+
+def test_a_cloudevent_shipped_twice_is_counted_once(tmp_path: Path) -> None:
+    events = (FIXTURES / "kserve-cloudevents.jsonl").read_text().splitlines()
+    copy = _write(tmp_path / "events.jsonl", [*events[:2], events[1], events[0], *events[2:]])
+    logs = read_logs([copy])
+    assert logs.duplicates == 2 and len(logs.predictions) == 4
+    assert [p.line for p in logs.duplicate_lines] == [3, 4]
+    assert health(logs.predictions).requests == 4
