@@ -1,6 +1,7 @@
 """Prediction logs: the serving layer's JSON lines and KServe payload-logger CloudEvents.
 
-Two shapes are read, line by line, from ``*.jsonl`` / ``*.json`` / ``*.log`` files:
+Two shapes are read, line by line, from ``*.jsonl`` / ``*.json`` / ``*.log`` files and their
+rotated backups (``*.jsonl.1``...):
 
 - the engine's own record, one line per request::
 
@@ -134,13 +135,22 @@ def _files(paths: Sequence[Path]) -> list[Path]:
             found += sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and p.suffix in SUFFIXES and p.name != "engine.jsonl"
+                if p.is_file() and _is_log(p.name) and p.name != "engine.jsonl"
             )
         elif path.is_file():
             found.append(path)
         else:
             raise UserError(f"{path}: no such file or folder of prediction logs")
     return found
+
+
+def _is_log(name: str) -> bool:
+    """A log file's name, or a rotated one's (``predictions-7.jsonl.2``, as the server's
+    rotating handler names its backups)."""
+    stem, dot, number = name.rpartition(".")
+    if dot and number.isdigit():
+        name = stem
+    return any(name.endswith(suffix) for suffix in SUFFIXES)
 
 
 def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes, int]]:

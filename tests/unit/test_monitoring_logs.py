@@ -189,3 +189,18 @@ def test_a_cloudevent_shipped_twice_is_counted_once(tmp_path: Path) -> None:
     assert logs.duplicates == 2 and len(logs.predictions) == 4
     assert [p.line for p in logs.duplicate_lines] == [3, 4]
     assert health(logs.predictions).requests == 4
+
+
+def test_rotated_log_files_are_read_too(tmp_path: Path) -> None:
+    """The server's rotating handler names its backups predictions-<pid>.jsonl.1, .2...:
+    monitoring picked files by their last suffix and never read them."""
+    record = {"time": "2026-11-30T10:00:00.000001Z", "request_id": "r1", "model": "m",
+              "version": "v", "inputs": [{"a": 1}], "outputs": [0], "latency_ms": 3.0,
+              "status": 200}  # fmt: skip
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for i, name in enumerate(["predictions-7.jsonl", "predictions-7.jsonl.1", "p.jsonl.12"]):
+        _write(folder / name, [{**record, "request_id": f"r{i}"}])
+    _write(folder / "notes.txt.1", [record])  # not a log
+    logs = read_logs([folder])
+    assert sorted(p.request_id for p in logs.predictions) == ["r0", "r1", "r2"]
