@@ -169,12 +169,11 @@ def _under(path: str, folder: str) -> bool:
 def stored_versions(root: Path, model: str | None = None) -> list[VersionRecord]:
     """Every stored version (of ``model``, or of all models), newest first."""
     from engine.store import Store
-    from engine.store.location import store_url
 
     defs, _ = read_definitions(root)
     if model is not None and model not in defs.models:
         raise unknown_model(model, defs.models)
-    return Store.open(store_url(defs.settings.store.url), root).versions(model)
+    return Store.of_project(defs.settings.store.url, root).versions(model)
 
 
 def default_base(root: Path) -> str:

@@ -156,9 +156,8 @@ def environment(project: Project, name: str) -> Environment:
 def open_store(root: Path, project: Project) -> Store:
     """The store ``project`` names (pass the trusted project: it decides where versions live)."""
     from engine.store import Store
-    from engine.store.location import store_url
 
-    return Store.open(store_url(project.store.url), root)
+    return Store.of_project(project.store.url, root)
 
 
 def live_versions(root: Path, project: Project) -> dict[str, dict[str, Pin]]:

@@ -52,10 +52,6 @@ MAX_LINE = 4 << 20
 _PROBA_NAMES = ("probabilities", "predict_proba", "proba", "probability")
 SHOWN_DUPLICATES = 10
 """Duplicate lines located in the result (all are counted)."""
-_IDS = ("request_id", "id", "ce_id", "ce-id")
-_TIMES = ("time", "ce_time", "ce-time", "timestamp")
-_MODELS = ("model", "ce_inferenceservicename", "inferenceservicename")
-_LATENCIES = ("latency_ms", "latency")
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,7 @@ class Logs:
     duplicate_lines: list[Problem] = field(default_factory=list)
     """The first :data:`SHOWN_DUPLICATES` of them, located."""
     seen: set[bytes] = field(default_factory=set, repr=False)
-    """A digest of every engine record read, to drop copies."""
+    """A digest of every engine record's line read, to drop copies (emptied once read)."""
 
     def duplicate(self, where: Problem, of: str) -> None:
         """Count a dropped copy, locating the first few."""
@@ -190,7 +186,7 @@ def _is_cloudevent(record: Mapping[str, Any]) -> bool:
     )
 
 
-def _add(logs: Logs, record: Mapping[str, Any], where: Problem, raw: bytes = b"") -> None:
+def _add(logs: Logs, record: Mapping[str, Any], where: Problem, raw: bytes) -> None:
     if record.get("endpoint") == "batch":
         # a chunk `mlops predict` scored, which it logs as {"file": ..., "rows": [a, b]} in
         # the same folder as the server's requests: not rows of inputs to monitor
@@ -210,7 +206,7 @@ def _add(logs: Logs, record: Mapping[str, Any], where: Problem, raw: bytes = b""
 
 def _prediction(record: Mapping[str, Any]) -> Prediction:
     """The engine's record (flat, with CloudEvent fields beside it)."""
-    request_id = _first(record, *_IDS)
+    request_id = _first(record, "request_id", "id", "ce_id", "ce-id")
     if request_id is None:
         raise ValueError("no request id (request_id)")
     if "inputs" not in record:
@@ -220,13 +216,13 @@ def _prediction(record: Mapping[str, Any]) -> Prediction:
     status = record.get("status")
     return Prediction(
         request_id=str(request_id),
-        time=_time(_first(record, *_TIMES)),
-        model=_text(_first(record, *_MODELS)),
+        time=_time(_first(record, "time", "ce_time", "ce-time", "timestamp")),
+        model=_text(_first(record, "model", "ce_inferenceservicename", "inferenceservicename")),
         version=_text(record.get("version")),
         rows=rows,
         outputs=outputs,
         probabilities=proba,
-        latency_ms=_number(_first(record, *_LATENCIES)),
+        latency_ms=_number(_first(record, "latency_ms", "latency")),
         ok=_ok(status, bool(outputs)),
     )
 

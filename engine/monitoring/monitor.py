@@ -153,7 +153,6 @@ def _one(
     from engine.monitoring.health import health
     from engine.monitoring.quality import check_quality
     from engine.store import Store
-    from engine.store.location import store_url
     from engine.training.planning import read_definitions
 
     defs, _ = read_definitions(root, pin.source_commit)
@@ -163,7 +162,7 @@ def _one(
         )
     model = defs.models[pin.model].spec
     dataset = defs.datasets[model.dataset].spec
-    store = Store.open(store_url(defs.settings.store.url), root)
+    store = Store.of_project(defs.settings.store.url, root)
     stored = store.get(pin.model, pin.fingerprint)
     reference, described = _reference(root, stored, dataset, pin)
     meta = {dataset.target, *([dataset.id_column] if dataset.id_column else [])}

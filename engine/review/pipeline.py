@@ -205,14 +205,13 @@ def _train_and_compare(
 ) -> _Trained:
     """Train ``names`` at head and at base (cache hits cost nothing), then compare each."""
     from engine.store import Store
-    from engine.store.location import store_url as located
     from engine.training import jobs
 
     head_models = [n for n in names if n in head_defs.models]
     head_run = jobs.train(root, head_models, rev=plan.head_commit, settings=settings)
     base_names = [] if vs else [n for n in names if n in base_defs.models]
     base_run = jobs.train(root, base_names, rev=plan.base_commit, settings=settings)
-    store = Store.open(located(store_url), root)
+    store = Store.of_project(store_url, root)
     versions = _Versions(root, store, plan.head_commit, head_defs, settings, pins)
     reference = vs[0] if vs else "base"
     if vs:

@@ -225,6 +225,14 @@ class Store:
         fs, base = open_remote(target, root)
         return cls(RemoteBackend(fs, base, cache, url), url)
 
+    @classmethod
+    def of_project(cls, configured: str, root: Path) -> Store:
+        """The project's store: ``store.url`` (``configured``), unless the job's
+        ``MLOPS_STORE`` names another (:mod:`engine.store.location`)."""
+        from engine.store.location import store_url
+
+        return cls.open(store_url(configured), root)
+
     # --- reading ------------------------------------------------------------------------
 
     def has(self, model: str, fingerprint: str) -> bool:

@@ -80,7 +80,7 @@ def train(
     """
     from engine import gitrepo
     from engine.store import Store
-    from engine.store.location import seed_url, store_url
+    from engine.store.location import seed_url
     from engine.training.plan import plan
     from engine.training.planning import snapshot
 
@@ -98,7 +98,7 @@ def train(
     # the store's address as plain data: a run that finds every version stored builds no
     # settings (the project file's spec) and imports no format class
     url = settings.store.url if settings else defs.settings_dump["store"]["url"]
-    store = Store.open(store_url(url), root)
+    store = Store.of_project(url, root)
     found_in = seed_url()
     seed = Store.open(found_in, root) if found_in else None
     outcomes: list[Outcome] = []
