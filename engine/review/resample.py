@@ -8,8 +8,8 @@ alone is more than the review's budget. This module draws the same ``c`` another
 1. Independent Poisson(``lam``) counts, one per row, with ``lam = 1 - SLACK / sqrt(n)``.
    Given their total ``S``, independent equal-mean Poisson counts *are* multinomial:
    ``c | S ~ Multinomial(S; 1/n, ...)``.
-2. If ``S <= n`` (all but ~3e-7 of resamples), add ``n - S`` more rows drawn uniformly
-   (~``SLACK * sqrt(n)`` indices, 1.6% of ``n`` at 100,000 rows): a multinomial of ``S``
+2. If ``S <= n`` (all but ~2e-4 of resamples), add ``n - S`` more rows drawn uniformly
+   (~``SLACK * sqrt(n)`` indices, 1.1% of ``n`` at 100,000 rows): a multinomial of ``S``
    plus an independent one of ``n - S`` is a multinomial of ``n``. Else draw the
    resample's Poisson counts again (the test depends on ``S`` only, so the conditioning
    keeps ``c | S`` multinomial).
@@ -17,23 +17,25 @@ alone is more than the review's budget. This module draws the same ``c`` another
 So ``c`` has exactly the distribution of counting ``n`` uniform row draws: the same
 bootstrap, not an approximation (``tests/unit/test_resample.py`` checks the counts'
 distribution and the intervals against index drawing). The Poisson counts are cheap as
-a *mixture* (:class:`PoissonTable`): Poisson(``lam``) = ``(1 - q) D + q R`` where ``D``
-gives count ``k`` to ``units[k]`` of the 256 byte values (four SIMD comparisons of one
-random byte a row) and ``R`` is the rest of the Poisson probabilities, ``q`` ~1.4% of
-them. Which rows take ``R`` is a Bernoulli(``q``) process, drawn as geometric gaps (no
-pass over the rows to find them); their counts invert ``R``'s CDF with a uniform double,
-as numpy's samplers are exact (to 2^-53). The sums ``c @ columns`` are float32
-products of each resample's counts with the *centred* columns (adding back ``n`` times
-the means, exact since ``sum(c) == n``), on one BLAS thread: float32 rounding is ~1e-7
-of a resample's spread, far below the Monte Carlo error of 1,000 resamples.
+a *mixture* (:class:`PoissonTable`): Poisson(``lam``) = ``(1 - q) D + q R``, where ``D``
+gives count ``k`` to ``units[k]`` of the 256 values of one random byte (four SIMD
+comparisons a row) and ``R``, the Poisson probabilities ``D`` leaves over (``q`` ~1%),
+inverts its CDF with a uniform double, as numpy's samplers are exact (to 2^-53). The
+rows that take ``R`` (:class:`_Marked`) are marked by a thinned Poisson process: no pass
+over the bytes to find them. The sums ``c @ columns`` are a float32 matrix-vector
+product per resample with the *centred* columns and a row of ones (the total ``S``
+comes out of the same product; ``n`` times the means are added back, exact since
+``sum(c) == n``), on one BLAS thread: float32 rounding is ~1e-7 of a resample's spread,
+far below the Monte Carlo error of 1,000 resamples. The review's columns are few
+(at most eight: log losses, errors): a product per resample suits them, not hundreds.
 
-Every random number comes from streams consumed in row order (the bytes, the gaps, the
-residual rows' doubles, the extra rows, the redraws each from their own stream), and
-each resample's sums are products of its own row, so the sums depend on the seed and
-``n`` only, not on the chunk size; the resamples are split into :data:`STREAMS` blocks
-with their own seeds, drawn on up to that many threads (numpy releases the GIL), so
-they do not depend on the number of cores either. Pure; numpy is imported inside
-functions.
+Every random number comes from streams consumed in row order (the bytes, the marks'
+sizes and places, ``R``'s doubles, the extra rows, the redraws each from their own
+stream), and each resample's sums are a product of its own counts, so the sums depend
+on the seed and ``n`` only, not on the chunk size; the resamples are split into
+:data:`STREAMS` blocks with their own seeds, drawn on up to that many threads (numpy
+releases the GIL), so they do not depend on the number of cores either. Pure; numpy is
+imported inside functions.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ class PoissonTable:
         below = np.searchsorted(cdf, starts, side="right")
         # a step strictly inside slice i: the count just below its end exceeds its start's
         exact = np.searchsorted(cdf, starts[1:], side="left") == below[:-1]
-        bucket = below[:-1].astype(np.uint8)
+        bucket = below[:-1].astype(np.int32)
         return cls(lam, edges, tuple(units), max(0.0, 1.0 - weight), cdf, bucket, exact)
 
     @property
@@ -189,8 +191,6 @@ class _Marked:
 
     def next(self, rows: int) -> tuple[Array, Array]:
         """The next ``rows`` resamples' marked cells (indices into them) and their counts."""
-        import numpy as np
-
         if self.done + rows >= len(self.ends):
             self._draw(max(self.rows, rows))
         a, b = self.ends[self.done], self.ends[self.done + rows]
@@ -222,7 +222,7 @@ class _Marked:
 
 @dataclass
 class _Block:
-    """One block's streams, and the buffers its chunks reuse."""
+    """One block of resamples: its random streams, read in row order."""
 
     table: PoissonTable
     n: int
@@ -235,9 +235,7 @@ class _Block:
     def of(cls, table: PoissonTable, n: int, seed: Any) -> _Block:
         import numpy as np
 
-        bits, sizes, marks, fine, extra, again = (
-            np.random.default_rng(s) for s in seed.spawn(6)
-        )
+        bits, sizes, marks, fine, extra, again = (np.random.default_rng(s) for s in seed.spawn(6))
         return cls(
             table,
             n,

@@ -38,7 +38,9 @@ def test_the_table_is_the_poisson_distribution(lam):
     assert implied_pmf(table) == pytest.approx(want, abs=1e-15)
     # a byte b has the count of the units it falls in
     for b in range(256):
-        assert sum(b >= e for e in table.edges) == np.searchsorted(np.cumsum(table.units), b, "right")
+        assert sum(b >= e for e in table.edges) == np.searchsorted(
+            np.cumsum(table.units), b, "right"
+        )
 
 
 def test_r_is_inverted_exactly_even_at_its_steps():
@@ -64,7 +66,9 @@ def test_counts_before_the_top_up_are_poisson():
     assert stats.chi2(keep.sum() - 1).sf(chi2) > 1e-3
     # the counts R gives: above the bytes' largest, at the rate Poisson has them
     top = len(table.units)
-    assert seen[top:].sum() == pytest.approx(stats.poisson(table.lam).sf(top - 1) * counts.size, rel=0.05)
+    assert seen[top:].sum() == pytest.approx(
+        stats.poisson(table.lam).sf(top - 1) * counts.size, rel=0.05
+    )
     # neighbouring cells independent: pairs of counts as often as the products say
     pairs = np.bincount((np.minimum(counts[:, :-1], 3) * 4 + np.minimum(counts[:, 1:], 3)).ravel())
     p = np.append(stats.poisson(table.lam).pmf(np.arange(3)), stats.poisson(table.lam).sf(2))
