@@ -283,8 +283,8 @@ class _Block:
             while sums[-1] > n:
                 sums = operand @ self.again.poisson(self.table.lam, n).astype(np.float32)
             extra = n - int(sums[-1])
-            picked = np.take(operand, self.extra.take(extra), axis=1)
-            out[r] = sums[:-1] + picked.sum(axis=1, dtype=np.float64)[:-1]
+            picked = np.take(operand, self.extra.take(extra), axis=1).sum(axis=1)
+            out[r] = sums[:-1] + picked[:-1]
 
 
 def weighted_sums(columns: Array, resamples: int, seed: int) -> Array:
