@@ -64,7 +64,9 @@ CHUNK_CELLS = 1 << 18
 """Rows x resamples drawn at once (two resamples of 100,000 rows: fewer calls, the
 counts still near the cache)."""
 MARKS_CELLS = 1 << 23
-"""Rows x resamples whose ``R`` cells are drawn at once (~1.4% of them)."""
+"""Rows x resamples whose ``R`` cells are drawn at once (~1% of them)."""
+AHEAD = 1 << 16
+"""Extra rows' indices drawn at once."""
 _UNITS = 256
 """Byte values: ``D``'s probabilities are multiples of 1/256."""
 _BUCKETS = 1024
@@ -241,7 +243,7 @@ class _Block:
             n,
             bits,
             again,
-            _Ahead(lambda k: extra.integers(0, n, k), 1 << 16),
+            _Ahead(lambda k: extra.integers(0, n, k), AHEAD),
             _Marked(table, n, sizes, marks, fine),
         )
 
@@ -336,7 +338,9 @@ def run_blocks(block: Callable[[int], None], count: int) -> None:
 
 
 __all__ = [
+    "AHEAD",
     "CHUNK_CELLS",
+    "MARKS_CELLS",
     "MAX_ROWS",
     "SLACK",
     "STREAMS",

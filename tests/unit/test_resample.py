@@ -125,6 +125,7 @@ def test_sums_do_not_depend_on_chunks_or_threads(monkeypatch):
     once = weighted_sums(columns, 40, seed=9)
     monkeypatch.setattr("engine.review.resample.CHUNK_CELLS", 1003 * 3)
     monkeypatch.setattr("engine.review.resample.MARKS_CELLS", 1003 * 5)
+    monkeypatch.setattr("engine.review.resample.AHEAD", 7)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert (weighted_sums(columns, 40, seed=9) == once).all()
