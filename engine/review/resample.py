@@ -178,14 +178,12 @@ class _Marked:
     :data:`MARKS_CELLS` cells at once changes nothing but the number of calls.
     """
 
-    def __init__(
-        self, table: PoissonTable, n: int, sizes: Generator, marks: Generator, fine: Generator
-    ) -> None:
+    def __init__(self, table: PoissonTable, n: int, rows: int, *streams: Generator) -> None:
         import numpy as np
 
         self.table, self.n = table, n
-        self.sizes, self.marks, self.fine = sizes, marks, fine
-        self.rows = max(1, MARKS_CELLS // n)
+        self.sizes, self.marks, self.fine = streams
+        self.rows = max(1, min(MARKS_CELLS // n, rows))  # no more than the block needs
         self.cells: Array = np.empty(0, dtype=np.int64)
         self.values: Array = np.empty(0, dtype=np.float32)
         self.ends: Array = np.zeros(1, dtype=np.int64)  # where each drawn resample's marks end
@@ -234,7 +232,8 @@ class _Block:
     marked: _Marked
 
     @classmethod
-    def of(cls, table: PoissonTable, n: int, seed: Any) -> _Block:
+    def of(cls, table: PoissonTable, n: int, rows: int, seed: Any) -> _Block:
+        """The block of ``rows`` resamples of ``n`` rows whose streams ``seed`` spawns."""
         import numpy as np
 
         bits, sizes, marks, fine, extra, again = (np.random.default_rng(s) for s in seed.spawn(6))
@@ -243,8 +242,11 @@ class _Block:
             n,
             bits,
             again,
-            _Ahead(lambda k: extra.integers(0, n, k), AHEAD),
-            _Marked(table, n, sizes, marks, fine),
+            # no more ahead than the block is likely to need
+            _Ahead(
+                lambda k: extra.integers(0, n, k), min(AHEAD, int(rows * (1 - table.lam) * n) + 64)
+            ),
+            _Marked(table, n, rows, sizes, marks, fine),
         )
 
     def counts(self, rows: int) -> Array:
@@ -309,7 +311,7 @@ def weighted_sums(columns: Array, resamples: int, seed: int) -> Array:
     seeds = np.random.SeedSequence(seed).spawn(STREAMS)
 
     def block(i: int) -> None:
-        draws = _Block.of(table, n, seeds[i])
+        draws = _Block.of(table, n, bounds[i + 1] - bounds[i], seeds[i])
         for start in range(bounds[i], bounds[i + 1], chunk):
             stop = min(start + chunk, bounds[i + 1])
             draws.sums(draws.counts(stop - start), operand, sums[start:stop])

@@ -57,7 +57,7 @@ def test_counts_before_the_top_up_are_poisson():
     # every cell (a row of a resample) independently Poisson(lam): bytes, marks and R
     n, rows = 100_000, 200
     table = PoissonTable.build(1 - 5 / math.sqrt(n))
-    block = _Block.of(table, n, np.random.SeedSequence(3))
+    block = _Block.of(table, n, rows, np.random.SeedSequence(3))
     counts = np.concatenate([block.counts(7) for _ in range(-(-rows // 7))]).astype(int)
     seen = np.bincount(counts.ravel())
     want = stats.poisson(table.lam).pmf(np.arange(seen.size)) * counts.size
