@@ -274,21 +274,21 @@ class _Block:
     def sums(self, counts: Array, operand: Array, out: Array) -> None:
         """Each row's sums ``operand @ c`` once its counts are made ``n`` draws.
 
-        ``operand``'s last row is ones: the product gives the Poisson total ``S`` with
-        the sums. Above ``n`` the resample is drawn again (~2e-4 of them); below, the
-        ``n - S`` extra rows' columns are added to its sums.
+        ``operand``'s row after the columns is ones: the product gives the Poisson
+        total ``S`` with the sums. Above ``n`` the resample is drawn again (~2e-4 of
+        them); below, the ``n - S`` extra rows' columns are added to its sums.
         """
         import numpy as np
 
-        n = self.n
+        n, m = self.n, out.shape[1]
         for r, row in enumerate(counts):
             # whole numbers below 2^24: the total is exact in float32, in any order
             sums = operand @ row
-            while sums[-1] > n:
+            while sums[m] > n:
                 sums = operand @ self.again.poisson(self.table.lam, n).astype(np.float32)
-            extra = n - int(sums[-1])
-            picked = np.take(operand, self.extra.take(extra), axis=1).sum(axis=1)
-            out[r] = sums[:-1] + picked[:-1]
+            extra = n - int(sums[m])
+            picked = np.take(operand[:m], self.extra.take(extra), axis=1).sum(axis=1)
+            out[r] = sums[:m] + picked
 
 
 def weighted_sums(columns: Array, resamples: int, seed: int) -> Array:
@@ -302,9 +302,11 @@ def weighted_sums(columns: Array, resamples: int, seed: int) -> Array:
     table = PoissonTable.build(max(0.0, 1.0 - SLACK / math.sqrt(n)))
     mean = columns.mean(axis=0)
     # float32, a column a row and a row of ones: each resample's sums and total are one
-    # matrix-vector product
-    operand = np.ones((m + 1, n), dtype=np.float32)
+    # matrix-vector product; rows of zeros up to a multiple of four, as OpenBLAS's
+    # kernels take four at a time (three rows cost more than four)
+    operand = np.zeros((-(-(m + 1) // 4) * 4, n), dtype=np.float32)
     operand[:m] = (columns - mean).T
+    operand[m] = 1
     sums = np.empty((resamples, m))
     chunk = max(1, CHUNK_CELLS // n)
     bounds = [resamples * i // STREAMS for i in range(STREAMS + 1)]
