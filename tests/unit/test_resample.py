@@ -15,29 +15,66 @@ import pytest
 from scipy import stats
 
 from engine.review.pairing import aligned
-from engine.review.resample import PoissonTable, weighted_sums
+from engine.review.resample import PoissonTable, _Block, weighted_sums
 from engine.review.significance import paired_bootstrap
 from tests.unit.test_significance import pair_of
 
 
 def implied_pmf(table: PoissonTable) -> np.ndarray:
-    """The probability of each count that the table's inversion gives a uniform byte + double."""
+    """The probability of each count the table's mixture gives: a byte's, or R's."""
     pmf = np.zeros(64)
-    for byte in range(table.determined):
-        pmf[sum(byte >= e for e in table.edges)] += 1 / 256
-    for j in range(len(table.straddle)):
-        steps = [0.0] + [t for t in table.steps[j] if t < 1] + [1.0]
-        for i in range(len(steps) - 1):
-            pmf[table.low[j] + i] += (steps[i + 1] - steps[i]) / 256
+    pmf[: len(table.units)] += (1 - table.residual) * np.array(table.units) / 256
+    r = np.diff(table.cdf, prepend=0.0)
+    pmf[: r.size] += table.residual * r
     return pmf
 
 
-@pytest.mark.parametrize("lam", [0.95, 1 - 5 / math.sqrt(100_000), 1.0, 0.3, 4.0])
-def test_the_byte_table_inverts_the_poisson_cdf(lam):
+@pytest.mark.parametrize("lam", [0.95, 1 - 5 / math.sqrt(100_000), 1.0, 0.3, 4.0, 0.0])
+def test_the_table_is_the_poisson_distribution(lam):
     table = PoissonTable.build(lam)
-    assert len(table.straddle) == 256 - table.determined
+    assert sum(table.units) == 256 and len(table.edges) == len(table.units) - 1
+    assert table.residual < 0.02 or lam > 1  # the share of rows that draw a double
     want = stats.poisson(lam).pmf(np.arange(64))
     assert implied_pmf(table) == pytest.approx(want, abs=1e-15)
+    # a byte b has the count of the units it falls in
+    for b in range(256):
+        assert sum(b >= e for e in table.edges) == np.searchsorted(
+            np.cumsum(table.units), b, "right"
+        )
+
+
+def test_r_is_inverted_exactly_even_at_its_steps():
+    table = PoissonTable.build(1 - 5 / math.sqrt(100_000))
+    steps = table.cdf[table.cdf < 1]
+    u = np.concatenate(
+        [np.random.default_rng(0).random(100_000), steps, np.nextafter(steps, 0), [0.0]]
+    )
+    assert (table.invert(u) == np.searchsorted(table.cdf, u, side="right")).all()
+    assert (~table.exact).sum() <= len(steps)  # the slices that search: those with a step
+
+
+def test_counts_before_the_top_up_are_poisson():
+    # every cell (a row of a resample) independently Poisson(lam): bytes, marks and R
+    n, rows = 100_000, 200
+    table = PoissonTable.build(1 - 5 / math.sqrt(n))
+    block = _Block.of(table, n, rows, np.random.SeedSequence(3))
+    counts = np.concatenate([block.counts(7) for _ in range(-(-rows // 7))]).astype(int)
+    seen = np.bincount(counts.ravel())
+    want = stats.poisson(table.lam).pmf(np.arange(seen.size)) * counts.size
+    keep = want > 20
+    chi2 = (((seen[keep] - want[keep]) ** 2) / want[keep]).sum()
+    assert stats.chi2(keep.sum() - 1).sf(chi2) > 1e-3
+    # the counts R gives: above the bytes' largest, at the rate Poisson has them
+    top = len(table.units)
+    assert seen[top:].sum() == pytest.approx(
+        stats.poisson(table.lam).sf(top - 1) * counts.size, rel=0.05
+    )
+    # neighbouring cells independent: pairs of counts as often as the products say
+    pairs = np.bincount((np.minimum(counts[:, :-1], 3) * 4 + np.minimum(counts[:, 1:], 3)).ravel())
+    p = np.append(stats.poisson(table.lam).pmf(np.arange(3)), stats.poisson(table.lam).sf(2))
+    want = np.outer(p, p).ravel() * pairs.sum()
+    chi2 = (((pairs - want) ** 2) / want).sum()
+    assert stats.chi2(15).sf(chi2) > 1e-3
 
 
 def counts_of(n, resamples, seed):
@@ -87,6 +124,8 @@ def test_sums_do_not_depend_on_chunks_or_threads(monkeypatch):
     columns = np.random.default_rng(4).random((1003, 2))
     once = weighted_sums(columns, 40, seed=9)
     monkeypatch.setattr("engine.review.resample.CHUNK_CELLS", 1003 * 3)
+    monkeypatch.setattr("engine.review.resample.MARKS_CELLS", 1003 * 5)
+    monkeypatch.setattr("engine.review.resample.AHEAD", 7)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert (weighted_sums(columns, 40, seed=9) == once).all()
