@@ -262,7 +262,17 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
     ensured = ensure_stored(root, store, request.model, fingerprint, source, project, live)
     notes = ensured.notes
     metrics = dict(store.get_record(request.model, fingerprint).metrics)
-    gates = _gates_pass(root, trusted, source, request.model, metrics, current, request.environment)
+    gates = _gates_pass(
+        root,
+        trusted,
+        store,
+        source,
+        request.model,
+        fingerprint,
+        metrics,
+        current,
+        request.environment,
+    )
     decision = check(dataclasses.replace(facts, gates_passed=gates))
     if not decision.allowed:
         return Promotion(decision, fingerprint, notes=notes)
@@ -619,8 +629,10 @@ def _on_default_branch(root: Path, sha: str, branch: str) -> bool | None:
 def _gates_pass(
     root: Path,
     trusted: Definitions,
+    store: Store,
     source: str,
     model: str,
+    fingerprint: str,
     metrics: Mapping[str, float | None],
     current: Pin | None,
     env_name: str,
@@ -629,6 +641,10 @@ def _gates_pass(
 
     The gates are the default branch's (``trusted``), so a change cannot loosen the gates
     it is judged by; a model new in the change has no such gates yet, and brings its own.
+    ``max_drop`` compares the two versions on the same test rows, as the review does
+    (:func:`engine.review.pipeline.on_same_rows`): after the data grew, the live version's
+    recorded figures come from another test set, and comparing them with the new version's
+    refused a version the review passed (or passed one the review failed).
     """
     from engine.review.gates import evaluate_gates
     from engine.training import planning
@@ -636,9 +652,15 @@ def _gates_pass(
     defs = trusted if model in trusted.models else planning.read_definitions(root, source)[0]
     if model not in defs.models:
         return None
-    results = evaluate_gates(
-        defs.models[model].spec.gates, metrics, {env_name: current.metrics if current else None}
-    )
+    baseline = dict(current.metrics) if current else None
+    paired: dict[str, Mapping[str, float | None]] = {}
+    if current is not None and current.fingerprint != fingerprint:
+        from engine.review.pipeline import on_same_rows
+
+        same = on_same_rows(root, store, source, model, fingerprint, current.fingerprint)
+        if same is not None:
+            baseline, paired[env_name] = same
+    results = evaluate_gates(defs.models[model].spec.gates, metrics, {env_name: baseline}, paired)
     return all(r.status in ("pass", "skipped") for r in results)
 
 

@@ -1,0 +1,89 @@
+"""A team's second month: the lifecycle of one model over several changes, end to end.
+
+A repository set up by ``mlops init`` (a DVC-tracked CSV, a DVC remote, a bare origin),
+its model trained and promoted to staging once; each test then takes a copy and lives
+through what comes later — the data grows, a version is promoted again — with the real
+``mlops`` commands, reading the results back from git as a teammate would.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests import forkserver
+from tests.conftest import commit, copy_prepared, dvc, git
+
+pytestmark = pytest.mark.slow
+DATA = "data/example.csv"
+MODEL = "churn-logreg"
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """churn-logreg trained on main and promoted to staging. Built once; tests copy it."""
+    folder = tmp_path_factory.mktemp("lifecycle")
+    repo = folder / "repo"
+    git(folder, "init", "-q", "-b", "main", str(repo))
+    for key, value in (("user.email", "ada@example.com"), ("user.name", "Ada Lovelace")):
+        git(repo, "config", key, value)
+    done = forkserver.run(("init", "--remote", "../repo-dvc-remote"), cwd=repo)
+    assert done.returncode == 0, done.stderr
+    commit(repo, "Start mlops")
+    origin = folder / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "-q", "origin", "main")
+    dvc(repo, "push", "-q")
+    for args in (("train",), ("promote", MODEL, "--to", "staging")):
+        done = forkserver.run(args, cwd=repo)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return folder
+
+
+@pytest.fixture
+def team(prepared: Path, tmp_path: Path) -> Path:
+    """A copy of ``prepared``: the repository, ``origin.git`` and the DVC remote."""
+    copy_prepared(prepared, tmp_path)
+    return tmp_path / "repo"
+
+
+def append_customers(repo: Path, rows: int = 100, seed: int = 3) -> None:
+    """``rows`` new customers at the end of the CSV, labelled by a plainer rule than the
+    example's (harder to predict from the features), then ``dvc add``."""
+    rng = random.Random(seed)
+    path = repo / DATA
+    lines = path.read_text().splitlines()
+    first = len(lines)  # the header and the rows so far: ids continue after them
+    for i in range(first, first + rows):
+        tenure, charges = rng.randint(1, 72), round(rng.uniform(20, 120), 2)
+        calls, plan = rng.randint(0, 9), rng.choice(["basic", "pro", "team"])
+        lines.append(f"{i},{tenure},{charges},{calls},{plan},{int(calls > 5 or tenure < 12)}")
+    path.write_text("\n".join(lines) + "\n")
+    dvc(repo, "add", "-q", DATA)
+
+
+def test_a_retrained_version_on_grown_data_is_gated_on_the_same_rows_as_its_review(team, mlops):
+    """After the data grew, the live version's recorded metrics come from another test set.
+
+    The review rescored it on the new version's test rows and said the gates pass; the
+    promotion compared the two recorded figures (0.93 on the old rows, 0.86 on the new)
+    and refused, pointing at ``mlops diff --vs staging``, which said pass.
+    """
+    append_customers(team)
+    commit(team, "100 more customers")
+    assert mlops("train", cwd=team).returncode == 0
+
+    done = mlops("diff", MODEL, "--vs", "staging", "--json", cwd=team)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (compared,) = json.loads(done.stdout)["models"]
+    drops = [g for g in compared["gates"] if g["check"] == "max_drop"]
+    assert [(g["against"], g["status"]) for g in drops] == [("staging", "pass")]
+
+    promoted = mlops("promote", MODEL, "--to", "staging", cwd=team)
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    assert f"Promoted `{MODEL}` `{compared['head_version']}`" in promoted.stdout
