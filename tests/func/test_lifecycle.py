@@ -87,3 +87,40 @@ def test_a_retrained_version_on_grown_data_is_gated_on_the_same_rows_as_its_revi
     promoted = mlops("promote", MODEL, "--to", "staging", cwd=team)
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
     assert f"Promoted `{MODEL}` `{compared['head_version']}`" in promoted.stdout
+
+
+def pinned_version(repo: Path) -> str:
+    """The version staging pins, read from origin's branch as a teammate would."""
+    text = git(repo, "show", f"origin/env/staging:mlops/deployments/{MODEL}.yaml")
+    return next(line.split("'")[1] for line in text.splitlines() if line.startswith("version:"))
+
+
+def test_a_second_rollback_after_two_promotions_goes_further_back(team, mlops):
+    """v1 (the fixture's), v2, v3 promoted; a rollback restores v2, and the next one v1.
+
+    The second rollback restored v3, the version the first had rolled back from: a
+    re-run of the rollback's job, or a teammate's second `/rollback`, put the bad
+    version back.
+    """
+    v1 = pinned_version(team)
+    model = team / "mlops" / "models" / f"{MODEL}.yaml"
+    versions = [v1]
+    for c in ("0.9", "0.8"):
+        model.write_text(
+            model.read_text().replace("C: 1.0", f"C: {c}").replace("C: 0.9", f"C: {c}")
+        )
+        commit(team, f"C {c}")
+        git(team, "push", "-q", "origin", "main")
+        done = mlops("promote", MODEL, "--to", "staging", cwd=team)
+        assert done.returncode == 0, done.stdout + done.stderr
+        versions.append(pinned_version(team))
+    assert len(set(versions)) == 3
+
+    for expected in (versions[1], versions[0]):
+        done = mlops("rollback", MODEL, "--env", "staging", cwd=team)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert pinned_version(team) == expected
+    done = mlops("rollback", MODEL, "--env", "staging", cwd=team)
+    assert done.returncode == 1 and "first version staging ran" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert pinned_version(team) == versions[0]
