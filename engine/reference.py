@@ -211,7 +211,8 @@ def comments_reference() -> str:
         "",
         "Write one per line in a pull-request comment; at most "
         f"{MAX_COMMANDS} lines per comment address the engine. Lines in code blocks "
-        "or quotes are ignored.",
+        "or quotes are ignored. Only a new comment runs: editing it changes nothing, and "
+        "deleting it before its job starts (the 👀 reaction) takes its commands back.",
         "",
         "| command | what it does |",
         "| --- | --- |",

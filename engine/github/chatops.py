@@ -64,7 +64,11 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
         return Outcome(f"ignored: a {event.action} comment by @{event.comment.user.login}")
     forge = ctx.forge()
     push_credentials(ctx)
-    _react(forge, event.comment.id, "eyes")
+    if not _acknowledged(forge, event.comment.id):
+        return Outcome(
+            f"ignored: comment {event.comment.id} was deleted before this job ran, which takes "
+            "its commands back"
+        )
     permission = _permission(forge, event.comment.user.login)
     if not may_answer(permission, event.repository.private):
         _react(forge, event.comment.id, "confused")
@@ -91,6 +95,23 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
         f"{'done' if ok else 'refused or failed'}",
         0 if ok else 1,
     )
+
+
+def _acknowledged(forge: Forge, comment_id: int) -> bool:
+    """React 👀 to the comment; False when it is gone (GitHub's 404 for a deleted comment).
+
+    Edits are ignored, so deleting a comment is how its author takes a command back; the
+    job may run minutes later (queued behind others) and must not act on it then.
+    """
+    from engine.forge import ForgeError, ForgeNotFound
+
+    try:
+        forge.react(comment_id, "eyes")
+    except ForgeNotFound:
+        return False
+    except ForgeError:
+        pass  # a reaction is a courtesy (see _react)
+    return True
 
 
 def _react(forge: Forge, comment_id: int, content: Any) -> None:

@@ -183,6 +183,32 @@ def test_bots_and_edits_get_no_answer(repo, pr_head, mlops, tmp_path, who):
         assert replies(gh) == [] and gh.reactions(cid) == []
 
 
+def test_a_command_deleted_before_its_job_ran_is_not_run(repo, pr_head, mlops, tmp_path):
+    """Edits are ignored, so deleting the comment is how a mistaken command is taken back:
+    the job (queued behind others) promoted it anyway, reacting to nothing."""
+    import requests
+
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace")
+        gh.add_status(pr_head, "mlops/gates")
+        gh.set_permission("ada", "write")
+
+        def delete_it() -> None:
+            (mine,) = gh.comments(PR)
+            gone = requests.delete(
+                f"{gh.url}/repos/{REPO}/issues/comments/{mine.id}",
+                headers={"Authorization": "token ghs_standin"},
+                timeout=10,
+            )
+            assert gone.status_code == 204
+
+        result, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging", delete_it)
+        assert result.returncode == 0, result.stderr
+        assert "deleted" in result.stdout + result.stderr
+        assert gh.comments(PR) == [] and gh.dispatches == []
+    assert not branch_exists(repo, "env/staging")
+
+
 def test_help_and_a_misspelled_command(repo, pr_head, mlops, tmp_path):
     with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
         gh.add_pull(PR, head_sha=pr_head)
