@@ -294,6 +294,7 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         files=manifests(root, project, request.environment),
         canary_percent=request.canary,
         blue_green=env.strategy == "blue-green",
+        judged_against=current.fingerprint if current is not None else None,
     )
     if forge is not None:
         notes += _deploy_note(root, forge, result, request.environment)

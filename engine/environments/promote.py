@@ -64,6 +64,18 @@ from engine.training.fingerprint import short
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
+
+class _Unjudged:
+    """The type of :data:`UNJUDGED`: the caller made no decision the pin could outdate."""
+
+
+UNJUDGED = _Unjudged()
+
+
+class LiveMoved(PromotionError):
+    """The model's pin moved after the promotion was decided; nothing was written."""
+
+
 FilesFor = Callable[[Pin], Mapping[str, str | None]]
 """The pin about to be written -> other files for the same commit ({path: text, or None
 to delete the file})."""
@@ -101,6 +113,7 @@ def promote(
     files: FilesFor | None = None,
     canary_percent: int | None = None,
     blue_green: bool = False,
+    judged_against: str | _Unjudged | None = UNJUDGED,
 ) -> PromotionResult:
     """Merge ``source_commit`` into ``branch`` and pin ``fingerprint`` there, in one commit.
 
@@ -117,6 +130,12 @@ def promote(
 
     ``blue_green``: the environment keeps two slots (:mod:`engine.environments.bluegreen`):
     a new version is staged in the idle slot, the staged version switches.
+
+    ``judged_against``: the fingerprint the model's pin had (None: no pin) when the caller
+    decided on this promotion (its gates, against what runs there). When the pin moved
+    since — another promotion or rollback of the model landed while this one trained or
+    raced — the decision is stale: :class:`LiveMoved`, nothing written. A race with a
+    change to another model's pin is redone as ever.
     """
     if not _SHA256.match(sha256):
         raise PromotionError(f"{sha256!r} is not a sha256 (64 lowercase hex digits)")
@@ -144,6 +163,7 @@ def promote(
 
     def change(current: Pin | None) -> Change | None:
         extra: Mapping[str, str | None]
+        _check_judged(current, judged_against, model, environment, fingerprint)
         if canary_percent is not None:
             pin = _canary_pin(current, canary_percent)
             if pin is None:
@@ -303,6 +323,29 @@ def rollback(
     return target.apply(model, change, max_attempts, before_push)
 
 
+def _check_judged(
+    current: Pin | None,
+    judged: str | _Unjudged | None,
+    model: str,
+    environment: str,
+    fingerprint: str,
+) -> None:
+    """Refuse when the pin the decision was judged against is no longer the live one."""
+    if isinstance(judged, _Unjudged):
+        return
+    now = current.fingerprint if current is not None else None
+    if now in (judged, fingerprint):  # unchanged, or already ours (a no-op)
+        return
+    was = short(judged) if judged else "nothing"
+    by = f" by {current.promoted_by}" if current is not None and current.promoted_by else ""
+    raise LiveMoved(
+        f"{model} in {environment} changed from {was} to "
+        f"{short(now) if now else 'nothing'}{by} while this promotion was being decided, so "
+        "its gates were judged against a version that no longer runs there; nothing was "
+        "written: run the command again to judge it against what runs now"
+    )
+
+
 def _checked(
     side: Any,
     model: str,
@@ -398,7 +441,9 @@ def _history(root: Path, ref: str, model: str) -> list[PinEvent]:
 
 
 __all__ = [
+    "UNJUDGED",
     "FilesFor",
+    "LiveMoved",
     "MergeConflict",
     "PinEvent",
     "PromotionError",
