@@ -59,6 +59,9 @@ class Request:
     """Each reviewer's teams among the allow lists' ``org/team`` entries; None if unread."""
     canary: int | None = None
     """Pin the version as a canary with this percent of the traffic (strategy: canary)."""
+    comment_id: int | None = None
+    """The pull-request comment that asked for it: recorded in the commit, so a re-run of
+    that comment's job finds it done and changes nothing."""
     switch: bool = False
     """Promote the version staged in the idle slot, whatever ``source`` is (blue-green)."""
 
@@ -229,6 +232,9 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
     if request.canary is not None and env.strategy != "canary":
         return Promotion(Decision(False, [_no_canary(request.environment, env.strategy)]))
     live = live_versions(root, project)
+    done = _done_by_comment(root, env.branch, request.model, request.comment_id)
+    if done is not None:
+        return _already_done(env.branch, done)
     idle = None
     if request.switch:
         current = live.get(request.environment, {}).get(request.model)
@@ -295,6 +301,7 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         canary_percent=request.canary,
         blue_green=env.strategy == "blue-green",
         judged_against=current.fingerprint if current is not None else None,
+        trailers=_comment_trailers(request.comment_id),
     )
     if forge is not None:
         notes += _deploy_note(root, forge, result, request.environment)
@@ -351,12 +358,16 @@ def rollback_model(
     to: str | None = None,
     pr: int | None = None,
     forge: Forge | None = None,
+    comment_id: int | None = None,
 ) -> Promotion:
-    """Pin the previous version (or ``to``) again, as a new commit on the branch."""
+    """Pin the previous version (or ``to``) again, as a new commit on the branch.
+
+    ``comment_id``: the comment that asked for it (see :attr:`Request.comment_id`).
+    """
     from engine import audit
 
     with audit.action(root, "rollback", model=model, environment=env_name, actor=actor) as entry:
-        promotion = _rollback_model(root, model, env_name, actor, to, pr, forge)
+        promotion = _rollback_model(root, model, env_name, actor, to, pr, forge, comment_id)
         _log_promotion(entry, promotion)
     return promotion
 
@@ -369,6 +380,7 @@ def _rollback_model(
     to: str | None,
     pr: int | None,
     forge: Forge | None,
+    comment_id: int | None = None,
 ) -> Promotion:
     from engine import gitbranches
     from engine.environments.policy import Decision
@@ -377,6 +389,11 @@ def _rollback_model(
 
     project = trusted_project(root)
     env = environment(project, env_name)
+    if comment_id is not None and "origin" in gitbranches.remotes(root):
+        gitbranches.fetch_branches(root, "origin", [env.branch])
+    done = _done_by_comment(root, env.branch, model, comment_id)
+    if done is not None:
+        return _already_done(env.branch, done)
     store = open_store(root, project)
     notes: list[str] = []
 
@@ -413,10 +430,52 @@ def _rollback_model(
         prepare=prepare,
         artifact_sha256=lambda fp: pinnable_sha256(store, model, fp, Ensured([])),
         files=manifests(root, project, env_name),
+        trailers=_comment_trailers(comment_id),
     )
     if forge is not None:
         notes += _deploy_note(root, forge, result, env_name)
     return Promotion(Decision(True), result.pin.fingerprint, result, notes)
+
+
+COMMENT_TRAILER = "Requested-by-comment"
+"""The trailer naming the pull-request comment a promotion or rollback was made for."""
+
+
+def _comment_trailers(comment_id: int | None) -> tuple[str, ...]:
+    return () if comment_id is None else (f"{COMMENT_TRAILER}: {int(comment_id)}",)
+
+
+def _done_by_comment(root: Path, branch: str, model: str, comment_id: int | None) -> str | None:
+    """The commit on ``branch`` (origin's copy, just fetched, when there is one) that
+    comment ``comment_id`` already made for ``model``, or None.
+
+    GitHub's "Re-run jobs" runs a comment's job again with the same payload (and the
+    engine's own errors advise it after a GitHub outage): a `/rollback` would roll back
+    once more, a blue-green `/promote` that staged a version would switch to it.
+    """
+    from engine import gitbranches
+    from engine.environments.promote import done_by
+
+    if comment_id is None:
+        return None
+    remote = "origin" in gitbranches.remotes(root)
+    ref = f"refs/remotes/origin/{branch}" if remote else f"refs/heads/{branch}"
+    return done_by(root, ref, model, _comment_trailers(comment_id)[0])
+
+
+def _already_done(branch: str, commit: str) -> Promotion:
+    from engine.environments.policy import Decision
+
+    return Promotion(
+        Decision(
+            True,
+            [
+                f"This comment was already carried out as `{commit[:12]}` on `{branch}`; "
+                "running its job again changes nothing."
+            ],
+            noop=True,
+        )
+    )
 
 
 def manifests(root: Path, project: Project, env_name: str) -> FilesFor:

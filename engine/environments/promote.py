@@ -26,8 +26,8 @@ pattern first; messages are built from those values only, never from free text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,7 @@ def promote(
     canary_percent: int | None = None,
     blue_green: bool = False,
     judged_against: str | _Unjudged | None = UNJUDGED,
+    trailers: Sequence[str] = (),
 ) -> PromotionResult:
     """Merge ``source_commit`` into ``branch`` and pin ``fingerprint`` there, in one commit.
 
@@ -136,6 +137,9 @@ def promote(
     since — another promotion or rollback of the model landed while this one trained or
     raced — the decision is stale: :class:`LiveMoved`, nothing written. A race with a
     change to another model's pin is redone as ever.
+
+    ``trailers`` (``Key: value`` lines) end the commit's message: the comment that asked
+    for it (:func:`done_by` finds it again, so a re-run of that comment's job is a no-op).
     """
     if not _SHA256.match(sha256):
         raise PromotionError(f"{sha256!r} is not a sha256 (64 lowercase hex digits)")
@@ -235,7 +239,7 @@ def promote(
         )
         return current.model_copy(update={"canary": canary})
 
-    return target.apply(model, change, max_attempts, before_push)
+    return target.apply(model, _with_trailers(change, trailers), max_attempts, before_push)
 
 
 def rollback(
@@ -256,6 +260,7 @@ def rollback(
     before_push: Callable[[], None] | None = None,
     files: FilesFor | None = None,
     prepare: Callable[[Pin], Pin] | None = None,
+    trailers: Sequence[str] = (),
 ) -> PromotionResult:
     """Pin an earlier version again: the previous one, or ``to_fingerprint`` (a full id or prefix).
 
@@ -268,7 +273,8 @@ def rollback(
     that record gets ``artifact_sha256(fingerprint)`` (the caller's checked lookup).
     ``prepare`` gets the chosen pin unless it is already the live one, and returns the pin
     to restore: the caller makes the version deployable there (retrains it into the store,
-    as a promotion does, and records the new file's hash), or raises.
+    as a promotion does, and records the new file's hash), or raises. ``trailers`` end the
+    commit's message, as for :func:`promote`.
     """
     check_request(model=model, environment=environment, branch=branch, actor=actor, pr=pr)
     if to_fingerprint is not None:
@@ -279,7 +285,8 @@ def rollback(
         raise PromotionError(f"nothing to roll back: {branch} does not exist yet")
     history = [event.pin for event in _history(root, target.start_ref, model)]
     if history and history[0].canary is not None and to_fingerprint is None:
-        return target.apply(model, _abort(actor, pr, now, files), max_attempts, before_push)
+        abort = _with_trailers(_abort(actor, pr, now, files), trailers)
+        return target.apply(model, abort, max_attempts, before_push)
 
     def ready(pin: Pin) -> Pin:
         # in the store (or reproduced by ``prepare`` unless it is the live one), hash known
@@ -297,7 +304,7 @@ def rollback(
         elif head.idle is not None and head.idle.role == "previous":
             _checked(head.idle, model, fingerprint_exists, None)
         switch = _switch_back(earlier, to_fingerprint, actor, now, pr, files)
-        return target.apply(model, switch, max_attempts, before_push)
+        return target.apply(model, _with_trailers(switch, trailers), max_attempts, before_push)
     chosen = ready(choose_rollback(history, to_fingerprint, model, environment))
 
     def change(current: Pin | None) -> Change | None:
@@ -320,7 +327,37 @@ def rollback(
         extra = files(pin) if files else {}
         return Change(pin, rollback_message(pin, current, actor, pr), None, extra)
 
-    return target.apply(model, change, max_attempts, before_push)
+    return target.apply(model, _with_trailers(change, trailers), max_attempts, before_push)
+
+
+def _with_trailers(change: ChangeFor, trailers: Sequence[str]) -> ChangeFor:
+    """``change`` with ``trailers`` added to the trailer block that ends its message."""
+    if not trailers:
+        return change
+
+    def with_them(current: Pin | None) -> Change | None:
+        todo = change(current)
+        if todo is None:
+            return None
+        message = todo.message.rstrip("\n") + "\n" + "\n".join(trailers) + "\n"
+        return replace(todo, message=message)
+
+    return with_them
+
+
+def done_by(root: Path, ref: str, model: str, trailer: str) -> str | None:
+    """The newest commit of ``ref``'s own line that changed ``model``'s pin and whose
+    message has the line ``trailer``, or None (also when ``ref`` does not exist)."""
+    if gitbranches.ref_sha(root, ref) is None:
+        return None
+    log = gitrepo.run_git(
+        root, "log", "--first-parent", "--format=%H%x1f%B%x1e", ref, "--", pin_path(model)
+    )
+    for entry in log.stdout.split("\x1e"):
+        sha, _, message = entry.strip("\n").partition("\x1f")
+        if sha and trailer in message.splitlines():
+            return sha
+    return None
 
 
 def _check_judged(
@@ -449,6 +486,7 @@ __all__ = [
     "PromotionError",
     "PromotionResult",
     "RaceLost",
+    "done_by",
     "engine_identity",
     "pin_history",
     "promote",

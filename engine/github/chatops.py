@@ -241,6 +241,7 @@ def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote) -> tuple[str, 
         source=pr.head_sha,
         version=item.version,
         canary=item.canary,
+        comment_id=thread.event.comment.id,
         pr=pr.number,
         pr_author=pr.author,
         head_sha_at_comment=pr.head_sha,
@@ -271,6 +272,7 @@ def _rollback(thread: _Thread, item: Rollback) -> tuple[str, bool]:
         to=item.to_version,
         pr=thread.event.issue.number,
         forge=thread.forge,
+        comment_id=thread.event.comment.id,
     )
     return done.message(), True
 

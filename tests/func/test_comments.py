@@ -411,6 +411,41 @@ def test_rollback_from_a_comment_retrains_a_version_the_store_lost(iris_staged, 
     assert pin["metrics"] == first["metrics"]
 
 
+def test_a_re_run_of_a_comment_job_changes_nothing_more(iris_staged, mlops, tmp_path):
+    """GitHub's "Re-run jobs" sends the same comment again (and the engine's own error after
+    an outage says to re-run): a `/rollback` rolled back a second time."""
+    repo = iris_staged
+    pr_head = push_pr_head(repo)
+    pin_file = "origin/env/staging:mlops/deployments/iris-logreg.yaml"
+    first = git(repo, "show", pin_file)
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace", head_ref="tune-iris")
+        gh.add_status(pr_head, "mlops/gates")
+        gh.set_permission("ada", "write")
+        for body in ("/promote iris-logreg to staging", "/rollback iris-logreg in staging"):
+            result, cid = run(mlops, repo, tmp_path, gh, body)
+            assert result.returncode == 0, replies(gh)
+        tip = git(repo, "ls-remote", "origin", "refs/heads/env/staging").split()[0]
+        assert f"Requested-by-comment: {cid}" in git(repo, "log", "-1", "--format=%B", tip)
+
+        again = mlops(  # the same job, same payload (run() left it in place)
+            "event",
+            cwd=repo,
+            env={
+                "GITHUB_ACTIONS": "true",
+                "GITHUB_EVENT_NAME": "issue_comment",
+                "GITHUB_EVENT_PATH": str(tmp_path / "comment.json"),
+                "GITHUB_REPOSITORY": REPO,
+                "GITHUB_API_URL": gh.url,
+                "GITHUB_TOKEN": "ghs_standin",
+            },
+        )
+        assert again.returncode == 0, replies(gh)
+        assert "already carried out" in replies(gh)[-1]
+    assert git(repo, "ls-remote", "origin", "refs/heads/env/staging").split()[0] == tip
+    assert git(repo, "show", pin_file).split("promoted_at")[0] == first.split("promoted_at")[0]
+
+
 def test_diff_vs_an_environment_with_an_empty_store_reproduces_what_it_runs(
     iris_staged, mlops, tmp_path
 ):
