@@ -8,8 +8,9 @@ the audit log, so every change is one new commit, pushed without force:
   (creating the branch from the default branch if it is missing) and writes the pin,
   both in one commit, ``Promote <model>@<version> to <environment>``, whose trailers
   (``Model:``, ``Version:``, ``Environment:``, ``Promoted-by:``, ``Source-PR:``,
-  ``Source-Commit:``, ``Artifact-SHA256:``) machines can read back with
-  ``git interpret-trailers --parse``. The pin records the sha256 of the version's
+  ``Source-Commit:``, ``Artifact-SHA256:``, and ``Requested-by-comment:`` for a pull
+  request comment's command, so a re-run of its job finds it done) machines can read
+  back with ``git interpret-trailers --parse``. The pin records the sha256 of the version's
   ``model.skops``, which deploy and serving verify the artifact against.
 - :func:`rollback` writes an earlier pin again, ``Roll back <model> in <environment> to
   <version>``: a pin-only commit, never a rewrite.
