@@ -249,6 +249,8 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         return Promotion(Decision(False, [bluegreen.not_the_idle_version(idle, fingerprint)]))
     if request.version and not fingerprint.startswith(request.version):
         return Promotion(Decision(False, [_not_that_version(request, source, fingerprint)]))
+    if env.from_default_branch:
+        source = _merged_as(root, source, request.model, fingerprint, project.default_branch)
     store = open_store(root, project)
     facts = _promotion_facts(root, request, project, source, fingerprint, live)
     current = live.get(request.environment, {}).get(request.model)
@@ -678,6 +680,43 @@ def _fingerprint_at(root: Path, sha: str, model: str) -> str:
             + "; ".join(p.render() for p in planned.problems)
         )
     return planned.head_fingerprint
+
+
+MERGED_LOOKBACK = 20
+"""How many of the default branch's newest commits :func:`_merged_as` reads."""
+
+
+def _merged_as(root: Path, source: str, model: str, fingerprint: str, branch: str) -> str:
+    """The commit on ``branch`` that trains ``model``'s version ``fingerprint``, when
+    ``source`` itself is not on it; else ``source``.
+
+    "Squash and merge" and "Rebase and merge" put new commits on the default branch, never
+    the pull request's head, so the head is not on it once merged; the version it trains
+    is, when a commit there has the same fingerprint (everything that makes the version).
+    The default branch's first-parent line since it forked from ``source`` is read, newest
+    first, at most :data:`MERGED_LOOKBACK` commits: that commit becomes the source, so the
+    pin's lineage names a commit of the default branch.
+    """
+    from engine import gitbranches, gitrepo
+
+    if _on_default_branch(root, source, branch) is not False:
+        return source
+
+    def since_fork(ref: str) -> list[str]:
+        fork = gitrepo.merge_base(root, source, ref)
+        span = f"{fork}..{ref}"
+        out = gitrepo.run_git(
+            root, "rev-list", "--first-parent", f"--max-count={MERGED_LOOKBACK}", span
+        ).stdout
+        return out.split()
+
+    for sha in gitbranches.on_branch(branch, since_fork) or []:
+        try:
+            if _fingerprint_at(root, sha, model) == fingerprint:
+                return sha
+        except UserError:
+            continue  # the model is not defined, or not valid, there
+    return source
 
 
 def _on_default_branch(root: Path, sha: str, branch: str) -> bool | None:

@@ -241,6 +241,35 @@ def test_production_after_staging_with_an_approval_on_the_head(repo, pr_head, ml
     assert "Source-PR: #9" in git(repo, "log", "-1", "--format=%B", "origin/env/production")
 
 
+@pytest.mark.parametrize("how", ["squash", "rebase"])
+def test_production_after_a_squash_or_rebase_merge(repo, pr_head, mlops, tmp_path, how):
+    """GitHub's "Squash and merge" and "Rebase and merge" put new commits on main, never
+    the pull request's head: `from_default_branch` refused its version for ever, saying to
+    merge the pull request (it was) and promote the version it trains there (the same)."""
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace")
+        gh.add_status(pr_head, "mlops/gates")
+        gh.set_permission("ada", "maintain")
+        gh.add_review(PR, "linus", "APPROVED", pr_head)
+        gh.set_permission("linus", "maintain")
+        staged, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
+        assert staged.returncode == 0, staged.stderr
+
+        git(repo, "commit", "-q", "--allow-empty", "-m", "Meanwhile on main")
+        if how == "squash":
+            git(repo, "merge", "-q", "--squash", "tune-iris")
+            git(repo, "commit", "-q", "-m", "Loosen iris-logreg's regularization (#9)")
+        else:
+            git(repo, "cherry-pick", "tune-iris")
+        git(repo, "push", "-q", "origin", "main")
+        merged = git(repo, "rev-parse", "HEAD")
+        result, cid = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to production")
+        assert result.returncode == 0, replies(gh)[-1]
+        assert gh.reactions(cid) == ["eyes", "rocket"]
+    pin = git(repo, "show", "origin/env/production:mlops/deployments/iris-logreg.yaml")
+    assert f"source_commit: '{merged}'" in pin  # the commit on main that trains it
+
+
 def test_a_push_after_the_comment_is_refused(repo, pr_head, mlops, tmp_path):
     """The head was reviewed (and so pushed) after the comment: not what was approved."""
     with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
