@@ -9,6 +9,7 @@ is :mod:`engine.environments.promote`. Policy is always read from the default br
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import re
@@ -268,7 +269,15 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
     if not decision.allowed or decision.noop:
         return Promotion(decision, fingerprint)
     ensured = ensure_stored(root, store, request.model, fingerprint, source, project, live)
-    notes = ensured.notes
+    notes = list(ensured.notes)
+    if current is not None and current.fingerprint != fingerprint:
+        # As the review does: the live version, retrained at its pin's source commit when
+        # the store lacks it (a job's store), is scored on this version's test rows.
+        with contextlib.suppress(UserError):  # not reproduced: its pinned figures stand in
+            notes += ensure_stored(
+                root, store, request.model, current.fingerprint, current.source_commit,
+                project, live,
+            ).notes  # fmt: skip
     metrics = dict(store.get_record(request.model, fingerprint).metrics)
     gates = _gates_pass(
         root,

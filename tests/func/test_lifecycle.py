@@ -124,3 +124,16 @@ def test_a_second_rollback_after_two_promotions_goes_further_back(team, mlops):
     assert done.returncode == 1 and "first version staging ran" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert pinned_version(team) == versions[0]
+
+
+def test_a_job_store_without_the_live_version_still_gates_on_the_same_rows(team, mlops):
+    """A comment job's store (MLOPS_STORE, a folder that lives as long as the job) lacks
+    the live version: it is retrained at its pin's source commit, as the review does, so
+    the promotion is judged on the same rows (it compared the figures of two test sets)."""
+    append_customers(team)
+    commit(team, "100 more customers")
+    git(team, "push", "-q", "origin", "main")
+    fresh = {"MLOPS_STORE": ".mlops/job-store"}
+    promoted = mlops("promote", MODEL, "--to", "staging", cwd=team, env=fresh)
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    assert "retrained and its metrics reproduced" in promoted.stdout
