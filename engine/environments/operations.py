@@ -63,6 +63,8 @@ class Request:
     comment_id: int | None = None
     """The pull-request comment that asked for it: recorded in the commit, so a re-run of
     that comment's job finds it done and changes nothing."""
+    command: int = 1
+    """Which of the comment's commands this is (1 for the first)."""
     switch: bool = False
     """Promote the version staged in the idle slot, whatever ``source`` is (blue-green)."""
 
@@ -233,7 +235,7 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
     if request.canary is not None and env.strategy != "canary":
         return Promotion(Decision(False, [_no_canary(request.environment, env.strategy)]))
     live = live_versions(root, project)
-    done = _done_by_comment(root, env.branch, request.model, request.comment_id)
+    done = _done_by_comment(root, env.branch, request.model, request.comment_id, request.command)
     if done is not None:
         return _already_done(env.branch, done)
     idle = None
@@ -312,7 +314,7 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         canary_percent=request.canary,
         blue_green=env.strategy == "blue-green",
         judged_against=current.fingerprint if current is not None else None,
-        trailers=_comment_trailers(request.comment_id),
+        trailers=_comment_trailers(request.comment_id, request.command),
     )
     if forge is not None:
         notes += _deploy_note(root, forge, result, request.environment)
@@ -370,15 +372,19 @@ def rollback_model(
     pr: int | None = None,
     forge: Forge | None = None,
     comment_id: int | None = None,
+    command: int = 1,
 ) -> Promotion:
     """Pin the previous version (or ``to``) again, as a new commit on the branch.
 
-    ``comment_id``: the comment that asked for it (see :attr:`Request.comment_id`).
+    ``comment_id`` and ``command``: the comment that asked for it and which of its commands
+    this is (see :attr:`Request.comment_id`).
     """
     from engine import audit
 
     with audit.action(root, "rollback", model=model, environment=env_name, actor=actor) as entry:
-        promotion = _rollback_model(root, model, env_name, actor, to, pr, forge, comment_id)
+        promotion = _rollback_model(
+            root, model, env_name, actor, to, pr, forge, comment_id, command
+        )
         _log_promotion(entry, promotion)
     return promotion
 
@@ -392,6 +398,7 @@ def _rollback_model(
     pr: int | None,
     forge: Forge | None,
     comment_id: int | None = None,
+    command: int = 1,
 ) -> Promotion:
     from engine import gitbranches
     from engine.environments.policy import Decision
@@ -402,7 +409,7 @@ def _rollback_model(
     env = environment(project, env_name)
     if comment_id is not None and "origin" in gitbranches.remotes(root):
         gitbranches.fetch_branches(root, "origin", [env.branch])
-    done = _done_by_comment(root, env.branch, model, comment_id)
+    done = _done_by_comment(root, env.branch, model, comment_id, command)
     if done is not None:
         return _already_done(env.branch, done)
     store = open_store(root, project)
@@ -441,7 +448,7 @@ def _rollback_model(
         prepare=prepare,
         artifact_sha256=lambda fp: pinnable_sha256(store, model, fp, Ensured([])),
         files=manifests(root, project, env_name),
-        trailers=_comment_trailers(comment_id),
+        trailers=_comment_trailers(comment_id, command),
     )
     if forge is not None:
         notes += _deploy_note(root, forge, result, env_name)
@@ -452,13 +459,18 @@ COMMENT_TRAILER = "Requested-by-comment"
 """The trailer naming the pull-request comment a promotion or rollback was made for."""
 
 
-def _comment_trailers(comment_id: int | None) -> tuple[str, ...]:
-    return () if comment_id is None else (f"{COMMENT_TRAILER}: {int(comment_id)}",)
+def _comment_trailers(comment_id: int | None, command: int) -> tuple[str, ...]:
+    """``Requested-by-comment: <comment id>/<command>``: one comment may hold several."""
+    if comment_id is None:
+        return ()
+    return (f"{COMMENT_TRAILER}: {int(comment_id)}/{int(command)}",)
 
 
-def _done_by_comment(root: Path, branch: str, model: str, comment_id: int | None) -> str | None:
+def _done_by_comment(
+    root: Path, branch: str, model: str, comment_id: int | None, command: int
+) -> str | None:
     """The commit on ``branch`` (origin's copy, just fetched, when there is one) that
-    comment ``comment_id`` already made for ``model``, or None.
+    command ``command`` of comment ``comment_id`` already made for ``model``, or None.
 
     GitHub's "Re-run jobs" runs a comment's job again with the same payload (and the
     engine's own errors advise it after a GitHub outage): a `/rollback` would roll back
@@ -471,7 +483,7 @@ def _done_by_comment(root: Path, branch: str, model: str, comment_id: int | None
         return None
     remote = "origin" in gitbranches.remotes(root)
     ref = f"refs/remotes/origin/{branch}" if remote else f"refs/heads/{branch}"
-    return done_by(root, ref, model, _comment_trailers(comment_id)[0])
+    return done_by(root, ref, model, _comment_trailers(comment_id, command)[0])
 
 
 def _already_done(branch: str, commit: str) -> Promotion:

@@ -81,9 +81,9 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
     facts = _facts(event, pr, permission, members)
     thread = _Thread(ctx, forge, event, pr, project, list(defs.models), facts, members)
     ok = True
-    for item in items:
+    for number, item in enumerate(items, start=1):
         try:
-            message, success = _run(thread, item)
+            message, success = _run(thread, item, number)
         except UserError as exc:
             message, success = f"Refused: {exc}", False
         if message:
@@ -190,8 +190,8 @@ def _facts(
     )
 
 
-def _run(thread: _Thread, item: Command | Reply) -> tuple[str, bool]:
-    """Run one command; return the reply and whether it succeeded."""
+def _run(thread: _Thread, item: Command | Reply, number: int = 1) -> tuple[str, bool]:
+    """Run the comment's ``number``-th command; return the reply and whether it succeeded."""
     from engine.environments.policy import authorize
     from engine.github import commands as c
 
@@ -213,9 +213,9 @@ def _run(thread: _Thread, item: Command | Reply) -> tuple[str, bool]:
         return "Refused: could not read the pull request; comment again to retry.", False
     _fetch(thread.ctx, pr.head_sha)
     if isinstance(item, c.Promote):
-        return _promote(thread, pr, item)
+        return _promote(thread, pr, item, number)
     if isinstance(item, c.Rollback):
-        return _rollback(thread, item)
+        return _rollback(thread, item, number)
     if isinstance(item, c.Retrain):
         return _retrain(thread, pr, item.models)
     if isinstance(item, c.Diff):
@@ -223,7 +223,7 @@ def _run(thread: _Thread, item: Command | Reply) -> tuple[str, bool]:
     return "Refused: not a command this engine runs.", False
 
 
-def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote) -> tuple[str, bool]:
+def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote, number: int) -> tuple[str, bool]:
     from engine.environments.operations import Request, promote_model
 
     forge = thread.forge
@@ -242,6 +242,7 @@ def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote) -> tuple[str, 
         version=item.version,
         canary=item.canary,
         comment_id=thread.event.comment.id,
+        command=number,
         pr=pr.number,
         pr_author=pr.author,
         head_sha_at_comment=pr.head_sha,
@@ -261,7 +262,7 @@ def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote) -> tuple[str, 
     return done.message(), done.decision.allowed
 
 
-def _rollback(thread: _Thread, item: Rollback) -> tuple[str, bool]:
+def _rollback(thread: _Thread, item: Rollback, number: int) -> tuple[str, bool]:
     from engine.environments.operations import rollback_model
 
     done = rollback_model(
@@ -273,6 +274,7 @@ def _rollback(thread: _Thread, item: Rollback) -> tuple[str, bool]:
         pr=thread.event.issue.number,
         forge=thread.forge,
         comment_id=thread.event.comment.id,
+        command=number,
     )
     return done.message(), True
 

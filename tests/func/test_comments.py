@@ -455,7 +455,7 @@ def test_a_re_run_of_a_comment_job_changes_nothing_more(iris_staged, mlops, tmp_
             result, cid = run(mlops, repo, tmp_path, gh, body)
             assert result.returncode == 0, replies(gh)
         tip = git(repo, "ls-remote", "origin", "refs/heads/env/staging").split()[0]
-        assert f"Requested-by-comment: {cid}" in git(repo, "log", "-1", "--format=%B", tip)
+        assert f"Requested-by-comment: {cid}/1" in git(repo, "log", "-1", "--format=%B", tip)
 
         again = mlops(  # the same job, same payload (run() left it in place)
             "event",
