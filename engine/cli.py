@@ -511,7 +511,9 @@ def promote(
 @main.command()
 @click.argument("model")
 @click.option("--env", "env_name", required=True, help="The environment to roll back.")
-@click.option("--to", "to", help="The version to go back to (default: the previous pin).")
+@click.option(
+    "--to", "to", help="The version to go back to (default: the one that ran before the live one)."
+)
 @click.pass_obj
 @boundary
 def rollback(obj: Context, model: str, env_name: str, to: str | None) -> None:

@@ -209,9 +209,12 @@ def comments_reference() -> str:
     out = [
         _HEADER + "# Comment commands",
         "",
-        "Write one per line in a pull-request comment; at most "
+        "Write one per line in a comment on the pull request's conversation (an "
+        "`issue_comment`: a review's summary or a comment on a line of its diff is not "
+        "read, and gets no answer); at most "
         f"{MAX_COMMANDS} lines per comment address the engine. Lines in code blocks "
-        "or quotes are ignored.",
+        "or quotes are ignored. Only a new comment runs: editing it changes nothing, and "
+        "deleting it before its job starts (the 👀 reaction) takes its commands back.",
         "",
         "| command | what it does |",
         "| --- | --- |",

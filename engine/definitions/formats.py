@@ -534,7 +534,10 @@ class Environment(Strict):
         examples=[["maintain", "admin", "@alice"]],
     )
     from_default_branch: bool = Field(
-        False, description="The version must come from a commit on the default branch."
+        False,
+        description="The version must come from a commit on the default branch (after a "
+        "squash or rebase merge, one of its newest 20 commits that trains the same version: "
+        "the pin then names that commit).",
     )
     allow_forks: bool = Field(False, description="Accept commands on pull requests from forks.")
     serving: Serving | None = Field(

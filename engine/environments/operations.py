@@ -9,6 +9,7 @@ is :mod:`engine.environments.promote`. Policy is always read from the default br
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import re
@@ -59,6 +60,11 @@ class Request:
     """Each reviewer's teams among the allow lists' ``org/team`` entries; None if unread."""
     canary: int | None = None
     """Pin the version as a canary with this percent of the traffic (strategy: canary)."""
+    comment_id: int | None = None
+    """The pull-request comment that asked for it: recorded in the commit, so a re-run of
+    that comment's job finds it done and changes nothing."""
+    command: int = 1
+    """Which of the comment's commands this is (1 for the first)."""
     switch: bool = False
     """Promote the version staged in the idle slot, whatever ``source`` is (blue-green)."""
 
@@ -229,6 +235,9 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
     if request.canary is not None and env.strategy != "canary":
         return Promotion(Decision(False, [_no_canary(request.environment, env.strategy)]))
     live = live_versions(root, project)
+    done = _done_by_comment(root, env.branch, request.model, request.comment_id, request.command)
+    if done is not None:
+        return _already_done(env.branch, done)
     idle = None
     if request.switch:
         current = live.get(request.environment, {}).get(request.model)
@@ -243,6 +252,8 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         return Promotion(Decision(False, [bluegreen.not_the_idle_version(idle, fingerprint)]))
     if request.version and not fingerprint.startswith(request.version):
         return Promotion(Decision(False, [_not_that_version(request, source, fingerprint)]))
+    if env.from_default_branch:
+        source = _merged_as(root, source, request.model, fingerprint, project.default_branch)
     store = open_store(root, project)
     facts = _promotion_facts(root, request, project, source, fingerprint, live)
     current = live.get(request.environment, {}).get(request.model)
@@ -260,9 +271,27 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
     if not decision.allowed or decision.noop:
         return Promotion(decision, fingerprint)
     ensured = ensure_stored(root, store, request.model, fingerprint, source, project, live)
-    notes = ensured.notes
+    notes = list(ensured.notes)
+    if current is not None and current.fingerprint != fingerprint:
+        # As the review does: the live version, retrained at its pin's source commit when
+        # the store lacks it (a job's store), is scored on this version's test rows.
+        with contextlib.suppress(UserError):  # not reproduced: its pinned figures stand in
+            notes += ensure_stored(
+                root, store, request.model, current.fingerprint, current.source_commit,
+                project, live,
+            ).notes  # fmt: skip
     metrics = dict(store.get_record(request.model, fingerprint).metrics)
-    gates = _gates_pass(root, trusted, source, request.model, metrics, current, request.environment)
+    gates = _gates_pass(
+        root,
+        trusted,
+        store,
+        source,
+        request.model,
+        fingerprint,
+        metrics,
+        current,
+        request.environment,
+    )
     decision = check(dataclasses.replace(facts, gates_passed=gates))
     if not decision.allowed:
         return Promotion(decision, fingerprint, notes=notes)
@@ -284,6 +313,8 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         files=manifests(root, project, request.environment),
         canary_percent=request.canary,
         blue_green=env.strategy == "blue-green",
+        judged_against=current.fingerprint if current is not None else None,
+        trailers=_comment_trailers(request.comment_id, request.command),
     )
     if forge is not None:
         notes += _deploy_note(root, forge, result, request.environment)
@@ -340,12 +371,20 @@ def rollback_model(
     to: str | None = None,
     pr: int | None = None,
     forge: Forge | None = None,
+    comment_id: int | None = None,
+    command: int = 1,
 ) -> Promotion:
-    """Pin the previous version (or ``to``) again, as a new commit on the branch."""
+    """Pin the previous version (or ``to``) again, as a new commit on the branch.
+
+    ``comment_id`` and ``command``: the comment that asked for it and which of its commands
+    this is (see :attr:`Request.comment_id`).
+    """
     from engine import audit
 
     with audit.action(root, "rollback", model=model, environment=env_name, actor=actor) as entry:
-        promotion = _rollback_model(root, model, env_name, actor, to, pr, forge)
+        promotion = _rollback_model(
+            root, model, env_name, actor, to, pr, forge, comment_id, command
+        )
         _log_promotion(entry, promotion)
     return promotion
 
@@ -358,6 +397,8 @@ def _rollback_model(
     to: str | None,
     pr: int | None,
     forge: Forge | None,
+    comment_id: int | None = None,
+    command: int = 1,
 ) -> Promotion:
     from engine import gitbranches
     from engine.environments.policy import Decision
@@ -366,6 +407,11 @@ def _rollback_model(
 
     project = trusted_project(root)
     env = environment(project, env_name)
+    if comment_id is not None and "origin" in gitbranches.remotes(root):
+        gitbranches.fetch_branches(root, "origin", [env.branch])
+    done = _done_by_comment(root, env.branch, model, comment_id, command)
+    if done is not None:
+        return _already_done(env.branch, done)
     store = open_store(root, project)
     notes: list[str] = []
 
@@ -402,10 +448,57 @@ def _rollback_model(
         prepare=prepare,
         artifact_sha256=lambda fp: pinnable_sha256(store, model, fp, Ensured([])),
         files=manifests(root, project, env_name),
+        trailers=_comment_trailers(comment_id, command),
     )
     if forge is not None:
         notes += _deploy_note(root, forge, result, env_name)
     return Promotion(Decision(True), result.pin.fingerprint, result, notes)
+
+
+COMMENT_TRAILER = "Requested-by-comment"
+"""The trailer naming the pull-request comment a promotion or rollback was made for."""
+
+
+def _comment_trailers(comment_id: int | None, command: int) -> tuple[str, ...]:
+    """``Requested-by-comment: <comment id>/<command>``: one comment may hold several."""
+    if comment_id is None:
+        return ()
+    return (f"{COMMENT_TRAILER}: {int(comment_id)}/{int(command)}",)
+
+
+def _done_by_comment(
+    root: Path, branch: str, model: str, comment_id: int | None, command: int
+) -> str | None:
+    """The commit on ``branch`` (origin's copy, just fetched, when there is one) that
+    command ``command`` of comment ``comment_id`` already made for ``model``, or None.
+
+    GitHub's "Re-run jobs" runs a comment's job again with the same payload (and the
+    engine's own errors advise it after a GitHub outage): a `/rollback` would roll back
+    once more, a blue-green `/promote` that staged a version would switch to it.
+    """
+    from engine import gitbranches
+    from engine.environments.promote import done_by
+
+    if comment_id is None:
+        return None
+    remote = "origin" in gitbranches.remotes(root)
+    ref = f"refs/remotes/origin/{branch}" if remote else f"refs/heads/{branch}"
+    return done_by(root, ref, model, _comment_trailers(comment_id, command)[0])
+
+
+def _already_done(branch: str, commit: str) -> Promotion:
+    from engine.environments.policy import Decision
+
+    return Promotion(
+        Decision(
+            True,
+            [
+                f"This comment was already carried out as `{commit[:12]}` on `{branch}`; "
+                "running its job again changes nothing."
+            ],
+            noop=True,
+        )
+    )
 
 
 def manifests(root: Path, project: Project, env_name: str) -> FilesFor:
@@ -610,6 +703,43 @@ def _fingerprint_at(root: Path, sha: str, model: str) -> str:
     return planned.head_fingerprint
 
 
+MERGED_LOOKBACK = 20
+"""How many of the default branch's newest commits :func:`_merged_as` reads."""
+
+
+def _merged_as(root: Path, source: str, model: str, fingerprint: str, branch: str) -> str:
+    """The commit on ``branch`` that trains ``model``'s version ``fingerprint``, when
+    ``source`` itself is not on it; else ``source``.
+
+    "Squash and merge" and "Rebase and merge" put new commits on the default branch, never
+    the pull request's head, so the head is not on it once merged; the version it trains
+    is, when a commit there has the same fingerprint (everything that makes the version).
+    The default branch's first-parent line since it forked from ``source`` is read, newest
+    first, at most :data:`MERGED_LOOKBACK` commits: that commit becomes the source, so the
+    pin's lineage names a commit of the default branch.
+    """
+    from engine import gitbranches, gitrepo
+
+    if _on_default_branch(root, source, branch) is not False:
+        return source
+
+    def since_fork(ref: str) -> list[str]:
+        fork = gitrepo.merge_base(root, source, ref)
+        span = f"{fork}..{ref}"
+        out = gitrepo.run_git(
+            root, "rev-list", "--first-parent", f"--max-count={MERGED_LOOKBACK}", span
+        ).stdout
+        return out.split()
+
+    for sha in gitbranches.on_branch(branch, since_fork) or []:
+        try:
+            if _fingerprint_at(root, sha, model) == fingerprint:
+                return sha
+        except UserError:
+            continue  # the model is not defined, or not valid, there
+    return source
+
+
 def _on_default_branch(root: Path, sha: str, branch: str) -> bool | None:
     from engine import gitbranches, gitrepo
 
@@ -619,8 +749,10 @@ def _on_default_branch(root: Path, sha: str, branch: str) -> bool | None:
 def _gates_pass(
     root: Path,
     trusted: Definitions,
+    store: Store,
     source: str,
     model: str,
+    fingerprint: str,
     metrics: Mapping[str, float | None],
     current: Pin | None,
     env_name: str,
@@ -629,6 +761,10 @@ def _gates_pass(
 
     The gates are the default branch's (``trusted``), so a change cannot loosen the gates
     it is judged by; a model new in the change has no such gates yet, and brings its own.
+    ``max_drop`` compares the two versions on the same test rows, as the review does
+    (:func:`engine.review.pipeline.on_same_rows`): after the data grew, the live version's
+    recorded figures come from another test set, and comparing them with the new version's
+    refused a version the review passed (or passed one the review failed).
     """
     from engine.review.gates import evaluate_gates
     from engine.training import planning
@@ -636,9 +772,15 @@ def _gates_pass(
     defs = trusted if model in trusted.models else planning.read_definitions(root, source)[0]
     if model not in defs.models:
         return None
-    results = evaluate_gates(
-        defs.models[model].spec.gates, metrics, {env_name: current.metrics if current else None}
-    )
+    baseline = dict(current.metrics) if current else None
+    paired: dict[str, Mapping[str, float | None]] = {}
+    if current is not None and current.fingerprint != fingerprint:
+        from engine.review.pipeline import on_same_rows
+
+        same = on_same_rows(root, store, source, model, fingerprint, current.fingerprint)
+        if same is not None:
+            baseline, paired[env_name] = same
+    results = evaluate_gates(defs.models[model].spec.gates, metrics, {env_name: baseline}, paired)
     return all(r.status in ("pass", "skipped") for r in results)
 
 

@@ -369,19 +369,27 @@ def unstage_message(pin: Pin, dropped: Slot, actor: str, requested_in: int | Non
 def choose_rollback(history: Sequence[Pin], to: str | None, model: str, environment: str) -> Pin:
     """The pin a rollback restores, from the branch's pins newest first (``history[0]`` is live).
 
-    ``to=None``: the most recent version other than the live one. Otherwise ``to`` is a
-    version id, a full fingerprint or a prefix of one (4+ hex digits) that was pinned here.
+    ``to=None``: the version that ran before the live one came, skipping versions a
+    rollback left (:func:`_ran_before`): a second rollback goes further back, never to
+    the version the first one rolled back from. Otherwise ``to`` is a version id, a full
+    fingerprint or a prefix of one (4+ hex digits) that was pinned here.
     """
     if not history:
         raise PromotionError(f"nothing to roll back: {model} was never pinned in {environment}")
     current = history[0]
     if to is None:
-        for pin in history[1:]:
-            if pin.fingerprint != current.fingerprint:
-                return pin
+        earlier = _ran_before(history)
+        if earlier is not None:
+            return earlier
+        if all(pin.fingerprint == current.fingerprint for pin in history):
+            raise PromotionError(
+                f"nothing to roll back to: {model}@{current.version} is the only version "
+                f"ever pinned in {environment}"
+            )
         raise PromotionError(
-            f"nothing to roll back to: {model}@{current.version} is the only version "
-            f"ever pinned in {environment}"
+            f"nothing to roll back to: {model}@{current.version} is the first version "
+            f"{environment} ran, and the versions after it were rolled back; name one "
+            "to pin it again (`to VERSION`, `--to VERSION`)"
         )
     wanted = check_version(to)
     seen: dict[str, Pin] = {}
@@ -396,3 +404,24 @@ def choose_rollback(history: Sequence[Pin], to: str | None, model: str, environm
             f"{wanted} was never pinned in {environment} for {model}; versions it had: {known}"
         )
     raise PromotionError(f"{wanted} is ambiguous for {model} in {environment}: give more digits")
+
+
+def _ran_before(history: Sequence[Pin]) -> Pin | None:
+    """The newest pin of the version that ran before the live one, or None.
+
+    The branch's pins are replayed oldest first as a stack of versions: a promotion (or a
+    blue-green switch) pushes its version, a rollback pops back to the version it restores
+    (pushing it when it is not below). So v1, v2, v3, rollback (to v2), rollback gives v1:
+    the second rollback never returns to v3, the version the first one rolled back from.
+    """
+    stack: list[str] = []
+    for pin in reversed(history):
+        if stack and stack[-1] == pin.fingerprint:
+            continue  # the same version again (a canary, a staged slot, a re-pin)
+        if pin.action == "rollback" and pin.fingerprint in stack:
+            del stack[stack.index(pin.fingerprint) + 1 :]
+        else:
+            stack.append(pin.fingerprint)
+    if len(stack) < 2:
+        return None
+    return next(pin for pin in history if pin.fingerprint == stack[-2])

@@ -8,8 +8,9 @@ the audit log, so every change is one new commit, pushed without force:
   (creating the branch from the default branch if it is missing) and writes the pin,
   both in one commit, ``Promote <model>@<version> to <environment>``, whose trailers
   (``Model:``, ``Version:``, ``Environment:``, ``Promoted-by:``, ``Source-PR:``,
-  ``Source-Commit:``, ``Artifact-SHA256:``) machines can read back with
-  ``git interpret-trailers --parse``. The pin records the sha256 of the version's
+  ``Source-Commit:``, ``Artifact-SHA256:``, and ``Requested-by-comment:`` for a pull
+  request comment's command, so a re-run of its job finds it done) machines can read
+  back with ``git interpret-trailers --parse``. The pin records the sha256 of the version's
   ``model.skops``, which deploy and serving verify the artifact against.
 - :func:`rollback` writes an earlier pin again, ``Roll back <model> in <environment> to
   <version>``: a pin-only commit, never a rewrite.
@@ -26,8 +27,8 @@ pattern first; messages are built from those values only, never from free text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,18 @@ from engine.errors import DefinitionError
 from engine.training.fingerprint import short
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class _Unjudged:
+    """The type of :data:`UNJUDGED`: the caller made no decision the pin could outdate."""
+
+
+UNJUDGED = _Unjudged()
+
+
+class LiveMoved(PromotionError):
+    """The model's pin moved after the promotion was decided; nothing was written."""
+
 
 FilesFor = Callable[[Pin], Mapping[str, str | None]]
 """The pin about to be written -> other files for the same commit ({path: text, or None
@@ -101,6 +114,8 @@ def promote(
     files: FilesFor | None = None,
     canary_percent: int | None = None,
     blue_green: bool = False,
+    judged_against: str | _Unjudged | None = UNJUDGED,
+    trailers: Sequence[str] = (),
 ) -> PromotionResult:
     """Merge ``source_commit`` into ``branch`` and pin ``fingerprint`` there, in one commit.
 
@@ -117,6 +132,15 @@ def promote(
 
     ``blue_green``: the environment keeps two slots (:mod:`engine.environments.bluegreen`):
     a new version is staged in the idle slot, the staged version switches.
+
+    ``judged_against``: the fingerprint the model's pin had (None: no pin) when the caller
+    decided on this promotion (its gates, against what runs there). When the pin moved
+    since — another promotion or rollback of the model landed while this one trained or
+    raced — the decision is stale: :class:`LiveMoved`, nothing written. A race with a
+    change to another model's pin is redone as ever.
+
+    ``trailers`` (``Key: value`` lines) end the commit's message: the comment that asked
+    for it (:func:`done_by` finds it again, so a re-run of that comment's job is a no-op).
     """
     if not _SHA256.match(sha256):
         raise PromotionError(f"{sha256!r} is not a sha256 (64 lowercase hex digits)")
@@ -144,6 +168,7 @@ def promote(
 
     def change(current: Pin | None) -> Change | None:
         extra: Mapping[str, str | None]
+        _check_judged(current, judged_against, model, environment, fingerprint)
         if canary_percent is not None:
             pin = _canary_pin(current, canary_percent)
             if pin is None:
@@ -215,7 +240,7 @@ def promote(
         )
         return current.model_copy(update={"canary": canary})
 
-    return target.apply(model, change, max_attempts, before_push)
+    return target.apply(model, _with_trailers(change, trailers), max_attempts, before_push)
 
 
 def rollback(
@@ -236,6 +261,7 @@ def rollback(
     before_push: Callable[[], None] | None = None,
     files: FilesFor | None = None,
     prepare: Callable[[Pin], Pin] | None = None,
+    trailers: Sequence[str] = (),
 ) -> PromotionResult:
     """Pin an earlier version again: the previous one, or ``to_fingerprint`` (a full id or prefix).
 
@@ -248,7 +274,8 @@ def rollback(
     that record gets ``artifact_sha256(fingerprint)`` (the caller's checked lookup).
     ``prepare`` gets the chosen pin unless it is already the live one, and returns the pin
     to restore: the caller makes the version deployable there (retrains it into the store,
-    as a promotion does, and records the new file's hash), or raises.
+    as a promotion does, and records the new file's hash), or raises. ``trailers`` end the
+    commit's message, as for :func:`promote`.
     """
     check_request(model=model, environment=environment, branch=branch, actor=actor, pr=pr)
     if to_fingerprint is not None:
@@ -259,7 +286,8 @@ def rollback(
         raise PromotionError(f"nothing to roll back: {branch} does not exist yet")
     history = [event.pin for event in _history(root, target.start_ref, model)]
     if history and history[0].canary is not None and to_fingerprint is None:
-        return target.apply(model, _abort(actor, pr, now, files), max_attempts, before_push)
+        abort = _with_trailers(_abort(actor, pr, now, files), trailers)
+        return target.apply(model, abort, max_attempts, before_push)
 
     def ready(pin: Pin) -> Pin:
         # in the store (or reproduced by ``prepare`` unless it is the live one), hash known
@@ -277,7 +305,7 @@ def rollback(
         elif head.idle is not None and head.idle.role == "previous":
             _checked(head.idle, model, fingerprint_exists, None)
         switch = _switch_back(earlier, to_fingerprint, actor, now, pr, files)
-        return target.apply(model, switch, max_attempts, before_push)
+        return target.apply(model, _with_trailers(switch, trailers), max_attempts, before_push)
     chosen = ready(choose_rollback(history, to_fingerprint, model, environment))
 
     def change(current: Pin | None) -> Change | None:
@@ -300,7 +328,60 @@ def rollback(
         extra = files(pin) if files else {}
         return Change(pin, rollback_message(pin, current, actor, pr), None, extra)
 
-    return target.apply(model, change, max_attempts, before_push)
+    return target.apply(model, _with_trailers(change, trailers), max_attempts, before_push)
+
+
+def _with_trailers(change: ChangeFor, trailers: Sequence[str]) -> ChangeFor:
+    """``change`` with ``trailers`` added to the trailer block that ends its message."""
+    if not trailers:
+        return change
+
+    def with_them(current: Pin | None) -> Change | None:
+        todo = change(current)
+        if todo is None:
+            return None
+        message = todo.message.rstrip("\n") + "\n" + "\n".join(trailers) + "\n"
+        return replace(todo, message=message)
+
+    return with_them
+
+
+def done_by(root: Path, ref: str, model: str, trailer: str) -> str | None:
+    """The newest commit of ``ref``'s own line that changed ``model``'s pin and whose
+    message has the line ``trailer``, or None (also when ``ref`` does not exist)."""
+    if gitbranches.ref_sha(root, ref) is None:
+        return None
+    log = gitrepo.run_git(
+        root, "log", "--first-parent", "--format=%H%x1f%B%x1e", ref, "--", pin_path(model)
+    )
+    for entry in log.stdout.split("\x1e"):
+        sha, _, message = entry.strip("\n").partition("\x1f")
+        if sha and trailer in message.splitlines():
+            return sha
+    return None
+
+
+def _check_judged(
+    current: Pin | None,
+    judged: str | _Unjudged | None,
+    model: str,
+    environment: str,
+    fingerprint: str,
+) -> None:
+    """Refuse when the pin the decision was judged against is no longer the live one."""
+    if isinstance(judged, _Unjudged):
+        return
+    now = current.fingerprint if current is not None else None
+    if now in (judged, fingerprint):  # unchanged, or already ours (a no-op)
+        return
+    was = short(judged) if judged else "nothing"
+    by = f" by {current.promoted_by}" if current is not None and current.promoted_by else ""
+    raise LiveMoved(
+        f"{model} in {environment} changed from {was} to "
+        f"{short(now) if now else 'nothing'}{by} while this promotion was being decided, so "
+        "its gates were judged against a version that no longer runs there; nothing was "
+        "written: run the command again to judge it against what runs now"
+    )
 
 
 def _checked(
@@ -398,12 +479,15 @@ def _history(root: Path, ref: str, model: str) -> list[PinEvent]:
 
 
 __all__ = [
+    "UNJUDGED",
     "FilesFor",
+    "LiveMoved",
     "MergeConflict",
     "PinEvent",
     "PromotionError",
     "PromotionResult",
     "RaceLost",
+    "done_by",
     "engine_identity",
     "pin_history",
     "promote",

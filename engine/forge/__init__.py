@@ -16,6 +16,7 @@ It imports nothing heavy, so commands that never publish stay cheap.
     UserError
     └── ForgeError            the forge refused or failed a call (message says what to do)
         ├── ForgeAuthError    the token is missing, invalid or lacks a permission
+        ├── ForgeNotFound     what the call named is not there (404: a deleted comment...)
         └── ForgeUnavailable  the API kept failing (5xx, rate limits, timeouts) past the budget
 """
 
@@ -59,6 +60,10 @@ class ForgeError(UserError):
 
 class ForgeAuthError(ForgeError):
     """The token is missing, invalid, or lacks the permission a call needs."""
+
+
+class ForgeNotFound(ForgeError):
+    """What the call named is not there (GitHub's 404): a deleted comment, a gone branch."""
 
 
 class ForgeUnavailable(ForgeError):
@@ -339,6 +344,7 @@ __all__ = [
     "Forge",
     "ForgeAuthError",
     "ForgeError",
+    "ForgeNotFound",
     "ForgeUnavailable",
     "IssueRef",
     "Permission",

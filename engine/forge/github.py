@@ -120,14 +120,14 @@ class GitHubForge(RepoClient):
         Only statuses the engine's own identity created count, so someone else with
         ``statuses: write`` cannot stand in for a review that never happened.
         """
-        me = self.identity()
+        me = self.identity().lower()  # logins ignore case, on GitHub as in _find_comments
         with self._guard(f"read the statuses of {sha[:12]}", "statuses: read"):
             times = [
                 str(s["created_at"])
                 for s in self._iter(f"commits/{sha}/statuses", dict)
                 if s.get("context") == context
                 and s.get("created_at")
-                and (s.get("creator") or {}).get("login") == me
+                and _login(s.get("creator")) == me
             ]
         return min(times) if times else None
 
@@ -137,7 +137,7 @@ class GitHubForge(RepoClient):
         GitHub lists a commit's statuses newest first; a context whose latest status someone
         else set is left out (re-posting ours is then needed to show it).
         """
-        me = self.identity()
+        me = self.identity().lower()
         latest: dict[str, dict[str, Any]] = {}
         with self._guard(f"read the statuses of {sha[:12]}", "statuses: read"):
             for s in self._iter(f"commits/{sha}/statuses", dict):
@@ -145,7 +145,7 @@ class GitHubForge(RepoClient):
         return {
             context: (str(s.get("state")), str(s.get("description") or ""))
             for context, s in latest.items()
-            if (s.get("creator") or {}).get("login") == me
+            if _login(s.get("creator")) == me
         }
 
     def force_pushes(self, pr: int) -> list[ForcePush]:
@@ -447,6 +447,11 @@ class GitHubForge(RepoClient):
                 if p.get("state") == "open" and (p.get("head") or {}).get("sha") == sha
             }
         )
+
+
+def _login(user: Any) -> str:
+    """A user object's login in lower case ("" when missing): GitHub logins ignore case."""
+    return str((user or {}).get("login") or "").lower() if isinstance(user, dict | None) else ""
 
 
 def pull_info(data: Mapping[str, Any]) -> PullRequestInfo:

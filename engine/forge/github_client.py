@@ -29,7 +29,13 @@ from github3 import exceptions as gh_errors
 from github3.session import GitHubSession
 from github3.structs import GitHubIterator
 
-from engine.forge import GITHUB_ACTIONS_BOT, ForgeAuthError, ForgeError, ForgeUnavailable
+from engine.forge import (
+    GITHUB_ACTIONS_BOT,
+    ForgeAuthError,
+    ForgeError,
+    ForgeNotFound,
+    ForgeUnavailable,
+)
 from engine.forge.retry import TRANSIENT, Retrier, RetryPolicy
 
 GITHUB_API_URL = "https://api.github.com"
@@ -208,7 +214,7 @@ class RepoClient:
                 f"workflow needs `permissions: {needs}`"
             )
         if code == 404:
-            return ForgeError(
+            return ForgeNotFound(
                 f"could not {action}: not found ({message}) in {self.repo} at {self.api_url}; "
                 f"check GITHUB_REPOSITORY and that the token can see it ({needs})"
             )

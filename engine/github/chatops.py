@@ -64,7 +64,11 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
         return Outcome(f"ignored: a {event.action} comment by @{event.comment.user.login}")
     forge = ctx.forge()
     push_credentials(ctx)
-    _react(forge, event.comment.id, "eyes")
+    if not _acknowledged(forge, event.comment.id):
+        return Outcome(
+            f"ignored: comment {event.comment.id} was deleted before this job ran, which takes "
+            "its commands back"
+        )
     permission = _permission(forge, event.comment.user.login)
     if not may_answer(permission, event.repository.private):
         _react(forge, event.comment.id, "confused")
@@ -77,9 +81,9 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
     facts = _facts(event, pr, permission, members)
     thread = _Thread(ctx, forge, event, pr, project, list(defs.models), facts, members)
     ok = True
-    for item in items:
+    for number, item in enumerate(items, start=1):
         try:
-            message, success = _run(thread, item)
+            message, success = _run(thread, item, number)
         except UserError as exc:
             message, success = f"Refused: {exc}", False
         if message:
@@ -91,6 +95,23 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
         f"{'done' if ok else 'refused or failed'}",
         0 if ok else 1,
     )
+
+
+def _acknowledged(forge: Forge, comment_id: int) -> bool:
+    """React 👀 to the comment; False when it is gone (GitHub's 404 for a deleted comment).
+
+    Edits are ignored, so deleting a comment is how its author takes a command back; the
+    job may run minutes later (queued behind others) and must not act on it then.
+    """
+    from engine.forge import ForgeError, ForgeNotFound
+
+    try:
+        forge.react(comment_id, "eyes")
+    except ForgeNotFound:
+        return False
+    except ForgeError:
+        pass  # a reaction is a courtesy (see _react)
+    return True
 
 
 def _react(forge: Forge, comment_id: int, content: Any) -> None:
@@ -169,8 +190,8 @@ def _facts(
     )
 
 
-def _run(thread: _Thread, item: Command | Reply) -> tuple[str, bool]:
-    """Run one command; return the reply and whether it succeeded."""
+def _run(thread: _Thread, item: Command | Reply, number: int = 1) -> tuple[str, bool]:
+    """Run the comment's ``number``-th command; return the reply and whether it succeeded."""
     from engine.environments.policy import authorize
     from engine.github import commands as c
 
@@ -192,9 +213,9 @@ def _run(thread: _Thread, item: Command | Reply) -> tuple[str, bool]:
         return "Refused: could not read the pull request; comment again to retry.", False
     _fetch(thread.ctx, pr.head_sha)
     if isinstance(item, c.Promote):
-        return _promote(thread, pr, item)
+        return _promote(thread, pr, item, number)
     if isinstance(item, c.Rollback):
-        return _rollback(thread, item)
+        return _rollback(thread, item, number)
     if isinstance(item, c.Retrain):
         return _retrain(thread, pr, item.models)
     if isinstance(item, c.Diff):
@@ -202,7 +223,7 @@ def _run(thread: _Thread, item: Command | Reply) -> tuple[str, bool]:
     return "Refused: not a command this engine runs.", False
 
 
-def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote) -> tuple[str, bool]:
+def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote, number: int) -> tuple[str, bool]:
     from engine.environments.operations import Request, promote_model
 
     forge = thread.forge
@@ -220,6 +241,8 @@ def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote) -> tuple[str, 
         source=pr.head_sha,
         version=item.version,
         canary=item.canary,
+        comment_id=thread.event.comment.id,
+        command=number,
         pr=pr.number,
         pr_author=pr.author,
         head_sha_at_comment=pr.head_sha,
@@ -239,7 +262,7 @@ def _promote(thread: _Thread, pr: PullRequestInfo, item: Promote) -> tuple[str, 
     return done.message(), done.decision.allowed
 
 
-def _rollback(thread: _Thread, item: Rollback) -> tuple[str, bool]:
+def _rollback(thread: _Thread, item: Rollback, number: int) -> tuple[str, bool]:
     from engine.environments.operations import rollback_model
 
     done = rollback_model(
@@ -250,6 +273,8 @@ def _rollback(thread: _Thread, item: Rollback) -> tuple[str, bool]:
         to=item.to_version,
         pr=thread.event.issue.number,
         forge=thread.forge,
+        comment_id=thread.event.comment.id,
+        command=number,
     )
     return done.message(), True
 

@@ -76,7 +76,8 @@ SUMMARY = {
     "`--canary 10` first gives it 10% of the traffic beside the live one, promoting again "
     "completes it; in a blue-green environment it loads the version in the idle slot, and "
     "promoting it again switches all traffic to it",
-    "rollback": "pin the previous version again, or the version named; aborts a live canary; "
+    "rollback": "pin the version that ran before the live one again (a second rollback goes "
+    "further back), or the version named; aborts a live canary; "
     "in a blue-green environment, switches back to the slot that stayed loaded",
     "retrain": "retrain ignoring the cache and check that the metrics reproduce",
     "diff": "the metric report for the PR, against an environment",

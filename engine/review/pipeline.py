@@ -510,6 +510,30 @@ def _gates(spec: Mapping[str, Any] | None) -> dict[str, Bounds] | None:
 # --- stored versions as evaluations -----------------------------------------------------
 
 
+def on_same_rows(
+    root: Path, store: Store, rev: str, model: str, fingerprint: str, other: str
+) -> tuple[dict[str, float | None], dict[str, float | None]] | None:
+    """``other``'s metrics and ``fingerprint``'s on the same test rows, as a review pairs them.
+
+    ``other`` (what an environment runs) is rescored on ``fingerprint``'s test rows at
+    ``rev`` when its own test set differs (the data grew, the split changed), on the rows
+    it never trained on, and ``fingerprint``'s metrics are then those on these rows. A
+    promotion's ``max_drop`` reads these figures, so it says what the review said; when
+    the rows cannot be paired (the old version cannot score the new data), each keeps its
+    recorded figures, as in the review. None when either version is not in the store.
+    """
+    from engine.training import planning
+
+    defs, _ = planning.read_definitions(root, rev)
+    versions = _Versions(root, store, rev, defs, None, {})
+    head = versions.stored(model, fingerprint)
+    reference = versions.stored(model, other)
+    if head is None or reference is None:
+        return None
+    pair = versions.paired(model, head, reference)
+    return dict(pair.reference.metrics), dict((pair.head or head).metrics)
+
+
 @dataclass(frozen=True)
 class _Versions:
     """Reads stored versions as evaluations, and rescores them on the head's test rows."""

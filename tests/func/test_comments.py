@@ -183,6 +183,32 @@ def test_bots_and_edits_get_no_answer(repo, pr_head, mlops, tmp_path, who):
         assert replies(gh) == [] and gh.reactions(cid) == []
 
 
+def test_a_command_deleted_before_its_job_ran_is_not_run(repo, pr_head, mlops, tmp_path):
+    """Edits are ignored, so deleting the comment is how a mistaken command is taken back:
+    the job (queued behind others) promoted it anyway, reacting to nothing."""
+    import requests
+
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace")
+        gh.add_status(pr_head, "mlops/gates")
+        gh.set_permission("ada", "write")
+
+        def delete_it() -> None:
+            (mine,) = gh.comments(PR)
+            gone = requests.delete(
+                f"{gh.url}/repos/{REPO}/issues/comments/{mine.id}",
+                headers={"Authorization": "token ghs_standin"},
+                timeout=10,
+            )
+            assert gone.status_code == 204
+
+        result, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging", delete_it)
+        assert result.returncode == 0, result.stderr
+        assert "deleted" in result.stdout + result.stderr
+        assert gh.comments(PR) == [] and gh.dispatches == []
+    assert not branch_exists(repo, "env/staging")
+
+
 def test_help_and_a_misspelled_command(repo, pr_head, mlops, tmp_path):
     with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
         gh.add_pull(PR, head_sha=pr_head)
@@ -213,6 +239,35 @@ def test_production_after_staging_with_an_approval_on_the_head(repo, pr_head, ml
         assert result.returncode == 0, replies(gh)[-1]
         assert gh.reactions(cid) == ["eyes", "rocket"]
     assert "Source-PR: #9" in git(repo, "log", "-1", "--format=%B", "origin/env/production")
+
+
+@pytest.mark.parametrize("how", ["squash", "rebase"])
+def test_production_after_a_squash_or_rebase_merge(repo, pr_head, mlops, tmp_path, how):
+    """GitHub's "Squash and merge" and "Rebase and merge" put new commits on main, never
+    the pull request's head: `from_default_branch` refused its version for ever, saying to
+    merge the pull request (it was) and promote the version it trains there (the same)."""
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace")
+        gh.add_status(pr_head, "mlops/gates")
+        gh.set_permission("ada", "maintain")
+        gh.add_review(PR, "linus", "APPROVED", pr_head)
+        gh.set_permission("linus", "maintain")
+        staged, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
+        assert staged.returncode == 0, staged.stderr
+
+        git(repo, "commit", "-q", "--allow-empty", "-m", "Meanwhile on main")
+        if how == "squash":
+            git(repo, "merge", "-q", "--squash", "tune-iris")
+            git(repo, "commit", "-q", "-m", "Loosen iris-logreg's regularization (#9)")
+        else:
+            git(repo, "cherry-pick", "tune-iris")
+        git(repo, "push", "-q", "origin", "main")
+        merged = git(repo, "rev-parse", "HEAD")
+        result, cid = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to production")
+        assert result.returncode == 0, replies(gh)[-1]
+        assert gh.reactions(cid) == ["eyes", "rocket"]
+    pin = git(repo, "show", "origin/env/production:mlops/deployments/iris-logreg.yaml")
+    assert f"source_commit: '{merged}'" in pin  # the commit on main that trains it
 
 
 def test_a_push_after_the_comment_is_refused(repo, pr_head, mlops, tmp_path):
@@ -383,6 +438,41 @@ def test_rollback_from_a_comment_retrains_a_version_the_store_lost(iris_staged, 
     assert (pin["fingerprint"], pin["action"]) == (first["fingerprint"], "rollback")
     assert pin["sha256"] == record.files[MODEL_FILE]  # what `deploy` will check the file against
     assert pin["metrics"] == first["metrics"]
+
+
+def test_a_re_run_of_a_comment_job_changes_nothing_more(iris_staged, mlops, tmp_path):
+    """GitHub's "Re-run jobs" sends the same comment again (and the engine's own error after
+    an outage says to re-run): a `/rollback` rolled back a second time."""
+    repo = iris_staged
+    pr_head = push_pr_head(repo)
+    pin_file = "origin/env/staging:mlops/deployments/iris-logreg.yaml"
+    first = git(repo, "show", pin_file)
+    with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
+        gh.add_pull(PR, head_sha=pr_head, author="grace", head_ref="tune-iris")
+        gh.add_status(pr_head, "mlops/gates")
+        gh.set_permission("ada", "write")
+        for body in ("/promote iris-logreg to staging", "/rollback iris-logreg in staging"):
+            result, cid = run(mlops, repo, tmp_path, gh, body)
+            assert result.returncode == 0, replies(gh)
+        tip = git(repo, "ls-remote", "origin", "refs/heads/env/staging").split()[0]
+        assert f"Requested-by-comment: {cid}/1" in git(repo, "log", "-1", "--format=%B", tip)
+
+        again = mlops(  # the same job, same payload (run() left it in place)
+            "event",
+            cwd=repo,
+            env={
+                "GITHUB_ACTIONS": "true",
+                "GITHUB_EVENT_NAME": "issue_comment",
+                "GITHUB_EVENT_PATH": str(tmp_path / "comment.json"),
+                "GITHUB_REPOSITORY": REPO,
+                "GITHUB_API_URL": gh.url,
+                "GITHUB_TOKEN": "ghs_standin",
+            },
+        )
+        assert again.returncode == 0, replies(gh)
+        assert "already carried out" in replies(gh)[-1]
+    assert git(repo, "ls-remote", "origin", "refs/heads/env/staging").split()[0] == tip
+    assert git(repo, "show", pin_file).split("promoted_at")[0] == first.split("promoted_at")[0]
 
 
 def test_diff_vs_an_environment_with_an_empty_store_reproduces_what_it_runs(

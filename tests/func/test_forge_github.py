@@ -160,6 +160,18 @@ def test_a_configured_bot_login_skips_the_identity_call(gh: GitHubStandIn, fake:
     assert forge.api_calls == 2  # list, create
 
 
+def test_statuses_are_the_engines_whatever_the_case_of_the_configured_login(
+    gh: GitHubStandIn, fake: FakeTime
+) -> None:
+    """GitHub logins ignore case, and the sticky comment is found so: MLOPS_BOT_LOGIN written
+    `GitHub-Actions[bot]` found the comment but not the engine's own statuses, so every
+    command was refused as "not reviewed by mlops before your comment"."""
+    gh.add_status(SHA, "mlops/gates")  # set by github-actions[bot]
+    forge = make(gh, fake, bot_login="GitHub-Actions[bot]")
+    assert forge.first_status_at(SHA, "mlops/gates") is not None
+    assert forge.own_statuses(SHA) == {"mlops/gates": ("success", "")}
+
+
 def test_identity_comes_from_the_token_never_from_comments(
     gh: GitHubStandIn, fake: FakeTime
 ) -> None:

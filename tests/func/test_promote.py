@@ -314,6 +314,33 @@ def test_a_lost_race_is_fetched_and_redone(root: Path, tmp_path: Path) -> None:
     assert pin_on_origin(root).previous == fp("v1")
 
 
+def test_a_promotion_judged_against_a_pin_that_moved_writes_nothing(
+    root: Path, tmp_path: Path
+) -> None:
+    """Two `/promote` comments for one model and environment: the second was judged (its
+    gates) against v1, and v2 landed while it trained; it replaced v2 unjudged."""
+    run_promote(root, "v1")
+    rival = tmp_path / "rival"
+    git(tmp_path, "clone", "-q", str(origin_of(root)), str(rival))
+    run_promote(rival, "v2", actor="grace")  # lands while ours was being decided
+    tip = git(origin_of(root), "rev-parse", "env/staging")
+
+    with pytest.raises(promotion.LiveMoved, match=r"changed from \w+ to \w+ by grace.*again"):
+        run_promote(root, "v3", judged_against=fp("v1"))
+    assert git(origin_of(root), "rev-parse", "env/staging") == tip
+    assert pin_on_origin(root).fingerprint == fp("v2")
+
+    # judged against what runs now, it goes ahead; a rival on another model is redone
+    pushes: list[str] = []
+
+    def rival_pushes_first() -> None:
+        if not pushes:
+            pushes.append(run_promote(rival, "r1", model="wine-knn", actor="grace").commit or "")
+
+    done = run_promote(root, "v3", judged_against=fp("v2"), before_push=rival_pushes_first)
+    assert (done.attempts, pin_on_origin(root).fingerprint) == (2, fp("v3"))
+
+
 def test_a_lost_race_to_the_same_version_ends_as_a_noop(root: Path, tmp_path: Path) -> None:
     rival = tmp_path / "rival"
     git(tmp_path, "clone", "-q", str(origin_of(root)), str(rival))

@@ -130,6 +130,42 @@ def test_rollback_to_the_previous_skips_repeats_of_the_live_version() -> None:
     assert choose_rollback(history, None, "cancer-rf", "staging").fingerprint == fp("v2")
 
 
+def rolled_back(history: list[Pin]) -> str:
+    """The label of the version a plain rollback of ``history`` (newest first) restores."""
+    chosen = choose_rollback(history, None, "cancer-rf", "staging").fingerprint
+    return next(f"v{i}" for i in range(10) if fp(f"v{i}") == chosen)
+
+
+def test_a_second_rollback_goes_further_back_not_to_the_version_rolled_back_from() -> None:
+    # v1, v2, v3, then a rollback to v2: the next rollback restores v1, never v3 again
+    history = [pin("v2", action="rollback", previous=fp("v3")), pin("v3"), pin("v2"), pin("v1")]
+    assert rolled_back(history) == "v1"
+    back_to_v1 = [pin("v1", action="rollback", previous=fp("v2")), *history]
+    with pytest.raises(PromotionError, match=r"first version staging ran.*rolled back; name one"):
+        choose_rollback(back_to_v1, None, "cancer-rf", "staging")
+
+
+def test_after_a_rollback_a_new_promotion_rolls_back_to_what_ran_before_it() -> None:
+    # v1, v2, rollback to v1, v3: v1 ran before v3
+    history = [pin("v3"), pin("v1", action="rollback"), pin("v2"), pin("v1")]
+    assert rolled_back(history) == "v1"
+    # v1, v2, rollback to v1, v2 promoted again, v3: v2 ran before v3
+    again = [pin("v3"), pin("v2"), pin("v1", action="rollback"), pin("v2"), pin("v1")]
+    assert rolled_back(again) == "v2"
+
+
+def test_a_named_rollback_to_a_version_rolled_back_from_counts_as_bringing_it_back() -> None:
+    # v1, v2, v3, rollback to v2, rollback to v3 by name: a plain rollback then gives v2
+    history = [
+        pin("v3", action="rollback"),
+        pin("v2", action="rollback"),
+        pin("v3"),
+        pin("v2"),
+        pin("v1"),
+    ]
+    assert rolled_back(history) == "v2"
+
+
 def test_rollback_to_a_named_version_takes_its_newest_pin() -> None:
     history = [pin("v3"), pin("v1", promoted_by="grace"), pin("v2"), pin("v1")]
     chosen = choose_rollback(history, fp("v1")[:12], "cancer-rf", "staging")
