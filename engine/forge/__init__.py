@@ -47,7 +47,9 @@ STATUS_STATES: frozenset[str] = frozenset(get_args(StatusState))
 # Ordered weakest to strongest: policy code compares levels with PERMISSION_ORDER.index().
 PERMISSION_ORDER: tuple[Permission, ...] = tuple(reversed(get_args(Permission)))
 
-MAX_COMMENT_CHARS = 65_536  # GitHub rejects longer issue comments with a 422
+MAX_COMMENT_CHARS = 65_536
+"""GitHub rejects longer comment bodies with a 422; counted in UTF-16 units (the stricter
+count: an emoji may count 2), as the report counts itself."""
 MAX_STATUS_DESCRIPTION = 140  # ... and longer commit-status descriptions
 GITHUB_ACTIONS_BOT = "github-actions[bot]"
 _CUT_NOTE = "\n\n…(cut to fit GitHub's comment limit; the full report is in the job summary)"
@@ -303,9 +305,12 @@ def has_marker(body: str | None, marker: str) -> bool:
 
 def clip_comment(body: str) -> str:
     """Cut ``body`` to GitHub's 65,536-character limit, saying where the rest is."""
-    if len(body) <= MAX_COMMENT_CHARS:
+    units = body.encode("utf-16-le")
+    if len(units) <= 2 * MAX_COMMENT_CHARS:
         return body
-    return body[: MAX_COMMENT_CHARS - len(_CUT_NOTE)] + _CUT_NOTE
+    room = 2 * (MAX_COMMENT_CHARS - len(_CUT_NOTE.encode("utf-16-le")) // 2)
+    # a character cut in half (a surrogate pair's first unit) is dropped whole
+    return units[:room].decode("utf-16-le", errors="ignore") + _CUT_NOTE
 
 
 def clip_description(text: str) -> str:

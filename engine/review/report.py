@@ -38,8 +38,10 @@ if TYPE_CHECKING:
     from engine.review.sections import Parts
 
 MARKER_PREFIX = "<!-- mlops-report "
-MAX_CHARS = 65_536
-"""GitHub's limit on a comment body (counted here in UTF-16 units, the stricter count)."""
+MAX_CHARS = 65_536 - 116
+"""GitHub's limit on a comment body (counted here in UTF-16 units, the stricter count), less
+room for the hidden tag the forge puts first (``<!-- mlops:NAME -->`` and a newline, 116 at
+the longest name), so that the forge never cuts a report a second time."""
 _CUT_NAMES = {
     "chart": "charts",
     "data": "data profiles",

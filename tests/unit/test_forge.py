@@ -31,6 +31,7 @@ from engine.forge import (
     with_marker,
 )
 from engine.forge.retry import Retrier, RetryPolicy, rate_limit_wait
+from engine.review.report import MAX_CHARS as REPORT_MAX_CHARS
 
 CASSETTES = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "cassettes"
 
@@ -56,6 +57,30 @@ def test_long_comments_are_cut_to_githubs_limit_with_a_pointer() -> None:
     assert body.startswith("<!-- mlops:report -->")
     assert body.endswith("the full report is in the job summary)")
     assert clip_comment("short") == "short"
+
+
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def test_comments_are_cut_by_githubs_stricter_count_without_splitting_a_character() -> None:
+    """An emoji is one character but two UTF-16 units: 40,000 of them are 80,000 units.
+
+    The cut counted characters, so such a body passed uncut and GitHub refused it (422).
+    """
+    body = clip_comment("🚀" * 40_000)
+    assert utf16(body) <= MAX_COMMENT_CHARS
+    assert body.endswith("the full report is in the job summary)")
+    assert set(body.split("\n")[0]) == {"🚀"}  # no half character before the note
+    assert clip_comment("🚀" * 32_768) == "🚀" * 32_768  # exactly the limit: kept
+
+
+def test_a_report_at_its_limit_is_never_cut_again_by_the_comment_tag() -> None:
+    """The report cuts itself to MAX_CHARS; the forge then puts its tag first."""
+    longest = marker_tag("m" * 100)
+    report = "r" * REPORT_MAX_CHARS
+    assert with_marker(report, "m" * 100) == f"{longest}\n{report}"
+    assert utf16(with_marker(report, "m" * 100)) <= MAX_COMMENT_CHARS
 
 
 def test_status_descriptions_fit_on_one_line_of_140_characters() -> None:
