@@ -35,8 +35,9 @@ model can reseal it: code that serves a *pinned* version calls ``load_verified``
 
 This package is the engine's one seam to dvc and skops: ``backends`` moves bytes (local
 folder or ``dvc.fs``), ``artifacts`` writes and reads the model and the predictions, and
-this module holds the rules. The record itself and its pure views (model card, runs
-table) live in ``engine.training.runs``.
+this module holds the rules. The record itself lives in ``engine.training.records`` (plain
+checked values: reading one imports no pydantic), its pure views (model card, runs table)
+in ``engine.training.runs``.
 """
 
 from __future__ import annotations

@@ -235,3 +235,14 @@ def test_the_store_says_which_record_is_broken_with_the_twins_reason(tmp_path):
         f"meta.json of {model}@{fingerprint[:12]} is not valid ({expected}); "
         "delete the version to retrain"
     )
+
+
+def test_records_survive_pickling_and_copying():
+    """A training worker hands its outcome back through pickle."""
+    import pickle
+
+    record = VersionRecord.parse(json.loads(REAL["wine-knn"]))
+    for again in (pickle.loads(pickle.dumps(record)), copy.deepcopy(record), copy.copy(record)):
+        assert again == record and type(again.search) is SearchRecord
+        with pytest.raises(AttributeError, match="read-only"):
+            again.model = "x"  # type: ignore[misc]
