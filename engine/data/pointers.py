@@ -81,7 +81,50 @@ def parse(data: bytes, file: str) -> Pointer:
     redo = f"run `dvc add {out_of(file)}` and commit {file}"
     if len(data) > MAX_BYTES:
         raise _refuse(file, 1, 1, f"this pointer is larger than {MAX_BYTES // 1024} KiB: {redo}")
-    import yaml  # on first use: a run that reads no pointer never imports PyYAML
+    written = _as_dvc_writes_it(data, file)
+    return written if written is not None else _parse_yaml(data, file, redo)
+
+
+# The pointer as `dvc add` writes it, read line by line without a YAML parser: PyYAML's
+# import alone costs more than reading every pointer of a revision. Only the exact form
+# is read here: one `outs:` entry of `key: value` lines, every key one of DVC's plain
+# ones and every value a plain YAML scalar of these ASCII characters, which YAML reads
+# as exactly its text. Anything else (quotes, comments, other keys or spacing, non-ASCII
+# names) and every pointer this reader would refuse go to the YAML reader, which decides
+# and locates (tests/unit/test_pointers.py holds both to the same answers).
+_VALUE = r"[A-Za-z0-9_.][A-Za-z0-9_.+-]*(?: [A-Za-z0-9_.+-]+)*"
+_LINE = re.compile(rf"(- |  )(md5|size|nfiles|isexec|hash|path): ({_VALUE})")
+
+
+def _as_dvc_writes_it(data: bytes, file: str) -> Pointer | None:
+    """The pointer, when ``data`` is in the exact form DVC writes; None for the YAML reader."""
+    if not data.isascii():
+        return None
+    lines = data.decode("ascii").split("\n")
+    if len(lines) < 3 or lines[0] != "outs:" or lines[-1] != "":
+        return None
+    entry: dict[str, str] = {}
+    for number, line in enumerate(lines[1:-1]):
+        found = _LINE.fullmatch(line)
+        if found is None or (found[1] == "- ") != (number == 0) or found[2] in entry:
+            return None
+        entry[found[2]] = found[3]
+    md5, size, hash_name = entry.get("md5"), entry.get("size"), entry.get("hash")
+    if (
+        entry.get("path") != PurePosixPath(out_of(file)).name
+        or hash_name not in (None, "md5")
+        or md5 is None
+        or not MD5.match(md5)
+        or (size is not None and not size.isdigit())
+    ):
+        return None
+    count = int(size) if size is not None else None
+    return Pointer(file, out_of(file), md5, count, legacy=hash_name is None)
+
+
+def _parse_yaml(data: bytes, file: str, redo: str) -> Pointer:
+    """:func:`parse` by the YAML parser: every form YAML allows, every located refusal."""
+    import yaml  # on first use: a run that reads only plain pointers never imports PyYAML
 
     loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar stays text
     try:

@@ -104,8 +104,15 @@ def review(
     and must reproduce (as ``mlops deploy`` does); the report says so and how long it
     took, or, when that fails, why, and the model is not comparable against it.
     """
+    from engine import gitrepo
     from engine.training import planning
 
+    if head is not None and not (gitrepo.is_full_sha(base) and gitrepo.is_full_sha(head)):
+        # one git process names both commits, for the check below and the plan alike (a
+        # name that is no commit stays a name: the plan explains it); an event's SHAs are
+        # each checked as they are listed
+        found = gitrepo.commits(root, [base, head])
+        base, head = found[base] or base, found[head] or head
     if head is not None and not vs and not models:
         same = planning.unchanged(root, base, head)
         if same is not None:  # the same definitions, known clean: nothing to plan or say

@@ -35,8 +35,9 @@ model can reseal it: code that serves a *pinned* version calls ``load_verified``
 
 This package is the engine's one seam to dvc and skops: ``backends`` moves bytes (local
 folder or ``dvc.fs``), ``artifacts`` writes and reads the model and the predictions, and
-this module holds the rules. The record itself and its pure views (model card, runs
-table) live in ``engine.training.runs``.
+this module holds the rules. The record itself lives in ``engine.training.records`` (plain
+checked values: reading one imports no pydantic), its pure views (model card, runs table)
+in ``engine.training.runs``.
 """
 
 from __future__ import annotations
@@ -50,8 +51,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import ValidationError
 
 from engine.definitions.names import NAME_PATTERN
 from engine.errors import StoreError
@@ -187,7 +186,7 @@ class Writer:
         for name in names:
             _fsync(self.path / name)  # durable before meta.json can point at them
         sums = {name: sha256_file(self.path / name) for name in names}
-        sealed = record.model_copy(update={"files": sums, "format": RECORD_FORMAT})
+        sealed = record.replace(files=sums, format=RECORD_FORMAT)
         _write(self.path / META_FILE, sealed.to_json().encode(), sync=True)
         won = self.store.backend.publish(self.model, self.fingerprint, self.path, sums)
         self.result = self.store.get(self.model, self.fingerprint, published=won)
@@ -381,8 +380,8 @@ def _parse_record(data: bytes, model: str, fingerprint: str) -> VersionRecord:
         raw = json.loads(data)
         if isinstance(raw, dict) and int(raw.get("format", 1)) > RECORD_FORMAT:
             raise StoreError(f"{where} was written by a newer engine: upgrade mlops-engine")
-        record = VersionRecord.model_validate(raw)
-    except (ValueError, TypeError, ValidationError) as exc:
+        record = VersionRecord.parse(raw)  # pydantic's ValidationError is a ValueError
+    except (ValueError, TypeError) as exc:
         raise StoreError(f"{where} is not valid ({exc}); delete the version to retrain") from exc
     if (record.model, record.fingerprint) != (model, fingerprint):
         raise StoreError(f"{where} describes {record.label}: the store was modified")

@@ -89,8 +89,31 @@ def save_cache(root: Path) -> None:
     for_root(root).save()
 
 
-def sklearn_version() -> str:
-    """The installed scikit-learn's version, read without importing it."""
+def sklearn_version(root: Path | None = None) -> str:
+    """The installed scikit-learn's version, from its metadata, read without importing it.
+
+    With ``root``, the answer is remembered in its parse cache under
+    :func:`engine.definitions.installed.state` (which changes whenever an installation
+    could change the answer): reading the metadata imports ``importlib.metadata`` and the
+    e-mail parser, which cost a warm review more than the rest of its planning.
+    """
+    from engine.definitions import installed
+
+    state = installed.state("scikit-learn") if root is not None else None
+    if state is None or root is None:
+        return _metadata_version()
+    from engine.definitions.parse_cache import for_root
+
+    cache, key = for_root(root), f"sklearn-version:{state}"
+    remembered = cache.recall(key)
+    if isinstance(remembered, str):
+        return remembered
+    version = _metadata_version()
+    cache.remember(key, version)
+    return version
+
+
+def _metadata_version() -> str:
     from importlib import metadata
 
     return metadata.version("scikit-learn")
@@ -103,9 +126,10 @@ def snapshot(
     from engine.definitions.references import check_references
     from engine.training.plan import Snapshot
 
+    version = sklearn or sklearn_version(root)  # before `_load` saves the parse cache
     files = gitrepo.tree(root, rev)
     defs = _load(root, files, save)
-    return Snapshot(defs, files, sklearn or sklearn_version(), problems=check_references(defs))
+    return Snapshot(defs, files, version, problems=check_references(defs))
 
 
 def compute_plan(root: Path, base: str, head: str | None) -> Plan:
@@ -113,7 +137,7 @@ def compute_plan(root: Path, base: str, head: str | None) -> Plan:
     from engine.definitions.parse_cache import for_root
     from engine.training.plan import plan
 
-    version = sklearn_version()
+    version = sklearn_version(root)
     # one git process for both; a name that is no commit here is explained by resolve
     found = gitrepo.commits(root, [base] if head is None else [base, head])
     base_sha = found[base] or gitrepo.resolve(root, base)

@@ -2,7 +2,9 @@
 
 Every stored model version carries one ``VersionRecord`` (its ``meta.json``): who
 trained what, from which data and commit, with which parameters, and how it scored.
-This module holds that record and the pure functions that read it:
+The record is defined in :mod:`engine.training.records` (plain checked values, so that
+reading one needs no pydantic) and named here too; this module holds the pure functions
+that read it:
 
 - ``model_card(record)`` renders the version's ``card.md``;
 - ``runs_table(records)`` and ``to_csv(rows)`` turn a list of versions into the flat
@@ -17,134 +19,28 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from typing import Any
 
 from engine.definitions.names import lower_is_better
 from engine.errors import UserError
 
-RECORD_FORMAT = 1
-"""The version of the ``meta.json`` layout; a store refuses records from a newer one."""
-FINGERPRINT_PATTERN = r"^[0-9a-f]{64}$"
-SHORT = 12
-"""Length of the user-facing version id: the fingerprint's first characters."""
+# the record itself lives in `records` (plain checked values); named here as ever
+from engine.training.records import (
+    RECORD_FORMAT,
+    Candidate,
+    RowsRecord,
+    SearchRecord,
+    VersionRecord,
+)
 
-Label = str | int | float | bool
 Row = dict[str, Any]
-
-
-class _Record(BaseModel):
-    # Extra keys are ignored so that an older engine can still list a newer record.
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Candidate(_Record):
-    """One hyper-parameter candidate of a search, with its cross-validated score."""
-
-    params: dict[str, Any]
-    mean_score: float | None = None
-    std_score: float | None = None
-
-
-class SearchRecord(_Record):
-    """A hyper-parameter search: every candidate tried and the one kept."""
-
-    scoring: str = ""
-    candidates: list[Candidate] = Field(default_factory=list)
-    best: Candidate
-
-
-class RowsRecord(_Record):
-    """Which rows a version trained on: the key of their identities, and how many.
-
-    The identities themselves (64-bit hashes, one per row, with its side) are in the
-    version's ``rows.parquet``; see :mod:`engine.training.split`.
-    """
-
-    key: Literal["id", "content"]
-    columns: list[str] = Field(
-        description="The id column, or every column whose content the identity hashes."
-    )
-    train: int = 0
-    test: int = 0
-
-
-class VersionRecord(_Record):
-    """Everything known about one stored model version (its ``meta.json``)."""
-
-    format: int = RECORD_FORMAT
-    model: str
-    fingerprint: str = Field(pattern=FINGERPRINT_PATTERN)
-    created: str = Field(description="When it was trained: ISO 8601, UTC.")
-    commit: str = ""
-    author: str = ""
-    task: str
-    dataset: str
-    data_hash: str = ""
-    params: dict[str, Any] = Field(default_factory=dict)
-    features: dict[str, Any] = Field(default_factory=dict)
-    metrics: dict[str, float | None] = Field(default_factory=dict)
-    cv: dict[str, Any] | None = None
-    search: SearchRecord | None = None
-    classes: list[Label] = Field(default_factory=list)
-    engine_version: str = ""
-    sklearn_version: str = ""
-    python_version: str = ""
-    training_seconds: float = 0.0
-    rows_train: int = 0
-    rows_test: int = 0
-    rows: RowsRecord | None = Field(
-        None, description="The rows trained on (None: trained before rows were recorded)."
-    )
-    files: dict[str, str] = Field(
-        default_factory=dict, description="File name to sha256, filled in by the store."
-    )
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def version(self) -> str:
-        """The user-facing version id: the fingerprint's first 12 characters."""
-        return self.fingerprint[:SHORT]
-
-    @field_validator("created")
-    @classmethod
-    def _utc(cls, value: str) -> str:
-        stamp = datetime.fromisoformat(value)
-        if stamp.utcoffset() is None:
-            raise ValueError(f"{value!r} has no time zone; write it in UTC")
-        return value
-
-    @field_validator("metrics", mode="before")
-    @classmethod
-    def _finite(cls, value: Any) -> Any:
-        # NaN and infinities are not JSON; a metric that could not be computed is None.
-        if isinstance(value, Mapping):
-            return {k: _finite_or_none(v) for k, v in value.items()}
-        return value
-
-    @property
-    def label(self) -> str:
-        """``model@version``, the way people name a version."""
-        return f"{self.model}@{self.version}"
-
-    def to_json(self) -> str:
-        """The record as the text of ``meta.json``."""
-        return self.model_dump_json(indent=2) + "\n"
 
 
 def utc_now() -> str:
     """The current time as an ISO 8601 UTC timestamp, to the second."""
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _finite_or_none(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # --- the model card -----------------------------------------------------------------------
@@ -334,3 +230,16 @@ def _cell(value: Any) -> str:
     if isinstance(value, list | dict | tuple):
         return json.dumps(value, sort_keys=True, default=str)
     return str(value)
+
+
+__all__ = [
+    "RECORD_FORMAT",
+    "Candidate",
+    "RowsRecord",
+    "SearchRecord",
+    "VersionRecord",
+    "model_card",
+    "runs_table",
+    "to_csv",
+    "utc_now",
+]

@@ -40,7 +40,7 @@ def test_version_is_the_fingerprints_first_twelve_characters_and_is_serialized()
     assert rec.label == "cancer-rf@0123456789ab"
     data = json.loads(rec.to_json())
     assert data["version"] == "0123456789ab"
-    assert VersionRecord.model_validate(data) == rec
+    assert VersionRecord.parse(data) == rec
 
 
 def test_record_round_trips_through_json_with_search_and_classes():
@@ -52,7 +52,7 @@ def test_record_round_trips_through_json_with_search_and_classes():
         search=SearchRecord(scoring="f1", candidates=[best], best=best),
         cv={"folds": 5, "f1": {"mean": 0.95, "std": 0.02}},
     )
-    again = VersionRecord.model_validate_json(rec.to_json())
+    again = VersionRecord.parse(json.loads(rec.to_json()))
     assert again == rec
     assert again.classes == [0, 1]
     assert again.search is not None and again.search.best.params == {"max_depth": 8}
@@ -80,7 +80,7 @@ def test_invalid_fingerprint_or_naive_timestamp_is_refused(field, value):
 
 def test_unknown_keys_from_a_newer_engine_are_ignored():
     data = json.loads(record().to_json()) | {"added_later": 1}
-    assert VersionRecord.model_validate(data).model == "cancer-rf"
+    assert VersionRecord.parse(data).model == "cancer-rf"
 
 
 def test_model_card_shows_metrics_params_and_lineage():
@@ -106,7 +106,7 @@ def test_model_card_shows_metrics_params_and_lineage():
     assert "| split rows | not recorded |" in card
     rows = RowsRecord(key="id", columns=["customer"], train=75, test=25)
     assert "| split rows | 75 train, 25 test, by id column `customer`" in model_card(
-        rec.model_copy(update={"rows": rows})
+        rec.replace(rows=rows)
     )
     assert "| scikit-learn | 1.9.0 |" in card
     assert "426 training rows, 143 test rows" in card
