@@ -25,7 +25,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from github3 import exceptions as gh_errors
-from github3.issues.comment import IssueComment
 from github3.issues.issue import ShortIssue
 from github3.pulls import PullReview
 from github3.structs import GitHubIterator
@@ -44,6 +43,7 @@ from engine.forge import (
     Reaction,
     Review,
     StatusState,
+    WriteAction,
     check_reaction,
     check_state,
     clip_comment,
@@ -88,10 +88,10 @@ class GitHubForge(RepoClient):
     def pull_request(self, number: int) -> PullRequestInfo:
         """Read pull request ``number``."""
         with self._guard(f"read pull request #{number}", "pull-requests: read"):
-            pr = self._gh.pull_request(self._owner, self._name, number)
-            if pr is None:
+            data = self._call("GET", f"pulls/{int(number)}").json()
+            if not isinstance(data, dict) or not data:
                 raise ForgeError(f"pull request #{number} of {self.repo} came back empty")
-            return pull_info(pr.as_dict())
+            return pull_info(data)
 
     def pulls_for_sha(self, sha: str) -> list[int]:
         """Open pull requests whose head is ``sha``, forks included."""
@@ -183,13 +183,13 @@ class GitHubForge(RepoClient):
             bot = self.identity()
             found = [] if comment_count == 0 else self._find_comments(pr, marker, bot)
             if found:
-                keep = found[0]
-                for duplicate in found[1:]:
-                    duplicate.delete()
-                if keep.body == text:
-                    return CommentRef(keep.id, keep.html_url, "unchanged")
-                keep.edit(text)
-                return CommentRef(keep.id, keep.html_url, "updated")
+                (keep, body), duplicates = found[0], found[1:]
+                for duplicate, _ in duplicates:
+                    self._delete_comment(duplicate.id)
+                if body == text:
+                    return keep
+                self._call("PATCH", f"issues/comments/{keep.id}", json={"body": text})
+                return CommentRef(keep.id, keep.url, "updated")
             return self._create_comment(pr, text, marker, bot, "comment")
 
     def reply(self, pr: int, body: str) -> CommentRef:
@@ -416,27 +416,39 @@ class GitHubForge(RepoClient):
             url = f"{self.api_url}/orgs/{_seg(org)}/teams/{_seg(team)}/members"
             return [u.login for u in GitHubIterator(-1, url, ShortUser, self._gh)]
 
-    def _find_comments(self, pr: int, marker: str, bot: str) -> list[IssueComment]:
-        """The comments on ``pr`` by ``bot`` that carry ``marker``, oldest first."""
+    def _find_comments(self, pr: int, marker: str, bot: str) -> list[tuple[CommentRef, str]]:
+        """The comments on ``pr`` by ``bot`` that carry ``marker``, oldest first, with text.
+
+        Read as JSON, as GitHub sends them: github3's objects would parse every date (and
+        import a date parser) for fields the engine never reads.
+        """
         tag = marker_tag(marker)
         return [
-            comment
-            for comment in self._iter(f"issues/{pr}/comments", IssueComment)
-            if comment.user.login.lower() == bot.lower() and tag in (comment.body or "")
+            (_comment(data, "unchanged"), str(data.get("body") or ""))
+            for data in self._iter(f"issues/{pr}/comments", dict)
+            if str((data.get("user") or {}).get("login") or "").lower() == bot.lower()
+            and tag in str(data.get("body") or "")
         ]
+
+    def _delete_comment(self, comment_id: int) -> None:
+        """Delete a comment; one already gone (a concurrent run deleted it) is fine."""
+        try:
+            self._call("DELETE", f"issues/comments/{comment_id}")
+        except gh_errors.NotFoundError:
+            pass
 
     def _create_comment(self, pr: int, text: str, marker: str, bot: str, what: str) -> CommentRef:
         """Post ``text`` on ``pr`` once: after an ambiguous failure, look for ``marker`` first."""
 
-        def post() -> IssueComment:
+        def post() -> CommentRef:
             response = self._call("POST", f"issues/{pr}/comments", json={"body": text})
-            return IssueComment(response.json(), self._gh)
+            return _comment(response.json(), "created")
 
-        def find() -> IssueComment | None:
-            return next(iter(self._find_comments(pr, marker, bot)), None)
+        def find() -> CommentRef | None:
+            found = next(iter(self._find_comments(pr, marker, bot)), None)
+            return None if found is None else CommentRef(found[0].id, found[0].url, "created")
 
-        created = self._create_once(post, find, f"{what} on #{pr}")
-        return CommentRef(created.id, created.html_url, "created")
+        return self._create_once(post, find, f"{what} on #{pr}")
 
     @staticmethod
     def _numbers(pulls: Any, sha: str) -> list[int]:
@@ -447,6 +459,11 @@ class GitHubForge(RepoClient):
                 if p.get("state") == "open" and (p.get("head") or {}).get("sha") == sha
             }
         )
+
+
+def _comment(data: Mapping[str, Any], action: WriteAction) -> CommentRef:
+    """An issue comment's JSON (as GitHub sends it) as a reference."""
+    return CommentRef(int(data["id"]), str(data["html_url"]), action)
 
 
 def pull_info(data: Mapping[str, Any]) -> PullRequestInfo:
