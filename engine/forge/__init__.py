@@ -22,8 +22,8 @@ It imports nothing heavy, so commands that never publish stay cheap.
 from __future__ import annotations
 
 import re
-from contextlib import suppress
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 

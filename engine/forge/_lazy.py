@@ -57,7 +57,12 @@ def _real(stand_in: _Deferred) -> types.ModuleType:
     with _swap:
         if sys.modules.get(name) is stand_in:
             del sys.modules[name]
-    return importlib.import_module(name)
+    real = importlib.import_module(name)
+    for attr, value in list(vars(stand_in).items()):
+        # a submodule imported through the stand-in's __path__ was set on the stand-in
+        if isinstance(value, types.ModuleType) and value.__name__ == f"{name}.{attr}":
+            vars(real).setdefault(attr, value)
+    return real
 
 
 def lazily(

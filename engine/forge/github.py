@@ -2,10 +2,12 @@
 
 Every request goes to ``api_url`` (``GITHUB_API_URL``: github.com, GitHub Enterprise's
 ``https://host/api/v3``, or the stand-in of :mod:`engine.forge.standin.server`). github3.py does
-what it covers (pull requests, editing comments and issues, pagination, parsing); the
-endpoints it lacks (reactions, collaborator permission, workflow dispatch, commit pulls, the
-issue timeline) go through its session with the full URL, so they share the same auth and
-the same rules. The transport (retries, time budgets, error translation) is
+what it covers (issues, opening pull requests, reviews, pagination); the endpoints it lacks
+(reactions, collaborator permission, workflow dispatch, commit pulls, the issue timeline)
+go through its session with the full URL, so they share the same auth and the same rules.
+So do the reads and writes of every pull-request event (the pull request, its comments):
+their JSON is read as GitHub sends it, since github3's objects would parse every date (and
+import a date parser) for fields the engine never reads. The transport (retries, time budgets, error translation) is
 :class:`~engine.forge.github_client.RepoClient`; this module is what the engine asks of it.
 
 A retried create never duplicates: a comment or an issue carries a hidden marker, a
@@ -20,6 +22,7 @@ The engine's identity (whose comments are "ours") comes from ``bot_login``, else
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -432,10 +435,8 @@ class GitHubForge(RepoClient):
 
     def _delete_comment(self, comment_id: int) -> None:
         """Delete a comment; one already gone (a concurrent run deleted it) is fine."""
-        try:
+        with contextlib.suppress(gh_errors.NotFoundError):
             self._call("DELETE", f"issues/comments/{comment_id}")
-        except gh_errors.NotFoundError:
-            pass
 
     def _create_comment(self, pr: int, text: str, marker: str, bot: str, what: str) -> CommentRef:
         """Post ``text`` on ``pr`` once: after an ambiguous failure, look for ``marker`` first."""
