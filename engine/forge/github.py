@@ -7,8 +7,9 @@ what it covers (issues, opening pull requests, reviews, pagination); the endpoin
 go through its session with the full URL, so they share the same auth and the same rules.
 So do the reads and writes of every pull-request event (the pull request, its comments):
 their JSON is read as GitHub sends it, since github3's objects would parse every date (and
-import a date parser) for fields the engine never reads. The transport (retries, time budgets, error translation) is
-:class:`~engine.forge.github_client.RepoClient`; this module is what the engine asks of it.
+import a date parser) for fields the engine never reads. The transport (retries, time
+budgets, error translation) is :class:`~engine.forge.github_client.RepoClient`; this module
+is what the engine asks of it.
 
 A retried create never duplicates: a comment or an issue carries a hidden marker, a
 deployment a nonce in its payload, and after an ambiguous failure the forge looks for it
