@@ -16,7 +16,12 @@ The engine's bytecode is compiled first, as ``pip install`` does in the workflow
 ``PYTHONDONTWRITEBYTECODE`` set (as in some shells) every run would otherwise compile the
 engine's modules again, a cost no Actions job pays.
 
-Run: ``.venv/bin/python benchmarks/bench_event.py [--runs N]``
+``--instructions`` also counts the instructions of one more (later) run under valgrind's
+callgrind, the git processes left out: a figure the machine's load does not move, to
+compare two versions of the engine on a busy machine (the no-op event: 736 M instructions
+before the GitHub client's unused imports were deferred, 658 M after).
+
+Run: ``.venv/bin/python benchmarks/bench_event.py [--runs N] [--instructions]``
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import argparse
 import compileall
 import json
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,8 +61,11 @@ def events(folder: Path, runs: int) -> tuple[list[float], list[list]]:
     return times, calls
 
 
-def _events(folder: Path, runs: int) -> tuple[list[float], list[list], list[float]]:
-    """Wall times, API calls and CPU seconds of ``runs`` events (the store stays empty)."""
+def _events(
+    folder: Path, runs: int, instructions: list[int] | None = None
+) -> tuple[list[float], list[list], list[float]]:
+    """Wall times, API calls and CPU seconds of ``runs`` events (the store stays empty);
+    with ``instructions``, one more event's instruction count is appended to it."""
     tmp = str(folder)
     compileall.compile_dir(str(ROOT / "engine"), quiet=1)
     root = init_repo(Path(tmp) / "repo")
@@ -97,6 +107,8 @@ def _events(folder: Path, runs: int) -> tuple[list[float], list[list], list[floa
             cpu.append(used)
             calls.append(gh.requests[before:])
             assert done.returncode == 0, done.stderr
+        if instructions is not None:
+            instructions.append(_instructions([str(MLOPS), "event"], root, env))
         assert len(gh.comments(PR)) == 1
         assert not (root / ".mlops" / "store").exists()  # nothing was trained
     return times, calls, cpu
@@ -115,13 +127,35 @@ def _run(
     return wall, used, done
 
 
+def _instructions(args: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """Instructions one command executes (callgrind; fixed hash seed, children not traced)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", *args],
+            cwd=cwd,
+            env={**env, "PYTHONHASHSEED": "0"},
+            capture_output=True,
+            text=True,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    assert found, done.stderr[-2000:]
+    return int(found.group(1))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument(
+        "--instructions", action="store_true", help="count one run's instructions (valgrind)"
+    )
     args = parser.parse_args()
+    if args.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind on PATH")
     print(f"load average before: {os.getloadavg()[0]:.2f}")
+    counted: list[int] | None = [] if args.instructions else None
     with tempfile.TemporaryDirectory() as tmp:
-        times, calls, cpu = _events(Path(tmp), args.runs)
+        times, calls, cpu = _events(Path(tmp), args.runs, counted)
         references = {
             "python -c pass": [sys.executable, "-c", "pass"],
             "mlops --help": [str(MLOPS), "--help"],
@@ -139,6 +173,8 @@ def main() -> int:
     for name, figures in scale.items():
         walls, cpus = [w for w, _ in figures], [c for _, c in figures]
         print(f"  for scale, {name}: median {median(walls):.3f} s wall, {median(cpus):.3f} s CPU")
+    if counted:
+        print(f"  instructions of a later run (callgrind, git left out): {counted[0] / 1e6:.1f} M")
     for label, run in (("first run", calls[0]), ("later runs", calls[-1])):
         print(f"API calls, {label}: {len(run)} (goal ≤ 3; issue 11: ≤ 5)")
         for request in run:

@@ -24,15 +24,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
+from engine.definitions import installed
 from engine.errors import UserError
 from engine.forge._lazy import lazily
 
-# github3.py imports PyJWT and cryptography for GitHub App auth, which the engine never
-# uses: deferred until something reads from them (engine.forge._lazy says why).
+# github3.py and requests import at import time what the engine's calls never use:
+# deferred until something reads from them (engine.forge._lazy says why). PyJWT and
+# cryptography serve GitHub App auth; dateutil.parser the dates of github3's objects (the
+# engine reads JSON); charset_normalizer a response without a charset (GitHub names it;
+# requests reads its version at import); idna a host name that is not ASCII;
+# importlib.metadata urllib3's HTTP/2 opt-in.
 lazily("jwt")
+lazily("dateutil.parser")
+lazily("idna")
+lazily("importlib.metadata", functions=["version"])
+with suppress(ImportError):  # not installed: requests then falls back to chardet
+    lazily(
+        "charset_normalizer",
+        values={"__version__": installed.version("charset-normalizer")},
+    )
 
 StatusState = Literal["error", "failure", "pending", "success"]
 Reaction = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]

@@ -2,11 +2,14 @@
 
 Every request goes to ``api_url`` (``GITHUB_API_URL``: github.com, GitHub Enterprise's
 ``https://host/api/v3``, or the stand-in of :mod:`engine.forge.standin.server`). github3.py does
-what it covers (pull requests, editing comments and issues, pagination, parsing); the
-endpoints it lacks (reactions, collaborator permission, workflow dispatch, commit pulls, the
-issue timeline) go through its session with the full URL, so they share the same auth and
-the same rules. The transport (retries, time budgets, error translation) is
-:class:`~engine.forge.github_client.RepoClient`; this module is what the engine asks of it.
+what it covers (issues, opening pull requests, reviews, pagination); the endpoints it lacks
+(reactions, collaborator permission, workflow dispatch, commit pulls, the issue timeline)
+go through its session with the full URL, so they share the same auth and the same rules.
+So do the reads and writes of every pull-request event (the pull request, its comments):
+their JSON is read as GitHub sends it, since github3's objects would parse every date (and
+import a date parser) for fields the engine never reads. The transport (retries, time
+budgets, error translation) is :class:`~engine.forge.github_client.RepoClient`; this module
+is what the engine asks of it.
 
 A retried create never duplicates: a comment or an issue carries a hidden marker, a
 deployment a nonce in its payload, and after an ambiguous failure the forge looks for it
@@ -20,12 +23,12 @@ The engine's identity (whose comments are "ours") comes from ``bot_login``, else
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from github3 import exceptions as gh_errors
-from github3.issues.comment import IssueComment
 from github3.issues.issue import ShortIssue
 from github3.pulls import PullReview
 from github3.structs import GitHubIterator
@@ -44,6 +47,7 @@ from engine.forge import (
     Reaction,
     Review,
     StatusState,
+    WriteAction,
     check_reaction,
     check_state,
     clip_comment,
@@ -88,10 +92,10 @@ class GitHubForge(RepoClient):
     def pull_request(self, number: int) -> PullRequestInfo:
         """Read pull request ``number``."""
         with self._guard(f"read pull request #{number}", "pull-requests: read"):
-            pr = self._gh.pull_request(self._owner, self._name, number)
-            if pr is None:
+            data = self._call("GET", f"pulls/{int(number)}").json()
+            if not isinstance(data, dict) or not data:
                 raise ForgeError(f"pull request #{number} of {self.repo} came back empty")
-            return pull_info(pr.as_dict())
+            return pull_info(data)
 
     def pulls_for_sha(self, sha: str) -> list[int]:
         """Open pull requests whose head is ``sha``, forks included."""
@@ -183,13 +187,13 @@ class GitHubForge(RepoClient):
             bot = self.identity()
             found = [] if comment_count == 0 else self._find_comments(pr, marker, bot)
             if found:
-                keep = found[0]
-                for duplicate in found[1:]:
-                    duplicate.delete()
-                if keep.body == text:
-                    return CommentRef(keep.id, keep.html_url, "unchanged")
-                keep.edit(text)
-                return CommentRef(keep.id, keep.html_url, "updated")
+                (keep, body), duplicates = found[0], found[1:]
+                for duplicate, _ in duplicates:
+                    self._delete_comment(duplicate.id)
+                if body == text:
+                    return keep
+                self._call("PATCH", f"issues/comments/{keep.id}", json={"body": text})
+                return CommentRef(keep.id, keep.url, "updated")
             return self._create_comment(pr, text, marker, bot, "comment")
 
     def reply(self, pr: int, body: str) -> CommentRef:
@@ -416,27 +420,37 @@ class GitHubForge(RepoClient):
             url = f"{self.api_url}/orgs/{_seg(org)}/teams/{_seg(team)}/members"
             return [u.login for u in GitHubIterator(-1, url, ShortUser, self._gh)]
 
-    def _find_comments(self, pr: int, marker: str, bot: str) -> list[IssueComment]:
-        """The comments on ``pr`` by ``bot`` that carry ``marker``, oldest first."""
+    def _find_comments(self, pr: int, marker: str, bot: str) -> list[tuple[CommentRef, str]]:
+        """The comments on ``pr`` by ``bot`` that carry ``marker``, oldest first, with text.
+
+        Read as JSON, as GitHub sends them: github3's objects would parse every date (and
+        import a date parser) for fields the engine never reads.
+        """
         tag = marker_tag(marker)
         return [
-            comment
-            for comment in self._iter(f"issues/{pr}/comments", IssueComment)
-            if comment.user.login.lower() == bot.lower() and tag in (comment.body or "")
+            (_comment(data, "unchanged"), str(data.get("body") or ""))
+            for data in self._iter(f"issues/{pr}/comments", dict)
+            if str((data.get("user") or {}).get("login") or "").lower() == bot.lower()
+            and tag in str(data.get("body") or "")
         ]
+
+    def _delete_comment(self, comment_id: int) -> None:
+        """Delete a comment; one already gone (a concurrent run deleted it) is fine."""
+        with contextlib.suppress(gh_errors.NotFoundError):
+            self._call("DELETE", f"issues/comments/{comment_id}")
 
     def _create_comment(self, pr: int, text: str, marker: str, bot: str, what: str) -> CommentRef:
         """Post ``text`` on ``pr`` once: after an ambiguous failure, look for ``marker`` first."""
 
-        def post() -> IssueComment:
+        def post() -> CommentRef:
             response = self._call("POST", f"issues/{pr}/comments", json={"body": text})
-            return IssueComment(response.json(), self._gh)
+            return _comment(response.json(), "created")
 
-        def find() -> IssueComment | None:
-            return next(iter(self._find_comments(pr, marker, bot)), None)
+        def find() -> CommentRef | None:
+            found = next(iter(self._find_comments(pr, marker, bot)), None)
+            return None if found is None else CommentRef(found[0].id, found[0].url, "created")
 
-        created = self._create_once(post, find, f"{what} on #{pr}")
-        return CommentRef(created.id, created.html_url, "created")
+        return self._create_once(post, find, f"{what} on #{pr}")
 
     @staticmethod
     def _numbers(pulls: Any, sha: str) -> list[int]:
@@ -452,6 +466,11 @@ class GitHubForge(RepoClient):
 def _login(user: Any) -> str:
     """A user object's login in lower case ("" when missing): GitHub logins ignore case."""
     return str((user or {}).get("login") or "").lower() if isinstance(user, dict | None) else ""
+
+
+def _comment(data: Mapping[str, Any], action: WriteAction) -> CommentRef:
+    """An issue comment's JSON (as GitHub sends it) as a reference."""
+    return CommentRef(int(data["id"]), str(data["html_url"]), action)
 
 
 def pull_info(data: Mapping[str, Any]) -> PullRequestInfo:

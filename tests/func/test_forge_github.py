@@ -254,6 +254,17 @@ def test_duplicates_left_by_a_race_are_removed_keeping_the_oldest(
     ]
 
 
+def test_a_duplicate_another_run_deleted_first_is_no_error(
+    gh: GitHubStandIn, forge: GitHubForge
+) -> None:
+    first = gh.add_comment(7, f"{marker_tag('report')}\nrun 1", author=GITHUB_ACTIONS_BOT)
+    gh.add_comment(7, f"{marker_tag('report')}\nrun 2", author=GITHUB_ACTIONS_BOT)
+    gh.fail("DELETE", r"/issues/comments/\d+$", status=404, body={"message": "Not Found"})
+    written = forge.upsert_comment(7, "run 3", "report")
+    assert (written.id, written.action) == (first, "updated")
+    assert gh.calls("DELETE") == 1 and gh.calls("PATCH") == 1
+
+
 def test_a_read_that_times_out_is_retried(gh: GitHubStandIn, forge: GitHubForge) -> None:
     gh.fail("GET", r"/pulls/7$", status=None, delay=0.6)
     assert forge.pull_request(7).head_sha == SHA

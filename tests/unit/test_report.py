@@ -665,3 +665,14 @@ def test_the_data_section_counts_every_column_and_names_the_id():
     legacy = {k: v for k, v in dataclasses.asdict(profile).items() if k != "skipped"}
     old = classifier("m", "b2b2b2b2b2b2", y, 0.9, 2, data=DataProfile.from_dict(legacy))
     assert "- Head: 120 rows, 8 columns\n" in render(ReportInput([compare_model(old, base)]))
+
+
+@pytest.mark.parametrize("quote", [True, False])
+def test_markdown_escapes_as_the_standard_library_does(quote):
+    import html
+
+    from engine.review.markdown import escape
+
+    samples = ["", "plain", "a & b < c > d", "\"q\" 'a' &amp; <&>", "x" * 3 + "&<>\"'" * 5]
+    for text in samples:
+        assert escape(text, quote=quote) == html.escape(text, quote=quote)
