@@ -50,8 +50,13 @@ _TOKEN = re.compile(
 _TAIL = re.compile(r"(?: +#.*)? *")
 _MAX_KEY = 1000  # libyaml refuses a key longer than 1024 characters
 _MAX_DEPTH = 40
-_FLOWS: dict[str, Any] = {}  # a flow collection's text: its value (copied for each use)
-_MAX_FLOWS = 20_000
+# Lines repeat from file to file (task: classification, metrics: [f1, roc_auc], gates:):
+# each line's reading is remembered by its text, to the value (a flow collection's is
+# copied for each use, so no document shares a list or a mapping with another).
+_LINES: dict[Scalar, dict[str, Any]] = {}
+_MAX_LINES = 100_000
+_UNREAD: Any = object()
+_BELOW: Any = object()  # nothing after "key:" or "-": the value is the block below, or null
 
 
 def read(text: str, scalar: Scalar) -> dict[str, Any]:
@@ -75,29 +80,19 @@ def read(text: str, scalar: Scalar) -> dict[str, Any]:
     # on the next lines ("key:" or "-" at the end of a line) is ``waiting``
     blocks: list[tuple[int, Any, bool]] = [(0, root, False)]
     waiting: tuple[Any, Any, int, bool] | None = None
-    match = _LINE.match
+    remembered = _LINES.setdefault(scalar, {})  # (one reader of scalars in practice)
+    known = remembered.get
     for line in lines:
-        m = match(line)
-        assert m is not None  # the second branch matches anything
-        head = m.end()
-        rest = line[head:].rstrip(" ")
-        spaces = m.group(1)
-        if spaces is None:  # no key
-            spaces, dash = m.group(6, 7)
-            if not dash and (not rest or rest[0] == "#"):
-                continue  # blank, or a comment
-            key = None
-        else:
-            dash = m.group(2)
-            plain, double, single = m.group(3, 4, 5)
-            if plain is not None:
-                value = scalar(plain.rstrip(" "))
-                key = value if value.__class__ is str else str(value)
-            else:
-                key = double if double is not None else single.replace("''", "'")
-            if head > len(spaces) + _MAX_KEY:
-                raise Unusual
-        indent = len(spaces)
+        info = known(line, _UNREAD)
+        if info is _UNREAD:
+            info = _line(line, scalar)
+            if len(remembered) < _MAX_LINES:
+                remembered[line] = info
+        if info is None:
+            continue  # blank, or a comment
+        indent, dash, key, value, flow = info
+        if flow:
+            value = value.copy() if flow == 1 else _copy(value)  # never the one remembered
         if waiting is not None:
             owner, slot, at, indentless = waiting
             waiting = None
@@ -116,42 +111,71 @@ def read(text: str, scalar: Scalar) -> dict[str, Any]:
         if dash:
             if container.__class__ is not list:
                 raise Unusual  # "- x" after a complete value
-            column = indent + len(dash)
             if key is None:
-                if not rest or rest[0] == "#":
+                if value is _BELOW:
                     container.append(None)
                     waiting = (container, len(container) - 1, indent, False)
                 else:
-                    container.append(_inline(rest, scalar))
+                    container.append(value)
                 continue
             item: dict[str, Any] = {}
             container.append(item)
-            blocks.append((column, item, False))
-            container, indent = item, column
+            indent += dash
+            blocks.append((indent, item, False))
+            container = item
         elif key is None or container.__class__ is not dict:
             raise Unusual  # a scalar where a key belongs, or a key among entries
         if key in container:
             raise Unusual  # a duplicate key: PyYAML's error says where
-        if not rest or rest[0] == "#":
+        if value is _BELOW:
             container[key] = None
             waiting = (container, key, indent, True)
         else:
-            container[key] = _inline(rest, scalar)
+            container[key] = value
     if not root:
         raise Unusual
     return root
 
 
-def _inline(rest: str, scalar: Scalar) -> Any:
-    """A value written on the line: a flow collection, a quoted or a plain scalar."""
+def _line(line: str, scalar: Scalar) -> tuple[int, int, Any, Any, int] | None:
+    """What one line holds, None for a blank line or a comment, :class:`Unusual` if
+    outside the part of YAML read here: its indentation, the width of its "- " (0 for
+    none), its key (or None), the value on the line (:data:`_BELOW` for none: a block
+    below or null), and 1 or 2 if that value is a flow collection to copy for each use
+    (2 if it holds collections)."""
+    m = _LINE.match(line)
+    assert m is not None  # the second branch matches anything
+    head = m.end()
+    rest = line[head:].rstrip(" ")
+    spaces, dash, plain, double, single, other_spaces, other_dash = m.groups()
+    if spaces is None:  # no key
+        spaces, dash = other_spaces, other_dash
+        if not dash and (not rest or rest[0] == "#"):
+            return None
+        key = None
+    else:
+        if plain is not None:
+            value = scalar(plain.rstrip(" "))
+            key = value if value.__class__ is str else str(value)
+        else:
+            key = double if double is not None else single.replace("''", "'")
+        if head > len(spaces) + _MAX_KEY:
+            raise Unusual
+    width = len(dash) if dash else 0
+    if not rest or rest[0] == "#":
+        return len(spaces), width, key, _BELOW, 0
     first = rest[0]
     if first == "[" or first == "{":
-        known = _FLOWS.get(rest)
-        if known is None:
-            known = _flow(rest, scalar)
-            if len(_FLOWS) < _MAX_FLOWS:
-                _FLOWS[rest] = known
-        return _copy(known)  # a fresh one for every document
+        value = _flow(rest, scalar)
+        values = value if value.__class__ is list else value.values()
+        nested = any(v.__class__ is list or v.__class__ is dict for v in values)
+        return len(spaces), width, key, value, 2 if nested else 1
+    return len(spaces), width, key, _inline(rest, scalar), 0
+
+
+def _inline(rest: str, scalar: Scalar) -> Any:
+    """A scalar written on the line, quoted or plain (a comment may follow it)."""
+    first = rest[0]
     if first == '"' or first == "'":
         m = _TOKEN.match(rest)
         if m is None or not _TAIL.fullmatch(rest, m.end()):
