@@ -66,8 +66,11 @@ def read(text: str, scalar: Scalar) -> dict[str, Any]:
     reads it, or raises :class:`Unusual` for one that needs more (a timestamp).
     """
     lines = text.split("\n")
-    if not "".join(lines).isprintable() or any(
-        marker in text for marker in ("\n---", "\n...", "\n%")
+    if (
+        not "".join(lines).isprintable()
+        or "\n---" in text
+        or "\n..." in text
+        or "\n%" in text
     ):
         # a character Python does not print (a tab, a carriage return, a byte-order
         # mark, a line separator, a control character; YAML refuses some of them), a
