@@ -45,7 +45,8 @@ _NOT_AFTER_DASH = frozenset(" -?:,[]{}#'\"")
 # plain one (which holds no indicator, colon, comment or quote).
 _TOKEN = re.compile(
     r""" *(?:([\[\]{},])|(: +)|"([^"\\\n]*)"|'((?:[^'\n]|'')*)'"""
-    r"""|([^ \-?:,\[\]{}#&*!|>'"%@`\n][^,\[\]{}#:?'"\n]*|-[^ \-?:,\[\]{}#'"\n][^,\[\]{}#:?'"\n]*))"""
+    r"""|([^ \-?:,\[\]{}#&*!|>'"%@`\n][^,\[\]{}#:?'"\n]*"""
+    r"""|-[^ \-?:,\[\]{}#'"\n][^,\[\]{}#:?'"\n]*))"""
 )
 _TAIL = re.compile(r"(?: +#.*)? *")
 _MAX_KEY = 1000  # libyaml refuses a key longer than 1024 characters
@@ -66,12 +67,7 @@ def read(text: str, scalar: Scalar) -> dict[str, Any]:
     reads it, or raises :class:`Unusual` for one that needs more (a timestamp).
     """
     lines = text.split("\n")
-    if (
-        not "".join(lines).isprintable()
-        or "\n---" in text
-        or "\n..." in text
-        or "\n%" in text
-    ):
+    if not "".join(lines).isprintable() or "\n---" in text or "\n..." in text or "\n%" in text:
         # a character Python does not print (a tab, a carriage return, a byte-order
         # mark, a line separator, a control character; YAML refuses some of them), a
         # document marker or a directive

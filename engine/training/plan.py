@@ -280,10 +280,9 @@ def _resolve(
     key = _fingerprint_key(entry, features, dataset, content, snap) if memo is not None else None
     fp = memo.recall(key) if memo is not None and key is not None else None
     if not isinstance(fp, str):
-        FeatureSpec = _feature_spec()  # noqa: N806 (a class)
         model = entry.spec
         spec: FeatureSpec | None = features.spec if features is not None else None
-        if spec is None and isinstance(model.features, FeatureSpec):
+        if spec is None and isinstance(model.features, _feature_spec()):
             spec = model.features
         fp = prints(
             model, spec, dataset.spec, content, snap.sklearn_version, semantics=snap.semantics

@@ -1,7 +1,7 @@
 """``engine.jsontext.dumps`` writes what ``json.dumps(indent=2, default=str)`` writes."""
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -37,7 +37,7 @@ def test_plain_data_as_json_dumps_writes_it(value):
     assert dumps(value) == expected(value)
 
 
-class Colour(str, Enum):
+class Colour(StrEnum):
     RED = "red"
 
 
