@@ -169,6 +169,7 @@ _CODE = (
     "definitions/loading.py",
     "definitions/references.py",
     "definitions/yamlfile.py",
+    "definitions/yamlfast.py",
     "definitions/param_constraints.py",
     "definitions/catalog.py",
     "definitions/catalog_build.py",
@@ -201,16 +202,18 @@ def code_key() -> str:
 
 @functools.lru_cache(maxsize=1)
 def parser_key() -> str:
-    """A hash of the code a parse depends on: the YAML module of the engine and PyYAML.
+    """A hash of the code a parse depends on: the YAML modules of the engine and PyYAML.
 
     The parses are kept under it, so an edited parser (an editable install, a pull
     request to the engine itself) or another PyYAML reads every file again.
     """
-    source = Path(__file__).resolve().with_name("yamlfile.py")
-    try:
-        code = source.read_bytes()
-    except OSError:
-        code = b"missing"
+    here = Path(__file__).resolve()
+    code = b""
+    for name in ("yamlfile.py", "yamlfast.py"):
+        try:
+            code += here.with_name(name).read_bytes() + b"\0"
+        except OSError:
+            code += b"missing\0"
     # PyYAML's version from its installed folder: reading the cache imports no YAML parser
     version = installed.version("PyYAML")
     return hashlib.sha256(f"{FORMAT}:{version}:".encode() + code).hexdigest()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from engine.definitions.yamlfast import Unusual, read
 from engine.errors import Problem
 
 if TYPE_CHECKING:
@@ -34,19 +35,21 @@ _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.o
 _Loader: Any = None
 _PlainLoader: Any = None
 _constructor: Any = None
+_resolver: Any = None
 _CONSTRUCT: dict[str, Any] = {}
 
 
 def _ready() -> None:
     """Import PyYAML and build the loaders, on the first parse: a run whose definitions
     all come from the parse cache (a review of stored versions) never imports PyYAML."""
-    global yaml, _Loader, _PlainLoader, _constructor
+    global yaml, _Loader, _PlainLoader, _constructor, _resolver
     if _PlainLoader is not None:
         return
     import yaml
 
     _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     _constructor = yaml.constructor.SafeConstructor()
+    _resolver = yaml.resolver.Resolver()  # the safe loaders' implicit resolvers
     _CONSTRUCT.update(
         {tag: yaml.constructor.SafeConstructor.yaml_constructors[tag] for tag in _SCALAR_TAGS}
     )
@@ -169,11 +172,13 @@ def parse(data: bytes, path: str) -> Located:
 def parse_value(data: bytes, path: str) -> Located:
     """:func:`parse` without positions: the same value, or the same :class:`YamlProblem`.
 
-    The common file (one plain document: no anchors, tags, duplicate or complex keys)
-    is built straight from the C composer's nodes, about twice as fast as the located
-    walk; anything else, and every file :func:`parse` would refuse, goes through
-    :func:`parse` itself, so its value and its problem are the located loader's by
-    construction. Positions are recovered by the located parse the first time a
+    A file in the plain YAML definitions are written in is read by
+    :func:`engine.definitions.yamlfast.read`, about five times as fast as PyYAML; one
+    that needs more of YAML (still one plain document: no anchors, tags, duplicate or
+    complex keys) is built straight from the C composer's nodes, about twice as fast as
+    the located walk; anything else, and every file :func:`parse` would refuse, goes
+    through :func:`parse` itself, so its value and its problem are the located loader's
+    by construction. Positions are recovered by the located parse the first time a
     problem needs one (:attr:`Located.located`).
     """
     _ready()
@@ -182,6 +187,10 @@ def parse_value(data: bytes, path: str) -> Located:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             return parse(data, path)
+        try:
+            return Located(path, read(text, _plain_scalar), located=False, source=lambda: data)
+        except Unusual:
+            pass
         first = text.lstrip()[:1]
         if first and not (first == "#" and _only_comments(text)):
             try:
@@ -196,6 +205,32 @@ def parse_value(data: bytes, path: str) -> Located:
             except (_Unusual, yaml.YAMLError, RecursionError):
                 pass
     return parse(data, path)
+
+
+def _plain_scalar(text: str) -> Any:
+    """The value of the plain scalar ``text`` (one line, trimmed) as :func:`_plain` reads
+    it, remembered by text: what tag PyYAML's resolver gives it, then that tag's
+    constructor; :class:`Unusual` for a tag a definition may not hold (a timestamp)."""
+    value = _PLAIN_VALUES.get(text, _UNKNOWN)
+    if value is _UNKNOWN:
+        tag = _resolver.resolve(yaml.ScalarNode, text, (True, False))
+        if tag == _STR:
+            value = float(text) if _EXPONENT.match(text) else text
+        else:
+            construct = _CONSTRUCT.get(tag)
+            if construct is None:
+                raise Unusual
+            try:
+                value = construct(_constructor, yaml.ScalarNode(tag, text))
+            except (ValueError, KeyError, IndexError):
+                raise Unusual from None
+        if len(_PLAIN_VALUES) < _MAX_TAGS:
+            _PLAIN_VALUES[text] = value
+    return value
+
+
+_PLAIN_VALUES: dict[str, Any] = {}
+_UNKNOWN: Any = object()
 
 
 def _plain_loader(base: Any) -> Any:

@@ -169,10 +169,13 @@ def model_part(model: Model) -> dict[str, Any]:
     name or an inline spec); :func:`fingerprint` replaces them with the content they
     resolve to.
     """
-    return model_part_of(model.model_dump(mode="json", by_alias=True))
+    # what model_part_of keeps of the whole dump, without serializing the rest (none of
+    # these fields has an alias or a serializer; a test checks the two agree)
+    return model.model_dump(mode="json", by_alias=True, exclude=_NOT_HASHED_NAMES)
 
 
 _NOT_HASHED = frozenset({*PROSE_FIELDS, "gates", "budget", "monitoring"})
+_NOT_HASHED_NAMES = set(_NOT_HASHED)  # pydantic's exclude takes a set or a dict
 
 
 def model_part_of(dump: Mapping[str, Any]) -> dict[str, Any]:

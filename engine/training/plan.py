@@ -18,6 +18,7 @@ Pure: the caller reads both revisions (``engine.gitrepo.read_tree``), loads them
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -279,11 +280,9 @@ def _resolve(
     key = _fingerprint_key(entry, features, dataset, content, snap) if memo is not None else None
     fp = memo.recall(key) if memo is not None and key is not None else None
     if not isinstance(fp, str):
-        from engine.definitions.formats import FeatureSpec
-
         model = entry.spec
         spec: FeatureSpec | None = features.spec if features is not None else None
-        if spec is None and isinstance(model.features, FeatureSpec):
+        if spec is None and isinstance(model.features, _feature_spec()):
             spec = model.features
         fp = prints(
             model, spec, dataset.spec, content, snap.sklearn_version, semantics=snap.semantics
@@ -291,6 +290,14 @@ def _resolve(
         if memo is not None and key is not None:
             memo.remember(key, fp)
     return _Resolved(entry, features, dataset, content, pointers[dataset_name], fp), []
+
+
+@functools.cache
+def _feature_spec() -> type[FeatureSpec]:
+    """The format class, imported once (not once a model: thousands a plan)."""
+    from engine.definitions.formats import FeatureSpec
+
+    return FeatureSpec
 
 
 def _fingerprint_key(

@@ -306,3 +306,38 @@ def test_the_parts_read_from_dumps_are_the_parts_of_the_specs():
     assert features_part_of(features.dump) == features_part(features.spec)
     # a feature set declares what an inline spec does, plus its name and prose
     assert set(FeatureSet.model_fields) == {*FeatureSpec.model_fields, "name", *PROSE_FIELDS}
+
+
+def test_model_part_leaves_out_exactly_what_model_part_of_drops():
+    """``model_part`` serializes only the hashed fields; the same dict as dropping the
+    others from the whole dump, for every example model and models that set them all."""
+    import sys
+    from pathlib import Path
+
+    from engine.definitions.loading import load
+    from engine.training.fingerprint import model_part, model_part_of
+
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / "benchmarks"))
+    import bench_plan
+
+    files = {
+        f"mlops/models/{p.name}": p.read_bytes() for p in (root / "mlops" / "models").glob("*.yaml")
+    }
+    for i in range(3):
+        files[f"mlops/models/m{i}.yaml"] = bench_plan._model(i).encode()
+    files["mlops/models/full.yaml"] = (
+        MODEL.decode()
+        .replace("name: cancer-rf", "name: full")
+        .__add__(
+            "tags: [a]\ncv: 3\nbudget: {seconds: 60}\n"
+            "monitoring: {window: 2d, psi_threshold: 0.3}\n"
+        )
+        .encode()
+    )
+    models = load(files).models
+    assert len(models) == len(files)
+    for entry in models.values():
+        assert model_part(entry.spec) == model_part_of(
+            entry.spec.model_dump(mode="json", by_alias=True)
+        )
