@@ -146,10 +146,8 @@ class _Main(click.Group):
 
 
 def emit_json(data: Any) -> None:
-    """Print ``data`` as one JSON document (``json.dumps(data, indent=2, default=str)``)."""
-    from engine.jsontext import dumps
-
-    click.echo(dumps(data))
+    """Print ``data`` as one JSON document."""
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
