@@ -10,8 +10,8 @@ On breast cancer's 30 columns, declared as the example project declares them (``
   ``predict_proba`` on a DataFrame): the reference; goal for one row (what a server
   answers most): the checks cost <= 1% of it. For 1,000 rows the share is printed with
   no goal: the checks are column-wise C loops, but Python still touches every value
-  (measured under load: V1 4x the bare transposition, V2 8x, for it flattens the tensor
-  and slices it into rows again; the value-by-value checks before took about twice that).
+  (measured under load: V1 and V2 about 5x the bare transposition, about 11% of the
+  forest's work; the value-by-value checks before took about twice as long).
 
 CPU time (``time.process_time``), best of alternating rounds, so other work on the machine
 inflates both sides alike. Run: ``.venv/bin/python benchmarks/bench_inputs.py``.

@@ -31,6 +31,9 @@ from typing import Any
 
 from engine.serving.inputs import Columns, InputError, Signature, check_columns, from_rows, show
 
+_MANY = 8
+"""From this many rows, a nested ``[n, k]`` tensor is checked column by column."""
+
 _INT_RANGES = {
     **{f"INT{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64)},
     **{f"UINT{b}": (0, 2**b - 1) for b in (8, 16, 32, 64)},
@@ -108,9 +111,23 @@ def _matrix(tensor: Tensor, sig: Signature) -> Columns:
             f"{at}: shape {shape}, but the model takes [n, {width}] "
             f"with the columns in this order: {sig.names}"
         )
+    names = sig.names
+    data = tensor.data
+    if (
+        shape[0] >= _MANY
+        and type(data) is list
+        and len(data) == shape[0]
+        and all(type(row) is list and len(row) == width for row in data)
+    ):
+        # rows nested as the shape says, many of them: judged column by column, never
+        # flattened (a value nested deeper is no value of the datatype)
+        _fits(tensor, [(f.name, f.type) for f in sig.fields])
+        raw = dict(zip(names, map(list, zip(*data, strict=True)), strict=True))
+        for name in names:
+            _of_datatype(raw[name], tensor.datatype, f"{at}[{{}}][{name!r}]".format)
+        return check_columns(raw, sig, lambda i, name: f"{at}[{i}][{name!r}]")
     flat = _flat(tensor)
     _fits(tensor, [(f.name, f.type) for f in sig.fields])
-    names = sig.names
     _of_datatype(flat, tensor.datatype, lambda i: f"{at}[{i // width}][{names[i % width]!r}]")
     rows = [flat[i : i + width] for i in range(0, len(flat), width)]
     return from_rows(rows, sig, at)
@@ -149,8 +166,8 @@ def _of_datatype(data: list[Any], datatype: str, place: Callable[[int], str]) ->
     if not kinds <= allowed:
         index = next(i for i, v in enumerate(data) if type(v) not in allowed)
         raise InputError(f"{place(index)}: {show(data[index])} is not {_word(datatype)}")
-    if datatype in ("BOOL", "BYTES") or not kinds & {int, float}:
-        return
+    if datatype in ("BOOL", "BYTES", "FP64") or not kinds & {int, float}:
+        return  # (every number is an FP64 value: a JSON int beyond a double is the column's)
     numbers = data if _NONE not in kinds else [v for v in data if v is not None]
     limit = _FP_LIMITS.get(datatype, 0.0)
     low, high = _INT_RANGES.get(datatype, (-limit, limit))

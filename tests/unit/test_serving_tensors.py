@@ -179,3 +179,26 @@ def test_a_value_accepted_is_one_the_datatype_holds(datatype, data):
             assert type(value) in (int, float) or value is None
             if datatype == "FP32" and value is not None and math.isfinite(value):
                 assert abs(value) <= 3.4028234663852886e38
+
+
+def test_many_nested_rows_are_judged_column_by_column_as_the_flat_form_is():
+    rows = [[i, i + 0.5] for i in range(10)]
+    flat = [v for row in rows for v in row]
+    nested = from_tensors([Tensor("input-0", [10, 2], "FP32", rows)], NUMERIC)
+    assert nested == from_tensors([Tensor("input-0", [10, 2], "FP32", flat)], NUMERIC)
+    assert nested["age"] == list(range(10)) and all(type(v) is int for v in nested["age"])
+    whole = [[i, 2 * i] for i in range(9)]
+    bad = [*whole, [9, 4.5]]
+    for data in (bad, [v for row in bad for v in row]):  # nested and flat: the same error
+        assert refused([Tensor("input-0", [10, 2], "INT32", data)], NUMERIC).startswith(
+            "inputs['input-0'][9]['income']: 4.5 is not an INT32 value"
+        )
+    deeper = [*rows[:9], [[9], 9.5]]
+    assert refused([Tensor("input-0", [10, 2], "FP64", deeper)], NUMERIC).startswith(
+        "inputs['input-0'][9]['age']: [9] is not an FP64 value"
+    )
+    below = [*rows[:9], [9, -1.0]]
+    bounded = Signature((NUMERIC.fields[0], Field("income", "float", min=0.0)))
+    assert refused([Tensor("input-0", [10, 2], "FP64", below)], bounded) == (
+        "inputs['input-0'][9]['income']: -1.0 is below min 0"
+    )
