@@ -211,7 +211,8 @@ def tree(
     A plan needs the bytes of few files at the base revision: the parse cache knows the
     others by their blob id, which the listing gives for free. Symbolic links are never
     read nor followed; the mapping's ``links`` names those under ``prefixes`` (a link to
-    a folder included), so that a definition that is a link is reported, not lost.
+    a folder included) or ending with ``suffixes``, so that a definition or a DVC pointer
+    that is a link is reported, not lost.
     """
     if rev is None:
         return _read_worktree(Path(root), tuple(prefixes), tuple(suffixes))
@@ -397,7 +398,8 @@ def _resolve(repo: git.Repo, rev: str) -> str:
 def _list_blobs(
     listing: bytes, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
 ) -> tuple[dict[str, str], list[str]]:
-    """The wanted files' blob ids, and the symbolic links under ``prefixes``."""
+    """The wanted files' blob ids, and the symbolic links under ``prefixes`` or ending
+    with ``suffixes``."""
     # -z: paths come verbatim (no quoting of unusual characters); --full-tree: from the root.
     out: dict[str, str] = {}
     links: list[str] = []
@@ -409,7 +411,8 @@ def _list_blobs(
         if kind != b"blob" or mode not in _BLOB_MODES:
             if mode == _LINK_MODE:
                 path = raw_path.decode("utf-8", "surrogateescape")
-                if f"{path}/".startswith(prefixes):  # a link to a folder of them too
+                # a link to a folder of them too; a linked pointer (*.dvc) is reported too
+                if f"{path}/".startswith(prefixes) or path.endswith(suffixes):
                     links.append(path)
             continue
         path = raw_path.decode("utf-8", "surrogateescape")
@@ -434,7 +437,7 @@ def _read_worktree(
     base = os.fspath(root)
     for path, link in _walk(root, ""):
         if link:
-            if f"{path}/".startswith(prefixes):
+            if f"{path}/".startswith(prefixes) or path.endswith(suffixes):
                 links.append(path)
         elif path.startswith(prefixes) or path.endswith(suffixes):
             files[path] = _read_file(os.path.join(base, path))

@@ -11,9 +11,10 @@ that differs; an identical file is left alone, so running init twice changes not
   kept identical to ``.github/workflows`` by a test) that install the engine by a
   pinned version instead of from the checkout;
 - DVC: ``dvc init`` when the repository has none, and a default remote ``storage``
-  (a folder outside the work tree unless ``--remote`` names another) that holds both
-  the data and the model store (``remote://storage/mlops-store``), so a teammate's
-  clone sees the same versions.
+  (a folder outside the work tree unless ``--remote`` names another; a local folder is
+  written relative, so a clone elsewhere finds its own) that holds both the data and
+  the model store (``remote://storage/mlops-store``), so a teammate's clone sees the
+  same versions.
 
 The pure parts (the example data, the workflow adaptation, the plan of files) are
 plain functions; the DVC commands run as subprocesses of this Python.
@@ -256,15 +257,34 @@ def _setup_dvc(root: Path, remote: str | None, report: Report) -> str:
     if REMOTE in existing:
         url = existing[existing.index(REMOTE) + 1]
     else:
-        url = remote or str(root.resolve().parent / f"{root.resolve().name}-dvc-remote")
+        url = remote_argument(root, remote, Path.cwd())
         if "://" not in url:
-            Path(url).mkdir(parents=True, exist_ok=True)
+            (root / url).mkdir(parents=True, exist_ok=True)
         _dvc(root, "remote", "add", "--default", REMOTE, url)
         report.steps.append(f"dvc remote add --default {REMOTE} {url}")
+        if "://" not in url:  # shown as `dvc remote list` shows it: the folder it names
+            url = os.path.normpath(root.resolve() / url)
     if (root / DATA).is_file() and not (root / f"{DATA}.dvc").is_file():
         _dvc(root, "add", "--quiet", DATA)
         report.steps.append(f"dvc add {DATA}")
     return url
+
+
+def remote_argument(root: Path, remote: str | None, cwd: Path) -> str:
+    """The URL to give ``dvc remote add`` (run in ``root``) for ``--remote``.
+
+    A local folder goes in relative to ``root`` unless the user named it by an absolute
+    path: DVC then writes it to ``.dvc/config`` relative to that file's folder and
+    resolves it from there, so a teammate's clone or a CI checkout beside its own remote
+    finds it, where an absolute path names a folder on the machine that ran init. The
+    default is the folder ``<repository>-dvc-remote`` beside the repository; a relative
+    ``--remote`` is read from ``cwd``, as any path on the command line.
+    """
+    if remote is not None and ("://" in remote or os.path.isabs(remote)):
+        return remote
+    base = root.resolve()
+    folder = cwd / remote if remote is not None else base.parent / f"{base.name}-dvc-remote"
+    return Path(os.path.relpath(os.path.abspath(folder), base)).as_posix()
 
 
 def _dvc(root: Path, *args: str) -> str:

@@ -238,8 +238,27 @@ def _short(text: str) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def linked(file: str) -> PointerError:
+    """The error for a pointer ``file`` that is a symbolic link (never followed, as a
+    definition that is one: docs/security.md), located at the link, at a revision or in
+    the working tree alike."""
+    data = out_of(file)
+    return PointerError(
+        Problem(
+            file,
+            message=(
+                f"{file} is a symbolic link, which mlops never follows (the content of "
+                f"{data} is not known): a DVC pointer must be a regular file; replace the "
+                "link with the pointer it points to (`git rm` the link, copy the target in "
+                f"its place, `git add` it), or run `dvc add {data}` and commit {file}"
+            ),
+            rule="symlink",
+        )
+    )
+
+
 def _refuse(file: str, line: int, col: int, message: str) -> PointerError:
     return PointerError(Problem(file, line, col, message, rule="data"))
 
 
-__all__ = ["MD5", "Pointer", "out_of", "parse"]
+__all__ = ["MD5", "Pointer", "linked", "out_of", "parse"]

@@ -107,6 +107,8 @@ def _worktree_file(root: Path, path: str) -> Path:
             f"it; replace the link with the file and run `dvc add {path}`"
         )
     pointer = base / f"{path}.dvc"
+    if pointer.is_symlink():  # never followed, as at a revision (git stores the link)
+        raise pointers.linked(f"{path}.dvc")
     if not real.is_file():
         if pointer.is_file():
             raise DataError(
@@ -137,6 +139,8 @@ def _revision_file(root: Path, path: str, rev: str) -> Path:
 
     try:
         sha = gitrepo.resolve(root, rev)
+        if f"{path}.dvc" in getattr(gitrepo.tree(root, sha), "links", ()):
+            raise pointers.linked(f"{path}.dvc")  # git would hand over the link's text
         (raw,) = gitrepo.read_blobs(root, [f"{sha}:{path}.dvc"])
     except GitError as exc:
         raise DataError(f"cannot read {path} at revision {rev}: {exc}") from None

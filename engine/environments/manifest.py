@@ -282,13 +282,15 @@ def serving_spec(
 ) -> str:
     """What ``mlops serve --model-dir`` needs besides the model file, as compact JSON:
     the version, its task, and the dataset's id, target and declared columns
-    (name, type, nullable, allowed values) at the pin's source commit, in schema order."""
+    (name, type, nullable, allowed values, and min and max when either is declared) at
+    the pin's source commit, in schema order."""
     import json
 
-    columns = [
-        [name, column.type, column.nullable, None if column.values is None else list(column.values)]
-        for name, column in dataset.schema_.columns.items()
-    ]
+    columns = []
+    for name, column in dataset.schema_.columns.items():
+        values = None if column.values is None else list(column.values)
+        bounds = [] if column.min is None and column.max is None else [column.min, column.max]
+        columns.append([name, column.type, column.nullable, values, *bounds])
     spec = {
         "version": version,
         "source_commit": source_commit,

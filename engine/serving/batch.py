@@ -3,7 +3,8 @@
 The input is read as a stream of Arrow record batches (``pyarrow.csv.open_csv`` with the
 schema's column types, or ``ParquetFile.iter_batches``), each batch is checked against
 the schema column by column (present, typed, no missing values where the schema
-forbids them, allowed values), scored, and appended to the output. Memory therefore
+forbids them, finite, within ``min``/``max``, allowed values: what an online request
+is checked for), scored, and appended to the output. Memory therefore
 follows the chunk size, not the file. The output has the input's id column (or
 ``row``, the row number), ``prediction``, ``proba_<class>`` for classifiers, and
 ``version``. It is written next to its destination (or, for standard output, to a
@@ -21,13 +22,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.errors import UserError
-from engine.serving.inputs import Signature
+from engine.serving.inputs import Field, Signature
 
 # An int column is read as float64 and cast back once its values are seen to be whole:
 # ``59.0`` is an int to validate, train and the server, so it is one here too.
@@ -99,7 +100,7 @@ def score_file(
         writer = None
         for batch in _batches(input_path, pinned.signature, chunk_rows):
             chunk_started = time.perf_counter()
-            batch = _check_batch(batch, pinned.signature, input_path, rows)
+            batch = check_batch(batch, pinned.signature, input_path, rows)
             table = _score(pinned, batch, rows)
             if writer is None:
                 writer = _writer(sink, final, table.schema)
@@ -172,12 +173,13 @@ def _named(exc: Exception, path: Path) -> str:
     return text
 
 
-def _check_batch(batch: Any, sig: Signature, path: Path, offset: int) -> Any:
+def check_batch(batch: Any, sig: Signature, path: Path, offset: int) -> Any:
     """The batch, every model column present, of its type (whole floats in an int column
-    cast to int64), without forbidden missing or values; else a UserError naming the
-    column and the first row at fault (rows counted from 0, as the output's ``row``)."""
+    cast to int64), without forbidden missing values, values outside ``values``, numbers
+    outside ``min``/``max`` or non-finite numbers (as an online request); else a UserError
+    naming the column and the first row at fault (rows counted from 0, as the output's
+    ``row``). A missing value is judged by ``nullable`` alone, never by the bounds."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     names = batch.schema.names
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -204,26 +206,57 @@ def _check_batch(batch: Any, sig: Signature, path: Path, offset: int) -> Any:
         if field.type == "int" and pa.types.is_floating(kind):
             column = _whole(column, where, offset)
             batch = batch.set_column(names.index(field.name), field.name, column)
-            kind = column.type
-        if not field.nullable:
-            missing = pc.is_null(column, nan_is_null=True)
-            if pc.any(missing).as_py():
-                row = offset + _first(missing)
-                count, last = pc.sum(missing).as_py(), offset + len(column) - 1
-                raise UserError(
-                    f"{where}, row {row}: missing values are forbidden by the schema "
-                    f"({count} in rows {offset}-{last})"
-                )
-        if field.values is not None:
-            allowed = pa.array(list(field.values)).cast(kind, safe=False)
+        _check_column(column, field, where, offset)
+    return batch
+
+
+def _check_column(column: Any, field: Field, where: str, offset: int) -> None:
+    """One column's values against the field: missing, finite, in range, allowed."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if not field.nullable:
+        missing = pc.is_null(column, nan_is_null=True)
+        if pc.any(missing).as_py():
+            row = offset + _first(missing)
+            count, last = pc.sum(missing).as_py(), offset + len(column) - 1
+            raise UserError(
+                f"{where}, row {row}: missing values are forbidden by the schema "
+                f"({count} in rows {offset}-{last})"
+            )
+    checks: list[tuple[Callable[[], Any], str]] = []  # each mask made only when its turn comes
+    if field.type == "float" and pa.types.is_floating(kind):
+        # an infinity is refused online too; NaN is a missing value, judged above
+        checks.append((lambda: pc.is_inf(column), "is not a finite number"))
+    if field.type == "int" and kind == pa.uint64():
+        checks.append(
+            (
+                lambda: pc.greater(column, pa.scalar(2**63 - 1, kind)),
+                "is outside the 64-bit integer range",
+            )
+        )
+    if field.type in ("int", "float"):
+        low, high = field.min, field.max
+        if low is not None:
+            checks.append((lambda: pc.less(column, low), f"is below min {low:.6g}"))
+        if high is not None:
+            checks.append((lambda: pc.greater(column, high), f"is above max {high:.6g}"))
+    if field.values is not None:
+        values = field.values
+
+        def outside() -> Any:
+            allowed = pa.array(list(values)).cast(kind, safe=False)
             # a missing value is no value: the nullable check above has judged it
             given = pc.invert(pc.is_null(column, nan_is_null=True))
-            bad = pc.and_(pc.invert(pc.is_in(column, value_set=allowed)), given)
-            if pc.any(bad).as_py():
-                first = column.filter(bad)[0].as_py()
-                row = offset + _first(bad)
-                raise UserError(f"{where}, row {row}: {first!r} is not one of {list(field.values)}")
-    return batch
+            return pc.and_(pc.invert(pc.is_in(column, value_set=allowed)), given)
+
+        checks.append((outside, f"is not one of {list(values)}"))
+    for mask, what in checks:  # (null where the value is missing: not at fault)
+        bad = mask()
+        if pc.any(bad).as_py():
+            index = _first(bad)
+            raise UserError(f"{where}, row {offset + index}: {column[index].as_py()!r} {what}")
 
 
 def _whole(column: Any, where: str, offset: int) -> Any:
@@ -333,4 +366,4 @@ def _progress(path: Path, show: bool) -> Iterator[Any]:
         yield lambda rows: bar.update(task, advance=rows)
 
 
-__all__ = ["BatchResult", "predict_file", "score_file"]
+__all__ = ["BatchResult", "check_batch", "predict_file", "score_file"]

@@ -3,22 +3,29 @@
 A request names its rows in one of the shapes KServe's protocols allow:
 
 - V1 ``{"instances": [...]}``: each instance a list in the model's column order, or an
-  object keyed by column name;
+  object keyed by column name (here);
 - V2 ``inputs``: one tensor of shape ``[n, k]`` in column order (what KServe's own
-  samples send), or one tensor per column, named by the column.
+  samples send), or one tensor per column, named by the column; their datatypes and
+  shapes are checked in :mod:`engine.serving.tensors`, which hands the columns here.
 
 Whatever the shape, every value is checked against the column's declared type, whether
-it may be missing, and its allowed values, and the result is one list per column, in the
-model's order, ready for a DataFrame. Any problem is an :class:`InputError` whose message
-names the row and the column, so a client can fix its request; the server turns it into
-a 400. Pure: plain values in, plain values out (tested with plain values and hypothesis).
+it may be missing, its allowed values and its bounds (``min``/``max``; a missing value
+is judged by ``nullable`` alone), and the result is one list per column, in the model's
+order, ready for a DataFrame. Any problem is an :class:`InputError` whose message names
+the row and the column, so a client can fix its request; the server turns it into a
+400. The checks run column by column, in C loops where the column is what it should be
+(``set(map(type, ...))``, ``math.fsum``, ``min``/``max``), and value by value only to
+convert or to find the value at fault. Pure: plain values in, plain values out (tested
+with plain values and hypothesis).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as attribute
 from typing import Any
 
 from engine.definitions.formats import Dataset
@@ -46,6 +53,18 @@ class Field:
     type: str | None = None
     nullable: bool = True
     values: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    rule: tuple[bool, bool, float, float] = attribute(init=False, repr=False, compare=False)
+    """(a plain float column, bounded, low, high): what the check asks of every value."""
+
+    def __post_init__(self) -> None:
+        # what the value-by-value check asks of every value, worked out once
+        bounded = self.type in ("int", "float") and (self.min is not None or self.max is not None)
+        low = -math.inf if self.min is None else self.min
+        high = math.inf if self.max is None else self.max
+        plain = self.type == "float" and self.values is None
+        object.__setattr__(self, "rule", (plain, bounded, low, high))
 
 
 @dataclass(frozen=True)
@@ -53,11 +72,19 @@ class Signature:
     """The input columns of a model, in the order it was trained on."""
 
     fields: tuple[Field, ...]
+    ordered: tuple[str, ...] = attribute(init=False, repr=False, compare=False)
+    """The column names, in order (asked for on every request: worked out once)."""
+    keys: frozenset[str] = attribute(init=False, repr=False, compare=False)
+    """The column names, as a set."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ordered", tuple(f.name for f in self.fields))
+        object.__setattr__(self, "keys", frozenset(self.ordered))
 
     @property
     def names(self) -> list[str]:
         """The column names, in order."""
-        return [f.name for f in self.fields]
+        return list(self.ordered)
 
 
 def signature(dataset: Dataset, feature_names: Sequence[str] | None = None) -> Signature:
@@ -66,7 +93,9 @@ def signature(dataset: Dataset, feature_names: Sequence[str] | None = None) -> S
     Without ``feature_names`` the schema's own columns are used, minus the target and id.
     """
     declared = {
-        name: Field(name, c.type, c.nullable, None if c.values is None else tuple(c.values))
+        name: Field(
+            name, c.type, c.nullable, None if c.values is None else tuple(c.values), c.min, c.max
+        )
         for name, c in dataset.schema_.columns.items()
     }
     return typed(declared, (dataset.target, dataset.id_column), feature_names)
@@ -93,10 +122,46 @@ def from_instances(body: Any, sig: Signature) -> Columns:
         raise InputError('"instances" must be a list of rows')
     if not rows:
         raise InputError('"instances" is empty: send at least one row')
-    columns: Columns = {f.name: [] for f in sig.fields}
+    return from_rows(rows, sig, "instances")
+
+
+def from_rows(rows: list[Any], sig: Signature, prefix: str) -> Columns:
+    """The checked columns of ``rows`` (lists in column order, or objects keyed by column);
+    errors name ``prefix[i]`` and the column."""
+    names = sig.names
+    width = len(names)
+    place: Place = lambda i, name: f"{prefix}[{i}][{name!r}]"  # noqa: E731
+    table: list[Sequence[Any]] | None = None
+    if all(type(row) is list and len(row) == width for row in rows):  # the common shapes
+        table = rows
+    elif width > 1 and all(type(row) is dict and row.keys() == sig.keys for row in rows):
+        table = list(map(operator.itemgetter(*names), rows))
+    if table is None:  # anything else, row by row, to say which row is wrong and how
+        raw: Columns = {name: [] for name in names}
+        for i, row in enumerate(rows):
+            _add_row(raw, row, sig, f"{prefix}[{i}]")
+        return check_columns(raw, sig, place)
+    if len(table) < _FEW:
+        return _few_rows(table, sig, place)
+    return check_columns(
+        dict(zip(names, map(list, zip(*table, strict=True)), strict=True)), sig, place
+    )
+
+
+def _few_rows(rows: list[Sequence[Any]], sig: Signature, place: Place) -> Columns:
+    """A row or a few, checked as they come: for one row, transposing it into columns
+    and a call per column would cost more than the checks."""
+    out: Columns = {field.name: [] for field in sig.fields}
     for i, row in enumerate(rows):
-        _add_row(columns, row, sig, f"instances[{i}]")
-    return columns
+        for field, value in zip(sig.fields, row, strict=True):
+            plain, _, low, high = field.rule
+            # a finite float within the bounds where a float is due needs no call
+            if not (
+                plain and type(value) is float and value - value == 0.0 and low <= value <= high
+            ):
+                value = _one(value, field, i, place)
+            out[field.name].append(value)
+    return out
 
 
 def _add_row(columns: Columns, row: Any, sig: Signature, where: str) -> None:
@@ -107,7 +172,7 @@ def _add_row(columns: Columns, row: Any, sig: Signature, where: str) -> None:
         for field in sig.fields:
             if field.name not in row:
                 raise InputError(f"{where}: column {field.name!r} is missing")
-            columns[field.name].append(check_value(row[field.name], field, where))
+            columns[field.name].append(row[field.name])
     elif isinstance(row, list):
         if len(row) != len(sig.fields):
             raise InputError(
@@ -115,13 +180,149 @@ def _add_row(columns: Columns, row: Any, sig: Signature, where: str) -> None:
                 f"columns in this order: {sig.names}"
             )
         for field, value in zip(sig.fields, row, strict=True):
-            columns[field.name].append(check_value(value, field, where))
+            columns[field.name].append(value)
     else:
         raise InputError(f"{where}: a row must be a list in column order or an object")
 
 
+Place = Callable[[int, str], str]
+"""``(row, column) -> where``: how an error names a value of the request."""
+
+
+def check_columns(raw: Columns, sig: Signature, place: Place) -> Columns:
+    """Each column of ``raw`` checked against its field (type, missing values, allowed
+    values, bounds) and converted (ints widen to floats, whole floats fit an int column,
+    a missing float is NaN); the first value at fault is an InputError at ``place``."""
+    if sig.fields and len(raw[sig.fields[0].name]) < _FEW:
+        return _few(raw, sig, place)
+    return {field.name: _column(raw[field.name], field, place) for field in sig.fields}
+
+
+def _few(raw: Columns, sig: Signature, place: Place) -> Columns:
+    """:func:`_each` of every column, inlined for a request of a row or a few: the calls
+    would cost more than the checks."""
+    out: Columns = {}
+    for field in sig.fields:
+        name = field.name
+        values = raw[name]
+        plain, _, low, high = field.rule
+        if plain:  # finite floats within the bounds are what they should be
+            for v in values:
+                if not (type(v) is float and v - v == 0.0 and low <= v <= high):
+                    break
+            else:
+                out[name] = values
+                continue
+        out[name] = _each(values, field, place)
+    return out
+
+
+_ONE_KIND = {"float": float, "int": int, "string": str, "bool": bool}
+_FEW = 8
+"""Below this many rows, value by value costs less than the whole-column passes."""
+
+
+def _column(values: list[Any], field: Field, place: Place) -> list[Any]:
+    """The column checked; whole-column tests (C loops: ``set(map(type))``, ``fsum``,
+    ``min``/``max``) clear the common case, and anything else is checked value by value."""
+    kind = field.type
+    kinds = set(map(type, values))
+    if kind == "float" and int in kinds and kinds <= {int, float}:
+        try:
+            values = list(map(float, values))  # ints widen to floats
+        except OverflowError:
+            return _each(values, field, place)
+        kinds = {float}
+    if kinds != {_ONE_KIND.get(kind or "")}:
+        return _each(values, field, place)
+    if kind == "float":
+        try:
+            finite = math.isfinite(math.fsum(values))  # NaN or an infinity makes it not
+        except OverflowError:
+            finite = False
+        if not finite:
+            return _each(values, field, place)
+    elif kind == "int" and (min(values) < _INT64_MIN or max(values) > _INT64_MAX):
+        return _each(values, field, place)
+    if field.values is not None and not frozenset(field.values).issuperset(values):
+        return _each(values, field, place)
+    _check_bounds(values, field, place)
+    return values
+
+
+def _each(values: list[Any], field: Field, place: Place) -> list[Any]:
+    """The column checked value by value (few rows, or a column the fast path refused)."""
+    plain, _, low, high = field.rule
+    out = []
+    for i, value in enumerate(values):
+        # a finite float within the bounds where a float is due needs no call
+        if not (plain and type(value) is float and value - value == 0.0 and low <= value <= high):
+            value = _one(value, field, i, place)
+        out.append(value)
+    return out
+
+
+def _one(value: Any, field: Field, row: int, place: Place) -> Any:
+    """One value checked (type, missing, allowed values, bounds) and converted."""
+    try:
+        value = _value(value, field)
+    except _Refused as exc:
+        raise InputError(f"{place(row, field.name)}: {exc}") from None
+    _, bounded, low, high = field.rule
+    # a missing value (None, NaN) is not out of bounds: nullable has judged it
+    if bounded and value is not None and value == value and not low <= value <= high:
+        side = f"below min {_bound(low)}" if value < low else f"above max {_bound(high)}"
+        raise InputError(f"{place(row, field.name)}: {value!r} is {side}")
+    return value
+
+
+def _check_bounds(values: list[Any], field: Field, place: Place) -> None:
+    """The dataset schema's ``min``/``max``; a missing value (None, NaN) is not judged here,
+    the column's ``nullable`` has judged it."""
+    low, high = field.min, field.max
+    if (low is None and high is None) or field.type not in ("int", "float"):
+        return
+    try:
+        # a NaN first in the list makes min (max) NaN, anywhere else it is skipped
+        least, most = min(values), max(values)
+        if (
+            least == least
+            and most == most
+            and (low is None or least >= low)
+            and (high is None or most <= high)
+        ):
+            return
+    except TypeError:  # None (a missing int) among the values
+        pass
+    for i, value in enumerate(values):
+        if value is None or value != value:
+            continue
+        if low is not None and value < low:
+            raise InputError(f"{place(i, field.name)}: {value!r} is below min {_bound(low)}")
+        if high is not None and value > high:
+            raise InputError(f"{place(i, field.name)}: {value!r} is above max {_bound(high)}")
+
+
+def _bound(value: float) -> str:
+    return f"{value:.6g}"
+
+
+class _Refused(ValueError):
+    """Why one value is refused, without where it is (the caller adds that)."""
+
+
 def check_value(value: Any, field: Field, where: str) -> Any:
-    """``value`` as the column's type (ints widen to floats); else InputError naming it."""
+    """``value`` as the column's type (ints widen to floats); else InputError naming it.
+
+    Bounds are a column's affair (:func:`check_columns`), not checked here.
+    """
+    try:
+        return _value(value, field)
+    except _Refused as exc:
+        raise InputError(f"{where}[{field.name!r}]: {exc}") from None
+
+
+def _value(value: Any, field: Field) -> Any:
     # the common case first: a finite number where a number is due, no allowed values
     if (
         type(value) is float
@@ -130,16 +331,15 @@ def check_value(value: Any, field: Field, where: str) -> Any:
         and math.isfinite(value)
     ):
         return value
-    place = f"{where}[{field.name!r}]"
     missing = value is None or (isinstance(value, float) and math.isnan(value))
     if missing:
         if not field.nullable:
-            raise InputError(f"{place}: a value is required (the schema forbids missing values)")
+            raise _Refused("a value is required (the schema forbids missing values)")
         return math.nan if field.type == "float" else None
     kind = field.type
     if kind is None:
         if not isinstance(value, str | int | float | bool):
-            raise InputError(f"{place}: expected a number, string or boolean, got {_show(value)}")
+            raise _Refused(f"expected a number, string or boolean, got {_show(value)}")
         return value
     if kind == "bool":
         ok = isinstance(value, bool)
@@ -150,112 +350,43 @@ def check_value(value: Any, field: Field, where: str) -> Any:
             value = int(value)
         ok = isinstance(value, int) and not isinstance(value, bool)
         if ok and not _INT64_MIN <= value <= _INT64_MAX:
-            raise InputError(f"{place}: {_show(value)} is outside the 64-bit integer range")
+            raise _Refused(f"{_show(value)} is outside the 64-bit integer range")
     else:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if ok:
             try:
                 value = float(value)
             except OverflowError:  # an int beyond a double: V2's parser keeps big ints
-                raise InputError(f"{place}: {_show(value)} is too large for a number") from None
+                raise _Refused(f"{_show(value)} is too large for a number") from None
             if not math.isfinite(value):
-                raise InputError(f"{place}: {value} is not a finite number")
+                raise _Refused(f"{value} is not a finite number")
     if not ok:
-        raise InputError(f"{place}: expected {_TYPE_WORDS[kind]}, got {_show(value)}")
+        raise _Refused(f"expected {_TYPE_WORDS[kind]}, got {_show(value)}")
     if field.values is not None and value not in field.values:
-        raise InputError(f"{place}: {value!r} is not one of {list(field.values)}")
+        raise _Refused(f"{value!r} is not one of {list(field.values)}")
     return value
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """A value as an error message shows it: its repr, cut at 40 characters."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-@dataclass(frozen=True)
-class Tensor:
-    """A V2 request input, as plain values."""
-
-    name: str
-    shape: Sequence[int]
-    datatype: str
-    data: Any
-
-
-def from_tensors(tensors: Sequence[Tensor], sig: Signature) -> Columns:
-    """The columns of V2 ``inputs``: one ``[n, k]`` tensor in column order, or one per column."""
-    if not tensors:
-        raise InputError('"inputs" is empty: send one tensor [n, columns] or one per column')
-    names = set(sig.names)
-    if len(tensors) == 1 and tensors[0].name not in names:
-        tensor = tensors[0]
-        flat = _flat(tensor)
-        width = len(sig.fields)
-        shape = list(tensor.shape)
-        if len(shape) != 2 or shape[1] != width or shape[0] < 1:
-            raise InputError(
-                f"inputs[{tensor.name!r}]: shape {shape}, but the model takes [n, {width}] "
-                f"with the columns in this order: {sig.names}"
-            )
-        rows = [flat[i : i + width] for i in range(0, len(flat), width)]
-        return from_instances({"instances": rows}, sig)
-    by_name: dict[str, Tensor] = {}
-    for tensor in tensors:
-        if tensor.name not in names:
-            raise InputError(f"inputs: unknown column {tensor.name!r}; the model takes {sig.names}")
-        if tensor.name in by_name:
-            raise InputError(f"inputs: column {tensor.name!r} is sent twice; send one tensor each")
-        by_name[tensor.name] = tensor
-    columns: Columns = {}
-    length: int | None = None
-    for field in sig.fields:
-        if field.name not in by_name:
-            raise InputError(f"inputs: column {field.name!r} is missing")
-        data = _flat(by_name[field.name])
-        if length is None:
-            length = len(data)
-            if not length:
-                raise InputError(f"inputs[{field.name!r}]: empty; send at least one row")
-        elif len(data) != length:
-            raise InputError(
-                f"inputs[{field.name!r}]: {len(data)} values, but other columns have {length}"
-            )
-        columns[field.name] = [
-            check_value(v, field, f"inputs[{field.name!r}][{i}]") for i, v in enumerate(data)
-        ]
-    return columns
-
-
-def _flat(tensor: Tensor) -> list[Any]:
-    """The tensor's data flattened, checked against its declared shape."""
-    shape = list(tensor.shape)
-    if any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in shape):
-        raise InputError(f"inputs[{tensor.name!r}]: shape {shape} is not a list of sizes")
-    flat: list[Any] = []
-    stack = [tensor.data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list | tuple):
-            stack.extend(reversed(item))
-        else:
-            flat.append(item)
-    expected = math.prod(shape)
-    if len(flat) != expected:
-        raise InputError(
-            f"inputs[{tensor.name!r}]: {len(flat)} values do not fill the shape {shape}"
-        )
-    return flat
+_show = show
 
 
 __all__ = [
     "Columns",
     "Field",
     "InputError",
+    "Place",
     "Signature",
-    "Tensor",
+    "check_columns",
     "check_value",
     "from_instances",
-    "from_tensors",
+    "from_rows",
+    "show",
     "signature",
     "typed",
 ]

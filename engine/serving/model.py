@@ -21,13 +21,13 @@ from kserve import InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput
 
 from engine.serving.canary import Split
-from engine.serving.inputs import Columns, InputError, Tensor, from_instances, from_tensors
+from engine.serving.inputs import Columns, InputError, from_instances
 from engine.serving.logs import PredictionLogger, log_line
 from engine.serving.pinned import PinnedVersion
+from engine.serving.tensors import SENT_AS, Tensor, from_tensors
 
 VERSION_HEADER = "x-model-version"
 _DATATYPES = {"i": "INT64", "u": "UINT64", "f": "FP64", "b": "BOOL"}
-_V2_TYPES = {"int": "INT64", "float": "FP64", "bool": "BOOL", "string": "BYTES"}
 
 
 class PinnedModel(Model):  # type: ignore[misc]  # kserve ships no type hints
@@ -63,7 +63,7 @@ class PinnedModel(Model):  # type: ignore[misc]  # kserve ships no type hints
     def get_input_types(self) -> list[dict[str, Any]]:
         """V2 metadata: one column per input (a ``[n, k]`` tensor in this order works too)."""
         return [
-            {"name": f.name, "datatype": _V2_TYPES.get(f.type or "", "BYTES"), "shape": [-1]}
+            {"name": f.name, "datatype": SENT_AS.get(f.type or "", "BYTES"), "shape": [-1]}
             for f in self.pinned.signature.fields
         ]
 

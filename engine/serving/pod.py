@@ -31,7 +31,7 @@ def spec_signature(spec: dict[str, Any], feature_names: list[str] | None) -> Sig
     """The input signature from a serving spec, as :func:`engine.serving.inputs.signature`
     builds it from the dataset: the fitted order typed by the declared columns."""
     declared = {
-        c[0]: Field(c[0], c[1], bool(c[2]), None if c[3] is None else tuple(c[3]))
+        c[0]: Field(c[0], c[1], bool(c[2]), None if c[3] is None else tuple(c[3]), *c[4:])
         for c in spec["columns"]
     }
     return typed(declared, (spec.get("target"), spec.get("id_column")), feature_names)
@@ -87,9 +87,18 @@ def _spec(pinned: str) -> dict[str, Any]:
         raise UserError(f"--pinned must be a JSON object with {', '.join(keys)}: {fix}")
     columns = spec["columns"]
     if not isinstance(columns, list) or not all(
-        isinstance(c, list) and len(c) == 4 and isinstance(c[0], str) for c in columns
+        isinstance(c, list)
+        and len(c) in (4, 6)
+        and isinstance(c[0], str)
+        and all(
+            b is None or (isinstance(b, int | float) and not isinstance(b, bool)) for b in c[4:]
+        )
+        for c in columns
     ):
-        raise UserError(f"--pinned columns must be [name, type, nullable, values] lists: {fix}")
+        raise UserError(
+            f"--pinned columns must be [name, type, nullable, values] or [name, type, "
+            f"nullable, values, min, max] lists: {fix}"
+        )
     return spec
 
 

@@ -25,11 +25,11 @@ import functools
 import hashlib
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from engine.data.pointers import parse
+from engine.data.pointers import linked, parse
 from engine.definitions.names import PROSE_FIELDS
 from engine.errors import DataError
 
@@ -228,13 +228,21 @@ def dataset_part_of(dump: Mapping[str, Any]) -> dict[str, Any]:
 # --- data content hashes ----------------------------------------------------------------
 
 
-def pointer_for(data_path: str, files: Mapping[str, bytes]) -> str | None:
-    """The ``.dvc`` pointer tracking ``data_path``: its own, or one of a parent folder."""
+def pointer_for(
+    data_path: str, files: Mapping[str, bytes], links: Collection[str] = ()
+) -> str | None:
+    """The ``.dvc`` pointer tracking ``data_path``: its own, or one of a parent folder.
+
+    A pointer among ``links`` (symbolic links, never followed) is a
+    :class:`~engine.errors.PointerError` located at the link.
+    """
     candidate = PurePosixPath(data_path)
     while candidate.name:
         pointer = f"{candidate}.dvc"
         if pointer in files:
             return pointer
+        if pointer in links:
+            raise linked(pointer)
         candidate = candidate.parent
     return None
 
@@ -258,7 +266,7 @@ def source_hash(
     if sklearn is not None:
         return f"sklearn:{sklearn}:{sklearn_version}"
     assert path is not None  # Source validates that exactly one is given
-    pointer = pointer_for(path, files)
+    pointer = pointer_for(path, files, getattr(files, "links", ()))
     if pointer is None:
         raise DataError(
             f"{path} is not tracked by DVC: no {path}.dvc pointer "

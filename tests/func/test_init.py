@@ -30,7 +30,8 @@ def test_init_train_push_and_a_teammates_clone_sees_the_same_versions(tmp_path, 
     done = mlops("init", cwd=repo)
     assert done.returncode == 0, done.stderr
     assert "wrote .github/workflows/mlops-main.yml" in done.stdout
-    assert f"dvc remote add --default storage {tmp_path / 'repo-dvc-remote'}" in done.stdout
+    assert "ran dvc remote add --default storage ../repo-dvc-remote" in done.stdout
+    assert f"The remote is a local folder ({tmp_path / 'repo-dvc-remote'})" in done.stdout
     assert "dvc remote modify storage url s3://" in done.stdout
     assert (repo / "data/example.csv.dvc").is_file()
     assert mlops("validate", cwd=repo).returncode == 0
@@ -57,6 +58,58 @@ def test_init_train_push_and_a_teammates_clone_sees_the_same_versions(tmp_path, 
     assert again.returncode == 0, again.stderr
     assert "wrote" not in again.stdout and "ran dvc" not in again.stdout
     assert git(mate, "status", "--porcelain") == ""
+
+
+def test_the_local_remote_is_written_relative_so_a_clone_elsewhere_pushes_and_pulls(
+    tmp_path, mlops
+):
+    """A teammate or a CI runner has the repository, and the remote beside it, at another
+    path: .dvc/config names the remote relative to itself (as `dvc remote add ../x`
+    writes it), so the clone reads and writes the remote beside it, not the folder that
+    was beside the first checkout."""
+    first = tmp_path / "laptop"
+    first.mkdir()
+    repo = _new_repo(first / "repo")
+    assert mlops("init", cwd=repo).returncode == 0
+    config = (repo / ".dvc/config").read_text()
+    assert "url = ../../repo-dvc-remote" in config and str(tmp_path) not in config
+    dvc(repo, "push", "-q")
+    commit(repo, "Start mlops")
+    origin = str(tmp_path / "o.git")
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", origin], check=True)
+    git(repo, "push", "-q", origin, "main")
+    # the runner: another folder, with the remote restored beside its checkout; the
+    # first machine's folders are gone
+    runner = tmp_path / "runner"
+    runner.mkdir()
+    (first / "repo-dvc-remote").rename(runner / "repo-dvc-remote")
+    first.rename(tmp_path / "gone")
+    clone = runner / "repo"
+    git(runner, "clone", "-q", origin, str(clone))
+    dvc(clone, "pull", "-q")
+    assert (clone / "data/example.csv").read_bytes() == (
+        tmp_path / "gone/repo/data/example.csv"
+    ).read_bytes()
+    trained = mlops("train", cwd=clone)
+    assert trained.returncode == 0, trained.stderr
+    version = trained.stdout.split("churn-logreg@")[1][:12]
+    stored = runner / "repo-dvc-remote" / "mlops-store" / "churn-logreg"
+    assert [p.name[:12] for p in stored.iterdir()] == [version]
+    with (clone / "data/example.csv").open("a") as data:  # new data, pushed from the clone
+        data.write((clone / "data/example.csv").read_text().splitlines()[-1] + "\n")
+    dvc(clone, "add", "-q", "data/example.csv")
+    dvc(clone, "push", "-q")
+    md5 = yaml.safe_load((clone / "data/example.csv.dvc").read_text())["outs"][0]["md5"]
+    assert (runner / "repo-dvc-remote" / "files" / "md5" / md5[:2] / md5[2:]).is_file()
+    assert not (tmp_path / "laptop").exists()
+
+
+def test_a_relative_remote_is_read_from_where_init_runs(tmp_path, mlops):
+    repo = _new_repo(tmp_path / "repo")
+    done = mlops("--repo", str(repo), "init", "--remote", "shared/remote", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "shared/remote").is_dir() and not (repo / "shared").exists()
+    assert "url = ../../shared/remote" in (repo / ".dvc/config").read_text()
 
 
 def test_init_keeps_a_users_file_unless_forced(tmp_path, mlops):

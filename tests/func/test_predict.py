@@ -87,6 +87,10 @@ def test_without_output_the_scores_go_to_stdout(staged, iris, tmp_path):
         (lambda f: f.drop(columns=["petal width (cm)"]), "column 'petal width (cm)' is missing"),
         (lambda f: f.assign(**{"sepal width (cm)": "wide"}), "column 'sepal width (cm)'"),
         (lambda f: f.assign(**{"sepal width (cm)": None}), "missing values"),
+        (  # the dataset schema's bound (iris.yaml: min: 0), as training enforces it
+            lambda f: f.assign(**{"petal width (cm)": f["petal width (cm)"] - 1.0}),
+            "column 'petal width (cm)', row 0: -0.8 is below min 0",
+        ),
     ],
 )
 def test_a_file_the_schema_refuses_is_an_error_and_nothing_is_written(

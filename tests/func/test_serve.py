@@ -105,12 +105,47 @@ def test_a_regression_answers_without_probabilities(server):
         ({"instances": [dict(zip(IRIS, [5, 3, 1, 0.2]), colour=1)]}, "unknown column 'colour'"),
         ({"instances": [[5.0, "wide", 1.0, 0.2]]}, "['sepal width (cm)']: expected a number"),
         ({"instances": [[5.0, None, 1.0, 0.2]]}, "['sepal width (cm)']: a value is required"),
+        (  # the dataset schema's bound (iris.yaml: min: 0), as training enforces it
+            {"instances": [[5.0, 3.0, 1.0, 0.2], [5.0, -3.0, 1.0, 0.2]]},
+            "instances[1]['sepal width (cm)']: -3.0 is below min 0",
+        ),
         ({"instances": []}, "empty"),
         ({"inputs": [[5.0, 3.0, 1.0, 0.2]]}, '"instances" is missing'),
     ],
 )
 def test_v1_bad_rows_are_400_naming_the_field(server, body, part):
     reply = call(f"{server}/v1/models/iris-logreg:predict", body)
+    assert reply.status == 400 and part in reply.body["error"], reply.body
+
+
+@pytest.mark.parametrize(
+    ("tensor", "part"),
+    [
+        (
+            {"name": "input-0", "shape": [1, 4], "datatype": "INT64", "data": [5, 3, 1.5, 0]},
+            "inputs['input-0'][0]['petal length (cm)']: 1.5 is not an INT64 value",
+        ),
+        (
+            {"name": "input-0", "shape": [1, 4], "datatype": "BYTES", "data": ["5", "3", "1", "0"]},
+            "datatype BYTES does not fit column 'sepal length (cm)', declared float",
+        ),
+        (
+            {
+                "name": "input-0",
+                "shape": [2, 4],
+                "datatype": "FP32",
+                "data": [[5, 3, 1], [0, 6, 3, 4, 1]],
+            },
+            "nested, but not as the shape [2, 4] says",
+        ),
+        (
+            {"name": "input-0", "shape": [1, 4], "datatype": "FP32", "data": [5.0, 3.0, -1.0, 0.2]},
+            "inputs['input-0'][0]['petal length (cm)']: -1.0 is below min 0",
+        ),
+    ],
+)
+def test_v2_a_tensor_its_datatype_shape_or_the_schema_refuses_is_a_400(server, tensor, part):
+    reply = call(f"{server}/v2/models/iris-logreg/infer", {"inputs": [tensor]})
     assert reply.status == 400 and part in reply.body["error"], reply.body
 
 

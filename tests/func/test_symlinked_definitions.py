@@ -96,3 +96,56 @@ def test_a_review_of_the_same_blobs_plus_a_link_is_not_answered_from_the_cache(r
     (copy,) = [m for m in plan.models if m.name == "iris-copy"]
     assert copy.status == "invalid"
     assert [(p.path, p.rule) for p in copy.problems] == [("mlops/models/iris-copy.yaml", "symlink")]
+
+
+def _linked_pointer(repo: Path) -> str:
+    """iris read from data/iris.csv, whose DVC pointer is a link to a pointer kept in
+    pointers/; the link is committed. Returns the message every command must give."""
+    import hashlib
+
+    from sklearn.datasets import load_iris
+
+    data = repo / "data/iris.csv"
+    data.parent.mkdir()
+    load_iris(as_frame=True).frame.to_csv(data, index=False)
+    md5 = hashlib.md5(data.read_bytes()).hexdigest()
+    (repo / "pointers").mkdir()
+    (repo / "pointers/iris.csv.dvc").write_text(
+        f"outs:\n- md5: {md5}\n  size: {data.stat().st_size}\n  hash: md5\n  path: iris.csv\n"
+    )
+    os.symlink("../pointers/iris.csv.dvc", repo / "data/iris.csv.dvc")
+    (repo / ".gitignore").write_text(".mlops/\n/data/iris.csv\n")
+    definition = repo / "mlops/datasets/iris.yaml"
+    definition.write_text(
+        definition.read_text().replace("{sklearn: load_iris}", "{path: data/iris.csv}")
+    )
+    commit(repo, "Read iris from a file whose pointer is a link")
+    assert git(repo, "ls-files", "-s", "data/iris.csv.dvc").startswith("120000 ")
+    return (
+        "data/iris.csv.dvc: error: data/iris.csv.dvc is a symbolic link, which mlops never "
+        "follows (the content of data/iris.csv is not known): a DVC pointer must be a "
+        "regular file; replace the link with the pointer it points to (`git rm` the link, "
+        "copy the target in its place, `git add` it), or run `dvc add data/iris.csv` and "
+        "commit data/iris.csv.dvc"
+    )
+
+
+def test_a_linked_dvc_pointer_is_the_same_located_error_at_a_revision_and_in_the_tree(repo, mlops):
+    """It was followed in the working tree (validate said ok), read as its link text at a
+    revision ("not a DVC pointer") and missing from a plan ("not tracked by DVC")."""
+    expected = _linked_pointer(repo)
+    for args in (("validate", "--rev", "HEAD"), ("validate",)):
+        result = mlops(*args, cwd=repo)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert _lines(result.stdout) == [expected], args
+        assert "Traceback" not in result.stderr
+    planned = mlops("plan", "--base", "HEAD~1", "--head", "HEAD", cwd=repo)
+    assert planned.returncode == 1
+    assert f"    {expected}" in planned.stdout.splitlines(), planned.stdout
+    trained = mlops("train", "iris-logreg", cwd=repo)  # the working tree's plan
+    assert trained.returncode == 1 and expected in trained.stdout, trained.stdout
+    # listed at a revision and in the working tree alike, never read
+    for rev in ("HEAD", None):
+        files = gitrepo.tree(repo, rev)
+        assert "data/iris.csv.dvc" in files.links  # type: ignore[attr-defined]
+        assert "data/iris.csv.dvc" not in files

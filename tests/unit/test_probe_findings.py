@@ -22,9 +22,10 @@ from engine import audit
 from engine.errors import UserError
 from engine.monitoring.logs import MAX_LINE, read_logs
 from engine.monitoring.monitor import _table
-from engine.serving.inputs import Field, InputError, Signature, Tensor, check_value, from_tensors
+from engine.serving.inputs import Field, InputError, Signature, check_value
 from engine.serving.logs import PredictionLogger
 from engine.serving.manifest import PinnedModel, Serving, inference_service, render
+from engine.serving.tensors import Tensor, from_tensors
 
 SIG = Signature((Field("age", "int", nullable=False), Field("income", "float", nullable=False)))
 

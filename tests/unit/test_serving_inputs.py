@@ -15,12 +15,11 @@ from engine.serving.inputs import (
     Field,
     InputError,
     Signature,
-    Tensor,
     from_instances,
-    from_tensors,
     signature,
 )
 from engine.serving.pod import spec_signature
+from engine.serving.tensors import Tensor, from_tensors
 
 SIG = Signature(
     (
@@ -188,7 +187,7 @@ def test_v2_one_tensor_per_column():
                 Tensor("plan", [1], "BYTES", ["pro"]),
                 Tensor("active", [1], "BOOL", [True]),
             ],
-            "inputs['age'][0]['age']: expected an integer",
+            "inputs['age'][0]: 'x' is not an INT64 value (a 64-bit integer)",
         ),
     ],
 )
@@ -236,3 +235,109 @@ def test_every_valid_row_is_accepted_in_both_shapes(rows):
     as_lists = from_instances({"instances": [list(r) for r in rows]}, SIG)
     as_objects = from_instances({"instances": [dict(zip(SIG.names, r)) for r in rows]}, SIG)
     assert as_lists["age"] == as_objects["age"] == [r[0] for r in rows]
+
+
+# --- the dataset schema's min and max, as training enforces them -------------------------
+
+BOUNDED = Signature(
+    (
+        Field("age", "int", nullable=False, min=18, max=120),
+        Field("income", "float", nullable=True, min=0.0),
+        Field("plan", "string", nullable=False, values=("basic", "pro")),
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ([17, 1.0, "pro"], "instances[1]['age']: 17 is below min 18"),
+        ([121, 1.0, "pro"], "instances[1]['age']: 121 is above max 120"),
+        ([30, -0.5, "pro"], "instances[1]['income']: -0.5 is below min 0"),
+        ([30, -1, "pro"], "instances[1]['income']: -1.0 is below min 0"),  # an int, widened
+        (
+            {"age": 30.0, "income": -2.5, "plan": "pro"},
+            "instances[1]['income']: -2.5 is below min 0",
+        ),
+    ],
+)
+def test_a_value_outside_the_schemas_bounds_is_refused_like_one_outside_values(row, expected):
+    assert refused({"instances": [[30, 1.0, "pro"], row]}, BOUNDED) == expected
+
+
+def test_a_missing_value_is_not_out_of_bounds_the_nullable_flag_decides():
+    nan_first = from_instances({"instances": [[30, None, "pro"], [40, 2.0, "pro"]]}, BOUNDED)
+    assert math.isnan(nan_first["income"][0]) and nan_first["income"][1] == 2.0
+    later = from_instances({"instances": [[30, 2.0, "pro"], [40, math.nan, "pro"]]}, BOUNDED)
+    assert math.isnan(later["income"][1])
+    # a NaN first hides nothing: the value below the bound behind it is found
+    message = refused({"instances": [[30, None, "pro"], [40, -3.0, "pro"]]}, BOUNDED)
+    assert message == "instances[1]['income']: -3.0 is below min 0"
+    nullable_int = Signature((Field("n", "int", nullable=True, min=0),))
+    assert from_instances({"instances": [[None], [5]]}, nullable_int) == {"n": [None, 5]}
+    assert refused({"instances": [[None], [-5]]}, nullable_int).endswith("-5 is below min 0")
+    required = refused({"instances": [[None, 1.0, "pro"]]}, BOUNDED)
+    assert (
+        required == "instances[0]['age']: a value is required (the schema forbids missing values)"
+    )
+
+
+def test_v2_bounds_name_the_tensor_and_row():
+    tensors = [
+        Tensor("age", [2], "INT64", [30, 150]),
+        Tensor("income", [2], "FP64", [1.0, 2.0]),
+        Tensor("plan", [2], "BYTES", ["pro", "basic"]),
+    ]
+    with pytest.raises(InputError, match=r"^inputs\['age'\]\[1\]: 150 is above max 120$"):
+        from_tensors(tensors, BOUNDED)
+    matrix = Tensor("input-0", [2, 3], "BYTES", [["30", "1", "pro"], ["40", "2", "pro"]])
+    with pytest.raises(InputError, match="does not fit column 'age'"):
+        from_tensors([matrix], BOUNDED)
+    numbers = Signature(BOUNDED.fields[:2])
+    below = Tensor("input-0", [2, 2], "FP32", [[30, 1.5], [40, -1.5]])
+    with pytest.raises(InputError, match=r"^inputs\['input-0'\]\[1\]\['income'\]: -1.5 is below"):
+        from_tensors([below], numbers)
+
+
+def test_the_bounds_reach_a_pods_signature_and_an_older_spec_still_loads():
+    dataset = Dataset.model_validate(
+        {
+            "name": "people",
+            "source": {"path": "data/people.csv"},
+            "target": "y",
+            "schema": {
+                "columns": {
+                    "age": {"type": "int", "min": 18, "max": 120},
+                    "plan": {"type": "string", "values": ["basic", "pro"]},
+                    "y": {"type": "int"},
+                }
+            },
+        }
+    )
+    spec = json.loads(serving_spec("3e4507281234", "c" * 40, "classification", dataset))
+    assert spec["columns"][0] == ["age", "int", False, None, 18.0, 120.0]
+    assert spec["columns"][1] == ["plan", "string", False, ["basic", "pro"]]  # as before
+    assert spec_signature(spec, None) == signature(dataset)
+    assert signature(dataset).fields[0] == Field("age", "int", False, None, 18.0, 120.0)
+    spec["columns"][0] = spec["columns"][0][:4]  # written by an engine without bounds
+    assert spec_signature(spec, None).fields[0] == Field("age", "int", False, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.integers(-50, 50) | st.floats(-50, 50) | st.none() | st.just(math.nan),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_every_value_accepted_is_within_the_bounds_and_a_refusal_names_one_outside(values):
+    sig = Signature((Field("x", "float", nullable=True, min=-10.0, max=10.0),))
+    try:
+        got = from_instances({"instances": [[v] for v in values]}, sig)["x"]
+    except InputError as exc:
+        row = int(str(exc).split("[")[1].split("]")[0])
+        assert not -10 <= values[row] <= 10
+        assert all(v is None or v != v or -10 <= v <= 10 for v in values[:row])
+        return
+    assert all(v != v or -10 <= v <= 10 for v in got)
