@@ -182,11 +182,22 @@ def _import_libraries() -> None:
                  "engine.data.profile", "engine.training.split", "engine.training.evaluate",
                  "engine.training.runs", "engine.store", "engine.store.artifacts"):  # fmt: skip
         importlib.import_module(name)
-    # what the first conversion, parquet write and feature-name check import lazily
+    # what the first conversion, parquet write, feature-name check and scikit-learn's
+    # dataset loaders import lazily
     for name in ("pyarrow.pandas_compat", "pandas.core.arrays.arrow.extension_types",
-                 "narwhals._pandas_like.namespace", "narwhals._interchange.dataframe"):  # fmt: skip
+                 "pyarrow.vendored.version", "narwhals._pandas_like.namespace",
+                 "narwhals._interchange.dataframe", "narwhals._namespace",
+                 "narwhals.stable.v2._namespace", "importlib.readers",
+                 "importlib.resources.readers"):  # fmt: skip
         with contextlib.suppress(ImportError):  # private modules: a missing one costs time only
             importlib.import_module(name)
+    with contextlib.suppress(Exception):
+        # scikit-learn asks narwhals whether its input is a data frame, and narwhals looks
+        # for plugins in the entry points of every installed distribution, once per
+        # process (cached): 50-100 ms that each worker would spend again
+        from narwhals.stable.v2.dependencies import is_into_dataframe
+
+        is_into_dataframe(object())
     from engine.store.skops_import import import_skops
 
     import_skops()
