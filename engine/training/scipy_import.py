@@ -1,7 +1,7 @@
 """Importing scipy for a training without rewriting hundreds of its docstrings.
 
 scikit-learn imports ``scipy.stats`` (and with it ``scipy.optimize``, ``scipy.spatial``,
-``scipy.special``...). Since scipy 1.15, each of their public functions is decorated with
+``scipy.special``...). In scipy 1.17, each of their public functions is decorated with
 ``scipy._lib._array_api.xp_capabilities``, which, at import, parses the function's
 docstring with a numpydoc parser (``FunctionDoc``), appends a note (the "Array API
 Standard Support" table) and renders the docstring again: a fifth of the CPU time of
@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-KNOWN = ("1.15.", "1.16.", "1.17.")
+KNOWN = ("1.17.",)
 """scipy versions whose ``xp_capabilities`` decorator :func:`docs_left_alone` knows."""
 
 _MODULE = "scipy._lib._array_api"
