@@ -78,15 +78,33 @@ def train(
     cannot widen what gets imported or where artifacts are written. ``jobs`` caps the
     trainings that run at once (``None``: one per CPU this process may use).
     """
+    from engine.collector import collecting_rarely
+
+    started = time.perf_counter()
+    if models is not None and not models:
+        return Training([], time.perf_counter() - started)
+    # Planning, then importing the training libraries, allocate about a million objects
+    # that all live on: the collector would examine them several times, to free nothing.
+    with collecting_rarely(factor=10_000):
+        outcomes = _train(root, models, rev, force, jobs, progress, settings)
+    return Training(outcomes, time.perf_counter() - started)
+
+
+def _train(
+    root: Path,
+    models: Sequence[str] | None,
+    rev: str | None,
+    force: bool,
+    jobs: int | None,
+    progress: Callable[[Outcome], None] | None,
+    settings: Project | None,
+) -> list[Outcome]:
     from engine import gitrepo
     from engine.store import Store
     from engine.store.location import seed_url
     from engine.training.plan import plan
     from engine.training.planning import snapshot
 
-    started = time.perf_counter()
-    if models is not None and not models:
-        return Training([], time.perf_counter() - started)
     snap = snapshot(root, gitrepo.resolve(root, rev) if rev else None)
     defs = snap.definitions
     unknown = [m for m in models or () if m not in defs.models and m not in defs.invalid]
@@ -138,7 +156,7 @@ def train(
         jobs_to_run.append(dataclasses.replace(job, replace=force))
     outcomes += _run_jobs(jobs_to_run, jobs, progress)
     outcomes.sort(key=lambda o: o.model)
-    return Training(outcomes, time.perf_counter() - started)
+    return outcomes
 
 
 def _estimator_problems(snap: Snapshot, settings: Project) -> dict[str, list[Problem]]:

@@ -9,6 +9,7 @@ the reason, and the other models still train. scikit-learn is imported only here
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import json
 import os
@@ -162,7 +163,16 @@ def _feature_chains(
 
 def preload_libraries() -> None:
     """Import the libraries every training uses (once in the parent: forked workers share
-    them), skops included (:func:`engine.store.skops_import.import_skops`)."""
+    them), skops included (:func:`engine.store.skops_import.import_skops`), without scipy's
+    import-time docstring rewriting (:mod:`engine.training.scipy_import`)."""
+    from engine.training.scipy_import import docs_left_alone
+
+    with docs_left_alone():
+        _import_libraries()
+    lineage()
+
+
+def _import_libraries() -> None:
     import contextlib
     import importlib
 
@@ -172,11 +182,22 @@ def preload_libraries() -> None:
                  "engine.data.profile", "engine.training.split", "engine.training.evaluate",
                  "engine.training.runs", "engine.store", "engine.store.artifacts"):  # fmt: skip
         importlib.import_module(name)
-    # what the first conversion, parquet write and feature-name check import lazily
+    # what the first conversion, parquet write, feature-name check and scikit-learn's
+    # dataset loaders import lazily
     for name in ("pyarrow.pandas_compat", "pandas.core.arrays.arrow.extension_types",
-                 "narwhals._pandas_like.namespace", "narwhals._interchange.dataframe"):  # fmt: skip
+                 "pyarrow.vendored.version", "narwhals._pandas_like.namespace",
+                 "narwhals._interchange.dataframe", "narwhals._namespace",
+                 "narwhals.stable.v2._namespace", "importlib.readers",
+                 "importlib.resources.readers"):  # fmt: skip
         with contextlib.suppress(ImportError):  # private modules: a missing one costs time only
             importlib.import_module(name)
+    with contextlib.suppress(Exception):
+        # scikit-learn asks narwhals whether its input is a data frame, and narwhals looks
+        # for plugins in the entry points of every installed distribution, once per
+        # process (cached): 50-100 ms that each worker would spend again
+        from narwhals.stable.v2.dependencies import is_into_dataframe
+
+        is_into_dataframe(object())
     from engine.store.skops_import import import_skops
 
     import_skops()
@@ -190,10 +211,17 @@ def preload(job: TrainJob) -> None:
     install rather than as the budget it is. In the parent, this is also what every
     forked worker inherits instead of importing it again.
     """
+    from engine.training.scipy_import import docs_left_alone
+
+    preload_libraries()
+    with docs_left_alone():
+        _import_job(job)
+
+
+def _import_job(job: TrainJob) -> None:
     import contextlib
     import importlib
 
-    preload_libraries()
     from engine.definitions.catalog import resolve
 
     source = job.dataset.source
@@ -485,7 +513,17 @@ def search_candidates(search: Any) -> list[dict[str, Any]]:
 
 
 def lineage() -> dict[str, str]:
-    """Versions of the engine and the libraries that shape a trained model."""
+    """Versions of the engine and the libraries that shape a trained model.
+
+    Read once per process (each lookup scans the installed distributions' metadata): the
+    parent reads them before the workers fork (:func:`preload_libraries`), so every worker
+    inherits the answer. Callers get a copy.
+    """
+    return dict(_lineage())
+
+
+@functools.cache
+def _lineage() -> dict[str, str]:
     from importlib.metadata import version
 
     return {
@@ -510,7 +548,6 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> str:
         save_predictions,
         save_rows,
     )
-    from engine.store.backends import sha256_file
     from engine.training.runs import (
         Candidate,
         RowsRecord,
@@ -571,7 +608,6 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> str:
     store = Store.open(job.store_url, job.root)
     with store.writer(job.model.name, job.fingerprint) as writer:
         save_model(fitted.pipeline, writer.path / MODEL_FILE)
-        model_sha256 = sha256_file(writer.path / MODEL_FILE)
         save_predictions(
             writer.path / PREDICTIONS_FILE,
             list(fitted.id_test),
@@ -592,7 +628,7 @@ def _store(job: TrainJob, fitted: _Fitted, log: _Log) -> str:
         if job.replace:
             store.delete(job.model.name, job.fingerprint)  # publish never overwrites
         writer.publish(record)
-    return model_sha256
+    return writer.sums[MODEL_FILE]  # hashed as staged, before anyone else could write it
 
 
 def _native(value: Any) -> Any:

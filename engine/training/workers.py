@@ -19,7 +19,8 @@ up to ``workers`` more children may be saving.
 Everything a training imports (the libraries, each job's estimator and step classes, its
 data reader, skops) is imported once by the parent before the first child starts
 (:func:`engine.training.train.preload`), so every child inherits it instead of importing
-it again.
+it again; and the children's garbage collector leaves that inherited heap alone
+(:func:`engine.collector.frozen_for_children`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from engine.collector import frozen_for_children
 from engine.training.train import Outcome, TrainJob, preload, run
 
 BUDGET_HINT = "budget: in mlops/project.yaml (the ceiling) or in the model's file"
@@ -63,8 +65,15 @@ def run_all(
         # imported once here, not once per worker: the libraries and each job's estimator
         # and step classes (each forked worker inherits them)
         preload(job)
-    pending, running, done = list(jobs), [], []  # type: ignore[var-annotated]
-    slots = max(1, workers)
+    with frozen_for_children():  # the workers leave the heap they inherit alone
+        return _run(context, list(jobs), max(1, workers), progress)
+
+
+def _run(
+    context: Any, pending: list[TrainJob], slots: int, progress: Callable[[Outcome], None] | None
+) -> list[Outcome]:
+    running: list[_Running] = []
+    done: list[Outcome] = []
     while pending or running:
         while pending and sum(not r.saving for r in running) < slots and len(running) < 2 * slots:
             running.append(_start(context, pending.pop(0)))

@@ -102,6 +102,35 @@ def test_leaving_a_pause_collects_nothing_of_what_it_kept():
     assert done.stdout.split() == ["0"], done.stdout + done.stderr
 
 
+FROZEN = """
+import gc, os, weakref
+from engine.collector import frozen_for_children
+class Node: pass
+node = Node(); node.me = node; ref = weakref.ref(node); del node  # a cycle, unreachable
+heap = gc.get_freeze_count() + sum(gc.get_count())
+with frozen_for_children():
+    assert gc.get_freeze_count() > 0
+    pid = os.fork()  # a training worker
+    if pid == 0:
+        mine = [[] for _ in range(100)]
+        gc.collect()  # examines what the worker made, not the inherited heap
+        os._exit(0 if ref() is not None and gc.get_freeze_count() > 0 else 3)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    with frozen_for_children():  # nested, or frozen by a fork server: left as it is
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() > 0
+assert gc.get_freeze_count() == 0
+gc.collect()
+assert ref() is None  # the parent still frees the cycle made before the block
+print("ok")
+"""
+
+
+def test_training_workers_leave_the_inherited_heap_to_the_parent():
+    done = subprocess.run([sys.executable, "-c", FROZEN], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr
+
+
 def test_usage_errors_exit_2(repo, mlops):
     assert mlops("train", "--jobs", "0", cwd=repo).returncode == 2
     assert mlops("frobnicate", cwd=repo).returncode == 2

@@ -42,7 +42,7 @@ assert not result.failed, result.failed
 # imported by the parent (engine.training.train.preload): a worker must not import them again
 PRELOADED = (
     "skops", "engine", "pyarrow.parquet", "pyarrow.csv", "sklearn.model_selection",
-    "sklearn.datasets", "scipy.io",
+    "sklearn.datasets", "scipy.io", "narwhals", "pyarrow.vendored", "importlib.resources",
 )  # fmt: skip
 
 
