@@ -286,7 +286,7 @@ def test_a_version_without_a_stored_sample_falls_back_to_its_dataset(deployed):
     stored = Store.open(defs.settings.store.url, deployed).get(pin.model, pin.fingerprint)
     assert REFERENCE_FILE in stored.record.files
     files = {k: v for k, v in stored.record.files.items() if k != REFERENCE_FILE}
-    older = type(stored)(stored.record.model_copy(update={"files": files}), stored.dir)
+    older = type(stored)(stored.record.replace(files=files), stored.dir)
     table, described = _reference(deployed, older, defs.datasets["iris"].spec, pin)
     assert table.num_rows == 150 and PETAL in table.column_names
     assert described.startswith(f"dataset iris at {pin.source_commit[:12]}")
