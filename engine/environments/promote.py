@@ -371,7 +371,8 @@ def retire(
 
 def retired_models(root: Path, branch: str) -> set[str]:
     """The models whose pin a commit of ``branch``'s own line deleted (retired there)."""
-    from engine.environments.pins import FOLDER, pin_refs
+    from engine.environments.pins import FOLDER
+    from engine.environments.refs import pin_refs
 
     for ref in pin_refs(branch):
         if not gitrepo.commit_exists(root, ref):

@@ -33,7 +33,8 @@ What counts as a command line (the choices, so users and tests can rely on them)
   or a null byte gets a reply naming the character, never a guess;
 - names must match ``definitions.NAME_PATTERN`` *and* name a known model or
   environment; ``/rollback`` and ``/retire`` also take a model an environment pins
-  (``pinned``) that the default branch no longer defines; versions are 7 to 64 lowercase hex characters;
+  (``pinned``) that the default branch no longer defines; versions are 7 to 64
+  lowercase hex characters;
 - at most 5 lines may address the engine; more, and the whole comment is refused with
   one reply (nothing runs), because a partial run of a long list is harder to reason
   about than none;
@@ -245,7 +246,7 @@ def parse_line(
             "commands use plain ASCII only, so retype the line.",
         )
     if name in ("rollback", "retire") and pinned:
-        models = {*models, *pinned}
+        models = list(dict.fromkeys([*models, *sorted(pinned)]))
     return _COMMAND_PARSERS[name](rest.split(), _Names(models, environments, name, number))
 
 

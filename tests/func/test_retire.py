@@ -10,7 +10,7 @@ import pytest
 
 from engine.forge.standin.server import GitHubStandIn
 from tests.conftest import git
-from tests.func.test_comments import PR, REPO, comment_event, origin_of, replies, run
+from tests.func.test_comments import PR, REPO, origin_of, replies, run
 
 pytestmark = pytest.mark.slow
 
@@ -55,9 +55,7 @@ def again(mlops, repo: Path, tmp: Path, gh: GitHubStandIn):
     return mlops("event", cwd=repo, env=env)
 
 
-def test_retire_a_model_deleted_on_main_and_a_re_run_changes_nothing(
-    iris_staged, mlops, tmp_path
-):
+def test_retire_a_model_deleted_on_main_and_a_re_run_changes_nothing(iris_staged, mlops, tmp_path):
     repo = iris_staged
     assert PIN in on_staging(repo) and MANIFEST in on_staging(repo)
     head = delete_on_main(repo)
@@ -65,11 +63,13 @@ def test_retire_a_model_deleted_on_main_and_a_re_run_changes_nothing(
         gh.add_pull(PR, head_sha=head, author="grace", head_ref="notes")
         gh.set_permission("ada", "write")
         # the parser knows a model the environment still pins: rollback is understood
-        rolled, _ = run(mlops, repo, tmp_path, gh, "/rollback iris-logreg in staging")
+        run(mlops, repo, tmp_path, gh, "/rollback iris-logreg in staging")
         assert "there is no model" not in replies(gh)[-1]
         before = tip(repo)
 
-        result, cid = run(mlops, repo, tmp_path, gh, "Deleted on main.\n/retire iris-logreg staging")
+        result, cid = run(
+            mlops, repo, tmp_path, gh, "Deleted on main.\n/retire iris-logreg staging"
+        )
         reply = replies(gh)[-1]
         assert result.returncode == 0, reply
         assert gh.reactions(cid) == ["eyes", "rocket"]
@@ -123,9 +123,7 @@ def test_a_writer_on_a_fork_pull_request_is_refused(iris_staged, mlops, tmp_path
     assert tip(repo) == before
 
 
-def test_retiring_what_the_environment_does_not_pin_says_what_it_pins(
-    iris_staged, mlops, tmp_path
-):
+def test_retiring_what_the_environment_does_not_pin_says_what_it_pins(iris_staged, mlops, tmp_path):
     repo = iris_staged
     with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
         head = git(repo, "rev-parse", "HEAD")
@@ -158,5 +156,3 @@ def test_mlops_retire_from_the_terminal(iris_staged, mlops):
     assert "Retire iris-logreg from staging" in git(
         repo, "log", "-1", "--format=%s", "origin/env/staging"
     )
-
-
