@@ -563,7 +563,10 @@ def status(obj: Context, as_json: bool) -> None:
     from engine.environments.operations import status_table
     from engine.terminal import show_table
 
-    show_table(status_table(obj.root))
+    table, _, notes = status_table(obj.root).partition("\n\n")
+    show_table(table)  # the notes under it (a model to retire) stay plain text
+    if notes:
+        click.echo("\n" + notes)
 
 
 @main.command()

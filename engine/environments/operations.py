@@ -906,7 +906,10 @@ def status_table(root: Path) -> str:
             "mlops/project.yaml (e.g. `staging: {branch: env/staging}`)."
         )
     primary = {name: model.spec.primary_metric for name, model in defs.models.items()}
-    return status_markdown(list(project.environments), live_versions(root, project), primary)
+    live = live_versions(root, project)
+    return status_markdown(
+        list(project.environments), live, primary, defs.models, project.default_branch
+    )
 
 
 def status_data(root: Path) -> list[dict[str, Any]]:
