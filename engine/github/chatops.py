@@ -64,7 +64,6 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
         return Outcome(f"ignored: a {event.action} comment by @{event.comment.user.login}")
     forge = ctx.forge()
     push_credentials(ctx)
-    items = _with_pinned(ctx, event.comment.body or "", items, list(defs.models), project)
     if not _acknowledged(forge, event.comment.id):
         return Outcome(
             f"ignored: comment {event.comment.id} was deleted before this job ran, which takes "
@@ -77,6 +76,7 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
             f"ignored: @{event.comment.user.login} has `{permission or 'unknown'}` "
             "permission, too little to get replies (reacted instead)"
         )
+    items = _with_pinned(ctx, event.comment.body or "", items, list(defs.models), project)
     pr = _pull_request(forge, event)
     members = _team_members(forge, project)
     facts = _facts(event, pr, permission, members)
