@@ -1,6 +1,6 @@
 """One structured log: a JSON line per engine action, so a team can rebuild any decision.
 
-Every action the engine takes on a model (validate, train, promote, rollback, deploy,
+Every action the engine takes on a model (validate, train, promote, rollback, retire, deploy,
 monitor, alert) ends in exactly one :class:`Entry`: when, which run, what, on which
 model/version/environment/commit, by whom, how it ended and how long it took. Entries go
 through Python's :mod:`logging` (logger ``mlops.audit``), so the usual handlers apply;

@@ -531,6 +531,27 @@ def rollback(obj: Context, model: str, env_name: str, to: str | None) -> None:
 
 
 @main.command()
+@click.argument("model")
+@click.option("--env", "env_name", required=True, help="The environment to stop serving it in.")
+@click.pass_obj
+@boundary
+def retire(obj: Context, model: str, env_name: str) -> None:
+    """Stop serving a model in an environment: remove its pin and manifests, as a new commit.
+
+    For a model deleted on the default branch, which environments keep serving until it
+    is retired there. Promoting a version again (`mlops promote --rev`) brings it back.
+    """
+    from engine.environments.operations import local_actor, retire_model
+    from engine.forge.local import LocalForge
+
+    root = obj.root
+    result = retire_model(
+        root, model=model, env_name=env_name, actor=local_actor(root), forge=LocalForge(root)
+    )
+    click.echo(result.message())
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print every serving version as JSON.")
 @click.pass_obj
 @boundary
@@ -544,7 +565,10 @@ def status(obj: Context, as_json: bool) -> None:
     from engine.environments.operations import status_table
     from engine.terminal import show_table
 
-    show_table(status_table(obj.root))
+    table, _, notes = status_table(obj.root).partition("\n\n")
+    show_table(table)  # the notes under it (a model to retire) stay plain text
+    if notes:
+        click.echo("\n" + notes)
 
 
 @main.command()

@@ -64,7 +64,9 @@ class PromotionResult:
     noop: bool
     pushed: bool
     attempts: int
-    pin: Pin  # the pin live on the branch afterwards
+    pin: Pin  # the pin live on the branch afterwards (the one removed, when ``retired``)
+    retired: bool = False
+    """The pin and its manifests were removed: the environment no longer serves the model."""
 
 
 def engine_identity() -> gitrepo.Author:
@@ -83,6 +85,8 @@ class Change:
     merge: str | None  # the commit to merge first, or None for a pin-only commit
     files: Mapping[str, str | None] = field(default_factory=dict)
     """Other files written (None: deleted) in the same commit (manifests under ``deploy/``)."""
+    retire: bool = False
+    """Delete the pin (``pin`` is the one removed) instead of writing it."""
 
 
 ChangeFor = Callable[[Pin | None], Change | None]
@@ -183,7 +187,7 @@ class EnvironmentBranch:
                 if before_push is not None:
                     before_push()
                 if self._publish(new, start):
-                    return self._result(todo.pin, new, current, attempt)
+                    return self._result(todo.pin, new, current, attempt, retired=todo.retire)
         raise RaceLost(
             f"{self.branch} kept moving: {max_attempts} attempts lost the race to other pushes; "
             "nothing was written, run the command again"
@@ -227,7 +231,13 @@ class EnvironmentBranch:
             gitrepo.run_git(self.root, *args, check=False)
 
     def _result(
-        self, pin: Pin, commit: str | None, previous: Pin | None, attempts: int
+        self,
+        pin: Pin,
+        commit: str | None,
+        previous: Pin | None,
+        attempts: int,
+        *,
+        retired: bool = False,
     ) -> PromotionResult:
         return PromotionResult(
             environment=pin.environment,
@@ -240,17 +250,23 @@ class EnvironmentBranch:
             pushed=commit is not None and self.remote is not None,
             attempts=attempts,
             pin=pin,
+            retired=retired,
         )
 
 
 def commit_change(tree: Path, start: str, change: Change, path: str) -> str:
-    """Merge (if asked), write the pin and commit, in the worktree; return the new commit."""
+    """Merge (if asked), write (or delete) the pin and commit, in the worktree; return the
+    new commit."""
     if change.merge is not None:
         _merge(tree, start, change.merge)
-    target = tree / path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render(change.pin), encoding="utf-8")
     written = []
+    if change.retire:
+        gitrepo.run_git(tree, "rm", "-q", "--", path)
+    else:
+        target = tree / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render(change.pin), encoding="utf-8")
+        written.append(path)
     for extra, text in change.files.items():
         if text is None:  # a file this pin no longer has (a blue-green slot emptied)
             if _written_for(tree / extra, change.pin.model):
@@ -259,7 +275,8 @@ def commit_change(tree: Path, start: str, change: Change, path: str) -> str:
         (tree / extra).parent.mkdir(parents=True, exist_ok=True)
         (tree / extra).write_text(text, encoding="utf-8")
         written.append(extra)
-    gitrepo.run_git(tree, "add", "--", path, *written)
+    if written:
+        gitrepo.run_git(tree, "add", "--", *written)
     args = ("commit", "--quiet", "--no-verify", "--cleanup=whitespace", "-F", "-")
     gitrepo.run_git(tree, *args, stdin=change.message, identity=engine_identity())
     return gitrepo.run_git(tree, "rev-parse", "HEAD").stdout.strip()

@@ -92,6 +92,16 @@ class Promotion:
         if self.result is None or not self.decision.allowed:
             return self.decision.message()
         r = self.result
+        if r.retired:
+            pushed = "pushed" if r.pushed else "committed locally"
+            return "\n".join(
+                [
+                    f"Retired `{r.model}` from `{r.environment}` (it ran `{r.version}`): its pin "
+                    f"and manifests are removed, {pushed} as `{(r.commit or '')[:12]}` on "
+                    f"`{r.branch}`.",
+                    *self.notes,
+                ]
+            )
         if r.noop:
             return f"`{r.model}` `{r.version}` is already live in `{r.environment}`; nothing to do."
         before = f" (was `{r.previous.version}`)" if r.previous else ""
@@ -455,6 +465,102 @@ def _rollback_model(
     return Promotion(Decision(True), result.pin.fingerprint, result, notes)
 
 
+def retire_model(
+    root: Path,
+    *,
+    model: str,
+    env_name: str,
+    actor: str,
+    pr: int | None = None,
+    forge: Forge | None = None,
+    comment_id: int | None = None,
+    command: int = 1,
+) -> Promotion:
+    """Stop serving ``model`` in ``env_name``: remove its pin and manifests in one commit.
+
+    The model must be pinned there; it need not be defined on the default branch any more
+    (retiring a deleted model is the point). ``comment_id`` and ``command`` as for
+    :func:`rollback_model`: a re-run of the comment's job finds it done.
+    """
+    from engine import audit
+
+    with audit.action(root, "retire", model=model, environment=env_name, actor=actor) as entry:
+        promotion = _retire_model(root, model, env_name, actor, pr, forge, comment_id, command)
+        _log_promotion(entry, promotion)
+    return promotion
+
+
+def _retire_model(
+    root: Path,
+    model: str,
+    env_name: str,
+    actor: str,
+    pr: int | None,
+    forge: Forge | None,
+    comment_id: int | None,
+    command: int,
+) -> Promotion:
+    from engine import gitbranches
+    from engine.environments import manifest
+    from engine.environments.policy import Decision
+    from engine.environments.promote import retire, status
+
+    project = trusted_project(root)
+    env = environment(project, env_name)
+    remote = "origin" in gitbranches.remotes(root)
+    if remote:
+        gitbranches.fetch_branches(root, "origin", [env.branch])
+    done = _done_by_comment(root, env.branch, model, comment_id, command)
+    if done is not None:
+        return _already_done(env.branch, done)
+    pins = status(root, {env_name: env.branch})[env_name]
+    if model not in pins:
+        raise not_pinned(model, env_name, env.branch, pins, "retire")
+    # Every manifest this model can have there; each is deleted only if written for it.
+    files: dict[str, str | None] = {manifest.manifest_path(model): None}
+    files |= {manifest.slot_path(model, slot): None for slot in manifest.SLOTS}
+    result = retire(
+        root,
+        model=model,
+        environment=env_name,
+        branch=env.branch,
+        actor=actor,
+        pr=pr,
+        push=remote,
+        files=files,
+        trailers=_comment_trailers(comment_id, command),
+    )
+    notes = _deploy_note(root, forge, result, env_name) if forge is not None else []
+    return Promotion(Decision(True), result.pin.fingerprint, result, notes)
+
+
+def pinned_models(root: Path, project: Project) -> set[str]:
+    """Every model an environment pins or has retired (branches fetched first): what
+    ``/rollback`` and ``/retire`` may name although the default branch no longer defines
+    it (a retired one, so that a re-run of the ``/retire`` job finds it done)."""
+    from engine.environments.promote import retired_models
+
+    names = {model for pins in live_versions(root, project).values() for model in pins}
+    for env in project.environments.values():
+        names |= retired_models(root, env.branch)
+    return names
+
+
+def not_pinned(
+    model: str, env_name: str, branch: str, pins: Mapping[str, Any], verb: str
+) -> UserError:
+    """``model`` is not pinned in ``env_name``: say which models are."""
+    names = sorted(pins)
+    close = difflib.get_close_matches(model, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+    there = f"the models pinned there are {listed}" if names else "nothing is pinned there"
+    return UserError(
+        f"{model!r} is not pinned in {env_name} (branch {branch}, "
+        f"mlops/deployments/{model}.yaml), so there is nothing to {verb}{hint}; {there}"
+    )
+
+
 COMMENT_TRAILER = "Requested-by-comment"
 """The trailer naming the pull-request comment a promotion or rollback was made for."""
 
@@ -800,7 +906,10 @@ def status_table(root: Path) -> str:
             "mlops/project.yaml (e.g. `staging: {branch: env/staging}`)."
         )
     primary = {name: model.spec.primary_metric for name, model in defs.models.items()}
-    return status_markdown(list(project.environments), live_versions(root, project), primary)
+    live = live_versions(root, project)
+    return status_markdown(
+        list(project.environments), live, primary, defs.models, project.default_branch
+    )
 
 
 def status_data(root: Path) -> list[dict[str, Any]]:

@@ -366,6 +366,24 @@ def unstage_message(pin: Pin, dropped: Slot, actor: str, requested_in: int | Non
     return _message(subject, body, pin, actor, extra)
 
 
+def retire_message(pin: Pin, actor: str, requested_in: int | None) -> str:
+    """``Retire <model> from <environment>``: the pin and its manifests are removed."""
+    subject = f"Retire {pin.model} from {pin.environment}"
+    body = (
+        f"Removes the pin of {pin.version} (fingerprint {pin.fingerprint})\n"
+        f"and its manifests: {pin.environment} no longer serves {pin.model}."
+    )
+    trailers = [
+        f"Model: {pin.model}",
+        f"Version: {pin.version}",
+        f"Environment: {pin.environment}",
+        f"Retired-by: {actor}",
+    ]
+    if requested_in is not None:
+        trailers.append(f"Requested-in: #{requested_in}")
+    return f"{subject}\n\n{body}\n\n" + "\n".join(trailers) + "\n"
+
+
 def choose_rollback(history: Sequence[Pin], to: str | None, model: str, environment: str) -> Pin:
     """The pin a rollback restores, from the branch's pins newest first (``history[0]`` is live).
 

@@ -14,6 +14,8 @@ the audit log, so every change is one new commit, pushed without force:
   ``model.skops``, which deploy and serving verify the artifact against.
 - :func:`rollback` writes an earlier pin again, ``Roll back <model> in <environment> to
   <version>``: a pin-only commit, never a rewrite.
+- :func:`retire` removes the pin and its manifests, ``Retire <model> from <environment>``:
+  the environment stops serving a model (one deleted on the default branch, say).
 - :func:`pin_history` and :func:`status` read the branches back.
 
 The git transaction (a temporary worktree, fetch, merge, commit, a fast-forward push
@@ -58,6 +60,7 @@ from engine.environments.pins import (
     pin_path,
     promotion_message,
     read_pins,
+    retire_message,
     rollback_message,
 )
 from engine.errors import DefinitionError
@@ -329,6 +332,58 @@ def rollback(
         return Change(pin, rollback_message(pin, current, actor, pr), None, extra)
 
     return target.apply(model, _with_trailers(change, trailers), max_attempts, before_push)
+
+
+def retire(
+    root: Path,
+    *,
+    model: str,
+    environment: str,
+    branch: str,
+    actor: str,
+    pr: int | None,
+    remote: str = "origin",
+    push: bool = True,
+    max_attempts: int = MAX_ATTEMPTS,
+    before_push: Callable[[], None] | None = None,
+    files: Mapping[str, str | None] | None = None,
+    trailers: Sequence[str] = (),
+) -> PromotionResult:
+    """Remove ``model``'s pin from ``branch``, and the ``files`` mapped to None (its
+    manifests, each deleted only when written for this model), in one new commit.
+
+    Nothing else of the branch changes; a lost race is fetched and redone as for
+    :func:`promote`. The result's ``pin`` is the pin removed, ``retired`` is True.
+    """
+    check_request(model=model, environment=environment, branch=branch, actor=actor, pr=pr)
+    target = EnvironmentBranch.open(root, branch, branch, remote, push)
+    if target.start_ref is None or not target.branch_exists:
+        raise PromotionError(f"nothing to retire: {branch} does not exist yet")
+
+    def change(current: Pin | None) -> Change | None:
+        if current is None:
+            raise PromotionError(f"nothing to retire: {model} is not pinned in {environment}")
+        message = retire_message(current, actor, pr)
+        return Change(current, message, None, dict(files or {}), retire=True)
+
+    return target.apply(model, _with_trailers(change, trailers), max_attempts, before_push)
+
+
+def retired_models(root: Path, branch: str) -> set[str]:
+    """The models whose pin a commit of ``branch``'s own line deleted (retired there)."""
+    from engine.environments.pins import FOLDER
+    from engine.environments.refs import pin_refs
+
+    for ref in pin_refs(branch):
+        if not gitrepo.commit_exists(root, ref):
+            continue
+        log = gitrepo.run_git(
+            root, "log", "--first-parent", "--diff-filter=D", "--format=", "--name-only",
+            ref, "--", f"{FOLDER}/",
+        ).stdout  # fmt: skip
+        paths = (Path(line) for line in log.splitlines())
+        return {p.stem for p in paths if p.suffix == ".yaml" and p.parent.as_posix() == FOLDER}
+    return set()
 
 
 def _with_trailers(change: ChangeFor, trailers: Sequence[str]) -> ChangeFor:

@@ -9,7 +9,7 @@ or ``previous`` (kept warm for an instant rollback).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,10 +25,14 @@ def status_markdown(
     environments: Sequence[str],
     pins: Mapping[str, Mapping[str, Pin]],
     primary: Mapping[str, str],
+    defined: Collection[str] | None = None,
+    default_branch: str = "main",
 ) -> str:
     """The table: ``environments`` in order, their pins by model name.
 
     ``primary``: each model's primary metric (a model no longer defined has none).
+    ``defined``: the models the default branch defines; when given, a note under the table
+    says how to stop serving each pinned model it no longer defines.
     """
     rows = [HEADER]
     for env_name in environments:
@@ -38,7 +42,27 @@ def status_markdown(
         for model, pin in sorted(env_pins.items()):
             for version, traffic, side in serving_sides(pin):
                 rows.append(_row(env_name, model, version, traffic, side, primary.get(model, "")))
+    if defined is not None:
+        rows += _undefined_notes(environments, pins, defined, default_branch)
     return "\n".join(rows)
+
+
+def _undefined_notes(
+    environments: Sequence[str],
+    pins: Mapping[str, Mapping[str, Pin]],
+    defined: Collection[str],
+    default_branch: str,
+) -> list[str]:
+    """A line per pinned model ``defined`` lacks: it keeps serving until it is retired."""
+    notes = []
+    for env_name in environments:
+        for model in sorted(set(pins.get(env_name, {})) - set(defined)):
+            notes.append(
+                f"🗑️ `{model}` is no longer defined on `{default_branch}`, yet `{env_name}` "
+                f"still serves it: `/retire {model} {env_name}` (or `mlops retire {model} "
+                f"--env {env_name}`) stops it there."
+            )
+    return ["", *notes] if notes else []
 
 
 def status_rows(

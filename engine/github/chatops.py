@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from engine.definitions.formats import Project
     from engine.environments.policy import CommentFacts
     from engine.forge import Forge, PullRequestInfo
-    from engine.github.commands import Command, Diff, Promote, Reply, Rollback
+    from engine.github.commands import Command, Diff, Promote, Reply, Retire, Rollback
     from engine.github.context import Context, Outcome
     from engine.github.events import IssueCommentEvent
 
@@ -76,6 +76,7 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
             f"ignored: @{event.comment.user.login} has `{permission or 'unknown'}` "
             "permission, too little to get replies (reacted instead)"
         )
+    items = _with_pinned(ctx, event.comment.body or "", items, list(defs.models), project)
     pr = _pull_request(forge, event)
     members = _team_members(forge, project)
     facts = _facts(event, pr, permission, members)
@@ -95,6 +96,29 @@ def on_comment(ctx: Context, event: IssueCommentEvent) -> Outcome:
         f"{'done' if ok else 'refused or failed'}",
         0 if ok else 1,
     )
+
+
+def _with_pinned(
+    ctx: Context, body: str, items: list[Command | Reply], models: list[str], project: Project
+) -> list[Command | Reply]:
+    """``items``, parsed again with the models the environments pin (or retired) when a
+    ``/rollback`` or ``/retire`` line was refused: a model deleted on the default branch is
+    unknown to its definitions, yet still runs where it is pinned (the environment branches
+    are read only then, so other comments cost no fetch)."""
+    import re
+
+    from engine.github.commands import Reply, parse
+
+    if not any(isinstance(i, Reply) for i in items):
+        return items
+    if not re.search(r"(?im)^ {0,3}/(rollback|retire)[ \t]", body):
+        return items
+    from engine.environments.operations import pinned_models
+
+    pinned = pinned_models(ctx.root, project)
+    if not pinned - set(models):
+        return items
+    return parse(body, models, project.environments, pinned=pinned)
 
 
 def _acknowledged(forge: Forge, comment_id: int) -> bool:
@@ -216,6 +240,8 @@ def _run(thread: _Thread, item: Command | Reply, number: int = 1) -> tuple[str, 
         return _promote(thread, pr, item, number)
     if isinstance(item, c.Rollback):
         return _rollback(thread, item, number)
+    if isinstance(item, c.Retire):
+        return _retire(thread, item, number)
     if isinstance(item, c.Retrain):
         return _retrain(thread, pr, item.models)
     if isinstance(item, c.Diff):
@@ -271,6 +297,22 @@ def _rollback(thread: _Thread, item: Rollback, number: int) -> tuple[str, bool]:
         env_name=item.env,
         actor=thread.commenter,
         to=item.to_version,
+        pr=thread.event.issue.number,
+        forge=thread.forge,
+        comment_id=thread.event.comment.id,
+        command=number,
+    )
+    return done.message(), True
+
+
+def _retire(thread: _Thread, item: Retire, number: int) -> tuple[str, bool]:
+    from engine.environments.operations import retire_model
+
+    done = retire_model(
+        thread.ctx.root,
+        model=item.model,
+        env_name=item.env,
+        actor=thread.commenter,
         pr=thread.event.issue.number,
         forge=thread.forge,
         comment_id=thread.event.comment.id,

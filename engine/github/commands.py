@@ -4,13 +4,15 @@ The grammar (DESIGN.md section 5), one command per line::
 
     /promote MODEL[@VERSION] [to] ENV [--canary PERCENT]
     /rollback MODEL [in] ENV [to VERSION]
+    /retire MODEL [in] ENV
     /retrain [MODEL...]
     /diff [MODEL] [vs ENV]
     /status
     /help
 
-``parse(body, models, environments)`` returns, in order, one value per line that
-addresses the engine: a command (:class:`Promote`, :class:`Rollback`, :class:`Retrain`,
+``parse(body, models, environments, pinned)`` returns, in order, one value per line that
+addresses the engine: a command (:class:`Promote`, :class:`Rollback`, :class:`Retire`,
+:class:`Retrain`,
 :class:`Diff`, :class:`Status`, :class:`Help`) or a :class:`Reply` saying what is wrong
 and how to write it (a usage error, an unknown model or environment with "did you
 mean", a misspelled command such as ``/promte``). Everything else is ignored: prose,
@@ -30,7 +32,9 @@ What counts as a command line (the choices, so users and tests can rely on them)
 - a command line must be printable ASCII: a zero-width space, a Cyrillic look-alike
   or a null byte gets a reply naming the character, never a guess;
 - names must match ``definitions.NAME_PATTERN`` *and* name a known model or
-  environment; versions are 7 to 64 lowercase hex characters;
+  environment; ``/rollback`` and ``/retire`` also take a model an environment pins
+  (``pinned``) that the default branch no longer defines; versions are 7 to 64
+  lowercase hex characters;
 - at most 5 lines may address the engine; more, and the whole comment is refused with
   one reply (nothing runs), because a partial run of a long list is harder to reason
   about than none;
@@ -66,6 +70,7 @@ _PERCENT = re.compile(r"^[1-9][0-9]?$")  # 1 to 99: 100% is a plain promotion
 USAGE = {
     "promote": "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]",
     "rollback": "/rollback MODEL [in] ENV [to VERSION]",
+    "retire": "/retire MODEL [in] ENV",
     "retrain": "/retrain [MODEL...]",
     "diff": "/diff [MODEL] [vs ENV]",
     "status": "/status",
@@ -79,6 +84,8 @@ SUMMARY = {
     "rollback": "pin the version that ran before the live one again (a second rollback goes "
     "further back), or the version named; aborts a live canary; "
     "in a blue-green environment, switches back to the slot that stayed loaded",
+    "retire": "stop serving a model in an environment (one deleted on the default branch, "
+    "say): its pin and manifests are removed from the environment branch",
     "retrain": "retrain ignoring the cache and check that the metrics reproduce",
     "diff": "the metric report for the PR, against an environment",
     "status": "what each environment runs",
@@ -113,6 +120,14 @@ class Rollback:
     model: str
     env: str
     to_version: str | None = None
+
+
+@dataclass(frozen=True)
+class Retire:
+    """Remove ``model``'s pin and manifests from ``env``: it is no longer served there."""
+
+    model: str
+    env: str
 
 
 @dataclass(frozen=True)
@@ -156,7 +171,7 @@ class Ignore:
     """A line that does not address the engine."""
 
 
-Command: TypeAlias = Promote | Rollback | Retrain | Diff | Status | Help
+Command: TypeAlias = Promote | Rollback | Retire | Retrain | Diff | Status | Help
 IGNORE = Ignore()
 
 
@@ -164,12 +179,19 @@ IGNORE = Ignore()
 
 
 def parse(
-    body: str, models: Collection[str], environments: Collection[str]
+    body: str,
+    models: Collection[str],
+    environments: Collection[str],
+    pinned: Collection[str] = (),
 ) -> list[Command | Reply]:
-    """The commands and replies of a comment, in order; empty when nothing addresses us."""
+    """The commands and replies of a comment, in order; empty when nothing addresses us.
+
+    ``pinned``: models some environment pins, accepted by ``/rollback`` and ``/retire``
+    although ``models`` (the default branch's) lacks them.
+    """
     results: list[Command | Reply] = []
     for number, line, lazy in candidate_lines(body):
-        result = parse_line(line, models, environments, number=number)
+        result = parse_line(line, models, environments, number=number, pinned=pinned)
         if isinstance(result, Ignore):
             continue
         if lazy:
@@ -194,7 +216,12 @@ def parse(
 
 
 def parse_line(
-    line: str, models: Collection[str], environments: Collection[str], *, number: int = 0
+    line: str,
+    models: Collection[str],
+    environments: Collection[str],
+    *,
+    number: int = 0,
+    pinned: Collection[str] = (),
 ) -> Command | Reply | Ignore:
     """One line outside code and quotes: a command, a reply, or ``IGNORE``."""
     match = _COMMAND.match(line[:MAX_LINE].rstrip())
@@ -218,6 +245,8 @@ def parse_line(
             f"`/{name}` contains {_describe(bad)} at column {column}; "
             "commands use plain ASCII only, so retype the line.",
         )
+    if name in ("rollback", "retire") and pinned:
+        models = list(dict.fromkeys([*models, *sorted(pinned)]))
     return _COMMAND_PARSERS[name](rest.split(), _Names(models, environments, name, number))
 
 
@@ -364,6 +393,18 @@ def _rollback(args: list[str], names: _Names) -> Command | Reply:
     return version if isinstance(version, Reply) else Rollback(model, env, version)
 
 
+def _retire(args: list[str], names: _Names) -> Command | Reply:
+    if len(args) == 3 and args[1] == "in":
+        args = [args[0], args[2]]
+    if len(args) != 2:
+        return names.usage("`/retire` takes a model and an environment")
+    model = names.model(args[0])
+    if isinstance(model, Reply):
+        return model
+    env = names.env(args[1])
+    return env if isinstance(env, Reply) else Retire(model, env)
+
+
 def _retrain(args: list[str], names: _Names) -> Command | Reply:
     models: list[str] = []
     for token in args:
@@ -405,6 +446,7 @@ def _help(args: list[str], names: _Names) -> Command | Reply:
 _COMMAND_PARSERS = {
     "promote": _promote,
     "rollback": _rollback,
+    "retire": _retire,
     "retrain": _retrain,
     "diff": _diff,
     "status": _status,

@@ -118,7 +118,10 @@ def _pairing(c: ModelComparison) -> str:
     elif c.status == "new":
         lines.append("🆕 New model: there is no base version to compare with.")
     elif c.status == "removed":
-        lines.append("🗑️ Removed: the model is no longer defined at head.")
+        lines.append(
+            "🗑️ Removed: the model is no longer defined at head. An environment that pins "
+            f"it keeps serving it after the merge: `/retire {c.model} ENV` stops it there."
+        )
     elif v.identical and by_env:
         lines.append(f"{_env(c)} already runs head's version: nothing to change there.")
     elif v.identical:

@@ -13,6 +13,7 @@ from engine.github.commands import (
     Help,
     Promote,
     Reply,
+    Retire,
     Retrain,
     Rollback,
     Status,
@@ -56,6 +57,9 @@ COMMANDS = [
     ("/rollback cancer-rf in production", Rollback("cancer-rf", "production", None)),
     (f"/rollback cancer-rf production to {V12}", Rollback("cancer-rf", "production", V12)),
     (f"/rollback cancer-rf in production to {V12}", Rollback("cancer-rf", "production", V12)),
+    ("/retire cancer-rf staging", Retire("cancer-rf", "staging")),
+    ("/retire cancer-rf in production", Retire("cancer-rf", "production")),
+    ("/Retire\tcancer-rf  in staging ", Retire("cancer-rf", "staging")),
     ("/retrain", Retrain(())),
     ("/retrain cancer-rf", Retrain(("cancer-rf",))),
     ("/retrain wine-knn cancer-rf wine-knn", Retrain(("wine-knn", "cancer-rf"))),
@@ -230,6 +234,11 @@ def test_unknown_names_get_did_you_mean(body: str, expected: str) -> None:
         ("/rollback cancer-rf staging to", "/rollback MODEL [in] ENV [to VERSION]"),
         ("/rollback cancer-rf staging to latest", "/rollback MODEL [in] ENV [to VERSION]"),
         ("/rollback cancer-rf@abcdef0 staging", "/rollback MODEL [in] ENV [to VERSION]"),
+        ("/retire", "/retire MODEL [in] ENV"),
+        ("/retire cancer-rf", "/retire MODEL [in] ENV"),
+        ("/retire cancer-rf in", "/retire MODEL [in] ENV"),
+        ("/retire cancer-rf staging production", "/retire MODEL [in] ENV"),
+        ("/retire cancer-rf@abcdef0 staging", "/retire MODEL [in] ENV"),
         ("/diff cancer-rf staging", "/diff [MODEL] [vs ENV]"),
         ("/diff vs", "/diff [MODEL] [vs ENV]"),
         ("/diff a b c d", "/diff [MODEL] [vs ENV]"),
@@ -248,6 +257,25 @@ def test_a_model_named_like_a_keyword_still_parses() -> None:
     assert parse("/promote to to staging", ("to",), ENVS) == [Promote("to", None, "staging")]
     assert parse("/diff vs", ("vs",), ENVS) == [Diff("vs", None)]
     assert parse("/rollback m in", ("m",), ("in",)) == [Rollback("m", "in", None)]
+
+
+def test_rollback_and_retire_accept_a_model_only_an_environment_pins() -> None:
+    """A model deleted on the default branch still runs where it is pinned: `/rollback`
+    and `/retire` take it when the caller passes the pinned models; nothing else does."""
+    pinned = ("churn-logreg",)
+    assert parse("/retire churn-logreg staging", MODELS, ENVS, pinned) == [
+        Retire("churn-logreg", "staging")
+    ]
+    assert parse("/rollback churn-logreg in staging", MODELS, ENVS, pinned) == [
+        Rollback("churn-logreg", "staging", None)
+    ]
+    for body in ("/promote churn-logreg staging", "/retrain churn-logreg", "/diff churn-logreg"):
+        (result,) = parse(body, MODELS, ENVS, pinned)
+        assert isinstance(result, Reply) and "there is no model" in result.message
+    (result,) = parse("/retire churn-logreg staging", MODELS, ENVS)
+    assert isinstance(result, Reply) and "there is no model `churn-logreg`" in result.message
+    (result,) = parse("/retire churn-logre staging", MODELS, ENVS, pinned)
+    assert isinstance(result, Reply) and "did you mean `churn-logreg`" in result.message
 
 
 def test_unknown_names_with_nothing_defined() -> None:
@@ -433,6 +461,7 @@ def test_help_text_lists_the_grammar_the_environments_and_the_models() -> None:
     for usage in (
         "/promote MODEL[@VERSION] [to] ENV [--canary PERCENT]",
         "/rollback MODEL [in] ENV [to VERSION]",
+        "/retire MODEL [in] ENV",
         "/retrain [MODEL...]",
         "/diff [MODEL] [vs ENV]",
         "/status",

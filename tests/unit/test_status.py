@@ -128,3 +128,14 @@ def test_status_as_data_has_every_serving_version_with_its_share_and_role():
     ]
     assert rows[0]["primary_metric"] == "f1" and rows[0]["value"] == 0.95
     assert {r["environment"] for r in rows} == {"staging"}
+
+
+def test_a_pinned_model_the_default_branch_no_longer_defines_says_how_to_retire_it():
+    pins = {"staging": {"cancer-rf": pin("v1")}, "production": {}}
+    text = status_markdown(["staging", "production"], pins, PRIMARY, ("iris-logreg",), "trunk")
+    assert text.splitlines()[-1] == (
+        "🗑️ `cancer-rf` is no longer defined on `trunk`, yet `staging` still serves it: "
+        "`/retire cancer-rf staging` (or `mlops retire cancer-rf --env staging`) stops it there."
+    )
+    defined = status_markdown(["staging"], pins, PRIMARY, ("cancer-rf",))
+    assert "retire" not in defined
