@@ -577,7 +577,7 @@ def status(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 @boundary
 def history(obj: Context, model: str, as_json: bool) -> None:
-    """Training, promotions and rollbacks of one model, newest first."""
+    """Training, promotions, rollbacks and retirements of one model, newest first."""
     from engine.environments.operations import history as events
 
     rows = events(obj.root, model)

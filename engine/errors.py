@@ -59,7 +59,8 @@ class PointerError(DataError):
     """A DVC pointer is not the plain kind ``dvc add`` writes; ``problem`` locates why."""
 
     def __init__(self, problem: Problem):
-        super().__init__(f"{problem.path}:{problem.line}:{problem.col}: {problem.message}")
+        where = f"{problem.path}:{problem.line}:{problem.col}" if problem.line else problem.path
+        super().__init__(f"{where}: {problem.message}")
         self.problem = problem
 
 

@@ -51,6 +51,7 @@ _TOKEN = re.compile(
 _TAIL = re.compile(r"(?: +#.*)? *")
 _MAX_KEY = 1000  # libyaml refuses a key longer than 1024 characters
 _MAX_DEPTH = 40
+"""Nesting (blocks or flow collections) beyond which PyYAML reads the file."""
 # Lines repeat from file to file (task: classification, metrics: [f1, roc_auc], gates:):
 # each line's reading is remembered by its text, to the value (a flow collection's is
 # copied for each use, so no document shares a list or a mapping with another).
@@ -99,6 +100,8 @@ def read(text: str, scalar: Scalar) -> dict[str, Any]:
                 block: Any = [] if dash else {}
                 owner[slot] = block
                 blocks.append((indent, block, indent == at))  # key:\n- a: beside its key
+                if len(blocks) > _MAX_DEPTH:
+                    raise Unusual  # deeper than definitions go: PyYAML says what it makes of it
         while indent < blocks[-1][0]:
             blocks.pop()
         at, container, beside = blocks[-1]
@@ -121,6 +124,8 @@ def read(text: str, scalar: Scalar) -> dict[str, Any]:
             container.append(item)
             indent += dash
             blocks.append((indent, item, False))
+            if len(blocks) > _MAX_DEPTH:
+                raise Unusual
             container = item
         elif key is None or container.__class__ is not dict:
             raise Unusual  # a scalar where a key belongs, or a key among entries

@@ -247,7 +247,7 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
     live = live_versions(root, project)
     done = _done_by_comment(root, env.branch, request.model, request.comment_id, request.command)
     if done is not None:
-        return _already_done(env.branch, done)
+        return _already_done(root, request.environment, env.branch, done, forge)
     idle = None
     if request.switch:
         current = live.get(request.environment, {}).get(request.model)
@@ -412,16 +412,17 @@ def _rollback_model(
 ) -> Promotion:
     from engine import gitbranches
     from engine.environments.policy import Decision
-    from engine.environments.promote import rollback
+    from engine.environments.promote import rollback, status
     from engine.training.runs import utc_now
 
     project = trusted_project(root)
     env = environment(project, env_name)
-    if comment_id is not None and "origin" in gitbranches.remotes(root):
-        gitbranches.fetch_branches(root, "origin", [env.branch])
-    done = _done_by_comment(root, env.branch, model, comment_id, command)
+    done = _fetched_and_done(root, env.branch, model, comment_id, command)
     if done is not None:
-        return _already_done(env.branch, done)
+        return _already_done(root, env_name, env.branch, done, forge)
+    pins = status(root, {env_name: env.branch})[env_name]
+    if model not in pins:  # retired there: refused before a version is made ready
+        raise not_pinned(model, env_name, env.branch, pins, "roll back")
     store = open_store(root, project)
     notes: list[str] = []
 
@@ -507,12 +508,10 @@ def _retire_model(
 
     project = trusted_project(root)
     env = environment(project, env_name)
-    remote = "origin" in gitbranches.remotes(root)
-    if remote:
-        gitbranches.fetch_branches(root, "origin", [env.branch])
-    done = _done_by_comment(root, env.branch, model, comment_id, command)
+    done = _fetched_and_done(root, env.branch, model, comment_id, command)
     if done is not None:
-        return _already_done(env.branch, done)
+        return _already_done(root, env_name, env.branch, done, forge)
+    remote = "origin" in gitbranches.remotes(root)
     pins = status(root, {env_name: env.branch})[env_name]
     if model not in pins:
         raise not_pinned(model, env_name, env.branch, pins, "retire")
@@ -550,6 +549,8 @@ def not_pinned(
     model: str, env_name: str, branch: str, pins: Mapping[str, Any], verb: str
 ) -> UserError:
     """``model`` is not pinned in ``env_name``: say which models are."""
+    from engine.environments.pins import pin_path
+
     names = sorted(pins)
     close = difflib.get_close_matches(model, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -557,7 +558,7 @@ def not_pinned(
     there = f"the models pinned there are {listed}" if names else "nothing is pinned there"
     return UserError(
         f"{model!r} is not pinned in {env_name} (branch {branch}, "
-        f"mlops/deployments/{model}.yaml), so there is nothing to {verb}{hint}; {there}"
+        f"{pin_path(model)}), so there is nothing to {verb}{hint}; {there}"
     )
 
 
@@ -572,6 +573,25 @@ def _comment_trailers(comment_id: int | None, command: int) -> tuple[str, ...]:
     return (f"{COMMENT_TRAILER}: {int(comment_id)}/{int(command)}",)
 
 
+def _fetched_and_done(
+    root: Path, branch: str, model: str, comment_id: int | None, command: int
+) -> str | None:
+    """Origin's ``branch`` fetched (when there is an origin), then :func:`_done_by_comment`."""
+    from engine import gitbranches
+
+    if "origin" in gitbranches.remotes(root):
+        gitbranches.fetch_branches(root, "origin", [branch])
+    return _done_by_comment(root, branch, model, comment_id, command)
+
+
+def _branch_ref(root: Path, branch: str) -> str:
+    """Origin's copy of ``branch`` when there is an origin, else the local branch."""
+    from engine import gitbranches
+
+    remote = "origin" in gitbranches.remotes(root)
+    return f"refs/remotes/origin/{branch}" if remote else f"refs/heads/{branch}"
+
+
 def _done_by_comment(
     root: Path, branch: str, model: str, comment_id: int | None, command: int
 ) -> str | None:
@@ -582,29 +602,30 @@ def _done_by_comment(
     engine's own errors advise it after a GitHub outage): a `/rollback` would roll back
     once more, a blue-green `/promote` that staged a version would switch to it.
     """
-    from engine import gitbranches
     from engine.environments.promote import done_by
 
     if comment_id is None:
         return None
-    remote = "origin" in gitbranches.remotes(root)
-    ref = f"refs/remotes/origin/{branch}" if remote else f"refs/heads/{branch}"
-    return done_by(root, ref, model, _comment_trailers(comment_id, command)[0])
+    trailer = _comment_trailers(comment_id, command)[0]
+    return done_by(root, _branch_ref(root, branch), model, trailer)
 
 
-def _already_done(branch: str, commit: str) -> Promotion:
+def _already_done(
+    root: Path, env_name: str, branch: str, commit: str, forge: Forge | None
+) -> Promotion:
+    """Nothing more to pin; the deploy started again when ``commit`` is still the branch's
+    tip: the first run may have stopped between its push and the deploy's dispatch (a
+    push with GITHUB_TOKEN starts no workflow), and deploying a branch again converges."""
+    from engine import gitbranches
     from engine.environments.policy import Decision
 
-    return Promotion(
-        Decision(
-            True,
-            [
-                f"This comment was already carried out as `{commit[:12]}` on `{branch}`; "
-                "running its job again changes nothing."
-            ],
-            noop=True,
-        )
-    )
+    notes = [
+        f"This comment was already carried out as `{commit[:12]}` on `{branch}`; "
+        "running its job again pins nothing more."
+    ]
+    if forge is not None and gitbranches.ref_sha(root, _branch_ref(root, branch)) == commit:
+        notes += _dispatch(root, forge, commit, branch, env_name)
+    return Promotion(Decision(True, notes, noop=True))
 
 
 def manifests(root: Path, project: Project, env_name: str) -> FilesFor:
@@ -655,25 +676,31 @@ def _deploy_note(root: Path, forge: Forge, result: PromotionResult, env_name: st
     The local forge only records the dispatch: nothing runs a workflow on a laptop, so the
     note says which command deploys instead.
     """
-    from engine.forge import ForgeError
-
     if result.noop:
         return []
-    workflow = deploy_workflow(root, result.commit)
-    if forge.name == "local":
-        if result.pushed:
-            forge.dispatch_workflow(workflow, result.branch, {"environment": env_name})
+    if forge.name == "local" and not result.pushed:
         return [f"No workflow runs here (no GitHub): `mlops deploy --env {env_name}` deploys it."]
-    if not result.pushed:
+    if not result.pushed or result.commit is None:
         return []
+    return _dispatch(root, forge, result.commit, result.branch, env_name)
+
+
+def _dispatch(root: Path, forge: Forge, commit: str, branch: str, env_name: str) -> list[str]:
+    """Start the deploy workflow ``commit`` has on ``branch``; say how it went."""
+    from engine.forge import ForgeError
+
+    workflow = deploy_workflow(root, commit)
+    if forge.name == "local":
+        forge.dispatch_workflow(workflow, branch, {"environment": env_name})
+        return [f"No workflow runs here (no GitHub): `mlops deploy --env {env_name}` deploys it."]
     try:
-        forge.dispatch_workflow(workflow, result.branch, {"environment": env_name})
+        forge.dispatch_workflow(workflow, branch, {"environment": env_name})
     except ForgeError as exc:
         return [
             f"⚠️ The pin is pushed, but `{workflow}` could not be started ({exc}); "
-            f"run it by hand on `{result.branch}`."
+            f"run it by hand on `{branch}`."
         ]
-    return [f"Dispatched `{workflow}` on `{result.branch}` to deploy it."]
+    return [f"Dispatched `{workflow}` on `{branch}` to deploy it."]
 
 
 def ensure_stored(
@@ -907,8 +934,10 @@ def status_table(root: Path) -> str:
         )
     primary = {name: model.spec.primary_metric for name, model in defs.models.items()}
     live = live_versions(root, project)
+    # a model whose file is only invalid there is still defined: no note to retire it
+    defined = set(defs.models) | defs.invalid
     return status_markdown(
-        list(project.environments), live, primary, defs.models, project.default_branch
+        list(project.environments), live, primary, defined, project.default_branch
     )
 
 
@@ -931,7 +960,7 @@ def history(root: Path, model: str) -> list[dict[str, Any]]:
     not repeated; refused promotions, deploys, monitor runs and alerts come from the log.
     """
     from engine import audit
-    from engine.environments.promote import pin_history
+    from engine.environments.promote import pin_history, retirements
 
     defs = trusted_definitions(root)
     project = defs.settings
@@ -943,6 +972,10 @@ def history(root: Path, model: str) -> list[dict[str, Any]]:
         events += [
             _event(e.when, e.pin.action, _moved(e.pin), env_name, e.actor, e.commit, "ok", "branch")
             for e in pin_history(root, env.branch, model)
+        ]
+        events += [
+            _event(when, "retire", version, env_name, who, sha, "ok", "branch")
+            for sha, when, who, version in retirements(root, env.branch, model)
         ]
     shown = {(e["event"], e["version"], e["environment"]) for e in events}
     for line in audit.read(root):

@@ -505,6 +505,28 @@ def pin_history(root: Path, branch: str, model: str, remote: str = "origin") -> 
     return []
 
 
+def retirements(
+    root: Path, branch: str, model: str, remote: str = "origin"
+) -> list[tuple[str, str, str, str]]:
+    """Each commit of ``branch``'s own line that removed ``model``'s pin (local branch,
+    else ``<remote>/<branch>``), newest first: (commit, when, who, version). A pin deleted
+    by hand has no trailers: who and version are then empty."""
+    check_request(model=model, branch=branch)
+    for ref in (f"refs/heads/{branch}", f"refs/remotes/{remote}/{branch}"):
+        if gitbranches.ref_sha(root, ref) is not None:
+            fields = "%H%x1f%cI" + "".join(
+                f"%x1f%(trailers:key={key},valueonly,separator=%x2C)"
+                for key in ("Retired-by", "Version")
+            )
+            log = gitrepo.run_git(
+                root, "log", "--first-parent", "--diff-filter=D", f"--format={fields}",
+                ref, "--", pin_path(model),
+            ).stdout  # fmt: skip
+            rows = (line.split("\x1f", 3) for line in log.splitlines() if line)
+            return [(sha, when, who, version) for sha, when, who, version in rows]
+    return []
+
+
 def status(root: Path, environments: dict[str, str]) -> dict[str, dict[str, Pin]]:
     """``{environment: {model: pin}}`` for ``{environment: branch}``; no branch, no pins."""
     return {env: read_pins(root, branch) or {} for env, branch in environments.items()}

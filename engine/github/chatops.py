@@ -115,7 +115,10 @@ def _with_pinned(
         return items
     from engine.environments.operations import pinned_models
 
-    pinned = pinned_models(ctx.root, project)
+    try:
+        pinned = pinned_models(ctx.root, project)
+    except UserError:  # the branches could not be read (a failed fetch): the replies stand
+        return items
     if not pinned - set(models):
         return items
     return parse(body, models, project.environments, pinned=pinned)

@@ -24,13 +24,13 @@ import typing
 from typing import Any
 
 from engine.errors import UserError
+from engine.plain import MISSING, Plain, fields_of
 
 ZERO_SHA = "0" * 40
 MAX_PAYLOAD = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
-_MISSING: Any = object()
 
 
-class _Payload:
+class _Payload(Plain):
     """A webhook object: its fields are its annotations, set once from keywords, read-only.
 
     A field's class attribute is its default (a list or dict default is copied for each
@@ -38,28 +38,13 @@ class _Payload:
     """
 
     def __init__(self, **values: Any) -> None:
-        for name, _, default in _fields(type(self)):
+        for name, _, default in fields_of(type(self)):
             value = values.get(name, default)
-            if value is _MISSING:
+            if value is MISSING:
                 raise TypeError(f"{type(self).__name__} needs {name}")
             if value is default and isinstance(value, list | dict):
                 value = value.copy()
             object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is read-only")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is read-only")
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and vars(other) == vars(self)
-
-    __hash__ = None  # type: ignore[assignment]  # equal by value, and holds dicts
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
-        return f"{type(self).__name__}({fields})"
 
 
 class User(_Payload):
@@ -257,20 +242,6 @@ def parse_event(name: str, data: bytes, source: str = "GITHUB_EVENT_PATH") -> Ev
 _Errors = list[tuple[tuple[str | int, ...], str]]
 
 
-_FIELDS: dict[type[Any], tuple[tuple[str, Any, Any], ...]] = {}
-
-
-def _fields(cls: type[Any]) -> tuple[tuple[str, Any, Any], ...]:
-    """Each field of ``cls`` in declaration order: its name, its type, its default (or
-    ``_MISSING``)."""
-    if cls not in _FIELDS:
-        hints = typing.get_type_hints(cls)
-        _FIELDS[cls] = tuple(
-            (name, hints[name], cls.__dict__.get(name, _MISSING)) for name in cls.__annotations__
-        )
-    return _FIELDS[cls]
-
-
 def _build(cls: type[Any], raw: Any, loc: tuple[str | int, ...], errors: _Errors) -> Any:
     """``cls`` from the JSON value ``raw``; problems are appended to ``errors``."""
     if not isinstance(raw, dict):
@@ -278,12 +249,12 @@ def _build(cls: type[Any], raw: Any, loc: tuple[str | int, ...], errors: _Errors
         return None
     values: dict[str, Any] = {}
     start = len(errors)
-    for name, tp, default in _fields(cls):
-        value = raw.get(name, _MISSING)
+    for name, tp, default in fields_of(cls):
+        value = raw.get(name, MISSING)
         if value is None and (cls, name) in _NULL_IS_EMPTY:
-            value = _MISSING
-        if value is _MISSING:
-            if default is _MISSING:
+            value = MISSING
+        if value is MISSING:
+            if default is MISSING:
                 errors.append(((*loc, name), "Field required"))
             continue
         values[name] = _convert(tp, value, (*loc, name), errors)

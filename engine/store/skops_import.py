@@ -22,14 +22,14 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.abc
-import importlib.machinery
 import sys
 import threading
 import warnings
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
+
+from engine.importhook import AfterExec
 
 FAST_WHICHMODULE = ("0.16.",)
 """skops versions whose ``whichmodule`` :func:`fast_whichmodule` reproduces exactly."""
@@ -130,26 +130,6 @@ class _Scan(threading.local):
 _scan = _Scan()
 
 
-class _Accelerate(importlib.abc.MetaPathFinder):
-    """Finds ``skops.io._utils`` as usual; once executed, its ``whichmodule`` is replaced."""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != _UTILS:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        loader = getattr(spec, "loader", None)
-        if spec is None or not hasattr(loader, "exec_module"):
-            return spec
-        execute = loader.exec_module  # type: ignore[union-attr]
-
-        def exec_module(module: ModuleType) -> None:
-            execute(module)
-            accelerate(module)
-
-        loader.exec_module = exec_module  # type: ignore[union-attr]
-        return spec
-
-
 def accelerate(utils: ModuleType) -> bool:
     """Replace ``utils.whichmodule`` (skops.io._utils) if this skops version is known."""
     skops = sys.modules.get("skops")
@@ -196,7 +176,7 @@ def _import() -> Any:
     import sklearn.utils
 
     real = sklearn.utils.all_estimators
-    hook = _Accelerate()
+    hook = AfterExec(_UTILS, accelerate)
     sklearn.utils.all_estimators = lambda *args, **kwargs: []
     sys.meta_path.insert(0, hook)
     _scan.index = _Index()

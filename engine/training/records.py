@@ -31,15 +31,15 @@ import typing
 from datetime import datetime
 from typing import Any, Literal, Self, dataclass_transform
 
+from engine.plain import MISSING, Plain, fields_of
 from engine.training import record_schema
 from engine.training.record_schema import RECORD_FORMAT, SHORT, Label, schema
 
-_MISSING: Any = object()
 _NO: Any = object()  # "not in the exact form": the twin decides
 
 
 @dataclass_transform(kw_only_default=True, frozen_default=True)
-class _Record:
+class _Record(Plain):
     """A record: its fields are its annotations, checked once from keywords, read-only.
 
     A field's class attribute is its default (a list or dict default is copied for each
@@ -70,21 +70,6 @@ class _Record:
     def as_dict(self) -> dict[str, Any]:
         """The fields as plain values (nested records as dicts)."""
         return {name: _dicts(value) for name, value in vars(self).items()}
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is read-only")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is read-only")
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and vars(other) == vars(self)
-
-    __hash__ = None  # type: ignore[assignment]  # equal by value, and holds dicts
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
-        return f"{type(self).__name__}({fields})"
 
 
 class Candidate(_Record):
@@ -189,28 +174,16 @@ _CONSTRAINTS: dict[tuple[type[_Record], str], typing.Callable[[str], bool]] = {
 }
 """Fields whose value must also pass a test (the twin's pattern and validator)."""
 
-_FIELDS: dict[type[_Record], tuple[tuple[str, Any, Any], ...]] = {}
 _Check = typing.Callable[[Any], Any]
 """A value as its type's exact form, or ``_NO``."""
 _PLANS: dict[type[_Record], tuple[tuple[str, _Check, Any], ...]] = {}
-
-
-def _fields(cls: type[_Record]) -> tuple[tuple[str, Any, Any], ...]:
-    """Each field of ``cls`` in declaration order: its name, its type, its default (or
-    ``_MISSING``)."""
-    if cls not in _FIELDS:
-        hints = typing.get_type_hints(cls)
-        _FIELDS[cls] = tuple(
-            (name, hints[name], cls.__dict__.get(name, _MISSING)) for name in cls.__annotations__
-        )
-    return _FIELDS[cls]
 
 
 def _plan(cls: type[_Record]) -> tuple[tuple[str, _Check, Any], ...]:
     """Each field of ``cls``: its name, the check of its exact form, its default."""
     if cls not in _PLANS:
         plan = []
-        for name, tp, default in _fields(cls):
+        for name, tp, default in fields_of(cls):
             check, test = _check(tp), _CONSTRAINTS.get((cls, name))
             if test is not None:
                 check = _also(check, test)
@@ -224,9 +197,9 @@ def _exact(cls: type[_Record], values: dict[str, Any]) -> dict[str, Any] | None:
     None (the twin decides)."""
     fields: dict[str, Any] = {}
     for name, check, default in _plan(cls):
-        value = values.get(name, _MISSING)
-        if value is _MISSING:
-            if default is _MISSING:
+        value = values.get(name, MISSING)
+        if value is MISSING:
+            if default is MISSING:
                 return None
             fields[name] = default.copy() if isinstance(default, list | dict) else default
             continue
@@ -320,7 +293,7 @@ def _made(cls: type[_Record], fields: dict[str, Any]) -> Any:
 def _by_twin(cls: type[_Record], values: Any) -> dict[str, Any]:
     """The fields of ``cls`` as the pydantic twin validates ``values`` (or its error)."""
     checked = schema()[cls.__name__].model_validate(_dicts(values))
-    return {name: _plain(getattr(checked, name)) for name, _, _ in _fields(cls)}
+    return {name: _plain(getattr(checked, name)) for name, _, _ in fields_of(cls)}
 
 
 def _dicts(value: Any) -> Any:
@@ -338,7 +311,7 @@ def _plain(value: Any) -> Any:
     """``value`` from the twin with every pydantic model in it as its plain record."""
     cls = RECORDS.get(type(value).__name__)
     if cls is not None and type(value).__module__ == record_schema.__name__:
-        return _made(cls, {name: _plain(getattr(value, name)) for name, _, _ in _fields(cls)})
+        return _made(cls, {name: _plain(getattr(value, name)) for name, _, _ in fields_of(cls)})
     if type(value) is list:
         return [_plain(v) for v in value]
     return value

@@ -25,12 +25,12 @@ those of a plain import.
 from __future__ import annotations
 
 import contextlib
-import importlib.abc
-import importlib.machinery
 import sys
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
+
+from engine.importhook import AfterExec
 
 KNOWN = ("1.17.",)
 """scipy versions whose ``xp_capabilities`` decorator :func:`docs_left_alone` knows."""
@@ -89,30 +89,6 @@ class _Swapped:
         self.originals.clear()
 
 
-class _Hook(importlib.abc.MetaPathFinder):
-    """Finds ``scipy._lib._array_api`` as usual; once it has executed, swaps the names."""
-
-    def __init__(self, swapped: _Swapped) -> None:
-        self.swapped = swapped
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != _MODULE:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        loader = getattr(spec, "loader", None)
-        if spec is None or not hasattr(loader, "exec_module"):
-            return spec
-        execute = loader.exec_module  # type: ignore[union-attr]
-        swapped = self.swapped
-
-        def exec_module(module: ModuleType) -> None:
-            execute(module)
-            swapped.swap(module)
-
-        loader.exec_module = exec_module  # type: ignore[union-attr]
-        return spec
-
-
 @contextlib.contextmanager
 def docs_left_alone() -> Iterator[None]:
     """While the block runs, scipy's ``xp_capabilities`` leaves docstrings as they are."""
@@ -120,7 +96,7 @@ def docs_left_alone() -> Iterator[None]:
     hook = None
     module = sys.modules.get(_MODULE)
     if module is None:
-        hook = _Hook(swapped)
+        hook = AfterExec(_MODULE, swapped.swap)
         sys.meta_path.insert(0, hook)
     else:
         swapped.swap(module)

@@ -4,6 +4,8 @@ stayed deployed for ever, and ``/rollback`` said "there is no model")."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -81,10 +83,14 @@ def test_retire_a_model_deleted_on_main_and_a_re_run_changes_nothing(iris_staged
         assert message.startswith("Retire iris-logreg from staging")
         assert f"Requested-by-comment: {cid}/1" in message and "Retired-by: ada" in message
 
+        dispatched = len(gh.dispatches)
         rerun = again(mlops, repo, tmp_path, gh)
         assert rerun.returncode == 0, replies(gh)
         assert "already carried out" in replies(gh)[-1]
         assert tip(repo) == retired
+        # its commit is still the tip: the first run may have stopped before dispatching
+        # the deploy (a push with GITHUB_TOKEN starts none), so the re-run starts it
+        assert [d.ref for d in gh.dispatches[dispatched:]] == ["env/staging"]
     files = on_staging(repo)
     assert PIN not in files and MANIFEST not in files
     history = mlops("history", "iris-logreg", "--json", cwd=repo)
@@ -152,7 +158,36 @@ def test_mlops_retire_from_the_terminal(iris_staged, mlops):
     assert PIN not in files and MANIFEST not in files
     status = mlops("status", "--json", cwd=repo)
     assert "iris-logreg" not in status.stdout
+    # a rollback of a retired model is refused before any version is made ready
+    back = mlops("rollback", "iris-logreg", "--env", "staging", cwd=repo)
+    assert back.returncode == 1 and "'iris-logreg' is not pinned in staging" in back.stderr
+    # the branch shows the retirement in the history, without the local action log (a
+    # comment's job wrote that on its runner)
+    shutil.rmtree(repo / ".mlops" / "logs")
+    events = json.loads(mlops("history", "iris-logreg", "--json", cwd=repo).stdout)
+    retired = [e for e in events if e["event"] == "retire"]
+    assert [(e["environment"], e["source"]) for e in retired] == [("staging", "branch")]
+    assert retired[0]["by"] and retired[0]["version"]
     # the previous pin stays in the branch's history: promoting brings the model back
     assert "Retire iris-logreg from staging" in git(
         repo, "log", "-1", "--format=%s", "origin/env/staging"
     )
+
+
+def test_status_suggests_retiring_a_deleted_model_not_one_whose_file_is_only_invalid(
+    iris_staged, mlops
+):
+    """A model file on main that merely fails validation is a model still defined: telling
+    the team to `/retire` it invites a destructive command for a typo (the second read)."""
+    repo = iris_staged
+    model = repo / "mlops" / "models" / "iris-logreg.yaml"
+    model.write_text(model.read_text() + "no_such_field: 1\n")
+    git(repo, "commit", "-q", "-am", "A typo")
+    git(repo, "push", "-q", "origin", "main")
+    status = mlops("status", cwd=repo)
+    assert status.returncode == 0, status.stderr
+    assert "iris-logreg" in status.stdout and "no longer defined" not in status.stdout
+    git(repo, "rm", "-q", str(model))
+    git(repo, "commit", "-q", "-m", "Drop iris-logreg")
+    git(repo, "push", "-q", "origin", "main")
+    assert "`iris-logreg` is no longer defined" in mlops("status", cwd=repo).stdout

@@ -17,6 +17,7 @@ import pytest
 from pydantic import ValidationError
 
 from engine.errors import StoreError
+from engine.plain import MISSING, fields_of
 from engine.training import records
 from engine.training.records import (
     Candidate,
@@ -208,12 +209,12 @@ def shape(tp):
 @pytest.mark.parametrize("name", ["Candidate", "SearchRecord", "RowsRecord", "VersionRecord"])
 def test_the_plain_classes_declare_the_twins_fields(name):
     plain, twin = records.RECORDS[name], schema()[name]
-    fields = records._fields(plain)
+    fields = fields_of(plain)
     assert [f[0] for f in fields] == list(twin.model_fields)
     for field, tp, default in fields:
         info = twin.model_fields[field]
         assert shape(tp) == shape(info.annotation), field
-        if default is records._MISSING:
+        if default is MISSING:
             assert info.is_required(), field
         else:
             assert info.get_default(call_default_factory=True) == default, field

@@ -233,6 +233,8 @@ def test_documents_as_pyyaml_writes_them(value, flow, style):
         "a: [b,]\n",
         "a: {b: }\n",
         "k" * 1100 + ": v\n",
+        "".join(f"{' ' * i}k{i}:\n" for i in range(60)),  # nested deeper than definitions go
+        "".join(f"{'  ' * i}- \n" for i in range(60)),
         "# only a comment\n",
         "",
     ],
