@@ -412,17 +412,14 @@ def _rollback_model(
 ) -> Promotion:
     from engine import gitbranches
     from engine.environments.policy import Decision
-    from engine.environments.promote import rollback, status
+    from engine.environments.promote import rollback
     from engine.training.runs import utc_now
 
     project = trusted_project(root)
     env = environment(project, env_name)
-    done = _fetched_and_done(root, env.branch, model, comment_id, command)
-    if done is not None:
+    done = _done_or_pinned(root, env_name, env.branch, model, comment_id, command, "roll back")
+    if done is not None:  # (a retired model is refused before a version is made ready)
         return _already_done(root, env_name, env.branch, done, forge)
-    pins = status(root, {env_name: env.branch})[env_name]
-    if model not in pins:  # retired there: refused before a version is made ready
-        raise not_pinned(model, env_name, env.branch, pins, "roll back")
     store = open_store(root, project)
     notes: list[str] = []
 
@@ -504,17 +501,14 @@ def _retire_model(
     from engine import gitbranches
     from engine.environments import manifest
     from engine.environments.policy import Decision
-    from engine.environments.promote import retire, status
+    from engine.environments.promote import retire
 
     project = trusted_project(root)
     env = environment(project, env_name)
-    done = _fetched_and_done(root, env.branch, model, comment_id, command)
+    done = _done_or_pinned(root, env_name, env.branch, model, comment_id, command, "retire")
     if done is not None:
         return _already_done(root, env_name, env.branch, done, forge)
     remote = "origin" in gitbranches.remotes(root)
-    pins = status(root, {env_name: env.branch})[env_name]
-    if model not in pins:
-        raise not_pinned(model, env_name, env.branch, pins, "retire")
     # Every manifest this model can have there; each is deleted only if written for it.
     files: dict[str, str | None] = {manifest.manifest_path(model): None}
     files |= {manifest.slot_path(model, slot): None for slot in manifest.SLOTS}
@@ -573,15 +567,29 @@ def _comment_trailers(comment_id: int | None, command: int) -> tuple[str, ...]:
     return (f"{COMMENT_TRAILER}: {int(comment_id)}/{int(command)}",)
 
 
-def _fetched_and_done(
-    root: Path, branch: str, model: str, comment_id: int | None, command: int
+def _done_or_pinned(
+    root: Path,
+    env_name: str,
+    branch: str,
+    model: str,
+    comment_id: int | None,
+    command: int,
+    verb: str,
 ) -> str | None:
-    """Origin's ``branch`` fetched (when there is an origin), then :func:`_done_by_comment`."""
+    """Before a rollback or a retirement: origin's ``branch`` fetched (when there is an
+    origin), then the commit this comment's command already made (a re-run), else None
+    once ``model`` is known to be pinned there (:func:`not_pinned` if it is not)."""
     from engine import gitbranches
+    from engine.environments.promote import status
 
     if "origin" in gitbranches.remotes(root):
         gitbranches.fetch_branches(root, "origin", [branch])
-    return _done_by_comment(root, branch, model, comment_id, command)
+    done = _done_by_comment(root, branch, model, comment_id, command)
+    if done is None:
+        pins = status(root, {env_name: branch})[env_name]
+        if model not in pins:
+            raise not_pinned(model, env_name, branch, pins, verb)
+    return done
 
 
 def _branch_ref(root: Path, branch: str) -> str:
