@@ -200,6 +200,7 @@ def validate(
     from engine import api
 
     result = api.validate(obj.root, rev=rev, data=not no_data, paths=paths)
+    skip_teardown()  # thousands of parsed definitions need no freeing one by one
     if as_json:
         emit_json(result.as_dict())
     else:
@@ -277,6 +278,7 @@ def plan(obj: Context, base: str, head: str | None, as_json: bool, matrix: bool)
     from engine.training.planning import compute_plan
 
     result = compute_plan(obj.root, base, head)
+    skip_teardown()  # thousands of parsed definitions need no freeing one by one
     if matrix:
         click.echo(json.dumps(plan_matrix(result), separators=(",", ":")))
     elif as_json:

@@ -79,12 +79,13 @@ class ClassInfo:
 
 
 def sklearn_version() -> str:
-    """The installed scikit-learn's version, read from its metadata (no import)."""
-    from importlib.metadata import PackageNotFoundError, version
+    """The installed scikit-learn's version, read from its metadata without importing it
+    (nor ``importlib.metadata`` and its e-mail parser: see :mod:`engine.definitions.installed`)."""
+    from engine.definitions.installed import metadata_version
 
     try:
-        return version("scikit-learn")
-    except PackageNotFoundError:
+        return metadata_version("scikit-learn")
+    except ImportError:  # importlib.metadata.PackageNotFoundError
         raise UserError(
             "scikit-learn is not installed where mlops runs: pip install scikit-learn"
         ) from None

@@ -1,19 +1,24 @@
-"""Parse thousands of new definitions on two cores: a forked child warms half the cache.
+"""Work through thousands of new definitions on two cores: a forked child warms half the cache.
 
-A cold ``plan`` or ``validate`` (a fresh CI runner, a new engine version) parses and
-validates every definition, 0.1 ms each: half a second at 5,000 models. Above
-:data:`THRESHOLD` unknown files, with a core to spare (two or more, not all kept busy by
-other processes: the load average says), this forks once
-(after the imports, so the child starts with everything loaded), and the child parses
-and validates the first half of the files (reading its blobs from git with its own
-``git cat-file``) while this process does the second half. The child sends back what a
-parse cache remembers, the plain values by blob id and which blobs are valid
-definitions, as one ``marshal`` payload; this process adds them to its cache.
+A cold ``plan`` or ``validate`` (a fresh CI runner, a new engine version) parses,
+validates and cross-checks every definition, and a plan fingerprints every model: about
+0.2 ms a model, a second at 5,000. Above :data:`THRESHOLD` unknown files, with a core to
+spare (two or more, not all kept busy by other processes: the load average says), this
+forks once and splits the new *model* files in two shares. Each process parses and
+validates its share and every other new definition (datasets, feature sets and the
+project file are few, and every model needs its own), then runs ``follow`` (the
+caller's own checks: cross-references, fingerprints) on a view of the files in which the
+other share's models do not exist. The child reads its blobs from git with its own
+``git cat-file`` and sends back what it added to the parse cache, the plain values by
+blob id and the derived facts (validity, clean cross-references, fingerprints, dumps),
+as one ``marshal`` payload; this process adds them to its cache.
 
-Nothing else changes: :func:`engine.definitions.loading.load` then runs as on a warm
-cache, so every result, every problem (a file with one is left to ``load``, which
-reads it again and reports it where it is) and their order are those of a single
-process. If the child fails in any way its half is simply parsed by ``load``.
+Nothing else changes: the caller then loads and checks *all* the files as on a warm
+cache, so every result, every problem (a file with one is left to the caller, which reads
+it again and reports it where it is) and their order are those of a single process: the
+facts are the same functions of the same blobs whichever process computed them, and
+only clean results are remembered. If the child fails in any way its share is simply
+done by the caller.
 """
 
 from __future__ import annotations
@@ -21,13 +26,17 @@ from __future__ import annotations
 import gc
 import marshal
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from engine.definitions.loading import prepare
+from engine.definitions.names import kind_of
 from engine.definitions.parse_cache import ParseCache, blob_id
 
 THRESHOLD = 2_000
 """Unknown definitions below which one process is quicker than a fork and a merge."""
+
+Follow = Callable[[ParseCache, Mapping[str, bytes], "Mapping[str, str] | None"], object]
+"""Checks that remember their results in the cache: ``follow(cache, files, ids)``."""
 
 
 def warm(
@@ -36,29 +45,37 @@ def warm(
     paths: Sequence[str],
     ids: Mapping[str, str] | None,
     also: Sequence[str] = (),
+    follow: Follow | None = None,
 ) -> None:
     """Parse and validate the definitions ``paths`` (unknown to ``cache``) into it.
 
     ``ids`` holds each path's git blob id when ``files`` reads blobs on demand (a
     :class:`engine.gitrepo.Tree`, whose ``fetch`` then reads ``also`` too, in the same
-    git call); for plain bytes it is None and the ids are computed.
+    git call); for plain bytes it is None and the ids are computed. ``follow`` runs only
+    when the work is split, each process on its share.
     """
     if len(paths) < THRESHOLD or _spare_cores() < 0.5 or not hasattr(os, "fork"):
         _prepare(cache, files, [*paths, *also], ids)
         return
-    half = len(paths) // 2
-    theirs, mine = paths[:half], [*paths[half:], *also]
+    models = [p for p in paths if kind_of(p) == "model"]
+    shared = [p for p in paths if kind_of(p) != "model"]
+    half = len(models) // 2
+    theirs, mine = models[:half], models[half:]
+    parses, facts = set(cache.memory), set(cache.derived)
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: its half into a cache of its own, sent back, then gone
+    if pid == 0:  # the child: its share into the cache, what it added sent back, then gone
         code = 1
         try:
             os.close(read_end)
             gc.disable()  # a short life: nothing to collect that the exit does not free
-            found = ParseCache()
-            _prepare(found, files, theirs, ids)
-            valid = [key for key in found.derived if key.startswith("valid:")]
-            payload = marshal.dumps((found.memory, valid))
+            _share(cache, files, [*theirs, *shared, *also], ids, follow, hide=mine)
+            payload = marshal.dumps(
+                (
+                    {b: v for b, v in cache.memory.items() if b not in parses},
+                    {k: v for k, v in cache.derived.items() if k not in facts},
+                )
+            )
             with os.fdopen(write_end, "wb") as out:
                 out.write(payload)
             code = 0
@@ -66,22 +83,35 @@ def warm(
             os._exit(code)
     os.close(write_end)
     try:
-        _prepare(cache, files, mine, ids)
+        _share(cache, files, [*mine, *shared, *also], ids, follow, hide=theirs)
     finally:
         with os.fdopen(read_end, "rb") as pipe:
             payload = pipe.read()
         _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
-        return  # load parses the child's half itself
+        return  # the caller does the child's share itself
     try:
         # from this process's own child, over a pipe no one else holds
-        values, valid = marshal.loads(payload)  # noqa: S302
+        values, derived = marshal.loads(payload)  # noqa: S302
     except (EOFError, ValueError, TypeError):
         return
     for blob, value in values.items():
         cache.adopt(blob, value)
-    for key in valid:
-        cache.remember(key, True)
+    for key, fact in derived.items():
+        cache.remember(key, fact)
+
+
+def _share(
+    cache: ParseCache,
+    files: Mapping[str, bytes],
+    paths: Sequence[str],
+    ids: Mapping[str, str] | None,
+    follow: Follow | None,
+    hide: Sequence[str],
+) -> None:
+    _prepare(cache, files, paths, ids)
+    if follow is not None:
+        follow(cache, Without(files, hide), ids)
 
 
 def _prepare(
@@ -98,6 +128,31 @@ def _prepare(
     for path in paths:
         data = files[path]
         prepare(cache, path, data, ids[path] if ids is not None else blob_id(data))
+
+
+class Without(Mapping[str, bytes]):
+    """``files`` in which the paths ``hidden`` do not exist (its ``ids``, ``links`` and
+    ``fetch``, if it has them, pass through)."""
+
+    def __init__(self, files: Mapping[str, bytes], hidden: Sequence[str]) -> None:
+        self.files, self.hidden = files, frozenset(hidden)
+        for name in ("ids", "links", "fetch"):
+            if hasattr(files, name):
+                setattr(self, name, getattr(files, name))
+
+    def __getitem__(self, path: str) -> bytes:
+        if path in self.hidden:
+            raise KeyError(path)
+        return self.files[path]
+
+    def __contains__(self, path: object) -> bool:
+        return path not in self.hidden and path in self.files
+
+    def __iter__(self) -> Iterator[str]:
+        return (path for path in self.files if path not in self.hidden)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _spare_cores() -> float:
@@ -117,4 +172,4 @@ def _spare_cores() -> float:
     return cores - 1 - max(busy - 1, 0.0)
 
 
-__all__ = ["THRESHOLD", "warm"]
+__all__ = ["THRESHOLD", "Follow", "Without", "warm"]

@@ -154,6 +154,12 @@ def plan(base: Snapshot | None, head: Snapshot) -> Plan:
     return Plan(tuple(models), tuple(loose))
 
 
+def remember_fingerprints(snap: Snapshot) -> None:
+    """Fingerprint every model of ``snap`` that resolves, into its parse cache, as
+    :func:`plan` would: for a process warming that cache (:mod:`engine.training.parallel`)."""
+    _side(snap, Fingerprints())
+
+
 def plan_to_json(result: Plan) -> dict[str, Any]:
     """The plan as plain data, for ``mlops plan --json`` and the report bundle."""
     return {

@@ -3,8 +3,9 @@
 Reads the definitions and DVC pointers at two revisions straight from git objects
 (no checkout, so it works in a shallow CI clone once the base commit is fetched), loads
 and cross-checks them, and hands them to the pure :func:`engine.training.plan.plan`. The
-scikit-learn version comes from the installed package's metadata, so planning never
-imports scikit-learn itself.
+scikit-learn version comes from the installed package's metadata
+(:func:`engine.definitions.catalog_format.sklearn_version`), so planning never imports
+scikit-learn itself.
 
 A review of two revisions whose definitions and pointers are the same files, blob for
 blob, needs no plan at all when that content was planned before without a single problem
@@ -17,16 +18,20 @@ and neither pydantic nor the formats.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine import gitrepo
+from engine.definitions.catalog_format import sklearn_version
 from engine.collector import collecting_rarely
 
 if TYPE_CHECKING:
     from engine.definitions.loading import Definitions
+    from engine.definitions.parse_cache import ParseCache
+    from engine.training.parallel import Follow
     from engine.training.plan import Plan, Snapshot
 
 
@@ -44,13 +49,21 @@ def read_definitions(
     return _load(root, files, save), files
 
 
-def _load(root: Path, files: Mapping[str, bytes], save: bool = True) -> Definitions:
-    """``load`` through the repository's parse cache (only changed files are parsed)."""
+def _load(
+    root: Path, files: Mapping[str, bytes], save: bool = True, follow: Follow | None = None
+) -> Definitions:
+    """``load`` through the repository's parse cache (only changed files are parsed).
+
+    ``follow`` is what the caller checks next, run ahead on each share of the files when
+    thousands of new ones are split between two processes (:mod:`engine.training.parallel`).
+    """
     with collecting_rarely(factor=10_000):  # a bounded pass: all but never
-        return _load_all(root, files, save)
+        return _load_all(root, files, save, follow)
 
 
-def _load_all(root: Path, files: Mapping[str, bytes], save: bool) -> Definitions:
+def _load_all(
+    root: Path, files: Mapping[str, bytes], save: bool, follow: Follow | None
+) -> Definitions:
     from engine.definitions.loading import load
     from engine.definitions.names import kind_of
     from engine.definitions.parse_cache import blob_id, for_root
@@ -68,7 +81,7 @@ def _load_all(root: Path, files: Mapping[str, bytes], save: bool) -> Definitions
         ids = {p: blob_id(files[p]) for p in files if kind_of(p) is not None}
         unknown = [p for p, blob in ids.items() if not cache.knows(blob)]
         others = []
-    warm(cache, files, unknown, ids, also=others)
+    warm(cache, files, unknown, ids, also=others, follow=follow)
     defs = load(files, cache, ids)
     if save:
         cache.save()
@@ -89,36 +102,6 @@ def save_cache(root: Path) -> None:
     for_root(root).save()
 
 
-def sklearn_version(root: Path | None = None) -> str:
-    """The installed scikit-learn's version, from its metadata, read without importing it.
-
-    With ``root``, the answer is remembered in its parse cache under
-    :func:`engine.definitions.installed.state` (which changes whenever an installation
-    could change the answer): reading the metadata imports ``importlib.metadata`` and the
-    e-mail parser, which cost a warm review more than the rest of its planning.
-    """
-    from engine.definitions import installed
-
-    state = installed.state("scikit-learn") if root is not None else None
-    if state is None or root is None:
-        return _metadata_version()
-    from engine.definitions.parse_cache import for_root
-
-    cache, key = for_root(root), f"sklearn-version:{state}"
-    remembered = cache.recall(key)
-    if isinstance(remembered, str):
-        return remembered
-    version = _metadata_version()
-    cache.remember(key, version)
-    return version
-
-
-def _metadata_version() -> str:
-    from importlib import metadata
-
-    return metadata.version("scikit-learn")
-
-
 def snapshot(
     root: Path, rev: str | None, sklearn: str | None = None, *, save: bool = True
 ) -> Snapshot:
@@ -126,10 +109,22 @@ def snapshot(
     from engine.definitions.references import check_references
     from engine.training.plan import Snapshot
 
-    version = sklearn or sklearn_version(root)  # before `_load` saves the parse cache
+    version = sklearn or sklearn_version()
     files = gitrepo.tree(root, rev)
-    defs = _load(root, files, save)
+    defs = _load(root, files, save, functools.partial(_fingerprinted, version))
     return Snapshot(defs, files, version, problems=check_references(defs))
+
+
+def _fingerprinted(
+    version: str, cache: ParseCache, files: Mapping[str, bytes], ids: Mapping[str, str] | None
+) -> None:
+    """What :func:`snapshot` and the plan derive from ``files``, remembered in ``cache``."""
+    from engine.definitions.loading import load
+    from engine.definitions.references import check_references
+    from engine.training.plan import Snapshot, remember_fingerprints
+
+    defs = load(files, cache, ids)
+    remember_fingerprints(Snapshot(defs, files, version, problems=check_references(defs)))
 
 
 def compute_plan(root: Path, base: str, head: str | None) -> Plan:
@@ -137,7 +132,7 @@ def compute_plan(root: Path, base: str, head: str | None) -> Plan:
     from engine.definitions.parse_cache import for_root
     from engine.training.plan import plan
 
-    version = sklearn_version(root)
+    version = sklearn_version()
     # one git process for both; a name that is no commit here is explained by resolve
     found = gitrepo.commits(root, [base] if head is None else [base, head])
     base_sha = found[base] or gitrepo.resolve(root, base)

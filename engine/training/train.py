@@ -524,7 +524,7 @@ def lineage() -> dict[str, str]:
 
 @functools.cache
 def _lineage() -> dict[str, str]:
-    from importlib.metadata import version
+    from engine.definitions.installed import metadata_version as version
 
     return {
         "engine": version("mlops-engine"),

@@ -25,41 +25,32 @@ def test_a_distribution_not_installed_is_reported_as_importlib_does():
         installed.version("no-such-distribution-mlops")
 
 
-def test_the_state_of_an_installation_changes_whenever_its_version_could(tmp_path, monkeypatch):
-    import os
+def test_the_metadata_version_is_the_one_importlib_metadata_reads():
+    names = {d.metadata["Name"] for d in metadata.distributions()}
+    assert len(names) > 20
+    assert {n: installed.metadata_version(n) for n in names} == {
+        n: metadata.version(n) for n in names
+    }
+
+
+def test_the_metadata_version_reads_the_field_not_the_folder_name(tmp_path, monkeypatch):
     import sys
 
     site = tmp_path / "site"
     meta = site / "demo_pkg-1.0.dist-info" / "METADATA"
     meta.parent.mkdir(parents=True)
-    meta.write_text("Metadata-Version: 2.1\nName: demo-pkg\nVersion: 1.0\n")
-    monkeypatch.setattr(sys, "path", [str(tmp_path / "gone"), str(site), str(tmp_path)])
+    meta.write_text(
+        "Metadata-Version: 2.1\nName: demo-pkg\nSummary: two\n  lines\nVERSION: 1.0.post1\n"
+        "\nVersion: 9 (the description, not a field)\n"
+    )
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "gone"), str(site)])
     installed._listed.cache_clear()
     try:
-        first = installed.state("demo-pkg")
-        assert first is not None and installed.state("Demo_Pkg") == first
-        assert installed.state("not-installed-mlops") is None
-        os.utime(tmp_path, ns=(1, 10**18))  # a folder after the one holding it: no matter
-        assert installed.state("demo-pkg") == first
-        seen = [first]
-        # METADATA edited in place, then a distribution installed beside it (the folder
-        # changes), then a folder before it on sys.path appears
-        os.utime(meta, ns=(1, 10**18))
-        seen.append(installed.state("demo-pkg"))
-        os.utime(site, ns=(1, 10**18))
-        seen.append(installed.state("demo-pkg"))
-        (tmp_path / "gone").mkdir()
-        seen.append(installed.state("demo-pkg"))
-        assert len(set(seen)) == 4
+        assert installed.metadata_version("Demo_Pkg") == "1.0.post1"
+        meta.write_text("Metadata-Version: 2.1\nName: demo-pkg\n\nVersion: 9\n")
+        # no field before the blank line: importlib.metadata answers, whatever it says
+        assert installed.metadata_version("demo-pkg") == metadata.version("demo-pkg")
+        with pytest.raises(metadata.PackageNotFoundError):
+            installed.metadata_version("not-installed-mlops")
     finally:
         installed._listed.cache_clear()
-
-
-def test_the_fingerprints_scikit_learn_version_is_remembered_under_that_state(tmp_path):
-    from engine.definitions.parse_cache import ParseCache, for_root
-    from engine.training.planning import sklearn_version
-
-    assert sklearn_version(tmp_path) == sklearn_version() == metadata.version("scikit-learn")
-    for_root(tmp_path).save()
-    key = f"sklearn-version:{installed.state('scikit-learn')}"
-    assert ParseCache(tmp_path).recall(key) == metadata.version("scikit-learn")

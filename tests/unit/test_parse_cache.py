@@ -9,7 +9,8 @@ file forged with another value for a blob (as a pull request could commit under
 from __future__ import annotations
 
 import hashlib
-import json
+import hmac
+import marshal
 import subprocess
 
 from engine.definitions.loading import load
@@ -82,6 +83,13 @@ def test_a_corrupt_cache_file_is_ignored(tmp_path):
         fresh = Counting(tmp_path, key=KEY)
         assert seen(load(FILES, fresh)) == seen(load(FILES))
         assert fresh.misses == 2
+    # authenticated, yet no cache: a truncated or foreign body, another shape
+    body = raw.partition(b"\n")[2]
+    for odd in (body[: len(body) // 2], b"\xff\xfe garbage", marshal.dumps([1, 2])):
+        cache.path.write_bytes(hmac.new(KEY, odd, "sha256").hexdigest().encode() + b"\n" + odd)
+        fresh = Counting(tmp_path, key=KEY)
+        assert seen(load(FILES, fresh)) == seen(load(FILES))
+        assert fresh.misses == 2
 
 
 def test_a_forged_cache_file_without_the_key_is_ignored(tmp_path):
@@ -89,14 +97,12 @@ def test_a_forged_cache_file_without_the_key_is_ignored(tmp_path):
     cache = ParseCache(tmp_path, key=KEY)
     assert cache.path is not None
     lie = {blob_id(MODEL): {**load(FILES).models["m"].doc.value, "metrics": ["nonsense"]}}
-    body = json.dumps({"parses": lie, "parser": parser_key()}).encode()
+    body = marshal.dumps({"parses": lie, "parser": parser_key()})
     for mac in (b"", hashlib.sha256(body).hexdigest().encode(), b"0" * 64):
         cache.path.parent.mkdir(parents=True, exist_ok=True)
         cache.path.write_bytes(mac + b"\n" + body)
         assert seen(load(FILES, ParseCache(tmp_path, key=KEY))) == seen(load(FILES))
     # the same entry under the right key is believed: the MAC is what protects it
-    import hmac
-
     cache.path.write_bytes(hmac.new(KEY, body, "sha256").hexdigest().encode() + b"\n" + body)
     assert seen(load(FILES, ParseCache(tmp_path, key=KEY))) != seen(load(FILES))
 
@@ -105,7 +111,7 @@ def test_the_file_is_per_engine_version_and_format(tmp_path):
     cache = ParseCache(tmp_path, key=KEY)
     assert cache.path is not None
     assert cache.path.parent == tmp_path / ".mlops" / "cache"
-    assert "-f2.json" in cache.path.name and "definitions-" in cache.path.name
+    assert "-f3.bin" in cache.path.name and "definitions-" in cache.path.name
 
 
 def test_parses_of_another_parser_are_read_again(tmp_path):
@@ -115,12 +121,10 @@ def test_parses_of_another_parser_are_read_again(tmp_path):
     load(FILES, cache)
     cache.save()
     assert cache.path is not None
-    stored = json.loads(cache.path.read_bytes().partition(b"\n")[2])
+    stored = marshal.loads(cache.path.read_bytes().partition(b"\n")[2])
     assert stored["parser"] == parser_key()
-    import hmac
-
     for parser in ("0" * 64, None):
-        body = json.dumps({**stored, "parser": parser}).encode()
+        body = marshal.dumps({**stored, "parser": parser})
         cache.path.write_bytes(hmac.new(KEY, body, "sha256").hexdigest().encode() + b"\n" + body)
         fresh = Counting(tmp_path, key=KEY)
         assert seen(load(FILES, fresh)) == seen(load(FILES))
