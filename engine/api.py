@@ -7,7 +7,7 @@ domain modules. Results are typed values; printing is the caller's business.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ from engine.training.jobs import train as _train
 from engine.training.planning import read_definitions, save_cache
 
 if TYPE_CHECKING:
+    from engine.definitions.parse_cache import ParseCache
     from engine.review.pipeline import Review
     from engine.training.runs import VersionRecord
 
@@ -83,6 +84,21 @@ def validate(
     return result
 
 
+def _checked_ahead(
+    cache: ParseCache, files: Mapping[str, bytes], ids: Mapping[str, str] | None
+) -> None:
+    """The checks of :func:`_validate` on ``files``, their clean results remembered in
+    ``cache`` (by each process sharing thousands of new files: engine.training.parallel)."""
+    from engine.definitions.catalog import Catalog
+    from engine.definitions.estimators import check_estimators
+    from engine.definitions.loading import load
+    from engine.definitions.references import check_references
+
+    defs = load(files, cache, ids)
+    check_references(defs)
+    check_estimators(defs, Catalog.load())
+
+
 def _validate(root: Path, rev: str | None, data: bool, paths: Sequence[Path]) -> Validation:
     from engine.collector import collecting_rarely
     from engine.definitions.catalog import Catalog
@@ -91,7 +107,8 @@ def _validate(root: Path, rev: str | None, data: bool, paths: Sequence[Path]) ->
 
     started = time.perf_counter()
     with collecting_rarely(factor=10_000):  # a bounded pass over thousands of definitions
-        defs, _ = read_definitions(root, rev, save=False)  # saved once, below
+        # saved once, below
+        defs, _ = read_definitions(root, rev, save=False, follow=_checked_ahead)
         catalog = Catalog.load()
         problems = suggest_import_paths(list(defs.problems), catalog) + check_references(defs)
         problems += check_estimators(defs, catalog)

@@ -23,6 +23,7 @@ done by the caller.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import marshal
 import os
@@ -111,7 +112,8 @@ def _share(
 ) -> None:
     _prepare(cache, files, paths, ids)
     if follow is not None:
-        follow(cache, Without(files, hide), ids)
+        with contextlib.suppress(Exception):  # ahead of time only: the caller does it anyway
+            follow(cache, Without(files, hide), ids)
 
 
 def _prepare(

@@ -36,17 +36,19 @@ if TYPE_CHECKING:
 
 
 def read_definitions(
-    root: Path, rev: str | None = None, *, save: bool = True
+    root: Path, rev: str | None = None, *, save: bool = True, follow: Follow | None = None
 ) -> tuple[Definitions, Mapping[str, bytes]]:
     """Load the definitions at ``rev`` (git objects) or in the working tree (``None``).
 
     The files come as :func:`engine.gitrepo.tree` gives them: at a revision, a blob is
     read from git only when asked for (the parse cache knows most definitions by id).
     ``save=False`` leaves writing the parse cache to the caller (:func:`save_cache`
-    once at the end, rather than the whole file again after each revision).
+    once at the end, rather than the whole file again after each revision). ``follow``:
+    the checks the caller runs next, run ahead on shares of thousands of new files
+    (:func:`engine.training.parallel.warm`).
     """
     files = gitrepo.tree(root, rev)
-    return _load(root, files, save), files
+    return _load(root, files, save, follow), files
 
 
 def _load(

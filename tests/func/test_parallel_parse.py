@@ -141,3 +141,53 @@ def test_a_plan_on_two_processes_is_the_plan_on_one(tmp_path, monkeypatch):
     one = plan_to_json(compute_plan(tmp_path, base, head))
     assert two == one
     assert [m["status"] for m in one["models"]].count("invalid") >= 3
+
+
+def test_each_process_follows_its_own_share_and_the_facts_come_back():
+    # `follow` sees the datasets and the pointer, but only its own share of the models
+    seen: dict[str, list[str]] = {}
+
+    def follow(cache: ParseCache, files: Mapping[str, bytes], ids: object) -> None:
+        models = sorted(p for p in files if kind_of(p) == "model")
+        assert "mlops/datasets/d.yaml" in files and files["data/x.csv.dvc"]
+        for path in FILES:
+            if kind_of(path) == "model" and path not in models:
+                with pytest.raises(KeyError):
+                    files[path]
+        cache.remember(f"seen:{os.getpid()}", models)
+        seen.setdefault("here", models)
+
+    cache = ParseCache()
+    paths = [p for p in FILES if kind_of(p) is not None]
+    ids = {p: blob_id(data) for p, data in FILES.items()}
+    parallel.warm(cache, FILES, paths, ids, also=["data/x.csv.dvc"], follow=follow)
+    facts = {k: v for k, v in cache.derived.items() if k.startswith("seen:")}
+    assert len(facts) == 2 and facts[f"seen:{os.getpid()}"] == seen["here"]  # one is the child's
+    mine, theirs = (set(v) for v in facts.values())
+    assert mine and theirs and not mine & theirs
+    assert mine | theirs == {p for p in FILES if kind_of(p) == "model"}
+
+
+def test_a_validation_on_two_processes_is_the_validation_on_one(tmp_path, monkeypatch):
+    from engine import api
+
+    run(tmp_path, "git", "init", "-q")
+    for path, data in FILES.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(data)
+    (tmp_path / "mlops/models/m4.yaml").write_bytes(
+        MODEL.format(n="m4").replace("LogisticRegression", "LogisticRegresion").encode()
+    )
+    (tmp_path / "mlops/models/m5.yaml").write_bytes(
+        MODEL.format(n="m5").replace("d\n", "e\n", 1).encode()
+    )
+    monkeypatch.setenv("MLOPS_CACHE_DIR", str(tmp_path / "cache"))
+    two = api.validate(tmp_path, data=False)
+    assert {p.path for p in two.problems} >= {"mlops/models/m4.yaml", "mlops/models/m5.yaml"}
+    monkeypatch.setattr(parallel, "THRESHOLD", 10_000)
+    for cached in Path(tmp_path / ".mlops").rglob("definitions-*"):
+        cached.unlink()
+    parse_cache._shared.clear()
+    one = api.validate(tmp_path, data=False)
+    assert [p.render() for p in two.problems] == [p.render() for p in one.problems]
+    assert two.checked == one.checked
