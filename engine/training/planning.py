@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine import gitrepo
-from engine.definitions.catalog_format import sklearn_version
 from engine.collector import collecting_rarely
+from engine.definitions.catalog_format import sklearn_version
 
 if TYPE_CHECKING:
     from engine.definitions.loading import Definitions
