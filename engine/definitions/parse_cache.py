@@ -35,6 +35,7 @@ cached: they are rare, and parsed again to report them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -146,7 +147,12 @@ class ParseCache:
             tmp.replace(self.path)
             self.dirty = False
         except OSError:
-            pass  # a read-only checkout still works, just without the disk layer
+            return  # a read-only checkout still works, just without the disk layer
+        for old in self.path.parent.glob("definitions-*"):
+            if old.name != self.path.name and not old.name.startswith("."):
+                # another engine version's or format's: never read again by this one
+                with contextlib.suppress(OSError):
+                    old.unlink()
 
     def _key(self) -> bytes:
         if self.key is None:
