@@ -24,7 +24,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from engine.definitions.loading import Definitions, Entry
 from engine.definitions.names import kind_of
@@ -196,9 +196,12 @@ def plan_matrix(result: Plan) -> dict[str, list[dict[str, str]]]:
 # --- resolving one revision -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Resolved:
-    """A fingerprinted model with what it was computed from, for explaining changes."""
+class _Resolved(NamedTuple):
+    """A fingerprinted model with what it was computed from, for explaining changes.
+
+    (A named tuple: two are made for every model of a plan, five times quicker than a
+    frozen dataclass.)
+    """
 
     entry: Entry[Model]
     features: Entry[Any] | None
