@@ -463,16 +463,23 @@ def _walk(root: Path, rel: str) -> Iterator[tuple[str, bool]]:
     # Symlinks are not followed, as in read_tree at a revision (git stores them as link
     # text): the working tree and a commit then agree, and nothing outside the repository
     # is read. They are given as (path, True), so that the caller can report them.
+    # A folder that DVC tracks (``images/`` beside ``images.dvc``) holds data, which git
+    # ignores: not walked (a dataset of a million images would cost seconds every plan).
     with os.scandir(root / rel if rel else root) as it:
-        for entry in it:
-            path = f"{rel}/{entry.name}" if rel else entry.name
-            if entry.is_symlink():
-                yield path, True
-            elif entry.is_dir():
-                if entry.name not in _SKIP_DIRS and path not in _SKIP_PATHS:
-                    yield from _walk(root, path)
-            elif entry.is_file():
-                yield path, False
+        entries = list(it)
+    names = {entry.name for entry in entries}
+    for entry in entries:
+        path = f"{rel}/{entry.name}" if rel else entry.name
+        if entry.is_symlink():
+            yield path, True
+        elif entry.is_dir():
+            if entry.name in _SKIP_DIRS or path in _SKIP_PATHS:
+                continue
+            if f"{entry.name}.dvc" in names:
+                continue
+            yield from _walk(root, path)
+        elif entry.is_file():
+            yield path, False
 
 
 __all__ = [

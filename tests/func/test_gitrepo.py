@@ -107,6 +107,22 @@ def test_read_tree_of_the_working_tree_matches_the_commit_and_skips_tool_folders
     assert set(files) == WANTED | {"mlops/models/new.yaml"}
 
 
+def test_a_folder_dvc_tracks_is_data_and_not_walked(repo):
+    # `dvc add deep/er/images` wrote images.dvc and git-ignores images/: whatever lies in
+    # it (a million pictures, even a file ending in .dvc) is data, not a pointer
+    sha = commit(repo, FIRST)
+    images = repo / "deep/er/images"
+    for i in range(3):
+        (images / f"c{i}").mkdir(parents=True)
+        (images / f"c{i}" / "0.jpg").write_bytes(b"jpg")
+    (images / "c0" / "odd.dvc").write_text("outs:\n- md5: 3\n  path: x\n")
+    (repo / "deep/er/other").mkdir()
+    (repo / "deep/er/other/plain.dvc").write_text("outs:\n- md5: 4\n  path: y\n")
+    files = read_tree(repo, None)
+    assert set(files) == WANTED | {"deep/er/other/plain.dvc"}
+    assert {p: v for p, v in files.items() if p in WANTED} == read_tree(repo, sha)
+
+
 def test_symlinks_are_skipped_at_a_revision_and_in_the_working_tree(repo, tmp_path):
     secret = tmp_path / "secret.yaml"
     secret.write_text("outside\n")
