@@ -88,20 +88,25 @@ def _checked_ahead(
     cache: ParseCache, files: Mapping[str, bytes], ids: Mapping[str, str] | None
 ) -> None:
     """The checks of :func:`_validate` on ``files``, their clean results remembered in
-    ``cache`` (by each process sharing thousands of new files: engine.training.parallel)."""
-    from engine.definitions.catalog import Catalog
+    ``cache`` (by each process sharing thousands of new files: engine.training.parallel).
+
+    Not the estimators when the project allows classes beyond scikit-learn's: those are
+    imported to be checked (and their findings never remembered), so once is enough.
+    """
+    from engine.definitions.catalog import default_catalog
     from engine.definitions.estimators import check_estimators
     from engine.definitions.loading import load
     from engine.definitions.references import check_references
 
     defs = load(files, cache, ids)
     check_references(defs)
-    check_estimators(defs, Catalog.load())
+    if not defs.settings.allow_estimators:
+        check_estimators(defs, default_catalog())
 
 
 def _validate(root: Path, rev: str | None, data: bool, paths: Sequence[Path]) -> Validation:
     from engine.collector import collecting_rarely
-    from engine.definitions.catalog import Catalog
+    from engine.definitions.catalog import default_catalog
     from engine.definitions.estimators import check_estimators, suggest_import_paths
     from engine.definitions.references import check_references
 
@@ -109,7 +114,7 @@ def _validate(root: Path, rev: str | None, data: bool, paths: Sequence[Path]) ->
     with collecting_rarely(factor=10_000):  # a bounded pass over thousands of definitions
         # saved once, below
         defs, _ = read_definitions(root, rev, save=False, follow=_checked_ahead)
-        catalog = Catalog.load()
+        catalog = default_catalog()
         problems = suggest_import_paths(list(defs.problems), catalog) + check_references(defs)
         problems += check_estimators(defs, catalog)
         save_cache(root)  # with the reference checks it remembered

@@ -61,34 +61,77 @@ def version(dist: str) -> str:
 
 
 def metadata_version(dist: str) -> str:
-    """``importlib.metadata.version(dist)``, read from the ``Version`` field of the first
-    ``.dist-info`` folder on ``sys.path`` that names ``dist``, without the e-mail parser
-    (whose import alone costs a cold plan more than the rest of its start).
+    """``importlib.metadata.version(dist)``, without the e-mail parser (whose import alone
+    costs a cold plan more than the rest of its start).
 
-    The field is the one ``importlib.metadata`` reads (the header block ends at the first
-    blank line; names are case-insensitive); without a readable one it answers.
+    Read from the ``Version`` field of ``dist``'s ``.dist-info`` folder in the first
+    ``sys.path`` entry that has metadata for it, as ``importlib.metadata`` reads it (the
+    fields end at the first line that is none; names are case-insensitive; the value
+    keeps all but its leading blanks). Whenever the answer could be another one's
+    (an egg, two folders for one distribution, a zip on the path, a finder of
+    distributions beside the path's), ``importlib.metadata`` answers itself.
     """
     wanted = _normal(dist)
-    for folder in sys.path:
-        found = _listed(folder).get(wanted)
-        if found is None:
-            continue
-        try:
-            with open(os.path.join(folder or ".", found[1], "METADATA"), encoding="utf-8") as f:
-                for line in f:
-                    if line[:1] in (" ", "\t"):
-                        continue  # a field's continuation line
-                    name, colon, value = line.partition(":")
-                    if not colon:
-                        break  # the blank line after the fields (or no field at all)
-                    if name.lower() == "version" and value.strip():
-                        return value.strip()
-        except (OSError, UnicodeDecodeError):
-            pass
-        break
+    if all(_only_the_path_finds(finder) for finder in sys.meta_path):
+        for folder in sys.path:
+            found = _plain(folder)
+            if found is not None and wanted not in found:
+                continue  # nothing of it here
+            info = None if found is None else found[wanted]
+            value = None if info is None else _version_field(os.path.join(folder or ".", info))
+            if value is not None:
+                return value
+            break  # the first metadata found is not a plain one
     from importlib import metadata
 
     return metadata.version(dist)
+
+
+def _only_the_path_finds(finder: object) -> bool:
+    """Whether ``finder`` finds no distributions, or is the path finder (sys.path)."""
+    import importlib.machinery
+
+    return finder is importlib.machinery.PathFinder or not hasattr(finder, "find_distributions")
+
+
+@functools.cache
+def _plain(folder: str) -> dict[str, str | None] | None:
+    """Normalized distribution name to its one ``.dist-info`` folder in ``folder`` (None:
+    more than one, or an egg's metadata too); None when ``folder`` is no plain folder."""
+    try:
+        names = os.listdir(folder or ".")
+    except (FileNotFoundError, PermissionError):
+        return {}  # nothing importlib.metadata can read either
+    except OSError:
+        return None  # a zip archive, ...
+    if "EGG-INFO" in names:
+        return None
+    found: dict[str, str | None] = {}
+    for name in names:
+        if name.endswith(_SUFFIX):
+            key, clear = _normal(name[: -len(_SUFFIX)].partition("-")[0]), True
+        elif name.endswith((".egg-info", ".egg")):
+            key, clear = _normal(name.rpartition(".")[0].partition("-")[0]), False
+        else:
+            continue
+        found[key] = name if clear and key not in found else None
+    return found
+
+
+def _version_field(info: str) -> str | None:
+    try:
+        with open(os.path.join(info, "METADATA"), encoding="utf-8") as lines:
+            for line in lines:
+                if line[:1] in (" ", "\t"):
+                    continue  # a field's continuation line
+                name, colon, value = line.partition(":")
+                if not colon:
+                    return None  # the end of the fields
+                if name.lower() == "version":
+                    return value.lstrip(" \t").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None
 
 
 __all__ = ["metadata_version", "version"]

@@ -28,14 +28,15 @@ user's cache directory, created 0600 on first use): a file without the right MAC
 ignored and the definitions are parsed again, as is a file that is unreadable, corrupt,
 or of another format. The body is :mod:`marshal` data (plain dicts, lists, strings,
 numbers: every value keeps its type; ten times quicker to write than JSON, which a cold
-plan of thousands of definitions felt), and it is unmarshalled only once its MAC is
-verified, so only this user's own engine could have written it. Parse failures are not
+plan of thousands of definitions felt), unmarshalled only once its MAC is verified: on a
+laptop only this user's engine holds the key; in CI, where the key travels with the
+cache, only a job the default branch runs can save what a later job believes
+(docs/security.md). Parse failures are not
 cached: they are rare, and parsed again to report them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import hmac
@@ -147,12 +148,7 @@ class ParseCache:
             tmp.replace(self.path)
             self.dirty = False
         except OSError:
-            return  # a read-only checkout still works, just without the disk layer
-        for old in self.path.parent.glob("definitions-*"):
-            if old.name != self.path.name and not old.name.startswith("."):
-                # another engine version's or format's: never read again by this one
-                with contextlib.suppress(OSError):
-                    old.unlink()
+            pass  # a read-only checkout still works, just without the disk layer
 
     def _key(self) -> bytes:
         if self.key is None:

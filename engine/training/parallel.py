@@ -6,9 +6,12 @@ validates and cross-checks every definition, and a plan fingerprints every model
 spare (two or more, not all kept busy by other processes: the load average says), this
 forks once and splits the new *model* files in two shares. Each process parses and
 validates its share and every other new definition (datasets, feature sets and the
-project file are few, and every model needs its own), then runs ``follow`` (the
-caller's own checks: cross-references, fingerprints) on a view of the files in which the
-other share's models do not exist. The child reads its blobs from git with its own
+project file, which every model's checks need), then runs ``follow`` (the caller's own
+checks: cross-references, fingerprints) on a view of the files in which the other
+share's models do not exist. When those other definitions are not few (more than a
+quarter as many as the models) or there is nothing to follow, each process parses and
+validates half of all the files instead, and the checks are left to the caller. The
+child reads its blobs from git with its own
 ``git cat-file`` and sends back what it added to the parse cache, the plain values by
 blob id and the derived facts (validity, clean cross-references, fingerprints, dumps),
 as one ``marshal`` payload; this process adds them to its cache.
@@ -18,7 +21,7 @@ cache, so every result, every problem (a file with one is left to the caller, wh
 it again and reports it where it is) and their order are those of a single process: the
 facts are the same functions of the same blobs whichever process computed them, and
 only clean results are remembered. If the child fails in any way its share is simply
-done by the caller.
+done by the caller; if no process can be forked, this one does everything.
 """
 
 from __future__ import annotations
@@ -60,17 +63,31 @@ def warm(
         return
     models = [p for p in paths if kind_of(p) == "model"]
     shared = [p for p in paths if kind_of(p) != "model"]
-    half = len(models) // 2
-    theirs, mine = models[:half], models[half:]
+    if follow is not None and len(shared) * 4 <= len(models):
+        # every model's checks need its dataset and feature set: both processes read
+        # those (few) and each follows its share of the models
+        half = len(models) // 2
+        theirs, mine = models[:half], models[half:]
+        own, other = [*theirs, *shared], [*mine, *shared]
+    else:  # no checks to run ahead, or mostly datasets: each parses half of everything
+        follow, half = None, len(paths) // 2
+        theirs, mine = list(paths[:half]), list(paths[half:])
+        own, other = list(theirs), list(mine)
     parses, facts = set(cache.memory), set(cache.derived)
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to spare (a limit, memory): one does it all
+        os.close(read_end)
+        os.close(write_end)
+        _prepare(cache, files, [*paths, *also], ids)
+        return
     if pid == 0:  # the child: its share into the cache, what it added sent back, then gone
         code = 1
         try:
             os.close(read_end)
             gc.disable()  # a short life: nothing to collect that the exit does not free
-            _share(cache, files, [*theirs, *shared, *also], ids, follow, hide=mine)
+            _share(cache, files, [*own, *also], ids, follow, hide=mine)
             payload = marshal.dumps(
                 (
                     {b: v for b, v in cache.memory.items() if b not in parses},
@@ -84,7 +101,7 @@ def warm(
             os._exit(code)
     os.close(write_end)
     try:
-        _share(cache, files, [*mine, *shared, *also], ids, follow, hide=theirs)
+        _share(cache, files, [*other, *also], ids, follow, hide=theirs)
     finally:
         with os.fdopen(read_end, "rb") as pipe:
             payload = pipe.read()

@@ -10,6 +10,7 @@ gives without any cache. A child that fails leaves its half to ``load``.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -191,3 +192,65 @@ def test_a_validation_on_two_processes_is_the_validation_on_one(tmp_path, monkey
     one = api.validate(tmp_path, data=False)
     assert [p.render() for p in two.problems] == [p.render() for p in one.problems]
     assert two.checked == one.checked
+
+
+def test_mostly_datasets_split_everything_and_leave_the_checks_to_the_caller():
+    # both processes would read every dataset for its checks: not worth a follow
+    files = {
+        **{
+            f"mlops/datasets/d{i}.yaml": FILES["mlops/datasets/d.yaml"].replace(
+                b"name: d\n", f"name: d{i}\n".encode()
+            )
+            for i in range(8)
+        },
+        "mlops/models/m0.yaml": FILES["mlops/models/m0.yaml"],
+        "mlops/models/m1.yaml": FILES["mlops/models/m1.yaml"],
+    }
+    follows: list[int] = []
+    cache = ParseCache()
+    ids = {p: blob_id(data) for p, data in files.items()}
+    parallel.warm(cache, files, list(files), ids, follow=lambda *_: follows.append(1))
+    assert follows == [] and len(cache.memory) == len(set(ids.values()))
+
+
+def test_without_a_process_to_fork_this_one_does_it_all(monkeypatch):
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    ids = {p: blob_id(data) for p, data in FILES.items()}
+    assert len(warmed(FILES, ids).memory) == PARSED
+
+
+def test_classes_beyond_scikit_learn_are_imported_once_by_a_validation(tmp_path, monkeypatch):
+    # their import can do anything (print, write): the child must not do it a second time
+    from engine import api
+
+    run(tmp_path, "git", "init", "-q")
+    module = tmp_path / "lib" / "ourest.py"
+    module.parent.mkdir()
+    module.write_text(
+        "import os\n"
+        "with open(os.environ['IMPORTS_LOG'], 'a') as log:\n"
+        "    log.write(f'{os.getpid()}\\n')\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "class Ours(LogisticRegression):\n"
+        "    pass\n"
+    )
+    for path, data in FILES.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(data)
+    (tmp_path / "mlops/project.yaml").write_text("allow_estimators: [ourest.Ours]\n")
+    (tmp_path / "mlops/models/m0.yaml").write_bytes(
+        MODEL.format(n="m0")
+        .replace("sklearn.linear_model.LogisticRegression", "ourest.Ours")
+        .encode()
+    )
+    log = tmp_path / "imports.log"
+    monkeypatch.setenv("IMPORTS_LOG", str(log))
+    monkeypatch.setenv("MLOPS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.syspath_prepend(str(module.parent))
+    monkeypatch.delitem(sys.modules, "ourest", raising=False)
+    result = api.validate(tmp_path, data=False)
+    assert "mlops/models/m0.yaml" not in {p.path for p in result.problems}
+    assert log.read_text().split() == [str(os.getpid())]

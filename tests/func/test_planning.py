@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -176,16 +177,20 @@ def test_a_depth_one_clone_plans_once_the_base_commit_is_fetched(repo, tmp_path)
     assert result == compute_plan(root, base, head)
 
 
-def test_planning_never_imports_scikit_learn(repo):
+def test_planning_never_imports_scikit_learn_nor_the_metadata_parser(repo):
+    # scikit-learn's version comes from its METADATA's Version field (the fingerprint
+    # records it), read without importlib.metadata and the e-mail parser
     root, base = repo
     code = (
         "import sys; from pathlib import Path; from engine.training.planning import compute_plan, "
-        "sklearn_version; compute_plan(Path(sys.argv[1]), sys.argv[2], None); "
-        "print(sklearn_version(), 'sklearn' in sys.modules)"
+        "sklearn_version; v = sklearn_version(); m = 'importlib.metadata' in sys.modules; "
+        "compute_plan(Path(sys.argv[1]), sys.argv[2], None); "
+        "print(v, 'sklearn' in sys.modules, m)"
     )
     out = run(Path(__file__).resolve().parents[2], sys.executable, "-c", code, str(root), base)
-    version, imported = out.split()
-    assert version[0].isdigit() and imported == "False"
+    version, imported, metadata_read = out.split()
+    assert version == metadata.version("scikit-learn")
+    assert imported == metadata_read == "False"
 
 
 def test_a_dvc_tracked_data_change_replans_the_models_on_it(repo):

@@ -114,21 +114,6 @@ def test_the_file_is_per_engine_version_and_format(tmp_path):
     assert "-f3.bin" in cache.path.name and "definitions-" in cache.path.name
 
 
-def test_a_save_removes_the_files_of_other_engine_versions_and_formats(tmp_path):
-    folder = tmp_path / ".mlops" / "cache"
-    folder.mkdir(parents=True)
-    stale = [folder / "definitions-0.0.9-f3.bin", folder / "definitions-0.1.0-f2.json"]
-    for path in stale:
-        path.write_bytes(b"old")
-    other = folder / "predictions-abc.npz"
-    other.write_bytes(b"kept")
-    cache = ParseCache(tmp_path, key=KEY)
-    load(FILES, cache)
-    cache.save()
-    assert cache.path is not None and cache.path.is_file()
-    assert not any(p.exists() for p in stale) and other.read_bytes() == b"kept"
-
-
 def test_parses_of_another_parser_are_read_again(tmp_path):
     # an edited yamlfile.py (an editable install, a pull request to the engine) or
     # another PyYAML: the parses on disk are not its parses
