@@ -13,15 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import Problem, UserError, unknown_model
-from engine.gitbranches import on_branch
 from engine.gitrepo import find_root
-from engine.training.jobs import START, Training
-from engine.training.jobs import train as _train
 from engine.training.planning import read_definitions, save_cache
 
 if TYPE_CHECKING:
     from engine.definitions.parse_cache import ParseCache
     from engine.review.pipeline import Review
+    from engine.training.jobs import Training
     from engine.training.runs import VersionRecord
 
 __all__ = [
@@ -30,7 +28,6 @@ __all__ = [
     "default_base",
     "diff",
     "find_root",
-    "on_branch",
     "read_definitions",
     "stored_versions",
     "train",
@@ -55,6 +52,8 @@ class Validation:
         """One line: what was checked and how many problems were found."""
         what = ", ".join(f"{n} {k}" for k, n in self.checked.items())
         if not self.problems and not any(self.checked.values()):
+            from engine.training.jobs import START
+
             return f"ok, but there is nothing to check: {START}"
         if not self.problems:
             return f"ok: {what} checked, no problems"
@@ -138,6 +137,7 @@ def train(root: Path, models: Sequence[str] | None = None, **options: Any) -> Tr
     """Train and store the selected models (see :func:`engine.training.jobs.train`);
     one log line per model."""
     from engine import audit
+    from engine.training.jobs import train as _train
 
     commit = options.get("rev")
     try:
@@ -201,6 +201,7 @@ def stored_versions(root: Path, model: str | None = None) -> list[VersionRecord]
 def default_base(root: Path) -> str:
     """The merge base of HEAD with the default branch (origin's copy when there is one)."""
     from engine import gitrepo
+    from engine.gitbranches import on_branch
 
     defs, _ = read_definitions(root)
     branch = defs.settings.default_branch

@@ -398,9 +398,10 @@ def _retrain(thread: _Thread, pr: PullRequestInfo, models: tuple[str, ...]) -> t
 
 
 def _base(ctx: Context, pr: PullRequestInfo) -> str:
-    from engine import api, gitrepo
+    from engine import gitrepo
+    from engine.gitbranches import on_branch
 
-    base = api.on_branch(pr.base_ref, lambda ref: gitrepo.merge_base(ctx.root, ref, pr.head_sha))
+    base = on_branch(pr.base_ref, lambda ref: gitrepo.merge_base(ctx.root, ref, pr.head_sha))
     if base is None:
         raise UserError(
             f"cannot find the base branch {pr.base_ref!r} in the checkout: fetch it "
