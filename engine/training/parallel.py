@@ -178,17 +178,31 @@ def _spare_cores() -> float:
     """Cores beyond this process's that nothing else keeps busy (a CI runner: all but one).
 
     On a machine already running more processes than it has cores, a second process only
-    adds its start and the merge to a slower run.
+    adds its start and the merge to a slower run. Busy is what the last minute's load
+    average says and what runs this instant (Linux's count of runnable tasks): the
+    average lags behind a job that has just started.
     """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     try:
-        busy = os.getloadavg()[0]
+        average = os.getloadavg()[0]
     except OSError:
-        busy = 0.0
-    return cores - 1 - max(busy - 1, 0.0)
+        average = 0.0
+    try:
+        with open("/proc/loadavg", encoding="ascii") as stats:
+            running = int(stats.read().split()[3].partition("/")[0])
+    except (OSError, ValueError, IndexError):
+        running = 1
+    return spare(cores, average, running)
 
 
-__all__ = ["THRESHOLD", "Follow", "Without", "warm"]
+def spare(cores: int, average: float, running: int) -> float:
+    """The spare cores of :func:`_spare_cores`: ``cores`` less this process and the others
+    busy on average (the load average less this process) or now (``running`` counts this
+    process too)."""
+    return cores - 1 - max(average - 1, running - 1, 0.0)
+
+
+__all__ = ["THRESHOLD", "Follow", "Without", "spare", "warm"]

@@ -54,6 +54,9 @@ def summary(defs: Definitions) -> tuple:
     )
 
 
+MACHINE_SPARE_CORES = parallel._spare_cores  # before the fixture below replaces it
+
+
 @pytest.fixture(autouse=True)
 def low_threshold(monkeypatch):
     monkeypatch.setattr(parallel, "THRESHOLD", 2)
@@ -254,3 +257,22 @@ def test_classes_beyond_scikit_learn_are_imported_once_by_a_validation(tmp_path,
     result = api.validate(tmp_path, data=False)
     assert "mlops/models/m0.yaml" not in {p.path for p in result.problems}
     assert log.read_text().split() == [str(os.getpid())]
+
+
+@pytest.mark.parametrize(
+    ("cores", "average", "running", "forks"),
+    [
+        (2, 0.3, 1, True),  # an idle runner: this process alone
+        (2, 1.4, 1, True),  # the previous command's minute still in the average
+        (2, 0.4, 2, False),  # another process started a moment ago (the average lags)
+        (2, 2.5, 1, False),  # busy for a minute, idle this instant
+        (4, 1.8, 2, True),  # a larger runner with one other job
+        (1, 0.0, 1, False),
+    ],
+)
+def test_a_second_process_only_with_a_core_nothing_else_keeps_busy(cores, average, running, forks):
+    assert (parallel.spare(cores, average, running) >= 0.5) is forks
+
+
+def test_the_spare_cores_of_this_machine_are_read():
+    assert MACHINE_SPARE_CORES() <= (os.cpu_count() or 1) - 1
