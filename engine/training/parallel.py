@@ -3,18 +3,18 @@
 A cold ``plan`` or ``validate`` (a fresh CI runner, a new engine version) parses,
 validates and cross-checks every definition, and a plan fingerprints every model: about
 0.2 ms a model, a second at 5,000. Above :data:`THRESHOLD` unknown files, with a core to
-spare (two or more, not all kept busy by other processes: the load average says), this
-forks once and splits the new *model* files in two shares. Each process parses and
-validates its share and every other new definition (datasets, feature sets and the
-project file, which every model's checks need), then runs ``follow`` (the caller's own
-checks: cross-references, fingerprints) on a view of the files in which the other
-share's models do not exist. When those other definitions are not few (more than a
-quarter as many as the models) or there is nothing to follow, each process parses and
-validates half of all the files instead, and the checks are left to the caller. The
-child reads its blobs from git with its own
-``git cat-file`` and sends back what it added to the parse cache, the plain values by
-blob id and the derived facts (validity, clean cross-references, fingerprints, dumps),
-as one ``marshal`` payload; this process adds them to its cache.
+spare (:func:`spare`: neither the last minute's load nor this instant's runnable tasks
+keep it busy), this forks once and splits the new *model* files in two shares. Each
+process parses and validates its share and every other new definition (datasets, feature
+sets and the project file, which every model's checks need), then runs ``follow`` (the
+caller's own checks: cross-references, estimators, fingerprints) on a view of the files
+in which the other share's models do not exist. When those other definitions are not few
+(more than a quarter as many as the models) or there is nothing to follow, each process
+parses and validates half of all the files instead, and the checks are left to the
+caller. The child reads its blobs from git with its own ``git cat-file`` and sends back
+what it added to the parse cache, the plain values by blob id and the derived facts
+(validity, clean checks, fingerprints, dumps), as one ``marshal`` payload; this process
+adds them to its cache.
 
 Nothing else changes: the caller then loads and checks *all* the files as on a warm
 cache, so every result, every problem (a file with one is left to the caller, which reads
@@ -72,7 +72,7 @@ def warm(
     else:  # no checks to run ahead, or mostly datasets: each parses half of everything
         follow, half = None, len(paths) // 2
         theirs, mine = list(paths[:half]), list(paths[half:])
-        own, other = list(theirs), list(mine)
+        own, other = theirs, mine
     parses, facts = set(cache.memory), set(cache.derived)
     read_end, write_end = os.pipe()
     try:
