@@ -211,9 +211,20 @@ def _prediction(record: Mapping[str, Any]) -> Prediction:
         raise ValueError("no request id (request_id)")
     if "inputs" not in record:
         raise ValueError("no inputs")
+    status = record.get("status")
+    if record["inputs"] is None and not _ok(status, False):
+        # a request the server refused (``mlops serve`` logs a 400 with ``inputs: null``
+        # and the error as outputs): no rows to monitor, but an error of the service
+        return Prediction(
+            request_id=str(request_id),
+            time=_time(_first(record, "time", "ce_time", "ce-time", "timestamp")),
+            model=_text(_first(record, "model", "ce_inferenceservicename", "inferenceservicename")),
+            version=_text(record.get("version")),
+            latency_ms=_number(_first(record, "latency_ms", "latency")),
+            ok=False,
+        )
     rows = _rows(record["inputs"])
     outputs, proba = _outputs(record.get("outputs"))
-    status = record.get("status")
     return Prediction(
         request_id=str(request_id),
         time=_time(_first(record, "time", "ce_time", "ce-time", "timestamp")),

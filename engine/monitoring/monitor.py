@@ -342,6 +342,12 @@ def _mine(prediction: Prediction, pin: Pin) -> bool:
     return prediction.model in (None, pin.model)
 
 
+def _answered_by(prediction: Prediction, pin: Pin) -> bool:
+    """Whether the pinned version answered (a record that names no version is taken as
+    its: KServe's payload logger names none)."""
+    return prediction.version in (None, "", pin.version, pin.fingerprint)
+
+
 def _from_logs(
     logs: Logs, pin: Pin, current: Current, dataset: Dataset, features: list[str]
 ) -> _Live:
@@ -350,9 +356,22 @@ def _from_logs(
     from engine.monitoring.logs import rows_as_columns
 
     mine = [p for p in logs.predictions if _mine(p, pin) and p.ok]
+    others = sorted({str(p.version) for p in mine if not _answered_by(p, pin)})
+    elsewhere: frozenset[str] = frozenset()
+    if others:  # the logs of a week span promotions, rollbacks and canaries
+        before = len(mine)
+        elsewhere = frozenset(p.request_id for p in mine if not _answered_by(p, pin))
+        mine = [p for p in mine if _answered_by(p, pin)]
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        notes = [
+            f"{before - len(mine)} logged requests were answered by another version "
+            f"({shown}): left out of drift and performance, which judge {pin.version}"
+        ]
+    else:
+        notes = []
     misfits = [p.request_id for p in mine if not _fits(p, len(features))]
     mine = [p for p in mine if _fits(p, len(features))]
-    live = _Live(_table(rows_as_columns(mine, features)))
+    live = _Live(_table(rows_as_columns(mine, features)), notes=notes)
     if misfits:  # one client's odd request must not stop the monitoring of every model
         live.notes.append(
             f"{len(misfits)} logged requests skipped: an instance is not a row of the "
@@ -379,7 +398,7 @@ def _from_logs(
         # and retraining would learn from them; such labels are not joined
         for key in [k for k in index if k[0] in reused]:
             del index[key]
-        _join_labels(live, index, current.labels, dataset)
+        _join_labels(live, index, current.labels, dataset, elsewhere)
         if reused:
             first = sorted(reused)[0]
             live.notes.append(
@@ -404,9 +423,14 @@ def _table(columns: dict[str, list[Any]]) -> pa.Table:
 
 
 def _join_labels(
-    live: _Live, index: dict[tuple[str, int], int], path: Path, dataset: Dataset
+    live: _Live,
+    index: dict[tuple[str, int], int],
+    path: Path,
+    dataset: Dataset,
+    elsewhere: frozenset[str] = frozenset(),
 ) -> None:
-    """Labels keyed by request id (and instance index), in the order of the live rows."""
+    """Labels keyed by request id (and instance index), in the order of the live rows;
+    a label of a request another version answered (``elsewhere``) is not unknown."""
     table = _read_labels(path, dataset)
     label = next(c for c in (dataset.target, "label", "y_true") if c in table.column_names)
     ids = [str(v) for v in table.column("request_id").to_pylist()]
@@ -419,7 +443,8 @@ def _join_labels(
     for request_id, position, value in zip(ids, positions, values, strict=True):
         row = index.get((request_id, int(position or 0)))
         if row is None:
-            unknown.append(request_id)
+            if request_id not in elsewhere:
+                unknown.append(request_id)
         else:
             labels[row] = value
     live.labels, live.unknown_labels = labels, tuple(unknown)
