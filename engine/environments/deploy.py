@@ -271,6 +271,14 @@ def _deploy_side(
     data = read_verified(stored.model_path, expected, label)  # the pin's hash: tampering
     load_bytes(data, label)  # the exact trusted types, on the very bytes deployed
     (staging / name).write_bytes(data)
+    notes = list(ensured.notes)
+    if ensured.retrained_sha256 is not None and ensured.retrained_sha256 != side.sha256:
+        notes.append(
+            f"Its new file (sha256 {expected[:12]}) is not the pinned one "
+            f"({(side.sha256 or 'none')[:12]}): `mlops serve --env {pin.environment}` and the "
+            "KServe manifest load only the pinned file and will refuse it, so pin it: "
+            f"`mlops promote {pin.model} --to {pin.environment} --rev {side.source_commit[:12]}`."
+        )
     return {
         "version": side.version,
         "fingerprint": side.fingerprint,
@@ -281,7 +289,7 @@ def _deploy_side(
         "source_commit": side.source_commit,
         "metrics": side.metrics,
         "record": json.loads(stored.record.to_json()),
-        "notes": ensured.notes,
+        "notes": notes,
     }
 
 

@@ -39,7 +39,7 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
     from engine.environments.operations import trusted_project
     from engine.environments.pins import read_pins
     from engine.github.retraining import wants_retraining
-    from engine.monitoring.monitor import monitor
+    from engine.monitoring.monitor import NoPredictions, monitor
 
     _check_project(ctx.root)
     project = trusted_project(ctx.root)
@@ -69,8 +69,13 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
             lines.append(f"{env_name}: nothing deployed to monitor")
             continue
         current = current_of(ctx.root, env.monitoring)
-        with ctx.runtime.group(f"monitor {env_name}"):
-            outcomes = monitor(ctx.root, env_name, current, models)
+        try:
+            with ctx.runtime.group(f"monitor {env_name}"):
+                outcomes = monitor(ctx.root, env_name, current, models)
+        except NoPredictions as exc:  # a quiet window: nothing to judge, no alarm to change
+            lines.append(f"{env_name}: {exc}; nothing judged, its issues are left as they are")
+            continue
+        outcomes = _judged(outcomes, current, lines)
         issues: dict[str, int | None] = {}
         if not retrain_job:
             issues = _alerts(ctx, outcomes, lines)
@@ -92,6 +97,22 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
     if ctx.runtime.on_actions and not retrain_job:
         outputs["retrain"] = json.dumps(candidates, sort_keys=True) if candidates else ""
     return Outcome(f"{name}: {alarms} alarm(s)", 0, outputs)
+
+
+def _judged(
+    outcomes: list[MonitorOutcome], current: Current, lines: list[str]
+) -> list[MonitorOutcome]:
+    """The outcomes with something to judge: from logs, a model no request reached in the
+    window is not a data-quality alarm (nor its recovery) but a line in the log."""
+    if not current.logs:
+        return outcomes
+    for o in outcomes:
+        if not o.current_rows:
+            lines.append(
+                f"{o.model} in {o.environment}: no requests in the logs' window; nothing "
+                "judged, its issue is left as it is"
+            )
+    return [o for o in outcomes if o.current_rows]
 
 
 def _alerts(

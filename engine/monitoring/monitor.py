@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from engine.store import StoredVersion
 
 
+class NoPredictions(UserError):
+    """The logs hold no prediction (in the ``since`` window): nothing to judge."""
+
+
 @dataclass(frozen=True)
 class Current:
     """What to monitor: a batch file, prediction-log files and folders, or a dataset at a
@@ -142,7 +146,7 @@ def _read_logs(current: Current) -> Logs:
             if logs.problems
             else ""
         )
-        raise UserError(f"no predictions in {where}{why}: point --logs at the serving logs")
+        raise NoPredictions(f"no predictions in {where}{why}: point --logs at the serving logs")
     return logs
 
 

@@ -41,3 +41,34 @@ def test_a_refused_request_is_one_warning_line_without_a_traceback(staged):
     assert len(refused) == 3 and all("WARNING" in line for line in refused), refused
     assert "expected a number, got 'x'" in refused[0]
     assert long_name not in log and max(map(len, log.splitlines())) < 2_000
+
+
+def test_after_deploy_retrains_a_lost_version_the_way_back_to_serving_is_said(
+    two_staged_template, tmp_path
+):
+    """The store lost staging's version (or it was damaged and removed, as the error says).
+    ``mlops deploy`` retrained it, reproduced its metrics and said ``ready``; but the new
+    file has a new sha256, so ``mlops serve`` (and a KServe pod) refused to start with it,
+    and its error sent the on-call person back to remove the version and deploy again: a
+    loop. Now deploy says the file must be pinned, and how; doing so serves again."""
+    import shutil
+
+    from engine.environments.pins import read_pins
+    from tests.conftest import copy_prepared
+    from tests.func.serving import mlops
+
+    copy_prepared(two_staged_template, tmp_path)
+    repo = tmp_path / "repo"
+    pin = (read_pins(repo, "env/staging") or {})["iris-logreg"]
+    shutil.rmtree(repo / ".mlops" / "store" / "iris-logreg" / pin.fingerprint)
+    deployed = mlops("deploy", "--env", "staging", cwd=repo)
+    assert deployed.returncode == 0, deployed.stderr
+    command = f"mlops promote iris-logreg --to staging --rev {pin.source_commit[:12]}"
+    assert "is not the pinned one" in deployed.stdout and command in deployed.stdout
+    refused = mlops("serve", "--env", "staging", "--model", "iris-logreg", cwd=repo)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "promote it again to pin the new file" in refused.stderr, refused.stderr
+    promoted = mlops(*command.split()[1:], cwd=repo)
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    with served(repo, "--env", "staging", "--model", "iris-logreg") as url:
+        assert call(f"{url}/v1/models/iris-logreg:predict", {"instances": [ROW]}).status == 200
