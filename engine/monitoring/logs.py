@@ -476,7 +476,11 @@ def rows_as_columns(
             else:
                 raise UserError(f"request {prediction.request_id}: an instance is not a row")
             for key, value in items:
-                columns.setdefault(str(key), [None] * count).append(value)
+                name = str(key)
+                values = columns.get(name)
+                if values is None:  # a column first seen now: missing in the rows before
+                    values = columns[name] = [None] * count
+                values.append(value)
             count += 1
             for values in columns.values():
                 if len(values) < count:
