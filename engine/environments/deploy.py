@@ -21,8 +21,10 @@ Two cases do not compare with the pin's hash:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,18 +145,39 @@ def deploy(root: Path, env_name: str) -> Deployment:
 
 
 def _deploy(root: Path, env_name: str) -> Deployment:
-    from engine.environments.operations import (
-        environment,
-        live_versions,
-        open_store,
-        trusted_project,
-    )
+    from engine.environments.operations import environment, trusted_project
 
     project = trusted_project(root)
     environment(project, env_name)  # a clear error for an unknown name
+    folder = root / ".mlops" / "deploy" / env_name
+    with _one_at_a_time(folder):
+        return _deploy_locked(root, env_name, project, folder)
+
+
+@contextlib.contextmanager
+def _one_at_a_time(folder: Path) -> Iterator[None]:
+    """Hold the environment's deploy lock: a second ``mlops deploy`` of the same environment
+    on this machine (a cron job and a person) waits instead of deleting the first one's
+    files half-way (it failed with "unexpected error: FileNotFoundError")."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(f".{folder.name}.lock"), "a") as lock:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, as before
+            yield
+            return
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _deploy_locked(root: Path, env_name: str, project: Project, folder: Path) -> Deployment:
+    from engine.environments.operations import live_versions, open_store
+
     live = live_versions(root, project)
     store = open_store(root, project)
-    folder = root / ".mlops" / "deploy" / env_name
     staging = folder.with_name(f".{env_name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
