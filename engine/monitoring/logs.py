@@ -48,8 +48,10 @@ from engine.errors import Problem, UserError
 REQUEST_TYPE = "org.kubeflow.serving.inference.request"
 RESPONSE_TYPE = "org.kubeflow.serving.inference.response"
 SUFFIXES = (".jsonl", ".json", ".log", ".ndjson")
-MAX_LINE = 4 << 20
-"""Longest line read (4 MiB); a longer one is reported, not parsed."""
+MAX_LINE = 64 << 20
+"""Longest line read (64 MiB); a longer one is reported, not parsed. ``mlops serve`` logs a
+request whole, outputs and probabilities included: a request under its default 8 MB body
+limit writes a line of up to about 30 MB (4 MiB refused a 2.5 MB request of 100,000 rows)."""
 _PROBA_NAMES = ("probabilities", "predict_proba", "proba", "probability")
 SHOWN_DUPLICATES = 10
 """Duplicate lines located in the result (all are counted)."""
@@ -100,18 +102,21 @@ class Logs:
             )
 
 
-def read_logs(paths: Sequence[Path], *, since: float | None = None) -> Logs:
-    """Read every log file under ``paths`` (files or folders), oldest predictions first."""
+def read_logs(
+    paths: Sequence[Path], *, since: float | None = None, max_line: int = MAX_LINE
+) -> Logs:
+    """Read every log file under ``paths`` (files or folders), oldest predictions first;
+    a line over ``max_line`` bytes is reported, never held whole."""
     logs = Logs()
     halves: dict[str, dict[str, tuple[Mapping[str, Any], Problem]]] = {}
     for path in _files(paths):
         with path.open("rb") as handle:
-            for number, raw, size in _lines(handle):
+            for number, raw, size in _lines(handle, max_line):
                 if not raw.strip():
                     continue
                 logs.lines += 1
                 where = Problem(str(path), number)
-                record, problem = _record(raw, where, size)
+                record, problem = _record(raw, where, size, max_line)
                 if problem is not None:
                     logs.problems.append(problem)
                 elif _is_cloudevent(record):
@@ -154,14 +159,14 @@ def _is_log(name: str) -> bool:
     return any(name.endswith(suffix) for suffix in SUFFIXES)
 
 
-def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes, int]]:
+def _lines(handle: BinaryIO, max_line: int) -> Iterator[tuple[int, bytes, int]]:
     """Each line's number, bytes and size; a line over the cap is never held whole (a 2 GB
     line without a newline costs the cap, not 2 GB): its first bytes come with its size."""
     number = 0
-    while raw := handle.readline(MAX_LINE + 1):
+    while raw := handle.readline(max_line + 1):
         number += 1
         size = len(raw)
-        if size > MAX_LINE and not raw.endswith(b"\n"):
+        if size > max_line and not raw.endswith(b"\n"):
             while rest := handle.readline(1 << 20):
                 size += len(rest)
                 if rest.endswith(b"\n"):
@@ -169,9 +174,15 @@ def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes, int]]:
         yield number, raw, size
 
 
-def _record(raw: bytes, where: Problem, size: int) -> tuple[Mapping[str, Any], Problem | None]:
-    if size > MAX_LINE:
-        return {}, _bad(where, f"a line of {size:,} bytes, longer than {MAX_LINE:,}")
+def _record(
+    raw: bytes, where: Problem, size: int, max_line: int
+) -> tuple[Mapping[str, Any], Problem | None]:
+    if size > max_line:
+        return {}, _bad(
+            where,
+            f"a line of {size:,} bytes, longer than {max_line:,} (a request of that many "
+            "rows is not monitored: send fewer rows per request)",
+        )
     try:
         record = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

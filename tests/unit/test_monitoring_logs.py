@@ -235,3 +235,22 @@ def test_a_column_first_seen_late_is_missing_before_and_after() -> None:
     rows = ({"a": 1}, {"a": 2, "z": "new"}, {"a": 3})
     columns = rows_as_columns([Prediction(request_id="r", rows=rows)], ["a"])
     assert columns == {"a": [1, 2, 3], "z": [None, "new", None]}
+
+
+def test_a_request_of_100000_rows_as_the_server_logs_it_is_read(tmp_path: Path) -> None:
+    """A 2.5 MB request (under ``mlops serve``'s 8 MB body limit) of 100,000 rows is one
+    8.6 MB log line with its outputs and probabilities: the 4 MiB line cap skipped it, so
+    batch clients were invisible to monitoring (``no predictions``)."""
+    n = 100_000
+    logger = PredictionLogger(tmp_path / "logs")
+    logger.write(log_line(
+        request_id="big", model="m", version="v",
+        inputs={name: [1.2345678901234567] * n for name in FEATURES},
+        outputs={"predictions": [0] * n, "probabilities": [[0.123456789012345, 0.876543210987655]] * n},
+        latency_ms=1500.0, status=200, endpoint="/v1/models/m:predict", source="http://x/",
+    ))  # fmt: skip
+    logger.close()
+    logs = read_logs([tmp_path / "logs"])
+    assert not logs.problems, [p.render() for p in logs.problems]
+    (big,) = logs.predictions
+    assert len(big.rows) == n and len(big.outputs) == n
