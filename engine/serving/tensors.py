@@ -73,9 +73,13 @@ def from_tensors(tensors: Sequence[Tensor], sig: Signature) -> Columns:
     by_name: dict[str, Tensor] = {}
     for tensor in tensors:
         if tensor.name not in names:
-            raise InputError(f"inputs: unknown column {show(tensor.name)}; the model takes {sig.names}")
+            raise InputError(
+                f"inputs: unknown column {show(tensor.name)}; the model takes {sig.names}"
+            )
         if tensor.name in by_name:
-            raise InputError(f"inputs: column {show(tensor.name)} is sent twice; send one tensor each")
+            raise InputError(
+                f"inputs: column {show(tensor.name)} is sent twice; send one tensor each"
+            )
         by_name[tensor.name] = tensor
     raw: Columns = {}
     length: int | None = None

@@ -135,9 +135,8 @@ def test_logs_shipped_twice_count_each_request_once(deployed, mlops, tmp_path):
     code 190 requests, and the 40 ids looked reused so their labels were refused)."""
     from datetime import UTC, datetime
 
-    from engine.serving.logs import PredictionLogger, log_line
-
     from engine.environments.pins import read_pins
+    from engine.serving.logs import PredictionLogger, log_line
 
     version = (read_pins(deployed, "env/staging") or {})["iris-logreg"].version
     frame = iris().sample(frac=1.0, random_state=2).reset_index(drop=True)

@@ -246,7 +246,7 @@ def test_a_request_of_100000_rows_as_the_server_logs_it_is_read(tmp_path: Path) 
     logger.write(log_line(
         request_id="big", model="m", version="v",
         inputs={name: [1.2345678901234567] * n for name in FEATURES},
-        outputs={"predictions": [0] * n, "probabilities": [[0.123456789012345, 0.876543210987655]] * n},
+        outputs={"predictions": [0] * n, "probabilities": [[0.123456789012345, 0.87654321]] * n},
         latency_ms=1500.0, status=200, endpoint="/v1/models/m:predict", source="http://x/",
     ))  # fmt: skip
     logger.close()

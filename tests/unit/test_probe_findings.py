@@ -21,14 +21,14 @@ import yaml
 from engine import audit
 from engine.errors import UserError
 from engine.monitoring.logs import read_logs
-
-CAP = 4 << 20
-"""A cap smaller than the default (64 MiB), so the test writes 32 MiB, not 512."""
 from engine.monitoring.monitor import _table
 from engine.serving.inputs import Field, InputError, Signature, check_value
 from engine.serving.logs import PredictionLogger
 from engine.serving.manifest import PinnedModel, Serving, inference_service, render
 from engine.serving.tensors import Tensor, from_tensors
+
+CAP = 4 << 20
+"""A cap smaller than the default (64 MiB), so the test writes 32 MiB, not 512."""
 
 SIG = Signature((Field("age", "int", nullable=False), Field("income", "float", nullable=False)))
 
