@@ -89,3 +89,41 @@ def test_requests_answered_by_another_version_are_not_judged_as_the_pinned_ones(
     text = markdown([outcome])
     assert "75 logged requests were answered by another version (0123456789ab)" in text
     assert not outcome.unknown_labels  # the old version's requests are known, not judged
+
+
+def test_labels_that_arrive_after_the_window_still_judge_the_version(iris_staged, tmp_path):
+    """Labels come days or weeks after the request (a chargeback, a churned customer). The
+    scheduled monitor reads the logs of its ``since`` window (7 days), so the labels of the
+    requests that could be judged were all listed as "no logged prediction has" and live
+    performance was never computed: a decaying model raised no alarm."""
+    from engine.monitoring.logs import parse_since
+    from engine.monitoring.monitor import Current, monitor
+
+    version = _pinned(iris_staged)
+    frame = load_iris(as_frame=True).frame.sample(frac=1.0, random_state=4)
+    frame = frame.reset_index(drop=True)
+    now = START + 30 * 86400
+    logger = PredictionLogger(tmp_path / "logs")
+    for i, row in enumerate(frame.drop(columns="target").to_dict("records")):
+        truth = int(frame["target"][i])
+        old = i < 100  # 20 days ago, labelled since; the rest in the last day, not yet
+        when = now - (20 * 86400 if old else 3600) + i * 60
+        logger.write(log_line(
+            request_id=f"req-{i}", model="iris-logreg", version=version,
+            inputs={k: [v] for k, v in row.items()},
+            outputs={"predictions": [(truth + 1) % 3 if old else truth]},
+            latency_ms=2.0, status=200, endpoint="/v1/models/iris-logreg:predict",
+            source="http://test/", time=datetime.fromtimestamp(when, UTC).isoformat(),
+        ))  # fmt: skip
+    logger.close()
+    labels = frame.assign(request_id=[f"req-{i}" for i in range(len(frame))]).head(100)
+    labels[["request_id", "target"]].to_csv(tmp_path / "labels.csv", index=False)
+    current = Current(
+        logs=(tmp_path / "logs",), labels=tmp_path / "labels.csv", since=parse_since("7d", now)
+    )
+    (outcome,) = monitor(iris_staged, "staging", current)
+    assert outcome.current_rows == 50  # drift and health: the window's requests
+    assert outcome.health is not None and outcome.health.requests == 50
+    assert not outcome.unknown_labels
+    assert outcome.performance is not None and outcome.performance.overall.rows == 100
+    assert outcome.performance.dropped and outcome.status in ("concept-drift", "degraded")
