@@ -441,11 +441,18 @@ def _ok(status: Any, answered: bool) -> bool:
 
 
 def _time(value: Any) -> float | None:
-    """Seconds since the epoch from an ISO 8601 time (UTC if no zone) or a number."""
+    """Seconds since the epoch from an ISO 8601 time (UTC if no zone) or a number (seconds,
+    or milli-, micro- or nanoseconds: any number past the year 5000 in seconds)."""
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        # epoch seconds, or milli-, micro- or nanoseconds as shippers and JavaScript write
+        # them (1764460800000 is 2025-11-30 in milliseconds, the year 57900 in seconds)
+        seconds = float(value)
+        for scale in (1e9, 1e6, 1e3):
+            if abs(seconds) >= 1e11 * scale / 1e3:
+                return seconds / scale
+        return seconds
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:

@@ -254,3 +254,17 @@ def test_a_request_of_100000_rows_as_the_server_logs_it_is_read(tmp_path: Path) 
     assert not logs.problems, [p.render() for p in logs.problems]
     (big,) = logs.predictions
     assert len(big.rows) == n and len(big.outputs) == n
+
+
+def test_a_time_in_epoch_milliseconds_is_read_as_such(tmp_path: Path) -> None:
+    """Log shippers and JavaScript clients write epoch milliseconds (or micro-, nano-):
+    read as seconds, a request of 2025 was in the year 57900, inside every ``--since``
+    window and one of its own in live performance's daily windows."""
+    stamps = [1_764_460_800, 1_764_460_800_000, 1_764_460_800_000_000, 1_764_460_800_000_000_000]
+    path = _write(
+        tmp_path / "serve.jsonl",
+        [{"time": t, "request_id": f"r{i}", "inputs": [[1, 2, 3, 4]], "outputs": [0]}
+         for i, t in enumerate(stamps)],
+    )  # fmt: skip
+    logs = read_logs([path])
+    assert [p.time for p in logs.predictions] == [1_764_460_800.0] * 4
