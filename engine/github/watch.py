@@ -62,6 +62,8 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
             lines.append(f"{env_name}: no `monitoring:` source in mlops/project.yaml, skipped")
             continue
         pins = read_pins(ctx.root, env.branch) or {}
+        if not retrain_job:
+            _close_retired(ctx, env_name, env.branch, pins, wanted_models, lines)
         models = [m for m in sorted(pins) if not wanted_models or m in wanted_models]
         if retrain_job:
             models = [m for m in models if f"{env_name}/{m}" in asked]
@@ -97,6 +99,47 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
     if ctx.runtime.on_actions and not retrain_job:
         outputs["retrain"] = json.dumps(candidates, sort_keys=True) if candidates else ""
     return Outcome(f"{name}: {alarms} alarm(s)", 0, outputs)
+
+
+def _close_retired(
+    ctx: Context,
+    env_name: str,
+    branch: str,
+    pins: dict[str, Pin],
+    wanted: list[str],
+    lines: list[str],
+) -> None:
+    """Close the drift issues of the models once pinned on ``branch`` and pinned no more."""
+    from engine import audit
+    from engine.github.alerts import close_retired
+
+    if not (ctx.env.get("GITHUB_TOKEN") or not ctx.runtime.on_actions):
+        return
+    gone = [m for m in _retired_from(ctx.root, branch) - set(pins) if not wanted or m in wanted]
+    if not gone:
+        return
+    for alert in close_retired(ctx.forge(), sorted(gone), env_name):
+        audit.record(
+            ctx.root, "alert", model=alert.model, environment=env_name, outcome="issue closed"
+        )
+        lines.append(f"{alert.model} in {env_name}: retired; issue closed #{alert.number}")
+
+
+def _retired_from(root: Path, branch: str) -> set[str]:
+    """The models whose pin file the branch's history deleted (retired; some may be back)."""
+    from engine import gitbranches, gitrepo
+    from engine.environments.pins import FOLDER
+
+    for ref in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
+        if gitbranches.ref_sha(root, ref) is None:
+            continue
+        listed = gitrepo.run_git(
+            root, "log", "--diff-filter=D", "--name-only", "--format=", ref, "--",
+            f"{FOLDER}/", check=False,
+        )  # fmt: skip
+        files = (line.strip().removeprefix(f"{FOLDER}/") for line in listed.stdout.splitlines())
+        return {f.removesuffix(".yaml") for f in files if f.endswith(".yaml") and "/" not in f}
+    return set()
 
 
 def _judged(

@@ -94,3 +94,26 @@ def test_a_quiet_window_is_nothing_to_judge_not_a_failure_nor_an_issue(prepared,
         log = (repo / ".mlops" / "logs" / "engine.jsonl").read_text().splitlines()
         alerts = [json.loads(x) for x in log if '"action": "alert"' in x]
         assert [a["outcome"] for a in alerts] == ["issue created"]
+
+
+def test_retiring_a_model_closes_its_drift_issue(prepared, mlops, tmp_path):
+    """A retired model is no longer pinned, so no run monitored it again: its drift issue
+    stayed open for good, an alarm nobody could clear. The scheduled run closes the issue
+    of a model retired from the environment, saying so."""
+    copy_prepared(prepared, tmp_path)
+    repo = tmp_path / "repo"
+    with GitHubStandIn(REPO) as gh:
+        env = schedule_env(tmp_path, gh.url)
+        write_logs(repo, age=timedelta(hours=1), shift=1.5)
+        assert mlops("event", cwd=repo, env=env).returncode == 0
+        (issue,) = gh.issues()
+        retired = mlops("retire", "iris-logreg", "--env", "staging", cwd=repo)
+        assert retired.returncode == 0, retired.stdout + retired.stderr
+        after = mlops("event", cwd=repo, env=env)
+        assert after.returncode == 0, after.stdout + after.stderr
+        (closed,) = gh.issues()
+        assert closed.number == issue.number and closed.state == "closed"
+        (note,) = gh.comments(closed.number)
+        assert "retired from staging" in note.body and note.user == "github-actions[bot]"
+        again = mlops("event", cwd=repo, env=env)  # nothing more to do, nothing repeated
+        assert again.returncode == 0 and len(gh.comments(closed.number)) == 1
