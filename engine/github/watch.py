@@ -149,13 +149,13 @@ def _judged(
     window is not a data-quality alarm (nor its recovery) but a line in the log."""
     if not current.logs:
         return outcomes
-    for o in outcomes:
-        if not o.current_rows:
-            lines.append(
-                f"{o.model} in {o.environment}: no requests in the logs' window; nothing "
-                "judged, its issue is left as it is"
-            )
-    return [o for o in outcomes if o.current_rows]
+    quiet = [o for o in outcomes if not o.current_rows and not (o.health and o.health.requests)]
+    for o in quiet:  # (requests that all failed are no quiet window: they are judged)
+        lines.append(
+            f"{o.model} in {o.environment}: no requests in the logs' window; nothing "
+            "judged, its issue is left as it is"
+        )
+    return [o for o in outcomes if all(o is not q for q in quiet)]
 
 
 def _alerts(

@@ -117,3 +117,23 @@ def test_retiring_a_model_closes_its_drift_issue(prepared, mlops, tmp_path):
         assert "retired from staging" in note.body and note.user == "github-actions[bot]"
         again = mlops("event", cwd=repo, env=env)  # nothing more to do, nothing repeated
         assert again.returncode == 0 and len(gh.comments(closed.number)) == 1
+
+
+def test_a_model_whose_every_request_failed_is_no_quiet_window(prepared, mlops, tmp_path):
+    copy_prepared(prepared, tmp_path)
+    repo = tmp_path / "repo"
+    write_logs(repo, age=timedelta(hours=1))
+    logger = PredictionLogger(repo / LOGS)
+    for i in range(20):  # a client sends diabetes-ridge what it cannot take, all day
+        logger.write(log_line(
+            request_id=f"bad-{i}", model="diabetes-ridge", version="", inputs=None,
+            outputs={"error": "instances[0]: column 'age' is missing"}, latency_ms=1.0,
+            status=400, endpoint="/v1/models/diabetes-ridge:predict", source="http://test/",
+            time=(datetime.now(UTC) - timedelta(minutes=i)).isoformat(),
+        ))  # fmt: skip
+    logger.close()
+    with GitHubStandIn(REPO) as gh:
+        done = mlops("event", cwd=repo, env=schedule_env(tmp_path, gh.url))
+        assert done.returncode == 0, done.stdout + done.stderr
+        (issue,) = [i for i in gh.issues() if "diabetes-ridge (staging)" in i.title]
+        assert "| 20 | 0 |" in issue.body and "100.00%" in issue.body
