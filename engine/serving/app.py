@@ -190,11 +190,15 @@ class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no typ
             )
 
         async def refused(request: Request, exc: Exception) -> JSONResponse:
+            message = str(exc)
+            if message.startswith("Unrecognized request format"):  # KServe's JSON decoder
+                message += (
+                    ": send one JSON document (NaN and Infinity are not JSON: send null "
+                    "for a missing value)"
+                )
             # KServe logs every 400 at ERROR with its traceback: the client's mistake, one line
-            kserve_logger.warning(
-                "400 %s %s: %s", request.method, request.url.path, _clip(str(exc))
-            )
-            return JSONResponse({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
+            kserve_logger.warning("400 %s %s: %s", request.method, request.url.path, _clip(message))
+            return JSONResponse({"error": message}, HTTPStatus.BAD_REQUEST)
 
         async def unexpected(_: Request, exc: Exception) -> JSONResponse:
             if isinstance(exc, _CLIENT_ERRORS):

@@ -34,6 +34,8 @@ def test_a_refused_request_is_one_warning_line_without_a_traceback(staged):
         assert call(predict, {"instances": [ROW]}).status == 200
     assert (wrong_type.status, not_json.status, extra.status) == (400, 400, 400)
     assert "expected a number, got 'x'" in wrong_type.body["error"]
+    assert "line 1 column 16" in not_json.body["error"]
+    assert "send null for a missing value" in not_json.body["error"]
     assert "unknown column 'zzz" in extra.body["error"] and len(json.dumps(extra.body)) < 2_000
     log = (staged.parent / f"serve-{port}.log").read_text()
     assert "Traceback" not in log
