@@ -695,7 +695,11 @@ def init_command(obj: Context, remote: str | None, force: bool, requirement: str
     type=click.Path(path_type=Path, dir_okay=False),
     help="True labels keyed by request_id (.csv or .jsonl), joined with the logs.",
 )
-@click.option("--since", help="Only predictions since: an ISO 8601 time, or a span (24h, 7d).")
+@click.option(
+    "--since",
+    help="Judge drift and health on predictions since: an ISO 8601 time, or a span (24h, "
+    "7d); labels also join earlier ones.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
     "--html",

@@ -488,7 +488,12 @@ class Watch(Strict):
         examples=["monitoring/staging/labels.csv"],
     )
     since: str = Field(
-        "7d", description="How far back the logs are read (a span: 30m, 24h, 7d).", examples=["24h"]
+        "7d",
+        description=(
+            "The window of logged requests that drift and service health judge (a span: 30m, "
+            "24h, 7d); labels, which arrive late, also join requests before it."
+        ),
+        examples=["24h"],
     )
 
     @field_validator("logs", "current", "labels")

@@ -21,8 +21,10 @@ Two cases do not compare with the pin's hash:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,18 +145,39 @@ def deploy(root: Path, env_name: str) -> Deployment:
 
 
 def _deploy(root: Path, env_name: str) -> Deployment:
-    from engine.environments.operations import (
-        environment,
-        live_versions,
-        open_store,
-        trusted_project,
-    )
+    from engine.environments.operations import environment, trusted_project
 
     project = trusted_project(root)
     environment(project, env_name)  # a clear error for an unknown name
+    folder = root / ".mlops" / "deploy" / env_name
+    with _one_at_a_time(folder):
+        return _deploy_locked(root, env_name, project, folder)
+
+
+@contextlib.contextmanager
+def _one_at_a_time(folder: Path) -> Iterator[None]:
+    """Hold the environment's deploy lock: a second ``mlops deploy`` of the same environment
+    on this machine (a cron job and a person) waits instead of deleting the first one's
+    files half-way (it failed with "unexpected error: FileNotFoundError")."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(f".{folder.name}.lock"), "a") as lock:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, as before
+            yield
+            return
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _deploy_locked(root: Path, env_name: str, project: Project, folder: Path) -> Deployment:
+    from engine.environments.operations import live_versions, open_store
+
     live = live_versions(root, project)
     store = open_store(root, project)
-    folder = root / ".mlops" / "deploy" / env_name
     staging = folder.with_name(f".{env_name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -271,6 +294,14 @@ def _deploy_side(
     data = read_verified(stored.model_path, expected, label)  # the pin's hash: tampering
     load_bytes(data, label)  # the exact trusted types, on the very bytes deployed
     (staging / name).write_bytes(data)
+    notes = list(ensured.notes)
+    if ensured.retrained_sha256 is not None and ensured.retrained_sha256 != side.sha256:
+        notes.append(
+            f"Its new file (sha256 {expected[:12]}) is not the pinned one "
+            f"({(side.sha256 or 'none')[:12]}): `mlops serve --env {pin.environment}` and the "
+            "KServe manifest load only the pinned file and will refuse it, so pin it: "
+            f"`mlops promote {pin.model} --to {pin.environment} --rev {side.source_commit[:12]}`."
+        )
     return {
         "version": side.version,
         "fingerprint": side.fingerprint,
@@ -281,7 +312,7 @@ def _deploy_side(
         "source_commit": side.source_commit,
         "metrics": side.metrics,
         "record": json.loads(stored.record.to_json()),
-        "notes": ensured.notes,
+        "notes": notes,
     }
 
 

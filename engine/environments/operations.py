@@ -438,6 +438,10 @@ def _rollback_model(
         )
         notes.extend(ensured.notes)
         if ensured.retrained_sha256 is None:
+            if pin.sha256 is not None:
+                # the file the restored pin names, as every server will load it: a version
+                # retrained since holds another file, which no server would serve
+                store.load_pinned(model, pin.fingerprint, pin.sha256)
             return pin
         return pin.model_copy(
             update={"sha256": pinnable_sha256(store, model, pin.fingerprint, ensured)}

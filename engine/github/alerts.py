@@ -78,6 +78,21 @@ def cleared(outcome: Outcome, run_url: str | None = None) -> str:
     )
 
 
+def close_retired(forge: Forge, models: Sequence[str], environment: str) -> list[Alert]:
+    """Close the open drift issue of each model retired from ``environment`` (no run
+    monitors it again, so nothing else would); a model without one is left out."""
+    alerts = []
+    for model in models:
+        note = (
+            f"{model} was retired from {environment}: it is no longer served there, so "
+            "nothing is left to monitor; closing."
+        )
+        ref = forge.close_issue(marker(model, environment), note, labels=[LABEL])
+        if ref is not None:
+            alerts.append(Alert(model, environment, "retired", ref.action, ref.number, ref.url))
+    return alerts
+
+
 def raise_alerts(
     forge: Forge,
     outcomes: Sequence[Outcome],

@@ -39,7 +39,7 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
     from engine.environments.operations import trusted_project
     from engine.environments.pins import read_pins
     from engine.github.retraining import wants_retraining
-    from engine.monitoring.monitor import monitor
+    from engine.monitoring.monitor import NoPredictions, monitor
 
     _check_project(ctx.root)
     project = trusted_project(ctx.root)
@@ -62,6 +62,8 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
             lines.append(f"{env_name}: no `monitoring:` source in mlops/project.yaml, skipped")
             continue
         pins = read_pins(ctx.root, env.branch) or {}
+        if not retrain_job:
+            _close_retired(ctx, env_name, env.branch, pins, wanted_models, lines)
         models = [m for m in sorted(pins) if not wanted_models or m in wanted_models]
         if retrain_job:
             models = [m for m in models if f"{env_name}/{m}" in asked]
@@ -69,8 +71,13 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
             lines.append(f"{env_name}: nothing deployed to monitor")
             continue
         current = current_of(ctx.root, env.monitoring)
-        with ctx.runtime.group(f"monitor {env_name}"):
-            outcomes = monitor(ctx.root, env_name, current, models)
+        try:
+            with ctx.runtime.group(f"monitor {env_name}"):
+                outcomes = monitor(ctx.root, env_name, current, models)
+        except NoPredictions as exc:  # a quiet window: nothing to judge, no alarm to change
+            lines.append(f"{env_name}: {exc}; nothing judged, its issues are left as they are")
+            continue
+        outcomes = _judged(outcomes, current, lines)
         issues: dict[str, int | None] = {}
         if not retrain_job:
             issues = _alerts(ctx, outcomes, lines)
@@ -92,6 +99,63 @@ def on_schedule(ctx: Context, name: str, event: DispatchEvent) -> Outcome:
     if ctx.runtime.on_actions and not retrain_job:
         outputs["retrain"] = json.dumps(candidates, sort_keys=True) if candidates else ""
     return Outcome(f"{name}: {alarms} alarm(s)", 0, outputs)
+
+
+def _close_retired(
+    ctx: Context,
+    env_name: str,
+    branch: str,
+    pins: dict[str, Pin],
+    wanted: list[str],
+    lines: list[str],
+) -> None:
+    """Close the drift issues of the models once pinned on ``branch`` and pinned no more."""
+    from engine import audit
+    from engine.github.alerts import close_retired
+
+    if not (ctx.env.get("GITHUB_TOKEN") or not ctx.runtime.on_actions):
+        return
+    gone = [m for m in _retired_from(ctx.root, branch) - set(pins) if not wanted or m in wanted]
+    if not gone:
+        return
+    for alert in close_retired(ctx.forge(), sorted(gone), env_name):
+        audit.record(
+            ctx.root, "alert", model=alert.model, environment=env_name, outcome="issue closed"
+        )
+        lines.append(f"{alert.model} in {env_name}: retired; issue closed #{alert.number}")
+
+
+def _retired_from(root: Path, branch: str) -> set[str]:
+    """The models whose pin file the branch's history deleted (retired; some may be back)."""
+    from engine import gitbranches, gitrepo
+    from engine.environments.pins import FOLDER
+
+    for ref in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
+        if gitbranches.ref_sha(root, ref) is None:
+            continue
+        listed = gitrepo.run_git(
+            root, "log", "--diff-filter=D", "--name-only", "--format=", ref, "--",
+            f"{FOLDER}/", check=False,
+        )  # fmt: skip
+        files = (line.strip().removeprefix(f"{FOLDER}/") for line in listed.stdout.splitlines())
+        return {f.removesuffix(".yaml") for f in files if f.endswith(".yaml") and "/" not in f}
+    return set()
+
+
+def _judged(
+    outcomes: list[MonitorOutcome], current: Current, lines: list[str]
+) -> list[MonitorOutcome]:
+    """The outcomes with something to judge: from logs, a model no request reached in the
+    window is not a data-quality alarm (nor its recovery) but a line in the log."""
+    if not current.logs:
+        return outcomes
+    quiet = [o for o in outcomes if not o.current_rows and not (o.health and o.health.requests)]
+    for o in quiet:  # (requests that all failed are no quiet window: they are judged)
+        lines.append(
+            f"{o.model} in {o.environment}: no requests in the logs' window; nothing "
+            "judged, its issue is left as it is"
+        )
+    return [o for o in outcomes if all(o is not q for q in quiet)]
 
 
 def _alerts(

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -47,16 +48,22 @@ from engine.errors import Problem, UserError
 REQUEST_TYPE = "org.kubeflow.serving.inference.request"
 RESPONSE_TYPE = "org.kubeflow.serving.inference.response"
 SUFFIXES = (".jsonl", ".json", ".log", ".ndjson")
-MAX_LINE = 4 << 20
-"""Longest line read (4 MiB); a longer one is reported, not parsed."""
+MAX_LINE = 64 << 20
+"""Longest line read (64 MiB); a longer one is reported, not parsed. ``mlops serve`` logs a
+request whole, outputs and probabilities included: a request under its default 8 MB body
+limit writes a line of up to about 30 MB (4 MiB refused a 2.5 MB request of 100,000 rows)."""
 _PROBA_NAMES = ("probabilities", "predict_proba", "proba", "probability")
 SHOWN_DUPLICATES = 10
 """Duplicate lines located in the result (all are counted)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prediction:
-    """One request: its inputs (rows), outputs (one per row) and how it went."""
+    """One request: its inputs (rows), outputs (one per row) and how it went.
+
+    A month of logs is hundreds of thousands of these, all in memory until they become
+    columns: slots, and the names every record repeats (model, version, column names)
+    shared as one string each, keep one at about a kilobyte."""
 
     request_id: str
     time: float | None = None
@@ -95,18 +102,21 @@ class Logs:
             )
 
 
-def read_logs(paths: Sequence[Path], *, since: float | None = None) -> Logs:
-    """Read every log file under ``paths`` (files or folders), oldest predictions first."""
+def read_logs(
+    paths: Sequence[Path], *, since: float | None = None, max_line: int = MAX_LINE
+) -> Logs:
+    """Read every log file under ``paths`` (files or folders), oldest predictions first;
+    a line over ``max_line`` bytes is reported, never held whole."""
     logs = Logs()
     halves: dict[str, dict[str, tuple[Mapping[str, Any], Problem]]] = {}
     for path in _files(paths):
         with path.open("rb") as handle:
-            for number, raw, size in _lines(handle):
+            for number, raw, size in _lines(handle, max_line):
                 if not raw.strip():
                     continue
                 logs.lines += 1
                 where = Problem(str(path), number)
-                record, problem = _record(raw, where, size)
+                record, problem = _record(raw, where, size, max_line)
                 if problem is not None:
                     logs.problems.append(problem)
                 elif _is_cloudevent(record):
@@ -149,14 +159,14 @@ def _is_log(name: str) -> bool:
     return any(name.endswith(suffix) for suffix in SUFFIXES)
 
 
-def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes, int]]:
+def _lines(handle: BinaryIO, max_line: int) -> Iterator[tuple[int, bytes, int]]:
     """Each line's number, bytes and size; a line over the cap is never held whole (a 2 GB
     line without a newline costs the cap, not 2 GB): its first bytes come with its size."""
     number = 0
-    while raw := handle.readline(MAX_LINE + 1):
+    while raw := handle.readline(max_line + 1):
         number += 1
         size = len(raw)
-        if size > MAX_LINE and not raw.endswith(b"\n"):
+        if size > max_line and not raw.endswith(b"\n"):
             while rest := handle.readline(1 << 20):
                 size += len(rest)
                 if rest.endswith(b"\n"):
@@ -164,9 +174,15 @@ def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes, int]]:
         yield number, raw, size
 
 
-def _record(raw: bytes, where: Problem, size: int) -> tuple[Mapping[str, Any], Problem | None]:
-    if size > MAX_LINE:
-        return {}, _bad(where, f"a line of {size:,} bytes, longer than {MAX_LINE:,}")
+def _record(
+    raw: bytes, where: Problem, size: int, max_line: int
+) -> tuple[Mapping[str, Any], Problem | None]:
+    if size > max_line:
+        return {}, _bad(
+            where,
+            f"a line of {size:,} bytes, longer than {max_line:,} (a request of that many "
+            "rows is not monitored: send fewer rows per request)",
+        )
     try:
         record = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -211,9 +227,20 @@ def _prediction(record: Mapping[str, Any]) -> Prediction:
         raise ValueError("no request id (request_id)")
     if "inputs" not in record:
         raise ValueError("no inputs")
+    status = record.get("status")
+    if record["inputs"] is None and not _ok(status, False):
+        # a request the server refused (``mlops serve`` logs a 400 with ``inputs: null``
+        # and the error as outputs): no rows to monitor, but an error of the service
+        return Prediction(
+            request_id=str(request_id),
+            time=_time(_first(record, "time", "ce_time", "ce-time", "timestamp")),
+            model=_text(_first(record, "model", "ce_inferenceservicename", "inferenceservicename")),
+            version=_text(record.get("version")),
+            latency_ms=_number(_first(record, "latency_ms", "latency")),
+            ok=False,
+        )
     rows = _rows(record["inputs"])
     outputs, proba = _outputs(record.get("outputs"))
-    status = record.get("status")
     return Prediction(
         request_id=str(request_id),
         time=_time(_first(record, "time", "ce_time", "ce-time", "timestamp")),
@@ -314,7 +341,7 @@ def _column_rows(columns: Mapping[str, list[Any]]) -> tuple[Any, ...]:
     """Columns of equal length (the serving layer's record) as one mapping per row."""
     if len({len(v) for v in columns.values()}) != 1:
         raise ValueError("input columns of different lengths")
-    names = [str(name) for name in columns]
+    names = [sys.intern(str(name)) for name in columns]  # shared by every record's rows
     return tuple(dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True))
 
 
@@ -393,7 +420,8 @@ def _first(record: Mapping[str, Any], *keys: str) -> Any:
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    """A name every record repeats (model, version): one shared string per distinct name."""
+    return None if value is None else sys.intern(str(value))
 
 
 def _number(value: Any) -> float | None:
@@ -413,11 +441,18 @@ def _ok(status: Any, answered: bool) -> bool:
 
 
 def _time(value: Any) -> float | None:
-    """Seconds since the epoch from an ISO 8601 time (UTC if no zone) or a number."""
+    """Seconds since the epoch from an ISO 8601 time (UTC if no zone) or a number (seconds,
+    or milli-, micro- or nanoseconds: any number past the year 5000 in seconds)."""
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        # epoch seconds, or milli-, micro- or nanoseconds as shippers and JavaScript write
+        # them (1764460800000 is 2025-11-30 in milliseconds, the year 57900 in seconds)
+        seconds = float(value)
+        for scale in (1e9, 1e6, 1e3):
+            if abs(seconds) >= 1e11 * scale / 1e3:
+                return seconds / scale
+        return seconds
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
@@ -465,7 +500,11 @@ def rows_as_columns(
             else:
                 raise UserError(f"request {prediction.request_id}: an instance is not a row")
             for key, value in items:
-                columns.setdefault(str(key), [None] * count).append(value)
+                name = str(key)
+                values = columns.get(name)
+                if values is None:  # a column first seen now: missing in the rows before
+                    values = columns[name] = [None] * count
+                values.append(value)
             count += 1
             for values in columns.values():
                 if len(values) < count:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from engine.environments.pins import Pin
     from engine.monitoring.logs import Logs, Prediction
     from engine.store import StoredVersion
+
+
+class NoPredictions(UserError):
+    """The logs hold no prediction (in the ``since`` window): nothing to judge."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,9 @@ class _Live:
     logs: Logs | None = None
     unknown_labels: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    scored: tuple[list[Any], list[Any], list[float | None]] | None = None
+    """(labels, predictions, times) that judge live performance, when they are not the
+    rows above: labels arrive late, so logged requests before the window count too."""
 
 
 def monitor(
@@ -134,15 +142,19 @@ def _logged(
 def _read_logs(current: Current) -> Logs:
     from engine.monitoring.logs import read_logs
 
-    logs = read_logs(current.logs, since=current.since)
-    if not logs.predictions:
+    # every line is read (labels arrive late, and join requests before the window);
+    # drift and health judge the window's requests only (_in_window)
+    logs = read_logs(current.logs)
+    if not any(_in_window(p, current) for p in logs.predictions):
         where = ", ".join(str(p) for p in current.logs)
+        if logs.predictions and current.since is not None:
+            where += f" since {datetime.fromtimestamp(current.since, UTC).isoformat()}"
         why = (
             f"; {len(logs.problems)} line(s) could not be read, first: {logs.problems[0].render()}"
             if logs.problems
             else ""
         )
-        raise UserError(f"no predictions in {where}{why}: point --logs at the serving logs")
+        raise NoPredictions(f"no predictions in {where}{why}: point --logs at the serving logs")
     return logs
 
 
@@ -185,7 +197,11 @@ def _one(
     data = data_drift(
         ref_side.columns, cur_side.columns, model.monitoring, exclude=frozenset(broken)
     )
-    served = [p for p in logs.predictions if _mine(p, pin)] if logs is not None else []
+    served = (
+        [p for p in logs.predictions if _mine(p, pin) and _in_window(p, current)]
+        if logs is not None
+        else []
+    )
     return Outcome(
         model=pin.model,
         environment=pin.environment,
@@ -342,6 +358,18 @@ def _mine(prediction: Prediction, pin: Pin) -> bool:
     return prediction.model in (None, pin.model)
 
 
+def _in_window(prediction: Prediction, current: Current) -> bool:
+    """Whether a logged request is in ``--since``'s window (one without a time is)."""
+    since = current.since
+    return since is None or prediction.time is None or prediction.time >= since
+
+
+def _answered_by(prediction: Prediction, pin: Pin) -> bool:
+    """Whether the pinned version answered (a record that names no version is taken as
+    its: KServe's payload logger names none)."""
+    return prediction.version in (None, "", pin.version, pin.fingerprint)
+
+
 def _from_logs(
     logs: Logs, pin: Pin, current: Current, dataset: Dataset, features: list[str]
 ) -> _Live:
@@ -350,22 +378,31 @@ def _from_logs(
     from engine.monitoring.logs import rows_as_columns
 
     mine = [p for p in logs.predictions if _mine(p, pin) and p.ok]
-    misfits = [p.request_id for p in mine if not _fits(p, len(features))]
+    others = sorted({str(p.version) for p in mine if not _answered_by(p, pin)})
+    elsewhere: frozenset[str] = frozenset()
+    if others:  # the logs of a week span promotions, rollbacks and canaries
+        before = len(mine)
+        elsewhere = frozenset(p.request_id for p in mine if not _answered_by(p, pin))
+        mine = [p for p in mine if _answered_by(p, pin)]
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        notes = [
+            f"{before - len(mine)} logged requests were answered by another version "
+            f"({shown}): left out of drift and performance, which judge {pin.version}"
+        ]
+    else:
+        notes = []
+    misfits = [p.request_id for p in mine if not _fits(p, len(features)) and _in_window(p, current)]
     mine = [p for p in mine if _fits(p, len(features))]
-    live = _Live(_table(rows_as_columns(mine, features)))
+    windowed = [p for p in mine if _in_window(p, current)]
+    live = _Live(_table(rows_as_columns(windowed, features)), notes=notes)
     if misfits:  # one client's odd request must not stop the monitoring of every model
         live.notes.append(
             f"{len(misfits)} logged requests skipped: an instance is not a row of the "
             f"model's {len(features)} inputs (request {misfits[0]}"
             f"{' and others' if len(misfits) > 1 else ''})"
         )
-    index: dict[tuple[str, int], int] = {}
-    reused: set[str] = set()
-    for p in mine:
+    for p in windowed:
         for i in range(len(p.rows)):
-            if (p.request_id, i) in index:
-                reused.add(p.request_id)
-            index[(p.request_id, i)] = len(live.times)
             live.times.append(p.time)
             if p.outputs and len(p.outputs) == len(p.rows):
                 live.predictions.append(p.outputs[i])
@@ -374,19 +411,63 @@ def _from_logs(
     if len(live.predictions) != len(live.times):
         live.predictions = []  # some requests had no outputs: no fair prediction sample
     if current.labels is not None:
-        # a request id is the client's (x-request-id): one sent twice, by accident or by
-        # someone who knows another client's ids, would put a label on the wrong inputs,
-        # and retraining would learn from them; such labels are not joined
-        for key in [k for k in index if k[0] in reused]:
-            del index[key]
-        _join_labels(live, index, current.labels, dataset)
-        if reused:
-            first = sorted(reused)[0]
-            live.notes.append(
-                f"{len(reused)} request ids appear more than once in the logs (first: "
-                f"{first}): their labels are not joined, since they could belong to either"
-            )
+        _labelled_logs(live, mine, current, dataset, elsewhere)
     return live
+
+
+def _labelled_logs(
+    live: _Live,
+    mine: list[Prediction],
+    current: Current,
+    dataset: Dataset,
+    elsewhere: frozenset[str],
+) -> None:
+    """Join the labels file to every logged request of the version, in the window or before
+    it (labels arrive late): ``live.labels`` for the window's rows, ``live.scored`` for all."""
+    assert current.labels is not None
+    index: dict[tuple[str, int], int] = {}
+    reused: set[str] = set()
+    times: list[float | None] = []
+    predicted: list[Any] = []
+    window: list[int] = []
+    for p in mine:
+        answered = bool(p.outputs) and len(p.outputs) == len(p.rows)
+        inside = _in_window(p, current)
+        for i in range(len(p.rows)):
+            if (p.request_id, i) in index:
+                reused.add(p.request_id)
+            index[(p.request_id, i)] = len(times)
+            if inside:
+                window.append(len(times))
+            times.append(p.time)
+            predicted.append(p.outputs[i] if answered else None)
+    # a request id is the client's (x-request-id): one sent twice, by accident or by
+    # someone who knows another client's ids, would put a label on the wrong inputs,
+    # and retraining would learn from them; such labels are not joined
+    for key in [k for k in index if k[0] in reused]:
+        del index[key]
+    joined = _Live(live.table, times=times)
+    _join_labels(joined, index, current.labels, dataset, elsewhere)
+    labels = joined.labels or [None] * len(times)
+    live.labels, live.unknown_labels = [labels[k] for k in window], joined.unknown_labels
+    rows = [k for k, y in enumerate(labels) if y is not None and predicted[k] is not None]
+    live.scored = (
+        [labels[k] for k in rows],
+        [predicted[k] for k in rows],
+        [times[k] for k in rows],
+    )
+    earlier = len(rows) - len(set(rows) & set(window))
+    if earlier:
+        live.notes.append(
+            f"live performance includes {earlier} labelled rows of requests before the "
+            "window (labels arrive late): drift and service health judge the window only"
+        )
+    if reused:
+        first = sorted(reused)[0]
+        live.notes.append(
+            f"{len(reused)} request ids appear more than once in the logs (first: "
+            f"{first}): their labels are not joined, since they could belong to either"
+        )
 
 
 def _table(columns: dict[str, list[Any]]) -> pa.Table:
@@ -404,9 +485,14 @@ def _table(columns: dict[str, list[Any]]) -> pa.Table:
 
 
 def _join_labels(
-    live: _Live, index: dict[tuple[str, int], int], path: Path, dataset: Dataset
+    live: _Live,
+    index: dict[tuple[str, int], int],
+    path: Path,
+    dataset: Dataset,
+    elsewhere: frozenset[str] = frozenset(),
 ) -> None:
-    """Labels keyed by request id (and instance index), in the order of the live rows."""
+    """Labels keyed by request id (and instance index), in the order of the live rows;
+    a label of a request another version answered (``elsewhere``) is not unknown."""
     table = _read_labels(path, dataset)
     label = next(c for c in (dataset.target, "label", "y_true") if c in table.column_names)
     ids = [str(v) for v in table.column("request_id").to_pylist()]
@@ -419,7 +505,8 @@ def _join_labels(
     for request_id, position, value in zip(ids, positions, values, strict=True):
         row = index.get((request_id, int(position or 0)))
         if row is None:
-            unknown.append(request_id)
+            if request_id not in elsewhere:
+                unknown.append(request_id)
         else:
             labels[row] = value
     live.labels, live.unknown_labels = labels, tuple(unknown)
@@ -482,10 +569,16 @@ def _performance(stored: StoredVersion, live: _Live, model: Model) -> Any:
     from engine.monitoring.performance import Labelled, live_metrics, live_performance
     from engine.store import PREDICTIONS_FILE
 
-    if live.labels is None or not live.predictions or PREDICTIONS_FILE not in stored.record.files:
+    if live.scored is not None:  # logs: every labelled request, in the window or before
+        labels, predicted, times = live.scored
+    elif live.labels is None or not live.predictions:
         return None
-    rows = [i for i, y in enumerate(live.labels) if y is not None]
-    if not rows:
+    else:
+        rows = [i for i, y in enumerate(live.labels) if y is not None]
+        labels = [live.labels[i] for i in rows]
+        predicted = [live.predictions[i] for i in rows]
+        times = [live.times[i] for i in rows] if live.times else []
+    if not labels or PREDICTIONS_FILE not in stored.record.files:
         return None
     test = stored.predictions()
     classes = list(stored.record.classes)
@@ -495,11 +588,7 @@ def _performance(stored: StoredVersion, live: _Live, model: Model) -> Any:
         live_metrics(model.task, classes, model.metrics),
         model.primary_metric,
         Labelled(test["y_true"].tolist(), test["y_pred"].tolist()),
-        Labelled(
-            [live.labels[i] for i in rows],
-            [live.predictions[i] for i in rows],
-            [live.times[i] for i in rows] if live.times else [],
-        ),
+        Labelled(labels, predicted, times),
         window_seconds=_seconds(model.monitoring.window),
         tolerance=model.monitoring.performance_drop,
     )

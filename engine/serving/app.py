@@ -4,7 +4,8 @@
 endpoints, same ``/metrics``) with the listening address chosen by the caller, a
 :class:`BodyLimit` middleware (a body over the limit is a 413, one that is not JSON a
 415) and exception handlers that answer what a client got wrong
-with a 4xx naming the problem. :class:`MultiProcessServer` runs it in ``--workers``
+with a 4xx naming the problem (logged as one WARNING line, not KServe's ERROR and
+traceback). :class:`MultiProcessServer` runs it in ``--workers``
 processes on the socket the engine bound; each process follows the environment branch with
 its own reloader (a spawned process has its own copy of the models). Imported only when
 serving (kserve is optional).
@@ -24,7 +25,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import FastAPIDeprecationWarning, RequestValidationError
 from fastapi.responses import JSONResponse
-from kserve.errors import ModelNotFound
+from kserve.errors import InvalidInput, ModelNotFound
+from kserve.logging import logger as kserve_logger
 from kserve.protocol.rest.multiprocess.server import RESTServerMultiProcess, RESTServerProcess
 from kserve.protocol.rest.server import RESTServer
 from kserve.protocol.rest.v2_datamodels import InferenceRequest
@@ -187,6 +189,17 @@ class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no typ
                 HTTPStatus.BAD_REQUEST,
             )
 
+        async def refused(request: Request, exc: Exception) -> JSONResponse:
+            message = str(exc)
+            if message.startswith("Unrecognized request format"):  # KServe's JSON decoder
+                message += (
+                    ": send one JSON document (NaN and Infinity are not JSON: send null "
+                    "for a missing value)"
+                )
+            # KServe logs every 400 at ERROR with its traceback: the client's mistake, one line
+            kserve_logger.warning("400 %s %s: %s", request.method, request.url.path, _clip(message))
+            return JSONResponse({"error": message}, HTTPStatus.BAD_REQUEST)
+
         async def unexpected(_: Request, exc: Exception) -> JSONResponse:
             if isinstance(exc, _CLIENT_ERRORS):
                 return JSONResponse(
@@ -198,6 +211,7 @@ class EngineRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no typ
             )
 
         self._versioned_routes(app)
+        app.add_exception_handler(InvalidInput, refused)
         app.add_exception_handler(ModelNotFound, not_found)
         app.add_exception_handler(RequestValidationError, invalid)
         app.add_exception_handler(Exception, unexpected)
@@ -329,6 +343,12 @@ class MultiProcessServer(RESTServerMultiProcess):  # type: ignore[misc]
             fresh = RESTServerProcess(sockets, self._rest_server.run)
             fresh.start()
             self._processes[i] = fresh
+
+
+def _clip(message: str, limit: int = 300) -> str:
+    """A message as the server's log shows it: one line, at most ``limit`` characters."""
+    line = " ".join(message.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _to_stderr(line: str) -> None:

@@ -168,7 +168,9 @@ def _add_row(columns: Columns, row: Any, sig: Signature, where: str) -> None:
     if isinstance(row, Mapping):
         extra = [k for k in row if k not in columns]
         if extra:
-            raise InputError(f"{where}: unknown column {extra[0]!r}; the model takes {sig.names}")
+            raise InputError(
+                f"{where}: unknown column {_show(extra[0])}; the model takes {sig.names}"
+            )
         for field in sig.fields:
             if field.name not in row:
                 raise InputError(f"{where}: column {field.name!r} is missing")
@@ -363,7 +365,7 @@ def _value(value: Any, field: Field) -> Any:
     if not ok:
         raise _Refused(f"expected {_TYPE_WORDS[kind]}, got {_show(value)}")
     if field.values is not None and value not in field.values:
-        raise _Refused(f"{value!r} is not one of {list(field.values)}")
+        raise _Refused(f"{_show(value)} is not one of {list(field.values)}")
     return value
 
 

@@ -10,8 +10,9 @@ model object and finishes on it; the next request finds the new one. A version t
 server already holds (the warm slot of a blue-green switch or rollback, the canary a
 promotion completes) is reused, not loaded again, so such a switch is served at once.
 With ``--workers N`` every worker process runs its own reloader on its own models. A reload that
-fails (a missing artifact, a hash mismatch) keeps the old models serving, says why, and
-is tried again at the next poll: a bad promotion never takes a server down.
+fails (a missing artifact, a hash mismatch) keeps the old models serving, says why (once
+per branch commit), and is tried again at the next poll: a bad promotion never takes a
+server down.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ class Reloader(threading.Thread):
         self.interval, self.announce = interval, announce
         self.branch = ""
         self.seen = seen
+        self.refused: str | None = None
+        """The branch commit whose pins were last refused (announced once)."""
         self.loaded: dict[tuple[str, str, str], Any] = {}
         self.stopped = threading.Event()
 
@@ -122,10 +125,12 @@ class Reloader(threading.Thread):
             new = self.build(pinned)
             fresh = len(set(loaded) - set(self.loaded))
         except UserError as exc:  # StoreError, GitError...: keep serving the old pins
-            self.announce(
-                f"{self.branch} moved, but its pins cannot be served ({exc}); "
-                "still serving the previous versions"
-            )
+            if self.refused != tip:  # tried again at every poll, said once per commit
+                self.refused = tip
+                self.announce(
+                    f"{self.branch} moved, but its pins cannot be served ({exc}); "
+                    "still serving the previous versions"
+                )
             return False
         from engine.serving.model import registrations
 

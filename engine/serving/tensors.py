@@ -73,9 +73,13 @@ def from_tensors(tensors: Sequence[Tensor], sig: Signature) -> Columns:
     by_name: dict[str, Tensor] = {}
     for tensor in tensors:
         if tensor.name not in names:
-            raise InputError(f"inputs: unknown column {tensor.name!r}; the model takes {sig.names}")
+            raise InputError(
+                f"inputs: unknown column {show(tensor.name)}; the model takes {sig.names}"
+            )
         if tensor.name in by_name:
-            raise InputError(f"inputs: column {tensor.name!r} is sent twice; send one tensor each")
+            raise InputError(
+                f"inputs: column {show(tensor.name)} is sent twice; send one tensor each"
+            )
         by_name[tensor.name] = tensor
     raw: Columns = {}
     length: int | None = None
@@ -104,7 +108,7 @@ def _matrix(tensor: Tensor, sig: Signature) -> Columns:
     """The columns of one ``[n, k]`` tensor in column order."""
     width = len(sig.fields)
     shape = list(tensor.shape)
-    at = f"inputs[{tensor.name!r}]"
+    at = f"inputs[{show(tensor.name)}]"
     _shape_of_sizes(tensor)
     if len(shape) != 2 or shape[1] != width or shape[0] < 1:
         raise InputError(
@@ -136,12 +140,12 @@ def _matrix(tensor: Tensor, sig: Signature) -> Columns:
 def _fits(tensor: Tensor, columns: list[tuple[str, str | None]]) -> None:
     """The datatype is one JSON can carry and fits every column the tensor holds."""
     datatype = tensor.datatype
-    at = f"inputs[{tensor.name!r}]"
+    at = f"inputs[{show(tensor.name)}]"
     if datatype not in DATATYPES:
         if datatype in ("FP16", "BF16"):
             raise InputError(f"{at}: {datatype} data cannot be sent as JSON; send FP32 or FP64")
         raise InputError(
-            f"{at}: datatype {datatype!r} is not one of the protocol's: "
+            f"{at}: datatype {show(datatype)} is not one of the protocol's: "
             f"{', '.join(sorted(DATATYPES))}"
         )
     for name, kind in columns:
@@ -215,7 +219,7 @@ def _word(datatype: str) -> str:
 def _shape_of_sizes(tensor: Tensor) -> None:
     shape = list(tensor.shape)
     if any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in shape):
-        raise InputError(f"inputs[{tensor.name!r}]: shape {shape} is not a list of sizes")
+        raise InputError(f"inputs[{show(tensor.name)}]: shape {shape} is not a list of sizes")
 
 
 def _flat(tensor: Tensor) -> list[Any]:
@@ -223,7 +227,7 @@ def _flat(tensor: Tensor) -> list[Any]:
     shape says (the two forms the protocol allows); else an InputError."""
     _shape_of_sizes(tensor)
     shape = list(tensor.shape)
-    at = f"inputs[{tensor.name!r}]"
+    at = f"inputs[{show(tensor.name)}]"
     data = tensor.data
     if not isinstance(data, list):
         raise InputError(f"{at}: data must be a list of values")

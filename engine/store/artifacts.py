@@ -98,10 +98,12 @@ def read_verified(path: Path, expected_sha256: str, label: str) -> bytes:
     if actual != expected_sha256.lower():
         raise StoreError(
             f"refusing to load {label}: {path.name} has sha256 {actual}, but the pin "
-            f"expects {expected_sha256}: it is not the artifact that was promoted. If the "
-            "store was modified, remove the version from the store so that deploy retrains "
-            "it from the pin's source commit; if it was retrained on purpose, promote it "
-            "again to pin the new artifact"
+            f"expects {expected_sha256}: it is not the artifact that was promoted. A "
+            "retrained file has a new sha256 (skops files are not byte-reproducible): if "
+            "the version was retrained (by `mlops deploy` after it went missing, or on "
+            "purpose), promote it again to pin the new file (`mlops promote MODEL --to ENV "
+            "--rev <the pin's source commit>`); if the store was modified, remove the "
+            "version from the store, retrain it with `mlops deploy`, then promote it again"
         )
     return data
 

@@ -101,7 +101,7 @@ def _log_lines(frame: pd.DataFrame, start: float) -> list[str]:
     for i, (row, target) in enumerate(zip(inputs.to_dict("records"), frame["target"])):
         lines.append(json.dumps({
             "time": start + i * 600, "request_id": f"req-{i}", "model": "iris-logreg",
-            "version": "x", "inputs": [row], "outputs": [int(target)],
+            "inputs": [row], "outputs": [int(target)],
             "latency_ms": 2.0 + (i % 10), "status": 200, "ce_id": f"req-{i}",
             "ce_type": "org.kubeflow.serving.inference.response",
         }))  # fmt: skip
@@ -135,14 +135,16 @@ def test_logs_shipped_twice_count_each_request_once(deployed, mlops, tmp_path):
     code 190 requests, and the 40 ids looked reused so their labels were refused)."""
     from datetime import UTC, datetime
 
+    from engine.environments.pins import read_pins
     from engine.serving.logs import PredictionLogger, log_line
 
+    version = (read_pins(deployed, "env/staging") or {})["iris-logreg"].version
     frame = iris().sample(frac=1.0, random_state=2).reset_index(drop=True)
     served = tmp_path / "served"
     logger = PredictionLogger(served)
     for i, row in enumerate(frame.drop(columns="target").to_dict("records")):
         logger.write(log_line(
-            request_id=f"req-{i}", model="iris-logreg", version="x",
+            request_id=f"req-{i}", model="iris-logreg", version=version,
             inputs={k: [v] for k, v in row.items()},
             outputs={"predictions": [int(frame["target"][i])]}, latency_ms=2.0 + i % 10,
             status=200, endpoint="/v1/models/iris-logreg:predict", source="http://test/",

@@ -22,8 +22,7 @@ def _record(request_id: str, instance: list) -> dict:
     return {
         "time": "2026-12-01T15:43:59+00:00",
         "request_id": request_id,
-        "model": "iris-logreg",
-        "version": "0",
+        "model": "iris-logreg",  # no version: KServe's payload logger names none
         "inputs": {"instances": [instance]},
         "outputs": {"predictions": [0]},
         "status": 200,

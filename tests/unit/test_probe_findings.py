@@ -20,12 +20,15 @@ import yaml
 
 from engine import audit
 from engine.errors import UserError
-from engine.monitoring.logs import MAX_LINE, read_logs
+from engine.monitoring.logs import read_logs
 from engine.monitoring.monitor import _table
 from engine.serving.inputs import Field, InputError, Signature, check_value
 from engine.serving.logs import PredictionLogger
 from engine.serving.manifest import PinnedModel, Serving, inference_service, render
 from engine.serving.tensors import Tensor, from_tensors
+
+CAP = 4 << 20
+"""A cap smaller than the default (64 MiB), so the test writes 32 MiB, not 512."""
 
 SIG = Signature((Field("age", "int", nullable=False), Field("income", "float", nullable=False)))
 
@@ -69,15 +72,15 @@ def test_a_log_line_over_the_cap_is_never_read_whole(tmp_path: Path) -> None:
     good = {"request_id": "r1", "model": "m", "inputs": {"a": [1]}, "outputs": {"predictions": [0]}}
     with log.open("w") as out:
         out.write(json.dumps(good) + "\n")
-        out.write('{"x": "' + "a" * (8 * MAX_LINE) + '"}\n')
+        out.write('{"x": "' + "a" * (8 * CAP) + '"}\n')
         out.write(json.dumps({**good, "request_id": "r2"}) + "\n")
     tracemalloc.start()
     try:
-        logs = read_logs([log])
+        logs = read_logs([log], max_line=CAP)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 3 * MAX_LINE, f"peak {peak:,} bytes for a {8 * MAX_LINE:,}-byte line"
+    assert peak < 3 * CAP, f"peak {peak:,} bytes for a {8 * CAP:,}-byte line"
     assert [p.request_id for p in logs.predictions] == ["r1", "r2"]
     assert [(p.line, "longer than" in p.message) for p in logs.problems] == [(2, True)]
     assert logs.lines == 3
