@@ -243,3 +243,22 @@ def test_links_between_the_pages_resolve():
             elif fragment and target.suffix == ".md" and fragment not in anchors(target):
                 broken.append(f"{where}: {url} names no heading of {path or page.name}")
     assert not broken, "\n".join(broken)
+
+
+def test_the_files_and_tests_a_page_cites_exist():
+    """`engine/...`, `tests/...::test_x` (and `::test_y` after it), `benchmarks/...` and
+    `.github/workflows/...` named in README and docs are in the repository."""
+    cited = re.compile(r"`((?:engine|tests|benchmarks|\.github)/[\w/.-]+)?(?:::(\w+))?`")
+    missing = []
+    for page in documentation_pages():
+        text, last = page.read_text(encoding="utf-8"), None
+        for match in cited.finditer(text):
+            path, test = match.groups()
+            where = f"{page.relative_to(PROJECT)}:{text.count(chr(10), 0, match.start()) + 1}"
+            if path:
+                last = path if path.endswith(".py") else None
+                if not (PROJECT / path).exists():
+                    missing.append(f"{where}: {path}")
+            if test and last and f"def {test}(" not in (PROJECT / last).read_text("utf-8"):
+                missing.append(f"{where}: {last}::{test}")
+    assert not missing, "\n".join(missing)
