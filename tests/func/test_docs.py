@@ -119,7 +119,7 @@ def test_the_serving_page_runs_as_written(tmp_path):
 MLOPS_LINE = re.compile(r"^(?:\$ )?mlops\s+(?P<rest>.*)")
 # `a && b`, `a; b`, `a | head -n 5`, `$(b)`; not `[--json | --matrix]` nor an escaped `\|`.
 SEPARATOR = re.compile(r"&&|\|\||;|\$\(|\)|(?<=\s)\|(?=\s+[a-z])")
-CODE_SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
+CODE_SPAN = re.compile(r"(?<!`)`([^`]+)`(?!`)")  # may go on to the next line
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 # `mlops pull request` is a workflow's name (what `workflow_run` listens for), not a command.
@@ -162,7 +162,7 @@ def command_lines(text: str) -> list[tuple[int, str]]:
     prose = FENCE.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     for span in CODE_SPAN.finditer(prose):
         line = prose.count("\n", 0, span.start()) + 1
-        found += [(line, rest) for rest in commands_in(span.group(1))]
+        found += [(line, rest) for rest in commands_in(span.group(1).replace("\n", " "))]
     return found
 
 
