@@ -259,6 +259,13 @@ def docs(ctx: click.Context, check: bool) -> None:
         click.echo(f"wrote {path}")
 
 
+def _one_format(**chosen: bool) -> None:
+    """Output formats are alternatives: two at once is a usage error, not one dropped."""
+    given = [f"--{name}" for name, on in chosen.items() if on]
+    if len(given) > 1:
+        raise click.UsageError(f"{' and '.join(given)} are two formats: give one")
+
+
 def _read(path: Path) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
@@ -274,6 +281,7 @@ def _read(path: Path) -> str | None:
 @boundary
 def plan(obj: Context, base: str, head: str | None, as_json: bool, matrix: bool) -> None:
     """List the models a change affects, and why."""
+    _one_format(json=as_json, matrix=matrix)
     from engine.training.plan import plan_matrix, plan_to_json
     from engine.training.planning import compute_plan
 
@@ -344,6 +352,7 @@ def train(
 @boundary
 def runs(obj: Context, model: str | None, sort_by: str | None, as_json: bool, as_csv: bool) -> None:
     """List stored versions with their params, metrics, data hash and commit."""
+    _one_format(json=as_json, csv=as_csv)
     from engine import api
     from engine.training.runs import runs_table, to_csv
 
