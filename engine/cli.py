@@ -199,7 +199,12 @@ def validate(
     """Check definitions, references, estimators and data; report every problem at once."""
     from engine import api
 
-    result = api.validate(obj.root, rev=rev, data=not no_data, paths=paths)
+    root = obj.root
+    if rev is None:
+        _paths_exist(root, paths)
+    result = api.validate(root, rev=rev, data=not no_data, paths=paths)
+    if rev is not None:
+        _paths_exist(root, paths, rev)  # once the revision is known to be one
     skip_teardown()  # thousands of parsed definitions need no freeing one by one
     if as_json:
         emit_json(result.as_dict())
@@ -257,6 +262,29 @@ def docs(ctx: click.Context, check: bool) -> None:
         (root.root / path).parent.mkdir(parents=True, exist_ok=True)
         (root.root / path).write_text(text, encoding="utf-8")
         click.echo(f"wrote {path}")
+
+
+def _paths_exist(root: Path, paths: tuple[Path, ...], rev: str | None = None) -> None:
+    """Each path validate is asked about names a file or folder (at ``rev``): a misspelt
+    one would otherwise hold no problem and pass."""
+    from engine.errors import UserError
+    from engine.gitrepo import run_git
+
+    for path in paths:
+        where = Path.cwd() / path
+        if rev is None:
+            if not where.exists():
+                raise UserError(f"{path} does not exist: name a definition file or folder")
+            continue
+        with suppress(ValueError):  # one outside the repository: validate said so already
+            inside = where.resolve().relative_to(root).as_posix()
+            if (
+                inside != "."
+                and run_git(root, "cat-file", "-e", f"{rev}:{inside}", check=False).returncode
+            ):
+                raise UserError(
+                    f"{path} does not exist at {rev}: name a definition file or folder there"
+                )
 
 
 def _one_format(**chosen: bool) -> None:
