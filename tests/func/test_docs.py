@@ -262,3 +262,25 @@ def test_the_files_and_tests_a_page_cites_exist():
             if test and last and f"def {test}(" not in (PROJECT / last).read_text("utf-8"):
                 missing.append(f"{where}: {last}::{test}")
     assert not missing, "\n".join(missing)
+
+
+def test_the_workflow_table_gives_each_workflows_scopes():
+    """docs/workflows.md's first table: the scopes of each workflow are its jobs' own."""
+    import yaml
+
+    page = (PROJECT / "docs/workflows.md").read_text(encoding="utf-8")
+    text = page.split("## Which workflow handles which event", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([\w-]+\.yml)` \|.*\| ([^|]*) \|$", text, re.M)
+    assert len(rows) >= 7
+    wrong = []
+    for name, cell in rows:
+        documented = set(re.findall(r"`([a-z-]+: (?:read|write))`", cell))
+        workflow = yaml.safe_load((PROJECT / ".github/workflows" / name).read_text("utf-8"))
+        granted = {
+            f"{scope}: {level}"
+            for job in workflow["jobs"].values()
+            for scope, level in (job.get("permissions") or {}).items()
+        }
+        if documented != granted:
+            wrong.append(f"{name}: the page says {sorted(documented)}, the jobs {sorted(granted)}")
+    assert not wrong, "\n".join(wrong)
