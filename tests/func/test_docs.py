@@ -284,3 +284,13 @@ def test_the_workflow_table_gives_each_workflows_scopes():
         if documented != granted:
             wrong.append(f"{name}: the page says {sorted(documented)}, the jobs {sorted(granted)}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_cli_reference_gives_every_command_its_short_help_option():
+    """`-h` works on every command (the group's context settings): the reference says so."""
+    from engine.cli import main
+
+    text = (PROJECT / "docs/reference/cli.md").read_text(encoding="utf-8")
+    shown = [name for name, command in main.commands.items() if not command.hidden]
+    assert text.count("| `-h, --help` | Show this message and exit. |") == len(shown) + 1
+    assert "| `--help` |" not in text
