@@ -761,6 +761,11 @@ def monitor_command(
     from engine.monitoring.logs import parse_since
     from engine.monitoring.monitor import Current, monitor, now
 
+    if sum((current is not None, bool(logs), current_dataset is not None)) != 1:
+        raise click.UsageError(
+            "give one of --current FILE (a batch), --current-dataset NAME@REV (a dataset at "
+            "a git revision) or --logs DIR (prediction logs)"
+        )
     if labels is not None and (current is not None or current_dataset is not None):
         raise click.UsageError(
             "--labels goes with --logs; a batch carries its labels as the target"
