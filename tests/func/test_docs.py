@@ -294,3 +294,16 @@ def test_the_cli_reference_gives_every_command_its_short_help_option():
     shown = [name for name, command in main.commands.items() if not command.hidden]
     assert text.count("| `-h, --help` | Show this message and exit. |") == len(shown) + 1
     assert "| `--help` |" not in text
+
+
+def test_every_make_target_a_page_names_is_in_the_makefile():
+    """`make demo`, `make test`, `make lock UPGRADE=1`...: each is a target of the Makefile."""
+    makefile = (PROJECT / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"^([a-z][\w-]*):", makefile, re.M))
+    named = {
+        target
+        for page in documentation_pages()
+        for target in re.findall(r"(?:`|^)make ([a-z][\w-]*)", page.read_text("utf-8"), re.M)
+    }
+    assert {"demo", "test"} <= named  # the README's two commands
+    assert named <= targets, f"not in the Makefile: {sorted(named - targets)}"
