@@ -199,7 +199,12 @@ def validate(
     """Check definitions, references, estimators and data; report every problem at once."""
     from engine import api
 
-    result = api.validate(obj.root, rev=rev, data=not no_data, paths=paths)
+    root = obj.root
+    if rev is None:
+        _paths_exist(root, paths)
+    result = api.validate(root, rev=rev, data=not no_data, paths=paths)
+    if rev is not None:
+        _paths_exist(root, paths, rev)  # once the revision is known to be one
     skip_teardown()  # thousands of parsed definitions need no freeing one by one
     if as_json:
         emit_json(result.as_dict())
@@ -259,6 +264,36 @@ def docs(ctx: click.Context, check: bool) -> None:
         click.echo(f"wrote {path}")
 
 
+def _paths_exist(root: Path, paths: tuple[Path, ...], rev: str | None = None) -> None:
+    """Each path validate is asked about names a file or folder (at ``rev``): a misspelt
+    one would otherwise hold no problem and pass."""
+    from engine.errors import UserError
+    from engine.gitrepo import run_git
+
+    for path in paths:
+        where = Path.cwd() / path
+        if rev is None:
+            if not where.exists():
+                raise UserError(f"{path} does not exist: name a definition file or folder")
+            continue
+        with suppress(ValueError):  # one outside the repository: validate said so already
+            inside = where.resolve().relative_to(root).as_posix()
+            if (
+                inside != "."
+                and run_git(root, "cat-file", "-e", f"{rev}:{inside}", check=False).returncode
+            ):
+                raise UserError(
+                    f"{path} does not exist at {rev}: name a definition file or folder there"
+                )
+
+
+def _one_format(**chosen: bool) -> None:
+    """Output formats are alternatives: two at once is a usage error, not one dropped."""
+    given = [f"--{name}" for name, on in chosen.items() if on]
+    if len(given) > 1:
+        raise click.UsageError(f"{' and '.join(given)} are two formats: give one")
+
+
 def _read(path: Path) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
@@ -274,6 +309,7 @@ def _read(path: Path) -> str | None:
 @boundary
 def plan(obj: Context, base: str, head: str | None, as_json: bool, matrix: bool) -> None:
     """List the models a change affects, and why."""
+    _one_format(json=as_json, matrix=matrix)
     from engine.training.plan import plan_matrix, plan_to_json
     from engine.training.planning import compute_plan
 
@@ -344,6 +380,7 @@ def train(
 @boundary
 def runs(obj: Context, model: str | None, sort_by: str | None, as_json: bool, as_csv: bool) -> None:
     """List stored versions with their params, metrics, data hash and commit."""
+    _one_format(json=as_json, csv=as_csv)
     from engine import api
     from engine.training.runs import runs_table, to_csv
 
@@ -728,6 +765,11 @@ def monitor_command(
     from engine.monitoring.logs import parse_since
     from engine.monitoring.monitor import Current, monitor, now
 
+    if sum((current is not None, bool(logs), current_dataset is not None)) != 1:
+        raise click.UsageError(
+            "give one of --current FILE (a batch), --current-dataset NAME@REV (a dataset at "
+            "a git revision) or --logs DIR (prediction logs)"
+        )
     if labels is not None and (current is not None or current_dataset is not None):
         raise click.UsageError(
             "--labels goes with --logs; a batch carries its labels as the target"

@@ -166,7 +166,7 @@ def _classes_section(allowed: Mapping[str, tuple[str, list[str]]], version: str)
 def cli_reference(cli: click.Group) -> str:
     """Markdown for every command of ``cli``: usage, help, arguments and options."""
     out = [_HEADER + "# The `mlops` command", ""]
-    with click.Context(cli, info_name="mlops") as root:
+    with click.Context(cli, info_name="mlops", **cli.context_settings) as root:
         out += [_help(cli), "", "Options for every command:", ""]
         out += _options(cli, root)
         for name in sorted(cli.list_commands(root)):

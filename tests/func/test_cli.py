@@ -136,6 +136,17 @@ def test_usage_errors_exit_2(repo, mlops):
     assert mlops("frobnicate", cwd=repo).returncode == 2
 
 
+@pytest.mark.parametrize(
+    "args", [("plan", "--base", "HEAD", "--json", "--matrix"), ("runs", "--json", "--csv")]
+)
+def test_two_output_formats_at_once_are_a_usage_error(repo, mlops, args):
+    """The README gives them as alternatives (`[--json | --matrix]`): one is not dropped."""
+    done = mlops(*args, cwd=repo)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{args[-2]} and {args[-1]} are two formats: give one" in done.stderr
+    assert done.stdout == ""
+
+
 def test_history_of_an_unknown_model_says_which_models_exist(repo, mlops):
     result = mlops("history", "iris-logrg", cwd=repo)
     assert result.returncode == 1

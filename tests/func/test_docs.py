@@ -111,3 +111,199 @@ def test_the_serving_page_runs_as_written(tmp_path):
     assert "proba_1" in done.stdout  # the scored batch's header
     assert "mlops.dev/model: churn-logreg" in done.stdout
     assert "expected an integer" in (tmp_path / "shop" / "serve.log").read_text()  # the 400
+
+
+# Every `mlops ...` a page tells a user to type, in a code span or a code block: at the
+# start of the span or line (after a prompt), or after a shell separator. Prose inside a
+# quoted message ("which mlops never follows") is not a command line.
+MLOPS_LINE = re.compile(r"^(?:\$ )?mlops\s+(?P<rest>.*)")
+# `a && b`, `a; b`, `a | head -n 5`, `$(b)`; not `[--json | --matrix]` nor an escaped `\|`.
+SEPARATOR = re.compile(r"&&|\|\||;|\$\(|\)|(?<=\s)\|(?=\s+[a-z])")
+CODE_SPAN = re.compile(r"(?<!`)`([^`]+)`(?!`)")  # may go on to the next line
+FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+# `mlops pull request` is a workflow's name (what `workflow_run` listens for), not a command.
+WORKFLOW_NAMES = {
+    line.removeprefix("name: mlops ").strip()
+    for path in (PROJECT / ".github/workflows").glob("*.yml")
+    for line in path.read_text(encoding="utf-8").splitlines()
+    if line.startswith("name: mlops ")
+}
+
+
+def documentation_pages() -> list[Path]:
+    """The README and every page under docs/ (the generated references included)."""
+    return [PROJECT / "README.md", *sorted((PROJECT / "docs").rglob("*.md"))]
+
+
+def commands_in(code: str) -> list[str]:
+    """What follows ``mlops`` in each shell command of one line of code."""
+    found = []
+    for part in SEPARATOR.split(code):
+        match = MLOPS_LINE.match(part.strip())
+        if match and match.group("rest").strip() not in WORKFLOW_NAMES:
+            found.append(match.group("rest"))
+    return found
+
+
+def command_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, what follows ``mlops``) for each command line in code of a page."""
+    found: list[tuple[int, str]] = []
+    for block in FENCE.finditer(text):
+        start = text.count("\n", 0, block.start(1)) + 1
+        lines = block.group(1).split("\n")
+        for first, code in enumerate(lines):
+            if first and lines[first - 1].endswith("\\"):
+                continue  # read with the line it continues
+            following = iter(lines[first + 1 :])
+            while code.endswith("\\"):
+                code = code[:-1] + " " + next(following, "")
+            found += [(start + first, rest) for rest in commands_in(code)]
+    prose = FENCE.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    for span in CODE_SPAN.finditer(prose):
+        line = prose.count("\n", 0, span.start()) + 1
+        found += [(line, rest) for rest in commands_in(span.group(1).replace("\n", " "))]
+    return found
+
+
+def unknown_words(rest: str) -> list[str]:
+    """What a documented ``mlops`` line names that the real CLI does not have."""
+    import click
+
+    from engine.cli import main
+
+    def options(command: click.Command) -> set[str]:
+        return {o for p in command.params for o in (*p.opts, *p.secondary_opts)} | {"--help"}
+
+    words = rest.replace("\\|", " ").split()
+    while words and words[0].startswith("-"):  # the group's own options before the command
+        flag = words.pop(0).split("=")[0]
+        if flag not in options(main):
+            return [flag]
+        if flag in ("--repo", "--log-format") and "=" not in flag and words:
+            words.pop(0)
+    if not words or not words[0].islower():  # `mlops --repo PATH COMMAND`: a placeholder
+        return []
+    name = re.sub(r"[^a-z-].*", "", words[0])
+    command = main.commands.get(name)
+    if command is None:
+        return [name]
+    known = options(command) | options(main)
+    flags = re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", " ".join(words[1:]))
+    return [flag for flag in flags if flag not in known]
+
+
+def test_every_documented_command_line_names_real_commands_and_options():
+    """README and docs name only commands and options ``mlops <command> --help`` lists."""
+    wrong, seen = [], 0
+    for page in documentation_pages():
+        for line, rest in command_lines(page.read_text(encoding="utf-8")):
+            seen += 1
+            bad = unknown_words(rest)
+            if bad:
+                wrong.append(f"{page.relative_to(PROJECT)}:{line}: mlops {rest.strip()} -> {bad}")
+    assert seen >= 100, seen  # the extraction still finds the pages' commands
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_command_line_check_can_fail():
+    text = (
+        "Run `mlops train --jobz 2` then\n```sh\nmlops frobnicate && mlops plan \\\n"
+        "  --bse X\n```\n"
+    )
+    assert [(line, unknown_words(rest)) for line, rest in command_lines(text)] == [
+        (3, ["frobnicate"]),
+        (3, ["--bse"]),
+        (1, ["--jobz"]),
+    ]
+    assert command_lines("`error: x is a link, which mlops never follows`") == []
+    assert unknown_words("--repo DIR status --json") == []
+    assert unknown_words("--log-format json|text COMMAND") == []
+
+
+def test_links_between_the_pages_resolve():
+    """Every relative link of README and docs names a file that exists (and its heading)."""
+
+    def anchors(page: Path) -> set[str]:
+        heads = re.findall(r"^#+\s+(.*)$", page.read_text(encoding="utf-8"), re.M)
+        return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in heads}
+
+    broken = []
+    for page in documentation_pages():
+        text = page.read_text(encoding="utf-8")
+        for match in LINK.finditer(text):
+            url = match.group(1)
+            if re.match(r"[a-z]+:", url):
+                continue
+            path, _, fragment = url.partition("#")
+            target = (page.parent / path).resolve() if path else page
+            where = f"{page.relative_to(PROJECT)}:{text.count(chr(10), 0, match.start()) + 1}"
+            if not target.exists():
+                broken.append(f"{where}: {url} does not exist")
+            elif fragment and target.suffix == ".md" and fragment not in anchors(target):
+                broken.append(f"{where}: {url} names no heading of {path or page.name}")
+    assert not broken, "\n".join(broken)
+
+
+def test_the_files_and_tests_a_page_cites_exist():
+    """`engine/...`, `tests/...::test_x` (and `::test_y` after it), `benchmarks/...` and
+    `.github/workflows/...` named in README and docs are in the repository."""
+    cited = re.compile(r"`((?:engine|tests|benchmarks|\.github)/[\w/.-]+)?(?:::(\w+))?`")
+    missing = []
+    for page in documentation_pages():
+        text, last = page.read_text(encoding="utf-8"), None
+        for match in cited.finditer(text):
+            path, test = match.groups()
+            where = f"{page.relative_to(PROJECT)}:{text.count(chr(10), 0, match.start()) + 1}"
+            if path:
+                last = path if path.endswith(".py") else None
+                if not (PROJECT / path).exists():
+                    missing.append(f"{where}: {path}")
+            if test and last and f"def {test}(" not in (PROJECT / last).read_text("utf-8"):
+                missing.append(f"{where}: {last}::{test}")
+    assert not missing, "\n".join(missing)
+
+
+def test_the_workflow_table_gives_each_workflows_scopes():
+    """docs/workflows.md's first table: the scopes of each workflow are its jobs' own."""
+    import yaml
+
+    page = (PROJECT / "docs/workflows.md").read_text(encoding="utf-8")
+    text = page.split("## Which workflow handles which event", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([\w-]+\.yml)` \|.*\| ([^|]*) \|$", text, re.M)
+    assert len(rows) >= 7
+    wrong = []
+    for name, cell in rows:
+        documented = set(re.findall(r"`([a-z-]+: (?:read|write))`", cell))
+        workflow = yaml.safe_load((PROJECT / ".github/workflows" / name).read_text("utf-8"))
+        granted = {
+            f"{scope}: {level}"
+            for job in workflow["jobs"].values()
+            for scope, level in (job.get("permissions") or {}).items()
+        }
+        if documented != granted:
+            wrong.append(f"{name}: the page says {sorted(documented)}, the jobs {sorted(granted)}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_cli_reference_gives_every_command_its_short_help_option():
+    """`-h` works on every command (the group's context settings): the reference says so."""
+    from engine.cli import main
+
+    text = (PROJECT / "docs/reference/cli.md").read_text(encoding="utf-8")
+    shown = [name for name, command in main.commands.items() if not command.hidden]
+    assert text.count("| `-h, --help` | Show this message and exit. |") == len(shown) + 1
+    assert "| `--help` |" not in text
+
+
+def test_every_make_target_a_page_names_is_in_the_makefile():
+    """`make demo`, `make test`, `make lock UPGRADE=1`...: each is a target of the Makefile."""
+    makefile = (PROJECT / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"^([a-z][\w-]*):", makefile, re.M))
+    named = {
+        target
+        for page in documentation_pages()
+        for target in re.findall(r"(?:`|^)make ([a-z][\w-]*)", page.read_text("utf-8"), re.M)
+    }
+    assert {"demo", "test"} <= named  # the README's two commands
+    assert named <= targets, f"not in the Makefile: {sorted(named - targets)}"

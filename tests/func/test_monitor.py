@@ -228,12 +228,14 @@ def test_bad_inputs_are_located_errors(deployed, mlops, tmp_path):
          "needs a request_id column"),
         (("--current", str(tmp_path / "batch.txt")), "give a .csv or .parquet file"),
         (("--current", str(tmp_path / "nothing.csv")), "no such file"),
-        ((), "give one of --current FILE"),
         (("--since", "last tuesday", "--logs", str(empty)), "--since 'last tuesday'"),
     ]  # fmt: skip
     for args, message in cases:
         result = run(mlops, deployed, *args)
         assert result.returncode == 1 and message in result.stderr, (args, result.stderr)
+    for args in ((), ("--logs", str(empty), "--current", str(tmp_path / "batch.txt"))):
+        usage = run(mlops, deployed, *args)  # DESIGN.md section 5: usage is exit 2
+        assert usage.returncode == 2 and "give one of --current FILE" in usage.stderr, args
     other = mlops("monitor", "--env", "production", "--logs", str(empty), cwd=deployed)
     assert other.returncode == 1 and "nothing is deployed in production" in other.stderr
     unknown = mlops("monitor", "--env", "qa", "--logs", str(empty), cwd=deployed)

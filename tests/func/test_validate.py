@@ -115,3 +115,20 @@ def test_a_nullable_target_fails_validate_and_train_at_its_line(repo, mlops):
     output = trained.stdout + trained.stderr
     assert where in output and "cannot be nullable" in output and "NaN" not in output
     assert not (repo / ".mlops" / "store" / "iris-logreg").exists()
+
+
+def test_a_path_that_names_nothing_is_refused_not_reported_clean(repo, mlops):
+    """`mlops validate [PATH...]` checks the files named: a misspelt one is no "ok"."""
+    typo = mlops("validate", "--no-data", "mlops/models/iris-logreg.yml", cwd=repo)
+    assert typo.returncode == 1, typo.stdout + typo.stderr
+    assert "error: mlops/models/iris-logreg.yml does not exist" in typo.stderr
+    assert "Traceback" not in typo.stderr and typo.stdout == ""
+    (repo / "mlops" / "models" / "new.yaml").write_text("name: new\n")  # not in HEAD
+    at_head = mlops("validate", "--no-data", "--rev", "HEAD", "mlops/models/new.yaml", cwd=repo)
+    assert at_head.returncode == 1
+    assert "error: mlops/models/new.yaml does not exist at HEAD" in at_head.stderr
+    for args in (("mlops/models/iris-logreg.yaml",), ("--rev", "HEAD", "mlops/models")):
+        named = mlops("validate", "--no-data", *args, cwd=repo)
+        assert named.returncode == 0, named.stdout + named.stderr
+    inside = mlops("validate", "--no-data", "models/iris-logreg.yaml", cwd=repo / "mlops")
+    assert inside.returncode == 0, inside.stdout + inside.stderr
