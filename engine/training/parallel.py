@@ -73,6 +73,8 @@ def warm(
         follow, half = None, len(paths) // 2
         theirs, mine = list(paths[:half]), list(paths[half:])
         own, other = theirs, mine
+    import engine.definitions.formats  # noqa: F401  # imported once, the child inherits it
+
     parses, facts = set(cache.memory), set(cache.derived)
     read_end, write_end = os.pipe()
     try:
