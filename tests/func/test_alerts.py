@@ -20,25 +20,31 @@ PETAL = "petal length (cm)"
 BATCH = "monitoring/staging/batch.csv"
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """iris-logreg promoted to staging; staging monitors ``monitoring/staging/batch.csv``.
-    Built once: each test gets a copy (``deployed``)."""
-    folder = tmp_path_factory.mktemp("alerts")
+def monitored_repo(folder: Path, monitoring: str) -> Path:
+    """A new repository (``init_repo``) whose staging has ``monitoring:`` (flow YAML),
+    committed and pushed."""
     repo = init_repo(folder / "repo")
     project = repo / "mlops" / "project.yaml"
     project.write_text(
         project.read_text().replace(
             "staging: {branch: env/staging}",
-            f"staging: {{branch: env/staging, monitoring: {{current: {BATCH}}}}}",
+            f"staging: {{branch: env/staging, monitoring: {monitoring}}}",
         )
     )
     git(repo, "commit", "-q", "-am", "Monitor staging")
     git(repo, "push", "-q", "origin", "main")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """iris-logreg promoted to staging; staging monitors ``monitoring/staging/batch.csv``.
+    Built once: each test gets a copy (``deployed``)."""
+    repo = monitored_repo(tmp_path_factory.mktemp("alerts"), f"{{current: {BATCH}}}")
     for args in (("train", "iris-logreg"), ("promote", "iris-logreg", "--to", "staging")):
         done = forkserver.run(args, cwd=repo)
         assert done.returncode == 0, done.stdout + done.stderr
-    return folder
+    return repo.parent
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from sklearn.datasets import load_iris
 from engine.forge.standin.server import GitHubStandIn
 from engine.serving.logs import PredictionLogger, log_line
 from tests import forkserver
-from tests.conftest import copy_prepared, git, init_repo
-from tests.func.test_alerts import REPO, schedule_env
+from tests.conftest import copy_prepared
+from tests.func.test_alerts import REPO, monitored_repo, schedule_env
 
 pytestmark = pytest.mark.slow
 LOGS = "monitoring/staging/logs"
@@ -30,17 +30,7 @@ LOGS = "monitoring/staging/logs"
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """iris-logreg and diabetes-ridge promoted to staging; staging monitors its logs."""
-    folder = tmp_path_factory.mktemp("oncall-alerts")
-    repo = init_repo(folder / "repo")
-    project = repo / "mlops" / "project.yaml"
-    project.write_text(
-        project.read_text().replace(
-            "staging: {branch: env/staging}",
-            f"staging: {{branch: env/staging, monitoring: {{logs: {LOGS}, since: 7d}}}}",
-        )
-    )
-    git(repo, "commit", "-q", "-am", "Monitor staging's logs")
-    git(repo, "push", "-q", "origin", "main")
+    repo = monitored_repo(tmp_path_factory.mktemp("oncall-alerts"), f"{{logs: {LOGS}, since: 7d}}")
     for args in (
         ("train", "iris-logreg", "diabetes-ridge"),
         ("promote", "iris-logreg", "--to", "staging"),
@@ -48,7 +38,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ):
         done = forkserver.run(args, cwd=repo)
         assert done.returncode == 0, done.stdout + done.stderr
-    return folder
+    return repo.parent
 
 
 def write_logs(repo: Path, *, age: timedelta, shift: float = 0.0) -> None:
