@@ -7,7 +7,9 @@ the sha256 *in the pin* (git, not the store: the checksum in the version's own
 ``meta.json`` can be resealed by whoever swaps the model), loaded by the exact trusted
 type list, and those same bytes are written with a manifest into
 ``.mlops/deploy/<env>/``. A serving layer (or a GitOps controller) picks that folder up,
-and loads each file with ``engine.store.load_verified(path, entry["sha256"])``.
+and loads each file with ``engine.store.load_verified(path, entry["sha256"])``. The folder
+is written aside and put in place only when every model is ready; the last one is set
+aside until then, so a failed or interrupted deploy leaves it whole.
 
 Two cases do not compare with the pin's hash:
 
@@ -176,6 +178,9 @@ def _one_at_a_time(folder: Path) -> Iterator[None]:
 def _deploy_locked(root: Path, env_name: str, project: Project, folder: Path) -> Deployment:
     from engine.environments.operations import live_versions, open_store
 
+    previous = folder.with_name(f".{env_name}.previous")
+    if previous.is_dir() and not folder.exists():
+        previous.rename(folder)  # a deploy stopped between its two renames: put it back
     live = live_versions(root, project)
     store = open_store(root, project)
     staging = folder.with_name(f".{env_name}.partial")
@@ -196,8 +201,13 @@ def _deploy_locked(root: Path, env_name: str, project: Project, folder: Path) ->
         return result  # nothing half-deployed: the previous folder stays as it was
     manifest = {"environment": env_name, "models": models}
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
-    shutil.rmtree(folder, ignore_errors=True)
+    # the last deployment is set aside, not deleted, until the new one is in its place:
+    # a deploy that stops in between leaves it whole (the next deploy puts it back)
+    shutil.rmtree(previous, ignore_errors=True)
+    if folder.exists():
+        folder.rename(previous)
     staging.rename(folder)
+    shutil.rmtree(previous, ignore_errors=True)
     return result
 
 

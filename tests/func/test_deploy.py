@@ -124,6 +124,20 @@ def test_a_tampered_version_is_refused_and_the_last_deployment_stays(staged, mlo
     assert manifest(staged) == before
 
 
+def test_a_deploy_stopped_between_its_renames_loses_no_deployment(staged, mlops):
+    # the state a deploy killed after setting the last deployment aside leaves behind
+    assert mlops("deploy", "--env", "staging", cwd=staged).returncode == 0
+    before = manifest(staged)
+    deployed = staged / ".mlops/deploy"
+    (deployed / "staging").rename(deployed / ".staging.previous")
+    (model_file,) = (staged / ".mlops/store/iris-logreg").glob("*/model.skops")
+    model_file.write_bytes(model_file.read_bytes()[:-1])  # and this deploy fails
+    result = mlops("deploy", "--env", "staging", cwd=staged)
+    assert result.returncode == 1 and "FAILED  iris-logreg" in result.stdout
+    assert manifest(staged) == before  # the last deployment is back, whole
+    assert sorted(p.name for p in deployed.iterdir() if not p.name.endswith(".lock")) == ["staging"]
+
+
 def test_a_version_missing_from_the_store_is_retrained_and_must_reproduce(staged, mlops):
     shutil.rmtree(staged / ".mlops/store")
     result = mlops("deploy", "--env", "staging", cwd=staged)
