@@ -28,15 +28,23 @@ def _normal(name: str) -> str:
 
 
 @functools.cache
+def _entries(folder: str) -> tuple[str, ...] | None:
+    """The names in ``folder`` (sorted), once per process: ``()`` when there is no such
+    folder, None when it is no plain folder (a zip archive, ...)."""
+    try:
+        return tuple(sorted(os.listdir(folder or ".")))
+    except (FileNotFoundError, PermissionError):
+        return ()  # nothing importlib.metadata can read either
+    except OSError:
+        return None
+
+
+@functools.cache
 def _listed(folder: str) -> dict[str, tuple[str, str]]:
     """Normalized distribution name to its version and ``.dist-info`` folder's name, for
     the folders in ``folder``."""
-    try:
-        names = sorted(os.listdir(folder or "."))
-    except OSError:
-        return {}
     found: dict[str, tuple[str, str]] = {}
-    for name in names:
+    for name in _entries(folder) or ():
         if name.endswith(_SUFFIX):
             dist, sep, version = name[: -len(_SUFFIX)].partition("-")
             if sep and version:
@@ -98,13 +106,8 @@ def _only_the_path_finds(finder: object) -> bool:
 def _plain(folder: str) -> dict[str, str | None] | None:
     """Normalized distribution name to its one ``.dist-info`` folder in ``folder`` (None:
     more than one, or an egg's metadata too); None when ``folder`` is no plain folder."""
-    try:
-        names = os.listdir(folder or ".")
-    except (FileNotFoundError, PermissionError):
-        return {}  # nothing importlib.metadata can read either
-    except OSError:
-        return None  # a zip archive, ...
-    if "EGG-INFO" in names:
+    names = _entries(folder)
+    if names is None or "EGG-INFO" in names:
         return None
     found: dict[str, str | None] = {}
     for name in names:

@@ -113,7 +113,7 @@ def _close_retired(
     from engine import audit
     from engine.github.alerts import close_retired
 
-    if not (ctx.env.get("GITHUB_TOKEN") or not ctx.runtime.on_actions):
+    if ctx.runtime.on_actions and not ctx.env.get("GITHUB_TOKEN"):
         return
     gone = [m for m in _retired_from(ctx.root, branch) - set(pins) if not wanted or m in wanted]
     if not gone:

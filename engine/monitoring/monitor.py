@@ -377,20 +377,20 @@ def _from_logs(
 
     from engine.monitoring.logs import rows_as_columns
 
-    mine = [p for p in logs.predictions if _mine(p, pin) and p.ok]
-    others = sorted({str(p.version) for p in mine if not _answered_by(p, pin)})
-    elsewhere: frozenset[str] = frozenset()
-    if others:  # the logs of a week span promotions, rollbacks and canaries
-        before = len(mine)
-        elsewhere = frozenset(p.request_id for p in mine if not _answered_by(p, pin))
-        mine = [p for p in mine if _answered_by(p, pin)]
+    mine: list[Prediction] = []
+    foreign: list[Prediction] = []  # the logs of a week span promotions and canaries
+    for p in logs.predictions:
+        if _mine(p, pin) and p.ok:
+            (mine if _answered_by(p, pin) else foreign).append(p)
+    elsewhere = frozenset(p.request_id for p in foreign)
+    notes = []
+    if foreign:
+        others = sorted({str(p.version) for p in foreign})
         shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-        notes = [
-            f"{before - len(mine)} logged requests were answered by another version "
+        notes.append(
+            f"{len(foreign)} logged requests were answered by another version "
             f"({shown}): left out of drift and performance, which judge {pin.version}"
-        ]
-    else:
-        notes = []
+        )
     misfits = [p.request_id for p in mine if not _fits(p, len(features)) and _in_window(p, current)]
     mine = [p for p in mine if _fits(p, len(features))]
     windowed = [p for p in mine if _in_window(p, current)]

@@ -188,16 +188,22 @@ def _spare_cores() -> float:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    try:
-        average = os.getloadavg()[0]
-    except OSError:
-        average = 0.0
+    return spare(cores, *_load())
+
+
+def _load() -> tuple[float, int]:
+    """The last minute's load average and the tasks runnable now (this one among them),
+    both from Linux's ``/proc/loadavg``; elsewhere the load average alone."""
     try:
         with open("/proc/loadavg", encoding="ascii") as stats:
-            running = int(stats.read().split()[3].partition("/")[0])
+            fields = stats.read().split()
+        return float(fields[0]), int(fields[3].partition("/")[0])
     except (OSError, ValueError, IndexError):
-        running = 1
-    return spare(cores, average, running)
+        pass
+    try:
+        return os.getloadavg()[0], 1
+    except OSError:
+        return 0.0, 1
 
 
 def spare(cores: int, average: float, running: int) -> float:

@@ -220,13 +220,19 @@ def test_help_and_a_misspelled_command(repo, pr_head, mlops, tmp_path):
         assert "did you mean" in typo_reply
 
 
+def approved(gh: GitHubStandIn, pr_head: str) -> None:
+    """Grace's pull request, gates passed on its head and approved there by linus (a
+    maintainer, as ada who comments)."""
+    gh.add_pull(PR, head_sha=pr_head, author="grace")
+    gh.add_status(pr_head, "mlops/gates")
+    gh.set_permission("ada", "maintain")
+    gh.add_review(PR, "linus", "APPROVED", pr_head)
+    gh.set_permission("linus", "maintain")
+
+
 def test_production_after_staging_with_an_approval_on_the_head(repo, pr_head, mlops, tmp_path):
     with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
-        gh.add_pull(PR, head_sha=pr_head, author="grace")
-        gh.add_status(pr_head, "mlops/gates")
-        gh.set_permission("ada", "maintain")
-        gh.add_review(PR, "linus", "APPROVED", pr_head)
-        gh.set_permission("linus", "maintain")
+        approved(gh, pr_head)
         staged, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
         assert staged.returncode == 0, staged.stderr
         result, cid = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to production")
@@ -247,11 +253,7 @@ def test_production_after_a_squash_or_rebase_merge(repo, pr_head, mlops, tmp_pat
     the pull request's head: `from_default_branch` refused its version for ever, saying to
     merge the pull request (it was) and promote the version it trains there (the same)."""
     with GitHubStandIn(REPO, git_dir=origin_of(repo)) as gh:
-        gh.add_pull(PR, head_sha=pr_head, author="grace")
-        gh.add_status(pr_head, "mlops/gates")
-        gh.set_permission("ada", "maintain")
-        gh.add_review(PR, "linus", "APPROVED", pr_head)
-        gh.set_permission("linus", "maintain")
+        approved(gh, pr_head)
         staged, _ = run(mlops, repo, tmp_path, gh, "/promote iris-logreg to staging")
         assert staged.returncode == 0, staged.stderr
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.conftest import commit, dvc, git
-from tests.func.test_train import POINTS_DATASET, POINTS_MODEL, write_points
+from tests.func.test_train import POINTS_DATASET, POINTS_MODEL, add_points, write_points
 
 pytestmark = pytest.mark.slow
 
@@ -43,13 +43,7 @@ def test_a_change_is_reviewed_against_the_base_with_gates(repo, mlops):
 
 
 def test_changed_data_is_compared_on_the_same_rows(repo, mlops):
-    dvc(repo, "init", "-q")
-    dvc(repo, "config", "core.analytics", "false")
-    write_points(repo / "data/points.csv", rows=200, seed=1)
-    dvc(repo, "add", "-q", "data/points.csv")
-    (repo / "mlops/datasets/points.yaml").write_text(yaml.safe_dump(POINTS_DATASET))
-    (repo / "mlops/models/points-logreg.yaml").write_text(yaml.safe_dump(POINTS_MODEL))
-    base = commit(repo, "Add the points data and model")
+    base = add_points(repo, "Add the points data and model")
     write_points(repo / "data/points.csv", rows=300, seed=2)
     dvc(repo, "add", "-q", "data/points.csv")
     commit(repo, "More points")
@@ -389,13 +383,7 @@ def test_a_diff_of_stored_versions_imports_neither_yaml_nor_the_formats(repo, ml
 
 def test_a_diff_of_stored_versions_on_dvc_data_imports_no_yaml_either(repo, mlops):
     """The data's content hash is in its pointer, read without PyYAML."""
-    dvc(repo, "init", "-q")
-    dvc(repo, "config", "core.analytics", "false")
-    write_points(repo / "data/points.csv", rows=200, seed=1)
-    dvc(repo, "add", "-q", "data/points.csv")
-    (repo / "mlops/datasets/points.yaml").write_text(yaml.safe_dump(POINTS_DATASET))
-    (repo / "mlops/models/points-logreg.yaml").write_text(yaml.safe_dump(POINTS_MODEL))
-    base = commit(repo, "Add the points data and model")
+    base = add_points(repo, "Add the points data and model")
     changed = {**POINTS_MODEL, "estimator": {**POINTS_MODEL["estimator"], "params": {"C": 0.5}}}
     (repo / "mlops/models/points-logreg.yaml").write_text(yaml.safe_dump(changed))
     commit(repo, "Regularize points-logreg")

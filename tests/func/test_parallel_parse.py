@@ -276,3 +276,9 @@ def test_a_second_process_only_with_a_core_nothing_else_keeps_busy(cores, averag
 
 def test_the_spare_cores_of_this_machine_are_read():
     assert MACHINE_SPARE_CORES() <= (os.cpu_count() or 1) - 1
+    if os.path.exists("/proc/loadavg"):  # both figures read from it, not the fallback's
+        before = os.getloadavg()[0]
+        average, running = parallel._load()
+        after = os.getloadavg()[0]
+        assert min(before, after) - 0.01 <= average <= max(before, after) + 0.01
+        assert running >= 1  # this process

@@ -337,6 +337,18 @@ POINTS_MODEL = {
 }
 
 
+def add_points(repo: Path, message: str) -> str:
+    """DVC set up in ``repo``, 200 points tracked by it, the points dataset and its model,
+    committed with ``message``; the commit's SHA."""
+    dvc(repo, "init", "-q")
+    dvc(repo, "config", "core.analytics", "false")
+    write_points(repo / "data/points.csv", rows=200, seed=1)
+    dvc(repo, "add", "-q", "data/points.csv")
+    (repo / "mlops/datasets/points.yaml").write_text(yaml.safe_dump(POINTS_DATASET))
+    (repo / "mlops/models/points-logreg.yaml").write_text(yaml.safe_dump(POINTS_MODEL))
+    return commit(repo, message)
+
+
 def pointer_md5(root: Path, rev: str) -> str:
     """The md5 that the DVC pointer of data/points.csv records at ``rev``."""
     pointer = yaml.safe_load(git(root, "show", f"{rev}:data/points.csv.dvc"))
@@ -344,13 +356,7 @@ def pointer_md5(root: Path, rev: str) -> str:
 
 
 def test_a_model_on_dvc_tracked_data_trains_at_head_and_at_an_older_revision(repo):
-    dvc(repo, "init", "-q")
-    dvc(repo, "config", "core.analytics", "false")
-    write_points(repo / "data/points.csv", rows=200, seed=1)
-    dvc(repo, "add", "-q", "data/points.csv")
-    (repo / "mlops/datasets/points.yaml").write_text(yaml.safe_dump(POINTS_DATASET))
-    (repo / "mlops/models/points-logreg.yaml").write_text(yaml.safe_dump(POINTS_MODEL))
-    old = commit(repo, "Add the points data and model")
+    old = add_points(repo, "Add the points data and model")
 
     write_points(repo / "data/points.csv", rows=300, seed=2)
     dvc(repo, "add", "-q", "data/points.csv")

@@ -73,9 +73,11 @@ def test_the_metadata_version_is_what_importlib_metadata_reads_whatever_the_layo
         sys, "path", [str(tmp_path / "gone"), str(tmp_path / "early"), str(tmp_path / "site")]
     )
     installed._plain.cache_clear()
+    installed._entries.cache_clear()
     try:
         assert installed.metadata_version("Demo_Pkg") == metadata.version("demo-pkg")
         with pytest.raises(metadata.PackageNotFoundError):
             installed.metadata_version("not-installed-mlops")
     finally:
         installed._plain.cache_clear()
+        installed._entries.cache_clear()
