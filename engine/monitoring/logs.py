@@ -106,8 +106,28 @@ def read_logs(
     paths: Sequence[Path], *, since: float | None = None, max_line: int = MAX_LINE
 ) -> Logs:
     """Read every log file under ``paths`` (files or folders), oldest predictions first;
-    a line over ``max_line`` bytes is reported, never held whole."""
+    a line over ``max_line`` bytes is reported, never held whole. Every prediction is held:
+    monitoring reads :func:`stream_logs` instead."""
     logs = Logs()
+    logs.predictions = [
+        p
+        for p in stream_logs(paths, logs, max_line=max_line)
+        if since is None or p.time is None or p.time >= since
+    ]
+    logs.predictions.sort(key=lambda p: (p.time is None, p.time or 0.0))
+    return logs
+
+
+def stream_logs(
+    paths: Sequence[Path], logs: Logs, *, max_line: int = MAX_LINE
+) -> Iterator[Prediction]:
+    """Each prediction of the log files under ``paths`` as its line is read (files in name
+    order: a rotated file before the one it was rotated from only when named so), then
+    KServe's request/response pairs, which are joined by id once every line is read.
+
+    Nothing is kept but the pairs' halves and one digest per engine record (to drop
+    copies): ``logs`` gets the counts, the unreadable lines and the dropped copies. The
+    predictions come in file order, not time order."""
     halves: dict[str, dict[str, tuple[Mapping[str, Any], Problem]]] = {}
     for path in _files(paths):
         with path.open("rb") as handle:
@@ -121,15 +141,12 @@ def read_logs(
                     logs.problems.append(problem)
                 elif _is_cloudevent(record):
                     _half(record, where, halves, logs)
-                else:
-                    _add(logs, record, where, raw)
-    for request_id, pair in halves.items():
-        _pair(request_id, pair, logs)
+                elif (prediction := _add(logs, record, where, raw)) is not None:
+                    yield prediction
     logs.seen.clear()
-    if since is not None:
-        logs.predictions = [p for p in logs.predictions if p.time is None or p.time >= since]
-    logs.predictions.sort(key=lambda p: (p.time is None, p.time or 0.0))
-    return logs
+    for request_id, pair in halves.items():
+        if (prediction := _pair(request_id, pair, logs)) is not None:
+            yield prediction
 
 
 def _files(paths: Sequence[Path]) -> list[Path]:
@@ -202,22 +219,24 @@ def _is_cloudevent(record: Mapping[str, Any]) -> bool:
     )
 
 
-def _add(logs: Logs, record: Mapping[str, Any], where: Problem, raw: bytes) -> None:
+def _add(
+    logs: Logs, record: Mapping[str, Any], where: Problem, raw: bytes
+) -> Prediction | None:
     if record.get("endpoint") == "batch":
         # a chunk `mlops predict` scored, which it logs as {"file": ..., "rows": [a, b]} in
         # the same folder as the server's requests: not rows of inputs to monitor
-        return
+        return None
     try:
         prediction = _prediction(record)
     except (ValueError, TypeError, KeyError) as exc:
         logs.problems.append(_bad(where, str(exc)))
-        return
+        return None
     key = hashlib.blake2b(raw.strip(), digest_size=16).digest()
     if key in logs.seen:
         logs.duplicate(where, f"request {prediction.request_id!r}")
-        return
+        return None
     logs.seen.add(key)
-    logs.predictions.append(prediction)
+    return prediction
 
 
 def _prediction(record: Mapping[str, Any]) -> Prediction:
@@ -273,12 +292,12 @@ def _half(
 
 def _pair(
     request_id: str, pair: Mapping[str, tuple[Mapping[str, Any], Problem]], logs: Logs
-) -> None:
+) -> Prediction | None:
     if "request" not in pair:
         logs.problems.append(
             _bad(pair["response"][1], f"a response without its request {request_id!r}")
         )
-        return
+        return None
     request, where = pair["request"]
     try:
         data = _data(request)
@@ -292,8 +311,7 @@ def _pair(
             start, end = _time(request.get("time")), _time(response.get("time"))
             latency = (end - start) * 1000 if start is not None and end is not None else None
             ok = bool(outputs)
-        logs.predictions.append(
-            Prediction(
+        return Prediction(
                 request_id=request_id,
                 time=_time(request.get("time")),
                 model=_text(request.get("inferenceservicename")),
@@ -304,9 +322,9 @@ def _pair(
                 latency_ms=latency,
                 ok=ok,
             )
-        )
     except (ValueError, TypeError, KeyError) as exc:
         logs.problems.append(_bad(where, str(exc)))
+        return None
 
 
 def _data(event: Mapping[str, Any]) -> Any:

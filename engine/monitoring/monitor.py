@@ -2,8 +2,11 @@
 
 The seam of monitoring: it reads the environment branch's pins, the definitions at each
 pin's source commit (never the environment branch's tree), the version from the store,
-and the current data (a batch file or prediction logs), then hands plain arrays to the
-pure modules (:mod:`drift`, :mod:`quality`, :mod:`health`, :mod:`performance`).
+and the current data, then hands plain values to the judging modules (:mod:`drift`,
+:mod:`quality`, :mod:`judge`). The current data is a batch file or a dataset at a revision
+(:mod:`batch`), or prediction logs: read once, line by line, each request handed to every
+monitored version's :class:`~engine.monitoring.window.Window`, which keeps only what its
+judgements need (:mod:`window`).
 
 Reference, in order of preference: the ``reference.parquet`` sample stored with the
 version at training time; else the dataset at the pin's source commit (its DVC pointer
@@ -13,14 +16,14 @@ names the exact bytes), sampled the same way.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import UserError
-from engine.monitoring.drift import DataDrift, data_drift
+from engine.monitoring.batch import dataset_at
 from engine.monitoring.outcome import Outcome
 
 if TYPE_CHECKING:
@@ -28,8 +31,12 @@ if TYPE_CHECKING:
 
     from engine.definitions.formats import Dataset, Model
     from engine.environments.pins import Pin
-    from engine.monitoring.logs import Logs, Prediction
+    from engine.monitoring.live import Live
+    from engine.monitoring.logs import Logs
+    from engine.monitoring.window import Window
     from engine.store import StoredVersion
+
+__all__ = ["Current", "NoPredictions", "dataset_at", "labelled_current", "monitor", "now"]
 
 
 class NoPredictions(UserError):
@@ -57,20 +64,19 @@ class Current:
 
 
 @dataclass
-class _Live:
-    """The current inputs, predictions and labels of one model, as read."""
+class _Version:
+    """One pinned version, ready to be judged: its definitions, stored files, reference."""
 
-    table: pa.Table
-    predictions: list[Any] = field(default_factory=list)
-    confidence: list[float] = field(default_factory=list)
-    labels: list[Any] | None = None
-    times: list[float | None] = field(default_factory=list)
-    logs: Logs | None = None
-    unknown_labels: tuple[str, ...] = ()
-    notes: list[str] = field(default_factory=list)
-    scored: tuple[list[Any], list[Any], list[float | None]] | None = None
-    """(labels, predictions, times) that judge live performance, when they are not the
-    rows above: labels arrive late, so logged requests before the window count too."""
+    pin: Pin
+    model: Model
+    dataset: Dataset
+    stored: StoredVersion
+    store: Any
+    reference: pa.Table
+    described: str
+    dates: list[str]
+    monitored: list[str]
+    features: list[str]
 
 
 def monitor(
@@ -98,57 +104,85 @@ def monitor(
         if name not in pins:
             deployed = ", ".join(sorted(pins)) or "none"
             raise UserError(f"{name} is not deployed in {environment}; deployed: {deployed}")
-    logs = _read_logs(current) if current.logs else None
+    if current.logs:
+        return _from_logs(root, [pins[name] for name in wanted], current)
     table = dataset_at(root, current.dataset) if current.dataset is not None else None
-    return [_logged(root, pins[name], current, logs, table) for name in wanted]
+    outcomes = []
+    for name in wanted:
+        with _audited(root, pins[name]) as entry:
+            version = _prepare(root, pins[name])
+            live = _batch(version, current, table)
+            outcome = _judge(version, current, live, None)
+            entry.outcome = outcome.status
+        outcomes.append(outcome)
+    return outcomes
 
 
-def dataset_at(root: Path, spec: tuple[str, str]) -> pa.Table:
-    """Dataset ``NAME`` as it is at git revision ``REV``: its definition there, and the bytes
-    its DVC pointer there names, fetched by hash and verified (never the working file)."""
-    from engine.data.tables import load_table
-    from engine.errors import DataError, GitError
-    from engine.training.planning import read_definitions
-
-    name, rev = spec
-    try:
-        defs, _ = read_definitions(root, rev)
-    except GitError as exc:
-        raise UserError(f"--current-dataset {name}@{rev}: {exc}") from None
-    if name not in defs.datasets:
-        known = ", ".join(sorted(defs.datasets)) or "none"
-        raise UserError(
-            f"--current-dataset {name}@{rev}: no dataset {name!r} at {rev}; there: {known}"
-        )
-    try:
-        return load_table(defs.datasets[name].spec, root, rev)
-    except DataError as exc:
-        raise UserError(f"--current-dataset {name}@{rev}: {exc}") from None
-
-
-def _logged(
-    root: Path, pin: Pin, current: Current, logs: Logs | None, table: pa.Table | None
-) -> Outcome:
-    """:func:`_one`, with its line in the engine's log (the outcome is the status)."""
+def _from_logs(root: Path, pins: list[Pin], current: Current) -> list[Outcome]:
+    """Every version's window from one pass over the logs, then each judged."""
     from engine import audit
 
-    fields = dict(model=pin.model, version=pin.version, environment=pin.environment)
-    with audit.action(root, "monitor", commit=pin.source_commit, **fields) as entry:
-        outcome = _one(root, pin, current, logs, table)
-        entry.outcome = outcome.status
-    return outcome
+    prepared = []
+    for pin in pins:
+        try:
+            prepared.append(_prepare(root, pin))
+        except UserError:
+            audit.record(root, "monitor", outcome="refused", **_fields(pin))
+            raise
+    windows = [_window(v.pin, current, v.dataset, v.features) for v in prepared]
+    logs = _stream(current, windows)
+    outcomes = []
+    for version, window in zip(prepared, windows, strict=True):
+        with _audited(root, version.pin) as entry:
+            outcome = _judge(version, current, window.finish(), logs)
+            entry.outcome = outcome.status
+        outcomes.append(outcome)
+    return outcomes
 
 
-def _read_logs(current: Current) -> Logs:
-    from engine.monitoring.logs import read_logs
+def _fields(pin: Pin) -> dict[str, str]:
+    return dict(
+        model=pin.model,
+        version=pin.version,
+        environment=pin.environment,
+        commit=pin.source_commit,
+    )
+
+
+def _audited(root: Path, pin: Pin) -> Any:
+    """The monitor's line in the engine's log (the outcome is the status)."""
+    from engine import audit
+
+    return audit.action(root, "monitor", **_fields(pin))
+
+
+def _window(pin: Pin, current: Current, dataset: Dataset, features: list[str]) -> Window:
+    from engine.monitoring.labels import read_labels
+    from engine.monitoring.window import Judged, Window
+
+    labels = read_labels(current.labels, dataset) if current.labels is not None else None
+    judged = Judged(pin.model, pin.version, pin.fingerprint)
+    return Window(judged, features, current.since, labels)
+
+
+def _stream(current: Current, windows: Sequence[Window]) -> Logs:
+    """Read the logs once, handing each request to every window; the lines' problems."""
+    from engine.monitoring.logs import Logs, stream_logs
 
     # every line is read (labels arrive late, and join requests before the window);
-    # drift and health judge the window's requests only (_in_window)
-    logs = read_logs(current.logs)
-    if not any(_in_window(p, current) for p in logs.predictions):
+    # drift and health judge the window's requests only
+    logs = Logs()
+    since = current.since
+    read = windowed = 0
+    for prediction in stream_logs(current.logs, logs):
+        read += 1
+        windowed += since is None or prediction.time is None or prediction.time >= since
+        for window in windows:
+            window.add(prediction)
+    if not windowed:
         where = ", ".join(str(p) for p in current.logs)
-        if logs.predictions and current.since is not None:
-            where += f" since {datetime.fromtimestamp(current.since, UTC).isoformat()}"
+        if read and since is not None:
+            where += f" since {datetime.fromtimestamp(since, UTC).isoformat()}"
         why = (
             f"; {len(logs.problems)} line(s) could not be read, first: {logs.problems[0].render()}"
             if logs.problems
@@ -158,12 +192,8 @@ def _read_logs(current: Current) -> Logs:
     return logs
 
 
-def _one(
-    root: Path, pin: Pin, current: Current, logs: Logs | None, table: pa.Table | None
-) -> Outcome:
-    from engine.monitoring.columns import side_of
-    from engine.monitoring.health import health
-    from engine.monitoring.quality import check_quality
+def _prepare(root: Path, pin: Pin) -> _Version:
+    """The version's definitions at its source commit, its stored files and reference."""
     from engine.store import Store
     from engine.training.planning import read_definitions
 
@@ -181,41 +211,58 @@ def _one(
     dates = [n for n, c in dataset.schema_.columns.items() if c.type == "date"]
     monitored = [c for c in reference.column_names if c not in meta]
     features = [c for c in monitored if c not in dates]  # a date is no model input
-    live = (
-        _from_batch(store, pin, current, dataset, features, table)
-        if logs is None
-        else _from_logs(logs, pin, current, dataset, features)
+    return _Version(
+        pin, model, dataset, stored, store, reference, described, dates, monitored, features
     )
+
+
+def _batch(version: _Version, current: Current, table: pa.Table | None) -> Live:
+    from engine.monitoring.batch import from_batch, read_batch
+
+    if table is None:
+        assert current.batch is not None
+        table = read_batch(current.batch, version.dataset)
+    return from_batch(version.store, version.pin, table, version.dataset, version.features)
+
+
+def _judge(version: _Version, current: Current, live: Live, logs: Logs | None) -> Outcome:
+    from engine.monitoring.columns import side_of
+    from engine.monitoring.drift import data_drift
+    from engine.monitoring.judge import performance, prediction_drift
+    from engine.monitoring.quality import check_quality
+    from engine.store import PREDICTIONS_FILE
+
+    pin, dataset, dates = version.pin, version.dataset, version.dates
+    meta = {dataset.target, *([dataset.id_column] if dataset.id_column else [])}
     # a date is monitored when the current data has it: requests to a model need not
-    monitored = [c for c in monitored if c in features or c in live.table.column_names]
-    ref_side = side_of(reference, monitored, dates=dates)
+    monitored = [
+        c for c in version.monitored if c in version.features or c in live.table.column_names
+    ]
+    ref_side = side_of(version.reference, monitored, dates=dates)
     cur_side = side_of(live.table, dates=dates)
     findings = check_quality(
         ref_side, cur_side, dataset.schema_, ignore=frozenset({*meta, "request_id"})
     )
     broken = {f.column for f in findings if f.severity == "error"}
     data = data_drift(
-        ref_side.columns, cur_side.columns, model.monitoring, exclude=frozenset(broken)
+        ref_side.columns, cur_side.columns, version.model.monitoring, exclude=frozenset(broken)
     )
-    served = (
-        [p for p in logs.predictions if _mine(p, pin) and _in_window(p, current)]
-        if logs is not None
-        else []
-    )
+    stored = version.stored
+    test = stored.predictions() if PREDICTIONS_FILE in stored.record.files else None
     return Outcome(
         model=pin.model,
         environment=pin.environment,
         version=pin.version,
         source_commit=pin.source_commit,
-        reference=described,
+        reference=version.described,
         current=current.describe(),
-        reference_rows=reference.num_rows,
+        reference_rows=version.reference.num_rows,
         current_rows=live.table.num_rows,
         data=data,
-        predictions=_prediction_drift(stored, live, model),
+        predictions=prediction_drift(test, live, version.model),
         quality=tuple(findings),
-        health=health(served) if logs is not None else None,
-        performance=_performance(stored, live, model),
+        health=live.health,
+        performance=performance(test, list(stored.record.classes), live, version.model),
         log_problems=tuple(logs.problems) if logs is not None else (),
         log_duplicates=logs.duplicates if logs is not None else 0,
         log_duplicate_lines=tuple(logs.duplicate_lines) if logs is not None else (),
@@ -227,10 +274,11 @@ def _one(
 def _reference(
     root: Path, stored: StoredVersion, dataset: Dataset, pin: Pin
 ) -> tuple[pa.Table, str]:
+    from engine.monitoring.batch import read_parquet
     from engine.training.train import REFERENCE_FILE, REFERENCE_ROWS
 
     if REFERENCE_FILE in stored.record.files:
-        table = _read_parquet(stored.path(REFERENCE_FILE))
+        table = read_parquet(stored.path(REFERENCE_FILE))
         return (
             table,
             f"training sample stored with {pin.model}@{pin.version} ({table.num_rows:,} rows)",
@@ -251,351 +299,27 @@ def _reference(
     )
 
 
-def _from_batch(
-    store: Any,
-    pin: Pin,
-    current: Current,
-    dataset: Dataset,
-    features: list[str],
-    table: pa.Table | None,
-) -> _Live:
-    if table is None:
-        assert current.batch is not None
-        table = _read_batch(current.batch, dataset)
-    live = _Live(table)
-    if dataset.target in table.column_names:
-        live.labels = table.column(dataset.target).to_pylist()
-        live.times = [None] * table.num_rows
-    missing = [f for f in features if f not in table.column_names]
-    if missing:
-        live.notes.append(
-            "no prediction drift or live performance: the batch lacks inputs the version "
-            f"needs ({', '.join(missing)})"
-        )
-    elif table.num_rows:
-        _predict(store, pin, live, features)
-    return live
-
-
-def _read_batch(path: Path, dataset: Dataset) -> pa.Table:
-    import pyarrow as pa
-
-    from engine.data.tables import read_csv
-
-    if not path.is_file():
-        raise UserError(f"--current {path}: no such file")
-    if path.suffix.lower() == ".parquet":
-        try:
-            return _read_parquet(path)
-        except (pa.ArrowException, OSError) as exc:
-            raise UserError(
-                f"--current {path} can't be read as Parquet ({str(exc)[:200]})"
-            ) from None
-    if path.suffix.lower() == ".csv":
-        return read_csv(path, dataset, name=str(path))
-    raise UserError(f"--current {path}: give a .csv or .parquet file")
-
-
 def labelled_current(
     root: Path, pin: Pin, current: Current, dataset: Dataset
 ) -> tuple[pa.Table, list[Any] | None]:
     """The current rows of one pinned model as monitoring reads them, and their labels
     (a batch's target column; for logs, the labels file joined by request id), or None."""
+    from engine.monitoring.batch import read_batch
+
     if current.batch is not None or current.dataset is not None:
         table = (
             dataset_at(root, current.dataset)
             if current.dataset is not None
-            else _read_batch(current.batch, dataset)  # type: ignore[arg-type]
+            else read_batch(current.batch, dataset)  # type: ignore[arg-type]
         )
         if dataset.target not in table.column_names:
             return table, None
         return table, table.column(dataset.target).to_pylist()
     columns = [c for c in dataset.schema_.columns if c != dataset.target]
-    live = _from_logs(_read_logs(current), pin, current, dataset, columns)
+    window = _window(pin, current, dataset, columns)
+    _stream(current, [window])
+    live = window.finish()
     return live.table, live.labels
-
-
-def _read_parquet(path: Path) -> pa.Table:
-    """Read Parquet without pre-buffering: Arrow's IO threads that pre-buffering starts can
-    abort the process at exit ("terminate called without an active exception",
-    apache/arrow#34314); seen once in this command's tests."""
-    from pyarrow import parquet
-
-    return parquet.read_table(path, pre_buffer=False)
-
-
-def _predict(store: Any, pin: Pin, live: _Live, features: list[str]) -> None:
-    """Run the pinned version on the batch; a batch it cannot take gets no predictions."""
-    import numpy as np
-
-    try:
-        if pin.sha256:  # the artifact the environment pinned, byte for byte
-            model = store.load_pinned(pin.model, pin.fingerprint, pin.sha256)
-        else:  # a pin of an older engine: the store's own checksum and the type list
-            model = store.load_model(pin.model, pin.fingerprint)
-        frame = live.table.select(features).to_pandas()
-        live.predictions = list(model.predict(frame))
-        if hasattr(model, "predict_proba"):
-            live.confidence = np.max(model.predict_proba(frame), axis=1).tolist()
-    except UserError:
-        raise
-    except Exception as exc:  # the data, not the engine: say so in the report
-        live.predictions, live.confidence = [], []
-        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
-        live.notes.append(f"the version could not predict this batch ({reason})")
-
-
-def _fits(prediction: Prediction, width: int) -> bool:
-    """Every instance is an object, or a list of the model's width (what
-    :func:`engine.monitoring.logs.rows_as_columns` reads; it refuses anything else)."""
-    return all(
-        isinstance(row, Mapping) or (isinstance(row, list) and len(row) == width)
-        for row in prediction.rows
-    )
-
-
-def _mine(prediction: Prediction, pin: Pin) -> bool:
-    return prediction.model in (None, pin.model)
-
-
-def _in_window(prediction: Prediction, current: Current) -> bool:
-    """Whether a logged request is in ``--since``'s window (one without a time is)."""
-    since = current.since
-    return since is None or prediction.time is None or prediction.time >= since
-
-
-def _answered_by(prediction: Prediction, pin: Pin) -> bool:
-    """Whether the pinned version answered (a record that names no version is taken as
-    its: KServe's payload logger names none)."""
-    return prediction.version in (None, "", pin.version, pin.fingerprint)
-
-
-def _from_logs(
-    logs: Logs, pin: Pin, current: Current, dataset: Dataset, features: list[str]
-) -> _Live:
-    import numpy as np
-
-    from engine.monitoring.logs import rows_as_columns
-
-    mine: list[Prediction] = []
-    foreign: list[Prediction] = []  # the logs of a week span promotions and canaries
-    for p in logs.predictions:
-        if _mine(p, pin) and p.ok:
-            (mine if _answered_by(p, pin) else foreign).append(p)
-    elsewhere = frozenset(p.request_id for p in foreign)
-    notes = []
-    if foreign:
-        others = sorted({str(p.version) for p in foreign})
-        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-        notes.append(
-            f"{len(foreign)} logged requests were answered by another version "
-            f"({shown}): left out of drift and performance, which judge {pin.version}"
-        )
-    misfits = [p.request_id for p in mine if not _fits(p, len(features)) and _in_window(p, current)]
-    mine = [p for p in mine if _fits(p, len(features))]
-    windowed = [p for p in mine if _in_window(p, current)]
-    live = _Live(_table(rows_as_columns(windowed, features)), notes=notes)
-    if misfits:  # one client's odd request must not stop the monitoring of every model
-        live.notes.append(
-            f"{len(misfits)} logged requests skipped: an instance is not a row of the "
-            f"model's {len(features)} inputs (request {misfits[0]}"
-            f"{' and others' if len(misfits) > 1 else ''})"
-        )
-    for p in windowed:
-        for i in range(len(p.rows)):
-            live.times.append(p.time)
-            if p.outputs and len(p.outputs) == len(p.rows):
-                live.predictions.append(p.outputs[i])
-            if p.probabilities and len(p.probabilities) == len(p.rows):
-                live.confidence.append(float(np.max(p.probabilities[i])))
-    if len(live.predictions) != len(live.times):
-        live.predictions = []  # some requests had no outputs: no fair prediction sample
-    if current.labels is not None:
-        _labelled_logs(live, mine, current, dataset, elsewhere)
-    return live
-
-
-def _labelled_logs(
-    live: _Live,
-    mine: list[Prediction],
-    current: Current,
-    dataset: Dataset,
-    elsewhere: frozenset[str],
-) -> None:
-    """Join the labels file to every logged request of the version, in the window or before
-    it (labels arrive late): ``live.labels`` for the window's rows, ``live.scored`` for all."""
-    assert current.labels is not None
-    index: dict[tuple[str, int], int] = {}
-    reused: set[str] = set()
-    times: list[float | None] = []
-    predicted: list[Any] = []
-    window: list[int] = []
-    for p in mine:
-        answered = bool(p.outputs) and len(p.outputs) == len(p.rows)
-        inside = _in_window(p, current)
-        for i in range(len(p.rows)):
-            if (p.request_id, i) in index:
-                reused.add(p.request_id)
-            index[(p.request_id, i)] = len(times)
-            if inside:
-                window.append(len(times))
-            times.append(p.time)
-            predicted.append(p.outputs[i] if answered else None)
-    # a request id is the client's (x-request-id): one sent twice, by accident or by
-    # someone who knows another client's ids, would put a label on the wrong inputs,
-    # and retraining would learn from them; such labels are not joined
-    for key in [k for k in index if k[0] in reused]:
-        del index[key]
-    joined = _Live(live.table, times=times)
-    _join_labels(joined, index, current.labels, dataset, elsewhere)
-    labels = joined.labels or [None] * len(times)
-    live.labels, live.unknown_labels = [labels[k] for k in window], joined.unknown_labels
-    rows = [k for k, y in enumerate(labels) if y is not None and predicted[k] is not None]
-    live.scored = (
-        [labels[k] for k in rows],
-        [predicted[k] for k in rows],
-        [times[k] for k in rows],
-    )
-    earlier = len(rows) - len(set(rows) & set(window))
-    if earlier:
-        live.notes.append(
-            f"live performance includes {earlier} labelled rows of requests before the "
-            "window (labels arrive late): drift and service health judge the window only"
-        )
-    if reused:
-        first = sorted(reused)[0]
-        live.notes.append(
-            f"{len(reused)} request ids appear more than once in the logs (first: "
-            f"{first}): their labels are not joined, since they could belong to either"
-        )
-
-
-def _table(columns: dict[str, list[Any]]) -> pa.Table:
-    """Columns from JSON values; a column of mixed kinds is read as text (a type change)."""
-    import pyarrow as pa
-
-    arrays = {}
-    for name, values in columns.items():
-        try:
-            arrays[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # OverflowError: an int
-            # beyond 64 bits, which a client can send and a log holds
-            arrays[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
-    return pa.table(arrays) if arrays else pa.table({})
-
-
-def _join_labels(
-    live: _Live,
-    index: dict[tuple[str, int], int],
-    path: Path,
-    dataset: Dataset,
-    elsewhere: frozenset[str] = frozenset(),
-) -> None:
-    """Labels keyed by request id (and instance index), in the order of the live rows;
-    a label of a request another version answered (``elsewhere``) is not unknown."""
-    table = _read_labels(path, dataset)
-    label = next(c for c in (dataset.target, "label", "y_true") if c in table.column_names)
-    ids = [str(v) for v in table.column("request_id").to_pylist()]
-    positions = (
-        table.column("index").to_pylist() if "index" in table.column_names else [0] * len(ids)
-    )
-    values = table.column(label).to_pylist()
-    labels: list[Any] = [None] * len(live.times)
-    unknown = []
-    for request_id, position, value in zip(ids, positions, values, strict=True):
-        row = index.get((request_id, int(position or 0)))
-        if row is None:
-            if request_id not in elsewhere:
-                unknown.append(request_id)
-        else:
-            labels[row] = value
-    live.labels, live.unknown_labels = labels, tuple(unknown)
-
-
-def _read_labels(path: Path, dataset: Dataset) -> pa.Table:
-    import pyarrow as pa
-    from pyarrow import csv, json
-
-    if not path.is_file():
-        raise UserError(f"--labels {path}: no such file")
-    try:
-        if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-            table = json.read_json(path)
-        else:
-            table = csv.read_csv(
-                path, convert_options=csv.ConvertOptions(column_types={"request_id": pa.string()})
-            )
-    except (pa.ArrowException, OSError) as exc:
-        raise UserError(
-            f"--labels {path}: can't be read ({str(exc)[:200]}): "
-            "write one row per request, with columns request_id and label"
-        ) from None
-    if "request_id" not in table.column_names or not {dataset.target, "label", "y_true"} & set(
-        table.column_names
-    ):
-        raise UserError(
-            f"--labels {path}: needs a request_id column and a label column "
-            f"(label, y_true or {dataset.target!r}); it has {', '.join(table.column_names)}"
-        )
-    return table
-
-
-def _prediction_drift(stored: StoredVersion, live: _Live, model: Model) -> DataDrift | None:
-    """Predicted classes/values, and max probability, against the test-set predictions."""
-    import numpy as np
-
-    from engine.monitoring.drift import counts_of
-    from engine.store import PREDICTIONS_FILE
-
-    if not live.predictions or PREDICTIONS_FILE not in stored.record.files:
-        return None
-    test = stored.predictions()
-    reference: dict[str, Any] = {}
-    current: dict[str, Any] = {}
-    if model.task == "classification":
-        reference["prediction"] = counts_of(test["y_pred"].tolist())
-        current["prediction"] = counts_of(live.predictions)
-        proba = [c for c in test.columns if c.startswith("proba_")]
-        if proba and live.confidence:
-            reference["confidence"] = test[proba].to_numpy().max(axis=1)
-            current["confidence"] = np.asarray(live.confidence, dtype=np.float64)
-    else:
-        reference["prediction"] = test["y_pred"].to_numpy(dtype=np.float64)
-        current["prediction"] = np.asarray(live.predictions, dtype=np.float64)
-    return data_drift(reference, current, model.monitoring)
-
-
-def _performance(stored: StoredVersion, live: _Live, model: Model) -> Any:
-    from engine.monitoring.performance import Labelled, live_metrics, live_performance
-    from engine.store import PREDICTIONS_FILE
-
-    if live.scored is not None:  # logs: every labelled request, in the window or before
-        labels, predicted, times = live.scored
-    elif live.labels is None or not live.predictions:
-        return None
-    else:
-        rows = [i for i, y in enumerate(live.labels) if y is not None]
-        labels = [live.labels[i] for i in rows]
-        predicted = [live.predictions[i] for i in rows]
-        times = [live.times[i] for i in rows] if live.times else []
-    if not labels or PREDICTIONS_FILE not in stored.record.files:
-        return None
-    test = stored.predictions()
-    classes = list(stored.record.classes)
-    return live_performance(
-        model.task,
-        classes,
-        live_metrics(model.task, classes, model.metrics),
-        model.primary_metric,
-        Labelled(test["y_true"].tolist(), test["y_pred"].tolist()),
-        Labelled(labels, predicted, times),
-        window_seconds=_seconds(model.monitoring.window),
-        tolerance=model.monitoring.performance_drop,
-    )
-
-
-def _seconds(window: str) -> float:
-    return int(window[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[window[-1]]
 
 
 def now() -> float:
