@@ -152,7 +152,7 @@ def show(name: str, figures: dict[str, float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--before", default="", help="a reference revision to run as well")
+    parser.add_argument("--before", default="", help="a reference revision (or a folder with its engine/) to run as well")
     parser.add_argument("--window-days", type=int, default=0, help="--since: the last N days")
     parser.add_argument("--pairs", type=int, default=1)
     args = parser.parse_args()
@@ -160,7 +160,9 @@ def main() -> None:
         folder = Path(tmp)
         repo, version = staged_repo(folder)
         before = None
-        if args.before:
+        if args.before and Path(args.before, "engine").is_dir():
+            before = Path(args.before).resolve()  # a copy of a revision's code
+        elif args.before:
             before = folder / "before"
             archive = subprocess.run(
                 ["git", "-C", str(ROOT), "archive", args.before, "engine"],
