@@ -90,7 +90,9 @@ def write_logs(folder: Path, lines: int, version: str) -> Path:
     rng = np.random.default_rng(7)
     names = ["predictions-101.jsonl.2", "predictions-101.jsonl.1", "predictions-101.jsonl"]
     per_file = -(-lines // 4)
-    handles = [(folder / n).open("w") for n in names] + [(folder / "predictions-102.jsonl").open("w")]
+    handles = [(folder / n).open("w") for n in names] + [
+        (folder / "predictions-102.jsonl").open("w")
+    ]
     labels = (folder.parent / "labels.csv").open("w")
     labels.write("request_id,target\n")
     means = np.array([5.8, 3.0, 3.8, 1.2])
@@ -152,7 +154,11 @@ def show(name: str, figures: dict[str, float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--before", default="", help="a reference revision (or a folder with its engine/) to run as well")
+    parser.add_argument(
+        "--before",
+        default="",
+        help="a reference revision (or a folder with its engine/) to run as well",
+    )
     parser.add_argument("--window-days", type=int, default=0, help="--since: the last N days")
     parser.add_argument("--pairs", type=int, default=1)
     args = parser.parse_args()
@@ -181,7 +187,9 @@ def main() -> None:
                 command += ["--since", datetime.fromtimestamp(since, UTC).isoformat()]
             for _ in range(args.pairs):
                 if before is not None:
-                    print(show(f"before ({args.before})", measure(command, repo, mlops_env(before))))
+                    print(
+                        show(f"before ({args.before})", measure(command, repo, mlops_env(before)))
+                    )
                 print(show("now", measure(command, repo, mlops_env(ROOT))), flush=True)
                 floor = [sys.executable, "-c", FLOOR, str(logs)]
                 print(show("json floor", measure(floor, folder, mlops_env(ROOT))), flush=True)

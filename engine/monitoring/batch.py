@@ -72,7 +72,9 @@ def read_parquet(path: Path) -> pa.Table:
     return parquet.read_table(path, pre_buffer=False)
 
 
-def from_batch(store: Any, pin: Pin, table: pa.Table, dataset: Dataset, features: list[str]) -> Live:
+def from_batch(
+    store: Any, pin: Pin, table: pa.Table, dataset: Dataset, features: list[str]
+) -> Live:
     """The batch's rows, its labels (the target column) and the version's predictions."""
     live = Live(table)
     if dataset.target in table.column_names:

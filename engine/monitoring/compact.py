@@ -57,7 +57,10 @@ def one_array(chunks: Sequence[pa.Array]) -> pa.Array:
         return pa.concat_arrays([c.cast(kind) for c in chunks]) if chunks else pa.nulls(0)
     # the mixed case (a type change): text, as table_of reads it
     return pa.concat_arrays(
-        [pa.array([None if v is None else str(v) for v in c.to_pylist()], pa.string()) for c in chunks]
+        [
+            pa.array([None if v is None else str(v) for v in c.to_pylist()], pa.string())
+            for c in chunks
+        ]
     )
 
 
@@ -106,7 +109,9 @@ class ColumnsBuilder:
         """Append rows (mappings, or lists of the features' width)."""
         columns = self.columns
         for row in rows:
-            items = row.items() if isinstance(row, Mapping) else zip(self.features, row, strict=True)
+            items = (
+                row.items() if isinstance(row, Mapping) else zip(self.features, row, strict=True)
+            )
             seen = 0
             for key, value in items:
                 name = key if isinstance(key, str) else str(key)

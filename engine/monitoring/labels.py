@@ -140,7 +140,9 @@ def join(
     index = {(r[0], r[1]): k for k, r in enumerate(rows) if r[0] not in reused}
     found: dict[int, Any] = {}
     unknown = []
-    for request_id, position, value in zip(labels.ids, labels.positions, labels.values, strict=True):
+    for request_id, position, value in zip(
+        labels.ids, labels.positions, labels.values, strict=True
+    ):
         row = index.get((request_id, position))
         if row is None:
             if request_id not in elsewhere:
@@ -153,9 +155,7 @@ def join(
         (k for k, y in found.items() if y is not None and rows[k][3] is not None),
         key=lambda k: (rows[k][2] is None, rows[k][2] or 0.0, k),
     )
-    window = {
-        row: value for k, value in found.items() if (row := rows[k][4]) is not None
-    }
+    window = {row: value for k, value in found.items() if (row := rows[k][4]) is not None}
     return Joined(
         window=window,
         scored=(

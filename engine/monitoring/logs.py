@@ -219,9 +219,7 @@ def _is_cloudevent(record: Mapping[str, Any]) -> bool:
     )
 
 
-def _add(
-    logs: Logs, record: Mapping[str, Any], where: Problem, raw: bytes
-) -> Prediction | None:
+def _add(logs: Logs, record: Mapping[str, Any], where: Problem, raw: bytes) -> Prediction | None:
     if record.get("endpoint") == "batch":
         # a chunk `mlops predict` scored, which it logs as {"file": ..., "rows": [a, b]} in
         # the same folder as the server's requests: not rows of inputs to monitor
@@ -312,16 +310,16 @@ def _pair(
             latency = (end - start) * 1000 if start is not None and end is not None else None
             ok = bool(outputs)
         return Prediction(
-                request_id=request_id,
-                time=_time(request.get("time")),
-                model=_text(request.get("inferenceservicename")),
-                version=_text(request.get("modelid") or request.get("version")),
-                rows=rows,
-                outputs=outputs,
-                probabilities=proba,
-                latency_ms=latency,
-                ok=ok,
-            )
+            request_id=request_id,
+            time=_time(request.get("time")),
+            model=_text(request.get("inferenceservicename")),
+            version=_text(request.get("modelid") or request.get("version")),
+            rows=rows,
+            outputs=outputs,
+            probabilities=proba,
+            latency_ms=latency,
+            ok=ok,
+        )
     except (ValueError, TypeError, KeyError) as exc:
         logs.problems.append(_bad(where, str(exc)))
         return None

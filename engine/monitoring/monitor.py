@@ -140,7 +140,7 @@ def _from_logs(root: Path, pins: list[Pin], current: Current) -> list[Outcome]:
     return outcomes
 
 
-def _fields(pin: Pin) -> dict[str, str]:
+def _fields(pin: Pin) -> dict[str, Any]:
     return dict(
         model=pin.model,
         version=pin.version,

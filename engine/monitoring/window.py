@@ -24,7 +24,7 @@ import math
 from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.monitoring.compact import ColumnBuilder, ColumnsBuilder
 from engine.monitoring.health import HealthCounter

@@ -20,8 +20,8 @@ import yaml
 
 from engine import audit
 from engine.errors import UserError
-from engine.monitoring.logs import read_logs
 from engine.monitoring.compact import table_of as _table
+from engine.monitoring.logs import read_logs
 from engine.serving.inputs import Field, InputError, Signature, check_value
 from engine.serving.logs import PredictionLogger
 from engine.serving.manifest import PinnedModel, Serving, inference_service, render
