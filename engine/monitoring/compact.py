@@ -67,20 +67,21 @@ def one_array(chunks: Sequence[pa.Array]) -> pa.Array:
 class ColumnBuilder:
     """One column of JSON values, appended one at a time, kept as typed chunks."""
 
-    __slots__ = ("chunks", "count", "values")
+    __slots__ = ("chunk", "chunks", "count", "values")
 
-    def __init__(self, missing: int = 0):
+    def __init__(self, missing: int = 0, chunk: int = CHUNK):
         import pyarrow as pa
 
         self.chunks: list[pa.Array] = [pa.nulls(missing)] if missing else []
         self.values: list[Any] = []
         self.count = missing
+        self.chunk = chunk
 
     def append(self, value: Any) -> None:
         """Add one value (None is missing)."""
         self.values.append(value)
         self.count += 1
-        if len(self.values) >= CHUNK:
+        if len(self.values) >= self.chunk:
             self.flush()
 
     def flush(self) -> None:
@@ -100,8 +101,9 @@ class ColumnsBuilder:
     model does not know shows up, a missing one is missing); a list row is read in
     ``features`` order (callers check its width first)."""
 
-    def __init__(self, features: Sequence[str]):
+    def __init__(self, features: Sequence[str], chunk: int = CHUNK):
         self.features = tuple(features)
+        self.chunk = chunk
         self.columns: dict[str, ColumnBuilder] = {}
         self.rows = 0
 
@@ -117,7 +119,7 @@ class ColumnsBuilder:
                 name = key if isinstance(key, str) else str(key)
                 column = columns.get(name)
                 if column is None:  # a column first seen now: missing in the rows before
-                    column = columns[name] = ColumnBuilder(self.rows)
+                    column = columns[name] = ColumnBuilder(self.rows, self.chunk)
                 column.append(value)
                 seen += 1
             self.rows += 1

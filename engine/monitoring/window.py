@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from engine.monitoring.compact import ColumnBuilder, ColumnsBuilder
+from engine.monitoring.compact import CHUNK, ColumnBuilder, ColumnsBuilder
 from engine.monitoring.health import HealthCounter
 from engine.monitoring.labels import LabelFile, LabelJoin
 from engine.monitoring.live import Live
@@ -70,13 +70,16 @@ class Window:
         features: Sequence[str],
         since: float | None = None,
         labels: LabelFile | None = None,
+        *,
+        chunk: int = CHUNK,
     ):
         self.judged = judged
+        self.chunk = chunk
         self.width = len(features)
         self.since = since
-        self.columns = ColumnsBuilder(features)
+        self.columns = ColumnsBuilder(features, chunk)
         self.times = array("d")  # per window row, NaN without a time
-        self.outputs = ColumnBuilder()
+        self.outputs = ColumnBuilder(chunk=chunk)
         self.answered = True  # every window request had an output per row
         self.confidence = array("d")
         self.health = HealthCounter()
