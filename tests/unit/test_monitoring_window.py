@@ -59,7 +59,7 @@ def test_the_window_judges_its_version_in_time_order() -> None:
             [2, 20],
             outputs=(0, 1),
             probabilities=((0.9, 0.1), (0.4, 0.6)),
-        ),  # fmt: skip
+        ),
         _p("none", None, {"a": 9, "b": 90}),  # no time: in the window, last
         Prediction("canary", 200.0, "m", "v2", rows=({"a": 5, "b": 5},), outputs=(0,)),
         Prediction("bad", 150.0, "m", "v1", ok=False, latency_ms=4.0),
