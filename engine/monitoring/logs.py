@@ -61,9 +61,9 @@ SHOWN_DUPLICATES = 10
 class Prediction:
     """One request: its inputs (rows), outputs (one per row) and how it went.
 
-    A month of logs is hundreds of thousands of these, all in memory until they become
-    columns: slots, and the names every record repeats (model, version, column names)
-    shared as one string each, keep one at about a kilobyte."""
+    Monitoring holds one at a time (:func:`stream_logs`); :func:`read_logs` holds them
+    all: slots, and the names every record repeats (model, version, column names) shared
+    as one string each, keep one at about a kilobyte."""
 
     request_id: str
     time: float | None = None
@@ -80,7 +80,8 @@ class Prediction:
 
 @dataclass
 class Logs:
-    """Every prediction read, and every line that could not be read (located)."""
+    """Every prediction read (:func:`read_logs` only), and every line that could not be
+    read (located)."""
 
     predictions: list[Prediction] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
