@@ -112,7 +112,9 @@ class ColumnsBuilder:
         columns = self.columns
         for row in rows:
             items = (
-                row.items() if isinstance(row, Mapping) else zip(self.features, row, strict=True)
+                row.items()
+                if type(row) is dict or isinstance(row, Mapping)  # a dict: no ABC check
+                else zip(self.features, row, strict=True)
             )
             seen = 0
             for key, value in items:
