@@ -91,9 +91,10 @@ class ColumnBuilder:
             self.values = []
 
     def finish(self) -> pa.Array:
-        """The column."""
+        """The column (the chunks are let go: the column is their copy)."""
         self.flush()
-        return one_array(self.chunks)
+        chunks, self.chunks = self.chunks, []
+        return one_array(chunks)
 
 
 class ColumnsBuilder:
@@ -136,4 +137,5 @@ class ColumnsBuilder:
 
         if not self.columns:
             return pa.table({})
-        return pa.table({name: column.finish() for name, column in self.columns.items()})
+        columns, self.columns = self.columns, {}
+        return pa.table({name: column.finish() for name, column in columns.items()})

@@ -132,9 +132,10 @@ def _from_logs(root: Path, pins: list[Pin], current: Current) -> list[Outcome]:
     windows = [_window(v.pin, current, v.dataset, v.features) for v in prepared]
     logs = _stream(current, windows)
     outcomes = []
-    for version, window in zip(prepared, windows, strict=True):
+    for version in prepared:
         with _audited(root, version.pin) as entry:
-            outcome = _judge(version, current, window.finish(), logs)
+            live = windows.pop(0).finish()  # what the window kept goes once it is judged
+            outcome = _judge(version, current, live, logs)
             entry.outcome = outcome.status
         outcomes.append(outcome)
     return outcomes

@@ -148,19 +148,19 @@ class Window:
         table = self.columns.finish()
         times = np.frombuffer(self.times, dtype=np.float64) if self.times else np.empty(0)
         order = np.lexsort((np.nan_to_num(times, nan=0.0), np.isnan(times)))
-        ordered = bool(len(order)) and not bool(np.all(order[1:] > order[:-1]))
-        if ordered and table.num_columns:
+        shuffled = bool(len(order)) and not bool(np.all(order[1:] > order[:-1]))
+        if shuffled and table.num_columns:
             table = table.take(order)
         live = Live(table, notes=self._notes())
         if self.answered and self.outputs.count:
             outputs = self.outputs.finish()
-            live.predictions = (outputs.take(order) if ordered else outputs).to_pylist()
+            live.predictions = (outputs.take(order) if shuffled else outputs).to_pylist()
         live.confidence = self.confidence
         live.health = self.health.result()
         if self.join is not None:
             joined = self.join.result()
-            labels = [joined.window.get(row) for row in range(table.num_rows)]
-            live.labels = [labels[i] for i in order] if ordered else labels
+            rows = order.tolist() if shuffled else range(table.num_rows)
+            live.labels = [joined.window.get(row) for row in rows]
             live.unknown_labels = joined.unknown
             live.scored = joined.scored
             if joined.earlier:
