@@ -7,7 +7,7 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from engine.monitoring.logs import Prediction
+from engine.monitoring.records import Prediction
 
 
 @dataclass(frozen=True)

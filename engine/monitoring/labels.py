@@ -21,7 +21,7 @@ from engine.errors import UserError
 
 if TYPE_CHECKING:
     from engine.definitions.formats import Dataset
-    from engine.monitoring.logs import Prediction
+    from engine.monitoring.records import Prediction
 
 
 @dataclass(frozen=True)

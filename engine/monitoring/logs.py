@@ -1,21 +1,8 @@
 """Prediction logs: the serving layer's JSON lines and KServe payload-logger CloudEvents.
 
-Two shapes are read, line by line, from ``*.jsonl`` / ``*.json`` / ``*.log`` files and their
-rotated backups (``*.jsonl.1``...):
-
-- the engine's own record, one line per request::
-
-    {"time": "2026-12-01T05:00:00Z", "request_id": "r1", "model": "churn",
-     "version": "3e45...", "inputs": [{"age": 41, ...}], "outputs": [1],
-     "latency_ms": 3.2, "status": 200, "ce_id": "r1", "ce_type": "..."}
-
-  ``inputs`` may also be columns (``{"age": [41, 37], ...}``, what ``mlops serve``
-  writes); ``inputs`` / ``outputs`` a V1 body (``{"instances": ...}``,
-  ``{"predictions": ...}``) or V2 (Open Inference) tensors (``{"inputs": [...]}``).
-
-- KServe's payload logger: a structured CloudEvent per request and per response
-  (``type`` ``org.kubeflow.serving.inference.request`` / ``.response``, same ``id``,
-  the body in ``data``); the two halves are joined by id, latency is their time gap.
+The files: ``*.jsonl`` / ``*.json`` / ``*.log`` / ``*.ndjson`` and their rotated backups
+(``*.jsonl.1``...), read line by line; the shapes of a line (the engine's record, KServe's
+CloudEvents) are :mod:`engine.monitoring.records`.
 
 A line that is not JSON, or not one of these shapes, is a located :class:`Problem`
 (file:line) in the result, never an exception: one corrupt line does not hide the rest.
@@ -35,47 +22,39 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from engine.errors import Problem, UserError
+from engine.monitoring.records import (
+    REQUEST_TYPE,
+    Prediction,
+    is_cloudevent,
+    paired,
+    prediction_of,
+    rows_as_columns,
+    time_of,
+)
 
-REQUEST_TYPE = "org.kubeflow.serving.inference.request"
-RESPONSE_TYPE = "org.kubeflow.serving.inference.response"
+__all__ = [
+    "MAX_LINE",
+    "Logs",
+    "Prediction",
+    "parse_since",
+    "read_logs",
+    "rows_as_columns",
+    "stream_logs",
+]
+
 SUFFIXES = (".jsonl", ".json", ".log", ".ndjson")
 MAX_LINE = 64 << 20
 """Longest line read (64 MiB); a longer one is reported, not parsed. ``mlops serve`` logs a
 request whole, outputs and probabilities included: a request under its default 8 MB body
 limit writes a line of up to about 30 MB (4 MiB refused a 2.5 MB request of 100,000 rows)."""
-_PROBA_NAMES = ("probabilities", "predict_proba", "proba", "probability")
 SHOWN_DUPLICATES = 10
 """Duplicate lines located in the result (all are counted)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    """One request: its inputs (rows), outputs (one per row) and how it went.
-
-    Monitoring holds one at a time (:func:`stream_logs`); :func:`read_logs` holds them
-    all: slots, and the names every record repeats (model, version, column names) shared
-    as one string each, keep one at about a kilobyte."""
-
-    request_id: str
-    time: float | None = None
-    """Seconds since the epoch (UTC)."""
-    model: str | None = None
-    version: str | None = None
-    rows: tuple[Any, ...] = ()
-    """One entry per instance: a mapping of column to value, or a list in input order."""
-    outputs: tuple[Any, ...] = ()
-    probabilities: tuple[tuple[float, ...], ...] | None = None
-    latency_ms: float | None = None
-    ok: bool = True
 
 
 @dataclass
@@ -140,7 +119,7 @@ def stream_logs(
                 record, problem = _record(raw, where, size, max_line)
                 if problem is not None:
                     logs.problems.append(problem)
-                elif _is_cloudevent(record):
+                elif is_cloudevent(record):
                     _half(record, where, halves, logs)
                 elif (prediction := _add(logs, record, where, raw)) is not None:
                     yield prediction
@@ -214,19 +193,13 @@ def _bad(where: Problem, message: str) -> Problem:
     return replace(where, message=f"skipped: {message}", severity="warning", rule="log-line")
 
 
-def _is_cloudevent(record: Mapping[str, Any]) -> bool:
-    return "specversion" in record and str(record.get("type", "")).startswith(
-        "org.kubeflow.serving.inference."
-    )
-
-
 def _add(logs: Logs, record: Mapping[str, Any], where: Problem, raw: bytes) -> Prediction | None:
     if record.get("endpoint") == "batch":
         # a chunk `mlops predict` scored, which it logs as {"file": ..., "rows": [a, b]} in
         # the same folder as the server's requests: not rows of inputs to monitor
         return None
     try:
-        prediction = _prediction(record)
+        prediction = prediction_of(record)
     except (ValueError, TypeError, KeyError) as exc:
         logs.problems.append(_bad(where, str(exc)))
         return None
@@ -236,40 +209,6 @@ def _add(logs: Logs, record: Mapping[str, Any], where: Problem, raw: bytes) -> P
         return None
     logs.seen.add(key)
     return prediction
-
-
-def _prediction(record: Mapping[str, Any]) -> Prediction:
-    """The engine's record (flat, with CloudEvent fields beside it)."""
-    request_id = _first(record, "request_id", "id", "ce_id", "ce-id")
-    if request_id is None:
-        raise ValueError("no request id (request_id)")
-    if "inputs" not in record:
-        raise ValueError("no inputs")
-    status = record.get("status")
-    if record["inputs"] is None and not _ok(status, False):
-        # a request the server refused (``mlops serve`` logs a 400 with ``inputs: null``
-        # and the error as outputs): no rows to monitor, but an error of the service
-        return Prediction(
-            request_id=str(request_id),
-            time=_time(_first(record, "time", "ce_time", "ce-time", "timestamp")),
-            model=_text(_first(record, "model", "ce_inferenceservicename", "inferenceservicename")),
-            version=_text(record.get("version")),
-            latency_ms=_number(_first(record, "latency_ms", "latency")),
-            ok=False,
-        )
-    rows = _rows(record["inputs"])
-    outputs, proba = _outputs(record.get("outputs"))
-    return Prediction(
-        request_id=str(request_id),
-        time=_time(_first(record, "time", "ce_time", "ce-time", "timestamp")),
-        model=_text(_first(record, "model", "ce_inferenceservicename", "inferenceservicename")),
-        version=_text(record.get("version")),
-        rows=rows,
-        outputs=outputs,
-        probabilities=proba,
-        latency_ms=_number(_first(record, "latency_ms", "latency")),
-        ok=_ok(status, bool(outputs)),
-    )
 
 
 def _half(
@@ -299,184 +238,10 @@ def _pair(
         return None
     request, where = pair["request"]
     try:
-        data = _data(request)
-        rows = _rows(data)
-        outputs: tuple[Any, ...] = ()
-        proba = None
-        latency, ok, answered = None, False, "response" in pair
-        if answered:
-            response = pair["response"][0]
-            outputs, proba = _outputs(_data(response))
-            start, end = _time(request.get("time")), _time(response.get("time"))
-            latency = (end - start) * 1000 if start is not None and end is not None else None
-            ok = bool(outputs)
-        return Prediction(
-            request_id=request_id,
-            time=_time(request.get("time")),
-            model=_text(request.get("inferenceservicename")),
-            version=_text(request.get("modelid") or request.get("version")),
-            rows=rows,
-            outputs=outputs,
-            probabilities=proba,
-            latency_ms=latency,
-            ok=ok,
-        )
+        return paired(request_id, request, pair["response"][0] if "response" in pair else None)
     except (ValueError, TypeError, KeyError) as exc:
         logs.problems.append(_bad(where, str(exc)))
         return None
-
-
-def _data(event: Mapping[str, Any]) -> Any:
-    if "data" in event:
-        data = event["data"]
-        return json.loads(data) if isinstance(data, str | bytes) else data
-    if "data_base64" in event:
-        import base64
-
-        return json.loads(base64.b64decode(event["data_base64"], validate=True))
-    raise ValueError("a CloudEvent without data")
-
-
-def _rows(inputs: Any) -> tuple[Any, ...]:
-    """Instances from a list, a V1 body or V2 tensors."""
-    if isinstance(inputs, Mapping):
-        if "instances" in inputs:
-            return _rows(inputs["instances"])
-        if "inputs" in inputs:
-            return _tensor_rows(inputs["inputs"])
-        if inputs and all(isinstance(v, list) for v in inputs.values()):
-            return _column_rows(inputs)  # what `mlops serve` logs: {column: [values]}
-        return (dict(inputs),)  # one instance as a mapping
-    if isinstance(inputs, list):
-        if inputs and all(isinstance(t, Mapping) and "datatype" in t for t in inputs):
-            return _tensor_rows(inputs)
-        return tuple(inputs)
-    raise ValueError("inputs are neither a list of instances nor a V1/V2 request body")
-
-
-def _column_rows(columns: Mapping[str, list[Any]]) -> tuple[Any, ...]:
-    """Columns of equal length (the serving layer's record) as one mapping per row."""
-    if len({len(v) for v in columns.values()}) != 1:
-        raise ValueError("input columns of different lengths")
-    names = [sys.intern(str(name)) for name in columns]  # shared by every record's rows
-    return tuple(dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True))
-
-
-def _tensor_rows(tensors: Any) -> tuple[Any, ...]:
-    """V2 tensors: one [n, k] tensor is n rows in input order; named [n] tensors are columns."""
-    if not isinstance(tensors, list) or not tensors:
-        raise ValueError("V2 inputs must be a non-empty list of tensors")
-    if len(tensors) == 1:
-        tensor = tensors[0]
-        shape, data = list(tensor.get("shape", [])), _flat(tensor.get("data"))
-        width = math.prod(shape[1:]) if len(shape) > 1 else 1
-        if len(data) != math.prod(shape) or width == 0:
-            raise ValueError(f"V2 tensor {tensor.get('name')!r}: data does not fit shape {shape}")
-        if len(shape) == 1:
-            return tuple({str(tensor["name"]): v} for v in data)
-        return tuple(data[i : i + width] for i in range(0, len(data), width))
-    columns = {str(t["name"]): _flat(t.get("data")) for t in tensors}
-    sizes = {len(v) for v in columns.values()}
-    if len(sizes) != 1:
-        raise ValueError("V2 input tensors of different lengths")
-    return tuple(
-        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
-    )
-
-
-def _flat(data: Any) -> list[Any]:
-    if not isinstance(data, list):
-        raise ValueError("V2 tensor data must be a list")
-    out: list[Any] = []
-    for item in data:
-        out.extend(_flat(item) if isinstance(item, list) else [item])
-    return out
-
-
-def _outputs(outputs: Any) -> tuple[tuple[Any, ...], tuple[tuple[float, ...], ...] | None]:
-    """Predictions, and class probabilities when the response has them."""
-    if outputs is None:
-        return (), None
-    proba = None
-    if isinstance(outputs, Mapping):
-        if "outputs" in outputs:
-            return _tensor_outputs(outputs["outputs"])
-        for name in _PROBA_NAMES:
-            if name in outputs:
-                proba = tuple(tuple(float(x) for x in row) for row in outputs[name])
-        outputs = outputs.get("predictions", [])
-    if isinstance(outputs, list) and outputs and all(isinstance(t, Mapping) for t in outputs):
-        return _tensor_outputs(outputs)
-    if not isinstance(outputs, list):
-        raise ValueError("outputs are neither a list nor a V1/V2 response body")
-    if proba is None and outputs and all(isinstance(o, list) for o in outputs):
-        return (), tuple(tuple(float(x) for x in row) for row in outputs)  # predict_proba
-    return tuple(outputs), proba
-
-
-def _tensor_outputs(tensors: Any) -> tuple[tuple[Any, ...], tuple[tuple[float, ...], ...] | None]:
-    predictions: tuple[Any, ...] = ()
-    proba = None
-    for tensor in tensors:
-        data, shape = _flat(tensor.get("data")), list(tensor.get("shape", []))
-        if str(tensor.get("name", "")) in _PROBA_NAMES and len(shape) == 2:
-            width = shape[1]
-            proba = tuple(
-                tuple(float(x) for x in data[i : i + width]) for i in range(0, len(data), width)
-            )
-        else:
-            predictions = tuple(data)
-    return predictions, proba
-
-
-def _first(record: Mapping[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if record.get(key) is not None:
-            return record[key]
-    return None
-
-
-def _text(value: Any) -> str | None:
-    """A name every record repeats (model, version): one shared string per distinct name."""
-    return None if value is None else sys.intern(str(value))
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"latency {value!r} is not a number of milliseconds")
-    return float(value)
-
-
-def _ok(status: Any, answered: bool) -> bool:
-    if status is None:
-        return answered
-    if isinstance(status, int) and not isinstance(status, bool):
-        return status < 400
-    return str(status).lower() in ("ok", "success", "succeeded", "200")
-
-
-def _time(value: Any) -> float | None:
-    """Seconds since the epoch from an ISO 8601 time (UTC if no zone) or a number (seconds,
-    or milli-, micro- or nanoseconds: any number past the year 5000 in seconds)."""
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        # epoch seconds, or milli-, micro- or nanoseconds as shippers and JavaScript write
-        # them (1764460800000 is 2025-11-30 in milliseconds, the year 57900 in seconds)
-        seconds = float(value)
-        for scale in (1e9, 1e6, 1e3):
-            if abs(seconds) >= 1e11 * scale / 1e3:
-                return seconds / scale
-        return seconds
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(f"time {value!r} is not ISO 8601") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 def parse_since(text: str, now: float) -> float:
@@ -485,45 +250,9 @@ def parse_since(text: str, now: float) -> float:
     if text[-1:] in units and text[:-1].isdigit():
         return now - int(text[:-1]) * units[text[-1]]
     try:
-        value = _time(text)
+        value = time_of(text)
     except ValueError:
         value = None
     if value is None:
         raise UserError(f"--since {text!r}: give an ISO 8601 time or a span such as 24h or 7d")
     return value
-
-
-def rows_as_columns(
-    predictions: Iterable[Prediction], features: Sequence[str]
-) -> dict[str, list[Any]]:
-    """Every instance's inputs as columns; list instances are read in ``features`` order.
-
-    A mapping instance keeps its own keys, so a column the model does not know shows up
-    (and is reported as extra) and a missing one is missing.
-    """
-    columns: dict[str, list[Any]] = {}
-    count = 0
-    for prediction in predictions:
-        for row in prediction.rows:
-            if isinstance(row, Mapping):
-                items = list(row.items())
-            elif isinstance(row, list):
-                if len(row) != len(features):
-                    raise UserError(
-                        f"request {prediction.request_id}: an instance of {len(row)} values, "
-                        f"but the model takes {len(features)} inputs ({', '.join(features)})"
-                    )
-                items = list(zip(features, row, strict=True))
-            else:
-                raise UserError(f"request {prediction.request_id}: an instance is not a row")
-            for key, value in items:
-                name = str(key)
-                values = columns.get(name)
-                if values is None:  # a column first seen now: missing in the rows before
-                    values = columns[name] = [None] * count
-                values.append(value)
-            count += 1
-            for values in columns.values():
-                if len(values) < count:
-                    values.append(None)
-    return columns

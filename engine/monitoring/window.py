@@ -32,7 +32,7 @@ from engine.monitoring.labels import LabelFile, LabelJoin
 from engine.monitoring.live import Live
 
 if TYPE_CHECKING:
-    from engine.monitoring.logs import Prediction
+    from engine.monitoring.records import Prediction
 
 
 @dataclass(frozen=True)
