@@ -8,8 +8,8 @@ draws the verdicts (concept drift), :mod:`report` and :mod:`page` render them.
 
 The current data: :mod:`batch` reads a batch file or a dataset at a revision; for
 prediction logs, :mod:`logs` reads the files one line at a time (:mod:`records`: the
-serving layer's JSON lines and KServe CloudEvents, as one request each) and :mod:`window` keeps, per monitored version, what its judgements
-need (inputs as :mod:`compact` Arrow columns, health counters, the rows :mod:`labels`
-joins late labels to). Both give a :class:`live.Live`; :mod:`columns` turns Arrow tables
-into arrays.
+serving layer's JSON lines and KServe CloudEvents, as one request each) and
+:mod:`window` keeps, per monitored version, what its judgements need (inputs as
+:mod:`compact` Arrow columns, health counters, the rows :mod:`labels` joins late labels
+to). Both give a :class:`live.Live`; :mod:`columns` turns Arrow tables into arrays.
 """
