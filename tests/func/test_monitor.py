@@ -300,3 +300,43 @@ def test_a_batch_that_is_not_parquet_is_a_clear_error(deployed, mlops, tmp_path)
     (tmp_path / "fake.parquet").write_bytes(b"PAR1 not really")
     result = run(mlops, deployed, "--current", str(tmp_path / "fake.parquet"))
     assert result.returncode == 1 and "can't be read as Parquet" in result.stderr
+
+
+def test_two_workers_rotated_logs_stream_past_once(deployed, mlops, tmp_path):
+    """The logs are read once, file by file (a worker's backup, then its live file, then the
+    other worker's, each holding every other request), never held whole: the window takes
+    its requests from every file, a label joins a request before the window, another
+    model's line is passed over and a refused request counts in health alone."""
+    from engine.serving.logs import log_line
+
+    frame = iris().sample(frac=1.0, random_state=5).reset_index(drop=True)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    files = {n: [] for n in ("p-1.jsonl.1", "p-1.jsonl", "p-2.jsonl")}
+    start = 1_764_460_800  # 2025-11-30 00:00 UTC, one request an hour
+    for i, row in enumerate(frame.drop(columns="target").to_dict("records")):
+        name = "p-2.jsonl" if i % 2 else ("p-1.jsonl.1" if i < 75 else "p-1.jsonl")
+        stamp = pd.Timestamp(start + i * 3600, unit="s", tz="UTC").isoformat()
+        files[name].append(log_line(
+            request_id=f"q{i}", model="iris-logreg", version="",
+            inputs={k: [v] for k, v in row.items()}, outputs={"predictions": [0]},
+            latency_ms=float(i), status=200, endpoint="/", source="http://test/", time=stamp,
+        ))  # fmt: skip
+    files["p-2.jsonl"].insert(3, {**files["p-2.jsonl"][0], "model": "other", "request_id": "x"})
+    refused = {**files["p-1.jsonl"][-1], "request_id": "no", "inputs": None, "status": 400}
+    files["p-1.jsonl"].append(refused)
+    for name, records in files.items():
+        (logs / name).write_text("".join(json.dumps(r) + "\n" for r in records))
+    (tmp_path / "labels.csv").write_text("request_id,label\nq0,0\nq140,0\n")
+    since = pd.Timestamp(start + 100 * 3600, unit="s", tz="UTC").isoformat()
+    model = report(
+        mlops, deployed, "--logs", str(logs), "--labels", str(tmp_path / "labels.csv"),
+        "--since", since,
+    )  # fmt: skip
+    assert model["current_rows"] == 50  # q100 ... q149
+    health = model["health"]
+    assert (health["requests"], health["errors"], health["instances"]) == (51, 1, 50)
+    assert health["p50_ms"] == 125.0  # latencies 100 ... 149, and the refused one's 148
+    assert model["performance"]["overall"]["rows"] == 2
+    assert any("1 labelled rows of requests before the window" in n for n in model["notes"])
+    assert not model["unknown_labels"] and not model["log_problems"]
