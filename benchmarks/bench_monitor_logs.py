@@ -14,8 +14,9 @@ worst case for memory).
 
 In the same run, alternating, so both see the same load:
 
-- ``before``: the same command from the code of a reference revision (``--before``, default
-  the commit before monitoring streamed its logs), when given;
+- ``before``: the same command from the code of a reference revision, when given
+  (``--before 8ca1f5c``: the commit before monitoring streamed its logs; or a folder
+  holding a revision's ``engine/``, e.g. from ``git archive``);
 - ``json floor``: a bare interpreter that only reads the same files line by line and
   ``json.loads`` each one (no record kept): what any reader of these logs pays.
 
