@@ -137,7 +137,7 @@ class Window:
                     self.outputs.append(value)
         elif rows:
             self.answered = False  # no fair prediction sample: drop what was kept
-            self.outputs = ColumnBuilder()
+            self.outputs = ColumnBuilder(chunk=self.chunk)
         if proba and len(proba) == len(rows):
             self.confidence.extend(max(p) for p in proba)
 
@@ -159,7 +159,7 @@ class Window:
         live.health = self.health.result()
         if self.join is not None:
             joined = self.join.result()
-            rows = order.tolist() if shuffled else range(table.num_rows)
+            rows = order.tolist() if shuffled else range(self.columns.rows)
             live.labels = [joined.window.get(row) for row in rows]
             live.unknown_labels = joined.unknown
             live.scored = joined.scored
