@@ -110,17 +110,18 @@ def stream_logs(
     predictions come in file order, not time order."""
     halves: dict[str, dict[str, tuple[Mapping[str, Any], Problem]]] = {}
     for path in _files(paths):
+        name = str(path)
         with path.open("rb") as handle:
             for number, raw, size in _lines(handle, max_line):
                 if not raw.strip():
                     continue
                 logs.lines += 1
-                where = Problem(str(path), number)
+                where = (name, number)  # a Problem only when one is found
                 record, problem = _record(raw, where, size, max_line)
                 if problem is not None:
                     logs.problems.append(problem)
                 elif is_cloudevent(record):
-                    _half(record, where, halves, logs)
+                    _half(record, Problem(*where), halves, logs)
                 elif (prediction := _add(logs, record, where, raw)) is not None:
                     yield prediction
     logs.seen.clear()
@@ -172,7 +173,7 @@ def _lines(handle: BinaryIO, max_line: int) -> Iterator[tuple[int, bytes, int]]:
 
 
 def _record(
-    raw: bytes, where: Problem, size: int, max_line: int
+    raw: bytes, where: tuple[str, int], size: int, max_line: int
 ) -> tuple[Mapping[str, Any], Problem | None]:
     if size > max_line:
         return {}, _bad(
@@ -189,11 +190,14 @@ def _record(
     return record, None
 
 
-def _bad(where: Problem, message: str) -> Problem:
-    return replace(where, message=f"skipped: {message}", severity="warning", rule="log-line")
+def _bad(where: tuple[str, int] | Problem, message: str) -> Problem:
+    at = where if isinstance(where, Problem) else Problem(*where)
+    return replace(at, message=f"skipped: {message}", severity="warning", rule="log-line")
 
 
-def _add(logs: Logs, record: Mapping[str, Any], where: Problem, raw: bytes) -> Prediction | None:
+def _add(
+    logs: Logs, record: Mapping[str, Any], where: tuple[str, int], raw: bytes
+) -> Prediction | None:
     if record.get("endpoint") == "batch":
         # a chunk `mlops predict` scored, which it logs as {"file": ..., "rows": [a, b]} in
         # the same folder as the server's requests: not rows of inputs to monitor
@@ -205,7 +209,7 @@ def _add(logs: Logs, record: Mapping[str, Any], where: Problem, raw: bytes) -> P
         return None
     key = hashlib.blake2b(raw.strip(), digest_size=16).digest()
     if key in logs.seen:
-        logs.duplicate(where, f"request {prediction.request_id!r}")
+        logs.duplicate(Problem(*where), f"request {prediction.request_id!r}")
         return None
     logs.seen.add(key)
     return prediction
