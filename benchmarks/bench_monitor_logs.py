@@ -20,7 +20,8 @@ In the same run, alternating, so both see the same load:
 - ``json floor``: a bare interpreter that only reads the same files line by line and
   ``json.loads`` each one (no record kept): what any reader of these logs pays.
 
-Goal: peak RSS at 1,000,000 lines <= 0.5x the reference revision's, wall and CPU no worse.
+Goal: peak RSS at 1,000,000 lines <= 0.5x the reference revision's, wall and CPU no worse,
+and the same JSON report (printed: `reports: identical`).
 
     .venv/bin/python benchmarks/bench_monitor_logs.py [--lines 100000 1000000] [--before REV]
 """
@@ -130,7 +131,11 @@ def write_logs(folder: Path, lines: int, version: str) -> Path:
     return folder
 
 
-def measure(argv: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
+REPORTS: dict[str, str] = {}
+"""The last JSON report of each side, to compare."""
+
+
+def measure(argv: list[str], cwd: Path, env: dict[str, str], side: str = "") -> dict[str, float]:
     done = subprocess.run(
         ["/usr/bin/time", "-f", "%e %U %S %M", *argv],
         cwd=cwd, env=env, capture_output=True, text=True,
@@ -138,6 +143,7 @@ def measure(argv: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]
     if done.returncode:
         raise SystemExit(f"{argv[:4]} failed:\n{done.stderr[-3000:]}")
     wall, user, system, peak = done.stderr.split()[-4:]
+    REPORTS[side] = done.stdout
     return {
         "wall": float(wall),
         "cpu": float(user) + float(system),
@@ -188,12 +194,14 @@ def main() -> None:
                 command += ["--since", datetime.fromtimestamp(since, UTC).isoformat()]
             for _ in range(args.pairs):
                 if before is not None:
-                    print(
-                        show(f"before ({args.before})", measure(command, repo, mlops_env(before)))
-                    )
-                print(show("now", measure(command, repo, mlops_env(ROOT))), flush=True)
+                    figures = measure(command, repo, mlops_env(before), "before")
+                    print(show(f"before ({args.before})", figures))
+                print(show("now", measure(command, repo, mlops_env(ROOT), "now")), flush=True)
                 floor = [sys.executable, "-c", FLOOR, str(logs)]
                 print(show("json floor", measure(floor, folder, mlops_env(ROOT))), flush=True)
+            if before is not None:  # the same findings, figure for figure
+                same = REPORTS["before"] == REPORTS["now"]
+                print(f"{'reports':>22}: {'identical' if same else 'DIFFER'} (--json)")
 
 
 if __name__ == "__main__":
