@@ -1,7 +1,9 @@
 """``mlops init``: set up an existing git repository so that a team can share it.
 
 What a newcomer gets, each piece written only when absent (``--force`` replaces a file
-that differs; an identical file is left alone, so running init twice changes nothing):
+that differs; an identical file is left alone, so running init twice changes nothing).
+On a repository whose set-up is committed, init is an upgrade: it writes and, with
+``--force``, replaces only the engine's own files (workflows and schemas):
 
 - ``mlops/project.yaml``, one dataset on a small example CSV (``data/example.csv``,
   tracked with DVC), one feature set and one model, each with a schema modeline that
@@ -205,6 +207,30 @@ def default_branch(root: Path) -> str:
     return "main"
 
 
+ENGINE_OWNED = (".github/workflows/", "mlops/schemas/")
+"""Where init's files are the engine's own (copied from it): an upgrade replaces them. The
+others (the project file, the example definitions and data) are a starting point that
+becomes the team's."""
+
+
+def engine_owned(path: str) -> bool:
+    """Whether init's file ``path`` is one of the engine's own (workflows, schemas)."""
+    return path.startswith(ENGINE_OWNED)
+
+
+def is_set_up(root: Path) -> bool:
+    """Whether ``root`` was set up and committed: ``mlops/project.yaml`` is at ``HEAD``.
+
+    Init on such a repository is an upgrade: the team's definitions, data and DVC remote
+    are theirs (an example they deleted stays deleted), only the engine's files are new.
+    Until that first commit, init completes a set-up it left half done.
+    """
+    done = subprocess.run(
+        ["git", "cat-file", "-e", "HEAD:mlops/project.yaml"], cwd=root, capture_output=True
+    )
+    return done.returncode == 0
+
+
 @dataclass
 class Report:
     """What init did: files written, kept, and the DVC steps, for the CLI to print."""
@@ -215,17 +241,26 @@ class Report:
     """Files that exist with other content and were left alone (no ``--force``)."""
     steps: list[str] = field(default_factory=list)
     remote_url: str = ""
+    upgrade: bool = False
+    """The repository was set up already: only the engine's own files were considered."""
 
 
 def init(
     root: Path, *, remote: str | None = None, force: bool = False, requirement: str | None = None
 ) -> Report:
-    """Set up ``root`` (a git repository); safe to run again."""
+    """Set up ``root`` (a git repository); safe to run again.
+
+    On a repository set up and committed before (:func:`is_set_up`), only the engine's
+    own files (:data:`ENGINE_OWNED`) are written, and ``force`` replaces only those; the
+    project file, the definitions, the data and the DVC set-up are left as they are.
+    """
     if not (root / ".git").exists():
         raise UserError(f"{root} is not a git repository: run `git init` first, then mlops init")
-    report = Report()
+    report = Report(upgrade=is_set_up(root))
     files = planned_files(requirement or engine_requirement(), default_branch(root))
     for path, text in files.items():
+        if report.upgrade and not engine_owned(path):
+            continue
         target = root / path
         if target.is_file() and target.read_text("utf-8") == text:
             report.unchanged.append(path)
@@ -236,6 +271,8 @@ def init(
             target.write_text(text, encoding="utf-8")
             report.written.append(path)
     _ignore(root, ".mlops/")
+    if report.upgrade:
+        return report
     report.remote_url = _setup_dvc(root, remote, report)
     return report
 
@@ -326,6 +363,23 @@ Next steps:
 """
 
 
-def next_steps(remote_url: str) -> str:
-    """What to do after init, with the remote's current URL filled in."""
+UPGRADE_STEPS = """\
+This repository was set up before: its project file, definitions, data and DVC remote
+were left alone; only the engine's own files (workflows, schemas) were compared.
+Next steps (docs/upgrading.md in the engine's docs):
+  1. Review: git diff .github/workflows mlops/schemas
+     and put back your own edits to the workflows (a dvc-s3 on the install line, ...).
+  2. Commit on a branch and open a pull request; merge it once its checks pass.
+  3. Then merge main into each environment branch by hand, once:
+       git checkout env/staging && git merge main && git push   (and env/production)
+     a GITHUB_TOKEN push cannot change .github/workflows/, so a /promote that would
+     carry the new workflows there is refused until then.
+"""
+
+
+def next_steps(remote_url: str, *, upgrade: bool = False) -> str:
+    """What to do after init, with the remote's current URL filled in; after an init on a
+    repository that was set up before, the upgrade's steps."""
+    if upgrade:
+        return UPGRADE_STEPS
     return NEXT_STEPS.format(url=remote_url, remote=REMOTE)
