@@ -701,7 +701,10 @@ def init_command(obj: Context, remote: str | None, force: bool, requirement: str
         click.echo(f"wrote {path}")
     for path in report.kept:
         if engine_owned(path):
-            how = "it differs from this engine's: `mlops init --force` replaces it, then `git diff` shows what changed"
+            how = (
+                "it differs from this engine's: `mlops init --force` replaces it, "
+                "then `git diff` shows what changed"
+            )
         else:
             how = "it differs; --force replaces it"
         click.echo(f"kept {path} ({how})")

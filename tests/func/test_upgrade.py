@@ -1,0 +1,93 @@
+"""Upgrading scikit-learn under models that serve: versions trained by the older one.
+
+A minor scikit-learn bump changes every model's fingerprint (it records the version), so
+what the environments pin was trained by the older scikit-learn while the engine runs the
+newer. These tests make such a version for real parts: a model trained and stored here,
+then its skops file and record rewritten to say what an older scikit-learn writes (the
+``_sklearn_version`` each estimator's state carries, which scikit-learn compares on load,
+and the record's ``sklearn_version``), before it is promoted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from engine.definitions.catalog_format import sklearn_version
+from tests.conftest import git
+
+pytestmark = pytest.mark.slow
+
+OLD = "1.0.2"
+
+
+def as_if_trained_with(version_dir: Path, old: str) -> None:
+    """Rewrite a stored version as the older scikit-learn ``old`` would have written it."""
+    model = version_dir / "model.skops"
+    with zipfile.ZipFile(model) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    schema = members["schema.json"].decode()
+    pattern = r'("_sklearn_version":\{[^{}]*?"content":"\\")[^"\\]+'
+    schema, count = re.subn(pattern, lambda m: m[1] + old, schema)
+    assert count > 0, "no estimator state records its scikit-learn version"
+    members["schema.json"] = schema.encode()
+    with zipfile.ZipFile(model, "w", compression=zipfile.ZIP_STORED) as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    meta_file = version_dir / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    meta["sklearn_version"] = old
+    meta["files"]["model.skops"] = hashlib.sha256(model.read_bytes()).hexdigest()
+    meta_file.write_text(json.dumps(meta))
+
+
+@pytest.fixture
+def pinned_old(repo: Path, mlops) -> Path:
+    """iris-logreg trained, stored as if by scikit-learn ``OLD``, promoted to staging."""
+    assert mlops("train", "iris-logreg", cwd=repo).returncode == 0
+    (version_dir,) = (repo / ".mlops/store/iris-logreg").iterdir()
+    as_if_trained_with(version_dir, OLD)
+    promoted = mlops("promote", "iris-logreg", "--to", "staging", cwd=repo)
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    return repo
+
+
+def test_deploy_of_a_version_trained_by_an_older_sklearn_says_so_once_without_warnings(
+    pinned_old, mlops
+):
+    """The pinned file still deploys (that is the point of pins: an upgrade must not take
+    production down), but scikit-learn's own warning, one per estimator of the pipeline
+    with a link, is not what the on-call engineer should read: one note per model says
+    which scikit-learn trained it, which loads it, and how to move it."""
+    done = mlops("deploy", "--env", "staging", cwd=pinned_old)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "InconsistentVersionWarning" not in done.stderr, done.stderr
+    (line,) = [x for x in done.stdout.splitlines() if "iris-logreg@" in x]
+    assert line.startswith(" ready  iris-logreg@")
+    assert f"trained with scikit-learn {OLD}, loaded with {sklearn_version()}" in line
+    assert "mlops promote iris-logreg --to staging" in line
+    manifest = json.loads((pinned_old / ".mlops/deploy/staging/manifest.json").read_text())
+    assert manifest["models"]["iris-logreg"]["record"]["sklearn_version"] == OLD
+    assert git(pinned_old, "status", "--porcelain") == ""
+
+
+def test_serve_loads_it_without_warnings_and_says_which_scikit_learn_trained_it(pinned_old):
+    """What `mlops serve` prints before it answers (the same loading, in this process)."""
+    import warnings
+
+    from engine.serving.pinned import pinned_versions, version_skews
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn's InconsistentVersionWarning included
+        (loaded,) = pinned_versions(pinned_old, "staging")
+    assert loaded.trained_with == OLD
+    (line,) = version_skews([loaded])
+    assert line.startswith(f"iris-logreg@{loaded.version} in staging was trained with ")
+    assert f"scikit-learn {OLD}, loaded with {sklearn_version()}" in line
+    assert version_skews([replace(loaded, trained_with=sklearn_version())]) == []
