@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import zipfile
 from dataclasses import replace
@@ -21,6 +22,8 @@ import pytest
 
 from engine.definitions.catalog_format import sklearn_version
 from tests.conftest import git
+
+ENGINE_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 
@@ -47,13 +50,27 @@ def as_if_trained_with(version_dir: Path, old: str) -> None:
     meta_file.write_text(json.dumps(meta))
 
 
+def older_sklearn(folder: Path) -> dict[str, str]:
+    """The environment of ``mlops`` as the team ran it before the upgrade, as far as the
+    engine can tell: scikit-learn's metadata, first on the path, says ``OLD`` (the
+    fingerprints and records take the version from there; the code that runs is this
+    scikit-learn's, and :func:`as_if_trained_with` rewrites what it wrote)."""
+    info = folder / f"scikit_learn-{OLD}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: scikit-learn\nVersion: {OLD}\n")
+    return {"PYTHONPATH": os.pathsep.join([str(folder), str(ENGINE_ROOT)])}
+
+
 @pytest.fixture
-def pinned_old(repo: Path, mlops) -> Path:
-    """iris-logreg trained, stored as if by scikit-learn ``OLD``, promoted to staging."""
-    assert mlops("train", "iris-logreg", cwd=repo).returncode == 0
+def pinned_old(repo: Path, tmp_path: Path, mlops) -> Path:
+    """iris-logreg trained by scikit-learn ``OLD`` and promoted to staging by the engine
+    of before the upgrade; the commands after it run this scikit-learn."""
+    before = older_sklearn(tmp_path / "before")
+    trained = mlops("train", "iris-logreg", cwd=repo, env=before)
+    assert trained.returncode == 0, trained.stdout + trained.stderr
     (version_dir,) = (repo / ".mlops/store/iris-logreg").iterdir()
     as_if_trained_with(version_dir, OLD)
-    promoted = mlops("promote", "iris-logreg", "--to", "staging", cwd=repo)
+    promoted = mlops("promote", "iris-logreg", "--to", "staging", cwd=repo, env=before)
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
     return repo
 
@@ -91,3 +108,24 @@ def test_serve_loads_it_without_warnings_and_says_which_scikit_learn_trained_it(
     assert line.startswith(f"iris-logreg@{loaded.version} in staging was trained with ")
     assert f"scikit-learn {OLD}, loaded with {sklearn_version()}" in line
     assert version_skews([replace(loaded, trained_with=sklearn_version())]) == []
+
+
+def test_promoting_the_version_an_older_sklearn_trained_says_why_no_revision_gives_it(
+    pinned_old, mlops
+):
+    """Staging runs a version the older scikit-learn trained; after the upgrade, asking to
+    promote exactly that version onwards cannot work (its definition now makes another
+    version). "Pass the --rev whose version that is" sends the user looking for a commit
+    that does not exist; the refusal must say that scikit-learn moved and what to do."""
+    (staged,) = (pinned_old / ".mlops/store/iris-logreg").iterdir()
+    old_version = staged.name[:12]
+    done = mlops(
+        "promote", "iris-logreg", "--to", "production", "--version", old_version, cwd=pinned_old
+    )
+    assert done.returncode == 1
+    assert "pass the `--rev` whose version that is" not in done.stdout + done.stderr
+    assert (
+        f"`{old_version}` was trained with scikit-learn {OLD} and this engine runs "
+        f"{sklearn_version()}: no revision makes that version any more"
+    ) in done.stdout, done.stdout + done.stderr
+    assert "mlops promote iris-logreg --to staging" in done.stdout
