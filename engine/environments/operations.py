@@ -358,6 +358,8 @@ def _toolchain_moved(
     from engine.definitions.catalog_format import sklearn_version
     from engine.errors import StoreError
 
+    if not request.version:
+        return None
     store = open_store(root, project)
     try:
         record = store.get_record(request.model, store.resolve(request.model, request.version))
