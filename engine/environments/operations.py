@@ -813,7 +813,9 @@ def pinned_hash(
         raise UserError(
             f"the pin of {model}@{side.version} in {environment} records no artifact "
             "sha256 (an older engine wrote it), so the stored model cannot be checked "
-            f"against it: promote {model}@{side.version} to {environment} again to record it"
+            f"against it: pin the same version again to record it, `mlops rollback {model} "
+            f"--env {environment} --to {side.version}` (or promote {model}@{side.version} "
+            f"to {environment} again, where this engine still makes that version)"
         )
     ensured = ensure_stored(root, store, model, side.fingerprint, side.source_commit, project, live)
     expected = ensured.retrained_sha256 or side.sha256

@@ -129,3 +129,38 @@ def test_promoting_the_version_an_older_sklearn_trained_says_why_no_revision_giv
         f"{sklearn_version()}: no revision makes that version any more"
     ) in done.stdout, done.stdout + done.stderr
     assert "mlops promote iris-logreg --to staging" in done.stdout
+
+
+def test_a_pin_an_older_engine_wrote_without_a_hash_is_sealed_by_rolling_back_to_itself(
+    pinned_old, mlops
+):
+    """Pins written before pins recorded the model file's sha256 are refused by deploy
+    (it never trusts the store's own record). "Promote it again" cannot work once the
+    engine or scikit-learn moved: no revision makes that version any more. Rolling back
+    to the very version that runs pins it again with its hash, in a new commit."""
+    path = "mlops/deployments/iris-logreg.yaml"
+    git(pinned_old, "switch", "-q", "-C", "env/staging", "origin/env/staging")
+    text = (pinned_old / path).read_text()
+    (pinned_old / path).write_text(
+        "".join(line for line in text.splitlines(True) if "sha256" not in line)
+    )
+    git(pinned_old, "commit", "-q", "-am", "A pin written by an older engine")
+    git(pinned_old, "push", "-q", "origin", "env/staging")
+    git(pinned_old, "switch", "-q", "main")
+    (version_dir,) = (pinned_old / ".mlops/store/iris-logreg").iterdir()
+    version = version_dir.name[:12]
+
+    refused = mlops("deploy", "--env", "staging", cwd=pinned_old)
+    assert refused.returncode == 1
+    fix = f"mlops rollback iris-logreg --env staging --to {version}"
+    assert fix in refused.stdout, refused.stdout
+
+    sealed = mlops(*fix.split()[1:], cwd=pinned_old)
+    assert sealed.returncode == 0, sealed.stdout + sealed.stderr
+    assert "nothing to do" not in sealed.stdout
+    pinned = git(pinned_old, "show", f"origin/env/staging:{path}")
+    sha = hashlib.sha256((version_dir / "model.skops").read_bytes()).hexdigest()
+    assert f"sha256: '{sha}'" in pinned and f"version: '{version}'" in pinned
+    assert mlops("deploy", "--env", "staging", cwd=pinned_old).returncode == 0
+    again = mlops(*fix.split()[1:], cwd=pinned_old)  # sealed: now it is a no-op
+    assert again.returncode == 0 and "nothing to do" in again.stdout
