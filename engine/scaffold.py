@@ -10,8 +10,8 @@ On a repository whose set-up is committed, init is an upgrade: it writes and, wi
   points at ``mlops/schemas/`` by relative path (editors work offline, and the schema
   is the installed engine's own);
 - the GitHub workflows, copies of the engine's own (``engine/templates/workflows``,
-  kept identical to ``.github/workflows`` by a test) that install the engine by a
-  pinned version instead of from the checkout;
+  kept identical to ``.github/workflows`` by a test) that install the engine and
+  scikit-learn by pinned versions instead of from the checkout;
 - DVC: ``dvc init`` when the repository has none, and a default remote ``storage``
   (a folder outside the work tree unless ``--remote`` names another; a local folder is
   written relative, so a clone elsewhere finds its own) that holds both the data and
@@ -134,18 +134,33 @@ def engine_requirement() -> str:
         return "mlops-engine"
 
 
+def sklearn_requirement() -> str:
+    """The scikit-learn the workflows install: the one this engine runs with, exactly.
+
+    Every model's version records scikit-learn's, so the workflows must not take whatever
+    release the engine's lower bound allows that day: a release would move every version
+    at once, without a pull request. Pinned, a bump is an edit of the install lines,
+    reviewed like any other (docs/upgrading.md).
+    """
+    from engine.definitions.catalog_format import sklearn_version
+
+    return f"scikit-learn=={sklearn_version()}"
+
+
 _INSTALL = re.compile(r"^(?P<lead>\s*run: python -m pip install\b[^\n]*?) \.$", re.MULTILINE)
 
 
-def adapt_workflow(text: str, requirement: str) -> str:
-    """The engine's workflow for a user repository: install ``requirement``, not ``.``.
+def adapt_workflow(text: str, requirement: str, sklearn: str = "") -> str:
+    """The engine's workflow for a user repository: install ``requirement`` (and the
+    ``sklearn`` requirement, when given), not ``.``.
 
     A user repository has neither the engine's ``pyproject.toml`` nor its lock file;
-    pinning the version keeps every run on the engine the team chose (bump it in one
-    place: the workflows).
+    pinning the versions keeps every run on the engine and scikit-learn the team chose
+    (bump them in one place: the workflows).
     """
+    wanted = f'"{requirement}"' + (f' "{sklearn}"' if sklearn else "")
     adapted, count = _INSTALL.subn(
-        lambda m: f'{m["lead"].replace(f" -c {LOCK}", "")} "{requirement}"', text
+        lambda m: f"{m['lead'].replace(f' -c {LOCK}', '')} {wanted}", text
     )
     if count == 0:
         raise ValueError("no `pip install .` line to adapt: the template changed")
@@ -173,9 +188,12 @@ def for_branch(text: str, branch: str, *, key: str) -> str:
     )
 
 
-def planned_files(requirement: str, branch: str = "main") -> dict[str, str]:
+def planned_files(
+    requirement: str, branch: str = "main", sklearn: str | None = None
+) -> dict[str, str]:
     """Every file init writes, by repository path (pure apart from reading templates);
-    ``branch`` is the repository's default branch."""
+    ``branch`` is the repository's default branch, ``sklearn`` the scikit-learn
+    requirement of the workflows (default: :func:`sklearn_requirement`)."""
     from engine.definitions import schemas
 
     files = {
@@ -189,7 +207,9 @@ def planned_files(requirement: str, branch: str = "main") -> dict[str, str]:
         files[f"mlops/schemas/{name}"] = schemas.render(schema)
     for name, text in template_workflows().items():
         text = for_branch(text, branch, key="branches") if name == "main.yml" else text
-        files[f".github/workflows/mlops-{name}"] = adapt_workflow(text, requirement)
+        files[f".github/workflows/mlops-{name}"] = adapt_workflow(
+            text, requirement, sklearn_requirement() if sklearn is None else sklearn
+        )
     return files
 
 
