@@ -164,3 +164,46 @@ def test_a_pin_an_older_engine_wrote_without_a_hash_is_sealed_by_rolling_back_to
     assert mlops("deploy", "--env", "staging", cwd=pinned_old).returncode == 0
     again = mlops(*fix.split()[1:], cwd=pinned_old)  # sealed: now it is a no-op
     assert again.returncode == 0 and "nothing to do" in again.stdout
+
+
+GITHUB_REFUSAL = (
+    "refusing to allow a GitHub App to create or update workflow "
+    "`.github/workflows/mlops-main.yml` without `workflows` permission"
+)
+
+
+def test_a_promotion_refused_for_carrying_new_workflows_says_to_merge_main_by_hand(
+    iris_staged, mlops
+):
+    """After an engine upgrade, main's workflows changed; a /promote merges main into the
+    environment branch, and GitHub refuses a GITHUB_TOKEN push that changes workflows.
+    The origin here refuses such a push as GitHub does (a hook saying GitHub's words).
+    The answer must name the cause and the one-time fix, not a protected branch."""
+    origin = Path(git(iris_staged, "remote", "get-url", "origin"))
+    hook = origin / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        "while read old new ref; do\n"
+        '  case "$ref" in refs/heads/env/*)\n'
+        '    if git diff --name-only "$old" "$new" -- .github/workflows | grep -q .; then\n'
+        f'      echo "{GITHUB_REFUSAL}" >&2; exit 1\n'
+        "    fi;;\n"
+        "  esac\n"
+        "done\n"
+    )
+    hook.chmod(0o755)
+    workflows = iris_staged / ".github/workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "mlops-main.yml").write_text("name: mlops main\n")
+    git(iris_staged, "add", "-A")
+    git(iris_staged, "commit", "-q", "-m", "Upgrade the engine: new workflows")
+    git(iris_staged, "push", "-q", "origin", "main")
+
+    done = mlops("promote", "diabetes-ridge", "--to", "staging", cwd=iris_staged)
+    assert done.returncode == 1
+    said = done.stdout + done.stderr
+    assert "Traceback" not in said
+    assert "allow the engine's identity to push" not in said, said
+    assert "changes .github/workflows/" in said, said
+    assert "merge it into env/staging by hand once" in said, said
+    assert "docs/upgrading.md" in said
