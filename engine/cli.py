@@ -713,7 +713,7 @@ def init_command(obj: Context, remote: str | None, force: bool, requirement: str
     for step in report.steps:
         click.echo(f"ran {step}")
     click.echo("")
-    click.echo(next_steps(report.remote_url, upgrade=report.upgrade))
+    click.echo(next_steps(report.remote_url, upgrade=report.upgrade and report.had_workflows))
 
 
 @main.command(name="monitor")

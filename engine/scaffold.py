@@ -263,6 +263,8 @@ class Report:
     remote_url: str = ""
     upgrade: bool = False
     """The repository was set up already: only the engine's own files were considered."""
+    had_workflows: bool = False
+    """The engine's workflows were there before: init compared them with this engine's."""
 
 
 def init(
@@ -278,6 +280,9 @@ def init(
         raise UserError(f"{root} is not a git repository: run `git init` first, then mlops init")
     report = Report(upgrade=is_set_up(root))
     files = planned_files(requirement or engine_requirement(), default_branch(root))
+    report.had_workflows = any(
+        (root / path).exists() for path in files if path.startswith(ENGINE_OWNED[0])
+    )
     for path, text in files.items():
         if report.upgrade and not engine_owned(path):
             continue
@@ -291,8 +296,6 @@ def init(
             target.write_text(text, encoding="utf-8")
             report.written.append(path)
     _ignore(root, ".mlops/")
-    if report.upgrade:
-        return report
     report.remote_url = _setup_dvc(root, remote, report)
     return report
 
@@ -306,13 +309,18 @@ def _ignore(root: Path, entry: str) -> None:
 
 
 def _setup_dvc(root: Path, remote: str | None, report: Report) -> str:
-    """``dvc init``, the ``storage`` remote and ``dvc add`` of the example data, as needed."""
+    """``dvc init``, the ``storage`` remote and ``dvc add`` of the example data, as needed.
+
+    On a repository set up before (``report.upgrade``), a remote of the team's own, by
+    any name, is left as the default, and no example data is added."""
     if not (root / ".dvc").is_dir():
         _dvc(root, "init", "--quiet")
         report.steps.append("dvc init")
     existing = _dvc(root, "remote", "list").split()
     if REMOTE in existing:
         url = existing[existing.index(REMOTE) + 1]
+    elif report.upgrade and existing:
+        url = existing[1]  # the team's own remote: theirs to keep
     else:
         url = remote_argument(root, remote, Path.cwd())
         if "://" not in url:
@@ -321,7 +329,7 @@ def _setup_dvc(root: Path, remote: str | None, report: Report) -> str:
         report.steps.append(f"dvc remote add --default {REMOTE} {url}")
         if "://" not in url:  # shown as `dvc remote list` shows it: the folder it names
             url = os.path.normpath(root.resolve() / url)
-    if (root / DATA).is_file() and not (root / f"{DATA}.dvc").is_file():
+    if not report.upgrade and (root / DATA).is_file() and not (root / f"{DATA}.dvc").is_file():
         _dvc(root, "add", "--quiet", DATA)
         report.steps.append(f"dvc add {DATA}")
     return url

@@ -262,3 +262,35 @@ def test_init_again_on_a_set_up_repository_updates_the_engines_files_never_the_u
     changed = sorted(line.split() for line in git(repo, "status", "--porcelain").splitlines())
     assert changed == [["M", f".github/workflows/mlops-{n}.yml"] for n in sorted(WORKFLOW_NAMES)]
     assert "merge main into each environment branch" in forced.stdout
+
+
+def test_init_on_a_repository_with_its_own_definitions_sets_up_dvc_but_adds_no_examples(
+    tmp_path, mlops
+):
+    """A team that wrote its mlops/ by hand and committed it runs init for the first time:
+    it gets the workflows, the schemas and DVC (no remote yet: the default one), and no
+    example definitions or data. Run again with a remote of its own by another name,
+    init adds no second default remote."""
+    repo = _new_repo(tmp_path / "repo")
+    (repo / "mlops/models").mkdir(parents=True)
+    project = "store: {url: .mlops/store}\nenvironments: {}\n"
+    (repo / "mlops/project.yaml").write_text(project)
+    commit(repo, "Our own definitions")
+    done = mlops("init", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "ran dvc init" in done.stdout and "ran dvc remote add --default storage" in done.stdout
+    assert (repo / ".github/workflows/mlops-main.yml").is_file()
+    assert not (repo / "mlops/models/churn-logreg.yaml").exists()
+    assert not (repo / "data/example.csv").exists()
+    assert (repo / "mlops/project.yaml").read_text() == project
+
+    other = _new_repo(tmp_path / "other")
+    (other / "mlops").mkdir()
+    (other / "mlops/project.yaml").write_text(project)
+    dvc(other, "init", "-q")
+    dvc(other, "remote", "add", "--default", "s3store", str(tmp_path / "bucket"))
+    commit(other, "Our own definitions and DVC remote")
+    again = mlops("init", cwd=other)
+    assert again.returncode == 0, again.stderr
+    assert "ran dvc" not in again.stdout
+    assert "storage" not in (other / ".dvc/config").read_text()
