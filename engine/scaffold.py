@@ -274,7 +274,8 @@ def init(
 
     On a repository set up and committed before (:func:`is_set_up`), only the engine's
     own files (:data:`ENGINE_OWNED`) are written, and ``force`` replaces only those; the
-    project file, the definitions, the data and the DVC set-up are left as they are.
+    project file, the definitions and the data are left as they are, and so is a DVC
+    remote the team has (without one, DVC is set up as for a new repository).
     """
     if not (root / ".git").exists():
         raise UserError(f"{root} is not a git repository: run `git init` first, then mlops init")
