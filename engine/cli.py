@@ -691,20 +691,29 @@ def init_command(obj: Context, remote: str | None, force: bool, requirement: str
     """Set up this git repository: definitions, example data, workflows, DVC remote, schemas.
 
     Safe to run again: files that exist are kept unless --force; identical ones untouched.
+    On a repository set up and committed before (an engine upgrade), only the workflows
+    and schemas are written, and --force replaces only those.
     """
-    from engine.scaffold import init, next_steps
+    from engine.scaffold import engine_owned, init, next_steps
 
     report = init(obj.root, remote=remote, force=force, requirement=requirement)
     for path in report.written:
         click.echo(f"wrote {path}")
     for path in report.kept:
-        click.echo(f"kept {path} (it differs; --force replaces it)")
+        if engine_owned(path):
+            how = (
+                "it differs from this engine's: `mlops init --force` replaces it, "
+                "then `git diff` shows what changed"
+            )
+        else:
+            how = "it differs; --force replaces it"
+        click.echo(f"kept {path} ({how})")
     if report.unchanged:
         click.echo(f"{len(report.unchanged)} file(s) already up to date")
     for step in report.steps:
         click.echo(f"ran {step}")
     click.echo("")
-    click.echo(next_steps(report.remote_url))
+    click.echo(next_steps(report.remote_url, upgrade=report.upgrade and report.had_workflows))
 
 
 @main.command(name="monitor")

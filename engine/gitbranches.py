@@ -145,6 +145,10 @@ def refresh_branches(root: Path, remote: str, branches: Sequence[str]) -> None:
         fetch_branches(root, remote, branches)
 
 
+_WORKFLOWS = "to create or update workflow"
+"""What GitHub says when a token without the workflows permission pushes a workflow change."""
+
+
 def push_branch(root: Path, remote: str, sha: str, branch: str) -> bool:
     """Push ``sha`` to ``branch`` on ``remote``, never forced: False if the branch moved first.
 
@@ -159,6 +163,15 @@ def push_branch(root: Path, remote: str, sha: str, branch: str) -> bool:
         raise GitError(f"could not push to {remote}: {done.stderr.strip()}")
     if any(sign in line for line in refused for sign in _MOVED):
         return False
+    if _WORKFLOWS in done.stdout or _WORKFLOWS in done.stderr:
+        raise GitError(
+            f"{remote} refused the push to {branch}: it changes .github/workflows/, which a "
+            "push with GITHUB_TOKEN may not do (refusing to allow ... to create or update "
+            "workflow). The default branch's workflows changed (an engine upgrade changes "
+            f"them) and a promotion merges the default branch into {branch}: merge it into "
+            f"{branch} by hand once (git checkout {branch} && git merge origin/<default "
+            "branch> && git push), then promote again (docs/upgrading.md)"
+        )
     raise GitError(
         f"{remote} refused the push to {branch}: {refused[0].split(chr(9))[-1]}; if the "
         "branch is protected, allow the engine's identity to push to it"

@@ -1,15 +1,17 @@
 """``mlops init``: set up an existing git repository so that a team can share it.
 
 What a newcomer gets, each piece written only when absent (``--force`` replaces a file
-that differs; an identical file is left alone, so running init twice changes nothing):
+that differs; an identical file is left alone, so running init twice changes nothing).
+On a repository whose set-up is committed, init is an upgrade: it writes and, with
+``--force``, replaces only the engine's own files (workflows and schemas):
 
 - ``mlops/project.yaml``, one dataset on a small example CSV (``data/example.csv``,
   tracked with DVC), one feature set and one model, each with a schema modeline that
   points at ``mlops/schemas/`` by relative path (editors work offline, and the schema
   is the installed engine's own);
 - the GitHub workflows, copies of the engine's own (``engine/templates/workflows``,
-  kept identical to ``.github/workflows`` by a test) that install the engine by a
-  pinned version instead of from the checkout;
+  kept identical to ``.github/workflows`` by a test) that install the engine and
+  scikit-learn by pinned versions instead of from the checkout;
 - DVC: ``dvc init`` when the repository has none, and a default remote ``storage``
   (a folder outside the work tree unless ``--remote`` names another; a local folder is
   written relative, so a clone elsewhere finds its own) that holds both the data and
@@ -132,18 +134,33 @@ def engine_requirement() -> str:
         return "mlops-engine"
 
 
+def sklearn_requirement() -> str:
+    """The scikit-learn the workflows install: the one this engine runs with, exactly.
+
+    Every model's version records scikit-learn's, so the workflows must not take whatever
+    release the engine's lower bound allows that day: a release would move every version
+    at once, without a pull request. Pinned, a bump is an edit of the install lines,
+    reviewed like any other (docs/upgrading.md).
+    """
+    from engine.definitions.catalog_format import sklearn_version
+
+    return f"scikit-learn=={sklearn_version()}"
+
+
 _INSTALL = re.compile(r"^(?P<lead>\s*run: python -m pip install\b[^\n]*?) \.$", re.MULTILINE)
 
 
-def adapt_workflow(text: str, requirement: str) -> str:
-    """The engine's workflow for a user repository: install ``requirement``, not ``.``.
+def adapt_workflow(text: str, requirement: str, sklearn: str = "") -> str:
+    """The engine's workflow for a user repository: install ``requirement`` (and the
+    ``sklearn`` requirement, when given), not ``.``.
 
     A user repository has neither the engine's ``pyproject.toml`` nor its lock file;
-    pinning the version keeps every run on the engine the team chose (bump it in one
-    place: the workflows).
+    pinning the versions keeps every run on the engine and scikit-learn the team chose
+    (bump them in one place: the workflows).
     """
+    wanted = f'"{requirement}"' + (f' "{sklearn}"' if sklearn else "")
     adapted, count = _INSTALL.subn(
-        lambda m: f'{m["lead"].replace(f" -c {LOCK}", "")} "{requirement}"', text
+        lambda m: f"{m['lead'].replace(f' -c {LOCK}', '')} {wanted}", text
     )
     if count == 0:
         raise ValueError("no `pip install .` line to adapt: the template changed")
@@ -171,9 +188,12 @@ def for_branch(text: str, branch: str, *, key: str) -> str:
     )
 
 
-def planned_files(requirement: str, branch: str = "main") -> dict[str, str]:
+def planned_files(
+    requirement: str, branch: str = "main", sklearn: str | None = None
+) -> dict[str, str]:
     """Every file init writes, by repository path (pure apart from reading templates);
-    ``branch`` is the repository's default branch."""
+    ``branch`` is the repository's default branch, ``sklearn`` the scikit-learn
+    requirement of the workflows (default: :func:`sklearn_requirement`)."""
     from engine.definitions import schemas
 
     files = {
@@ -187,7 +207,9 @@ def planned_files(requirement: str, branch: str = "main") -> dict[str, str]:
         files[f"mlops/schemas/{name}"] = schemas.render(schema)
     for name, text in template_workflows().items():
         text = for_branch(text, branch, key="branches") if name == "main.yml" else text
-        files[f".github/workflows/mlops-{name}"] = adapt_workflow(text, requirement)
+        files[f".github/workflows/mlops-{name}"] = adapt_workflow(
+            text, requirement, sklearn_requirement() if sklearn is None else sklearn
+        )
     return files
 
 
@@ -205,6 +227,30 @@ def default_branch(root: Path) -> str:
     return "main"
 
 
+ENGINE_OWNED = (".github/workflows/", "mlops/schemas/")
+"""Where init's files are the engine's own (copied from it): an upgrade replaces them. The
+others (the project file, the example definitions and data) are a starting point that
+becomes the team's."""
+
+
+def engine_owned(path: str) -> bool:
+    """Whether init's file ``path`` is one of the engine's own (workflows, schemas)."""
+    return path.startswith(ENGINE_OWNED)
+
+
+def is_set_up(root: Path) -> bool:
+    """Whether ``root`` was set up and committed: ``mlops/project.yaml`` is at ``HEAD``.
+
+    Init on such a repository is an upgrade: the team's definitions, data and DVC remote
+    are theirs (an example they deleted stays deleted), only the engine's files are new.
+    Until that first commit, init completes a set-up it left half done.
+    """
+    done = subprocess.run(
+        ["git", "cat-file", "-e", "HEAD:mlops/project.yaml"], cwd=root, capture_output=True
+    )
+    return done.returncode == 0
+
+
 @dataclass
 class Report:
     """What init did: files written, kept, and the DVC steps, for the CLI to print."""
@@ -215,17 +261,32 @@ class Report:
     """Files that exist with other content and were left alone (no ``--force``)."""
     steps: list[str] = field(default_factory=list)
     remote_url: str = ""
+    upgrade: bool = False
+    """The repository was set up already: only the engine's own files were considered."""
+    had_workflows: bool = False
+    """The engine's workflows were there before: init compared them with this engine's."""
 
 
 def init(
     root: Path, *, remote: str | None = None, force: bool = False, requirement: str | None = None
 ) -> Report:
-    """Set up ``root`` (a git repository); safe to run again."""
+    """Set up ``root`` (a git repository); safe to run again.
+
+    On a repository set up and committed before (:func:`is_set_up`), only the engine's
+    own files (:data:`ENGINE_OWNED`) are written, and ``force`` replaces only those; the
+    project file, the definitions and the data are left as they are, and so is a DVC
+    remote the team has (without one, DVC is set up as for a new repository).
+    """
     if not (root / ".git").exists():
         raise UserError(f"{root} is not a git repository: run `git init` first, then mlops init")
-    report = Report()
+    report = Report(upgrade=is_set_up(root))
     files = planned_files(requirement or engine_requirement(), default_branch(root))
+    report.had_workflows = any(
+        (root / path).exists() for path in files if path.startswith(ENGINE_OWNED[0])
+    )
     for path, text in files.items():
+        if report.upgrade and not engine_owned(path):
+            continue
         target = root / path
         if target.is_file() and target.read_text("utf-8") == text:
             report.unchanged.append(path)
@@ -249,13 +310,18 @@ def _ignore(root: Path, entry: str) -> None:
 
 
 def _setup_dvc(root: Path, remote: str | None, report: Report) -> str:
-    """``dvc init``, the ``storage`` remote and ``dvc add`` of the example data, as needed."""
+    """``dvc init``, the ``storage`` remote and ``dvc add`` of the example data, as needed.
+
+    On a repository set up before (``report.upgrade``), a remote of the team's own, by
+    any name, is left as the default, and no example data is added."""
     if not (root / ".dvc").is_dir():
         _dvc(root, "init", "--quiet")
         report.steps.append("dvc init")
     existing = _dvc(root, "remote", "list").split()
     if REMOTE in existing:
         url = existing[existing.index(REMOTE) + 1]
+    elif report.upgrade and existing:
+        url = existing[1]  # the team's own remote: theirs to keep
     else:
         url = remote_argument(root, remote, Path.cwd())
         if "://" not in url:
@@ -264,7 +330,7 @@ def _setup_dvc(root: Path, remote: str | None, report: Report) -> str:
         report.steps.append(f"dvc remote add --default {REMOTE} {url}")
         if "://" not in url:  # shown as `dvc remote list` shows it: the folder it names
             url = os.path.normpath(root.resolve() / url)
-    if (root / DATA).is_file() and not (root / f"{DATA}.dvc").is_file():
+    if not report.upgrade and (root / DATA).is_file() and not (root / f"{DATA}.dvc").is_file():
         _dvc(root, "add", "--quiet", DATA)
         report.steps.append(f"dvc add {DATA}")
     return url
@@ -326,6 +392,23 @@ Next steps:
 """
 
 
-def next_steps(remote_url: str) -> str:
-    """What to do after init, with the remote's current URL filled in."""
+UPGRADE_STEPS = """\
+This repository was set up before: its project file, definitions, data and DVC remote
+were left alone; only the engine's own files (workflows, schemas) were compared.
+Next steps (docs/upgrading.md in the engine's docs):
+  1. Review: git diff .github/workflows mlops/schemas
+     and put back your own edits to the workflows (a dvc-s3 on the install line, ...).
+  2. Commit on a branch and open a pull request; merge it once its checks pass.
+  3. Then merge main into each environment branch by hand, once:
+       git checkout env/staging && git merge main && git push   (and env/production)
+     a GITHUB_TOKEN push cannot change .github/workflows/, so a /promote that would
+     carry the new workflows there is refused until then.
+"""
+
+
+def next_steps(remote_url: str, *, upgrade: bool = False) -> str:
+    """What to do after init, with the remote's current URL filled in; after an init on a
+    repository that was set up before, the upgrade's steps."""
+    if upgrade:
+        return UPGRADE_STEPS
     return NEXT_STEPS.format(url=remote_url, remote=REMOTE)

@@ -295,8 +295,9 @@ def _deploy_side(
     staging: Path,
 ) -> dict[str, Any]:
     """One version of a pin (itself, its canary or idle slot), verified and written."""
+    from engine.definitions.catalog_format import sklearn_version
     from engine.environments.operations import pinned_hash
-    from engine.store import load_bytes, read_verified
+    from engine.store import load_bytes, read_verified, version_skew
 
     expected, ensured = pinned_hash(root, store, pin.model, pin.environment, side, project, live)
     stored = store.get(pin.model, side.fingerprint)  # every file against meta.json: damage
@@ -305,6 +306,13 @@ def _deploy_side(
     load_bytes(data, label)  # the exact trusted types, on the very bytes deployed
     (staging / name).write_bytes(data)
     notes = list(ensured.notes)
+    skew = version_skew(stored.record.sklearn_version, sklearn_version())
+    if skew is not None:
+        notes.append(
+            f"It was {skew}; it is served as pinned. To move it to this scikit-learn, train "
+            f"its version here and pin that: `mlops train {pin.model}`, then "
+            f"`mlops promote {pin.model} --to {pin.environment}`."
+        )
     if ensured.retrained_sha256 is not None and ensured.retrained_sha256 != side.sha256:
         notes.append(
             f"Its new file (sha256 {expected[:12]}) is not the pinned one "

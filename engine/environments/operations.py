@@ -261,7 +261,9 @@ def _promote_model(root: Path, request: Request, forge: Forge | None) -> Promoti
         # A switch moves traffic only: anything else would stage another version instead.
         return Promotion(Decision(False, [bluegreen.not_the_idle_version(idle, fingerprint)]))
     if request.version and not fingerprint.startswith(request.version):
-        return Promotion(Decision(False, [_not_that_version(request, source, fingerprint)]))
+        why = _not_that_version(request, source, fingerprint)
+        moved = _toolchain_moved(root, project, request, fingerprint)
+        return Promotion(Decision(False, [why if moved is None else moved]))
     if env.from_default_branch:
         source = _merged_as(root, source, request.model, fingerprint, project.default_branch)
     store = open_store(root, project)
@@ -346,6 +348,35 @@ def _not_that_version(request: Request, source: str, fingerprint: str) -> str:
             f"`--version {fingerprint[:12]}` to promote this one"
         )
     return f"{found}`{request.version}`; promote the version the pull request has now"
+
+
+def _toolchain_moved(
+    root: Path, project: Project, request: Request, fingerprint: str
+) -> str | None:
+    """Why no revision gives the asked version any more, when the stored version says that
+    another scikit-learn trained it (the team upgraded since): what to promote instead."""
+    from engine.definitions.catalog_format import sklearn_version
+    from engine.errors import StoreError
+
+    if not request.version:
+        return None
+    store = open_store(root, project)
+    try:
+        record = store.get_record(request.model, store.resolve(request.model, request.version))
+    except (StoreError, UserError):  # not stored, ambiguous: the plain refusal says enough
+        return None
+    now = sklearn_version()
+    if not record.sklearn_version or record.sklearn_version == now:
+        return None
+    envs = project.environments
+    first = next((n for n, e in envs.items() if not e.requires), request.environment)
+    return (
+        f"`{record.version}` was trained with scikit-learn {record.sklearn_version} and this "
+        f"engine runs {now}: no revision makes that version any more (its definition now "
+        f"makes `{fingerprint[:12]}`). What runs keeps running; to go on, take the new "
+        f"version through the environments: `mlops promote {request.model} --to {first}` "
+        "first (docs/upgrading.md)"
+    )
 
 
 def _promotion_facts(
@@ -782,7 +813,9 @@ def pinned_hash(
         raise UserError(
             f"the pin of {model}@{side.version} in {environment} records no artifact "
             "sha256 (an older engine wrote it), so the stored model cannot be checked "
-            f"against it: promote {model}@{side.version} to {environment} again to record it"
+            f"against it: pin the same version again to record it, `mlops rollback {model} "
+            f"--env {environment} --to {side.version}` (or promote {model}@{side.version} "
+            f"to {environment} again, where this engine still makes that version)"
         )
     ensured = ensure_stored(root, store, model, side.fingerprint, side.source_commit, project, live)
     expected = ensured.retrained_sha256 or side.sha256

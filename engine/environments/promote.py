@@ -275,6 +275,9 @@ def rollback(
     (the store's lookup) refuses one whose model is gone. ``pr`` is where it was asked.
     The restored pin keeps the artifact sha256 it was promoted with; a pin older than
     that record gets ``artifact_sha256(fingerprint)`` (the caller's checked lookup).
+    Rolling back to the live version itself is a no-op, unless its pin records no sha256
+    (an older engine wrote it): it is then pinned again with the hash, which is how such a
+    pin is made deployable once no revision makes its version any more.
     ``prepare`` gets the chosen pin unless it is already the live one, and returns the pin
     to restore: the caller makes the version deployable there (retrains it into the store,
     as a promotion does, and records the new file's hash), or raises. ``trailers`` end the
@@ -314,8 +317,8 @@ def rollback(
     def change(current: Pin | None) -> Change | None:
         if current is None:
             raise PromotionError(f"nothing to roll back: {model} is not pinned in {environment}")
-        if current.fingerprint == chosen.fingerprint:
-            return None
+        if current.fingerprint == chosen.fingerprint and current.sha256 is not None:
+            return None  # (a live pin without a hash, an older engine's, is sealed anew)
         pin = chosen.model_copy(
             update={
                 "environment": environment,

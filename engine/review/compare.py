@@ -172,6 +172,9 @@ class ModelComparison:
     reference: str = "base"
     """What head is compared with: "base", or the environment whose version stands in for it."""
     reproduced: tuple[Reproduced, ...] = ()
+    trained_with: tuple[str, str] | None = None
+    """The scikit-learn versions that trained the reference's and head's versions, when both
+    are known and differ: why two versions of an unchanged definition differ."""
     """Versions the environments run that this review had to retrain first."""
 
 
@@ -455,7 +458,16 @@ def compare_model(
         changes=tuple(changes),
         reference=reference,
         reproduced=tuple(reproduced),
+        trained_with=_trained_with(base, head),
     )
+
+
+def _trained_with(base: Evaluation | None, head: Evaluation | None) -> tuple[str, str] | None:
+    if base is None or head is None or not base.sklearn_version or not head.sklearn_version:
+        return None
+    if base.sklearn_version == head.sklearn_version:
+        return None
+    return base.sklearn_version, head.sklearn_version
 
 
 def _unread(label: str, missing: Missing) -> str:

@@ -35,3 +35,5 @@ class Evaluation:
     data: DataProfile | None = None
     history: Sequence[tuple[str, float | None]] = ()
     """(version, primary metric) of recent versions, oldest first, for the chart."""
+    sklearn_version: str = ""
+    """The scikit-learn that trained it (its record; empty where the record does not say)."""

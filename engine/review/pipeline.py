@@ -651,6 +651,7 @@ class _Versions:
             params=dict(record.params),
             data=_profile(stored.path(PROFILE_FILE), record.data_hash),
             history=history,
+            sklearn_version=record.sklearn_version,
         )
 
     def paired(self, name: str, head: Evaluation, other: Evaluation) -> _Paired:

@@ -71,6 +71,7 @@ def model_parts(c: ModelComparison) -> Parts:
         _gate_table(c),
         *(_environment(v, c) for v in c.environments),
         _params(c),
+        _trained_with(c),
     ]
     details = {"data": _data(c), "confusion": _confusion(c), "chart": _chart(c)}
     return Parts(row, summary, "\n\n".join(s for s in body if s), details)
@@ -285,6 +286,17 @@ def _params(c: ModelComparison) -> str:
         head = "—" if p.status == "removed" else md.code(md.value(p.head))
         rows.append(f"| {md.code(p.name)} | {base} | {head} |")
     return "\n".join(rows)
+
+
+def _trained_with(c: ModelComparison) -> str:
+    if c.trained_with is None:
+        return ""
+    before, after = c.trained_with
+    who = "base" if c.reference == "base" else md.cell(c.reference)
+    return (
+        f"Trained with scikit-learn {before} ({who}) → {after} (head): a "
+        "version records scikit-learn's, so every model's version moves with it."
+    )
 
 
 def _columns(d: DataProfile) -> str:

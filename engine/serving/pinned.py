@@ -52,6 +52,8 @@ class PinnedVersion:
     """The blue-green slot this version is in (None: the environment has no slots)."""
     idle: PinnedVersion | None = None
     """The idle blue-green slot's version, loaded and verified, answering nothing by default."""
+    trained_with: str = ""
+    """The scikit-learn version that trained it (its record; empty in older records)."""
 
     @property
     def classifies(self) -> bool:
@@ -236,7 +238,27 @@ def _load_version(
         signature=signature(dataset, list(names) if names is not None else None),
         id_column=dataset.id_column,
         classes=tuple(record.classes),
+        trained_with=record.sklearn_version,
     )
+
+
+def version_skews(pinned: Sequence[PinnedVersion]) -> list[str]:
+    """One line per loaded version (canaries and idle slots too) that another
+    scikit-learn trained, for the server to print before it answers."""
+    from engine.definitions.catalog_format import sklearn_version
+    from engine.store import version_skew
+
+    loaded = sklearn_version()
+    lines = []
+    for main in pinned:
+        for side in (main, main.canary, main.idle):
+            skew = None if side is None else version_skew(side.trained_with, loaded)
+            if side is not None and skew is not None:
+                lines.append(
+                    f"{side.model}@{side.version} in {side.environment} was {skew}; "
+                    f"`mlops train {side.model}` and promote the new version to move it"
+                )
+    return lines
 
 
 __all__ = ["Loaded", "PinnedVersion", "pinned_versions", "predicts_from_proba"]

@@ -200,9 +200,13 @@ def _serve_bound(
     """Bind first (a port in use fails before seconds of loading), then ``load`` the
     versions and serve them until interrupted; ``started``: the repository whose audit
     log records each version served."""
+    from engine.serving.pinned import version_skews
+
     sock = bind(host, port)
     try:
         pinned, follow = load()
+        for line in version_skews(pinned):
+            announce(line)
         served = build_models(pinned, log_dir, f"http://{host}:{port}/")
         if started is not None:
             _log_start(started, pinned)

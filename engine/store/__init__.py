@@ -64,6 +64,7 @@ from engine.store.artifacts import (
     save_predictions,
     save_rows,
     untrusted,
+    version_skew,
 )
 from engine.store.backends import (
     FINGERPRINT,
@@ -101,6 +102,7 @@ __all__ = [
     "save_predictions",
     "save_rows",
     "untrusted",
+    "version_skew",
 ]
 
 MODEL_FILE = "model.skops"

@@ -23,8 +23,10 @@ bootstrap). skops and pandas are imported inside the functions that use them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -129,9 +131,37 @@ def load_bytes(data: bytes, label: str, *, allow: Iterable[str] = ()) -> Any:
         raise StoreError(f"{label} is not a readable skops file ({exc})") from exc
     _refuse_untrusted(needed, label, allow)
     try:
-        return sio.loads(data, trusted=needed)
+        with _version_skew_told_elsewhere():
+            return sio.loads(data, trusted=needed)
     except Exception as exc:  # checked above, so this is damage or a skops/sklearn skew
         raise StoreError(f"{label} could not be loaded ({exc})") from exc
+
+
+@contextlib.contextmanager
+def _version_skew_told_elsewhere() -> Iterator[None]:
+    """Silence scikit-learn's ``InconsistentVersionWarning`` while a model is built.
+
+    A file written by another scikit-learn (every pin, after the team upgrades it) makes
+    scikit-learn warn once per estimator of the pipeline, on stderr, with a link. The
+    version's record says which scikit-learn trained it, and :func:`version_skew` turns
+    that into one line per model where it is deployed or served.
+    """
+    from sklearn.exceptions import InconsistentVersionWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InconsistentVersionWarning)
+        yield
+
+
+def version_skew(trained_with: str, loaded_with: str) -> str | None:
+    """What to say when a model trained by scikit-learn ``trained_with`` is loaded by
+    ``loaded_with`` (``None`` when they are the same, or a record too old to say)."""
+    if not trained_with or trained_with == loaded_with:
+        return None
+    return (
+        f"trained with scikit-learn {trained_with}, loaded with {loaded_with}: scikit-learn "
+        "does not promise that a model behaves the same across its versions"
+    )
 
 
 def _load_once(data: bytes, label: str, allow: Iterable[str]) -> Any:
@@ -149,7 +179,8 @@ def _load_once(data: bytes, label: str, allow: Iterable[str]) -> Any:
             needed = sorted(tree.get_unsafe_set())
             _refuse_untrusted(needed, label, allow)
             try:
-                return tree.construct()
+                with _version_skew_told_elsewhere():
+                    return tree.construct()
             except Exception as exc:  # checked, so damage or a skops/sklearn skew
                 raise StoreError(f"{label} could not be loaded ({exc})") from exc
     except StoreError:

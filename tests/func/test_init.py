@@ -14,6 +14,8 @@ from tests.conftest import commit, dvc, git
 from tests.func.test_event import WEBHOOKS
 from tests.func.test_workflows import run_step
 
+WORKFLOW_NAMES = ("comment", "deploy", "main", "publish", "pull-request")
+
 pytestmark = pytest.mark.slow
 
 
@@ -209,3 +211,86 @@ def test_an_init_repositorys_workflows_hand_on_the_versions_they_upload(tmp_path
     # and what landed there is whole: every file checked against its sha256
     runs = mlops("runs", "--json", cwd=repo)
     assert runs.returncode == 0 and handed[0] in runs.stdout, runs.stderr
+
+
+# --- init again on a repository that has been in use: the engine upgrade ---------------
+
+
+def test_init_again_on_a_set_up_repository_updates_the_engines_files_never_the_users(
+    tmp_path, mlops
+):
+    """Months later the team has its own definitions (the example ones deleted), an edited
+    workflow and its own project file, all committed; a new engine is installed and init
+    runs again. It must not bring back the example dataset, model and data, and
+    ``--force`` (the way to take the new workflows) replaces the engine's files only: the
+    workflows and the schemas, never the project file or a definition."""
+    repo = _new_repo(tmp_path / "repo")
+    assert mlops("init", "--engine", "mlops-engine==1.0.0", cwd=repo).returncode == 0
+    commit(repo, "Start mlops")
+    examples = [
+        "mlops/datasets/customers.yaml",
+        "mlops/features/customer-features.yaml",
+        "mlops/models/churn-logreg.yaml",
+        "data/example.csv",
+        "data/example.csv.dvc",
+    ]
+    for path in examples:
+        (repo / path).unlink()
+    project = (repo / "mlops/project.yaml").read_text().replace("approvals: 1", "approvals: 2")
+    (repo / "mlops/project.yaml").write_text(project)
+    main_yml = repo / ".github/workflows/mlops-main.yml"
+    edited = main_yml.read_text().replace('"mlops-engine==1.0.0"', '"mlops-engine==1.0.0" dvc-s3')
+    main_yml.write_text(edited)
+    commit(repo, "Our own models; dvc-s3 for the store")
+
+    again = mlops("init", "--engine", "mlops-engine==1.1.0", cwd=repo)
+    assert again.returncode == 0, again.stderr
+    assert not any((repo / path).exists() for path in examples), again.stdout
+    assert "dvc add" not in again.stdout
+    assert (
+        "kept .github/workflows/mlops-main.yml (it differs from this engine's: "
+        "`mlops init --force` replaces it, then `git diff` shows what changed)"
+    ) in again.stdout
+    assert git(repo, "status", "--porcelain") == ""
+
+    forced = mlops("init", "--force", "--engine", "mlops-engine==1.1.0", cwd=repo)
+    assert forced.returncode == 0, forced.stderr
+    assert "wrote .github/workflows/mlops-main.yml" in forced.stdout
+    assert '"mlops-engine==1.1.0"' in main_yml.read_text()
+    assert (repo / "mlops/project.yaml").read_text() == project
+    assert not any((repo / path).exists() for path in examples)
+    changed = sorted(line.split() for line in git(repo, "status", "--porcelain").splitlines())
+    assert changed == [["M", f".github/workflows/mlops-{n}.yml"] for n in sorted(WORKFLOW_NAMES)]
+    assert "merge main into each environment branch" in forced.stdout
+
+
+def test_init_on_a_repository_with_its_own_definitions_sets_up_dvc_but_adds_no_examples(
+    tmp_path, mlops
+):
+    """A team that wrote its mlops/ by hand and committed it runs init for the first time:
+    it gets the workflows, the schemas and DVC (no remote yet: the default one), and no
+    example definitions or data. Run again with a remote of its own by another name,
+    init adds no second default remote."""
+    repo = _new_repo(tmp_path / "repo")
+    (repo / "mlops/models").mkdir(parents=True)
+    project = "store: {url: .mlops/store}\nenvironments: {}\n"
+    (repo / "mlops/project.yaml").write_text(project)
+    commit(repo, "Our own definitions")
+    done = mlops("init", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "ran dvc init" in done.stdout and "ran dvc remote add --default storage" in done.stdout
+    assert (repo / ".github/workflows/mlops-main.yml").is_file()
+    assert not (repo / "mlops/models/churn-logreg.yaml").exists()
+    assert not (repo / "data/example.csv").exists()
+    assert (repo / "mlops/project.yaml").read_text() == project
+
+    other = _new_repo(tmp_path / "other")
+    (other / "mlops").mkdir()
+    (other / "mlops/project.yaml").write_text(project)
+    dvc(other, "init", "-q")
+    dvc(other, "remote", "add", "--default", "s3store", str(tmp_path / "bucket"))
+    commit(other, "Our own definitions and DVC remote")
+    again = mlops("init", cwd=other)
+    assert again.returncode == 0, again.stderr
+    assert "ran dvc" not in again.stdout
+    assert "storage" not in (other / ".dvc/config").read_text()

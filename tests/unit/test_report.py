@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -676,3 +677,20 @@ def test_markdown_escapes_as_the_standard_library_does(quote):
     samples = ["", "plain", "a & b < c > d", "\"q\" 'a' &amp; <&>", "x" * 3 + "&<>\"'" * 5]
     for text in samples:
         assert escape(text, quote=quote) == html.escape(text, quote=quote)
+
+
+def test_a_version_moved_by_a_scikit_learn_upgrade_says_so_in_the_models_details():
+    """The same definition under a newer scikit-learn is another version: the review of
+    such a pair (`mlops diff --vs production` after the bump) must say why the versions
+    differ, where it would otherwise say only "Estimator parameters: unchanged"."""
+    y = np.random.default_rng(3).integers(0, 2, 120)
+    params = {"estimator": {"C": 1.0}}
+    old = classifier("churn", "0d434adb140b", y, 0.9, 1, params=params, sklearn_version="1.8.0")
+    new = classifier("churn", "0292f81118eb", y, 0.9, 1, params=params, sklearn_version="1.9.1")
+    moved = compare_model(new, old, metrics=CLASSIFICATION, reference="production")
+    text = render(ReportInput(comparisons=[moved], reference="production"))
+    assert "Trained with scikit-learn 1.8.0 (production) → 1.9.1 (head)" in text
+    same = compare_model(new, replace(old, sklearn_version="1.9.1"), metrics=CLASSIFICATION)
+    assert "Trained with scikit-learn" not in render(ReportInput(comparisons=[same]))
+    unknown = compare_model(new, replace(old, sklearn_version=""), metrics=CLASSIFICATION)
+    assert "Trained with scikit-learn" not in render(ReportInput(comparisons=[unknown]))

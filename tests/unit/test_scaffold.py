@@ -54,3 +54,20 @@ def test_modelines_point_at_the_copied_schemas_by_relative_path():
             target = text.splitlines()[0].split("$schema=")[1]
             schema = (root / path).parent.joinpath(target).resolve()
             assert schema.relative_to(root).as_posix() in files, path
+
+
+def test_adapted_workflows_pin_scikit_learn_too_so_a_release_cannot_move_every_version():
+    """Every model's version records scikit-learn's. Installed by the engine's lower bound
+    alone, a scikit-learn release would change every version at the next run, without a
+    pull request: the workflows pin the one init ran with, and a bump is a reviewed edit."""
+    for name, text in scaffold.template_workflows().items():
+        adapted = scaffold.adapt_workflow(text, "mlops-engine==1.2.3", "scikit-learn==1.9.1")
+        installs = [line for line in adapted.splitlines() if "run: python -m pip install" in line]
+        assert installs, name
+        assert all(
+            line.endswith('"mlops-engine==1.2.3" "scikit-learn==1.9.1"') for line in installs
+        ), name
+    files = scaffold.planned_files("mlops-engine==1.2.3")
+    pinned = scaffold.sklearn_requirement()
+    assert pinned.startswith("scikit-learn==") and pinned.split("==")[1][0].isdigit()
+    assert f'"mlops-engine==1.2.3" "{pinned}"' in files[".github/workflows/mlops-main.yml"]
