@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.blobs import blob_id
 from engine.errors import GitError, UserError
 
 if TYPE_CHECKING:
@@ -429,21 +430,116 @@ class Files(dict[str, bytes]):
 
 def _read_worktree(
     root: Path, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
-) -> dict[str, bytes]:
+) -> Files | Tree:
+    """The files on disk under ``prefixes`` or ending in ``suffixes``, and the links among them.
+
+    The walk decides which files there are; git says which of them are the commit
+    checked out's, unchanged (``git status``, by its index's file stats, as ``git commit
+    -a`` trusts it): those are read from git's objects when asked for, under that
+    commit's blob ids (a plan or a validation of a checkout reads few, since the parse
+    cache knows the others by id), and only the others from disk. Without git's answer
+    (no repository, no commit yet, a folder inside one) every file is read from disk.
+    """
     if not root.is_dir():
         raise GitError(f"{root} is not a folder: pass --repo with the repository's root")
-    files: dict[str, bytes] = {}
+    status = _start_status(root, prefixes, suffixes)
+    paths: list[str] = []
     links: list[str] = []
-    base = os.fspath(root)
     for path, link in _walk(root, ""):
         if link:
             if f"{path}/".startswith(prefixes) or path.endswith(suffixes):
                 links.append(path)
         elif path.startswith(prefixes) or path.endswith(suffixes):
-            files[path] = _read_file(os.path.join(base, path))
-    out = Files(sorted(files.items()))
-    out.links = tuple(sorted(links))
-    return out
+            paths.append(path)
+    paths.sort()
+    links.sort()
+    checked_out = _unchanged(root, status, prefixes, suffixes)
+    base = os.fspath(root)
+    if checked_out is None:
+        out = Files((path, _read_file(os.path.join(base, path))) for path in paths)
+        out.links = tuple(links)
+        return out
+    head_ids, changed = checked_out
+    ids: dict[str, str] = {}
+    read: dict[str, bytes] = {}
+    for path in paths:
+        blob = head_ids.get(path)
+        if blob is None or path in changed:  # new, ignored or edited: its bytes on disk
+            read[path] = _read_file(os.path.join(base, path))
+            blob = blob_id(read[path])
+        ids[path] = blob
+    tree = Tree(root, ids, links)
+    tree._data.update(read)
+    return tree
+
+
+def _start_status(
+    root: Path, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
+) -> subprocess.Popen[bytes] | None:
+    """``git status`` of the tracked files under ``prefixes`` or ending in ``suffixes``,
+    started (it runs while the caller walks the folders), or None outside a repository's
+    top folder (``--repo`` names it; in a folder inside one, git's paths would not be
+    the walk's)."""
+    if not os.path.exists(os.path.join(root, ".git")):
+        return None
+    specs = [f":(top,literal){prefix}" for prefix in prefixes]
+    specs += [f":(top,glob)**/*{suffix}" for suffix in suffixes]
+    if any(c in suffix for suffix in suffixes for c in "*?[]\\"):
+        specs = []  # a suffix with glob characters: every tracked file
+    # porcelain v2: a stable format, with the commit compared against (--branch); no
+    # untracked or ignored files (the walk finds them); the index is read, not refreshed
+    args = (
+        *("--no-optional-locks", "-c", "core.fsmonitor=false", "status", "--porcelain=v2"),
+        *("-z", "--branch", "--untracked-files=no", "--no-renames", "--ignore-submodules=none"),
+    )
+    try:
+        return subprocess.Popen(
+            _git_command((*args, "--", *specs)),
+            cwd=root,
+            env=_git_env(None),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError:  # no git: every file is read from disk
+        return None
+
+
+def _unchanged(
+    root: Path,
+    status: subprocess.Popen[bytes] | None,
+    prefixes: tuple[str, ...],
+    suffixes: tuple[str, ...],
+) -> tuple[dict[str, str], set[str]] | None:
+    """The blob ids of the commit checked out (under the prefixes and suffixes) and the
+    paths git finds changed against it, from ``status``; None when git could not say."""
+    if status is None:
+        return None
+    output, _ = status.communicate()
+    if status.returncode != 0:
+        return None
+    records = iter(output.split(b"\0"))
+    head: str | None = None
+    changed: set[str] = set()
+    for record in records:
+        if not record:
+            continue
+        kind = record[:2]
+        if record.startswith(b"# branch.oid "):
+            head = record[13:].decode("ascii", "replace")
+        elif kind == b"1 ":  # 1 XY sub mH mI mW hH hI path
+            changed.add(record.split(b" ", 8)[8].decode("utf-8", "surrogateescape"))
+        elif kind == b"u ":  # u XY sub m1 m2 m3 mW h1 h2 h3 path
+            changed.add(record.split(b" ", 10)[10].decode("utf-8", "surrogateescape"))
+        elif kind == b"2 ":  # (renames are off) 2 XY ... score path, then the old path
+            changed.add(record.split(b" ", 9)[9].decode("utf-8", "surrogateescape"))
+            changed.add(next(records, b"").decode("utf-8", "surrogateescape"))
+        elif not record.startswith(b"# "):
+            return None  # a line this does not know: read every file
+    if head is None or not _FULL_SHA.match(head):
+        return None  # no commit yet ("(initial)")
+    _saw(root, head)
+    return _commit_tree(root.resolve(), head, prefixes, suffixes).ids, changed
 
 
 def _read_file(path: str) -> bytes:

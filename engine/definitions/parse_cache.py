@@ -47,6 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.blobs import blob_id
 from engine.definitions import installed
 from engine.definitions.user_cache import cache_dir
 
@@ -55,11 +56,6 @@ if TYPE_CHECKING:
 
 FORMAT = 3
 """Bump when :mod:`engine.definitions.yamlfile`'s output or the file's encoding changes."""
-
-
-def blob_id(data: bytes) -> str:
-    """git's object id of ``data`` as a blob."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 class ParseCache:
