@@ -65,6 +65,8 @@ class ParseCache:
         self.memory: dict[str, Any] = {}
         self.specs: dict[tuple[str, int], Any] = {}
         """Validated definitions, for :func:`engine.definitions.loading.load`."""
+        self.entries: dict[tuple[str, str], Any] = {}
+        """Their entries by (path, blob id), for the same."""
         self.derived: dict[str, Any] = {}
         self.touched: set[str] = set()
         self.path = None if root is None else root / ".mlops" / "cache" / _file_name()
