@@ -40,7 +40,7 @@ class Entry(Generic[T]):
     reader of plain facts (:attr:`dump`) never builds it at all once the cache knows them.
     """
 
-    __slots__ = ("_dump", "_make", "_spec", "blob", "doc", "kind", "memo", "path")
+    __slots__ = ("_dump", "_make", "_name", "_spec", "blob", "doc", "kind", "memo", "path")
 
     def __init__(
         self,
@@ -59,6 +59,7 @@ class Entry(Generic[T]):
         self._spec, self._make = spec, make
         self.kind, self.memo = kind, memo
         self._dump: dict[str, Any] | None = None
+        self._name: str | None = None
 
     @property
     def spec(self) -> T:
@@ -90,8 +91,10 @@ class Entry(Generic[T]):
     @property
     def name(self) -> str:
         """The definition's name (a valid file's ``name:``), without building its spec."""
-        value = self.doc.value.get("name") if isinstance(self.doc.value, dict) else None
-        return value if isinstance(value, str) else _stem(self.path)
+        if self._name is None:
+            value = self.doc.value.get("name") if isinstance(self.doc.value, dict) else None
+            self._name = value if isinstance(value, str) else _stem(self.path)
+        return self._name
 
     def __repr__(self) -> str:
         return f"Entry({self.path!r}, blob={self.blob!r})"
