@@ -141,6 +141,21 @@ def test_the_working_tree_can_be_the_head(repo):
     assert compute_plan(root, base, "HEAD").to_train == []
 
 
+def test_a_file_both_revisions_hold_is_one_entry_with_one_fingerprint(repo):
+    from engine.training.plan import plan
+    from engine.training.planning import snapshot
+
+    root, base = repo
+    edit_yaml(root / "mlops/models/wine-knn.yaml", "estimator", "params", "n_neighbors", value=7)
+    before, after = snapshot(root, base), snapshot(root, None)  # the edit is not committed
+    same, edited = "cancer-rf", "wine-knn"
+    assert before.definitions.models[same] is after.definitions.models[same]
+    assert before.definitions.models[edited] is not after.definitions.models[edited]
+    result = {m.name: m for m in plan(before, after).models}
+    assert result[same].status == "unchanged" and result[edited].status == "changed"
+    assert result[same].base_fingerprint == result[same].head_fingerprint
+
+
 def test_an_invalid_head_model_is_reported_not_raised(repo):
     root, base = repo
     (root / "mlops/models/diabetes-ridge.yaml").write_text("name: diabetes-ridge\ntask: [\n")
