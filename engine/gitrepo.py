@@ -445,12 +445,18 @@ def _read_worktree(
     status = _start_status(root, prefixes, suffixes)
     paths: list[str] = []
     links: list[str] = []
-    for path, link in _walk(root, ""):
-        if link:
-            if f"{path}/".startswith(prefixes) or path.endswith(suffixes):
-                links.append(path)
-        elif path.startswith(prefixes) or path.endswith(suffixes):
-            paths.append(path)
+    try:
+        for path, link in _walk(root, ""):
+            if link:
+                if f"{path}/".startswith(prefixes) or path.endswith(suffixes):
+                    links.append(path)
+            elif path.startswith(prefixes) or path.endswith(suffixes):
+                paths.append(path)
+    except BaseException:
+        if status is not None:  # not left running (a folder that cannot be listed)
+            status.kill()
+            status.wait()
+        raise
     paths.sort()
     links.sort()
     checked_out = _unchanged(root, status, prefixes, suffixes)
