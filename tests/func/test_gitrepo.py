@@ -184,6 +184,47 @@ def test_a_sparse_checkout_has_only_the_files_on_disk(repo):
     assert set(read_tree(repo, None)) == WANTED - {"mlops/models/a.yaml"}
 
 
+def test_files_git_is_told_not_to_check_are_read_from_disk(repo):
+    commit(repo, {**FIRST, "mlops/models/b.yaml": "name: b\n"})
+    git(repo, "update-index", "--skip-worktree", "mlops/models/a.yaml")  # a local override
+    git(repo, "update-index", "--assume-unchanged", "mlops/models/b.yaml")
+    (repo / "mlops/models/a.yaml").write_text("name: a\nlocal: true\n")
+    (repo / "mlops/models/b.yaml").write_text("name: b\nlocal: true\n")
+    files = read_tree(repo, None)
+    assert files["mlops/models/a.yaml"] == b"name: a\nlocal: true\n"
+    assert files["mlops/models/b.yaml"] == b"name: b\nlocal: true\n"
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        # a filter (git-crypt, sops, LFS) stores other bytes than the checkout holds
+        {".gitattributes": "*.yaml filter=upper\n"},
+        {"mlops/.gitattributes": "*.yaml ident\n"},
+        {"config": ("core.autocrlf", "true")},
+    ],
+)
+def test_what_a_checkout_converts_is_read_from_disk(repo, setup):
+    commit(repo, FIRST)
+    for name, text in setup.items():
+        if name == "config":
+            git(repo, "config", *text)
+        else:
+            (repo / name).write_text(text)
+    git(repo, "config", "filter.upper.clean", "tr a-z A-Z")
+    (repo / "mlops/models/a.yaml").write_text("name: a\r\n")  # what the checkout wrote
+    files = tree(repo, None)
+    assert not isinstance(files, Tree)  # every file from disk, as it is there
+    assert files["mlops/models/a.yaml"] == b"name: a\r\n"
+
+
+def test_a_folder_with_an_empty_git_folder_is_not_its_parents_repository(repo):
+    commit(repo, {**FIRST, "sub/mlops/project.yaml": "store: {url: outer}\n"})
+    (repo / "sub/.git").mkdir()  # not a repository: git would look above it
+    (repo / "sub/mlops/project.yaml").write_text("store: {url: inner}\n")
+    assert read_tree(repo / "sub", None) == {"mlops/project.yaml": b"store: {url: inner}\n"}
+
+
 def test_read_tree_with_other_prefixes_and_suffixes(repo):
     sha = commit(repo, FIRST)
     files = read_tree(repo, sha, prefixes=("src/",), suffixes=(".md",))
