@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.blobs import blob_id
 from engine.errors import GitError, UserError
 
 if TYPE_CHECKING:
@@ -429,21 +430,185 @@ class Files(dict[str, bytes]):
 
 def _read_worktree(
     root: Path, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
-) -> dict[str, bytes]:
+) -> Files | Tree:
+    """The files on disk under ``prefixes`` or ending in ``suffixes``, and the links among them.
+
+    The walk decides which files there are. git says which of them are the commit checked
+    out's, unchanged (``git status``, by its index's file stats, as ``git commit -a``
+    trusts it): those are read from git's objects when asked for, under that commit's blob
+    ids (a plan or a validation of a checkout reads few, since the parse cache knows the
+    others by id), and only the others from disk. Every file is read from disk when git
+    cannot vouch that a file it calls unchanged holds the commit's bytes: no repository
+    here (a folder inside one, no commit yet), attributes that convert files on checkout
+    (``.gitattributes``: filters, line endings, ``ident``; ``core.autocrlf``), or index
+    flags that make git look away (assume-unchanged, skip-worktree, ``core.ignoreStat``).
+    """
     if not root.is_dir():
         raise GitError(f"{root} is not a folder: pass --repo with the repository's root")
-    files: dict[str, bytes] = {}
+    git = _GitView.start(root, prefixes, suffixes)
+    paths: list[str] = []
     links: list[str] = []
+    converted = False  # a .gitattributes file may convert what a checkout writes
+    try:
+        for path, link in _walk(root, ""):
+            if path.endswith(".gitattributes") and path.rpartition("/")[2] == ".gitattributes":
+                converted = True
+            if link:
+                if f"{path}/".startswith(prefixes) or path.endswith(suffixes):
+                    links.append(path)
+            elif path.startswith(prefixes) or path.endswith(suffixes):
+                paths.append(path)
+    except BaseException:
+        if git is not None:
+            git.stop()
+        raise
+    paths.sort()
+    links.sort()
+    committed = None
+    if git is not None:
+        committed = None if converted else git.committed()
+        git.stop()
     base = os.fspath(root)
-    for path, link in _walk(root, ""):
-        if link:
-            if f"{path}/".startswith(prefixes) or path.endswith(suffixes):
-                links.append(path)
-        elif path.startswith(prefixes) or path.endswith(suffixes):
-            files[path] = _read_file(os.path.join(base, path))
-    out = Files(sorted(files.items()))
-    out.links = tuple(sorted(links))
-    return out
+    head_ids, changed = committed or ({}, set())
+    ids: dict[str, str] = {}
+    read: dict[str, bytes] = {}
+    for path in paths:
+        blob = head_ids.get(path)
+        if blob is None or path in changed:  # new, ignored or edited: its bytes on disk
+            try:
+                read[path] = _read_file(os.path.join(base, path))
+            except FileNotFoundError:  # gone since the walk (an editor's swap file)
+                continue
+            blob = blob_id(read[path])
+        ids[path] = blob
+    if committed is None:
+        out = Files(read)
+        out.links = tuple(links)
+        return out
+    tree = Tree(root, ids, links)
+    tree._data.update(read)
+    return tree
+
+
+class _GitView:
+    """What git says of the working tree against the commit checked out: three ``git``
+    processes started together, while the caller walks the folders."""
+
+    def __init__(
+        self,
+        root: Path,
+        filters: tuple[tuple[str, ...], tuple[str, ...]],
+        procs: Sequence[subprocess.Popen[bytes]],
+    ) -> None:
+        self.root, self.filters = root, filters
+        self.status, self.flags, self.config = procs
+
+    @classmethod
+    def start(
+        cls, root: Path, prefixes: tuple[str, ...], suffixes: tuple[str, ...]
+    ) -> _GitView | None:
+        """None outside a repository's top folder (``--repo`` names it), or with a
+        repository-wide attributes file, or without git."""
+        git_dir = os.path.join(root, ".git")
+        if not os.path.isdir(git_dir) or os.path.exists(
+            os.path.join(git_dir, "info", "attributes")
+        ):
+            return None  # (a linked worktree's .git is a file: read from disk)
+        xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+        if os.path.exists(os.path.join(xdg, "git", "attributes")):
+            return None
+        specs = [f":(top,literal){prefix}" for prefix in prefixes]
+        specs += [f":(top,glob)**/*{suffix}" for suffix in suffixes]
+        if any(c in suffix for suffix in suffixes for c in "*?[]\\"):
+            specs = []  # a suffix with glob characters: every tracked file
+        # git never looks above root for a repository (an empty .git folder there)
+        env = {**_git_env(None), "GIT_CEILING_DIRECTORIES": os.fspath(root.resolve().parent)}
+        commands = (
+            # porcelain v2: a stable format, with the commit compared against (--branch);
+            # no untracked or ignored files (the walk finds them); the index is not written
+            (
+                *("--no-optional-locks", "-c", "core.fsmonitor=false", "status"),
+                *("--porcelain=v2", "-z", "--branch", "--no-ahead-behind"),
+                *("--untracked-files=no", "--no-renames", "--ignore-submodules=none", "--", *specs),
+            ),
+            ("ls-files", "-v", "-z", "--", *specs),  # the index's flags, by path
+            ("config", "-z", "--get-regexp", r"^core\.(autocrlf|attributesfile|ignorestat)$"),
+        )
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            for args in commands:
+                procs.append(
+                    subprocess.Popen(
+                        _git_command(args),
+                        cwd=root,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+        except OSError:  # no git: every file is read from disk
+            for proc in procs:
+                proc.kill()
+                proc.wait()
+            return None
+        return cls(root, (prefixes, suffixes), procs)
+
+    def stop(self) -> None:
+        """End the three processes (those still running killed) and close their pipes."""
+        for proc in (self.status, self.flags, self.config):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+    def committed(self) -> tuple[dict[str, str], set[str]] | None:
+        """The blob ids of the commit checked out (under the prefixes and suffixes) and
+        the paths to read from disk anyway; None when git cannot vouch for the others."""
+        config, _ = self.config.communicate()
+        if self.config.returncode not in (0, 1):  # (1: none of these keys is set)
+            return None
+        for record in config.split(b"\0"):
+            _, _, value = record.partition(b"\n")
+            if record and value.strip().lower() not in (b"false", b"no", b"off", b"0"):
+                return None  # autocrlf, an attributes file, or stats git ignores
+        flags, _ = self.flags.communicate()
+        status, _ = self.status.communicate()
+        if self.flags.returncode != 0 or self.status.returncode != 0:
+            return None
+        changed: set[str] = set()
+        for record in flags.split(b"\0"):
+            if record and record[:2] != b"H ":  # assume-unchanged (lower case), skip-worktree
+                changed.add(record[2:].decode("utf-8", "surrogateescape"))
+        head = _changed(status, changed)
+        if head is None:
+            return None
+        _saw(self.root, head)
+        return _commit_tree(self.root.resolve(), head, *self.filters).ids, changed
+
+
+def _changed(status: bytes, changed: set[str]) -> str | None:
+    """The commit ``git status`` compared against (porcelain v2), the paths it reports
+    added to ``changed``; None if there is no commit or a line this does not know."""
+    records = iter(status.split(b"\0"))
+    head: str | None = None
+    for record in records:
+        if not record:
+            continue
+        kind = record[:2]
+        if record.startswith(b"# branch.oid "):
+            head = record[13:].decode("ascii", "replace")
+        elif kind == b"1 ":  # 1 XY sub mH mI mW hH hI path
+            changed.add(record.split(b" ", 8)[8].decode("utf-8", "surrogateescape"))
+        elif kind == b"u ":  # u XY sub m1 m2 m3 mW h1 h2 h3 path
+            changed.add(record.split(b" ", 10)[10].decode("utf-8", "surrogateescape"))
+        elif kind == b"2 ":  # (renames are off) 2 XY ... score path, then the old path
+            changed.add(record.split(b" ", 9)[9].decode("utf-8", "surrogateescape"))
+            changed.add(next(records, b"").decode("utf-8", "surrogateescape"))
+        elif not record.startswith(b"# "):
+            return None
+    return head if head is not None and _FULL_SHA.match(head) else None  # "(initial)"
 
 
 def _read_file(path: str) -> bytes:

@@ -40,7 +40,7 @@ class Entry(Generic[T]):
     reader of plain facts (:attr:`dump`) never builds it at all once the cache knows them.
     """
 
-    __slots__ = ("_dump", "_make", "_spec", "blob", "doc", "kind", "memo", "path")
+    __slots__ = ("_dump", "_make", "_name", "_spec", "blob", "doc", "kind", "memo", "path")
 
     def __init__(
         self,
@@ -59,6 +59,7 @@ class Entry(Generic[T]):
         self._spec, self._make = spec, make
         self.kind, self.memo = kind, memo
         self._dump: dict[str, Any] | None = None
+        self._name: str | None = None
 
     @property
     def spec(self) -> T:
@@ -90,8 +91,10 @@ class Entry(Generic[T]):
     @property
     def name(self) -> str:
         """The definition's name (a valid file's ``name:``), without building its spec."""
-        value = self.doc.value.get("name") if isinstance(self.doc.value, dict) else None
-        return value if isinstance(value, str) else _stem(self.path)
+        if self._name is None:
+            value = self.doc.value.get("name") if isinstance(self.doc.value, dict) else None
+            self._name = value if isinstance(value, str) else _stem(self.path)
+        return self._name
 
     def __repr__(self) -> str:
         return f"Entry({self.path!r}, blob={self.blob!r})"
@@ -136,6 +139,9 @@ class Parses(Protocol):
     """
 
     specs: dict[tuple[str, int], Any]
+    entries: dict[tuple[str, str], Entry[Any]]
+    """Valid definitions by (path, blob id): a path holding the same blob in another
+    revision (or a share of it) is that same entry."""
 
     def knows(self, blob: str) -> bool: ...
 
@@ -175,7 +181,12 @@ def load(
         ids = None
     if cache is not None and ids is not None and hasattr(files, "fetch"):
         files.fetch([path for path, _ in listed if not cache.knows(ids[path])])
+    known = cache.entries if cache is not None else {}
     for path, kind in listed:
+        entry = known.get((path, ids[path])) if ids is not None and known else None
+        if entry is not None:  # the same file in the other revision: the same entry
+            _register(defs, kind, entry)
+            continue
         try:
             doc, blob = _document(files, path, cache, ids)
         except YamlProblem as exc:
@@ -187,10 +198,11 @@ def load(
         else:
             spec = cache.specs.get((kind, id(doc.value)))
             problems = []
-            if spec is None and cache.recall(f"valid:{kind}:{blob}"):
+            if spec is None and blob is not None and cache.recall(f"valid:{kind}:{blob}"):
                 # valid when this engine last read these bytes: build the spec when asked
                 make = functools.partial(_valid_spec, kind, doc, cache)
                 entry = Entry(path, doc, blob=blob, make=make, kind=kind, memo=cache)
+                cache.entries[(path, blob)] = entry
                 _register(defs, kind, entry)
                 continue
             if spec is None:
@@ -204,7 +216,10 @@ def load(
         if spec is None:
             defs.invalid.add(_declared_name(doc) or _stem(path))
             continue
-        _register(defs, kind, Entry(path, doc, spec, blob=blob, kind=kind, memo=cache))
+        entry = Entry(path, doc, spec, blob=blob, kind=kind, memo=cache)
+        if cache is not None and blob is not None:
+            cache.entries[(path, blob)] = entry
+        _register(defs, kind, entry)
     return defs
 
 

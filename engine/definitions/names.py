@@ -8,6 +8,7 @@ costs most of such a run's start-up.
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -55,10 +56,11 @@ PERMISSIONS = ("admin", "maintain", "write", "triage", "read")
 FOLDERS = {"datasets": "dataset", "features": "feature-set", "models": "model"}
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def kind_of(path: str) -> str | None:
     """The definition kind of a repository path under ``mlops/``, or None."""
-    # str.split, not PurePosixPath: called for every file of a revision (git's paths are
-    # already normalised: no empty or "." parts)
+    # str.split, not PurePosixPath, and remembered: asked several times for every file
+    # of each revision (git's paths are already normalised: no empty or "." parts)
     parts = tuple(path.split("/"))
     if parts == ("mlops", "project.yaml"):
         return "project"

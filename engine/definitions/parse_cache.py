@@ -47,6 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.blobs import blob_id
 from engine.definitions import installed
 from engine.definitions.user_cache import cache_dir
 
@@ -57,11 +58,6 @@ FORMAT = 3
 """Bump when :mod:`engine.definitions.yamlfile`'s output or the file's encoding changes."""
 
 
-def blob_id(data: bytes) -> str:
-    """git's object id of ``data`` as a blob."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-
-
 class ParseCache:
     """Parses by blob id, in memory and (when ``root`` is given) on disk under it."""
 
@@ -69,6 +65,8 @@ class ParseCache:
         self.memory: dict[str, Any] = {}
         self.specs: dict[tuple[str, int], Any] = {}
         """Validated definitions, for :func:`engine.definitions.loading.load`."""
+        self.entries: dict[tuple[str, str], Any] = {}
+        """Their entries by (path, blob id), for the same."""
         self.derived: dict[str, Any] = {}
         self.touched: set[str] = set()
         self.path = None if root is None else root / ".mlops" / "cache" / _file_name()

@@ -28,11 +28,12 @@ def check_references(defs: Definitions) -> list[Problem]:
     """
     problems: list[Problem] = []
     memo = defs.memo
+    clean: set[tuple[int, int]] = set()  # (feature set, dataset) pairs found clean
     for entry in defs.models.values():
         key = _clean_key(entry, defs) if memo is not None else None
         if key is not None and memo is not None and memo.recall(key):
             continue
-        found = _model(entry, defs)
+        found = _model(entry, defs, clean)
         if key is not None and memo is not None and not found:
             memo.remember(key, True)
         problems += found
@@ -92,7 +93,7 @@ def _hint(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-def _model(entry: Entry[Model], defs: Definitions) -> list[Problem]:
+def _model(entry: Entry[Model], defs: Definitions, clean: set[tuple[int, int]]) -> list[Problem]:
     model, doc = entry.spec, entry.doc
     out: list[Problem] = []
     dataset = defs.datasets.get(model.dataset)
@@ -118,14 +119,18 @@ def _model(entry: Entry[Model], defs: Definitions) -> list[Problem]:
                     rule="reference",
                 )
             )
-        elif fs is not None and dataset is not None:
-            out += _feature_columns(
+        elif fs is not None and dataset is not None and (id(fs), id(dataset)) not in clean:
+            # the same feature set on the same dataset for many models: checked until clean
+            found = _feature_columns(
                 fs.spec,
                 fs,
                 dataset.spec,
                 (),
                 f" (used by model {model.name!r} on dataset {dataset.spec.name!r})",
             )
+            if not found:
+                clean.add((id(fs), id(dataset)))
+            out += found
     elif model.features is not None and dataset is not None:  # an inline feature spec
         out += _feature_columns(model.features, entry, dataset.spec, ("features",), "")
 

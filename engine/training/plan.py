@@ -143,9 +143,11 @@ class Plan:
 
 def plan(base: Snapshot | None, head: Snapshot) -> Plan:
     """Compare every model's version at ``base`` and ``head`` (``None``: all are new)."""
-    prints = Fingerprints()  # both revisions: each unchanged model is hashed once
-    head_side = _side(head, prints)
-    base_side = _side(base, prints) if base is not None else _Side({}, {}, [])
+    # both revisions: each unchanged model is hashed once, and its key computed once
+    prints = Fingerprints()
+    seen: _Seen = {}
+    head_side = _side(head, prints, seen)
+    base_side = _side(base, prints, seen) if base is not None else _Side({}, {}, [])
     models: list[PlannedModel] = []
     for name in sorted(set(head_side.resolved) | set(head_side.invalid) | set(base_side.resolved)):
         models.append(_plan_model(name, base_side, head_side))
@@ -157,7 +159,7 @@ def plan(base: Snapshot | None, head: Snapshot) -> Plan:
 def remember_fingerprints(snap: Snapshot) -> None:
     """Fingerprint every model of ``snap`` that resolves, into its parse cache, as
     :func:`plan` would: for a process warming that cache (:mod:`engine.training.parallel`)."""
-    _side(snap, Fingerprints())
+    _side(snap, Fingerprints(), {})
 
 
 def plan_to_json(result: Plan) -> dict[str, Any]:
@@ -211,6 +213,10 @@ class _Resolved(NamedTuple):
     fingerprint: str
 
 
+_Seen = dict[tuple[Any, ...], str]
+"""Fingerprints of one plan by the identity of their inputs (entries, data, versions)."""
+
+
 @dataclass
 class _Side:
     resolved: dict[str, _Resolved]
@@ -219,7 +225,7 @@ class _Side:
     snapshot: Snapshot | None = None
 
 
-def _side(snap: Snapshot, prints: Fingerprints) -> _Side:
+def _side(snap: Snapshot, prints: Fingerprints, seen: _Seen) -> _Side:
     defs = snap.definitions
     problems = [*defs.problems, *snap.problems]
     by_path: dict[str, list[Problem]] = {}
@@ -235,7 +241,7 @@ def _side(snap: Snapshot, prints: Fingerprints) -> _Side:
         for name, source in sources.items()
     }
     for name, entry in defs.models.items():
-        found, trouble = _resolve(entry, snap, by_path, (hashes, pointers), prints)
+        found, trouble = _resolve(entry, snap, by_path, (hashes, pointers), prints, seen)
         if found is not None:
             side.resolved[name] = found
         else:
@@ -262,6 +268,7 @@ def _resolve(
     by_path: Mapping[str, list[Problem]],
     per_dataset: tuple[Mapping[str, str | Problem], Mapping[str, str | None]],
     prints: Fingerprints,
+    seen: _Seen,
 ) -> tuple[_Resolved | None, list[Problem]]:
     hashes, pointers = per_dataset
     defs, value = snap.definitions, entry.doc.value
@@ -285,6 +292,11 @@ def _resolve(
     content = hashes[dataset_name]
     if isinstance(content, Problem):
         return None, [content]
+    # the same entries (one object per path and blob in both revisions) and the same data
+    inputs = (id(entry), id(features), id(dataset), content, snap.sklearn_version, snap.semantics)
+    fp = seen.get(inputs)
+    if fp is not None:
+        return _Resolved(entry, features, dataset, content, pointers[dataset_name], fp), []
     memo = defs.memo
     key = _fingerprint_key(entry, features, dataset, content, snap) if memo is not None else None
     fp = memo.recall(key) if memo is not None and key is not None else None
@@ -298,6 +310,7 @@ def _resolve(
         )
         if memo is not None and key is not None:
             memo.remember(key, fp)
+    seen[inputs] = fp
     return _Resolved(entry, features, dataset, content, pointers[dataset_name], fp), []
 
 

@@ -147,6 +147,33 @@ def test_two_output_formats_at_once_are_a_usage_error(repo, mlops, args):
     assert done.stdout == ""
 
 
+def test_json_is_indented_for_a_person_and_compact_for_a_program(repo, mlops):
+    import json
+    import pty
+
+    piped = mlops("plan", "--base", "HEAD", "--json", cwd=repo)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.count("\n") == 1 and piped.stdout.startswith('{"base":')  # one line
+    # on a terminal: the same document, indented
+    leader, follower = pty.openpty()
+    code = "from engine.cli import main; main(['plan', '--base', 'HEAD', '--json'])"
+    with subprocess.Popen([sys.executable, "-c", code], cwd=repo, stdout=follower) as proc:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    os.close(leader)
+    shown = b"".join(chunks).decode().replace("\r\n", "\n")
+    assert proc.returncode == 0 and shown.startswith('{\n  "base": ')
+    assert json.loads(shown) == json.loads(piped.stdout)
+
+
 def test_history_of_an_unknown_model_says_which_models_exist(repo, mlops):
     result = mlops("history", "iris-logrg", cwd=repo)
     assert result.returncode == 1

@@ -135,6 +135,96 @@ def test_symlinks_are_skipped_at_a_revision_and_in_the_working_tree(repo, tmp_pa
     assert tree(repo, sha).links == tree(repo, None).links == ("mlops/link.yaml",)  # type: ignore[attr-defined]
 
 
+def test_the_working_tree_is_read_from_disk_only_where_git_finds_it_changed(repo, tmp_path):
+    sha = commit(repo, {**FIRST, "mlops/models/b.yaml": "name: b\n", "mlops/models/c.yaml": "c\n"})
+    clean = tree(repo, None)
+    # a checkout as CI has it: every file is the commit's, read from git when asked for
+    assert isinstance(clean, Tree) and clean._data == {}
+    assert clean.ids == commit_tree(repo, sha).ids
+    assert dict(clean.items()) == read_tree(repo, sha)
+
+    (repo / "mlops/models/a.yaml").write_text("name: z\n")  # same size, same second
+    (repo / "mlops/models/b.yaml").write_text("name: b\ndataset: d\n")
+    git(repo, "add", "mlops/models/b.yaml")  # staged: the commit still differs
+    (repo / "mlops/models/c.yaml").unlink()  # deleted
+    (repo / "mlops/models/new.yaml").write_text("untracked\n")
+    (repo / ".gitignore").write_text("mlops/models/local.yaml\n")
+    (repo / "mlops/models/local.yaml").write_text("ignored, still on disk\n")
+    (repo / "deep/er/images.dvc").unlink()
+    (repo / "deep/er/images.dvc").symlink_to(tmp_path)  # now a link: never read
+    (repo / "data/churn.csv.dvc").chmod(0o755)  # only its mode changes
+    files = tree(repo, None)
+    # read from disk: what git finds changed, and what it does not track
+    assert isinstance(files, Tree) and set(files._data) == {
+        "mlops/models/a.yaml",
+        "mlops/models/b.yaml",
+        "mlops/models/new.yaml",
+        "mlops/models/local.yaml",
+        "data/churn.csv.dvc",
+    }
+    assert dict(files.items()) == {
+        "mlops/project.yaml": b"store: {url: .mlops/store}\n",
+        "mlops/models/a.yaml": b"name: z\n",
+        "mlops/models/b.yaml": b"name: b\ndataset: d\n",
+        "mlops/models/new.yaml": b"untracked\n",
+        "mlops/models/local.yaml": b"ignored, still on disk\n",
+        "data/churn.csv.dvc": b"outs:\n- md5: 1\n  path: churn.csv\n",
+    }
+    assert files.links == ("deep/er/images.dvc",)  # type: ignore[attr-defined]
+    # a folder inside the repository: git's paths are not the walk's, so all from disk
+    (repo / "sub/mlops").mkdir(parents=True)
+    (repo / "sub/mlops/project.yaml").write_text("store: {url: s}\n")
+    assert read_tree(repo / "sub", None) == {"mlops/project.yaml": b"store: {url: s}\n"}
+
+
+def test_a_sparse_checkout_has_only_the_files_on_disk(repo):
+    commit(repo, FIRST)
+    git(repo, "update-index", "--skip-worktree", "mlops/models/a.yaml")
+    (repo / "mlops/models/a.yaml").unlink()  # what a sparse checkout leaves
+    assert set(read_tree(repo, None)) == WANTED - {"mlops/models/a.yaml"}
+
+
+def test_files_git_is_told_not_to_check_are_read_from_disk(repo):
+    commit(repo, {**FIRST, "mlops/models/b.yaml": "name: b\n"})
+    git(repo, "update-index", "--skip-worktree", "mlops/models/a.yaml")  # a local override
+    git(repo, "update-index", "--assume-unchanged", "mlops/models/b.yaml")
+    (repo / "mlops/models/a.yaml").write_text("name: a\nlocal: true\n")
+    (repo / "mlops/models/b.yaml").write_text("name: b\nlocal: true\n")
+    files = read_tree(repo, None)
+    assert files["mlops/models/a.yaml"] == b"name: a\nlocal: true\n"
+    assert files["mlops/models/b.yaml"] == b"name: b\nlocal: true\n"
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        # a filter (git-crypt, sops, LFS) stores other bytes than the checkout holds
+        {".gitattributes": "*.yaml filter=upper\n"},
+        {"mlops/.gitattributes": "*.yaml ident\n"},
+        {"config": ("core.autocrlf", "true")},
+    ],
+)
+def test_what_a_checkout_converts_is_read_from_disk(repo, setup):
+    commit(repo, FIRST)
+    for name, text in setup.items():
+        if name == "config":
+            git(repo, "config", *text)
+        else:
+            (repo / name).write_text(text)
+    git(repo, "config", "filter.upper.clean", "tr a-z A-Z")
+    (repo / "mlops/models/a.yaml").write_text("name: a\r\n")  # what the checkout wrote
+    files = tree(repo, None)
+    assert not isinstance(files, Tree)  # every file from disk, as it is there
+    assert files["mlops/models/a.yaml"] == b"name: a\r\n"
+
+
+def test_a_folder_with_an_empty_git_folder_is_not_its_parents_repository(repo):
+    commit(repo, {**FIRST, "sub/mlops/project.yaml": "store: {url: outer}\n"})
+    (repo / "sub/.git").mkdir()  # not a repository: git would look above it
+    (repo / "sub/mlops/project.yaml").write_text("store: {url: inner}\n")
+    assert read_tree(repo / "sub", None) == {"mlops/project.yaml": b"store: {url: inner}\n"}
+
+
 def test_read_tree_with_other_prefixes_and_suffixes(repo):
     sha = commit(repo, FIRST)
     files = read_tree(repo, sha, prefixes=("src/",), suffixes=(".md",))
