@@ -17,7 +17,7 @@ import pytest
 
 from engine.environments.pins import parse_pin
 from engine.store import load_verified, save_model
-from tests.conftest import git
+from tests.conftest import git, unseal_pin
 
 pytestmark = pytest.mark.slow
 
@@ -89,15 +89,7 @@ def test_a_resealed_different_model_in_the_store_is_refused_by_the_pins_hash(sta
 
 
 def test_an_older_pin_without_a_hash_is_refused_until_promoted_again(staged, mlops):
-    path = "mlops/deployments/iris-logreg.yaml"
-    git(staged, "switch", "-q", "-C", "env/staging", "origin/env/staging")
-    text = (staged / path).read_text()
-    (staged / path).write_text(
-        "".join(line for line in text.splitlines(True) if "sha256" not in line)
-    )
-    git(staged, "commit", "-q", "-am", "A pin written by an older engine")
-    git(staged, "push", "-q", "origin", "env/staging")
-    git(staged, "switch", "-q", "main")
+    unseal_pin(staged, "iris-logreg")
     assert pin(staged).sha256 is None
 
     refused = mlops("deploy", "--env", "staging", cwd=staged)

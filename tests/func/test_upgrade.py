@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from engine.definitions.catalog_format import sklearn_version
-from tests.conftest import git
+from tests.conftest import git, unseal_pin
 
 ENGINE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,15 +138,7 @@ def test_a_pin_an_older_engine_wrote_without_a_hash_is_sealed_by_rolling_back_to
     (it never trusts the store's own record). "Promote it again" cannot work once the
     engine or scikit-learn moved: no revision makes that version any more. Rolling back
     to the very version that runs pins it again with its hash, in a new commit."""
-    path = "mlops/deployments/iris-logreg.yaml"
-    git(pinned_old, "switch", "-q", "-C", "env/staging", "origin/env/staging")
-    text = (pinned_old / path).read_text()
-    (pinned_old / path).write_text(
-        "".join(line for line in text.splitlines(True) if "sha256" not in line)
-    )
-    git(pinned_old, "commit", "-q", "-am", "A pin written by an older engine")
-    git(pinned_old, "push", "-q", "origin", "env/staging")
-    git(pinned_old, "switch", "-q", "main")
+    unseal_pin(pinned_old, "iris-logreg")
     (version_dir,) = (pinned_old / ".mlops/store/iris-logreg").iterdir()
     version = version_dir.name[:12]
 
@@ -158,7 +150,7 @@ def test_a_pin_an_older_engine_wrote_without_a_hash_is_sealed_by_rolling_back_to
     sealed = mlops(*fix.split()[1:], cwd=pinned_old)
     assert sealed.returncode == 0, sealed.stdout + sealed.stderr
     assert "nothing to do" not in sealed.stdout
-    pinned = git(pinned_old, "show", f"origin/env/staging:{path}")
+    pinned = git(pinned_old, "show", "origin/env/staging:mlops/deployments/iris-logreg.yaml")
     sha = hashlib.sha256((version_dir / "model.skops").read_bytes()).hexdigest()
     assert f"sha256: '{sha}'" in pinned and f"version: '{version}'" in pinned
     assert mlops("deploy", "--env", "staging", cwd=pinned_old).returncode == 0
