@@ -43,7 +43,8 @@ from engine.errors import GitError, UserError
 if TYPE_CHECKING:
     import git
 
-DEFAULT_PREFIXES = ("mlops/",)
+DEFAULT_PREFIXES = ("mlops/", ".github/workflows/")
+"""The definitions, and the workflows (which pin the scikit-learn every version records)."""
 DEFAULT_SUFFIXES = (".dvc",)
 # Folders never worth walking for definitions or pointers: environments, caches, VCS data.
 _SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__"})

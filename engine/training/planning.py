@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,14 +106,20 @@ def save_cache(root: Path) -> None:
 
 
 def snapshot(
-    root: Path, rev: str | None, sklearn: str | None = None, *, save: bool = True
+    root: Path,
+    rev: str | None,
+    sklearn: str | None = None,
+    *,
+    save: bool = True,
+    files: Mapping[str, bytes] | None = None,
 ) -> Snapshot:
-    """The definitions at ``rev`` (git objects) or in the working tree (``None``)."""
+    """The definitions at ``rev`` (git objects) or in the working tree (``None``);
+    ``files``: :func:`engine.gitrepo.tree` of it, when read already."""
     from engine.definitions.references import check_references
     from engine.training.plan import Snapshot
 
     version = sklearn or sklearn_version()
-    files = gitrepo.tree(root, rev)
+    files = gitrepo.tree(root, rev) if files is None else files
     defs = _load(root, files, save, functools.partial(_fingerprinted, version))
     return Snapshot(defs, files, version, problems=check_references(defs))
 
@@ -139,9 +146,11 @@ def compute_plan(root: Path, base: str, head: str | None) -> Plan:
     found = gitrepo.commits(root, [base] if head is None else [base, head])
     base_sha = found[base] or gitrepo.resolve(root, base)
     head_sha = None if head is None else found[head] or gitrepo.resolve(root, head)
+    base_files, head_files = gitrepo.tree(root, base_sha), gitrepo.tree(root, head_sha)
     with collecting_rarely(factor=10_000):  # a bounded pass: all but never
-        base_side = snapshot(root, base_sha, version, save=False)
-        head_side = snapshot(root, head_sha, version, save=False)
+        before = base_sklearn(base_files, head_files, version)
+        base_side = snapshot(root, base_sha, before, save=False, files=base_files)
+        head_side = snapshot(root, head_sha, version, save=False, files=head_files)
         result = plan(base_side, head_side)
         if _clean(result):
             # the head's files plan without a problem: a later review of two revisions
@@ -151,15 +160,38 @@ def compute_plan(root: Path, base: str, head: str | None) -> Plan:
     return dataclasses.replace(result, base_commit=base_sha, head_commit=head_sha)
 
 
+def base_sklearn(base: Mapping[str, bytes], head: Mapping[str, bytes], running: str) -> str:
+    """The scikit-learn whose versions the base's models have: the one its workflows pin
+    when the head's pin another (the pull request that bumps it: every model's version
+    moves, with that reason), else the one running (both sides are what it trains)."""
+    before, after = pinned_sklearn(base), pinned_sklearn(head)
+    return before if before is not None and after is not None and before != after else running
+
+
+_PIN = re.compile(r"scikit[-_.]learn\s*==\s*([0-9][0-9A-Za-z.+!]*)", re.IGNORECASE)
+
+
+def pinned_sklearn(files: Mapping[str, bytes]) -> str | None:
+    """The scikit-learn version the workflows among ``files`` install (``scikit-learn==X``,
+    as the workflows ``mlops init`` writes pin it), or None: no pin, or several."""
+    paths = [path for path in files if path.startswith(".github/workflows/")]
+    fetch = getattr(files, "fetch", None)
+    if fetch is not None:
+        fetch(paths)  # one git call for all of them
+    found = {pin for path in paths for pin in _PIN.findall(files[path].decode("utf-8", "replace"))}
+    return found.pop() if len(found) == 1 else None
+
+
 def unchanged(root: Path, base: str, head: str) -> tuple[str, str] | None:
     """The SHAs of ``base`` and ``head`` when no plan is needed between them, else None.
 
-    That is when both commits hold the same definitions and DVC pointers (same paths,
-    same blobs: then every model has the same version on both sides, so nothing is to
-    train or compare) and a plan of exactly those files found no problem before (a fact
-    :func:`compute_plan` keeps in the parse cache, under the engine's code and this
-    scikit-learn's version). Costs the two tree listings a plan starts with (two git
-    processes for two SHAs), and loads nothing: no definition, no pydantic.
+    That is when both commits hold the same definitions, DVC pointers and workflows
+    (same paths, same blobs: then every model has the same version on both sides, the
+    workflows pinning the same scikit-learn, so nothing is to train or compare) and a
+    plan of exactly those files found no problem before (a fact :func:`compute_plan`
+    keeps in the parse cache, under the engine's code and this scikit-learn's version).
+    Costs the two tree listings a plan starts with (two git processes for two SHAs), and
+    loads nothing: no definition, no pydantic.
     """
     base_sha: str | None = base
     head_sha: str | None = head
@@ -204,7 +236,9 @@ def _quiet_key(files: Mapping[str, bytes]) -> str:
 
 
 __all__ = [
+    "base_sklearn",
     "compute_plan",
+    "pinned_sklearn",
     "read_definitions",
     "save_cache",
     "sklearn_version",

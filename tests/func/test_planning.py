@@ -156,6 +156,26 @@ def test_a_file_both_revisions_hold_is_one_entry_with_one_fingerprint(repo):
     assert result[same].base_fingerprint == result[same].head_fingerprint
 
 
+def test_a_pull_request_that_bumps_the_pinned_scikit_learn_replans_every_model(repo):
+    from engine.training.planning import sklearn_version, unchanged
+
+    root, _ = repo
+    flow = root / ".github/workflows/mlops-pull-request.yml"
+    flow.parent.mkdir(parents=True)
+    install = '      - run: python -m pip install "mlops-engine==0.1.0" "scikit-learn=={}"\n'
+    flow.write_text("jobs:\n  plan:\n    steps:\n" + install.format("1.0.2"))
+    base = commit(root, "workflows pin scikit-learn 1.0.2")
+    flow.write_text(flow.read_text().replace("1.0.2", sklearn_version()))
+    head = commit(root, "bump scikit-learn")
+    assert unchanged(root, base, head) is None  # the same definitions, yet a plan is needed
+    result = compute_plan(root, base, head)
+    assert result.models and {m.status for m in result.models} == {"changed"}
+    assert reasons(result, "cancer-rf") == [f"scikit-learn 1.0.2 → {sklearn_version()}"]
+    # the same pin on both sides (a workflow edit elsewhere): nothing moves
+    flow.write_text(flow.read_text() + "# a comment\n")
+    assert {m.status for m in compute_plan(root, head, None).models} == {"unchanged"}
+
+
 def test_an_invalid_head_model_is_reported_not_raised(repo):
     root, base = repo
     (root / "mlops/models/diabetes-ridge.yaml").write_text("name: diabetes-ridge\ntask: [\n")
