@@ -43,7 +43,8 @@ from engine.errors import GitError, UserError
 if TYPE_CHECKING:
     import git
 
-DEFAULT_PREFIXES = ("mlops/", ".github/workflows/")
+WORKFLOWS = ".github/workflows/"
+DEFAULT_PREFIXES = ("mlops/", WORKFLOWS)
 """The definitions, and the workflows (which pin the scikit-learn every version records)."""
 DEFAULT_SUFFIXES = (".dvc",)
 # Folders never worth walking for definitions or pointers: environments, caches, VCS data.
@@ -452,7 +453,7 @@ def _read_worktree(
     converted = False  # a .gitattributes file may convert what a checkout writes
     try:
         for path, link in _walk(root, ""):
-            if path.endswith(".gitattributes") and path.rpartition("/")[2] == ".gitattributes":
+            if path == ".gitattributes" or path.endswith("/.gitattributes"):
                 converted = True
             if link:
                 if f"{path}/".startswith(prefixes) or path.endswith(suffixes):
@@ -465,9 +466,8 @@ def _read_worktree(
         raise
     paths.sort()
     links.sort()
-    committed = None
+    committed = git.committed() if git is not None and not converted else None
     if git is not None:
-        committed = None if converted else git.committed()
         git.stop()
     base = os.fspath(root)
     head_ids, changed = committed or ({}, set())
@@ -649,6 +649,7 @@ def _walk(root: Path, rel: str) -> Iterator[tuple[str, bool]]:
 
 
 __all__ = [
+    "WORKFLOWS",
     "Author",
     "Files",
     "Tree",

@@ -174,7 +174,7 @@ _PIN = re.compile(r"scikit[-_.]learn\s*==\s*([0-9][0-9A-Za-z.+!]*)", re.IGNORECA
 def pinned_sklearn(files: Mapping[str, bytes]) -> str | None:
     """The scikit-learn version the workflows among ``files`` install (``scikit-learn==X``,
     as the workflows ``mlops init`` writes pin it), or None: no pin, or several."""
-    paths = [path for path in files if path.startswith(".github/workflows/")]
+    paths = [path for path in files if path.startswith(gitrepo.WORKFLOWS)]
     fetch = getattr(files, "fetch", None)
     if fetch is not None:
         fetch(paths)  # one git call for all of them

@@ -135,7 +135,14 @@ def test_symlinks_are_skipped_at_a_revision_and_in_the_working_tree(repo, tmp_pa
     assert tree(repo, sha).links == tree(repo, None).links == ("mlops/link.yaml",)  # type: ignore[attr-defined]
 
 
-def test_the_working_tree_is_read_from_disk_only_where_git_finds_it_changed(repo, tmp_path):
+def test_the_working_tree_is_read_from_disk_only_where_git_finds_it_changed(
+    repo, tmp_path, monkeypatch
+):
+    # the engine's git sees no user or system configuration (an autocrlf there would
+    # rightly send every file to the disk)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("XDG_CONFIG_HOME", os.fspath(tmp_path / "xdg"))
     sha = commit(repo, {**FIRST, "mlops/models/b.yaml": "name: b\n", "mlops/models/c.yaml": "c\n"})
     clean = tree(repo, None)
     # a checkout as CI has it: every file is the commit's, read from git when asked for
