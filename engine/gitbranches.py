@@ -149,10 +149,17 @@ _WORKFLOWS = "to create or update workflow"
 """What GitHub says when a token without the workflows permission pushes a workflow change."""
 
 
+class WorkflowsRefused(GitError):
+    """The remote refused a push because it changes ``.github/workflows/`` (GitHub, for a
+    token without the workflows permission, such as GITHUB_TOKEN): the caller knows why
+    the push carried them and what to do."""
+
+
 def push_branch(root: Path, remote: str, sha: str, branch: str) -> bool:
     """Push ``sha`` to ``branch`` on ``remote``, never forced: False if the branch moved first.
 
-    Any other refusal (a protected branch, a hook, no access) raises GitError.
+    A refusal of workflow changes raises :class:`WorkflowsRefused`; any other refusal (a
+    protected branch, a hook, no access) GitError.
     """
     args = ("push", "--porcelain", remote, f"{sha}:refs/heads/{branch}")
     done = run_git(root, *args, check=False)
@@ -164,13 +171,10 @@ def push_branch(root: Path, remote: str, sha: str, branch: str) -> bool:
     if any(sign in line for line in refused for sign in _MOVED):
         return False
     if _WORKFLOWS in done.stdout or _WORKFLOWS in done.stderr:
-        raise GitError(
+        raise WorkflowsRefused(
             f"{remote} refused the push to {branch}: it changes .github/workflows/, which a "
             "push with GITHUB_TOKEN may not do (refusing to allow ... to create or update "
-            "workflow). The default branch's workflows changed (an engine upgrade changes "
-            f"them) and a promotion merges the default branch into {branch}: merge it into "
-            f"{branch} by hand once (git checkout {branch} && git merge origin/<default "
-            "branch> && git push), then promote again (docs/upgrading.md)"
+            "workflow)"
         )
     raise GitError(
         f"{remote} refused the push to {branch}: {refused[0].split(chr(9))[-1]}; if the "

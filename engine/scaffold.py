@@ -188,12 +188,9 @@ def for_branch(text: str, branch: str, *, key: str) -> str:
     )
 
 
-def planned_files(
-    requirement: str, branch: str = "main", sklearn: str | None = None
-) -> dict[str, str]:
-    """Every file init writes, by repository path (pure apart from reading templates);
-    ``branch`` is the repository's default branch, ``sklearn`` the scikit-learn
-    requirement of the workflows (default: :func:`sklearn_requirement`)."""
+def planned_files(requirement: str, branch: str = "main") -> dict[str, str]:
+    """Every file init writes, by repository path (pure apart from reading templates and
+    scikit-learn's installed version); ``branch`` is the repository's default branch."""
     from engine.definitions import schemas
 
     files = {
@@ -205,11 +202,10 @@ def planned_files(
     }
     for name, schema in schemas.generate().items():
         files[f"mlops/schemas/{name}"] = schemas.render(schema)
+    sklearn = sklearn_requirement()
     for name, text in template_workflows().items():
         text = for_branch(text, branch, key="branches") if name == "main.yml" else text
-        files[f".github/workflows/mlops-{name}"] = adapt_workflow(
-            text, requirement, sklearn_requirement() if sklearn is None else sklearn
-        )
+        files[f".github/workflows/mlops-{name}"] = adapt_workflow(text, requirement, sklearn)
     return files
 
 
@@ -245,10 +241,9 @@ def is_set_up(root: Path) -> bool:
     are theirs (an example they deleted stays deleted), only the engine's files are new.
     Until that first commit, init completes a set-up it left half done.
     """
-    done = subprocess.run(
-        ["git", "cat-file", "-e", "HEAD:mlops/project.yaml"], cwd=root, capture_output=True
-    )
-    return done.returncode == 0
+    from engine.gitrepo import run_git
+
+    return run_git(root, "cat-file", "-e", "HEAD:mlops/project.yaml", check=False).returncode == 0
 
 
 @dataclass
@@ -282,7 +277,7 @@ def init(
     report = Report(upgrade=is_set_up(root))
     files = planned_files(requirement or engine_requirement(), default_branch(root))
     report.had_workflows = any(
-        (root / path).exists() for path in files if path.startswith(ENGINE_OWNED[0])
+        (root / path).exists() for path in files if path.startswith(".github/workflows/")
     )
     for path, text in files.items():
         if report.upgrade and not engine_owned(path):
@@ -317,11 +312,11 @@ def _setup_dvc(root: Path, remote: str | None, report: Report) -> str:
     if not (root / ".dvc").is_dir():
         _dvc(root, "init", "--quiet")
         report.steps.append("dvc init")
-    existing = _dvc(root, "remote", "list").split()
+    existing, default = _remotes(_dvc(root, "remote", "list"))
     if REMOTE in existing:
-        url = existing[existing.index(REMOTE) + 1]
-    elif report.upgrade and existing:
-        url = existing[1]  # the team's own remote: theirs to keep
+        url = existing[REMOTE]
+    elif report.upgrade and existing:  # the team's own remote: theirs to keep
+        url = existing[default or next(iter(existing))]
     else:
         url = remote_argument(root, remote, Path.cwd())
         if "://" not in url:
@@ -351,6 +346,20 @@ def remote_argument(root: Path, remote: str | None, cwd: Path) -> str:
     base = root.resolve()
     folder = cwd / remote if remote is not None else base.parent / f"{base.name}-dvc-remote"
     return Path(os.path.relpath(os.path.abspath(folder), base)).as_posix()
+
+
+def _remotes(listing: str) -> tuple[dict[str, str], str | None]:
+    """Each remote's URL by name from ``dvc remote list`` (``name  url [(default)]``, the
+    URL possibly holding spaces), and the default remote's name."""
+    urls: dict[str, str] = {}
+    default = None
+    for line in filter(str.strip, listing.splitlines()):
+        name, *rest = line.split(None, 1)
+        url = rest[0].strip() if rest else ""
+        if url.endswith(" (default)"):
+            url, default = url.removesuffix(" (default)").rstrip(), name
+        urls[name] = url
+    return urls, default
 
 
 def _dvc(root: Path, *args: str) -> str:

@@ -212,8 +212,17 @@ class EnvironmentBranch:
         if self.remote is None:
             old = start if self.branch_exists else None
             return gitbranches.move_branch(self.root, self.branch, new, old)
-        if not gitbranches.push_branch(self.root, self.remote, new, self.branch):
-            return False
+        try:
+            if not gitbranches.push_branch(self.root, self.remote, new, self.branch):
+                return False
+        except gitbranches.WorkflowsRefused as exc:
+            raise GitError(
+                f"{exc}. The default branch's workflows changed (an engine upgrade changes "
+                f"them) and a promotion merges {self.default} into {self.branch}: merge it "
+                f"into {self.branch} by hand once (git checkout {self.branch} && git merge "
+                f"{self.remote}/{self.default} && git push {self.remote} {self.branch}), "
+                "then promote again (docs/upgrading.md)"
+            ) from None
         self._follow(new)
         return True
 

@@ -172,10 +172,10 @@ class ModelComparison:
     reference: str = "base"
     """What head is compared with: "base", or the environment whose version stands in for it."""
     reproduced: tuple[Reproduced, ...] = ()
+    """Versions the environments run that this review had to retrain first."""
     trained_with: tuple[str, str] | None = None
     """The scikit-learn versions that trained the reference's and head's versions, when both
     are known and differ: why two versions of an unchanged definition differ."""
-    """Versions the environments run that this review had to retrain first."""
 
 
 # --- metric diffs -------------------------------------------------------------------------

@@ -177,11 +177,12 @@ def unknown_words(rest: str) -> list[str]:
 
     words = rest.replace("\\|", " ").split()
     while words and words[0].startswith("-"):  # the group's own options before the command
-        flag = words.pop(0).split("=")[0]
+        given = words.pop(0)
+        flag = given.split("=")[0]
         if flag not in options(main):
             return [flag]
-        if flag in ("--repo", "--log-format") and "=" not in flag and words:
-            words.pop(0)
+        if flag in ("--repo", "--log-format") and "=" not in given and words:
+            words.pop(0)  # its value
     if not words or not words[0].islower():  # `mlops --repo PATH COMMAND`: a placeholder
         return []
     name = re.sub(r"[^a-z-].*", "", words[0])
@@ -218,6 +219,7 @@ def test_the_command_line_check_can_fail():
     ]
     assert command_lines("`error: x is a link, which mlops never follows`") == []
     assert unknown_words("--repo DIR status --json") == []
+    assert unknown_words("--repo=DIR status --json") == []  # its value is in the same word
     assert unknown_words("--log-format json|text COMMAND") == []
 
 

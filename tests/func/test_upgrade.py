@@ -198,4 +198,5 @@ def test_a_promotion_refused_for_carrying_new_workflows_says_to_merge_main_by_ha
     assert "allow the engine's identity to push" not in said, said
     assert "changes .github/workflows/" in said, said
     assert "merge it into env/staging by hand once" in said, said
+    assert "git merge origin/main" in said, said  # the default branch by its name
     assert "docs/upgrading.md" in said

@@ -71,3 +71,13 @@ def test_adapted_workflows_pin_scikit_learn_too_so_a_release_cannot_move_every_v
     pinned = scaffold.sklearn_requirement()
     assert pinned.startswith("scikit-learn==") and pinned.split("==")[1][0].isdigit()
     assert f'"mlops-engine==1.2.3" "{pinned}"' in files[".github/workflows/mlops-main.yml"]
+
+
+def test_the_remotes_dvc_lists_are_read_whole_and_the_default_is_known():
+    # (the team's default remote is the one an upgrade keeps, whatever its name or place)
+    listing = "backup  /mnt/old copies\nteam    s3://bucket/dvc store (default)\n\n"
+    assert scaffold._remotes(listing) == (
+        {"backup": "/mnt/old copies", "team": "s3://bucket/dvc store"},
+        "team",
+    )
+    assert scaffold._remotes("") == ({}, None)
