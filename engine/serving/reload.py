@@ -112,7 +112,7 @@ class Reloader(threading.Thread):
 
     def poll(self) -> bool:
         """Reload if the branch moved; True when new models were swapped in."""
-        from engine.serving.pinned import pinned_versions
+        from engine.serving.pinned import pinned_versions, version_skews
 
         try:
             tip = branch_tip(self.root, self.branch)
@@ -146,6 +146,8 @@ class Reloader(threading.Thread):
             f"{self.branch} moved to {tip[:12]}: now serving {names} "
             f"(loaded {fresh}, the rest already in memory)"
         )
+        for line in version_skews(pinned):  # as at start: the loader kept scikit-learn quiet
+            self.announce(line)
         return True
 
 
