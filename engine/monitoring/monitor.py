@@ -182,14 +182,19 @@ def _stream(current: Current, windows: Sequence[Window]) -> Logs:
             window.add(prediction)
     if not windowed:
         where = ", ".join(str(p) for p in current.logs)
-        if read and since is not None:
-            where += f" since {datetime.fromtimestamp(since, UTC).isoformat()}"
         why = (
             f"; {len(logs.problems)} line(s) could not be read, first: {logs.problems[0].render()}"
             if logs.problems
             else ""
         )
-        raise NoPredictions(f"no predictions in {where}{why}: point --logs at the serving logs")
+        advice = "point --logs at the serving logs"
+        if read and since is not None:  # (with no since, every request read is in the window)
+            advice = (
+                f"{read} request(s) read, all before "
+                f"{datetime.fromtimestamp(since, UTC).isoformat()}: widen --since "
+                "(or `since:` under `monitoring:` in mlops/project.yaml)"
+            )
+        raise NoPredictions(f"no predictions in {where}{why}: {advice}")
     return logs
 
 
