@@ -32,6 +32,7 @@ from engine.monitoring.digests import Digests
 from engine.monitoring.records import (
     REQUEST_TYPE,
     Prediction,
+    in_window,
     is_cloudevent,
     paired,
     prediction_of,
@@ -93,7 +94,7 @@ def read_logs(
     logs.predictions = [
         p
         for p in stream_logs(paths, logs, max_line=max_line)
-        if since is None or p.time is None or p.time >= since
+        if in_window(p.time, since)
     ]
     logs.predictions.sort(key=lambda p: (p.time is None, p.time or 0.0))
     return logs

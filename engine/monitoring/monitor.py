@@ -169,6 +169,7 @@ def _window(pin: Pin, current: Current, dataset: Dataset, features: list[str]) -
 def _stream(current: Current, windows: Sequence[Window]) -> Logs:
     """Read the logs once, handing each request to every window; the lines' problems."""
     from engine.monitoring.logs import Logs, stream_logs
+    from engine.monitoring.records import in_window
 
     # every line is read (labels arrive late, and join requests before the window);
     # drift and health judge the window's requests only
@@ -177,7 +178,7 @@ def _stream(current: Current, windows: Sequence[Window]) -> Logs:
     read = windowed = 0
     for prediction in stream_logs(current.logs, logs):
         read += 1
-        windowed += since is None or prediction.time is None or prediction.time >= since
+        windowed += in_window(prediction.time, since)
         for window in windows:
             window.add(prediction)
     if not windowed:

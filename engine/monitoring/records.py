@@ -277,6 +277,12 @@ def time_of(value: Any) -> float | None:
     return moment.timestamp()
 
 
+def in_window(time: float | None, since: float | None) -> bool:
+    """Whether a request logged at ``time`` is in the window from ``since`` on (a request
+    without a time is; with no ``since``, every one is)."""
+    return since is None or time is None or time >= since
+
+
 def rows_as_columns(
     predictions: Iterable[Prediction], features: Sequence[str]
 ) -> dict[str, list[Any]]:
