@@ -77,6 +77,7 @@ class _Version:
     dates: list[str]
     monitored: list[str]
     features: list[str]
+    meta: frozenset[str]  # the target and id column: no model input, never monitored
 
 
 def monitor(
@@ -214,12 +215,12 @@ def _prepare(root: Path, pin: Pin) -> _Version:
     store = Store.of_project(defs.settings.store.url, root)
     stored = store.get(pin.model, pin.fingerprint)
     reference, described = _reference(root, stored, dataset, pin)
-    meta = {dataset.target, *([dataset.id_column] if dataset.id_column else [])}
+    meta = frozenset({dataset.target, *([dataset.id_column] if dataset.id_column else [])})
     dates = [n for n, c in dataset.schema_.columns.items() if c.type == "date"]
     monitored = [c for c in reference.column_names if c not in meta]
     features = [c for c in monitored if c not in dates]  # a date is no model input
     return _Version(
-        pin, model, dataset, stored, store, reference, described, dates, monitored, features
+        pin, model, dataset, stored, store, reference, described, dates, monitored, features, meta
     )
 
 
@@ -240,7 +241,6 @@ def _judge(version: _Version, current: Current, live: Live, logs: Logs | None) -
     from engine.store import PREDICTIONS_FILE
 
     pin, dataset, dates = version.pin, version.dataset, version.dates
-    meta = {dataset.target, *([dataset.id_column] if dataset.id_column else [])}
     # a date is monitored when the current data has it: requests to a model need not
     monitored = [
         c for c in version.monitored if c in version.features or c in live.table.column_names
@@ -248,7 +248,7 @@ def _judge(version: _Version, current: Current, live: Live, logs: Logs | None) -
     ref_side = side_of(version.reference, monitored, dates=dates)
     cur_side = side_of(live.table, dates=dates)
     findings = check_quality(
-        ref_side, cur_side, dataset.schema_, ignore=frozenset({*meta, "request_id"})
+        ref_side, cur_side, dataset.schema_, ignore=version.meta | {"request_id"}
     )
     broken = {f.column for f in findings if f.severity == "error"}
     data = data_drift(
