@@ -277,6 +277,16 @@ def time_of(value: Any) -> float | None:
     return moment.timestamp()
 
 
+SPAN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def span_seconds(text: str) -> int | None:
+    """A span such as ``30m``, ``24h`` or ``7d`` in seconds; None when ``text`` is none."""
+    if text[-1:] in SPAN_UNITS and text[:-1].isdigit():
+        return int(text[:-1]) * SPAN_UNITS[text[-1]]
+    return None
+
+
 def in_window(time: float | None, since: float | None) -> bool:
     """Whether a request logged at ``time`` is in the window from ``since`` on (a request
     without a time is; with no ``since``, every one is)."""
