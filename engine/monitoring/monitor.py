@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from engine.definitions.formats import Dataset, Model
     from engine.environments.pins import Pin
+    from engine.monitoring.labels import LabelFile
     from engine.monitoring.live import Live
     from engine.monitoring.logs import Logs
     from engine.monitoring.window import Window
@@ -130,7 +131,8 @@ def _from_logs(root: Path, pins: list[Pin], current: Current) -> list[Outcome]:
         except UserError:
             audit.record(root, "monitor", outcome="refused", **_fields(pin))
             raise
-    windows = [_window(v.pin, current, v.dataset, v.features) for v in prepared]
+    labels = _Labels(current.labels)
+    windows = [_window(v.pin, current, v.dataset, v.features, labels) for v in prepared]
     logs = _stream(current, windows)
     outcomes = []
     for version in prepared:
@@ -158,13 +160,33 @@ def _audited(root: Path, pin: Pin) -> Any:
     return audit.action(root, "monitor", **_fields(pin))
 
 
-def _window(pin: Pin, current: Current, dataset: Dataset, features: list[str]) -> Window:
-    from engine.monitoring.labels import read_labels
+class _Labels:
+    """The labels file of one monitor run: read once, its labels made once per target."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.table: pa.Table | None = None
+        self.files: dict[str, LabelFile] = {}
+
+    def of(self, dataset: Dataset) -> LabelFile | None:
+        from engine.monitoring.labels import label_file, read_label_table
+
+        if self.path is None:
+            return None
+        if dataset.target not in self.files:
+            if self.table is None:
+                self.table = read_label_table(self.path)
+            self.files[dataset.target] = label_file(self.table, self.path, dataset)
+        return self.files[dataset.target]
+
+
+def _window(
+    pin: Pin, current: Current, dataset: Dataset, features: list[str], labels: _Labels
+) -> Window:
     from engine.monitoring.window import Judged, Window
 
-    labels = read_labels(current.labels, dataset) if current.labels is not None else None
     judged = Judged(pin.model, pin.version, pin.fingerprint)
-    return Window(judged, features, current.since, labels)
+    return Window(judged, features, current.since, labels.of(dataset))
 
 
 def _stream(current: Current, windows: Sequence[Window]) -> Logs:
@@ -323,7 +345,7 @@ def labelled_current(
             return table, None
         return table, table.column(dataset.target).to_pylist()
     columns = [c for c in dataset.schema_.columns if c != dataset.target]
-    window = _window(pin, current, dataset, columns)
+    window = _window(pin, current, dataset, columns, _Labels(current.labels))
     _stream(current, [window])
     live = window.finish()
     return live.table, live.labels
