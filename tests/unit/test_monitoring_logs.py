@@ -212,15 +212,16 @@ def test_rows_become_columns_in_time_linear_in_the_rows() -> None:
     requests took 450 s of CPU in ``mlops monitor``)."""
     import time
 
-    from engine.monitoring.logs import Prediction
+    from engine.monitoring.compact import ColumnsBuilder
 
     def seconds(n: int) -> float:
         rows = tuple({"a": i, "b": 1.0, "c": "x", "d": True} for i in range(n))
-        predictions = [Prediction(request_id="r", rows=rows)]
         best = float("inf")
         for _ in range(3):
             started = time.perf_counter()
-            columns = rows_as_columns(predictions, FEATURES)
+            builder = ColumnsBuilder(FEATURES)  # what a monitored window gathers its rows in
+            builder.add(rows)
+            columns = builder.finish()
             best = min(best, time.perf_counter() - started)
         assert len(columns["a"]) == n
         return best
@@ -230,10 +231,12 @@ def test_rows_become_columns_in_time_linear_in_the_rows() -> None:
 
 
 def test_a_column_first_seen_late_is_missing_before_and_after() -> None:
-    from engine.monitoring.logs import Prediction
+    from engine.monitoring.compact import ColumnsBuilder
 
     rows = ({"a": 1}, {"a": 2, "z": "new"}, {"a": 3})
-    columns = rows_as_columns([Prediction(request_id="r", rows=rows)], ["a"])
+    builder = ColumnsBuilder(["a"])
+    builder.add(rows)
+    columns = builder.finish().to_pydict()
     assert columns == {"a": [1, 2, 3], "z": [None, "new", None]}
 
 
