@@ -36,7 +36,6 @@ from engine.monitoring.records import (
     is_cloudevent,
     paired,
     prediction_of,
-    rows_as_columns,
     span_seconds,
     time_of,
 )
@@ -47,7 +46,6 @@ __all__ = [
     "Prediction",
     "parse_since",
     "read_logs",
-    "rows_as_columns",
     "stream_logs",
 ]
 

@@ -3,17 +3,57 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from engine.errors import UserError
 from engine.monitoring.health import health
-from engine.monitoring.logs import parse_since, read_logs, rows_as_columns
+from engine.monitoring.logs import Prediction, parse_since, read_logs
 from engine.serving.logs import PredictionLogger, log_line
 
 FIXTURES = Path(__file__).parents[1] / "data" / "monitoring"
 FEATURES = ["a", "b", "c", "d"]
+
+
+def rows_as_columns(
+    predictions: Iterable[Prediction], features: Sequence[str]
+) -> dict[str, list[Any]]:
+    """Every instance's inputs as columns; list instances are read in ``features`` order
+    (the plain reading, kept here as the oracle the engine's ColumnsBuilder is checked
+    against).
+
+    A mapping instance keeps its own keys, so a column the model does not know shows up
+    (and is reported as extra) and a missing one is missing.
+    """
+    columns: dict[str, list[Any]] = {}
+    count = 0
+    for prediction in predictions:
+        for row in prediction.rows:
+            if isinstance(row, Mapping):
+                items = list(row.items())
+            elif isinstance(row, list):
+                if len(row) != len(features):
+                    raise UserError(
+                        f"request {prediction.request_id}: an instance of {len(row)} values, "
+                        f"but the model takes {len(features)} inputs ({', '.join(features)})"
+                    )
+                items = list(zip(features, row, strict=True))
+            else:
+                raise UserError(f"request {prediction.request_id}: an instance is not a row")
+            for key, value in items:
+                name = str(key)
+                values = columns.get(name)
+                if values is None:  # a column first seen now: missing in the rows before
+                    values = columns[name] = [None] * count
+                values.append(value)
+            count += 1
+            for values in columns.values():
+                if len(values) < count:
+                    values.append(None)
+    return columns
 
 
 def _write(path: Path, lines: list[object]) -> Path:
