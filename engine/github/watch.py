@@ -111,11 +111,12 @@ def _close_retired(
 ) -> None:
     """Close the drift issues of the models once pinned on ``branch`` and pinned no more."""
     from engine import audit
+    from engine.environments.promote import retired_models
     from engine.github.alerts import close_retired
 
     if ctx.runtime.on_actions and not ctx.env.get("GITHUB_TOKEN"):
         return
-    gone = [m for m in _retired_from(ctx.root, branch) - set(pins) if not wanted or m in wanted]
+    gone = [m for m in retired_models(ctx.root, branch) - set(pins) if not wanted or m in wanted]
     if not gone:
         return
     for alert in close_retired(ctx.forge(), sorted(gone), env_name):
@@ -123,23 +124,6 @@ def _close_retired(
             ctx.root, "alert", model=alert.model, environment=env_name, outcome="issue closed"
         )
         lines.append(f"{alert.model} in {env_name}: retired; issue closed #{alert.number}")
-
-
-def _retired_from(root: Path, branch: str) -> set[str]:
-    """The models whose pin file the branch's history deleted (retired; some may be back)."""
-    from engine import gitbranches, gitrepo
-    from engine.environments.pins import FOLDER
-
-    for ref in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
-        if gitbranches.ref_sha(root, ref) is None:
-            continue
-        listed = gitrepo.run_git(
-            root, "log", "--diff-filter=D", "--name-only", "--format=", ref, "--",
-            f"{FOLDER}/", check=False,
-        )  # fmt: skip
-        files = (line.strip().removeprefix(f"{FOLDER}/") for line in listed.stdout.splitlines())
-        return {f.removesuffix(".yaml") for f in files if f.endswith(".yaml") and "/" not in f}
-    return set()
 
 
 def _judged(

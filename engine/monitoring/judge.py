@@ -45,6 +45,7 @@ def performance(
 ) -> Performance | None:
     """Live scores against the version's evaluation, when labelled rows were predicted."""
     from engine.monitoring.performance import Labelled, live_metrics, live_performance
+    from engine.monitoring.records import span_seconds
 
     if live.scored is not None:  # logs: every labelled request, in the window or before
         labels, predicted, times = live.scored
@@ -57,6 +58,8 @@ def performance(
         times = [live.times[i] for i in rows] if live.times else []
     if not labels or test is None:
         return None
+    window = span_seconds(model.monitoring.window)
+    assert window is not None  # (the definitions' pattern: a span such as 1d or 6h)
     return live_performance(
         model.task,
         classes,
@@ -64,11 +67,6 @@ def performance(
         model.primary_metric,
         Labelled(test["y_true"].tolist(), test["y_pred"].tolist()),
         Labelled(labels, predicted, times),
-        window_seconds=seconds(model.monitoring.window),
+        window_seconds=window,
         tolerance=model.monitoring.performance_drop,
     )
-
-
-def seconds(window: str) -> float:
-    """A window such as ``1d`` or ``6h`` in seconds."""
-    return int(window[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[window[-1]]

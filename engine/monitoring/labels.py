@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import UserError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from engine.definitions.formats import Dataset
     from engine.monitoring.records import Prediction
 
@@ -51,6 +53,11 @@ class Joined:
 
 def read_labels(path: Path, dataset: Dataset) -> LabelFile:
     """The labels file (CSV, or JSON lines for ``.jsonl`` / ``.json`` / ``.ndjson``)."""
+    return label_file(read_label_table(path), path, dataset)
+
+
+def read_label_table(path: Path) -> pa.Table:
+    """The labels file's table, as read (a monitor run reads it once for every model)."""
     import pyarrow as pa
     from pyarrow import csv, json
 
@@ -68,6 +75,11 @@ def read_labels(path: Path, dataset: Dataset) -> LabelFile:
             f"--labels {path}: can't be read ({str(exc)[:200]}): "
             "write one row per request, with columns request_id and label"
         ) from None
+    return table
+
+
+def label_file(table: pa.Table, path: Path, dataset: Dataset) -> LabelFile:
+    """The labels of ``dataset`` in the labels file's ``table`` (read from ``path``)."""
     if "request_id" not in table.column_names or not {dataset.target, "label", "y_true"} & set(
         table.column_names
     ):

@@ -32,10 +32,11 @@ from engine.monitoring.digests import Digests
 from engine.monitoring.records import (
     REQUEST_TYPE,
     Prediction,
+    in_window,
     is_cloudevent,
     paired,
     prediction_of,
-    rows_as_columns,
+    span_seconds,
     time_of,
 )
 
@@ -45,7 +46,6 @@ __all__ = [
     "Prediction",
     "parse_since",
     "read_logs",
-    "rows_as_columns",
     "stream_logs",
 ]
 
@@ -91,9 +91,7 @@ def read_logs(
     monitoring reads :func:`stream_logs` instead."""
     logs = Logs()
     logs.predictions = [
-        p
-        for p in stream_logs(paths, logs, max_line=max_line)
-        if since is None or p.time is None or p.time >= since
+        p for p in stream_logs(paths, logs, max_line=max_line) if in_window(p.time, since)
     ]
     logs.predictions.sort(key=lambda p: (p.time is None, p.time or 0.0))
     return logs
@@ -249,9 +247,9 @@ def _pair(
 
 def parse_since(text: str, now: float) -> float:
     """``--since``: an ISO 8601 time, or a span back from now such as 30m, 24h, 7d."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if text[-1:] in units and text[:-1].isdigit():
-        return now - int(text[:-1]) * units[text[-1]]
+    span = span_seconds(text)
+    if span is not None:
+        return now - span
     try:
         value = time_of(text)
     except ValueError:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from engine.definitions.formats import Dataset, Model
     from engine.environments.pins import Pin
+    from engine.monitoring.labels import LabelFile
     from engine.monitoring.live import Live
     from engine.monitoring.logs import Logs
     from engine.monitoring.window import Window
@@ -77,6 +78,7 @@ class _Version:
     dates: list[str]
     monitored: list[str]
     features: list[str]
+    meta: frozenset[str]  # the target and id column: no model input, never monitored
 
 
 def monitor(
@@ -129,7 +131,8 @@ def _from_logs(root: Path, pins: list[Pin], current: Current) -> list[Outcome]:
         except UserError:
             audit.record(root, "monitor", outcome="refused", **_fields(pin))
             raise
-    windows = [_window(v.pin, current, v.dataset, v.features) for v in prepared]
+    labels = _Labels(current.labels)
+    windows = [_window(v.pin, current, v.dataset, v.features, labels) for v in prepared]
     logs = _stream(current, windows)
     outcomes = []
     for version in prepared:
@@ -157,18 +160,39 @@ def _audited(root: Path, pin: Pin) -> Any:
     return audit.action(root, "monitor", **_fields(pin))
 
 
-def _window(pin: Pin, current: Current, dataset: Dataset, features: list[str]) -> Window:
-    from engine.monitoring.labels import read_labels
+class _Labels:
+    """The labels file of one monitor run: read once, its labels made once per target."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.table: pa.Table | None = None
+        self.files: dict[str, LabelFile] = {}
+
+    def of(self, dataset: Dataset) -> LabelFile | None:
+        from engine.monitoring.labels import label_file, read_label_table
+
+        if self.path is None:
+            return None
+        if dataset.target not in self.files:
+            if self.table is None:
+                self.table = read_label_table(self.path)
+            self.files[dataset.target] = label_file(self.table, self.path, dataset)
+        return self.files[dataset.target]
+
+
+def _window(
+    pin: Pin, current: Current, dataset: Dataset, features: list[str], labels: _Labels
+) -> Window:
     from engine.monitoring.window import Judged, Window
 
-    labels = read_labels(current.labels, dataset) if current.labels is not None else None
     judged = Judged(pin.model, pin.version, pin.fingerprint)
-    return Window(judged, features, current.since, labels)
+    return Window(judged, features, current.since, labels.of(dataset))
 
 
 def _stream(current: Current, windows: Sequence[Window]) -> Logs:
     """Read the logs once, handing each request to every window; the lines' problems."""
     from engine.monitoring.logs import Logs, stream_logs
+    from engine.monitoring.records import in_window
 
     # every line is read (labels arrive late, and join requests before the window);
     # drift and health judge the window's requests only
@@ -177,19 +201,24 @@ def _stream(current: Current, windows: Sequence[Window]) -> Logs:
     read = windowed = 0
     for prediction in stream_logs(current.logs, logs):
         read += 1
-        windowed += since is None or prediction.time is None or prediction.time >= since
+        windowed += in_window(prediction.time, since)
         for window in windows:
             window.add(prediction)
     if not windowed:
         where = ", ".join(str(p) for p in current.logs)
-        if read and since is not None:
-            where += f" since {datetime.fromtimestamp(since, UTC).isoformat()}"
         why = (
             f"; {len(logs.problems)} line(s) could not be read, first: {logs.problems[0].render()}"
             if logs.problems
             else ""
         )
-        raise NoPredictions(f"no predictions in {where}{why}: point --logs at the serving logs")
+        advice = "point --logs at the serving logs"
+        if read and since is not None:  # (with no since, every request read is in the window)
+            advice = (
+                f"{read} request(s) read, all before "
+                f"{datetime.fromtimestamp(since, UTC).isoformat()}: widen --since "
+                "(or `since:` under `monitoring:` in mlops/project.yaml)"
+            )
+        raise NoPredictions(f"no predictions in {where}{why}: {advice}")
     return logs
 
 
@@ -208,12 +237,12 @@ def _prepare(root: Path, pin: Pin) -> _Version:
     store = Store.of_project(defs.settings.store.url, root)
     stored = store.get(pin.model, pin.fingerprint)
     reference, described = _reference(root, stored, dataset, pin)
-    meta = {dataset.target, *([dataset.id_column] if dataset.id_column else [])}
+    meta = frozenset({dataset.target, *([dataset.id_column] if dataset.id_column else [])})
     dates = [n for n, c in dataset.schema_.columns.items() if c.type == "date"]
     monitored = [c for c in reference.column_names if c not in meta]
     features = [c for c in monitored if c not in dates]  # a date is no model input
     return _Version(
-        pin, model, dataset, stored, store, reference, described, dates, monitored, features
+        pin, model, dataset, stored, store, reference, described, dates, monitored, features, meta
     )
 
 
@@ -234,7 +263,6 @@ def _judge(version: _Version, current: Current, live: Live, logs: Logs | None) -
     from engine.store import PREDICTIONS_FILE
 
     pin, dataset, dates = version.pin, version.dataset, version.dates
-    meta = {dataset.target, *([dataset.id_column] if dataset.id_column else [])}
     # a date is monitored when the current data has it: requests to a model need not
     monitored = [
         c for c in version.monitored if c in version.features or c in live.table.column_names
@@ -242,7 +270,7 @@ def _judge(version: _Version, current: Current, live: Live, logs: Logs | None) -
     ref_side = side_of(version.reference, monitored, dates=dates)
     cur_side = side_of(live.table, dates=dates)
     findings = check_quality(
-        ref_side, cur_side, dataset.schema_, ignore=frozenset({*meta, "request_id"})
+        ref_side, cur_side, dataset.schema_, ignore=version.meta | {"request_id"}
     )
     broken = {f.column for f in findings if f.severity == "error"}
     data = data_drift(
@@ -317,7 +345,7 @@ def labelled_current(
             return table, None
         return table, table.column(dataset.target).to_pylist()
     columns = [c for c in dataset.schema_.columns if c != dataset.target]
-    window = _window(pin, current, dataset, columns)
+    window = _window(pin, current, dataset, columns, _Labels(current.labels))
     _stream(current, [window])
     live = window.finish()
     return live.table, live.labels

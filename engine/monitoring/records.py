@@ -23,12 +23,10 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-from engine.errors import UserError
 
 REQUEST_TYPE = "org.kubeflow.serving.inference.request"
 RESPONSE_TYPE = "org.kubeflow.serving.inference.response"
@@ -277,37 +275,17 @@ def time_of(value: Any) -> float | None:
     return moment.timestamp()
 
 
-def rows_as_columns(
-    predictions: Iterable[Prediction], features: Sequence[str]
-) -> dict[str, list[Any]]:
-    """Every instance's inputs as columns; list instances are read in ``features`` order.
+SPAN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-    A mapping instance keeps its own keys, so a column the model does not know shows up
-    (and is reported as extra) and a missing one is missing.
-    """
-    columns: dict[str, list[Any]] = {}
-    count = 0
-    for prediction in predictions:
-        for row in prediction.rows:
-            if isinstance(row, Mapping):
-                items = list(row.items())
-            elif isinstance(row, list):
-                if len(row) != len(features):
-                    raise UserError(
-                        f"request {prediction.request_id}: an instance of {len(row)} values, "
-                        f"but the model takes {len(features)} inputs ({', '.join(features)})"
-                    )
-                items = list(zip(features, row, strict=True))
-            else:
-                raise UserError(f"request {prediction.request_id}: an instance is not a row")
-            for key, value in items:
-                name = str(key)
-                values = columns.get(name)
-                if values is None:  # a column first seen now: missing in the rows before
-                    values = columns[name] = [None] * count
-                values.append(value)
-            count += 1
-            for values in columns.values():
-                if len(values) < count:
-                    values.append(None)
-    return columns
+
+def span_seconds(text: str) -> int | None:
+    """A span such as ``30m``, ``24h`` or ``7d`` in seconds; None when ``text`` is none."""
+    if text[-1:] in SPAN_UNITS and text[:-1].isdigit():
+        return int(text[:-1]) * SPAN_UNITS[text[-1]]
+    return None
+
+
+def in_window(time: float | None, since: float | None) -> bool:
+    """Whether a request logged at ``time`` is in the window from ``since`` on (a request
+    without a time is; with no ``since``, every one is)."""
+    return since is None or time is None or time >= since

@@ -30,6 +30,7 @@ from engine.monitoring.compact import CHUNK, ColumnBuilder, ColumnsBuilder
 from engine.monitoring.health import HealthCounter
 from engine.monitoring.labels import LabelFile, LabelJoin
 from engine.monitoring.live import Live
+from engine.monitoring.records import in_window
 
 if TYPE_CHECKING:
     from engine.monitoring.records import Prediction
@@ -94,7 +95,7 @@ class Window:
 
     def inside(self, prediction: Prediction) -> bool:
         """Whether a logged request is in the window (one without a time is)."""
-        return self.since is None or prediction.time is None or prediction.time >= self.since
+        return in_window(prediction.time, self.since)
 
     def add(self, prediction: Prediction) -> None:
         """One logged request (of any model: others are passed over)."""

@@ -223,12 +223,16 @@ def test_bad_inputs_are_located_errors(deployed, mlops, tmp_path):
     (tmp_path / "batch.txt").write_text("a,b\n")
     cases = [
         (("--logs", str(empty)), "no predictions in"),
+        (("--since", "24h", "--logs", str(empty)), "point --logs at the serving logs"),
         (("--logs", str(corrupt)), "serve.jsonl:1:1: warning: skipped: not JSON"),
         (("--logs", str(FIXTURES), "--labels", str(tmp_path / "labels.csv")),
          "needs a request_id column"),
         (("--current", str(tmp_path / "batch.txt")), "give a .csv or .parquet file"),
         (("--current", str(tmp_path / "nothing.csv")), "no such file"),
         (("--since", "last tuesday", "--logs", str(empty)), "--since 'last tuesday'"),
+        (("--since", "2100-01-01T00:00:00Z", "--logs", str(FIXTURES)),
+         "request(s) read, all before 2100-01-01T00:00:00+00:00: widen --since (or `since:` "
+         "under `monitoring:` in mlops/project.yaml)"),
     ]  # fmt: skip
     for args, message in cases:
         result = run(mlops, deployed, *args)

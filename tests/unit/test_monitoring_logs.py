@@ -3,17 +3,57 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from engine.errors import UserError
 from engine.monitoring.health import health
-from engine.monitoring.logs import parse_since, read_logs, rows_as_columns
+from engine.monitoring.logs import Prediction, parse_since, read_logs
 from engine.serving.logs import PredictionLogger, log_line
 
 FIXTURES = Path(__file__).parents[1] / "data" / "monitoring"
 FEATURES = ["a", "b", "c", "d"]
+
+
+def rows_as_columns(
+    predictions: Iterable[Prediction], features: Sequence[str]
+) -> dict[str, list[Any]]:
+    """Every instance's inputs as columns; list instances are read in ``features`` order
+    (the plain reading, kept here as the oracle the engine's ColumnsBuilder is checked
+    against).
+
+    A mapping instance keeps its own keys, so a column the model does not know shows up
+    (and is reported as extra) and a missing one is missing.
+    """
+    columns: dict[str, list[Any]] = {}
+    count = 0
+    for prediction in predictions:
+        for row in prediction.rows:
+            if isinstance(row, Mapping):
+                items = list(row.items())
+            elif isinstance(row, list):
+                if len(row) != len(features):
+                    raise UserError(
+                        f"request {prediction.request_id}: an instance of {len(row)} values, "
+                        f"but the model takes {len(features)} inputs ({', '.join(features)})"
+                    )
+                items = list(zip(features, row, strict=True))
+            else:
+                raise UserError(f"request {prediction.request_id}: an instance is not a row")
+            for key, value in items:
+                name = str(key)
+                values = columns.get(name)
+                if values is None:  # a column first seen now: missing in the rows before
+                    values = columns[name] = [None] * count
+                values.append(value)
+            count += 1
+            for values in columns.values():
+                if len(values) < count:
+                    values.append(None)
+    return columns
 
 
 def _write(path: Path, lines: list[object]) -> Path:
@@ -212,15 +252,16 @@ def test_rows_become_columns_in_time_linear_in_the_rows() -> None:
     requests took 450 s of CPU in ``mlops monitor``)."""
     import time
 
-    from engine.monitoring.logs import Prediction
+    from engine.monitoring.compact import ColumnsBuilder
 
     def seconds(n: int) -> float:
         rows = tuple({"a": i, "b": 1.0, "c": "x", "d": True} for i in range(n))
-        predictions = [Prediction(request_id="r", rows=rows)]
         best = float("inf")
         for _ in range(3):
             started = time.perf_counter()
-            columns = rows_as_columns(predictions, FEATURES)
+            builder = ColumnsBuilder(FEATURES)  # what a monitored window gathers its rows in
+            builder.add(rows)
+            columns = builder.finish()
             best = min(best, time.perf_counter() - started)
         assert len(columns["a"]) == n
         return best
@@ -230,10 +271,12 @@ def test_rows_become_columns_in_time_linear_in_the_rows() -> None:
 
 
 def test_a_column_first_seen_late_is_missing_before_and_after() -> None:
-    from engine.monitoring.logs import Prediction
+    from engine.monitoring.compact import ColumnsBuilder
 
     rows = ({"a": 1}, {"a": 2, "z": "new"}, {"a": 3})
-    columns = rows_as_columns([Prediction(request_id="r", rows=rows)], ["a"])
+    builder = ColumnsBuilder(["a"])
+    builder.add(rows)
+    columns = builder.finish().to_pydict()
     assert columns == {"a": [1, 2, 3], "z": [None, "new", None]}
 
 

@@ -11,8 +11,9 @@ import pytest
 
 from engine.monitoring.compact import ColumnsBuilder, table_of
 from engine.monitoring.labels import LabelFile
-from engine.monitoring.logs import Logs, Prediction, rows_as_columns, stream_logs
+from engine.monitoring.logs import Logs, Prediction, stream_logs
 from engine.monitoring.window import Judged, Window
+from tests.unit.test_monitoring_logs import rows_as_columns
 
 FEATURES = ["a", "b"]
 PIN = Judged("m", "v1", "f" * 12)
