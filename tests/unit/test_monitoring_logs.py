@@ -119,12 +119,6 @@ def test_engine_records_with_names_tensors_status_and_since(tmp_path: Path) -> N
     assert parse_since("2h", 10_000.0) == 10_000.0 - 7200
 
 
-def test_an_instance_of_the_wrong_width_is_a_clear_error(tmp_path: Path) -> None:
-    _write(tmp_path / "a.jsonl", [{"request_id": "r9", "inputs": [[1, 2]], "outputs": [0]}])
-    with pytest.raises(UserError, match="r9: an instance of 2 values, but the model takes 4"):
-        rows_as_columns(read_logs([tmp_path]).predictions, FEATURES)
-
-
 def test_bad_since_and_missing_paths_are_user_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="--since 'yesterday'"):
         parse_since("yesterday", 0)
